@@ -1,6 +1,7 @@
-import { Hono } from "hono";
+import { createApp } from "./app.ts";
 
-const app = new Hono<{ Bindings: Env }>();
-app.get("/healthz", (c) => c.json({ ok: true }));
+const app = createApp();
 
-export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,44 @@
+import { type Context, Hono } from "hono";
+import { ConfigError } from "./config.ts";
+import type { AppEnv } from "./edge/context.ts";
+import { errorResponse, StokerError } from "./edge/errors.ts";
+import { flavor, requestContext } from "./edge/middleware.ts";
+import { anthropicRoutes } from "./edge/routes/anthropic.ts";
+import { openAIRoutes } from "./edge/routes/openai.ts";
+
+/** Builds the Hono app: context, route families, and the one error handler. */
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use(requestContext());
+  app.get("/healthz", (c) => c.json({ ok: true, simulator: c.var.config.simulator }));
+  app.use("/anthropic/*", flavor("anthropic"));
+  app.use("/openai/*", flavor("openai"));
+  app.route("/anthropic", anthropicRoutes);
+  app.route("/openai", openAIRoutes);
+
+  app.notFound((c) => {
+    const message = `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`;
+    return errorResponse(
+      c.var.flavor ?? "openai",
+      new StokerError(404, "not_found_error", message),
+      c.var.requestId,
+    );
+  });
+
+  app.onError(handleError);
+  return app;
+}
+
+/** The one error handler: expected errors in the provider's shape; anything else an opaque 500. */
+export function handleError(err: Error, c: Context<AppEnv>): Response {
+  const requestId = c.var.requestId ?? "unknown";
+  const flavor = c.var.flavor ?? "openai";
+  if (err instanceof StokerError) return errorResponse(flavor, err, requestId);
+  // Unexpected: the detail goes to the log only (names, never values); the client gets the request id.
+  const kind = err instanceof ConfigError ? "config_error" : "internal_error";
+  console.error(JSON.stringify({ level: "error", msg: kind, request_id: requestId, error: err.name }));
+  if (err instanceof ConfigError)
+    console.error(JSON.stringify({ level: "error", msg: "config", detail: err.message }));
+  const opaque = new StokerError(500, "api_error", `Internal error in Stoker (request id ${requestId}).`);
+  return errorResponse(flavor, opaque, requestId);
+}

@@ -1,0 +1,132 @@
+import type { Flavor } from "./edge/errors.ts";
+
+/** A tenant known from config: its id and the SHA-256 of its Stoker key. */
+export interface TenantRecord {
+  id: string;
+  keySha256: Uint8Array;
+}
+
+export interface UpstreamConfig {
+  /** Base URL without a trailing slash, e.g. https://api.anthropic.com */
+  baseUrl: string;
+  /** Provider key for managed mode, if configured. */
+  apiKey: string | undefined;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Everything Stoker reads from its environment, parsed and validated once. */
+export interface Config {
+  upstreams: Record<Flavor, UpstreamConfig>;
+  simulator: boolean;
+  tenants: readonly TenantRecord[];
+  maxBodyBytes: number;
+  upstreamTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+export const DEFAULTS = {
+  anthropicUrl: "https://api.anthropic.com",
+  openaiUrl: "https://api.openai.com",
+  // Anthropic's Messages API accepts requests up to 32 MB.
+  maxBodyBytes: 32 * 1024 * 1024,
+  // Time allowed until the upstream's response headers arrive; streams are never cut after that.
+  upstreamTimeoutMs: 600_000,
+} as const;
+
+/** Thrown at startup-equivalent time when the deploy's config is wrong. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses env into a Config, once per env object. */
+export function getConfig(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+export function parseConfig(env: Env): Config {
+  return {
+    upstreams: {
+      anthropic: {
+        baseUrl: url(env.ANTHROPIC_UPSTREAM_URL, DEFAULTS.anthropicUrl),
+        apiKey: nonEmpty(env.ANTHROPIC_API_KEY),
+      },
+      openai: {
+        baseUrl: url(env.OPENAI_UPSTREAM_URL, DEFAULTS.openaiUrl),
+        apiKey: nonEmpty(env.OPENAI_API_KEY),
+      },
+    },
+    simulator: env.STOKER_SIMULATOR === "1" || env.STOKER_SIMULATOR === "true",
+    tenants: parseTenants(env.TENANTS),
+    maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
+    upstreamTimeoutMs: positiveInt(
+      "UPSTREAM_TIMEOUT_MS",
+      env.UPSTREAM_TIMEOUT_MS,
+      DEFAULTS.upstreamTimeoutMs,
+    ),
+    logLevel: logLevel(env.LOG_LEVEL),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value && value.trim() !== "" ? value.trim() : undefined;
+}
+
+function url(value: string | undefined, fallback: string): string {
+  const raw = nonEmpty(value) ?? fallback;
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw new Error();
+  } catch {
+    throw new ConfigError(`upstream URL is not an http(s) URL: ${raw}`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (nonEmpty(value) === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  return n;
+}
+
+function logLevel(value: string | undefined): LogLevel {
+  const v = nonEmpty(value) ?? "info";
+  if (v === "debug" || v === "info" || v === "warn" || v === "error") return v;
+  throw new ConfigError("LOG_LEVEL must be debug, info, warn or error");
+}
+
+function parseTenants(value: string | undefined): TenantRecord[] {
+  if (nonEmpty(value) === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value as string);
+  } catch {
+    throw new ConfigError("TENANTS is not valid JSON");
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError("TENANTS must be a JSON array");
+  return parsed.map((t, i) => {
+    const id = (t as { id?: unknown })?.id;
+    const hash = (t as { key_sha256?: unknown })?.key_sha256;
+    if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      throw new ConfigError(`TENANTS[${i}].id must be 1-64 characters of [A-Za-z0-9_-]`);
+    }
+    if (typeof hash !== "string" || !/^[0-9a-f]{64}$/i.test(hash)) {
+      throw new ConfigError(`TENANTS[${i}].key_sha256 must be 64 hex characters`);
+    }
+    return { id, keySha256: hexToBytes(hash) };
+  });
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}

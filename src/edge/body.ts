@@ -1,0 +1,70 @@
+import { StokerError } from "./errors.ts";
+
+export interface JsonBody {
+  /** The exact text the client sent: forwarded as is when nothing needs to change. */
+  raw: string;
+  body: Record<string, unknown>;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** Reads a JSON object body within `maxBytes`, or throws a 413/415/400 StokerError. */
+export async function readJsonBody(req: Request, maxBytes: number): Promise<JsonBody> {
+  const type = req.headers.get("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type.trim())) {
+    throw new StokerError(415, "unsupported_media_type", "Content-Type must be application/json.");
+  }
+  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readCapped(req, maxBytes);
+  let raw: string;
+  try {
+    raw = utf8.decode(bytes);
+  } catch {
+    throw new StokerError(400, "invalid_request_error", "The request body is not valid UTF-8.");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch (e) {
+    const detail = e instanceof SyntaxError ? `: ${e.message.slice(0, 200)}` : "";
+    throw new StokerError(400, "invalid_request_error", `The request body is not valid JSON${detail}`);
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new StokerError(400, "invalid_request_error", "The request body must be a JSON object.");
+  }
+  return { raw, body: body as Record<string, unknown> };
+}
+
+function tooLarge(maxBytes: number): StokerError {
+  return new StokerError(
+    413,
+    "request_too_large",
+    `The request body exceeds the limit of ${maxBytes} bytes.`,
+  );
+}
+
+async function readCapped(req: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+/** Which provider's error shape a route speaks. */
+export type Flavor = "anthropic" | "openai";
+
+/** Anthropic's error types; OpenAI's `type` field takes the closest equivalent. */
+export type ErrorKind =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "request_too_large"
+  | "unsupported_media_type"
+  | "rate_limit_error"
+  | "api_error"
+  | "bad_gateway"
+  | "timeout_error"
+  | "overloaded_error";
+
+const openAIType: Record<ErrorKind, string> = {
+  invalid_request_error: "invalid_request_error",
+  authentication_error: "invalid_request_error",
+  permission_error: "invalid_request_error",
+  not_found_error: "invalid_request_error",
+  request_too_large: "invalid_request_error",
+  unsupported_media_type: "invalid_request_error",
+  rate_limit_error: "rate_limit_exceeded",
+  api_error: "server_error",
+  bad_gateway: "server_error",
+  timeout_error: "server_error",
+  overloaded_error: "server_error",
+};
+
+const openAICode: Partial<Record<ErrorKind, string>> = {
+  authentication_error: "invalid_api_key",
+  not_found_error: "not_found",
+  request_too_large: "request_too_large",
+  unsupported_media_type: "unsupported_media_type",
+  bad_gateway: "upstream_unreachable",
+  timeout_error: "upstream_timeout",
+};
+
+/** An expected error: carries its status and renders in the provider's own shape. */
+export class StokerError extends Error {
+  readonly status: number;
+  readonly kind: ErrorKind;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    kind: ErrorKind,
+    message: string,
+    opts: { param?: string; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "StokerError";
+    this.status = status;
+    this.kind = kind;
+    this.param = opts.param ?? null;
+    this.headers = opts.headers ?? {};
+  }
+}
+
+/** The JSON body of an error in the provider's shape. */
+export function errorBody(
+  flavor: Flavor,
+  kind: ErrorKind,
+  message: string,
+  requestId: string,
+  param: string | null = null,
+) {
+  if (flavor === "anthropic") {
+    // Anthropic has no 502/504 types of its own; api_error and timeout_error are what it uses.
+    const type =
+      kind === "bad_gateway"
+        ? "api_error"
+        : kind === "unsupported_media_type"
+          ? "invalid_request_error"
+          : kind;
+    return { type: "error", error: { type, message }, request_id: requestId };
+  }
+  return { error: { message, type: openAIType[kind], param, code: openAICode[kind] ?? null } };
+}
+
+/** A Response carrying a provider-shaped error. */
+export function errorResponse(flavor: Flavor, err: StokerError, requestId: string): Response {
+  return new Response(JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param)), {
+    status: err.status,
+    headers: { "content-type": "application/json", "x-stoker-request-id": requestId, ...err.headers },
+  });
+}

@@ -1,0 +1,47 @@
+import type { MiddlewareHandler } from "hono";
+import { getConfig } from "../config.ts";
+import { authenticate } from "./auth.ts";
+import type { AppEnv } from "./context.ts";
+import type { Flavor } from "./errors.ts";
+import { createLogger } from "./log.ts";
+
+let announced = false;
+
+/** Gives every request an id (returned in `x-stoker-request-id`, on every log line), its config and a logger. */
+export function requestContext(): MiddlewareHandler<AppEnv> {
+  return async function requestContext(c, next) {
+    const requestId = `req_stk_${crypto.randomUUID().replaceAll("-", "")}`;
+    c.set("requestId", requestId);
+    c.set("flavor", "openai");
+    const config = getConfig(c.env);
+    c.set("config", config);
+    const log = createLogger(requestId, config.logLevel);
+    c.set("log", log);
+    if (config.simulator && !announced) {
+      announced = true;
+      log.warn("upstream.simulator", {
+        note: "No provider key configured: requests go to Stoker's provider simulator.",
+        anthropic: config.upstreams.anthropic.baseUrl,
+        openai: config.upstreams.openai.baseUrl,
+      });
+    }
+    await next();
+    c.header("x-stoker-request-id", requestId);
+  };
+}
+
+/** Marks a route family with its provider's error shape. */
+export function flavor(name: Flavor): MiddlewareHandler<AppEnv> {
+  return async function setFlavor(c, next) {
+    c.set("flavor", name);
+    await next();
+  };
+}
+
+/** Resolves the tenant before the body is read, so unknown callers cost nothing. */
+export function tenantAuth(): MiddlewareHandler<AppEnv> {
+  return async function tenantAuth(c, next) {
+    c.set("tenant", await authenticate(c.req.raw.headers, c.var.config, c.var.flavor));
+    await next();
+  };
+}

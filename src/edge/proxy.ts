@@ -1,0 +1,156 @@
+import type { Context } from "hono";
+import type { Config } from "../config.ts";
+import type { EndpointSpec } from "../upstream/endpoints.ts";
+import { forward } from "../upstream/forward.ts";
+import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
+import {
+  clientWantsStreamUsage,
+  hideStreamUsage,
+  requestStreamUsage,
+} from "../upstream/openai-stream-usage.ts";
+import type { Outcome, Result } from "../upstream/outcome.ts";
+import { pipeSse } from "../upstream/sse.ts";
+import { usageHeader } from "../upstream/usage.ts";
+import type { Tenant } from "./auth.ts";
+import { readJsonBody } from "./body.ts";
+import type { AppEnv } from "./context.ts";
+import { StokerError } from "./errors.ts";
+import { recordOutcome } from "./record.ts";
+
+/** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
+function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
+  if (tenant.mode === "passthrough") return undefined;
+  const key = config.upstreams[spec.flavor].apiKey;
+  if (key)
+    return spec.flavor === "anthropic"
+      ? { header: "x-api-key", value: key }
+      : { header: "authorization", value: key };
+  // The simulator needs no key; a real provider does, and Stoker must not send the tenant key in its place.
+  if (config.simulator) return null;
+  const name = spec.flavor === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+  throw new StokerError(
+    401,
+    "authentication_error",
+    `Stoker has no ${spec.flavor} key for this tenant. Set the ${name} secret, or send your own provider key with x-stoker-key: <tenant key> (pass-through mode).`,
+  );
+}
+
+/** The path below the route family's prefix, with the client's query string (e.g. `?beta=true`). */
+function upstreamUrl(c: Context<AppEnv>, spec: EndpointSpec): string {
+  const url = new URL(c.req.url);
+  const path = url.pathname.slice(`/${spec.flavor}`.length);
+  return `${c.var.config.upstreams[spec.flavor].baseUrl}${path}${url.search}`;
+}
+
+/** One handler for every proxied endpoint: authenticate, read, validate, forward, stream back, account. */
+export function proxy(spec: EndpointSpec) {
+  return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
+    const { config, requestId } = c.var;
+    const tenant = c.var.tenant;
+    const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
+    spec.validate(body);
+    const stream = body.stream === true;
+    const model = body.model as string;
+
+    let outBody = raw;
+    let hideUsage = false;
+    if (spec.endpoint === "chat.completions" && stream && !clientWantsStreamUsage(body)) {
+      outBody = requestStreamUsage(outBody, body);
+      hideUsage = true;
+    }
+
+    const startedAt = Date.now();
+    const base = {
+      requestId,
+      tenantId: tenant.id,
+      upstream: spec.flavor,
+      endpoint: spec.endpoint,
+      model,
+      stream,
+    };
+    const finish = (status: number, result: Result, rest: Partial<Outcome> = {}) => {
+      const now = Date.now();
+      const outcome: Outcome = {
+        ...base,
+        status,
+        result,
+        usage: null,
+        startedAt,
+        headersMs: now - startedAt,
+        ttfbMs: now - startedAt,
+        durationMs: now - startedAt,
+        plan: null,
+        ...rest,
+      };
+      recordOutcome(c, outcome);
+    };
+
+    let upstream: Response;
+    try {
+      upstream = await forward({
+        url: upstreamUrl(c, spec),
+        headers: upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config)),
+        body: outBody,
+        timeoutMs: config.upstreamTimeoutMs,
+        signal: c.req.raw.signal,
+      });
+    } catch (err) {
+      if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
+      throw err;
+    }
+    const headersMs = Date.now() - startedAt;
+    const headers = clientResponseHeaders(upstream.headers);
+    headers.set("x-stoker-request-id", requestId);
+    if (config.simulator) headers.set("x-stoker-upstream", "simulator");
+
+    const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
+    if (upstream.ok && isSse && upstream.body) {
+      const watcher = spec.watcher();
+      const piped = pipeSse(upstream.body, {
+        watcher,
+        rewrite: hideUsage ? hideStreamUsage : undefined,
+        errorEvent: (reason) =>
+          spec.streamError(
+            reason === "truncated"
+              ? "The upstream stream ended early."
+              : "The upstream stream was interrupted.",
+          ),
+        onEnd: (end, firstByteAt) => {
+          const now = Date.now();
+          const result: Result =
+            end === "complete"
+              ? watcher.upstreamError
+                ? "upstream_error"
+                : "ok"
+              : end === "upstream_error"
+                ? "upstream_error"
+                : end;
+          finish(upstream.status, result, {
+            usage: watcher.usage(),
+            headersMs,
+            ttfbMs: (firstByteAt ?? now) - startedAt,
+            durationMs: now - startedAt,
+          });
+        },
+      });
+      return new Response(piped, { status: upstream.status, headers });
+    }
+
+    if (!upstream.ok) {
+      // Upstream errors (429 with retry-after, 529, 5xx, 4xx) reach the client unchanged.
+      finish(upstream.status, "upstream_error", { headersMs, ttfbMs: headersMs });
+      return new Response(upstream.body, { status: upstream.status, headers });
+    }
+
+    const text = await upstream.text();
+    let usage = null;
+    try {
+      usage = spec.jsonUsage(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      // Not JSON: forwarded as it came, accounted without usage.
+    }
+    if (usage) headers.set("x-stoker-cache", usageHeader(usage));
+    finish(upstream.status, "ok", { usage, headersMs, ttfbMs: headersMs });
+    return new Response(text, { status: upstream.status, headers });
+  };
+}

@@ -1,0 +1,13 @@
+// Secrets and optional vars that `wrangler types` cannot see in wrangler.toml.
+interface Env {
+  /** Provider keys for managed mode in a single-tenant deploy (`wrangler secret put`). */
+  ANTHROPIC_API_KEY?: string;
+  OPENAI_API_KEY?: string;
+  /** JSON array of tenants: [{"id":"acme","key_sha256":"<hex>"}]; a secret in production. */
+  TENANTS?: string;
+  /** "1" when the upstream URLs point at Stoker's provider simulator (set by `npm start`). */
+  STOKER_SIMULATOR?: string;
+  MAX_BODY_BYTES?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+  LOG_LEVEL?: string;
+}

@@ -1,0 +1,97 @@
+import { type Flavor, StokerError } from "../edge/errors.ts";
+import type { Endpoint } from "./outcome.ts";
+import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "./usage.ts";
+import {
+  anthropicWatcher,
+  openAIChatWatcher,
+  openAIResponsesWatcher,
+  type UsageWatcher,
+} from "./watchers.ts";
+
+/** What differs between the wire formats Stoker proxies; the proxy handler is the same for all. */
+export interface EndpointSpec {
+  flavor: Flavor;
+  endpoint: Endpoint;
+  /** Throws a 400 StokerError when the body lacks what the upstream certainly requires. */
+  validate(body: Record<string, unknown>): void;
+  jsonUsage(json: Record<string, unknown>): Usage | null;
+  watcher(): UsageWatcher;
+  /** The SSE text that tells the client a stream broke, in the provider's own stream error shape. */
+  streamError(message: string): string;
+}
+
+function requireString(body: Record<string, unknown>, field: string): void {
+  const v = body[field];
+  if (v === undefined)
+    throw new StokerError(400, "invalid_request_error", `${field}: Field required`, { param: field });
+  if (typeof v !== "string" || v === "") {
+    throw new StokerError(400, "invalid_request_error", `${field}: must be a non-empty string`, {
+      param: field,
+    });
+  }
+}
+
+function requireArray(body: Record<string, unknown>, field: string): void {
+  const v = body[field];
+  if (v === undefined)
+    throw new StokerError(400, "invalid_request_error", `${field}: Field required`, { param: field });
+  if (!Array.isArray(v))
+    throw new StokerError(400, "invalid_request_error", `${field}: must be an array`, { param: field });
+}
+
+function optionalBoolean(body: Record<string, unknown>, field: string): void {
+  const v = body[field];
+  if (v !== undefined && v !== null && typeof v !== "boolean") {
+    throw new StokerError(400, "invalid_request_error", `${field}: must be a boolean`, { param: field });
+  }
+}
+
+const anthropicStreamError = (message: string) =>
+  `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message } })}\n\n`;
+
+export const anthropicMessages: EndpointSpec = {
+  flavor: "anthropic",
+  endpoint: "messages",
+  validate(body) {
+    requireString(body, "model");
+    requireArray(body, "messages");
+    optionalBoolean(body, "stream");
+  },
+  jsonUsage: (json) => anthropicUsage(json.usage),
+  watcher: anthropicWatcher,
+  streamError: anthropicStreamError,
+};
+
+export const anthropicCountTokens: EndpointSpec = {
+  ...anthropicMessages,
+  endpoint: "count_tokens",
+  // count_tokens bills nothing and caches nothing.
+  jsonUsage: () => null,
+};
+
+export const openAIChat: EndpointSpec = {
+  flavor: "openai",
+  endpoint: "chat.completions",
+  validate(body) {
+    requireString(body, "model");
+    requireArray(body, "messages");
+    optionalBoolean(body, "stream");
+  },
+  jsonUsage: (json) => openAIChatUsage(json.usage),
+  watcher: openAIChatWatcher,
+  streamError: (message) =>
+    `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: "stream_interrupted" } })}\n\n`,
+};
+
+export const openAIResponses: EndpointSpec = {
+  flavor: "openai",
+  endpoint: "responses",
+  validate(body) {
+    requireString(body, "model");
+    optionalBoolean(body, "stream");
+  },
+  jsonUsage: (json) => openAIResponsesUsage(json.usage),
+  watcher: openAIResponsesWatcher,
+  streamError: (message) =>
+    `event: error\ndata: ${JSON.stringify({ type: "error", code: "stream_interrupted", message, param: null })}\n\n`,
+};

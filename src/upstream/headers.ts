@@ -1,0 +1,63 @@
+/** Headers that describe one hop of the connection, never forwarded (RFC 9110 §7.6.1), plus ones we recompute. */
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+/** Request headers that identify the client's network path or carry Stoker's own state. */
+function isPrivateRequestHeader(name: string): boolean {
+  return (
+    name.startsWith("cf-") ||
+    name.startsWith("x-stoker-") ||
+    name.startsWith("x-forwarded-") ||
+    name === "x-real-ip" ||
+    name === "true-client-ip" ||
+    name === "forwarded" ||
+    name === "cookie" ||
+    // workerd's fetch negotiates and decodes compression itself.
+    name === "accept-encoding"
+  );
+}
+
+export type Credential = { header: "x-api-key" | "authorization"; value: string } | null;
+
+/**
+ * The headers sent upstream: the client's own (betas, versions, org/project, idempotency keys pass through),
+ * minus hop-by-hop and private ones. In managed mode the client's credentials (its Stoker key) are replaced
+ * by `credential`; in pass-through mode (`credential` undefined) the client's provider key goes as it came.
+ */
+export function upstreamRequestHeaders(incoming: Headers, credential: Credential | undefined): Headers {
+  const out = new Headers();
+  for (const [name, value] of incoming) {
+    if (hopByHop.has(name) || isPrivateRequestHeader(name)) continue;
+    if (credential !== undefined && (name === "x-api-key" || name === "authorization")) continue;
+    out.append(name, value);
+  }
+  if (credential)
+    out.set(
+      credential.header,
+      credential.header === "authorization" ? `Bearer ${credential.value}` : credential.value,
+    );
+  out.set("content-type", "application/json");
+  return out;
+}
+
+/** The upstream's response headers as the client gets them (the body may be re-framed, so no length). */
+export function clientResponseHeaders(upstream: Headers): Headers {
+  const out = new Headers();
+  for (const [name, value] of upstream) {
+    if (hopByHop.has(name) || name === "content-encoding" || name.startsWith("cf-") || name === "set-cookie")
+      continue;
+    out.append(name, value);
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+import type { Flavor } from "../edge/errors.ts";
+import type { Usage } from "./usage.ts";
+
+export type Endpoint = "messages" | "count_tokens" | "chat.completions" | "responses";
+
+export type Result = "ok" | "upstream_error" | "truncated" | "client_cancelled" | "unreachable" | "timeout";
+
+/** What happened to one proxied request: handed to the outcome hook after the response is done. */
+export interface Outcome {
+  requestId: string;
+  tenantId: string;
+  upstream: Flavor;
+  endpoint: Endpoint;
+  model: string;
+  stream: boolean;
+  /** HTTP status the client got (a stream that broke after its headers keeps its 200). */
+  status: number;
+  result: Result;
+  /** Usage as the upstream reported it; null when it reported none (errors, cut streams). */
+  usage: Usage | null;
+  startedAt: number;
+  /** Until the upstream's response headers arrived. */
+  headersMs: number;
+  /** Until the first body byte reached Stoker (streams), else equal to headersMs. */
+  ttfbMs: number;
+  durationMs: number;
+  /** Compact description of what Stoker changed in the request, if anything. */
+  plan: string | null;
+}

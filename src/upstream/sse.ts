@@ -1,0 +1,106 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
+/** Reads one provider's SSE events as they pass: usage, and whether the stream ended properly. */
+export interface SseWatcher {
+  onEvent(event: EventSourceMessage): void;
+  /** True once the provider's terminal event (message_stop, [DONE], response.completed) was seen. */
+  finished: boolean;
+}
+
+export type StreamEnd = "complete" | "truncated" | "upstream_error" | "client_cancelled";
+
+export interface PipeOptions {
+  watcher: SseWatcher;
+  /** When set, events are re-emitted from this function instead of passing the bytes through. null drops one. */
+  rewrite?: (event: EventSourceMessage) => string | null;
+  /** The SSE text sent to the client when the upstream stream breaks or ends early. */
+  errorEvent: (reason: "truncated" | "upstream_error") => string;
+  /** Called exactly once when the stream ends, however it ends. */
+  onEnd: (end: StreamEnd, firstByteAt: number | null) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Forwards an SSE body chunk by chunk (never buffering: highWaterMark 0, one read per client pull)
+ * while a parser reads the events on the side. A break or early end reaches the client as an error event.
+ */
+export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  // A reset upstream rejects `closed` too; it is handled in pull, so keep it from surfacing as unhandled.
+  reader.closed.catch(() => {});
+  const decoder = new TextDecoder();
+  const pending: string[] = [];
+  let partialEvent = false;
+  let ended = false;
+  let firstByteAt: number | null = null;
+  const parser = createParser({
+    onEvent(event) {
+      opts.watcher.onEvent(event);
+      if (opts.rewrite) {
+        const out = opts.rewrite(event);
+        if (out !== null) pending.push(out);
+      }
+    },
+  });
+  const end = (how: StreamEnd) => {
+    if (ended) return;
+    ended = true;
+    opts.onEnd(how, firstByteAt);
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        // Loop until something is enqueued: a chunk may complete no event when events are re-emitted.
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch {
+            controller.enqueue(
+              encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("upstream_error")),
+            );
+            controller.close();
+            end("upstream_error");
+            return;
+          }
+          if (chunk.done) {
+            parser.feed(decoder.decode());
+            if (pending.length > 0) controller.enqueue(encoder.encode(pending.splice(0).join("")));
+            if (opts.watcher.finished) {
+              end("complete");
+            } else {
+              controller.enqueue(encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("truncated")));
+              end("truncated");
+            }
+            controller.close();
+            return;
+          }
+          firstByteAt ??= Date.now();
+          const text = decoder.decode(chunk.value, { stream: true });
+          parser.feed(text);
+          if (!opts.rewrite) {
+            partialEvent = !/\n\n$|\r\n\r\n$|\r\r$/.test(text);
+            controller.enqueue(chunk.value);
+            return;
+          }
+          if (pending.length > 0) {
+            controller.enqueue(encoder.encode(pending.splice(0).join("")));
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        end("client_cancelled");
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Renders one SSE event the way the providers write them. */
+export function formatSse(event: EventSourceMessage): string {
+  return `${event.event ? `event: ${event.event}\n` : ""}data: ${event.data}\n\n`;
+}

@@ -1,0 +1,83 @@
+import { env, exports } from "cloudflare:workers";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { TEST_TENANTS } from "./tenants.ts";
+
+/** Sends a request to the worker under test through its real fetch handler (no network hop). */
+export const workerFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
+  exports.default.fetch(new Request(input, init));
+
+export const STOKER = "http://stoker.test";
+
+/** A fresh simulator namespace: caches, clock and recordings of its own. */
+export function namespace(): string {
+  return crypto.randomUUID();
+}
+
+/** The official Anthropic SDK pointed at Stoker, as a user would configure it. */
+export function anthropic(
+  ns: string,
+  opts: { apiKey?: string; headers?: Record<string, string> } = {},
+): Anthropic {
+  return new Anthropic({
+    baseURL: `${STOKER}/anthropic`,
+    apiKey: opts.apiKey ?? TEST_TENANTS.alpha,
+    fetch: workerFetch,
+    maxRetries: 0,
+    defaultHeaders: { "x-sim-namespace": ns, ...opts.headers },
+  });
+}
+
+/** The official OpenAI SDK pointed at Stoker. */
+export function openai(ns: string, opts: { apiKey?: string; headers?: Record<string, string> } = {}): OpenAI {
+  return new OpenAI({
+    baseURL: `${STOKER}/openai/v1`,
+    apiKey: opts.apiKey ?? TEST_TENANTS.alpha,
+    fetch: workerFetch,
+    maxRetries: 0,
+    defaultHeaders: { "x-sim-namespace": ns, ...opts.headers },
+  });
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What the simulator received in a namespace, in order. */
+export async function simRequests(ns: string): Promise<RecordedRequest[]> {
+  const res = await fetch(`${env.SIM_URL}/__sim/requests?ns=${encodeURIComponent(ns)}`);
+  if (!res.ok) throw new Error(`simulator control API: ${res.status}`);
+  const json = (await res.json()) as { requests: RecordedRequest[] } | RecordedRequest[];
+  return Array.isArray(json) ? json : json.requests;
+}
+
+/** Arms a fault in the simulator for the next requests of a namespace. */
+export async function simFault(ns: string, fault: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${env.SIM_URL}/__sim/faults?ns=${encodeURIComponent(ns)}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(fault),
+  });
+  if (!res.ok) throw new Error(`simulator faults API: ${res.status} ${await res.text()}`);
+}
+
+/** Advances the simulator's clock for a namespace. */
+export async function simAdvance(ns: string, seconds: number): Promise<void> {
+  const res = await fetch(`${env.SIM_URL}/__sim/clock?ns=${encodeURIComponent(ns)}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ advance_seconds: seconds }),
+  });
+  if (!res.ok) throw new Error(`simulator clock API: ${res.status}`);
+}
+
+/** A long, stable system prompt (well above every model's minimum cacheable length). */
+export function longText(words: number, seed = "policy"): string {
+  const parts: string[] = [];
+  for (let i = 0; i < words; i++) parts.push(`${seed}${i % 97}`);
+  return parts.join(" ");
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { hideStreamUsage } from "../../src/upstream/openai-stream-usage.ts";
+import { pipeSse, type StreamEnd } from "../../src/upstream/sse.ts";
+import { anthropicWatcher, openAIChatWatcher } from "../../src/upstream/watchers.ts";
+
+const enc = new TextEncoder();
+
+/** A body delivered in pieces of `size` bytes, to cut events and UTF-8 sequences at every boundary. */
+function chunked(text: string, size: number): ReadableStream<Uint8Array> {
+  const bytes = enc.encode(text);
+  let i = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (i >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(i, i + size));
+      i += size;
+    },
+  });
+}
+
+const ANTHROPIC_SSE = [
+  'event: message_start\ndata: {"type":"message_start","message":{"id":"m","usage":{"input_tokens":10,"cache_creation_input_tokens":200,"cache_read_input_tokens":3000,"cache_creation":{"ephemeral_5m_input_tokens":150,"ephemeral_1h_input_tokens":50},"output_tokens":1}}}\n\n',
+  'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"héllo ✓"}}\n\n',
+  'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}\n\n',
+  'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+].join("");
+
+async function run(
+  body: ReadableStream<Uint8Array>,
+  opts: { rewrite?: typeof hideStreamUsage; watcher?: "anthropic" | "openai" } = {},
+) {
+  const watcher = opts.watcher === "openai" ? openAIChatWatcher() : anthropicWatcher();
+  let end: StreamEnd | undefined;
+  const out = pipeSse(body, {
+    watcher,
+    rewrite: opts.rewrite,
+    errorEvent: (reason) => `event: error\ndata: {"reason":"${reason}"}\n\n`,
+    onEnd: (e) => {
+      end = e;
+    },
+  });
+  const text = await new Response(out).text();
+  return { text, end, usage: watcher.usage() };
+}
+
+describe("pipeSse", () => {
+  it.each([1, 3, 7, 64, 4096])(
+    "passes bytes through unchanged and reads usage with %i-byte chunks",
+    async (size) => {
+      const { text, end, usage } = await run(chunked(ANTHROPIC_SSE, size));
+      expect(text).toBe(ANTHROPIC_SSE);
+      expect(end).toBe("complete");
+      expect(usage).toEqual({
+        inputTokens: 3210,
+        uncachedTokens: 10,
+        cacheReadTokens: 3000,
+        cacheWrite5mTokens: 150,
+        cacheWrite1hTokens: 50,
+        outputTokens: 42,
+      });
+    },
+  );
+
+  it("appends an error event when the stream ends before its terminal event", async () => {
+    const cut = ANTHROPIC_SSE.slice(0, ANTHROPIC_SSE.indexOf("event: message_delta") + 30);
+    const { text, end } = await run(chunked(cut, 16));
+    expect(end).toBe("truncated");
+    expect(text.startsWith(cut)).toBe(true);
+    // The partial event is terminated first so the error event parses on its own.
+    expect(text.slice(cut.length)).toBe('\n\nevent: error\ndata: {"reason":"truncated"}\n\n');
+  });
+
+  it("appends an error event when reading the upstream fails", async () => {
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (!sent) {
+          sent = true;
+          c.enqueue(enc.encode(ANTHROPIC_SSE.slice(0, 100)));
+        } else c.error(new Error("reset"));
+      },
+    });
+    const { text, end } = await run(body);
+    expect(end).toBe("upstream_error");
+    expect(text.endsWith('event: error\ndata: {"reason":"upstream_error"}\n\n')).toBe(true);
+  });
+
+  it("reports a client cancel once", async () => {
+    const ends: StreamEnd[] = [];
+    const out = pipeSse(chunked(ANTHROPIC_SSE, 8), {
+      watcher: anthropicWatcher(),
+      errorEvent: () => "",
+      onEnd: (e) => ends.push(e),
+    });
+    const reader = out.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(ends).toEqual(["client_cancelled"]);
+  });
+});
+
+describe("hideStreamUsage", () => {
+  const chunk = (extra: string) => `data: {"id":"c","object":"chat.completion.chunk","choices":${extra}}\n\n`;
+  const withUsage = [
+    chunk('[{"index":0,"delta":{"content":"hi"}}],"usage":null'),
+    chunk(
+      '[],"usage":{"prompt_tokens":1200,"completion_tokens":5,"total_tokens":1205,"prompt_tokens_details":{"cached_tokens":1024}}',
+    ),
+    "data: [DONE]\n\n",
+  ].join("");
+
+  it("removes the usage chunk and the null usage fields, keeps usage for Stoker", async () => {
+    const { text, end, usage } = await run(chunked(withUsage, 5), {
+      rewrite: hideStreamUsage,
+      watcher: "openai",
+    });
+    expect(end).toBe("complete");
+    expect(text).toBe(`${chunk('[{"index":0,"delta":{"content":"hi"}}]')}data: [DONE]\n\n`);
+    expect(usage?.cacheReadTokens).toBe(1024);
+    expect(usage?.uncachedTokens).toBe(176);
+  });
+});
