@@ -1,0 +1,62 @@
+import { Hono } from "hono";
+import type { SimDeps, SimEnv } from "../context.ts";
+import { invalid } from "../errors.ts";
+import { parseJsonObject } from "../json.ts";
+import { sseResponse } from "../sse.ts";
+import type { BilledUsage } from "../stats.ts";
+import { applyPromptCache } from "./cache.ts";
+import { minCacheableTokens } from "./models.ts";
+import { buildPrompt } from "./prompt.ts";
+import { buildReply, messageJson } from "./reply.ts";
+import { checkPrewarm, conversationFacts, parseMessagesRequest } from "./request.ts";
+import { messageEvents } from "./stream.ts";
+
+/** `POST /v1/messages` and `POST /v1/messages/count_tokens`, mounted under `/anthropic`. */
+export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
+  const app = new Hono<SimEnv>();
+  const { opts, ids } = deps;
+
+  app.post("/v1/messages", (c) => {
+    const body = parseJsonObject(c.var.body);
+    if (!body) throw invalid("The request body is not valid JSON.");
+    const req = parseMessagesRequest(body, "create");
+    const prompt = buildPrompt(req);
+    checkPrewarm(req);
+    const ns = c.var.ns;
+    const cache = applyPromptCache(
+      ns.anthropic,
+      prompt.chain,
+      prompt.breakpoints,
+      minCacheableTokens(req.model),
+      ns.now(),
+      { "5m": opts.ttl5mMs, "1h": opts.ttl1hMs },
+    );
+    const facts = conversationFacts(req);
+    const reply = buildReply(req, { provider: "anthropic", model: req.model, ...facts }, opts.reply, () =>
+      ids.next("toolu_01", 22),
+    );
+    const billed: BilledUsage = {
+      uncached: cache.uncached,
+      read: cache.read,
+      write5m: cache.write5m,
+      write1h: cache.write1h,
+      output: reply.outputTokens,
+    };
+    ns.stats.bill("anthropic", billed);
+    c.var.record.usage = billed;
+    const id = ids.next("msg_01", 22);
+    const headers = { "request-id": c.var.requestId };
+    if (req.stream)
+      return sseResponse(messageEvents(id, req.model, reply, cache), opts.streamDelayMs, headers);
+    return c.json(messageJson(id, req.model, reply, cache), 200, headers);
+  });
+
+  app.post("/v1/messages/count_tokens", (c) => {
+    const body = parseJsonObject(c.var.body);
+    if (!body) throw invalid("The request body is not valid JSON.");
+    const prompt = buildPrompt(parseMessagesRequest(body, "count"));
+    return c.json({ input_tokens: prompt.totalTokens }, 200, { "request-id": c.var.requestId });
+  });
+
+  return app;
+}

@@ -1,0 +1,35 @@
+/** The upstreams the simulator stands in for. */
+export type Provider = "anthropic" | "openai";
+
+/** Fields of an expected, client-caused error; each provider renders them in its own body shape. */
+export interface ProviderErrorInit {
+  status: number;
+  message: string;
+  /** Provider error type; defaults from the status. */
+  type?: string;
+  /** OpenAI `param`. */
+  param?: string | null;
+  /** OpenAI `code`. */
+  code?: string | null;
+  headers?: Record<string, string>;
+}
+
+/** An expected error with its HTTP status; the app's one error handler renders it provider-shaped. */
+export class ProviderError extends Error {
+  readonly init: ProviderErrorInit;
+
+  constructor(init: ProviderErrorInit) {
+    super(init.message);
+    this.name = "ProviderError";
+    this.init = init;
+  }
+}
+
+/** A 400 `invalid_request_error`. */
+export function invalid(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+): ProviderError {
+  return new ProviderError({ status: 400, type: "invalid_request_error", message, param, code });
+}

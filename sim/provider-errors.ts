@@ -1,0 +1,52 @@
+import type { Provider, ProviderErrorInit } from "./errors.ts";
+
+const ANTHROPIC_TYPES: Record<number, [string, string]> = {
+  400: ["invalid_request_error", "Invalid request"],
+  401: ["authentication_error", "invalid x-api-key"],
+  402: ["billing_error", "Your credit balance is too low to access the Anthropic API."],
+  403: ["permission_error", "Your API key does not have permission to use the specified resource."],
+  404: ["not_found_error", "Not found"],
+  413: ["request_too_large", "Request exceeds the maximum allowed number of bytes."],
+  429: ["rate_limit_error", "This request would exceed your organization's rate limit (simulated)."],
+  500: ["api_error", "Internal server error"],
+  504: ["timeout_error", "Request timed out"],
+  529: ["overloaded_error", "Overloaded"],
+};
+
+const OPENAI_TYPES: Record<number, [string, string, string | null]> = {
+  400: ["invalid_request_error", "Invalid request", null],
+  401: ["invalid_request_error", "Incorrect API key provided.", "invalid_api_key"],
+  403: ["invalid_request_error", "You are not allowed to access this resource.", null],
+  404: ["invalid_request_error", "Not found", null],
+  429: ["requests", "Rate limit reached for requests (simulated).", "rate_limit_exceeded"],
+  500: ["server_error", "The server had an error while processing your request. Sorry about that!", null],
+  503: ["server_error", "The engine is currently overloaded, please try again later.", null],
+};
+
+/** A provider-shaped error response: Anthropic `{type:"error",error,request_id}`, OpenAI `{error:{...}}`. */
+export function errorResponse(provider: Provider, init: ProviderErrorInit, requestId: string): Response {
+  const headers: Record<string, string> = { "content-type": "application/json", ...init.headers };
+  if (provider === "anthropic") {
+    const [type, message] = ANTHROPIC_TYPES[init.status] ??
+      ANTHROPIC_TYPES[init.status >= 500 ? 500 : 400] ?? ["api_error", "Error"];
+    headers["request-id"] = requestId;
+    const body = {
+      type: "error",
+      error: { type: init.type ?? type, message: init.message || message },
+      request_id: requestId,
+    };
+    return new Response(JSON.stringify(body), { status: init.status, headers });
+  }
+  const [type, message, code] = OPENAI_TYPES[init.status] ??
+    OPENAI_TYPES[init.status >= 500 ? 500 : 400] ?? ["server_error", "Error", null];
+  headers["x-request-id"] = requestId;
+  const body = {
+    error: {
+      message: init.message || message,
+      type: init.type ?? type,
+      param: init.param ?? null,
+      code: init.code !== undefined ? init.code : code,
+    },
+  };
+  return new Response(JSON.stringify(body), { status: init.status, headers });
+}
