@@ -1,0 +1,16 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// The engine is pure: it runs in workerd without the Worker entry, the simulator or bindings.
+// `npx vitest run --config bench/engine/vitest.config.ts` runs the benchmark (and, with ENGINE_TESTS=1, test/engine).
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      miniflare: { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] },
+    }),
+  ],
+  test: {
+    include: process.env.ENGINE_TESTS ? ["test/engine/**/*.test.ts"] : ["bench/engine/**/*.bench.test.ts"],
+    testTimeout: 600_000,
+  },
+});

@@ -1,0 +1,5 @@
+export { analyzeAnthropic } from "./anthropic.ts";
+export { analyzeOpenAIChat } from "./openaiChat.ts";
+export { analyzeOpenAIResponses } from "./openaiResponses.ts";
+export * from "./rules.ts";
+export { hasVolatileSpan } from "./volatile.ts";

@@ -1,0 +1,60 @@
+/** Small JSON helpers for canonical forms: key order, line endings, copies only where something changes. */
+
+export type Json = Record<string, unknown>;
+
+export function isObj(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Keys in canonical order: UTF-16 code unit order, as RFC 8785 (JCS) sorts them. */
+export function sortedKeys(o: Json): string[] {
+  return Object.keys(o).sort();
+}
+
+/** True when every object inside v already lists its keys in canonical order. */
+export function keysSorted(v: unknown): boolean {
+  if (Array.isArray(v)) return v.every(keysSorted);
+  if (!isObj(v)) return true;
+  let prev: string | undefined;
+  for (const k in v) {
+    if (prev !== undefined && prev > k) return false;
+    prev = k;
+    if (!keysSorted(v[k])) return false;
+  }
+  return true;
+}
+
+/** True when some string inside v holds a CRLF. */
+export function hasCrlf(v: unknown): boolean {
+  if (typeof v === "string") return v.includes("\r\n");
+  if (Array.isArray(v)) return v.some(hasCrlf);
+  if (isObj(v)) {
+    for (const k in v) if (hasCrlf(v[k])) return true;
+  }
+  return false;
+}
+
+export function lf(s: string): string {
+  return s.includes("\r\n") ? s.replaceAll("\r\n", "\n") : s;
+}
+
+/** A deep copy with keys sorted and/or CRLF turned into LF; values that need neither are shared. */
+export function canonicalCopy(v: unknown, sort: boolean, toLf: boolean): unknown {
+  if (typeof v === "string") return toLf ? lf(v) : v;
+  if (Array.isArray(v)) return v.map((x) => canonicalCopy(x, sort, toLf));
+  if (!isObj(v)) return v;
+  const out: Json = {};
+  for (const k of sort ? sortedKeys(v) : Object.keys(v)) out[k] = canonicalCopy(v[k], sort, toLf);
+  return out;
+}
+
+/** The first value of an object's `name`, `function.name` or `type`, for ordering tools. */
+export function toolSortKey(tool: unknown): string {
+  if (!isObj(tool)) return "";
+  const fn = tool.function;
+  if (isObj(fn) && typeof fn.name === "string") return fn.name;
+  const custom = tool.custom;
+  if (isObj(custom) && typeof custom.name === "string") return custom.name;
+  if (typeof tool.name === "string") return tool.name;
+  return typeof tool.type === "string" ? tool.type : "";
+}

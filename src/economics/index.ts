@@ -1,0 +1,3 @@
+export * from "./breakEven.ts";
+export * from "./cost.ts";
+export * from "./models.ts";

@@ -1,0 +1,199 @@
+import { expectedReads, type WriteTtl, writeValue } from "../economics/breakEven.ts";
+import { type ModelInfo, modelInfo } from "../economics/models.ts";
+import type { Analysis, CacheTtl, Segment } from "../prefix/types.ts";
+import { either, PRIORS, type Reuse, reuseFromRate, reuseFromState } from "./reuse.ts";
+import type { AnthropicPlan, PlanContext, PlannedBreakpoint, PrefixState } from "./types.ts";
+
+/** At most this many breakpoints per request, the client's and the automatic one included. */
+export const MAX_BREAKPOINTS = 4;
+/** A breakpoint finds entries at most this many block positions before it (itself included). */
+export const LOOKBACK = 20;
+
+const rank = (ttl: CacheTtl | WriteTtl): number => (ttl === "1h" ? 1 : 0);
+
+interface Fixed {
+  segment: number;
+  ttl: WriteTtl;
+}
+
+/**
+ * Plans Anthropic breakpoints: keep every client marker, then, within the 4-breakpoint budget, write the
+ * furthest prefix whose expected reuse pays the write premium, read the longest prefix believed warm,
+ * refresh the stable head, and bridge to where the previous turn wrote when the lookback would miss it.
+ */
+export function planAnthropic(
+  a: Analysis,
+  known: ReadonlyMap<string, PrefixState>,
+  ctx: PlanContext,
+): AnthropicPlan {
+  const m = modelInfo(a.model, ctx.models, "anthropic");
+  const segs = a.segments;
+  const ratio = ctx.calibration?.ratio ?? 1;
+  const tokensAt = (i: number): number => Math.round((segs[i]?.cumulativeTokens ?? 0) * ratio);
+  const plan: AnthropicPlan = {
+    upstream: "anthropic",
+    breakpoints: [],
+    clientBreakpoints: a.clientBreakpoints.length,
+    autoCache: a.autoCache !== null,
+    expected: { readTokens: 0, writeTokens: 0 },
+    notes: [],
+  };
+
+  // The client's markers, with automatic mode as one more on the last cacheable block.
+  const fixed: Fixed[] = a.clientBreakpoints.map((b) => ({
+    segment: b.segment,
+    ttl: b.ttl === "1h" ? "1h" : "5m",
+  }));
+  const autoTarget = lastIndex(segs, (s) => s.breakpointable);
+  if (a.autoCache !== null && autoTarget >= 0)
+    fixed.push({ segment: autoTarget, ttl: a.autoCache === "1h" ? "1h" : "5m" });
+  fixed.sort((x, y) => x.segment - y.segment);
+  const stateAt = (i: number): PrefixState | undefined => {
+    const h = segs[i]?.hash;
+    return h === undefined ? undefined : known.get(h);
+  };
+  const warm = lastIndex(segs, (s) => {
+    const st = s.hash === undefined ? undefined : known.get(s.hash);
+    return s.breakpointable && st?.cachedUntilMs != null && st.cachedUntilMs > ctx.nowMs;
+  });
+  const forced = fixed.length > 0 ? (fixed[fixed.length - 1]?.segment ?? -1) : -1;
+  plan.expected = expectation(tokensAt, warm, forced);
+
+  if (ctx.tenant.disabled) return note(plan, "disabled");
+  const slots = MAX_BREAKPOINTS - fixed.length;
+  if (slots <= 0) return note(plan, "client-uses-all-breakpoints");
+  if (!ordered(fixed)) return note(plan, "client-ttl-order-invalid");
+
+  const marked = new Set(fixed.map((f) => f.segment));
+  const eligible = (i: number): boolean => {
+    const s = segs[i];
+    return (
+      s?.breakpointable === true &&
+      s.hash !== undefined &&
+      !marked.has(i) &&
+      tokensAt(i) >= m.minCacheableTokens
+    );
+  };
+  const allow1h = ctx.tenant.allow1h !== false;
+  const head = lastIndex(segs, (_s, i) => i <= a.headEnd && eligible(i));
+  const tail = lastIndex(segs, (_s, i) => eligible(i));
+  const seen = lastIndex(segs, (_s, i) => i > warm && eligible(i) && (stateAt(i)?.seen ?? 0) >= 1);
+
+  const headReuse = either(
+    stateReuse(stateAt(head), false) ?? PRIORS.head,
+    reuseFromRate(ctx.familyRatePerMin),
+  );
+  const tailReuse =
+    stateReuse(stateAt(tail), true) ?? (a.continues ? PRIORS.continuingTail : PRIORS.firstTurnTail);
+  const seenReuse = stateReuse(stateAt(seen), false);
+
+  // The write extent: the furthest candidate whose own reuse pays for writing it beyond what is read anyway.
+  const base = Math.max(warm, forced);
+  const options: { at: number; reuse: Reuse; role: "head" | "seen" | "tail" }[] = [];
+  if (tail > base) options.push({ at: tail, reuse: tailReuse, role: "tail" });
+  if (seen > base && seenReuse) options.push({ at: seen, reuse: seenReuse, role: "seen" });
+  if (head > base) options.push({ at: head, reuse: headReuse, role: "head" });
+  options.sort((x, y) => y.at - x.at);
+  let write: PlannedBreakpoint | null = null;
+  for (const o of options) {
+    const ttl = bestTtl(m, tokensAt(o.at) - tokensAt(base), o.reuse, allow1h);
+    if (ttl) {
+      write = { segment: o.at, ttl, role: o.role, tokens: tokensAt(o.at) };
+      break;
+    }
+  }
+  if (!write && options.length > 0) plan.notes.push("no-write-pays");
+
+  const chosen: PlannedBreakpoint[] = [];
+  const covered = (i: number): boolean =>
+    [...chosen.map((c) => c.segment), ...fixed.map((f) => f.segment)].some(
+      (b) => b >= i && (segs[b]?.position ?? 0) - (segs[i]?.position ?? 0) < LOOKBACK,
+    );
+  const extent = Math.max(write?.segment ?? -1, forced, warm);
+  if (write) chosen.push(write);
+  if (warm >= 0 && !marked.has(warm) && !covered(warm) && chosen.length < slots) {
+    chosen.push({ segment: warm, ttl: entryTtl(stateAt(warm)), role: "read", tokens: tokensAt(warm) });
+  }
+  if (head >= 0 && head <= extent && !chosen.some((c) => c.segment === head) && chosen.length < slots) {
+    const ttl =
+      head <= warm ? entryTtl(stateAt(head)) : (bestTtl(m, tokensAt(head), headReuse, allow1h) ?? "5m");
+    chosen.push({ segment: head, ttl, role: "head", tokens: tokensAt(head) });
+  }
+  const bridge = a.previousTurnEnd;
+  if (bridge >= 0 && eligible(bridge) && bridge <= extent && !covered(bridge) && chosen.length < slots) {
+    chosen.push({
+      segment: bridge,
+      ttl: entryTtl(stateAt(bridge)),
+      role: "bridge",
+      tokens: tokensAt(bridge),
+    });
+  }
+
+  plan.breakpoints = orderTtls(chosen, fixed);
+  const last = Math.max(forced, ...plan.breakpoints.map((b) => b.segment));
+  plan.expected = expectation(tokensAt, warm, last);
+  return plan;
+}
+
+function note(plan: AnthropicPlan, why: string): AnthropicPlan {
+  plan.notes.push(why);
+  return plan;
+}
+
+function lastIndex(segs: readonly Segment[], test: (s: Segment, i: number) => boolean): number {
+  for (let i = segs.length - 1; i >= 0; i--) if (test(segs[i] as Segment, i)) return i;
+  return -1;
+}
+
+function stateReuse(state: PrefixState | undefined, once: boolean): Reuse | undefined {
+  return state && state.seen > 0 ? reuseFromState(state, once) : undefined;
+}
+
+function entryTtl(state: PrefixState | undefined): WriteTtl {
+  return state?.ttl === "1h" ? "1h" : "5m";
+}
+
+/** The TTL whose expected value is highest and positive, or null when no write pays. */
+export function bestTtl(m: ModelInfo, tokens: number, reuse: Reuse, allow1h: boolean): WriteTtl | null {
+  const v5 = writeValue(m, "5m", tokens, expectedReads(reuse.p5m, reuse.once));
+  const v1 = allow1h
+    ? writeValue(m, "1h", tokens, expectedReads(reuse.p1h, reuse.once))
+    : Number.NEGATIVE_INFINITY;
+  if (v5 <= 0 && v1 <= 0) return null;
+  return v1 > v5 ? "1h" : "5m";
+}
+
+/** Longer TTLs must come before shorter ones. */
+function ordered(bps: readonly Fixed[]): boolean {
+  for (let i = 1; i < bps.length; i++)
+    if (rank((bps[i] as Fixed).ttl) > rank((bps[i - 1] as Fixed).ttl)) return false;
+  return true;
+}
+
+/**
+ * Makes the TTLs legal around the client's markers: after a client 5m marker ours are 5m; before any 1h
+ * marker ours become 1h (free: those tokens are written at 1h by the later marker anyway).
+ */
+function orderTtls(chosen: PlannedBreakpoint[], fixed: readonly Fixed[]): PlannedBreakpoint[] {
+  const out = chosen.map((c) => ({ ...c })).sort((x, y) => x.segment - y.segment);
+  for (const c of out) {
+    if (fixed.some((f) => f.segment < c.segment && f.ttl === "5m")) c.ttl = "5m";
+  }
+  let later = 0;
+  const all = [...out.map((c) => ({ seg: c.segment, c })), ...fixed.map((f) => ({ seg: f.segment, f }))].sort(
+    (x, y) => y.seg - x.seg,
+  );
+  for (const item of all) {
+    if ("c" in item && item.c) {
+      if (rank(item.c.ttl) < later) item.c.ttl = "1h";
+      later = Math.max(later, rank(item.c.ttl));
+    } else if ("f" in item && item.f) later = Math.max(later, rank(item.f.ttl));
+  }
+  return out;
+}
+
+function expectation(tokensAt: (i: number) => number, warm: number, last: number) {
+  const readTokens = warm >= 0 ? tokensAt(warm) : 0;
+  const writeTokens = last > warm ? tokensAt(last) - readTokens : 0;
+  return { readTokens, writeTokens };
+}

@@ -1,0 +1,83 @@
+import type { WriteTtl } from "../economics/breakEven.ts";
+import type { ModelTable } from "../economics/models.ts";
+import type { Calibration } from "../prefix/tokens.ts";
+import type { Upstream } from "../prefix/types.ts";
+
+/** How the gaps between a prefix's reuses have fallen (counts), as the tracker summarizes them. */
+export interface GapSummary {
+  count: number;
+  within5m: number;
+  within1h: number;
+}
+
+/** What the tracker knows of one chain hash. */
+export interface PrefixState {
+  /** Prompt tokens of the prefix (reported by the provider, or Stoker's estimate). */
+  tokens: number;
+  /** Requests that contained this prefix. */
+  seen: number;
+  lastSeenMs: number;
+  /** Until when the provider is believed to hold it, or null if it is not believed cached. */
+  cachedUntilMs: number | null;
+  /** TTL of the entry the provider holds. */
+  ttl: WriteTtl | "30m" | "24h" | null;
+  gaps?: GapSummary;
+}
+
+export interface TenantCacheSettings {
+  /** OpenAI `prompt_cache_retention: "24h"` may be set. */
+  allowRetention24h: boolean;
+  /** Anthropic 1h writes may be chosen (default true). */
+  allow1h?: boolean;
+  /** Stoker adds no breakpoints, keys or retention (canonicalization still applies). */
+  disabled?: boolean;
+}
+
+export interface PlanContext {
+  nowMs: number;
+  tenant: TenantCacheSettings;
+  /** Recent requests per minute of this family (same tenant, model and head), 0 when unknown. */
+  familyRatePerMin: number;
+  /** A deployment's model table; the default table otherwise. */
+  models?: ModelTable;
+  /** Reported/estimated token ratio for this tenant and model (prefix/tokens.ts `calibrate`). */
+  calibration?: Calibration;
+}
+
+/** Why Stoker marks a position. */
+export type BreakpointRole = "read" | "head" | "seen" | "tail" | "bridge";
+
+export interface PlannedBreakpoint {
+  segment: number;
+  /** OpenAI breakpoints inherit `prompt_cache_options.ttl`, "30m". */
+  ttl: WriteTtl | "30m";
+  role: BreakpointRole;
+  /** Estimated prompt tokens through this position. */
+  tokens: number;
+}
+
+export interface AnthropicPlan {
+  upstream: "anthropic";
+  /** Breakpoints Stoker adds, in prompt order; the client's own are kept as they are. */
+  breakpoints: PlannedBreakpoint[];
+  clientBreakpoints: number;
+  autoCache: boolean;
+  /** Estimated tokens read from cache and written to it under this plan. */
+  expected: { readTokens: number; writeTokens: number };
+  /** Short reasons, for logs and the header. */
+  notes: string[];
+}
+
+export interface OpenAIPlan {
+  upstream: Extract<Upstream, "openai-chat" | "openai-responses">;
+  /** The `prompt_cache_key` Stoker sets, or null when it sets none (the client's is respected). */
+  promptCacheKey: { value: string; shard: number; shards: number } | null;
+  retention: "24h" | null;
+  /** `prompt_cache_options.mode` Stoker sets (GPT-5.6+), or null. */
+  cacheMode: "explicit" | null;
+  /** `prompt_cache_breakpoint` positions Stoker adds (GPT-5.6+). */
+  breakpoints: PlannedBreakpoint[];
+  notes: string[];
+}
+
+export type Plan = AnthropicPlan | OpenAIPlan;

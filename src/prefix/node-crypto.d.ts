@@ -1,0 +1,16 @@
+// The part of node:crypto the engine uses (workerd provides it under nodejs_compat). src/ is typed
+// without @types/node; this shim can go once the project's tsconfig adds the "node" types.
+declare module "node:crypto" {
+  interface Hash {
+    update(data: string | Uint8Array): Hash;
+    copy(): Hash;
+    digest(): Uint8Array;
+    digest(encoding: "hex" | "base64" | "base64url"): string;
+  }
+  interface Hmac {
+    update(data: string | Uint8Array): Hmac;
+    digest(encoding: "hex" | "base64" | "base64url"): string;
+  }
+  function createHash(algorithm: string): Hash;
+  function createHmac(algorithm: string, key: string | Uint8Array): Hmac;
+}

@@ -1,0 +1,128 @@
+import type { TokenizerFamily } from "../economics/models.ts";
+
+/**
+ * Token estimates without a tokenizer: a linear model over character classes, fitted to o200k_base and
+ * cl100k_base with gpt-tokenizer (bench/engine/fit-tokens.ts; the error is measured in
+ * test/engine/tokens.test.ts). Long strings are sampled, so an estimate costs the same for 100 KB as for 2 KB.
+ *
+ * Anthropic publishes no tokenizer. `claude` starts from the cl100k model and `claude-2026` (Opus 4.7 and
+ * later, whose tokenizer yields about 30% more tokens for the same text) from 1.3 times that; both are priors
+ * that `calibrate` corrects from the token counts the API reports.
+ */
+
+/** Features: word starts, letters, digits, spaces, line breaks and tabs, ASCII punctuation, CJK, other non-ASCII. */
+type Weights = readonly [number, number, number, number, number, number, number, number];
+
+const WEIGHTS: Readonly<Record<"o200k" | "cl100k", Weights>> = {
+  o200k: [0.556, 0.114, 1.228, 0.063, 0.583, 0.46, 0.779, 0.755],
+  cl100k: [0.563, 0.114, 1.255, 0.061, 0.586, 0.449, 1.143, 0.784],
+};
+
+const SCALE: Readonly<Record<TokenizerFamily, number>> = {
+  o200k: 1,
+  cl100k: 1,
+  claude: 1.1,
+  "claude-2026": 1.43,
+};
+
+// Sampling budget per string: an estimate must cost microseconds even on a 100 KB text.
+const SAMPLE_WINDOWS = 4;
+const WINDOW = 16;
+const FULL_SCAN = SAMPLE_WINDOWS * WINDOW;
+
+// ASCII classes: 1 letter, 2 digit, 3 space, 4 line break or tab, 5 punctuation.
+const ASCII = new Uint8Array(128).map((_, c) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+    ? 1
+    : c >= 48 && c <= 57
+      ? 2
+      : c === 32
+        ? 3
+        : c === 10 || c === 13 || c === 9
+          ? 4
+          : 5,
+);
+
+/** Counts the features of s[from, to) into f. */
+function count(s: string, from: number, to: number, f: number[]): void {
+  let inWord = false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128) {
+      const k = ASCII[c] as number;
+      if (k === 1 && !inWord) (f[0] as number)++;
+      (f[k] as number)++;
+      inWord = k === 1;
+      continue;
+    }
+    if ((c >= 0x3040 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff))
+      (f[6] as number)++;
+    else if (c < 0xdc00 || c > 0xdfff) (f[7] as number)++;
+    inWord = false;
+  }
+}
+
+const scratch = [0, 0, 0, 0, 0, 0, 0, 0];
+
+/** The feature vector of a string, scaled up from evenly spaced windows when the string is long. */
+export function textFeatures(s: string): number[] {
+  fill(s);
+  return [...scratch];
+}
+
+// Counts into the shared scratch vector (estimates run synchronously, one at a time).
+function fill(s: string): void {
+  scratch.fill(0);
+  if (s.length <= FULL_SCAN) {
+    count(s, 0, s.length, scratch);
+    return;
+  }
+  const stride = Math.floor(s.length / SAMPLE_WINDOWS);
+  for (let w = 0; w < SAMPLE_WINDOWS; w++) count(s, w * stride, w * stride + WINDOW, scratch);
+  const scale = s.length / (SAMPLE_WINDOWS * WINDOW);
+  for (let i = 0; i < scratch.length; i++) scratch[i] = (scratch[i] as number) * scale;
+}
+
+/** Estimated tokens of a piece of text for a tokenizer family. */
+export function estimateTextTokens(s: string, family: TokenizerFamily): number {
+  if (s.length <= 4) return s.length === 0 ? 0 : 1;
+  const w = WEIGHTS[family === "o200k" ? "o200k" : "cl100k"];
+  fill(s);
+  let t = 0;
+  for (let i = 0; i < w.length; i++) t += (w[i] as number) * (scratch[i] as number);
+  return Math.max(1, Math.round(t * SCALE[family]));
+}
+
+/** A per-tenant, per-model correction: reported tokens over estimated tokens, smoothed. */
+export interface Calibration {
+  ratio: number;
+  /** Prompt tokens the ratio has seen, for weighting new observations. */
+  weight: number;
+}
+
+const MAX_WEIGHT = 2_000_000;
+
+/**
+ * Folds one response into a calibration. `reported` is the prompt size the provider billed (Anthropic:
+ * input + cache read + cache creation tokens; OpenAI: prompt/input tokens) and `estimated` Stoker's
+ * `Analysis.totalTokens` for the same request. Observations are weighted by size in log space and the
+ * history is capped, so the ratio follows a tokenizer change within a few large requests.
+ */
+export function calibrate(
+  previous: Calibration | undefined,
+  reported: number,
+  estimated: number,
+): Calibration {
+  if (!(reported > 0) || !(estimated > 0)) return previous ?? { ratio: 1, weight: 0 };
+  const observed = Math.min(Math.max(reported / estimated, 0.25), 4);
+  if (!previous || previous.weight <= 0) return { ratio: observed, weight: Math.min(estimated, MAX_WEIGHT) };
+  const weight = Math.min(previous.weight, MAX_WEIGHT);
+  const logRatio =
+    (Math.log(previous.ratio) * weight + Math.log(observed) * estimated) / (weight + estimated);
+  return { ratio: Math.exp(logRatio), weight: Math.min(weight + estimated, MAX_WEIGHT) };
+}
+
+/** Applies a calibration to an estimate. */
+export function calibrated(estimate: number, calibration: Calibration | undefined): number {
+  return calibration ? Math.round(estimate * calibration.ratio) : estimate;
+}

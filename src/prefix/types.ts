@@ -1,0 +1,103 @@
+import type { CanonicalizeRules, RuleName } from "../canonicalize/rules.ts";
+
+export type Upstream = "anthropic" | "openai-chat" | "openai-responses";
+
+/** A provider TTL on a client's own breakpoint (Anthropic `cache_control.ttl`; OpenAI's are "30m"). */
+export type CacheTtl = "5m" | "1h" | "30m";
+
+/** Tools come first, then system/instructions, the cache-affecting parameters of the messages level, then messages. */
+export type SegmentKind = "tool" | "system" | "params" | "message";
+
+/**
+ * Where a segment is in the wire body. `index`: tool index, system block index (-1 when system or
+ * instructions is a string), or message / input item index. `block`: content block or part index, -1 for
+ * string content, -2 for an input item that is not a message (function_call, reasoning, ...).
+ * `toolCall`: an OpenAI Chat assistant's tool call. `inserted`: a block Stoker appends (volatileToTail).
+ */
+export interface SegmentLoc {
+  area: "tools" | "system" | "params" | "messages";
+  index: number;
+  block?: number;
+  toolCall?: number;
+  inserted?: true;
+}
+
+export interface Segment {
+  kind: SegmentKind;
+  loc: SegmentLoc;
+  /** Message role, for message segments. */
+  role?: string;
+  /** Block type (text, image, tool_use, input_text, tool_call, ...), "tool", "system" or "params". */
+  type: string;
+  tokens: number;
+  /** Estimated prompt tokens through the end of this segment. */
+  cumulativeTokens: number;
+  /**
+   * Chain hash through the end of this segment. Computed only where a breakpoint can matter (head end,
+   * tools end, recent message ends, client breakpoints, the previous turn's end): a digest costs a few
+   * microseconds in workerd and a 100K-token request has hundreds of segments.
+   */
+  hash?: string;
+  /** The provider accepts a cache marker here (not thinking, not empty text, not assistant output on OpenAI). */
+  breakpointable: boolean;
+  /** Lookback position: counts content blocks, tools and system blocks (not the params pseudo-segment). */
+  position: number;
+  /** Holds a date, time, UUID or request-id-like span (checked in tools and system only). */
+  volatile?: boolean;
+}
+
+export interface ClientBreakpoint {
+  segment: number;
+  ttl: CacheTtl;
+  /** The marker sits on a block nested in a tool_result rather than on the segment's own block. */
+  nested?: true;
+}
+
+/** A value the canonical request has at `path` instead of the client's (re-serialized by render). */
+export interface CanonicalEdit {
+  path: readonly (string | number)[];
+  value: unknown;
+}
+
+export interface OpenAIClientCache {
+  promptCacheKey?: string;
+  retention?: string;
+  /** The client set `prompt_cache_options` itself. */
+  options?: { mode?: string; ttl?: string };
+}
+
+/** What the engine knows of one request: its canonical form, segments, chain and the client's cache markers. */
+export interface Analysis {
+  upstream: Upstream;
+  model: string;
+  /** The client's body text, for render. */
+  raw: string;
+  h0: string;
+  /** Hash of h0 and the stable head (tools + system): requests of one family share their head. */
+  family: string;
+  /** Hash through the first message after the head: one conversation keeps it across turns. */
+  conversation: string;
+  /** Index of the last tools/system segment, -1 when there is none. */
+  headEnd: number;
+  segments: Segment[];
+  /** Chain hashes to ask the tracker about (breakpoint-able positions only), deduplicated. */
+  candidates: string[];
+  clientBreakpoints: ClientBreakpoint[];
+  /** Anthropic top-level `cache_control` (automatic mode): its TTL, or null. */
+  autoCache: CacheTtl | null;
+  openai?: OpenAIClientCache;
+  canonical: { changed: boolean; applied: RuleName[]; edits: CanonicalEdit[] };
+  totalTokens: number;
+  /** The request continues a conversation (an assistant turn precedes the last message). */
+  continues: boolean;
+  /** Stateless guess of the segment where the previous turn's request ended (its tail breakpoint), or -1. */
+  previousTurnEnd: number;
+}
+
+export interface AnalyzeInput {
+  raw: string;
+  body: Record<string, unknown>;
+  /** The tenant's secret salt (h0 is an HMAC over it). */
+  salt: string;
+  rules: CanonicalizeRules;
+}

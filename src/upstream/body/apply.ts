@@ -1,0 +1,125 @@
+import type { CanonicalEdit } from "../../prefix/types.ts";
+import { Locator } from "./scan.ts";
+
+type Path = readonly (string | number)[];
+type Json = Record<string, unknown>;
+
+/** A cache marker to put on the block at `path` (or on the string content at `path`, wrapped into a block). */
+export interface Marker {
+  path: Path;
+  key: string;
+  value: Json;
+  /** Block type to wrap string content into ("text", "input_text"). */
+  textType: string;
+  /** The string is a whole Responses `input`: wrap it into a user message too. */
+  asUserMessage?: boolean;
+}
+
+export interface TopLevelField {
+  key: string;
+  value: unknown;
+}
+
+interface Op {
+  start: number;
+  end: number;
+  text: string;
+}
+
+const isPrefix = (p: Path, q: Path): boolean => p.length <= q.length && p.every((s, i) => s === q[i]);
+
+function wrapped(text: string, m: Marker): Json {
+  return { type: m.textType, text, [m.key]: m.value };
+}
+
+/**
+ * Produces the forwarded body by editing the client's bytes: canonical values replace only the parts that
+ * changed, markers are inserted before a block's closing brace, top-level fields before the root's. Markers
+ * that fall inside a replaced value go into that value. With nothing to do it returns `raw` itself; a
+ * marker or field already present is left alone, so applying a plan twice changes nothing.
+ */
+export function applyToBody(
+  raw: string,
+  edits: readonly CanonicalEdit[],
+  markers: readonly Marker[],
+  top: readonly TopLevelField[],
+): string {
+  if (edits.length === 0 && markers.length === 0 && top.length === 0) return raw;
+  const loc = new Locator(raw);
+  const values = edits.map((e) => e.value);
+  const ops: Op[] = [];
+
+  for (const m of markers) {
+    const e = edits.findIndex((ed) => isPrefix(ed.path, m.path));
+    if (e >= 0) {
+      values[e] = markInside(values[e], m.path.slice((edits[e] as CanonicalEdit).path.length), m);
+      continue;
+    }
+    const span = loc.span(m.path);
+    if (!span) continue;
+    const c = raw.charCodeAt(span.start);
+    const marker = JSON.stringify(m.value);
+    if (c === 123) {
+      if (loc.has(m.path, m.key)) continue;
+      const empty = loc.entriesOf(span).length === 0;
+      ops.push({
+        start: span.end - 1,
+        end: span.end - 1,
+        text: `${empty ? "" : ","}${JSON.stringify(m.key)}:${marker}`,
+      });
+    } else if (c === 34) {
+      const block = `{"type":${JSON.stringify(m.textType)},"text":${raw.slice(span.start, span.end)},${JSON.stringify(m.key)}:${marker}}`;
+      ops.push({
+        start: span.start,
+        end: span.end,
+        text: m.asUserMessage ? `[{"role":"user","content":[${block}]}]` : `[${block}]`,
+      });
+    }
+  }
+
+  edits.forEach((e, i) => {
+    const span = loc.span(e.path);
+    if (span) ops.push({ start: span.start, end: span.end, text: JSON.stringify(values[i]) });
+  });
+
+  const root = loc.span([]);
+  if (root && raw.charCodeAt(root.start) === 123) {
+    const fields = top.filter((f) => !loc.has([], f.key));
+    if (fields.length > 0) {
+      const empty = loc.entriesOf(root).length === 0;
+      const text = fields.map((f) => `${JSON.stringify(f.key)}:${JSON.stringify(f.value)}`).join(",");
+      ops.push({ start: root.end - 1, end: root.end - 1, text: `${empty ? "" : ","}${text}` });
+    }
+  }
+  if (ops.length === 0) return raw;
+
+  ops.sort((x, y) => x.start - y.start);
+  let out = "";
+  let at = 0;
+  for (const op of ops) {
+    out += raw.slice(at, op.start) + op.text;
+    at = op.end;
+  }
+  return out + raw.slice(at);
+}
+
+// Puts a marker into a replacement value at a relative path, copying only along that path.
+function markInside(value: unknown, rel: Path, m: Marker): unknown {
+  if (rel.length === 0) {
+    if (typeof value === "string")
+      return m.asUserMessage ? [{ role: "user", content: [wrapped(value, m)] }] : [wrapped(value, m)];
+    if (Array.isArray(value)) return markInside(value, [0], m);
+    if (typeof value === "object" && value !== null) return { ...(value as Json), [m.key]: m.value };
+    return value;
+  }
+  const [step, ...rest] = rel;
+  if (Array.isArray(value) && typeof step === "number") {
+    const copy = [...value];
+    copy[step] = markInside(copy[step], rest, m);
+    return copy;
+  }
+  if (typeof value === "object" && value !== null && typeof step === "string") {
+    return { ...(value as Json), [step]: markInside((value as Json)[step], rest, m) };
+  }
+  return value;
+}

@@ -1,0 +1,1 @@
+export { renderAnthropic, renderOpenAI } from "./render.ts";

@@ -1,0 +1,190 @@
+import { describe, expect, it } from "vitest";
+import { analyzeAnthropic, DEFAULT_RULES } from "../../src/canonicalize/index.ts";
+import { describePlan, planAnthropic } from "../../src/plan/index.ts";
+import type { PlanContext, PrefixState } from "../../src/plan/types.ts";
+import { renderAnthropic } from "../../src/upstream/body/index.ts";
+
+type Json = Record<string, unknown>;
+const ctx: PlanContext = { nowMs: 10_000_000, tenant: { allowRetention24h: false }, familyRatePerMin: 0 };
+const SYSTEM = "You are a careful assistant for the Acme support desk. ".repeat(250); // ~2.7K tokens
+const LONG = "The quarterly report covers revenue, costs and the outlook for next year. ".repeat(120);
+
+function analyze(body: Json) {
+  return analyzeAnthropic({ raw: JSON.stringify(body), body, salt: "s", rules: DEFAULT_RULES });
+}
+
+function conversation(turns: number, extra: Json = {}): Json {
+  const messages: Json[] = [];
+  for (let i = 0; i < turns; i++) {
+    messages.push({ role: "user", content: `Question ${i}: ${LONG}` });
+    messages.push({ role: "assistant", content: [{ type: "text", text: `Answer ${i}.` }] });
+  }
+  messages.push({ role: "user", content: "And the next one?" });
+  return { model: "claude-sonnet-4-5", max_tokens: 100, system: SYSTEM, messages, ...extra };
+}
+
+describe("planAnthropic without tracker state", () => {
+  it("writes only the stable head of a first request with a unique tail", () => {
+    const a = analyze({
+      model: "claude-sonnet-4-5",
+      max_tokens: 100,
+      system: SYSTEM,
+      messages: [{ role: "user", content: LONG }],
+    });
+    const plan = planAnthropic(a, new Map(), ctx);
+    expect(plan.breakpoints.map((b) => b.role)).toEqual(["head"]);
+    expect(plan.breakpoints[0]?.segment).toBe(a.headEnd);
+    const out = JSON.parse(renderAnthropic(a, plan)) as Json;
+    expect(out.system).toEqual([{ type: "text", text: SYSTEM, cache_control: { type: "ephemeral" } }]);
+    expect(describePlan(plan)).toMatch(/^anthropic bp=head@0:5m read=0 write=\d\.\dk$/);
+  });
+
+  it("writes the tail of a conversation that is being continued", () => {
+    const a = analyze(conversation(3));
+    const plan = planAnthropic(a, new Map(), ctx);
+    const roles = plan.breakpoints.map((b) => b.role);
+    expect(roles).toContain("tail");
+    expect(roles).toContain("head");
+    const tail = plan.breakpoints.find((b) => b.role === "tail");
+    expect(tail?.segment).toBe(a.segments.length - 1);
+    const out = JSON.parse(renderAnthropic(a, plan)) as { messages: Json[] };
+    expect(out.messages.at(-1)?.content).toEqual([
+      { type: "text", text: "And the next one?", cache_control: { type: "ephemeral" } },
+    ]);
+  });
+
+  it("places nothing below the model's minimum cacheable length", () => {
+    const a = analyze({
+      model: "claude-haiku-4-5",
+      max_tokens: 10,
+      system: "Be brief.",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(planAnthropic(a, new Map(), ctx).breakpoints).toEqual([]);
+  });
+
+  it("bridges to the previous turn's write when the lookback cannot reach it", () => {
+    const blocks = Array.from({ length: 30 }, (_, i) => ({
+      type: "tool_result",
+      tool_use_id: `t${i}`,
+      content: `output ${i}`,
+    }));
+    const body = conversation(2);
+    const messages = body.messages as Json[];
+    messages.push({ role: "assistant", content: [{ type: "tool_use", id: "t", name: "run", input: {} }] });
+    messages.push({ role: "user", content: blocks });
+    const a = analyze(body);
+    const plan = planAnthropic(a, new Map(), ctx);
+    expect(plan.breakpoints.map((b) => b.role)).toContain("bridge");
+    expect(plan.breakpoints.find((b) => b.role === "bridge")?.segment).toBe(a.previousTurnEnd);
+  });
+});
+
+describe("planAnthropic with tracker state", () => {
+  it("reads the longest warm prefix when the lookback from the tail would miss it", () => {
+    const body = conversation(3);
+    const messages = body.messages as Json[];
+    messages.splice(-1, 1, {
+      role: "user",
+      content: Array.from({ length: 25 }, (_, i) => ({ type: "text", text: `note ${i}` })),
+    });
+    const a = analyze(body);
+    const warmAt = a.segments.findLastIndex(
+      (s, i) => s.hash !== undefined && s.breakpointable && i < a.segments.length - 25,
+    );
+    const known = new Map<string, PrefixState>([
+      [
+        a.segments[warmAt]?.hash as string,
+        {
+          tokens: 9000,
+          seen: 2,
+          lastSeenMs: ctx.nowMs - 60_000,
+          cachedUntilMs: ctx.nowMs + 200_000,
+          ttl: "5m",
+        },
+      ],
+    ]);
+    const plan = planAnthropic(a, known, ctx);
+    expect(plan.breakpoints.find((b) => b.role === "read")?.segment).toBe(warmAt);
+    expect(plan.expected.readTokens).toBe(a.segments[warmAt]?.cumulativeTokens);
+  });
+
+  it("chooses 1h for a head reused every 20 minutes and 5m for a busy one", () => {
+    const a = analyze({
+      model: "claude-sonnet-4-5",
+      max_tokens: 10,
+      system: SYSTEM,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(planAnthropic(a, new Map(), { ...ctx, familyRatePerMin: 0.05 }).breakpoints[0]?.ttl).toBe("1h");
+    expect(planAnthropic(a, new Map(), { ...ctx, familyRatePerMin: 5 }).breakpoints[0]?.ttl).toBe("5m");
+    expect(
+      planAnthropic(a, new Map(), {
+        ...ctx,
+        familyRatePerMin: 0.05,
+        tenant: { allowRetention24h: false, allow1h: false },
+      }).breakpoints[0]?.ttl,
+    ).toBe("5m");
+  });
+
+  it("writes a recurring request's tail once it has been seen before (second sight)", () => {
+    const body = {
+      model: "claude-sonnet-4-5",
+      max_tokens: 10,
+      system: SYSTEM,
+      messages: [{ role: "user", content: LONG }],
+    };
+    const a = analyze(body);
+    const tail = a.segments.length - 1;
+    const known = new Map<string, PrefixState>([
+      [
+        a.segments[tail]?.hash as string,
+        {
+          tokens: 4000,
+          seen: 3,
+          lastSeenMs: ctx.nowMs - 90_000,
+          cachedUntilMs: null,
+          ttl: null,
+          gaps: { count: 2, within5m: 2, within1h: 2 },
+        },
+      ],
+    ]);
+    expect(planAnthropic(a, known, ctx).breakpoints.map((b) => b.role)).toContain("tail");
+  });
+});
+
+describe("planAnthropic around client markers", () => {
+  it("counts automatic mode as a breakpoint and keeps TTLs legal before a 1h marker", () => {
+    const a = analyze(conversation(2, { cache_control: { type: "ephemeral", ttl: "1h" } }));
+    const plan = planAnthropic(a, new Map(), ctx);
+    expect(plan.breakpoints.length).toBeLessThanOrEqual(3);
+    expect(plan.breakpoints.every((b) => b.ttl === "1h")).toBe(true);
+    expect(plan.breakpoints.some((b) => b.segment === a.segments.length - 1)).toBe(false);
+  });
+
+  it("adds nothing when the client already uses four breakpoints", () => {
+    const marked = { type: "text", text: LONG, cache_control: { type: "ephemeral" } };
+    const a = analyze({
+      model: "claude-sonnet-4-5",
+      max_tokens: 1,
+      system: [marked, marked],
+      messages: [{ role: "user", content: [marked, marked] }],
+    });
+    const plan = planAnthropic(a, new Map(), ctx);
+    expect(plan.breakpoints).toEqual([]);
+    expect(renderAnthropic(a, plan)).toBe(a.raw);
+  });
+
+  it("adds nothing to a request whose own TTL order the API would reject", () => {
+    const body = conversation(2);
+    (body.messages as Json[])[0] = {
+      role: "user",
+      content: [{ type: "text", text: LONG, cache_control: { type: "ephemeral" } }],
+    };
+    (body.messages as Json[])[2] = {
+      role: "user",
+      content: [{ type: "text", text: LONG, cache_control: { type: "ephemeral", ttl: "1h" } }],
+    };
+    expect(planAnthropic(analyze(body), new Map(), ctx).notes).toContain("client-ttl-order-invalid");
+  });
+});
