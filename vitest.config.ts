@@ -20,6 +20,7 @@ export default defineConfig({
             LOG_LEVEL: "warn",
             MAX_BODY_BYTES: String(4 * 1024 * 1024),
             UPSTREAM_TIMEOUT_MS: "2000",
+            TRACKER_DEADLINE_MS: "2000",
           },
         },
       };

@@ -23,6 +23,10 @@ export interface Config {
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
   logLevel: LogLevel;
+  /** Keys per-tenant salts (and, later, encryption of stored bodies). */
+  secret: string;
+  /** How long a request waits for the tracker's lookup before planning without it. */
+  trackerDeadlineMs: number;
 }
 
 export const DEFAULTS = {
@@ -32,6 +36,9 @@ export const DEFAULTS = {
   maxBodyBytes: 32 * 1024 * 1024,
   // Time allowed until the upstream's response headers arrive; streams are never cut after that.
   upstreamTimeoutMs: 600_000,
+  trackerDeadlineMs: 10,
+  // Only for local dev and tests; a deploy sets the STOKER_SECRET secret (see README).
+  devSecret: "stoker-local-dev-secret",
 } as const;
 
 /** Thrown at startup-equivalent time when the deploy's config is wrong. */
@@ -72,6 +79,12 @@ export function parseConfig(env: Env): Config {
       DEFAULTS.upstreamTimeoutMs,
     ),
     logLevel: logLevel(env.LOG_LEVEL),
+    secret: nonEmpty(env.STOKER_SECRET) ?? DEFAULTS.devSecret,
+    trackerDeadlineMs: positiveInt(
+      "TRACKER_DEADLINE_MS",
+      env.TRACKER_DEADLINE_MS,
+      DEFAULTS.trackerDeadlineMs,
+    ),
   };
 }
 

@@ -10,4 +10,7 @@ interface Env {
   MAX_BODY_BYTES?: string;
   UPSTREAM_TIMEOUT_MS?: string;
   LOG_LEVEL?: string;
+  /** Keys per-tenant salts; a secret in production. */
+  STOKER_SECRET?: string;
+  TRACKER_DEADLINE_MS?: string;
 }

@@ -1,5 +1,8 @@
 import { createApp } from "./app.ts";
 
+export { KeepaliveRegistry } from "./keepalive/registry.ts";
+export { Tracker } from "./tracker/tracker.ts";
+
 const app = createApp();
 
 export default {

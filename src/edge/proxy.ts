@@ -15,7 +15,9 @@ import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./context.ts";
 import { StokerError } from "./errors.ts";
+import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
+import { lookupWithDeadline } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
@@ -52,14 +54,26 @@ export function proxy(spec: EndpointSpec) {
     const stream = body.stream === true;
     const model = body.model as string;
 
-    let outBody = raw;
+    const startedAt = Date.now();
+    const prepared = await prepare({
+      endpoint: spec.endpoint,
+      raw,
+      body,
+      tenantId: tenant.id,
+      config,
+      canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
+      nowMs: startedAt,
+      lookup: (hashes) =>
+        lookupWithDeadline(c.env, tenant.id, hashes, startedAt, config.trackerDeadlineMs, c.var.log),
+      log: c.var.log,
+    });
+    let outBody = prepared.body;
     let hideUsage = false;
     if (spec.endpoint === "chat.completions" && stream && !clientWantsStreamUsage(body)) {
       outBody = requestStreamUsage(outBody, body);
       hideUsage = true;
     }
 
-    const startedAt = Date.now();
     const base = {
       requestId,
       tenantId: tenant.id,
@@ -79,10 +93,10 @@ export function proxy(spec: EndpointSpec) {
         headersMs: now - startedAt,
         ttfbMs: now - startedAt,
         durationMs: now - startedAt,
-        plan: null,
+        plan: prepared.planText,
         ...rest,
       };
-      recordOutcome(c, outcome);
+      recordOutcome(c, outcome, prepared);
     };
 
     let upstream: Response;
@@ -102,6 +116,7 @@ export function proxy(spec: EndpointSpec) {
     const headers = clientResponseHeaders(upstream.headers);
     headers.set("x-stoker-request-id", requestId);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
+    if (prepared.planText) headers.set("x-stoker-plan", prepared.planText);
 
     const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
     if (upstream.ok && isSse && upstream.body) {

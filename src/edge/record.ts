@@ -1,14 +1,51 @@
 import type { Context } from "hono";
+import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
+import { modelInfo } from "../economics/models.ts";
+import { summarizeChain } from "../prefix/diff.ts";
+import type { RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
+import type { Prepared } from "./prepare.ts";
+import { recordSafely } from "./tracker-client.ts";
+
+/** The accounting row (and prefix facts) for one outcome. */
+export function toRecord(outcome: Outcome, prepared: Prepared): RecordRequest {
+  const usage = outcome.usage;
+  const model = modelInfo(outcome.model, undefined, outcome.upstream);
+  return {
+    tenantId: outcome.tenantId,
+    requestId: outcome.requestId,
+    at: outcome.startedAt,
+    upstream: outcome.upstream,
+    endpoint: outcome.endpoint,
+    model: outcome.model.slice(0, 200),
+    stream: outcome.stream,
+    keepalive: false,
+    status: outcome.status,
+    result: outcome.result,
+    usage,
+    costUsd: usage ? costOfUsage(outcome.model, usage) : 0,
+    costWithoutCacheUsd: usage ? costWithoutCache(outcome.model, usage) : 0,
+    ttfbMs: outcome.ttfbMs,
+    durationMs: outcome.durationMs,
+    plan: prepared.planText,
+    family: prepared.analysis?.family ?? null,
+    estimatedTokens: prepared.analysis?.totalTokens ?? 0,
+    positions: prepared.positions,
+    chain: prepared.analysis ? summarizeChain(prepared.analysis) : null,
+    pricing: { inputPerToken: model.inputPerMTok / 1e6, cacheRead: model.cacheRead },
+    capture: null,
+  };
+}
 
 /**
- * The single outcome hook: runs after the response, via waitUntil, and never fails the request.
- * For now it writes one structured log line (counts only, no content).
+ * The single outcome hook: after the response, via waitUntil, one log line (counts only, no content) and
+ * one tracker record. Nothing here can fail or delay the client's request.
  */
-export function recordOutcome(c: Context<AppEnv>, outcome: Outcome): void {
+export function recordOutcome(c: Context<AppEnv>, outcome: Outcome, prepared: Prepared): void {
   const { usage } = outcome;
-  c.var.log.info("request.done", {
+  const log = c.var.log;
+  log.info("request.done", {
     tenant: outcome.tenantId,
     upstream: outcome.upstream,
     endpoint: outcome.endpoint,
@@ -25,5 +62,7 @@ export function recordOutcome(c: Context<AppEnv>, outcome: Outcome): void {
     headers_ms: outcome.headersMs,
     ttfb_ms: outcome.ttfbMs,
     duration_ms: outcome.durationMs,
+    plan: outcome.plan,
   });
+  c.executionCtx.waitUntil(recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared), log));
 }

@@ -20,7 +20,7 @@ const messages = (ns: string, init: { body?: string; headers?: Record<string, st
     body:
       init.body ??
       JSON.stringify({
-        model: "claude-sonnet-4-5",
+        model: "claude-sonnet-4-6",
         max_tokens: 8,
         messages: [{ role: "user", content: "Hi" }],
       }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { anthropic, namespace, openai, simFault } from "../support/clients.ts";
 
-const MODEL = "claude-sonnet-4-5";
+const MODEL = "claude-sonnet-4-6";
 
 describe("a stream the upstream breaks reaches the client as an error, not a silent truncation", () => {
   it.each([

@@ -81,3 +81,22 @@ export function longText(words: number, seed = "policy"): string {
   for (let i = 0; i < words; i++) parts.push(`${seed}${i % 97}`);
   return parts.join(" ");
 }
+
+export interface SimStatsBlock {
+  requests: number;
+  errors: number;
+  uncached_input_tokens: number;
+  cache_read_input_tokens: number;
+  cache_write_5m_input_tokens: number;
+  cache_write_1h_input_tokens: number;
+  output_tokens: number;
+}
+
+/** What the simulator billed in a namespace. */
+export async function simStats(
+  ns: string,
+): Promise<{ anthropic: SimStatsBlock; openai: SimStatsBlock; total: SimStatsBlock }> {
+  const res = await fetch(`${env.SIM_URL}/__sim/stats?ns=${encodeURIComponent(ns)}`);
+  if (!res.ok) throw new Error(`simulator stats API: ${res.status}`);
+  return res.json();
+}

@@ -12,11 +12,23 @@ export const UPSTREAM_KEYS = {
   openai: "sk-openai-upstream-test",
 } as const;
 
+/** Tenants for tests that read a tenant's whole tracker: one each, so totals are theirs alone. */
+export const POOL_SIZE = 40;
+export const poolTenant = (i: number) => ({ id: `pool${i}`, key: `sk-stoker-test-pool-${i}` });
+
+let nextPool = 0;
+/** A tenant no other test in this file uses (storage is isolated per test file). */
+export function freshTenant(): { id: string; key: string } {
+  if (nextPool >= POOL_SIZE) throw new Error("test tenant pool exhausted: raise POOL_SIZE");
+  return poolTenant(nextPool++);
+}
+
 export function tenantsJson(): string {
+  const all = [
+    ...Object.entries(TEST_TENANTS).map(([id, key]) => ({ id, key })),
+    ...Array.from({ length: POOL_SIZE }, (_, i) => poolTenant(i)),
+  ];
   return JSON.stringify(
-    Object.entries(TEST_TENANTS).map(([id, key]) => ({
-      id,
-      key_sha256: createHash("sha256").update(key).digest("hex"),
-    })),
+    all.map(({ id, key }) => ({ id, key_sha256: createHash("sha256").update(key).digest("hex") })),
   );
 }

@@ -1,0 +1,117 @@
+import { createHmac } from "node:crypto";
+import { analyzeAnthropic } from "../canonicalize/anthropic.ts";
+import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
+import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
+import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
+import type { Config } from "../config.ts";
+import { planAnthropic } from "../plan/anthropic.ts";
+import { describePlan } from "../plan/describe.ts";
+import { planOpenAI } from "../plan/openai.ts";
+import type { Plan, PlanContext, PrefixState } from "../plan/types.ts";
+import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
+import type { PositionRecord } from "../tracker/types.ts";
+import { renderAnthropic, renderOpenAI } from "../upstream/body/render.ts";
+import type { Endpoint } from "../upstream/outcome.ts";
+import type { Logger } from "./log.ts";
+
+/** The request Stoker forwards, and what it learned on the way. */
+export interface Prepared {
+  body: string;
+  analysis: Analysis | null;
+  plan: Plan | null;
+  /** Compact plan for `x-stoker-plan` and the accounting row. */
+  planText: string | null;
+  positions: PositionRecord[];
+}
+
+const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = {
+  messages: analyzeAnthropic,
+  "chat.completions": analyzeOpenAIChat,
+  responses: analyzeOpenAIResponses,
+};
+
+const salts = new Map<string, string>();
+
+/** A per-tenant secret salt for h0, so tenants never share a chain hash or an OpenAI cache key. */
+export function tenantSalt(config: Config, tenantId: string): string {
+  let salt = salts.get(tenantId);
+  if (!salt) {
+    salt = createHmac("sha256", config.secret).update(`salt:${tenantId}`).digest("base64url");
+    salts.set(tenantId, salt);
+  }
+  return salt;
+}
+
+export interface PrepareInput {
+  endpoint: Endpoint;
+  raw: string;
+  body: Record<string, unknown>;
+  tenantId: string;
+  config: Config;
+  canonicalizeHeader: string | null;
+  nowMs: number;
+  /** What the tracker knows of the candidate hashes (fail-open: may be empty). */
+  lookup: (hashes: string[]) => Promise<ReadonlyMap<string, PrefixState>>;
+  log: Logger;
+}
+
+const unchanged = (raw: string): Prepared => ({
+  body: raw,
+  analysis: null,
+  plan: null,
+  planText: null,
+  positions: [],
+});
+
+/**
+ * Canonicalize -> prefix chain -> tracker lookup -> plan -> render. Any failure of these parts of Stoker
+ * forwards the client's bytes unchanged (fail open) and is logged as a fault.
+ */
+export async function prepare(input: PrepareInput): Promise<Prepared> {
+  const analyze = analyzers[input.endpoint];
+  if (!analyze) return unchanged(input.raw);
+  let analysis: Analysis;
+  try {
+    const rules = resolveRules({}, parseCanonicalizeHeader(input.canonicalizeHeader).override);
+    analysis = analyze({
+      raw: input.raw,
+      body: input.body,
+      salt: tenantSalt(input.config, input.tenantId),
+      rules,
+    });
+  } catch (err) {
+    input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
+    return unchanged(input.raw);
+  }
+  const known = await input.lookup(analysis.candidates);
+  try {
+    const ctx: PlanContext = {
+      nowMs: input.nowMs,
+      tenant: { allowRetention24h: false },
+      familyRatePerMin: 0,
+    };
+    const plan =
+      analysis.upstream === "anthropic"
+        ? planAnthropic(analysis, known, ctx)
+        : planOpenAI(analysis, known, ctx);
+    const body =
+      plan.upstream === "anthropic" ? renderAnthropic(analysis, plan) : renderOpenAI(analysis, plan);
+    return { body, analysis, plan, planText: describePlan(plan), positions: positionsOf(analysis, plan) };
+  } catch (err) {
+    input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });
+    return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null) };
+  }
+}
+
+/** The hashed positions of a request, each with the TTL of the breakpoint placed there, if any. */
+function positionsOf(a: Analysis, plan: Plan | null): PositionRecord[] {
+  const marks = new Map<number, "5m" | "1h" | "30m">();
+  for (const b of a.clientBreakpoints) marks.set(b.segment, b.ttl);
+  if (plan) for (const b of plan.breakpoints) marks.set(b.segment, b.ttl);
+  const out: PositionRecord[] = [];
+  a.segments.forEach((s, i) => {
+    if (s.hash !== undefined)
+      out.push({ hash: s.hash, tokens: s.cumulativeTokens, breakpoint: marks.get(i) ?? null });
+  });
+  return out;
+}

@@ -1,0 +1,135 @@
+const V1 = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  // One row per proxied request (or keepalive ping): the accounting analytics sums over.
+  `CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    at INTEGER NOT NULL,
+    upstream TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    stream INTEGER NOT NULL,
+    keepalive INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    uncached_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    cost_without_cache_usd REAL NOT NULL,
+    ttfb_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    plan TEXT
+  )`,
+  `CREATE INDEX IF NOT EXISTS requests_at ON requests (at)`,
+  // One row per chain position Stoker has seen at a breakpoint-able place: what it believes the provider holds.
+  `CREATE TABLE IF NOT EXISTS prefixes (
+    hash TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    upstream TEXT NOT NULL,
+    model TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    seen INTEGER NOT NULL,
+    hits INTEGER NOT NULL,
+    misses INTEGER NOT NULL,
+    writes INTEGER NOT NULL,
+    last_write INTEGER,
+    last_refresh INTEGER,
+    cached_until INTEGER,
+    ttl TEXT,
+    gap_count INTEGER NOT NULL,
+    gap_5m INTEGER NOT NULL,
+    gap_1h INTEGER NOT NULL
+  )`,
+  `CREATE INDEX IF NOT EXISTS prefixes_last_seen ON prefixes (last_seen)`,
+  `CREATE INDEX IF NOT EXISTS prefixes_family ON prefixes (family)`,
+  // Gaps between reuses of a family's prefixes, newest kept: the keepalive policy learns from them.
+  `CREATE TABLE IF NOT EXISTS gaps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    family TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    gap_ms INTEGER NOT NULL
+  )`,
+  `CREATE INDEX IF NOT EXISTS gaps_family ON gaps (family, at)`,
+  // The last few chain summaries per lineage (upstream + model): what a miss is diffed against.
+  `CREATE TABLE IF NOT EXISTS recent_chains (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    lineage TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    summary TEXT NOT NULL
+  )`,
+  `CREATE INDEX IF NOT EXISTS recent_chains_lineage ON recent_chains (lineage, at)`,
+  // Requests that missed where a near-identical earlier one would have hit: where they diverged and what it cost.
+  `CREATE TABLE IF NOT EXISTS busters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    upstream TEXT NOT NULL,
+    model TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    message INTEGER,
+    volatile INTEGER NOT NULL,
+    tokens_lost INTEGER NOT NULL,
+    cost_usd REAL NOT NULL
+  )`,
+  `CREATE INDEX IF NOT EXISTS busters_at ON busters (at)`,
+];
+
+// v2: keepalive bodies (sealed) and per-day keepalive spend.
+const V2 = [
+  // One body per conversation: the request that reads its deepest live entry, AES-GCM sealed (crypto.ts).
+  `CREATE TABLE IF NOT EXISTS keepalive (
+    conversation TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    family TEXT NOT NULL,
+    upstream TEXT NOT NULL,
+    model TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    iv BLOB,
+    sealed BLOB,
+    max_output_tokens INTEGER NOT NULL,
+    fallback TEXT,
+    ttl TEXT NOT NULL,
+    last_use INTEGER NOT NULL,
+    cached_until INTEGER NOT NULL,
+    pings INTEGER NOT NULL,
+    claimed_for INTEGER,
+    state TEXT NOT NULL,
+    note TEXT
+  )`,
+  `CREATE INDEX IF NOT EXISTS keepalive_due ON keepalive (state, cached_until)`,
+  `CREATE TABLE IF NOT EXISTS spend (day TEXT PRIMARY KEY, pings INTEGER NOT NULL, usd REAL NOT NULL)`,
+];
+
+/** Each entry upgrades the layout by one version; the schema version is their count. */
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */
+export function migrate(sql: SqlStorage): void {
+  sql.exec(V1[0] as string);
+  const row = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+  const current = row ? Number(row.value) : 0;
+  if (current >= SCHEMA_VERSION) return;
+  for (const step of MIGRATIONS.slice(current)) for (const statement of step) sql.exec(statement);
+  sql.exec(
+    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    String(SCHEMA_VERSION),
+  );
+}
+
+/** Bounds that keep one tenant's storage from growing without limit. */
+export const LIMITS = {
+  prefixes: 20_000,
+  requestsRetentionMs: 35 * 24 * 3600_000,
+  gapsPerFamily: 200,
+  chainsPerLineage: 8,
+  busters: 1_000,
+} as const;

@@ -1,0 +1,100 @@
+import type { PrefixState } from "../plan/types.ts";
+import type { ChainSummary } from "../prefix/diff.ts";
+import type { SegmentLoc } from "../prefix/types.ts";
+import type { Usage } from "../upstream/usage.ts";
+
+/** One chain position of a request, in prompt order, as the tracker stores it. */
+export interface PositionRecord {
+  hash: string;
+  /** Estimated prompt tokens through this position. */
+  tokens: number;
+  /** The provider was asked to cache here (client's or Stoker's breakpoint), with this TTL. */
+  breakpoint: "5m" | "1h" | "30m" | null;
+}
+
+/**
+ * What a keepalive ping would replay: the forwarded request (canonical, planned) and where its deepest
+ * breakpoint is. Sent only for managed tenants; sealed (AES-GCM) before it is stored.
+ */
+export interface KeepaliveCapture {
+  conversation: string;
+  hash: string;
+  loc: SegmentLoc;
+  ttl: "5m" | "1h";
+  /** Upstream path and query, e.g. `/v1/messages?beta=true`. */
+  path: string;
+  /** The forwarded headers without credentials (versions and betas shape the cache too). */
+  headers: [string, string][];
+  body: string;
+}
+
+/** What the edge hands the tracker after a response (via waitUntil). */
+export interface RecordRequest {
+  tenantId: string;
+  requestId: string;
+  at: number;
+  upstream: "anthropic" | "openai";
+  endpoint: string;
+  model: string;
+  stream: boolean;
+  keepalive: boolean;
+  status: number;
+  result: string;
+  usage: Usage | null;
+  costUsd: number;
+  costWithoutCacheUsd: number;
+  ttfbMs: number;
+  durationMs: number;
+  plan: string | null;
+  family: string | null;
+  /** Estimated total prompt tokens: scales estimates to the provider's reported count. */
+  estimatedTokens: number;
+  positions: PositionRecord[];
+  /** The request's chain, kept briefly to diagnose the next request's misses (cache-busters). */
+  chain: ChainSummary | null;
+  /** USD per prompt token at the base price, and the read discount, for pricing a buster's lost tokens. */
+  pricing: { inputPerToken: number; cacheRead: number };
+  /** What a ping would replay, for managed tenants whose request wrote or read a breakpoint. */
+  capture: KeepaliveCapture | null;
+}
+
+/** One cache-buster finding. */
+export interface BusterFinding {
+  at: number;
+  requestId: string;
+  kind: string;
+  segment: number;
+  message: number | null;
+  volatile: boolean;
+  tokensLost: number;
+  costUsd: number;
+}
+
+export type LookupResult = Record<string, PrefixState>;
+
+/** Sums over a tenant's accounting rows. */
+export interface Totals {
+  requests: number;
+  inputTokens: number;
+  uncachedTokens: number;
+  cacheReadTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  costWithoutCacheUsd: number;
+}
+
+/** RPC answers carry expected failures as values: a throw across RPC is reported as uncaught by workerd. */
+export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** What one keepalive run did. */
+export interface KeepaliveReport {
+  due: number;
+  pinged: number;
+  refreshed: number;
+  gone: number;
+  stopped: number;
+  skipped: number;
+  costUsd: number;
+}

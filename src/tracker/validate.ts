@@ -1,0 +1,129 @@
+import type { PositionRecord, RecordRequest } from "./types.ts";
+
+/** Thrown for RPC input that does not match its type: nothing is written. */
+export class TrackerInputError extends Error {
+  override name = "TrackerInputError";
+}
+
+const HASH = /^[A-Za-z0-9_-]{8,128}$/;
+const MAX_POSITIONS = 512;
+const MAX_LOOKUP = 512;
+
+function fail(what: string): never {
+  throw new TrackerInputError(`invalid tracker input: ${what}`);
+}
+
+function count(v: unknown, what: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(what);
+  return v;
+}
+
+function money(v: unknown, what: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) fail(what);
+  return v;
+}
+
+function text(v: unknown, what: string, max = 200): string {
+  if (typeof v !== "string" || v.length === 0 || v.length > max) fail(what);
+  return v;
+}
+
+/** Chain hashes for `lookup`: a bounded list of short opaque strings. */
+export function validateLookup(hashes: unknown): string[] {
+  if (!Array.isArray(hashes) || hashes.length > MAX_LOOKUP) fail("hashes");
+  for (const h of hashes) if (typeof h !== "string" || !HASH.test(h)) fail("hash");
+  return hashes as string[];
+}
+
+function validatePosition(p: unknown): PositionRecord {
+  if (p === null || typeof p !== "object") fail("position");
+  const { hash, tokens, breakpoint } = p as Record<string, unknown>;
+  if (typeof hash !== "string" || !HASH.test(hash)) fail("position.hash");
+  count(tokens, "position.tokens");
+  if (breakpoint !== null && breakpoint !== "5m" && breakpoint !== "1h" && breakpoint !== "30m")
+    fail("position.breakpoint");
+  return p as PositionRecord;
+}
+
+/** A record from the edge; every field checked before anything is written. */
+export function validateRecord(r: unknown): RecordRequest {
+  if (r === null || typeof r !== "object") fail("record");
+  const x = r as Record<string, unknown>;
+  text(x.tenantId, "tenantId", 64);
+  text(x.requestId, "requestId", 100);
+  count(x.at, "at");
+  if (x.upstream !== "anthropic" && x.upstream !== "openai") fail("upstream");
+  text(x.endpoint, "endpoint", 40);
+  text(x.model, "model");
+  if (typeof x.stream !== "boolean" || typeof x.keepalive !== "boolean") fail("flags");
+  count(x.status, "status");
+  text(x.result, "result", 40);
+  if (x.usage !== null) {
+    if (typeof x.usage !== "object") fail("usage");
+    const u = x.usage as Record<string, unknown>;
+    for (const k of [
+      "inputTokens",
+      "uncachedTokens",
+      "cacheReadTokens",
+      "cacheWrite5mTokens",
+      "cacheWrite1hTokens",
+      "outputTokens",
+    ]) {
+      count(u[k], `usage.${k}`);
+    }
+  }
+  money(x.costUsd, "costUsd");
+  money(x.costWithoutCacheUsd, "costWithoutCacheUsd");
+  count(x.ttfbMs, "ttfbMs");
+  count(x.durationMs, "durationMs");
+  if (x.plan !== null && (typeof x.plan !== "string" || x.plan.length > 500)) fail("plan");
+  if (x.family !== null && (typeof x.family !== "string" || !HASH.test(x.family))) fail("family");
+  count(x.estimatedTokens, "estimatedTokens");
+  if (!Array.isArray(x.positions) || x.positions.length > MAX_POSITIONS) fail("positions");
+  x.positions.forEach(validatePosition);
+  if (x.chain !== null) validateChain(x.chain);
+  const pricing = x.pricing as Record<string, unknown> | null;
+  if (!pricing || typeof pricing !== "object") fail("pricing");
+  money(pricing.inputPerToken, "pricing.inputPerToken");
+  money(pricing.cacheRead, "pricing.cacheRead");
+  if (x.capture !== null) validateCapture(x.capture);
+  return r as RecordRequest;
+}
+
+const MAX_CHAIN_SEGMENTS = 4096;
+
+function validateChain(c: unknown): void {
+  if (c === null || typeof c !== "object") fail("chain");
+  const { h0, family, segments } = c as Record<string, unknown>;
+  if (typeof h0 !== "string" || typeof family !== "string" || !Array.isArray(segments)) fail("chain");
+  if (segments.length > MAX_CHAIN_SEGMENTS) fail("chain.segments");
+  for (const s of segments) {
+    if (s === null || typeof s !== "object") fail("chain.segment");
+    const { kind, type, hash } = s as Record<string, unknown>;
+    if (typeof kind !== "string" || typeof type !== "string" || type.length > 64) fail("chain.segment");
+    if (hash !== undefined && (typeof hash !== "string" || !HASH.test(hash))) fail("chain.segment.hash");
+  }
+}
+
+/** Stored bodies are capped below SQLite's row limit in Durable Objects (2 MB). */
+export const MAX_CAPTURE_BYTES = 1_800_000;
+
+function validateCapture(k: unknown): void {
+  if (k === null || typeof k !== "object") fail("keepalive");
+  const c = k as Record<string, unknown>;
+  if (typeof c.conversation !== "string" || !HASH.test(c.conversation)) fail("keepalive.conversation");
+  if (typeof c.hash !== "string" || !HASH.test(c.hash)) fail("keepalive.hash");
+  if (c.ttl !== "5m" && c.ttl !== "1h") fail("keepalive.ttl");
+  if (typeof c.path !== "string" || !c.path.startsWith("/") || c.path.length > 500) fail("keepalive.path");
+  if (!Array.isArray(c.headers) || c.headers.length > 100) fail("keepalive.headers");
+  for (const h of c.headers) {
+    if (!Array.isArray(h) || typeof h[0] !== "string" || typeof h[1] !== "string") fail("keepalive.header");
+    const name = h[0].toLowerCase();
+    if (name === "x-api-key" || name === "authorization" || name.startsWith("x-stoker-"))
+      fail("keepalive.header");
+  }
+  if (typeof c.body !== "string" || c.body.length > MAX_CAPTURE_BYTES) fail("keepalive.body");
+  const loc = c.loc as Record<string, unknown> | null;
+  if (!loc || typeof loc !== "object" || typeof loc.area !== "string" || typeof loc.index !== "number")
+    fail("keepalive.loc");
+}

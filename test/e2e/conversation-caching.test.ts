@@ -1,0 +1,110 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, it } from "vitest";
+import { anthropic, longText, namespace, simRequests } from "../support/clients.ts";
+import { freshTenant } from "../support/tenants.ts";
+
+const MODEL = "claude-sonnet-4-6";
+
+function tools(reorderKeys: boolean): Anthropic.Tool[] {
+  return Array.from({ length: 6 }, (_, i) => {
+    const properties: Record<string, unknown> = reorderKeys
+      ? {
+          limit: { type: "number", description: "max rows" },
+          query: { description: "search text", type: "string" },
+        }
+      : {
+          query: { type: "string", description: "search text" },
+          limit: { description: "max rows", type: "number" },
+        };
+    const schema = reorderKeys
+      ? { required: ["query"], properties, type: "object" as const }
+      : { type: "object" as const, properties, required: ["query"] };
+    return { name: `search_${i}`, description: longText(40, `tool${i}`), input_schema: schema };
+  });
+}
+
+/** Runs a conversation of `turns` turns with no cache_control anywhere; returns each turn's usage. */
+async function conversation(turns: number, opts: { reorderToolKeys?: boolean } = {}) {
+  const ns = namespace();
+  const client = anthropic(ns, { apiKey: freshTenant().key });
+  const system = longText(3000, "rules");
+  const messages: Anthropic.MessageParam[] = [];
+  const usage: Anthropic.Usage[] = [];
+  for (let turn = 0; turn < turns; turn++) {
+    messages.push({ role: "user", content: `Turn ${turn}: ${longText(120, `user${turn}`)}` });
+    const reply = await client.messages.create({
+      model: MODEL,
+      max_tokens: 64,
+      system,
+      tools: tools(opts.reorderToolKeys === true && turn % 2 === 1),
+      messages: [...messages],
+    });
+    usage.push(reply.usage);
+    messages.push({ role: "assistant", content: reply.content });
+  }
+  return { ns, usage };
+}
+
+const promptTokens = (u: Anthropic.Usage) =>
+  u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
+
+describe("a 10-turn conversation sent with no cache_control at all", () => {
+  it("reads the cache from turn 2 on", async () => {
+    const { ns, usage } = await conversation(10);
+    for (const [turn, u] of usage.entries()) {
+      if (turn > 0) expect(u.cache_read_input_tokens, `turn ${turn + 1}`).toBeGreaterThan(0);
+    }
+    const read = usage.reduce((s, u) => s + (u.cache_read_input_tokens ?? 0), 0);
+    const total = usage.reduce((s, u) => s + promptTokens(u), 0);
+    const hitRate = read / total;
+    console.log(`10-turn conversation: token hit rate ${(100 * hitRate).toFixed(1)}% (${read}/${total})`);
+    // Every turn after the first re-sends the whole history; most of it should be read.
+    expect(hitRate).toBeGreaterThan(0.75);
+    // Stoker added the breakpoints: the client sent none.
+    const first = JSON.parse((await simRequests(ns))[0]?.body ?? "{}");
+    expect(JSON.stringify(first)).toContain("cache_control");
+  });
+
+  it("still hits when the client reorders the keys of its tool schemas between turns", async () => {
+    const { usage } = await conversation(6, { reorderToolKeys: true });
+    for (const [turn, u] of usage.entries()) {
+      if (turn > 0) expect(u.cache_read_input_tokens, `turn ${turn + 1}`).toBeGreaterThan(0);
+    }
+  });
+
+  it("without canonicalization the reordered schemas would bust the cache (control)", async () => {
+    const ns = namespace();
+    const client = anthropic(ns, { apiKey: freshTenant().key, headers: { "x-stoker-canonicalize": "off" } });
+    const system = longText(3000, "rules");
+    const ask = (reorder: boolean) =>
+      client.messages.create({
+        model: MODEL,
+        max_tokens: 16,
+        system,
+        tools: tools(reorder),
+        messages: [{ role: "user", content: "Same question" }],
+      });
+    await ask(false);
+    const second = await ask(true);
+    expect(second.usage.cache_read_input_tokens ?? 0).toBe(0);
+  });
+});
+
+describe("a one-off request with a unique tail", () => {
+  it("pays no write premium on that tail", async () => {
+    const ns = namespace();
+    const client = anthropic(ns, { apiKey: freshTenant().key });
+    const tail = longText(4000, "unique-document");
+    const reply = await client.messages.create({
+      model: MODEL,
+      max_tokens: 16,
+      system: longText(1500, "rules"),
+      messages: [{ role: "user", content: `Summarize: ${tail}` }],
+    });
+    const written = reply.usage.cache_creation_input_tokens ?? 0;
+    // Whatever is written must stop before the unique tail: the tail alone is larger than all of it.
+    expect(reply.usage.input_tokens).toBeGreaterThan(written);
+    const sent = JSON.parse((await simRequests(ns))[0]?.body ?? "{}");
+    expect(JSON.stringify(sent.messages)).not.toContain("cache_control");
+  });
+});
