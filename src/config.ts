@@ -1,9 +1,12 @@
+import type { CanonicalizeRules } from "./canonicalize/rules.ts";
 import type { Flavor } from "./edge/errors.ts";
 
 /** A tenant known from config: its id and the SHA-256 of its Stoker key. */
 export interface TenantRecord {
   id: string;
   keySha256: Uint8Array;
+  /** The tenant's canonicalization rules over the defaults (a request's header goes over these). */
+  canonicalize: Partial<CanonicalizeRules>;
 }
 
 export interface UpstreamConfig {
@@ -27,6 +30,12 @@ export interface Config {
   secret: string;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
+  keepalive: {
+    /** Global switch: false stops every ping (the kill switch) and stops storing bodies. */
+    enabled: boolean;
+    /** The provider's short cache TTL (Anthropic 5m), shorter for self-hosted backends and tests. */
+    anthropicTtlMs: number;
+  };
 }
 
 export const DEFAULTS = {
@@ -85,6 +94,10 @@ export function parseConfig(env: Env): Config {
       env.TRACKER_DEADLINE_MS,
       DEFAULTS.trackerDeadlineMs,
     ),
+    keepalive: {
+      enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
+      anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
+    },
   };
 }
 
@@ -134,12 +147,35 @@ function parseTenants(value: string | undefined): TenantRecord[] {
     if (typeof hash !== "string" || !/^[0-9a-f]{64}$/i.test(hash)) {
       throw new ConfigError(`TENANTS[${i}].key_sha256 must be 64 hex characters`);
     }
-    return { id, keySha256: hexToBytes(hash) };
+    return {
+      id,
+      keySha256: hexToBytes(hash),
+      canonicalize: parseRules((t as { canonicalize?: unknown }).canonicalize, i),
+    };
   });
 }
 
 function hexToBytes(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+const RULE_NAMES = ["schemaKeys", "argumentKeys", "toolOrder", "lineEndings", "volatileToTail"] as const;
+
+function parseRules(value: unknown, i: number): Partial<CanonicalizeRules> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`TENANTS[${i}].canonicalize must be an object of rule names to booleans`);
+  }
+  const out: Partial<CanonicalizeRules> = {};
+  for (const [name, on] of Object.entries(value)) {
+    if (!(RULE_NAMES as readonly string[]).includes(name) || typeof on !== "boolean") {
+      throw new ConfigError(
+        `TENANTS[${i}].canonicalize.${name}: expected one of ${RULE_NAMES.join(", ")} with a boolean`,
+      );
+    }
+    out[name as (typeof RULE_NAMES)[number]] = on;
+  }
   return out;
 }

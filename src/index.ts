@@ -1,4 +1,5 @@
 import { createApp } from "./app.ts";
+import { runCron } from "./keepalive/scheduled.ts";
 
 export { KeepaliveRegistry } from "./keepalive/registry.ts";
 export { Tracker } from "./tracker/tracker.ts";
@@ -7,4 +8,11 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(
+      runCron(env, controller.scheduledTime).then((r) =>
+        console.log(JSON.stringify({ level: "info", msg: "keepalive.cron", ...r })),
+      ),
+    );
+  },
 } satisfies ExportedHandler<Env>;

@@ -4,6 +4,7 @@ import { type Flavor, StokerError } from "./errors.ts";
 /** Who is calling, and whose provider key goes upstream. */
 export interface Tenant {
   id: string;
+  canonicalize: TenantRecord["canonicalize"];
   /** managed: Stoker adds the tenant's provider key; passthrough: the client's own key goes upstream. */
   mode: "managed" | "passthrough";
 }
@@ -45,5 +46,5 @@ export async function authenticate(headers: Headers, config: Config, flavor: Fla
   if (!presented) throw new StokerError(401, "authentication_error", `Missing Stoker tenant key. ${hint}`);
   const record = await findTenant(presented.key, config.tenants);
   if (!record) throw new StokerError(401, "authentication_error", `Unknown Stoker tenant key. ${hint}`);
-  return { id: record.id, mode: presented.mode };
+  return { id: record.id, mode: presented.mode, canonicalize: record.canonicalize };
 }

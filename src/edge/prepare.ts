@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { analyzeAnthropic } from "../canonicalize/anthropic.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
 import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
-import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
+import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import type { Config } from "../config.ts";
 import { planAnthropic } from "../plan/anthropic.ts";
 import { describePlan } from "../plan/describe.ts";
@@ -47,6 +47,8 @@ export interface PrepareInput {
   raw: string;
   body: Record<string, unknown>;
   tenantId: string;
+  /** The tenant's rules over the defaults; the request's header goes over these. */
+  tenantRules: Partial<CanonicalizeRules>;
   config: Config;
   canonicalizeHeader: string | null;
   nowMs: number;
@@ -72,7 +74,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   if (!analyze) return unchanged(input.raw);
   let analysis: Analysis;
   try {
-    const rules = resolveRules({}, parseCanonicalizeHeader(input.canonicalizeHeader).override);
+    const rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);
     analysis = analyze({
       raw: input.raw,
       body: input.body,

@@ -13,6 +13,7 @@ import { pipeSse } from "../upstream/sse.ts";
 import { usageHeader } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
+import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { StokerError } from "./errors.ts";
 import { prepare } from "./prepare.ts";
@@ -60,6 +61,7 @@ export function proxy(spec: EndpointSpec) {
       raw,
       body,
       tenantId: tenant.id,
+      tenantRules: tenant.canonicalize,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
       nowMs: startedAt,
@@ -96,14 +98,26 @@ export function proxy(spec: EndpointSpec) {
         plan: prepared.planText,
         ...rest,
       };
-      recordOutcome(c, outcome, prepared);
+      recordOutcome(c, outcome, prepared, result === "ok" ? capture : null);
     };
 
+    const url = upstreamUrl(c, spec);
+    const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
+    // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
+    const capture =
+      spec.endpoint === "messages" && tenant.mode === "managed" && config.keepalive.enabled
+        ? keepaliveCapture(
+            prepared,
+            outBody,
+            upstreamHeaders,
+            url.slice(config.upstreams.anthropic.baseUrl.length),
+          )
+        : null;
     let upstream: Response;
     try {
       upstream = await forward({
-        url: upstreamUrl(c, spec),
-        headers: upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config)),
+        url,
+        headers: upstreamHeaders,
         body: outBody,
         timeoutMs: config.upstreamTimeoutMs,
         signal: c.req.raw.signal,

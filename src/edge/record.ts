@@ -2,14 +2,18 @@ import type { Context } from "hono";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
-import type { RecordRequest } from "../tracker/types.ts";
+import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
 import type { Prepared } from "./prepare.ts";
 import { recordSafely } from "./tracker-client.ts";
 
 /** The accounting row (and prefix facts) for one outcome. */
-export function toRecord(outcome: Outcome, prepared: Prepared): RecordRequest {
+export function toRecord(
+  outcome: Outcome,
+  prepared: Prepared,
+  capture: KeepaliveCapture | null,
+): RecordRequest {
   const usage = outcome.usage;
   const model = modelInfo(outcome.model, undefined, outcome.upstream);
   return {
@@ -30,11 +34,12 @@ export function toRecord(outcome: Outcome, prepared: Prepared): RecordRequest {
     durationMs: outcome.durationMs,
     plan: prepared.planText,
     family: prepared.analysis?.family ?? null,
+    conversation: prepared.analysis?.conversation ?? null,
     estimatedTokens: prepared.analysis?.totalTokens ?? 0,
     positions: prepared.positions,
     chain: prepared.analysis ? summarizeChain(prepared.analysis) : null,
     pricing: { inputPerToken: model.inputPerMTok / 1e6, cacheRead: model.cacheRead },
-    capture: null,
+    capture,
   };
 }
 
@@ -42,7 +47,12 @@ export function toRecord(outcome: Outcome, prepared: Prepared): RecordRequest {
  * The single outcome hook: after the response, via waitUntil, one log line (counts only, no content) and
  * one tracker record. Nothing here can fail or delay the client's request.
  */
-export function recordOutcome(c: Context<AppEnv>, outcome: Outcome, prepared: Prepared): void {
+export function recordOutcome(
+  c: Context<AppEnv>,
+  outcome: Outcome,
+  prepared: Prepared,
+  capture: KeepaliveCapture | null,
+): void {
   const { usage } = outcome;
   const log = c.var.log;
   log.info("request.done", {
@@ -64,5 +74,5 @@ export function recordOutcome(c: Context<AppEnv>, outcome: Outcome, prepared: Pr
     duration_ms: outcome.durationMs,
     plan: outcome.plan,
   });
-  c.executionCtx.waitUntil(recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared), log));
+  c.executionCtx.waitUntil(recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture), log));
 }

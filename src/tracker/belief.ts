@@ -15,7 +15,10 @@ export interface PositionBelief {
   ttl: "5m" | "1h" | "30m" | null;
 }
 
-const TTL_MS = { "5m": 5 * 60_000, "30m": 30 * 60_000, "1h": 60 * 60_000 } as const;
+/** Entry lifetimes by TTL; the short one is configurable (ANTHROPIC_CACHE_TTL_SECONDS). */
+export function ttlTable(shortMs: number): Record<"5m" | "30m" | "1h", number> {
+  return { "5m": shortMs, "30m": 30 * 60_000, "1h": 60 * 60_000 };
+}
 /** OpenAI caches prompts automatically from this length on. */
 const OPENAI_MIN_TOKENS = 1024;
 
@@ -39,7 +42,8 @@ function closest(tokens: readonly number[], target: number, eligible: (i: number
  * Those two positions then take the exact sizes the provider reported. OpenAI caches the whole prompt
  * (from 1024 tokens) automatically.
  */
-export function believedAfter(r: RecordRequest): PositionBelief[] {
+export function believedAfter(r: RecordRequest, shortTtlMs = 5 * 60_000): PositionBelief[] {
+  const TTL_MS = ttlTable(shortTtlMs);
   const u = r.usage;
   const measured = u !== null && r.result === "ok" && r.status < 400;
   const scale = u && r.estimatedTokens > 0 ? u.inputTokens / r.estimatedTokens : 1;

@@ -106,6 +106,18 @@ const V2 = [
   )`,
   `CREATE INDEX IF NOT EXISTS keepalive_due ON keepalive (state, cached_until)`,
   `CREATE TABLE IF NOT EXISTS spend (day TEXT PRIMARY KEY, pings INTEGER NOT NULL, usd REAL NOT NULL)`,
+  // What the keepalive policy learns from (src/keepalive/gaps.ts): each conversation's rhythm and each
+  // family's survival table (how many idle conversations came back in each 5-minute window).
+  `CREATE TABLE IF NOT EXISTS conversations (
+    conversation TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    turns INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    counted INTEGER NOT NULL,
+    own BLOB
+  )`,
+  `CREATE INDEX IF NOT EXISTS conversations_last ON conversations (last_at)`,
+  `CREATE TABLE IF NOT EXISTS family_gaps (family TEXT PRIMARY KEY, at INTEGER NOT NULL, survival BLOB NOT NULL)`,
 ];
 
 /** Each entry upgrades the layout by one version; the schema version is their count. */
@@ -131,5 +143,7 @@ export const LIMITS = {
   requestsRetentionMs: 35 * 24 * 3600_000,
   gapsPerFamily: 200,
   chainsPerLineage: 8,
+  conversations: 20_000,
+  families: 2_000,
   busters: 1_000,
 } as const;

@@ -47,6 +47,8 @@ export interface RecordRequest {
   durationMs: number;
   plan: string | null;
   family: string | null;
+  /** Hash through the first message: the same for every turn of one conversation. */
+  conversation: string | null;
   /** Estimated total prompt tokens: scales estimates to the provider's reported count. */
   estimatedTokens: number;
   positions: PositionRecord[];

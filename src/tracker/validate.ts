@@ -78,6 +78,8 @@ export function validateRecord(r: unknown): RecordRequest {
   count(x.durationMs, "durationMs");
   if (x.plan !== null && (typeof x.plan !== "string" || x.plan.length > 500)) fail("plan");
   if (x.family !== null && (typeof x.family !== "string" || !HASH.test(x.family))) fail("family");
+  if (x.conversation !== null && (typeof x.conversation !== "string" || !HASH.test(x.conversation)))
+    fail("conversation");
   count(x.estimatedTokens, "estimatedTokens");
   if (!Array.isArray(x.positions) || x.positions.length > MAX_POSITIONS) fail("positions");
   x.positions.forEach(validatePosition);

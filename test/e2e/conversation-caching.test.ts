@@ -1,7 +1,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { anthropic, longText, namespace, simRequests } from "../support/clients.ts";
-import { freshTenant } from "../support/tenants.ts";
+import { freshTenant, RAW_TENANT } from "../support/tenants.ts";
 
 const MODEL = "claude-sonnet-4-6";
 
@@ -87,6 +87,42 @@ describe("a 10-turn conversation sent with no cache_control at all", () => {
     await ask(false);
     const second = await ask(true);
     expect(second.usage.cache_read_input_tokens ?? 0).toBe(0);
+  });
+});
+
+describe("per-tenant canonicalization settings", () => {
+  it("a tenant configured with every rule off is not canonicalized", async () => {
+    const ns = namespace();
+    const client = anthropic(ns, { apiKey: RAW_TENANT.key });
+    const system = longText(3000, "rules");
+    const ask = (reorder: boolean) =>
+      client.messages.create({
+        model: MODEL,
+        max_tokens: 16,
+        system,
+        tools: tools(reorder),
+        messages: [{ role: "user", content: "Same question" }],
+      });
+    await ask(false);
+    const second = await ask(true);
+    expect(second.usage.cache_read_input_tokens ?? 0).toBe(0);
+    // The request header still wins over the tenant's settings.
+    const third = await client.messages.create(
+      {
+        model: MODEL,
+        max_tokens: 16,
+        system,
+        tools: tools(true),
+        messages: [{ role: "user", content: "Same question" }],
+      },
+      { headers: { "x-stoker-canonicalize": "on" } },
+    );
+    expect(JSON.parse((await simRequests(ns))[2]?.body ?? "{}").tools[0].input_schema).toEqual({
+      properties: tools(false)[0]?.input_schema.properties,
+      required: ["query"],
+      type: "object",
+    });
+    expect(third.usage).toBeTruthy();
   });
 });
 

@@ -23,12 +23,19 @@ export function freshTenant(): { id: string; key: string } {
   return poolTenant(nextPool++);
 }
 
+/** A tenant whose config switches every canonicalization rule off. */
+export const RAW_TENANT = { id: "raw", key: "sk-stoker-test-raw" };
+
+const hash = (key: string) => createHash("sha256").update(key).digest("hex");
+
 export function tenantsJson(): string {
   const all = [
     ...Object.entries(TEST_TENANTS).map(([id, key]) => ({ id, key })),
     ...Array.from({ length: POOL_SIZE }, (_, i) => poolTenant(i)),
   ];
-  return JSON.stringify(
-    all.map(({ id, key }) => ({ id, key_sha256: createHash("sha256").update(key).digest("hex") })),
-  );
+  const off = { schemaKeys: false, argumentKeys: false, toolOrder: false, lineEndings: false };
+  return JSON.stringify([
+    ...all.map(({ id, key }) => ({ id, key_sha256: hash(key) })),
+    { id: RAW_TENANT.id, key_sha256: hash(RAW_TENANT.key), canonicalize: off },
+  ]);
 }

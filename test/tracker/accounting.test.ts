@@ -77,6 +77,7 @@ describe("tracker durability and bounds", () => {
     durationMs: 9,
     plan: null,
     family: null,
+    conversation: null,
     estimatedTokens: input,
     positions: [],
     chain: null,

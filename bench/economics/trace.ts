@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+
+/** Tokens per block of the Mooncake trace. */
+export const BLOCK_TOKENS = 512;
+
+/** One request of the trace: its time and the ids of its 512-token blocks, in prompt order. */
+export interface TraceRequest {
+  index: number;
+  atMs: number;
+  ids: Int32Array;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** A loaded trace, with per-block facts that do not depend on the request (ids are chained, see bench/data). */
+export interface Trace {
+  requests: TraceRequest[];
+  /** Last timestamp: lapses before it are charged. */
+  endMs: number;
+  totalInputTokens: number;
+  /** One past the largest block id. */
+  blockCount: number;
+  /** Tokens of each block (the last block of a prompt may be partial). */
+  blockTokens: Int32Array;
+  /** Position of each block in any prompt that holds it (a chained id always sits at the same position). */
+  blockPosition: Int32Array;
+}
+
+interface Line {
+  timestamp: number;
+  input_length: number;
+  output_length: number;
+  hash_ids: number[];
+}
+
+/** Reads a Mooncake-format JSONL trace. */
+export function loadTrace(path: string): Trace {
+  const lines = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+  const parsed = lines.map((l) => JSON.parse(l) as Line);
+  let blockCount = 0;
+  for (const l of parsed) for (const id of l.hash_ids) blockCount = Math.max(blockCount, id + 1);
+  const blockTokens = new Int32Array(blockCount);
+  const blockPosition = new Int32Array(blockCount);
+  let totalInputTokens = 0;
+  const requests = parsed.map((l, index): TraceRequest => {
+    const n = l.hash_ids.length;
+    l.hash_ids.forEach((id, pos) => {
+      blockTokens[id] = pos < n - 1 ? BLOCK_TOKENS : l.input_length - BLOCK_TOKENS * (n - 1);
+      blockPosition[id] = pos;
+    });
+    totalInputTokens += l.input_length;
+    return {
+      index,
+      atMs: l.timestamp,
+      ids: Int32Array.from(l.hash_ids),
+      inputTokens: l.input_length,
+      outputTokens: l.output_length,
+    };
+  });
+  requests.sort((a, b) => a.atMs - b.atMs || a.index - b.index);
+  const endMs = requests.at(-1)?.atMs ?? 0;
+  return { requests, endMs, totalInputTokens, blockCount, blockTokens, blockPosition };
+}
+
+/** Tokens of a prompt through block position `pos` (inclusive). */
+export function tokensThrough(trace: Trace, id: number): number {
+  return BLOCK_TOKENS * (trace.blockPosition[id] ?? 0) + (trace.blockTokens[id] ?? 0);
+}

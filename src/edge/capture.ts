@@ -1,0 +1,31 @@
+import type { KeepaliveCapture } from "../tracker/types.ts";
+import type { Prepared } from "./prepare.ts";
+
+/**
+ * What a keepalive ping for this request would replay: its deepest breakpoint (planned or the client's)
+ * with a chain hash, and the forwarded body and headers. Null when there is nothing a ping could keep.
+ */
+export function keepaliveCapture(
+  prepared: Prepared,
+  body: string,
+  headers: Headers,
+  path: string,
+): KeepaliveCapture | null {
+  const a = prepared.analysis;
+  const plan = prepared.plan;
+  if (!a || !plan || plan.upstream !== "anthropic") return null;
+  let deepest = -1;
+  let ttl: "5m" | "1h" = "5m";
+  for (const b of [...plan.breakpoints, ...a.clientBreakpoints]) {
+    if (b.segment > deepest && a.segments[b.segment]?.hash !== undefined) {
+      deepest = b.segment;
+      ttl = b.ttl === "1h" ? "1h" : "5m";
+    }
+  }
+  const seg = a.segments[deepest];
+  if (!seg?.hash) return null;
+  const kept: [string, string][] = [];
+  for (const [name, value] of headers)
+    if (name !== "x-api-key" && name !== "authorization") kept.push([name, value]);
+  return { conversation: a.conversation, hash: seg.hash, loc: seg.loc, ttl, path, headers: kept, body };
+}

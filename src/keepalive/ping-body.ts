@@ -1,0 +1,57 @@
+import type { SegmentLoc } from "../prefix/types.ts";
+
+type Json = Record<string, unknown>;
+
+/** A keepalive request body, and what it costs beyond the cache read. */
+export interface PingBody {
+  body: Json;
+  /** Output tokens the ping may bill (0 for a `max_tokens: 0` pre-warm). */
+  maxOutputTokens: number;
+  /** Why the ping is not a pure pre-warm, if it is not. */
+  fallback: string | null;
+}
+
+const FILLER = { role: "user", content: "." };
+
+/**
+ * The cheapest Anthropic request that reads the prefix ending at `loc` of a forwarded (canonical, planned)
+ * body: everything after the breakpoint is cut, the marker stays, and `max_tokens: 0` pre-warms without
+ * output. Pre-warm is refused with thinking or a forced tool choice: a thinking prefix in the messages keeps
+ * thinking (it is part of that cache level) with the smallest budget; a forced tool choice becomes a 1-token
+ * answer. Head-only prefixes (tools, system) drop both: they do not affect that level.
+ */
+export function anthropicPingBody(forwarded: Json, loc: SegmentLoc): PingBody {
+  const body: Json = { ...forwarded };
+  for (const k of ["stream", "stream_options", "temperature", "top_p", "top_k", "stop_sequences", "metadata"])
+    delete body[k];
+  const messages = Array.isArray(forwarded.messages) ? (forwarded.messages as Json[]) : [];
+  if (loc.area === "messages" && !loc.inserted) {
+    const kept = messages.slice(0, loc.index + 1).map((m) => ({ ...m }));
+    const last = kept[kept.length - 1];
+    if (last && Array.isArray(last.content) && loc.block !== undefined && loc.block >= 0) {
+      last.content = (last.content as unknown[]).slice(0, loc.block + 1);
+    }
+    if (last?.role === "assistant") kept.push(FILLER);
+    body.messages = kept;
+  } else {
+    // The prefix ends in tools or system: messages only need to exist.
+    body.messages = [FILLER];
+    delete body.thinking;
+    delete body.tool_choice;
+  }
+  const thinking = body.thinking as Json | undefined;
+  const toolChoice = body.tool_choice as Json | undefined;
+  const forced = toolChoice?.type === "tool" || toolChoice?.type === "any";
+  if (thinking && thinking.type !== "disabled") {
+    const budget = 1024; // the API's minimum thinking budget
+    if (thinking.type === "enabled") body.thinking = { ...thinking, budget_tokens: budget };
+    body.max_tokens = budget + 1;
+    return { body, maxOutputTokens: budget + 1, fallback: "thinking" };
+  }
+  if (forced) {
+    body.max_tokens = 1;
+    return { body, maxOutputTokens: 1, fallback: "forced_tool_choice" };
+  }
+  body.max_tokens = 0;
+  return { body, maxOutputTokens: 0, fallback: null };
+}

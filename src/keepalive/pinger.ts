@@ -1,0 +1,50 @@
+import { anthropicUsage, type Usage } from "../upstream/usage.ts";
+
+export interface PingRequest {
+  url: string;
+  headers: [string, string][];
+  body: string;
+  apiKey: string | undefined;
+  timeoutMs: number;
+}
+
+export type PingResult =
+  | { kind: "ok"; usage: Usage; status: number }
+  | { kind: "rejected"; status: number; retryAfterS: number | null }
+  | { kind: "failed" };
+
+/** Sends one keepalive request and reads its usage; never retries (the caller backs off). */
+export async function sendPing(req: PingRequest): Promise<PingResult> {
+  const headers = new Headers(req.headers);
+  headers.set("content-type", "application/json");
+  headers.delete("x-api-key");
+  headers.delete("authorization");
+  if (req.apiKey) headers.set("x-api-key", req.apiKey);
+  let res: Response;
+  try {
+    res = await fetch(req.url, {
+      method: "POST",
+      headers,
+      body: req.body,
+      signal: AbortSignal.timeout(req.timeoutMs),
+    });
+  } catch {
+    return { kind: "failed" };
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    const retry = Number(res.headers.get("retry-after"));
+    return {
+      kind: "rejected",
+      status: res.status,
+      retryAfterS: Number.isFinite(retry) && retry > 0 ? retry : null,
+    };
+  }
+  try {
+    const json = (await res.json()) as Record<string, unknown>;
+    const usage = anthropicUsage(json.usage);
+    return usage ? { kind: "ok", usage, status: res.status } : { kind: "failed" };
+  } catch {
+    return { kind: "failed" };
+  }
+}

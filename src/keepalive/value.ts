@@ -1,0 +1,49 @@
+import { WINDOW_MS, WINDOWS } from "./gaps.ts";
+
+/** Chance that the next request has come by idle time `t`, the distribution spread evenly inside each window. */
+export function cumulative(q: readonly number[], t: number): number {
+  if (t <= 0) return 0;
+  const x = t / WINDOW_MS;
+  const whole = Math.min(Math.floor(x), WINDOWS);
+  let f = 0;
+  for (let j = 0; j < whole; j++) f += q[j] ?? 0;
+  if (whole < WINDOWS) f += (q[whole] ?? 0) * (x - whole);
+  return f;
+}
+
+/** The terms of one hold-or-let-lapse problem, per token and as fractions of the base input price. */
+export interface HoldTerms {
+  /** Return distribution over idle windows (see hazard.ts). */
+  q: readonly number[];
+  /** TTL of the entry: how long one ping (or the write) keeps it. */
+  ttlMs: number;
+  /** What a request that finds the entry saves against one that finds it gone (rewrite minus read). */
+  saving: number;
+  /** What one ping costs (a cache read). */
+  pingCost: number;
+  /** No ping is sent at or after this idle time. */
+  horizonMs: number;
+}
+
+/**
+ * Expected value, per token, of an entry that is cached for the TTL from idle time `t` on, when each later
+ * lapse is met by the better of "ping" and "let it go" (at most `pingsLeft` more pings): the rent-or-buy
+ * recursion V(t) = π·saving + (1 − π)·max(0, V(t + TTL) − pingCost), with π the chance that the next request
+ * lands in (t, t + TTL] given none came by t.
+ */
+export function holdValue(terms: HoldTerms, t: number, pingsLeft: number): number {
+  const { q, ttlMs, saving, pingCost, horizonMs } = terms;
+  const survive = 1 - cumulative(q, t);
+  if (survive <= 1e-9) return 0;
+  const pi = Math.min(1, Math.max(0, (cumulative(q, t + ttlMs) - cumulative(q, t)) / survive));
+  const next = t + ttlMs;
+  const later =
+    pingsLeft > 0 && next < horizonMs ? Math.max(0, holdValue(terms, next, pingsLeft - 1) - pingCost) : 0;
+  return pi * saving + (1 - pi) * later;
+}
+
+/** The chance that the next request lands in (t, t + span] given none came by t. */
+export function nextWithin(q: readonly number[], t: number, span: number): number {
+  const survive = 1 - cumulative(q, t);
+  return survive <= 1e-9 ? 0 : Math.max(0, (cumulative(q, t + span) - cumulative(q, t)) / survive);
+}

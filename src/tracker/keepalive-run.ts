@@ -1,0 +1,179 @@
+import type { Config } from "../config.ts";
+import type { WriteTtl } from "../economics/breakEven.ts";
+import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
+import { modelInfo } from "../economics/models.ts";
+import { emptyOwn } from "../keepalive/gaps.ts";
+import { anthropicPingBody } from "../keepalive/ping-body.ts";
+import { sendPing } from "../keepalive/pinger.ts";
+import { decidePing } from "../keepalive/policy.ts";
+import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
+import type { SegmentLoc } from "../prefix/types.ts";
+import { insertRequest } from "./accounting.ts";
+import type { Conversations } from "./conversations.ts";
+import { open } from "./crypto.ts";
+import type { KeepaliveRow, KeepaliveStore } from "./keepalive-store.ts";
+import type { KeepaliveReport } from "./types.ts";
+
+/** What a sealed capture holds. */
+export interface SealedRequest {
+  path: string;
+  headers: [string, string][];
+  body: string;
+  loc: SegmentLoc;
+}
+
+export interface RunDeps {
+  sql: SqlStorage;
+  tenantId: string;
+  config: Config;
+  settings: KeepaliveSettings;
+  store: KeepaliveStore;
+  conversations: Conversations;
+}
+
+const PING_TIMEOUT_MS = 30_000;
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * One keepalive sweep of a tenant: for each entry about to lapse, the policy decides; a ping is claimed
+ * (one per deadline, whoever runs first, cron or alarm), sent, read and accounted; 429/5xx end the entry's
+ * pings (no retry loop); a ping that finds no entry ends them too. Batch-limited by `limit`.
+ */
+export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number): Promise<KeepaliveReport> {
+  const { store, config, settings } = deps;
+  const report: KeepaliveReport = {
+    due: 0,
+    pinged: 0,
+    refreshed: 0,
+    gone: 0,
+    stopped: 0,
+    skipped: 0,
+    costUsd: 0,
+  };
+  store.expire(nowMs);
+  const upstream = config.upstreams.anthropic;
+  const due = store.due(nowMs, PING_LEAD_MS, limit);
+  report.due = due.length;
+  if (due.length === 0) return report;
+  if (!config.keepalive.enabled || !settings.enabled || (!upstream.apiKey && !config.simulator)) {
+    for (const row of due)
+      store.end(row.conversation, "stopped", config.keepalive.enabled ? "no-key" : "kill-switch");
+    report.stopped = due.length;
+    return report;
+  }
+  for (const row of due) {
+    const outcome = await pingOne(deps, row, nowMs);
+    report[outcome.kind]++;
+    report.costUsd += outcome.costUsd;
+    if (outcome.kind === "refreshed" || outcome.kind === "gone") report.pinged++;
+  }
+  return report;
+}
+
+type One = { kind: "refreshed" | "gone" | "stopped" | "skipped"; costUsd: number };
+
+async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise<One> {
+  const { store, conversations, config, settings, sql } = deps;
+  const model = modelInfo(row.model, undefined, "anthropic");
+  const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";
+  const gaps = conversations.history(row.conversation) ?? { turns: 1, own: emptyOwn(), family: null };
+  // Second sight: until one conversation of the family has come back, nothing says this one will.
+  const familyReturns = gaps.family?.returns.reduce((a, b) => a + b, 0) ?? 0;
+  if (gaps.turns <= 1 && familyReturns === 0) {
+    store.end(row.conversation, "stopped", "first-sight");
+    return { kind: "stopped", costUsd: 0 };
+  }
+  const remainingUsd = settings.maxUsdPerDay - store.spentOn(day(nowMs));
+  const decision = decidePing(
+    { tokens: row.tokens, ttl, lastUseMs: row.last_use, pingsSoFar: row.pings, gaps },
+    nowMs,
+    model,
+    settings,
+    { remainingUsd },
+  );
+  if (!decision.ping) {
+    // Out of budget today: leave it be (it may lapse); anything else is the policy's stop.
+    if (decision.reason === "budget") return { kind: "skipped", costUsd: 0 };
+    store.end(row.conversation, "stopped", decision.reason);
+    return { kind: "stopped", costUsd: 0 };
+  }
+  if (!row.iv || !row.sealed || !store.claim(row)) return { kind: "skipped", costUsd: 0 };
+
+  const sealed = JSON.parse(
+    await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }),
+  ) as SealedRequest;
+  const ping = anthropicPingBody(JSON.parse(sealed.body) as Record<string, unknown>, sealed.loc);
+  // A ping that must generate (thinking, forced tool) also pays output: it must still be worth it.
+  const outputUsd = (ping.maxOutputTokens * model.outputPerMTok) / 1e6;
+  if (outputUsd > 0 && decision.expectedValue <= outputUsd) {
+    store.end(row.conversation, "stopped", `fallback-${ping.fallback}-does-not-pay`);
+    return { kind: "stopped", costUsd: 0 };
+  }
+  const started = Date.now();
+  const result = await sendPing({
+    url: `${config.upstreams.anthropic.baseUrl}${sealed.path}`,
+    headers: sealed.headers,
+    body: JSON.stringify(ping.body),
+    apiKey: config.upstreams.anthropic.apiKey,
+    timeoutMs: PING_TIMEOUT_MS,
+  });
+  const requestId = `ping_${row.conversation.slice(0, 12)}_${row.cached_until}`;
+  const base = {
+    tenantId: deps.tenantId,
+    requestId,
+    at: nowMs,
+    upstream: "anthropic" as const,
+    endpoint: "messages",
+    model: row.model,
+    stream: false,
+    keepalive: true,
+    ttfbMs: Date.now() - started,
+    durationMs: Date.now() - started,
+    plan: ping.fallback ? `keepalive fallback=${ping.fallback}` : "keepalive prewarm",
+    family: null,
+    conversation: null,
+    estimatedTokens: 0,
+    positions: [],
+    chain: null,
+    pricing: { inputPerToken: model.inputPerMTok / 1e6, cacheRead: model.cacheRead },
+    capture: null,
+  };
+  if (result.kind !== "ok") {
+    const status = result.kind === "rejected" ? result.status : 502;
+    insertRequest(sql, {
+      ...base,
+      status,
+      result: "upstream_error",
+      usage: null,
+      costUsd: 0,
+      costWithoutCacheUsd: 0,
+    });
+    // Back off: no retry for this deadline; the entry lapses and a real request rewrites it.
+    store.end(row.conversation, "stopped", `upstream-${status}`);
+    return { kind: "stopped", costUsd: 0 };
+  }
+  const costUsd = costOfUsage(model, result.usage);
+  insertRequest(sql, {
+    ...base,
+    status: result.status,
+    result: "ok",
+    usage: result.usage,
+    costUsd,
+    costWithoutCacheUsd: costWithoutCache(model, result.usage),
+  });
+  store.addSpend(day(nowMs), costUsd);
+  if (result.usage.cacheReadTokens === 0) {
+    store.end(row.conversation, "gone", "ping-found-no-entry");
+    return { kind: "gone", costUsd };
+  }
+  const ttlMs = ttl === "1h" ? 3_600_000 : config.keepalive.anthropicTtlMs;
+  store.refreshed(row.conversation, nowMs + ttlMs);
+  sql.exec(
+    "UPDATE prefixes SET cached_until = ?, last_refresh = ? WHERE hash = ?",
+    nowMs + ttlMs,
+    nowMs,
+    row.hash,
+  );
+  return { kind: "refreshed", costUsd };
+}

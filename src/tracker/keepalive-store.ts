@@ -1,0 +1,152 @@
+import type { Sealed } from "./crypto.ts";
+
+/** One conversation's keepalive candidate: the entry a ping would read, and its sealed request. */
+export interface KeepaliveRow extends Record<string, SqlStorageValue> {
+  conversation: string;
+  hash: string;
+  family: string;
+  upstream: string;
+  model: string;
+  tokens: number;
+  iv: ArrayBuffer | null;
+  sealed: ArrayBuffer | null;
+  ttl: string;
+  last_use: number;
+  cached_until: number;
+  pings: number;
+  claimed_for: number | null;
+  state: string;
+  note: string | null;
+}
+
+/** The `keepalive` table: candidates, their deadlines, claims (one ping per deadline) and outcomes. */
+export class KeepaliveStore {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  /** A real request read or wrote the conversation's deepest entry: it becomes (again) the live candidate. */
+  upsert(c: {
+    conversation: string;
+    hash: string;
+    family: string;
+    upstream: string;
+    model: string;
+    tokens: number;
+    sealed: Sealed;
+    ttl: string;
+    at: number;
+    cachedUntil: number;
+  }): void {
+    this.#sql.exec(
+      `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed, max_output_tokens, fallback,
+         ttl, last_use, cached_until, pings, claimed_for, state, note)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?, 0, NULL, 'live', NULL)
+       ON CONFLICT (conversation) DO UPDATE SET hash = excluded.hash, family = excluded.family, model = excluded.model,
+         tokens = excluded.tokens, iv = excluded.iv, sealed = excluded.sealed, ttl = excluded.ttl,
+         last_use = excluded.last_use, cached_until = excluded.cached_until, pings = 0, claimed_for = NULL,
+         state = 'live', note = NULL`,
+      c.conversation,
+      c.hash,
+      c.family,
+      c.upstream,
+      c.model,
+      c.tokens,
+      c.sealed.iv,
+      c.sealed.data,
+      c.ttl,
+      c.at,
+      c.cachedUntil,
+    );
+  }
+
+  /** A real request that used the conversation without a capture still restarts its entry's clock. */
+  touch(conversation: string, hash: string, at: number, cachedUntil: number): void {
+    this.#sql.exec(
+      "UPDATE keepalive SET last_use = ?, cached_until = ?, pings = 0, claimed_for = NULL WHERE conversation = ? AND hash = ? AND state = 'live'",
+      at,
+      cachedUntil,
+      conversation,
+      hash,
+    );
+  }
+
+  /** Live candidates whose entry lapses within `leadMs` of `nowMs` and whose deadline is not yet claimed. */
+  due(nowMs: number, leadMs: number, limit: number): KeepaliveRow[] {
+    return this.#sql
+      .exec<KeepaliveRow>(
+        `SELECT * FROM keepalive WHERE state = 'live' AND cached_until > ? AND cached_until <= ?
+           AND (claimed_for IS NULL OR claimed_for <> cached_until) ORDER BY cached_until LIMIT ?`,
+        nowMs,
+        nowMs + leadMs,
+        limit,
+      )
+      .toArray();
+  }
+
+  /**
+   * Claims the row's current deadline for one ping. Synchronous, before any await, so a cron run and an
+   * alarm that both see the row cannot both ping it. False when someone else claimed it first.
+   */
+  claim(row: KeepaliveRow): boolean {
+    return (
+      this.#sql.exec(
+        "UPDATE keepalive SET claimed_for = cached_until WHERE conversation = ? AND cached_until = ? AND (claimed_for IS NULL OR claimed_for <> cached_until)",
+        row.conversation,
+        row.cached_until,
+      ).rowsWritten > 0
+    );
+  }
+
+  /** The ping read the entry: its TTL restarts from the ping's start. */
+  refreshed(conversation: string, cachedUntil: number): void {
+    this.#sql.exec(
+      "UPDATE keepalive SET cached_until = ?, pings = pings + 1 WHERE conversation = ?",
+      cachedUntil,
+      conversation,
+    );
+  }
+
+  /** No more pings: the stored request is deleted with it (the entry goes cold). */
+  end(conversation: string, state: "stopped" | "gone", note: string): void {
+    this.#sql.exec(
+      "UPDATE keepalive SET state = ?, note = ?, iv = NULL, sealed = NULL WHERE conversation = ?",
+      state,
+      note,
+      conversation,
+    );
+  }
+
+  /** Lapsed candidates nobody pinged (cold): their stored requests are deleted. */
+  expire(nowMs: number): void {
+    this.#sql.exec(
+      "UPDATE keepalive SET state = 'stopped', note = COALESCE(note, 'lapsed'), iv = NULL, sealed = NULL WHERE state = 'live' AND cached_until <= ?",
+      nowMs,
+    );
+  }
+
+  /** The earliest deadline of a live, unclaimed candidate. */
+  nextDeadline(): number | null {
+    const row = this.#sql
+      .exec<{ t: number | null }>(
+        "SELECT MIN(cached_until) AS t FROM keepalive WHERE state = 'live' AND (claimed_for IS NULL OR claimed_for <> cached_until)",
+      )
+      .one();
+    return row.t;
+  }
+
+  /** Money spent on pings on a UTC day. */
+  spentOn(day: string): number {
+    return this.#sql.exec<{ usd: number }>("SELECT usd FROM spend WHERE day = ?", day).toArray()[0]?.usd ?? 0;
+  }
+
+  addSpend(day: string, usd: number): void {
+    this.#sql.exec(
+      "INSERT INTO spend (day, pings, usd) VALUES (?, 1, ?) ON CONFLICT (day) DO UPDATE SET pings = pings + 1, usd = usd + excluded.usd",
+      day,
+      usd,
+    );
+  }
+}

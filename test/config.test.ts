@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../src/config.ts";
+
+const base = {
+  ANTHROPIC_UPSTREAM_URL: "https://api.anthropic.com",
+  OPENAI_UPSTREAM_URL: "https://api.openai.com",
+};
+const tenant = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify([{ id: "acme", key_sha256: "a".repeat(64), ...extra }]);
+
+describe("config is parsed once, strictly", () => {
+  it("reads defaults", () => {
+    const c = parseConfig(base as Env);
+    expect(c.maxBodyBytes).toBe(32 * 1024 * 1024);
+    expect(c.trackerDeadlineMs).toBe(10);
+    expect(c.keepalive).toEqual({ enabled: true, anthropicTtlMs: 300_000 });
+    expect(c.tenants).toEqual([]);
+    expect(c.simulator).toBe(false);
+  });
+
+  it.each([
+    [{ MAX_BODY_BYTES: "-1" }, /MAX_BODY_BYTES/],
+    [{ ANTHROPIC_UPSTREAM_URL: "ftp://x" }, /http/],
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ TENANTS: "{" }, /not valid JSON/],
+    [{ TENANTS: tenant({ id: "bad id" }) }, /id/],
+    [{ TENANTS: tenant({ key_sha256: "xyz" }) }, /key_sha256/],
+    [{ TENANTS: tenant({ canonicalize: { toolOrder: "no" } }) }, /canonicalize/],
+    [{ TENANTS: tenant({ canonicalize: { nonsense: true } }) }, /canonicalize/],
+  ])("rejects %o", (env, message) => {
+    expect(() => parseConfig({ ...base, ...env } as Env)).toThrow(ConfigError);
+    expect(() => parseConfig({ ...base, ...env } as Env)).toThrow(message);
+  });
+
+  it("reads a tenant's canonicalization rules and the kill switch", () => {
+    const c = parseConfig({
+      ...base,
+      TENANTS: tenant({ canonicalize: { toolOrder: false } }),
+      KEEPALIVE_KILL_SWITCH: "1",
+    } as Env);
+    expect(c.tenants[0]?.canonicalize).toEqual({ toolOrder: false });
+    expect(c.keepalive.enabled).toBe(false);
+  });
+});

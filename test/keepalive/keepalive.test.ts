@@ -1,0 +1,154 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, it } from "vitest";
+import { runCron } from "../../src/keepalive/scheduled.ts";
+import { anthropic, longText, namespace, simAdvance, simRequests } from "../support/clients.ts";
+import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { freshTenant } from "../support/tenants.ts";
+import { totalsAfter, tracker } from "../support/tracker.ts";
+
+const MODEL = "claude-sonnet-4-6";
+
+/** Two quick turns of a conversation with a long system prompt; returns what a third turn needs. */
+async function twoTurns() {
+  const ns = namespace();
+  const t = freshTenant();
+  const client = anthropic(ns, { apiKey: t.key });
+  const system = longText(3000, "rules");
+  const messages: Anthropic.MessageParam[] = [];
+  for (let turn = 0; turn < 2; turn++) {
+    messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
+    const reply = await client.messages.create({
+      model: MODEL,
+      max_tokens: 32,
+      system,
+      messages: [...messages],
+    });
+    messages.push({ role: "assistant", content: reply.content });
+  }
+  await totalsAfter(t.id, 2);
+  const [row] = await keepaliveRows(t.id);
+  if (!row) throw new Error("no keepalive candidate after two turns");
+  const third = () => {
+    messages.push({ role: "user", content: "Turn 2: and now?" });
+    return client.messages.create({ model: MODEL, max_tokens: 32, system, messages: [...messages] });
+  };
+  return { ns, t, row, third };
+}
+
+const pings = async (ns: string) =>
+  (await simRequests(ns)).filter((r) => JSON.parse(r.body).max_tokens === 0).length;
+
+describe("keepalive", () => {
+  it("a conversation paused for 7 minutes reads the cache on its next turn thanks to a ping", async () => {
+    const { ns, t, row, third } = await twoTurns();
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report.pinged).toBe(1);
+    expect(report.refreshed).toBe(1);
+    // The user comes back 7 minutes after turn 2.
+    await simAdvance(ns, (row.last_use + 7 * 60_000 - sweepAt) / 1000);
+    const reply = await third();
+    expect(reply.usage.cache_read_input_tokens).toBeGreaterThan(3000);
+    const totals = await totalsAfter(t.id, 4);
+    console.log(
+      `7-minute pause: 1 ping, cost $${report.costUsd.toFixed(5)}; turn 3 read ${reply.usage.cache_read_input_tokens} tokens; tracker total cost $${totals.costUsd.toFixed(5)}`,
+    );
+  });
+
+  it("without the ping the same pause misses (control)", async () => {
+    const { ns, row, third } = await twoTurns();
+    await simAdvance(ns, (row.last_use + 7 * 60_000 - Date.now()) / 1000);
+    const reply = await third();
+    expect(reply.usage.cache_read_input_tokens ?? 0).toBe(0);
+  });
+
+  it("a one-off request is never pinged", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    await anthropic(ns, { apiKey: t.key }).messages.create({
+      model: MODEL,
+      max_tokens: 16,
+      system: longText(3000, "rules"),
+      messages: [{ role: "user", content: `Summarize: ${longText(2000, "doc")}` }],
+    });
+    await totalsAfter(t.id, 1);
+    const rows = await keepaliveRows(t.id);
+    for (const row of rows) {
+      const { sweepAt } = await justBeforeLapse(ns, row, 0);
+      const report = await tracker(t.id).runKeepalive(sweepAt);
+      expect(report.pinged, "pinged").toBe(0);
+    }
+    expect(await pings(ns), "pings at the simulator").toBe(0);
+    for (const row of await keepaliveRows(t.id))
+      expect(row.has_body, `body kept (${row.state}, ${row.note})`).toBe(0);
+  });
+
+  it("a user who never returns is pinged at most up to the break-even point, then the body is deleted", async () => {
+    const { ns, t, row } = await twoTurns();
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    let offset = 0;
+    let current = row;
+    for (let i = 0; i < 20 && current.state === "live"; i++) {
+      const step = await justBeforeLapse(ns, current, offset);
+      offset = step.simOffsetMs;
+      await tracker(t.id).runKeepalive(step.sweepAt);
+      [current] = (await keepaliveRows(t.id)) as [typeof current];
+    }
+    // Rent or buy at 5m prices: a rewrite costs 1.25, a read 0.1, so never more than 11 pings per idle period.
+    expect(current.pings).toBeGreaterThan(0);
+    expect(current.pings).toBeLessThanOrEqual(11);
+    expect(current.state).toBe("stopped");
+    expect(current.has_body).toBe(0);
+    expect(await pings(ns)).toBe(current.pings);
+    console.log(`never returns: ${current.pings} pings, then stopped (${current.note})`);
+  });
+
+  it("a zero daily budget sends nothing", async () => {
+    const { ns, t, row } = await twoTurns();
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    await tracker(t.id).configureKeepalive({ maxUsdPerDay: 0 });
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report.pinged).toBe(0);
+    expect(report.skipped).toBe(1);
+    expect(await pings(ns)).toBe(0);
+  });
+
+  it("a tenant with keepalive off stores no bodies and sends nothing", async () => {
+    const t = freshTenant();
+    await tracker(t.id).configureKeepalive({ enabled: false });
+    const ns = namespace();
+    await anthropic(ns, { apiKey: t.key }).messages.create({
+      model: MODEL,
+      max_tokens: 16,
+      system: longText(3000, "rules"),
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    await totalsAfter(t.id, 1);
+    expect(await keepaliveRows(t.id)).toEqual([]);
+  });
+
+  it("cron, alarm and a second sweep firing at once send one ping", async () => {
+    const { ns, t, row } = await twoTurns();
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const stub = tracker(t.id);
+    const [cron, a, b, alarmRan] = await Promise.all([
+      runCron(env, sweepAt),
+      stub.runKeepalive(sweepAt),
+      stub.runKeepalive(sweepAt),
+      runDurableObjectAlarm(stub),
+    ]);
+    const [after] = await keepaliveRows(t.id);
+    // Whichever ran first (often the alarm, which sweeps as of its own deadline) sent the one ping.
+    expect(alarmRan).toBe(true);
+    expect(cron.tenants).toBeGreaterThanOrEqual(1);
+    // The registry is global: the cron may also sweep other tests' tenants, so count this tenant's pings.
+    expect(a.pinged + b.pinged).toBeLessThanOrEqual(1);
+    expect(after?.pings).toBe(1);
+    expect(await pings(ns)).toBe(1);
+  });
+});

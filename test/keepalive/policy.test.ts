@@ -1,0 +1,325 @@
+import { describe, expect, it } from "vitest";
+import { modelInfo } from "../../src/economics/models.ts";
+import {
+  catchUp,
+  classOf,
+  decodeFamily,
+  decodeOwn,
+  emptyFamily,
+  emptyOwn,
+  encodeFamily,
+  encodeOwn,
+  type FamilyGaps,
+  type GapHistory,
+  noteIdle,
+  noteOwnGap,
+  noteReturn,
+  noteUse,
+  turnClass,
+  WINDOW_MS,
+  WINDOWS,
+  windowOf,
+} from "../../src/keepalive/gaps.ts";
+import { familyHazards, priorQ, returnDistribution } from "../../src/keepalive/hazard.ts";
+import {
+  choosePingDepth,
+  chooseWrite,
+  decideAdmission,
+  decidePing,
+  type PingCandidate,
+} from "../../src/keepalive/policy.ts";
+import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/keepalive/settings.ts";
+
+const MIN = 60_000;
+
+/**
+ * A family table learned from a known population, without randomness: for each listed count k (a prefix
+ * used k times in a conversation of k turns), `n` prefixes of which a share `q[j]` comes back in window j (at
+ * its middle) and the rest never within the hour.
+ */
+function learnedFamily(byUses: Record<number, readonly number[]>, n = 2000): FamilyGaps {
+  const family = emptyFamily();
+  for (const [key, q] of Object.entries(byUses)) {
+    const uses = { uses: Number(key), turns: Number(key) };
+    const back = q.map((share) => Math.round(share * n));
+    const never = n - back.reduce((a, b) => a + b, 0);
+    const prefixes: (number | null)[] = [
+      ...back.flatMap((k, j) => new Array<number | null>(k).fill(j)),
+      ...new Array<null>(never).fill(null),
+    ];
+    for (const returnWindow of prefixes) {
+      noteUse(family, uses);
+      const last = returnWindow ?? WINDOWS;
+      for (let j = 1; j <= Math.min(last, WINDOWS - 1); j++) noteIdle(family, uses, j);
+      if (returnWindow !== null) noteReturn(family, uses, (returnWindow + 0.5) * WINDOW_MS);
+    }
+  }
+  return family;
+}
+
+/** A chat-like family: prefixes used more often are likelier to come back, mostly within 5 minutes. */
+const CHAT_FAMILY = learnedFamily({
+  1: [0.15, 0.03, 0.01],
+  2: [0.3, 0.08, 0.02],
+  3: [0.45, 0.1, 0.03],
+  6: [0.7, 0.03, 0.01],
+});
+
+/** A prefix used `uses` times, in a conversation of as many turns. */
+function history(uses: number, own: ArrayLike<number>, family: FamilyGaps | null): GapHistory {
+  return { uses, turns: uses, own, family };
+}
+
+/** An own-gap histogram from gaps in milliseconds. */
+function ownOf(...gapsMs: number[]): number[] {
+  return gapsMs.reduce<number[]>((own, g) => noteOwnGap(own, g), emptyOwn());
+}
+
+const SONNET = modelInfo("claude-sonnet-4-5"); // read 0.1, 5m write 1.25, 1h write 2
+const GPT = modelInfo("gpt-5"); // automatic caching
+const SETTINGS: KeepaliveSettings = { ...DEFAULT_KEEPALIVE };
+const TOKENS = 20_000;
+// floor((1.25 - 0.1) / 0.1): after this many pings the rewrite would have been cheaper.
+const BREAK_EVEN_PINGS = 11;
+
+function entry(gaps: GapHistory, pingsSoFar = 0, ttl: "5m" | "1h" = "5m"): PingCandidate {
+  return { tokens: TOKENS, ttl, lastUseMs: 0, pingsSoFar, gaps };
+}
+
+/**
+ * Plays an entry that is never used again: at each lapse the policy decides, and a ping restarts the TTL.
+ * Returns how many pings it sent before letting the entry go.
+ */
+function pingsUntilGivenUp(gaps: GapHistory, settings = SETTINGS): number {
+  let pings = 0;
+  for (let lapse = 1; lapse <= 30; lapse++) {
+    const d = decidePing(entry(gaps, pings), lapse * 5 * MIN, SONNET, settings);
+    if (!d.ping) return pings;
+    pings++;
+  }
+  return pings;
+}
+
+describe("decidePing: rent or buy, learned from the prefix and its family", () => {
+  it("never pings a one-off prefix, with a learned family or with only the priors", () => {
+    for (const family of [CHAT_FAMILY, null]) {
+      const oneOff: GapHistory = history(1, emptyOwn(), family);
+      for (let lapse = 1; lapse <= 12; lapse++) {
+        const d = decidePing(entry(oneOff, lapse - 1), lapse * 5 * MIN, SONNET, SETTINGS);
+        expect(d.ping, `lapse ${lapse}, ${family ? "learned" : "prior"}`).toBe(false);
+      }
+      expect(
+        decideAdmission(
+          { writeTokens: TOKENS, prefixTokens: TOKENS, cachedTtl: null, gaps: oneOff },
+          SONNET,
+          { keepalive: SETTINGS, allow1h: true },
+        ).write,
+      ).toBeNull();
+    }
+  });
+
+  it("keeps a prefix whose user comes back every ~7 minutes", () => {
+    const steady: GapHistory = history(
+      6,
+      ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN),
+      CHAT_FAMILY,
+    );
+    const first = decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS);
+    expect(first.ping).toBe(true);
+    expect(first.reason).toBe("pays");
+    expect(first.pNext).toBeGreaterThan(0.5);
+    expect(first.expectedValue).toBeGreaterThan(0);
+    // The same family without that rhythm (a prefix used as often, but whose gaps were short) is let go.
+    const quick: GapHistory = history(6, ownOf(MIN, 2 * MIN, MIN, 1.5 * MIN, MIN), CHAT_FAMILY);
+    expect(decidePing(entry(quick), 5 * MIN, SONNET, SETTINGS).ping).toBe(false);
+  });
+
+  it("stops pinging a prefix whose user never returns, at the break-even point at the latest", () => {
+    // Rhythm of ~7 minutes: one ping covers the usual gap; once that passes, it stops.
+    const steady: GapHistory = history(6, ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN), CHAT_FAMILY);
+    const spent = pingsUntilGivenUp(steady);
+    expect(spent).toBeGreaterThanOrEqual(1);
+    expect(spent).toBeLessThanOrEqual(2);
+    // A user who has come back at any time within the hour, from a family where nearly everyone comes back:
+    // every ping looks worth it, and only the rent-or-buy cap stops the chain.
+    const anyTime = ownOf(...Array.from({ length: 11 }, (_, i) => (i + 1.5) * 5 * MIN));
+    const loyal = learnedFamily({ 12: [0.1, ...new Array<number>(11).fill(0.08)] });
+    const patient: GapHistory = history(12, anyTime, loyal);
+    const chain = pingsUntilGivenUp(patient, {
+      ...SETTINGS,
+      maxPingsPerEntry: 50,
+      maxHorizonMs: 24 * 60 * MIN,
+    });
+    expect(chain).toBe(BREAK_EVEN_PINGS);
+    expect(chain * SONNET.cacheRead).toBeLessThanOrEqual(SONNET.cacheWrite5m - SONNET.cacheRead);
+    const capped = decidePing(entry(patient, BREAK_EVEN_PINGS), 12 * 5 * MIN, SONNET, {
+      ...SETTINGS,
+      maxPingsPerEntry: 50,
+      maxHorizonMs: 24 * 60 * MIN,
+    });
+    expect(capped).toMatchObject({ ping: false, reason: "break-even" });
+  });
+
+  it("respects the tenant's limits: max pings, horizon, minimum size, budget, disabled", () => {
+    const steady: GapHistory = history(6, ownOf(7 * MIN, 7 * MIN, 7 * MIN), CHAT_FAMILY);
+    expect(decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS).ping).toBe(true);
+    expect(decidePing(entry(steady, 2), 5 * MIN, SONNET, { ...SETTINGS, maxPingsPerEntry: 2 })).toMatchObject(
+      { ping: false, reason: "max-pings" },
+    );
+    expect(decidePing(entry(steady), 5 * MIN, SONNET, { ...SETTINGS, maxHorizonMs: 5 * MIN })).toMatchObject({
+      ping: false,
+      reason: "horizon",
+    });
+    expect(decidePing({ ...entry(steady), tokens: 900 }, 5 * MIN, SONNET, SETTINGS)).toMatchObject({
+      ping: false,
+      reason: "below-minimum",
+    });
+    expect(decidePing(entry(steady), 5 * MIN, SONNET, { ...SETTINGS, enabled: false })).toMatchObject({
+      ping: false,
+      reason: "disabled",
+    });
+    const pingUsd = (TOKENS * SONNET.inputPerMTok * SONNET.cacheRead) / 1e6;
+    expect(
+      decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS, { remainingUsd: pingUsd * 0.9 }),
+    ).toMatchObject({ ping: false, reason: "budget" });
+    expect(decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS, { remainingUsd: pingUsd * 1.1 }).ping).toBe(
+      true,
+    );
+  });
+
+  it("pings a shorter prefix when only its shallower positions still pay", () => {
+    const head: GapHistory = history(12, ownOf(6 * MIN, 7 * MIN, 8 * MIN, 6 * MIN), CHAT_FAMILY);
+    const tail: GapHistory = history(1, emptyOwn(), CHAT_FAMILY);
+    const positions = [
+      { ...entry(head), tokens: 8_000 },
+      { ...entry(head), tokens: 12_000 },
+      { ...entry(tail), tokens: 20_000 },
+    ];
+    const d = choosePingDepth(positions, 5 * MIN, SONNET, SETTINGS);
+    expect(d.count).toBe(2);
+    expect(d.decision?.reason).toBe("does-not-pay");
+  });
+});
+
+describe("decideAdmission: write, for how long, or not", () => {
+  const opts = { keepalive: SETTINGS, allow1h: true };
+  const input = (gaps: GapHistory, cachedTtl: "5m" | "1h" | null = null) => ({
+    writeTokens: TOKENS,
+    prefixTokens: TOKENS + 5_000,
+    cachedTtl,
+    gaps,
+  });
+
+  it("writes at 5m a prefix that comes back within minutes, at 1h one whose user comes back every ~45 minutes", () => {
+    const chatty: GapHistory = history(4, ownOf(MIN, 2 * MIN, 1.5 * MIN), CHAT_FAMILY);
+    expect(decideAdmission(input(chatty), SONNET, opts)).toMatchObject({ write: "5m", reason: "pays" });
+    const slow = learnedFamily({ 4: [0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.04, 0.1, 0.2, 0.25, 0.1, 0.05] });
+    const hourly: GapHistory = history(4, ownOf(45 * MIN, 47 * MIN, 44 * MIN), slow);
+    const d = decideAdmission(input(hourly), SONNET, opts);
+    expect(d.write).toBe("1h");
+    expect(d.values["1h"]).toBeGreaterThan(d.values["5m"]);
+    // No 1h behind a cached 5m part, nor when the tenant forbids it: then a chain of pings is not worth it.
+    expect(decideAdmission(input(hourly, "5m"), SONNET, opts).values["1h"]).toBe(Number.NEGATIVE_INFINITY);
+    expect(decideAdmission(input(hourly), SONNET, { ...opts, allow1h: false }).write).not.toBe("1h");
+  });
+
+  it("does not write below the model's minimum, and has nothing to decide on OpenAI's automatic cache", () => {
+    const chatty: GapHistory = history(4, ownOf(MIN, 2 * MIN), CHAT_FAMILY);
+    expect(decideAdmission({ ...input(chatty), prefixTokens: 800 }, SONNET, opts)).toMatchObject({
+      write: null,
+      reason: "below-minimum",
+    });
+    const oneOff: GapHistory = history(1, emptyOwn(), CHAT_FAMILY);
+    expect(decideAdmission(input(oneOff), GPT, opts)).toMatchObject({ write: "5m", reason: "automatic" });
+  });
+
+  it("chooseWrite stops where the chain's value peaks", () => {
+    const seen = (uses: number): GapHistory => history(uses, ownOf(MIN), CHAT_FAMILY);
+    const fresh: GapHistory = history(1, emptyOwn(), CHAT_FAMILY);
+    const positions = [seen(6), seen(3), fresh, fresh].map((gaps, i) => ({
+      writeTokens: 2_000,
+      prefixTokens: 2_000 * (i + 1),
+      cachedTtl: null,
+      gaps,
+    }));
+    expect(chooseWrite(positions, SONNET, opts)).toMatchObject({ count: 2, ttl: "5m" });
+    expect(chooseWrite(positions.slice(2), SONNET, opts).count).toBe(0);
+  });
+});
+
+describe("gap history: what the tracker stores and how the policy reads it", () => {
+  it("windows and classes", () => {
+    expect([
+      windowOf(1),
+      windowOf(5 * MIN),
+      windowOf(5 * MIN + 1),
+      windowOf(60 * MIN),
+      windowOf(61 * MIN),
+    ]).toEqual([0, 0, 1, 11, 12]);
+    const uses = [1, 2, 3, 5, 6, 500].map((n) => classOf({ uses: n, turns: 6 }));
+    expect(uses).toEqual([3, 7, 11, 11, 15, 15]);
+    // Either count alone stands for both; a bare number is a conversation's turns.
+    expect(classOf({ uses: 2 })).toBe(classOf({ uses: 2, turns: 2 }));
+    expect(turnClass(3)).toBe(classOf({ uses: 3, turns: 3 }));
+  });
+
+  it("learns a family's hazards from survival counts", () => {
+    const q = [0.3, 0.1, 0.05];
+    const family = learnedFamily({ 2: q }, 4000);
+    const h = familyHazards(family, { uses: 2 });
+    expect(h[0]).toBeCloseTo(0.3, 2);
+    expect(h[1]).toBeCloseTo(0.1 / 0.7, 2);
+    expect(h[2]).toBeCloseTo(0.05 / 0.6, 2);
+    expect(h[3]).toBeLessThan(0.01);
+    const dist = returnDistribution(history(2, [], family));
+    expect(dist.reduce((a, b) => a + b, 0)).toBeCloseTo(0.45, 2);
+    // A class with no data borrows from its use class over other turns, not from nothing.
+    expect(familyHazards(family, { uses: 2, turns: 8 })[0]).toBeCloseTo(0.3, 1);
+  });
+
+  it("falls back to the prior for an empty family", () => {
+    const dist = returnDistribution(history(1, [], null));
+    for (const [j, x] of dist.entries()) expect(x).toBeCloseTo(priorQ(0)[j] as number, 9);
+    expect(returnDistribution(history(1, [], emptyFamily()))[0]).toBeCloseTo(priorQ(0)[0] as number, 6);
+    // Seen more often, likelier to come back.
+    expect(returnDistribution(history(3, [], null))[0]).toBeGreaterThan(2 * (dist[0] as number));
+  });
+
+  it("own gaps move when, not whether", () => {
+    const family = learnedFamily({ 4: [0.4, 0.1, 0.05] });
+    const plain = returnDistribution(history(4, [], family));
+    const sevenMinutes = returnDistribution(history(4, ownOf(7 * MIN, 7 * MIN, 7 * MIN, 7 * MIN), family));
+    expect(sevenMinutes[1]).toBeGreaterThan(3 * (plain[1] as number));
+    expect(sevenMinutes[0]).toBeLessThan(plain[0] as number);
+    const total = (d: number[]) => d.reduce((a, b) => a + b, 0);
+    expect(total(sevenMinutes)).toBeCloseTo(total(plain), 9);
+  });
+
+  it("catchUp counts each window once, and a late return is not counted as one", () => {
+    const family = emptyFamily();
+    let counted = catchUp(family, { uses: 1 }, 0, 0);
+    counted = catchUp(family, { uses: 1 }, 12 * MIN, counted);
+    counted = catchUp(family, { uses: 1 }, 13 * MIN, counted);
+    expect(counted).toBe(3);
+    expect(family.atRisk.slice(0, 4)).toEqual([1, 1, 1, 0]);
+    noteReturn(family, { uses: 1 }, 13 * MIN);
+    noteReturn(family, { uses: 1 }, 2 * 60 * MIN);
+    expect(family.returns.slice(0, WINDOWS).reduce((a, b) => a + b, 0)).toBe(1);
+    expect(family.returns[2]).toBe(1);
+  });
+
+  it("encodes compactly for a SQLite row and refuses what it did not write", () => {
+    const family = learnedFamily({ 1: [0.2, 0.05], 6: [0.7] }, 300);
+    noteUse(family, { uses: 3, turns: 7 });
+    const blob = encodeFamily(family);
+    expect(blob.byteLength).toBe(1536);
+    expect(decodeFamily(blob)).toEqual(family);
+    expect(decodeFamily(blob.slice(3))).toEqual(emptyFamily());
+    const own = ownOf(MIN, 7 * MIN, 3 * 60 * MIN);
+    const bytes = encodeOwn(own);
+    expect(bytes.byteLength).toBe(WINDOWS + 1);
+    expect(decodeOwn(bytes)).toEqual(own);
+    expect(decodeOwn(null)).toEqual(new Array(WINDOWS + 1).fill(0));
+    expect(windowOf(WINDOW_MS * WINDOWS + 1)).toBe(WINDOWS);
+  });
+});

@@ -1,0 +1,73 @@
+import { runInDurableObject } from "cloudflare:test";
+import { classOf, emptyFamily, encodeFamily, WINDOWS } from "../../src/keepalive/gaps.ts";
+import { simAdvance } from "./clients.ts";
+import { tracker } from "./tracker.ts";
+
+export interface KeepaliveRowView {
+  conversation: string;
+  family: string;
+  cached_until: number;
+  last_use: number;
+  pings: number;
+  state: string;
+  note: string | null;
+  has_body: number;
+}
+
+/** The tenant's keepalive candidates as stored. */
+export function keepaliveRows(tenantId: string): Promise<KeepaliveRowView[]> {
+  return runInDurableObject(tracker(tenantId), (_i, state) =>
+    state.storage.sql
+      .exec<KeepaliveRowView & Record<string, SqlStorageValue>>(
+        "SELECT conversation, family, cached_until, last_use, pings, state, note, (sealed IS NOT NULL) AS has_body FROM keepalive",
+      )
+      .toArray(),
+  );
+}
+
+/**
+ * Gives a family a history in which conversations that had `turns` requests came back after 5-10 minutes
+ * (`share` of them) and otherwise never: as if many users had paused like that before.
+ */
+export async function seedFamilyHistory(
+  tenantId: string,
+  family: string,
+  turns: number,
+  share: number,
+): Promise<void> {
+  const table = emptyFamily();
+  const base = classOf({ turns }) * WINDOWS;
+  const n = 200;
+  table.atRisk[base] = n;
+  table.returns[base] = 0;
+  table.atRisk[base + 1] = n;
+  table.returns[base + 1] = Math.round(n * share);
+  for (let j = 2; j < WINDOWS; j++) table.atRisk[base + j] = n - Math.round(n * share);
+  const bytes = encodeFamily(table);
+  const blob = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  await runInDurableObject(tracker(tenantId), (_i, state) => {
+    state.storage.sql.exec(
+      "INSERT INTO family_gaps (family, at, survival) VALUES (?, ?, ?) ON CONFLICT (family) DO UPDATE SET survival = excluded.survival",
+      family,
+      Date.now(),
+      blob,
+    );
+  });
+}
+
+/**
+ * Moves both clocks to just before the candidate lapses: the simulator's (for this namespace) by advancing
+ * it, Stoker's by returning the time the sweep should run at. `simOffsetMs` is how far the simulator's clock
+ * already runs ahead of real time for this namespace.
+ */
+export async function justBeforeLapse(
+  ns: string,
+  row: KeepaliveRowView,
+  simOffsetMs: number,
+  leadMs = 15_000,
+) {
+  const sweepAt = row.cached_until - leadMs;
+  const advanceMs = sweepAt - (Date.now() + simOffsetMs);
+  if (advanceMs > 0) await simAdvance(ns, advanceMs / 1000);
+  return { sweepAt, simOffsetMs: simOffsetMs + Math.max(0, advanceMs) };
+}
