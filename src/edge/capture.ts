@@ -2,7 +2,8 @@ import type { KeepaliveCapture } from "../tracker/types.ts";
 import type { Prepared } from "./prepare.ts";
 
 /**
- * What a keepalive ping for this request would replay: its deepest breakpoint (planned or the client's)
+ * What a keepalive ping for this request would replay: its deepest breakpoint (planned or the client's; on
+ * OpenAI Chat Completions the whole prompt)
  * with a chain hash, and the forwarded body and headers. Null when there is nothing a ping could keep.
  */
 export function keepaliveCapture(
@@ -13,14 +14,20 @@ export function keepaliveCapture(
 ): KeepaliveCapture | null {
   const a = prepared.analysis;
   const plan = prepared.plan;
-  if (!a || !plan || plan.upstream !== "anthropic") return null;
+  if (!a || !plan || plan.upstream === "openai-responses") return null;
   let deepest = -1;
   let ttl: "5m" | "1h" = "5m";
-  for (const b of [...plan.breakpoints, ...a.clientBreakpoints]) {
-    if (b.segment > deepest && a.segments[b.segment]?.hash !== undefined) {
-      deepest = b.segment;
-      ttl = b.ttl === "1h" ? "1h" : "5m";
+  if (plan.upstream === "anthropic") {
+    for (const b of [...plan.breakpoints, ...a.clientBreakpoints]) {
+      if (b.segment > deepest && a.segments[b.segment]?.hash !== undefined) {
+        deepest = b.segment;
+        ttl = b.ttl === "1h" ? "1h" : "5m";
+      }
     }
+  } else {
+    // OpenAI caches the whole prompt: the deepest hashed position stands for it.
+    for (let i = a.segments.length - 1; i >= 0 && deepest < 0; i--)
+      if (a.segments[i]?.hash !== undefined) deepest = i;
   }
   const seg = a.segments[deepest];
   if (!seg?.hash) return null;

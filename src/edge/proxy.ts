@@ -104,13 +104,14 @@ export function proxy(spec: EndpointSpec) {
     const url = upstreamUrl(c, spec);
     const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
+    const pingable = spec.endpoint === "messages" || spec.endpoint === "chat.completions";
     const capture =
-      spec.endpoint === "messages" && tenant.mode === "managed" && config.keepalive.enabled
+      pingable && tenant.mode === "managed" && config.keepalive.enabled
         ? keepaliveCapture(
             prepared,
             outBody,
             upstreamHeaders,
-            url.slice(config.upstreams.anthropic.baseUrl.length),
+            url.slice(config.upstreams[spec.flavor].baseUrl.length),
           )
         : null;
     let upstream: Response;

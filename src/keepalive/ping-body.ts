@@ -55,3 +55,28 @@ export function anthropicPingBody(forwarded: Json, loc: SegmentLoc): PingBody {
   body.max_tokens = 0;
   return { body, maxOutputTokens: 0, fallback: null };
 }
+
+/**
+ * The cheapest Chat Completions request that reads the forwarded prompt's cached prefix: the same tools,
+ * messages and `prompt_cache_key` (which routes it to the same cache), one output token, no stream. OpenAI
+ * caches the whole prompt automatically, so nothing is cut.
+ */
+export function openAIChatPingBody(forwarded: Json): PingBody {
+  const body: Json = { ...forwarded };
+  for (const k of [
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "metadata",
+    "user",
+    "store",
+    "max_tokens",
+  ]) {
+    delete body[k];
+  }
+  body.max_completion_tokens = 1;
+  return { body, maxOutputTokens: 1, fallback: null };
+}

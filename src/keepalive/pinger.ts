@@ -1,6 +1,7 @@
-import { anthropicUsage, type Usage } from "../upstream/usage.ts";
+import { anthropicUsage, openAIChatUsage, type Usage } from "../upstream/usage.ts";
 
 export interface PingRequest {
+  upstream: "anthropic" | "openai";
   url: string;
   headers: [string, string][];
   body: string;
@@ -19,7 +20,10 @@ export async function sendPing(req: PingRequest): Promise<PingResult> {
   headers.set("content-type", "application/json");
   headers.delete("x-api-key");
   headers.delete("authorization");
-  if (req.apiKey) headers.set("x-api-key", req.apiKey);
+  if (req.apiKey) {
+    if (req.upstream === "anthropic") headers.set("x-api-key", req.apiKey);
+    else headers.set("authorization", `Bearer ${req.apiKey}`);
+  }
   let res: Response;
   try {
     res = await fetch(req.url, {
@@ -42,7 +46,7 @@ export async function sendPing(req: PingRequest): Promise<PingResult> {
   }
   try {
     const json = (await res.json()) as Record<string, unknown>;
-    const usage = anthropicUsage(json.usage);
+    const usage = req.upstream === "anthropic" ? anthropicUsage(json.usage) : openAIChatUsage(json.usage);
     return usage ? { kind: "ok", usage, status: res.status } : { kind: "failed" };
   } catch {
     return { kind: "failed" };

@@ -3,7 +3,7 @@ import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
 import { emptyOwn } from "../keepalive/gaps.ts";
-import { anthropicPingBody } from "../keepalive/ping-body.ts";
+import { anthropicPingBody, openAIChatPingBody } from "../keepalive/ping-body.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { decidePing } from "../keepalive/policy.ts";
 import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
@@ -52,17 +52,22 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
     costUsd: 0,
   };
   store.expire(nowMs);
-  const upstream = config.upstreams.anthropic;
   const due = store.due(nowMs, PING_LEAD_MS, limit);
   report.due = due.length;
   if (due.length === 0) return report;
-  if (!config.keepalive.enabled || !settings.enabled || (!upstream.apiKey && !config.simulator)) {
+  if (!config.keepalive.enabled || !settings.enabled) {
     for (const row of due)
-      store.end(row.conversation, "stopped", config.keepalive.enabled ? "no-key" : "kill-switch");
+      store.end(row.conversation, "stopped", config.keepalive.enabled ? "disabled" : "kill-switch");
     report.stopped = due.length;
     return report;
   }
   for (const row of due) {
+    if (!config.upstreams[row.upstream === "openai" ? "openai" : "anthropic"].apiKey && !config.simulator) {
+      // Pings use the deploy's managed key; without one there is nothing to ping with.
+      store.end(row.conversation, "stopped", "no-key");
+      report.stopped++;
+      continue;
+    }
     const outcome = await pingOne(deps, row, nowMs);
     report[outcome.kind]++;
     report.costUsd += outcome.costUsd;
@@ -75,7 +80,9 @@ type One = { kind: "refreshed" | "gone" | "stopped" | "skipped"; costUsd: number
 
 async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise<One> {
   const { store, conversations, config, settings, sql } = deps;
-  const model = modelInfo(row.model, undefined, "anthropic");
+  const provider: "anthropic" | "openai" = row.upstream === "openai" ? "openai" : "anthropic";
+  const upstream = config.upstreams[provider];
+  const model = modelInfo(row.model, undefined, provider);
   const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";
   const gaps = conversations.history(row.conversation) ?? { turns: 1, own: emptyOwn(), family: null };
   // Second sight: until one conversation of the family has come back, nothing says this one will.
@@ -103,7 +110,9 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const sealed = JSON.parse(
     await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }),
   ) as SealedRequest;
-  const ping = anthropicPingBody(JSON.parse(sealed.body) as Record<string, unknown>, sealed.loc);
+  const forwarded = JSON.parse(sealed.body) as Record<string, unknown>;
+  const ping =
+    provider === "anthropic" ? anthropicPingBody(forwarded, sealed.loc) : openAIChatPingBody(forwarded);
   // A ping that must generate (thinking, forced tool) also pays output: it must still be worth it.
   const outputUsd = (ping.maxOutputTokens * model.outputPerMTok) / 1e6;
   if (outputUsd > 0 && decision.expectedValue <= outputUsd) {
@@ -112,10 +121,11 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   }
   const started = Date.now();
   const result = await sendPing({
-    url: `${config.upstreams.anthropic.baseUrl}${sealed.path}`,
+    upstream: provider,
+    url: `${upstream.baseUrl}${sealed.path}`,
     headers: sealed.headers,
     body: JSON.stringify(ping.body),
-    apiKey: config.upstreams.anthropic.apiKey,
+    apiKey: upstream.apiKey,
     timeoutMs: PING_TIMEOUT_MS,
   });
   const requestId = `ping_${row.conversation.slice(0, 12)}_${row.cached_until}`;
@@ -123,14 +133,16 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     tenantId: deps.tenantId,
     requestId,
     at: nowMs,
-    upstream: "anthropic" as const,
-    endpoint: "messages",
+    upstream: provider,
+    endpoint: provider === "anthropic" ? "messages" : "chat.completions",
     model: row.model,
     stream: false,
     keepalive: true,
     ttfbMs: Date.now() - started,
     durationMs: Date.now() - started,
-    plan: ping.fallback ? `keepalive fallback=${ping.fallback}` : "keepalive prewarm",
+    plan: ping.fallback
+      ? `keepalive fallback=${ping.fallback}`
+      : `keepalive ${provider === "anthropic" ? "prewarm" : "1-token"}`,
     family: null,
     conversation: null,
     estimatedTokens: 0,
