@@ -53,7 +53,7 @@ console.log(
     `  Anthropic: baseURL http://127.0.0.1:${port}/anthropic -> ${upstreamNote("anthropic")}`,
     `  OpenAI:    baseURL http://127.0.0.1:${port}/openai/v1 -> ${upstreamNote("openai")}`,
     configured.TENANTS ? "  Tenants from TENANTS." : `  Dev tenant key: ${DEV_TENANT_KEY}`,
-    `  Cron: curl "http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*"`,
+    `  Cron: curl "http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=*+*+*+*+*" (add &time=<epoch ms> to sweep as of that time)`,
     "",
   ].join("\n"),
 );

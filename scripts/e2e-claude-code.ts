@@ -8,20 +8,25 @@
 // Loopback only (plus the npm registry, once, to install Claude Code). The pinned Claude Code is installed on
 // demand into `.cache/claude-code` (git-ignored, ~400 MB) and reused afterwards. Last line: `N passed, M failed`;
 // the exit code is non-zero when anything failed.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { RecordedRequest } from "../sim/namespace.ts";
-import { type RunningSimulator, startSimulator } from "../sim/server.ts";
-import type { ProviderTotals } from "../sim/stats.ts";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  check,
+  type Env,
+  interrupted,
+  PATH,
+  ROOT,
+  run,
+  runMain,
+  scratchDir,
+  secs,
+  tail,
+} from "./lib/harness.ts";
+import { bodyOf, type RecordedRequest, type Sim, simRequests, simStats, startSim } from "./lib/sim.ts";
+import { DEV_TENANT_KEY, type Stoker, startStoker } from "./lib/stoker.ts";
 
 const CLAUDE_CODE_VERSION = "2.1.332";
 const MODEL = "claude-sonnet-4-6";
-const DEV_TENANT_KEY = "sk-stoker-dev";
 const PROMPTS = [
   "In one sentence: what is a prompt cache?",
   "Give one example of when it saves money.",
@@ -29,8 +34,6 @@ const PROMPTS = [
 ];
 const CALL_TIMEOUT_MS = 120_000;
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
-const STARTUP_TIMEOUT_MS = 90_000;
-const STOP_GRACE_MS = 5_000;
 // Tolerance of the cache comparison, per compared turn. The two runs send the same conversation with working
 // directories of equal length (see `runDirs`), and the simulator counts ceil(UTF-8 bytes / 4) tokens, so the
 // billed numbers are normally identical. What can still differ are per-run strings Claude Code puts in the
@@ -38,140 +41,7 @@ const STOP_GRACE_MS = 5_000;
 // caching regression costs at least a whole turn's new text (about 50 tokens here) or the ~21k-token prefix.
 const TOLERANCE_PER_TURN = 16;
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = join(ROOT, "node_modules", ".bin");
 const CACHE_DIR = join(ROOT, ".cache", "claude-code");
-// Node 22 from node_modules/.bin first, as npm scripts and npx do.
-const PATH = [BIN, process.env.PATH ?? ""].join(delimiter);
-
-// ---- results ---------------------------------------------------------------------------------------------
-
-let passed = 0;
-let failed = 0;
-
-function check(name: string, ok: boolean, detail = ""): boolean {
-  // After SIGINT/SIGTERM, what is still running only sees its children vanish: not a result.
-  if (interrupted) return false;
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? "PASS" : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
-  return ok;
-}
-
-function summaryLine(): string {
-  return `${passed} passed, ${failed} failed`;
-}
-
-// ---- child processes -------------------------------------------------------------------------------------
-
-/** Every child runs in its own process group (detached) so that it can be stopped with its children. */
-const children = new Set<ChildProcess>();
-/** Set on SIGINT/SIGTERM: no new child is started and no further result is counted after that. */
-let interrupted = false;
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-/** SIGTERM the child's group, give it STOP_GRACE_MS, then SIGKILL whatever is left of the group. */
-async function stop(child: ChildProcess): Promise<void> {
-  signalGroup(child, "SIGTERM");
-  const timer = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
-  await Promise.race([exited(child), timer]);
-  signalGroup(child, "SIGKILL");
-  children.delete(child);
-}
-
-type Env = Record<string, string | undefined>;
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
-}
-
-/** Runs a command to completion with stdin closed, a timeout, and its output collected. */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: Env; timeoutMs: number },
-): Promise<RunResult> {
-  const started = Date.now();
-  if (interrupted) {
-    return Promise.resolve({
-      code: null,
-      signal: null,
-      stdout: "",
-      stderr: "interrupted",
-      timedOut: false,
-      ms: 0,
-    });
-  }
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, {
-      cwd: opts.cwd,
-      // wrangler's generated types declare the Worker's vars as required members of ProcessEnv.
-      env: opts.env as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      signalGroup(child, "SIGKILL");
-    }, opts.timeoutMs);
-    const done = (code: number | null, signal: NodeJS.Signals | null) => {
-      clearTimeout(timer);
-      children.delete(child);
-      // A detached child may leave helpers behind in its group.
-      signalGroup(child, "SIGKILL");
-      resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started });
-    };
-    child.once("error", (err) => {
-      stderr += String(err);
-      done(null, null);
-    });
-    child.once("close", done);
-  });
-}
-
-function tail(text: string, lines = 20): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- setup -----------------------------------------------------------------------------------------------
 
@@ -234,99 +104,7 @@ async function ensureClaudeCode(scratch: string): Promise<string> {
   );
 }
 
-interface Stoker {
-  url: string;
-  child: ChildProcess;
-  log: () => string;
-}
-
-/** Starts `wrangler dev` with the simulator as upstream and the dev tenant, and waits for /healthz. */
-async function startStoker(simUrl: string, persistTo: string): Promise<Stoker> {
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const keyHash = createHash("sha256").update(DEV_TENANT_KEY).digest("hex");
-  const vars = [
-    `ANTHROPIC_UPSTREAM_URL:${simUrl}/anthropic`,
-    `OPENAI_UPSTREAM_URL:${simUrl}/openai`,
-    "STOKER_SIMULATOR:1",
-    `TENANTS:${JSON.stringify([{ id: "dev", key_sha256: keyHash }])}`,
-  ];
-  const args = [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-ip",
-    "127.0.0.1",
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    persistTo,
-    "--show-interactive-dev-session=false",
-    ...vars.flatMap((v) => ["--var", v]),
-  ];
-  if (interrupted) throw new Error("interrupted");
-  const child = spawn(join(BIN, "wrangler"), args, {
-    cwd: ROOT,
-    env: { ...process.env, PATH, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  children.add(child);
-  let log = "";
-  const append = (d: string) => {
-    log = (log + d).slice(-64_000);
-  };
-  child.stdout?.setEncoding("utf8").on("data", append);
-  child.stderr?.setEncoding("utf8").on("data", append);
-  child.once("error", (err) => append(`\nspawn error: ${err}\n`));
-  const stoker = { url: `http://127.0.0.1:${port}`, child, log: () => log };
-
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}):\n${tail(log)}`);
-    }
-    try {
-      const res = await fetch(`${stoker.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      if (res.ok) {
-        const body = (await res.json()) as { simulator?: unknown };
-        if (body.simulator !== true) throw new Error(`Stoker's /healthz says simulator=${body.simulator}`);
-        return stoker;
-      }
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith("Stoker's")) throw err;
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  throw new Error(`Stoker did not answer /healthz within ${STARTUP_TIMEOUT_MS / 1000} s:\n${tail(log)}`);
-}
-
-// ---- the simulator's view --------------------------------------------------------------------------------
-
-async function simGet<T>(simUrl: string, what: "requests" | "stats", ns: string): Promise<T> {
-  const res = await fetch(`${simUrl}/__sim/${what}?ns=${encodeURIComponent(ns)}`, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!res.ok) throw new Error(`GET /__sim/${what}?ns=${ns}: ${res.status}`);
-  return (await res.json()) as T;
-}
-
-const requestsOf = async (simUrl: string, ns: string) =>
-  (await simGet<{ requests: RecordedRequest[] }>(simUrl, "requests", ns)).requests;
-
 type Json = Record<string, unknown>;
-
-function bodyOf(r: RecordedRequest): Json {
-  try {
-    const v: unknown = JSON.parse(r.body);
-    return v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {};
-  } catch {
-    return {};
-  }
-}
 
 /** Text of the last user message (all its text blocks). */
 function lastUserText(body: Json): string {
@@ -390,7 +168,7 @@ async function converse(
   };
   const conv: Conversation = { label: opts.label, ns: opts.ns, turns: [] };
   for (const [i, prompt] of PROMPTS.entries()) {
-    const seen = (await requestsOf(simUrl, opts.ns)).at(-1)?.seq ?? 0;
+    const seen = (await simRequests(simUrl, opts.ns)).at(-1)?.seq ?? 0;
     const args = ["-p", prompt, "--model", MODEL, ...(i > 0 ? ["--continue"] : [])];
     const r = await run(claude, args, { cwd: opts.dirs.work, env, timeoutMs: CALL_TIMEOUT_MS });
     const answer = r.stdout.trim();
@@ -401,7 +179,7 @@ async function converse(
         r.code === 0 && answer !== "" ? `: ${JSON.stringify(answer.split("\n")[0]?.slice(0, 80))}` : ""
       }${r.code !== 0 || answer === "" ? `\n${tail(r.stderr || r.stdout)}` : ""}`,
     );
-    const fresh = (await requestsOf(simUrl, opts.ns)).filter((q) => q.seq > seen);
+    const fresh = (await simRequests(simUrl, opts.ns)).filter((q) => q.seq > seen);
     const isMain = (q: RecordedRequest) => {
       const body = bodyOf(q);
       return (
@@ -409,7 +187,7 @@ async function converse(
       );
     };
     conv.turns.push({ answer, main: fresh.filter(isMain), side: fresh.filter((q) => !isMain(q)) });
-    if (!ok || interrupted) break;
+    if (!ok || interrupted()) break;
   }
   return conv;
 }
@@ -466,59 +244,16 @@ function printTable(stoker: Conversation, base: Conversation): void {
 
 // ---- main ------------------------------------------------------------------------------------------------
 
-let sim: RunningSimulator | undefined;
 let stoker: Stoker | undefined;
-let scratch: string | undefined;
-let cleaning: Promise<void> | undefined;
-
-/** Stops every child (with its process group), closes the simulator, removes the scratch directory. */
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    await Promise.all([...children].map((c) => stop(c)));
-    await sim?.close().catch(() => undefined);
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-
-let finished = false;
-let exitCode: number | undefined;
-
-/** Cleans up, prints the summary line (once) and exits. */
-async function finish(code: number): Promise<never> {
-  await cleanup();
-  if (!finished) {
-    finished = true;
-    console.log(summaryLine());
-  }
-  process.exit(exitCode ?? code);
-}
-
-// Last resort if the process ends some other way: no process group outlives the script.
-process.on("exit", () => {
-  for (const c of children) signalGroup(c, "SIGKILL");
-});
-for (const [signal, code] of [
-  ["SIGINT", 130],
-  ["SIGTERM", 143],
-] as const) {
-  process.once(signal, () => {
-    failed++;
-    console.log(`FAIL interrupted by ${signal}`);
-    interrupted = true;
-    exitCode = code;
-    void finish(code);
-  });
-}
 
 async function main(): Promise<void> {
   const started = Date.now();
-  scratch = mkdtempSync(join(tmpdir(), "stoker-e2e-cc-"));
+  const scratch = scratchDir("stoker-e2e-cc-");
   // Equal-length directory names ("stoker", "direct"): Claude Code puts its working directory in the prompt,
   // so both conversations have the same byte (hence token) counts.
   const runDirs = (name: string) => {
-    const dirs = { home: join(scratch ?? "", name, "home"), work: join(scratch ?? "", name, "work") };
-    const all = { ...dirs, tmp: join(scratch ?? "", name, "tmp") };
+    const dirs = { home: join(scratch, name, "home"), work: join(scratch, name, "work") };
+    const all = { ...dirs, tmp: join(scratch, name, "tmp") };
     for (const d of Object.values(all)) mkdirSync(d, { recursive: true });
     return all;
   };
@@ -526,13 +261,13 @@ async function main(): Promise<void> {
   const claude = await ensureClaudeCode(scratch);
   check(`Claude Code ${CLAUDE_CODE_VERSION} runs`, true, claude.slice(ROOT.length + 1));
 
-  sim = await startSimulator({ port: 0, host: "127.0.0.1" });
   const setupStarted = Date.now();
-  stoker = await startStoker(sim.url, join(scratch, "persist"));
+  const sim: Sim = await startSim();
+  stoker = await startStoker({ simUrl: sim.url, persistTo: join(scratch, "persist") });
   check(
     "Stoker (wrangler dev) is up with the simulator as upstream",
     true,
-    `${stoker.url}, ${((Date.now() - setupStarted) / 1000).toFixed(1)} s`,
+    `${stoker.url}, ${secs(Date.now() - setupStarted)}`,
   );
 
   // Separate simulator namespaces, so the two conversations never share a prompt cache. The simulator picks
@@ -550,11 +285,10 @@ async function main(): Promise<void> {
     { label: "baseline", baseUrl: `${sim.url}/anthropic`, ns: DEV_TENANT_KEY, dirs: runDirs("direct") },
     sim.url,
   );
-  if (interrupted) return;
+  if (interrupted()) return;
 
   printTable(viaStoker, baseline);
-  const stats = async (ns: string) =>
-    (await simGet<{ anthropic: ProviderTotals }>(sim?.url ?? "", "stats", ns)).anthropic;
+  const stats = async (ns: string) => (await simStats(sim.url, ns)).anthropic;
   const [stokerStats, baseStats] = await Promise.all([stats(viaStoker.ns), stats(baseline.ns)]);
   for (const [conv, s] of [
     [viaStoker, stokerStats],
@@ -652,14 +386,11 @@ async function main(): Promise<void> {
     lost.length ? `lost: ${lost.join("; ")}` : `${count} breakpoints over ${pairs.length} turns`,
   );
 
-  console.log(`\nTook ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  console.log(`\nTook ${secs(Date.now() - started)}.`);
 }
 
-try {
-  await main();
-} catch (err) {
-  check("setup", false, err instanceof Error ? err.message : String(err));
-}
-if (failed > 0 && stoker && !interrupted)
-  console.log(`\nwrangler dev log (tail):\n${tail(stoker.log(), 40)}`);
-await finish(failed > 0 || passed === 0 ? 1 : 0);
+await runMain(main, {
+  onFailure: () => {
+    if (stoker) console.log(`\nwrangler dev log (tail):\n${tail(stoker.log(), 40)}`);
+  },
+});

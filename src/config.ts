@@ -1,4 +1,5 @@
 import type { CanonicalizeRules } from "./canonicalize/rules.ts";
+import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "./economics/models.ts";
 import type { Flavor } from "./edge/errors.ts";
 
 /** A tenant known from config: its id and the SHA-256 of its Stoker key. */
@@ -30,6 +31,8 @@ export interface Config {
   secret: string;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
+  /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
+  models: ModelTable;
   keepalive: {
     /** Global switch: false stops every ping (the kill switch) and stops storing bodies. */
     enabled: boolean;
@@ -94,6 +97,7 @@ export function parseConfig(env: Env): Config {
       env.TRACKER_DEADLINE_MS,
       DEFAULTS.trackerDeadlineMs,
     ),
+    models: parseModels(env.MODEL_PRICES),
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
@@ -178,4 +182,50 @@ function parseRules(value: unknown, i: number): Partial<CanonicalizeRules> {
     out[name as (typeof RULE_NAMES)[number]] = on;
   }
   return out;
+}
+
+const NUMERIC_FIELDS = [
+  "inputPerMTok",
+  "outputPerMTok",
+  "cacheWrite5m",
+  "cacheWrite1h",
+  "cacheRead",
+  "minCacheableTokens",
+] as const;
+
+/** MODEL_PRICES: `{"model-id": {"inputPerMTok": 3, "cacheRead": 0.1, ...}}`, merged over the built-in table. */
+function parseModels(value: string | undefined): ModelTable {
+  if (nonEmpty(value) === undefined) return DEFAULT_MODELS;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value as string);
+  } catch {
+    throw new ConfigError("MODEL_PRICES is not valid JSON");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError("MODEL_PRICES must be an object of model ids to price fields");
+  }
+  const override: Record<string, Partial<ModelInfo>> = {};
+  for (const [model, fields] of Object.entries(parsed)) {
+    if (fields === null || typeof fields !== "object")
+      throw new ConfigError(`MODEL_PRICES.${model} must be an object`);
+    const patch: Partial<ModelInfo> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      if (k === "provider" && (v === "anthropic" || v === "openai")) patch.provider = v;
+      else if (
+        (NUMERIC_FIELDS as readonly string[]).includes(k) &&
+        typeof v === "number" &&
+        Number.isFinite(v) &&
+        v >= 0
+      ) {
+        patch[k as (typeof NUMERIC_FIELDS)[number]] = v;
+      } else throw new ConfigError(`MODEL_PRICES.${model}.${k}: unknown field or bad value`);
+    }
+    override[model] = patch;
+  }
+  try {
+    return mergeModelTable(DEFAULT_MODELS, override);
+  } catch (err) {
+    throw new ConfigError(`MODEL_PRICES: ${err instanceof Error ? err.message : "invalid"}`);
+  }
 }

@@ -16,4 +16,6 @@ interface Env {
   /** "1" stops all keepalive pings at once. */
   KEEPALIVE_KILL_SWITCH?: string;
   ANTHROPIC_CACHE_TTL_SECONDS?: string;
+  /** JSON price overrides merged over the built-in model table. */
+  MODEL_PRICES?: string;
 }

@@ -27,9 +27,25 @@ describe("config is parsed once, strictly", () => {
     [{ TENANTS: tenant({ key_sha256: "xyz" }) }, /key_sha256/],
     [{ TENANTS: tenant({ canonicalize: { toolOrder: "no" } }) }, /canonicalize/],
     [{ TENANTS: tenant({ canonicalize: { nonsense: true } }) }, /canonicalize/],
+    [{ MODEL_PRICES: "[]" }, /MODEL_PRICES/],
+    [{ MODEL_PRICES: JSON.stringify({ "my-model": { inputPerMTok: 1 } }) }, /provider/],
+    [{ MODEL_PRICES: JSON.stringify({ "gpt-4o": { inputPerMTok: -1 } }) }, /MODEL_PRICES/],
   ])("rejects %o", (env, message) => {
     expect(() => parseConfig({ ...base, ...env } as Env)).toThrow(ConfigError);
     expect(() => parseConfig({ ...base, ...env } as Env)).toThrow(message);
+  });
+
+  it("merges MODEL_PRICES over the built-in table", () => {
+    const c = parseConfig({
+      ...base,
+      MODEL_PRICES: JSON.stringify({
+        "claude-sonnet-4-6": { inputPerMTok: 2 },
+        "my-vllm-model": { provider: "openai", inputPerMTok: 0.2, cacheRead: 0.1 },
+      }),
+    } as Env);
+    expect(c.models["claude-sonnet-4-6"]?.inputPerMTok).toBe(2);
+    expect(c.models["claude-sonnet-4-6"]?.cacheRead).toBeCloseTo(0.1, 9);
+    expect(c.models["my-vllm-model"]?.provider).toBe("openai");
   });
 
   it("reads a tenant's canonicalization rules and the kill switch", () => {

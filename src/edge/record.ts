@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
-import { modelInfo } from "../economics/models.ts";
+import { type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
 import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
@@ -13,9 +13,10 @@ export function toRecord(
   outcome: Outcome,
   prepared: Prepared,
   capture: KeepaliveCapture | null,
+  models: ModelTable,
 ): RecordRequest {
   const usage = outcome.usage;
-  const model = modelInfo(outcome.model, undefined, outcome.upstream);
+  const model = modelInfo(outcome.model, models, outcome.upstream);
   return {
     tenantId: outcome.tenantId,
     requestId: outcome.requestId,
@@ -28,8 +29,8 @@ export function toRecord(
     status: outcome.status,
     result: outcome.result,
     usage,
-    costUsd: usage ? costOfUsage(outcome.model, usage) : 0,
-    costWithoutCacheUsd: usage ? costWithoutCache(outcome.model, usage) : 0,
+    costUsd: usage ? costOfUsage(model, usage) : 0,
+    costWithoutCacheUsd: usage ? costWithoutCache(model, usage) : 0,
     ttfbMs: outcome.ttfbMs,
     durationMs: outcome.durationMs,
     plan: prepared.planText,
@@ -74,5 +75,7 @@ export function recordOutcome(
     duration_ms: outcome.durationMs,
     plan: outcome.plan,
   });
-  c.executionCtx.waitUntil(recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture), log));
+  c.executionCtx.waitUntil(
+    recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture, c.var.config.models), log),
+  );
 }

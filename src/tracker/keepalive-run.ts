@@ -82,7 +82,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const { store, conversations, config, settings, sql } = deps;
   const provider: "anthropic" | "openai" = row.upstream === "openai" ? "openai" : "anthropic";
   const upstream = config.upstreams[provider];
-  const model = modelInfo(row.model, undefined, provider);
+  const model = modelInfo(row.model, config.models, provider);
   const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";
   const gaps = conversations.history(row.conversation) ?? { turns: 1, own: emptyOwn(), family: null };
   // Second sight: until one conversation of the family has come back, nothing says this one will.

@@ -1,0 +1,139 @@
+// Stoker under `wrangler dev` for the end-to-end scripts: the dev tenant, the simulator as upstream, and the
+// cron trigger of `--test-scheduled`.
+import { createHash } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
+import { BIN, freePort, PATH, ROOT, type Service, startService, waitForHttp } from "./harness.ts";
+
+/** The local dev tenant's key (managed mode: clients send it as their API key). */
+export const DEV_TENANT_KEY = "sk-stoker-dev";
+
+const STARTUP_TIMEOUT_MS = 90_000;
+
+export interface Stoker extends Service {
+  url: string;
+  persistTo: string;
+}
+
+export interface StokerOptions {
+  /** The simulator's base URL: both upstreams point at it and STOKER_SIMULATOR is set. */
+  simUrl: string;
+  /** Durable Object storage for this run (a scratch directory). */
+  persistTo: string;
+  /** Serve `/__scheduled` (wrangler's cron test endpoint). */
+  testScheduled?: boolean;
+  /** More `--var NAME:VALUE`s. */
+  vars?: Record<string, string>;
+}
+
+/** Starts `wrangler dev` on free loopback ports with the dev tenant, and waits for /healthz. */
+export async function startStoker(opts: StokerOptions): Promise<Stoker> {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const keyHash = createHash("sha256").update(DEV_TENANT_KEY).digest("hex");
+  const vars: Record<string, string> = {
+    ANTHROPIC_UPSTREAM_URL: `${opts.simUrl}/anthropic`,
+    OPENAI_UPSTREAM_URL: `${opts.simUrl}/openai`,
+    STOKER_SIMULATOR: "1",
+    TENANTS: JSON.stringify([{ id: "dev", key_sha256: keyHash }]),
+    ...opts.vars,
+  };
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    opts.persistTo,
+    "--show-interactive-dev-session=false",
+    // Neither the repo's .dev.vars nor a .env: a developer's real provider key must not end up in a test run.
+    "--env-file",
+    "/dev/null",
+    ...(opts.testScheduled ? ["--test-scheduled"] : []),
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const service = startService(join(BIN, "wrangler"), args, {
+    cwd: ROOT,
+    env: { ...process.env, PATH, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+  });
+  const stoker: Stoker = { ...service, url: `http://127.0.0.1:${port}`, persistTo: opts.persistTo };
+  await waitForHttp(stoker, "wrangler dev", `${stoker.url}/healthz`, STARTUP_TIMEOUT_MS, async (res) => {
+    const body = res.ok ? ((await res.json().catch(() => null)) as { simulator?: unknown } | null) : null;
+    if (!body) return false;
+    if (body.simulator !== true) throw new Error(`Stoker's /healthz says simulator=${body.simulator}`);
+    return true;
+  });
+  return stoker;
+}
+
+/**
+ * Runs the Worker's cron handler as of `scheduledTimeMs` and returns its outcome ("ok" when it succeeded).
+ * Miniflare's trigger route (`/cdn-cgi/local/scheduled`, on in every `wrangler dev`) honours `time` (integer
+ * epoch ms); wrangler's `--test-scheduled` route `/__scheduled` passes only `cron` on, so it always runs now.
+ */
+export async function triggerCron(
+  stoker: Stoker,
+  scheduledTimeMs: number,
+  cron = "* * * * *",
+): Promise<string> {
+  const q = new URLSearchParams({ cron, time: String(Math.round(scheduledTimeMs)), format: "json" });
+  const res = await fetch(`${stoker.url}/cdn-cgi/local/scheduled?${q}`, {
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  try {
+    return String((JSON.parse(text) as { outcome?: unknown }).outcome);
+  } catch {
+    return `HTTP ${res.status}: ${text.slice(0, 200)}`;
+  }
+}
+
+/** The Worker's JSON log lines with `msg` (as wrangler prints them), oldest first. */
+export function logEvents(stoker: Stoker, msg: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of stripVTControlCharacters(stoker.log()).split("\n")) {
+    const start = line.indexOf("{");
+    if (start < 0 || !line.includes(`"msg":"${msg}"`)) continue;
+    try {
+      out.push(JSON.parse(line.slice(start)) as Record<string, unknown>);
+    } catch {
+      // Not one JSON object.
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs a read-only query on every stored instance of a Durable Object class, as `wrangler dev --persist-to`
+ * keeps them (one SQLite file per object). For diagnostics only: the layout belongs to miniflare and the
+ * tables to Stoker, neither is an API.
+ */
+export async function queryObjects(
+  stoker: Stoker,
+  className: string,
+  sql: string,
+): Promise<Record<string, unknown>[]> {
+  // node:sqlite is experimental in Node 22 and says so on stderr once; the diagnostics need no warning.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => undefined;
+  const { DatabaseSync } = await import("node:sqlite").finally(() => {
+    process.emitWarning = emitWarning;
+  });
+  const dir = join(stoker.persistTo, "v3", "do", `stoker-${className}`);
+  const rows: Record<string, unknown>[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")) {
+    const db = new DatabaseSync(join(dir, file), { readOnly: true });
+    try {
+      rows.push(...(db.prepare(sql).all() as Record<string, unknown>[]));
+    } finally {
+      db.close();
+    }
+  }
+  return rows;
+}
