@@ -35,6 +35,11 @@ const PING_TIMEOUT_MS = 30_000;
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/** A sweep that did nothing. */
+export function emptyReport(): KeepaliveReport {
+  return { due: 0, pinged: 0, refreshed: 0, gone: 0, stopped: 0, skipped: 0, costUsd: 0 };
+}
+
 /**
  * One keepalive sweep of a tenant: for each entry about to lapse, the policy decides; a ping is claimed
  * (one per deadline, whoever runs first, cron or alarm), sent, read and accounted; 429/5xx end the entry's
@@ -42,15 +47,7 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  */
 export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number): Promise<KeepaliveReport> {
   const { store, config, settings } = deps;
-  const report: KeepaliveReport = {
-    due: 0,
-    pinged: 0,
-    refreshed: 0,
-    gone: 0,
-    stopped: 0,
-    skipped: 0,
-    costUsd: 0,
-  };
+  const report = emptyReport();
   store.expire(nowMs);
   const due = store.due(nowMs, PING_LEAD_MS, limit);
   report.due = due.length;

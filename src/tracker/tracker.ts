@@ -6,7 +6,7 @@ import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversations.ts";
 import { type Sealed, seal } from "./crypto.ts";
-import { runKeepalive, type SealedRequest } from "./keepalive-run.ts";
+import { emptyReport, runKeepalive, type SealedRequest } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { lookupPrefixes, updatePrefixes } from "./prefixes.ts";
 import { LIMITS, migrate } from "./schema.ts";
@@ -132,16 +132,7 @@ export class Tracker extends DurableObject<Env> {
    */
   async runKeepalive(nowMs: number): Promise<KeepaliveReport> {
     const tenantId = this.#tenant();
-    const empty: KeepaliveReport = {
-      due: 0,
-      pinged: 0,
-      refreshed: 0,
-      gone: 0,
-      stopped: 0,
-      skipped: 0,
-      costUsd: 0,
-    };
-    if (!tenantId) return empty;
+    if (!tenantId) return emptyReport();
     this.#conversations.sweep(nowMs);
     const report = await runKeepalive(
       {
