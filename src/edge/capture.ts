@@ -1,4 +1,5 @@
 import type { KeepaliveCapture } from "../tracker/types.ts";
+import { MAX_CAPTURE_BYTES } from "../tracker/validate.ts";
 import type { Prepared } from "./prepare.ts";
 
 /**
@@ -12,6 +13,8 @@ export function keepaliveCapture(
   headers: Headers,
   path: string,
 ): KeepaliveCapture | null {
+  // Larger requests are not kept for pings (a SQLite row holds 2 MB); their accounting is unaffected.
+  if (body.length > MAX_CAPTURE_BYTES) return null;
   const a = prepared.analysis;
   const plan = prepared.plan;
   if (!a || !plan || plan.upstream === "openai-responses") return null;

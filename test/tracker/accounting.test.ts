@@ -51,6 +51,38 @@ describe("tracker accounting matches what the provider billed, to the token", ()
   });
 });
 
+describe("a request too large to keep for keepalive", () => {
+  it("is still accounted (the capture is dropped, not the record)", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const huge = "x".repeat(2_000_000);
+    const client = anthropic(ns, { apiKey: t.key });
+    const first = await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      system: huge,
+      messages: [{ role: "user", content: "One" }],
+    });
+    await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      system: huge,
+      messages: [
+        { role: "user", content: "One" },
+        { role: "assistant", content: first.content },
+        { role: "user", content: "Two" },
+      ],
+    });
+    const totals = await totalsAfter(t.id, 2);
+    expect(totals.requests).toBe(2);
+    expect(totals.cacheReadTokens).toBeGreaterThan(400_000);
+    const rows = await runInDurableObject(tracker(t.id), (_i, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM keepalive").one(),
+    );
+    expect(rows.n).toBe(0);
+  });
+});
+
 describe("tracker durability and bounds", () => {
   const record = (requestId: string, input = 1000) => ({
     tenantId: "t",
