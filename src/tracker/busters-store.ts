@@ -1,23 +1,32 @@
 import type { ChainSummary } from "../prefix/diff.ts";
-import { findBuster } from "./busters.ts";
+import { findBuster, MISS_SHARE } from "./busters.ts";
 import { LIMITS } from "./schema.ts";
 import type { BusterFinding, RecordRequest } from "./types.ts";
+
+/** A request that read at least the miss share of its prompt cannot be a buster's victim (see findBuster). */
+function couldHaveMissed(r: RecordRequest): boolean {
+  const u = r.usage;
+  return u !== null && r.result === "ok" && u.cacheReadTokens < u.inputTokens * MISS_SHARE;
+}
 
 /** Looks for a cache-buster behind this request's miss, then keeps its chain for the next one. */
 export function diagnose(sql: SqlStorage, r: RecordRequest): void {
   const lineage = `${r.upstream}:${r.model}`;
-  const recent = sql
-    .exec<{ at: number; cached_tokens: number; summary: string }>(
-      "SELECT at, cached_tokens, summary FROM recent_chains WHERE lineage = ? ORDER BY at DESC LIMIT ?",
-      lineage,
-      LIMITS.chainsPerLineage,
-    )
-    .toArray()
-    .map((row) => ({
-      at: row.at,
-      cachedTokens: row.cached_tokens,
-      summary: JSON.parse(row.summary) as ChainSummary,
-    }));
+  // Only a miss can have a buster behind it: skip reading and parsing the recent chains otherwise.
+  const recent = !couldHaveMissed(r)
+    ? []
+    : sql
+        .exec<{ at: number; cached_tokens: number; summary: string }>(
+          "SELECT at, cached_tokens, summary FROM recent_chains WHERE lineage = ? ORDER BY at DESC LIMIT ?",
+          lineage,
+          LIMITS.chainsPerLineage,
+        )
+        .toArray()
+        .map((row) => ({
+          at: row.at,
+          cachedTokens: row.cached_tokens,
+          summary: JSON.parse(row.summary) as ChainSummary,
+        }));
   const finding = findBuster(r, recent);
   if (finding) {
     sql.exec(

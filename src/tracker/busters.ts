@@ -11,7 +11,7 @@ export interface RecentChain {
 /** Entries outlive a request by at most an hour (1h TTL); older chains cannot explain a miss. */
 const WINDOW_MS = 60 * 60_000;
 /** A miss counts when the request read less than this share of what the earlier one left cached. */
-const MISS_SHARE = 0.5;
+export const MISS_SHARE = 0.5;
 
 /**
  * A request that read far less than a recent, near-identical request of the same lineage left cached:

@@ -43,8 +43,17 @@ export function updatePrefixes(
   const beliefs = new Map<string, PositionBelief>();
   const ttls = ttlTable(shortTtlMs);
   let reuseGap: number | null = null;
+  // One read for every position's row, then one write each.
+  const existing = new Map<string, PrefixRow>();
+  if (r.positions.length > 0) {
+    const marks = r.positions.map(() => "?").join(",");
+    const hashes = r.positions.map((p) => p.hash);
+    for (const row of sql.exec<PrefixRow>(`SELECT * FROM prefixes WHERE hash IN (${marks})`, ...hashes)) {
+      existing.set(row.hash, row);
+    }
+  }
   r.positions.forEach((p, i) => {
-    const row = sql.exec<PrefixRow>("SELECT * FROM prefixes WHERE hash = ?", p.hash).toArray()[0];
+    const row = existing.get(p.hash);
     const b = after[i];
     if (!b) return;
     beliefs.set(p.hash, b);
