@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { startSimulator } from "../sim/server.ts";
+import { DEV_TENANT_KEY } from "./lib/stoker.ts";
 
-const DEV_TENANT_KEY = "sk-stoker-dev";
 const port = Number(process.env.PORT ?? 8787);
 const simPort = Number(process.env.SIM_PORT ?? 8788);
 

@@ -1,13 +1,12 @@
 import { modelInfo } from "../economics/models.ts";
-import { ChainWriter, chainRoot } from "../prefix/chain.ts";
 import { anthropicImageTokens, documentTokens, imageDimensions } from "../prefix/media.ts";
-import { markerTtl, SegmentList } from "../prefix/segments.ts";
+import { markerTtl } from "../prefix/segments.ts";
 import type { Analysis, AnalyzeInput, CanonicalEdit } from "../prefix/types.ts";
+import { adoptTools, closeHead, feedMovedText, finishAnalysis, headText, startAnalysis } from "./analysis.ts";
 import { type FeedOptions, feedBlock, feedTextBlock, feedValue } from "./feed.ts";
-import { canonicalCopy, isObj, type Json, keysSorted, lf } from "./json.ts";
-import type { RuleName } from "./rules.ts";
-import { blockKey, canonicalTools, digestPlan, type MessageShape, RECENT_MESSAGE_DIGESTS } from "./shared.ts";
-import { hasVolatileSpan, splitVolatileLines } from "./volatile.ts";
+import { canonicalCopy, isObj, type Json, keysSorted } from "./json.ts";
+import { blockKey, type MessageShape } from "./shared.ts";
+import { hasVolatileSpan } from "./volatile.ts";
 
 /** Block types that take `cache_control` (thinking blocks and empty text do not). */
 const CACHEABLE: ReadonlySet<string> = new Set([
@@ -52,8 +51,6 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
   const { body, rules } = input;
   const model = typeof body.model === "string" ? body.model : "";
   const family = modelInfo(model, undefined, "anthropic").tokenizer;
-  const applied = new Set<RuleName>();
-  const edits: CanonicalEdit[] = [];
   const messages = Array.isArray(body.messages) ? body.messages.filter(isObj) : [];
   const autoCache = markerTtl(body.cache_control, "5m");
 
@@ -68,19 +65,15 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
     });
     return { role: typeof m.role === "string" ? m.role : "", lastCacheable: last, marked };
   });
-  const plan = digestPlan(shapes, RECENT_MESSAGE_DIGESTS);
   const hasImages = messages.some((m) => shapeOf(m.content).some(holdsImage));
 
-  const h0 = chainRoot(input.salt, "anthropic", model, hashParams(body));
-  const writer = new ChainWriter(h0);
-  const segs = new SegmentList(writer);
+  const s = startAnalysis(input, "anthropic", model, hashParams(body), shapes);
+  const { writer, segs, applied, edits, plan } = s;
   const structural: FeedOptions = { sort: true, lf: false, family };
 
   // Tools: their own level; any change invalidates everything after.
   const tools = Array.isArray(body.tools) ? body.tools.filter(isObj) : [];
-  const canon = canonicalTools(tools, rules, ["input_schema"], (t) => t.cache_control != null);
-  for (const r of canon.applied) applied.add(r);
-  if (canon.value) edits.push({ path: ["tools"], value: canon.value });
+  const canon = adoptTools(s, tools, rules, ["input_schema"], (t) => t.cache_control != null);
   const toolStructural: FeedOptions = { sort: true, lf: rules.lineEndings, family };
   const toolPayload: FeedOptions = { sort: rules.schemaKeys, lf: rules.lineEndings, family };
   canon.order.forEach((original, k) => {
@@ -100,17 +93,9 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
   const lastMessage = messages.length - 1;
   const moveVolatile =
     rules.volatileToTail && autoCache === null && lastMessage >= 0 && shapes[lastMessage]?.role === "user";
-  let moved: string | null = null;
   const system = body.system;
   if (typeof system === "string") {
-    let text = rules.lineEndings ? lf(system) : system;
-    if (text !== system) applied.add("lineEndings");
-    const split = moveVolatile ? splitVolatileLines(text) : null;
-    if (split) {
-      text = split.kept;
-      moved = split.moved;
-    }
-    if (text !== system) edits.push({ path: ["system"], value: text });
+    const text = headText(s, system, ["system"], rules.lineEndings, moveVolatile);
     const tokens = feedTextBlock(writer, text, "text", family);
     segs.add("system", { area: "system", index: -1 }, "text", tokens, text.length > 0, true, {
       volatile: hasVolatileSpan(text),
@@ -118,19 +103,16 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
   } else if (Array.isArray(system)) {
     const blocks = system.filter(isObj);
     blocks.forEach((block, i) => {
-      let text = typeof block.text === "string" ? block.text : undefined;
-      if (text !== undefined) {
-        const original = text;
-        if (rules.lineEndings) text = lf(text);
-        if (text !== original) applied.add("lineEndings");
-        const split =
-          moveVolatile && moved === null && block.type === "text" ? splitVolatileLines(text) : null;
-        if (split) {
-          text = split.kept;
-          moved = split.moved;
-        }
-        if (text !== original) edits.push({ path: ["system", i, "text"], value: text });
-      }
+      const text =
+        typeof block.text === "string"
+          ? headText(
+              s,
+              block.text,
+              ["system", i, "text"],
+              rules.lineEndings,
+              moveVolatile && block.type === "text",
+            )
+          : undefined;
       const fed = text === undefined ? block : { ...block, text };
       const tokens = feedBlock(writer, fed, structural, structural, PAYLOAD_SCHEMA);
       const last = i === blocks.length - 1;
@@ -149,9 +131,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
       if (ttl) segs.mark(ttl);
     });
   }
-  if (moved !== null) applied.add("volatileToTail");
-  const headEnd = segs.list.length - 1;
-  const familyHash = headEnd >= 0 ? (segs.list[headEnd]?.hash ?? writer.digest()) : writer.digest();
+  const head = closeHead(s);
 
   // The messages level: tool_choice, image presence and thinking settings invalidate it (not tools/system).
   writer.tag("P");
@@ -169,8 +149,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
   segs.add("params", { area: "params", index: -1 }, "params", 0, false, true);
 
   const payload: FeedOptions = { sort: rules.argumentKeys, lf: false, family };
-  const segmentOf = new Map<number, number>();
-  let conversation = familyHash;
+  let conversation = head.family;
   messages.forEach((message, i) => {
     const role = shapes[i]?.role ?? "";
     writer.tag("M");
@@ -189,7 +168,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
         plan.has(i, 0),
         { role },
       );
-      segmentOf.set(blockKey(i, 0), at);
+      s.segmentOf.set(blockKey(i, 0), at);
     } else {
       if (blocks.length === 0) {
         segs.add("message", { area: "messages", index: i, block: -1 }, "empty", 3, false, false, { role });
@@ -209,7 +188,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
           plan.has(i, j),
           { role },
         );
-        segmentOf.set(blockKey(i, j), at);
+        s.segmentOf.set(blockKey(i, j), at);
         const ttl = markerTtl(block.cache_control, "5m");
         if (ttl) segs.mark(ttl);
         for (let n = nestedMarkers(block); n > 0; n--) segs.mark(nestedTtl(block), true);
@@ -227,33 +206,13 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
       });
     }
     if (i === 0) conversation = writer.digest();
-    if (i === lastMessage && moved !== null) {
-      const tokens = feedTextBlock(writer, moved, "text", family);
-      segs.add("message", { area: "messages", index: i, inserted: true }, "text", tokens, false, false, {
-        role,
-      });
-      appendMovedBlock(edits, i, content, moved);
+    if (i === lastMessage && s.moved !== null) {
+      feedMovedText(s, s.moved, i, role, "text", family);
+      appendMovedBlock(edits, i, content, s.moved);
     }
   });
 
-  const previous = plan.previousTurnEnd;
-  return {
-    upstream: "anthropic",
-    model,
-    raw: input.raw,
-    h0,
-    family: familyHash,
-    conversation,
-    headEnd,
-    segments: segs.list,
-    candidates: segs.candidates(),
-    clientBreakpoints: segs.clientBreakpoints,
-    autoCache,
-    canonical: { changed: edits.length > 0, applied: [...applied], edits },
-    totalTokens: segs.totalTokens,
-    continues: plan.continues,
-    previousTurnEnd: segmentOf.get(previous) ?? -1,
-  };
+  return finishAnalysis(s, head, conversation, autoCache);
 }
 
 // Parameters that change the cache from the tools level down (fast mode, MCP servers offering tools).

@@ -103,7 +103,8 @@ export function canonicalTools(
   return { order, value, applied };
 }
 
-function at(v: unknown, path: readonly string[]): unknown {
+/** The value at `path` through nested objects, or undefined. */
+export function at(v: unknown, path: readonly string[]): unknown {
   let cur = v;
   for (const k of path) cur = isObj(cur) ? cur[k] : undefined;
   return cur;

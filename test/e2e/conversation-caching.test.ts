@@ -45,6 +45,24 @@ async function conversation(turns: number, opts: { reorderToolKeys?: boolean } =
   return { ns, usage };
 }
 
+/** One short question after the long system prompt and tools, the tool schemas' keys reordered or not. */
+const sameQuestion = (
+  client: Anthropic,
+  system: string,
+  reorder: boolean,
+  options?: Anthropic.RequestOptions,
+) =>
+  client.messages.create(
+    {
+      model: MODEL,
+      max_tokens: 16,
+      system,
+      tools: tools(reorder),
+      messages: [{ role: "user", content: "Same question" }],
+    },
+    options,
+  );
+
 const promptTokens = (u: Anthropic.Usage) =>
   u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
 
@@ -76,16 +94,8 @@ describe("a 10-turn conversation sent with no cache_control at all", () => {
     const ns = namespace();
     const client = anthropic(ns, { apiKey: freshTenant().key, headers: { "x-stoker-canonicalize": "off" } });
     const system = longText(3000, "rules");
-    const ask = (reorder: boolean) =>
-      client.messages.create({
-        model: MODEL,
-        max_tokens: 16,
-        system,
-        tools: tools(reorder),
-        messages: [{ role: "user", content: "Same question" }],
-      });
-    await ask(false);
-    const second = await ask(true);
+    await sameQuestion(client, system, false);
+    const second = await sameQuestion(client, system, true);
     expect(second.usage.cache_read_input_tokens ?? 0).toBe(0);
   });
 });
@@ -95,28 +105,11 @@ describe("per-tenant canonicalization settings", () => {
     const ns = namespace();
     const client = anthropic(ns, { apiKey: RAW_TENANT.key });
     const system = longText(3000, "rules");
-    const ask = (reorder: boolean) =>
-      client.messages.create({
-        model: MODEL,
-        max_tokens: 16,
-        system,
-        tools: tools(reorder),
-        messages: [{ role: "user", content: "Same question" }],
-      });
-    await ask(false);
-    const second = await ask(true);
+    await sameQuestion(client, system, false);
+    const second = await sameQuestion(client, system, true);
     expect(second.usage.cache_read_input_tokens ?? 0).toBe(0);
     // The request header still wins over the tenant's settings.
-    const third = await client.messages.create(
-      {
-        model: MODEL,
-        max_tokens: 16,
-        system,
-        tools: tools(true),
-        messages: [{ role: "user", content: "Same question" }],
-      },
-      { headers: { "x-stoker-canonicalize": "on" } },
-    );
+    const third = await sameQuestion(client, system, true, { headers: { "x-stoker-canonicalize": "on" } });
     expect(JSON.parse((await simRequests(ns))[2]?.body ?? "{}").tools[0].input_schema).toEqual({
       properties: tools(false)[0]?.input_schema.properties,
       required: ["query"],
