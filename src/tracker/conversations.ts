@@ -16,7 +16,6 @@ interface ConversationRow extends Record<string, SqlStorageValue> {
   family: string;
   turns: number;
   last_at: number;
-  counted: number;
   own: ArrayBuffer | null;
 }
 
@@ -39,7 +38,7 @@ export class Conversations {
       noteUse(survival, 1);
       this.#saveFamily(family, survival, at);
       this.#sql.exec(
-        "INSERT INTO conversations (conversation, family, turns, last_at, counted, own) VALUES (?, ?, 1, ?, 0, NULL)",
+        "INSERT INTO conversations (conversation, family, turns, last_at, own) VALUES (?, ?, 1, ?, NULL)",
         conversation,
         family,
         at,
@@ -126,7 +125,7 @@ export class Conversations {
   #row(conversation: string): ConversationRow | undefined {
     return this.#sql
       .exec<ConversationRow>(
-        "SELECT family, turns, last_at, counted, own FROM conversations WHERE conversation = ?",
+        "SELECT family, turns, last_at, own FROM conversations WHERE conversation = ?",
         conversation,
       )
       .toArray()[0];

@@ -41,9 +41,9 @@ export class KeepaliveStore {
     cachedUntil: number;
   }): void {
     this.#sql.exec(
-      `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed, max_output_tokens, fallback,
+      `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed,
          ttl, last_use, cached_until, pings, claimed_for, state, note)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?, 0, NULL, 'live', NULL)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 'live', NULL)
        ON CONFLICT (conversation) DO UPDATE SET hash = excluded.hash, family = excluded.family, model = excluded.model,
          tokens = excluded.tokens, iv = excluded.iv, sealed = excluded.sealed, ttl = excluded.ttl,
          last_use = excluded.last_use, cached_until = excluded.cached_until, pings = 0, claimed_for = NULL,
@@ -59,17 +59,6 @@ export class KeepaliveStore {
       c.ttl,
       c.at,
       c.cachedUntil,
-    );
-  }
-
-  /** A real request that used the conversation without a capture still restarts its entry's clock. */
-  touch(conversation: string, hash: string, at: number, cachedUntil: number): void {
-    this.#sql.exec(
-      "UPDATE keepalive SET last_use = ?, cached_until = ?, pings = 0, claimed_for = NULL WHERE conversation = ? AND hash = ? AND state = 'live'",
-      at,
-      cachedUntil,
-      conversation,
-      hash,
     );
   }
 

@@ -94,8 +94,6 @@ const V2 = [
     tokens INTEGER NOT NULL,
     iv BLOB,
     sealed BLOB,
-    max_output_tokens INTEGER NOT NULL,
-    fallback TEXT,
     ttl TEXT NOT NULL,
     last_use INTEGER NOT NULL,
     cached_until INTEGER NOT NULL,
@@ -113,7 +111,6 @@ const V2 = [
     family TEXT NOT NULL,
     turns INTEGER NOT NULL,
     last_at INTEGER NOT NULL,
-    counted INTEGER NOT NULL,
     own BLOB
   )`,
   `CREATE INDEX IF NOT EXISTS conversations_last ON conversations (last_at)`,

@@ -47,9 +47,8 @@ describe("keepalive at scale", () => {
       state.storage.transactionSync(() => {
         for (let i = 0; i < 1_000; i++) {
           sql.exec(
-            `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed, max_output_tokens,
-               fallback, ttl, last_use, cached_until, pings, claimed_for, state, note)
-             VALUES (?, ?, 'fam', 'anthropic', 'claude-sonnet-4-6', 20000, ?, ?, 0, NULL, '5m', ?, ?, 0, NULL, 'live', NULL)`,
+            `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed, ttl, last_use, cached_until, pings, claimed_for, state, note)
+             VALUES (?, ?, 'fam', 'anthropic', 'claude-sonnet-4-6', 20000, ?, ?, '5m', ?, ?, 0, NULL, 'live', NULL)`,
             `conv-${i}`,
             `hash-${i}`,
             sealed,
