@@ -1,0 +1,73 @@
+// CPU time (user + system) of a process group from /proc, the only per-process CPU figure wrangler dev
+// leaves reachable: workerd reports no per-request CPU time locally.
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+/** Clock ticks per second of /proc's utime/stime (USER_HZ, 100 on Linux almost everywhere). */
+const HZ = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+export interface GroupCpu {
+  /** Milliseconds of CPU per command name (workerd, node, esbuild) over the group's live processes. */
+  byCommand: Record<string, number>;
+  totalMs: number;
+}
+
+/** CPU used so far by every live process of group `pgid` (exited processes are not counted). */
+export function groupCpu(pgid: number): GroupCpu {
+  const byCommand: Record<string, number> = {};
+  let totalMs = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited while listing
+    }
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    // Fields after "comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    const f = stat.slice(close + 2).split(" ");
+    if (Number(f[2]) !== pgid) continue;
+    const ms = ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
+    byCommand[comm] = (byCommand[comm] ?? 0) + ms;
+    totalMs += ms;
+  }
+  return { byCommand, totalMs };
+}
+
+/** `after - before`, per command. */
+export function cpuDelta(before: GroupCpu, after: GroupCpu): GroupCpu {
+  const byCommand: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.byCommand)) byCommand[k] = v - (before.byCommand[k] ?? 0);
+  return { byCommand, totalMs: after.totalMs - before.totalMs };
+}
+
+export const CLOCK_TICK_MS = 1000 / HZ;
+
+/** CPU ms per wall ms, per command, between two readings `wallMs` apart. */
+export function idleRates(before: GroupCpu, after: GroupCpu, wallMs: number): Record<string, number> {
+  const d = cpuDelta(before, after);
+  return Object.fromEntries(Object.entries(d.byCommand).map(([k, v]) => [k, Math.max(0, v) / wallMs]));
+}
+
+/** CPU milliseconds the whole machine has been busy (all cores, /proc/stat: everything but idle and iowait). */
+export function machineBusyMs(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (
+    (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / HZ
+  );
+}
+
+/** CPU milliseconds used by this process so far (the load generator and the in-process simulator). */
+export function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}

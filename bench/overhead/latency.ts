@@ -1,0 +1,226 @@
+// Phase 1: the same requests straight to the simulator, through the null-proxy worker and through Stoker,
+// interleaved one by one (the order of the three rotates through all 6 permutations, so no arm always
+// follows another), at concurrency 1. CPU of each wrangler dev process group is read around each group.
+import { setTimeout as sleep } from "node:timers/promises";
+import { bodyFactory, type Upstream } from "./bodies.ts";
+import { cpuDelta, type GroupCpu, groupCpu, machineBusyMs, selfCpuMs } from "./cpu.ts";
+import { agent, type Timing, timedPost } from "./http.ts";
+
+export const ARMS = ["direct", "worker", "stoker"] as const;
+export type Arm = (typeof ARMS)[number];
+
+export interface Group {
+  upstream: Upstream;
+  tokens: number;
+  stream: boolean;
+  n: number;
+  warmup: number;
+}
+
+export interface Targets {
+  sim: string;
+  worker: string;
+  stoker: string;
+  stokerPgid: number;
+  workerPgid: number;
+  tenantKey: string;
+  /** CPU ms per wall ms of each wrangler dev group while idle, per command, subtracted from the group deltas. */
+  idle: { stoker: Record<string, number>; worker: Record<string, number> };
+}
+
+export interface Samples {
+  wall: number[];
+  ttfb: number[];
+}
+
+export interface GroupResult {
+  group: Group;
+  samples: Record<Arm, Samples>;
+  /** CPU ms per request of each wrangler dev process group, idle subtracted, by command name. */
+  cpu: { stoker: GroupCpu; worker: GroupCpu };
+  bodyBytes: number;
+  promptTokens: number;
+  failures: string[];
+  plan: string | null;
+  /** Share of prompt tokens the simulator served from cache, per arm. */
+  cacheRead: Record<Arm, number>;
+  elapsedMs: number;
+  /** CPU used meanwhile by processes this benchmark did not start, in cores (1 = one core fully busy). */
+  otherLoad: number;
+}
+
+const PERMUTATIONS: Arm[][] = [
+  ["direct", "worker", "stoker"],
+  ["stoker", "direct", "worker"],
+  ["worker", "stoker", "direct"],
+  ["direct", "stoker", "worker"],
+  ["worker", "direct", "stoker"],
+  ["stoker", "worker", "direct"],
+];
+
+const PATHS: Record<Upstream, string> = {
+  anthropic: "/anthropic/v1/messages",
+  openai: "/openai/v1/chat/completions",
+};
+
+function urlFor(t: Targets, arm: Arm, upstream: Upstream): string {
+  if (arm === "direct") return `${t.sim}${PATHS[upstream]}`;
+  if (arm === "worker") return `${t.worker}/proxy${PATHS[upstream]}`;
+  return `${t.stoker}${PATHS[upstream]}`;
+}
+
+function headersFor(t: Targets, arm: Arm, upstream: Upstream, ns: string): Record<string, string> {
+  // Stoker's tenant key for Stoker (managed mode); any key for the simulator, which accepts all.
+  const key = arm === "stoker" ? t.tenantKey : "sk-bench-direct";
+  const h: Record<string, string> = {
+    "content-type": "application/json",
+    // The local runtime gzips JSON for clients that accept it; the simulator never does. Identity keeps
+    // compression (a platform feature, not Stoker's) out of the comparison.
+    "accept-encoding": "identity",
+    "x-sim-namespace": ns,
+  };
+  if (upstream === "anthropic") {
+    h["x-api-key"] = key;
+    h["anthropic-version"] = "2023-06-01";
+  } else h.authorization = `Bearer ${key}`;
+  return h;
+}
+
+function check(res: Timing, g: Group, arm: Arm): string | null {
+  if (res.status !== 200) return `${arm}: HTTP ${res.status} ${res.body.slice(0, 200)}`;
+  if (g.stream) {
+    const end = g.upstream === "anthropic" ? "message_stop" : "[DONE]";
+    if (!res.body.includes(end)) return `${arm}: stream without ${end}`;
+  } else {
+    try {
+      JSON.parse(res.body);
+    } catch {
+      return `${arm}: body is not JSON`;
+    }
+  }
+  if (arm === "stoker" && res.headers["x-stoker-plan"] === undefined) return "stoker: no x-stoker-plan";
+  return null;
+}
+
+interface SimStats {
+  anthropic: Record<string, number>;
+  openai: Record<string, number>;
+}
+
+async function simStats(sim: string, ns: string): Promise<SimStats> {
+  const res = await fetch(`${sim}/__sim/stats?ns=${encodeURIComponent(ns)}`);
+  return (await res.json()) as SimStats;
+}
+
+function readShare(s: Record<string, number>): number {
+  const read = s.cache_read_input_tokens ?? 0;
+  const all =
+    read +
+    (s.uncached_input_tokens ?? 0) +
+    (s.cache_write_5m_input_tokens ?? 0) +
+    (s.cache_write_1h_input_tokens ?? 0);
+  return all > 0 ? read / all : 0;
+}
+
+function perRequest(d: GroupCpu, idle: Record<string, number>, elapsedMs: number, n: number): GroupCpu {
+  const byCommand: Record<string, number> = {};
+  for (const [k, v] of Object.entries(d.byCommand))
+    byCommand[k] = Math.max(0, v - (idle[k] ?? 0) * elapsedMs) / n;
+  return { byCommand, totalMs: Object.values(byCommand).reduce((a, b) => a + b, 0) };
+}
+
+/** Sends group `g`'s requests to one arm, in namespace `ns`, over one keep-alive connection. */
+export function sender(t: Targets, g: Group, arm: Arm, ns: string) {
+  const via = agent();
+  const url = urlFor(t, arm, g.upstream);
+  const headers = headersFor(t, arm, g.upstream, ns);
+  return {
+    send: (body: Buffer) => timedPost(via, url, headers, body),
+    check: (res: Timing) => check(res, g, arm),
+    close: () => via.destroy(),
+  };
+}
+
+export async function runGroup(t: Targets, g: Group, seed: number, runId: string): Promise<GroupResult> {
+  const make = bodyFactory(g.upstream, g.tokens, g.stream, seed);
+  const label = `${g.upstream}-${g.tokens}-${g.stream ? "s" : "j"}`;
+  const ns = Object.fromEntries(ARMS.map((a) => [a, `ovh-${runId}-${label}-${a}`])) as Record<Arm, string>;
+  const senders = Object.fromEntries(ARMS.map((a) => [a, sender(t, g, a, ns[a])])) as Record<
+    Arm,
+    ReturnType<typeof sender>
+  >;
+  const samples = Object.fromEntries(ARMS.map((a): [Arm, Samples] => [a, { wall: [], ttfb: [] }])) as Record<
+    Arm,
+    Samples
+  >;
+  const failures: string[] = [];
+  let plan: string | null = null;
+  const send = (arm: Arm, body: Buffer) => senders[arm].send(body);
+
+  // Warm-up: JIT, connections, the tracker's first rows and the simulator's first cache entries.
+  for (let i = 0; i < g.warmup; i++) {
+    const body = make(1_000_000 + i);
+    for (const arm of ARMS) {
+      const res = await send(arm, body);
+      const bad = check(res, g, arm);
+      if (bad) throw new Error(`warm-up ${label}: ${bad}`);
+    }
+  }
+  await sleep(100);
+  const cpu0 = { stoker: groupCpu(t.stokerPgid), worker: groupCpu(t.workerPgid) };
+  const machine0 = machineBusyMs();
+  const self0 = selfCpuMs();
+  const t0 = performance.now();
+  for (let i = 0; i < g.n; i++) {
+    const body = make(i);
+    for (const arm of PERMUTATIONS[i % PERMUTATIONS.length] as Arm[]) {
+      const res = await send(arm, body);
+      const bad = check(res, g, arm);
+      if (bad) {
+        failures.push(bad);
+        if (failures.length > 5) throw new Error(`${label}: too many failures:\n${failures.join("\n")}`);
+      }
+      samples[arm].wall.push(res.wallMs);
+      samples[arm].ttfb.push(res.ttfbMs);
+      if (arm === "stoker" && plan === null) plan = String(res.headers["x-stoker-plan"] ?? "");
+    }
+  }
+  // Records run after the response (waitUntil): let the last one land inside the measured window.
+  await sleep(200);
+  const elapsedMs = performance.now() - t0;
+  const deltas = {
+    stoker: cpuDelta(cpu0.stoker, groupCpu(t.stokerPgid)),
+    worker: cpuDelta(cpu0.worker, groupCpu(t.workerPgid)),
+  };
+  const ours = deltas.stoker.totalMs + deltas.worker.totalMs + (selfCpuMs() - self0);
+  const otherLoad = Math.max(0, machineBusyMs() - machine0 - ours) / elapsedMs;
+  const cpu = {
+    stoker: perRequest(deltas.stoker, t.idle.stoker, elapsedMs, g.n),
+    worker: perRequest(deltas.worker, t.idle.worker, elapsedMs, g.n),
+  };
+  for (const a of ARMS) senders[a].close();
+
+  const stats = await Promise.all(ARMS.map((a) => simStats(t.sim, ns[a])));
+  const cacheRead = Object.fromEntries(
+    ARMS.map((a, i) => [a, readShare((stats[i] as SimStats)[g.upstream])]),
+  ) as Record<Arm, number>;
+  const d = (stats[0] as SimStats)[g.upstream];
+  const promptTokens =
+    ((d.uncached_input_tokens ?? 0) +
+      (d.cache_read_input_tokens ?? 0) +
+      (d.cache_write_5m_input_tokens ?? 0) +
+      (d.cache_write_1h_input_tokens ?? 0)) /
+    Math.max(1, d.requests ?? 1);
+  return {
+    group: g,
+    samples,
+    cpu,
+    bodyBytes: make(0).length,
+    promptTokens: Math.round(promptTokens),
+    failures,
+    plan,
+    cacheRead,
+    elapsedMs,
+    otherLoad,
+  };
+}

@@ -1,0 +1,218 @@
+// Stoker's overhead benchmark: `npx node bench/overhead/run.ts [--quick] [--no-engine]`.
+// Starts the simulator in this process, Stoker and a null-proxy reference worker under wrangler dev (both
+// from bundles made at the start), then measures: (1) added wall time and time to first byte against the
+// simulator, per pair, and CPU per request of each wrangler dev process group; (2) the tracker's lookup and
+// record RPCs and its storage per entry; (3) the engine's CPU, quoted from bench/engine. Writes
+// bench/report/overhead.md and prints it.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startSimulator } from "../../sim/server.ts";
+import { bodyFactory } from "./bodies.ts";
+import { groupCpu, idleRates } from "./cpu.ts";
+import { type EngineRows, engineBench } from "./engine.ts";
+import { type Group, type GroupResult, runGroup, sender, type Targets } from "./latency.ts";
+import { freePort, stopAll } from "./procs.ts";
+import { profileStoker } from "./profile.ts";
+import { type Facts, type Profiled, render } from "./report.ts";
+import { type Cell, type CellResult, runCell } from "./tracker-probe.ts";
+import { bundle, ROOT, serve } from "./wrangler.ts";
+
+const flags = new Set(process.argv.slice(2));
+const quick = flags.has("--quick");
+const withEngine = !flags.has("--no-engine");
+
+const SIZES = [2_000, 20_000, 100_000];
+// Requests per arm and group: p99 is an observed value only with >= 100 samples.
+const N: Record<number, number> = quick
+  ? { 2000: 20, 20000: 15, 100000: 10 }
+  : { 2000: 300, 20000: 200, 100000: 120 };
+const WARMUP = quick ? 3 : 10;
+const PROFILED = quick ? 10 : 100;
+const TRACKER = quick ? { conversations: 2, turns: 3 } : { conversations: 6, turns: 10 };
+
+const GROUPS: Group[] = SIZES.flatMap((tokens) =>
+  (["anthropic", "openai"] as const).flatMap((upstream) =>
+    [false, true].map((stream) => ({ upstream, tokens, stream, n: N[tokens] as number, warmup: WARMUP })),
+  ),
+);
+const CELLS: Cell[] = SIZES.flatMap((tokens) => [
+  { upstream: "anthropic" as const, tokens, kind: "managed" as const, ...TRACKER },
+  { upstream: "anthropic" as const, tokens, kind: "no-capture" as const, ...TRACKER },
+  { upstream: "openai" as const, tokens, kind: "no-capture" as const, ...TRACKER },
+]);
+
+const version = (pkg: string) =>
+  (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
+    .version;
+
+function log(msg: string): void {
+  process.stderr.write(`[overhead ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const runId = Date.now().toString(36);
+  const tmp = mkdtempSync(join(tmpdir(), "stoker-overhead-"));
+  const sim = await startSimulator({ port: 0, host: "127.0.0.1" });
+  try {
+    log(`simulator at ${sim.url}; bundling into ${tmp}`);
+    const [stokerEntry, workerEntry] = await Promise.all([
+      bundle(join(ROOT, "wrangler.toml"), join(tmp, "stoker")),
+      bundle(join(ROOT, "bench/overhead/worker/wrangler.toml"), join(tmp, "worker")),
+    ]);
+    // wrangler leaves a .wrangler/tmp beside a config it bundles; the reference worker's is ours to remove.
+    rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
+    const tenantKey = `sk-stoker-bench-${randomBytes(16).toString("hex")}`;
+    const tenants = JSON.stringify([
+      { id: "bench", key_sha256: createHash("sha256").update(tenantKey).digest("hex") },
+    ]);
+    const inspectorPort = await freePort();
+    const [stoker, worker] = await Promise.all([
+      serve(
+        "stoker",
+        stokerEntry,
+        join(ROOT, "wrangler.toml"),
+        {
+          ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
+          OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
+          STOKER_SIMULATOR: "1",
+          TENANTS: tenants,
+          // warn, not error: only faults log at warn (tracker.fault, engine.fault), and they are counted below.
+          LOG_LEVEL: "warn",
+        },
+        join(tmp, "state-stoker"),
+        inspectorPort,
+      ),
+      serve(
+        "reference worker",
+        workerEntry,
+        join(ROOT, "bench/overhead/worker/wrangler.toml"),
+        { SIM_URL: sim.url },
+        join(tmp, "state-worker"),
+      ),
+    ]);
+    log(`stoker at ${stoker.url}, reference worker at ${worker.url}; measuring idle CPU`);
+
+    // Idle CPU of each wrangler dev group (timers, the dev server's own polling), subtracted per command below.
+    const idleMs = 5000;
+    const idle0 = { stoker: groupCpu(stoker.child.pgid), worker: groupCpu(worker.child.pgid) };
+    await sleep(idleMs);
+    const idle = {
+      stoker: idleRates(idle0.stoker, groupCpu(stoker.child.pgid), idleMs),
+      worker: idleRates(idle0.worker, groupCpu(worker.child.pgid), idleMs),
+    };
+    const targets: Targets = {
+      sim: sim.url,
+      worker: worker.url,
+      stoker: stoker.url,
+      stokerPgid: stoker.child.pgid,
+      workerPgid: worker.child.pgid,
+      tenantKey,
+      idle,
+    };
+
+    const groups: GroupResult[] = [];
+    const phase1 = performance.now();
+    for (const [i, g] of GROUPS.entries()) {
+      log(`latency ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${g.n}`);
+      groups.push(await runGroup(targets, g, 1000 + i, runId));
+    }
+    const phase1Ms = performance.now() - phase1;
+
+    // CPU profile of Stoker's isolate, Stoker alone, after the latency phase so the profiler slows nothing there.
+    const profiles: Profiled[] = [];
+    const profilePhase = performance.now();
+    for (const [i, g] of GROUPS.entries()) {
+      log(`profile ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${PROFILED}`);
+      const failed = profiles.find((p) => p.error !== null);
+      if (failed) {
+        profiles.push({ group: g, breakdown: null, error: "skipped after the first failure" });
+        continue;
+      }
+      const s = sender(targets, g, "stoker", `ovh-${runId}-profile-${i}`);
+      const make = bodyFactory(g.upstream, g.tokens, g.stream, 1000 + i);
+      try {
+        for (let k = 0; k < 3; k++) await s.send(make(2_000_000 + k));
+        const breakdown = await profileStoker(inspectorPort, `${stokerEntry}.map`, PROFILED, async () => {
+          for (let k = 0; k < PROFILED; k++) {
+            const bad = s.check(await s.send(make(3_000_000 + k)));
+            if (bad) throw new Error(bad);
+          }
+        });
+        profiles.push({ group: g, breakdown, error: null });
+      } catch (err) {
+        profiles.push({ group: g, breakdown: null, error: err instanceof Error ? err.message : String(err) });
+      } finally {
+        s.close();
+      }
+    }
+
+    const cells: CellResult[] = [];
+    const profileMs = performance.now() - profilePhase;
+
+    const phase2 = performance.now();
+    for (const [i, cell] of CELLS.entries()) {
+      log(`tracker ${cell.kind} ${cell.upstream} ${cell.tokens / 1000}K x${cell.conversations * cell.turns}`);
+      cells.push(await runCell(worker.url, sim.url, cell, 5000 + i * 1000, runId));
+    }
+    const phase2Ms = performance.now() - phase2;
+
+    const faults = {
+      trackerTimeouts: (stoker.child.output().match(/"tracker\.fault"[^\n]*"timeout"/g) ?? []).length,
+      trackerOther: (stoker.child.output().match(/"tracker\.fault"/g) ?? []).length,
+      engine: (stoker.child.output().match(/"engine\.fault"/g) ?? []).length,
+    };
+    faults.trackerOther -= faults.trackerTimeouts;
+    // Free the cores before the engine bench.
+    await stopAll();
+
+    let engine: EngineRows | null = null;
+    const phase3 = performance.now();
+    if (withEngine) {
+      log("engine bench (bench/engine, inside workerd)");
+      engine = await engineBench(SIZES.map((s) => `${s / 1000}K`));
+    }
+    const phase3Ms = performance.now() - phase3;
+
+    const facts: Facts = {
+      date: new Date().toISOString(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+      node: process.version,
+      wrangler: version("wrangler"),
+      workerd: version("@cloudflare/workerd-linux-64"),
+      quick,
+      idle,
+      durations: {
+        totalMs: performance.now() - began,
+        latencyMs: phase1Ms,
+        profileMs,
+        trackerMs: phase2Ms,
+        engineMs: phase3Ms,
+      },
+      profiled: PROFILED,
+      faults,
+    };
+    const md = render(facts, groups, profiles, cells, engine);
+    mkdirSync(join(ROOT, "bench/report"), { recursive: true });
+    const out = join(ROOT, "bench/report/overhead.md");
+    writeFileSync(out, md);
+    process.stdout.write(`${md}\n`);
+    log(`wrote ${out} in ${((performance.now() - began) / 1000).toFixed(0)} s`);
+  } finally {
+    await stopAll();
+    await sim.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});

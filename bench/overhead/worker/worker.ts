@@ -1,0 +1,82 @@
+// The benchmark's reference worker, run by wrangler dev exactly like Stoker:
+// - /proxy/*: a null proxy (forward to the simulator, stream the answer back, nothing else), so that
+//   "through a Worker in wrangler dev" can be told apart from "through Stoker";
+// - /t/*: Stoker's own Tracker class behind thin routes, so that the lookup and record RPCs can be timed
+//   from Node against a /t/noop route of the same shape (workerd's clocks tick in whole milliseconds).
+import { KeepaliveRegistry } from "../../../src/keepalive/registry.ts";
+import { Tracker } from "../../../src/tracker/tracker.ts";
+import type { RecordRequest } from "../../../src/tracker/types.ts";
+
+export { KeepaliveRegistry };
+
+/** Stoker's Tracker unchanged, plus one read-only method for the storage figures. */
+export class BenchTracker extends Tracker {
+  async stats(): Promise<{
+    databaseSize: number;
+    rows: Record<string, number>;
+    bytes: Record<string, number> | null;
+  }> {
+    const sql = this.ctx.storage.sql;
+    const tables = sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+      )
+      .toArray()
+      .map((r) => r.name);
+    const rows: Record<string, number> = {};
+    for (const t of tables) rows[t] = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM "${t}"`).one().n;
+    let bytes: Record<string, number> | null = null;
+    try {
+      // dbstat gives bytes per table and index where the runtime allows it; null where it does not.
+      bytes = {};
+      for (const r of sql.exec<{ name: string; size: number }>(
+        "SELECT name, SUM(pgsize) AS size FROM dbstat GROUP BY name",
+      )) {
+        bytes[r.name] = r.size;
+      }
+    } catch {
+      bytes = null;
+    }
+    return { databaseSize: sql.databaseSize, rows, bytes };
+  }
+}
+
+interface BenchEnv {
+  SIM_URL: string;
+  TRACKER: DurableObjectNamespace<BenchTracker>;
+}
+
+const json = (v: unknown) =>
+  new Response(JSON.stringify(v), { headers: { "content-type": "application/json" } });
+const tracker = (env: BenchEnv, tenant: string) => env.TRACKER.get(env.TRACKER.idFromName(tenant));
+const DROP = new Set(["host", "connection", "content-length", "accept-encoding", "transfer-encoding"]);
+
+async function nullProxy(req: Request, env: BenchEnv, path: string): Promise<Response> {
+  const headers = new Headers();
+  for (const [k, v] of req.headers) if (!DROP.has(k) && !k.startsWith("cf-")) headers.set(k, v);
+  const upstream = await fetch(`${env.SIM_URL}${path}`, { method: req.method, headers, body: req.body });
+  return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+}
+
+export default {
+  async fetch(req, env): Promise<Response> {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    if (path === "/healthz") return json({ ok: true });
+    if (path.startsWith("/proxy/")) return nullProxy(req, env, path.slice("/proxy".length) + url.search);
+    if (path === "/t/noop") {
+      await req.json();
+      return json({});
+    }
+    if (path === "/t/lookup") {
+      const { tenant, hashes, now } = (await req.json()) as { tenant: string; hashes: string[]; now: number };
+      return json(await tracker(env, tenant).lookup(hashes, now));
+    }
+    if (path === "/t/record") {
+      const r = (await req.json()) as RecordRequest;
+      return json(await tracker(env, r.tenantId).record(r));
+    }
+    if (path === "/t/stats") return json(await tracker(env, url.searchParams.get("tenant") ?? "").stats());
+    return new Response("not found", { status: 404 });
+  },
+} satisfies ExportedHandler<BenchEnv>;

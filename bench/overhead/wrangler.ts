@@ -1,0 +1,65 @@
+// Stoker and the reference worker under `wrangler dev`, each from a bundle made once at the start
+// (`wrangler deploy --dry-run`, the bytes a deploy would upload): wrangler dev watches its sources, and
+// other people edit src/ while this runs, so serving a snapshot keeps reloads out of the figures.
+import { readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Child, freePort, runToEnd, start, waitHealthy } from "./procs.ts";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+const ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+
+/** Bundles the worker of `config` into `outdir` and returns the entry file. */
+export async function bundle(config: string, outdir: string): Promise<string> {
+  const { code, output } = await runToEnd(
+    `bundle ${config}`,
+    [WRANGLER, "deploy", "--dry-run", "--outdir", outdir, "-c", config],
+    ENV,
+    120_000,
+  );
+  if (code !== 0) throw new Error(`bundling ${config} failed:\n${output.slice(-3000)}`);
+  const entry = readdirSync(outdir).find((f) => f.endsWith(".js"));
+  if (!entry) throw new Error(`no .js in ${outdir}`);
+  return join(outdir, entry);
+}
+
+export interface Served {
+  child: Child;
+  url: string;
+}
+
+/** `wrangler dev` on a free loopback port, serving `entry` as is, with bindings from `config`. */
+export async function serve(
+  name: string,
+  entry: string,
+  config: string,
+  vars: Record<string, string>,
+  persistTo: string,
+  inspectorPort = 0,
+): Promise<Served> {
+  const port = await freePort();
+  const args = [
+    WRANGLER,
+    "dev",
+    "--no-bundle",
+    entry,
+    "-c",
+    config,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistTo,
+    "--log-level",
+    "warn",
+    "--show-interactive-dev-session=false",
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const child = start(name, args, ENV);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(child, `${url}/healthz`);
+  return { child, url };
+}
