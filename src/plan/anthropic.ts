@@ -114,6 +114,11 @@ export function planAnthropic(
   if (warm >= 0 && !marked.has(warm) && !covered(warm) && chosen.length < slots) {
     chosen.push({ segment: warm, ttl: entryTtl(stateAt(warm)), role: "read", tokens: tokensAt(warm) });
   }
+  // A position seen before inside the written range costs nothing to mark, and the next request that shares
+  // it (the same history with another last message) reads it instead of rewriting everything.
+  if (seen > warm && seen <= extent && !chosen.some((c) => c.segment === seen) && chosen.length < slots) {
+    chosen.push({ segment: seen, ttl: write?.ttl ?? "5m", role: "seen", tokens: tokensAt(seen) });
+  }
   if (head >= 0 && head <= extent && !chosen.some((c) => c.segment === head) && chosen.length < slots) {
     const ttl =
       head <= warm ? entryTtl(stateAt(head)) : (bestTtl(m, tokensAt(head), headReuse, allow1h) ?? "5m");

@@ -137,3 +137,30 @@ describe("a one-off request with a unique tail", () => {
     expect(JSON.stringify(sent.messages)).not.toContain("cache_control");
   });
 });
+
+describe("the same history with a different last message each time", () => {
+  it("reads the shared history from the third request on, instead of rewriting it", async () => {
+    const ns = namespace();
+    const client = anthropic(ns, { apiKey: freshTenant().key });
+    const system = longText(1500, "rules");
+    const history: Anthropic.MessageParam[] = [];
+    for (let i = 0; i < 3; i++) {
+      history.push({ role: "user", content: `Question ${i}: ${longText(400, `q${i}`)}` });
+      history.push({ role: "assistant", content: `Answer ${i}: ${longText(400, `a${i}`)}` });
+    }
+    const usage: Anthropic.Usage[] = [];
+    for (let i = 0; i < 5; i++) {
+      const reply = await client.messages.create({
+        model: MODEL,
+        max_tokens: 16,
+        system,
+        messages: [...history, { role: "user", content: `Branch ${i}: ${longText(50, `b${i}`)}` }],
+      });
+      usage.push(reply.usage);
+      // Let the tracker record the request before the next one plans.
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const historyTokens = usage[0] ? promptTokens(usage[0]) * 0.8 : 0;
+    for (const u of usage.slice(2)) expect(u.cache_read_input_tokens ?? 0).toBeGreaterThan(historyTokens);
+  });
+});
