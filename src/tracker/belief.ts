@@ -37,12 +37,16 @@ function closest(tokens: readonly number[], target: number, eligible: (i: number
 
 /**
  * Turns the provider's reported usage into per-position facts. Token estimates can be off by 10 % or more
- * for one segment, so boundaries are matched rather than thresholded: the read prefix ends at the position
- * closest to `cache_read` tokens; on Anthropic the writes end at the breakpoint closest to read + creation.
+ * for one segment, so boundaries are matched rather than thresholded: the read prefix ends at the known entry
+ * (`entries`: positions written before) closest to `cache_read` tokens; on Anthropic the writes end at the breakpoint closest to read + creation.
  * Those two positions then take the exact sizes the provider reported. OpenAI caches the whole prompt
  * (from 1024 tokens) automatically.
  */
-export function believedAfter(r: RecordRequest, shortTtlMs = 5 * 60_000): PositionBelief[] {
+export function believedAfter(
+  r: RecordRequest,
+  shortTtlMs = 5 * 60_000,
+  entries: ReadonlySet<string> = new Set(),
+): PositionBelief[] {
   const TTL_MS = ttlTable(shortTtlMs);
   const u = r.usage;
   const measured = u !== null && r.result === "ok" && r.status < 400;
@@ -61,7 +65,10 @@ export function believedAfter(r: RecordRequest, shortTtlMs = 5 * 60_000): Positi
   }
   const read = u.cacheReadTokens;
   const written = u.cacheWrite5mTokens + u.cacheWrite1hTokens;
-  const readEnd = read > 0 ? closest(tokens, read, () => true) : -1;
+  // A read ends where an earlier request wrote an entry: prefer those positions when there are any.
+  const isEntry = (i: number) => entries.has(r.positions[i]?.hash ?? "");
+  const anyEntry = r.positions.some((_p, i) => isEntry(i));
+  const readEnd = read > 0 ? closest(tokens, read, (i) => !anyEntry || isEntry(i)) : -1;
   if (readEnd >= 0) tokens[readEnd] = read;
 
   if (r.upstream === "openai") {

@@ -39,7 +39,6 @@ export function updatePrefixes(
   shortTtlMs: number,
 ): Map<string, PositionBelief> {
   const family = r.family as string;
-  const after = believedAfter(r, shortTtlMs);
   const beliefs = new Map<string, PositionBelief>();
   const ttls = ttlTable(shortTtlMs);
   let reuseGap: number | null = null;
@@ -52,6 +51,8 @@ export function updatePrefixes(
       existing.set(row.hash, row);
     }
   }
+  const entries = new Set([...existing.values()].filter((row) => row.writes > 0).map((row) => row.hash));
+  const after = believedAfter(r, shortTtlMs, entries);
   r.positions.forEach((p, i) => {
     const row = existing.get(p.hash);
     const b = after[i];
