@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import type { ProviderTotals } from "../../sim/stats.ts";
 import { TEST_TENANTS } from "./tenants.ts";
 
 /** Sends a request to the worker under test through its real fetch handler (no network hop). */
@@ -82,20 +83,10 @@ export function longText(words: number, seed = "policy"): string {
   return parts.join(" ");
 }
 
-export interface SimStatsBlock {
-  requests: number;
-  errors: number;
-  uncached_input_tokens: number;
-  cache_read_input_tokens: number;
-  cache_write_5m_input_tokens: number;
-  cache_write_1h_input_tokens: number;
-  output_tokens: number;
-}
-
 /** What the simulator billed in a namespace. */
 export async function simStats(
   ns: string,
-): Promise<{ anthropic: SimStatsBlock; openai: SimStatsBlock; total: SimStatsBlock }> {
+): Promise<{ anthropic: ProviderTotals; openai: ProviderTotals; total: ProviderTotals }> {
   const res = await fetch(`${env.SIM_URL}/__sim/stats?ns=${encodeURIComponent(ns)}`);
   if (!res.ok) throw new Error(`simulator stats API: ${res.status}`);
   return res.json();
