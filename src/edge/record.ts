@@ -75,7 +75,12 @@ export function recordOutcome(
     duration_ms: outcome.durationMs,
     plan: outcome.plan,
   });
+  // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
+  // for keepalive) never delays the response's last byte.
+  const models = c.var.config.models;
   c.executionCtx.waitUntil(
-    recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture, c.var.config.models), log),
+    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+      recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture, models), log),
+    ),
   );
 }
