@@ -95,6 +95,13 @@ export class Conversations {
     );
   }
 
+  /** False for a new conversation in a family where no conversation has come back yet (second sight). */
+  mayReturn(conversation: string, family: string | null): boolean {
+    if (this.#row(conversation)) return true;
+    if (family === null) return false;
+    return this.#family(family).returns.some((n) => n > 0);
+  }
+
   /** What the policy needs to know of a conversation, or null if it was never seen. */
   history(conversation: string): (GapHistory & { lastAt: number }) | null {
     const row = this.#row(conversation);

@@ -57,7 +57,13 @@ export class Tracker extends DurableObject<Env> {
     const r = input;
     const config = getConfig(this.env);
     this.#rememberTenant(r.tenantId);
-    const capture = r.capture && config.keepalive.enabled && this.#settings().enabled ? r.capture : null;
+    const wanted = r.capture && config.keepalive.enabled && this.#settings().enabled;
+    // A conversation's first request in a family no conversation has come back to is never pinged (second
+    // sight), so sealing and storing its request would be wasted work.
+    const capture =
+      wanted && r.capture && this.#conversations.mayReturn(r.capture.conversation, r.family)
+        ? r.capture
+        : null;
     let sealed: Sealed | null = null;
     if (capture) {
       const plain: SealedRequest = {
