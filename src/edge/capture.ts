@@ -4,7 +4,7 @@ import type { Prepared } from "./prepare.ts";
 
 /**
  * What a keepalive ping for this request would replay: its deepest breakpoint (planned or the client's; on
- * OpenAI Chat Completions the whole prompt)
+ * OpenAI the whole prompt)
  * with a chain hash, and the forwarded body and headers. Null when there is nothing a ping could keep.
  */
 export function keepaliveCapture(
@@ -17,7 +17,7 @@ export function keepaliveCapture(
   if (body.length > MAX_CAPTURE_BYTES) return null;
   const a = prepared.analysis;
   const plan = prepared.plan;
-  if (!a || !plan || plan.upstream === "openai-responses") return null;
+  if (!a || !plan) return null;
   let deepest = -1;
   let ttl: "5m" | "1h" = "5m";
   if (plan.upstream === "anthropic") {

@@ -104,7 +104,7 @@ export function proxy(spec: EndpointSpec) {
     const url = upstreamUrl(c, spec);
     const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
-    const pingable = spec.endpoint === "messages" || spec.endpoint === "chat.completions";
+    const pingable = spec.endpoint !== "count_tokens";
     const capture =
       pingable && tenant.mode === "managed" && config.keepalive.enabled
         ? keepaliveCapture(

@@ -80,3 +80,16 @@ export function openAIChatPingBody(forwarded: Json): PingBody {
   body.max_completion_tokens = 1;
   return { body, maxOutputTokens: 1, fallback: null };
 }
+
+/**
+ * The same for the Responses API: the same instructions, input, tools and `prompt_cache_key`, the smallest
+ * output the API accepts (16 tokens), no stream, and `store: false` so the ping leaves no stored response.
+ */
+export function openAIResponsesPingBody(forwarded: Json): PingBody {
+  const body: Json = { ...forwarded };
+  for (const k of ["stream", "stream_options", "temperature", "top_p", "metadata", "user", "background"])
+    delete body[k];
+  body.max_output_tokens = 16;
+  body.store = false;
+  return { body, maxOutputTokens: 16, fallback: null };
+}

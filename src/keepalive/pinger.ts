@@ -1,7 +1,9 @@
-import { anthropicUsage, openAIChatUsage, type Usage } from "../upstream/usage.ts";
+import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "../upstream/usage.ts";
 
 export interface PingRequest {
   upstream: "anthropic" | "openai";
+  /** Which usage shape the answer has. */
+  endpoint: "messages" | "chat.completions" | "responses";
   url: string;
   headers: [string, string][];
   body: string;
@@ -46,7 +48,12 @@ export async function sendPing(req: PingRequest): Promise<PingResult> {
   }
   try {
     const json = (await res.json()) as Record<string, unknown>;
-    const usage = req.upstream === "anthropic" ? anthropicUsage(json.usage) : openAIChatUsage(json.usage);
+    const read = {
+      messages: anthropicUsage,
+      "chat.completions": openAIChatUsage,
+      responses: openAIResponsesUsage,
+    }[req.endpoint];
+    const usage = read(json.usage);
     return usage ? { kind: "ok", usage, status: res.status } : { kind: "failed" };
   } catch {
     return { kind: "failed" };

@@ -3,7 +3,7 @@ import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
 import { emptyOwn } from "../keepalive/gaps.ts";
-import { anthropicPingBody, openAIChatPingBody } from "../keepalive/ping-body.ts";
+import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { decidePing } from "../keepalive/policy.ts";
 import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
@@ -108,8 +108,18 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }),
   ) as SealedRequest;
   const forwarded = JSON.parse(sealed.body) as Record<string, unknown>;
+  const endpoint =
+    provider === "anthropic"
+      ? "messages"
+      : sealed.path.startsWith("/v1/responses")
+        ? "responses"
+        : "chat.completions";
   const ping =
-    provider === "anthropic" ? anthropicPingBody(forwarded, sealed.loc) : openAIChatPingBody(forwarded);
+    endpoint === "messages"
+      ? anthropicPingBody(forwarded, sealed.loc)
+      : endpoint === "responses"
+        ? openAIResponsesPingBody(forwarded)
+        : openAIChatPingBody(forwarded);
   // A ping that must generate (thinking, forced tool) also pays output: it must still be worth it.
   const outputUsd = (ping.maxOutputTokens * model.outputPerMTok) / 1e6;
   if (outputUsd > 0 && decision.expectedValue <= outputUsd) {
@@ -119,6 +129,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const started = Date.now();
   const result = await sendPing({
     upstream: provider,
+    endpoint,
     url: `${upstream.baseUrl}${sealed.path}`,
     headers: sealed.headers,
     body: JSON.stringify(ping.body),
@@ -131,7 +142,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     requestId,
     at: nowMs,
     upstream: provider,
-    endpoint: provider === "anthropic" ? "messages" : "chat.completions",
+    endpoint,
     model: row.model,
     stream: false,
     keepalive: true,

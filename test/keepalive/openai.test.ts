@@ -62,3 +62,33 @@ describe("keepalive on OpenAI Chat Completions", () => {
     expect(reply.usage?.prompt_tokens_details?.cached_tokens ?? 0).toBe(0);
   });
 });
+
+describe("keepalive on the OpenAI Responses API", () => {
+  it("a 16-token ping keeps a paused conversation cached", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const client = openai(ns, { apiKey: t.key });
+    const instructions = longText(3000, "rules");
+    const input: OpenAI.Responses.ResponseInputItem[] = [];
+    for (let turn = 0; turn < 2; turn++) {
+      input.push({ role: "user", content: `Turn ${turn}: ${longText(200, `u${turn}`)}` });
+      const reply = await client.responses.create({ model: MODEL, instructions, input: [...input] });
+      input.push({ role: "assistant", content: reply.output_text });
+    }
+    await totalsAfter(t.id, 2);
+    const [row] = await keepaliveRows(t.id);
+    expect(row).toBeDefined();
+    if (!row) return;
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report.refreshed).toBe(1);
+    const ping = JSON.parse((await simRequests(ns)).at(-1)?.body ?? "{}");
+    expect(ping.max_output_tokens).toBe(16);
+    expect(ping.store).toBe(false);
+    await simAdvance(ns, (row.last_use + 7 * 60_000 - sweepAt) / 1000);
+    input.push({ role: "user", content: "Turn 2: and now?" });
+    const third = await client.responses.create({ model: MODEL, instructions, input: [...input] });
+    expect(third.usage?.input_tokens_details?.cached_tokens ?? 0).toBeGreaterThan(3000);
+  });
+});
