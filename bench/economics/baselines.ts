@@ -23,6 +23,20 @@ export function writeAll(ttl: WriteTtl, maxPings = 0, name?: string): ReplayPoli
   };
 }
 
+/**
+ * Anthropic's top-level automatic mode (`cache_control` on the request): one 5m breakpoint on the last block
+ * of every request, so the whole uncached rest of the prompt is written each time, and a read finds the
+ * longest cached prefix only when it ends within `lookback` blocks (512 tokens each) before that breakpoint.
+ */
+export function anthropicAutomatic(lookback = 20): ReplayPolicy {
+  return {
+    name: `automatic mode: breakpoint on the last block, 5m, ${lookback}-block lookback`,
+    lookbackBlocks: lookback,
+    admit: (req, cached) => writeRest(req, cached, "5m"),
+    ping: () => 0,
+  };
+}
+
 /** Pings per idle period whose cost reaches one rewrite: floor(5m write / read), 12 at Anthropic prices. */
 export function breakEvenPings(model: ModelInfo): number {
   return Math.floor(model.cacheWrite5m / model.cacheRead + 1e-9);

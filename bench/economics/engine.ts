@@ -38,6 +38,12 @@ export interface ReplayPolicy {
   readonly name: string;
   /** Nothing is cached at all, not even automatically (the price reference). */
   readonly disablesCache?: boolean;
+  /**
+   * Anthropic's top-level automatic mode: the only breakpoint is on the prompt's last block, and a read finds
+   * a cached prefix only if it ends at that block or at most this many blocks before it (the lookback,
+   * counted in 512-token blocks); otherwise nothing is read and the whole prompt is written again.
+   */
+  readonly lookbackBlocks?: number;
   /** How much of a request's uncached tail to write (not called under automatic caching). */
   admit(req: TraceRequest, cachedBlocks: number, cachedTtl: WriteTtl | null): WriteChoice | null;
   /** How many of a lapsing group's leading blocks to ping now (0: let the group lapse). */
@@ -72,6 +78,10 @@ export interface ReplayResult {
   /** Ping cost if each ping is billed as a read of its whole prefix, fraction of no caching. */
   prefixPingCost: number;
   totalInputTokens: number;
+  /** Tokens read from cache by each request, in trace (time) order: for the modelled TTFT. */
+  requestReads?: Float64Array;
+  /** Cumulative cost (pings included, as a fraction of no caching) after each request, in trace order. */
+  timeline?: Float64Array;
 }
 
 interface Group {
@@ -108,6 +118,9 @@ export function replay(trace: Trace, policy: ReplayPolicy, opts: ReplayOptions):
   let pings = 0;
   let pingCost = 0;
   let prefixPingCost = 0;
+  const requestReads = new Float64Array(trace.requests.length);
+  const timeline = new Float64Array(trace.requests.length);
+  const total = trace.totalInputTokens;
 
   const lapse = (g: Group, at: number): void => {
     const live: number[] = [];
@@ -147,7 +160,7 @@ export function replay(trace: Trace, policy: ReplayPolicy, opts: ReplayOptions):
     policy.advance?.(t);
   };
 
-  for (const req of trace.requests) {
+  for (const [j, req] of trace.requests.entries()) {
     const t = req.atMs;
     runUntil(t);
     policy.arrive?.(req);
@@ -155,6 +168,7 @@ export function replay(trace: Trace, policy: ReplayPolicy, opts: ReplayOptions):
     const n = ids.length;
     let c = 0;
     while (c < n && !policy.disablesCache && (expires[ids[c] as number] as number) >= t) c++;
+    if (policy.lookbackBlocks !== undefined && c < n - policy.lookbackBlocks) c = 0;
     const cachedTtl = c > 0 ? (KINDS[kind[ids[c - 1] as number] as number] as WriteTtl) : null;
     const choice: WriteChoice | null = automatic
       ? { blocks: n - c, ttl: "5m" }
@@ -168,6 +182,7 @@ export function replay(trace: Trace, policy: ReplayPolicy, opts: ReplayOptions):
       if (i < c) {
         cost += charge(id, m.cacheRead * tokens);
         readTokens += tokens;
+        requestReads[j] = (requestReads[j] as number) + tokens;
         const k = kind[id] as 0 | 1;
         expires[id] = t + (ttlOf[k] as number);
         owner[id] = req.index;
@@ -197,9 +212,9 @@ export function replay(trace: Trace, policy: ReplayPolicy, opts: ReplayOptions):
       });
     }
     policy.observe?.(req, c, choice);
+    timeline[j] = (cost + pingCost) / total;
   }
   runUntil(trace.endMs);
-  const total = trace.totalInputTokens;
   return {
     policy: policy.name,
     cost: (cost + pingCost) / total,
@@ -210,6 +225,8 @@ export function replay(trace: Trace, policy: ReplayPolicy, opts: ReplayOptions):
     pingCost: pingCost / total,
     prefixPingCost: prefixPingCost / total,
     totalInputTokens: total,
+    requestReads,
+    timeline,
   };
 }
 

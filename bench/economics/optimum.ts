@@ -27,17 +27,21 @@ export function offlineOptimum(
   model: ModelInfo,
   firstUse: "free" | "uncached" = "free",
 ): ReplayResult {
+  // Per block, the positions (in trace order) of the requests that hold it.
   const uses = new Map<number, number[]>();
-  for (const req of trace.requests) {
+  for (const [j, req] of trace.requests.entries()) {
     for (const id of req.ids) {
       let list = uses.get(id);
       if (!list) {
         list = [];
         uses.set(id, list);
       }
-      list.push(req.atMs);
+      list.push(j);
     }
   }
+  const at = (j: number): number => (trace.requests[j] as { atMs: number }).atMs;
+  const requestReads = new Float64Array(trace.requests.length);
+  const requestCost = new Float64Array(trace.requests.length);
   const automatic = model.cacheStyle === "openai-implicit";
   const r = model.cacheRead;
   const w5 = model.cacheWrite5m;
@@ -48,7 +52,7 @@ export function offlineOptimum(
   let reads = 0;
   let pings = 0;
   let pingCost = 0;
-  for (const [id, times] of uses) {
+  for (const [id, held] of uses) {
     // Per state (none, 5m, 1h): the cheapest path so far, with its reads and pings.
     const blind = firstUse === "uncached";
     let d: Path[] = [
@@ -56,18 +60,25 @@ export function offlineOptimum(
       path(blind ? Number.POSITIVE_INFINITY : w5),
       path(blind ? Number.POSITIVE_INFINITY : w1h),
     ];
-    for (let k = 1; k < times.length; k++) {
-      const gap = (times[k] as number) - (times[k - 1] as number);
+    for (let k = 1; k < held.length; k++) {
+      const gap = at(held[k] as number) - at(held[k - 1] as number);
       const best = cheapest(d);
       const stay = (s: 1 | 2, ttl: number): Path => {
         const p = d[s] as Path;
         const n = pingsFor(gap, ttl);
-        return { cost: p.cost + r * (1 + n), reads: p.reads + 1, pings: p.pings + n };
+        const unit = r * (1 + n);
+        return {
+          cost: p.cost + unit,
+          reads: p.reads + 1,
+          pings: p.pings + n,
+          trail: { use: k, unit, read: true, prev: p.trail },
+        };
       };
       const anew = (price: number): Path => ({
         cost: best.cost + price,
         reads: best.reads,
         pings: best.pings,
+        trail: { use: k, unit: price, read: false, prev: best.trail },
       });
       d = [
         anew(uncached),
@@ -81,6 +92,18 @@ export function offlineOptimum(
     reads += best.reads * tokens;
     pings += best.pings;
     pingCost += best.pings * r * tokens;
+    // Each use's cost, its pings included, is booked at that use (for the TTFT and the cost over time).
+    for (let t: Trail | null = best.trail; t; t = t.prev) {
+      const j = held[t.use] as number;
+      requestCost[j] = (requestCost[j] as number) + t.unit * tokens;
+      if (t.read) requestReads[j] = (requestReads[j] as number) + tokens;
+    }
+  }
+  const timeline = new Float64Array(trace.requests.length);
+  let sum = 0;
+  for (const [j, c] of requestCost.entries()) {
+    sum += c;
+    timeline[j] = sum / trace.totalInputTokens;
   }
   const total = trace.totalInputTokens;
   return {
@@ -96,16 +119,32 @@ export function offlineOptimum(
     pingCost: pingCost / total,
     prefixPingCost: Number.NaN,
     totalInputTokens: total,
+    requestReads,
+    timeline,
   };
+}
+
+/** One use's choice on a path, linked back to the previous use's. */
+interface Trail {
+  use: number;
+  unit: number;
+  read: boolean;
+  prev: Trail | null;
 }
 
 interface Path {
   cost: number;
   reads: number;
   pings: number;
+  trail: Trail | null;
 }
 
-const path = (cost: number): Path => ({ cost, reads: 0, pings: 0 });
+const path = (cost: number): Path => ({
+  cost,
+  reads: 0,
+  pings: 0,
+  trail: { use: 0, unit: cost, read: false, prev: null },
+});
 
 function cheapest(paths: readonly Path[]): Path {
   let best = paths[0] as Path;
