@@ -89,9 +89,13 @@ export function analyzeOpenAIResponses(input: AnalyzeInput): Analysis {
       addEmpty(s, head, where, role);
     if (i === last && s.moved !== null) {
       feedMovedText(s, s.moved, i, role, "input_text", family);
-      // Unlike Chat's, this throws on content that is neither a string nor an array (kept as it was).
+      // Content that is neither a string nor an array (invalid for the API) counts as empty, as in Chat.
       const parts: unknown[] =
-        typeof content === "string" ? [{ type: "input_text", text: content }] : [...(content as unknown[])];
+        typeof content === "string"
+          ? [{ type: "input_text", text: content }]
+          : Array.isArray(content)
+            ? [...content]
+            : [];
       parts.push({ type: "input_text", text: s.moved });
       s.edits.push({ path: ["input", i, "content"], value: parts });
     }

@@ -197,3 +197,16 @@ describe("OpenAI Responses", () => {
     });
   });
 });
+
+describe("Responses with volatile-to-tail and malformed last content", () => {
+  it("does not throw when the last user item's content is neither a string nor an array", () => {
+    const body = {
+      model: "gpt-5.4-mini",
+      instructions: "Today is 2026-11-27T10:00:00Z\nYou are helpful.",
+      input: [{ role: "user", content: { unexpected: true } }],
+    };
+    const raw = JSON.stringify(body);
+    const rules = { ...DEFAULT_RULES, volatileToTail: true };
+    expect(() => analyzeOpenAIResponses({ raw, body, salt: "s", rules })).not.toThrow();
+  });
+});
