@@ -27,8 +27,10 @@ export interface Config {
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
   logLevel: LogLevel;
-  /** Keys per-tenant salts (and, later, encryption of stored bodies). */
+  /** Keys per-tenant salts and the encryption of stored keepalive requests. */
   secret: string;
+  /** STOKER_SECRET was not set and the built-in dev value is in use (fine locally, never in a deploy). */
+  secretIsDevDefault: boolean;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
@@ -92,6 +94,7 @@ export function parseConfig(env: Env): Config {
     ),
     logLevel: logLevel(env.LOG_LEVEL),
     secret: nonEmpty(env.STOKER_SECRET) ?? DEFAULTS.devSecret,
+    secretIsDevDefault: nonEmpty(env.STOKER_SECRET) === undefined,
     trackerDeadlineMs: positiveInt(
       "TRACKER_DEADLINE_MS",
       env.TRACKER_DEADLINE_MS,

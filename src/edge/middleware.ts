@@ -17,6 +17,12 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set("config", config);
     const log = createLogger(requestId, config.logLevel);
     c.set("log", log);
+    if (!announced && !config.simulator && config.secretIsDevDefault) {
+      announced = true;
+      log.warn("config.dev_secret", {
+        note: "STOKER_SECRET is not set: tenant salts and stored keepalive requests use the built-in dev value. Set it with `wrangler secret put STOKER_SECRET`.",
+      });
+    }
     if (config.simulator && !announced) {
       announced = true;
       log.warn("upstream.simulator", {
