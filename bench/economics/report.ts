@@ -67,3 +67,17 @@ export function table(rows: readonly Row[], optimum: number, inputTokens?: reado
   });
   return [head, ...lines].join("\n");
 }
+
+/** A compact markdown table (cost, × optimum, share of the optimum's savings, hit rate, pings, ping cost). */
+export function compactTable(rows: readonly Row[], optimum: number): string {
+  const head =
+    "| policy | cost | × optimum | share of optimum savings | token hit rate | pings | ping cost |\n" +
+    "|---|---:|---:|---:|---:|---:|---:|";
+  const lines = rows.map((row) => {
+    const r = row.result;
+    const share = (1 - r.cost) / (1 - optimum);
+    const pings = `${num(r.pings)}${row.blockPings ? " (blocks)" : ""}`;
+    return `| ${r.policy} | ${r.cost.toFixed(3)} | ${(r.cost / optimum).toFixed(3)} | ${pct(share)} | ${pct(r.readTokens / r.totalInputTokens)} | ${pings} | ${r.pingCost.toFixed(3)} |`;
+  });
+  return [head, ...lines].join("\n");
+}

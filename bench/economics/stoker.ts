@@ -48,6 +48,11 @@ export interface StokerOptions {
   family?: FamilyGaps;
   /** Leave the conversation's turns out of the class (uses only). */
   ignoreTurns?: boolean;
+  /**
+   * Position of the first block that belongs to the conversation alone (its turns are that block's uses):
+   * 1 on the Mooncake trace, whose shared head is block 0; the synthetic workloads' heads are longer.
+   */
+  rootPosition?: number;
   name?: string;
 }
 
@@ -74,8 +79,8 @@ export function stokerPolicy(trace: Trace, opts: StokerOptions): StokerReplayPol
 
   const full = (id: number): boolean => (trace.blockTokens[id] ?? 0) === BLOCK_TOKENS;
   const ownOf = (id: number): Uint8Array => own.subarray(id * (WINDOWS + 1), (id + 1) * (WINDOWS + 1));
-  const rootOf = (req: TraceRequest): number =>
-    req.ids.length > 1 ? (req.ids[1] as number) : (req.ids[0] as number);
+  const rootAt = opts.rootPosition ?? 1;
+  const rootOf = (req: TraceRequest): number => req.ids[Math.min(rootAt, req.ids.length - 1)] as number;
   const standing = (id: number) => ({
     uses: uses[id] ?? 0,
     turns: opts.ignoreTurns ? 1 : (turnsAt[id] ?? 0),

@@ -26,7 +26,8 @@ export interface Trace {
   blockPosition: Int32Array;
 }
 
-interface Line {
+/** One line of a Mooncake-format trace (the synthetic workloads of synthetic.ts produce these too). */
+export interface TraceLine {
   timestamp: number;
   input_length: number;
   output_length: number;
@@ -38,7 +39,11 @@ export function loadTrace(path: string): Trace {
   const lines = readFileSync(path, "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "");
-  const parsed = lines.map((l) => JSON.parse(l) as Line);
+  return traceFromLines(lines.map((l) => JSON.parse(l) as TraceLine));
+}
+
+/** Builds a trace from parsed lines (block ids chained: a shared leading run of ids is a shared prefix). */
+export function traceFromLines(parsed: readonly TraceLine[]): Trace {
   let blockCount = 0;
   for (const l of parsed) for (const id of l.hash_ids) blockCount = Math.max(blockCount, id + 1);
   const blockTokens = new Int32Array(blockCount);
