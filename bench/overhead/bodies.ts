@@ -1,6 +1,8 @@
 // Realistic request bodies: tools, a long system prompt and a multi-turn agent conversation, sized in the
 // simulator's tokens (UTF-8 bytes / 4). Every request of a group shares the prefix and gets a new tail, so
 // the planner and the tracker see what they see in production (a known head, a new last message).
+// Deterministic (mulberry32): the same seed gives the same bodies in every run.
+import { mulberry32 } from "../economics/synthetic.ts";
 
 export type Upstream = "anthropic" | "openai";
 type Json = Record<string, unknown>;
@@ -11,21 +13,9 @@ const WORDS = (
   "breakpoint entry write read hit miss tenant worker durable object storage index query table row column"
 ).split(" ");
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same bodies in every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** ASCII prose of about `tokens` simulator tokens (4 bytes each), with newlines and some code-ish lines. */
 export function prose(tokens: number, seed: number): string {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const target = Math.max(4, tokens * 4);
   const parts: string[] = [];
   let len = 0;
@@ -60,7 +50,7 @@ function shape(tokens: number, seed: number): Shape {
   }));
   const systemTokens = Math.min(6000, Math.round(tokens * 0.2));
   const system = prose(systemTokens, seed + 100);
-  const next = rng(seed + 200);
+  const next = mulberry32(seed + 200);
   const turns: Shape["turns"] = [];
   let budget = tokens - systemTokens - toolCount * 160;
   for (let i = 0; budget > 0; i++) {

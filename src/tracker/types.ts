@@ -74,15 +74,9 @@ export interface BusterFinding {
 
 export type LookupResult = Record<string, PrefixState>;
 
-/** Sums over a tenant's accounting rows. */
-export interface Totals {
+/** Sums over a tenant's accounting rows: the usage fields, summed, plus counts and money. */
+export interface Totals extends Usage {
   requests: number;
-  inputTokens: number;
-  uncachedTokens: number;
-  cacheReadTokens: number;
-  cacheWrite5mTokens: number;
-  cacheWrite1hTokens: number;
-  outputTokens: number;
   costUsd: number;
   costWithoutCacheUsd: number;
 }
