@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
+import { ADMIN_TOKEN, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
 
 export default defineConfig({
   plugins: [
@@ -21,6 +21,7 @@ export default defineConfig({
             MAX_BODY_BYTES: String(4 * 1024 * 1024),
             UPSTREAM_TIMEOUT_MS: "2000",
             TRACKER_DEADLINE_MS: "2000",
+            ADMIN_TOKEN: ADMIN_TOKEN,
           },
         },
       };

@@ -1,10 +1,12 @@
 import { type Context, Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "./config.ts";
 import type { AppEnv } from "./edge/context.ts";
 import { errorResponse, StokerError } from "./edge/errors.ts";
 import { flavor, requestContext } from "./edge/middleware.ts";
 import { anthropicRoutes } from "./edge/routes/anthropic.ts";
 import { openAIRoutes } from "./edge/routes/openai.ts";
+import { v1Routes } from "./edge/routes/v1.ts";
 
 /** Builds the Hono app: context, route families, and the one error handler. */
 export function createApp() {
@@ -15,6 +17,7 @@ export function createApp() {
   app.use("/openai/*", flavor("openai"));
   app.route("/anthropic", anthropicRoutes);
   app.route("/openai", openAIRoutes);
+  app.route("/", v1Routes());
 
   app.notFound((c) => {
     const message = `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`;
@@ -34,6 +37,15 @@ export function handleError(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.var.requestId ?? "unknown";
   const flavor = c.var.flavor ?? "openai";
   if (err instanceof StokerError) return errorResponse(flavor, err, requestId);
+  // Hono's own validators (malformed JSON, a wrong content type) answer with an HTTPException.
+  if (err instanceof HTTPException && err.status < 500) {
+    const kind = err.status === 415 ? "unsupported_media_type" : "invalid_request_error";
+    return errorResponse(
+      flavor,
+      new StokerError(err.status, kind, err.message || "Invalid request."),
+      requestId,
+    );
+  }
   // Unexpected: the detail goes to the log only (names, never values); the client gets the request id.
   const kind = err instanceof ConfigError ? "config_error" : "internal_error";
   console.error(JSON.stringify({ level: "error", msg: kind, request_id: requestId, error: err.name }));

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { CanonicalizeRules } from "./canonicalize/rules.ts";
 import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "./economics/models.ts";
 import type { Flavor } from "./edge/errors.ts";
@@ -35,6 +36,8 @@ export interface Config {
   trackerDeadlineMs: number;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
   models: ModelTable;
+  /** SHA-256 of ADMIN_TOKEN; null turns the admin API off. */
+  adminTokenSha256: Uint8Array | null;
   keepalive: {
     /** Global switch: false stops every ping (the kill switch) and stops storing bodies. */
     enabled: boolean;
@@ -101,11 +104,20 @@ export function parseConfig(env: Env): Config {
       DEFAULTS.trackerDeadlineMs,
     ),
     models: parseModels(env.MODEL_PRICES),
+    adminTokenSha256: adminToken(env.ADMIN_TOKEN),
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
     },
   };
+}
+
+function adminToken(value: string | undefined): Uint8Array | null {
+  const token = nonEmpty(value);
+  if (token === undefined) return null;
+  // Short tokens can be guessed; the admin API can read and delete every tenant.
+  if (token.length < 16) throw new ConfigError("ADMIN_TOKEN must be at least 16 characters");
+  return new Uint8Array(createHash("sha256").update(token).digest());
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

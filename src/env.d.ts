@@ -18,4 +18,8 @@ interface Env {
   ANTHROPIC_CACHE_TTL_SECONDS?: string;
   /** JSON price overrides merged over the built-in model table. */
   MODEL_PRICES?: string;
+  /** Bearer token of the admin API (`/v1/admin/*`); the admin API is off when unset. A secret. */
+  ADMIN_TOKEN?: string;
+  /** JSON array of GPU pools (see docs/gpu.md). */
+  GPU_POOLS?: string;
 }

@@ -6,11 +6,12 @@ interface __BaseEnv_Env {
 	OPENAI_UPSTREAM_URL: string;
 	TRACKER: DurableObjectNamespace<import("./index").Tracker>;
 	KEEPALIVE_REGISTRY: DurableObjectNamespace /* KeepaliveRegistry */;
+	TENANT_DIRECTORY: DurableObjectNamespace<import("./index").TenantDirectory>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "Tracker" | "KeepaliveRegistry";
+		durableNamespaces: "Tracker" | "KeepaliveRegistry" | "TenantDirectory";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

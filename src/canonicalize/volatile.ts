@@ -46,3 +46,30 @@ export function splitVolatileLines(text: string): { kept: string; moved: string 
   if (moved.length === 0) return null;
   return { kept: kept.join("\n"), moved: moved.join("\n") };
 }
+
+const LABELS = ["date", "date", "time", "date", "date", "uuid", "id", "timestamp", "hex"] as const;
+const EACH = new RegExp(PATTERNS.map((p) => `(${p})`).join("|"), "gi");
+const EXCERPT_CHARS = 120;
+
+/**
+ * The first head line holding a volatile span, each span replaced by its kind (`«date»`, `«uuid»`…) and cut
+ * to a short window around the first one: what a cache-buster report shows without the values themselves.
+ */
+export function redactedExcerpt(text: string): string | null {
+  const head = text.length > HEAD_CHARS ? text.slice(0, HEAD_CHARS) : text;
+  for (const line of head.split("\n")) {
+    if (!VOLATILE.test(line)) continue;
+    let first = -1;
+    const redacted = line.replace(EACH, (...m: unknown[]) => {
+      const groups = m.slice(1, 1 + PATTERNS.length);
+      const kind = LABELS[groups.findIndex((g) => g !== undefined)] ?? "value";
+      const offset = m[1 + PATTERNS.length] as number;
+      if (first < 0) first = offset;
+      return `«${kind}»`;
+    });
+    const start = Math.max(0, Math.min(first - 40, redacted.length - EXCERPT_CHARS));
+    const cut = redacted.slice(start, start + EXCERPT_CHARS).trim();
+    return `${start > 0 ? "…" : ""}${cut}${start + EXCERPT_CHARS < redacted.length ? "…" : ""}`;
+  }
+  return null;
+}

@@ -1,15 +1,18 @@
-import type { Config, TenantRecord } from "../config.ts";
+import type { CanonicalizeRules } from "../canonicalize/rules.ts";
+import type { Config } from "../config.ts";
+import { resolveTenant } from "../tenants/resolve.ts";
+import type { ProviderName } from "../tenants/types.ts";
 import { type Flavor, StokerError } from "./errors.ts";
 
 /** Who is calling, and whose provider key goes upstream. */
 export interface Tenant {
   id: string;
-  canonicalize: TenantRecord["canonicalize"];
+  canonicalize: Partial<CanonicalizeRules>;
   /** managed: Stoker adds the tenant's provider key; passthrough: the client's own key goes upstream. */
   mode: "managed" | "passthrough";
+  /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
+  providerKeys: Partial<Record<ProviderName, string>>;
 }
-
-const encoder = new TextEncoder();
 
 /** The key a client presents: `x-stoker-key` (pass-through), else `x-api-key` or `Authorization: Bearer`. */
 export function presentedKey(headers: Headers): { key: string; mode: Tenant["mode"] } | null {
@@ -23,28 +26,30 @@ export function presentedKey(headers: Headers): { key: string; mode: Tenant["mod
   return null;
 }
 
-/** Finds the tenant whose key hash matches, comparing against every tenant in constant time. */
-export async function findTenant(
-  key: string,
-  tenants: readonly TenantRecord[],
-): Promise<TenantRecord | null> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key)));
-  let found: TenantRecord | null = null;
-  for (const t of tenants) {
-    if (crypto.subtle.timingSafeEqual(digest, t.keySha256) && found === null) found = t;
-  }
-  return found;
-}
-
 /** Resolves the calling tenant or throws a provider-shaped 401. */
-export async function authenticate(headers: Headers, config: Config, flavor: Flavor): Promise<Tenant> {
+export async function authenticate(
+  headers: Headers,
+  config: Config,
+  flavor: Flavor,
+  env: Env,
+): Promise<Tenant> {
   const presented = presentedKey(headers);
   const hint =
     flavor === "anthropic"
       ? "Send your Stoker tenant key as x-api-key (or Authorization: Bearer), or your Anthropic key with x-stoker-key: <tenant key>."
       : "Send your Stoker tenant key as Authorization: Bearer, or your OpenAI key with x-stoker-key: <tenant key>.";
   if (!presented) throw new StokerError(401, "authentication_error", `Missing Stoker tenant key. ${hint}`);
-  const record = await findTenant(presented.key, config.tenants);
+  let record: Awaited<ReturnType<typeof resolveTenant>>;
+  try {
+    record = await resolveTenant(presented.key, config.tenants, env);
+  } catch {
+    throw new StokerError(503, "api_error", "Stoker's tenant directory is unavailable; retry shortly.");
+  }
   if (!record) throw new StokerError(401, "authentication_error", `Unknown Stoker tenant key. ${hint}`);
-  return { id: record.id, mode: presented.mode, canonicalize: record.canonicalize };
+  return {
+    id: record.id,
+    mode: presented.mode,
+    canonicalize: record.canonicalize,
+    providerKeys: record.providerKeys,
+  };
 }

@@ -47,7 +47,7 @@ export function flavor(name: Flavor): MiddlewareHandler<AppEnv> {
 /** Resolves the tenant before the body is read, so unknown callers cost nothing. */
 export function tenantAuth(): MiddlewareHandler<AppEnv> {
   return async function tenantAuth(c, next) {
-    c.set("tenant", await authenticate(c.req.raw.headers, c.var.config, c.var.flavor));
+    c.set("tenant", await authenticate(c.req.raw.headers, c.var.config, c.var.flavor, c.env));
     await next();
   };
 }

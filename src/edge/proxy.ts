@@ -23,7 +23,7 @@ import { lookupWithDeadline } from "./tracker-client.ts";
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
   if (tenant.mode === "passthrough") return undefined;
-  const key = config.upstreams[spec.flavor].apiKey;
+  const key = tenant.providerKeys[spec.flavor] ?? config.upstreams[spec.flavor].apiKey;
   if (key)
     return spec.flavor === "anthropic"
       ? { header: "x-api-key", value: key }

@@ -5,6 +5,7 @@ import { summarizeChain } from "../prefix/diff.ts";
 import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
+import { volatileExcerpts } from "./excerpts.ts";
 import type { Prepared } from "./prepare.ts";
 import { recordSafely } from "./tracker-client.ts";
 
@@ -39,8 +40,13 @@ export function toRecord(
     estimatedTokens: prepared.analysis?.totalTokens ?? 0,
     positions: prepared.positions,
     chain: prepared.analysis ? summarizeChain(prepared.analysis) : null,
-    pricing: { inputPerToken: model.inputPerMTok / 1e6, cacheRead: model.cacheRead },
+    pricing: {
+      inputPerToken: model.inputPerMTok / 1e6,
+      cacheRead: model.cacheRead,
+      cacheWrite5m: model.cacheWrite5m,
+    },
     capture,
+    excerpts: prepared.analysis ? volatileExcerpts(prepared.analysis) : [],
   };
 }
 

@@ -1,5 +1,6 @@
 import type { ChainSummary } from "../prefix/diff.ts";
 import { findBuster, MISS_SHARE } from "./busters.ts";
+import type { Sealed } from "./crypto.ts";
 import { LIMITS } from "./schema.ts";
 import type { BusterFinding, RecordRequest } from "./types.ts";
 
@@ -10,7 +11,7 @@ function couldHaveMissed(r: RecordRequest): boolean {
 }
 
 /** Looks for a cache-buster behind this request's miss, then keeps its chain for the next one. */
-export function diagnose(sql: SqlStorage, r: RecordRequest): void {
+export function diagnose(sql: SqlStorage, r: RecordRequest, excerpts: Map<number, Sealed> = new Map()): void {
   const lineage = `${r.upstream}:${r.model}`;
   // Only a miss can have a buster behind it: skip reading and parsing the recent chains otherwise.
   const recent = !couldHaveMissed(r)
@@ -29,9 +30,11 @@ export function diagnose(sql: SqlStorage, r: RecordRequest): void {
         }));
   const finding = findBuster(r, recent);
   if (finding) {
+    const excerpt = excerptFor(excerpts, finding.segment);
     sql.exec(
-      `INSERT INTO busters (at, request_id, upstream, model, kind, segment, message, volatile, tokens_lost, cost_usd)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO busters (at, request_id, upstream, model, kind, segment, message, volatile, tokens_lost, cost_usd,
+          excerpt_iv, excerpt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       finding.at,
       finding.requestId,
       r.upstream,
@@ -42,6 +45,8 @@ export function diagnose(sql: SqlStorage, r: RecordRequest): void {
       finding.volatile ? 1 : 0,
       finding.tokensLost,
       finding.costUsd,
+      excerpt?.iv ?? null,
+      excerpt?.data ?? null,
     );
   }
   const u = r.usage;
@@ -60,6 +65,14 @@ export function diagnose(sql: SqlStorage, r: RecordRequest): void {
     lineage,
     LIMITS.chainsPerLineage,
   );
+}
+
+/** The excerpt of the diverging segment, else of the nearest volatile segment before it. */
+function excerptFor(excerpts: Map<number, Sealed>, segment: number): Sealed | undefined {
+  if (excerpts.has(segment)) return excerpts.get(segment);
+  let best: number | undefined;
+  for (const s of excerpts.keys()) if (s <= segment && (best === undefined || s > best)) best = s;
+  return best === undefined ? excerpts.values().next().value : excerpts.get(best);
 }
 
 /** The newest cache-buster findings. */

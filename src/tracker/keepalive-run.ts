@@ -29,6 +29,8 @@ export interface RunDeps {
   settings: KeepaliveSettings;
   store: KeepaliveStore;
   conversations: Conversations;
+  /** The tenant's own provider keys (admin API); the deploy's keys stand in where one is missing. */
+  apiKeys: Partial<Record<"anthropic" | "openai", string>>;
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -59,7 +61,8 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
     return report;
   }
   for (const row of due) {
-    if (!config.upstreams[row.upstream === "openai" ? "openai" : "anthropic"].apiKey && !config.simulator) {
+    const provider = row.upstream === "openai" ? "openai" : "anthropic";
+    if (!(deps.apiKeys[provider] ?? config.upstreams[provider].apiKey) && !config.simulator) {
       // Pings use the deploy's managed key; without one there is nothing to ping with.
       store.end(row.conversation, "stopped", "no-key");
       report.stopped++;
@@ -133,7 +136,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     url: `${upstream.baseUrl}${sealed.path}`,
     headers: sealed.headers,
     body: JSON.stringify(ping.body),
-    apiKey: upstream.apiKey,
+    apiKey: deps.apiKeys[provider] ?? upstream.apiKey,
     timeoutMs: PING_TIMEOUT_MS,
   });
   const requestId = `ping_${row.conversation.slice(0, 12)}_${row.cached_until}`;

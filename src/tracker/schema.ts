@@ -117,8 +117,29 @@ const V2 = [
   `CREATE TABLE IF NOT EXISTS family_gaps (family TEXT PRIMARY KEY, at INTEGER NOT NULL, survival BLOB NOT NULL)`,
 ];
 
+// v3: what analytics reports beyond the request rows: rewrites a keepalive saved, and buster excerpts.
+const V3 = [
+  // A real request that read an entry which, without the pings since its last use, would have lapsed.
+  `CREATE TABLE IF NOT EXISTS rescues (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    request_id TEXT NOT NULL UNIQUE,
+    upstream TEXT NOT NULL,
+    model TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    pings INTEGER NOT NULL,
+    saved_usd REAL NOT NULL
+  )`,
+  `CREATE INDEX IF NOT EXISTS rescues_at ON rescues (at)`,
+  `CREATE INDEX IF NOT EXISTS keepalive_hash ON keepalive (hash)`,
+  // A redacted excerpt of the volatile line that broke the prefix, sealed like keepalive bodies.
+  `ALTER TABLE busters ADD COLUMN excerpt_iv BLOB`,
+  `ALTER TABLE busters ADD COLUMN excerpt BLOB`,
+];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */
@@ -143,4 +164,5 @@ export const LIMITS = {
   conversations: 20_000,
   families: 2_000,
   busters: 1_000,
+  rescues: 10_000,
 } as const;

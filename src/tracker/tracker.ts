@@ -1,14 +1,27 @@
 import { DurableObject } from "cloudflare:workers";
+import type { Figures } from "../analytics/figures.ts";
+import {
+  type BusterGroupRow,
+  busterExcerpt,
+  busterGroups,
+  type PrefixRow,
+  type Summary,
+  summary,
+  timeseries,
+  topPrefixes,
+} from "../analytics/queries.ts";
 import { getConfig } from "../config.ts";
 import { registry } from "../keepalive/registry.ts";
 import { type KeepaliveSettings, PING_LEAD_MS, resolveKeepalive } from "../keepalive/settings.ts";
+import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversations.ts";
-import { type Sealed, seal } from "./crypto.ts";
-import { emptyReport, runKeepalive, type SealedRequest } from "./keepalive-run.ts";
+import { open, type Sealed, seal } from "./crypto.ts";
+import { emptyReport, type RunDeps, runKeepalive, type SealedRequest } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { lookupPrefixes, updatePrefixes } from "./prefixes.ts";
+import { noteRescue } from "./rescues.ts";
 import { LIMITS, migrate } from "./schema.ts";
 import type {
   BusterFinding,
@@ -74,11 +87,14 @@ export class Tracker extends DurableObject<Env> {
       };
       sealed = await seal(config.secret, r.tenantId, capture.hash, JSON.stringify(plain));
     }
+    const excerpts = await this.#sealExcerpts(r);
     const sql = this.ctx.storage.sql;
+    const ttlMs = (ttl: string) => (ttl === "1h" ? 3600_000 : config.keepalive.anthropicTtlMs);
     let counted = false;
     this.ctx.storage.transactionSync(() => {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
+      noteRescue(sql, r, ttlMs);
       const beliefs =
         r.family !== null && r.positions.length > 0
           ? updatePrefixes(sql, r, config.keepalive.anthropicTtlMs)
@@ -87,7 +103,7 @@ export class Tracker extends DurableObject<Env> {
         this.#conversations.sweep(r.at);
         this.#conversations.noteRequest(r.conversation, r.family, r.at);
       }
-      if (r.chain) diagnose(sql, r);
+      if (r.chain) diagnose(sql, r, excerpts);
       const b = capture ? beliefs.get(capture.hash) : undefined;
       if (capture && sealed && b && (b.read || b.written) && b.cachedUntil !== null && r.family !== null) {
         this.#keepalive.upsert({
@@ -122,6 +138,66 @@ export class Tracker extends DurableObject<Env> {
     return listBusters(this.ctx.storage.sql, limit);
   }
 
+  /** Analytics: totals over [from, to), per upstream and per model. */
+  async summary(from: number, to: number): Promise<Summary> {
+    return summary(this.ctx.storage.sql, from, to);
+  }
+
+  /** Analytics: the same figures per bucket. */
+  async timeseries(from: number, to: number, bucketMs: number): Promise<({ start: number } & Figures)[]> {
+    return timeseries(this.ctx.storage.sql, from, to, bucketMs);
+  }
+
+  /** Analytics: top entries (by tokens read), one page. */
+  async prefixes(limit: number, offset: number): Promise<PrefixRow[]> {
+    return topPrefixes(this.ctx.storage.sql, limit, offset);
+  }
+
+  /** Analytics: cache-busters grouped by where prompts diverge, with the newest redacted excerpt. */
+  async busterGroups(
+    limit: number,
+    offset: number,
+  ): Promise<(Omit<BusterGroupRow, "excerpt_id"> & { excerpt: string | null; request_id: string | null })[]> {
+    const sql = this.ctx.storage.sql;
+    const tenant = this.#tenant();
+    const config = getConfig(this.env);
+    return Promise.all(
+      busterGroups(sql, limit, offset).map(async ({ excerpt_id, ...group }) => {
+        const sealed = excerpt_id === null ? null : busterExcerpt(sql, excerpt_id);
+        let excerpt: string | null = null;
+        if (sealed && tenant) {
+          try {
+            excerpt = await open(config.secret, tenant, `excerpt:${sealed.request_id}`, sealed);
+          } catch {
+            excerpt = null; // sealed under another secret: shown without its excerpt
+          }
+        }
+        return { ...group, excerpt, request_id: sealed?.request_id ?? null };
+      }),
+    );
+  }
+
+  /** Deletes everything this tenant's tracker holds: rows, alarm, and its place in the keepalive registry. */
+  async purge(): Promise<void> {
+    const tenant = this.#tenant();
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    if (tenant) {
+      try {
+        await registry(this.env).set(tenant, null);
+      } catch {
+        // The registry entry only wakes a tracker that no longer has deadlines: harmless if it stays.
+      }
+    }
+    this.#reportedWake = undefined;
+    migrate(this.ctx.storage.sql);
+  }
+
+  /** The tenant's keepalive settings (defaults where none were set). */
+  async keepaliveSettings(): Promise<KeepaliveSettings> {
+    return this.#settings();
+  }
+
   /** Stores the tenant's keepalive settings (validated field by field over the defaults). */
   async configureKeepalive(settings: Partial<KeepaliveSettings>): Promise<KeepaliveSettings> {
     const resolved = resolveKeepalive(settings, this.#settings());
@@ -140,6 +216,12 @@ export class Tracker extends DurableObject<Env> {
     const tenantId = this.#tenant();
     if (!tenantId) return emptyReport();
     this.#conversations.sweep(nowMs);
+    let apiKeys: RunDeps["apiKeys"] = {};
+    try {
+      apiKeys = await directory(this.env).providerKeys(tenantId);
+    } catch {
+      // Directory unreachable: the deploy's keys (if any) still ping config tenants.
+    }
     const report = await runKeepalive(
       {
         sql: this.ctx.storage.sql,
@@ -148,6 +230,7 @@ export class Tracker extends DurableObject<Env> {
         settings: this.#settings(),
         store: this.#keepalive,
         conversations: this.#conversations,
+        apiKeys,
       },
       nowMs,
       SWEEP_LIMIT,
@@ -184,6 +267,17 @@ export class Tracker extends DurableObject<Env> {
         // The registry only lets the cron find this tenant; the alarm still fires without it.
       }
     }
+  }
+
+  /** Seals the request's redacted excerpts (only requests with volatile head segments carry any). */
+  async #sealExcerpts(r: RecordRequest): Promise<Map<number, Sealed>> {
+    const out = new Map<number, Sealed>();
+    if (!r.excerpts?.length) return out;
+    const secret = getConfig(this.env).secret;
+    for (const e of r.excerpts) {
+      out.set(e.segment, await seal(secret, r.tenantId, `excerpt:${r.requestId}`, e.excerpt));
+    }
+    return out;
   }
 
   #settings(): KeepaliveSettings {

@@ -55,9 +55,17 @@ export interface RecordRequest {
   /** The request's chain, kept briefly to diagnose the next request's misses (cache-busters). */
   chain: ChainSummary | null;
   /** USD per prompt token at the base price, and the read discount, for pricing a buster's lost tokens. */
-  pricing: { inputPerToken: number; cacheRead: number };
+  pricing: { inputPerToken: number; cacheRead: number; cacheWrite5m?: number };
   /** What a ping would replay, for managed tenants whose request wrote or read a breakpoint. */
   capture: KeepaliveCapture | null;
+  /** Redacted excerpts of the request's volatile tools/system segments, for the cache-buster report. */
+  excerpts?: SegmentExcerpt[];
+}
+
+/** A redacted line of one segment (volatile values replaced by their kind). */
+export interface SegmentExcerpt {
+  segment: number;
+  excerpt: string;
 }
 
 /** One cache-buster finding. */
@@ -70,6 +78,8 @@ export interface BusterFinding {
   volatile: boolean;
   tokensLost: number;
   costUsd: number;
+  /** The redacted volatile line behind it, when one was found (decrypted for the tenant's own reads). */
+  excerpt?: string;
 }
 
 export type LookupResult = Record<string, PrefixState>;

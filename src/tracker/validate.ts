@@ -88,8 +88,20 @@ export function validateRecord(r: unknown): RecordRequest {
   if (!pricing || typeof pricing !== "object") fail("pricing");
   money(pricing.inputPerToken, "pricing.inputPerToken");
   money(pricing.cacheRead, "pricing.cacheRead");
+  if (pricing.cacheWrite5m !== undefined) money(pricing.cacheWrite5m, "pricing.cacheWrite5m");
   if (x.capture !== null) validateCapture(x.capture);
+  if (x.excerpts !== undefined) validateExcerpts(x.excerpts);
   return r as RecordRequest;
+}
+
+function validateExcerpts(v: unknown): void {
+  if (!Array.isArray(v) || v.length > 3) fail("excerpts");
+  for (const e of v) {
+    if (e === null || typeof e !== "object") fail("excerpts");
+    const { segment, excerpt } = e as Record<string, unknown>;
+    count(segment, "excerpts.segment");
+    if (typeof excerpt !== "string" || excerpt.length > 300) fail("excerpts.excerpt");
+  }
 }
 
 const MAX_CHAIN_SEGMENTS = 4096;

@@ -12,6 +12,9 @@ export const UPSTREAM_KEYS = {
   openai: "sk-openai-upstream-test",
 } as const;
 
+/** The admin API's bearer token in the test worker. */
+export const ADMIN_TOKEN = "stoker-admin-test-token";
+
 /** Tenants for tests that read a tenant's whole tracker: one each, so totals are theirs alone. */
 export const POOL_SIZE = 40;
 export const poolTenant = (i: number) => ({ id: `pool${i}`, key: `sk-stoker-test-pool-${i}` });

@@ -1,0 +1,285 @@
+import { DurableObject } from "cloudflare:workers";
+import type { CanonicalizeRules } from "../canonicalize/rules.ts";
+import { getConfig } from "../config.ts";
+import { open, seal } from "../tracker/crypto.ts";
+import type { RpcResult } from "../tracker/types.ts";
+import { generateTenantKey, sha256, toHex } from "./keys.ts";
+import type { Actor, AuditEntry, JsonValue, ProviderName, ResolvedTenant, TenantInfo } from "./types.ts";
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY,
+    key_sha256 TEXT UNIQUE,
+    created_at INTEGER NOT NULL,
+    key_rotated_at INTEGER,
+    canonicalize TEXT NOT NULL
+  )`,
+  // Provider keys sealed with the tenant's AES-GCM key (HKDF of STOKER_SECRET), bound to tenant and provider.
+  `CREATE TABLE IF NOT EXISTS provider_keys (
+    tenant TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    iv BLOB NOT NULL,
+    sealed BLOB NOT NULL,
+    set_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, provider)
+  )`,
+  `CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    request_id TEXT NOT NULL
+  )`,
+  `CREATE INDEX IF NOT EXISTS audit_at ON audit (at)`,
+];
+
+/** Kept audit entries (newest); older ones are dropped. */
+const AUDIT_KEEP = 50_000;
+
+const providerContext = (tenant: string, provider: ProviderName) => `provider-key:${tenant}:${provider}`;
+
+interface TenantRow extends Record<string, SqlStorageValue> {
+  id: string;
+  key_sha256: string | null;
+  created_at: number;
+  key_rotated_at: number | null;
+  canonicalize: string;
+}
+
+/**
+ * Tenants created through the admin API (one object, `idFromName("global")`): key hashes, canonicalization
+ * settings, sealed provider keys and the audit log. Tenants from the TENANTS config never live here.
+ * Every change writes its audit entry in the same transaction.
+ */
+export class TenantDirectory extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      for (const s of SCHEMA) ctx.storage.sql.exec(s);
+    });
+  }
+
+  /** The tenant whose key hashes to `keySha256Hex`, with its provider keys opened, or null. */
+  async resolve(keySha256Hex: string): Promise<ResolvedTenant | null> {
+    const row = this.#sql
+      .exec<TenantRow>("SELECT * FROM tenants WHERE key_sha256 = ?", keySha256Hex.toLowerCase())
+      .toArray()[0];
+    if (!row) return null;
+    return {
+      id: row.id,
+      canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
+      providerKeys: await this.providerKeys(row.id),
+    };
+  }
+
+  /** The tenant's own provider keys, opened (for requests and keepalive pings; never returned by the API). */
+  async providerKeys(tenant: string): Promise<Partial<Record<ProviderName, string>>> {
+    const secret = getConfig(this.env).secret;
+    const out: Partial<Record<ProviderName, string>> = {};
+    const rows = this.#sql
+      .exec<{ provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer }>(
+        "SELECT provider, iv, sealed FROM provider_keys WHERE tenant = ?",
+        tenant,
+      )
+      .toArray();
+    for (const r of rows) {
+      try {
+        out[r.provider] = await open(secret, tenant, providerContext(tenant, r.provider), {
+          iv: r.iv,
+          data: r.sealed,
+        });
+      } catch {
+        // Sealed under a previous STOKER_SECRET: unusable, as if unset (the admin sets it again).
+      }
+    }
+    return out;
+  }
+
+  async create(
+    id: string,
+    canonicalize: Partial<CanonicalizeRules>,
+    by: Actor,
+  ): Promise<RpcResult<{ key: string; tenant: TenantInfo }>> {
+    if (this.#row(id)) return { ok: false, error: "exists" };
+    const key = generateTenantKey();
+    const now = Date.now();
+    const hash = toHex(await sha256(key));
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec(
+        "INSERT INTO tenants (id, key_sha256, created_at, key_rotated_at, canonicalize) VALUES (?, ?, ?, NULL, ?)",
+        id,
+        hash,
+        now,
+        JSON.stringify(canonicalize),
+      );
+      this.#audit(by, "tenant.create", id, { canonicalize });
+    });
+    return { ok: true, value: { key, tenant: this.#info(id) as TenantInfo } };
+  }
+
+  async get(id: string): Promise<TenantInfo | null> {
+    return this.#info(id);
+  }
+
+  async list(limit: number, offset: number): Promise<TenantInfo[]> {
+    return this.#sql
+      .exec<{ id: string }>("SELECT id FROM tenants ORDER BY id LIMIT ? OFFSET ?", limit, offset)
+      .toArray()
+      .map((r) => this.#info(r.id) as TenantInfo);
+  }
+
+  /** A new key replaces the old one at once (the old key stops working; edge caches expire within seconds). */
+  async rotateKey(id: string, by: Actor): Promise<RpcResult<{ key: string }>> {
+    if (!this.#row(id)) return { ok: false, error: "not_found" };
+    const key = generateTenantKey();
+    const hash = toHex(await sha256(key));
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec(
+        "UPDATE tenants SET key_sha256 = ?, key_rotated_at = ? WHERE id = ?",
+        hash,
+        Date.now(),
+        id,
+      );
+      this.#audit(by, "tenant.key.rotate", id, {});
+    });
+    return { ok: true, value: { key } };
+  }
+
+  /** The tenant stays (with its data) but no key opens it until a rotation issues a new one. */
+  async revokeKey(id: string, by: Actor): Promise<RpcResult<TenantInfo>> {
+    if (!this.#row(id)) return { ok: false, error: "not_found" };
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec("UPDATE tenants SET key_sha256 = NULL, key_rotated_at = ? WHERE id = ?", Date.now(), id);
+      this.#audit(by, "tenant.key.revoke", id, {});
+    });
+    return { ok: true, value: this.#info(id) as TenantInfo };
+  }
+
+  /** Sets (a string) or clears (null) each given provider key; the audit says which, never the value. */
+  async setProviderKeys(
+    id: string,
+    keys: Partial<Record<ProviderName, string | null>>,
+    by: Actor,
+  ): Promise<RpcResult<TenantInfo>> {
+    if (!this.#row(id)) return { ok: false, error: "not_found" };
+    const secret = getConfig(this.env).secret;
+    const sealed = new Map<ProviderName, { iv: ArrayBuffer; data: ArrayBuffer } | null>();
+    for (const [provider, value] of Object.entries(keys) as [ProviderName, string | null][]) {
+      sealed.set(
+        provider,
+        value === null ? null : await seal(secret, id, providerContext(id, provider), value),
+      );
+    }
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      const detail: Record<string, string> = {};
+      for (const [provider, s] of sealed) {
+        if (s === null)
+          this.#sql.exec("DELETE FROM provider_keys WHERE tenant = ? AND provider = ?", id, provider);
+        else
+          this.#sql.exec(
+            `INSERT INTO provider_keys (tenant, provider, iv, sealed, set_at) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (tenant, provider) DO UPDATE SET iv = excluded.iv, sealed = excluded.sealed, set_at = excluded.set_at`,
+            id,
+            provider,
+            s.iv,
+            s.data,
+            now,
+          );
+        detail[provider] = s === null ? "cleared" : "set";
+      }
+      this.#audit(by, "tenant.provider_keys", id, detail);
+    });
+    return { ok: true, value: this.#info(id) as TenantInfo };
+  }
+
+  async setCanonicalize(
+    id: string,
+    rules: Partial<CanonicalizeRules>,
+    by: Actor,
+  ): Promise<RpcResult<TenantInfo>> {
+    const row = this.#row(id);
+    if (!row) return { ok: false, error: "not_found" };
+    const merged = { ...(JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>), ...rules };
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec("UPDATE tenants SET canonicalize = ? WHERE id = ?", JSON.stringify(merged), id);
+      this.#audit(by, "tenant.canonicalize", id, { canonicalize: rules });
+    });
+    return { ok: true, value: this.#info(id) as TenantInfo };
+  }
+
+  /** Records a change made elsewhere (keepalive settings live in the tenant's tracker). */
+  async audit(by: Actor, action: string, tenant: string, detail: Record<string, JsonValue>): Promise<void> {
+    this.#audit(by, action, tenant, detail);
+  }
+
+  async remove(id: string, by: Actor): Promise<RpcResult<null>> {
+    if (!this.#row(id)) return { ok: false, error: "not_found" };
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec("DELETE FROM provider_keys WHERE tenant = ?", id);
+      this.#sql.exec("DELETE FROM tenants WHERE id = ?", id);
+      this.#audit(by, "tenant.delete", id, {});
+    });
+    return { ok: true, value: null };
+  }
+
+  /** Newest first; `before` (an entry's id) pages back. */
+  async auditLog(limit: number, before: number | null): Promise<AuditEntry[]> {
+    return this.#sql
+      .exec<AuditEntry & Record<string, SqlStorageValue>>(
+        "SELECT id, at, actor, action, tenant, detail, request_id FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ ...r }));
+  }
+
+  get #sql(): SqlStorage {
+    return this.ctx.storage.sql;
+  }
+
+  #row(id: string): TenantRow | undefined {
+    return this.#sql.exec<TenantRow>("SELECT * FROM tenants WHERE id = ?", id).toArray()[0];
+  }
+
+  #info(id: string): TenantInfo | null {
+    const row = this.#row(id);
+    if (!row) return null;
+    const set = new Set(
+      this.#sql
+        .exec<{ provider: string }>("SELECT provider FROM provider_keys WHERE tenant = ?", id)
+        .toArray()
+        .map((r) => r.provider),
+    );
+    return {
+      id: row.id,
+      source: "directory",
+      created_at: row.created_at,
+      key_set: row.key_sha256 !== null,
+      key_rotated_at: row.key_rotated_at,
+      provider_keys: { anthropic: set.has("anthropic"), openai: set.has("openai") },
+      canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
+    };
+  }
+
+  #audit(by: Actor, action: string, tenant: string, detail: Record<string, unknown>): void {
+    this.#sql.exec(
+      "INSERT INTO audit (at, actor, action, tenant, detail, request_id) VALUES (?, ?, ?, ?, ?, ?)",
+      Date.now(),
+      by.actor,
+      action,
+      tenant,
+      JSON.stringify(detail),
+      by.requestId,
+    );
+    this.#sql.exec("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
+  }
+}
+
+/** The one directory object. */
+export function directory(env: Env): DurableObjectStub<TenantDirectory> {
+  return env.TENANT_DIRECTORY.get(env.TENANT_DIRECTORY.idFromName("global"));
+}

@@ -1,0 +1,80 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SummarySchema, TimeseriesSchema } from "../../src/analytics/schemas.ts";
+import { anthropic, longText, namespace, simAdvance } from "../support/clients.ts";
+import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { freshTenant } from "../support/tenants.ts";
+import { eventually, totalsAfter, tracker } from "../support/tracker.ts";
+import { api } from "./support.ts";
+
+const MODEL = "claude-sonnet-4-6";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("keepalive figures in the analytics", () => {
+  it("a ping that kept a paused conversation cached: its cost, the rewrite it avoided, the net saving", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const client = anthropic(ns, { apiKey: t.key });
+    const system = longText(3000, "rules");
+    const messages: Anthropic.MessageParam[] = [];
+    for (let turn = 0; turn < 2; turn++) {
+      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
+      const reply = await client.messages.create({
+        model: MODEL,
+        max_tokens: 32,
+        system,
+        messages: [...messages],
+      });
+      messages.push({ role: "assistant", content: reply.content });
+    }
+    await totalsAfter(t.id, 2);
+    const [row] = await keepaliveRows(t.id);
+    if (!row) throw new Error("no keepalive candidate");
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report.pinged).toBe(1);
+
+    // The user comes back 7 minutes after turn 2, on both clocks (Stoker's is faked in this isolate).
+    const back = row.last_use + 7 * 60_000;
+    await simAdvance(ns, (back - sweepAt) / 1000);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(back);
+    messages.push({ role: "user", content: "Turn 2: and now?" });
+    const reply = await client.messages.create({
+      model: MODEL,
+      max_tokens: 32,
+      system,
+      messages: [...messages],
+    });
+    vi.useRealTimers(); // the request's time is taken when it starts
+    expect(reply.usage.cache_read_input_tokens).toBeGreaterThan(3000);
+    // The ping and the third turn happened "later" than real time: ask for a range that holds them.
+    const range = `from=${Date.now() - 3600_000}&to=${back + 60_000}`;
+    await eventually(
+      async () => SummarySchema.parse((await api(`/v1/analytics/summary?${range}`, t.key)).body),
+      (s) => s.requests === 3 && s.keepalive.rewrites_avoided === 1,
+    );
+
+    const s = SummarySchema.parse((await api(`/v1/analytics/summary?${range}`, t.key)).body);
+    expect(s.requests).toBe(3);
+    expect(s.keepalive.pings).toBe(1);
+    expect(s.keepalive.cost_usd).toBeCloseTo(report.costUsd, 6);
+    expect(s.keepalive.cost_usd).toBeGreaterThan(0);
+    expect(s.keepalive.rewrites_avoided).toBe(1);
+    // The avoided write (1.25×) less the read paid instead (0.1×), at $3/MTok, on the pinged entry's tokens.
+    // The entry the ping kept is what the third turn read.
+    const kept = reply.usage.cache_read_input_tokens ?? 0;
+    expect(s.keepalive.rewrites_avoided_usd).toBeCloseTo((kept * 3 * (1.25 - 0.1)) / 1e6, 6);
+    expect(s.keepalive.rewrites_avoided_usd).toBeGreaterThan(s.keepalive.cost_usd);
+    expect(s.net_saved_usd).toBeCloseTo(s.saved_usd - s.keepalive.cost_usd, 6);
+    // Pings are not requests: they do not count in the token figures.
+    expect(s.input_tokens).toBe(s.by_model[0]?.input_tokens);
+    const ts = TimeseriesSchema.parse((await api(`/v1/analytics/timeseries?bucket=5m&${range}`, t.key)).body);
+    expect(ts.buckets.reduce((n, b) => n + b.keepalive.pings, 0)).toBe(1);
+    expect(ts.buckets.reduce((n, b) => n + b.keepalive.rewrites_avoided, 0)).toBe(1);
+  });
+});
