@@ -1,9 +1,23 @@
+import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { ADMIN_TOKEN, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
 
+/** What wrangler's Text rules (wrangler.toml [[rules]] and its defaults) do in the bundle, for the tests. */
+const TEXT_MODULES = /(\/dashboard\/browser\/[^/]+\.js|uPlot\.iife\.min\.js|uPlot\.min\.css|\.html|\.txt)$/;
+const textModules = {
+  name: "stoker-text-modules",
+  enforce: "pre" as const,
+  load(id: string) {
+    const file = id.split("?")[0] ?? id;
+    if (!TEXT_MODULES.test(file)) return null;
+    return `export default ${JSON.stringify(readFileSync(file, "utf8"))};`;
+  },
+};
+
 export default defineConfig({
   plugins: [
+    textModules,
     cloudflareTest(({ inject }) => {
       const simUrl = inject("simUrl");
       return {

@@ -5,6 +5,7 @@ import type { AppEnv } from "./edge/context.ts";
 import { errorResponse, StokerError } from "./edge/errors.ts";
 import { flavor, requestContext } from "./edge/middleware.ts";
 import { anthropicRoutes } from "./edge/routes/anthropic.ts";
+import { dashboardRoutes } from "./edge/routes/dashboard.ts";
 import { openAIRoutes } from "./edge/routes/openai.ts";
 import { v1Routes } from "./edge/routes/v1.ts";
 
@@ -18,6 +19,7 @@ export function createApp() {
   app.route("/anthropic", anthropicRoutes);
   app.route("/openai", openAIRoutes);
   app.route("/", v1Routes());
+  app.route("/", dashboardRoutes);
 
   app.notFound((c) => {
     const message = `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`;

@@ -23,3 +23,13 @@ interface Env {
   /** JSON array of GPU pools (see docs/gpu.md). */
   GPU_POOLS?: string;
 }
+
+// Served as text (see the [[rules]] in wrangler.toml).
+declare module "uplot/dist/uPlot.iife.min.js" {
+  const text: string;
+  export default text;
+}
+declare module "uplot/dist/uPlot.min.css" {
+  const text: string;
+  export default text;
+}
