@@ -41,6 +41,10 @@ if (!configured.TENANTS) {
   const hash = createHash("sha256").update(DEV_TENANT_KEY).digest("hex");
   vars.push(`TENANTS:${JSON.stringify([{ id: "dev", key_sha256: hash }])}`);
 }
+// A local admin token so the admin API can be tried at once; a deploy sets its own secret (or none: API off).
+const DEV_ADMIN_TOKEN = "stoker-dev-admin-token";
+if (process.env.ADMIN_TOKEN) vars.push(`ADMIN_TOKEN:${process.env.ADMIN_TOKEN}`);
+else if (!configured.ADMIN_TOKEN) vars.push(`ADMIN_TOKEN:${DEV_ADMIN_TOKEN}`);
 
 const upstreamNote = (name: "anthropic" | "openai") =>
   simulated[name]
@@ -53,6 +57,10 @@ console.log(
     `  Anthropic: baseURL http://127.0.0.1:${port}/anthropic -> ${upstreamNote("anthropic")}`,
     `  OpenAI:    baseURL http://127.0.0.1:${port}/openai/v1 -> ${upstreamNote("openai")}`,
     configured.TENANTS ? "  Tenants from TENANTS." : `  Dev tenant key: ${DEV_TENANT_KEY}`,
+    `  Dashboard: http://127.0.0.1:${port}/dashboard   API: http://127.0.0.1:${port}/v1/openapi.json`,
+    configured.ADMIN_TOKEN
+      ? "  Admin API: ADMIN_TOKEN from the environment or .dev.vars."
+      : `  Admin API: Authorization: Bearer ${DEV_ADMIN_TOKEN} (local only)`,
     `  Cron: curl "http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=*+*+*+*+*" (add &time=<epoch ms> to sweep as of that time)`,
     "",
   ].join("\n"),

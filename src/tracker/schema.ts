@@ -164,5 +164,4 @@ export const LIMITS = {
   conversations: 20_000,
   families: 2_000,
   busters: 1_000,
-  rescues: 10_000,
 } as const;

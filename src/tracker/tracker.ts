@@ -302,6 +302,7 @@ export class Tracker extends DurableObject<Env> {
   #housekeeping(nowMs: number): void {
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM requests WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
+    sql.exec("DELETE FROM rescues WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
     const { n } = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM prefixes").one();
     if (n > LIMITS.prefixes) {
       sql.exec(
