@@ -178,7 +178,7 @@ await runMain(
       await wrong.goto(`${stoker.url}/dashboard`);
       await wrong.fill("#key", "sk-stoker-not-a-tenant");
       await wrong.click("#login button[type=submit]");
-      await wrong.waitForFunction(() => document.getElementById("login-error")?.textContent !== "");
+      await wrong.waitForSelector("#login-error:not(:empty)", { timeout: 10_000 });
       check("a wrong key is refused on the page", await wrong.locator("#login").isVisible());
     } finally {
       await browser.close();

@@ -60,15 +60,17 @@ export function secondSight(): ReplayPolicy {
 }
 
 /**
- * A client that marks only its stable head (tools + system) with a 5m breakpoint. The trace has no
- * message boundaries, so the head is approximated as the leading blocks that each appear in at least
- * `share` of all requests (a developer knows their system prompt; on this trace that is block 0 only).
+ * A client that marks only its stable head (tools + system) with a 5m breakpoint. A request that knows its
+ * head (`headBlocks`, from a body log) writes the blocks wholly inside it. The Mooncake trace has no message
+ * boundaries, so there the head is approximated as the leading blocks that each appear in at least `share`
+ * of all requests (a developer knows their system prompt; on this trace that is block 0 only).
  */
 export function naiveClient(trace: Trace, share = 0.01): ReplayPolicy {
   const count = new Map<number, number>();
   for (const r of trace.requests) for (const id of r.ids) count.set(id, (count.get(id) ?? 0) + 1);
   const floor = share * trace.requests.length;
   const headLength = (req: TraceRequest): number => {
+    if (req.headBlocks !== undefined) return Math.min(req.headBlocks, req.ids.length);
     let k = 0;
     while (k < req.ids.length && (count.get(req.ids[k] as number) ?? 0) >= floor) k++;
     return k;

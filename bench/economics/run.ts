@@ -2,27 +2,30 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModelInfo } from "../../src/economics/models.ts";
-import {
-  anthropicAutomatic,
-  breakEvenPings,
-  naiveClient,
-  noCaching,
-  secondSight,
-  writeAll,
-} from "./baselines.ts";
+import { breakEvenPings, noCaching, secondSight, writeAll } from "./baselines.ts";
 import { type ReplayResult, replay } from "./engine.ts";
+import { loadTrace } from "./load.ts";
 import { offlineOptimum } from "./optimum.ts";
-import { costBars, cumulativeLines } from "./plots.ts";
+import { costBars, cumulativeLines, gapHistogram, hitRateLines } from "./plots.ts";
 import { ANTHROPIC_STYLE, OPENAI_STYLE } from "./prices.ts";
 import { compactTable, deviation, type Row, TTFT, table, ttftPercentiles } from "./report.ts";
 import { stokerPolicy } from "./stoker.ts";
+import {
+  anthropicSuite,
+  DEFAULT_LOOKBACK,
+  openaiSuite,
+  resultOf,
+  type Suite,
+  type SuiteRow,
+} from "./suite.ts";
 import { syntheticWorkloads, type Workload } from "./synthetic.ts";
-import { loadTrace, type Trace } from "./trace.ts";
+import { histogram, hitRateByBucket, quantile, reuseGaps, shareAtMost, stopShares } from "./timeline.ts";
+import { BLOCK_TOKENS, type Trace } from "./trace.ts";
 
 /**
- * `npx node bench/economics/run.ts`: replays the Mooncake conversation trace under the reference baselines,
- * Stoker's policy and the offline optimum, at Anthropic-style and OpenAI-style prices, prints the tables and
- * writes them to bench/report/economics.md. Fails (exit code 1) when a reference figure is not reproduced
+ * `npm run bench:economics` (bench/economics/run.ts): replays the Mooncake conversation trace under the
+ * reference baselines, Stoker's policy and the offline optimum (the rows of suite.ts), at Anthropic-style and
+ * OpenAI-style prices, prints the tables and writes them, with the SVG charts, to bench/report/economics.md. Fails (exit code 1) when a reference figure is not reproduced
  * within 1 %: until they are, nothing else in the table is to be trusted.
  */
 
@@ -31,9 +34,24 @@ const TRACE = join(here, "../data/mooncake_conversation.jsonl");
 const REPORT = join(here, "../report/economics.md");
 const COST_SVG = "economics-cost.svg";
 const CUMULATIVE_SVG = "economics-cumulative.svg";
+const HIT_RATE_SVG = "economics-hit-rate.svg";
+const GAPS_SVG = "economics-gaps.svg";
+/** Width of the hit-rate chart's time buckets. */
+const HIT_BUCKET_S = 120;
+/** The gap histogram: 1-minute bins up to 70 minutes, then one bin for everything beyond. */
+const GAP_BIN_MIN = 1;
+const GAP_BINS = 71;
+/** Rows of the hit-rate chart, by suite key, with their legend labels. */
+const HIT_RATE_LINES: readonly [string, string][] = [
+  ["write_all_5m", "write every prefix, 5m"],
+  ["break_even_pings", "5m + pings up to break-even"],
+  ["second_sight", "admit on second sight, 5m"],
+  ["stoker", "Stoker"],
+  ["optimum", "offline optimum"],
+];
 const TOLERANCE = 0.01;
 /** Anthropic's automatic mode checks the breakpoint and this many block boundaries before it. */
-const LOOKBACK = 20;
+const LOOKBACK = DEFAULT_LOOKBACK;
 /** Legend labels of the cumulative chart, in the order of `Table.lines`. */
 const LINE_LABELS = [
   "no caching",
@@ -62,7 +80,7 @@ const SYNTHETIC_NOTES: string[] = [
 ];
 
 interface Table {
-  rows: Row[];
+  rows: SuiteRow[];
   optimum: number;
   /** The rows the summary lines quote. */
   stoker: ReplayResult;
@@ -72,50 +90,49 @@ interface Table {
   lines: ReplayResult[];
 }
 
-function anthropicRows(trace: Trace, m: ModelInfo): Table {
+/** Reference figures of shared/traces/README.md, by suite row key. */
+const REFERENCE_BY_KEY: Readonly<Record<string, number>> = {
+  no_caching: REFERENCE.none,
+  write_all_5m: REFERENCE.all5m,
+  write_all_1h: REFERENCE.all1h,
+  fixed_pings: REFERENCE.fixed3,
+  break_even_pings: REFERENCE.breakEven,
+  second_sight: REFERENCE.second,
+  optimum: REFERENCE.optimum,
+};
+
+function withReferences(rows: readonly SuiteRow[]): SuiteRow[] {
+  return rows.map((r) => {
+    const reference = REFERENCE_BY_KEY[r.key];
+    return reference === undefined ? r : { ...r, reference };
+  });
+}
+
+function anthropicRows(trace: Trace, m: ModelInfo, suite: Suite): Table {
   const run = (p: Parameters<typeof replay>[1]): ReplayResult => replay(trace, p, { model: m });
   const n = breakEvenPings(m);
-  const optimum = offlineOptimum(trace, m);
-  const stoker = stokerPolicy(trace, { model: m });
-  const s = run(stoker);
-  const blind = offlineOptimum(trace, m, "uncached");
-  const none = run(noCaching());
+  const rows = withReferences(suite.rows);
+  const s = suite.stoker;
+  const optimum = suite.optimum;
+  const blind = resultOf(rows, "optimum_blind");
+  const none = resultOf(rows, "no_caching");
+  const all5m = resultOf(rows, "write_all_5m");
+  const second = resultOf(rows, "second_sight");
+  const automatic = resultOf(rows, "automatic");
   // Requests that hit a cached prefix, and those whose hit ends beyond the automatic mode's lookback. Writing
   // everything refreshes each block exactly as reading it does, so the cache holds the same blocks under
-  // both policies and these counts are the automatic mode's misses too.
+  // both policies and these counts are the automatic mode's misses too. A request's cached blocks are a
+  // leading run of full 512-token blocks (or the whole prompt), so their count is ceil(read tokens / 512).
   let hits = 0;
   let beyond = 0;
-  const all5m = run({
-    ...writeAll("5m"),
-    observe: (req, cached) => {
-      if (cached > 0) hits++;
-      if (cached > 0 && cached < req.ids.length - LOOKBACK) beyond++;
-    },
+  trace.requests.forEach((req, j) => {
+    const cached = Math.ceil((all5m.requestReads?.[j] ?? 0) / BLOCK_TOKENS);
+    if (cached > 0) hits++;
+    if (cached > 0 && cached < req.ids.length - LOOKBACK) beyond++;
   });
-  const second = run(secondSight());
-  const automatic = run(anthropicAutomatic(LOOKBACK));
-  const rows: Row[] = [
-    { result: none, reference: REFERENCE.none },
-    { result: run(naiveClient(trace)) },
-    { result: all5m, reference: REFERENCE.all5m },
-    { result: automatic },
-    { result: run(writeAll("1h")), reference: REFERENCE.all1h },
-    {
-      result: run(writeAll("5m", 3, "5m + fixed pings (every 5 min, up to 3 per idle period)")),
-      reference: REFERENCE.fixed3,
-    },
-    { result: run(writeAll("5m", n, `5m + pings up to break-even (${n})`)), reference: REFERENCE.breakEven },
-    { result: second, reference: REFERENCE.second },
-    {
-      result: run(stokerPolicy(trace, { model: m, noPings: true, name: "Stoker admission only (no pings)" })),
-    },
-    { result: s },
-    { result: blind, bound: true, blockPings: true },
-    { result: optimum, reference: REFERENCE.optimum, blockPings: true },
-  ];
   const lead = replay(trace, stokerPolicy(trace, { model: m }), { model: m, pingLeadMs: 20_000 });
   const lazy = run(stokerPolicy(trace, { model: m, lazyCounts: true }));
-  const known = run(stokerPolicy(trace, { model: m, family: stoker.family }));
+  const known = run(stokerPolicy(trace, { model: m, family: suite.stokerFamily }));
   const no1h = run(stokerPolicy(trace, { model: m, allow1h: false }));
   const usesOnly = run(stokerPolicy(trace, { model: m, ignoreTurns: true }));
   const early = (k: number): ReplayResult =>
@@ -140,21 +157,11 @@ function anthropicRows(trace: Trace, m: ModelInfo): Table {
   };
 }
 
-function openaiRows(trace: Trace, m: ModelInfo): Table {
-  const run = (p: Parameters<typeof replay>[1]): ReplayResult => replay(trace, p, { model: m });
-  const n = breakEvenPings(m);
-  const optimum = offlineOptimum(trace, m);
-  const automatic = run(writeAll("5m", 0, "automatic caching, no pings"));
-  const stoker = run(stokerPolicy(trace, { model: m, name: "Stoker keepalive (learned online)" }));
-  // With automatic caching "no caching" is not an option the client has: it is the price reference only.
-  const rows: Row[] = [
-    { result: { ...run(noCaching()), policy: "no caching (price reference)" } },
-    { result: automatic },
-    { result: run(writeAll("5m", 3, "automatic + fixed pings (up to 3 per idle period)")) },
-    { result: run(writeAll("5m", n, `automatic + pings up to break-even (${n})`)) },
-    { result: stoker },
-    { result: optimum, blockPings: true },
-  ];
+function openaiRows(suite: Suite): Table {
+  const rows = suite.rows;
+  const automatic = resultOf(rows, "automatic");
+  const stoker = suite.stoker;
+  const optimum = suite.optimum;
   const taken = (automatic.cost - stoker.cost) / (automatic.cost - optimum.cost);
   const notes = [
     `Automatic caching is free here, so the fair yardstick is the gap between it and the optimum: Stoker's pings take ${pct(taken)} of it. After 5 idle minutes the chance of a return in the next 5 is 2-7 % for a block seen once (a ping needs 11 %; 14 % for one seen twice, 41 % for one seen six times), so most entries are rightly let go; the optimum's pings are the ones it knows will be used.`,
@@ -226,8 +233,9 @@ function pct(x: number): string {
 function main(): void {
   const started = performance.now();
   const trace = loadTrace(TRACE);
-  const a = anthropicRows(trace, ANTHROPIC_STYLE);
-  const o = openaiRows(trace, OPENAI_STYLE);
+  const anthropic = anthropicSuite(trace, ANTHROPIC_STYLE, { lookbackBlocks: LOOKBACK, yardstick: true });
+  const a = anthropicRows(trace, ANTHROPIC_STYLE, anthropic);
+  const o = openaiRows(openaiSuite(trace, OPENAI_STYLE));
   const off = a.rows.filter((r) => (deviation(r) ?? 0) > TOLERANCE);
   const stoker = a.stoker;
   const blind = a.yardstick.cost;
@@ -246,6 +254,50 @@ function main(): void {
       values: r.timeline ?? new Float64Array(),
     })),
   );
+  const hitRates = HIT_RATE_LINES.map(([key, label]) => {
+    const r = resultOf(a.rows, key);
+    const b = hitRateByBucket(trace, r, HIT_BUCKET_S * 1000);
+    return { label, midS: b.midS, values: b.rate, overall: r.readTokens / r.totalInputTokens };
+  });
+  const hitRateSvg = hitRateLines(
+    "Token hit rate over the trace, Anthropic-style prices",
+    hitRates[0]?.midS ?? [],
+    hitRates,
+    HIT_BUCKET_S,
+  );
+  const stokerHits = hitRates.find((h) => h.label === "Stoker");
+  const warm = (from: number, to: number): string => {
+    let read = 0;
+    let all = 0;
+    trace.requests.forEach((r, j) => {
+      if (r.atMs < from * 1000 || r.atMs >= to * 1000) return;
+      read += stoker.requestReads?.[j] ?? 0;
+      all += r.inputTokens;
+    });
+    return pct(read / Math.max(1, all));
+  };
+  const gaps = reuseGaps(trace);
+  const n = breakEvenPings(ANTHROPIC_STYLE);
+  const stops = stopShares(anthropic.stops);
+  const stopShare = (lo: number, hi: number): number =>
+    stops.atMin.reduce((sum, m, i) => sum + (m >= lo && m <= hi ? (stops.share[i] ?? 0) : 0), 0);
+  const gapsSvg = gapHistogram(
+    "Gaps between reuses of a prefix block on the Mooncake trace, and where the policies stop holding",
+    histogram(gaps, GAP_BIN_MIN * 60_000, GAP_BINS),
+    GAP_BIN_MIN,
+    [
+      { atMin: 5, label: "5 min: a 5m write lapses (no pings)" },
+      { atMin: 20, label: "20 min: fixed pings stop (3)" },
+      { atMin: 5 * (n + 1), label: `${5 * (n + 1)} min: break-even pings stop (${n})` },
+    ],
+    { label: "Stoker lets entries lapse after this long idle (share of the tokens it lets go):", ...stops },
+  );
+  const minutes = (ms: number): string => `${(ms / 60_000).toFixed(1)} min`;
+  const gapText = [
+    `Gaps between reuses of a prefix, counted per 512-token block (every pair of consecutive requests that hold the same block; ${gaps.length.toLocaleString("en-US")} reuses): P50 ${minutes(quantile(gaps, 0.5))}, P90 ${minutes(quantile(gaps, 0.9))}, P99 ${minutes(quantile(gaps, 0.99))}; ${pct(shareAtMost(gaps, 300_000))} come within 5 minutes (a 5m entry's life with no ping), ${pct(shareAtMost(gaps, 1_200_000))} within 20 minutes (where 3 fixed pings stop) and ${pct(shareAtMost(gaps, 5 * (n + 1) * 60_000))} within ${5 * (n + 1)} minutes (where pinging up to break-even stops; the trace lasts ${Math.round(trace.endMs / 60_000)} minutes). The shared README's gap figures count prefixes rather than blocks, so they differ a little.`,
+    `Stoker's stop points (the strip under the histogram) are the lapses where it let blocks go (${anthropic.stops.length.toLocaleString("en-US")} of them), weighted by the tokens let go: ${pct(stopShare(0, 5))} at 5 minutes without a single ping, ${pct(stopShare(6, 10))} after one ping (10 minutes), ${pct(stopShare(11, 20))} after two or three (15-20 minutes), ${pct(stopShare(21, 1e9))} later; the latest stop is at ${Math.max(0, ...stops.atMin)} minutes. Only entries it wrote or read are candidates at all (admission already left most first-sight blocks uncached), and it lets them go far earlier than the fixed policies.`,
+    `Over time (\`${HIT_RATE_SVG}\`, ${HIT_BUCKET_S}-s buckets) Stoker starts from an empty survival table: its hit rate is ${warm(0, 600)} in the trace's first 10 minutes and ${warm(600, Number.POSITIVE_INFINITY)} after (overall ${pct(stokerHits?.overall ?? Number.NaN)}); the policies that write everything level off after the first few minutes.`,
+  ];
   const p50 = (r: ReplayResult): string => `${(ttftPercentiles(r, inputs)?.p50 ?? Number.NaN).toFixed(2)} s`;
   const [, writeAll5m, , , best] = a.lines as [
     ReplayResult,
@@ -259,7 +311,7 @@ function main(): void {
   const md = [
     "# Keepalive and admission economics on the Mooncake conversation trace",
     "",
-    `Generated by \`npx node bench/economics/run.ts\` (${trace.requests.length.toLocaleString("en-US")} requests over ${Math.round(trace.endMs / 1000).toLocaleString("en-US")} s, ${(trace.totalInputTokens / 1e6).toFixed(1)} M prompt tokens). Model: block-level prefix caching of 512-token blocks (a request reads its longest cached prefix, the policy decides what of the rest to write), TTL counted from the last read or write, pings charged for every lapse they cover until the end of the trace (bench/economics/engine.ts). Cost is prompt cost as a fraction of sending every token uncached; share of optimum savings is (1 − cost) / (1 − optimum). Stoker learns online (src/keepalive/, driven by bench/economics/stoker.ts): it sees each request only when it arrives.`,
+    `Generated by \`npm run bench:economics\` (bench/economics/run.ts; ${trace.requests.length.toLocaleString("en-US")} requests over ${Math.round(trace.endMs / 1000).toLocaleString("en-US")} s, ${(trace.totalInputTokens / 1e6).toFixed(1)} M prompt tokens). Model: block-level prefix caching of 512-token blocks (a request reads its longest cached prefix, the policy decides what of the rest to write), TTL counted from the last read or write, pings charged for every lapse they cover until the end of the trace (bench/economics/engine.ts). Cost is prompt cost as a fraction of sending every token uncached; share of optimum savings is (1 − cost) / (1 − optimum). Stoker learns online (src/keepalive/, driven by bench/economics/stoker.ts): it sees each request only when it arrives.`,
     "",
     "## Anthropic-style prices (read 0.1, 5m write 1.25, 1h write 2, TTL 5 min / 1 h)",
     "",
@@ -279,6 +331,12 @@ function main(): void {
     "",
     "The cumulative chart books each request's cost at its arrival and each ping's cost when it is sent (for the optimum, a ping is booked at the use it bridges to).",
     "",
+    `![Token hit rate over the trace](${HIT_RATE_SVG})`,
+    "",
+    `![Gaps between reuses of a prefix, with the policies' stop points](${GAPS_SVG})`,
+    "",
+    ...gapText.map((t) => `- ${t}`),
+    "",
     "## OpenAI-style prices (automatic caching: read 0.1, writes at the base price, 5-minute idle TTL, no 1h)",
     "",
     table(o.rows, o.optimum, inputs),
@@ -297,6 +355,8 @@ function main(): void {
   writeFileSync(REPORT, md);
   writeFileSync(join(dirname(REPORT), COST_SVG), costSvg);
   writeFileSync(join(dirname(REPORT), CUMULATIVE_SVG), cumulativeSvg);
+  writeFileSync(join(dirname(REPORT), HIT_RATE_SVG), hitRateSvg);
+  writeFileSync(join(dirname(REPORT), GAPS_SVG), gapsSvg);
   process.stdout.write(
     `${md}\n(replay took ${((performance.now() - started) / 1000).toFixed(1)} s; written to bench/report/economics.md)\n`,
   );

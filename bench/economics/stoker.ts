@@ -50,7 +50,8 @@ export interface StokerOptions {
   ignoreTurns?: boolean;
   /**
    * Position of the first block that belongs to the conversation alone (its turns are that block's uses):
-   * 1 on the Mooncake trace, whose shared head is block 0; the synthetic workloads' heads are longer.
+   * 1 on the Mooncake trace, whose shared head is block 0; the synthetic workloads' heads are longer. A
+   * request's own `rootBlock` (body logs, where the head is known per request) takes precedence.
    */
   rootPosition?: number;
   name?: string;
@@ -80,7 +81,8 @@ export function stokerPolicy(trace: Trace, opts: StokerOptions): StokerReplayPol
   const full = (id: number): boolean => (trace.blockTokens[id] ?? 0) === BLOCK_TOKENS;
   const ownOf = (id: number): Uint8Array => own.subarray(id * (WINDOWS + 1), (id + 1) * (WINDOWS + 1));
   const rootAt = opts.rootPosition ?? 1;
-  const rootOf = (req: TraceRequest): number => req.ids[Math.min(rootAt, req.ids.length - 1)] as number;
+  const rootOf = (req: TraceRequest): number =>
+    req.ids[Math.min(req.rootBlock ?? rootAt, req.ids.length - 1)] as number;
   const standing = (id: number) => ({
     uses: uses[id] ?? 0,
     turns: opts.ignoreTurns ? 1 : (turnsAt[id] ?? 0),

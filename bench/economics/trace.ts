@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-
 /** Tokens per block of the Mooncake trace. */
 export const BLOCK_TOKENS = 512;
 
@@ -10,6 +8,10 @@ export interface TraceRequest {
   ids: Int32Array;
   inputTokens: number;
   outputTokens: number;
+  /** Leading blocks wholly inside the stable head (tools + system), when the source knows it (body logs). */
+  headBlocks?: number;
+  /** Position of the first block that belongs to the conversation alone, when the source knows it. */
+  rootBlock?: number;
 }
 
 /** A loaded trace, with per-block facts that do not depend on the request (ids are chained, see bench/data). */
@@ -32,14 +34,9 @@ export interface TraceLine {
   input_length: number;
   output_length: number;
   hash_ids: number[];
-}
-
-/** Reads a Mooncake-format JSONL trace. */
-export function loadTrace(path: string): Trace {
-  const lines = readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "");
-  return traceFromLines(lines.map((l) => JSON.parse(l) as TraceLine));
+  /** Not in Mooncake traces: what bench/replay derives from request bodies (see TraceRequest). */
+  head_blocks?: number;
+  root_block?: number;
 }
 
 /** Builds a trace from parsed lines (block ids chained: a shared leading run of ids is a shared prefix). */
@@ -56,13 +53,16 @@ export function traceFromLines(parsed: readonly TraceLine[]): Trace {
       blockPosition[id] = pos;
     });
     totalInputTokens += l.input_length;
-    return {
+    const req: TraceRequest = {
       index,
       atMs: l.timestamp,
       ids: Int32Array.from(l.hash_ids),
       inputTokens: l.input_length,
       outputTokens: l.output_length,
     };
+    if (l.head_blocks !== undefined) req.headBlocks = l.head_blocks;
+    if (l.root_block !== undefined) req.rootBlock = l.root_block;
+    return req;
   });
   requests.sort((a, b) => a.atMs - b.atMs || a.index - b.index);
   const endMs = requests.at(-1)?.atMs ?? 0;

@@ -1,5 +1,5 @@
 // The engine's CPU (canonicalize + hash, plan, render) is bench/engine's job; this runs it as it is
-// (`npm run bench`) and quotes its rows, rather than measuring the same thing a second way.
+// (`npm run bench:engine`) and quotes its rows, rather than measuring the same thing a second way.
 import { join } from "node:path";
 import { runToEnd } from "./procs.ts";
 import { ROOT } from "./wrangler.ts";

@@ -146,12 +146,12 @@ function profileSection(profiles: Profiled[], facts: Facts): string[] {
 }
 
 function engineSection(engine: EngineRows | null): string[] {
-  if (!engine) return ["### Engine CPU", "", "Not run (`--no-engine`); see `npm run bench`."];
+  if (!engine) return ["### Engine CPU", "", "Not run (`--no-engine`); see `npm run bench:engine`."];
   if (!engine.ok) return ["### Engine CPU", "", "The engine bench failed:", "", "```", engine.note, "```"];
   return [
     "### Engine CPU inside workerd (quoted from bench/engine)",
     "",
-    "`npm run bench` (bench/engine/engine.bench.test.ts), run by this script on the same machine after the wrangler dev processes stopped: CPU time of canonicalize + hash (analyze), plan and render per request inside workerd, JSON.parse excluded, p50/p99 over 40 batch means (workerd's clock ticks in whole ms). Its bodies are its own (tools, an 1800-token system prompt, an agent conversation; sizes in o200k tokens), not the ones above.",
+    "`npm run bench:engine` (bench/engine/engine.bench.test.ts), run by this script on the same machine after the wrangler dev processes stopped: CPU time of canonicalize + hash (analyze), plan and render per request inside workerd, JSON.parse excluded, p50/p99 over 40 batch means (workerd's clock ticks in whole ms). Its bodies are its own (tools, an 1800-token system prompt, an agent conversation; sizes in o200k tokens), not the ones above.",
     "",
     ...engine.header,
     ...engine.rows,
@@ -237,7 +237,7 @@ function sanity(groups: GroupResult[], cells: CellResult[], facts: Facts): strin
 
 /** The engine bench's total p50 per row, e.g. "anthropic 2K 0.180 ms". */
 function engineSummary(engine: EngineRows | null): string {
-  if (!engine?.ok) return "the engine's own share was not measured in this run (`npm run bench`)";
+  if (!engine?.ok) return "the engine's own share was not measured in this run (`npm run bench:engine`)";
   const totals = engine.rows
     .map((r) => {
       const name = r.split("|")[1]?.trim();
