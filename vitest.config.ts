@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { gpuPoolsJson } from "./test/gpu/pools.ts";
 import { ADMIN_TOKEN, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
 
 /** What wrangler's Text rules (wrangler.toml [[rules]] and its defaults) do in the bundle, for the tests. */
@@ -20,6 +21,7 @@ export default defineConfig({
     textModules,
     cloudflareTest(({ inject }) => {
       const simUrl = inject("simUrl");
+      const gpuSim = inject("gpuSim");
       return {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
@@ -36,6 +38,8 @@ export default defineConfig({
             UPSTREAM_TIMEOUT_MS: "2000",
             TRACKER_DEADLINE_MS: "2000",
             ADMIN_TOKEN: ADMIN_TOKEN,
+            GPU_POOLS: gpuPoolsJson(gpuSim),
+            GPU_SIM: JSON.stringify(gpuSim),
           },
         },
       };

@@ -8,6 +8,7 @@ import { anthropicRoutes } from "./edge/routes/anthropic.ts";
 import { dashboardRoutes } from "./edge/routes/dashboard.ts";
 import { openAIRoutes } from "./edge/routes/openai.ts";
 import { v1Routes } from "./edge/routes/v1.ts";
+import { gpuRoutes } from "./gpu/routes.ts";
 
 /** Builds the Hono app: context, route families, and the one error handler. */
 export function createApp() {
@@ -17,7 +18,9 @@ export function createApp() {
   app.use("/anthropic/*", flavor("anthropic"));
   app.use("/openai/*", flavor("openai"));
   app.route("/anthropic", anthropicRoutes);
+  app.use("/gpu/*", flavor("openai"));
   app.route("/openai", openAIRoutes);
+  app.route("/gpu", gpuRoutes);
   app.route("/", v1Routes());
   app.route("/", dashboardRoutes);
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { CanonicalizeRules } from "./canonicalize/rules.ts";
 import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "./economics/models.ts";
 import type { Flavor } from "./edge/errors.ts";
+import { type GpuPoolConfig, parseGpuPools } from "./gpu/config.ts";
 
 /** A tenant known from config: its id and the SHA-256 of its Stoker key. */
 export interface TenantRecord {
@@ -36,6 +37,8 @@ export interface Config {
   trackerDeadlineMs: number;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
   models: ModelTable;
+  /** GPU pools by name (GPU_POOLS, docs/gpu.md); empty when none is configured. */
+  gpuPools: ReadonlyMap<string, GpuPoolConfig>;
   /** SHA-256 of ADMIN_TOKEN; null turns the admin API off. */
   adminTokenSha256: Uint8Array | null;
   keepalive: {
@@ -104,6 +107,7 @@ export function parseConfig(env: Env): Config {
       DEFAULTS.trackerDeadlineMs,
     ),
     models: parseModels(env.MODEL_PRICES),
+    gpuPools: parseGpuPools(env.GPU_POOLS),
     adminTokenSha256: adminToken(env.ADMIN_TOKEN),
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),

@@ -1,6 +1,7 @@
 import { createApp } from "./app.ts";
 import { runCron } from "./keepalive/scheduled.ts";
 
+export { GpuPool } from "./gpu/pool-object.ts";
 export { KeepaliveRegistry } from "./keepalive/registry.ts";
 export { TenantDirectory } from "./tenants/directory.ts";
 export { Tracker } from "./tracker/tracker.ts";

@@ -7,11 +7,12 @@ interface __BaseEnv_Env {
 	TRACKER: DurableObjectNamespace<import("./index").Tracker>;
 	KEEPALIVE_REGISTRY: DurableObjectNamespace /* KeepaliveRegistry */;
 	TENANT_DIRECTORY: DurableObjectNamespace<import("./index").TenantDirectory>;
+	GPU_POOL: DurableObjectNamespace<import("./index").GpuPool>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "Tracker" | "KeepaliveRegistry" | "TenantDirectory";
+		durableNamespaces: "Tracker" | "KeepaliveRegistry" | "TenantDirectory" | "GpuPool";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -160,9 +160,9 @@ function engineSection(engine: EngineRows | null): string[] {
 
 function trackerSection(cells: CellResult[]): string[] {
   const out = [
-    "### Tracker lookup on the request path (ms, local)",
+    "### Tracker lookup RPC (ms, local)",
     "",
-    "Stoker's Tracker class (unchanged, behind the reference worker's `/t/lookup`) queried with the chain hashes of each realistic request, while the conversations it was built from are recorded, so lookups find real rows. *Added* = the lookup route − a `/t/noop` route with the same body, back to back in alternating order: the Durable Object RPC, validation and the SQLite query, with the HTTP hop and JSON parsing cancelled. Both the DO and the caller are in one local workerd; a deployed tracker may be in another data center than the request.",
+    "What a request pays when it does ask the tracker (the first request of a conversation in an isolate, or one not heard of for 15 s; the others plan from the isolate's cache of the tracker's answers, `src/edge/tracker-cache.ts`, and cost the profile's *tracker lookup* column). Stoker's Tracker class (unchanged, behind the reference worker's `/t/lookup`) queried with the chain hashes of each realistic request, while the conversations it was built from are recorded, so lookups find real rows. *Added* = the lookup route − a `/t/noop` route with the same body, back to back in alternating order: the Durable Object RPC, validation and the SQLite query, with the HTTP hop and JSON parsing cancelled. Both the DO and the caller are in one local workerd; a deployed tracker may be in another data center than the request.",
     "",
     "| upstream | prompt size | lookups | hashes per lookup | **added p50 / p99** | lookup route p50 / p99 | noop route p50 / p99 |",
     "|---|---|---|---|---|---|---|",
@@ -180,7 +180,7 @@ function trackerSection(cells: CellResult[]): string[] {
     "",
     "### Tracker record (ms, off the request path) and storage per entry",
     "",
-    "`record` runs after the response (waitUntil), so it adds nothing to the client's time; it does occupy the tenant's Durable Object, and a lookup arriving meanwhile waits for it. *Added* as for lookups (record route − noop with the same body). *managed*: Anthropic requests of a managed tenant, whose record carries the keepalive capture (the forwarded body, AES-GCM sealed and stored); *no-capture*: pass-through tenants and OpenAI. Storage: SQLite's `databaseSize` and row counts of the tenant's object before and after the cell's conversations; a *tracked entry* is a row of `prefixes` (one chain position Stoker tracks); *per tracked entry* divides the growth of the whole database (every table: accounting rows, gaps, chains, sealed keepalive bodies) by the new `prefixes` rows.",
+    "`record` runs after the response (waitUntil), so it adds nothing to the client's time; it does occupy the tenant's Durable Object and the isolate's CPU, and the next request of the same family in that isolate waits for its answer (the positions' states after the update, which that request then plans from instead of a lookup). *Added* as for lookups (record route − noop with the same body). *managed*: Anthropic requests of a managed tenant, whose record carries the keepalive capture (the forwarded body, AES-GCM sealed and stored); *no-capture*: pass-through tenants and OpenAI. Storage: SQLite's `databaseSize` and row counts of the tenant's object before and after the cell's conversations; a *tracked entry* is a row of `prefixes` (one chain position Stoker tracks); *per tracked entry* divides the growth of the whole database (every table: accounting rows, gaps, chains, sealed keepalive bodies) by the new `prefixes` rows.",
     "",
     "| upstream | tenant | prompt size | records | record body KiB | **record added p50 / p99** | Δ prefixes rows | Δ rows, all tables | Δ bytes | **rows / bytes per tracked entry** | rows / bytes per request | rows added by table |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -274,7 +274,7 @@ export function render(
     "",
     `- **Added wall time, Stoker − direct** (per pair, all 12 groups): p50 ${range(added.map((s) => s.p50))} ms, p99 ${range(added.map((s) => s.p99))} ms.`,
     `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${met} of ${groups.length} groups** under wrangler dev on this machine.`,
-    `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms. **record** (after the response): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
+    `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms; a request pays it only when its isolate has not heard from the tracker about its conversation within 15 s (its first request there), the others plan from the isolate's cache of the tracker's answers (the profile's *tracker lookup* column). **record** (after the response): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
     `- **CPU per request**, Stoker's wrangler dev group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}; the V8 profile below splits the rest.`,
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect).`,
   ];

@@ -1,8 +1,8 @@
 // Stoker and the reference worker under `wrangler dev`, each from a bundle made once at the start
 // (`wrangler deploy --dry-run`, the bytes a deploy would upload): wrangler dev watches its sources, and
 // other people edit src/ while this runs, so serving a snapshot keeps reloads out of the figures.
-import { readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { type Child, freePort, runToEnd, start, waitHealthy } from "./procs.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -18,7 +18,11 @@ export async function bundle(config: string, outdir: string): Promise<string> {
     120_000,
   );
   if (code !== 0) throw new Error(`bundling ${config} failed:\n${output.slice(-3000)}`);
-  const entry = readdirSync(outdir).find((f) => f.endsWith(".js"));
+  // The entry is the .js with a source map beside it: text modules (the dashboard's browser scripts) are
+  // copied into the same directory, in no particular order.
+  const files = readdirSync(outdir);
+  const entry =
+    files.find((f) => f === "index.js") ?? files.find((f) => f.endsWith(".js") && files.includes(`${f}.map`));
   if (!entry) throw new Error(`no .js in ${outdir}`);
   return join(outdir, entry);
 }
@@ -44,7 +48,7 @@ export async function serve(
     "--no-bundle",
     entry,
     "-c",
-    config,
+    servingConfig(entry, config),
     "--ip",
     "127.0.0.1",
     "--port",
@@ -62,4 +66,28 @@ export async function serve(
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(child, `${url}/healthz`);
   return { child, url };
+}
+
+/**
+ * The config wrangler dev serves a bundle with. The bundle's text modules (the dashboard's browser script,
+ * uPlot) carry content hashes in their names, which the source config's `[[rules]]` globs do not match, so
+ * a copy of the config beside the bundle lists them by name instead; the bindings and migrations are kept.
+ */
+function servingConfig(entry: string, config: string): string {
+  const dir = dirname(entry);
+  const modules = readdirSync(dir).filter(
+    (f) => f !== basename(entry) && !f.endsWith(".map") && !f.endsWith(".toml") && f !== "README.md",
+  );
+  if (modules.length === 0) return config;
+  const kept: string[] = [];
+  let inRules = false;
+  for (const line of readFileSync(config, "utf8").split("\n")) {
+    const header = /^\s*\[/.test(line);
+    if (header) inRules = /^\s*\[\[rules\]\]/.test(line);
+    if (!inRules && !/^\s*main\s*=/.test(line)) kept.push(line);
+  }
+  kept.push("", "[[rules]]", 'type = "Text"', `globs = ${JSON.stringify(modules.map((f) => `**/${f}`))}`);
+  const out = join(dir, "wrangler.serve.toml");
+  writeFileSync(out, `${kept.join("\n")}\n`);
+  return out;
 }

@@ -13,6 +13,7 @@ import type { PositionRecord } from "../tracker/types.ts";
 import { renderAnthropic, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 import type { Logger } from "./log.ts";
+import type { BeliefScope } from "./tracker-cache.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {
@@ -52,8 +53,11 @@ export interface PrepareInput {
   config: Config;
   canonicalizeHeader: string | null;
   nowMs: number;
-  /** What the tracker knows of the candidate hashes (fail-open: may be empty). */
-  lookup: (hashes: string[]) => Promise<ReadonlyMap<string, PrefixState>>;
+  /**
+   * What the tracker knows of the candidate hashes (fail-open: may be empty). `scope` names the request's
+   * family and conversation, for the isolate's cache of the tracker's answers.
+   */
+  lookup: (hashes: string[], scope: BeliefScope) => Promise<ReadonlyMap<string, PrefixState>>;
   log: Logger;
 }
 
@@ -85,7 +89,10 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);
   }
-  const known = await input.lookup(analysis.candidates);
+  const known = await input.lookup(analysis.candidates, {
+    family: analysis.family,
+    conversation: analysis.conversation,
+  });
   try {
     const ctx: PlanContext = {
       nowMs: input.nowMs,

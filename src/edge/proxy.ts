@@ -65,8 +65,8 @@ export function proxy(spec: EndpointSpec) {
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
       nowMs: startedAt,
-      lookup: (hashes) =>
-        lookupWithDeadline(c.env, tenant.id, hashes, startedAt, config.trackerDeadlineMs, c.var.log),
+      lookup: (hashes, scope) =>
+        lookupWithDeadline(c.env, tenant.id, hashes, startedAt, config.trackerDeadlineMs, c.var.log, scope),
       log: c.var.log,
     });
     let outBody = prepared.body;
@@ -172,7 +172,14 @@ export function proxy(spec: EndpointSpec) {
       return new Response(upstream.body, { status: upstream.status, headers });
     }
 
-    const text = await upstream.text();
+    let text: string;
+    try {
+      text = await upstream.text();
+    } catch {
+      // The connection broke mid-body: the client gets a clear 502, and the request is accounted once.
+      finish(502, "upstream_error", { headersMs, ttfbMs: headersMs });
+      throw new StokerError(502, "bad_gateway", "The upstream connection broke while sending its answer.");
+    }
     let usage = null;
     try {
       usage = spec.jsonUsage(JSON.parse(text) as Record<string, unknown>);

@@ -7,7 +7,7 @@ import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
 import type { Prepared } from "./prepare.ts";
-import { recordSafely } from "./tracker-client.ts";
+import { beginRecord, recordSafely } from "./tracker-client.ts";
 
 /** The accounting row (and prefix facts) for one outcome. */
 export function toRecord(
@@ -84,9 +84,13 @@ export function recordOutcome(
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
   const models = c.var.config.models;
+  // Marked as on its way now, so the family's next lookup in this isolate waits for its answer.
+  const settle = beginRecord(outcome.tenantId, prepared.analysis?.family ?? null);
   c.executionCtx.waitUntil(
-    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
-      recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture, models), log),
-    ),
+    new Promise<void>((resolve) => setTimeout(resolve, 0))
+      .then(() =>
+        recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture, models), log, settle),
+      )
+      .finally(() => settle?.()),
   );
 }

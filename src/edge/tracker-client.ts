@@ -2,6 +2,15 @@ import type { PrefixState } from "../plan/types.ts";
 import type { Tracker } from "../tracker/tracker.ts";
 import type { LookupResult, RecordRequest } from "../tracker/types.ts";
 import type { Logger } from "./log.ts";
+import {
+  type BeliefScope,
+  cachedAnswer,
+  forgetConversations,
+  heardOf,
+  learn,
+  pending,
+  recordStarted,
+} from "./tracker-cache.ts";
 
 /** The tenant's tracker: one Durable Object per tenant. */
 export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracker> {
@@ -12,8 +21,15 @@ export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracke
 const EMPTY: ReadonlyMap<string, PrefixState> = new Map();
 
 /**
- * Asks the tracker what it knows of `hashes`, waiting at most `deadlineMs`. On timeout or error the
- * request is planned without it (fail open) and the fault is logged for counting.
+ * What the tracker knows of `hashes`, waiting at most `deadlineMs`. On timeout or error the request is
+ * planned without it (fail open) and the fault is logged for counting.
+ *
+ * With a `scope` (the request's family and conversation), the isolate's cache of what the tracker last said
+ * answers instead when it heard about the conversation within FRESH_MS (tracker-cache.ts); records of the
+ * family this isolate sent and has not seen answered are waited for first, within the same deadline, since
+ * their answers are what the tracker would say now. If they are not back in time, the cache's answer from
+ * before them is used (what a lookup would have said a moment earlier), and the timeout is logged as a
+ * lookup's would be. The answer of every lookup made goes into the cache.
  */
 export async function lookupWithDeadline(
   env: Env,
@@ -22,14 +38,31 @@ export async function lookupWithDeadline(
   nowMs: number,
   deadlineMs: number,
   log: Logger,
+  scope?: BeliefScope,
 ): Promise<ReadonlyMap<string, PrefixState>> {
   if (hashes.length === 0) return EMPTY;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), deadlineMs);
-  });
+  let timeout: Promise<"timeout"> | undefined;
+  const deadline = () => {
+    timeout ??= new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), deadlineMs);
+    });
+    return timeout;
+  };
   try {
-    const answer = await Promise.race([trackerFor(env, tenantId).lookup(hashes, nowMs), timeout]);
+    // Only a conversation heard of lately can be answered from the cache; for any other the wait for the
+    // family's records would only delay the lookup.
+    if (scope && heardOf(tenantId, scope.conversation, nowMs)) {
+      const waiting = pending(tenantId, scope.family);
+      if (waiting && (await Promise.race([waiting, deadline()])) === "timeout") {
+        log.warn("tracker.fault", { op: "lookup", fault: "timeout", deadline_ms: deadlineMs });
+        return cachedAnswer(tenantId, scope, hashes, nowMs) ?? EMPTY;
+      }
+      const cached = cachedAnswer(tenantId, scope, hashes, nowMs);
+      if (cached) return cached;
+    }
+    const sentAt = Date.now();
+    const answer = await Promise.race([trackerFor(env, tenantId).lookup(hashes, nowMs), deadline()]);
     if (answer === "timeout") {
       log.warn("tracker.fault", { op: "lookup", fault: "timeout", deadline_ms: deadlineMs });
       return EMPTY;
@@ -38,7 +71,9 @@ export async function lookupWithDeadline(
       log.warn("tracker.fault", { op: "lookup", fault: "rejected" });
       return EMPTY;
     }
-    return new Map(Object.entries(answer.value as LookupResult));
+    const value = answer.value as LookupResult;
+    if (scope) learn(tenantId, scope, hashes, value, sentAt);
+    return new Map(Object.entries(value));
   } catch (err) {
     log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
     return EMPTY;
@@ -47,17 +82,41 @@ export async function lookupWithDeadline(
   }
 }
 
-/** Records a request's outcome after the response; a failure is logged, never surfaced to the client. */
+/**
+ * Marks a record of `input`'s family as on its way, before it is built and sent (lookups of the family wait
+ * for it); `recordSafely` settles the mark. Null for a request without a family (nothing to wait for).
+ */
+export function beginRecord(tenantId: string, family: string | null): (() => void) | null {
+  return family === null ? null : recordStarted(tenantId, family);
+}
+
+/**
+ * Records a request's outcome after the response; a failure is logged, never surfaced to the client. The
+ * tracker answers with its positions' states, which this isolate keeps for the conversation's next turn.
+ */
 export async function recordSafely(
   env: Env,
   tenantId: string,
   input: RecordRequest,
   log: Logger,
+  settle?: (() => void) | null,
 ): Promise<void> {
+  const sentAt = Date.now();
+  let heard = false;
   try {
     const answer = await trackerFor(env, tenantId).record(input);
     if (!answer.ok) log.warn("tracker.fault", { op: "record", fault: "rejected" });
+    else if (answer.value.states && input.family !== null && input.conversation !== null) {
+      const scope = { family: input.family, conversation: input.conversation };
+      const hashes = input.positions.map((p) => p.hash);
+      learn(tenantId, scope, hashes, answer.value.states, sentAt);
+      heard = true;
+    } else heard = answer.value.states !== undefined || input.positions.length === 0;
   } catch (err) {
     log.warn("tracker.fault", { op: "record", fault: err instanceof Error ? err.name : "unknown" });
+  } finally {
+    // Without the tracker's answer the cache cannot know what it now holds: ask it next time.
+    if (!heard) forgetConversations(tenantId);
+    settle?.();
   }
 }

@@ -1,5 +1,6 @@
 import type { TenantRecord } from "../config.ts";
 import { directory } from "./directory.ts";
+import { bumpTenantEpoch } from "./epoch.ts";
 import { digestsEqual, sha256, toHex } from "./keys.ts";
 import type { ResolvedTenant } from "./types.ts";
 
@@ -17,6 +18,7 @@ const cache = new Map<string, { tenant: ResolvedTenant | null; until: number }>(
 /** Forgets cached answers (all of them: the admin API does not know a tenant's old key hash). */
 export function forgetResolved(): void {
   cache.clear();
+  bumpTenantEpoch(); // and every other per-isolate cache of tenant state (src/edge/tracker-cache.ts)
 }
 
 /**

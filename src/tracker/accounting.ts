@@ -3,11 +3,13 @@ import type { RecordRequest, Totals } from "./types.ts";
 /** Adds one accounting row; false when the request id was already counted (a retried record). */
 export function insertRequest(sql: SqlStorage, r: RecordRequest): boolean {
   const u = r.usage;
+  // RETURNING yields a row only for an insert that happened: `rowsWritten` also counts the AUTOINCREMENT
+  // sequence's write, so it is 1 for an ignored duplicate too.
   const inserted = sql.exec(
     `INSERT OR IGNORE INTO requests (request_id, at, upstream, endpoint, model, stream, keepalive, status, result,
       input_tokens, uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
       cost_usd, cost_without_cache_usd, ttfb_ms, duration_ms, plan)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     r.requestId,
     r.at,
     r.upstream,
@@ -29,7 +31,7 @@ export function insertRequest(sql: SqlStorage, r: RecordRequest): boolean {
     r.durationMs,
     r.plan,
   );
-  return inserted.rowsWritten > 0;
+  return inserted.toArray().length > 0;
 }
 
 /** Sums of the accounting rows in [fromMs, toMs). */

@@ -22,9 +22,16 @@ interface ConversationRow extends Record<string, SqlStorageValue> {
 /** Conversations' rhythms and families' survival tables: what the keepalive policy learns from. */
 export class Conversations {
   readonly #sql: SqlStorage;
+  /** When the last sweep ran (meta `idle_swept`), once read: only `sweep` writes it. */
+  #swept: number | null | undefined;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
+  }
+
+  /** The stored sweep time is gone (the object's storage was deleted): read it again next time. */
+  forgetSweep(): void {
+    this.#swept = undefined;
   }
 
   /**
@@ -64,12 +71,15 @@ export class Conversations {
    * counted this way too; counting only on return would make returns look likelier than they are.
    */
   sweep(nowMs: number): void {
-    const last = this.#sql
-      .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'idle_swept'")
-      .toArray()[0];
-    const since = last ? Number(last.value) : nowMs;
+    if (this.#swept === undefined) {
+      const last = this.#sql
+        .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'idle_swept'")
+        .toArray()[0];
+      this.#swept = last ? Number(last.value) : null;
+    }
+    const since = this.#swept ?? nowMs;
     // Windows are 5 minutes wide: a sweep more often than every 30 s adds nothing.
-    if (last && nowMs - since < 30_000) return;
+    if (this.#swept !== null && nowMs - since < 30_000) return;
     const tables = new Map<string, ReturnType<typeof decodeFamily>>();
     for (let j = 1; j < WINDOWS; j++) {
       const rows = this.#sql
@@ -93,6 +103,7 @@ export class Conversations {
       "INSERT INTO meta (key, value) VALUES ('idle_swept', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       String(nowMs),
     );
+    this.#swept = nowMs;
   }
 
   /** False for a new conversation in a family where no conversation has come back yet (second sight). */

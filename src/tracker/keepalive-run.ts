@@ -22,6 +22,28 @@ export interface SealedRequest {
   loc: SegmentLoc;
 }
 
+/** Marks the framed layout of a sealed request: this line, the JSON of everything but the body, then the body. */
+const FRAMED = "stoker-request/2\n";
+
+/**
+ * The plaintext a keepalive request is sealed as. The body (already JSON text, up to 1.8 MB) follows a
+ * one-line JSON header as it is, rather than as a JSON string inside the header, which would escape every
+ * quote of it on each record and unescape it again on each ping.
+ */
+export function encodeSealedRequest(r: SealedRequest): string {
+  return `${FRAMED}${JSON.stringify({ path: r.path, headers: r.headers, loc: r.loc })}\n${r.body}`;
+}
+
+/** Reads what `encodeSealedRequest` wrote, and the older layout (one JSON object with the body inside). */
+export function decodeSealedRequest(text: string): SealedRequest {
+  if (!text.startsWith(FRAMED)) return JSON.parse(text) as SealedRequest;
+  // JSON text has no raw line breaks, so the header ends at the first one after the marker.
+  const end = text.indexOf("\n", FRAMED.length);
+  if (end < 0) throw new Error("sealed request without a body");
+  const head = JSON.parse(text.slice(FRAMED.length, end)) as Omit<SealedRequest, "body">;
+  return { path: head.path, headers: head.headers, loc: head.loc, body: text.slice(end + 1) };
+}
+
 export interface RunDeps {
   sql: SqlStorage;
   tenantId: string;
@@ -107,9 +129,9 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   }
   if (!row.iv || !row.sealed || !store.claim(row)) return { kind: "skipped", costUsd: 0 };
 
-  const sealed = JSON.parse(
+  const sealed = decodeSealedRequest(
     await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }),
-  ) as SealedRequest;
+  );
   const forwarded = JSON.parse(sealed.body) as Record<string, unknown>;
   const endpoint =
     provider === "anthropic"

@@ -12,8 +12,12 @@ const READ_SHARE = 0.9;
 export function noteRescue(sql: SqlStorage, r: RecordRequest, ttlMs: (ttl: string) => number): void {
   const u = r.usage;
   if (r.conversation === null || u === null || r.result !== "ok" || r.keepalive) return;
+  // Not `*`: the row holds the sealed request (up to 1.8 MB), which this check does not read.
   const row = sql
-    .exec<KeepaliveRow>("SELECT * FROM keepalive WHERE conversation = ?", r.conversation)
+    .exec<Pick<KeepaliveRow, "hash" | "tokens" | "pings" | "last_use" | "ttl">>(
+      "SELECT hash, tokens, pings, last_use, ttl FROM keepalive WHERE conversation = ?",
+      r.conversation,
+    )
     .toArray()[0];
   if (!row || row.pings === 0 || r.at <= row.last_use + ttlMs(row.ttl)) return;
   if (u.cacheReadTokens < row.tokens * READ_SHARE) return;

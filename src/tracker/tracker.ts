@@ -15,10 +15,17 @@ import { registry } from "../keepalive/registry.ts";
 import { type KeepaliveSettings, PING_LEAD_MS, resolveKeepalive } from "../keepalive/settings.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
+import type { PositionBelief } from "./belief.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversations.ts";
 import { open, type Sealed, seal } from "./crypto.ts";
-import { emptyReport, type RunDeps, runKeepalive, type SealedRequest } from "./keepalive-run.ts";
+import {
+  emptyReport,
+  encodeSealedRequest,
+  type RunDeps,
+  runKeepalive,
+  type SealedRequest,
+} from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { lookupPrefixes, updatePrefixes } from "./prefixes.ts";
 import { noteRescue } from "./rescues.ts";
@@ -27,6 +34,7 @@ import type {
   BusterFinding,
   KeepaliveReport,
   LookupResult,
+  RecordAnswer,
   RecordRequest,
   RpcResult,
   Totals,
@@ -37,6 +45,13 @@ import { TrackerInputError, validateLookup, validateRecord } from "./validate.ts
 const HOUSEKEEPING_EVERY = 200;
 /** Entries one keepalive sweep handles at most (each may be one subrequest). */
 const SWEEP_LIMIT = 50;
+/** A registry deadline this close (the cron looks 60 s ahead every minute) is kept exact after records. */
+const REGISTRY_SLACK_MS = 150_000;
+
+/** A position the provider read or wrote: the kind of entry a keepalive candidate points at. */
+function keptBelief(b: PositionBelief | undefined): boolean {
+  return b !== undefined && (b.read || b.written) && b.cachedUntil !== null;
+}
 
 /**
  * One per tenant (`idFromName(tenantId)`): what Stoker believes each provider holds for the tenant, the
@@ -48,6 +63,10 @@ export class Tracker extends DurableObject<Env> {
   readonly #keepalive: KeepaliveStore;
   #recordsSinceHousekeeping = 0;
   #reportedWake: number | null | undefined;
+  #alarmAt: number | null | undefined;
+  #keepaliveSettings: KeepaliveSettings | undefined;
+  #tenantRemembered = false;
+  #tenantId: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -63,8 +82,12 @@ export class Tracker extends DurableObject<Env> {
     return { ok: true, value: lookupPrefixes(this.ctx.storage.sql, hashes, nowMs) };
   }
 
-  /** Accounts one request, updates what is believed cached, keeps its keepalive capture; idempotent per id. */
-  async record(input: RecordRequest): Promise<RpcResult<{ counted: boolean }>> {
+  /**
+   * Accounts one request, updates what is believed cached, keeps its keepalive capture; idempotent per id.
+   * Answers with what is now known of the request's positions (as `lookup` would answer for them), so the
+   * edge can plan the conversation's next turn from that without asking again.
+   */
+  async record(input: RecordRequest): Promise<RpcResult<RecordAnswer>> {
     const invalid = rejectInvalid(() => validateRecord(input));
     if (invalid) return invalid;
     const r = input;
@@ -85,27 +108,28 @@ export class Tracker extends DurableObject<Env> {
         body: capture.body,
         loc: capture.loc,
       };
-      sealed = await seal(config.secret, r.tenantId, capture.hash, JSON.stringify(plain));
+      sealed = await seal(config.secret, r.tenantId, capture.hash, encodeSealedRequest(plain));
     }
     const excerpts = await this.#sealExcerpts(r);
     const sql = this.ctx.storage.sql;
     const ttlMs = (ttl: string) => (ttl === "1h" ? 3600_000 : config.keepalive.anthropicTtlMs);
     let counted = false;
-    this.ctx.storage.transactionSync(() => {
+    const tracked = r.family !== null && r.positions.length > 0;
+    const states: LookupResult = {};
+    const apply = () => {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
-      const beliefs =
-        r.family !== null && r.positions.length > 0
-          ? updatePrefixes(sql, r, config.keepalive.anthropicTtlMs)
-          : new Map();
+      const beliefs = tracked
+        ? updatePrefixes(sql, r, config.keepalive.anthropicTtlMs, states)
+        : new Map<string, PositionBelief>();
       if (r.conversation !== null && r.family !== null && r.result === "ok") {
         this.#conversations.sweep(r.at);
         this.#conversations.noteRequest(r.conversation, r.family, r.at);
       }
       if (r.chain) diagnose(sql, r, excerpts);
       const b = capture ? beliefs.get(capture.hash) : undefined;
-      if (capture && sealed && b && (b.read || b.written) && b.cachedUntil !== null && r.family !== null) {
+      if (capture && sealed && b && keptBelief(b) && b.cachedUntil !== null && r.family !== null) {
         this.#keepalive.upsert({
           conversation: capture.conversation,
           hash: capture.hash,
@@ -119,13 +143,35 @@ export class Tracker extends DurableObject<Env> {
           cachedUntil: b.cachedUntil,
         });
       }
-    });
+    };
+    try {
+      this.ctx.storage.transactionSync(apply);
+    } catch (err) {
+      this.#conversations.forgetSweep(); // rolled back with the rest: read the stored time again
+      throw err;
+    }
     if (++this.#recordsSinceHousekeeping >= HOUSEKEEPING_EVERY) {
       this.#recordsSinceHousekeeping = 0;
       this.#housekeeping(r.at);
     }
-    if (counted && capture) await this.#reschedule();
-    return { ok: true, value: { counted } };
+    if (counted && capture) await this.#reschedule(true);
+    if (!tracked) return { ok: true, value: { counted } };
+    // What the positions now hold, as a lookup at the request's start would answer: from the values the
+    // update wrote, or read back when it did not write them all (a retried record).
+    const complete = r.positions.every((p) => p.hash in states);
+    return {
+      ok: true,
+      value: {
+        counted,
+        states: complete
+          ? states
+          : lookupPrefixes(
+              sql,
+              r.positions.map((p) => p.hash),
+              r.at,
+            ),
+      },
+    };
   }
 
   /** Sums of the accounting rows in [fromMs, toMs). */
@@ -190,6 +236,11 @@ export class Tracker extends DurableObject<Env> {
       }
     }
     this.#reportedWake = undefined;
+    this.#alarmAt = undefined;
+    this.#keepaliveSettings = undefined;
+    this.#tenantRemembered = false;
+    this.#tenantId = undefined;
+    this.#conversations.forgetSweep();
     migrate(this.ctx.storage.sql);
   }
 
@@ -205,6 +256,7 @@ export class Tracker extends DurableObject<Env> {
       "INSERT INTO meta (key, value) VALUES ('keepalive', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       JSON.stringify(resolved),
     );
+    this.#keepaliveSettings = resolved;
     return resolved;
   }
 
@@ -241,25 +293,42 @@ export class Tracker extends DurableObject<Env> {
 
   /** The alarm is set for the next keepalive deadline; it sweeps as of that deadline. */
   override async alarm(): Promise<void> {
+    this.#alarmAt = undefined; // it fired: no alarm is set until the sweep below sets the next one
     const planned = this.ctx.storage.sql
       .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'alarm_at'")
       .toArray()[0];
     await this.runKeepalive(Math.max(Date.now(), planned ? Number(planned.value) : 0));
   }
 
-  async #reschedule(): Promise<void> {
+  /**
+   * Sets the alarm for the next deadline and tells the registry. After a record (`afterRecord`), the registry
+   * is told only what the cron could otherwise miss: a deadline earlier than the one it holds, or any change
+   * once the one it holds comes due within REGISTRY_SLACK_MS. A deadline that only moved later (every turn
+   * of a busy conversation moves it) leaves the registry early, which costs at most one sweep that finds
+   * nothing due and reports the right time; a sweep always reports.
+   */
+  async #reschedule(afterRecord = false): Promise<void> {
     const next = this.#keepalive.nextDeadline();
     const wake = next === null ? null : next - PING_LEAD_MS;
-    if (wake === null) await this.ctx.storage.deleteAlarm();
-    else {
+    if (wake === null) {
+      if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
+    } else if (wake !== this.#alarmAt) {
       await this.ctx.storage.setAlarm(wake);
       this.ctx.storage.sql.exec(
         "INSERT INTO meta (key, value) VALUES ('alarm_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         String(wake),
       );
     }
+    this.#alarmAt = wake;
+    const reported = this.#reportedWake;
+    const stale =
+      reported === undefined ||
+      wake === null ||
+      reported === null ||
+      wake < reported ||
+      reported <= Date.now() + REGISTRY_SLACK_MS;
     const tenant = this.#tenant();
-    if (tenant && wake !== this.#reportedWake) {
+    if (tenant && wake !== reported && (!afterRecord || stale)) {
       this.#reportedWake = wake;
       try {
         await registry(this.env).set(tenant, wake);
@@ -280,23 +349,30 @@ export class Tracker extends DurableObject<Env> {
     return out;
   }
 
+  /** Read once per instance: only `configureKeepalive` and `purge` (on this object) change them. */
   #settings(): KeepaliveSettings {
+    if (this.#keepaliveSettings) return this.#keepaliveSettings;
     const row = this.ctx.storage.sql
       .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'keepalive'")
       .toArray()[0];
-    return resolveKeepalive(row ? JSON.parse(row.value) : null);
+    this.#keepaliveSettings = resolveKeepalive(row ? JSON.parse(row.value) : null);
+    return this.#keepaliveSettings;
   }
 
   #tenant(): string | null {
-    return (
+    // Read once per instance once known: the first record stores it and nothing changes it (purge forgets).
+    this.#tenantId ??=
       this.ctx.storage.sql
         .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'tenant_id'")
-        .toArray()[0]?.value ?? null
-    );
+        .toArray()[0]?.value ?? undefined;
+    return this.#tenantId ?? null;
   }
 
   #rememberTenant(tenantId: string): void {
+    // The object belongs to one tenant: once per instance is enough (INSERT OR IGNORE keeps the first).
+    if (this.#tenantRemembered) return;
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('tenant_id', ?)", tenantId);
+    this.#tenantRemembered = true;
   }
 
   #housekeeping(nowMs: number): void {

@@ -33,7 +33,8 @@ export interface RecordRequest {
   tenantId: string;
   requestId: string;
   at: number;
-  upstream: "anthropic" | "openai";
+  /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
+  upstream: "anthropic" | "openai" | `gpu:${string}`;
   endpoint: string;
   model: string;
   stream: boolean;
@@ -83,6 +84,13 @@ export interface BusterFinding {
 }
 
 export type LookupResult = Record<string, PrefixState>;
+
+/** What `record` answers: whether the request was counted now, and its positions' states after the update. */
+export interface RecordAnswer {
+  counted: boolean;
+  /** As `lookup` would answer for the request's positions at its start time; absent without positions. */
+  states?: LookupResult;
+}
 
 /** Sums over a tenant's accounting rows: the usage fields, summed, plus counts and money. */
 export interface Totals extends Usage {

@@ -52,7 +52,12 @@ export function validateRecord(r: unknown): RecordRequest {
   text(x.tenantId, "tenantId", 64);
   text(x.requestId, "requestId", 100);
   count(x.at, "at");
-  if (x.upstream !== "anthropic" && x.upstream !== "openai") fail("upstream");
+  if (
+    x.upstream !== "anthropic" &&
+    x.upstream !== "openai" &&
+    !(typeof x.upstream === "string" && /^gpu:[A-Za-z0-9_-]{1,64}$/.test(x.upstream))
+  )
+    fail("upstream");
   text(x.endpoint, "endpoint", 40);
   text(x.model, "model");
   if (typeof x.stream !== "boolean" || typeof x.keepalive !== "boolean") fail("flags");

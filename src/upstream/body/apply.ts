@@ -1,5 +1,5 @@
 import type { CanonicalEdit } from "../../prefix/types.ts";
-import { Locator } from "./scan.ts";
+import { PathSpans } from "./scan.ts";
 
 type Path = readonly (string | number)[];
 type Json = Record<string, unknown>;
@@ -45,23 +45,31 @@ export function applyToBody(
   top: readonly TopLevelField[],
 ): string {
   if (edits.length === 0 && markers.length === 0 && top.length === 0) return raw;
-  const loc = new Locator(raw);
   const values = edits.map((e) => e.value);
   const ops: Op[] = [];
-
+  // Markers that fall inside a replaced value go into that value; the others need their block's span.
+  const outside: Marker[] = [];
   for (const m of markers) {
     const e = edits.findIndex((ed) => isPrefix(ed.path, m.path));
-    if (e >= 0) {
-      values[e] = markInside(values[e], m.path.slice((edits[e] as CanonicalEdit).path.length), m);
-      continue;
-    }
+    if (e >= 0) values[e] = markInside(values[e], m.path.slice((edits[e] as CanonicalEdit).path.length), m);
+    else outside.push(m);
+  }
+  // One pass over the body finds every span needed (the root's entries included).
+  const loc = new PathSpans(
+    raw,
+    edits.map((e) => e.path),
+    outside.map((m) => m.path),
+  );
+
+  for (const m of outside) {
     const span = loc.span(m.path);
     if (!span) continue;
     const c = raw.charCodeAt(span.start);
     const marker = JSON.stringify(m.value);
     if (c === 123) {
-      if (loc.has(m.path, m.key)) continue;
-      const empty = loc.entriesOf(span).length === 0;
+      const entries = loc.entries(m.path) ?? [];
+      if (entries.some((x) => x.key === m.key)) continue;
+      const empty = entries.length === 0;
       ops.push({
         start: span.end - 1,
         end: span.end - 1,
@@ -83,10 +91,11 @@ export function applyToBody(
   });
 
   const root = loc.span([]);
-  if (root && raw.charCodeAt(root.start) === 123) {
-    const fields = top.filter((f) => !loc.has([], f.key));
+  const rootEntries = loc.entries([]);
+  if (root && rootEntries && raw.charCodeAt(root.start) === 123) {
+    const fields = top.filter((f) => !rootEntries.some((x) => x.key === f.key));
     if (fields.length > 0) {
-      const empty = loc.entriesOf(root).length === 0;
+      const empty = rootEntries.length === 0;
       const text = fields.map((f) => `${JSON.stringify(f.key)}:${JSON.stringify(f.value)}`).join(",");
       ops.push({ start: root.end - 1, end: root.end - 1, text: `${empty ? "" : ","}${text}` });
     }

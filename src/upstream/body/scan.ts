@@ -164,3 +164,119 @@ export class Locator {
     return list;
   }
 }
+
+type Step = string | number;
+
+/** One step of the paths `locate` looks for; `span` and `entries` are filled in by the scan. */
+interface Target {
+  children: Map<Step, Target>;
+  /** List the entries of the object found here (for markers and top-level fields). */
+  wantsEntries: boolean;
+  span: Span | null;
+  entries: Entry[] | null;
+}
+
+const target = (): Target => ({ children: new Map(), wantsEntries: false, span: null, entries: null });
+
+function forget(t: Target): void {
+  t.span = null;
+  t.entries = null;
+  for (const c of t.children.values()) forget(c);
+}
+
+/**
+ * The spans of several paths in one pass over the body: containers on a path are walked, every other value
+ * is skipped, so each character is crossed once (the Locator above lists a container again for each level
+ * it descends). Resolves like `Locator.span`: the last of duplicate keys wins, a step of the wrong kind
+ * (an index into an object, a key into an array) finds nothing.
+ */
+export class PathSpans {
+  private readonly root = target();
+  private readonly raw: string;
+
+  /**
+   * @param raw JSON text that JSON.parse accepted (the scan trusts its structure).
+   * @param paths the paths to find; `withEntries` also lists the entries of the objects at those paths.
+   */
+  constructor(raw: string, paths: readonly (readonly Step[])[], withEntries: readonly (readonly Step[])[]) {
+    this.raw = raw;
+    for (const p of paths) this.node(p, true);
+    for (const p of withEntries) (this.node(p, true) as Target).wantsEntries = true;
+    this.root.wantsEntries = true;
+    this.visit(skipWs(raw, 0), this.root);
+  }
+
+  /** The span of the value at `path` (one of the constructor's paths), or null when the body has none. */
+  span(path: readonly Step[]): Span | null {
+    return this.node(path, false)?.span ?? null;
+  }
+
+  /** The entries of the object at `path` (a `withEntries` path, or the root), or null when it is no object. */
+  entries(path: readonly Step[]): Entry[] | null {
+    return this.node(path, false)?.entries ?? null;
+  }
+
+  private node(path: readonly Step[], create: boolean): Target | undefined {
+    let cur = this.root;
+    for (const step of path) {
+      let next = cur.children.get(step);
+      if (!next) {
+        if (!create) return undefined;
+        next = target();
+        cur.children.set(step, next);
+      }
+      cur = next;
+    }
+    return cur;
+  }
+
+  /** Scans the value at `start` for target `t`; returns the index just after it. */
+  private visit(start: number, t: Target): number {
+    const s = this.raw;
+    // A duplicate key is visited again: what its earlier occurrence held must not survive.
+    if (t.span) forget(t);
+    const c = s.charCodeAt(start);
+    let end: number;
+    if (c === 123 && (t.children.size > 0 || t.wantsEntries)) end = this.object(start, t);
+    else if (c === 91 && t.children.size > 0) end = this.array(start, t);
+    else end = skipValue(s, start);
+    t.span = { start, end };
+    return end;
+  }
+
+  private object(start: number, t: Target): number {
+    const s = this.raw;
+    const entries: Entry[] | null = t.wantsEntries ? [] : null;
+    let j = skipWs(s, start + 1);
+    if (s.charCodeAt(j) !== 125) {
+      for (;;) {
+        const keyEnd = skipString(s, j);
+        const k = key(s, j, keyEnd);
+        const valueStart = skipWs(s, skipWs(s, keyEnd) + 1);
+        const child = t.children.get(k);
+        const end = child ? this.visit(valueStart, child) : skipValue(s, valueStart);
+        entries?.push({ key: k, start: valueStart, end });
+        j = skipWs(s, end);
+        if (s.charCodeAt(j) === 125) break;
+        if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
+        j = skipWs(s, j + 1);
+      }
+    }
+    t.entries = entries;
+    return j + 1;
+  }
+
+  private array(start: number, t: Target): number {
+    const s = this.raw;
+    let j = skipWs(s, start + 1);
+    if (s.charCodeAt(j) === 93) return j + 1;
+    for (let index = 0; ; index++) {
+      const child = t.children.get(index);
+      const end = child ? this.visit(j, child) : skipValue(s, j);
+      j = skipWs(s, end);
+      if (s.charCodeAt(j) === 93) return j + 1;
+      if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
+      j = skipWs(s, j + 1);
+    }
+  }
+}

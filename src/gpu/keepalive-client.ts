@@ -1,0 +1,78 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../edge/context.ts";
+import type { Usage } from "../upstream/usage.ts";
+import type { GpuPoolConfig } from "./config.ts";
+import { poolFor } from "./pool-client.ts";
+import type { GpuEndpoint } from "./prompt.ts";
+import { MIN_TOUCH_TOKENS, touchBody } from "./touch.ts";
+
+/** Prompts larger than this are not kept for touches (they are sealed and stored in the pool object). */
+export const MAX_TOUCH_BYTES = 256 * 1024;
+/** Chunk keys kept per candidate (to ask the index whether the backend still holds the prompt). */
+const MAX_KEPT_CHUNKS = 512;
+
+/** What the pool object needs to touch a conversation's latest prompt later. */
+export interface RememberInput {
+  tenantId: string;
+  key: string;
+  backend: number;
+  endpoint: GpuEndpoint;
+  tokens: number;
+  chunks: string[];
+  /** The touch request's body (the forwarded prompt, one token, not streamed). */
+  body: string;
+  at: number;
+}
+
+export interface Remember {
+  pool: GpuPoolConfig;
+  endpoint: GpuEndpoint;
+  backend: number;
+  /** The body that was forwarded to the backend. */
+  forwarded: string;
+  /** The conversation's key (Chat: its hash through the first message), or null. */
+  conversation: string | null;
+  chunks: string[];
+  usage: Usage;
+}
+
+/**
+ * After a successful request, hands its prompt to the pool object as a keepalive candidate, when the pool has
+ * keepalive on, the kill switch is off, the tenant is managed (Stoker holds the backend key) and the prompt is
+ * large enough to be worth a touch. Runs after the response; failures are logged only.
+ */
+export function rememberForKeepalive(c: Context<AppEnv>, r: Remember): void {
+  const { config, tenant, log } = c.var;
+  const backend = r.pool.backends[r.backend];
+  if (!r.pool.keepalive || !config.keepalive.enabled || tenant.mode !== "managed") return;
+  if (!backend?.kvCacheTokens || r.usage.inputTokens < MIN_TOUCH_TOKENS) return;
+  const key = r.conversation ?? r.chunks[0];
+  if (!key || r.forwarded.length > MAX_TOUCH_BYTES) return;
+  const pool = r.pool.name;
+  c.executionCtx.waitUntil(
+    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(async () => {
+      const body = touchBody(r.forwarded);
+      if (!body) return;
+      const input: RememberInput = {
+        tenantId: tenant.id,
+        key,
+        backend: r.backend,
+        endpoint: r.endpoint,
+        tokens: r.usage.inputTokens,
+        chunks: r.chunks.slice(0, MAX_KEPT_CHUNKS),
+        body,
+        at: Date.now(),
+      };
+      try {
+        const answer = await poolFor(c.env, pool).remember(pool, input);
+        if (!answer.ok) log.warn("gpu.pool_fault", { op: "remember", fault: "rejected", pool });
+      } catch (err) {
+        log.warn("gpu.pool_fault", {
+          op: "remember",
+          fault: err instanceof Error ? err.name : "unknown",
+          pool,
+        });
+      }
+    }),
+  );
+}

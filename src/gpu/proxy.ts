@@ -1,0 +1,247 @@
+import type { Context } from "hono";
+import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
+import type { Tenant } from "../edge/auth.ts";
+import { readJsonBody } from "../edge/body.ts";
+import type { AppEnv } from "../edge/context.ts";
+import { StokerError } from "../edge/errors.ts";
+import { tenantSalt } from "../edge/prepare.ts";
+import { openAIChat } from "../upstream/endpoints.ts";
+import { forward } from "../upstream/forward.ts";
+import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
+import { clientWantsStreamUsage, hideStreamUsage } from "../upstream/openai-stream-usage.ts";
+import { pipeSse } from "../upstream/sse.ts";
+import { openAIChatUsage, type Usage, usageHeader } from "../upstream/usage.ts";
+import { openAIChatWatcher } from "../upstream/watchers.ts";
+import type { GpuBackendConfig, GpuPoolConfig } from "./config.ts";
+import { rememberForKeepalive } from "./keepalive-client.ts";
+import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "./pool-client.ts";
+import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "./prompt.ts";
+import { recordGpu } from "./record.ts";
+import { cacheSalt } from "./salt.ts";
+
+/** At most this many backends are tried for one request: the first choice and one retry. */
+const ATTEMPTS = 2;
+
+function invalid(message: string, param: string): StokerError {
+  return new StokerError(400, "invalid_request_error", message, { param });
+}
+
+/** The fields without which no OpenAI-compatible server can answer. */
+function validate(endpoint: GpuEndpoint, body: Record<string, unknown>): void {
+  if (typeof body.model !== "string" || body.model === "")
+    throw invalid("model: must be a non-empty string", "model");
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== "boolean")
+    throw invalid("stream: must be a boolean", "stream");
+  if (endpoint === "chat.completions" && !Array.isArray(body.messages))
+    throw invalid("messages: must be an array", "messages");
+  if (endpoint === "completions") {
+    const p = body.prompt;
+    if (typeof p !== "string" && !(Array.isArray(p) && p.length > 0))
+      throw invalid("prompt: must be a string or a non-empty array", "prompt");
+  }
+}
+
+/** Managed tenants: the backend's key from the pool config (or none); pass-through: the client's own. */
+function credential(tenant: Tenant, backend: GpuBackendConfig): Credential | undefined {
+  if (tenant.mode === "passthrough") return undefined;
+  return backend.key ? { header: "authorization", value: backend.key } : null;
+}
+
+/** A failure that another backend may not have: unreachable, timed out, overloaded or broken. */
+const retryable = (status: number) => status >= 500 || status === 429;
+
+/**
+ * `POST /gpu/:pool/v1/chat/completions` and `/v1/completions`: authenticate (middleware), read, validate,
+ * canonicalize and salt, route (pool object, bounded wait), forward, retry once on another backend when the
+ * first fails before any byte reached the client, stream back unbuffered, then end the lease and account.
+ */
+export function gpuProxy(endpoint: GpuEndpoint) {
+  return async function gpuHandler(c: Context<AppEnv>): Promise<Response> {
+    const { config, requestId, log, tenant } = c.var;
+    const pool = config.gpuPools.get(c.req.param("pool") ?? "");
+    if (!pool)
+      throw new StokerError(
+        404,
+        "not_found_error",
+        `No GPU pool named ${c.req.param("pool")?.slice(0, 64)}.`,
+      );
+    const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
+    validate(endpoint, body);
+    const stream = body.stream === true;
+    const model = body.model as string;
+    const startedAt = Date.now();
+
+    const hideUsage = stream && !clientWantsStreamUsage(body);
+    const clientSalt = typeof body.cache_salt === "string" ? body.cache_salt : null;
+    const prepared = prepareGpu({
+      endpoint,
+      raw,
+      body,
+      tenantSalt: tenantSalt(config, tenant.id),
+      cacheSalt: cacheSalt(config.secret, tenant.id, clientSalt),
+      rules: resolveRules(
+        tenant.canonicalize,
+        parseCanonicalizeHeader(c.req.header("x-stoker-canonicalize") ?? null).override,
+      ),
+      requestUsage: hideUsage,
+    });
+    if (prepared.fault) log.warn("engine.fault", { op: "analyze", upstream: "gpu" });
+
+    const tried: number[] = [];
+    let route: Route | null = null;
+    let upstream: Response | null = null;
+    let lastError: StokerError | null = null;
+    const deadline = Math.max(ROUTE_DEADLINE_MS, config.trackerDeadlineMs);
+    const rotation = rotationOf(prepared);
+    const outcome = (status: number, result: string, usage: Usage | null, ttfbMs: number, plan: string) =>
+      recordGpu(c, {
+        requestId,
+        tenantId: tenant.id,
+        pool,
+        endpoint,
+        model,
+        stream,
+        status,
+        result,
+        usage,
+        startedAt,
+        ttfbMs,
+        durationMs: Date.now() - startedAt,
+        plan,
+        backend: route?.backend ?? null,
+        attempts: tried.length,
+      });
+
+    while (tried.length < Math.min(ATTEMPTS, pool.backends.length)) {
+      const input = { chunks: prepared.chunks, tokens: prepared.tokens, exclude: tried, rotation };
+      route = await routeWithDeadline(c.env, pool, input, Date.now(), deadline, log);
+      if (!route) break;
+      tried.push(route.backend);
+      const backend = pool.backends[route.backend] as GpuBackendConfig;
+      try {
+        upstream = await forward({
+          url: `${backend.url}${GPU_PATHS[endpoint]}${new URL(c.req.url).search}`,
+          headers: upstreamRequestHeaders(c.req.raw.headers, credential(tenant, backend)),
+          body: backend.cacheSalt ? prepared.withSalt : prepared.withoutSalt,
+          timeoutMs: pool.timeoutMs ?? config.upstreamTimeoutMs,
+          signal: c.req.raw.signal,
+        });
+      } catch (err) {
+        if (!(err instanceof StokerError)) throw err;
+        if (c.req.raw.signal.aborted) {
+          // The client went away: not the backend's fault, and nobody is left to answer.
+          finishLater(c, pool, route, { ok: false, failed: false });
+          throw err;
+        }
+        lastError = err;
+        upstream = null;
+        finishLater(c, pool, route, { ok: false, failed: true });
+        continue;
+      }
+      const last = tried.length >= Math.min(ATTEMPTS, pool.backends.length);
+      if (!retryable(upstream.status) || last) break;
+      // Nothing reached the client yet: this backend is skipped for a while and another one tries.
+      finishLater(c, pool, route, { ok: false, failed: true });
+      await upstream.body?.cancel();
+      upstream = null;
+    }
+
+    const plan = route ? planText(route, prepared) : "gpu none";
+    if (!upstream || !route) {
+      const err = lastError ?? new StokerError(502, "bad_gateway", "No GPU backend could be reached.");
+      outcome(err.status, err.status === 504 ? "timeout" : "unreachable", null, Date.now() - startedAt, plan);
+      throw err;
+    }
+    const chosen = route;
+    const headersMs = Date.now() - startedAt;
+    const headers = clientResponseHeaders(upstream.headers);
+    headers.set("x-stoker-request-id", requestId);
+    headers.set("x-stoker-plan", plan);
+    headers.set("x-stoker-backend", String(chosen.backend));
+    const failed = retryable(upstream.status);
+    const remember = (usage: Usage) =>
+      rememberForKeepalive(c, {
+        pool,
+        endpoint,
+        backend: chosen.backend,
+        forwarded: (pool.backends[chosen.backend] as GpuBackendConfig).cacheSalt
+          ? prepared.withSalt
+          : prepared.withoutSalt,
+        conversation: prepared.conversation,
+        chunks: prepared.chunks,
+        usage,
+      });
+
+    const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
+    if (upstream.ok && isSse && upstream.body) {
+      const watcher = openAIChatWatcher();
+      const status = upstream.status;
+      const piped = pipeSse(upstream.body, {
+        watcher,
+        rewrite: hideUsage ? hideStreamUsage : undefined,
+        errorEvent: (reason) =>
+          openAIChat.streamError(
+            reason === "truncated"
+              ? "The GPU backend's stream ended early."
+              : "The GPU backend's stream was interrupted.",
+          ),
+        onEnd: (end, firstByteAt) => {
+          const usage = watcher.usage();
+          const complete = end === "complete" && !watcher.upstreamError;
+          finishLater(c, pool, chosen, {
+            ok: complete || end === "client_cancelled",
+            failed: end === "truncated" || end === "upstream_error",
+            ...tokens(usage),
+          });
+          const result = complete ? "ok" : end === "complete" ? "upstream_error" : end;
+          outcome(status, result, usage, (firstByteAt ?? Date.now()) - startedAt, plan);
+          if (complete && usage) remember(usage);
+        },
+      });
+      return new Response(piped, { status, headers });
+    }
+
+    const text = await upstream.text();
+    let usage: Usage | null = null;
+    if (upstream.ok) {
+      try {
+        usage = openAIChatUsage((JSON.parse(text) as Record<string, unknown>).usage);
+      } catch {
+        // Not JSON: forwarded as it came, accounted without usage.
+      }
+      if (usage) headers.set("x-stoker-cache", usageHeader(usage));
+    }
+    finishLater(c, pool, chosen, { ok: !failed, failed, ...tokens(usage) });
+    outcome(upstream.status, upstream.ok ? "ok" : "upstream_error", usage, headersMs, plan);
+    if (upstream.ok && usage) remember(usage);
+    return new Response(text, { status: upstream.status, headers });
+  };
+}
+
+function tokens(usage: Usage | null): { promptTokens?: number; cachedTokens?: number } {
+  return usage ? { promptTokens: usage.inputTokens, cachedTokens: usage.cacheReadTokens } : {};
+}
+
+function finishLater(
+  c: Context<AppEnv>,
+  pool: GpuPoolConfig,
+  route: Route,
+  report: { ok: boolean; failed: boolean; promptTokens?: number; cachedTokens?: number },
+): void {
+  c.executionCtx.waitUntil(finishSafely(c.env, pool.name, route.lease, report, c.var.log));
+}
+
+/** Ties between equal choices rotate with the prompt's deepest chunk: equal prompts choose alike. */
+function rotationOf(p: GpuPrepared): number {
+  const last = p.chunks.at(-1);
+  if (!last) return 0;
+  let h = 0;
+  for (let i = 0; i < 8; i++) h = (Math.imul(h, 31) + last.charCodeAt(i)) | 0;
+  return h & 0x7fffffff;
+}
+
+/** `x-stoker-plan`, e.g. `gpu backend=1 prefix match=12/40`. */
+function planText(route: Route, p: GpuPrepared): string {
+  const canon = p.applied.length > 0 ? ` canon=${p.applied.join("+")}` : "";
+  return `gpu backend=${route.backend} ${route.reason} match=${route.match}/${p.chunks.length}${canon}`;
+}

@@ -1,0 +1,98 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../edge/context.ts";
+import { recordSafely } from "../edge/tracker-client.ts";
+import type { RecordRequest } from "../tracker/types.ts";
+import type { Usage } from "../upstream/usage.ts";
+import type { GpuPoolConfig } from "./config.ts";
+import type { GpuEndpoint } from "./prompt.ts";
+
+/**
+ * GPU-seconds of a request at full utilization: its uncached prompt at the pool's prefill throughput plus its
+ * output at the pool's decode throughput (all sequences together, so a token's share of a batched step).
+ * `withoutCache`: the same with the whole prompt prefilled. Priced at `usd_per_gpu_hour` (0 by default: a
+ * self-hosted GPU costs the same whether it is busy or not, and the saving shows as GPU time, not money).
+ */
+export function gpuSeconds(pool: GpuPoolConfig, usage: Usage): { used: number; withoutCache: number } {
+  const decode = usage.outputTokens / pool.decodeTokensPerS;
+  return {
+    used: usage.uncachedTokens / pool.prefillTokensPerS + decode,
+    withoutCache: usage.inputTokens / pool.prefillTokensPerS + decode,
+  };
+}
+
+export interface GpuOutcome {
+  requestId: string;
+  tenantId: string;
+  pool: GpuPoolConfig;
+  endpoint: GpuEndpoint;
+  model: string;
+  stream: boolean;
+  status: number;
+  result: string;
+  usage: Usage | null;
+  startedAt: number;
+  ttfbMs: number;
+  durationMs: number;
+  plan: string;
+  backend: number | null;
+  attempts: number;
+}
+
+/** The tracker's accounting row for a GPU request: upstream `gpu:<pool>`, no provider prefix beliefs. */
+export function gpuRecord(o: GpuOutcome, keepalive = false): RecordRequest {
+  const usdPerS = o.pool.usdPerGpuHour / 3600;
+  const seconds = o.usage ? gpuSeconds(o.pool, o.usage) : { used: 0, withoutCache: 0 };
+  return {
+    tenantId: o.tenantId,
+    requestId: o.requestId,
+    at: o.startedAt,
+    upstream: `gpu:${o.pool.name}`,
+    endpoint: o.endpoint,
+    model: o.model.slice(0, 200),
+    stream: o.stream,
+    keepalive,
+    status: o.status,
+    result: o.result,
+    usage: o.usage,
+    costUsd: seconds.used * usdPerS,
+    costWithoutCacheUsd: seconds.withoutCache * usdPerS,
+    ttfbMs: Math.max(0, Math.round(o.ttfbMs)),
+    durationMs: Math.max(0, Math.round(o.durationMs)),
+    plan: o.plan.slice(0, 500),
+    // The pool object keeps what each backend holds; the tracker only accounts.
+    family: null,
+    conversation: null,
+    estimatedTokens: 0,
+    positions: [],
+    chain: null,
+    pricing: { inputPerToken: usdPerS / o.pool.prefillTokensPerS, cacheRead: 0 },
+    capture: null,
+  };
+}
+
+/** One log line (counts only) and, after the response, one tracker record. Never fails the request. */
+export function recordGpu(c: Context<AppEnv>, o: GpuOutcome): void {
+  const log = c.var.log;
+  log.info("request.done", {
+    tenant: o.tenantId,
+    upstream: `gpu:${o.pool.name}`,
+    endpoint: o.endpoint,
+    model: o.model,
+    stream: o.stream,
+    status: o.status,
+    result: o.result,
+    backend: o.backend,
+    attempts: o.attempts,
+    input_tokens: o.usage?.inputTokens,
+    cache_read_tokens: o.usage?.cacheReadTokens,
+    output_tokens: o.usage?.outputTokens,
+    ttfb_ms: o.ttfbMs,
+    duration_ms: o.durationMs,
+    plan: o.plan,
+  });
+  c.executionCtx.waitUntil(
+    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+      recordSafely(c.env, o.tenantId, gpuRecord(o), log),
+    ),
+  );
+}

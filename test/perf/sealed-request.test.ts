@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { open, seal } from "../../src/tracker/crypto.ts";
+import {
+  decodeSealedRequest,
+  encodeSealedRequest,
+  type SealedRequest,
+} from "../../src/tracker/keepalive-run.ts";
+
+const request: SealedRequest = {
+  path: "/v1/messages?beta=true",
+  headers: [
+    ["anthropic-version", "2023-06-01"],
+    ["anthropic-beta", "a,b\nc"],
+  ],
+  body: '{"model":"m","messages":[{"role":"user","content":"line one\\nline \\"two\\"\\u2028"}]}\n',
+  loc: { area: "messages", index: 0, block: -1 },
+};
+
+describe("a sealed keepalive request", () => {
+  it("reads back as it was written, through the seal", async () => {
+    const sealed = await seal("secret", "t", "hash", encodeSealedRequest(request));
+    expect(decodeSealedRequest(await open("secret", "t", "hash", sealed))).toEqual(request);
+  });
+
+  it("carries the body as it is (no escaping), after a one-line header", () => {
+    const text = encodeSealedRequest(request);
+    expect(text.endsWith(request.body)).toBe(true);
+    expect(text.length).toBeLessThan(JSON.stringify(request).length);
+  });
+
+  it("still reads rows sealed in the older layout (one JSON object)", () => {
+    expect(decodeSealedRequest(JSON.stringify(request))).toEqual(request);
+  });
+});

@@ -1,0 +1,128 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  cachedAnswer,
+  FRESH_MS,
+  forgetAllBeliefs,
+  forgetConversations,
+  heardOf,
+  heldStates,
+  learn,
+  MAX_STATES,
+  pending,
+  recordStarted,
+} from "../../src/edge/tracker-cache.ts";
+import type { PrefixState } from "../../src/plan/types.ts";
+import { forgetResolved } from "../../src/tenants/resolve.ts";
+
+const T0 = 1_800_000_000_000;
+const scope = { family: "fam-aaaaaaaa", conversation: "conv-aaaaaaaa" };
+
+function state(over: Partial<PrefixState> = {}): PrefixState {
+  return {
+    tokens: 1000,
+    seen: 2,
+    lastSeenMs: T0,
+    cachedUntilMs: T0 + 300_000,
+    ttl: "5m",
+    gaps: { count: 1, within5m: 1, within1h: 1 },
+    ...over,
+  };
+}
+
+describe("the isolate's cache of tracker answers", () => {
+  beforeEach(() => forgetAllBeliefs());
+
+  it("answers a conversation it heard about within FRESH_MS, and asks again after", () => {
+    learn("t1", scope, ["h1", "h2"], { h1: state() }, T0);
+    const fresh = cachedAnswer("t1", scope, ["h1", "h2", "h3"], T0 + FRESH_MS);
+    expect(fresh?.get("h1")).toEqual(state());
+    // Unknown to the tracker when it answered, and the conversation was heard of since: absent.
+    expect(fresh?.has("h2")).toBe(false);
+    expect(fresh?.has("h3")).toBe(false);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS + 1)).toBeNull();
+    expect(heardOf("t1", scope.conversation, T0 + FRESH_MS)).toBe(true);
+    expect(heardOf("t1", scope.conversation, T0 + FRESH_MS + 1)).toBe(false);
+    expect(heardOf("t2", scope.conversation, T0)).toBe(false);
+  });
+
+  it("never answers for a conversation it has not heard about", () => {
+    learn("t1", scope, ["h1"], { h1: state() }, T0);
+    expect(cachedAnswer("t1", { ...scope, conversation: "conv-other" }, ["h1"], T0 + 1)).toBeNull();
+  });
+
+  it("asks again when one of the request's known hashes is older than FRESH_MS", () => {
+    learn("t1", { ...scope, conversation: "conv-old" }, ["head"], { head: state() }, T0);
+    learn("t1", scope, ["h1"], { h1: state() }, T0 + FRESH_MS);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS + 10)).not.toBeNull();
+    expect(cachedAnswer("t1", scope, ["head", "h1"], T0 + FRESH_MS + 10)).toBeNull();
+  });
+
+  it("reads an entry past its cachedUntil as not cached, as the tracker would", () => {
+    learn("t1", scope, ["h1"], { h1: state({ cachedUntilMs: T0 + 5 }) }, T0);
+    const later = cachedAnswer("t1", scope, ["h1"], T0 + 6)?.get("h1");
+    expect(later?.cachedUntilMs).toBeNull();
+    expect(later?.ttl).toBeNull();
+    expect(later?.tokens).toBe(1000);
+  });
+
+  it("keeps one tenant's answers from another tenant, even for equal hashes", () => {
+    learn("tenant-a", scope, ["h1"], { h1: state({ tokens: 111 }) }, T0);
+    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)).toBeNull();
+    learn("tenant-b", scope, ["h1"], {}, T0);
+    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)?.size).toBe(0);
+    expect(cachedAnswer("tenant-a", scope, ["h1"], T0 + 1)?.get("h1")?.tokens).toBe(111);
+    forgetConversations("tenant-a");
+    expect(cachedAnswer("tenant-a", scope, ["h1"], T0 + 1)).toBeNull();
+    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)?.size).toBe(0);
+  });
+
+  it("does not let an older answer replace a newer one", () => {
+    learn("t1", scope, ["h1"], { h1: state({ seen: 5 }) }, T0 + 10);
+    learn("t1", scope, ["h1"], { h1: state({ seen: 4 }) }, T0);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 20)?.get("h1")?.seen).toBe(5);
+    // A newer answer that no longer knows the hash forgets it.
+    learn("t1", scope, ["h1"], {}, T0 + 30);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 40)?.has("h1")).toBe(false);
+  });
+
+  it("tracks records in flight per tenant and family until they settle", async () => {
+    expect(pending("t1", scope.family)).toBeUndefined();
+    const settleA = recordStarted("t1", scope.family);
+    const settleB = recordStarted("t1", scope.family);
+    expect(pending("t2", scope.family)).toBeUndefined();
+    expect(pending("t1", "fam-other")).toBeUndefined();
+    let done = false;
+    const all = pending("t1", scope.family)?.then(() => {
+      done = true;
+    });
+    settleA();
+    settleA(); // a second call does nothing
+    await Promise.resolve();
+    expect(done).toBe(false);
+    settleB();
+    await all;
+    expect(done).toBe(true);
+    expect(pending("t1", scope.family)).toBeUndefined();
+  });
+
+  it("stays within MAX_STATES, dropping the least recently used tenant whole", () => {
+    const hashes = Array.from({ length: MAX_STATES / 2 }, (_, i) => `h${i}`);
+    const answer = Object.fromEntries(hashes.map((h) => [h, state()]));
+    learn("old", scope, hashes, answer, T0);
+    learn("new", scope, hashes, answer, T0);
+    expect(heldStates()).toBe(MAX_STATES);
+    learn("newest", scope, ["x"], { x: state() }, T0);
+    expect(heldStates()).toBeLessThanOrEqual(MAX_STATES);
+    // The evicted tenant asks its tracker again rather than reading a dropped hash as unknown.
+    expect(cachedAnswer("old", scope, ["h1"], T0 + 1)).toBeNull();
+    expect(cachedAnswer("new", scope, ["h1"], T0 + 1)?.get("h1")).toEqual(state());
+    expect(cachedAnswer("newest", scope, ["x"], T0 + 1)?.get("x")).toEqual(state());
+  });
+
+  it("forgets everything when tenants change (a key revoked or rotated, a tenant deleted)", () => {
+    learn("t1", scope, ["h1"], { h1: state() }, T0);
+    forgetResolved();
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 1)).toBeNull();
+    expect(heldStates()).toBe(0);
+  });
+});
