@@ -1,7 +1,7 @@
 // What every end-to-end script needs: PASS/FAIL results with a final `N passed, M failed` line, child
 // processes in their own process groups (stopped with SIGTERM, then SIGKILL), scratch directories, and a
 // `runMain` that cleans all of it up on success, failure, SIGINT and SIGTERM.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -286,4 +286,19 @@ export async function runMain(
   }
   if (failed > 0 && !stopping) opts.onFailure?.();
   return finish(failed > 0 || passed === 0 ? 1 : 0);
+}
+
+// ---- provenance ------------------------------------------------------------------------------------------
+
+/** The commit the figures come from, and whether src/ had uncommitted changes then (read-only git). */
+export function sourceVersion(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT })
+      .toString()
+      .trim();
+    return dirty ? `${head} with uncommitted changes in src/` : head;
+  } catch {
+    return "unknown";
+  }
 }

@@ -13,12 +13,27 @@ export interface Sim extends Service {
   url: string;
 }
 
-/** Starts `node sim/main.ts` on a free loopback port (with this script's Node) and waits for its health. */
-export async function startSim(): Promise<Sim> {
+export interface SimOptions {
+  /** Milliseconds between streamed events. */
+  streamDelayMs?: number;
+  /** Requests the recorder keeps per namespace (the simulator's default is 1000). */
+  maxRecorded?: number;
+}
+
+/**
+ * Starts `node sim/main.ts` on a free loopback port (with this script's Node) and waits for its health.
+ * With options, `scripts/lib/sim-main.ts` starts it instead (same simulator, more options).
+ */
+export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const port = await freePort();
+  const extra = [
+    ...(opts.streamDelayMs === undefined ? [] : ["--stream-delay-ms", String(opts.streamDelayMs)]),
+    ...(opts.maxRecorded === undefined ? [] : ["--max-recorded", String(opts.maxRecorded)]),
+  ];
+  const entry = extra.length > 0 ? join(ROOT, "scripts", "lib", "sim-main.ts") : join(ROOT, "sim", "main.ts");
   const service = startService(
     process.execPath,
-    [join(ROOT, "sim", "main.ts"), "--port", String(port), "--host", "127.0.0.1"],
+    [entry, "--port", String(port), "--host", "127.0.0.1", ...extra],
     { cwd: ROOT, env: { PATH, HOME: process.env.HOME, NODE_NO_WARNINGS: "1" } },
   );
   const sim: Sim = { ...service, url: `http://127.0.0.1:${port}` };

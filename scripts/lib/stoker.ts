@@ -1,7 +1,7 @@
 // Stoker under `wrangler dev` for the end-to-end scripts: the dev tenant, the simulator as upstream, and the
 // cron trigger of `--test-scheduled`.
 import { createHash } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { cpSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { BIN, freePort, PATH, ROOT, type Service, startService, waitForHttp } from "./harness.ts";
@@ -14,6 +14,8 @@ const STARTUP_TIMEOUT_MS = 90_000;
 export interface Stoker extends Service {
   url: string;
   persistTo: string;
+  /** wrangler's inspector (DevTools protocol: `/json` lists the Worker's isolates). */
+  inspectorUrl: string;
 }
 
 export interface StokerOptions {
@@ -25,6 +27,24 @@ export interface StokerOptions {
   testScheduled?: boolean;
   /** More `--var NAME:VALUE`s. */
   vars?: Record<string, string>;
+  /**
+   * Where wrangler runs (default the repository). A `snapshotWorker()` directory keeps wrangler's file watcher
+   * from reloading the Worker when someone edits src/ during a long run.
+   */
+  cwd?: string;
+  /** wrangler's `--log-level` (its own lines, e.g. one per request at info; the Worker's warnings stay). */
+  logLevel?: "debug" | "info" | "log" | "warn" | "error";
+}
+
+/**
+ * A copy of what `wrangler dev` builds the Worker from (src/, wrangler.toml, package.json; node_modules
+ * linked) in `dir`, taken now: edits to the repository after this do not reach a Worker served from it.
+ */
+export function snapshotWorker(dir: string): string {
+  cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
+  for (const f of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(ROOT, f), join(dir, f));
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
 }
 
 /** Starts `wrangler dev` on free loopback ports with the dev tenant, and waits for /healthz. */
@@ -56,13 +76,19 @@ export async function startStoker(opts: StokerOptions): Promise<Stoker> {
     "--env-file",
     "/dev/null",
     ...(opts.testScheduled ? ["--test-scheduled"] : []),
+    ...(opts.logLevel ? ["--log-level", opts.logLevel] : []),
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const service = startService(join(BIN, "wrangler"), args, {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, PATH, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
   });
-  const stoker: Stoker = { ...service, url: `http://127.0.0.1:${port}`, persistTo: opts.persistTo };
+  const stoker: Stoker = {
+    ...service,
+    url: `http://127.0.0.1:${port}`,
+    persistTo: opts.persistTo,
+    inspectorUrl: `http://127.0.0.1:${inspectorPort}`,
+  };
   await waitForHttp(stoker, "wrangler dev", `${stoker.url}/healthz`, STARTUP_TIMEOUT_MS, async (res) => {
     const body = res.ok ? ((await res.json().catch(() => null)) as { simulator?: unknown } | null) : null;
     if (!body) return false;

@@ -158,6 +158,7 @@ export function gpuProxy(endpoint: GpuEndpoint) {
     headers.set("x-stoker-request-id", requestId);
     headers.set("x-stoker-plan", plan);
     headers.set("x-stoker-backend", String(chosen.backend));
+    if (config.simulator) headers.set("x-stoker-upstream", "simulator");
     const failed = retryable(upstream.status);
     const remember = (usage: Usage) =>
       rememberForKeepalive(c, {
@@ -201,7 +202,20 @@ export function gpuProxy(endpoint: GpuEndpoint) {
       return new Response(piped, { status, headers });
     }
 
-    const text = await upstream.text();
+    let text: string;
+    try {
+      text = await upstream.text();
+    } catch {
+      // The connection broke mid-body (e.g. the backend refused oversized headers and closed): a clear 502,
+      // the backend counted as failed, the request accounted once.
+      finishLater(c, pool, chosen, { ok: false, failed: true });
+      outcome(502, "upstream_error", null, headersMs, plan);
+      throw new StokerError(
+        502,
+        "bad_gateway",
+        "The GPU backend's connection broke while sending its answer.",
+      );
+    }
     let usage: Usage | null = null;
     if (upstream.ok) {
       try {

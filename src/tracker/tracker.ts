@@ -88,9 +88,17 @@ export class Tracker extends DurableObject<Env> {
    * edge can plan the conversation's next turn from that without asking again.
    */
   async record(input: RecordRequest): Promise<RpcResult<RecordAnswer>> {
-    const invalid = rejectInvalid(() => validateRecord(input));
-    if (invalid) return invalid;
-    const r = input;
+    let r: RecordRequest;
+    try {
+      r = validateRecord(input);
+    } catch (err) {
+      if (err instanceof TrackerInputError) return { ok: false, error: err.message };
+      throw err;
+    }
+    // One object per tenant: a record naming another tenant is refused (defence in depth; no route sends one).
+    const owner = this.#tenant();
+    if (owner !== null && owner !== r.tenantId)
+      return { ok: false, error: "tenantId: not this tracker's tenant" };
     const config = getConfig(this.env);
     this.#rememberTenant(r.tenantId);
     const wanted = r.capture && config.keepalive.enabled && this.#settings().enabled;

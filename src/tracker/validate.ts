@@ -86,17 +86,37 @@ export function validateRecord(r: unknown): RecordRequest {
   if (x.conversation !== null && (typeof x.conversation !== "string" || !HASH.test(x.conversation)))
     fail("conversation");
   count(x.estimatedTokens, "estimatedTokens");
-  if (!Array.isArray(x.positions) || x.positions.length > MAX_POSITIONS) fail("positions");
-  x.positions.forEach(validatePosition);
-  if (x.chain !== null) validateChain(x.chain);
+  if (!Array.isArray(x.positions)) fail("positions");
+  // The accounting row always lands; parts only the planner, busters or keepalive need are dropped when they
+  // exceed the tracker's bounds (a request with thousands of blocks or headers was still answered and billed).
+  const positions = x.positions.length > MAX_POSITIONS ? [] : x.positions;
+  positions.forEach(validatePosition);
+  const chain = x.chain === null ? null : kept(x.chain, validateChain);
   const pricing = x.pricing as Record<string, unknown> | null;
   if (!pricing || typeof pricing !== "object") fail("pricing");
   money(pricing.inputPerToken, "pricing.inputPerToken");
   money(pricing.cacheRead, "pricing.cacheRead");
   if (pricing.cacheWrite5m !== undefined) money(pricing.cacheWrite5m, "pricing.cacheWrite5m");
-  if (x.capture !== null) validateCapture(x.capture);
-  if (x.excerpts !== undefined) validateExcerpts(x.excerpts);
-  return r as RecordRequest;
+  const capture = x.capture === null ? null : kept(x.capture, validateCapture);
+  const excerpts = x.excerpts === undefined ? undefined : (kept(x.excerpts, validateExcerpts) ?? undefined);
+  return {
+    ...(r as RecordRequest),
+    positions: positions as PositionRecord[],
+    chain,
+    capture,
+    excerpts,
+  } as RecordRequest;
+}
+
+/** The value when it passes `check`, else null (the part is dropped, the record kept). */
+function kept<T>(v: unknown, check: (v: unknown) => void): T | null {
+  try {
+    check(v);
+    return v as T;
+  } catch (err) {
+    if (err instanceof TrackerInputError) return null;
+    throw err;
+  }
 }
 
 function validateExcerpts(v: unknown): void {
