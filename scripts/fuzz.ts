@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { Summary } from "../test/hardening/fuzz-summary.ts";
 import { BIN, check, PATH, ROOT, run, runMain, sourceVersion, tail } from "./lib/harness.ts";
 
 const { values } = parseArgs({
@@ -25,25 +26,6 @@ const runs = Number(values.runs);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 if (!Number.isSafeInteger(runs) || runs < 1) throw new Error("--runs must be a positive integer");
 if (!Number.isSafeInteger(seed)) throw new Error("--seed must be an integer");
-
-interface Summary {
-  seed: number;
-  runs: number;
-  cases: number;
-  forwarded: number;
-  rejected: number;
-  served: number;
-  statuses: Record<string, number>;
-  kinds: Record<string, number>;
-  engineFaults: number;
-  upstreamBodyResets: number;
-  upstreamResets: number;
-  upstream5xx: string[];
-  failures: number;
-  failedCases: number;
-  failureKinds: Record<string, number>;
-  examples: string[];
-}
 
 const sorted = (m: Record<string, number>) => Object.entries(m).sort((a, b) => b[1] - a[1]);
 

@@ -19,6 +19,7 @@ import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { mulberry32 } from "../bench/economics/synthetic.ts";
 import {
   BIN,
   check,
@@ -80,18 +81,6 @@ interface Tenant {
   ns: string;
 }
 
-/** A seeded PRNG (mulberry32): the same run id gives the same conversations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS =
   "policy refund order shipping warranty account invoice schedule support handbook rule step".split(" ");
 function text(rand: () => number, words: number, tag: string): string {
@@ -106,7 +95,7 @@ function familiesOf(tenant: string): string[] {
   let f = families.get(tenant);
   if (!f) {
     f = [0, 1, 2].map((i) =>
-      text(prng(i + 1), 900, `You are assistant ${i} of ${tenant}. Follow the handbook.`),
+      text(mulberry32(i + 1), 900, `You are assistant ${i} of ${tenant}. Follow the handbook.`),
     );
     families.set(tenant, f);
   }
@@ -607,7 +596,7 @@ await runMain(
     let peakInFlight = 0;
 
     const loop = async (i: number, target: Sample["target"]) => {
-      const rand = prng((i + 1) * (target === "stoker" ? 7919 : 104729));
+      const rand = mulberry32((i + 1) * (target === "stoker" ? 7919 : 104729));
       const base = target === "stoker" ? (stoker as Stoker).url : (sim?.url as string);
       while (Date.now() < deadline && !interrupted()) {
         const tenant = tenants[i % tenants.length] as Tenant;

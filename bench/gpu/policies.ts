@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { PoolState } from "../../src/gpu/pool-state.ts";
 import { PrefixIndex } from "../../src/gpu/prefix-index.ts";
+import { mulberry32 } from "../economics/synthetic.ts";
 import { type BenchRequest, ROUTE_CHUNK_TOKENS } from "./trace.ts";
 
 /** A routing policy under replay: it picks a backend per request and hears when each request ended. */
@@ -14,18 +15,6 @@ export interface PoolShape {
   backends: number;
   /** KV cache per backend, in tokens: the cache-aware routers' index holds as much. */
   kvTokens: number;
-}
-
-/** mulberry32: a small seeded PRNG, uniform on [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ignore = () => {};

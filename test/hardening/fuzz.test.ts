@@ -16,6 +16,7 @@ import worker from "../../src/index.ts";
 import { namespace } from "../support/clients.ts";
 import { ADMIN_TOKEN, freshTenant } from "../support/tenants.ts";
 import { caseArbitrary, type FuzzCase } from "./fuzz-cases.ts";
+import type { Summary } from "./fuzz-summary.ts";
 import type { ErrorShape } from "./routes.ts";
 import { directoryChanges, requestRows, trackerState } from "./tracker-state.ts";
 
@@ -30,30 +31,6 @@ const headerBytes = (c: FuzzCase) => c.headers.reduce((n, [k, v]) => n + k.lengt
 const SIM_WINDOW = 100;
 /** Credentials that must never be served: missing, empty, unknown, duplicated, a tenant key as admin token… */
 const BAD_AUTH = new Set(["missing", "empty", "unknown", "duplicate", "conflicting", "oversized"]);
-
-interface Summary {
-  seed: number;
-  runs: number;
-  cases: number;
-  forwarded: number;
-  rejected: number;
-  /** Answered 2xx by Stoker itself (healthz, analytics, admin). */
-  served: number;
-  statuses: Record<string, number>;
-  kinds: Record<string, number>;
-  engineFaults: number;
-  /** Forwarded upstream error answers whose body the upstream reset (Node's 431 on oversized headers). */
-  upstreamBodyResets: number;
-  /** Requests whose oversized headers made the simulator reset the connection: Stoker's 502, accounted. */
-  upstreamResets: number;
-  /** Cases the simulator itself answered with a 5xx (forwarded unchanged): the simulator's bugs, not Stoker's. */
-  upstream5xx: string[];
-  failures: number;
-  /** Cases with at least one failure (a case may fail several checks). */
-  failedCases: number;
-  failureKinds: Record<string, number>;
-  examples: string[];
-}
 
 const summary: Summary = {
   seed,
