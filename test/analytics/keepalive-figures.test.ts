@@ -1,13 +1,9 @@
-import type Anthropic from "@anthropic-ai/sdk";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SummarySchema, TimeseriesSchema } from "../../src/analytics/schemas.ts";
-import { anthropic, longText, namespace, simAdvance } from "../support/clients.ts";
-import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
-import { freshTenant } from "../support/tenants.ts";
-import { eventually, totalsAfter, tracker } from "../support/tracker.ts";
+import { simAdvance } from "../support/clients.ts";
+import { justBeforeLapse, seedFamilyHistory, twoTurnConversation } from "../support/keepalive.ts";
+import { eventually, tracker } from "../support/tracker.ts";
 import { api } from "./support.ts";
-
-const MODEL = "claude-sonnet-4-6";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -15,24 +11,7 @@ afterEach(() => {
 
 describe("keepalive figures in the analytics", () => {
   it("a ping that kept a paused conversation cached: its cost, the rewrite it avoided, the net saving", async () => {
-    const ns = namespace();
-    const t = freshTenant();
-    const client = anthropic(ns, { apiKey: t.key });
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: MODEL,
-        max_tokens: 32,
-        system,
-        messages: [...messages],
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(t.id, 2);
-    const [row] = await keepaliveRows(t.id);
-    if (!row) throw new Error("no keepalive candidate");
+    const { ns, t, row, third } = await twoTurnConversation();
     await seedFamilyHistory(t.id, row.family, 2, 0.8);
     const { sweepAt } = await justBeforeLapse(ns, row, 0);
     const report = await tracker(t.id).runKeepalive(sweepAt);
@@ -43,13 +22,7 @@ describe("keepalive figures in the analytics", () => {
     await simAdvance(ns, (back - sweepAt) / 1000);
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(back);
-    messages.push({ role: "user", content: "Turn 2: and now?" });
-    const reply = await client.messages.create({
-      model: MODEL,
-      max_tokens: 32,
-      system,
-      messages: [...messages],
-    });
+    const reply = await third();
     vi.useRealTimers(); // the request's time is taken when it starts
     expect(reply.usage.cache_read_input_tokens).toBeGreaterThan(3000);
     // The ping and the third turn happened "later" than real time: ask for a range that holds them.

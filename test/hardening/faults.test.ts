@@ -5,13 +5,17 @@
 // test/edge/stream-faults.test.ts (cut streams raise in the SDKs).
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
-import { anthropic, longText, namespace, simFault, simRequests } from "../support/clients.ts";
-import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { namespace, simFault, simRequests } from "../support/clients.ts";
+import {
+  justBeforeLapse,
+  keepaliveRows,
+  seedFamilyHistory,
+  twoTurnConversation,
+} from "../support/keepalive.ts";
 import { freshTenant } from "../support/tenants.ts";
-import { totalsAfter, tracker } from "../support/tracker.ts";
+import { tracker } from "../support/tracker.ts";
 import { requestRows, trackerState } from "./tracker-state.ts";
 
 type Kind = "messages" | "chat" | "responses";
@@ -259,27 +263,10 @@ describe("a non-streaming answer cut mid-body", () => {
 });
 
 describe("keepalive backs off when the upstream refuses a ping", () => {
-  const MODEL = "claude-sonnet-4-6";
+  const _MODEL = "claude-sonnet-4-6";
 
   async function candidate() {
-    const ns = namespace();
-    const t = freshTenant();
-    const client = anthropic(ns, { apiKey: t.key });
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: MODEL,
-        max_tokens: 32,
-        system,
-        messages: [...messages],
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(t.id, 2);
-    const [row] = await keepaliveRows(t.id);
-    if (!row) throw new Error("no keepalive candidate after two turns");
+    const { ns, t, row } = await twoTurnConversation();
     await seedFamilyHistory(t.id, row.family, 2, 0.8);
     return { ns, t, row };
   }

@@ -1,41 +1,20 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { runCron } from "../../src/keepalive/scheduled.ts";
 import { anthropic, longText, namespace, simAdvance, simRequests } from "../support/clients.ts";
-import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import {
+  justBeforeLapse,
+  keepaliveRows,
+  seedFamilyHistory,
+  twoTurnConversation,
+} from "../support/keepalive.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
 
 const MODEL = "claude-sonnet-4-6";
 
-/** Two quick turns of a conversation with a long system prompt; returns what a third turn needs. */
-async function twoTurns() {
-  const ns = namespace();
-  const t = freshTenant();
-  const client = anthropic(ns, { apiKey: t.key });
-  const system = longText(3000, "rules");
-  const messages: Anthropic.MessageParam[] = [];
-  for (let turn = 0; turn < 2; turn++) {
-    messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
-    const reply = await client.messages.create({
-      model: MODEL,
-      max_tokens: 32,
-      system,
-      messages: [...messages],
-    });
-    messages.push({ role: "assistant", content: reply.content });
-  }
-  await totalsAfter(t.id, 2);
-  const [row] = await keepaliveRows(t.id);
-  if (!row) throw new Error("no keepalive candidate after two turns");
-  const third = () => {
-    messages.push({ role: "user", content: "Turn 2: and now?" });
-    return client.messages.create({ model: MODEL, max_tokens: 32, system, messages: [...messages] });
-  };
-  return { ns, t, row, third };
-}
+const twoTurns = twoTurnConversation;
 
 const pings = async (ns: string) =>
   (await simRequests(ns)).filter((r) => JSON.parse(r.body).max_tokens === 0).length;

@@ -1,7 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
+import type Anthropic from "@anthropic-ai/sdk";
 import { classOf, emptyFamily, encodeFamily, WINDOWS } from "../../src/keepalive/gaps.ts";
-import { simAdvance } from "./clients.ts";
-import { tracker } from "./tracker.ts";
+import { anthropic, longText, namespace, simAdvance } from "./clients.ts";
+import { freshTenant } from "./tenants.ts";
+import { totalsAfter, tracker } from "./tracker.ts";
 
 export interface KeepaliveRowView {
   conversation: string;
@@ -70,4 +72,42 @@ export async function justBeforeLapse(
   const advanceMs = sweepAt - (Date.now() + simOffsetMs);
   if (advanceMs > 0) await simAdvance(ns, advanceMs / 1000);
   return { sweepAt, simOffsetMs: simOffsetMs + Math.max(0, advanceMs) };
+}
+
+export const KEEPALIVE_MODEL = "claude-sonnet-4-6";
+
+/**
+ * Two quick turns of a conversation with a long system prompt, for a fresh tenant in a fresh simulator
+ * namespace, once both are recorded: the keepalive candidate they left, and what a next turn needs.
+ */
+export async function twoTurnConversation() {
+  const ns = namespace();
+  const t = freshTenant();
+  const client = anthropic(ns, { apiKey: t.key });
+  const system = longText(3000, "rules");
+  const messages: Anthropic.MessageParam[] = [];
+  for (let turn = 0; turn < 2; turn++) {
+    messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
+    const reply = await client.messages.create({
+      model: KEEPALIVE_MODEL,
+      max_tokens: 32,
+      system,
+      messages: [...messages],
+    });
+    messages.push({ role: "assistant", content: reply.content });
+  }
+  await totalsAfter(t.id, 2);
+  const [row] = await keepaliveRows(t.id);
+  if (!row) throw new Error("no keepalive candidate after two turns");
+  /** The third turn, sent now. */
+  const third = () => {
+    messages.push({ role: "user", content: "Turn 2: and now?" });
+    return client.messages.create({
+      model: KEEPALIVE_MODEL,
+      max_tokens: 32,
+      system,
+      messages: [...messages],
+    });
+  };
+  return { ns, t, row, third };
 }
