@@ -1,7 +1,8 @@
-import { expectedReads, type WriteTtl, writeValue } from "../economics/breakEven.ts";
-import { type ModelInfo, modelInfo } from "../economics/models.ts";
+import { either, PRIORS, type Reuse, reuseFromRate, reuseFromState } from "../decide/reuse.ts";
+import { bestTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
+import type { WriteTtl } from "../economics/breakEven.ts";
+import { modelInfo } from "../economics/models.ts";
 import type { Analysis, CacheTtl, Segment } from "../prefix/types.ts";
-import { either, PRIORS, type Reuse, reuseFromRate, reuseFromState } from "./reuse.ts";
 import type { AnthropicPlan, PlanContext, PlannedBreakpoint, PrefixState } from "./types.ts";
 
 /** At most this many breakpoints per request, the client's and the automatic one included. */
@@ -89,19 +90,21 @@ export function planAnthropic(
 
   // The write extent: the furthest candidate whose own reuse pays for writing it beyond what is read anyway.
   const base = Math.max(warm, forced);
-  const options: { at: number; reuse: Reuse; role: "head" | "seen" | "tail" }[] = [];
-  if (tail > base) options.push({ at: tail, reuse: tailReuse, role: "tail" });
-  if (seen > base && seenReuse) options.push({ at: seen, reuse: seenReuse, role: "seen" });
-  if (head > base) options.push({ at: head, reuse: headReuse, role: "head" });
-  options.sort((x, y) => y.at - x.at);
-  let write: PlannedBreakpoint | null = null;
-  for (const o of options) {
-    const ttl = bestTtl(m, tokensAt(o.at) - tokensAt(base), o.reuse, allow1h);
-    if (ttl) {
-      write = { segment: o.at, ttl, role: o.role, tokens: tokensAt(o.at) };
-      break;
-    }
-  }
+  const options: WriteOption<"head" | "seen" | "tail">[] = [];
+  const added = (at: number) => tokensAt(at) - tokensAt(base);
+  if (tail > base) options.push({ at: tail, addedTokens: added(tail), reuse: tailReuse, role: "tail" });
+  if (seen > base && seenReuse)
+    options.push({ at: seen, addedTokens: added(seen), reuse: seenReuse, role: "seen" });
+  if (head > base) options.push({ at: head, addedTokens: added(head), reuse: headReuse, role: "head" });
+  const choice = chooseWrite(m, options, allow1h);
+  const write: PlannedBreakpoint | null = choice
+    ? {
+        segment: choice.option.at,
+        ttl: choice.ttl,
+        role: choice.option.role,
+        tokens: tokensAt(choice.option.at),
+      }
+    : null;
   if (!write && options.length > 0) plan.notes.push("no-write-pays");
 
   const chosen: PlannedBreakpoint[] = [];
@@ -156,16 +159,6 @@ function stateReuse(state: PrefixState | undefined, once: boolean): Reuse | unde
 
 function entryTtl(state: PrefixState | undefined): WriteTtl {
   return state?.ttl === "1h" ? "1h" : "5m";
-}
-
-/** The TTL whose expected value is highest and positive, or null when no write pays. */
-export function bestTtl(m: ModelInfo, tokens: number, reuse: Reuse, allow1h: boolean): WriteTtl | null {
-  const v5 = writeValue(m, "5m", tokens, expectedReads(reuse.p5m, reuse.once));
-  const v1 = allow1h
-    ? writeValue(m, "1h", tokens, expectedReads(reuse.p1h, reuse.once))
-    : Number.NEGATIVE_INFINITY;
-  if (v5 <= 0 && v1 <= 0) return null;
-  return v1 > v5 ? "1h" : "5m";
 }
 
 /** Longer TTLs must come before shorter ones. */

@@ -1,12 +1,8 @@
+import { chooseOpenAIWrites, chooseRetention, shardCount } from "../decide/openai.ts";
+import { either, PRIORS, reuseFromRate, reuseFromState } from "../decide/reuse.ts";
 import { modelInfo } from "../economics/models.ts";
 import type { Analysis, Segment } from "../prefix/types.ts";
-import { bestTtl } from "./anthropic.ts";
-import { either, PRIORS, reuseFromRate, reuseFromState } from "./reuse.ts";
 import type { OpenAIPlan, PlanContext, PrefixState } from "./types.ts";
-
-/** OpenAI routes a key to one machine; above about this many requests per minute it spreads the overflow. */
-export const KEY_RATE_PER_MIN = 15;
-const MAX_SHARDS = 64;
 
 /**
  * Plans OpenAI caching: a `prompt_cache_key` from the tenant-salted family (the client's own is kept),
@@ -43,8 +39,7 @@ export function planOpenAI(
   } else plan.notes.push("client-key");
 
   if (m.cacheStyle !== "openai-breakpoints") {
-    if (m.retention24h && ctx.tenant.allowRetention24h && client.retention === undefined)
-      plan.retention = "24h";
+    plan.retention = chooseRetention(m, ctx.tenant.allowRetention24h, client.retention !== undefined);
     return plan;
   }
 
@@ -82,8 +77,12 @@ export function planOpenAI(
         ? PRIORS.continuingTail
         : PRIORS.firstTurnTail;
   const headTokens = head >= 0 ? tokensAt(head) : 0;
-  const headPays = head >= 0 && bestTtl(m, headTokens, headReuse, false) !== null;
-  const tailPays = bestTtl(m, Math.max(tokensAt(last) - headTokens, 0), tailReuse, false) !== null;
+  const pays = chooseOpenAIWrites(m, head >= 0 ? { tokens: headTokens, reuse: headReuse } : null, {
+    tokens: Math.max(tokensAt(last) - headTokens, 0),
+    reuse: tailReuse,
+  });
+  const headPays = pays.head;
+  const tailPays = pays.tail;
 
   if (headPays && head < last)
     plan.breakpoints.push({ segment: head, ttl: "30m", role: "head", tokens: headTokens });
@@ -92,12 +91,6 @@ export function planOpenAI(
     plan.notes.push("tail-not-written");
   }
   return plan;
-}
-
-/** Keys for a family: one up to the per-key rate, then a power of two so conversations move seldom. */
-export function shardCount(ratePerMin: number): number {
-  if (!(ratePerMin > KEY_RATE_PER_MIN)) return 1;
-  return Math.min(MAX_SHARDS, 2 ** Math.ceil(Math.log2(ratePerMin / KEY_RATE_PER_MIN)));
 }
 
 // A stable bucket from a base64url hash: its first 30 bits.

@@ -3,26 +3,7 @@ import type { ModelTable } from "../economics/models.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { Upstream } from "../prefix/types.ts";
 
-/** How the gaps between a prefix's reuses have fallen (counts), as the tracker summarizes them. */
-export interface GapSummary {
-  count: number;
-  within5m: number;
-  within1h: number;
-}
-
-/** What the tracker knows of one chain hash. */
-export interface PrefixState {
-  /** Prompt tokens of the prefix (reported by the provider, or Stoker's estimate). */
-  tokens: number;
-  /** Requests that contained this prefix. */
-  seen: number;
-  lastSeenMs: number;
-  /** Until when the provider is believed to hold it, or null if it is not believed cached. */
-  cachedUntilMs: number | null;
-  /** TTL of the entry the provider holds. */
-  ttl: WriteTtl | "30m" | "24h" | null;
-  gaps?: GapSummary;
-}
+export type { GapSummary, PrefixState } from "../decide/types.ts";
 
 export interface TenantCacheSettings {
   /** OpenAI `prompt_cache_retention: "24h"` may be set. */

@@ -1,11 +1,11 @@
 import type { Config } from "../config.ts";
+import { decideKeepalive } from "../decide/keepalive.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
 import { emptyOwn } from "../keepalive/gaps.ts";
 import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
 import { sendPing } from "../keepalive/pinger.ts";
-import { decidePing } from "../keepalive/policy.ts";
 import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import { insertRequest } from "./accounting.ts";
@@ -107,19 +107,13 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const model = modelInfo(row.model, config.models, provider);
   const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";
   const gaps = conversations.history(row.conversation) ?? { turns: 1, own: emptyOwn(), family: null };
-  // Second sight: until one conversation of the family has come back, nothing says this one will.
-  const familyReturns = gaps.family?.returns.reduce((a, b) => a + b, 0) ?? 0;
-  if (gaps.turns <= 1 && familyReturns === 0) {
-    store.end(row.conversation, "stopped", "first-sight");
-    return { kind: "stopped", costUsd: 0 };
-  }
-  const remainingUsd = settings.maxUsdPerDay - store.spentOn(day(nowMs));
-  const decision = decidePing(
-    { tokens: row.tokens, ttl, lastUseMs: row.last_use, pingsSoFar: row.pings, gaps },
+  const decision = decideKeepalive(
+    { tokens: row.tokens, ttl, lastUseMs: row.last_use, pingsSoFar: row.pings },
+    gaps,
     nowMs,
     model,
     settings,
-    { remainingUsd },
+    store.spentOn(day(nowMs)),
   );
   if (!decision.ping) {
     // Out of budget today: leave it be (it may lapse); anything else is the policy's stop.

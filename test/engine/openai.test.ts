@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { analyzeOpenAIChat, analyzeOpenAIResponses, DEFAULT_RULES } from "../../src/canonicalize/index.ts";
-import { describePlan, planOpenAI, shardCount } from "../../src/plan/index.ts";
+import { shardCount } from "../../src/decide/openai.ts";
+import { describePlan, planOpenAI } from "../../src/plan/index.ts";
 import type { OpenAIPlan, PlanContext } from "../../src/plan/types.ts";
 import { renderOpenAI } from "../../src/upstream/body/index.ts";
 import { chatBody } from "./arbitraries.ts";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { decideKeepalive, decidePing, type PingCandidate } from "../../src/decide/keepalive.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 import {
   catchUp,
@@ -21,13 +22,6 @@ import {
   windowOf,
 } from "../../src/keepalive/gaps.ts";
 import { familyHazards, priorQ, returnDistribution } from "../../src/keepalive/hazard.ts";
-import {
-  choosePingDepth,
-  chooseWrite,
-  decideAdmission,
-  decidePing,
-  type PingCandidate,
-} from "../../src/keepalive/policy.ts";
 import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/keepalive/settings.ts";
 
 const MIN = 60_000;
@@ -108,13 +102,6 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
         const d = decidePing(entry(oneOff, lapse - 1), lapse * 5 * MIN, SONNET, SETTINGS);
         expect(d.ping, `lapse ${lapse}, ${family ? "learned" : "prior"}`).toBe(false);
       }
-      expect(
-        decideAdmission(
-          { writeTokens: TOKENS, prefixTokens: TOKENS, cachedTtl: null, gaps: oneOff },
-          SONNET,
-          { keepalive: SETTINGS, allow1h: true },
-        ).write,
-      ).toBeNull();
     }
   });
 
@@ -186,64 +173,21 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
       true,
     );
   });
-
-  it("pings a shorter prefix when only its shallower positions still pay", () => {
-    const head: GapHistory = history(12, ownOf(6 * MIN, 7 * MIN, 8 * MIN, 6 * MIN), CHAT_FAMILY);
-    const tail: GapHistory = history(1, emptyOwn(), CHAT_FAMILY);
-    const positions = [
-      { ...entry(head), tokens: 8_000 },
-      { ...entry(head), tokens: 12_000 },
-      { ...entry(tail), tokens: 20_000 },
-    ];
-    const d = choosePingDepth(positions, 5 * MIN, SONNET, SETTINGS);
-    expect(d.count).toBe(2);
-    expect(d.decision?.reason).toBe("does-not-pay");
-  });
 });
 
-describe("decideAdmission: write, for how long, or not", () => {
-  const opts = { keepalive: SETTINGS, allow1h: true };
-  const input = (gaps: GapHistory, cachedTtl: "5m" | "1h" | null = null) => ({
-    writeTokens: TOKENS,
-    prefixTokens: TOKENS + 5_000,
-    cachedTtl,
-    gaps,
+describe("decideKeepalive: second sight, then rent or buy within the budget", () => {
+  it("never pings a first conversation of a family no conversation has come back to", () => {
+    const first: GapHistory = history(1, emptyOwn(), emptyFamily());
+    const d = decideKeepalive(entry(first), first, 5 * MIN, SONNET, SETTINGS, 0);
+    expect(d).toMatchObject({ ping: false, reason: "first-sight" });
   });
 
-  it("writes at 5m a prefix that comes back within minutes, at 1h one whose user comes back every ~45 minutes", () => {
-    const chatty: GapHistory = history(4, ownOf(MIN, 2 * MIN, 1.5 * MIN), CHAT_FAMILY);
-    expect(decideAdmission(input(chatty), SONNET, opts)).toMatchObject({ write: "5m", reason: "pays" });
-    const slow = learnedFamily({ 4: [0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.04, 0.1, 0.2, 0.25, 0.1, 0.05] });
-    const hourly: GapHistory = history(4, ownOf(45 * MIN, 47 * MIN, 44 * MIN), slow);
-    const d = decideAdmission(input(hourly), SONNET, opts);
-    expect(d.write).toBe("1h");
-    expect(d.values["1h"]).toBeGreaterThan(d.values["5m"]);
-    // No 1h behind a cached 5m part, nor when the tenant forbids it: then a chain of pings is not worth it.
-    expect(decideAdmission(input(hourly, "5m"), SONNET, opts).values["1h"]).toBe(Number.NEGATIVE_INFINITY);
-    expect(decideAdmission(input(hourly), SONNET, { ...opts, allow1h: false }).write).not.toBe("1h");
-  });
-
-  it("does not write below the model's minimum, and has nothing to decide on OpenAI's automatic cache", () => {
-    const chatty: GapHistory = history(4, ownOf(MIN, 2 * MIN), CHAT_FAMILY);
-    expect(decideAdmission({ ...input(chatty), prefixTokens: 800 }, SONNET, opts)).toMatchObject({
-      write: null,
-      reason: "below-minimum",
-    });
-    const oneOff: GapHistory = history(1, emptyOwn(), CHAT_FAMILY);
-    expect(decideAdmission(input(oneOff), GPT, opts)).toMatchObject({ write: "5m", reason: "automatic" });
-  });
-
-  it("chooseWrite stops where the chain's value peaks", () => {
-    const seen = (uses: number): GapHistory => history(uses, ownOf(MIN), CHAT_FAMILY);
-    const fresh: GapHistory = history(1, emptyOwn(), CHAT_FAMILY);
-    const positions = [seen(6), seen(3), fresh, fresh].map((gaps, i) => ({
-      writeTokens: 2_000,
-      prefixTokens: 2_000 * (i + 1),
-      cachedTtl: null,
-      gaps,
-    }));
-    expect(chooseWrite(positions, SONNET, opts)).toMatchObject({ count: 2, ttl: "5m" });
-    expect(chooseWrite(positions.slice(2), SONNET, opts).count).toBe(0);
+  it("counts what was spent today against the tenant's daily budget", () => {
+    const steady: GapHistory = history(6, ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN), CHAT_FAMILY);
+    const { gaps, ...kept } = entry(steady);
+    expect(decideKeepalive(kept, gaps, 5 * MIN, SONNET, SETTINGS, 0).ping).toBe(true);
+    const spent = decideKeepalive(kept, gaps, 5 * MIN, SONNET, SETTINGS, SETTINGS.maxUsdPerDay);
+    expect(spent).toMatchObject({ ping: false, reason: "budget" });
   });
 });
 

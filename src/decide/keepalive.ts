@@ -1,0 +1,118 @@
+import { TTL_MS, type WriteTtl } from "../economics/breakEven.ts";
+import type { ModelInfo } from "../economics/models.ts";
+import type { GapHistory } from "../keepalive/gaps.ts";
+import { returnDistribution } from "../keepalive/hazard.ts";
+import type { KeepaliveSettings } from "../keepalive/settings.ts";
+import { type HoldTerms, holdValue, nextWithin } from "../keepalive/value.ts";
+
+/**
+ * Keepalive decisions: ping an entry before it lapses, or let it go. Rent or buy: the value of holding an
+ * entry (keepalive/value.ts) against one cache read per ping. Pure: no I/O, no clock; every input is an
+ * argument. The tracker's sweep and the economics replay both call `decideKeepalive`.
+ */
+
+/** An entry about to lapse, as the tracker describes it to the keepalive sweep. */
+export interface PingCandidate {
+  /** Prompt tokens a ping reads (the whole prefix up to the entry's breakpoint). */
+  tokens: number;
+  ttl: WriteTtl;
+  /** Start of the last real request that read or wrote the entry (pings do not count). */
+  lastUseMs: number;
+  /** Pings sent since that request. */
+  pingsSoFar: number;
+  gaps: GapHistory;
+}
+
+export type PingReason =
+  | "disabled"
+  | "below-minimum"
+  | "max-pings"
+  | "break-even"
+  | "horizon"
+  | "budget"
+  | "pays"
+  | "does-not-pay";
+
+export interface PingDecision {
+  ping: boolean;
+  reason: PingReason;
+  /** USD the ping is expected to gain (negative: to lose), counting the pings it makes possible later. */
+  expectedValue: number;
+  /** Chance that the next real request lands in the window this ping covers. */
+  pNext: number;
+}
+
+/** What a request that finds an entry saves against one that must rewrite it, per token. */
+export function lapseCost(model: ModelInfo, ttl: WriteTtl): number {
+  return (ttl === "1h" ? model.cacheWrite1h : model.cacheWrite5m) - model.cacheRead;
+}
+
+/**
+ * Whether to ping an entry that is about to lapse. Rent or buy: a ping costs one read; it pays when the
+ * chance that the next request comes while the ping holds the entry, times the rewrite it avoids (plus the
+ * value of the pings it enables later), beats that read. Hard limits come first: the tenant's settings, the
+ * daily budget, and the break-even cap (never spend more on pings for one idle period than the rewrite).
+ */
+export function decidePing(
+  entry: PingCandidate,
+  nowMs: number,
+  model: ModelInfo,
+  settings: KeepaliveSettings,
+  budget?: { remainingUsd: number },
+): PingDecision {
+  const usdPerToken = model.inputPerMTok / 1e6;
+  const saving = lapseCost(model, entry.ttl);
+  const idle = Math.max(0, nowMs - entry.lastUseMs);
+  const q = returnDistribution(entry.gaps);
+  const ttlMs = TTL_MS[entry.ttl];
+  const pNext = nextWithin(q, idle, ttlMs);
+  const no = (reason: PingReason, ev = 0): PingDecision => ({
+    ping: false,
+    reason,
+    expectedValue: ev,
+    pNext,
+  });
+  if (!settings.enabled) return no("disabled");
+  if (entry.tokens < settings.minPrefixTokens) return no("below-minimum");
+  if (entry.pingsSoFar >= settings.maxPingsPerEntry) return no("max-pings");
+  // Deterministic rent-or-buy guard: after floor(saving / read) pings the rewrite would have been cheaper.
+  const breakEven = Math.floor(saving / model.cacheRead + 1e-9);
+  if (entry.pingsSoFar >= breakEven) return no("break-even");
+  if (idle >= settings.maxHorizonMs) return no("horizon");
+  const terms: HoldTerms = { q, ttlMs, saving, pingCost: model.cacheRead, horizonMs: settings.maxHorizonMs };
+  const pingsLeft = Math.min(settings.maxPingsPerEntry, breakEven) - entry.pingsSoFar - 1;
+  const perToken = holdValue(terms, idle, pingsLeft) - model.cacheRead;
+  const expectedValue = perToken * entry.tokens * usdPerToken;
+  if (perToken <= 0) return no("does-not-pay", expectedValue);
+  if (budget && model.cacheRead * entry.tokens * usdPerToken > budget.remainingUsd)
+    return no("budget", expectedValue);
+  return { ping: true, reason: "pays", expectedValue, pNext };
+}
+
+/** A keepalive row as the tracker holds it: one per conversation, at its deepest kept entry. */
+export interface KeptEntry {
+  tokens: number;
+  ttl: WriteTtl;
+  lastUseMs: number;
+  pingsSoFar: number;
+}
+
+/**
+ * The whole keepalive decision for one due entry: second sight first (until one conversation of the family
+ * has come back, nothing says this one will), then `decidePing` within what is left of today's budget.
+ */
+export function decideKeepalive(
+  entry: KeptEntry,
+  gaps: GapHistory,
+  nowMs: number,
+  model: ModelInfo,
+  settings: KeepaliveSettings,
+  spentTodayUsd: number,
+): PingDecision | { ping: false; reason: "first-sight"; expectedValue: 0; pNext: 0 } {
+  const familyReturns = gaps.family?.returns.reduce((a, b) => a + b, 0) ?? 0;
+  if (gaps.turns <= 1 && familyReturns === 0)
+    return { ping: false, reason: "first-sight", expectedValue: 0, pNext: 0 };
+  return decidePing({ ...entry, gaps }, nowMs, model, settings, {
+    remainingUsd: settings.maxUsdPerDay - spentTodayUsd,
+  });
+}

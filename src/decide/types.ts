@@ -1,0 +1,22 @@
+import type { WriteTtl } from "../economics/breakEven.ts";
+
+/** How the gaps between a prefix's reuses have fallen (counts), as the tracker summarizes them. */
+export interface GapSummary {
+  count: number;
+  within5m: number;
+  within1h: number;
+}
+
+/** What the tracker knows of one chain hash. */
+export interface PrefixState {
+  /** Prompt tokens of the prefix (reported by the provider, or Stoker's estimate). */
+  tokens: number;
+  /** Requests that contained this prefix. */
+  seen: number;
+  lastSeenMs: number;
+  /** Until when the provider is believed to hold it, or null if it is not believed cached. */
+  cachedUntilMs: number | null;
+  /** TTL of the entry the provider holds. */
+  ttl: WriteTtl | "30m" | "24h" | null;
+  gaps?: GapSummary;
+}
