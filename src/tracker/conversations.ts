@@ -1,16 +1,5 @@
-import {
-  decodeFamily,
-  decodeOwn,
-  encodeFamily,
-  encodeOwn,
-  type GapHistory,
-  noteIdle,
-  noteOwnGap,
-  noteReturn,
-  noteUse,
-  WINDOW_MS,
-  WINDOWS,
-} from "../keepalive/gaps.ts";
+import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
+import type { ConversationEntry, ConversationStore } from "./conversation-state.ts";
 
 interface ConversationRow extends Record<string, SqlStorageValue> {
   family: string;
@@ -19,44 +8,41 @@ interface ConversationRow extends Record<string, SqlStorageValue> {
   own: ArrayBuffer | null;
 }
 
-/** Conversations' rhythms and families' survival tables: what the keepalive policy learns from. */
-export class Conversations {
+/** The `conversations` and `family_gaps` tables, and the `idle_swept` meta key. */
+export class SqlConversationStore implements ConversationStore {
   readonly #sql: SqlStorage;
-  /** When the last sweep ran (meta `idle_swept`), once read: only `sweep` writes it. */
+  /** When the last sweep ran (meta `idle_swept`), once read: only `setSweptAt` writes it. */
   #swept: number | null | undefined;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
   }
 
-  /** The stored sweep time is gone (the object's storage was deleted): read it again next time. */
+  /** The stored sweep time is gone (rolled back, or the storage deleted): read it again next time. */
   forgetSweep(): void {
     this.#swept = undefined;
   }
 
-  /**
-   * Accounts a request of `conversation` at `at`: a return after its gap (in the family's table, at the
-   * standing it had before), then a new idle period at risk in window 0.
-   */
-  noteRequest(conversation: string, family: string, at: number): void {
-    const row = this.#row(conversation);
-    const survival = this.#family(row?.family ?? family);
-    if (!row) {
-      noteUse(survival, 1);
-      this.#saveFamily(family, survival, at);
-      this.#sql.exec(
-        "INSERT INTO conversations (conversation, family, turns, last_at, own) VALUES (?, ?, 1, ?, NULL)",
+  get(conversation: string): ConversationEntry | undefined {
+    const row = this.#sql
+      .exec<ConversationRow>(
+        "SELECT family, turns, last_at, own FROM conversations WHERE conversation = ?",
         conversation,
-        family,
-        at,
-      );
-      return;
-    }
-    const gap = Math.max(0, at - row.last_at);
-    noteReturn(survival, row.turns, gap);
-    noteUse(survival, row.turns + 1);
-    this.#saveFamily(row.family, survival, at);
-    const own = noteOwnGap(decodeOwn(row.own), gap);
+      )
+      .toArray()[0];
+    return row && { family: row.family, turns: row.turns, lastAt: row.last_at, own: decodeOwn(row.own) };
+  }
+
+  insert(conversation: string, family: string, at: number): void {
+    this.#sql.exec(
+      "INSERT INTO conversations (conversation, family, turns, last_at, own) VALUES (?, ?, 1, ?, NULL)",
+      conversation,
+      family,
+      at,
+    );
+  }
+
+  update(conversation: string, at: number, own: number[]): void {
     this.#sql.exec(
       "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ? WHERE conversation = ?",
       at,
@@ -65,67 +51,48 @@ export class Conversations {
     );
   }
 
-  /**
-   * Counts, once, every idle window that opened since the last sweep: for window j, the conversations whose
-   * last request lies in (previous sweep - j*5min, now - j*5min]. Conversations that never come back are
-   * counted this way too; counting only on return would make returns look likelier than they are.
-   */
-  sweep(nowMs: number): void {
+  family(family: string): FamilyGaps {
+    const stored = this.#sql
+      .exec<{ survival: ArrayBuffer }>("SELECT survival FROM family_gaps WHERE family = ?", family)
+      .toArray()[0];
+    return decodeFamily(stored?.survival ?? null);
+  }
+
+  saveFamily(family: string, table: FamilyGaps, at: number): void {
+    this.#sql.exec(
+      "INSERT INTO family_gaps (family, at, survival) VALUES (?, ?, ?) ON CONFLICT (family) DO UPDATE SET at = excluded.at, survival = excluded.survival",
+      family,
+      at,
+      blob(encodeFamily(table)),
+    );
+  }
+
+  idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[] {
+    return this.#sql
+      .exec<{ family: string; turns: number; n: number }>(
+        "SELECT family, turns, COUNT(*) AS n FROM conversations WHERE last_at > ? AND last_at <= ? GROUP BY family, turns",
+        fromMs,
+        toMs,
+      )
+      .toArray();
+  }
+
+  sweptAt(): number | null {
     if (this.#swept === undefined) {
       const last = this.#sql
         .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'idle_swept'")
         .toArray()[0];
       this.#swept = last ? Number(last.value) : null;
     }
-    const since = this.#swept ?? nowMs;
-    // Windows are 5 minutes wide: a sweep more often than every 30 s adds nothing.
-    if (this.#swept !== null && nowMs - since < 30_000) return;
-    const tables = new Map<string, ReturnType<typeof decodeFamily>>();
-    for (let j = 1; j < WINDOWS; j++) {
-      const rows = this.#sql
-        .exec<{ family: string; turns: number; n: number }>(
-          `SELECT family, turns, COUNT(*) AS n FROM conversations WHERE last_at > ? AND last_at <= ? GROUP BY family, turns`,
-          since - j * WINDOW_MS,
-          nowMs - j * WINDOW_MS,
-        )
-        .toArray();
-      for (const r of rows) {
-        let table = tables.get(r.family);
-        if (!table) {
-          table = this.#family(r.family);
-          tables.set(r.family, table);
-        }
-        noteIdle(table, r.turns, j, r.n);
-      }
-    }
-    for (const [family, table] of tables) this.#saveFamily(family, table, nowMs);
+    return this.#swept;
+  }
+
+  setSweptAt(nowMs: number): void {
     this.#sql.exec(
       "INSERT INTO meta (key, value) VALUES ('idle_swept', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       String(nowMs),
     );
     this.#swept = nowMs;
-  }
-
-  /** False for a new conversation in a family where no conversation has come back yet (second sight). */
-  mayReturn(conversation: string, family: string | null): boolean {
-    if (this.#row(conversation)) return true;
-    if (family === null) return false;
-    return this.#family(family).returns.some((n) => n > 0);
-  }
-
-  /** What the policy needs to know of a conversation, or null if it was never seen. */
-  history(conversation: string): (GapHistory & { lastAt: number }) | null {
-    const row = this.#row(conversation);
-    if (!row) return null;
-    const stored = this.#sql
-      .exec<{ survival: ArrayBuffer }>("SELECT survival FROM family_gaps WHERE family = ?", row.family)
-      .toArray()[0];
-    return {
-      turns: row.turns,
-      own: decodeOwn(row.own),
-      family: stored ? decodeFamily(stored.survival) : null,
-      lastAt: row.last_at,
-    };
   }
 
   /** Drops the oldest conversations and families beyond the caps. */
@@ -137,31 +104,6 @@ export class Conversations {
     this.#sql.exec(
       "DELETE FROM family_gaps WHERE family IN (SELECT family FROM family_gaps ORDER BY at DESC LIMIT -1 OFFSET ?)",
       maxFamilies,
-    );
-  }
-
-  #row(conversation: string): ConversationRow | undefined {
-    return this.#sql
-      .exec<ConversationRow>(
-        "SELECT family, turns, last_at, own FROM conversations WHERE conversation = ?",
-        conversation,
-      )
-      .toArray()[0];
-  }
-
-  #family(family: string) {
-    const stored = this.#sql
-      .exec<{ survival: ArrayBuffer }>("SELECT survival FROM family_gaps WHERE family = ?", family)
-      .toArray()[0];
-    return decodeFamily(stored?.survival ?? null);
-  }
-
-  #saveFamily(family: string, survival: ReturnType<typeof decodeFamily>, at: number): void {
-    this.#sql.exec(
-      "INSERT INTO family_gaps (family, at, survival) VALUES (?, ?, ?) ON CONFLICT (family) DO UPDATE SET at = excluded.at, survival = excluded.survival",
-      family,
-      at,
-      blob(encodeFamily(survival)),
     );
   }
 }

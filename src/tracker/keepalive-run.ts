@@ -5,14 +5,12 @@ import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
 import { emptyOwn } from "../keepalive/gaps.ts";
 import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
-import { sendPing } from "../keepalive/pinger.ts";
+import type { PingRequest, PingResult } from "../keepalive/pinger.ts";
 import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
-import { insertRequest } from "./accounting.ts";
-import type { Conversations } from "./conversations.ts";
-import { open } from "./crypto.ts";
-import type { KeepaliveRow, KeepaliveStore } from "./keepalive-store.ts";
-import type { KeepaliveReport } from "./types.ts";
+import type { Conversations } from "./conversation-state.ts";
+import type { KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
+import type { KeepaliveReport, RecordRequest } from "./types.ts";
 
 /** What a sealed capture holds. */
 export interface SealedRequest {
@@ -44,15 +42,28 @@ export function decodeSealedRequest(text: string): SealedRequest {
   return { path: head.path, headers: head.headers, loc: head.loc, body: text.slice(end + 1) };
 }
 
+/**
+ * What a sweep reads and writes. The rules are here once; the I/O is the caller's: the Tracker passes its
+ * SQLite stores, the sealed-row decryption and `sendPing`; the economics replay passes memory stores and the
+ * simulator's app in process.
+ */
 export interface RunDeps {
-  sql: SqlStorage;
   tenantId: string;
   config: Config;
   settings: KeepaliveSettings;
-  store: KeepaliveStore;
+  store: KeepaliveCandidates;
   conversations: Conversations;
   /** The tenant's own provider keys (admin API); the deploy's keys stand in where one is missing. */
   apiKeys: Partial<Record<"anthropic" | "openai", string>>;
+  /** The captured request of a row. */
+  open(row: KeepaliveRow): Promise<SealedRequest>;
+  send(ping: PingRequest): Promise<PingResult>;
+  /** Accounts the ping like any request (idempotent by request id). */
+  account(record: RecordRequest): void;
+  /** The ping read the entry: the prefix is believed cached until `cachedUntil`. */
+  refreshed(hash: string, cachedUntil: number, nowMs: number): void;
+  /** Wall time, for the ping's latency figures only. */
+  clock(): number;
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -101,7 +112,7 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
 type One = { kind: "refreshed" | "gone" | "stopped" | "skipped"; costUsd: number };
 
 async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise<One> {
-  const { store, conversations, config, settings, sql } = deps;
+  const { store, conversations, config, settings } = deps;
   const provider: "anthropic" | "openai" = row.upstream === "openai" ? "openai" : "anthropic";
   const upstream = config.upstreams[provider];
   const model = modelInfo(row.model, config.models, provider);
@@ -123,9 +134,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   }
   if (!row.iv || !row.sealed || !store.claim(row)) return { kind: "skipped", costUsd: 0 };
 
-  const sealed = decodeSealedRequest(
-    await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }),
-  );
+  const sealed = await deps.open(row);
   const forwarded = JSON.parse(sealed.body) as Record<string, unknown>;
   const endpoint =
     provider === "anthropic"
@@ -145,8 +154,8 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     store.end(row.conversation, "stopped", `fallback-${ping.fallback}-does-not-pay`);
     return { kind: "stopped", costUsd: 0 };
   }
-  const started = Date.now();
-  const result = await sendPing({
+  const started = deps.clock();
+  const result = await deps.send({
     upstream: provider,
     endpoint,
     url: `${upstream.baseUrl}${sealed.path}`,
@@ -165,8 +174,8 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     model: row.model,
     stream: false,
     keepalive: true,
-    ttfbMs: Date.now() - started,
-    durationMs: Date.now() - started,
+    ttfbMs: deps.clock() - started,
+    durationMs: deps.clock() - started,
     plan: ping.fallback
       ? `keepalive fallback=${ping.fallback}`
       : `keepalive ${provider === "anthropic" ? "prewarm" : "1-token"}`,
@@ -180,7 +189,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   };
   if (result.kind !== "ok") {
     const status = result.kind === "rejected" ? result.status : 502;
-    insertRequest(sql, {
+    deps.account({
       ...base,
       status,
       result: "upstream_error",
@@ -193,7 +202,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     return { kind: "stopped", costUsd: 0 };
   }
   const costUsd = costOfUsage(model, result.usage);
-  insertRequest(sql, {
+  deps.account({
     ...base,
     status: result.status,
     result: "ok",
@@ -208,11 +217,6 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   }
   const ttlMs = ttl === "1h" ? 3_600_000 : config.keepalive.anthropicTtlMs;
   store.refreshed(row.conversation, nowMs + ttlMs);
-  sql.exec(
-    "UPDATE prefixes SET cached_until = ?, last_refresh = ? WHERE hash = ?",
-    nowMs + ttlMs,
-    nowMs,
-    row.hash,
-  );
+  deps.refreshed(row.hash, nowMs + ttlMs, nowMs);
   return { kind: "refreshed", costUsd };
 }

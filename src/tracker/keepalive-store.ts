@@ -19,8 +19,35 @@ export interface KeepaliveRow extends Record<string, SqlStorageValue> {
   note: string | null;
 }
 
+/** A new or renewed candidate: the conversation's deepest entry a real request read or wrote. */
+export interface Candidate {
+  conversation: string;
+  hash: string;
+  family: string;
+  upstream: string;
+  model: string;
+  tokens: number;
+  sealed: Sealed;
+  ttl: string;
+  at: number;
+  cachedUntil: number;
+}
+
+/** The keepalive candidates, their deadlines, claims and spend: SQLite in the Tracker, memory in the replay. */
+export interface KeepaliveCandidates {
+  upsert(c: Candidate): void;
+  due(nowMs: number, leadMs: number, limit: number): KeepaliveRow[];
+  claim(row: KeepaliveRow): boolean;
+  refreshed(conversation: string, cachedUntil: number): void;
+  end(conversation: string, state: "stopped" | "gone", note: string): void;
+  expire(nowMs: number): void;
+  nextDeadline(): number | null;
+  spentOn(day: string): number;
+  addSpend(day: string, usd: number): void;
+}
+
 /** The `keepalive` table: candidates, their deadlines, claims (one ping per deadline) and outcomes. */
-export class KeepaliveStore {
+export class KeepaliveStore implements KeepaliveCandidates {
   readonly #sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
@@ -28,18 +55,7 @@ export class KeepaliveStore {
   }
 
   /** A real request read or wrote the conversation's deepest entry: it becomes (again) the live candidate. */
-  upsert(c: {
-    conversation: string;
-    hash: string;
-    family: string;
-    upstream: string;
-    model: string;
-    tokens: number;
-    sealed: Sealed;
-    ttl: string;
-    at: number;
-    cachedUntil: number;
-  }): void {
+  upsert(c: Candidate): void {
     this.#sql.exec(
       `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed,
          ttl, last_use, cached_until, pings, claimed_for, state, note)

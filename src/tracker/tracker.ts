@@ -11,15 +11,17 @@ import {
   topPrefixes,
 } from "../analytics/queries.ts";
 import { getConfig } from "../config.ts";
+import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
 import { type KeepaliveSettings, PING_LEAD_MS, resolveKeepalive } from "../keepalive/settings.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
-import type { PositionBelief } from "./belief.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
-import { Conversations } from "./conversations.ts";
+import { Conversations } from "./conversation-state.ts";
+import { SqlConversationStore } from "./conversations.ts";
 import { open, type Sealed, seal } from "./crypto.ts";
 import {
+  decodeSealedRequest,
   emptyReport,
   encodeSealedRequest,
   type RunDeps,
@@ -27,7 +29,8 @@ import {
   type SealedRequest,
 } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
-import { lookupPrefixes, updatePrefixes } from "./prefixes.ts";
+import { lookupPrefixes, SqlPrefixStore } from "./prefixes.ts";
+import { type DecisionState, recordDecisionState } from "./record-state.ts";
 import { noteRescue } from "./rescues.ts";
 import { LIMITS, migrate } from "./schema.ts";
 import type {
@@ -48,11 +51,6 @@ const SWEEP_LIMIT = 50;
 /** A registry deadline this close (the cron looks 60 s ahead every minute) is kept exact after records. */
 const REGISTRY_SLACK_MS = 150_000;
 
-/** A position the provider read or wrote: the kind of entry a keepalive candidate points at. */
-function keptBelief(b: PositionBelief | undefined): boolean {
-  return b !== undefined && (b.read || b.written) && b.cachedUntil !== null;
-}
-
 /**
  * One per tenant (`idFromName(tenantId)`): what Stoker believes each provider holds for the tenant, the
  * per-request accounting, cache-buster findings, and the keepalive candidates with their sealed requests.
@@ -60,7 +58,9 @@ function keptBelief(b: PositionBelief | undefined): boolean {
  */
 export class Tracker extends DurableObject<Env> {
   readonly #conversations: Conversations;
+  readonly #conversationStore: SqlConversationStore;
   readonly #keepalive: KeepaliveStore;
+  readonly #state: DecisionState;
   #recordsSinceHousekeeping = 0;
   #reportedWake: number | null | undefined;
   #alarmAt: number | null | undefined;
@@ -71,8 +71,14 @@ export class Tracker extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql));
-    this.#conversations = new Conversations(ctx.storage.sql);
+    this.#conversationStore = new SqlConversationStore(ctx.storage.sql);
+    this.#conversations = new Conversations(this.#conversationStore);
     this.#keepalive = new KeepaliveStore(ctx.storage.sql);
+    this.#state = {
+      prefixes: new SqlPrefixStore(ctx.storage.sql),
+      conversations: this.#conversations,
+      keepalive: this.#keepalive,
+    };
   }
 
   /** What is known of each chain hash (unknown hashes are absent). */
@@ -128,34 +134,19 @@ export class Tracker extends DurableObject<Env> {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
-      const beliefs = tracked
-        ? updatePrefixes(sql, r, config.keepalive.anthropicTtlMs, states)
-        : new Map<string, PositionBelief>();
-      if (r.conversation !== null && r.family !== null && r.result === "ok") {
-        this.#conversations.sweep(r.at);
-        this.#conversations.noteRequest(r.conversation, r.family, r.at);
-      }
+      recordDecisionState(
+        this.#state,
+        r,
+        config.keepalive.anthropicTtlMs,
+        capture && sealed ? { capture, sealed } : null,
+        states,
+      );
       if (r.chain) diagnose(sql, r, excerpts);
-      const b = capture ? beliefs.get(capture.hash) : undefined;
-      if (capture && sealed && b && keptBelief(b) && b.cachedUntil !== null && r.family !== null) {
-        this.#keepalive.upsert({
-          conversation: capture.conversation,
-          hash: capture.hash,
-          family: r.family,
-          upstream: r.upstream,
-          model: r.model,
-          tokens: b.tokens,
-          sealed,
-          ttl: capture.ttl,
-          at: r.at,
-          cachedUntil: b.cachedUntil,
-        });
-      }
     };
     try {
       this.ctx.storage.transactionSync(apply);
     } catch (err) {
-      this.#conversations.forgetSweep(); // rolled back with the rest: read the stored time again
+      this.#conversationStore.forgetSweep(); // rolled back with the rest: read the stored time again
       throw err;
     }
     if (++this.#recordsSinceHousekeeping >= HOUSEKEEPING_EVERY) {
@@ -248,7 +239,7 @@ export class Tracker extends DurableObject<Env> {
     this.#keepaliveSettings = undefined;
     this.#tenantRemembered = false;
     this.#tenantId = undefined;
-    this.#conversations.forgetSweep();
+    this.#conversationStore.forgetSweep();
     migrate(this.ctx.storage.sql);
   }
 
@@ -282,15 +273,33 @@ export class Tracker extends DurableObject<Env> {
     } catch {
       // Directory unreachable: the deploy's keys (if any) still ping config tenants.
     }
+    const config = getConfig(this.env);
+    const sql = this.ctx.storage.sql;
     const report = await runKeepalive(
       {
-        sql: this.ctx.storage.sql,
         tenantId,
-        config: getConfig(this.env),
+        config,
         settings: this.#settings(),
         store: this.#keepalive,
         conversations: this.#conversations,
         apiKeys,
+        open: async (row) =>
+          decodeSealedRequest(
+            await open(config.secret, tenantId, row.hash, {
+              iv: row.iv ?? new ArrayBuffer(0),
+              data: row.sealed ?? new ArrayBuffer(0),
+            }),
+          ),
+        send: sendPing,
+        account: (record) => void insertRequest(sql, record),
+        refreshed: (hash, cachedUntil, nowMs) =>
+          void sql.exec(
+            "UPDATE prefixes SET cached_until = ?, last_refresh = ? WHERE hash = ?",
+            cachedUntil,
+            nowMs,
+            hash,
+          ),
+        clock: Date.now,
       },
       nowMs,
       SWEEP_LIMIT,
@@ -403,7 +412,7 @@ export class Tracker extends DurableObject<Env> {
         FROM gaps) WHERE k > ?)`,
       LIMITS.gapsPerFamily,
     );
-    this.#conversations.trim(LIMITS.conversations, LIMITS.families);
+    this.#conversationStore.trim(LIMITS.conversations, LIMITS.families);
     this.#keepalive.expire(nowMs);
     sql.exec("DELETE FROM keepalive WHERE state <> 'live' AND last_use < ?", nowMs - 24 * 3600_000);
   }

@@ -1,0 +1,67 @@
+import type { PositionBelief } from "./belief.ts";
+import type { Conversations } from "./conversation-state.ts";
+import type { Sealed } from "./crypto.ts";
+import type { KeepaliveCandidates } from "./keepalive-store.ts";
+import { type PrefixRow, type PrefixUpdate, prefixUpdate, toState } from "./prefix-update.ts";
+import type { KeepaliveCapture, LookupResult, RecordRequest } from "./types.ts";
+
+/** The prefixes' rows: SQLite in the Tracker, memory in the replay. */
+export interface PrefixStore {
+  rows(hashes: readonly string[]): Map<string, PrefixRow>;
+  apply(r: RecordRequest, update: PrefixUpdate): void;
+}
+
+/** Everything a record changes that later decisions read. */
+export interface DecisionState {
+  prefixes: PrefixStore;
+  conversations: Conversations;
+  keepalive: KeepaliveCandidates;
+}
+
+/** A position the provider read or wrote: the kind of entry a keepalive candidate points at. */
+function kept(b: PositionBelief | undefined): b is PositionBelief & { cachedUntil: number } {
+  return b !== undefined && (b.read || b.written) && b.cachedUntil !== null;
+}
+
+/**
+ * What one accounted request teaches the decisions: beliefs of its positions, its conversation's rhythm and
+ * family survival, and its keepalive candidate (`sealed`: its captured request, when one is kept). Fills
+ * `states` with what a lookup at the request's start would now answer. The Tracker runs it inside its
+ * transaction, the replay over memory: one code path, two stores.
+ */
+export function recordDecisionState(
+  state: DecisionState,
+  r: RecordRequest,
+  shortTtlMs: number,
+  capture: { capture: KeepaliveCapture; sealed: Sealed } | null,
+  states: LookupResult,
+): Map<string, PositionBelief> {
+  const tracked = r.family !== null && r.positions.length > 0;
+  let beliefs = new Map<string, PositionBelief>();
+  if (tracked) {
+    const update = prefixUpdate(r, state.prefixes.rows(r.positions.map((p) => p.hash)), shortTtlMs);
+    state.prefixes.apply(r, update);
+    for (const c of update.changes) states[c.row.hash] = toState(c.row, r.at);
+    beliefs = update.beliefs;
+  }
+  if (r.conversation !== null && r.family !== null && r.result === "ok") {
+    state.conversations.sweep(r.at);
+    state.conversations.noteRequest(r.conversation, r.family, r.at);
+  }
+  const b = capture ? beliefs.get(capture.capture.hash) : undefined;
+  if (capture && kept(b) && r.family !== null) {
+    state.keepalive.upsert({
+      conversation: capture.capture.conversation,
+      hash: capture.capture.hash,
+      family: r.family,
+      upstream: r.upstream,
+      model: r.model,
+      tokens: b.tokens,
+      sealed: capture.sealed,
+      ttl: capture.capture.ttl,
+      at: r.at,
+      cachedUntil: b.cachedUntil,
+    });
+  }
+  return beliefs;
+}
