@@ -31,6 +31,7 @@ export default defineConfig({
             ANTHROPIC_API_KEY: UPSTREAM_KEYS.anthropic,
             OPENAI_API_KEY: UPSTREAM_KEYS.openai,
             STOKER_SIMULATOR: "1",
+            DEV_CLOCK: "1",
             TENANTS: tenantsJson(),
             SIM_URL: simUrl,
             LOG_LEVEL: "warn",

@@ -6,6 +6,7 @@ import { errorResponse, StokerError } from "./edge/errors.ts";
 import { flavor, requestContext } from "./edge/middleware.ts";
 import { anthropicRoutes } from "./edge/routes/anthropic.ts";
 import { dashboardRoutes } from "./edge/routes/dashboard.ts";
+import { devRoutes } from "./edge/routes/dev.ts";
 import { openAIRoutes } from "./edge/routes/openai.ts";
 import { v1Routes } from "./edge/routes/v1.ts";
 import { gpuRoutes } from "./gpu/routes.ts";
@@ -23,6 +24,7 @@ export function createApp() {
   app.route("/gpu", gpuRoutes);
   app.route("/", v1Routes());
   app.route("/", dashboardRoutes);
+  app.route("/__dev", devRoutes);
 
   app.notFound((c) => {
     const message = `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`;

@@ -25,6 +25,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export interface Config {
   upstreams: Record<Flavor, UpstreamConfig>;
   simulator: boolean;
+  /** DEV_CLOCK=1: the shared clock can be moved (`POST /__dev/clock`); only with the simulator. */
+  devClock: boolean;
   tenants: readonly TenantRecord[];
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
@@ -91,6 +93,7 @@ export function parseConfig(env: Env): Config {
       },
     },
     simulator: env.STOKER_SIMULATOR === "1" || env.STOKER_SIMULATOR === "true",
+    devClock: devClock(env),
     tenants: parseTenants(env.TENANTS),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
     upstreamTimeoutMs: positiveInt(
@@ -114,6 +117,14 @@ export function parseConfig(env: Env): Config {
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
     },
   };
+}
+
+function devClock(env: Env): boolean {
+  const on = env.DEV_CLOCK === "1" || env.DEV_CLOCK === "true";
+  const simulator = env.STOKER_SIMULATOR === "1" || env.STOKER_SIMULATOR === "true";
+  // A movable clock would let a caller shift every TTL and deadline: never outside local development.
+  if (on && !simulator) throw new ConfigError("DEV_CLOCK is only for local development with the simulator");
+  return on;
 }
 
 function adminToken(value: string | undefined): Uint8Array | null {

@@ -20,6 +20,8 @@ interface Env {
   MODEL_PRICES?: string;
   /** Bearer token of the admin API (`/v1/admin/*`); the admin API is off when unset. A secret. */
   ADMIN_TOKEN?: string;
+  /** "1": the shared clock can be moved with POST /__dev/clock (local development with the simulator only). */
+  DEV_CLOCK?: string;
   /** JSON array of GPU pools (see docs/gpu.md). */
   GPU_POOLS?: string;
 }

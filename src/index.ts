@@ -1,4 +1,5 @@
 import { createApp } from "./app.ts";
+import { clockOffset } from "./core/clock.ts";
 import { runCron } from "./keepalive/scheduled.ts";
 
 export { GpuPool } from "./gpu/pool-object.ts";
@@ -12,7 +13,7 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(
-      runCron(env, controller.scheduledTime).then((r) =>
+      runCron(env, controller.scheduledTime + clockOffset()).then((r) =>
         console.log(JSON.stringify({ level: "info", msg: "keepalive.cron", ...r })),
       ),
     );

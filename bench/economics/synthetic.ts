@@ -200,7 +200,82 @@ export function chat(seed = 4): Workload {
   };
 }
 
+/**
+ * Short and bursty: 3,000 requests in 15 minutes on a shared 4K system prompt and 30 shared 12K documents
+ * picked by popularity (Zipf), a third of them follow-ups in a thread that came seconds to a minute before.
+ */
+export function bursty(seed = 5): Workload {
+  const rng = new Rng(seed);
+  const b = new Builder();
+  const SYSTEM = 4_000;
+  const DOC = 12_000;
+  const system = b.stream();
+  const docs = Array.from({ length: 30 }, () => b.stream(system, SYSTEM));
+  const weights = docs.map((_d, i) => 1 / (i + 1));
+  const total = weights.reduce((a, w) => a + w, 0);
+  const pick = (): number => {
+    let x = rng.next() * total;
+    for (const [i, w] of weights.entries()) {
+      x -= w;
+      if (x <= 0) return i;
+    }
+    return docs.length - 1;
+  };
+  const threads: { s: Stream; len: number; at: number }[] = [];
+  const times = Array.from({ length: 3000 }, () => rng.uniform(0, 15 * MIN)).sort((x, y) => x - y);
+  for (const t of times) {
+    const open = threads.filter((th) => t - th.at < MIN);
+    if (open.length > 0 && rng.next() < 0.35) {
+      const th = open[rng.int(0, open.length - 1)] as { s: Stream; len: number; at: number };
+      th.len += rng.int(100, 600);
+      th.at = t;
+      b.request(th.s, t, th.len, rng.int(50, 400));
+      continue;
+    }
+    const th = {
+      s: b.stream(docs[pick()] ?? null, SYSTEM + DOC),
+      len: SYSTEM + DOC + rng.int(50, 300),
+      at: t,
+    };
+    threads.push(th);
+    b.request(th.s, t, th.len, rng.int(50, 400));
+  }
+  return {
+    name: "Short and bursty",
+    generator: `seed ${seed}: 3,000 requests at uniform times in 15 min on a shared 4,000-token system prompt and one of 30 shared 12,000-token documents (Zipf popularity); 35 % continue a thread active in the last minute (+100-600 tokens), the rest open a new thread with a 50-300-token question`,
+    trace: b.trace(),
+    rootPosition: Math.floor((SYSTEM + DOC) / BLOCK_TOKENS),
+  };
+}
+
+/** Sparse: 12 users, 2-6 turns each over 3 hours on a shared 6K system prompt (under 100 requests). */
+export function sparse(seed = 6): Workload {
+  const rng = new Rng(seed);
+  const b = new Builder();
+  const SYSTEM = 6_000;
+  const system = b.stream();
+  for (let k = 0; k < 12; k++) {
+    const s = b.stream(system, SYSTEM);
+    let t = rng.uniform(0, 150 * MIN);
+    let len = SYSTEM + rng.int(200, 2000);
+    const turns = rng.int(2, 6);
+    for (let turn = 0; turn < turns; turn++) {
+      const out = rng.int(100, 800);
+      b.request(s, t, len, out);
+      len += out + rng.int(50, 500);
+      t += rng.lognormal(4 * 60, 1) * S;
+    }
+  }
+  b.lines.sort((x, y) => x.timestamp - y.timestamp);
+  return {
+    name: "Sparse",
+    generator: `seed ${seed}: 12 sessions starting uniformly in the first 150 min on a shared 6,000-token system prompt, 2-6 turns each (+ reply and a 50-500-token message per turn), think time lognormal, median 4 min, σ 1`,
+    trace: b.trace(),
+    rootPosition: Math.floor(SYSTEM / BLOCK_TOKENS),
+  };
+}
+
 /** Every synthetic workload of the report, in report order. */
 export function syntheticWorkloads(): Workload[] {
-  return [agentLoop(), ...[0.1, 0.5, 2, 10].map((r) => rag(r)), batch(), chat()];
+  return [agentLoop(), ...[0.1, 0.5, 2, 10].map((r) => rag(r)), batch(), chat(), bursty(), sparse()];
 }

@@ -1,5 +1,4 @@
 import type { ReplayResult } from "./engine.ts";
-import type { StopPoint } from "./suite.ts";
 import type { Trace } from "./trace.ts";
 
 /** Figures over the trace's time for the report's charts: hit rate per time bucket, reuse gaps, stop points. */
@@ -70,6 +69,12 @@ export function shareAtMost(sorted: Float64Array, x: number): number {
     else hi = mid;
   }
   return sorted.length === 0 ? 0 : lo / sorted.length;
+}
+
+/** A lapse where a policy let blocks go: how long after their last real use, and how many tokens. */
+export interface StopPoint {
+  idleMs: number;
+  tokens: number;
 }
 
 /**

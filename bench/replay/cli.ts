@@ -141,7 +141,7 @@ async function main(): Promise<number> {
   }
   const onlyOpenAI = log.format === "bodies" && (log.providers.anthropic ?? 0) === 0;
   const prices: PriceTableName = args.prices ?? (onlyOpenAI ? "openai" : "anthropic");
-  const result = whatIf(log, {
+  const result = await whatIf(log, {
     file: args.file,
     prices,
     ...(args.usdPerMTok !== null ? { usdPerMTok: args.usdPerMTok } : {}),

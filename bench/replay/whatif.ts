@@ -61,9 +61,9 @@ export interface WhatIfOptions {
 }
 
 /** Replays a log through every policy and prices the results. */
-export function whatIf(log: LogTrace, opts: WhatIfOptions): WhatIf {
+export async function whatIf(log: LogTrace, opts: WhatIfOptions): Promise<WhatIf> {
   const table = PRICE_TABLES[opts.prices];
-  const suite = runSuite(log.trace, opts.prices, { onProgress: opts.onProgress });
+  const suite = await runSuite(log.trace, opts.prices, { onProgress: opts.onProgress });
   return figures(log, suite, opts.file, opts.usdPerMTok ?? table.usdPerMTok);
 }
 

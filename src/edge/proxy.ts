@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { Config } from "../config.ts";
+import { now, SIM_NOW_HEADER } from "../core/clock.ts";
 import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
@@ -56,6 +57,8 @@ export function proxy(spec: EndpointSpec) {
     const model = body.model as string;
 
     const startedAt = Date.now();
+    // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
+    const at = now();
     const prepared = await prepare({
       endpoint: spec.endpoint,
       raw,
@@ -64,9 +67,9 @@ export function proxy(spec: EndpointSpec) {
       tenantRules: tenant.canonicalize,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
-      nowMs: startedAt,
+      nowMs: at,
       lookup: (hashes, scope) =>
-        lookupWithDeadline(c.env, tenant.id, hashes, startedAt, config.trackerDeadlineMs, c.var.log, scope),
+        lookupWithDeadline(c.env, tenant.id, hashes, at, config.trackerDeadlineMs, c.var.log, scope),
       log: c.var.log,
     });
     let outBody = prepared.body;
@@ -85,16 +88,16 @@ export function proxy(spec: EndpointSpec) {
       stream,
     };
     const finish = (status: number, result: Result, rest: Partial<Outcome> = {}) => {
-      const now = Date.now();
+      const wall = Date.now();
       const outcome: Outcome = {
         ...base,
         status,
         result,
         usage: null,
-        startedAt,
-        headersMs: now - startedAt,
-        ttfbMs: now - startedAt,
-        durationMs: now - startedAt,
+        startedAt: at,
+        headersMs: wall - startedAt,
+        ttfbMs: wall - startedAt,
+        durationMs: wall - startedAt,
         plan: prepared.planText,
         ...rest,
       };
@@ -114,6 +117,7 @@ export function proxy(spec: EndpointSpec) {
             url.slice(config.upstreams[spec.flavor].baseUrl.length),
           )
         : null;
+    if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
     let upstream: Response;
     try {
       upstream = await forward({
@@ -146,7 +150,7 @@ export function proxy(spec: EndpointSpec) {
               : "The upstream stream was interrupted.",
           ),
         onEnd: (end, firstByteAt) => {
-          const now = Date.now();
+          const doneAt = Date.now();
           const result: Result =
             end === "complete"
               ? watcher.upstreamError
@@ -158,8 +162,8 @@ export function proxy(spec: EndpointSpec) {
           finish(upstream.status, result, {
             usage: watcher.usage(),
             headersMs,
-            ttfbMs: (firstByteAt ?? now) - startedAt,
-            durationMs: now - startedAt,
+            ttfbMs: (firstByteAt ?? doneAt) - startedAt,
+            durationMs: doneAt - startedAt,
           });
         },
       });

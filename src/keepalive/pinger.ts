@@ -16,8 +16,14 @@ export type PingResult =
   | { kind: "rejected"; status: number; retryAfterS: number | null }
   | { kind: "failed" };
 
-/** Sends one keepalive request and reads its usage; never retries (the caller backs off). */
-export async function sendPing(req: PingRequest): Promise<PingResult> {
+/**
+ * Sends one keepalive request and reads its usage; never retries (the caller backs off). `fetcher` is the
+ * network (the economics replay passes the simulator's app in process).
+ */
+export async function sendPing(
+  req: PingRequest,
+  fetcher: (request: Request) => Promise<Response> | Response = (request) => fetch(request),
+): Promise<PingResult> {
   const headers = new Headers(req.headers);
   headers.set("content-type", "application/json");
   headers.delete("x-api-key");
@@ -28,12 +34,14 @@ export async function sendPing(req: PingRequest): Promise<PingResult> {
   }
   let res: Response;
   try {
-    res = await fetch(req.url, {
-      method: "POST",
-      headers,
-      body: req.body,
-      signal: AbortSignal.timeout(req.timeoutMs),
-    });
+    res = await fetcher(
+      new Request(req.url, {
+        method: "POST",
+        headers,
+        body: req.body,
+        signal: AbortSignal.timeout(req.timeoutMs),
+      }),
+    );
   } catch {
     return { kind: "failed" };
   }

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import { SIM_NOW_HEADER } from "../core/clock.ts";
 import { decideKeepalive } from "../decide/keepalive.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
@@ -83,6 +84,7 @@ export function emptyReport(): KeepaliveReport {
 export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number): Promise<KeepaliveReport> {
   const { store, config, settings } = deps;
   const report = emptyReport();
+  deps.conversations.sweep(nowMs);
   store.expire(nowMs);
   const due = store.due(nowMs, PING_LEAD_MS, limit);
   report.due = due.length;
@@ -159,7 +161,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     upstream: provider,
     endpoint,
     url: `${upstream.baseUrl}${sealed.path}`,
-    headers: sealed.headers,
+    headers: config.devClock ? [...sealed.headers, [SIM_NOW_HEADER, String(nowMs)]] : sealed.headers,
     body: JSON.stringify(ping.body),
     apiKey: deps.apiKeys[provider] ?? upstream.apiKey,
     timeoutMs: PING_TIMEOUT_MS,

@@ -18,6 +18,20 @@ export interface DecisionState {
   keepalive: KeepaliveCandidates;
 }
 
+/**
+ * The capture a record keeps for keepalive pings, or null: none when keepalive is off, and none for a
+ * conversation's first request in a family no conversation has come back to (second sight: it would never be
+ * pinged, so sealing and storing it would be wasted work).
+ */
+export function captureWorthKeeping(
+  conversations: Conversations,
+  r: RecordRequest,
+  keepaliveOn: boolean,
+): KeepaliveCapture | null {
+  if (!r.capture || !keepaliveOn) return null;
+  return conversations.mayReturn(r.capture.conversation, r.family) ? r.capture : null;
+}
+
 /** A position the provider read or wrote: the kind of entry a keepalive candidate points at. */
 function kept(b: PositionBelief | undefined): b is PositionBelief & { cachedUntil: number } {
   return b !== undefined && (b.read || b.written) && b.cachedUntil !== null;

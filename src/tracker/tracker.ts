@@ -11,6 +11,7 @@ import {
   topPrefixes,
 } from "../analytics/queries.ts";
 import { getConfig } from "../config.ts";
+import { clockOffset, now } from "../core/clock.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
 import { type KeepaliveSettings, PING_LEAD_MS, resolveKeepalive } from "../keepalive/settings.ts";
@@ -30,7 +31,7 @@ import {
 } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { lookupPrefixes, SqlPrefixStore } from "./prefixes.ts";
-import { type DecisionState, recordDecisionState } from "./record-state.ts";
+import { captureWorthKeeping, type DecisionState, recordDecisionState } from "./record-state.ts";
 import { noteRescue } from "./rescues.ts";
 import { LIMITS, migrate } from "./schema.ts";
 import type {
@@ -107,13 +108,11 @@ export class Tracker extends DurableObject<Env> {
       return { ok: false, error: "tenantId: not this tracker's tenant" };
     const config = getConfig(this.env);
     this.#rememberTenant(r.tenantId);
-    const wanted = r.capture && config.keepalive.enabled && this.#settings().enabled;
-    // A conversation's first request in a family no conversation has come back to is never pinged (second
-    // sight), so sealing and storing its request would be wasted work.
-    const capture =
-      wanted && r.capture && this.#conversations.mayReturn(r.capture.conversation, r.family)
-        ? r.capture
-        : null;
+    const capture = captureWorthKeeping(
+      this.#conversations,
+      r,
+      config.keepalive.enabled && this.#settings().enabled,
+    );
     let sealed: Sealed | null = null;
     if (capture) {
       const plain: SealedRequest = {
@@ -266,7 +265,6 @@ export class Tracker extends DurableObject<Env> {
   async runKeepalive(nowMs: number): Promise<KeepaliveReport> {
     const tenantId = this.#tenant();
     if (!tenantId) return emptyReport();
-    this.#conversations.sweep(nowMs);
     let apiKeys: RunDeps["apiKeys"] = {};
     try {
       apiKeys = await directory(this.env).providerKeys(tenantId);
@@ -290,7 +288,7 @@ export class Tracker extends DurableObject<Env> {
               data: row.sealed ?? new ArrayBuffer(0),
             }),
           ),
-        send: sendPing,
+        send: (ping) => sendPing(ping),
         account: (record) => void insertRequest(sql, record),
         refreshed: (hash, cachedUntil, nowMs) =>
           void sql.exec(
@@ -314,7 +312,7 @@ export class Tracker extends DurableObject<Env> {
     const planned = this.ctx.storage.sql
       .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'alarm_at'")
       .toArray()[0];
-    await this.runKeepalive(Math.max(Date.now(), planned ? Number(planned.value) : 0));
+    await this.runKeepalive(Math.max(now(), planned ? Number(planned.value) : 0));
   }
 
   /**
@@ -330,7 +328,8 @@ export class Tracker extends DurableObject<Env> {
     if (wake === null) {
       if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
     } else if (wake !== this.#alarmAt) {
-      await this.ctx.storage.setAlarm(wake);
+      // Alarms fire on the wall clock; the deadline is on the shared clock (they differ only with DEV_CLOCK).
+      await this.ctx.storage.setAlarm(wake - clockOffset());
       this.ctx.storage.sql.exec(
         "INSERT INTO meta (key, value) VALUES ('alarm_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         String(wake),
@@ -343,7 +342,7 @@ export class Tracker extends DurableObject<Env> {
       wake === null ||
       reported === null ||
       wake < reported ||
-      reported <= Date.now() + REGISTRY_SLACK_MS;
+      reported <= now() + REGISTRY_SLACK_MS;
     const tenant = this.#tenant();
     if (tenant && wake !== reported && (!afterRecord || stale)) {
       this.#reportedWake = wake;

@@ -11,6 +11,7 @@ import {
   TimeseriesSchema,
 } from "../../analytics/schemas.ts";
 import { iso, MAX_BUCKETS, page, parseRange, shapeBuster, shapePrefix } from "../../analytics/shape.ts";
+import { now } from "../../core/clock.ts";
 import type { AppEnv } from "../context.ts";
 import { StokerError } from "../errors.ts";
 import { tenantAuth } from "../middleware.ts";
@@ -30,7 +31,7 @@ const ok = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 function range(query: { from?: string; to?: string }) {
-  const r = parseRange(query, Date.now());
+  const r = parseRange(query, now());
   if (!r.ok) throw new StokerError(400, "invalid_request_error", r.message, { param: r.param });
   return r.value;
 }
@@ -103,9 +104,9 @@ export function mountAnalytics(app: OpenAPIHono<AppEnv>): void {
       const offset = offsetOf(cursor);
       const rows = await trackerFor(c.env, c.var.tenant.id).prefixes(limit + 1, offset);
       const p = page(rows, limit, offset);
-      const now = Date.now();
+      const at = now();
       const models = c.var.config.models;
-      return c.json({ prefixes: p.rows.map((r) => shapePrefix(r, models, now)), next_cursor: p.next }, 200);
+      return c.json({ prefixes: p.rows.map((r) => shapePrefix(r, models, at)), next_cursor: p.next }, 200);
     },
   );
 

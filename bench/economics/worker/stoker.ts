@@ -1,0 +1,217 @@
+import { type Config, parseConfig } from "../../../src/config.ts";
+import { keepaliveCapture } from "../../../src/edge/capture.ts";
+import type { Logger } from "../../../src/edge/log.ts";
+import { prepare } from "../../../src/edge/prepare.ts";
+import { toRecord } from "../../../src/edge/record.ts";
+import { sendPing } from "../../../src/keepalive/pinger.ts";
+import { DEFAULT_KEEPALIVE, type KeepaliveSettings, PING_LEAD_MS } from "../../../src/keepalive/settings.ts";
+import { Conversations } from "../../../src/tracker/conversation-state.ts";
+import {
+  decodeSealedRequest,
+  encodeSealedRequest,
+  runKeepalive,
+} from "../../../src/tracker/keepalive-run.ts";
+import {
+  MemoryConversationStore,
+  MemoryKeepaliveStore,
+  MemoryPrefixStore,
+} from "../../../src/tracker/memory.ts";
+import {
+  captureWorthKeeping,
+  type DecisionState,
+  recordDecisionState,
+} from "../../../src/tracker/record-state.ts";
+import { validateRecord } from "../../../src/tracker/validate.ts";
+import type { Endpoint } from "../../../src/upstream/outcome.ts";
+import type { Usage } from "../../../src/upstream/usage.ts";
+import type { ReplayResult } from "../engine.ts";
+import type { Trace, TraceRequest } from "../trace.ts";
+import { anthropicBody, type Mapping, openAIChatBody } from "./bodies.ts";
+import { ReplayProvider } from "./provider.ts";
+
+/**
+ * Stoker's row of the economics replay: every trace request goes through the worker's own path, in process,
+ * with nothing modelled: `prepare` (canonicalize -> chain -> the decision core -> plan -> render) with the
+ * tenant's state from the Tracker's pure state updates over memory stores, the rendered body to the project's
+ * simulator (the same cache rules the tests run against), the usage turned into the worker's record
+ * (`toRecord`, `validateRecord`), and keepalive by the Tracker's own sweep (`runKeepalive`: the decision
+ * core, the real ping builder, `sendPing`) at each deadline, pings charged like any request.
+ */
+
+export type ReplayApi = "anthropic" | "openai";
+
+export interface WorkerReplayOptions {
+  api: ReplayApi;
+  mapping: Mapping;
+  /** A model id both the simulator and Stoker's table know. */
+  model: string;
+  /** Head blocks when a request does not say (Mooncake: 1). */
+  headFallback?: number;
+  /** The tenant's keepalive settings (defaults otherwise). */
+  keepalive?: Partial<KeepaliveSettings>;
+  /** Called after each trace request with what the worker would have put in `x-stoker-plan`. */
+  onRequest?: (req: TraceRequest, planText: string | null, usage: Usage | null) => void;
+  name?: string;
+  /** The tenant the replay runs as (its id salts the chain hashes and OpenAI keys). */
+  tenantId?: string;
+}
+
+const SWEEP_LIMIT = 50;
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
+
+/** The deploy the replay runs as: the simulator as upstream, keys that the simulator accepts. */
+function replayConfig(): Config {
+  return parseConfig({
+    STOKER_SIMULATOR: "1",
+    ANTHROPIC_UPSTREAM_URL: "http://simulator/anthropic",
+    OPENAI_UPSTREAM_URL: "http://simulator/openai",
+    ANTHROPIC_API_KEY: "replay",
+    OPENAI_API_KEY: "replay",
+    LOG_LEVEL: "error",
+  } as unknown as Env);
+}
+
+const ROUTES: Record<ReplayApi, { path: string; endpoint: Endpoint; headers: Record<string, string> }> = {
+  anthropic: { path: "/v1/messages", endpoint: "messages", headers: { "anthropic-version": "2023-06-01" } },
+  openai: { path: "/v1/chat/completions", endpoint: "chat.completions", headers: {} },
+};
+
+/** Replays a trace through the worker's path; the result has the engine's shape, for the report. */
+export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Promise<ReplayResult> {
+  const config = replayConfig();
+  const tenantId = opts.tenantId ?? "replay";
+  const route = ROUTES[opts.api];
+  const upstream = config.upstreams[opts.api];
+  const { modelInfo } = await import("../../../src/economics/models.ts");
+  const provider = new ReplayProvider(modelInfo(opts.model, config.models, opts.api));
+  const settings: KeepaliveSettings = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
+  const prefixes = new MemoryPrefixStore();
+  const conversations = new Conversations(new MemoryConversationStore());
+  const keepalive = new MemoryKeepaliveStore();
+  const state: DecisionState = { prefixes, conversations, keepalive };
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  let pings = 0;
+  let pingUnits = 0;
+  let totalInput = 0;
+  const requestReads = new Float64Array(trace.requests.length);
+  const timeline = new Float64Array(trace.requests.length);
+
+  const deps = {
+    tenantId,
+    config,
+    settings,
+    store: keepalive,
+    conversations,
+    apiKeys: {},
+    open: async (row: { sealed: ArrayBuffer | null }) =>
+      decodeSealedRequest(decoder.decode(row.sealed ?? new ArrayBuffer(0))),
+    send: (ping: Parameters<typeof sendPing>[0]) => sendPing(ping, provider.fetch),
+    account: (r: { usage: Usage | null; keepalive: boolean }) => {
+      if (!r.usage || !r.keepalive) return;
+      const before = provider.inputUnits;
+      provider.charge(r.usage);
+      pingUnits += provider.inputUnits - before;
+      pings++;
+    },
+    refreshed: (hash: string, cachedUntil: number) => prefixes.refreshed(hash, cachedUntil),
+    clock: () => provider.now,
+  };
+
+  // The Tracker's alarm: set for the next deadline less the lead; a sweep that leaves the same deadline due
+  // (a skipped ping) is retried a second later, as a re-armed alarm would be.
+  let lastSweep = Number.NEGATIVE_INFINITY;
+  const sweepUntil = async (t: number): Promise<void> => {
+    for (;;) {
+      const next = keepalive.nextDeadline();
+      if (next === null) return;
+      const wake = Math.max(next - PING_LEAD_MS, lastSweep + 1000);
+      if (wake >= t) return;
+      provider.now = wake;
+      lastSweep = wake;
+      await runKeepalive(deps, wake, SWEEP_LIMIT);
+    }
+  };
+
+  for (const [j, req] of trace.requests.entries()) {
+    const t = req.atMs;
+    await sweepUntil(t);
+    provider.now = t;
+    const body =
+      opts.api === "anthropic"
+        ? anthropicBody(trace, req, opts.mapping, opts.model, opts.headFallback)
+        : openAIChatBody(trace, req, opts.mapping, opts.model, opts.headFallback);
+    const raw = JSON.stringify(body);
+    const prepared = await prepare({
+      endpoint: route.endpoint,
+      raw,
+      body,
+      tenantId,
+      tenantRules: {},
+      config,
+      canonicalizeHeader: null,
+      nowMs: t,
+      lookup: async (hashes) => new Map(Object.entries(prefixes.lookup(hashes, t))),
+      log: silent,
+    });
+    const usage = await provider.send(`/${opts.api}${route.path}`, prepared.body, route.headers);
+    opts.onRequest?.(req, prepared.planText, usage);
+    totalInput += usage?.inputTokens ?? 0;
+    requestReads[j] = usage?.cacheReadTokens ?? 0;
+    const headers = new Headers({ "content-type": "application/json", ...route.headers });
+    const capture = keepaliveCapture(prepared, prepared.body, headers, route.path);
+    const record = validateRecord(
+      toRecord(
+        {
+          requestId: `replay-${req.index}`,
+          tenantId,
+          upstream: opts.api,
+          endpoint: route.endpoint,
+          model: opts.model,
+          stream: false,
+          status: 200,
+          result: "ok",
+          usage,
+          startedAt: t,
+          headersMs: 0,
+          ttfbMs: 0,
+          durationMs: 0,
+          plan: prepared.planText,
+        },
+        prepared,
+        capture,
+        config.models,
+      ),
+    );
+    const kept = captureWorthKeeping(conversations, record, config.keepalive.enabled && settings.enabled);
+    const sealed = kept
+      ? {
+          capture: kept,
+          sealed: {
+            iv: new ArrayBuffer(0),
+            data: encoder.encode(
+              encodeSealedRequest({ path: kept.path, headers: kept.headers, body: kept.body, loc: kept.loc }),
+            ).buffer as ArrayBuffer,
+          },
+        }
+      : null;
+    recordDecisionState(state, record, config.keepalive.anthropicTtlMs, sealed, {});
+    timeline[j] = provider.inputUnits;
+  }
+  await sweepUntil(trace.endMs);
+  const total = totalInput || 1;
+  for (let j = 0; j < timeline.length; j++) timeline[j] = (timeline[j] as number) / total;
+  return {
+    policy: opts.name ?? `Stoker (the worker's path, ${opts.mapping} mapping)`,
+    cost: provider.inputUnits / total,
+    readTokens: provider.readTokens,
+    write5mTokens: provider.write5mTokens,
+    write1hTokens: provider.write1hTokens,
+    pings,
+    pingCost: pingUnits / total,
+    prefixPingCost: pingUnits / total,
+    totalInputTokens: totalInput,
+    requestReads,
+    timeline,
+  };
+}

@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import { advanceClock, clockOffset, now } from "../../core/clock.ts";
+import { runCron } from "../../keepalive/scheduled.ts";
+import type { AppEnv } from "../context.ts";
+import { StokerError } from "../errors.ts";
+
+/**
+ * `/__dev/clock` (only with DEV_CLOCK=1, which only local development with the simulator accepts): read the
+ * shared clock, or move it forward and run the minute cron at the new time, so keepalive deadlines that fell
+ * inside the jump are swept at once (alarms set before the jump would fire on the wall clock).
+ */
+export const devRoutes = new Hono<AppEnv>();
+
+devRoutes.use(async function devClockOnly(c, next) {
+  if (!c.var.config.devClock)
+    throw new StokerError(404, "not_found_error", `No route for ${c.req.method} ${c.req.path}.`);
+  await next();
+});
+
+devRoutes.get("/clock", (c) => c.json({ now_ms: now(), offset_ms: clockOffset() }));
+
+devRoutes.post("/clock", async (c) => {
+  const body = (await c.req.json().catch(() => null)) as { advance_ms?: unknown } | null;
+  const ms = body?.advance_ms;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0)
+    throw new StokerError(400, "invalid_request_error", "advance_ms must be a non-negative number", {
+      param: "advance_ms",
+    });
+  const at = advanceClock(ms);
+  const cron = await runCron(c.env, at);
+  return c.json({ now_ms: at, offset_ms: clockOffset(), cron });
+});

@@ -1,0 +1,186 @@
+import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
+import type { ConversationEntry, ConversationStore } from "./conversation-state.ts";
+import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
+import { type PrefixRow, type PrefixUpdate, toState } from "./prefix-update.ts";
+import type { PrefixStore } from "./record-state.ts";
+import type { LookupResult, RecordRequest } from "./types.ts";
+
+/**
+ * The Tracker's decision state in memory, for the economics replay and the differential test: the same
+ * interfaces as the SQLite stores, and the same encodings where the SQLite rows round values (histograms,
+ * survival tables), so both answer alike. Row caps and retention are not applied (the Tracker's
+ * housekeeping trims prefixes beyond LIMITS.prefixes; no replay here comes near it).
+ */
+export class MemoryPrefixStore implements PrefixStore {
+  readonly #rows = new Map<string, PrefixRow>();
+
+  rows(hashes: readonly string[]): Map<string, PrefixRow> {
+    const out = new Map<string, PrefixRow>();
+    for (const h of hashes) {
+      const row = this.#rows.get(h);
+      if (row) out.set(h, { ...row });
+    }
+    return out;
+  }
+
+  apply(_r: RecordRequest, update: PrefixUpdate): void {
+    for (const c of update.changes) this.#rows.set(c.row.hash, { ...c.row });
+  }
+
+  /** What the Tracker's `lookup` answers. */
+  lookup(hashes: readonly string[], nowMs: number): LookupResult {
+    const out: LookupResult = {};
+    for (const h of hashes) {
+      const row = this.#rows.get(h);
+      if (row) out[h] = toState(row, nowMs);
+    }
+    return out;
+  }
+
+  /** A ping read the entry. */
+  refreshed(hash: string, cachedUntil: number): void {
+    const row = this.#rows.get(hash);
+    if (row) row.cached_until = cachedUntil;
+  }
+}
+
+interface StoredConversation {
+  family: string;
+  turns: number;
+  lastAt: number;
+  own: Uint8Array | null;
+}
+
+export class MemoryConversationStore implements ConversationStore {
+  readonly #conversations = new Map<string, StoredConversation>();
+  readonly #families = new Map<string, Uint8Array>();
+  #swept: number | null = null;
+
+  get(conversation: string): ConversationEntry | undefined {
+    const c = this.#conversations.get(conversation);
+    return c && { family: c.family, turns: c.turns, lastAt: c.lastAt, own: decodeOwn(c.own) };
+  }
+
+  insert(conversation: string, family: string, at: number): void {
+    this.#conversations.set(conversation, { family, turns: 1, lastAt: at, own: null });
+  }
+
+  update(conversation: string, at: number, own: number[]): void {
+    const c = this.#conversations.get(conversation);
+    if (!c) return;
+    c.turns++;
+    c.lastAt = at;
+    c.own = encodeOwn(own);
+  }
+
+  family(family: string): FamilyGaps {
+    return decodeFamily(this.#families.get(family) ?? null);
+  }
+
+  saveFamily(family: string, table: FamilyGaps): void {
+    this.#families.set(family, encodeFamily(table));
+  }
+
+  idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[] {
+    const counts = new Map<string, { family: string; turns: number; n: number }>();
+    for (const c of this.#conversations.values()) {
+      if (!(c.lastAt > fromMs && c.lastAt <= toMs)) continue;
+      const key = `${c.family}\u0000${c.turns}`;
+      const found = counts.get(key);
+      if (found) found.n++;
+      else counts.set(key, { family: c.family, turns: c.turns, n: 1 });
+    }
+    return [...counts.values()];
+  }
+
+  sweptAt(): number | null {
+    return this.#swept;
+  }
+
+  setSweptAt(nowMs: number): void {
+    this.#swept = nowMs;
+  }
+}
+
+export class MemoryKeepaliveStore implements KeepaliveCandidates {
+  readonly #rows = new Map<string, KeepaliveRow>();
+  readonly #spend = new Map<string, number>();
+
+  upsert(c: Candidate): void {
+    this.#rows.set(c.conversation, {
+      conversation: c.conversation,
+      hash: c.hash,
+      family: c.family,
+      upstream: c.upstream,
+      model: c.model,
+      tokens: c.tokens,
+      iv: c.sealed.iv,
+      sealed: c.sealed.data,
+      ttl: c.ttl,
+      last_use: c.at,
+      cached_until: c.cachedUntil,
+      pings: 0,
+      claimed_for: null,
+      state: "live",
+      note: null,
+    });
+  }
+
+  due(nowMs: number, leadMs: number, limit: number): KeepaliveRow[] {
+    return [...this.#rows.values()]
+      .filter(
+        (r) =>
+          r.state === "live" &&
+          r.cached_until > nowMs &&
+          r.cached_until <= nowMs + leadMs &&
+          r.claimed_for !== r.cached_until,
+      )
+      .sort((a, b) => a.cached_until - b.cached_until)
+      .slice(0, limit)
+      .map((r) => ({ ...r }));
+  }
+
+  claim(row: KeepaliveRow): boolean {
+    const r = this.#rows.get(row.conversation);
+    if (!r || r.cached_until !== row.cached_until || r.claimed_for === r.cached_until) return false;
+    r.claimed_for = r.cached_until;
+    return true;
+  }
+
+  refreshed(conversation: string, cachedUntil: number): void {
+    const r = this.#rows.get(conversation);
+    if (!r) return;
+    r.cached_until = cachedUntil;
+    r.pings++;
+  }
+
+  end(conversation: string, state: "stopped" | "gone", note: string): void {
+    const r = this.#rows.get(conversation);
+    if (!r) return;
+    Object.assign(r, { state, note, iv: null, sealed: null });
+  }
+
+  expire(nowMs: number): void {
+    for (const r of this.#rows.values()) {
+      if (r.state === "live" && r.cached_until <= nowMs)
+        Object.assign(r, { state: "stopped", note: r.note ?? "lapsed", iv: null, sealed: null });
+    }
+  }
+
+  nextDeadline(): number | null {
+    let next: number | null = null;
+    for (const r of this.#rows.values()) {
+      if (r.state !== "live" || r.claimed_for === r.cached_until) continue;
+      if (next === null || r.cached_until < next) next = r.cached_until;
+    }
+    return next;
+  }
+
+  spentOn(day: string): number {
+    return this.#spend.get(day) ?? 0;
+  }
+
+  addSpend(day: string, usd: number): void {
+    this.#spend.set(day, (this.#spend.get(day) ?? 0) + usd);
+  }
+}
