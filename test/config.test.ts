@@ -30,6 +30,8 @@ describe("config is parsed once, strictly", () => {
     [{ MODEL_PRICES: "[]" }, /MODEL_PRICES/],
     [{ MODEL_PRICES: JSON.stringify({ "my-model": { inputPerMTok: 1 } }) }, /provider/],
     [{ MODEL_PRICES: JSON.stringify({ "gpt-4o": { inputPerMTok: -1 } }) }, /MODEL_PRICES/],
+    // A movable clock outside local development would let anyone who reaches it shift every deadline.
+    [{ DEV_CLOCK: "1", STOKER_SIMULATOR: "" }, /DEV_CLOCK/],
   ])("rejects %o", (env, message) => {
     expect(() => parseConfig({ ...base, ...env } as Env)).toThrow(ConfigError);
     expect(() => parseConfig({ ...base, ...env } as Env)).toThrow(message);

@@ -277,5 +277,7 @@ export function sparse(seed = 6): Workload {
 
 /** Every synthetic workload of the report, in report order. */
 export function syntheticWorkloads(): Workload[] {
-  return [agentLoop(), ...[0.1, 0.5, 2, 10].map((r) => rag(r)), batch(), chat(), bursty(), sparse()];
+  // RAG at 10 questions per minute (6,000 requests of 52K tokens) is left out: through the simulator it alone
+  // would take most of the run, and 2 per minute already shows a document that never lapses.
+  return [agentLoop(), ...[0.1, 0.5, 2].map((r) => rag(r)), batch(), chat(), bursty(), sparse()];
 }

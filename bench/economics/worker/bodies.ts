@@ -21,8 +21,22 @@ const WORDS =
     " ",
   );
 
+// Shared blocks (system prompts, documents) come back in every request: their texts are kept, within bounds.
+const texts = new Map<string, string>();
+const MAX_TEXTS = 20_000;
+
 /** Deterministic text of `tokens` simulator tokens for one block id (and part). */
 export function blockText(id: number, part: number, tokens: number): string {
+  const key = `${id}.${part}.${tokens}`;
+  const known = texts.get(key);
+  if (known !== undefined) return known;
+  if (texts.size >= MAX_TEXTS) texts.clear();
+  const text = makeText(id, part, tokens);
+  texts.set(key, text);
+  return text;
+}
+
+function makeText(id: number, part: number, tokens: number): string {
   const bytes = tokens * 4;
   const out: string[] = [`b${id}.${part}`];
   let len = out[0]?.length ?? 0;
