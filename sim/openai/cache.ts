@@ -20,9 +20,15 @@ const SWEEP_AT = 200_000;
 
 /**
  * The OpenAI cache of one namespace: several machines, each holding chunk hashes until they expire. A request
- * goes to a machine picked from its (head, prompt_cache_key) route: with a key, to the route's home machine
- * while the route stays under the per-minute limit, else to another of its `spread` machines at random;
- * without a key, to any of its `spread` machines at random (seeded, so runs repeat exactly).
+ * goes to a machine picked from its route, a hash of the prompt's head combined with `prompt_cache_key` (the
+ * empty key when none is given): to the route's home machine while the route has sent at most `keyRpmLimit`
+ * requests in the last minute, past that to another of its `spread` machines at random (seeded, so runs
+ * repeat exactly). Source, developers.openai.com/api/docs/guides/prompt-caching, "Cache Routing": "Requests
+ * are routed to a machine based on a hash of the initial prefix of the prompt. The hash typically uses the
+ * first 256 tokens"; a prompt_cache_key "is combined with the prefix hash"; "If requests for the same
+ * prefix and prompt_cache_key combination exceed a certain rate (approximately 15 requests per minute), some
+ * may overflow and get routed to additional machines". So a keyless prompt repeated slowly stays on one
+ * machine too; the key only splits one head into several routes.
  */
 export class OpenAICache {
   #machines: Map<string, number>[];
@@ -40,12 +46,11 @@ export class OpenAICache {
     const { machines, spread, keyRpmLimit } = this.#config;
     const route = hashOf(prompt.headHash, key ?? "");
     const home = Number.parseInt(route.slice(0, 8), 16) % machines;
-    const pick = (from: number) => (home + from + Math.floor(this.#random() * (spread - from))) % machines;
-    if (key === undefined) return pick(0);
+    const overflow = () => (home + 1 + Math.floor(this.#random() * (spread - 1))) % machines;
     const recent = (this.#recent.get(route) ?? []).filter((t) => t > now - MINUTE_MS);
     recent.push(now);
     this.#recent.set(route, recent);
-    return recent.length <= keyRpmLimit || spread < 2 ? home : pick(1);
+    return recent.length <= keyRpmLimit || spread < 2 ? home : overflow();
   }
 
   /** Routes a request, reads the longest cached prefix on its machine, then stores the prompt there. */
