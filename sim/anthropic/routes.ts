@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import type { SimDeps, SimEnv } from "../context.ts";
 import { invalid } from "../errors.ts";
 import { parseJsonObject } from "../json.ts";
-import { sseResponse } from "../sse.ts";
+import { sleep, sseResponse } from "../sse.ts";
 import type { BilledUsage } from "../stats.ts";
-import { applyPromptCache } from "./cache.ts";
+import { commitPromptCache, planPromptCache } from "./cache.ts";
 import { minCacheableTokens } from "./models.ts";
 import { buildPrompt } from "./prompt.ts";
 import { buildReply, messageJson } from "./reply.ts";
@@ -16,21 +16,24 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
   const app = new Hono<SimEnv>();
   const { opts, ids } = deps;
 
-  app.post("/v1/messages", (c) => {
+  app.post("/v1/messages", async (c) => {
     const body = parseJsonObject(c.var.body);
     if (!body) throw invalid("The request body is not valid JSON.");
     const req = parseMessagesRequest(body, "create");
     const prompt = buildPrompt(req);
     checkPrewarm(req);
     const ns = c.var.ns;
-    const cache = applyPromptCache(
-      ns.anthropic,
+    const ttlMs = { "5m": opts.ttl5mMs, "1h": opts.ttl1hMs };
+    const store = ns.anthropic;
+    const plan = planPromptCache(
+      store,
       prompt.chain,
       prompt.breakpoints,
       minCacheableTokens(req.model),
       ns.now(),
-      { "5m": opts.ttl5mMs, "1h": opts.ttl1hMs },
+      ttlMs,
     );
+    const cache = plan.outcome;
     const facts = conversationFacts(req);
     const reply = buildReply(req, { provider: "anthropic", model: req.model, ...facts }, opts.reply, () =>
       ids.next("toolu_01", 22),
@@ -46,6 +49,9 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
     c.var.record.usage = billed;
     const id = ids.next("msg_01", 22);
     const headers = { "request-id": c.var.requestId };
+    // The entries this request writes exist only once its response starts (README "Concurrent requests").
+    if (opts.firstTokenMs > 0) await sleep(opts.firstTokenMs);
+    commitPromptCache(store, plan.writes, ns.now(), ttlMs);
     if (req.stream)
       return sseResponse(messageEvents(id, req.model, reply, cache), opts.streamDelayMs, headers);
     return c.json(messageJson(id, req.model, reply, cache), 200, headers);
