@@ -64,7 +64,10 @@ const OPENAI = {
   known: true,
 } as const;
 
-// GPT-5.6 and later: cache writes cost 1.25x, explicit breakpoints and prompt_cache_options exist.
+// GPT-5.6 and later: cache writes cost 1.25x, explicit breakpoints and prompt_cache_options exist. Source:
+// developers.openai.com/api/docs/guides/prompt-caching: "Cache writes have no additional fee on models before
+// the GPT-5.6 family. For GPT-5.6 models and later model families, cache writes cost 1.25x the uncached input
+// token rate." Their single 30m TTL is carried in the 5m column (cost.ts counts cache_write_tokens there).
 const OPENAI_BREAKPOINTS = {
   ...OPENAI,
   cacheWrite5m: 1.25,
