@@ -24,9 +24,12 @@ export class Conversations {
   readonly #sql: SqlStorage;
   /** When the last sweep ran (meta `idle_swept`), once read: only `sweep` writes it. */
   #swept: number | null | undefined;
+  /** Width of the gap windows: the deploy's 5m TTL (shorter where ANTHROPIC_CACHE_TTL_SECONDS says so). */
+  readonly #windowMs: number;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStorage, windowMs: number = WINDOW_MS) {
     this.#sql = sql;
+    this.#windowMs = windowMs;
   }
 
   /** The stored sweep time is gone (the object's storage was deleted): read it again next time. */
@@ -53,10 +56,10 @@ export class Conversations {
       return;
     }
     const gap = Math.max(0, at - row.last_at);
-    noteReturn(survival, row.turns, gap);
+    noteReturn(survival, row.turns, gap, this.#windowMs);
     noteUse(survival, row.turns + 1);
     this.#saveFamily(row.family, survival, at);
-    const own = noteOwnGap(decodeOwn(row.own), gap);
+    const own = noteOwnGap(decodeOwn(row.own), gap, this.#windowMs);
     this.#sql.exec(
       "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ? WHERE conversation = ?",
       at,
@@ -67,7 +70,7 @@ export class Conversations {
 
   /**
    * Counts, once, every idle window that opened since the last sweep: for window j, the conversations whose
-   * last request lies in (previous sweep - j*5min, now - j*5min]. Conversations that never come back are
+   * last request lies in (previous sweep - j*window, now - j*window]. Conversations that never come back are
    * counted this way too; counting only on return would make returns look likelier than they are.
    */
   sweep(nowMs: number): void {
@@ -78,15 +81,15 @@ export class Conversations {
       this.#swept = last ? Number(last.value) : null;
     }
     const since = this.#swept ?? nowMs;
-    // Windows are 5 minutes wide: a sweep more often than every 30 s adds nothing.
-    if (this.#swept !== null && nowMs - since < 30_000) return;
+    // A sweep more often than a tenth of a window adds nothing.
+    if (this.#swept !== null && nowMs - since < this.#windowMs / 10) return;
     const tables = new Map<string, ReturnType<typeof decodeFamily>>();
     for (let j = 1; j < WINDOWS; j++) {
       const rows = this.#sql
         .exec<{ family: string; turns: number; n: number }>(
           `SELECT family, turns, COUNT(*) AS n FROM conversations WHERE last_at > ? AND last_at <= ? GROUP BY family, turns`,
-          since - j * WINDOW_MS,
-          nowMs - j * WINDOW_MS,
+          since - j * this.#windowMs,
+          nowMs - j * this.#windowMs,
         )
         .toArray();
       for (const r of rows) {

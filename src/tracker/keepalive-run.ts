@@ -6,7 +6,7 @@ import { emptyOwn } from "../keepalive/gaps.ts";
 import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { decidePing } from "../keepalive/policy.ts";
-import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
+import { type KeepaliveSettings, pingLeadMs } from "../keepalive/settings.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import { insertRequest } from "./accounting.ts";
 import type { Conversations } from "./conversations.ts";
@@ -73,7 +73,7 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
   const { store, config, settings } = deps;
   const report = emptyReport();
   store.expire(nowMs);
-  const due = store.due(nowMs, PING_LEAD_MS, limit);
+  const due = store.due(nowMs, pingLeadMs(config.keepalive.anthropicTtlMs), limit);
   report.due = due.length;
   if (due.length === 0) return report;
   if (!config.keepalive.enabled || !settings.enabled) {
@@ -120,6 +120,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     model,
     settings,
     { remainingUsd },
+    config.keepalive.anthropicTtlMs,
   );
   if (!decision.ping) {
     // Out of budget today: leave it be (it may lapse); anything else is the policy's stop.

@@ -12,7 +12,7 @@ import {
 } from "../analytics/queries.ts";
 import { getConfig } from "../config.ts";
 import { registry } from "../keepalive/registry.ts";
-import { type KeepaliveSettings, PING_LEAD_MS, resolveKeepalive } from "../keepalive/settings.ts";
+import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../keepalive/settings.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import type { PositionBelief } from "./belief.ts";
@@ -71,7 +71,7 @@ export class Tracker extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql));
-    this.#conversations = new Conversations(ctx.storage.sql);
+    this.#conversations = new Conversations(ctx.storage.sql, getConfig(env).keepalive.anthropicTtlMs);
     this.#keepalive = new KeepaliveStore(ctx.storage.sql);
   }
 
@@ -317,7 +317,7 @@ export class Tracker extends DurableObject<Env> {
    */
   async #reschedule(afterRecord = false): Promise<void> {
     const next = this.#keepalive.nextDeadline();
-    const wake = next === null ? null : next - PING_LEAD_MS;
+    const wake = next === null ? null : next - pingLeadMs(getConfig(this.env).keepalive.anthropicTtlMs);
     if (wake === null) {
       if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
     } else if (wake !== this.#alarmAt) {
