@@ -10,6 +10,7 @@ import { buildPrompt } from "./prompt.ts";
 import { buildReply, messageJson } from "./reply.ts";
 import { checkPrewarm, conversationFacts, parseMessagesRequest } from "./request.ts";
 import { messageEvents } from "./stream.ts";
+import { parseThread, resolveThread } from "./threads.ts";
 
 /** `POST /v1/messages` and `POST /v1/messages/count_tokens`, mounted under `/anthropic`. */
 export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
@@ -17,12 +18,17 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
   const { opts, ids } = deps;
 
   app.post("/v1/messages", async (c) => {
-    const body = parseJsonObject(c.var.body);
-    if (!body) throw invalid("The request body is not valid JSON.");
+    const sent = parseJsonObject(c.var.body);
+    if (!sent) throw invalid("The request body is not valid JSON.");
+    const ns = c.var.ns;
+    const thread = parseThread(sent.thread);
+    // A thread turn is the whole conversation the server holds; its caching is the server's (automatic).
+    const body = thread
+      ? { ...resolveThread(ns.threads, thread, sent), cache_control: { type: "ephemeral" } }
+      : sent;
     const req = parseMessagesRequest(body, "create");
     const prompt = buildPrompt(req);
     checkPrewarm(req);
-    const ns = c.var.ns;
     const ttlMs = { "5m": opts.ttl5mMs, "1h": opts.ttl1hMs };
     const store = ns.anthropic;
     const plan = planPromptCache(
@@ -48,6 +54,17 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
     ns.stats.bill("anthropic", billed);
     c.var.record.usage = billed;
     const id = ids.next("msg_01", 22);
+    if (thread) {
+      const messages = [...(Array.isArray(body.messages) ? body.messages : [])];
+      messages.push({ role: "assistant", content: reply.content });
+      ns.threads.set(id, {
+        model: req.model,
+        system: body.system,
+        tools: body.tools,
+        messages,
+        continued: false,
+      });
+    }
     const headers = { "request-id": c.var.requestId };
     // The entries this request writes exist only once its response starts (README "Concurrent requests").
     if (opts.firstTokenMs > 0) await sleep(opts.firstTokenMs);
