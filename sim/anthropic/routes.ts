@@ -5,6 +5,7 @@ import { parseJsonObject } from "../json.ts";
 import { sleep, sseResponse } from "../sse.ts";
 import type { BilledUsage } from "../stats.ts";
 import { commitPromptCache, planPromptCache } from "./cache.ts";
+import { diagnose, fingerprintOf, parseDiagnostics } from "./diagnostics.ts";
 import { minCacheableTokens } from "./models.ts";
 import { buildPrompt } from "./prompt.ts";
 import { buildReply, messageJson } from "./reply.ts";
@@ -27,6 +28,7 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
       ? { ...resolveThread(ns.threads, thread, sent), cache_control: { type: "ephemeral" } }
       : sent;
     const req = parseMessagesRequest(body, "create");
+    const previousId = parseDiagnostics(body.diagnostics);
     const prompt = buildPrompt(req);
     checkPrewarm(req);
     const ttlMs = { "5m": opts.ttl5mMs, "1h": opts.ttl1hMs };
@@ -54,6 +56,12 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
     ns.stats.bill("anthropic", billed);
     c.var.record.usage = billed;
     const id = ids.next("msg_01", 22);
+    const fingerprint = fingerprintOf(req, cache);
+    const diagnostics =
+      previousId === undefined
+        ? null
+        : diagnose(previousId === null ? null : ns.fingerprints.get(previousId), fingerprint, cache.read);
+    ns.fingerprints.set(id, fingerprint);
     if (thread) {
       const messages = [...(Array.isArray(body.messages) ? body.messages : [])];
       messages.push({ role: "assistant", content: reply.content });
@@ -70,8 +78,12 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
     if (opts.firstTokenMs > 0) await sleep(opts.firstTokenMs);
     commitPromptCache(store, plan.writes, ns.now(), ttlMs);
     if (req.stream)
-      return sseResponse(messageEvents(id, req.model, reply, cache), opts.streamDelayMs, headers);
-    return c.json(messageJson(id, req.model, reply, cache), 200, headers);
+      return sseResponse(
+        messageEvents(id, req.model, reply, cache, diagnostics),
+        opts.streamDelayMs,
+        headers,
+      );
+    return c.json(messageJson(id, req.model, reply, cache, diagnostics), 200, headers);
   });
 
   app.post("/v1/messages/count_tokens", (c) => {
