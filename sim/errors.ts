@@ -11,6 +11,8 @@ export interface ProviderErrorInit {
   param?: string | null;
   /** OpenAI `code`. */
   code?: string | null;
+  /** Anthropic `error.details` (e.g. `{error_code: "thread_not_found"}`), which the SDK maps to error classes. */
+  details?: Record<string, unknown>;
   headers?: Record<string, string>;
 }
 

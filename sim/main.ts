@@ -1,4 +1,4 @@
-// CLI: `node sim/main.ts [--port 8788] [--host 127.0.0.1] [--ttl-seconds N] [--stream-delay-ms N] [--seed S]`.
+// CLI: `node sim/main.ts [--port 8788] [--host 127.0.0.1] [--ttl-seconds N] [--stream-delay-ms N] [--first-token-ms N] [--seed S]`.
 // Prints one JSON log line with the URL, then serves until SIGINT/SIGTERM.
 import { parseArgs } from "node:util";
 import { startSimulator } from "./server.ts";
@@ -9,6 +9,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     "ttl-seconds": { type: "string" },
     "stream-delay-ms": { type: "string" },
+    "first-token-ms": { type: "string" },
     seed: { type: "string" },
   },
 });
@@ -30,6 +31,7 @@ const running = await startSimulator({
   host: values.host ?? "127.0.0.1",
   ttlSeconds: numberArg("ttl-seconds", values["ttl-seconds"]),
   streamDelayMs: numberArg("stream-delay-ms", values["stream-delay-ms"]),
+  firstTokenMs: numberArg("first-token-ms", values["first-token-ms"]),
   seed: values.seed,
 });
 console.log(

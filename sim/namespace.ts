@@ -1,4 +1,6 @@
 import { PromptCache } from "./anthropic/cache.ts";
+import { Fingerprints } from "./anthropic/diagnostics.ts";
+import { Threads } from "./anthropic/threads.ts";
 import type { Provider } from "./errors.ts";
 import type { Fault } from "./faults.ts";
 import { seededRandom } from "./hash.ts";
@@ -39,6 +41,10 @@ export class Namespace {
   faults: Fault[] = [];
   stats = new Stats();
   anthropic = new PromptCache();
+  /** Anthropic Threads: server-held conversations by response id. */
+  threads = new Threads();
+  /** Anthropic cache diagnostics: each response's prompt fingerprint. */
+  fingerprints = new Fingerprints();
   openai: OpenAICache;
   #seq = 0;
 
@@ -96,6 +102,8 @@ export class Namespace {
     this.faults = [];
     this.stats = new Stats();
     this.anthropic = new PromptCache();
+    this.threads = new Threads();
+    this.fingerprints = new Fingerprints();
     this.openai = this.#newOpenAICache();
     this.#seq = 0;
   }

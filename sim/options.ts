@@ -28,6 +28,11 @@ export interface SimulatorOptions {
   seed?: string;
   /** Milliseconds between streamed events (default 0). */
   streamDelayMs?: number;
+  /**
+   * Milliseconds an Anthropic generation spends before its response starts (default 5). Its cache writes
+   * become visible only then, so requests overlapping it miss the prefix it writes.
+   */
+  firstTokenMs?: number;
   /** Requests kept per namespace by the recorder; older ones are dropped (default 1000). */
   maxRecordedRequests?: number;
   /** Base clock in epoch ms (default `Date.now`); the namespace offset is added to it. */
@@ -47,6 +52,7 @@ export interface ResolvedOptions {
   openaiKeyRpmLimit: number;
   seed: string;
   streamDelayMs: number;
+  firstTokenMs: number;
   maxRecordedRequests: number;
   now: () => number;
   reply: (ctx: ReplyContext) => string;
@@ -81,6 +87,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     openaiKeyRpmLimit: positive(o.openaiKeyRpmLimit, 15),
     seed: o.seed ?? "stoker-sim",
     streamDelayMs: o.streamDelayMs !== undefined && o.streamDelayMs > 0 ? o.streamDelayMs : 0,
+    firstTokenMs: o.firstTokenMs !== undefined && o.firstTokenMs >= 0 ? o.firstTokenMs : 5,
     maxRecordedRequests: Math.floor(positive(o.maxRecordedRequests, 1000)),
     now: o.now ?? Date.now,
     reply: o.reply ?? defaultReply,

@@ -32,7 +32,11 @@ export function errorResponse(provider: Provider, init: ProviderErrorInit, reque
     headers["request-id"] = requestId;
     const body = {
       type: "error",
-      error: { type: init.type ?? type, message: init.message || message },
+      error: {
+        type: init.type ?? type,
+        message: init.message || message,
+        ...(init.details ? { details: init.details } : {}),
+      },
       request_id: requestId,
     };
     return new Response(JSON.stringify(body), { status: init.status, headers });

@@ -67,20 +67,30 @@ export class PromptCache {
   }
 }
 
+/** What one request reads now and will write once its response starts. */
+export interface CachePlan {
+  outcome: CacheOutcome;
+  /** Entries the request writes, stamped as if written at the lookup time. */
+  writes: CacheEntry[];
+}
+
 /**
- * Reads and writes the cache for one request (README "Anthropic caching"). Reads: each breakpoint looks at
- * its own position and up to LOOKBACK_BLOCKS positions before it for a live entry; the longest hit is the
- * read, and every hit restarts its TTL. Writes: each breakpoint after the read whose prefix reaches
- * `minTokens` writes an entry; the span since the previous write is billed at that breakpoint's TTL.
+ * The read half of a request (README "Anthropic caching"): each breakpoint looks at its own position and up to
+ * LOOKBACK_BLOCKS positions before it for a live entry; the longest hit is the read, and every hit restarts
+ * its TTL (so this mutates hits, as the real read does). Writes are only planned: each breakpoint after the
+ * read whose prefix reaches `minTokens` writes an entry, the span since the previous write billed at that
+ * breakpoint's TTL. Nothing is written: `commitPromptCache` does that when the response starts, because "for
+ * concurrent requests, note that a cache entry only becomes available after the first response begins"
+ * (platform.claude.com/docs/en/build-with-claude/prompt-caching).
  */
-export function applyPromptCache(
+export function planPromptCache(
   cache: PromptCache,
   chain: PrefixChain,
   breakpoints: Breakpoint[],
   minTokens: number,
   now: number,
   ttlMs: Record<Ttl, number>,
-): CacheOutcome {
+): CachePlan {
   const total = chain.cumulative.at(-1) ?? 0;
   const tokensThrough = (pos: number) => (pos < 0 ? 0 : (chain.cumulative[pos] ?? 0));
   let readPos = -1;
@@ -95,6 +105,7 @@ export function applyPromptCache(
     }
   }
   const outcome: CacheOutcome = { read: tokensThrough(readPos), write5m: 0, write1h: 0, uncached: 0 };
+  const writes: CacheEntry[] = [];
   let start = outcome.read;
   for (const bp of breakpoints) {
     const tokens = tokensThrough(bp.position);
@@ -102,7 +113,7 @@ export function applyPromptCache(
     if (bp.ttl === "1h") outcome.write1h += tokens - start;
     else outcome.write5m += tokens - start;
     start = tokens;
-    cache.set({
+    writes.push({
       hash: chain.hashes[bp.position] ?? "",
       position: bp.position,
       tokens,
@@ -113,5 +124,45 @@ export function applyPromptCache(
     });
   }
   outcome.uncached = total - start;
-  return outcome;
+  return { outcome, writes };
+}
+
+/**
+ * Makes a plan's writes visible (the moment its response starts). With `now` and `ttlMs`, each entry is
+ * stamped at that moment; without them, at the plan's lookup time. A live entry of the same prefix (a
+ * concurrent request that started first) keeps its hits and the later of the two expiries.
+ */
+export function commitPromptCache(
+  cache: PromptCache,
+  writes: readonly CacheEntry[],
+  now?: number,
+  ttlMs?: Record<Ttl, number>,
+): void {
+  for (const w of writes) {
+    const at = now ?? w.written_at_ms;
+    const expires = now !== undefined && ttlMs ? now + ttlMs[w.ttl] : w.expires_at_ms;
+    const live = cache.get(w.hash, at);
+    if (live) {
+      live.expires_at_ms = Math.max(live.expires_at_ms, expires);
+      continue;
+    }
+    cache.set({ ...w, written_at_ms: at, expires_at_ms: expires });
+  }
+}
+
+/**
+ * Reads and writes the cache for one request at once (`planPromptCache` then `commitPromptCache`): the
+ * sequential case, where each request's response has started before the next request arrives.
+ */
+export function applyPromptCache(
+  cache: PromptCache,
+  chain: PrefixChain,
+  breakpoints: Breakpoint[],
+  minTokens: number,
+  now: number,
+  ttlMs: Record<Ttl, number>,
+): CacheOutcome {
+  const plan = planPromptCache(cache, chain, breakpoints, minTokens, now, ttlMs);
+  commitPromptCache(cache, plan.writes);
+  return plan.outcome;
 }

@@ -54,6 +54,16 @@ export function blockTokens(b: JsonObject): number {
   }
 }
 
+/** An image block, or a tool_result whose content holds one. */
+export function holdsImage(b: JsonObject): boolean {
+  if (b.type === "image") return true;
+  return (
+    b.type === "tool_result" &&
+    Array.isArray(b.content) &&
+    b.content.some((i) => isObject(i) && holdsImage(i))
+  );
+}
+
 /** The hashed bytes of a block: its JSON without cache markers (they do not change the prompt). */
 function canonical(b: JsonObject): string {
   const bare = without(b, "cache_control");
@@ -100,12 +110,14 @@ export function buildPrompt(req: MessagesRequest): AnthropicPrompt {
     if (isEmptyText(b)) throw invalid("system: text content blocks must be non-empty");
     push(b, `system.${i}`, ["system", canonical(b)]);
   });
-  // tool_choice and thinking settings sit between system and messages: changing them invalidates only messages.
-  h = hashOf(
-    h,
-    "settings",
-    JSON.stringify({ tool_choice: req.toolChoice ?? null, thinking: req.thinking ?? null }),
-  );
+  // tool_choice, thinking settings and whether the prompt holds images sit between system and messages:
+  // changing them invalidates only messages. "Adding or removing images anywhere in the prompt" affects the
+  // message blocks, tool_choice and thinking parameters likewise (platform.claude.com/docs/en/build-with-claude/
+  // prompt-caching, "What invalidates the cache"). The images flag joins only when true, so image-free
+  // prompts keep their chain.
+  const settings: JsonObject = { tool_choice: req.toolChoice ?? null, thinking: req.thinking ?? null };
+  if (req.messages.some((m) => m.content.some(holdsImage))) settings.images = true;
+  h = hashOf(h, "settings", JSON.stringify(settings));
   req.messages.forEach((m, i) => {
     m.content.forEach((b, j) => {
       if (isEmptyText(b) && b.cache_control === undefined) {

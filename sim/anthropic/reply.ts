@@ -78,6 +78,7 @@ export function messageJson(
   model: string,
   reply: AnthropicReply,
   cache: CacheOutcome,
+  diagnostics: JsonObject | null = null,
 ): JsonObject {
   return {
     id,
@@ -88,5 +89,6 @@ export function messageJson(
     stop_reason: reply.stopReason,
     stop_sequence: null,
     usage: usageJson(cache, reply.outputTokens),
+    diagnostics,
   };
 }

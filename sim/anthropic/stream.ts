@@ -58,6 +58,7 @@ export function messageEvents(
   model: string,
   reply: AnthropicReply,
   cache: CacheOutcome,
+  diagnostics: JsonObject | null = null,
 ): string[] {
   const events = [
     sseEvent("message_start", {
@@ -71,6 +72,7 @@ export function messageEvents(
         stop_reason: null,
         stop_sequence: null,
         usage: usageJson(cache, Math.min(1, reply.outputTokens)),
+        diagnostics,
       },
     }),
   ];

@@ -35,7 +35,11 @@ export function chatUsage(u: PromptUsage, completion: number): JsonObject {
     prompt_tokens: u.promptTokens,
     completion_tokens: completion,
     total_tokens: u.promptTokens + completion,
-    prompt_tokens_details: { cached_tokens: u.cachedTokens, audio_tokens: 0 },
+    prompt_tokens_details: {
+      cached_tokens: u.cachedTokens,
+      audio_tokens: 0,
+      ...(u.writeTokens !== undefined ? { cache_write_tokens: u.writeTokens } : {}),
+    },
     completion_tokens_details: {
       reasoning_tokens: 0,
       audio_tokens: 0,

@@ -7,6 +7,20 @@ export const HEAD_TOKENS = 256;
 /** Prompts shorter than this are never cached, and no shorter prefix is reported as cached. */
 export const MIN_CACHED_TOKENS = 1024;
 
+/**
+ * A place the prompt could be cached at on GPT-5.6+ (the end of a content part or of a message): the prefix
+ * through it, and whether it is a breakpoint (explicit `prompt_cache_breakpoint`, or the end of a message
+ * that can take the implicit one).
+ */
+export interface PromptBoundary {
+  tokens: number;
+  /** Identifies tokens [0, tokens). */
+  hash: string;
+  explicit: boolean;
+  /** The end of a user, system, developer or tool message (where the implicit breakpoint can fall). */
+  implicit: boolean;
+}
+
 /** A rendered OpenAI prompt: its token count and the chain hash at every 128-token boundary. */
 export interface OpenAIPrompt {
   tokens: number;
@@ -14,6 +28,8 @@ export interface OpenAIPrompt {
   chunkHashes: string[];
   /** Identifies the first HEAD_TOKENS tokens (the whole prompt when shorter). */
   headHash: string;
+  /** Part and message ends in order (used by the GPT-5.6+ breakpoint cache; absent from hand-built prompts). */
+  boundaries?: PromptBoundary[];
 }
 
 /**
@@ -27,6 +43,7 @@ export class PromptBuilder {
   #tokens = 0;
   #chunks: string[] = [];
   #head: string | undefined;
+  #boundaries: PromptBoundary[] = [];
 
   constructor(seed: string) {
     this.#hasher = new Hasher(seed);
@@ -53,6 +70,21 @@ export class PromptBuilder {
     return this;
   }
 
+  /**
+   * Records the current position as a boundary (a part or message end). A second call at the same position
+   * merges into the first: a part that ends a message is one boundary.
+   */
+  boundary(explicit = false, implicit = false): this {
+    const last = this.#boundaries.at(-1);
+    if (last && last.tokens === this.#tokens) {
+      last.explicit ||= explicit;
+      last.implicit ||= implicit;
+      return this;
+    }
+    this.#boundaries.push({ tokens: this.#tokens, hash: this.#hasher.digest(), explicit, implicit });
+    return this;
+  }
+
   #tick(): void {
     this.#tokens++;
     if (this.#tokens % CHUNK_TOKENS === 0) this.#chunks.push(this.#hasher.digest());
@@ -60,6 +92,11 @@ export class PromptBuilder {
   }
 
   finish(): OpenAIPrompt {
-    return { tokens: this.#tokens, chunkHashes: this.#chunks, headHash: this.#head ?? this.#hasher.digest() };
+    return {
+      tokens: this.#tokens,
+      chunkHashes: this.#chunks,
+      headHash: this.#head ?? this.#hasher.digest(),
+      boundaries: this.#boundaries,
+    };
   }
 }

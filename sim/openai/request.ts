@@ -3,6 +3,8 @@ import { isObject, type JsonObject } from "../json.ts";
 import type { Namespace } from "../namespace.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { BilledUsage } from "../stats.ts";
+import { parseCacheOptions, takesBreakpoints } from "./breakpoints.ts";
+import type { BreakpointMode } from "./cache.ts";
 import type { OpenAIPrompt } from "./prompt.ts";
 import { type Retention, resolveRetention } from "./retention.ts";
 
@@ -13,6 +15,8 @@ export interface CommonRequest {
   tools: JsonObject[];
   promptCacheKey: string | undefined;
   retention: Retention;
+  /** GPT-5.6+ only: `prompt_cache_options.mode`. */
+  cacheMode: BreakpointMode;
 }
 
 /** Validates the shared fields with OpenAI's error messages. */
@@ -46,6 +50,7 @@ export function parseCommon(body: JsonObject, opts: ResolvedOptions): CommonRequ
     tools,
     promptCacheKey: typeof key === "string" ? key : undefined,
     retention: resolveRetention(body.model, body.prompt_cache_retention, opts.openaiDefaultRetention),
+    cacheMode: parseCacheOptions(body.model, body.prompt_cache_options),
   };
 }
 
@@ -70,20 +75,28 @@ export function parseCap(body: JsonObject, field: string, min: number): number |
 export interface PromptUsage {
   promptTokens: number;
   cachedTokens: number;
+  /** GPT-5.6+: tokens written at breakpoints (billed 1.25x); undefined on older models. */
+  writeTokens?: number;
 }
 
-/** Routes the prompt through the namespace's cache machines. */
+/** Routes the prompt through the namespace's cache machines (breakpoint caching on GPT-5.6+). */
 export function servePrompt(ns: Namespace, prompt: OpenAIPrompt, req: CommonRequest): PromptUsage {
+  if (takesBreakpoints(req.model)) {
+    const r = ns.openai.serveBreakpoints(prompt, req.promptCacheKey, req.cacheMode, ns.now());
+    return { promptTokens: prompt.tokens, cachedTokens: r.cachedTokens, writeTokens: r.writeTokens ?? 0 };
+  }
   const { cachedTokens } = ns.openai.serve(prompt, req.promptCacheKey, req.retention, ns.now());
   return { promptTokens: prompt.tokens, cachedTokens };
 }
 
 /** Adds one answered request to the namespace's stats and returns the billed usage. */
 export function bill(ns: Namespace, usage: PromptUsage, output: number): BilledUsage {
+  const write = usage.writeTokens ?? 0;
+  // OpenAI writes have no 5m/1h split: they are counted in the write5m column (as Stoker's UsageRecord does).
   const billed: BilledUsage = {
-    uncached: usage.promptTokens - usage.cachedTokens,
+    uncached: usage.promptTokens - usage.cachedTokens - write,
     read: usage.cachedTokens,
-    write5m: 0,
+    write5m: write,
     write1h: 0,
     output,
   };

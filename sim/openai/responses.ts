@@ -19,7 +19,7 @@ function pieces(s: string): string[] {
 export function responsesUsage(u: PromptUsage, output: number): JsonObject {
   return {
     input_tokens: u.promptTokens,
-    input_tokens_details: { cached_tokens: u.cachedTokens, cache_write_tokens: 0 },
+    input_tokens_details: { cached_tokens: u.cachedTokens, cache_write_tokens: u.writeTokens ?? 0 },
     output_tokens: output,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: u.promptTokens + output,

@@ -52,6 +52,8 @@ export function lapseCost(model: ModelInfo, ttl: WriteTtl): number {
  * chance that the next request comes while the ping holds the entry, times the rewrite it avoids (plus the
  * value of the pings it enables later), beats that read. Hard limits come first: the tenant's settings, the
  * daily budget, and the break-even cap (never spend more on pings for one idle period than the rewrite).
+ * `shortTtlMs` is the deploy's 5m TTL where it is configured shorter: a ping then holds the entry that long,
+ * and the gap windows are that wide (the histories are counted in the same windows).
  */
 export function decidePing(
   entry: PingCandidate,
@@ -59,13 +61,14 @@ export function decidePing(
   model: ModelInfo,
   settings: KeepaliveSettings,
   budget?: { remainingUsd: number },
+  shortTtlMs: number = TTL_MS["5m"],
 ): PingDecision {
   const usdPerToken = model.inputPerMTok / 1e6;
   const saving = lapseCost(model, entry.ttl);
   const idle = Math.max(0, nowMs - entry.lastUseMs);
   const q = returnDistribution(entry.gaps);
-  const ttlMs = TTL_MS[entry.ttl];
-  const pNext = nextWithin(q, idle, ttlMs);
+  const ttlMs = entry.ttl === "1h" ? TTL_MS["1h"] : shortTtlMs;
+  const pNext = nextWithin(q, idle, ttlMs, shortTtlMs);
   const no = (reason: PingReason, ev = 0): PingDecision => ({
     ping: false,
     reason,
@@ -79,7 +82,14 @@ export function decidePing(
   const breakEven = Math.floor(saving / model.cacheRead + 1e-9);
   if (entry.pingsSoFar >= breakEven) return no("break-even");
   if (idle >= settings.maxHorizonMs) return no("horizon");
-  const terms: HoldTerms = { q, ttlMs, saving, pingCost: model.cacheRead, horizonMs: settings.maxHorizonMs };
+  const terms: HoldTerms = {
+    q,
+    ttlMs,
+    saving,
+    pingCost: model.cacheRead,
+    horizonMs: settings.maxHorizonMs,
+    windowMs: shortTtlMs,
+  };
   const pingsLeft = Math.min(settings.maxPingsPerEntry, breakEven) - entry.pingsSoFar - 1;
   const perToken = holdValue(terms, idle, pingsLeft) - model.cacheRead;
   const expectedValue = perToken * entry.tokens * usdPerToken;
@@ -108,11 +118,11 @@ export function decideKeepalive(
   model: ModelInfo,
   settings: KeepaliveSettings,
   spentTodayUsd: number,
+  shortTtlMs: number = TTL_MS["5m"],
 ): PingDecision | { ping: false; reason: "first-sight"; expectedValue: 0; pNext: 0 } {
   const familyReturns = gaps.family?.returns.reduce((a, b) => a + b, 0) ?? 0;
   if (gaps.turns <= 1 && familyReturns === 0)
     return { ping: false, reason: "first-sight", expectedValue: 0, pNext: 0 };
-  return decidePing({ ...entry, gaps }, nowMs, model, settings, {
-    remainingUsd: settings.maxUsdPerDay - spentTodayUsd,
-  });
+  const budget = { remainingUsd: settings.maxUsdPerDay - spentTodayUsd };
+  return decidePing({ ...entry, gaps }, nowMs, model, settings, budget, shortTtlMs);
 }

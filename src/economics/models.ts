@@ -4,9 +4,8 @@
  * with `mergeModelTable`.
  *
  * Checked 2026-11-27 with the search tool against: platform.claude.com "Pricing" and the per-model overview
- * pages (Opus 5.5, Sonnet 5.5, Haiku 5.5, Opus 5), the Anthropic prompt-caching guide (minimum lengths as
- * quoted in anthropics/anthropic-sdk-python#1194 and the 2026 guides), developers.openai.com "Prompt caching"
- * and the `openai` SDK 6.49 types (prompt_cache_options, prompt_cache_breakpoint, prompt_cache_retention), and
+ * pages (Opus 5.5, Sonnet 5.5, Haiku 5.5, Opus 5), the Anthropic prompt-caching guide (minimum lengths: see
+ * the note above the table), developers.openai.com "Prompt caching" and the `openai` SDK 6.49 types (prompt_cache_options, prompt_cache_breakpoint, prompt_cache_retention), and
  * OpenAI list prices as republished on 2026-11-05. Rows marked `assumed` fill a gap the sources leave open.
  */
 
@@ -65,7 +64,10 @@ const OPENAI = {
   known: true,
 } as const;
 
-// GPT-5.6 and later: cache writes cost 1.25x, explicit breakpoints and prompt_cache_options exist.
+// GPT-5.6 and later: cache writes cost 1.25x, explicit breakpoints and prompt_cache_options exist. Source:
+// developers.openai.com/api/docs/guides/prompt-caching: "Cache writes have no additional fee on models before
+// the GPT-5.6 family. For GPT-5.6 models and later model families, cache writes cost 1.25x the uncached input
+// token rate." Their single 30m TTL is carried in the 5m column (cost.ts counts cache_write_tokens there).
 const OPENAI_BREAKPOINTS = {
   ...OPENAI,
   cacheWrite5m: 1.25,
@@ -96,6 +98,11 @@ function openai(input: number, output: number, cached: number, extra: Partial<Mo
   return { ...OPENAI, inputPerMTok: input, outputPerMTok: output, cacheRead: cached / input, ...extra };
 }
 
+// Anthropic minimum lengths: platform.claude.com/docs/en/build-with-claude/prompt-caching, "Cache
+// limitations" (checked 2026-12-02): 512 for Opus 5, Fable 5, Mythos 5; 2,048 for Mythos Preview and Opus
+// 4.7; 4,096 for Opus 4.6, Opus 4.5 and Haiku 4.5; 1,024 for Opus 4.8, Sonnet 5, Sonnet 4.6, Sonnet 4.5, Opus
+// 4.1, Opus 4, Sonnet 4; 2,048 for Haiku 3.5 (older versions of the page: 1,024 for Sonnet 3.7, 2,048 for
+// Haiku 3). The simulator's table (sim/anthropic/models.ts) must agree: test/sim/model-minimums.test.ts.
 const MIN_5 = "minimum length of the 5.5/5.1 generation assumed equal to its 5.0 sibling";
 
 /** The default table. Keys are model ids without date suffixes. */

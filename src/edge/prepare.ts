@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { analyzeAnthropic } from "../canonicalize/anthropic.ts";
+import { heldByServer } from "../canonicalize/held.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
 import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
 import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
@@ -75,7 +76,8 @@ const unchanged = (raw: string): Prepared => ({
  */
 export async function prepare(input: PrepareInput): Promise<Prepared> {
   const analyze = analyzers[input.endpoint];
-  if (!analyze) return unchanged(input.raw);
+  // A body that is only part of the prompt (the provider holds the rest) is forwarded as sent: no plan.
+  if (!analyze || heldByServer(input.body)) return unchanged(input.raw);
   let analysis: Analysis;
   try {
     const rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);

@@ -23,7 +23,10 @@ import { TTL_MS } from "../economics/breakEven.ts";
  *   only returns (it cannot have seen its own "never"), so it shapes *when*, not *whether*.
  */
 
-/** Width of an idle window: the 5-minute TTL. */
+/**
+ * Width of an idle window: the 5-minute TTL. A deploy that shortens the TTL (ANTHROPIC_CACHE_TTL_SECONDS)
+ * passes its TTL as `windowMs` wherever windows are counted or read, so the windows follow it.
+ */
 export const WINDOW_MS = TTL_MS["5m"];
 /** Windows the histories count, i.e. the learning horizon (one hour). */
 export const WINDOWS = 12;
@@ -106,8 +109,8 @@ function bucket(bounds: readonly number[], n: number): number {
 }
 
 /** The idle window an idle time falls in ((0, 5 min] is 0); WINDOWS or more is beyond the horizon. */
-export function windowOf(idleMs: number): number {
-  return idleMs <= WINDOW_MS ? 0 : Math.ceil(idleMs / WINDOW_MS) - 1;
+export function windowOf(idleMs: number, windowMs: number = WINDOW_MS): number {
+  return idleMs <= windowMs ? 0 : Math.ceil(idleMs / windowMs) - 1;
 }
 
 /** A request contained the prefix (`s` counts it): a new idle period opens, at risk in window 0. */
@@ -139,8 +142,14 @@ export function noteIdle(family: FamilyGaps, s: Standing | number, window: numbe
  * never looked at again is never counted, so the hazards of later windows approach 1 (on the Mooncake
  * replay, counting only at returns and ping checks costs 0.96 of no caching; counting as windows open, 0.87).
  */
-export function catchUp(family: FamilyGaps, s: Standing | number, idleMs: number, counted: number): number {
-  const upTo = Math.min(windowOf(idleMs), WINDOWS - 1) + 1;
+export function catchUp(
+  family: FamilyGaps,
+  s: Standing | number,
+  idleMs: number,
+  counted: number,
+  windowMs: number = WINDOW_MS,
+): number {
+  const upTo = Math.min(windowOf(idleMs, windowMs), WINDOWS - 1) + 1;
   if (upTo <= counted) return counted;
   const base = classOf(standingOf(s)) * WINDOWS;
   for (let j = counted; j < upTo; j++) family.atRisk[base + j] = (family.atRisk[base + j] ?? 0) + 1;
@@ -152,17 +161,22 @@ export function catchUp(family: FamilyGaps, s: Standing | number, idleMs: number
  * Records that a prefix standing at `s` (as it stood before this use) was used again `gapMs` after its last
  * use; its idle windows must be counted first.
  */
-export function noteReturn(family: FamilyGaps, s: Standing | number, gapMs: number): void {
-  const j = windowOf(gapMs);
+export function noteReturn(
+  family: FamilyGaps,
+  s: Standing | number,
+  gapMs: number,
+  windowMs: number = WINDOW_MS,
+): void {
+  const j = windowOf(gapMs, windowMs);
   if (j >= WINDOWS) return; // beyond the horizon: already counted as gone, the prefix starts afresh
   const i = classOf(standingOf(s)) * WINDOWS + j;
   family.returns[i] = (family.returns[i] ?? 0) + 1;
 }
 
 /** Adds one of the prefix's own gaps to its histogram (returns a new array). */
-export function noteOwnGap(own: ArrayLike<number>, gapMs: number): number[] {
+export function noteOwnGap(own: ArrayLike<number>, gapMs: number, windowMs: number = WINDOW_MS): number[] {
   const next = own.length === WINDOWS + 1 ? Array.from(own) : emptyOwn();
-  const j = Math.min(windowOf(gapMs), WINDOWS);
+  const j = Math.min(windowOf(gapMs, windowMs), WINDOWS);
   next[j] = (next[j] ?? 0) + 1;
   if ((next[j] ?? 0) > OWN_CAP)
     for (let i = 0; i < next.length; i++) next[i] = Math.floor((next[i] ?? 0) / 2);

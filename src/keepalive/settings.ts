@@ -22,6 +22,16 @@ export const DEFAULT_KEEPALIVE: Readonly<KeepaliveSettings> = {
 /** How long before an entry lapses its ping is sent: inside the TTL, with room for the round trip. */
 export const PING_LEAD_MS = 20_000;
 
+/**
+ * The lead for entries of a given (shortest) TTL: PING_LEAD_MS, but never more than a quarter of the TTL. A
+ * ping restarts the TTL, so with a lead as long as the TTL the refreshed entry would be due again at once
+ * (at ANTHROPIC_CACHE_TTL_SECONDS=20 the alarm sent ~11 pings within 300 ms of a request); at a quarter the
+ * next ping comes 3/4 of a TTL after this one, just before the believed expiry.
+ */
+export function pingLeadMs(ttlMs: number): number {
+  return Math.max(1, Math.min(PING_LEAD_MS, Math.floor(ttlMs / 4)));
+}
+
 /** Merges a tenant's stored overrides (validated field by field) over the defaults. */
 export function resolveKeepalive(
   stored: unknown,

@@ -1,9 +1,9 @@
 import { WINDOW_MS, WINDOWS } from "./gaps.ts";
 
 /** Chance that the next request has come by idle time `t`, the distribution spread evenly inside each window. */
-export function cumulative(q: readonly number[], t: number): number {
+export function cumulative(q: readonly number[], t: number, windowMs: number = WINDOW_MS): number {
   if (t <= 0) return 0;
-  const x = t / WINDOW_MS;
+  const x = t / windowMs;
   const whole = Math.min(Math.floor(x), WINDOWS);
   let f = 0;
   for (let j = 0; j < whole; j++) f += q[j] ?? 0;
@@ -23,6 +23,8 @@ export interface HoldTerms {
   pingCost: number;
   /** No ping is sent at or after this idle time. */
   horizonMs: number;
+  /** Width of the windows `q` is counted in (default WINDOW_MS; the configured TTL where it is shorter). */
+  windowMs?: number;
 }
 
 /**
@@ -33,9 +35,10 @@ export interface HoldTerms {
  */
 export function holdValue(terms: HoldTerms, t: number, pingsLeft: number): number {
   const { q, ttlMs, saving, pingCost, horizonMs } = terms;
-  const survive = 1 - cumulative(q, t);
+  const w = terms.windowMs ?? WINDOW_MS;
+  const survive = 1 - cumulative(q, t, w);
   if (survive <= 1e-9) return 0;
-  const pi = Math.min(1, Math.max(0, (cumulative(q, t + ttlMs) - cumulative(q, t)) / survive));
+  const pi = Math.min(1, Math.max(0, (cumulative(q, t + ttlMs, w) - cumulative(q, t, w)) / survive));
   const next = t + ttlMs;
   const later =
     pingsLeft > 0 && next < horizonMs ? Math.max(0, holdValue(terms, next, pingsLeft - 1) - pingCost) : 0;
@@ -43,7 +46,14 @@ export function holdValue(terms: HoldTerms, t: number, pingsLeft: number): numbe
 }
 
 /** The chance that the next request lands in (t, t + span] given none came by t. */
-export function nextWithin(q: readonly number[], t: number, span: number): number {
-  const survive = 1 - cumulative(q, t);
-  return survive <= 1e-9 ? 0 : Math.max(0, (cumulative(q, t + span) - cumulative(q, t)) / survive);
+export function nextWithin(
+  q: readonly number[],
+  t: number,
+  span: number,
+  windowMs: number = WINDOW_MS,
+): number {
+  const survive = 1 - cumulative(q, t, windowMs);
+  return survive <= 1e-9
+    ? 0
+    : Math.max(0, (cumulative(q, t + span, windowMs) - cumulative(q, t, windowMs)) / survive);
 }

@@ -37,9 +37,12 @@ export interface ConversationStore {
  */
 export class Conversations {
   readonly store: ConversationStore;
+  /** Width of the gap windows: the deploy's 5m TTL (shorter where ANTHROPIC_CACHE_TTL_SECONDS says so). */
+  readonly #windowMs: number;
 
-  constructor(store: ConversationStore) {
+  constructor(store: ConversationStore, windowMs: number = WINDOW_MS) {
     this.store = store;
+    this.#windowMs = windowMs;
   }
 
   /**
@@ -56,25 +59,25 @@ export class Conversations {
       return;
     }
     const gap = Math.max(0, at - row.lastAt);
-    noteReturn(survival, row.turns, gap);
+    noteReturn(survival, row.turns, gap, this.#windowMs);
     noteUse(survival, row.turns + 1);
     this.store.saveFamily(row.family, survival, at);
-    this.store.update(conversation, at, noteOwnGap(row.own, gap));
+    this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs));
   }
 
   /**
    * Counts, once, every idle window that opened since the last sweep: for window j, the conversations whose
-   * last request lies in (previous sweep - j*5min, now - j*5min]. Conversations that never come back are
+   * last request lies in (previous sweep - j*window, now - j*window]. Conversations that never come back are
    * counted this way too; counting only on return would make returns look likelier than they are.
    */
   sweep(nowMs: number): void {
     const swept = this.store.sweptAt();
     const since = swept ?? nowMs;
-    // Windows are 5 minutes wide: a sweep more often than every 30 s adds nothing.
-    if (swept !== null && nowMs - since < 30_000) return;
+    // A sweep more often than a tenth of a window adds nothing.
+    if (swept !== null && nowMs - since < this.#windowMs / 10) return;
     const tables = new Map<string, FamilyGaps>();
     for (let j = 1; j < WINDOWS; j++) {
-      for (const r of this.store.idle(since - j * WINDOW_MS, nowMs - j * WINDOW_MS)) {
+      for (const r of this.store.idle(since - j * this.#windowMs, nowMs - j * this.#windowMs)) {
         let table = tables.get(r.family);
         if (!table) {
           table = this.store.family(r.family);

@@ -7,7 +7,7 @@ import { modelInfo } from "../economics/models.ts";
 import { emptyOwn } from "../keepalive/gaps.ts";
 import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
 import type { PingRequest, PingResult } from "../keepalive/pinger.ts";
-import { type KeepaliveSettings, PING_LEAD_MS } from "../keepalive/settings.ts";
+import { type KeepaliveSettings, pingLeadMs } from "../keepalive/settings.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import type { Conversations } from "./conversation-state.ts";
 import type { KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
@@ -86,7 +86,7 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
   const report = emptyReport();
   deps.conversations.sweep(nowMs);
   store.expire(nowMs);
-  const due = store.due(nowMs, PING_LEAD_MS, limit);
+  const due = store.due(nowMs, pingLeadMs(config.keepalive.anthropicTtlMs), limit);
   report.due = due.length;
   if (due.length === 0) return report;
   if (!config.keepalive.enabled || !settings.enabled) {
@@ -127,6 +127,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     model,
     settings,
     store.spentOn(day(nowMs)),
+    config.keepalive.anthropicTtlMs,
   );
   if (!decision.ping) {
     // Out of budget today: leave it be (it may lapse); anything else is the policy's stop.

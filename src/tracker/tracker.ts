@@ -14,13 +14,14 @@ import { getConfig } from "../config.ts";
 import { clockOffset, now } from "../core/clock.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
-import { type KeepaliveSettings, PING_LEAD_MS, resolveKeepalive } from "../keepalive/settings.ts";
+import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../keepalive/settings.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversation-state.ts";
 import { SqlConversationStore } from "./conversations.ts";
 import { open, type Sealed, seal } from "./crypto.ts";
+import { sqlKeepaliveDeps } from "./keepalive-deps.ts";
 import {
   decodeSealedRequest,
   emptyReport,
@@ -73,7 +74,7 @@ export class Tracker extends DurableObject<Env> {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql));
     this.#conversationStore = new SqlConversationStore(ctx.storage.sql);
-    this.#conversations = new Conversations(this.#conversationStore);
+    this.#conversations = new Conversations(this.#conversationStore, getConfig(env).keepalive.anthropicTtlMs);
     this.#keepalive = new KeepaliveStore(ctx.storage.sql);
     this.#state = {
       prefixes: new SqlPrefixStore(ctx.storage.sql),
@@ -271,34 +272,16 @@ export class Tracker extends DurableObject<Env> {
     } catch {
       // Directory unreachable: the deploy's keys (if any) still ping config tenants.
     }
-    const config = getConfig(this.env);
-    const sql = this.ctx.storage.sql;
     const report = await runKeepalive(
-      {
+      sqlKeepaliveDeps({
+        sql: this.ctx.storage.sql,
         tenantId,
-        config,
+        config: getConfig(this.env),
         settings: this.#settings(),
         store: this.#keepalive,
         conversations: this.#conversations,
         apiKeys,
-        open: async (row) =>
-          decodeSealedRequest(
-            await open(config.secret, tenantId, row.hash, {
-              iv: row.iv ?? new ArrayBuffer(0),
-              data: row.sealed ?? new ArrayBuffer(0),
-            }),
-          ),
-        send: (ping) => sendPing(ping),
-        account: (record) => void insertRequest(sql, record),
-        refreshed: (hash, cachedUntil, nowMs) =>
-          void sql.exec(
-            "UPDATE prefixes SET cached_until = ?, last_refresh = ? WHERE hash = ?",
-            cachedUntil,
-            nowMs,
-            hash,
-          ),
-        clock: Date.now,
-      },
+      }),
       nowMs,
       SWEEP_LIMIT,
     );
@@ -324,7 +307,7 @@ export class Tracker extends DurableObject<Env> {
    */
   async #reschedule(afterRecord = false): Promise<void> {
     const next = this.#keepalive.nextDeadline();
-    const wake = next === null ? null : next - PING_LEAD_MS;
+    const wake = next === null ? null : next - pingLeadMs(getConfig(this.env).keepalive.anthropicTtlMs);
     if (wake === null) {
       if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
     } else if (wake !== this.#alarmAt) {

@@ -48,30 +48,44 @@ export function mergeAnthropicUsage(earlier: Json | undefined, later: Json): Jso
   return merged;
 }
 
-/** OpenAI Chat Completions usage: `prompt_tokens` includes `cached_tokens`; there is no write premium. */
+/**
+ * OpenAI Chat Completions usage: `prompt_tokens` includes `prompt_tokens_details.cached_tokens` and, on
+ * GPT-5.6+, `cache_write_tokens` (billed 1.25x; counted as 5m writes, see economics/cost.ts).
+ */
 export function openAIChatUsage(u: unknown): Usage | null {
   const usage = obj(u);
   if (!usage) return null;
-  const prompt = num(usage.prompt_tokens);
-  const cached = Math.min(prompt, num(obj(usage.prompt_tokens_details)?.cached_tokens));
-  return openAIShape(prompt, cached, num(usage.completion_tokens));
+  const details = obj(usage.prompt_tokens_details);
+  return openAIShape(
+    num(usage.prompt_tokens),
+    num(details?.cached_tokens),
+    num(details?.cache_write_tokens),
+    num(usage.completion_tokens),
+  );
 }
 
-/** OpenAI Responses usage: `input_tokens` includes `input_tokens_details.cached_tokens`. */
+/** OpenAI Responses usage: `input_tokens` includes `input_tokens_details.cached_tokens` and `cache_write_tokens`. */
 export function openAIResponsesUsage(u: unknown): Usage | null {
   const usage = obj(u);
   if (!usage) return null;
-  const input = num(usage.input_tokens);
-  const cached = Math.min(input, num(obj(usage.input_tokens_details)?.cached_tokens));
-  return openAIShape(input, cached, num(usage.output_tokens));
+  const details = obj(usage.input_tokens_details);
+  return openAIShape(
+    num(usage.input_tokens),
+    num(details?.cached_tokens),
+    num(details?.cache_write_tokens),
+    num(usage.output_tokens),
+  );
 }
 
-function openAIShape(prompt: number, cached: number, output: number): Usage {
+// The three input parts are disjoint and never exceed the prompt (a malformed answer is clamped).
+function openAIShape(prompt: number, cachedRaw: number, writeRaw: number, output: number): Usage {
+  const cached = Math.min(prompt, cachedRaw);
+  const write = Math.min(prompt - cached, writeRaw);
   return {
     inputTokens: prompt,
-    uncachedTokens: prompt - cached,
+    uncachedTokens: prompt - cached - write,
     cacheReadTokens: cached,
-    cacheWrite5mTokens: 0,
+    cacheWrite5mTokens: write,
     cacheWrite1hTokens: 0,
     outputTokens: output,
   };

@@ -5,7 +5,6 @@ import { type Trace, type TraceLine, traceFromLines } from "../../bench/economic
 import { anthropicBody, openAIChatBody } from "../../bench/economics/worker/bodies.ts";
 import { type ReplayApi, replayWorker } from "../../bench/economics/worker/stoker.ts";
 import { modelInfo } from "../../src/economics/models.ts";
-import { PING_LEAD_MS } from "../../src/keepalive/settings.ts";
 import type { Totals } from "../../src/tracker/types.ts";
 import { namespace, STOKER, workerFetch } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";

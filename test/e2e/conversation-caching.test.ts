@@ -1,4 +1,5 @@
-import type Anthropic from "@anthropic-ai/sdk";
+import { env } from "cloudflare:workers";
+import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { anthropic, longText, namespace, simRequests } from "../support/clients.ts";
 import { freshTenant, RAW_TENANT } from "../support/tenants.ts";
@@ -23,10 +24,16 @@ function tools(reorderKeys: boolean): Anthropic.Tool[] {
   });
 }
 
-/** Runs a conversation of `turns` turns with no cache_control anywhere; returns each turn's usage. */
-async function conversation(turns: number, opts: { reorderToolKeys?: boolean } = {}) {
+/**
+ * Runs a conversation of `turns` turns with no cache_control anywhere, through Stoker; returns each turn's
+ * usage. `naive`: the same conversation sent straight to the provider by a client that only turns on
+ * Anthropic's automatic caching (one top-level `cache_control`), the one-line baseline Stoker must beat.
+ */
+async function conversation(turns: number, opts: { reorderToolKeys?: boolean; naive?: boolean } = {}) {
   const ns = namespace();
-  const client = anthropic(ns, { apiKey: freshTenant().key });
+  const client = opts.naive
+    ? new Anthropic({ baseURL: `${env.SIM_URL}/anthropic`, apiKey: ns, maxRetries: 0 })
+    : anthropic(ns, { apiKey: freshTenant().key });
   const system = longText(3000, "rules");
   const messages: Anthropic.MessageParam[] = [];
   const usage: Anthropic.Usage[] = [];
@@ -38,6 +45,7 @@ async function conversation(turns: number, opts: { reorderToolKeys?: boolean } =
       system,
       tools: tools(opts.reorderToolKeys === true && turn % 2 === 1),
       messages: [...messages],
+      ...(opts.naive ? { cache_control: { type: "ephemeral" as const } } : {}),
     });
     usage.push(reply.usage);
     messages.push({ role: "assistant", content: reply.content });
@@ -66,18 +74,43 @@ const sameQuestion = (
 const promptTokens = (u: Anthropic.Usage) =>
   u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
 
+/** Input cost in base-price token units at 5m prices (write 1.25, read 0.1). */
+const inputCostOf = (usage: Anthropic.Usage[]) =>
+  usage.reduce(
+    (s, u) =>
+      s +
+      u.input_tokens +
+      1.25 * (u.cache_creation_input_tokens ?? 0) +
+      0.1 * (u.cache_read_input_tokens ?? 0),
+    0,
+  );
+
+const hitRateOf = (usage: Anthropic.Usage[]) =>
+  usage.reduce((s, u) => s + (u.cache_read_input_tokens ?? 0), 0) /
+  usage.reduce((s, u) => s + promptTokens(u), 0);
+
 describe("a 10-turn conversation sent with no cache_control at all", () => {
-  it("reads the cache from turn 2 on", async () => {
+  it("reads the cache from turn 2 on, as much as a client using automatic caching", {
+    timeout: 30_000,
+  }, async () => {
     const { ns, usage } = await conversation(10);
     for (const [turn, u] of usage.entries()) {
       if (turn > 0) expect(u.cache_read_input_tokens, `turn ${turn + 1}`).toBeGreaterThan(0);
     }
-    const read = usage.reduce((s, u) => s + (u.cache_read_input_tokens ?? 0), 0);
-    const total = usage.reduce((s, u) => s + promptTokens(u), 0);
-    const hitRate = read / total;
-    console.log(`10-turn conversation: token hit rate ${(100 * hitRate).toFixed(1)}% (${read}/${total})`);
-    // Every turn after the first re-sends the whole history; most of it should be read.
-    expect(hitRate).toBeGreaterThan(0.75);
+    const naive = (await conversation(10, { naive: true })).usage;
+    const [hitRate, naiveHitRate] = [hitRateOf(usage), hitRateOf(naive)];
+    const [cost, naiveCost] = [inputCostOf(usage), inputCostOf(naive)];
+    console.log(
+      `10-turn conversation: token hit rate ${(100 * hitRate).toFixed(1)}% and input cost ${cost.toFixed(0)} through Stoker; ${(100 * naiveHitRate).toFixed(1)}% and ${naiveCost.toFixed(0)} for a client that turns on automatic caching`,
+    );
+    // The yardstick is that trivial client's measured result, not a constant far below it (0.75 was). Stoker
+    // is not better here: on turn 1 it leaves the user's message unwritten (the first-turn prior says a
+    // conversation may not go on), which this conversation then pays for (measured: 1.1% more input cost,
+    // 88.3% vs 88.6% read). Where conversations stop after one turn the same choice saves the write premium
+    // ("a one-off request with a unique tail" below). So: within 2% of the trivial client's cost and 1 point
+    // of its hit rate, not a fixed hit rate.
+    expect(cost).toBeLessThanOrEqual(naiveCost * 1.02);
+    expect(hitRate).toBeGreaterThan(naiveHitRate - 0.01);
     // Stoker added the breakpoints: the client sent none.
     const first = JSON.parse((await simRequests(ns))[0]?.body ?? "{}");
     expect(JSON.stringify(first)).toContain("cache_control");

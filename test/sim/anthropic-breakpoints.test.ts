@@ -169,7 +169,9 @@ describe("minimum cacheable length", () => {
     expect(minCacheableTokens("claude-fable-5-1")).toBe(512);
     expect(minCacheableTokens("claude-sonnet-5")).toBe(1024);
     expect(minCacheableTokens("claude-opus-4-8")).toBe(1024);
-    expect(minCacheableTokens("claude-opus-4-7")).toBe(4096);
+    expect(minCacheableTokens("claude-opus-4-7")).toBe(2048);
+    expect(minCacheableTokens("claude-mythos-preview")).toBe(2048);
+    expect(minCacheableTokens("claude-haiku-5-5")).toBe(4096);
     expect(minCacheableTokens("claude-opus-4-6")).toBe(4096);
     expect(minCacheableTokens("claude-opus-4-1-20250805")).toBe(1024);
     expect(minCacheableTokens("claude-opus-4-20250514")).toBe(1024);

@@ -26,15 +26,27 @@ describe("OpenAI cache routing", () => {
     expect(await run(10, 5, "session-1")).toEqual([0, ...Array(9).fill(2048)]);
   });
 
-  it("spreads a keyless head over several machines, deterministically", async () => {
-    const a = await run(12, 5, undefined, "fixed-ns");
-    const b = await run(12, 5, undefined, "fixed-ns");
-    expect(a).toEqual(b);
-    const later = a.slice(1);
-    expect(later).toContain(0);
-    expect(later).toContain(2048);
-    const otherSeed = await run(12, 5, undefined, "fixed-ns", { seed: "another" });
-    expect(otherSeed).not.toEqual(a);
+  // developers.openai.com/api/docs/guides/prompt-caching, "Cache Routing": routing is a hash of the first
+  // ~256 tokens (combined with prompt_cache_key when given), so keyless repeats land on one machine too.
+  it("sends keyless repeats of a prompt to one machine under the rate limit", async () => {
+    expect(await run(10, 5)).toEqual([0, ...Array(9).fill(2048)]);
+  });
+
+  it("overflows a keyless prefix past ~15 requests per minute, deterministically", async () => {
+    const a = await run(20, 1, undefined, "fixed-ns");
+    expect(a.slice(1, 15)).toEqual(Array(14).fill(2048));
+    expect(a[15]).toBe(0);
+    const b = await run(20, 1, undefined, "fixed-ns");
+    expect(b).toEqual(a);
+  });
+
+  it("routes one head with different keys by key: each key starts cold", async () => {
+    const ns = freshNs();
+    await run(1, 0, undefined, ns);
+    const keyed: number[] = [];
+    for (const key of ["k-a", "k-b", "k-c", "k-d"]) keyed.push(...(await run(1, 0, key, ns)));
+    // A key moves the route to another home machine (1 in 16 keys shares the keyless home by chance).
+    expect(keyed.filter((c) => c === 0).length).toBeGreaterThanOrEqual(3);
   });
 
   it("overflows a key past ~15 requests per minute", async () => {

@@ -1,6 +1,6 @@
 import type { ModelInfo } from "../../../src/economics/models.ts";
 import { anthropicPingBody, openAIChatPingBody } from "../../../src/keepalive/ping-body.ts";
-import { PING_LEAD_MS } from "../../../src/keepalive/settings.ts";
+import { pingLeadMs } from "../../../src/keepalive/settings.ts";
 import type { ReplayResult } from "../engine.ts";
 import { MinHeap } from "../heap.ts";
 import type { Trace, TraceRequest } from "../trace.ts";
@@ -169,7 +169,7 @@ export async function replayClient(
       pingUnits += provider.inputUnits - before;
       pings++;
       if (usage && usage.cacheReadTokens > 0 && p.pings + 1 < (policy.maxPings ?? 0))
-        heap.push(top.at + ttlMs - PING_LEAD_MS, { ...p, pings: p.pings + 1 });
+        heap.push(top.at + ttlMs - pingLeadMs(ttlMs), { ...p, pings: p.pings + 1 });
     }
   };
 
@@ -202,7 +202,7 @@ export async function replayClient(
               block: Math.max(0, ((messages[last] as Message | undefined)?.content.length ?? 1) - 1),
             }).body
           : openAIChatPingBody(body).body;
-      heap.push(t + ttlMs - PING_LEAD_MS, { conversation, turn, body: JSON.stringify(ping), pings: 0 });
+      heap.push(t + ttlMs - pingLeadMs(ttlMs), { conversation, turn, body: JSON.stringify(ping), pings: 0 });
     }
   }
   await pingUntil(trace.endMs);

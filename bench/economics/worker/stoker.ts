@@ -4,7 +4,7 @@ import type { Logger } from "../../../src/edge/log.ts";
 import { prepare } from "../../../src/edge/prepare.ts";
 import { toRecord } from "../../../src/edge/record.ts";
 import { sendPing } from "../../../src/keepalive/pinger.ts";
-import { DEFAULT_KEEPALIVE, type KeepaliveSettings, PING_LEAD_MS } from "../../../src/keepalive/settings.ts";
+import { DEFAULT_KEEPALIVE, type KeepaliveSettings, pingLeadMs } from "../../../src/keepalive/settings.ts";
 import { Conversations } from "../../../src/tracker/conversation-state.ts";
 import {
   decodeSealedRequest,
@@ -86,7 +86,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   const provider = new ReplayProvider(modelInfo(opts.model, config.models, opts.api));
   const settings: KeepaliveSettings = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
   const prefixes = new MemoryPrefixStore();
-  const conversations = new Conversations(new MemoryConversationStore());
+  const conversations = new Conversations(new MemoryConversationStore(), config.keepalive.anthropicTtlMs);
   const keepalive = new MemoryKeepaliveStore();
   const state: DecisionState = { prefixes, conversations, keepalive };
   const encoder = new TextEncoder();
@@ -125,7 +125,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
     for (;;) {
       const next = keepalive.nextDeadline();
       if (next === null) return;
-      const wake = Math.max(next - PING_LEAD_MS, lastSweep + 1000);
+      const wake = Math.max(next - pingLeadMs(config.keepalive.anthropicTtlMs), lastSweep + 1000);
       if (wake >= t) return;
       provider.now = wake;
       lastSweep = wake;
