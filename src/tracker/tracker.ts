@@ -27,19 +27,23 @@ import {
   type SealedRequest,
 } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
+import { calibrationOf, familyRate, notePlanInputs, trimPlanInputs } from "./plan-inputs.ts";
 import { lookupPrefixes, updatePrefixes } from "./prefixes.ts";
 import { noteRescue } from "./rescues.ts";
 import { LIMITS, migrate } from "./schema.ts";
 import type {
   BusterFinding,
   KeepaliveReport,
+  LookupAnswer,
   LookupResult,
+  LookupScope,
+  PlanFacts,
   RecordAnswer,
   RecordRequest,
   RpcResult,
   Totals,
 } from "./types.ts";
-import { TrackerInputError, validateLookup, validateRecord } from "./validate.ts";
+import { TrackerInputError, validateLookup, validateRecord, validateScope } from "./validate.ts";
 
 /** Housekeeping (row caps, retention) runs once per this many records, not on every one. */
 const HOUSEKEEPING_EVERY = 200;
@@ -75,11 +79,20 @@ export class Tracker extends DurableObject<Env> {
     this.#keepalive = new KeepaliveStore(ctx.storage.sql);
   }
 
-  /** What is known of each chain hash (unknown hashes are absent). */
-  async lookup(hashes: string[], nowMs: number): Promise<RpcResult<LookupResult>> {
-    const invalid = rejectInvalid(() => validateLookup(hashes));
+  /**
+   * What is known of each chain hash (unknown hashes are absent) and, with a `scope`, the family's request
+   * rate and the model's calibration: everything a plan reads from the tracker, in one call.
+   */
+  async lookup(hashes: string[], nowMs: number, scope?: LookupScope): Promise<RpcResult<LookupAnswer>> {
+    let s: LookupScope | undefined;
+    const invalid = rejectInvalid(() => {
+      validateLookup(hashes);
+      s = validateScope(scope);
+    });
     if (invalid) return invalid;
-    return { ok: true, value: lookupPrefixes(this.ctx.storage.sql, hashes, nowMs) };
+    const sql = this.ctx.storage.sql;
+    const states = lookupPrefixes(sql, hashes, nowMs);
+    return { ok: true, value: s ? { states, ...planFacts(sql, s, nowMs) } : { states } };
   }
 
   /**
@@ -128,6 +141,7 @@ export class Tracker extends DurableObject<Env> {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
+      notePlanInputs(sql, r);
       const beliefs = tracked
         ? updatePrefixes(sql, r, config.keepalive.anthropicTtlMs, states)
         : new Map<string, PositionBelief>();
@@ -171,6 +185,7 @@ export class Tracker extends DurableObject<Env> {
       ok: true,
       value: {
         counted,
+        ...planFacts(sql, { family: r.family as string, model: r.model }, r.at),
         states: complete
           ? states
           : lookupPrefixes(
@@ -404,9 +419,18 @@ export class Tracker extends DurableObject<Env> {
       LIMITS.gapsPerFamily,
     );
     this.#conversations.trim(LIMITS.conversations, LIMITS.families);
+    trimPlanInputs(sql, LIMITS.families, LIMITS.calibratedModels);
     this.#keepalive.expire(nowMs);
     sql.exec("DELETE FROM keepalive WHERE state <> 'live' AND last_use < ?", nowMs - 24 * 3600_000);
   }
+}
+
+/** The family's rate and the model's calibration, as of `nowMs`. */
+function planFacts(sql: SqlStorage, scope: LookupScope, nowMs: number): PlanFacts {
+  const calibration = calibrationOf(sql, scope.model);
+  const facts: PlanFacts = { familyRatePerMin: familyRate(sql, scope.family, nowMs) };
+  if (calibration) facts.calibration = calibration;
+  return facts;
 }
 
 function rejectInvalid(check: () => unknown): { ok: false; error: string } | null {
