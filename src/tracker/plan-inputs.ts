@@ -1,5 +1,5 @@
 import { type Calibration, calibrate } from "../prefix/tokens.ts";
-import type { RecordRequest } from "./types.ts";
+import type { PlanFacts, RecordRequest } from "./types.ts";
 
 /**
  * What planning reads from the tracker besides the prefix states: each family's recent request rate (OpenAI
@@ -50,11 +50,12 @@ export function calibrationOf(sql: SqlStorage, model: string): Calibration | und
 }
 
 /**
- * Counts a real request of its family and folds its reported prompt size into the model's calibration.
- * Keepalive pings are neither traffic nor estimated; a request without usage or estimate teaches nothing.
+ * Counts a real request of its family and folds its reported prompt size into the model's calibration;
+ * returns both as a lookup at the request's time would (null for what it does not count). Keepalive pings
+ * are neither traffic nor estimated; a request without usage or estimate teaches no calibration.
  */
-export function notePlanInputs(sql: SqlStorage, r: RecordRequest): void {
-  if (r.keepalive || r.family === null) return;
+export function notePlanInputs(sql: SqlStorage, r: RecordRequest): PlanFacts | null {
+  if (r.keepalive || r.family === null) return null;
   const rate = countRequest(storedRate(sql, r.family), r.at);
   sql.exec(
     "INSERT INTO family_rates (family, rate, at) VALUES (?, ?, ?) ON CONFLICT (family) DO UPDATE SET rate = excluded.rate, at = excluded.at",
@@ -62,9 +63,14 @@ export function notePlanInputs(sql: SqlStorage, r: RecordRequest): void {
     rate.rate,
     rate.at,
   );
+  const facts: PlanFacts = { familyRatePerMin: rateAt(rate, r.at) };
+  const previous = calibrationOf(sql, r.model);
   const reported = r.usage?.inputTokens ?? 0;
-  if (r.result !== "ok" || reported <= 0 || r.estimatedTokens <= 0) return;
-  const c = calibrate(calibrationOf(sql, r.model), reported, r.estimatedTokens);
+  if (r.result !== "ok" || reported <= 0 || r.estimatedTokens <= 0) {
+    if (previous) facts.calibration = previous;
+    return facts;
+  }
+  const c = calibrate(previous, reported, r.estimatedTokens);
   sql.exec(
     "INSERT INTO calibration (model, ratio, weight, at) VALUES (?, ?, ?, ?) ON CONFLICT (model) DO UPDATE SET ratio = excluded.ratio, weight = excluded.weight, at = excluded.at",
     r.model,
@@ -72,6 +78,8 @@ export function notePlanInputs(sql: SqlStorage, r: RecordRequest): void {
     c.weight,
     r.at,
   );
+  facts.calibration = c;
+  return facts;
 }
 
 /** Keeps the newest `families` rates and `models` calibrations. */

@@ -137,11 +137,12 @@ export class Tracker extends DurableObject<Env> {
     let counted = false;
     const tracked = r.family !== null && r.positions.length > 0;
     const states: LookupResult = {};
+    let facts: PlanFacts | null = null;
     const apply = () => {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
-      notePlanInputs(sql, r);
+      facts = notePlanInputs(sql, r);
       const beliefs = tracked
         ? updatePrefixes(sql, r, config.keepalive.anthropicTtlMs, states)
         : new Map<string, PositionBelief>();
@@ -185,7 +186,7 @@ export class Tracker extends DurableObject<Env> {
       ok: true,
       value: {
         counted,
-        ...planFacts(sql, { family: r.family as string, model: r.model }, r.at),
+        ...(facts ?? planFacts(sql, { family: r.family as string, model: r.model }, r.at)),
         states: complete
           ? states
           : lookupPrefixes(
