@@ -93,11 +93,17 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);
   }
-  const found = await input.lookup(analysis.candidates, {
-    family: analysis.family,
-    conversation: analysis.conversation,
-    model: analysis.model.slice(0, 200),
-  });
+  let found: PlanLookup = { known: new Map() };
+  try {
+    found = await input.lookup(analysis.candidates, {
+      family: analysis.family,
+      conversation: analysis.conversation,
+      model: analysis.model.slice(0, 200),
+    });
+  } catch (err) {
+    // The worker's lookup never throws (tracker-client.ts); another caller's may: plan without it.
+    input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
+  }
   const known = found.known;
   try {
     const ctx = planContext({

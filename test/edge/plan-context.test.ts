@@ -36,7 +36,7 @@ function messages(ns: string, key: string, model: string, system: string, user =
     .withResponse();
 }
 
-describe("the tenant's cache settings", () => {
+describe("the tenant's cache settings", { timeout: 20_000 }, () => {
   it("sets prompt_cache_retention 24h for a tenant that enabled it, on models that accept it", async () => {
     const on = await adminTenant({ cache: { retention24h: true } });
     expect(on.tenant.cache).toEqual({ allow1h: true, disabled: false, retention24h: true });
@@ -156,7 +156,7 @@ describe("the tenant's cache settings", () => {
   });
 });
 
-describe("the deploy's model table (MODEL_PRICES)", () => {
+describe("the deploy's model table (MODEL_PRICES)", { timeout: 20_000 }, () => {
   it("plans with a model's minimum from MODEL_PRICES", async () => {
     const t = freshTenant();
     const ns = namespace();
@@ -196,7 +196,7 @@ describe("the family's request rate", () => {
   }, 60_000);
 });
 
-describe("the tenant's token calibration", () => {
+describe("the tenant's token calibration", { timeout: 20_000 }, () => {
   it("scales its token estimates by what the provider reported for the tenant and model", async () => {
     const t = freshTenant();
     const ns = namespace();
