@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { gpuPoolsJson } from "./test/gpu/pools.ts";
-import { ADMIN_TOKEN, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
+import { ADMIN_TOKEN, modelPricesJson, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
 
 /** What wrangler's Text rules (wrangler.toml [[rules]] and its defaults) do in the bundle, for the tests. */
 const TEXT_MODULES = /(\/dashboard\/browser\/[^/]+\.js|uPlot\.iife\.min\.js|uPlot\.min\.css|\.html|\.txt)$/;
@@ -41,6 +41,7 @@ export default defineConfig({
             ADMIN_TOKEN: ADMIN_TOKEN,
             GPU_POOLS: gpuPoolsJson(gpuSim),
             GPU_SIM: JSON.stringify(gpuSim),
+            MODEL_PRICES: modelPricesJson(),
           },
         },
       };

@@ -3,6 +3,7 @@ import type { CanonicalizeRules } from "./canonicalize/rules.ts";
 import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "./economics/models.ts";
 import type { Flavor } from "./edge/errors.ts";
 import { type GpuPoolConfig, parseGpuPools } from "./gpu/config.ts";
+import { CACHE_SETTING_NAMES, type CacheSettings, DEFAULT_CACHE_SETTINGS } from "./plan/settings.ts";
 
 /** A tenant known from config: its id and the SHA-256 of its Stoker key. */
 export interface TenantRecord {
@@ -10,6 +11,8 @@ export interface TenantRecord {
   keySha256: Uint8Array;
   /** The tenant's canonicalization rules over the defaults (a request's header goes over these). */
   canonicalize: Partial<CanonicalizeRules>;
+  /** The tenant's cache settings (`cache` in TENANTS), over the defaults. */
+  cache: CacheSettings;
 }
 
 export interface UpstreamConfig {
@@ -185,6 +188,7 @@ function parseTenants(value: string | undefined): TenantRecord[] {
       id,
       keySha256: hexToBytes(hash),
       canonicalize: parseRules((t as { canonicalize?: unknown }).canonicalize, i),
+      cache: parseCacheSettings((t as { cache?: unknown }).cache, i),
     };
   });
 }
@@ -210,6 +214,23 @@ function parseRules(value: unknown, i: number): Partial<CanonicalizeRules> {
       );
     }
     out[name as (typeof RULE_NAMES)[number]] = on;
+  }
+  return out;
+}
+
+function parseCacheSettings(value: unknown, i: number): CacheSettings {
+  const out = { ...DEFAULT_CACHE_SETTINGS };
+  if (value === undefined) return out;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`TENANTS[${i}].cache must be an object of setting names to booleans`);
+  }
+  for (const [name, on] of Object.entries(value)) {
+    if (!(CACHE_SETTING_NAMES as readonly string[]).includes(name) || typeof on !== "boolean") {
+      throw new ConfigError(
+        `TENANTS[${i}].cache.${name}: expected one of ${CACHE_SETTING_NAMES.join(", ")} with a boolean`,
+      );
+    }
+    out[name as (typeof CACHE_SETTING_NAMES)[number]] = on;
   }
   return out;
 }

@@ -59,4 +59,16 @@ describe("config is parsed once, strictly", () => {
     expect(c.tenants[0]?.canonicalize).toEqual({ toolOrder: false });
     expect(c.keepalive.enabled).toBe(false);
   });
+
+  it("reads a tenant's cache settings over the defaults and rejects unknown ones", () => {
+    const c = parseConfig({ ...base, TENANTS: tenant({ cache: { retention24h: true } }) } as Env);
+    expect(c.tenants[0]?.cache).toEqual({ allow1h: true, disabled: false, retention24h: true });
+    expect(parseConfig({ ...base, TENANTS: tenant() } as Env).tenants[0]?.cache).toEqual({
+      allow1h: true,
+      disabled: false,
+      retention24h: false,
+    });
+    for (const cache of [{ ttl: "1h" }, { disabled: "yes" }, [true], null])
+      expect(() => parseConfig({ ...base, TENANTS: tenant({ cache }) } as Env)).toThrow(ConfigError);
+  });
 });

@@ -9,8 +9,9 @@ import { keepaliveCapture } from "../../src/edge/capture.ts";
 import type { Logger } from "../../src/edge/log.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
-import type { PrefixState } from "../../src/plan/types.ts";
-import type { RpcResult } from "../../src/tracker/types.ts";
+import type { PlanLookup } from "../../src/plan/context.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
+import type { LookupAnswer, RpcResult } from "../../src/tracker/types.ts";
 import type { Endpoint } from "../../src/upstream/outcome.ts";
 import { anthropicUsage, openAIChatUsage } from "../../src/upstream/usage.ts";
 import { Conversation, type Upstream } from "./bodies.ts";
@@ -104,16 +105,16 @@ export async function runCell(
     records: 0,
     failures: [],
   };
-  const lookup = async (hashes: string[]): Promise<ReadonlyMap<string, PrefixState>> => {
+  const lookup = async (hashes: string[]): Promise<PlanLookup> => {
     const body = Buffer.from(JSON.stringify({ tenant, hashes, now: Date.now() }));
     const [res, diff, noop] = await paired("/t/lookup", body);
     r.lookupDiff.push(diff);
     r.lookupRtt.push(res.wallMs);
     r.noopRtt.push(noop);
     r.hashes.push(hashes.length);
-    const answer = JSON.parse(res.body) as RpcResult<Record<string, PrefixState>>;
+    const answer = JSON.parse(res.body) as RpcResult<LookupAnswer>;
     if (!answer.ok) throw new Error(`lookup rejected: ${answer.error}`);
-    return new Map(Object.entries(answer.value));
+    return { known: new Map(Object.entries(answer.value.states)) };
   };
 
   const endpoint: Endpoint = cell.upstream === "anthropic" ? "messages" : "chat.completions";
@@ -129,6 +130,7 @@ export async function runCell(
         body,
         tenantId: tenant,
         tenantRules: {},
+        settings: DEFAULT_CACHE_SETTINGS,
         config,
         canonicalizeHeader: null,
         nowMs: startedAt,

@@ -177,6 +177,20 @@ const KeepaliveSettingsSchema = z
   .strict()
   .openapi("KeepaliveSettings");
 
+const CacheSettingsSchema = z
+  .object({
+    allow1h: z.boolean().openapi({ description: "Anthropic 1-hour writes may be chosen (default true)" }),
+    disabled: z
+      .boolean()
+      .openapi({ description: "Stoker adds no breakpoints, cache key or retention (default false)" }),
+    retention24h: z.boolean().openapi({
+      description: 'OpenAI prompt_cache_retention "24h" on models that accept it (default false: opt-in)',
+    }),
+  })
+  .partial()
+  .strict()
+  .openapi("CacheSettings");
+
 export const TenantId = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, "tenant id must be 1-64 characters of [A-Za-z0-9_-]");
@@ -186,15 +200,20 @@ export const CreateTenantBody = z
     id: TenantId,
     canonicalize: RulesSchema.optional(),
     keepalive: KeepaliveSettingsSchema.optional(),
+    cache: CacheSettingsSchema.optional(),
   })
   .strict();
 
 export const SettingsBody = z
-  .object({ canonicalize: RulesSchema.optional(), keepalive: KeepaliveSettingsSchema.optional() })
+  .object({
+    canonicalize: RulesSchema.optional(),
+    keepalive: KeepaliveSettingsSchema.optional(),
+    cache: CacheSettingsSchema.optional(),
+  })
   .strict()
   .refine(
-    (b) => b.canonicalize !== undefined || b.keepalive !== undefined,
-    "set canonicalize and/or keepalive",
+    (b) => b.canonicalize !== undefined || b.keepalive !== undefined || b.cache !== undefined,
+    "set canonicalize, keepalive and/or cache",
   );
 
 const ProviderKey = z
@@ -219,6 +238,7 @@ export const TenantSchema = z
     key_rotated_at: z.string().nullable(),
     provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean() }),
     canonicalize: RulesSchema,
+    cache: z.object({ allow1h: z.boolean(), disabled: z.boolean(), retention24h: z.boolean() }),
     keepalive: z.object({
       enabled: z.boolean(),
       maxUsdPerDay: z.number(),

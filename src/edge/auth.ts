@@ -1,5 +1,6 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import type { Config } from "../config.ts";
+import type { CacheSettings } from "../plan/settings.ts";
 import { resolveTenant } from "../tenants/resolve.ts";
 import type { ProviderName } from "../tenants/types.ts";
 import { type Flavor, StokerError } from "./errors.ts";
@@ -8,6 +9,8 @@ import { type Flavor, StokerError } from "./errors.ts";
 export interface Tenant {
   id: string;
   canonicalize: Partial<CanonicalizeRules>;
+  /** What Stoker may do with the tenant's requests' caching (1h writes, disabled, 24h retention). */
+  cache: CacheSettings;
   /** managed: Stoker adds the tenant's provider key; passthrough: the client's own key goes upstream. */
   mode: "managed" | "passthrough";
   /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
@@ -50,6 +53,7 @@ export async function authenticate(
     id: record.id,
     mode: presented.mode,
     canonicalize: record.canonicalize,
+    cache: record.cache,
     providerKeys: record.providerKeys,
   };
 }

@@ -6,15 +6,16 @@ import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
 import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import type { Config } from "../config.ts";
 import { planAnthropic } from "../plan/anthropic.ts";
+import { type PlanLookup, type PlanScope, planContext } from "../plan/context.ts";
 import { describePlan } from "../plan/describe.ts";
 import { planOpenAI } from "../plan/openai.ts";
-import type { Plan, PlanContext, PrefixState } from "../plan/types.ts";
+import type { CacheSettings } from "../plan/settings.ts";
+import type { Plan } from "../plan/types.ts";
 import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
 import { renderAnthropic, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 import type { Logger } from "./log.ts";
-import type { BeliefScope } from "./tracker-cache.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {
@@ -51,14 +52,17 @@ export interface PrepareInput {
   tenantId: string;
   /** The tenant's rules over the defaults; the request's header goes over these. */
   tenantRules: Partial<CanonicalizeRules>;
+  /** The tenant's cache settings (1h writes, disabled, 24h retention). */
+  settings: CacheSettings;
+  /** The deploy's config: the salt's secret and the model table (`models`) planning prices with. */
   config: Config;
   canonicalizeHeader: string | null;
   nowMs: number;
   /**
-   * What the tracker knows of the candidate hashes (fail-open: may be empty). `scope` names the request's
-   * family and conversation, for the isolate's cache of the tracker's answers.
+   * What the tracker knows of the candidate hashes, the family's request rate and the model's calibration
+   * (fail-open: may be empty). `scope` names the request's family, conversation and model.
    */
-  lookup: (hashes: string[], scope: BeliefScope) => Promise<ReadonlyMap<string, PrefixState>>;
+  lookup: (hashes: string[], scope: PlanScope) => Promise<PlanLookup>;
   log: Logger;
 }
 
@@ -71,7 +75,7 @@ const unchanged = (raw: string): Prepared => ({
 });
 
 /**
- * Canonicalize -> prefix chain -> tracker lookup -> plan -> render. Any failure of these parts of Stoker
+ * Canonicalize -> prefix chain -> tracker lookup -> plan context (plan/context.ts) -> plan -> render. Any failure of these parts of Stoker
  * forwards the client's bytes unchanged (fail open) and is logged as a fault.
  */
 export async function prepare(input: PrepareInput): Promise<Prepared> {
@@ -91,16 +95,26 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);
   }
-  const known = await input.lookup(analysis.candidates, {
-    family: analysis.family,
-    conversation: analysis.conversation,
-  });
+  let found: PlanLookup = { known: new Map() };
   try {
-    const ctx: PlanContext = {
+    found = await input.lookup(analysis.candidates, {
+      family: analysis.family,
+      conversation: analysis.conversation,
+      model: analysis.model.slice(0, 200),
+    });
+  } catch (err) {
+    // The worker's lookup never throws (tracker-client.ts); another caller's may: plan without it.
+    input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
+  }
+  const known = found.known;
+  try {
+    const ctx = planContext({
       nowMs: input.nowMs,
-      tenant: { allowRetention24h: false },
-      familyRatePerMin: 0,
-    };
+      settings: input.settings,
+      models: input.config.models,
+      familyRatePerMin: found.familyRatePerMin,
+      calibration: found.calibration,
+    });
     const plan =
       analysis.upstream === "anthropic"
         ? planAnthropic(analysis, known, ctx)

@@ -65,6 +65,7 @@ export function proxy(spec: EndpointSpec) {
       body,
       tenantId: tenant.id,
       tenantRules: tenant.canonicalize,
+      settings: tenant.cache,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
       nowMs: at,

@@ -1,6 +1,9 @@
+import type { PlanLookup, PlanScope } from "../plan/context.ts";
 import type { PrefixState } from "../plan/types.ts";
+import type { Calibration } from "../prefix/tokens.ts";
 import { tenantEpoch } from "../tenants/epoch.ts";
-import type { LookupResult } from "../tracker/types.ts";
+import { rateAt } from "../tracker/plan-inputs.ts";
+import type { LookupAnswer } from "../tracker/types.ts";
 
 /**
  * How long an isolate plans a conversation's requests from what the tracker last told it about that
@@ -11,12 +14,16 @@ export const FRESH_MS = 15_000;
 export const MAX_STATES = 20_000;
 /** Conversations remembered per tenant. */
 const MAX_CONVERSATIONS = 2_000;
+/** Family rates remembered per tenant. */
+export const MAX_FAMILIES = 2_000;
+/** Model calibrations remembered per tenant. */
+const MAX_MODELS = 64;
 
-/** Which conversation a lookup or record is for: freshness is per conversation, in-flight records per family. */
-export interface BeliefScope {
-  family: string;
-  conversation: string;
-}
+/**
+ * Which conversation a lookup or record is for: freshness is per conversation, in-flight records per family;
+ * the family's rate and the model's calibration come with every answer.
+ */
+export type BeliefScope = PlanScope;
 
 interface Known {
   state: PrefixState;
@@ -38,6 +45,22 @@ class TenantBeliefs {
   readonly conversations = new Map<string, number>();
   /** Family -> this isolate's records of it not answered yet. */
   readonly inflight = new Map<string, Set<Promise<void>>>();
+  /** Family -> its requests per minute, as the tracker last said. */
+  readonly rates = new Map<string, { rate: number; at: number }>();
+  /** Model -> the tenant's calibration for it (undefined: the tracker has none yet). */
+  readonly calibrations = new Map<string, { calibration: Calibration | undefined; at: number }>();
+}
+
+/** Sets `key` as the most recently heard of, if `at` is not older than what is kept; drops the oldest past `max`. */
+function remember<V extends { at: number }>(map: Map<string, V>, key: string, value: V, max: number): void {
+  const prev = map.get(key);
+  if (prev && prev.at > value.at) return;
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
 }
 
 const tenants = new Map<string, TenantBeliefs>();
@@ -76,20 +99,24 @@ export function heardOf(tenantId: string, conversation: string, nowMs: number): 
 
 /**
  * What the cache can answer for `hashes` of one request, or null when it must ask the tracker: no fresh
- * word on the conversation, or a state older than FRESH_MS among them. Unknown hashes are absent, as in a
- * lookup's answer; entries past their `cachedUntilMs` at `nowMs` read as not cached, as the tracker would say.
+ * word on the conversation, or a state, the family's rate or the model's calibration older than FRESH_MS.
+ * Unknown hashes are absent, as in a lookup's answer; entries past their `cachedUntilMs` at `nowMs` read as
+ * not cached, as the tracker would say.
  */
 export function cachedAnswer(
   tenantId: string,
   scope: BeliefScope,
   hashes: readonly string[],
   nowMs: number,
-): ReadonlyMap<string, PrefixState> | null {
+): PlanLookup | null {
   checkEpoch();
   const t = beliefsOf(tenantId, false);
   if (!t) return null;
   const heard = t.conversations.get(scope.conversation);
   if (heard === undefined || nowMs - heard > FRESH_MS) return null;
+  const rate = t.rates.get(scope.family);
+  const calibration = t.calibrations.get(scope.model);
+  if (!rate || nowMs - rate.at > FRESH_MS || !calibration || nowMs - calibration.at > FRESH_MS) return null;
   const out = new Map<string, PrefixState>();
   for (const h of hashes) {
     const k = t.states.get(h);
@@ -99,19 +126,22 @@ export function cachedAnswer(
     const cached = s.cachedUntilMs !== null && s.cachedUntilMs > nowMs;
     out.set(h, cached ? s : { ...s, cachedUntilMs: null, ttl: null });
   }
-  return out;
+  // The rate as the tracker would answer now: the remembered one decays from the time it was heard.
+  const answer: PlanLookup = { known: out, familyRatePerMin: rateAt(rate, nowMs) };
+  return calibration.calibration ? { ...answer, calibration: calibration.calibration } : answer;
 }
 
 /**
  * Takes in what the tracker said at `at` about `hashes` (a lookup's question, or a record's positions):
  * states newer than what is kept replace it, hashes it did not mention are forgotten (it knows none of them),
- * and the conversation counts as heard of at `at`.
+ * the family's rate and the model's calibration are kept, and the conversation counts as heard of at `at`.
+ * An answer without a rate (a lookup without scope) leaves the conversation not heard of.
  */
 export function learn(
   tenantId: string,
   scope: BeliefScope,
   hashes: readonly string[],
-  answer: LookupResult,
+  answer: LookupAnswer,
   at: number,
 ): void {
   checkEpoch();
@@ -119,7 +149,7 @@ export function learn(
   for (const h of hashes) {
     const prev = t.states.get(h);
     if (prev && prev.at > at) continue;
-    const state = answer[h];
+    const state = answer.states[h];
     if (prev) {
       t.states.delete(h);
       stateCount--;
@@ -129,6 +159,12 @@ export function learn(
       stateCount++;
     }
   }
+  if (answer.familyRatePerMin === undefined) {
+    evict();
+    return;
+  }
+  remember(t.rates, scope.family, { rate: answer.familyRatePerMin, at }, MAX_FAMILIES);
+  remember(t.calibrations, scope.model, { calibration: answer.calibration, at }, MAX_MODELS);
   const heard = t.conversations.get(scope.conversation);
   if (heard === undefined || heard <= at) {
     t.conversations.delete(scope.conversation);
@@ -143,7 +179,10 @@ export function learn(
 
 /** Forgets what was heard about a tenant's conversations (a record failed: the tracker may differ now). */
 export function forgetConversations(tenantId: string): void {
-  tenants.get(tenantId)?.conversations.clear();
+  const t = tenants.get(tenantId);
+  t?.conversations.clear();
+  t?.rates.clear();
+  t?.calibrations.clear();
 }
 
 /** Forgets every tenant's states (records in flight stay tracked). After an admin change of tenants; tests. */
@@ -151,6 +190,8 @@ export function forgetAllBeliefs(): void {
   for (const [id, t] of tenants) {
     t.states.clear();
     t.conversations.clear();
+    t.rates.clear();
+    t.calibrations.clear();
     if (t.inflight.size === 0) tenants.delete(id);
   }
   stateCount = 0;
@@ -204,6 +245,8 @@ function evict(): void {
     stateCount -= t.states.size;
     t.states.clear();
     t.conversations.clear();
+    t.rates.clear();
+    t.calibrations.clear();
     if (t.inflight.size === 0) tenants.delete(id);
   }
 }

@@ -1,6 +1,6 @@
-import type { PrefixState } from "../plan/types.ts";
+import type { PlanLookup } from "../plan/context.ts";
 import type { Tracker } from "../tracker/tracker.ts";
-import type { LookupResult, RecordRequest } from "../tracker/types.ts";
+import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
 import type { Logger } from "./log.ts";
 import {
   type BeliefScope,
@@ -18,11 +18,20 @@ export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracke
   return ns.get(ns.idFromName(tenantId));
 }
 
-const EMPTY: ReadonlyMap<string, PrefixState> = new Map();
+const EMPTY: PlanLookup = { known: new Map() };
+
+/** A lookup's answer as planning reads it. */
+function toPlanLookup(a: LookupAnswer): PlanLookup {
+  const out: PlanLookup = { known: new Map(Object.entries(a.states)) };
+  if (a.familyRatePerMin !== undefined) out.familyRatePerMin = a.familyRatePerMin;
+  if (a.calibration !== undefined) out.calibration = a.calibration;
+  return out;
+}
 
 /**
- * What the tracker knows of `hashes`, waiting at most `deadlineMs`. On timeout or error the request is
- * planned without it (fail open) and the fault is logged for counting.
+ * What the tracker knows of `hashes` (and, with a `scope`, of the family's rate and the model's
+ * calibration), waiting at most `deadlineMs`. On timeout or error the request is planned without it (fail
+ * open) and the fault is logged for counting.
  *
  * With a `scope` (the request's family and conversation), the isolate's cache of what the tracker last said
  * answers instead when it heard about the conversation within FRESH_MS (tracker-cache.ts); records of the
@@ -39,7 +48,7 @@ export async function lookupWithDeadline(
   deadlineMs: number,
   log: Logger,
   scope?: BeliefScope,
-): Promise<ReadonlyMap<string, PrefixState>> {
+): Promise<PlanLookup> {
   if (hashes.length === 0) return EMPTY;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timeout: Promise<"timeout"> | undefined;
@@ -62,7 +71,8 @@ export async function lookupWithDeadline(
       if (cached) return cached;
     }
     const sentAt = Date.now();
-    const answer = await Promise.race([trackerFor(env, tenantId).lookup(hashes, nowMs), deadline()]);
+    const asked = scope ? { family: scope.family, model: scope.model } : undefined;
+    const answer = await Promise.race([trackerFor(env, tenantId).lookup(hashes, nowMs, asked), deadline()]);
     if (answer === "timeout") {
       log.warn("tracker.fault", { op: "lookup", fault: "timeout", deadline_ms: deadlineMs });
       return EMPTY;
@@ -71,9 +81,9 @@ export async function lookupWithDeadline(
       log.warn("tracker.fault", { op: "lookup", fault: "rejected" });
       return EMPTY;
     }
-    const value = answer.value as LookupResult;
+    const value = answer.value as LookupAnswer;
     if (scope) learn(tenantId, scope, hashes, value, sentAt);
-    return new Map(Object.entries(value));
+    return toPlanLookup(value);
   } catch (err) {
     log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
     return EMPTY;
@@ -107,9 +117,10 @@ export async function recordSafely(
     const answer = await trackerFor(env, tenantId).record(input);
     if (!answer.ok) log.warn("tracker.fault", { op: "record", fault: "rejected" });
     else if (answer.value.states && input.family !== null && input.conversation !== null) {
-      const scope = { family: input.family, conversation: input.conversation };
+      const scope = { family: input.family, conversation: input.conversation, model: input.model };
       const hashes = input.positions.map((p) => p.hash);
-      learn(tenantId, scope, hashes, answer.value.states, sentAt);
+      const { states, familyRatePerMin, calibration } = answer.value;
+      learn(tenantId, scope, hashes, { states, familyRatePerMin, calibration }, sentAt);
       heard = true;
     } else heard = answer.value.states !== undefined || input.positions.length === 0;
   } catch (err) {

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import { getConfig } from "../config.ts";
+import { type CacheSettings, resolveCacheSettings } from "../plan/settings.ts";
 import { open, seal } from "../tracker/crypto.ts";
 import type { RpcResult } from "../tracker/types.ts";
 import { generateTenantKey, sha256, toHex } from "./keys.ts";
@@ -33,6 +34,8 @@ const SCHEMA = [
     request_id TEXT NOT NULL
   )`,
   `CREATE INDEX IF NOT EXISTS audit_at ON audit (at)`,
+  // The tenant's cache settings that differ from the defaults (JSON; plan/settings.ts), one row per tenant.
+  `CREATE TABLE IF NOT EXISTS cache_settings (tenant TEXT PRIMARY KEY, settings TEXT NOT NULL)`,
 ];
 
 /** Kept audit entries (newest); older ones are dropped. */
@@ -70,6 +73,7 @@ export class TenantDirectory extends DurableObject<Env> {
     return {
       id: row.id,
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
+      cache: this.#cache(row.id),
       providerKeys: await this.providerKeys(row.id),
     };
   }
@@ -101,6 +105,7 @@ export class TenantDirectory extends DurableObject<Env> {
     id: string,
     canonicalize: Partial<CanonicalizeRules>,
     by: Actor,
+    cache: Partial<CacheSettings> = {},
   ): Promise<RpcResult<{ key: string; tenant: TenantInfo }>> {
     if (this.#row(id)) return { ok: false, error: "exists" };
     const key = generateTenantKey();
@@ -114,7 +119,14 @@ export class TenantDirectory extends DurableObject<Env> {
         now,
         JSON.stringify(canonicalize),
       );
-      this.#audit(by, "tenant.create", id, { canonicalize });
+      this.#sql.exec("DELETE FROM cache_settings WHERE tenant = ?", id);
+      if (Object.keys(cache).length > 0)
+        this.#sql.exec(
+          "INSERT INTO cache_settings (tenant, settings) VALUES (?, ?)",
+          id,
+          JSON.stringify(resolveCacheSettings(cache)),
+        );
+      this.#audit(by, "tenant.create", id, { canonicalize, cache });
     });
     return { ok: true, value: { key, tenant: this.#info(id) as TenantInfo } };
   }
@@ -210,6 +222,21 @@ export class TenantDirectory extends DurableObject<Env> {
     return { ok: true, value: this.#info(id) as TenantInfo };
   }
 
+  /** Sets the given cache settings (the others keep their values). */
+  async setCache(id: string, cache: Partial<CacheSettings>, by: Actor): Promise<RpcResult<TenantInfo>> {
+    if (!this.#row(id)) return { ok: false, error: "not_found" };
+    const merged = resolveCacheSettings(cache, this.#cache(id));
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec(
+        "INSERT INTO cache_settings (tenant, settings) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET settings = excluded.settings",
+        id,
+        JSON.stringify(merged),
+      );
+      this.#audit(by, "tenant.cache", id, { cache });
+    });
+    return { ok: true, value: this.#info(id) as TenantInfo };
+  }
+
   /** Records a change made elsewhere (keepalive settings live in the tenant's tracker). */
   async audit(by: Actor, action: string, tenant: string, detail: Record<string, JsonValue>): Promise<void> {
     this.#audit(by, action, tenant, detail);
@@ -219,6 +246,7 @@ export class TenantDirectory extends DurableObject<Env> {
     if (!this.#row(id)) return { ok: false, error: "not_found" };
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec("DELETE FROM provider_keys WHERE tenant = ?", id);
+      this.#sql.exec("DELETE FROM cache_settings WHERE tenant = ?", id);
       this.#sql.exec("DELETE FROM tenants WHERE id = ?", id);
       this.#audit(by, "tenant.delete", id, {});
     });
@@ -245,6 +273,13 @@ export class TenantDirectory extends DurableObject<Env> {
     return this.#sql.exec<TenantRow>("SELECT * FROM tenants WHERE id = ?", id).toArray()[0];
   }
 
+  #cache(id: string): CacheSettings {
+    const row = this.#sql
+      .exec<{ settings: string }>("SELECT settings FROM cache_settings WHERE tenant = ?", id)
+      .toArray()[0];
+    return resolveCacheSettings(row ? JSON.parse(row.settings) : null);
+  }
+
   #info(id: string): TenantInfo | null {
     const row = this.#row(id);
     if (!row) return null;
@@ -262,6 +297,7 @@ export class TenantDirectory extends DurableObject<Env> {
       key_rotated_at: row.key_rotated_at,
       provider_keys: { anthropic: set.has("anthropic"), openai: set.has("openai") },
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
+      cache: this.#cache(id),
     };
   }
 

@@ -34,7 +34,7 @@ export async function resolveTenant(
   const digest = await sha256(key);
   let found: TenantRecord | null = null;
   for (const t of configTenants) if (digestsEqual(digest, t.keySha256) && found === null) found = t;
-  if (found) return { id: found.id, canonicalize: found.canonicalize, providerKeys: {} };
+  if (found) return { id: found.id, canonicalize: found.canonicalize, cache: found.cache, providerKeys: {} };
   const hex = toHex(digest);
   const hit = cache.get(hex);
   if (hit && hit.until > nowMs) return hit.tenant;

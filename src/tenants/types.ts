@@ -1,4 +1,5 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
+import type { CacheSettings } from "../plan/settings.ts";
 
 export type ProviderName = "anthropic" | "openai";
 
@@ -6,6 +7,8 @@ export type ProviderName = "anthropic" | "openai";
 export interface ResolvedTenant {
   id: string;
   canonicalize: Partial<CanonicalizeRules>;
+  /** The tenant's cache settings, defaults filled in. */
+  cache: CacheSettings;
   providerKeys: Partial<Record<ProviderName, string>>;
 }
 
@@ -18,6 +21,7 @@ export interface TenantInfo {
   key_rotated_at: number | null;
   provider_keys: Record<ProviderName, boolean>;
   canonicalize: Partial<CanonicalizeRules>;
+  cache: CacheSettings;
 }
 
 /** Who made an admin change, for the audit log (never a secret). */

@@ -1,6 +1,8 @@
 import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
+import type { Calibration } from "../prefix/tokens.ts";
 import type { ConversationEntry, ConversationStore } from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
+import type { FamilyRate, PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, toState } from "./prefix-update.ts";
 import type { PrefixStore } from "./record-state.ts";
 import type { LookupResult, RecordRequest } from "./types.ts";
@@ -182,5 +184,28 @@ export class MemoryKeepaliveStore implements KeepaliveCandidates {
 
   addSpend(day: string, usd: number): void {
     this.#spend.set(day, (this.#spend.get(day) ?? 0) + usd);
+  }
+}
+
+export class MemoryPlanInputStore implements PlanInputStore {
+  readonly #rates = new Map<string, FamilyRate>();
+  readonly #calibrations = new Map<string, Calibration>();
+
+  rate(family: string): FamilyRate | undefined {
+    const r = this.#rates.get(family);
+    return r && { ...r };
+  }
+
+  setRate(family: string, rate: FamilyRate): void {
+    this.#rates.set(family, { ...rate });
+  }
+
+  calibration(model: string): Calibration | undefined {
+    const c = this.#calibrations.get(model);
+    return c && { ...c };
+  }
+
+  setCalibration(model: string, c: Calibration): void {
+    this.#calibrations.set(model, { ...c });
   }
 }

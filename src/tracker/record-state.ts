@@ -2,8 +2,9 @@ import type { PositionBelief } from "./belief.ts";
 import type { Conversations } from "./conversation-state.ts";
 import type { Sealed } from "./crypto.ts";
 import type { KeepaliveCandidates } from "./keepalive-store.ts";
+import { notePlanInputs, type PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, prefixUpdate, toState } from "./prefix-update.ts";
-import type { KeepaliveCapture, LookupResult, RecordRequest } from "./types.ts";
+import type { KeepaliveCapture, LookupResult, PlanFacts, RecordRequest } from "./types.ts";
 
 /** The prefixes' rows: SQLite in the Tracker, memory in the replay. */
 export interface PrefixStore {
@@ -16,6 +17,7 @@ export interface DecisionState {
   prefixes: PrefixStore;
   conversations: Conversations;
   keepalive: KeepaliveCandidates;
+  planInputs: PlanInputStore;
 }
 
 /**
@@ -38,9 +40,10 @@ function kept(b: PositionBelief | undefined): b is PositionBelief & { cachedUnti
 }
 
 /**
- * What one accounted request teaches the decisions: beliefs of its positions, its conversation's rhythm and
- * family survival, and its keepalive candidate (`sealed`: its captured request, when one is kept). Fills
- * `states` with what a lookup at the request's start would now answer. The Tracker runs it inside its
+ * What one accounted request teaches the decisions: its family's rate and the model's calibration, beliefs
+ * of its positions, its conversation's rhythm and family survival, and its keepalive candidate (`sealed`: its
+ * captured request, when one is kept). Fills `states` with what a lookup at the request's start would now
+ * answer, and returns the plan facts it wrote (null when it counts none). The Tracker runs it inside its
  * transaction, the replay over memory: one code path, two stores.
  */
 export function recordDecisionState(
@@ -49,7 +52,8 @@ export function recordDecisionState(
   shortTtlMs: number,
   capture: { capture: KeepaliveCapture; sealed: Sealed } | null,
   states: LookupResult,
-): Map<string, PositionBelief> {
+): PlanFacts | null {
+  const facts = notePlanInputs(state.planInputs, r);
   const tracked = r.family !== null && r.positions.length > 0;
   let beliefs = new Map<string, PositionBelief>();
   if (tracked) {
@@ -77,5 +81,5 @@ export function recordDecisionState(
       cachedUntil: b.cachedUntil,
     });
   }
-  return beliefs;
+  return facts;
 }

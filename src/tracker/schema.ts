@@ -138,8 +138,21 @@ const V3 = [
   `ALTER TABLE busters ADD COLUMN excerpt BLOB`,
 ];
 
+// v4: what planning reads besides the prefixes: each family's request rate and each model's token calibration.
+const V4 = [
+  // Requests per minute of a family, decayed (plan-inputs.ts): sharding of OpenAI cache keys reads it.
+  `CREATE TABLE IF NOT EXISTS family_rates (family TEXT PRIMARY KEY, rate REAL NOT NULL, at INTEGER NOT NULL)`,
+  // Reported over estimated prompt tokens per model (prefix/tokens.ts `calibrate`).
+  `CREATE TABLE IF NOT EXISTS calibration (
+    model TEXT PRIMARY KEY,
+    ratio REAL NOT NULL,
+    weight REAL NOT NULL,
+    at INTEGER NOT NULL
+  )`,
+];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */
@@ -164,4 +177,5 @@ export const LIMITS = {
   conversations: 20_000,
   families: 2_000,
   busters: 1_000,
+  calibratedModels: 200,
 } as const;

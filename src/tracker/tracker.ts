@@ -31,6 +31,7 @@ import {
   type SealedRequest,
 } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
+import { planFacts, SqlPlanInputStore } from "./plan-inputs.ts";
 import { lookupPrefixes, SqlPrefixStore } from "./prefixes.ts";
 import { captureWorthKeeping, type DecisionState, recordDecisionState } from "./record-state.ts";
 import { noteRescue } from "./rescues.ts";
@@ -38,13 +39,16 @@ import { LIMITS, migrate } from "./schema.ts";
 import type {
   BusterFinding,
   KeepaliveReport,
+  LookupAnswer,
   LookupResult,
+  LookupScope,
+  PlanFacts,
   RecordAnswer,
   RecordRequest,
   RpcResult,
   Totals,
 } from "./types.ts";
-import { TrackerInputError, validateLookup, validateRecord } from "./validate.ts";
+import { TrackerInputError, validateLookup, validateRecord, validateScope } from "./validate.ts";
 
 /** Housekeeping (row caps, retention) runs once per this many records, not on every one. */
 const HOUSEKEEPING_EVERY = 200;
@@ -63,6 +67,7 @@ export class Tracker extends DurableObject<Env> {
   readonly #conversationStore: SqlConversationStore;
   readonly #keepalive: KeepaliveStore;
   readonly #state: DecisionState;
+  readonly #planInputs: SqlPlanInputStore;
   #recordsSinceHousekeeping = 0;
   #reportedWake: number | null | undefined;
   #alarmAt: number | null | undefined;
@@ -76,18 +81,29 @@ export class Tracker extends DurableObject<Env> {
     this.#conversationStore = new SqlConversationStore(ctx.storage.sql);
     this.#conversations = new Conversations(this.#conversationStore, getConfig(env).keepalive.anthropicTtlMs);
     this.#keepalive = new KeepaliveStore(ctx.storage.sql);
+    this.#planInputs = new SqlPlanInputStore(ctx.storage.sql);
     this.#state = {
       prefixes: new SqlPrefixStore(ctx.storage.sql),
       conversations: this.#conversations,
       keepalive: this.#keepalive,
+      planInputs: this.#planInputs,
     };
   }
 
-  /** What is known of each chain hash (unknown hashes are absent). */
-  async lookup(hashes: string[], nowMs: number): Promise<RpcResult<LookupResult>> {
-    const invalid = rejectInvalid(() => validateLookup(hashes));
+  /**
+   * What is known of each chain hash (unknown hashes are absent) and, with a `scope`, the family's request
+   * rate and the model's calibration: everything a plan reads from the tracker, in one call.
+   */
+  async lookup(hashes: string[], nowMs: number, scope?: LookupScope): Promise<RpcResult<LookupAnswer>> {
+    let s: LookupScope | undefined;
+    const invalid = rejectInvalid(() => {
+      validateLookup(hashes);
+      s = validateScope(scope);
+    });
     if (invalid) return invalid;
-    return { ok: true, value: lookupPrefixes(this.ctx.storage.sql, hashes, nowMs) };
+    const sql = this.ctx.storage.sql;
+    const states = lookupPrefixes(sql, hashes, nowMs);
+    return { ok: true, value: s ? { states, ...planFacts(this.#planInputs, s, nowMs) } : { states } };
   }
 
   /**
@@ -130,11 +146,12 @@ export class Tracker extends DurableObject<Env> {
     let counted = false;
     const tracked = r.family !== null && r.positions.length > 0;
     const states: LookupResult = {};
+    let facts: PlanFacts | null = null;
     const apply = () => {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
-      recordDecisionState(
+      facts = recordDecisionState(
         this.#state,
         r,
         config.keepalive.anthropicTtlMs,
@@ -162,6 +179,7 @@ export class Tracker extends DurableObject<Env> {
       ok: true,
       value: {
         counted,
+        ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
         states: complete
           ? states
           : lookupPrefixes(
@@ -395,10 +413,13 @@ export class Tracker extends DurableObject<Env> {
       LIMITS.gapsPerFamily,
     );
     this.#conversationStore.trim(LIMITS.conversations, LIMITS.families);
+    this.#planInputs.trim(LIMITS.families, LIMITS.calibratedModels);
     this.#keepalive.expire(nowMs);
     sql.exec("DELETE FROM keepalive WHERE state <> 'live' AND last_use < ?", nowMs - 24 * 3600_000);
   }
 }
+
+/** The family's rate and the model's calibration, as of `nowMs`. */
 
 function rejectInvalid(check: () => unknown): { ok: false; error: string } | null {
   try {

@@ -1,5 +1,6 @@
 import type { PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
+import type { Calibration } from "../prefix/tokens.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import type { Usage } from "../upstream/usage.ts";
 
@@ -85,8 +86,30 @@ export interface BusterFinding {
 
 export type LookupResult = Record<string, PrefixState>;
 
-/** What `record` answers: whether the request was counted now, and its positions' states after the update. */
-export interface RecordAnswer {
+/** Which family and model a lookup plans for: the rate and calibration it answers with are theirs. */
+export interface LookupScope {
+  family: string;
+  model: string;
+}
+
+/** What planning needs beyond the prefix states: the family's request rate and the model's calibration. */
+export interface PlanFacts {
+  /** Requests per minute of the family (decayed count, tracker/plan-inputs.ts). */
+  familyRatePerMin?: number;
+  /** Reported/estimated prompt tokens of the tenant's requests to the model; absent until one is known. */
+  calibration?: Calibration;
+}
+
+/** What `lookup` answers: the states of the hashes it knows and, with a scope, the plan facts. */
+export interface LookupAnswer extends PlanFacts {
+  states: LookupResult;
+}
+
+/**
+ * What `record` answers: whether the request was counted now, and its positions' states after the update,
+ * with its family's rate and its model's calibration (as `lookup` would answer with the record's scope).
+ */
+export interface RecordAnswer extends PlanFacts {
   counted: boolean;
   /** As `lookup` would answer for the request's positions at its start time; absent without positions. */
   states?: LookupResult;

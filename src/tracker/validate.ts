@@ -1,4 +1,4 @@
-import type { PositionRecord, RecordRequest } from "./types.ts";
+import type { LookupScope, PositionRecord, RecordRequest } from "./types.ts";
 
 /** Thrown for RPC input that does not match its type: nothing is written. */
 export class TrackerInputError extends Error {
@@ -33,6 +33,15 @@ export function validateLookup(hashes: unknown): string[] {
   if (!Array.isArray(hashes) || hashes.length > MAX_LOOKUP) fail("hashes");
   for (const h of hashes) if (typeof h !== "string" || !HASH.test(h)) fail("hash");
   return hashes as string[];
+}
+
+/** The optional scope of a lookup: a family hash and a model name. */
+export function validateScope(scope: unknown): LookupScope | undefined {
+  if (scope === undefined || scope === null) return undefined;
+  if (typeof scope !== "object") fail("scope");
+  const { family, model } = scope as Record<string, unknown>;
+  if (typeof family !== "string" || !HASH.test(family)) fail("scope.family");
+  return { family, model: text(model, "scope.model") };
 }
 
 function validatePosition(p: unknown): PositionRecord {

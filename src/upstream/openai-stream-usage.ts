@@ -1,4 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
+import { PathSpans } from "./body/scan.ts";
 import { formatSse } from "./sse.ts";
 
 type Json = Record<string, unknown>;
@@ -9,14 +10,26 @@ export function clientWantsStreamUsage(body: Json): boolean {
   return options !== null && typeof options === "object" && (options as Json).include_usage === true;
 }
 
-/** The body with `stream_options.include_usage: true`, so Stoker can account a stream the client did not. */
+/**
+ * The body Stoker forwards (`raw`: the rendered plan, not the client's bytes) with
+ * `stream_options.include_usage: true`, so Stoker can account a stream the client did not. Edits the bytes
+ * of `raw` only; `body` is the client's parsed request, to tell which edit is needed.
+ */
 export function requestStreamUsage(raw: string, body: Json): string {
   if (!("stream_options" in body))
     return raw.replace(/^(\s*)\{/, '$1{"stream_options":{"include_usage":true},');
-  // Rare: the client sent stream_options without include_usage. Re-serializing once is fine here.
-  const options =
-    body.stream_options !== null && typeof body.stream_options === "object" ? body.stream_options : {};
-  return JSON.stringify({ ...body, stream_options: { ...options, include_usage: true } });
+  // Rare: the client sent stream_options without include_usage (or with it false or null).
+  const path = ["stream_options"];
+  const spans = new PathSpans(raw, [path], [path]);
+  const span = spans.span(path);
+  if (!span) return raw;
+  const entries = spans.entries(path);
+  if (entries === null) return `${raw.slice(0, span.start)}{"include_usage":true}${raw.slice(span.end)}`;
+  // JSON.parse keeps the last of duplicate keys: that is the one to set.
+  const existing = entries.findLast((e) => e.key === "include_usage");
+  if (existing) return `${raw.slice(0, existing.start)}true${raw.slice(existing.end)}`;
+  const at = span.end - 1;
+  return `${raw.slice(0, at)}${entries.length > 0 ? "," : ""}"include_usage":true${raw.slice(at)}`;
 }
 
 /**

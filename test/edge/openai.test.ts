@@ -38,6 +38,28 @@ describe("OpenAI Chat Completions through Stoker (official SDK)", () => {
     expect(sent.stream_options).toEqual({ include_usage: true });
   });
 
+  it("keeps Stoker's plan when the client sent stream_options without include_usage", async () => {
+    const ns = namespace();
+    for (const options of [{ include_obfuscation: false }, { include_usage: false }]) {
+      const { data: stream, response } = await openai(ns)
+        .chat.completions.create({
+          model: MODEL,
+          stream: true,
+          stream_options: options,
+          messages: [{ role: "user", content: "Tell me a story" }],
+        })
+        .withResponse();
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      for (const chunk of chunks) expect("usage" in chunk).toBe(false);
+      const key = /key=(stk-[A-Za-z0-9_-]+)/.exec(response.headers.get("x-stoker-plan") ?? "")?.[1];
+      expect(key).toBeDefined();
+      const sent = JSON.parse((await simRequests(ns)).at(-1)?.body ?? "{}");
+      expect(sent.prompt_cache_key).toBe(key);
+      expect(sent.stream_options).toEqual({ ...options, include_usage: true });
+    }
+  });
+
   it("streams the usage chunk unchanged when the client asked for it", async () => {
     const ns = namespace();
     const stream = await openai(ns).chat.completions.create({

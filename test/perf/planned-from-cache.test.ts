@@ -11,6 +11,7 @@ import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
 import { forgetAllBeliefs } from "../../src/edge/tracker-cache.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import type { Tracker } from "../../src/tracker/tracker.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
 import { anthropicUsage } from "../../src/upstream/usage.ts";
@@ -30,9 +31,9 @@ async function countLookups(tenantId: string): Promise<() => Promise<number>> {
     const proto = Object.getPrototypeOf(instance) as { lookup: Tracker["lookup"]; counting?: true };
     if (!proto.counting) {
       const original = proto.lookup;
-      proto.lookup = function (this: Counted, hashes, nowMs) {
+      proto.lookup = function (this: Counted, ...args) {
         this.lookups = (this.lookups ?? 0) + 1;
-        return original.call(this, hashes, nowMs);
+        return original.apply(this, args);
       };
       proto.counting = true;
     }
@@ -146,12 +147,15 @@ describe("the record's answer", () => {
         body,
         tenantId: tenant,
         tenantRules: {},
+        settings: DEFAULT_CACHE_SETTINGS,
         config,
         canonicalizeHeader: null,
         nowMs: startedAt,
-        lookup: async (hashes) => {
-          const answer = await stub.lookup(hashes, startedAt);
-          return new Map(answer.ok ? Object.entries(answer.value) : []);
+        lookup: async (hashes, scope) => {
+          const answer = await stub.lookup(hashes, startedAt, { family: scope.family, model: scope.model });
+          if (!answer.ok) return { known: new Map() };
+          const { states, ...facts } = answer.value;
+          return { known: new Map(Object.entries(states)), ...facts };
         },
         log: silent,
       });
@@ -192,11 +196,15 @@ describe("the record's answer", () => {
       const looked = await stub.lookup(
         record.positions.map((p) => p.hash),
         record.at,
+        { family: record.family as string, model: record.model },
       );
       expect(recorded.ok && looked.ok).toBe(true);
       if (recorded.ok && looked.ok) {
-        expect(recorded.value.counted).toBe(true);
-        expect(recorded.value.states).toEqual(looked.value);
+        const { counted, ...answer } = recorded.value;
+        expect(counted).toBe(true);
+        expect(answer).toEqual(looked.value);
+        expect(answer.familyRatePerMin).toBeGreaterThan(0);
+        expect(answer.calibration?.weight).toBeGreaterThan(0);
       }
       conv.advance(answer.content[0]?.text || "ok");
     }
@@ -211,12 +219,16 @@ describe("the record's answer", () => {
     // A retried record counts nothing, changes nothing, and still answers with the positions' states.
     const last = records[records.length - 1] as RecordRequest;
     const hashes = last.positions.map((p) => p.hash);
-    const before = await tracker(m.id).lookup(hashes, last.at);
+    const scope = { family: last.family as string, model: last.model };
+    const before = await tracker(m.id).lookup(hashes, last.at, scope);
     const again = await tracker(m.id).record(last);
-    const after = await tracker(m.id).lookup(hashes, last.at);
+    const after = await tracker(m.id).lookup(hashes, last.at, scope);
     expect(again.ok && !again.value.counted).toBe(true);
     expect(after).toEqual(before);
-    if (again.ok && after.ok) expect(again.value.states).toEqual(after.value);
+    if (again.ok && after.ok) {
+      const { counted: _, ...answer } = again.value;
+      expect(answer).toEqual(after.value);
+    }
     expect((await tracker(m.id).totals()).requests).toBe(5);
   }, 30_000);
 });

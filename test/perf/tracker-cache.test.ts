@@ -7,6 +7,7 @@ import {
   heardOf,
   heldStates,
   learn,
+  MAX_FAMILIES,
   MAX_STATES,
   pending,
   recordStarted,
@@ -15,7 +16,10 @@ import type { PrefixState } from "../../src/plan/types.ts";
 import { forgetResolved } from "../../src/tenants/resolve.ts";
 
 const T0 = 1_800_000_000_000;
-const scope = { family: "fam-aaaaaaaa", conversation: "conv-aaaaaaaa" };
+const scope = { family: "fam-aaaaaaaa", conversation: "conv-aaaaaaaa", model: "claude-sonnet-4-5" };
+
+/** A lookup's answer with these states (a family rate of 0, no calibration). */
+const ans = (states: Record<string, PrefixState>) => ({ states, familyRatePerMin: 0 });
 
 function state(over: Partial<PrefixState> = {}): PrefixState {
   return {
@@ -33,12 +37,12 @@ describe("the isolate's cache of tracker answers", () => {
   beforeEach(() => forgetAllBeliefs());
 
   it("answers a conversation it heard about within FRESH_MS, and asks again after", () => {
-    learn("t1", scope, ["h1", "h2"], { h1: state() }, T0);
+    learn("t1", scope, ["h1", "h2"], ans({ h1: state() }), T0);
     const fresh = cachedAnswer("t1", scope, ["h1", "h2", "h3"], T0 + FRESH_MS);
-    expect(fresh?.get("h1")).toEqual(state());
+    expect(fresh?.known.get("h1")).toEqual(state());
     // Unknown to the tracker when it answered, and the conversation was heard of since: absent.
-    expect(fresh?.has("h2")).toBe(false);
-    expect(fresh?.has("h3")).toBe(false);
+    expect(fresh?.known.has("h2")).toBe(false);
+    expect(fresh?.known.has("h3")).toBe(false);
     expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS + 1)).toBeNull();
     expect(heardOf("t1", scope.conversation, T0 + FRESH_MS)).toBe(true);
     expect(heardOf("t1", scope.conversation, T0 + FRESH_MS + 1)).toBe(false);
@@ -46,43 +50,43 @@ describe("the isolate's cache of tracker answers", () => {
   });
 
   it("never answers for a conversation it has not heard about", () => {
-    learn("t1", scope, ["h1"], { h1: state() }, T0);
+    learn("t1", scope, ["h1"], ans({ h1: state() }), T0);
     expect(cachedAnswer("t1", { ...scope, conversation: "conv-other" }, ["h1"], T0 + 1)).toBeNull();
   });
 
   it("asks again when one of the request's known hashes is older than FRESH_MS", () => {
-    learn("t1", { ...scope, conversation: "conv-old" }, ["head"], { head: state() }, T0);
-    learn("t1", scope, ["h1"], { h1: state() }, T0 + FRESH_MS);
+    learn("t1", { ...scope, conversation: "conv-old" }, ["head"], ans({ head: state() }), T0);
+    learn("t1", scope, ["h1"], ans({ h1: state() }), T0 + FRESH_MS);
     expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS + 10)).not.toBeNull();
     expect(cachedAnswer("t1", scope, ["head", "h1"], T0 + FRESH_MS + 10)).toBeNull();
   });
 
   it("reads an entry past its cachedUntil as not cached, as the tracker would", () => {
-    learn("t1", scope, ["h1"], { h1: state({ cachedUntilMs: T0 + 5 }) }, T0);
-    const later = cachedAnswer("t1", scope, ["h1"], T0 + 6)?.get("h1");
+    learn("t1", scope, ["h1"], ans({ h1: state({ cachedUntilMs: T0 + 5 }) }), T0);
+    const later = cachedAnswer("t1", scope, ["h1"], T0 + 6)?.known.get("h1");
     expect(later?.cachedUntilMs).toBeNull();
     expect(later?.ttl).toBeNull();
     expect(later?.tokens).toBe(1000);
   });
 
   it("keeps one tenant's answers from another tenant, even for equal hashes", () => {
-    learn("tenant-a", scope, ["h1"], { h1: state({ tokens: 111 }) }, T0);
+    learn("tenant-a", scope, ["h1"], ans({ h1: state({ tokens: 111 }) }), T0);
     expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)).toBeNull();
-    learn("tenant-b", scope, ["h1"], {}, T0);
-    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)?.size).toBe(0);
-    expect(cachedAnswer("tenant-a", scope, ["h1"], T0 + 1)?.get("h1")?.tokens).toBe(111);
+    learn("tenant-b", scope, ["h1"], ans({}), T0);
+    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)?.known.size).toBe(0);
+    expect(cachedAnswer("tenant-a", scope, ["h1"], T0 + 1)?.known.get("h1")?.tokens).toBe(111);
     forgetConversations("tenant-a");
     expect(cachedAnswer("tenant-a", scope, ["h1"], T0 + 1)).toBeNull();
-    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)?.size).toBe(0);
+    expect(cachedAnswer("tenant-b", scope, ["h1"], T0 + 1)?.known.size).toBe(0);
   });
 
   it("does not let an older answer replace a newer one", () => {
-    learn("t1", scope, ["h1"], { h1: state({ seen: 5 }) }, T0 + 10);
-    learn("t1", scope, ["h1"], { h1: state({ seen: 4 }) }, T0);
-    expect(cachedAnswer("t1", scope, ["h1"], T0 + 20)?.get("h1")?.seen).toBe(5);
+    learn("t1", scope, ["h1"], ans({ h1: state({ seen: 5 }) }), T0 + 10);
+    learn("t1", scope, ["h1"], ans({ h1: state({ seen: 4 }) }), T0);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 20)?.known.get("h1")?.seen).toBe(5);
     // A newer answer that no longer knows the hash forgets it.
-    learn("t1", scope, ["h1"], {}, T0 + 30);
-    expect(cachedAnswer("t1", scope, ["h1"], T0 + 40)?.has("h1")).toBe(false);
+    learn("t1", scope, ["h1"], ans({}), T0 + 30);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 40)?.known.has("h1")).toBe(false);
   });
 
   it("tracks records in flight per tenant and family until they settle", async () => {
@@ -108,19 +112,58 @@ describe("the isolate's cache of tracker answers", () => {
   it("stays within MAX_STATES, dropping the least recently used tenant whole", () => {
     const hashes = Array.from({ length: MAX_STATES / 2 }, (_, i) => `h${i}`);
     const answer = Object.fromEntries(hashes.map((h) => [h, state()]));
-    learn("old", scope, hashes, answer, T0);
-    learn("new", scope, hashes, answer, T0);
+    learn("old", scope, hashes, ans(answer), T0);
+    learn("new", scope, hashes, ans(answer), T0);
     expect(heldStates()).toBe(MAX_STATES);
-    learn("newest", scope, ["x"], { x: state() }, T0);
+    learn("newest", scope, ["x"], ans({ x: state() }), T0);
     expect(heldStates()).toBeLessThanOrEqual(MAX_STATES);
     // The evicted tenant asks its tracker again rather than reading a dropped hash as unknown.
     expect(cachedAnswer("old", scope, ["h1"], T0 + 1)).toBeNull();
-    expect(cachedAnswer("new", scope, ["h1"], T0 + 1)?.get("h1")).toEqual(state());
-    expect(cachedAnswer("newest", scope, ["x"], T0 + 1)?.get("x")).toEqual(state());
+    expect(cachedAnswer("new", scope, ["h1"], T0 + 1)?.known.get("h1")).toEqual(state());
+    expect(cachedAnswer("newest", scope, ["x"], T0 + 1)?.known.get("x")).toEqual(state());
+  });
+
+  it("answers with the family's rate and the model's calibration it heard with the states", () => {
+    const calibration = { ratio: 0.8, weight: 5000 };
+    learn("t1", scope, ["h1"], { states: { h1: state() }, familyRatePerMin: 22, calibration }, T0);
+    const cached = cachedAnswer("t1", scope, ["h1"], T0 + 1);
+    // Decayed to the time asked, as the tracker would answer it (a one-minute time constant).
+    expect(cached?.familyRatePerMin).toBeCloseTo(22 * Math.exp(-1 / 60_000), 9);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 10_000)?.familyRatePerMin).toBeCloseTo(
+      22 * Math.exp(-10_000 / 60_000),
+      9,
+    );
+    expect(cached?.calibration).toEqual(calibration);
+    // A newer answer for another conversation of the family moves the rate for every conversation.
+    learn(
+      "t1",
+      { ...scope, conversation: "conv-bbbbbbbb" },
+      [],
+      { states: {}, familyRatePerMin: 30 },
+      T0 + 5,
+    );
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 6)?.familyRatePerMin).toBeCloseTo(
+      30 * Math.exp(-1 / 60_000),
+      9,
+    );
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + 6)?.calibration).toBeUndefined();
+    // No word on this model: ask the tracker.
+    expect(cachedAnswer("t1", { ...scope, model: "gpt-5.4" }, ["h1"], T0 + 6)).toBeNull();
+    // An answer without plan facts (a lookup without scope) makes nothing fresh.
+    learn("t2", scope, ["h1"], { states: { h1: state() } }, T0);
+    expect(cachedAnswer("t2", scope, ["h1"], T0 + 1)).toBeNull();
+  });
+
+  it("keeps a bounded number of family rates per tenant, asking again for the dropped ones", () => {
+    for (let i = 0; i <= MAX_FAMILIES; i++)
+      learn("t1", { ...scope, family: `fam-${i}` }, [], ans({}), T0 + i);
+    expect(cachedAnswer("t1", { ...scope, family: "fam-0" }, [], T0 + MAX_FAMILIES)).toBeNull();
+    const last = { ...scope, family: `fam-${MAX_FAMILIES}` };
+    expect(cachedAnswer("t1", last, [], T0 + MAX_FAMILIES)?.familyRatePerMin).toBe(0);
   });
 
   it("forgets everything when tenants change (a key revoked or rotated, a tenant deleted)", () => {
-    learn("t1", scope, ["h1"], { h1: state() }, T0);
+    learn("t1", scope, ["h1"], ans({ h1: state() }), T0);
     forgetResolved();
     expect(cachedAnswer("t1", scope, ["h1"], T0 + 1)).toBeNull();
     expect(heldStates()).toBe(0);

@@ -42,3 +42,11 @@ export function tenantsJson(): string {
     { id: RAW_TENANT.id, key_sha256: hash(RAW_TENANT.key), canonicalize: off },
   ]);
 }
+
+/** A model only the test worker's MODEL_PRICES knows: an Anthropic model with a 64k-token minimum. */
+export const HIGH_MINIMUM_MODEL = "claude-stoker-test-64k";
+
+/** The test worker's MODEL_PRICES: one model added over the built-in table. */
+export function modelPricesJson(): string {
+  return JSON.stringify({ [HIGH_MINIMUM_MODEL]: { provider: "anthropic", minCacheableTokens: 64_000 } });
+}

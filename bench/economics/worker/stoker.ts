@@ -5,6 +5,7 @@ import { prepare } from "../../../src/edge/prepare.ts";
 import { toRecord } from "../../../src/edge/record.ts";
 import { sendPing } from "../../../src/keepalive/pinger.ts";
 import { DEFAULT_KEEPALIVE, type KeepaliveSettings, pingLeadMs } from "../../../src/keepalive/settings.ts";
+import { type CacheSettings, DEFAULT_CACHE_SETTINGS } from "../../../src/plan/settings.ts";
 import { Conversations } from "../../../src/tracker/conversation-state.ts";
 import {
   decodeSealedRequest,
@@ -14,8 +15,10 @@ import {
 import {
   MemoryConversationStore,
   MemoryKeepaliveStore,
+  MemoryPlanInputStore,
   MemoryPrefixStore,
 } from "../../../src/tracker/memory.ts";
+import { planFacts } from "../../../src/tracker/plan-inputs.ts";
 import {
   captureWorthKeeping,
   type DecisionState,
@@ -49,6 +52,8 @@ export interface WorkerReplayOptions {
   headFallback?: number;
   /** The tenant's keepalive settings (defaults otherwise). */
   keepalive?: Partial<KeepaliveSettings>;
+  /** The tenant's cache settings (defaults otherwise). */
+  cache?: Partial<CacheSettings>;
   /** Called after each trace request with what the worker would have put in `x-stoker-plan`. */
   onRequest?: (req: TraceRequest, planText: string | null, usage: Usage | null) => void;
   name?: string;
@@ -88,7 +93,9 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   const prefixes = new MemoryPrefixStore();
   const conversations = new Conversations(new MemoryConversationStore(), config.keepalive.anthropicTtlMs);
   const keepalive = new MemoryKeepaliveStore();
-  const state: DecisionState = { prefixes, conversations, keepalive };
+  const planInputs = new MemoryPlanInputStore();
+  const state: DecisionState = { prefixes, conversations, keepalive, planInputs };
+  const cacheSettings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, ...opts.cache };
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   let pings = 0;
@@ -148,10 +155,15 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       body,
       tenantId,
       tenantRules: {},
+      settings: cacheSettings,
       config,
       canonicalizeHeader: null,
       nowMs: t,
-      lookup: async (hashes) => new Map(Object.entries(prefixes.lookup(hashes, t))),
+      // What the Tracker's lookup answers with a scope: the states, the family's rate, the calibration.
+      lookup: async (hashes, scope) => ({
+        known: new Map(Object.entries(prefixes.lookup(hashes, t))),
+        ...planFacts(planInputs, scope, t),
+      }),
       log: silent,
     });
     const usage = await provider.send(`/${opts.api}${route.path}`, prepared.body, route.headers);

@@ -107,6 +107,7 @@ async function describe(env: Env, config: Config, id: string) {
         key_rotated_at: null,
         provider_keys: { anthropic: false, openai: false },
         canonicalize: fromConfig.canonicalize,
+        cache: fromConfig.cache,
       }
     : await directory(env).get(id);
   if (!info) throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
@@ -134,7 +135,10 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
           param: "id",
         });
       const by = actorOf(c.req.raw.headers, c.var.requestId);
-      const created = unwrap(await directory(c.env).create(body.id, body.canonicalize ?? {}, by), body.id);
+      const created = unwrap(
+        await directory(c.env).create(body.id, body.canonicalize ?? {}, by, body.cache ?? {}),
+        body.id,
+      );
       let keepalive = await trackerFor(c.env, body.id).keepaliveSettings();
       if (body.keepalive) {
         keepalive = await trackerFor(c.env, body.id).configureKeepalive(body.keepalive);
@@ -185,7 +189,7 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "patch",
       path: "/v1/admin/tenants/{id}/settings",
-      summary: "Set canonicalization rules and/or keepalive settings and budget",
+      summary: "Set canonicalization rules, cache settings and/or keepalive settings and budget",
       security,
       request: {
         params: IdParam,
@@ -194,7 +198,7 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       responses: {
         200: json(TenantSchema, "Updated"),
         ...common,
-        409: err("A config tenant's rules live in config"),
+        409: err("A config tenant's rules and cache settings live in config"),
       },
     }),
     async (c) => {
@@ -202,9 +206,11 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       const body = c.req.valid("json");
       const config = c.var.config;
       const by = actorOf(c.req.raw.headers, c.var.requestId);
-      if (body.canonicalize) {
-        refuseConfigTenant(config, id, "canonicalization rules");
-        unwrap(await directory(c.env).setCanonicalize(id, body.canonicalize, by), id);
+      if (body.canonicalize) refuseConfigTenant(config, id, "canonicalization rules");
+      if (body.cache) refuseConfigTenant(config, id, "cache settings");
+      if (body.canonicalize || body.cache) {
+        if (body.canonicalize) unwrap(await directory(c.env).setCanonicalize(id, body.canonicalize, by), id);
+        if (body.cache) unwrap(await directory(c.env).setCache(id, body.cache, by), id);
       } else if (!configTenant(config, id) && !(await directory(c.env).get(id))) {
         throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
       }

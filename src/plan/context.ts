@@ -1,0 +1,52 @@
+import type { ModelTable } from "../economics/models.ts";
+import type { Calibration } from "../prefix/tokens.ts";
+import type { CacheSettings } from "./settings.ts";
+import type { PlanContext, PrefixState } from "./types.ts";
+
+/** Everything a plan depends on besides the request and the prefix states, as plain values. */
+export interface PlanInputs {
+  nowMs: number;
+  /** The tenant's cache settings. */
+  settings: CacheSettings;
+  /** The deploy's model table (the defaults with MODEL_PRICES merged over them). */
+  models: ModelTable;
+  /** Recent requests per minute of the request's family, as the tracker last counted them. */
+  familyRatePerMin?: number;
+  /** Reported/estimated prompt tokens for the tenant and model, as the tracker learned it. */
+  calibration?: Calibration;
+}
+
+/** The plan context: every input live, unknown ones neutral (rate 0, no calibration). */
+export function planContext(i: PlanInputs): PlanContext {
+  const rate = i.familyRatePerMin;
+  const c = i.calibration;
+  return {
+    nowMs: i.nowMs,
+    tenant: {
+      allowRetention24h: i.settings.retention24h,
+      allow1h: i.settings.allow1h,
+      disabled: i.settings.disabled,
+    },
+    familyRatePerMin: rate !== undefined && Number.isFinite(rate) && rate > 0 ? rate : 0,
+    models: i.models,
+    calibration: c && Number.isFinite(c.ratio) && c.ratio > 0 && c.weight > 0 ? c : undefined,
+  };
+}
+
+/** Which request a lookup is for: its family, conversation and model. */
+export interface PlanScope {
+  family: string;
+  conversation: string;
+  model: string;
+}
+
+/**
+ * What the tracker knows that a plan reads: the states of the candidate hashes it knows (unknown ones are
+ * absent), the family's recent request rate and the tenant's calibration for the model. Fail-open: an
+ * empty `known` and no rate or calibration when the tracker could not answer in time.
+ */
+export interface PlanLookup {
+  known: ReadonlyMap<string, PrefixState>;
+  familyRatePerMin?: number;
+  calibration?: Calibration;
+}

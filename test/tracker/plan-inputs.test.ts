@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { countRequest, RATE_TAU_MS, rateAt } from "../../src/tracker/plan-inputs.ts";
+import type { RecordRequest } from "../../src/tracker/types.ts";
+import { freshTenant } from "../support/tenants.ts";
+import { tracker } from "../support/tracker.ts";
+
+const T0 = 1_800_000_000_000;
+/** Records are stamped now: the tracker sweeps conversations up to a record's time. */
+const NOW = Date.now();
+
+describe("a family's request rate", () => {
+  it("counts requests per minute, forgetting them with a one-minute time constant", () => {
+    let r = countRequest(undefined, T0);
+    expect(rateAt(r, T0)).toBe(1);
+    // 30 requests spread evenly over one minute: about 30·(1 - e^-1) ≈ 19 a minute at its end.
+    for (let i = 1; i < 30; i++) r = countRequest(r, T0 + i * 2000);
+    expect(rateAt(r, T0 + 58_000)).toBeGreaterThan(15);
+    expect(rateAt(r, T0 + 58_000)).toBeLessThan(30);
+    expect(rateAt(r, T0 + 58_000 + 5 * RATE_TAU_MS)).toBeLessThan(0.2);
+    expect(rateAt(undefined, T0)).toBe(0);
+  });
+
+  it("counts a late record as of its own time", () => {
+    const late = countRequest(countRequest(undefined, T0 + 60_000), T0);
+    expect(late.at).toBe(T0 + 60_000);
+    expect(rateAt(late, T0 + 60_000)).toBeCloseTo(1 + Math.exp(-1), 10);
+  });
+});
+
+const FAMILY = "family-aaaaaaaaaaaa";
+
+function record(tenantId: string, i: number, over: Partial<RecordRequest> = {}): RecordRequest {
+  return {
+    tenantId,
+    requestId: `req_inputs_${tenantId}_${i}`,
+    at: NOW + i * 1000,
+    upstream: "anthropic",
+    endpoint: "messages",
+    model: "claude-sonnet-4-6",
+    stream: false,
+    keepalive: false,
+    status: 200,
+    result: "ok",
+    usage: {
+      inputTokens: 500,
+      uncachedTokens: 500,
+      cacheReadTokens: 0,
+      cacheWrite5mTokens: 0,
+      cacheWrite1hTokens: 0,
+      outputTokens: 5,
+    },
+    costUsd: 0,
+    costWithoutCacheUsd: 0,
+    ttfbMs: 1,
+    durationMs: 1,
+    plan: null,
+    family: FAMILY,
+    conversation: `conversation-${i}-aaaaaaa`,
+    estimatedTokens: 1000,
+    positions: [{ hash: `position-${i}-aaaaaaaa`, tokens: 1000, breakpoint: null }],
+    chain: null,
+    pricing: { inputPerToken: 3e-6, cacheRead: 0.1 },
+    capture: null,
+    ...over,
+  };
+}
+
+describe("the tracker's lookup and record answers", () => {
+  it("carry the family's rate and the model's calibration, learned from records", async () => {
+    const t = freshTenant();
+    const stub = tracker(t.id);
+    const scope = { family: FAMILY, model: "claude-sonnet-4-6" };
+    const empty = await stub.lookup([], NOW, scope);
+    expect(empty).toEqual({ ok: true, value: { states: {}, familyRatePerMin: 0 } });
+    for (let i = 0; i < 3; i++) {
+      const answer = await stub.record(record(t.id, i));
+      expect(answer.ok && answer.value.familyRatePerMin).toBeGreaterThan(i);
+      expect(answer.ok && answer.value.calibration?.ratio).toBeCloseTo(0.5, 6);
+    }
+    // A ping is no traffic; a request without usage or estimate teaches no calibration.
+    await stub.record(record(t.id, 3, { keepalive: true }));
+    await stub.record(record(t.id, 4, { usage: null, model: "claude-opus-4-8" }));
+    const looked = await stub.lookup([], NOW + 4000, scope);
+    expect(looked.ok && looked.value.familyRatePerMin).toBeCloseTo(4, 0);
+    expect(looked.ok && looked.value.calibration?.weight).toBe(3000);
+    const other = await stub.lookup([], NOW + 4000, { family: FAMILY, model: "claude-opus-4-8" });
+    expect(other.ok && other.value.calibration).toBeUndefined();
+    // Without a scope: the states only, as before.
+    expect(await stub.lookup([], NOW)).toEqual({ ok: true, value: { states: {} } });
+    expect((await stub.lookup([], NOW, { family: "bad family!", model: "m" })).ok).toBe(false);
+  }, 30_000); // the first call starts the object: seconds on a loaded machine
+});
