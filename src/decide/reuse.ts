@@ -48,3 +48,23 @@ export function reuseFromRate(ratePerMin: number): Reuse {
 export function either(a: Reuse, b: Reuse): Reuse {
   return { p5m: Math.max(a.p5m, b.p5m), p1h: Math.max(a.p1h, b.p1h), once: a.once && b.once };
 }
+
+/** What a request's positions are worth keeping: the estimates every planner asks for. */
+export const reuseOf = {
+  /** The stable head (tools + system): its own history, or the prior, raised by the family's request rate. */
+  head(state: PrefixState | undefined, familyRatePerMin: number): Reuse {
+    return either(
+      state && state.seen > 0 ? reuseFromState(state, false) : PRIORS.head,
+      reuseFromRate(familyRatePerMin),
+    );
+  },
+  /** The request's own tail: read at most once (the next turn supersedes it). */
+  tail(state: PrefixState | undefined, continues: boolean): Reuse {
+    if (state && state.seen > 0) return reuseFromState(state, true);
+    return continues ? PRIORS.continuingTail : PRIORS.firstTurnTail;
+  },
+  /** A position seen before: only its own history says anything (undefined when it has none). */
+  seen(state: PrefixState | undefined): Reuse | undefined {
+    return state && state.seen > 0 ? reuseFromState(state, false) : undefined;
+  },
+};

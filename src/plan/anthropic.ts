@@ -1,4 +1,4 @@
-import { either, PRIORS, type Reuse, reuseFromRate, reuseFromState } from "../decide/reuse.ts";
+import { reuseOf } from "../decide/reuse.ts";
 import { bestTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { modelInfo } from "../economics/models.ts";
@@ -80,13 +80,9 @@ export function planAnthropic(
   const tail = lastIndex(segs, (_s, i) => eligible(i));
   const seen = lastIndex(segs, (_s, i) => i > warm && eligible(i) && (stateAt(i)?.seen ?? 0) >= 1);
 
-  const headReuse = either(
-    stateReuse(stateAt(head), false) ?? PRIORS.head,
-    reuseFromRate(ctx.familyRatePerMin),
-  );
-  const tailReuse =
-    stateReuse(stateAt(tail), true) ?? (a.continues ? PRIORS.continuingTail : PRIORS.firstTurnTail);
-  const seenReuse = stateReuse(stateAt(seen), false);
+  const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin);
+  const tailReuse = reuseOf.tail(stateAt(tail), a.continues);
+  const seenReuse = reuseOf.seen(stateAt(seen));
 
   // The write extent: the furthest candidate whose own reuse pays for writing it beyond what is read anyway.
   const base = Math.max(warm, forced);
@@ -151,10 +147,6 @@ function note(plan: AnthropicPlan, why: string): AnthropicPlan {
 function lastIndex(segs: readonly Segment[], test: (s: Segment, i: number) => boolean): number {
   for (let i = segs.length - 1; i >= 0; i--) if (test(segs[i] as Segment, i)) return i;
   return -1;
-}
-
-function stateReuse(state: PrefixState | undefined, once: boolean): Reuse | undefined {
-  return state && state.seen > 0 ? reuseFromState(state, once) : undefined;
 }
 
 function entryTtl(state: PrefixState | undefined): WriteTtl {

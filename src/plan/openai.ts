@@ -1,5 +1,5 @@
 import { chooseOpenAIWrites, chooseRetention, shardCount } from "../decide/openai.ts";
-import { either, PRIORS, reuseFromRate, reuseFromState } from "../decide/reuse.ts";
+import { reuseOf } from "../decide/reuse.ts";
 import { modelInfo } from "../economics/models.ts";
 import type { Analysis, Segment } from "../prefix/types.ts";
 import type { OpenAIPlan, PlanContext, PrefixState } from "./types.ts";
@@ -64,18 +64,9 @@ export function planOpenAI(
     }
   }
   const headState = stateOf(head);
-  const headReuse = either(
-    headState && headState.seen > 0 ? reuseFromState(headState, false) : PRIORS.head,
-    reuseFromRate(ctx.familyRatePerMin),
-  );
+  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin);
   const last = a.segments.length - 1;
-  const lastState = stateOf(last);
-  const tailReuse =
-    lastState && lastState.seen > 0
-      ? reuseFromState(lastState, true)
-      : a.continues
-        ? PRIORS.continuingTail
-        : PRIORS.firstTurnTail;
+  const tailReuse = reuseOf.tail(stateOf(last), a.continues);
   const headTokens = head >= 0 ? tokensAt(head) : 0;
   const pays = chooseOpenAIWrites(m, head >= 0 ? { tokens: headTokens, reuse: headReuse } : null, {
     tokens: Math.max(tokensAt(last) - headTokens, 0),
