@@ -151,7 +151,8 @@ describe("replay: reading a log", () => {
   });
 });
 
-describe("replay: prefixes of request bodies", () => {
+// Each what-if replays every policy through the simulator in process: seconds, more on a busy machine.
+describe("replay: prefixes of request bodies", { timeout: 60_000 }, () => {
   it("merges what different requests prove about one prefix (forest)", () => {
     const forest = new PrefixForest();
     const d = (hash: string, tokens: number, depth: number) => ({ hash, tokens, depth });
@@ -191,7 +192,7 @@ describe("replay: prefixes of request bodies", () => {
   });
 });
 
-describe("replay: what each policy would cost", () => {
+describe("replay: what each policy would cost", { timeout: 60_000 }, () => {
   // The same long system prompt every 60 s, each time with a different short question.
   const sys = systemPrompt(6000);
   const repeated = Array.from({ length: 40 }, (_, i) =>

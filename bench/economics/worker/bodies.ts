@@ -83,6 +83,11 @@ function turns(trace: Trace, req: TraceRequest, mapping: Mapping, head: number):
   return out;
 }
 
+/** The texts of the request's head blocks (the system prompt). */
+function systemTexts(trace: Trace, req: TraceRequest, mapping: Mapping, head: number): string[] {
+  return Array.from(req.ids.slice(0, head)).flatMap((id) => blockParts(trace, id, mapping));
+}
+
 /** An Anthropic Messages body for a trace request, with no cache markers (what an app sends). */
 export function anthropicBody(
   trace: Trace,
@@ -92,9 +97,7 @@ export function anthropicBody(
   headFallback = 1,
 ): Record<string, unknown> {
   const head = headBlocks(req, headFallback);
-  const system = Array.from(req.ids.slice(0, head)).flatMap((id) =>
-    blockParts(trace, id, mapping).map((text) => ({ type: "text", text })),
-  );
+  const system = systemTexts(trace, req, mapping, head).map((text) => ({ type: "text", text }));
   return {
     model,
     max_tokens: 256,
@@ -115,9 +118,7 @@ export function openAIChatBody(
   headFallback = 1,
 ): Record<string, unknown> {
   const head = headBlocks(req, headFallback);
-  const system = Array.from(req.ids.slice(0, head))
-    .flatMap((id) => blockParts(trace, id, mapping))
-    .join("\n");
+  const system = systemTexts(trace, req, mapping, head).join("\n");
   return {
     model,
     max_completion_tokens: 256,

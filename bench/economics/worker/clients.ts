@@ -143,7 +143,7 @@ export async function replayClient(
   policy: ClientPolicy,
   opts: { api: ReplayApi; mapping: Mapping; model: string; modelInfo: ModelInfo; headFallback?: number },
 ): Promise<ReplayResult> {
-  const provider = new ReplayProvider(opts.modelInfo);
+  const provider = new ReplayProvider(opts.modelInfo, trace.requests.length);
   const path = opts.api === "anthropic" ? "/anthropic/v1/messages" : "/openai/v1/chat/completions";
   const headers: Record<string, string> =
     opts.api === "anthropic" ? { "anthropic-version": "2023-06-01" } : {};
@@ -152,11 +152,6 @@ export async function replayClient(
   const seen = new Set<number>();
   const heap = new MinHeap<PendingPing>();
   const turnOf = new Map<number, number>();
-  let totalInput = 0;
-  let pings = 0;
-  let pingUnits = 0;
-  const requestReads = new Float64Array(trace.requests.length);
-  const timeline = new Float64Array(trace.requests.length);
 
   const pingUntil = async (t: number): Promise<void> => {
     for (let top = heap.peek(); top && top.at < t; top = heap.peek()) {
@@ -164,10 +159,8 @@ export async function replayClient(
       const p = top.value;
       if (turnOf.get(p.conversation) !== p.turn) continue; // a real request came since
       provider.now = top.at;
-      const before = provider.inputUnits;
       const usage = await provider.send(path, p.body, headers);
-      pingUnits += provider.inputUnits - before;
-      pings++;
+      provider.chargePing(usage);
       if (usage && usage.cacheReadTokens > 0 && p.pings + 1 < (policy.maxPings ?? 0))
         heap.push(top.at + ttlMs - pingLeadMs(ttlMs), { ...p, pings: p.pings + 1 });
     }
@@ -184,10 +177,8 @@ export async function replayClient(
         : openAIChatBody(trace, req, opts.mapping, opts.model, opts.headFallback);
     if (opts.api === "anthropic") policy.mark(body, req, seen, headBlocks(req, opts.headFallback));
     const usage = await provider.send(path, JSON.stringify(body), headers);
-    totalInput += usage?.inputTokens ?? 0;
-    requestReads[j] = usage?.cacheReadTokens ?? 0;
+    provider.chargeRequest(j, usage);
     for (const id of req.ids) seen.add(id);
-    timeline[j] = provider.inputUnits;
     if (policy.maxPings) {
       const conversation = req.ids[Math.min(head, req.ids.length - 1)] as number;
       const turn = (turnOf.get(conversation) ?? 0) + 1;
@@ -206,19 +197,5 @@ export async function replayClient(
     }
   }
   await pingUntil(trace.endMs);
-  const total = totalInput || 1;
-  for (let j = 0; j < timeline.length; j++) timeline[j] = (timeline[j] as number) / total;
-  return {
-    policy: policy.name,
-    cost: provider.inputUnits / total,
-    readTokens: provider.readTokens,
-    write5mTokens: provider.write5mTokens,
-    write1hTokens: provider.write1hTokens,
-    pings,
-    pingCost: pingUnits / total,
-    prefixPingCost: pingUnits / total,
-    totalInputTokens: totalInput,
-    requestReads,
-    timeline,
-  };
+  return provider.result(policy.name);
 }

@@ -88,7 +88,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   const route = ROUTES[opts.api];
   const upstream = config.upstreams[opts.api];
   const { modelInfo } = await import("../../../src/economics/models.ts");
-  const provider = new ReplayProvider(modelInfo(opts.model, config.models, opts.api));
+  const provider = new ReplayProvider(modelInfo(opts.model, config.models, opts.api), trace.requests.length);
   const settings: KeepaliveSettings = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
   const prefixes = new MemoryPrefixStore();
   const conversations = new Conversations(new MemoryConversationStore(), config.keepalive.anthropicTtlMs);
@@ -98,11 +98,6 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   const cacheSettings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, ...opts.cache };
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-  let pings = 0;
-  let pingUnits = 0;
-  let totalInput = 0;
-  const requestReads = new Float64Array(trace.requests.length);
-  const timeline = new Float64Array(trace.requests.length);
 
   const deps = {
     tenantId,
@@ -115,11 +110,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       decodeSealedRequest(decoder.decode(row.sealed ?? new ArrayBuffer(0))),
     send: (ping: Parameters<typeof sendPing>[0]) => sendPing(ping, provider.fetch),
     account: (r: { usage: Usage | null; keepalive: boolean }) => {
-      if (!r.usage || !r.keepalive) return;
-      const before = provider.inputUnits;
-      provider.charge(r.usage);
-      pingUnits += provider.inputUnits - before;
-      pings++;
+      if (r.keepalive) provider.chargePing(r.usage);
     },
     refreshed: (hash: string, cachedUntil: number) => prefixes.refreshed(hash, cachedUntil),
     clock: () => provider.now,
@@ -167,9 +158,8 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       log: silent,
     });
     const usage = await provider.send(`/${opts.api}${route.path}`, prepared.body, route.headers);
+    provider.chargeRequest(j, usage);
     opts.onRequest?.(req, prepared.planText, usage);
-    totalInput += usage?.inputTokens ?? 0;
-    requestReads[j] = usage?.cacheReadTokens ?? 0;
     const headers = new Headers({ "content-type": "application/json", ...route.headers });
     const capture = keepaliveCapture(prepared, prepared.body, headers, route.path);
     const record = validateRecord(
@@ -208,22 +198,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
         }
       : null;
     recordDecisionState(state, record, config.keepalive.anthropicTtlMs, sealed, {});
-    timeline[j] = provider.inputUnits;
   }
   await sweepUntil(trace.endMs);
-  const total = totalInput || 1;
-  for (let j = 0; j < timeline.length; j++) timeline[j] = (timeline[j] as number) / total;
-  return {
-    policy: opts.name ?? `Stoker (the worker's path, ${opts.mapping} mapping)`,
-    cost: provider.inputUnits / total,
-    readTokens: provider.readTokens,
-    write5mTokens: provider.write5mTokens,
-    write1hTokens: provider.write1hTokens,
-    pings,
-    pingCost: pingUnits / total,
-    prefixPingCost: pingUnits / total,
-    totalInputTokens: totalInput,
-    requestReads,
-    timeline,
-  };
+  return provider.result(opts.name ?? `Stoker (the worker's path, ${opts.mapping} mapping)`);
 }
