@@ -1,4 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTrace } from "./load.ts";
@@ -19,6 +21,8 @@ import { MAPPINGS, type Mapping } from "./worker/bodies.ts";
  * row is the worker's own path). Writes bench/report/economics.md and its SVG charts. Also checks that the
  * block model of shared/traces/README.md still reproduces its reference figures within 1 % (exit code 1
  * otherwise). `--quick N`: only the first N requests of each workload (for development; not a report).
+ * Each workload (and mapping) replays in a child process of its own, `--jobs N` at once (default 3): the
+ * replays are independent, and each one is minutes of CPU.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +50,10 @@ const SYNTHETIC_BASELINES = new Set([
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 const args = process.argv.slice(2);
-const quick = args.includes("--quick") ? Number(args[args.indexOf("--quick") + 1] ?? 500) : 0;
+const flag = (name: string): string | undefined =>
+  args.includes(name) ? args[args.indexOf(name) + 1] : undefined;
+const quick = Number(flag("--quick") ?? 0);
+const jobs = Math.max(1, Number(flag("--jobs") ?? 3));
 
 function head(trace: Trace): Trace {
   if (!quick || trace.requests.length <= quick) return trace;
@@ -72,13 +79,106 @@ function verdictRow(v: Verdict): string {
   return `| ${v.workload} | ${v.prices} | ${v.mapping} | ${best.result.policy} ${best.result.cost.toFixed(3)} | ${s.toFixed(3)} | ${o.toFixed(3)} | ${pct((1 - s) / (1 - o))} | ${mark} |`;
 }
 
+/** One replay of the report: a workload at a price table and mapping. */
+interface Section {
+  key: string;
+  workload: string;
+  prices: PriceTableName;
+  mapping: Mapping;
+  trace: () => Trace;
+  options: SuiteOptions;
+  /** The synthetic workload, for its description. */
+  synthetic?: ReturnType<typeof syntheticWorkloads>[number];
+}
+
+function sections(): Section[] {
+  const mooncake = () => head(loadTrace(TRACE));
+  const out: Section[] = [
+    ...MAPPINGS.map(
+      (mapping): Section => ({
+        key: `mooncake-anthropic-${mapping}`,
+        workload: "Mooncake conversation trace",
+        prices: "anthropic",
+        mapping,
+        trace: mooncake,
+        options: { mapping, yardstick: true },
+      }),
+    ),
+    {
+      key: "mooncake-openai-block",
+      workload: "Mooncake conversation trace",
+      prices: "openai",
+      mapping: "block",
+      trace: mooncake,
+      options: { mapping: "block" },
+    },
+  ];
+  for (const [i, w] of syntheticWorkloads().entries()) {
+    out.push({
+      key: `synthetic-${i}`,
+      workload: w.name,
+      prices: "anthropic",
+      mapping: "block",
+      trace: () => head(w.trace),
+      options: { mapping: "block", headFallback: w.rootPosition, baselines: SYNTHETIC_BASELINES },
+      synthetic: w,
+    });
+  }
+  return out;
+}
+
+/** Float64Arrays do not survive JSON: a suite as plain data, and back. */
+function toJson(suite: Suite): string {
+  return JSON.stringify(suite, (_k, v) => (v instanceof Float64Array ? { f64: Array.from(v) } : v));
+}
+
+function fromJson(text: string): Suite {
+  return JSON.parse(text, (_k, v) =>
+    v && typeof v === "object" && Array.isArray((v as { f64?: unknown }).f64)
+      ? Float64Array.from((v as { f64: number[] }).f64)
+      : v,
+  ) as Suite;
+}
+
+/** Runs one section in this process and writes its suite to `out` (a child of `main`). */
+async function child(key: string, out: string): Promise<void> {
+  const s = sections().find((x) => x.key === key);
+  if (!s) throw new Error(`bench/economics: no section ${key}`);
+  const progress: SuiteOptions["onProgress"] = (done, total, label) =>
+    process.stderr.write(`  [${key}] ${done}/${total} ${label}\n`);
+  const suite = await runSuite(s.trace(), s.prices, { ...s.options, onProgress: progress });
+  writeFileSync(out, toJson(suite));
+}
+
+/** Every section's suite, `jobs` child processes at a time. */
+async function runAll(list: readonly Section[]): Promise<Map<string, Suite>> {
+  const dir = mkdtempSync(join(tmpdir(), "stoker-economics-"));
+  const out = new Map<string, Suite>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) {
+      const s = list[next++] as Section;
+      const file = join(dir, `${s.key}.json`);
+      const childArgs = [fileURLToPath(import.meta.url), "--section", s.key, "--out", file];
+      if (quick) childArgs.push("--quick", String(quick));
+      const code = await new Promise<number>((resolve) => {
+        const p = spawn(process.execPath, childArgs, { stdio: ["ignore", "inherit", "inherit"] });
+        p.on("exit", (c) => resolve(c ?? 1));
+      });
+      if (code !== 0) throw new Error(`bench/economics: section ${s.key} failed (exit ${code})`);
+      out.set(s.key, fromJson(readFileSync(file, "utf8")));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, worker));
+  return out;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
-  const progress: SuiteOptions["onProgress"] = (done, total, label) =>
-    process.stderr.write(`  ${done}/${total} ${label}\n`);
   const trace = head(loadTrace(TRACE));
   const verdicts: Verdict[] = [];
-  const sections: string[] = [];
+  const mooncakeText: string[] = [];
+  const synthetic: string[] = [];
   const inputs = trace.requests.map((r) => r.inputTokens);
 
   process.stderr.write("reference block model\n");
@@ -87,60 +187,46 @@ async function main(): Promise<void> {
   );
   const off = quick ? [] : reference.filter((r) => (deviation(r) ?? 0) > TOLERANCE);
 
+  const list = sections();
+  const suites = await runAll(list);
   const mooncake: Suite[] = [];
-  for (const mapping of MAPPINGS) {
-    process.stderr.write(`Mooncake, anthropic, ${mapping}\n`);
-    const suite = await runSuite(trace, "anthropic", { mapping, yardstick: true, onProgress: progress });
-    mooncake.push(suite);
-    verdicts.push({ workload: "Mooncake conversation trace", mapping, prices: "anthropic", suite });
-    const blind = resultOf(suite.rows, "optimum_blind");
+  for (const sec of list) {
+    const suite = suites.get(sec.key) as Suite;
+    verdicts.push({ workload: sec.workload, mapping: sec.mapping, prices: sec.prices, suite });
     const s = suite.stoker;
-    sections.push(
-      `### Anthropic prices, \`${mapping}\` mapping`,
-      "",
-      table(suite.rows, suite.optimum.cost, inputs),
-      "",
-      `Stoker wrote ${pct(s.write5mTokens / s.totalInputTokens)} of prompt tokens at 5m and ${pct(s.write1hTokens / s.totalInputTokens)} at 1h, read ${pct(s.readTokens / s.totalInputTokens)}, and sent ${s.pings.toLocaleString("en-US")} pings; it captures ${pct((1 - s.cost) / (1 - suite.optimum.cost))} of the optimum's savings and ${pct((1 - s.cost) / (1 - blind.cost))} of the blind-at-first-sight row's.`,
-      "",
-    );
-  }
-  process.stderr.write("Mooncake, openai, block\n");
-  const openai = await runSuite(trace, "openai", { mapping: "block", onProgress: progress });
-  verdicts.push({
-    workload: "Mooncake conversation trace",
-    mapping: "block",
-    prices: "openai",
-    suite: openai,
-  });
-  sections.push(
-    "### OpenAI prices (gpt-5: automatic caching, read 0.1, no write premium), `block` mapping",
-    "",
-    table(openai.rows, openai.optimum.cost, inputs),
-    "",
-    "The simulator routes OpenAI requests to machines by the prompt's head and `prompt_cache_key` (sim/openai/cache.ts); Stoker sets a tenant-salted key per family, the baselines send none.",
-    "",
-  );
-
-  const synthetic: string[] = [];
-  for (const w of syntheticWorkloads()) {
-    const wt = head(w.trace);
-    process.stderr.write(`${w.name}\n`);
-    const suite = await runSuite(wt, "anthropic", {
-      mapping: "block",
-      headFallback: w.rootPosition,
-      onProgress: progress,
-    });
-    suite.rows = suite.rows.filter((r) => r.kind !== "baseline" || SYNTHETIC_BASELINES.has(r.key));
-    verdicts.push({ workload: w.name, mapping: "block", prices: "anthropic", suite });
-    const minutes = (wt.endMs - (wt.requests[0]?.atMs ?? 0)) / 60_000;
-    synthetic.push(
-      `### ${w.name}`,
-      "",
-      `Generator (${w.generator}): ${wt.requests.length.toLocaleString("en-US")} requests over ${minutes.toFixed(0)} min, ${(wt.totalInputTokens / 1e6).toFixed(1)} M prompt tokens; the first ${w.rootPosition} blocks are the system prompt.`,
-      "",
-      compactTable(suite.rows, suite.optimum.cost),
-      "",
-    );
+    if (sec.synthetic) {
+      const w = sec.synthetic;
+      const wt = sec.trace();
+      const minutes = (wt.endMs - (wt.requests[0]?.atMs ?? 0)) / 60_000;
+      synthetic.push(
+        `### ${w.name}`,
+        "",
+        `Generator (${w.generator}): ${wt.requests.length.toLocaleString("en-US")} requests over ${minutes.toFixed(0)} min, ${(wt.totalInputTokens / 1e6).toFixed(1)} M prompt tokens; the first ${w.rootPosition} blocks are the system prompt.`,
+        "",
+        compactTable(suite.rows, suite.optimum.cost),
+        "",
+      );
+    } else if (sec.prices === "anthropic") {
+      mooncake.push(suite);
+      const blind = resultOf(suite.rows, "optimum_blind");
+      mooncakeText.push(
+        `### Anthropic prices, \`${sec.mapping}\` mapping`,
+        "",
+        table(suite.rows, suite.optimum.cost, inputs),
+        "",
+        `Stoker wrote ${pct(s.write5mTokens / s.totalInputTokens)} of prompt tokens at 5m and ${pct(s.write1hTokens / s.totalInputTokens)} at 1h, read ${pct(s.readTokens / s.totalInputTokens)}, and sent ${s.pings.toLocaleString("en-US")} pings; it captures ${pct((1 - s.cost) / (1 - suite.optimum.cost))} of the optimum's savings and ${pct((1 - s.cost) / (1 - blind.cost))} of the blind-at-first-sight row's.`,
+        "",
+      );
+    } else {
+      mooncakeText.push(
+        "### OpenAI prices (gpt-5: automatic caching, read 0.1, no write premium), `block` mapping",
+        "",
+        table(suite.rows, suite.optimum.cost, inputs),
+        "",
+        "The simulator routes OpenAI requests to machines by the prompt's head and `prompt_cache_key` (sim/openai/cache.ts); Stoker sets a tenant-salted key per family, the baselines send none.",
+        "",
+      );
+    }
   }
 
   // Charts of the trace at Anthropic prices, block mapping.
@@ -217,7 +303,7 @@ async function main(): Promise<void> {
     "",
     `${trace.requests.length.toLocaleString("en-US")} requests over ${Math.round(trace.endMs / 1000).toLocaleString("en-US")} s, ${(trace.totalInputTokens / 1e6).toFixed(1)} M prompt tokens. TTFT is modelled, not measured: ${TTFT.fixedS} s + uncached tokens / ${Math.round(1 / TTFT.perUncachedS).toLocaleString("en-US")} per s + cached tokens × ${(TTFT.perCachedS * 1e6).toFixed(2)} µs.`,
     "",
-    ...sections,
+    ...mooncakeText,
     "![Cost per policy](economics-cost.svg)",
     "",
     "![Cumulative cost over the trace](economics-cumulative.svg)",
@@ -253,4 +339,6 @@ async function main(): Promise<void> {
   if (off.length > 0) process.exitCode = 1;
 }
 
-await main();
+const section = flag("--section");
+if (section) await child(section, flag("--out") ?? "/dev/stdout");
+else await main();

@@ -41,6 +41,8 @@ export interface SuiteOptions {
   headFallback?: number;
   /** Add the optimum that is blind at first sight (a yardstick, not a policy). */
   yardstick?: boolean;
+  /** Only these baselines (by key); all of them when absent. */
+  baselines?: ReadonlySet<string>;
   /** Called before each replay and once at the end (done === total). */
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -63,7 +65,9 @@ export async function runSuite(
   const bound = PRICE_TABLES[prices].model;
   const mapping = opts.mapping ?? "block";
   const headFallback = opts.headFallback;
-  const clients: ClientPolicy[] = api === "anthropic" ? anthropicClients(info) : openAIClients(info);
+  const clients: ClientPolicy[] = (api === "anthropic" ? anthropicClients(info) : openAIClients(info)).filter(
+    (c) => !opts.baselines || opts.baselines.has(c.key),
+  );
   type Step = {
     key: string;
     kind: PolicyKind;

@@ -74,12 +74,12 @@ export function anthropicClients(model: ModelInfo): ClientPolicy[] {
     },
     {
       key: "write_all_5m",
-      name: "breakpoints on the last block and every 20 before, 5m",
+      name: "write every prefix (breakpoints: system end, last two blocks, 20 before), 5m",
       mark: spaced("5m"),
     },
     {
       key: "write_all_1h",
-      name: "breakpoints on the last block and every 20 before, 1h",
+      name: "write every prefix (breakpoints: system end, last two blocks, 20 before), 1h",
       mark: spaced("1h"),
     },
     {
