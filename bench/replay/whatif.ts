@@ -186,7 +186,7 @@ export function formatText(w: WhatIf): string {
     `Stoker ${saves(t.stoker_saves_vs_no_caching_usd, t.stoker_saves_vs_no_caching_pct, "no caching")},`,
     `and ${saves(t.stoker_saves_vs_best_baseline_usd, t.stoker_saves_vs_best_baseline_pct, `the best baseline ("${t.best_baseline.name}", ${money(t.best_baseline.cost_usd)})`)}.`,
     `The offline optimum (knows every future request) costs ${money(t.optimum_usd)}; Stoker captures ${pct(t.stoker_share_of_optimum_savings)} of its savings.`,
-    "Model: block-level prefix caching of 512-token blocks in simulated time, pings charged per lapsing block (bench/economics/README.md).",
+    "Replayed through the simulator: Stoker's row by the worker's own path, the baselines as clients marking their own bodies (bench/replay/README.md).",
     "",
   ].join("\n");
 }

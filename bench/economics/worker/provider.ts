@@ -52,6 +52,7 @@ export class ReplayProvider {
   chargeRequest(j: number, u: Usage | null): void {
     if (!u) return;
     this.#charge(u);
+    this.#read += u.cacheReadTokens;
     this.#requestInput += u.inputTokens;
     this.#requestReads[j] = u.cacheReadTokens;
     this.#timeline[j] = this.#units;
@@ -72,7 +73,6 @@ export class ReplayProvider {
       u.cacheWrite5mTokens * m.cacheWrite5m +
       u.cacheWrite1hTokens * m.cacheWrite1h;
     this.#units += units;
-    this.#read += u.cacheReadTokens;
     this.#write5m += u.cacheWrite5mTokens;
     this.#write1h += u.cacheWrite1hTokens;
     return units;
@@ -84,6 +84,7 @@ export class ReplayProvider {
     return {
       policy,
       cost: this.#units / total,
+      // Read by the requests (a hit rate); what pings read is in their cost.
       readTokens: this.#read,
       write5mTokens: this.#write5m,
       write1hTokens: this.#write1h,
