@@ -1,6 +1,6 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import type { Config } from "../config.ts";
-import { resolveTenant } from "../tenants/resolve.ts";
+import { clientOf, resolveTenant, TooManyFailedLookups } from "../tenants/resolve.ts";
 import type { ProviderName } from "../tenants/types.ts";
 import { type Flavor, StokerError } from "./errors.ts";
 
@@ -41,8 +41,13 @@ export async function authenticate(
   if (!presented) throw new StokerError(401, "authentication_error", `Missing Stoker tenant key. ${hint}`);
   let record: Awaited<ReturnType<typeof resolveTenant>>;
   try {
-    record = await resolveTenant(presented.key, config.tenants, env);
-  } catch {
+    record = await resolveTenant(presented.key, config.tenants, env, Date.now(), clientOf(headers));
+  } catch (err) {
+    if (err instanceof TooManyFailedLookups) {
+      throw new StokerError(429, "rate_limit_error", "Too many unknown Stoker tenant keys; retry later.", {
+        headers: { "retry-after": String(err.retryAfterSeconds) },
+      });
+    }
     throw new StokerError(503, "api_error", "Stoker's tenant directory is unavailable; retry shortly.");
   }
   if (!record) throw new StokerError(401, "authentication_error", `Unknown Stoker tenant key. ${hint}`);

@@ -54,6 +54,9 @@ interface TenantRow extends Record<string, SqlStorageValue> {
  * Every change writes its audit entry in the same transaction.
  */
 export class TenantDirectory extends DurableObject<Env> {
+  /** Key lookups this instance served since it woke (the flood tests read it). */
+  lookups = 0;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
@@ -63,6 +66,7 @@ export class TenantDirectory extends DurableObject<Env> {
 
   /** The tenant whose key hashes to `keySha256Hex`, with its provider keys opened, or null. */
   async resolve(keySha256Hex: string): Promise<ResolvedTenant | null> {
+    this.lookups++;
     const row = this.#sql
       .exec<TenantRow>("SELECT * FROM tenants WHERE key_sha256 = ?", keySha256Hex.toLowerCase())
       .toArray()[0];
