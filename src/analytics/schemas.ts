@@ -218,6 +218,15 @@ export const TenantSchema = z
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),
     provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean() }),
+    provider_key_state: z
+      .object({
+        anthropic: z.enum(["unset", "set", "broken"]),
+        openai: z.enum(["unset", "set", "broken"]),
+      })
+      .openapi({
+        description:
+          "broken: set, but it no longer opens (sealed under another STOKER_SECRET); that provider's requests get 403 until it is set again",
+      }),
     canonicalize: RulesSchema,
     keepalive: z.object({
       enabled: z.boolean(),

@@ -12,6 +12,8 @@ export interface Tenant {
   mode: "managed" | "passthrough";
   /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
   providerKeys: Partial<Record<ProviderName, string>>;
+  /** Own provider keys that no longer open: refused, never replaced by the deploy's key. */
+  brokenProviderKeys: readonly ProviderName[];
 }
 
 /** The key a client presents: `x-stoker-key` (pass-through), else `x-api-key` or `Authorization: Bearer`. */
@@ -56,5 +58,6 @@ export async function authenticate(
     mode: presented.mode,
     canonicalize: record.canonicalize,
     providerKeys: record.providerKeys,
+    brokenProviderKeys: record.brokenProviderKeys,
   };
 }

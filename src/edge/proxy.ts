@@ -23,6 +23,12 @@ import { lookupWithDeadline } from "./tracker-client.ts";
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
   if (tenant.mode === "passthrough") return undefined;
+  if (tenant.brokenProviderKeys.includes(spec.flavor))
+    throw new StokerError(
+      403,
+      "permission_error",
+      `This tenant's own ${spec.flavor} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
+    );
   const key = tenant.providerKeys[spec.flavor] ?? config.upstreams[spec.flavor].apiKey;
   if (key)
     return spec.flavor === "anthropic"

@@ -4,7 +4,15 @@ import { getConfig } from "../config.ts";
 import { open, seal } from "../tracker/crypto.ts";
 import type { RpcResult } from "../tracker/types.ts";
 import { generateTenantKey, sha256, toHex } from "./keys.ts";
-import type { Actor, AuditEntry, JsonValue, ProviderName, ResolvedTenant, TenantInfo } from "./types.ts";
+import type {
+  Actor,
+  AuditEntry,
+  JsonValue,
+  ProviderKeyState,
+  ProviderName,
+  ResolvedTenant,
+  TenantInfo,
+} from "./types.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS tenants (
@@ -74,14 +82,20 @@ export class TenantDirectory extends DurableObject<Env> {
     return {
       id: row.id,
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
-      providerKeys: await this.providerKeys(row.id),
+      ...(await this.providerKeys(row.id)),
     };
   }
 
-  /** The tenant's own provider keys, opened (for requests and keepalive pings; never returned by the API). */
-  async providerKeys(tenant: string): Promise<Partial<Record<ProviderName, string>>> {
+  /**
+   * The tenant's own provider keys, opened (for requests and keepalive pings; never returned by the API), and
+   * the providers whose sealed key does not open (sealed under another STOKER_SECRET, or damaged). A broken
+   * key is never replaced by the deploy's: requests and pings for that provider are refused until an admin
+   * sets it again.
+   */
+  async providerKeys(tenant: string): Promise<ProviderKeyState> {
     const secret = getConfig(this.env).secret;
     const out: Partial<Record<ProviderName, string>> = {};
+    const broken: ProviderName[] = [];
     const rows = this.#sql
       .exec<{ provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer }>(
         "SELECT provider, iv, sealed FROM provider_keys WHERE tenant = ?",
@@ -95,10 +109,10 @@ export class TenantDirectory extends DurableObject<Env> {
           data: r.sealed,
         });
       } catch {
-        // Sealed under a previous STOKER_SECRET: unusable, as if unset (the admin sets it again).
+        broken.push(r.provider);
       }
     }
-    return out;
+    return { providerKeys: out, brokenProviderKeys: broken };
   }
 
   async create(
@@ -120,18 +134,20 @@ export class TenantDirectory extends DurableObject<Env> {
       );
       this.#audit(by, "tenant.create", id, { canonicalize });
     });
-    return { ok: true, value: { key, tenant: this.#info(id) as TenantInfo } };
+    return { ok: true, value: { key, tenant: (await this.#info(id)) as TenantInfo } };
   }
 
   async get(id: string): Promise<TenantInfo | null> {
-    return this.#info(id);
+    return await this.#info(id);
   }
 
   async list(limit: number, offset: number): Promise<TenantInfo[]> {
-    return this.#sql
+    const ids = this.#sql
       .exec<{ id: string }>("SELECT id FROM tenants ORDER BY id LIMIT ? OFFSET ?", limit, offset)
-      .toArray()
-      .map((r) => this.#info(r.id) as TenantInfo);
+      .toArray();
+    const out: TenantInfo[] = [];
+    for (const r of ids) out.push((await this.#info(r.id)) as TenantInfo);
+    return out;
   }
 
   /** A new key replaces the old one at once (the old key stops working; edge caches expire within seconds). */
@@ -158,7 +174,7 @@ export class TenantDirectory extends DurableObject<Env> {
       this.#sql.exec("UPDATE tenants SET key_sha256 = NULL, key_rotated_at = ? WHERE id = ?", Date.now(), id);
       this.#audit(by, "tenant.key.revoke", id, {});
     });
-    return { ok: true, value: this.#info(id) as TenantInfo };
+    return { ok: true, value: (await this.#info(id)) as TenantInfo };
   }
 
   /** Sets (a string) or clears (null) each given provider key; the audit says which, never the value. */
@@ -196,7 +212,7 @@ export class TenantDirectory extends DurableObject<Env> {
       }
       this.#audit(by, "tenant.provider_keys", id, detail);
     });
-    return { ok: true, value: this.#info(id) as TenantInfo };
+    return { ok: true, value: (await this.#info(id)) as TenantInfo };
   }
 
   async setCanonicalize(
@@ -211,7 +227,7 @@ export class TenantDirectory extends DurableObject<Env> {
       this.#sql.exec("UPDATE tenants SET canonicalize = ? WHERE id = ?", JSON.stringify(merged), id);
       this.#audit(by, "tenant.canonicalize", id, { canonicalize: rules });
     });
-    return { ok: true, value: this.#info(id) as TenantInfo };
+    return { ok: true, value: (await this.#info(id)) as TenantInfo };
   }
 
   /** Records a change made elsewhere (keepalive settings live in the tenant's tracker). */
@@ -249,22 +265,20 @@ export class TenantDirectory extends DurableObject<Env> {
     return this.#sql.exec<TenantRow>("SELECT * FROM tenants WHERE id = ?", id).toArray()[0];
   }
 
-  #info(id: string): TenantInfo | null {
+  async #info(id: string): Promise<TenantInfo | null> {
     const row = this.#row(id);
     if (!row) return null;
-    const set = new Set(
-      this.#sql
-        .exec<{ provider: string }>("SELECT provider FROM provider_keys WHERE tenant = ?", id)
-        .toArray()
-        .map((r) => r.provider),
-    );
+    const { providerKeys, brokenProviderKeys } = await this.providerKeys(id);
+    const state = (p: ProviderName) =>
+      brokenProviderKeys.includes(p) ? "broken" : providerKeys[p] !== undefined ? "set" : "unset";
     return {
       id: row.id,
       source: "directory",
       created_at: row.created_at,
       key_set: row.key_sha256 !== null,
       key_rotated_at: row.key_rotated_at,
-      provider_keys: { anthropic: set.has("anthropic"), openai: set.has("openai") },
+      provider_keys: { anthropic: state("anthropic") !== "unset", openai: state("openai") !== "unset" },
+      provider_key_state: { anthropic: state("anthropic"), openai: state("openai") },
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
     };
   }

@@ -78,7 +78,8 @@ export async function resolveTenant(
   const digest = await sha256(key);
   let found: TenantRecord | null = null;
   for (const t of configTenants) if (digestsEqual(digest, t.keySha256) && found === null) found = t;
-  if (found) return { id: found.id, canonicalize: found.canonicalize, providerKeys: {} };
+  if (found)
+    return { id: found.id, canonicalize: found.canonicalize, providerKeys: {}, brokenProviderKeys: [] };
   // The directory only ever issued keys of this form: anything else cannot be there, and costs no call.
   if (!isIssuedKeyFormat(key)) return null;
   const hex = toHex(digest);

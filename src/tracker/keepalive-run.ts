@@ -53,6 +53,8 @@ export interface RunDeps {
   conversations: Conversations;
   /** The tenant's own provider keys (admin API); the deploy's keys stand in where one is missing. */
   apiKeys: Partial<Record<"anthropic" | "openai", string>>;
+  /** Providers whose own key is broken or unknown: no ping, and never the deploy's key instead. */
+  refusedProviders: readonly ("anthropic" | "openai")[];
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -84,6 +86,11 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
   }
   for (const row of due) {
     const provider = row.upstream === "openai" ? "openai" : "anthropic";
+    if (deps.refusedProviders.includes(provider)) {
+      store.end(row.conversation, "stopped", "own-key-unusable");
+      report.stopped++;
+      continue;
+    }
     if (!(deps.apiKeys[provider] ?? config.upstreams[provider].apiKey) && !config.simulator) {
       // Pings use the deploy's managed key; without one there is nothing to ping with.
       store.end(row.conversation, "stopped", "no-key");

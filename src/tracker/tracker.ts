@@ -277,10 +277,16 @@ export class Tracker extends DurableObject<Env> {
     if (!tenantId) return emptyReport();
     this.#conversations.sweep(nowMs);
     let apiKeys: RunDeps["apiKeys"] = {};
-    try {
-      apiKeys = await directory(this.env).providerKeys(tenantId);
-    } catch {
-      // Directory unreachable: the deploy's keys (if any) still ping config tenants.
+    let refusedProviders: RunDeps["refusedProviders"] = [];
+    if (!getConfig(this.env).tenants.some((t) => t.id === tenantId)) {
+      try {
+        const state = await directory(this.env).providerKeys(tenantId);
+        apiKeys = state.providerKeys;
+        refusedProviders = state.brokenProviderKeys;
+      } catch {
+        // Directory unreachable: the tenant's own keys are unknown, so no ping goes out with the deploy's.
+        refusedProviders = ["anthropic", "openai"];
+      }
     }
     const report = await runKeepalive(
       {
@@ -291,6 +297,7 @@ export class Tracker extends DurableObject<Env> {
         store: this.#keepalive,
         conversations: this.#conversations,
         apiKeys,
+        refusedProviders,
       },
       nowMs,
       SWEEP_LIMIT,

@@ -106,6 +106,7 @@ async function describe(env: Env, config: Config, id: string) {
         key_set: true,
         key_rotated_at: null,
         provider_keys: { anthropic: false, openai: false },
+        provider_key_state: { anthropic: "unset", openai: "unset" },
         canonicalize: fromConfig.canonicalize,
       }
     : await directory(env).get(id);
