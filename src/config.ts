@@ -31,8 +31,10 @@ export interface Config {
   logLevel: LogLevel;
   /** Keys per-tenant salts and the encryption of stored keepalive requests. */
   secret: string;
-  /** STOKER_SECRET was not set and the built-in dev value is in use (fine locally, never in a deploy). */
+  /** STOKER_SECRET was not set and the built-in dev value is in use (local development only). */
   secretIsDevDefault: boolean;
+  /** Local development (`npm start`, tests): STOKER_SIMULATOR or STOKER_LOCAL_DEV is set. */
+  localDev: boolean;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
@@ -79,6 +81,13 @@ export function getConfig(env: Env): Config {
 }
 
 export function parseConfig(env: Env): Config {
+  const simulator = flag(env.STOKER_SIMULATOR);
+  const localDev = simulator || flag(env.STOKER_LOCAL_DEV);
+  // The dev value is in the source: a deploy without its own secret would seal and salt with a public key.
+  if (nonEmpty(env.STOKER_SECRET) === undefined && !localDev)
+    throw new ConfigError(
+      "STOKER_SECRET is not set: refusing to serve. Set it with `wrangler secret put STOKER_SECRET` (local development: npm start).",
+    );
   return {
     upstreams: {
       anthropic: {
@@ -90,7 +99,8 @@ export function parseConfig(env: Env): Config {
         apiKey: nonEmpty(env.OPENAI_API_KEY),
       },
     },
-    simulator: env.STOKER_SIMULATOR === "1" || env.STOKER_SIMULATOR === "true",
+    simulator,
+    localDev,
     tenants: parseTenants(env.TENANTS),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
     upstreamTimeoutMs: positiveInt(
@@ -114,6 +124,10 @@ export function parseConfig(env: Env): Config {
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
     },
   };
+}
+
+function flag(value: string | undefined): boolean {
+  return value === "1" || value === "true";
 }
 
 function adminToken(value: string | undefined): Uint8Array | null {
