@@ -29,11 +29,14 @@ function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Cred
       "permission_error",
       `This tenant's own ${spec.flavor} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
     );
-  const key = tenant.providerKeys[spec.flavor] ?? config.upstreams[spec.flavor].apiKey;
+  const own = tenant.providerKeys[spec.flavor];
+  const key = own ?? config.upstreams[spec.flavor].apiKey;
   if (key)
-    return spec.flavor === "anthropic"
-      ? { header: "x-api-key", value: key }
-      : { header: "authorization", value: key };
+    return {
+      header: spec.flavor === "anthropic" ? "x-api-key" : "authorization",
+      value: key,
+      tenantOwned: own !== undefined,
+    };
   // The simulator needs no key; a real provider does, and Stoker must not send the tenant key in its place.
   if (config.simulator) return null;
   const name = spec.flavor === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
