@@ -1,13 +1,16 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Derived keys by secret and tenant: a key derived under one STOKER_SECRET never serves another. */
 const keys = new Map<string, Promise<CryptoKey>>();
+const MAX_KEYS = 10_000;
 
 /** AES-256-GCM key for one tenant, derived with HKDF from the worker secret: a leaked row reveals nothing. */
 function tenantKey(secret: string, tenantId: string): Promise<CryptoKey> {
-  const id = `${tenantId}`;
+  const id = `${secret.length}:${secret}\n${tenantId}`;
   let key = keys.get(id);
   if (!key) {
+    if (keys.size >= MAX_KEYS) keys.clear();
     key = (async () => {
       const base = await crypto.subtle.importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"]);
       return crypto.subtle.deriveKey(
