@@ -60,3 +60,31 @@ describe("headers that reach the provider", () => {
     expect(ping?.headers["idempotency-key"]).toBeUndefined();
   });
 });
+
+describe("a client's own prompt_cache_key", () => {
+  it("goes upstream as an HMAC under the tenant's salt: two tenants' `support-bot` never share routing", async () => {
+    const send = async (apiKey: string, responses = false) => {
+      const ns = namespace();
+      const client = openai(ns, { apiKey });
+      if (responses)
+        await client.responses.create({ model: "gpt-4o", input: "hi", prompt_cache_key: "support-bot" });
+      else
+        await client.chat.completions.create({
+          model: "gpt-4o",
+          messages: [{ role: "user", content: "hi" }],
+          prompt_cache_key: "support-bot",
+        });
+      const [sent] = await simRequests(ns);
+      return (JSON.parse(sent?.body ?? "{}") as { prompt_cache_key?: string }).prompt_cache_key;
+    };
+    const a1 = await send(TEST_TENANTS.alpha);
+    const a2 = await send(TEST_TENANTS.alpha);
+    const b = await send(TEST_TENANTS.beta);
+    expect(a1).toMatch(/^stk-c-[A-Za-z0-9_-]{32}$/);
+    expect(a2).toBe(a1);
+    expect(b).not.toBe(a1);
+    expect(b).not.toBe("support-bot");
+    const r = await send(TEST_TENANTS.beta, true);
+    expect(r).toMatch(/^stk-c-/);
+  });
+});
