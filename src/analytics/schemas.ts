@@ -235,6 +235,13 @@ export const TenantSchema = z
       maxHorizonMs: z.number(),
       minPrefixTokens: z.number(),
     }),
+    storage: z
+      .object({
+        bytes: z.number(),
+        rows: z.record(z.string(), z.number()),
+        limits: z.object({ requests: z.number(), lineages: z.number() }),
+      })
+      .openapi({ description: "The tenant's tracker: SQLite bytes, rows per table, and the row bounds" }),
   })
   .openapi("Tenant");
 

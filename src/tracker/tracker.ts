@@ -29,7 +29,7 @@ import {
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { lookupPrefixes, updatePrefixes } from "./prefixes.ts";
 import { noteRescue } from "./rescues.ts";
-import { LIMITS, migrate } from "./schema.ts";
+import { COUNTED_TABLES, LIMITS, migrate } from "./schema.ts";
 import type {
   BusterFinding,
   KeepaliveReport,
@@ -37,6 +37,7 @@ import type {
   RecordAnswer,
   RecordRequest,
   RpcResult,
+  TenantStorage,
   Totals,
 } from "./types.ts";
 import { TrackerInputError, validateLookup, validateRecord } from "./validate.ts";
@@ -135,7 +136,8 @@ export class Tracker extends DurableObject<Env> {
         this.#conversations.sweep(r.at);
         this.#conversations.noteRequest(r.conversation, r.family, r.at);
       }
-      if (r.chain) diagnose(sql, r, excerpts);
+      // Only answered requests keep a chain: a rejected one (any model name a client made up) would add lineages.
+      if (r.chain && r.result === "ok" && r.status >= 200 && r.status < 300) diagnose(sql, r, excerpts);
       const b = capture ? beliefs.get(capture.hash) : undefined;
       if (capture && sealed && b && keptBelief(b) && b.cachedUntil !== null && r.family !== null) {
         this.#keepalive.upsert({
@@ -232,6 +234,25 @@ export class Tracker extends DurableObject<Env> {
   }
 
   /** Deletes everything this tenant's tracker holds: rows, alarm, and its place in the keepalive registry. */
+  /** What this tenant stores: the database's bytes and the rows of each table (the admin API shows it). */
+  async storage(): Promise<TenantStorage> {
+    const sql = this.ctx.storage.sql;
+    const rows: Record<string, number> = {};
+    for (const t of COUNTED_TABLES)
+      rows[t] = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n;
+    return {
+      bytes: sql.databaseSize,
+      rows,
+      limits: { requests: LIMITS.requests, lineages: LIMITS.lineages },
+    };
+  }
+
+  /** Applies every storage bound now (records do it every HOUSEKEEPING_EVERY; tests call it directly). */
+  async housekeeping(nowMs: number): Promise<TenantStorage> {
+    this.#housekeeping(nowMs);
+    return this.storage();
+  }
+
   async purge(): Promise<void> {
     const tenant = this.#tenant();
     await this.ctx.storage.deleteAlarm();
@@ -394,6 +415,13 @@ export class Tracker extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM requests WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
     sql.exec("DELETE FROM rescues WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
+    sql.exec("DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?", LIMITS.requests);
+    sql.exec("DELETE FROM rescues WHERE id <= (SELECT MAX(id) FROM rescues) - ?", LIMITS.requests);
+    sql.exec(
+      `DELETE FROM recent_chains WHERE lineage NOT IN
+        (SELECT lineage FROM recent_chains GROUP BY lineage ORDER BY MAX(at) DESC LIMIT ?)`,
+      LIMITS.lineages,
+    );
     const { n } = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM prefixes").one();
     if (n > LIMITS.prefixes) {
       sql.exec(

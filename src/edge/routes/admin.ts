@@ -111,7 +111,9 @@ async function describe(env: Env, config: Config, id: string) {
       }
     : await directory(env).get(id);
   if (!info) throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
-  return shapeTenant(info, await trackerFor(env, id).keepaliveSettings());
+  const tracker = trackerFor(env, id);
+  const [keepalive, storage] = await Promise.all([tracker.keepaliveSettings(), tracker.storage()]);
+  return { ...shapeTenant(info, keepalive), storage };
 }
 
 /** `/v1/admin/*`: tenants, their keys and settings, and the audit log. Every change is audited. */
@@ -142,7 +144,11 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
         await directory(c.env).audit(by, "tenant.keepalive", body.id, { keepalive: body.keepalive });
       }
       forgetResolved();
-      return c.json({ tenant: shapeTenant(created.tenant, keepalive), key: created.key }, 201);
+      const storage = await trackerFor(c.env, body.id).storage();
+      return c.json(
+        { tenant: { ...shapeTenant(created.tenant, keepalive), storage }, key: created.key },
+        201,
+      );
     },
   );
 
