@@ -214,6 +214,9 @@ export const TenantSchema = z
   .object({
     id: z.string(),
     source: z.enum(["directory", "config"]),
+    generation: z.number().int().openapi({
+      description: "Which creation of this id: a tenant created again after a deletion starts with no data",
+    }),
     created_at: z.string().nullable(),
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),

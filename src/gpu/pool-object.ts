@@ -132,6 +132,11 @@ export class GpuPool extends DurableObject<Env> {
     return { ok: true, value: true };
   }
 
+  /** Deletes every keepalive row (sealed prompts) of a tenant's scope: a deleted tenant leaves none here. */
+  async forgetTenant(scope: string): Promise<number> {
+    return this.ctx.storage.sql.exec("DELETE FROM touches WHERE tenant = ?", scope).rowsWritten;
+  }
+
   /** One keepalive sweep as of `nowMs` (the alarm calls it; tests call it with a simulated time). */
   async runKeepalive(pool: string, nowMs: number): Promise<RpcResult<TouchReport>> {
     const state = this.#pool(pool);

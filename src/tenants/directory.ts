@@ -4,6 +4,7 @@ import { getConfig } from "../config.ts";
 import { open, seal } from "../tracker/crypto.ts";
 import type { RpcResult } from "../tracker/types.ts";
 import { generateTenantKey, sha256, toHex } from "./keys.ts";
+import { parseScope, tenantScope } from "./scope.ts";
 import type {
   Actor,
   AuditEntry,
@@ -41,6 +42,17 @@ const SCHEMA = [
     request_id TEXT NOT NULL
   )`,
   `CREATE INDEX IF NOT EXISTS audit_at ON audit (at)`,
+  // The last generation of each deleted id: a tenant created again gets the next one (src/tenants/scope.ts).
+  `CREATE TABLE IF NOT EXISTS tombstones (
+    id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    deleted_at INTEGER NOT NULL
+  )`,
+];
+
+/** Columns added after the first schema: each added once, on the first wake that misses it. */
+const COLUMNS: [table: string, column: string, definition: string][] = [
+  ["tenants", "generation", "INTEGER NOT NULL DEFAULT 0"],
 ];
 
 /** Kept audit entries (newest); older ones are dropped. */
@@ -54,6 +66,7 @@ interface TenantRow extends Record<string, SqlStorageValue> {
   created_at: number;
   key_rotated_at: number | null;
   canonicalize: string;
+  generation: number;
 }
 
 /**
@@ -69,6 +82,13 @@ export class TenantDirectory extends DurableObject<Env> {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       for (const s of SCHEMA) ctx.storage.sql.exec(s);
+      for (const [table, column, definition] of COLUMNS) {
+        const has = ctx.storage.sql
+          .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+          .toArray()
+          .some((c) => c.name === column);
+        if (!has) ctx.storage.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      }
     });
   }
 
@@ -80,7 +100,7 @@ export class TenantDirectory extends DurableObject<Env> {
       .toArray()[0];
     if (!row) return null;
     return {
-      id: row.id,
+      id: tenantScope(row.id, row.generation),
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
       ...(await this.providerKeys(row.id)),
     };
@@ -124,15 +144,20 @@ export class TenantDirectory extends DurableObject<Env> {
     const key = generateTenantKey();
     const now = Date.now();
     const hash = toHex(await sha256(key));
+    const last = this.#sql
+      .exec<{ generation: number }>("SELECT generation FROM tombstones WHERE id = ?", id)
+      .toArray()[0];
+    const generation = last === undefined ? 0 : last.generation + 1;
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec(
-        "INSERT INTO tenants (id, key_sha256, created_at, key_rotated_at, canonicalize) VALUES (?, ?, ?, NULL, ?)",
+        "INSERT INTO tenants (id, key_sha256, created_at, key_rotated_at, canonicalize, generation) VALUES (?, ?, ?, NULL, ?, ?)",
         id,
         hash,
         now,
         JSON.stringify(canonicalize),
+        generation,
       );
-      this.#audit(by, "tenant.create", id, { canonicalize });
+      this.#audit(by, "tenant.create", id, { canonicalize, generation });
     });
     return { ok: true, value: { key, tenant: (await this.#info(id)) as TenantInfo } };
   }
@@ -237,12 +262,32 @@ export class TenantDirectory extends DurableObject<Env> {
 
   async remove(id: string, by: Actor): Promise<RpcResult<null>> {
     if (!this.#row(id)) return { ok: false, error: "not_found" };
+    const generation = (this.#row(id) as TenantRow).generation;
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec("DELETE FROM provider_keys WHERE tenant = ?", id);
       this.#sql.exec("DELETE FROM tenants WHERE id = ?", id);
-      this.#audit(by, "tenant.delete", id, {});
+      this.#sql.exec(
+        `INSERT INTO tombstones (id, generation, deleted_at) VALUES (?, ?, ?)
+          ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, deleted_at = excluded.deleted_at`,
+        id,
+        generation,
+        Date.now(),
+      );
+      this.#audit(by, "tenant.delete", id, { generation });
     });
     return { ok: true, value: null };
+  }
+
+  /**
+   * What a tracker's keepalive sweep needs of its tenant (by scope): whether that creation of the tenant
+   * still exists with a key (a revoked, rotated-away or deleted one pings no more), and its provider keys.
+   */
+  async keepaliveState(scope: string): Promise<ProviderKeyState & { active: boolean }> {
+    const { id, generation } = parseScope(scope);
+    const row = this.#row(id);
+    const active = row !== undefined && row.generation === generation && row.key_sha256 !== null;
+    if (!active) return { active, providerKeys: {}, brokenProviderKeys: [] };
+    return { active, ...(await this.providerKeys(id)) };
   }
 
   /** Newest first; `before` (an entry's id) pages back. */
@@ -274,6 +319,7 @@ export class TenantDirectory extends DurableObject<Env> {
     return {
       id: row.id,
       source: "directory",
+      generation: row.generation,
       created_at: row.created_at,
       key_set: row.key_sha256 !== null,
       key_rotated_at: row.key_rotated_at,

@@ -19,6 +19,8 @@ export interface ResolvedTenant extends ProviderKeyState {
 export interface TenantInfo {
   id: string;
   source: "directory" | "config";
+  /** Which creation of this id (0 for config tenants); its data lives under `tenantScope(id, generation)`. */
+  generation: number;
   created_at: number | null;
   key_set: boolean;
   key_rotated_at: number | null;

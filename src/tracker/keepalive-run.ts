@@ -55,6 +55,8 @@ export interface RunDeps {
   apiKeys: Partial<Record<"anthropic" | "openai", string>>;
   /** Providers whose own key is broken or unknown: no ping, and never the deploy's key instead. */
   refusedProviders: readonly ("anthropic" | "openai")[];
+  /** The tenant was revoked or deleted (or its directory is unreachable): every ping stops. */
+  inactive?: boolean;
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -87,7 +89,7 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
   for (const row of due) {
     const provider = row.upstream === "openai" ? "openai" : "anthropic";
     if (deps.refusedProviders.includes(provider)) {
-      store.end(row.conversation, "stopped", "own-key-unusable");
+      store.end(row.conversation, "stopped", deps.inactive ? "tenant-inactive" : "own-key-unusable");
       report.stopped++;
       continue;
     }

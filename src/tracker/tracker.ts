@@ -96,6 +96,8 @@ export class Tracker extends DurableObject<Env> {
       if (err instanceof TrackerInputError) return { ok: false, error: err.message };
       throw err;
     }
+    // A deleted tenant's tracker keeps nothing, whatever arrives after the deletion (a stream that outlived it).
+    if (this.#deleted()) return { ok: false, error: "tenant deleted" };
     // One object per tenant: a record naming another tenant is refused (defence in depth; no route sends one).
     const owner = this.#tenant();
     if (owner !== null && owner !== r.tenantId)
@@ -271,6 +273,17 @@ export class Tracker extends DurableObject<Env> {
     this.#tenantId = undefined;
     this.#conversations.forgetSweep();
     migrate(this.ctx.storage.sql);
+    // The tombstone: this scope is never used again (a new creation of the id gets a new generation).
+    this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('deleted_at', ?)", String(Date.now()));
+    this.#isDeleted = true;
+  }
+
+  #isDeleted: boolean | undefined;
+
+  #deleted(): boolean {
+    this.#isDeleted ??=
+      this.ctx.storage.sql.exec("SELECT 1 FROM meta WHERE key = 'deleted_at'").toArray().length > 0;
+    return this.#isDeleted;
   }
 
   /** The tenant's keepalive settings (defaults where none were set). */
@@ -299,11 +312,14 @@ export class Tracker extends DurableObject<Env> {
     this.#conversations.sweep(nowMs);
     let apiKeys: RunDeps["apiKeys"] = {};
     let refusedProviders: RunDeps["refusedProviders"] = [];
+    let inactive = false;
     if (!getConfig(this.env).tenants.some((t) => t.id === tenantId)) {
       try {
-        const state = await directory(this.env).providerKeys(tenantId);
+        const state = await directory(this.env).keepaliveState(tenantId);
         apiKeys = state.providerKeys;
-        refusedProviders = state.brokenProviderKeys;
+        // Revoked, rotated to no key, or deleted: this tenant's pings stop now, not when caches expire.
+        refusedProviders = state.active ? state.brokenProviderKeys : ["anthropic", "openai"];
+        inactive = !state.active;
       } catch {
         // Directory unreachable: the tenant's own keys are unknown, so no ping goes out with the deploy's.
         refusedProviders = ["anthropic", "openai"];
@@ -319,6 +335,7 @@ export class Tracker extends DurableObject<Env> {
         conversations: this.#conversations,
         apiKeys,
         refusedProviders,
+        inactive,
       },
       nowMs,
       SWEEP_LIMIT,

@@ -49,7 +49,7 @@ function validatePosition(p: unknown): PositionRecord {
 export function validateRecord(r: unknown): RecordRequest {
   if (r === null || typeof r !== "object") fail("record");
   const x = r as Record<string, unknown>;
-  text(x.tenantId, "tenantId", 64);
+  text(x.tenantId, "tenantId", 80); // a scope: the id and its generation (src/tenants/scope.ts)
   text(x.requestId, "requestId", 100);
   count(x.at, "at");
   if (

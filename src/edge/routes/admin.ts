@@ -14,10 +14,12 @@ import {
 } from "../../analytics/schemas.ts";
 import { iso } from "../../analytics/shape.ts";
 import type { Config } from "../../config.ts";
+import { poolFor } from "../../gpu/pool-client.ts";
 import type { KeepaliveSettings } from "../../keepalive/settings.ts";
 import { directory } from "../../tenants/directory.ts";
 import { digestsEqual, sha256 } from "../../tenants/keys.ts";
 import { forgetResolved } from "../../tenants/resolve.ts";
+import { tenantScope } from "../../tenants/scope.ts";
 import type { Actor, TenantInfo } from "../../tenants/types.ts";
 import type { RpcResult } from "../../tracker/types.ts";
 import type { AppEnv } from "../context.ts";
@@ -102,6 +104,7 @@ async function describe(env: Env, config: Config, id: string) {
     ? {
         id,
         source: "config",
+        generation: 0,
         created_at: null,
         key_set: true,
         key_rotated_at: null,
@@ -111,7 +114,7 @@ async function describe(env: Env, config: Config, id: string) {
       }
     : await directory(env).get(id);
   if (!info) throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
-  const tracker = trackerFor(env, id);
+  const tracker = trackerFor(env, tenantScope(id, info.generation));
   const [keepalive, storage] = await Promise.all([tracker.keepaliveSettings(), tracker.storage()]);
   return { ...shapeTenant(info, keepalive), storage };
 }
@@ -138,13 +141,14 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
         });
       const by = actorOf(c.req.raw.headers, c.var.requestId);
       const created = unwrap(await directory(c.env).create(body.id, body.canonicalize ?? {}, by), body.id);
-      let keepalive = await trackerFor(c.env, body.id).keepaliveSettings();
+      const tracker = trackerFor(c.env, tenantScope(body.id, created.tenant.generation));
+      let keepalive = await tracker.keepaliveSettings();
       if (body.keepalive) {
-        keepalive = await trackerFor(c.env, body.id).configureKeepalive(body.keepalive);
+        keepalive = await tracker.configureKeepalive(body.keepalive);
         await directory(c.env).audit(by, "tenant.keepalive", body.id, { keepalive: body.keepalive });
       }
       forgetResolved();
-      const storage = await trackerFor(c.env, body.id).storage();
+      const storage = await tracker.storage();
       return c.json(
         { tenant: { ...shapeTenant(created.tenant, keepalive), storage }, key: created.key },
         201,
@@ -209,14 +213,17 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       const body = c.req.valid("json");
       const config = c.var.config;
       const by = actorOf(c.req.raw.headers, c.var.requestId);
+      let generation = 0;
       if (body.canonicalize) {
         refuseConfigTenant(config, id, "canonicalization rules");
-        unwrap(await directory(c.env).setCanonicalize(id, body.canonicalize, by), id);
-      } else if (!configTenant(config, id) && !(await directory(c.env).get(id))) {
-        throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
+        generation = unwrap(await directory(c.env).setCanonicalize(id, body.canonicalize, by), id).generation;
+      } else if (!configTenant(config, id)) {
+        const info = await directory(c.env).get(id);
+        if (!info) throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
+        generation = info.generation;
       }
       if (body.keepalive) {
-        await trackerFor(c.env, id).configureKeepalive(body.keepalive);
+        await trackerFor(c.env, tenantScope(id, generation)).configureKeepalive(body.keepalive);
         await directory(c.env).audit(by, "tenant.keepalive", id, { keepalive: body.keepalive });
       }
       forgetResolved();
@@ -307,9 +314,13 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       const by = actorOf(c.req.raw.headers, c.var.requestId);
       const dir = directory(c.env);
       // Key first (no new traffic), then the data, then the entry: a failure part-way can be retried.
-      unwrap(await dir.revokeKey(id, by), id);
+      const { generation } = unwrap(await dir.revokeKey(id, by), id);
       forgetResolved();
-      await trackerFor(c.env, id).purge();
+      // Purged and tombstoned: a record still on its way (a stream that outlives the deletion) is refused.
+      await trackerFor(c.env, tenantScope(id, generation)).purge();
+      // GPU keepalive rows hold sealed prompts: every pool forgets the tenant too.
+      for (const pool of c.var.config.gpuPools.keys())
+        await poolFor(c.env, pool).forgetTenant(tenantScope(id, generation));
       unwrap(await dir.remove(id, by), id);
       return c.json({ deleted: id }, 200);
     },
