@@ -111,7 +111,7 @@ export class GpuPool extends DurableObject<Env> {
     const bad = invalidRemember(input, poolConfig.backends.length);
     if (bad) return { ok: false, error: `invalid remember input: ${bad}` };
     const at = clock(input.at);
-    const sealed = await seal(config.secret, input.tenantId, `gpu:${input.key}`, input.body);
+    const sealed = await seal(config.secret, input.tenantId, `gpu:${input.key}`, input.body, "gpu-touch");
     const residency = residencyMs(poolConfig, state, input.backend, at);
     this.#touches.upsert({
       tenant: input.tenantId,

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import { getConfig } from "../config.ts";
-import { open, seal } from "../tracker/crypto.ts";
+import { open, openLegacyV1, seal } from "../tracker/crypto.ts";
 import type { RpcResult } from "../tracker/types.ts";
 import { generateTenantKey, sha256, toHex } from "./keys.ts";
 import { parseScope, tenantScope } from "./scope.ts";
@@ -53,6 +53,8 @@ const SCHEMA = [
 /** Columns added after the first schema: each added once, on the first wake that misses it. */
 const COLUMNS: [table: string, column: string, definition: string][] = [
   ["tenants", "generation", "INTEGER NOT NULL DEFAULT 0"],
+  // 1: sealed under the one label every purpose shared; 2: the provider-key label and the tenant's scope.
+  ["provider_keys", "kdf", "INTEGER NOT NULL DEFAULT 1"],
 ];
 
 /** Kept audit entries (newest); older ones are dropped. */
@@ -89,6 +91,11 @@ export class TenantDirectory extends DurableObject<Env> {
           .some((c) => c.name === column);
         if (!has) ctx.storage.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
       }
+      try {
+        await this.migrateProviderKeys();
+      } catch {
+        // No usable config (no STOKER_SECRET outside local dev): nothing is served anyway; next wake retries.
+      }
     });
   }
 
@@ -116,23 +123,63 @@ export class TenantDirectory extends DurableObject<Env> {
     const secret = getConfig(this.env).secret;
     const out: Partial<Record<ProviderName, string>> = {};
     const broken: ProviderName[] = [];
+    const scope = tenantScope(tenant, this.#row(tenant)?.generation ?? 0);
     const rows = this.#sql
-      .exec<{ provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer }>(
-        "SELECT provider, iv, sealed FROM provider_keys WHERE tenant = ?",
+      .exec<{ provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer; kdf: number }>(
+        "SELECT provider, iv, sealed, kdf FROM provider_keys WHERE tenant = ?",
         tenant,
       )
       .toArray();
     for (const r of rows) {
+      const sealed = { iv: r.iv, data: r.sealed };
+      const context = providerContext(tenant, r.provider);
       try {
-        out[r.provider] = await open(secret, tenant, providerContext(tenant, r.provider), {
-          iv: r.iv,
-          data: r.sealed,
-        });
+        out[r.provider] =
+          r.kdf >= 2
+            ? await open(secret, scope, context, sealed, "provider-key")
+            : await openLegacyV1(secret, tenant, context, sealed);
       } catch {
         broken.push(r.provider);
       }
     }
     return { providerKeys: out, brokenProviderKeys: broken };
+  }
+
+  /**
+   * Re-seals provider keys sealed before v2 (one label for every purpose, no generation) under the
+   * provider-key label and the tenant's scope; runs on every wake and does nothing once all are v2. A key
+   * that does not open (another STOKER_SECRET) is left as it is, shown broken until an admin sets it again.
+   */
+  async migrateProviderKeys(): Promise<{ migrated: number; failed: number }> {
+    const secret = getConfig(this.env).secret;
+    const rows = this.#sql
+      .exec<{ tenant: string; provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer }>(
+        "SELECT tenant, provider, iv, sealed FROM provider_keys WHERE kdf < 2",
+      )
+      .toArray();
+    let migrated = 0;
+    let failed = 0;
+    for (const r of rows) {
+      const context = providerContext(r.tenant, r.provider);
+      let plain: string;
+      try {
+        plain = await openLegacyV1(secret, r.tenant, context, { iv: r.iv, data: r.sealed });
+      } catch {
+        failed++;
+        continue;
+      }
+      const scope = tenantScope(r.tenant, this.#row(r.tenant)?.generation ?? 0);
+      const v2 = await seal(secret, scope, context, plain, "provider-key");
+      this.#sql.exec(
+        "UPDATE provider_keys SET iv = ?, sealed = ?, kdf = 2 WHERE tenant = ? AND provider = ?",
+        v2.iv,
+        v2.data,
+        r.tenant,
+        r.provider,
+      );
+      migrated++;
+    }
+    return { migrated, failed };
   }
 
   async create(
@@ -214,7 +261,15 @@ export class TenantDirectory extends DurableObject<Env> {
     for (const [provider, value] of Object.entries(keys) as [ProviderName, string | null][]) {
       sealed.set(
         provider,
-        value === null ? null : await seal(secret, id, providerContext(id, provider), value),
+        value === null
+          ? null
+          : await seal(
+              secret,
+              tenantScope(id, this.#row(id)?.generation ?? 0),
+              providerContext(id, provider),
+              value,
+              "provider-key",
+            ),
       );
     }
     const now = Date.now();
@@ -225,8 +280,8 @@ export class TenantDirectory extends DurableObject<Env> {
           this.#sql.exec("DELETE FROM provider_keys WHERE tenant = ? AND provider = ?", id, provider);
         else
           this.#sql.exec(
-            `INSERT INTO provider_keys (tenant, provider, iv, sealed, set_at) VALUES (?, ?, ?, ?, ?)
-              ON CONFLICT (tenant, provider) DO UPDATE SET iv = excluded.iv, sealed = excluded.sealed, set_at = excluded.set_at`,
+            `INSERT INTO provider_keys (tenant, provider, iv, sealed, set_at, kdf) VALUES (?, ?, ?, ?, ?, 2)
+              ON CONFLICT (tenant, provider) DO UPDATE SET iv = excluded.iv, sealed = excluded.sealed, set_at = excluded.set_at, kdf = 2`,
             id,
             provider,
             s.iv,

@@ -139,7 +139,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   if (!row.iv || !row.sealed || !store.claim(row)) return { kind: "skipped", costUsd: 0 };
 
   const sealed = decodeSealedRequest(
-    await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }),
+    await open(config.secret, deps.tenantId, row.hash, { iv: row.iv, data: row.sealed }, "keepalive", true),
   );
   const forwarded = JSON.parse(sealed.body) as Record<string, unknown>;
   const endpoint =

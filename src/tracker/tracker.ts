@@ -119,7 +119,7 @@ export class Tracker extends DurableObject<Env> {
         body: capture.body,
         loc: capture.loc,
       };
-      sealed = await seal(config.secret, r.tenantId, capture.hash, encodeSealedRequest(plain));
+      sealed = await seal(config.secret, r.tenantId, capture.hash, encodeSealedRequest(plain), "keepalive");
     }
     const excerpts = await this.#sealExcerpts(r);
     const sql = this.ctx.storage.sql;
@@ -225,7 +225,14 @@ export class Tracker extends DurableObject<Env> {
         let excerpt: string | null = null;
         if (sealed && tenant) {
           try {
-            excerpt = await open(config.secret, tenant, `excerpt:${sealed.request_id}`, sealed);
+            excerpt = await open(
+              config.secret,
+              tenant,
+              `excerpt:${sealed.request_id}`,
+              sealed,
+              "excerpt",
+              true,
+            );
           } catch {
             excerpt = null; // sealed under another secret: shown without its excerpt
           }
@@ -397,7 +404,7 @@ export class Tracker extends DurableObject<Env> {
     if (!r.excerpts?.length) return out;
     const secret = getConfig(this.env).secret;
     for (const e of r.excerpts) {
-      out.set(e.segment, await seal(secret, r.tenantId, `excerpt:${r.requestId}`, e.excerpt));
+      out.set(e.segment, await seal(secret, r.tenantId, `excerpt:${r.requestId}`, e.excerpt, "excerpt"));
     }
     return out;
   }

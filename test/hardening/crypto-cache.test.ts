@@ -7,9 +7,9 @@ import { open, seal } from "../../src/tracker/crypto.ts";
 describe("per-isolate crypto caches are keyed by secret and tenant", () => {
   it("a key derived under one STOKER_SECRET never opens what another sealed", async () => {
     const tenant = `cc-${crypto.randomUUID()}`;
-    const sealed = await seal("secret-one-0123456789", tenant, "ctx", "sealed text");
-    expect(await open("secret-one-0123456789", tenant, "ctx", sealed)).toBe("sealed text");
-    await expect(open("secret-two-0123456789", tenant, "ctx", sealed)).rejects.toThrow();
+    const sealed = await seal("secret-one-0123456789", tenant, "ctx", "sealed text", "keepalive");
+    expect(await open("secret-one-0123456789", tenant, "ctx", sealed, "keepalive")).toBe("sealed text");
+    await expect(open("secret-two-0123456789", tenant, "ctx", sealed, "keepalive", true)).rejects.toThrow();
   });
 
   it("the chain salt follows the secret", () => {
