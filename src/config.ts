@@ -27,6 +27,8 @@ export interface Config {
   simulator: boolean;
   tenants: readonly TenantRecord[];
   maxBodyBytes: number;
+  /** Bodies above this many bytes are forwarded unchanged, without analysis (src/edge/budget.ts). */
+  analysisMaxBytes: number;
   upstreamTimeoutMs: number;
   logLevel: LogLevel;
   /** Keys per-tenant salts and the encryption of stored keepalive requests. */
@@ -56,6 +58,8 @@ export const DEFAULTS = {
   openaiUrl: "https://api.openai.com",
   // Anthropic's Messages API accepts requests up to 32 MB.
   maxBodyBytes: 32 * 1024 * 1024,
+  // Analysis holds about 10x the body: 8 MiB keeps one request's peak well inside an isolate's 128 MB.
+  analysisMaxBytes: 8 * 1024 * 1024,
   // Time allowed until the upstream's response headers arrive; streams are never cut after that.
   upstreamTimeoutMs: 600_000,
   trackerDeadlineMs: 10,
@@ -103,6 +107,7 @@ export function parseConfig(env: Env): Config {
     localDev,
     tenants: parseTenants(env.TENANTS),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
+    analysisMaxBytes: positiveInt("ANALYSIS_MAX_BYTES", env.ANALYSIS_MAX_BYTES, DEFAULTS.analysisMaxBytes),
     upstreamTimeoutMs: positiveInt(
       "UPSTREAM_TIMEOUT_MS",
       env.UPSTREAM_TIMEOUT_MS,

@@ -13,6 +13,7 @@ import { pipeSse } from "../upstream/sse.ts";
 import { usageHeader } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
+import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { StokerError } from "./errors.ts";
@@ -65,7 +66,8 @@ export function proxy(spec: EndpointSpec) {
     const model = body.model as string;
 
     const startedAt = Date.now();
-    const prepared = await prepare({
+    const over = overAnalysisBudget(raw, body, config.analysisMaxBytes);
+    const prepared = await (over ? skipAnalysis : prepare)({
       endpoint: spec.endpoint,
       raw,
       body,
@@ -141,6 +143,7 @@ export function proxy(spec: EndpointSpec) {
     headers.set("x-stoker-request-id", requestId);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
     if (prepared.planText) headers.set("x-stoker-plan", prepared.planText);
+    if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
     const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
     if (upstream.ok && isSse && upstream.body) {

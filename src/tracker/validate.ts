@@ -129,7 +129,7 @@ function validateExcerpts(v: unknown): void {
   }
 }
 
-const MAX_CHAIN_SEGMENTS = 4096;
+export const MAX_CHAIN_SEGMENTS = 4096;
 
 function validateChain(c: unknown): void {
   if (c === null || typeof c !== "object") fail("chain");
