@@ -43,7 +43,7 @@ async function one(mib: number, path: "analyzed" | "skipped"): Promise<void> {
     peak = Math.max(peak, process.memoryUsage().heapUsed);
   };
   const started = performance.now();
-  const raw = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  const raw = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   sample();
   const parsed = JSON.parse(raw) as Record<string, unknown>;
   sample();
