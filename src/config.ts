@@ -37,6 +37,8 @@ export interface Config {
   secretIsDevDefault: boolean;
   /** Local development (`npm start`, tests): STOKER_SIMULATOR or STOKER_LOCAL_DEV is set. */
   localDev: boolean;
+  /** `npm start` (STOKER_LOCAL_DEV): answer only requests addressed to a loopback host (DNS rebinding). */
+  loopbackOnly: boolean;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
@@ -105,6 +107,7 @@ export function parseConfig(env: Env): Config {
     },
     simulator,
     localDev,
+    loopbackOnly: flag(env.STOKER_LOCAL_DEV),
     tenants: parseTenants(env.TENANTS),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
     analysisMaxBytes: positiveInt("ANALYSIS_MAX_BYTES", env.ANALYSIS_MAX_BYTES, DEFAULTS.analysisMaxBytes),

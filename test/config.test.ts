@@ -116,3 +116,25 @@ describe("a deploy without STOKER_SECRET", () => {
     expect(await simRequests(ns)).toHaveLength(0);
   });
 });
+
+describe("npm start (STOKER_LOCAL_DEV) answers loopback hosts only", () => {
+  it("refuses a request addressed to another host name (DNS rebinding) with a 403", async () => {
+    const localEnv = { ...env, STOKER_LOCAL_DEV: "1" } as Env;
+    const get = async (url: string) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(url), localEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const evil = await get("http://rebound.attacker.example:8787/v1/admin/tenants");
+    expect(evil.status).toBe(403);
+    expect(((await evil.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    for (const host of ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"]) {
+      const ok = await get(`http://${host}/healthz`);
+      expect(ok.status).toBe(200);
+    }
+    // Without STOKER_LOCAL_DEV (a deploy, the tests) any host name is served.
+    const ctx = createExecutionContext();
+    expect((await worker.fetch(new Request("http://stoker.test/healthz"), env, ctx)).status).toBe(200);
+  });
+});
