@@ -13,6 +13,12 @@ import type { ResolvedTenant } from "./types.ts";
 export const KNOWN_TTL_MS = 30_000;
 export const UNKNOWN_TTL_MS = 2_000;
 /**
+ * When the directory cannot answer (overloaded by a flood, restarting), a tenant this isolate knew stays
+ * served from its cached entry for up to this long after the entry expired: valid tenants do not depend on
+ * the directory's health. This is also the revocation bound while the directory is unreachable.
+ */
+export const STALE_IF_ERROR_MS = 300_000;
+/**
  * Valid tenants and unknown keys are cached apart, each an LRU of its own size: a flood of unknown keys
  * evicts only other unknown keys and never a valid tenant's entry.
  */
@@ -98,7 +104,13 @@ export async function resolveTenant(
       .finally(() => inflight.delete(hex));
     inflight.set(hex, pending);
   }
-  const tenant = await pending;
+  let tenant: ResolvedTenant | null;
+  try {
+    tenant = await pending;
+  } catch (err) {
+    if (hit && hit.until + STALE_IF_ERROR_MS > nowMs) return hit.tenant;
+    throw err;
+  }
   if (tenant) {
     unknown.delete(hex);
     known.set(hex, { tenant, until: nowMs + KNOWN_TTL_MS });

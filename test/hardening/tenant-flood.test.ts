@@ -5,9 +5,11 @@ import { TenantWithKeySchema } from "../../src/analytics/schemas.ts";
 import type { TenantDirectory } from "../../src/tenants/directory.ts";
 import {
   FAILED_LOOKUPS_PER_WINDOW,
+  KNOWN_TTL_MS,
   MAX_UNKNOWN,
   resolverSizes,
   resolveTenant,
+  STALE_IF_ERROR_MS,
 } from "../../src/tenants/resolve.ts";
 import { longText, namespace, STOKER, workerFetch } from "../support/clients.ts";
 import { ADMIN_TOKEN } from "../support/tenants.ts";
@@ -136,5 +138,24 @@ describe("tenant directory under a flood of unknown keys", () => {
     );
     expect(results.every((r) => r === null)).toBe(true);
     expect((await lookups()) - before).toBe(1);
+  });
+
+  it("serves a tenant it knew while the directory cannot answer, for at most STALE_IF_ERROR_MS", async () => {
+    const t = await createTenant();
+    const t0 = Date.now();
+    expect((await resolveTenant(t.key, [], env, t0))?.id).toBe(t.id);
+    // The directory binding of an overloaded deploy: every call fails.
+    const down = {
+      ...env,
+      TENANT_DIRECTORY: {
+        idFromName: (name: string) => env.TENANT_DIRECTORY.idFromName(name),
+        get: () => ({ resolve: () => Promise.reject(new Error("overloaded")) }),
+      },
+    } as unknown as Env;
+    const expired = t0 + KNOWN_TTL_MS + 1;
+    expect((await resolveTenant(t.key, [], down, expired))?.id).toBe(t.id);
+    await expect(resolveTenant(t.key, [], down, t0 + KNOWN_TTL_MS + STALE_IF_ERROR_MS + 1)).rejects.toThrow();
+    // A key it never knew gets no such grace.
+    await expect(resolveTenant(wellFormed(888_888), [], down, expired, "198.18.0.2")).rejects.toThrow();
   });
 });
