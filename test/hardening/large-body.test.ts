@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/config.ts";
 import { ANALYSIS_MAX_BLOCKS } from "../../src/edge/budget.ts";
 import worker from "../../src/index.ts";
+import { backendRequests, gpuSim, prose } from "../gpu/support.ts";
 import { longText, namespace, simRequests } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter } from "../support/tracker.ts";
@@ -123,5 +124,31 @@ describe("the largest accepted body", { timeout: 60_000 }, () => {
     expect(res.headers.get("x-stoker-analysis")).toBe("skipped-over-budget-blocks");
     expect((await simRequests(ns))[0]?.body === body).toBe(true);
     expect((await totalsAfter(t.id, 1)).requests).toBe(1);
+  });
+
+  it("a GPU request over the budget is not canonicalized but keeps its tenant's cache_salt", async () => {
+    const t = freshTenant();
+    const marker = crypto.randomUUID();
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("http://stoker.test/gpu/salt/v1/chat/completions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "llama-3.1-8b",
+          max_tokens: 2,
+          messages: [{ role: "user", content: `${marker} ${prose(2000, "big")}` }],
+        }),
+      }),
+      { ...env, ANALYSIS_MAX_BYTES: "4096" } as Env,
+      ctx,
+    );
+    await res.text();
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-stoker-analysis")).toBe("skipped-over-budget-bytes");
+    const sent = (await Promise.all(gpuSim().backends.map((u) => backendRequests(u, marker)))).flat();
+    expect(sent).toHaveLength(1);
+    expect(JSON.parse(sent[0]?.body ?? "{}").cache_salt).toMatch(/^[A-Za-z0-9_-]{32}$/);
   });
 });
