@@ -33,6 +33,8 @@ if (simulated.anthropic || simulated.openai) {
   if (simulated.openai) vars.push(`OPENAI_UPSTREAM_URL:${sim.url}/openai`);
   vars.push("STOKER_SIMULATOR:1");
 }
+// Local development: the built-in dev STOKER_SECRET is allowed here only (a deploy without one refuses to serve).
+vars.push("STOKER_LOCAL_DEV:1");
 for (const name of ["ANTHROPIC_UPSTREAM_URL", "OPENAI_UPSTREAM_URL"] as const) {
   if (process.env[name]) vars.push(`${name}:${process.env[name]}`);
 }

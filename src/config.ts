@@ -32,12 +32,18 @@ export interface Config {
   devClock: boolean;
   tenants: readonly TenantRecord[];
   maxBodyBytes: number;
+  /** Bodies above this many bytes are forwarded unchanged, without analysis (src/edge/budget.ts). */
+  analysisMaxBytes: number;
   upstreamTimeoutMs: number;
   logLevel: LogLevel;
   /** Keys per-tenant salts and the encryption of stored keepalive requests. */
   secret: string;
-  /** STOKER_SECRET was not set and the built-in dev value is in use (fine locally, never in a deploy). */
+  /** STOKER_SECRET was not set and the built-in dev value is in use (local development only). */
   secretIsDevDefault: boolean;
+  /** Local development (`npm start`, tests): STOKER_SIMULATOR or STOKER_LOCAL_DEV is set. */
+  localDev: boolean;
+  /** `npm start` (STOKER_LOCAL_DEV): answer only requests addressed to a loopback host (DNS rebinding). */
+  loopbackOnly: boolean;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
@@ -59,6 +65,8 @@ export const DEFAULTS = {
   openaiUrl: "https://api.openai.com",
   // Anthropic's Messages API accepts requests up to 32 MB.
   maxBodyBytes: 32 * 1024 * 1024,
+  // Analysis holds about 10x the body: 8 MiB keeps one request's peak well inside an isolate's 128 MB.
+  analysisMaxBytes: 8 * 1024 * 1024,
   // Time allowed until the upstream's response headers arrive; streams are never cut after that.
   upstreamTimeoutMs: 600_000,
   trackerDeadlineMs: 10,
@@ -84,6 +92,13 @@ export function getConfig(env: Env): Config {
 }
 
 export function parseConfig(env: Env): Config {
+  const simulator = flag(env.STOKER_SIMULATOR);
+  const localDev = simulator || flag(env.STOKER_LOCAL_DEV);
+  // The dev value is in the source: a deploy without its own secret would seal and salt with a public key.
+  if (nonEmpty(env.STOKER_SECRET) === undefined && !localDev)
+    throw new ConfigError(
+      "STOKER_SECRET is not set: refusing to serve. Set it with `wrangler secret put STOKER_SECRET` (local development: npm start).",
+    );
   return {
     upstreams: {
       anthropic: {
@@ -95,10 +110,13 @@ export function parseConfig(env: Env): Config {
         apiKey: nonEmpty(env.OPENAI_API_KEY),
       },
     },
-    simulator: env.STOKER_SIMULATOR === "1" || env.STOKER_SIMULATOR === "true",
-    devClock: devClock(env),
+    simulator,
+    devClock: devClock(env, simulator),
+    localDev,
+    loopbackOnly: flag(env.STOKER_LOCAL_DEV),
     tenants: parseTenants(env.TENANTS),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
+    analysisMaxBytes: positiveInt("ANALYSIS_MAX_BYTES", env.ANALYSIS_MAX_BYTES, DEFAULTS.analysisMaxBytes),
     upstreamTimeoutMs: positiveInt(
       "UPSTREAM_TIMEOUT_MS",
       env.UPSTREAM_TIMEOUT_MS,
@@ -122,12 +140,15 @@ export function parseConfig(env: Env): Config {
   };
 }
 
-function devClock(env: Env): boolean {
-  const on = env.DEV_CLOCK === "1" || env.DEV_CLOCK === "true";
-  const simulator = env.STOKER_SIMULATOR === "1" || env.STOKER_SIMULATOR === "true";
+function devClock(env: Env, simulator: boolean): boolean {
+  const on = flag(env.DEV_CLOCK);
   // A movable clock would let a caller shift every TTL and deadline: never outside local development.
   if (on && !simulator) throw new ConfigError("DEV_CLOCK is only for local development with the simulator");
   return on;
+}
+
+function flag(value: string | undefined): boolean {
+  return value === "1" || value === "true";
 }
 
 function adminToken(value: string | undefined): Uint8Array | null {

@@ -7,7 +7,11 @@ interface Env {
   TENANTS?: string;
   /** "1" when the upstream URLs point at Stoker's provider simulator (set by `npm start`). */
   STOKER_SIMULATOR?: string;
+  /** "1" in local development (set by `npm start`): allows the built-in dev STOKER_SECRET. Never in a deploy. */
+  STOKER_LOCAL_DEV?: string;
   MAX_BODY_BYTES?: string;
+  /** Bodies above this many bytes are forwarded without analysis (default 8 MiB). */
+  ANALYSIS_MAX_BYTES?: string;
   UPSTREAM_TIMEOUT_MS?: string;
   LOG_LEVEL?: string;
   /** Keys per-tenant salts; a secret in production. */

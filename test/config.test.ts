@@ -1,9 +1,15 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../src/config.ts";
+import { ConfigError, DEFAULTS, parseConfig } from "../src/config.ts";
+import worker from "../src/index.ts";
+import { namespace, simRequests } from "./support/clients.ts";
+import { TEST_TENANTS } from "./support/tenants.ts";
 
 const base = {
   ANTHROPIC_UPSTREAM_URL: "https://api.anthropic.com",
   OPENAI_UPSTREAM_URL: "https://api.openai.com",
+  STOKER_SECRET: "a-deploy-secret-of-its-own",
 };
 const tenant = (extra: Record<string, unknown> = {}) =>
   JSON.stringify([{ id: "acme", key_sha256: "a".repeat(64), ...extra }]);
@@ -70,5 +76,79 @@ describe("config is parsed once, strictly", () => {
     });
     for (const cache of [{ ttl: "1h" }, { disabled: "yes" }, [true], null])
       expect(() => parseConfig({ ...base, TENANTS: tenant({ cache }) } as Env)).toThrow(ConfigError);
+  });
+
+  it("refuses to serve without STOKER_SECRET outside local development", () => {
+    const { STOKER_SECRET: _, ...noSecret } = base;
+    expect(() => parseConfig(noSecret as Env)).toThrow(/STOKER_SECRET/);
+    expect(() => parseConfig({ ...noSecret, STOKER_SECRET: "  " } as Env)).toThrow(ConfigError);
+    for (const local of [{ STOKER_SIMULATOR: "1" }, { STOKER_LOCAL_DEV: "1" }]) {
+      const c = parseConfig({ ...noSecret, ...local } as Env);
+      expect(c.secret).toBe(DEFAULTS.devSecret);
+      expect(c.secretIsDevDefault).toBe(true);
+      expect(c.localDev).toBe(true);
+    }
+    expect(parseConfig(base as Env).secretIsDevDefault).toBe(false);
+  });
+});
+
+describe("a deploy without STOKER_SECRET", () => {
+  it("answers every request with an opaque 500 and sends nothing upstream", async () => {
+    const deployEnv = { ...env, STOKER_SIMULATOR: undefined, STOKER_SECRET: undefined } as unknown as Env;
+    const ns = namespace();
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args.map(String).join(" "));
+    try {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request("http://stoker.test/anthropic/v1/messages", {
+          method: "POST",
+          headers: {
+            "x-api-key": TEST_TENANTS.alpha,
+            "content-type": "application/json",
+            "x-sim-namespace": ns,
+          },
+          body: JSON.stringify({
+            model: "claude-sonnet-4-6",
+            max_tokens: 8,
+            messages: [{ role: "user", content: "hi" }],
+          }),
+        }),
+        deployEnv,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(text).not.toContain(DEFAULTS.devSecret);
+      expect(text).toContain("Internal error in Stoker");
+    } finally {
+      console.error = original;
+    }
+    expect(errors.join("\n")).toContain("STOKER_SECRET is not set");
+    expect(await simRequests(ns)).toHaveLength(0);
+  });
+});
+
+describe("npm start (STOKER_LOCAL_DEV) answers loopback hosts only", () => {
+  it("refuses a request addressed to another host name (DNS rebinding) with a 403", async () => {
+    const localEnv = { ...env, STOKER_LOCAL_DEV: "1" } as Env;
+    const get = async (url: string) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(url), localEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const evil = await get("http://rebound.attacker.example:8787/v1/admin/tenants");
+    expect(evil.status).toBe(403);
+    expect(((await evil.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    for (const host of ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"]) {
+      const ok = await get(`http://${host}/healthz`);
+      expect(ok.status).toBe(200);
+    }
+    // Without STOKER_LOCAL_DEV (a deploy, the tests) any host name is served.
+    const ctx = createExecutionContext();
+    expect((await worker.fetch(new Request("http://stoker.test/healthz"), env, ctx)).status).toBe(200);
   });
 });

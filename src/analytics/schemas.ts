@@ -233,10 +233,22 @@ export const TenantSchema = z
   .object({
     id: z.string(),
     source: z.enum(["directory", "config"]),
+    generation: z.number().int().openapi({
+      description: "Which creation of this id: a tenant created again after a deletion starts with no data",
+    }),
     created_at: z.string().nullable(),
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),
     provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean() }),
+    provider_key_state: z
+      .object({
+        anthropic: z.enum(["unset", "set", "broken"]),
+        openai: z.enum(["unset", "set", "broken"]),
+      })
+      .openapi({
+        description:
+          "broken: set, but it no longer opens (sealed under another STOKER_SECRET); that provider's requests get 403 until it is set again",
+      }),
     canonicalize: RulesSchema,
     cache: z.object({ allow1h: z.boolean(), disabled: z.boolean(), retention24h: z.boolean() }),
     keepalive: z.object({
@@ -246,6 +258,13 @@ export const TenantSchema = z
       maxHorizonMs: z.number(),
       minPrefixTokens: z.number(),
     }),
+    storage: z
+      .object({
+        bytes: z.number(),
+        rows: z.record(z.string(), z.number()),
+        limits: z.object({ requests: z.number(), lineages: z.number() }),
+      })
+      .openapi({ description: "The tenant's tracker: SQLite bytes, rows per table, and the row bounds" }),
   })
   .openapi("Tenant");
 

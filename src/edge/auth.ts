@@ -1,7 +1,7 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import type { Config } from "../config.ts";
 import type { CacheSettings } from "../plan/settings.ts";
-import { resolveTenant } from "../tenants/resolve.ts";
+import { clientOf, resolveTenant, TooManyFailedLookups } from "../tenants/resolve.ts";
 import type { ProviderName } from "../tenants/types.ts";
 import { type Flavor, StokerError } from "./errors.ts";
 
@@ -15,6 +15,8 @@ export interface Tenant {
   mode: "managed" | "passthrough";
   /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
   providerKeys: Partial<Record<ProviderName, string>>;
+  /** Own provider keys that no longer open: refused, never replaced by the deploy's key. */
+  brokenProviderKeys: readonly ProviderName[];
 }
 
 /** The key a client presents: `x-stoker-key` (pass-through), else `x-api-key` or `Authorization: Bearer`. */
@@ -44,8 +46,13 @@ export async function authenticate(
   if (!presented) throw new StokerError(401, "authentication_error", `Missing Stoker tenant key. ${hint}`);
   let record: Awaited<ReturnType<typeof resolveTenant>>;
   try {
-    record = await resolveTenant(presented.key, config.tenants, env);
-  } catch {
+    record = await resolveTenant(presented.key, config.tenants, env, Date.now(), clientOf(headers));
+  } catch (err) {
+    if (err instanceof TooManyFailedLookups) {
+      throw new StokerError(429, "rate_limit_error", "Too many unknown Stoker tenant keys; retry later.", {
+        headers: { "retry-after": String(err.retryAfterSeconds) },
+      });
+    }
     throw new StokerError(503, "api_error", "Stoker's tenant directory is unavailable; retry shortly.");
   }
   if (!record) throw new StokerError(401, "authentication_error", `Unknown Stoker tenant key. ${hint}`);
@@ -55,5 +62,6 @@ export async function authenticate(
     canonicalize: record.canonicalize,
     cache: record.cache,
     providerKeys: record.providerKeys,
+    brokenProviderKeys: record.brokenProviderKeys,
   };
 }

@@ -5,7 +5,9 @@ import type { Prepared } from "./prepare.ts";
 /**
  * What a keepalive ping for this request would replay: its deepest breakpoint (planned or the client's; on
  * OpenAI the whole prompt)
- * with a chain hash, and the forwarded body and headers. Null when there is nothing a ping could keep.
+ * with a chain hash, and the forwarded body and headers (not the client's `Idempotency-Key`: a ping replaying
+ * it would be answered from the provider's idempotency cache, or refused). Null when there is nothing a ping
+ * could keep.
  */
 export function keepaliveCapture(
   prepared: Prepared,
@@ -36,6 +38,7 @@ export function keepaliveCapture(
   if (!seg?.hash) return null;
   const kept: [string, string][] = [];
   for (const [name, value] of headers)
-    if (name !== "x-api-key" && name !== "authorization") kept.push([name, value]);
+    if (name !== "x-api-key" && name !== "authorization" && name !== "idempotency-key")
+      kept.push([name, value]);
   return { conversation: a.conversation, hash: seg.hash, loc: seg.loc, ttl, path, headers: kept, body };
 }

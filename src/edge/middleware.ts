@@ -2,10 +2,12 @@ import type { MiddlewareHandler } from "hono";
 import { getConfig } from "../config.ts";
 import { authenticate } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
-import type { Flavor } from "./errors.ts";
+import { type Flavor, StokerError } from "./errors.ts";
 import { createLogger } from "./log.ts";
 
 let announced = false;
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /** Gives every request an id (returned in `x-stoker-request-id`, on every log line), its config and a logger. */
 export function requestContext(): MiddlewareHandler<AppEnv> {
@@ -17,6 +19,14 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set("config", config);
     const log = createLogger(requestId, config.logLevel);
     c.set("log", log);
+    // `npm start` serves a well-known dev key and admin token: a page on another site that rebinds its DNS
+    // name to 127.0.0.1 must not reach them, so only loopback host names are answered.
+    if (config.loopbackOnly && !LOOPBACK.has(new URL(c.req.url).hostname))
+      throw new StokerError(
+        403,
+        "permission_error",
+        "Local development answers only on localhost or 127.0.0.1.",
+      );
     if (!announced && !config.simulator && config.secretIsDevDefault) {
       announced = true;
       log.warn("config.dev_secret", {

@@ -37,10 +37,11 @@ const salts = new Map<string, string>();
 
 /** A per-tenant secret salt for h0, so tenants never share a chain hash or an OpenAI cache key. */
 export function tenantSalt(config: Config, tenantId: string): string {
-  let salt = salts.get(tenantId);
+  const id = `${tenantId}\n${config.secret}`; // by secret too: one derived under another never serves
+  let salt = salts.get(id);
   if (!salt) {
     salt = createHmac("sha256", config.secret).update(`salt:${tenantId}`).digest("base64url");
-    salts.set(tenantId, salt);
+    salts.set(id, salt);
   }
   return salt;
 }

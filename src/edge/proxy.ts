@@ -14,6 +14,7 @@ import { pipeSse } from "../upstream/sse.ts";
 import { usageHeader } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
+import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { StokerError } from "./errors.ts";
@@ -24,11 +25,20 @@ import { lookupWithDeadline } from "./tracker-client.ts";
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
   if (tenant.mode === "passthrough") return undefined;
-  const key = tenant.providerKeys[spec.flavor] ?? config.upstreams[spec.flavor].apiKey;
+  if (tenant.brokenProviderKeys.includes(spec.flavor))
+    throw new StokerError(
+      403,
+      "permission_error",
+      `This tenant's own ${spec.flavor} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
+    );
+  const own = tenant.providerKeys[spec.flavor];
+  const key = own ?? config.upstreams[spec.flavor].apiKey;
   if (key)
-    return spec.flavor === "anthropic"
-      ? { header: "x-api-key", value: key }
-      : { header: "authorization", value: key };
+    return {
+      header: spec.flavor === "anthropic" ? "x-api-key" : "authorization",
+      value: key,
+      tenantOwned: own !== undefined,
+    };
   // The simulator needs no key; a real provider does, and Stoker must not send the tenant key in its place.
   if (config.simulator) return null;
   const name = spec.flavor === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
@@ -59,7 +69,8 @@ export function proxy(spec: EndpointSpec) {
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
     const at = now();
-    const prepared = await prepare({
+    const over = overAnalysisBudget(raw, body, config.analysisMaxBytes);
+    const prepared = await (over ? skipAnalysis : prepare)({
       endpoint: spec.endpoint,
       raw,
       body,
@@ -137,6 +148,7 @@ export function proxy(spec: EndpointSpec) {
     headers.set("x-stoker-request-id", requestId);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
     if (prepared.planText) headers.set("x-stoker-plan", prepared.planText);
+    if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
     const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
     if (upstream.ok && isSse && upstream.body) {

@@ -111,7 +111,7 @@ export class GpuPool extends DurableObject<Env> {
     const bad = invalidRemember(input, poolConfig.backends.length);
     if (bad) return { ok: false, error: `invalid remember input: ${bad}` };
     const at = clock(input.at);
-    const sealed = await seal(config.secret, input.tenantId, `gpu:${input.key}`, input.body);
+    const sealed = await seal(config.secret, input.tenantId, `gpu:${input.key}`, input.body, "gpu-touch");
     const residency = residencyMs(poolConfig, state, input.backend, at);
     this.#touches.upsert({
       tenant: input.tenantId,
@@ -130,6 +130,11 @@ export class GpuPool extends DurableObject<Env> {
     );
     await this.#reschedule();
     return { ok: true, value: true };
+  }
+
+  /** Deletes every keepalive row (sealed prompts) of a tenant's scope: a deleted tenant leaves none here. */
+  async forgetTenant(scope: string): Promise<number> {
+    return this.ctx.storage.sql.exec("DELETE FROM touches WHERE tenant = ?", scope).rowsWritten;
   }
 
   /** One keepalive sweep as of `nowMs` (the alarm calls it; tests call it with a simulated time). */

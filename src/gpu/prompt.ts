@@ -27,6 +27,8 @@ export interface GpuPrepareInput {
   rules: CanonicalizeRules;
   /** Ask the backend for the stream's usage chunk (the client did not). */
   requestUsage: boolean;
+  /** Over the analysis budget (src/edge/budget.ts): no canonicalization, the salt and routing keys only. */
+  skipAnalysis?: boolean;
 }
 
 /** A GPU request ready to route and forward. */
@@ -63,7 +65,7 @@ export function prepareGpu(input: GpuPrepareInput): GpuPrepared {
   let conversation: string | null = null;
   let applied: string[] = [];
   let fault = false;
-  if (input.endpoint === "chat.completions") {
+  if (input.endpoint === "chat.completions" && !input.skipAnalysis) {
     try {
       const a = analyzeOpenAIChat({ raw, body, salt: input.tenantSalt, rules: input.rules });
       edits = a.canonical.edits;

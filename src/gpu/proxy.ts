@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import type { Tenant } from "../edge/auth.ts";
 import { readJsonBody } from "../edge/body.ts";
+import { overAnalysisBudget } from "../edge/budget.ts";
 import type { AppEnv } from "../edge/context.ts";
 import { StokerError } from "../edge/errors.ts";
 import { tenantSalt } from "../edge/prepare.ts";
@@ -72,6 +73,9 @@ export function gpuProxy(endpoint: GpuEndpoint) {
     const startedAt = Date.now();
 
     const hideUsage = stream && !clientWantsStreamUsage(body);
+    // Over the budget the prompt is not canonicalized (the analysis would hold several times the body); its
+    // cache_salt and routing keys are still set, so tenant isolation does not depend on the body's size.
+    const over = overAnalysisBudget(raw, body, config.analysisMaxBytes);
     const clientSalt = typeof body.cache_salt === "string" ? body.cache_salt : null;
     const prepared = prepareGpu({
       endpoint,
@@ -84,6 +88,7 @@ export function gpuProxy(endpoint: GpuEndpoint) {
         parseCanonicalizeHeader(c.req.header("x-stoker-canonicalize") ?? null).override,
       ),
       requestUsage: hideUsage,
+      skipAnalysis: over !== null,
     });
     if (prepared.fault) log.warn("engine.fault", { op: "analyze", upstream: "gpu" });
 
@@ -158,6 +163,7 @@ export function gpuProxy(endpoint: GpuEndpoint) {
     headers.set("x-stoker-request-id", requestId);
     headers.set("x-stoker-plan", plan);
     headers.set("x-stoker-backend", String(chosen.backend));
+    if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
     const failed = retryable(upstream.status);
     const remember = (usage: Usage) =>

@@ -128,7 +128,14 @@ async function sendTouch(deps: TouchDeps, row: TouchRow): Promise<Usage | null |
   if (!backend) return "failed";
   let body: string;
   try {
-    body = await open(deps.config.secret, row.tenant, `gpu:${row.key}`, { iv: row.iv, data: row.sealed });
+    body = await open(
+      deps.config.secret,
+      row.tenant,
+      `gpu:${row.key}`,
+      { iv: row.iv, data: row.sealed },
+      "gpu-touch",
+      true,
+    );
   } catch {
     return "failed";
   }

@@ -28,6 +28,8 @@ export async function sendPing(
   headers.set("content-type", "application/json");
   headers.delete("x-api-key");
   headers.delete("authorization");
+  // Rows captured before the capture dropped it may still carry the client's request's key.
+  headers.delete("idempotency-key");
   if (req.apiKey) {
     if (req.upstream === "anthropic") headers.set("x-api-key", req.apiKey);
     else headers.set("authorization", `Bearer ${req.apiKey}`);

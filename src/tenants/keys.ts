@@ -8,6 +8,14 @@ export function generateTenantKey(): string {
   return `sk-stoker-${btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
 }
 
+/** The form `generateTenantKey` issues: `sk-stoker-` and 43 base64url characters (32 bytes). */
+export const ISSUED_KEY = /^sk-stoker-[A-Za-z0-9_-]{43}$/;
+
+/** Whether a presented key could be one the directory issued (checked before any directory call). */
+export function isIssuedKeyFormat(key: string): boolean {
+  return key.length === 53 && ISSUED_KEY.test(key);
+}
+
 export async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
 }

@@ -3,23 +3,33 @@ import type { CacheSettings } from "../plan/settings.ts";
 
 export type ProviderName = "anthropic" | "openai";
 
+/** A tenant's own provider keys, opened, and those whose sealed value no longer opens. */
+export interface ProviderKeyState {
+  providerKeys: Partial<Record<ProviderName, string>>;
+  /** Set but unusable (sealed under another STOKER_SECRET): refused, never replaced by the deploy's key. */
+  brokenProviderKeys: ProviderName[];
+}
+
 /** What the edge needs of a directory tenant to serve a request (provider keys decrypted). */
-export interface ResolvedTenant {
+export interface ResolvedTenant extends ProviderKeyState {
   id: string;
   canonicalize: Partial<CanonicalizeRules>;
   /** The tenant's cache settings, defaults filled in. */
   cache: CacheSettings;
-  providerKeys: Partial<Record<ProviderName, string>>;
 }
 
 /** A tenant as the admin API shows it: never a key, only whether one is set. */
 export interface TenantInfo {
   id: string;
   source: "directory" | "config";
+  /** Which creation of this id (0 for config tenants); its data lives under `tenantScope(id, generation)`. */
+  generation: number;
   created_at: number | null;
   key_set: boolean;
   key_rotated_at: number | null;
   provider_keys: Record<ProviderName, boolean>;
+  /** `broken`: set, but it no longer opens; that provider's requests get 403 until it is set again. */
+  provider_key_state: Record<ProviderName, "unset" | "set" | "broken">;
   canonicalize: Partial<CanonicalizeRules>;
   cache: CacheSettings;
 }

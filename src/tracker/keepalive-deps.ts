@@ -16,6 +16,8 @@ export function sqlKeepaliveDeps(d: {
   store: KeepaliveCandidates;
   conversations: Conversations;
   apiKeys: RunDeps["apiKeys"];
+  refusedProviders?: RunDeps["refusedProviders"];
+  inactive?: boolean;
 }): RunDeps {
   const { sql, config, tenantId } = d;
   return {
@@ -25,12 +27,18 @@ export function sqlKeepaliveDeps(d: {
     store: d.store,
     conversations: d.conversations,
     apiKeys: d.apiKeys,
+    refusedProviders: d.refusedProviders ?? [],
+    inactive: d.inactive ?? false,
     open: async (row) =>
       decodeSealedRequest(
-        await open(config.secret, tenantId, row.hash, {
-          iv: row.iv ?? new ArrayBuffer(0),
-          data: row.sealed ?? new ArrayBuffer(0),
-        }),
+        await open(
+          config.secret,
+          tenantId,
+          row.hash,
+          { iv: row.iv ?? new ArrayBuffer(0), data: row.sealed ?? new ArrayBuffer(0) },
+          "keepalive",
+          true,
+        ),
       ),
     send: (ping) => sendPing(ping),
     account: (record) => void insertRequest(sql, record),

@@ -56,6 +56,10 @@ export interface RunDeps {
   conversations: Conversations;
   /** The tenant's own provider keys (admin API); the deploy's keys stand in where one is missing. */
   apiKeys: Partial<Record<"anthropic" | "openai", string>>;
+  /** Providers whose own key is broken or unknown: no ping, and never the deploy's key instead. */
+  refusedProviders: readonly ("anthropic" | "openai")[];
+  /** The tenant was revoked or deleted (or its directory is unreachable): every ping stops. */
+  inactive?: boolean;
   /** The captured request of a row. */
   open(row: KeepaliveRow): Promise<SealedRequest>;
   send(ping: PingRequest): Promise<PingResult>;
@@ -97,6 +101,11 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
   }
   for (const row of due) {
     const provider = row.upstream === "openai" ? "openai" : "anthropic";
+    if (deps.refusedProviders.includes(provider)) {
+      store.end(row.conversation, "stopped", deps.inactive ? "tenant-inactive" : "own-key-unusable");
+      report.stopped++;
+      continue;
+    }
     if (!(deps.apiKeys[provider] ?? config.upstreams[provider].apiKey) && !config.simulator) {
       // Pings use the deploy's managed key; without one there is nothing to ping with.
       store.end(row.conversation, "stopped", "no-key");

@@ -172,6 +172,10 @@ export function migrate(sql: SqlStorage): void {
 export const LIMITS = {
   prefixes: 20_000,
   requestsRetentionMs: 35 * 24 * 3600_000,
+  /** Newest accounting rows kept, whatever their age (about 150 MB): a busy tenant keeps fewer than 35 days. */
+  requests: 500_000,
+  /** Lineages (upstream + model) whose recent chains are kept, most recently used first. */
+  lineages: 256,
   gapsPerFamily: 200,
   chainsPerLineage: 8,
   conversations: 20_000,
@@ -179,3 +183,18 @@ export const LIMITS = {
   busters: 1_000,
   calibratedModels: 200,
 } as const;
+
+/** Tables whose rows a tenant's storage report counts. */
+export const COUNTED_TABLES = [
+  "requests",
+  "prefixes",
+  "gaps",
+  "recent_chains",
+  "busters",
+  "keepalive",
+  "conversations",
+  "family_gaps",
+  "rescues",
+  "family_rates",
+  "calibration",
+] as const;

@@ -35,7 +35,7 @@ import { planFacts, SqlPlanInputStore } from "./plan-inputs.ts";
 import { lookupPrefixes, SqlPrefixStore } from "./prefixes.ts";
 import { captureWorthKeeping, type DecisionState, recordDecisionState } from "./record-state.ts";
 import { noteRescue } from "./rescues.ts";
-import { LIMITS, migrate } from "./schema.ts";
+import { COUNTED_TABLES, LIMITS, migrate } from "./schema.ts";
 import type {
   BusterFinding,
   KeepaliveReport,
@@ -46,6 +46,7 @@ import type {
   RecordAnswer,
   RecordRequest,
   RpcResult,
+  TenantStorage,
   Totals,
 } from "./types.ts";
 import { TrackerInputError, validateLookup, validateRecord, validateScope } from "./validate.ts";
@@ -119,6 +120,8 @@ export class Tracker extends DurableObject<Env> {
       if (err instanceof TrackerInputError) return { ok: false, error: err.message };
       throw err;
     }
+    // A deleted tenant's tracker keeps nothing, whatever arrives after the deletion (a stream that outlived it).
+    if (this.#deleted()) return { ok: false, error: "tenant deleted" };
     // One object per tenant: a record naming another tenant is refused (defence in depth; no route sends one).
     const owner = this.#tenant();
     if (owner !== null && owner !== r.tenantId)
@@ -138,7 +141,7 @@ export class Tracker extends DurableObject<Env> {
         body: capture.body,
         loc: capture.loc,
       };
-      sealed = await seal(config.secret, r.tenantId, capture.hash, encodeSealedRequest(plain));
+      sealed = await seal(config.secret, r.tenantId, capture.hash, encodeSealedRequest(plain), "keepalive");
     }
     const excerpts = await this.#sealExcerpts(r);
     const sql = this.ctx.storage.sql;
@@ -158,7 +161,8 @@ export class Tracker extends DurableObject<Env> {
         capture && sealed ? { capture, sealed } : null,
         states,
       );
-      if (r.chain) diagnose(sql, r, excerpts);
+      // Only answered requests keep a chain: a rejected one (any model name a client made up) would add lineages.
+      if (r.chain && r.result === "ok" && r.status >= 200 && r.status < 300) diagnose(sql, r, excerpts);
     };
     try {
       this.ctx.storage.transactionSync(apply);
@@ -230,7 +234,14 @@ export class Tracker extends DurableObject<Env> {
         let excerpt: string | null = null;
         if (sealed && tenant) {
           try {
-            excerpt = await open(config.secret, tenant, `excerpt:${sealed.request_id}`, sealed);
+            excerpt = await open(
+              config.secret,
+              tenant,
+              `excerpt:${sealed.request_id}`,
+              sealed,
+              "excerpt",
+              true,
+            );
           } catch {
             excerpt = null; // sealed under another secret: shown without its excerpt
           }
@@ -241,6 +252,25 @@ export class Tracker extends DurableObject<Env> {
   }
 
   /** Deletes everything this tenant's tracker holds: rows, alarm, and its place in the keepalive registry. */
+  /** What this tenant stores: the database's bytes and the rows of each table (the admin API shows it). */
+  async storage(): Promise<TenantStorage> {
+    const sql = this.ctx.storage.sql;
+    const rows: Record<string, number> = {};
+    for (const t of COUNTED_TABLES)
+      rows[t] = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n;
+    return {
+      bytes: sql.databaseSize,
+      rows,
+      limits: { requests: LIMITS.requests, lineages: LIMITS.lineages },
+    };
+  }
+
+  /** Applies every storage bound now (records do it every HOUSEKEEPING_EVERY; tests call it directly). */
+  async housekeeping(nowMs: number): Promise<TenantStorage> {
+    this.#housekeeping(nowMs);
+    return this.storage();
+  }
+
   async purge(): Promise<void> {
     const tenant = this.#tenant();
     await this.ctx.storage.deleteAlarm();
@@ -259,6 +289,17 @@ export class Tracker extends DurableObject<Env> {
     this.#tenantId = undefined;
     this.#conversationStore.forgetSweep();
     migrate(this.ctx.storage.sql);
+    // The tombstone: this scope is never used again (a new creation of the id gets a new generation).
+    this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('deleted_at', ?)", String(Date.now()));
+    this.#isDeleted = true;
+  }
+
+  #isDeleted: boolean | undefined;
+
+  #deleted(): boolean {
+    this.#isDeleted ??=
+      this.ctx.storage.sql.exec("SELECT 1 FROM meta WHERE key = 'deleted_at'").toArray().length > 0;
+    return this.#isDeleted;
   }
 
   /** The tenant's keepalive settings (defaults where none were set). */
@@ -285,10 +326,19 @@ export class Tracker extends DurableObject<Env> {
     const tenantId = this.#tenant();
     if (!tenantId) return emptyReport();
     let apiKeys: RunDeps["apiKeys"] = {};
-    try {
-      apiKeys = await directory(this.env).providerKeys(tenantId);
-    } catch {
-      // Directory unreachable: the deploy's keys (if any) still ping config tenants.
+    let refusedProviders: RunDeps["refusedProviders"] = [];
+    let inactive = false;
+    if (!getConfig(this.env).tenants.some((t) => t.id === tenantId)) {
+      try {
+        const state = await directory(this.env).keepaliveState(tenantId);
+        apiKeys = state.providerKeys;
+        // Revoked, rotated to no key, or deleted: this tenant's pings stop now, not when caches expire.
+        refusedProviders = state.active ? state.brokenProviderKeys : ["anthropic", "openai"];
+        inactive = !state.active;
+      } catch {
+        // Directory unreachable: the tenant's own keys are unknown, so no ping goes out with the deploy's.
+        refusedProviders = ["anthropic", "openai"];
+      }
     }
     const report = await runKeepalive(
       sqlKeepaliveDeps({
@@ -299,6 +349,8 @@ export class Tracker extends DurableObject<Env> {
         store: this.#keepalive,
         conversations: this.#conversations,
         apiKeys,
+        refusedProviders,
+        inactive,
       }),
       nowMs,
       SWEEP_LIMIT,
@@ -361,7 +413,7 @@ export class Tracker extends DurableObject<Env> {
     if (!r.excerpts?.length) return out;
     const secret = getConfig(this.env).secret;
     for (const e of r.excerpts) {
-      out.set(e.segment, await seal(secret, r.tenantId, `excerpt:${r.requestId}`, e.excerpt));
+      out.set(e.segment, await seal(secret, r.tenantId, `excerpt:${r.requestId}`, e.excerpt, "excerpt"));
     }
     return out;
   }
@@ -396,6 +448,13 @@ export class Tracker extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM requests WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
     sql.exec("DELETE FROM rescues WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
+    sql.exec("DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?", LIMITS.requests);
+    sql.exec("DELETE FROM rescues WHERE id <= (SELECT MAX(id) FROM rescues) - ?", LIMITS.requests);
+    sql.exec(
+      `DELETE FROM recent_chains WHERE lineage NOT IN
+        (SELECT lineage FROM recent_chains GROUP BY lineage ORDER BY MAX(at) DESC LIMIT ?)`,
+      LIMITS.lineages,
+    );
     const { n } = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM prefixes").one();
     if (n > LIMITS.prefixes) {
       sql.exec(

@@ -135,3 +135,10 @@ export interface KeepaliveReport {
   skipped: number;
   costUsd: number;
 }
+
+/** A tenant's storage: SQLite bytes, rows per table, and the row bounds that apply. */
+export interface TenantStorage {
+  bytes: number;
+  rows: Record<string, number>;
+  limits: { requests: number; lineages: number };
+}

@@ -58,7 +58,7 @@ function validatePosition(p: unknown): PositionRecord {
 export function validateRecord(r: unknown): RecordRequest {
   if (r === null || typeof r !== "object") fail("record");
   const x = r as Record<string, unknown>;
-  text(x.tenantId, "tenantId", 64);
+  text(x.tenantId, "tenantId", 80); // a scope: the id and its generation (src/tenants/scope.ts)
   text(x.requestId, "requestId", 100);
   count(x.at, "at");
   if (
@@ -138,7 +138,7 @@ function validateExcerpts(v: unknown): void {
   }
 }
 
-const MAX_CHAIN_SEGMENTS = 4096;
+export const MAX_CHAIN_SEGMENTS = 4096;
 
 function validateChain(c: unknown): void {
   if (c === null || typeof c !== "object") fail("chain");

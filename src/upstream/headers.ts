@@ -28,18 +28,29 @@ function isPrivateRequestHeader(name: string): boolean {
   );
 }
 
-export type Credential = { header: "x-api-key" | "authorization"; value: string } | null;
+/** The key Stoker adds in managed mode; `tenantOwned` when it is the tenant's own, not the deploy's shared one. */
+export type Credential = {
+  header: "x-api-key" | "authorization";
+  value: string;
+  tenantOwned?: boolean;
+} | null;
+
+/** Headers that pick an account at the provider: only with the client's own key or the tenant's own. */
+const accountHeaders = new Set(["openai-organization", "openai-project"]);
 
 /**
  * The headers sent upstream: the client's own (betas, versions, org/project, idempotency keys pass through),
  * minus hop-by-hop and private ones. In managed mode the client's credentials (its Stoker key) are replaced
  * by `credential`; in pass-through mode (`credential` undefined) the client's provider key goes as it came.
+ * With the deploy's shared key (or none), `OpenAI-Organization` / `OpenAI-Project` are dropped: a tenant
+ * must not choose the operator's organization or project, nor get errors that name them.
  */
 export function upstreamRequestHeaders(incoming: Headers, credential: Credential | undefined): Headers {
   const out = new Headers();
   for (const [name, value] of incoming) {
     if (hopByHop.has(name) || isPrivateRequestHeader(name)) continue;
     if (credential !== undefined && (name === "x-api-key" || name === "authorization")) continue;
+    if (credential !== undefined && !credential?.tenantOwned && accountHeaders.has(name)) continue;
     out.append(name, value);
   }
   if (credential)

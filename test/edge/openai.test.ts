@@ -76,7 +76,7 @@ describe("OpenAI Chat Completions through Stoker (official SDK)", () => {
     expect(chunks[0]?.usage).toBeNull();
   });
 
-  it("passes tools, tool calls and organization/project/idempotency headers through", async () => {
+  it("passes tools, tool calls and the idempotency header through; organization/project only with the client's own key", async () => {
     const ns = namespace();
     const client = openai(ns, {
       headers: {
@@ -101,9 +101,22 @@ describe("OpenAI Chat Completions through Stoker (official SDK)", () => {
     });
     expect(res.choices[0]?.message.tool_calls?.[0]?.type).toBe("function");
     const [req] = await simRequests(ns);
-    expect(req?.headers["openai-organization"]).toBe("org-test");
-    expect(req?.headers["openai-project"]).toBe("proj-test");
     expect(req?.headers["idempotency-key"]).toBe("idem-1");
+    // Managed with the deploy's shared key: the tenant may not pick the operator's organization or project.
+    expect(req?.headers["openai-organization"]).toBeUndefined();
+    expect(req?.headers["openai-project"]).toBeUndefined();
+    const own = namespace();
+    await openai(own, {
+      apiKey: "sk-openai-clients-own",
+      headers: {
+        "x-stoker-key": TEST_TENANTS.alpha,
+        "OpenAI-Organization": "org-test",
+        "OpenAI-Project": "proj-test",
+      },
+    }).chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Find cats" }] });
+    const [passed] = await simRequests(own);
+    expect(passed?.headers["openai-organization"]).toBe("org-test");
+    expect(passed?.headers["openai-project"]).toBe("proj-test");
   });
 });
 

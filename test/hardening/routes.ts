@@ -151,6 +151,16 @@ export const ROUTES: FuzzRoute[] = [
     sample: openAIResponsesSample,
   },
   { name: "healthz", method: "GET", path: "/healthz", shape: "json", auth: "none", proxied: false },
+  // The dashboard: a public page and its files (no data; it reads the analytics API with the tenant's key).
+  { name: "dashboard", method: "GET", path: "/dashboard", shape: "json", auth: "none", proxied: false },
+  {
+    name: "dashboard app",
+    method: "GET",
+    path: "/dashboard/app.js",
+    shape: "json",
+    auth: "none",
+    proxied: false,
+  },
   { name: "openapi", method: "GET", path: "/v1/openapi.json", shape: "openai", auth: "none", proxied: false },
   ...(["summary", "timeseries", "prefixes", "busters"] as const).map(
     (what): FuzzRoute => ({

@@ -18,8 +18,8 @@ const request: SealedRequest = {
 
 describe("a sealed keepalive request", () => {
   it("reads back as it was written, through the seal", async () => {
-    const sealed = await seal("secret", "t", "hash", encodeSealedRequest(request));
-    expect(decodeSealedRequest(await open("secret", "t", "hash", sealed))).toEqual(request);
+    const sealed = await seal("secret", "t", "hash", encodeSealedRequest(request), "keepalive");
+    expect(decodeSealedRequest(await open("secret", "t", "hash", sealed, "keepalive"))).toEqual(request);
   });
 
   it("carries the body as it is (no escaping), after a one-line header", () => {

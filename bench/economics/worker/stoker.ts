@@ -106,6 +106,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
     store: keepalive,
     conversations,
     apiKeys: {},
+    refusedProviders: [],
     open: async (row: { sealed: ArrayBuffer | null }) =>
       decodeSealedRequest(decoder.decode(row.sealed ?? new ArrayBuffer(0))),
     send: (ping: Parameters<typeof sendPing>[0]) => sendPing(ping, provider.fetch),

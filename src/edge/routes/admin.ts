@@ -14,10 +14,12 @@ import {
 } from "../../analytics/schemas.ts";
 import { iso } from "../../analytics/shape.ts";
 import type { Config } from "../../config.ts";
+import { poolFor } from "../../gpu/pool-client.ts";
 import type { KeepaliveSettings } from "../../keepalive/settings.ts";
 import { directory } from "../../tenants/directory.ts";
 import { digestsEqual, sha256 } from "../../tenants/keys.ts";
 import { forgetResolved } from "../../tenants/resolve.ts";
+import { tenantScope } from "../../tenants/scope.ts";
 import type { Actor, TenantInfo } from "../../tenants/types.ts";
 import type { RpcResult } from "../../tracker/types.ts";
 import type { AppEnv } from "../context.ts";
@@ -102,16 +104,20 @@ async function describe(env: Env, config: Config, id: string) {
     ? {
         id,
         source: "config",
+        generation: 0,
         created_at: null,
         key_set: true,
         key_rotated_at: null,
         provider_keys: { anthropic: false, openai: false },
+        provider_key_state: { anthropic: "unset", openai: "unset" },
         canonicalize: fromConfig.canonicalize,
         cache: fromConfig.cache,
       }
     : await directory(env).get(id);
   if (!info) throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
-  return shapeTenant(info, await trackerFor(env, id).keepaliveSettings());
+  const tracker = trackerFor(env, tenantScope(id, info.generation));
+  const [keepalive, storage] = await Promise.all([tracker.keepaliveSettings(), tracker.storage()]);
+  return { ...shapeTenant(info, keepalive), storage };
 }
 
 /** `/v1/admin/*`: tenants, their keys and settings, and the audit log. Every change is audited. */
@@ -139,13 +145,18 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
         await directory(c.env).create(body.id, body.canonicalize ?? {}, by, body.cache ?? {}),
         body.id,
       );
-      let keepalive = await trackerFor(c.env, body.id).keepaliveSettings();
+      const tracker = trackerFor(c.env, tenantScope(body.id, created.tenant.generation));
+      let keepalive = await tracker.keepaliveSettings();
       if (body.keepalive) {
-        keepalive = await trackerFor(c.env, body.id).configureKeepalive(body.keepalive);
+        keepalive = await tracker.configureKeepalive(body.keepalive);
         await directory(c.env).audit(by, "tenant.keepalive", body.id, { keepalive: body.keepalive });
       }
       forgetResolved();
-      return c.json({ tenant: shapeTenant(created.tenant, keepalive), key: created.key }, 201);
+      const storage = await tracker.storage();
+      return c.json(
+        { tenant: { ...shapeTenant(created.tenant, keepalive), storage }, key: created.key },
+        201,
+      );
     },
   );
 
@@ -208,14 +219,22 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       const by = actorOf(c.req.raw.headers, c.var.requestId);
       if (body.canonicalize) refuseConfigTenant(config, id, "canonicalization rules");
       if (body.cache) refuseConfigTenant(config, id, "cache settings");
+      let generation = 0;
       if (body.canonicalize || body.cache) {
-        if (body.canonicalize) unwrap(await directory(c.env).setCanonicalize(id, body.canonicalize, by), id);
-        if (body.cache) unwrap(await directory(c.env).setCache(id, body.cache, by), id);
-      } else if (!configTenant(config, id) && !(await directory(c.env).get(id))) {
-        throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
+        if (body.canonicalize)
+          generation = unwrap(
+            await directory(c.env).setCanonicalize(id, body.canonicalize, by),
+            id,
+          ).generation;
+        if (body.cache)
+          generation = unwrap(await directory(c.env).setCache(id, body.cache, by), id).generation;
+      } else if (!configTenant(config, id)) {
+        const info = await directory(c.env).get(id);
+        if (!info) throw new StokerError(404, "not_found_error", `No tenant ${id}.`, { param: "id" });
+        generation = info.generation;
       }
       if (body.keepalive) {
-        await trackerFor(c.env, id).configureKeepalive(body.keepalive);
+        await trackerFor(c.env, tenantScope(id, generation)).configureKeepalive(body.keepalive);
         await directory(c.env).audit(by, "tenant.keepalive", id, { keepalive: body.keepalive });
       }
       forgetResolved();
@@ -306,9 +325,13 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       const by = actorOf(c.req.raw.headers, c.var.requestId);
       const dir = directory(c.env);
       // Key first (no new traffic), then the data, then the entry: a failure part-way can be retried.
-      unwrap(await dir.revokeKey(id, by), id);
+      const { generation } = unwrap(await dir.revokeKey(id, by), id);
       forgetResolved();
-      await trackerFor(c.env, id).purge();
+      // Purged and tombstoned: a record still on its way (a stream that outlives the deletion) is refused.
+      await trackerFor(c.env, tenantScope(id, generation)).purge();
+      // GPU keepalive rows hold sealed prompts: every pool forgets the tenant too.
+      for (const pool of c.var.config.gpuPools.keys())
+        await poolFor(c.env, pool).forgetTenant(tenantScope(id, generation));
       unwrap(await dir.remove(id, by), id);
       return c.json({ deleted: id }, 200);
     },

@@ -1,1 +1,1 @@
-export { renderAnthropic, renderOpenAI } from "./render.ts";
+export { renderAnthropic, renderOpenAI, tenantScopedCacheKey } from "./render.ts";

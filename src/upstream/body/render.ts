@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type { AnthropicPlan, OpenAIPlan, PlannedBreakpoint } from "../../plan/types.ts";
 import type { Analysis, SegmentLoc } from "../../prefix/types.ts";
 import { applyToBody, type Marker, type TopLevelField } from "./apply.ts";
@@ -38,6 +39,15 @@ export function renderAnthropic(a: Analysis, plan: AnthropicPlan): string {
   return applyToBody(a.raw, a.canonical.edits, list, []);
 }
 
+/**
+ * What a client's own `prompt_cache_key` becomes upstream: an HMAC of it keyed by the request's h0 (itself an
+ * HMAC under the tenant's secret salt). Two tenants sending `support-bot` no longer share provider routing,
+ * and one tenant's key stays stable for a model and its cache parameters (as its prefix cache is).
+ */
+export function tenantScopedCacheKey(h0: string, clientKey: string): string {
+  return `stk-c-${createHmac("sha256", h0).update(`client-key:${clientKey}`).digest("base64url").slice(0, 32)}`;
+}
+
 /** The OpenAI body to forward: canonical request, `prompt_cache_key`/retention/options and breakpoints. */
 export function renderOpenAI(a: Analysis, plan: OpenAIPlan): string {
   const responses = a.upstream === "openai-responses";
@@ -60,5 +70,10 @@ export function renderOpenAI(a: Analysis, plan: OpenAIPlan): string {
   if (plan.promptCacheKey) top.push({ key: "prompt_cache_key", value: plan.promptCacheKey.value });
   if (plan.retention) top.push({ key: "prompt_cache_retention", value: plan.retention });
   if (plan.cacheMode) top.push({ key: "prompt_cache_options", value: { mode: plan.cacheMode } });
-  return applyToBody(a.raw, a.canonical.edits, list, top);
+  const clientKey = a.openai?.promptCacheKey;
+  const edits =
+    clientKey === undefined
+      ? a.canonical.edits
+      : [...a.canonical.edits, { path: ["prompt_cache_key"], value: tenantScopedCacheKey(a.h0, clientKey) }];
+  return applyToBody(a.raw, edits, list, top);
 }
