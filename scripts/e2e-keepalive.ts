@@ -46,6 +46,11 @@ const START_EVERY_MS = 3 * MIN;
  * user who never came back.
  */
 const RETURNS_SUPPORT: (number | null)[] = [6, 7, null, 8, 6.5, null, 7.5, 7, null, 6];
+/**
+ * A chat family like the support bot, whose users paste nothing: a conversation's own part is a few dozen
+ * tokens next to the shared head (E is measured there to show what a ping buys then).
+ */
+const RETURNS_CHAT: (number | null)[] = RETURNS_SUPPORT;
 /** The control family's earlier conversations: nobody came back after turn 2. */
 const RETURNS_CONTROL: (number | null)[] = [null, null, null, null, null, null];
 /** After the history, the measured conversations start once everything is quiet. */
@@ -75,6 +80,8 @@ interface Family {
   system: string;
   /** The simulator caches per namespace, as a provider caches per organization: one per family here. */
   ns: string;
+  /** Whether its users paste their order history into turn 1. */
+  pastes: boolean;
 }
 
 /** The simulator's count: ceil(UTF-8 bytes / 4). */
@@ -194,7 +201,7 @@ class Conversation {
   }
 
   async say(question: string): Promise<Turn> {
-    const pasted = this.#messages.length === 0 ? `\n\n${orderRecord(this.label)}` : "";
+    const pasted = this.family.pastes && this.#messages.length === 0 ? `\n\n${orderRecord(this.label)}` : "";
     this.#messages.push({ role: "user", content: `${this.label}: ${question}${pasted}` });
     const atMs = this.clock.now();
     const { data, response } = await this.#client.messages
@@ -327,7 +334,7 @@ async function keptRows(stoker: Stoker, convs: Conversation[]): Promise<Map<stri
 
 /** USD of `tokens` at `multiplier` times the model's input price. */
 const usd = (tokens: number, multiplier: number) => (tokens * multiplier * PRICE.inputPerMTok) / 1e6;
-const $ = (x: number) => `$${x.toFixed(5)}`;
+const $ = (x: number) => `${x < 0 ? "-" : ""}$${Math.abs(x).toFixed(5)}`;
 const times = (m: number) => `${Number(m.toFixed(4))}x`;
 const n = (x: number) => x.toLocaleString("en-US");
 const mmss = (ms: number) => {
@@ -385,8 +392,9 @@ async function main(): Promise<void> {
       "the clock to each keepalive deadline the tracker sets (its `alarm_at`, where its alarm would fire) and",
       `then to the next turn. The support bot's earlier conversations pause after two quick turns (${TYPING_MS / 1000} s`,
       `apart); ${RETURNS_SUPPORT.filter((r) => r !== null).length} of ${RETURNS_SUPPORT.length} users come back after 6 to 8 minutes, the others never. The`,
-      `control family's ${RETURNS_CONTROL.length} earlier users never come back after turn 2. Then conversation C (support`,
-      `bot) and control D (control family) pause ${PAUSE_MS / MIN} minutes after turn 2. Prices: ${MODEL} at $${PRICE.inputPerMTok}/MTok input,`,
+      `control family's ${RETURNS_CONTROL.length} earlier users never come back after turn 2. In both, users paste ~3,000 tokens of`,
+      "their order history into turn 1. A third, chat family has the support bot's returns and nothing pasted.",
+      `Then conversations C (support bot), D (control) and E (chat) pause ${PAUSE_MS / MIN} minutes after turn 2. Prices: ${MODEL} at $${PRICE.inputPerMTok}/MTok input,`,
       `cache read ${times(PRICE.cacheRead)}, 5m write ${times(PRICE.cacheWrite5m)}.`,
     ].join(" "),
   });
@@ -404,20 +412,29 @@ async function main(): Promise<void> {
     name: "support",
     system: systemPrompt("Spoke & Chain, a bicycle shop", ["returns", "warranty", "shipping", "repairs"]),
     ns: `${run}-support`,
+    pastes: true,
   };
   const control: Family = {
     name: "control",
     system: systemPrompt("Wheel & Deal, a scooter shop", ["orders", "batteries", "delivery", "servicing"]),
     ns: `${run}-control`,
+    pastes: true,
+  };
+  const chat: Family = {
+    name: "chat",
+    system: systemPrompt("Gear & Gadget, a camera shop", ["lenses", "sensors", "tripods", "trade-ins"]),
+    ns: `${run}-chat`,
+    pastes: false,
   };
   console.log(
-    `System prompts: support ${simTokens(support.system)} tokens, control ${simTokens(control.system)} (simulator count); model ${MODEL}.`,
+    `System prompts: support ${simTokens(support.system)} tokens, control ${simTokens(control.system)}, chat ${simTokens(chat.system)} (simulator count); model ${MODEL}.`,
   );
 
   // The history: staggered conversations of both families, their pauses overlapping.
   const history = [
     ...RETURNS_SUPPORT.map((r, i) => new Conversation(`support-${i + 1}`, support, clock, r)),
     ...RETURNS_CONTROL.map((r, i) => new Conversation(`control-${i + 1}`, control, clock, r)),
+    ...RETURNS_CHAT.map((r, i) => new Conversation(`chat-${i + 1}`, chat, clock, r)),
   ];
   const origin = (await clock.sync()) + 1_000;
   const events: Event[] = [
@@ -427,37 +444,45 @@ async function main(): Promise<void> {
     ...history
       .filter((c) => c.family === control)
       .flatMap((c, i) => eventsOf(c, origin + i * START_EVERY_MS + START_EVERY_MS / 2)),
+    ...history
+      .filter((c) => c.family === chat)
+      .flatMap((c, i) => eventsOf(c, origin + i * START_EVERY_MS + START_EVERY_MS / 4)),
   ];
   const historyEnd = Math.max(...events.map((e) => e.atMs));
   // The measured conversations, once the history is over and every entry of it has lapsed or stopped.
   const c = new Conversation("C", support, clock, PAUSE_MS / MIN);
   const d = new Conversation("D", control, clock, PAUSE_MS / MIN);
   const measuredStart = historyEnd + QUIET_MS;
-  events.push(...eventsOf(c, measuredStart), ...eventsOf(d, measuredStart + 5_000));
+  const e = new Conversation("E", chat, clock, PAUSE_MS / MIN);
+  events.push(
+    ...eventsOf(c, measuredStart),
+    ...eventsOf(d, measuredStart + 5_000),
+    ...eventsOf(e, measuredStart + 10_000),
+  );
   events.sort((a, b) => a.atMs - b.atMs);
 
   // What the tracker decided for C and D during their pause, read just before each one's turn 3.
   const beforeReturn = new Map<string, KeptRow>();
-  for (const e of events) {
+  for (const ev of events) {
     if (interrupted()) return;
-    await clock.advanceTo(e.atMs);
-    if ((e.conv === c || e.conv === d) && e.conv.turns.length === 2) {
-      const row = (await keptRows(stoker, [e.conv])).get(e.conv.label);
-      if (row) beforeReturn.set(e.conv.label, row);
+    await clock.advanceTo(ev.atMs);
+    if ((ev.conv === c || ev.conv === d || ev.conv === e) && ev.conv.turns.length === 2) {
+      const row = (await keptRows(stoker, [ev.conv])).get(ev.conv.label);
+      if (row) beforeReturn.set(ev.conv.label, row);
     }
-    await e.conv.say(QUESTIONS[e.conv.turns.length] as string);
+    await ev.conv.say(QUESTIONS[ev.conv.turns.length] as string);
   }
   if (interrupted()) return;
 
-  const all = [...history, c, d];
-  const pings = await pingsIn(sim, [support, control]);
+  const all = [...history, c, d, e];
+  const pings = await pingsIn(sim, [support, control, chat]);
   const kept = await keptRows(stoker, all);
   printTurns(all, origin, kept);
   const decided = (label: string) => {
     const r = beforeReturn.get(label);
     return r ? `${r.state}${r.note ? ` (${r.note})` : ""}, ${r.pings} ping(s)` : "no keepalive row";
   };
-  console.log(`Tracker just before turn 3: C ${decided("C")}; D ${decided("D")}.`);
+  console.log(`Tracker just before turn 3: C ${decided("C")}; D ${decided("D")}; E ${decided("E")}.`);
 
   const steps = clock.steps;
   const cronPinged = steps.reduce((a, s) => a + s.cron.pinged, 0);
@@ -489,6 +514,12 @@ async function main(): Promise<void> {
   const rewriteUsd = usd(saved, PRICE.cacheWrite5m);
   const avoided = rewriteUsd - usd(saved, PRICE.cacheRead);
   const dRewrite = usd(d3.write, PRICE.cacheWrite5m);
+  // E, in the chat family (nothing pasted): the same accounting.
+  const [e1, e3] = [e.turn(1), e.turn(3)];
+  const ePings = pings.filter((p) => p.label === "E");
+  const ePingUsd = ePings.reduce((a, p) => a + usd(p.read, PRICE.cacheRead), 0);
+  const eSaved = ePings.length > 0 ? Math.max(0, e3.read - e1.write1h) : 0;
+  const eAvoided = usd(eSaved, PRICE.cacheWrite5m) - usd(eSaved, PRICE.cacheRead);
   console.log(
     [
       `\nC's ${PAUSE_MS / MIN}-minute pause at $${PRICE.inputPerMTok}/MTok input (cache read ${times(PRICE.cacheRead)}, 5m write ${times(PRICE.cacheWrite5m)}):`,
@@ -497,14 +528,16 @@ async function main(): Promise<void> {
       `  rewrite avoided:   the other ${saved} tokens read instead of written: ${$(rewriteUsd)} - ${$(usd(saved, PRICE.cacheRead))} = ${$(avoided)}`,
       `  net saving:        ${$(avoided - pingUsd)}`,
       `Control D's same pause: ${dPings.length} ping(s); turn 3 read ${d3.read} tokens (its family's head, held for the hour since turn 1 wrote ${d1.write1h} at 1h) and rewrote ${d3.write}: ${$(dRewrite)}.`,
+      `E (chat family, nothing pasted), the same pause: ${ePings.length} ping(s) reading ${ePings.map((p) => p.read).join(", ") || 0} tokens (${$(ePingUsd)}); turn 3 read ${e3.read} tokens, ${e1.write1h} of them the head's 1h entry; the ping saved rewriting ${eSaved}: ${$(eAvoided)}, net ${$(eAvoided - ePingUsd)}.`,
     ].join("\n"),
   );
   const supportHistory = history.filter((h) => h.family === support);
-  const historyPings = pings.filter((p) => p.label.startsWith("support-") || p.label.startsWith("control-"));
+  const historyPings = pings.filter((p) => p.label.includes("-"));
   const historyPingUsd = historyPings.reduce((a, p) => a + usd(p.read, PRICE.cacheRead), 0);
   const returned = supportHistory.filter((h) => h.turns.length === 3);
   // A return read its own conversation when it read more than the head and the order record it pasted.
-  const own = (h: Conversation) => simTokens(h.family.system) + simTokens(orderRecord(h.label));
+  const own = (h: Conversation) =>
+    simTokens(h.family.system) + (h.family.pastes ? simTokens(orderRecord(h.label)) : 0);
   const returnsRead = returned.filter((h) => h.turn(3).read >= own(h));
   const pingedNever = new Set(
     historyPings
@@ -512,7 +545,7 @@ async function main(): Promise<void> {
       .map((p) => p.label),
   );
   console.log(
-    `History: ${historyPings.length} ping(s), ${$(historyPingUsd)}; ${returnsRead.length} of the ${returned.length} support users who came back read their conversation's cache; ${pingedNever.size} of the ${supportHistory.length - returned.length} who never came back were pinged.`,
+    `History (support, control and chat): ${historyPings.length} ping(s), ${$(historyPingUsd)}; ${returnsRead.length} of the ${returned.length} support users who came back read their conversation's cache; ${pingedNever.size} of the ${supportHistory.length - returned.length} who never came back were pinged.`,
   );
   console.log("");
 
@@ -523,10 +556,10 @@ async function main(): Promise<void> {
     `**Control D** (a family whose ${RETURNS_CONTROL.length} earlier users never came back after turn 2): the same pause, ${dPings.length} pings (tracker just before turn 3: ${decided("D")}); turn 3 read ${n(d3.read)} tokens (the head's 1h entry) and rewrote ${n(d3.write)} (${$(dRewrite)}).`,
   );
   summarize(
-    `The history: ${historyPings.length} pings (${$(historyPingUsd)}); ${returnsRead.length} of the ${returned.length} support users who came back read their own conversation's cache; ${pingedNever.size} of the ${supportHistory.length - returned.length} who never came back were pinged.`,
+    `The history (support, control and chat): ${historyPings.length} pings (${$(historyPingUsd)}); ${returnsRead.length} of the ${returned.length} support users who came back read their own conversation's cache; ${pingedNever.size} of the ${supportHistory.length - returned.length} who never came back were pinged.`,
   );
   summarize(
-    `The ping read the whole prefix (${n(ping?.read ?? 0)} tokens) to save rewriting ${n(saved)}: the keepalive decision (src/decide/keepalive.ts) values a ping by the whole prefix's rewrite, though the head's own 1h entry outlives the pause: even a sure return pays for the ping only while the conversation's own part is over ${((100 * PRICE.cacheRead) / (PRICE.cacheWrite5m - PRICE.cacheRead)).toFixed(1)} % of the prefix (here ${((100 * saved) / Math.max(1, ping?.read ?? 1)).toFixed(0)} %).`,
+    `**E** (a chat family with the support bot's returns, whose users paste nothing): the same pause, ${ePings.length} ping(s) reading ${n(ePings.reduce((x, p) => x + p.read, 0))} tokens (${$(ePingUsd)}) to save rewriting ${n(eSaved)} (${$(eAvoided)}): net **${$(eAvoided - ePingUsd)}**. The keepalive decision (src/decide/keepalive.ts) values a ping by rewriting the whole prefix it reads, though the head's own 1h entry outlives the pause: even a sure return pays for the ping only while the conversation's own part is over ${((100 * PRICE.cacheRead) / (PRICE.cacheWrite5m - PRICE.cacheRead)).toFixed(1)} % of the prefix (C: ${((100 * saved) / Math.max(1, ping?.read ?? 1)).toFixed(0)} %, E: ${((100 * eSaved) / Math.max(1, ePings[0]?.read ?? 1)).toFixed(0)} %).`,
   );
 
   check(
