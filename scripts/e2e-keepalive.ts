@@ -10,6 +10,9 @@
 // dev route runs the cron there, which sweeps as the tracker's alarm would), the sweep before C's entry
 // lapses pings it, and C's third turn reads the cache. Control D belongs to another family whose users
 // never came back after their second turn: the same pause gets no ping, and its third turn rewrites.
+// C's deadline is met by two cron runs at once and then a third (a cron meeting an alarm): one ping in all.
+// E, in a chat family with the same returns but nothing pasted, shows what a ping buys when the family's
+// head has its own 1h entry and the conversation's own part is small.
 //
 //   npm run e2e:keepalive
 //
@@ -157,6 +160,22 @@ class Clock {
       await this.#step(wake, "deadline");
     }
     if (targetMs > this.now()) await this.#step(targetMs, "target");
+  }
+
+  /**
+   * At the tracker's next deadline, two cron runs at once (from `ms` before it, each moves the clock by `ms`,
+   * so both run at or just after the deadline), then a third: what a cron meeting an alarm looks like.
+   */
+  async raceAtNextDeadline(ms = 1_000): Promise<{ together: CronReport[]; again: CronReport } | null> {
+    const wake = await trackerWake(this.stoker);
+    if (wake === null || wake <= this.now() + ms) return null;
+    await this.advanceTo(wake - ms);
+    const together = await Promise.all([0, 1].map(() => advanceClock(this.stoker, ms)));
+    const again = await advanceClock(this.stoker, 0);
+    for (const r of [...together, again]) this.steps.push({ atMs: r.now_ms, why: "deadline", cron: r.cron });
+    this.#nowMs = Math.max(...[...together, again].map((r) => r.now_ms));
+    this.#readAt = Date.now();
+    return { together: together.map((r) => r.cron), again: again.cron };
   }
 }
 
@@ -463,8 +482,17 @@ async function main(): Promise<void> {
 
   // What the tracker decided for C and D during their pause, read just before each one's turn 3.
   const beforeReturn = new Map<string, KeptRow>();
+  let race: Awaited<ReturnType<Clock["raceAtNextDeadline"]>> = null;
+  let racePings = { before: 0, after: 0 };
   for (const ev of events) {
     if (interrupted()) return;
+    // C's deadline (the next one after its turn 2) is met by two cron runs at once, then a third.
+    if (ev.conv === c && c.turns.length === 2 && race === null) {
+      race = await clock.raceAtNextDeadline();
+      const before = (await pingsIn(sim, [support])).length;
+      await advanceClock(stoker, 0);
+      racePings = { before, after: (await pingsIn(sim, [support])).length };
+    }
     await clock.advanceTo(ev.atMs);
     if ((ev.conv === c || ev.conv === d || ev.conv === e) && ev.conv.turns.length === 2) {
       const row = (await keptRows(stoker, [ev.conv])).get(ev.conv.label);
@@ -596,6 +624,17 @@ async function main(): Promise<void> {
     "C's turn 3 after 7 minutes read its whole conversation",
     c3.read >= own(c) && c3.write < c3.read - cHead,
     `read ${c3.read} (head + order record ${own(c)}), wrote ${c3.write}`,
+  );
+  const pingedOf = (rs: CronReport[]) => rs.reduce((a, r) => a + r.pinged, 0);
+  check(
+    "two cron runs at once at C's deadline sent one ping between them; runs at the same time after that sent none",
+    race !== null &&
+      pingedOf(race.together) === 1 &&
+      race.again.pinged === 0 &&
+      racePings.after === racePings.before,
+    race
+      ? `reported pinged ${race.together.map((r) => r.pinged).join(" + ")}, then ${race.again.pinged}; pings at the simulator ${racePings.before} before a fourth run, ${racePings.after} after`
+      : "no deadline after C's turn 2",
   );
   check("control D got no ping", dPings.length === 0, `${dPings.length} ping(s); tracker: ${decided("D")}`);
   check(
