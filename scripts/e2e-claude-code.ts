@@ -7,7 +7,8 @@
 //
 // Loopback only (plus the npm registry, once, to install Claude Code). The pinned Claude Code is installed on
 // demand into `.cache/claude-code` (git-ignored, ~400 MB) and reused afterwards. Last line: `N passed, M failed`;
-// the exit code is non-zero when anything failed.
+// the exit code is non-zero when anything failed. A run in which every check passed writes
+// bench/report/claude-code.md (the README quotes its summary).
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -22,6 +23,7 @@ import {
   secs,
   tail,
 } from "./lib/harness.ts";
+import { reportTo, summarize } from "./lib/report.ts";
 import { bodyOf, type RecordedRequest, type Sim, simRequests, simStats, startSim } from "./lib/sim.ts";
 import { DEV_TENANT_KEY, type Stoker, startStoker } from "./lib/stoker.ts";
 
@@ -248,6 +250,18 @@ let stoker: Stoker | undefined;
 
 async function main(): Promise<void> {
   const started = Date.now();
+  reportTo({
+    file: "claude-code.md",
+    title: "Claude Code through Stoker",
+    command: "npm run e2e:claude-code",
+    setup: [
+      `Claude Code ${CLAUDE_CODE_VERSION} (the npm package, installed into \`.cache/claude-code\`) runs a three-turn`,
+      `session in print mode (\`claude -p\`, then \`--continue\`) with model ${MODEL}, once through Stoker under`,
+      "`wrangler dev` and once straight at the provider simulator (the baseline), each in its own simulator",
+      "namespace. The figures are what the simulator billed for the main-model request of each turn; Claude",
+      "Code's own side requests (titles, quota checks) are listed apart.",
+    ].join(" "),
+  });
   const scratch = scratchDir("stoker-e2e-cc-");
   // Equal-length directory names ("stoker", "direct"): Claude Code puts its working directory in the prompt,
   // so both conversations have the same byte (hence token) counts.
@@ -337,6 +351,14 @@ async function main(): Promise<void> {
   const later = (conv: Conversation) => usageOf(conv.turns.slice(1).flatMap((t) => t.main)).read;
   const tolerance = TOLERANCE_PER_TURN * (PROMPTS.length - 1);
   const [sRead, bRead] = [later(viaStoker), later(baseline)];
+  const reads = (conv: Conversation) =>
+    conv.turns.map((t) => usageOf(t.main).read.toLocaleString("en-US")).join(" / ");
+  summarize(
+    `Cache read tokens of the main-model request on turns 1 / 2 / 3: through Stoker ${reads(viaStoker)}; baseline (straight to the simulator) ${reads(baseline)}.`,
+  );
+  summarize(
+    `Turns 2-3 together: Stoker read ${sRead.toLocaleString("en-US")}, the baseline ${bRead.toLocaleString("en-US")}.`,
+  );
   check(
     "turns 2-3 read the cache through Stoker at least as well as without it",
     bRead > 0 && sRead >= bRead - tolerance,

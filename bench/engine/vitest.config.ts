@@ -1,8 +1,10 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { onEngineLog } from "./report.ts";
 
 // The engine is pure: it runs in workerd without the Worker entry, the simulator or bindings.
-// `npx vitest run --config bench/engine/vitest.config.ts` runs the benchmark (and, with ENGINE_TESTS=1, test/engine).
+// `npx vitest run --config bench/engine/vitest.config.ts` runs the benchmark and writes bench/report/engine.md
+// (with ENGINE_TESTS=1 it runs test/engine instead, and writes nothing).
 export default defineConfig({
   plugins: [
     cloudflareTest({
@@ -12,5 +14,8 @@ export default defineConfig({
   test: {
     include: process.env.ENGINE_TESTS ? ["test/engine/**/*.test.ts"] : ["bench/engine/**/*.bench.test.ts"],
     testTimeout: 600_000,
+    onConsoleLog: (log) => {
+      if (!process.env.ENGINE_TESTS) onEngineLog(log);
+    },
   },
 });

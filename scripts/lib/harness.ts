@@ -28,6 +28,11 @@ export function interrupted(): boolean {
   return stopping;
 }
 
+/** The results counted so far. */
+export function results(): { passed: number; failed: number } {
+  return { passed, failed };
+}
+
 /** Prints and counts one result; returns `ok`. */
 export function check(name: string, ok: boolean, detail = ""): boolean {
   // After SIGINT/SIGTERM, what is still running only sees its children vanish: not a result.

@@ -1,7 +1,7 @@
 // Stoker under `wrangler dev` for the end-to-end scripts: the dev tenant, the simulator as upstream, and the
 // cron trigger of `--test-scheduled`.
 import { createHash } from "node:crypto";
-import { cpSync, readdirSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { BIN, freePort, PATH, ROOT, type Service, startService, waitForHttp } from "./harness.ts";
@@ -25,6 +25,8 @@ export interface StokerOptions {
   persistTo: string;
   /** Serve `/__scheduled` (wrangler's cron test endpoint). */
   testScheduled?: boolean;
+  /** DEV_CLOCK=1: the shared clock moves with `POST /__dev/clock` (see `advanceClock`). */
+  devClock?: boolean;
   /** More `--var NAME:VALUE`s. */
   vars?: Record<string, string>;
   /**
@@ -57,6 +59,7 @@ export async function startStoker(opts: StokerOptions): Promise<Stoker> {
     OPENAI_UPSTREAM_URL: `${opts.simUrl}/openai`,
     STOKER_SIMULATOR: "1",
     TENANTS: JSON.stringify([{ id: "dev", key_sha256: keyHash }]),
+    ...(opts.devClock ? { DEV_CLOCK: "1" } : {}),
     ...opts.vars,
   };
   const args = [
@@ -118,6 +121,48 @@ export async function triggerCron(
   } catch {
     return `HTTP ${res.status}: ${text.slice(0, 200)}`;
   }
+}
+
+/** What the minute cron reports (src/keepalive/scheduled.ts). */
+export interface CronReport {
+  tenants: number;
+  pinged: number;
+  costUsd: number;
+  failures: number;
+}
+
+async function devClock<T>(stoker: Stoker, body?: unknown): Promise<T> {
+  const res = await fetch(`${stoker.url}/__dev/clock`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (!res.ok) throw new Error(`/__dev/clock: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** The shared clock of a Stoker started with `devClock` (epoch ms). */
+export const clockNow = async (stoker: Stoker) => (await devClock<{ now_ms: number }>(stoker)).now_ms;
+
+/**
+ * Moves the shared clock of a Stoker started with `devClock` forward by `ms` (the Worker's, its Durable
+ * Objects', the cron's and, through `x-sim-now`, the simulator's); the Worker then runs the minute cron at
+ * the new time and returns its report.
+ */
+export const advanceClock = (stoker: Stoker, ms: number) =>
+  devClock<{ now_ms: number; cron: CronReport }>(stoker, { advance_ms: Math.max(0, ms) });
+
+/**
+ * When the tenant's tracker wants its next keepalive sweep, on the shared clock (its `alarm_at`), or null.
+ * The alarm itself fires on the wall clock, which does not move with the shared one: a script that moves
+ * the clock steps to this time, and the cron the step runs does the alarm's sweep.
+ */
+export async function trackerWake(stoker: Stoker): Promise<number | null> {
+  if (!existsSync(join(stoker.persistTo, "v3", "do", "stoker-Tracker"))) return null; // no tracker yet
+  const rows = await queryObjects(stoker, "Tracker", "SELECT value FROM meta WHERE key = 'alarm_at'");
+  const at = rows.map((r) => Number(r.value)).filter((x) => Number.isFinite(x));
+  return at.length > 0 ? Math.min(...at) : null;
 }
 
 /** The Worker's JSON log lines with `msg` (as wrangler prints them), oldest first. */

@@ -1,56 +1,27 @@
 import { env } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
+import {
+  converse,
+  hitRateOf,
+  inputCostOf,
+  MODEL,
+  promptTokens,
+  tools,
+} from "../../scripts/lib/conversation.ts";
 import { anthropic, longText, namespace, simRequests } from "../support/clients.ts";
 import { freshTenant, RAW_TENANT } from "../support/tenants.ts";
 
-const MODEL = "claude-sonnet-4-6";
-
-function tools(reorderKeys: boolean): Anthropic.Tool[] {
-  return Array.from({ length: 6 }, (_, i) => {
-    const properties: Record<string, unknown> = reorderKeys
-      ? {
-          limit: { type: "number", description: "max rows" },
-          query: { description: "search text", type: "string" },
-        }
-      : {
-          query: { type: "string", description: "search text" },
-          limit: { description: "max rows", type: "number" },
-        };
-    const schema = reorderKeys
-      ? { required: ["query"], properties, type: "object" as const }
-      : { type: "object" as const, properties, required: ["query"] };
-    return { name: `search_${i}`, description: longText(40, `tool${i}`), input_schema: schema };
-  });
-}
-
 /**
- * Runs a conversation of `turns` turns with no cache_control anywhere, through Stoker; returns each turn's
- * usage. `naive`: the same conversation sent straight to the provider by a client that only turns on
- * Anthropic's automatic caching (one top-level `cache_control`), the one-line baseline Stoker must beat.
+ * Runs the scenario's conversation (scripts/lib/conversation.ts, which also produces the README's figure in
+ * bench/report/conversation.md) through Stoker, or with `naive` straight to the simulator.
  */
 async function conversation(turns: number, opts: { reorderToolKeys?: boolean; naive?: boolean } = {}) {
   const ns = namespace();
   const client = opts.naive
     ? new Anthropic({ baseURL: `${env.SIM_URL}/anthropic`, apiKey: ns, maxRetries: 0 })
     : anthropic(ns, { apiKey: freshTenant().key });
-  const system = longText(3000, "rules");
-  const messages: Anthropic.MessageParam[] = [];
-  const usage: Anthropic.Usage[] = [];
-  for (let turn = 0; turn < turns; turn++) {
-    messages.push({ role: "user", content: `Turn ${turn}: ${longText(120, `user${turn}`)}` });
-    const reply = await client.messages.create({
-      model: MODEL,
-      max_tokens: 64,
-      system,
-      tools: tools(opts.reorderToolKeys === true && turn % 2 === 1),
-      messages: [...messages],
-      ...(opts.naive ? { cache_control: { type: "ephemeral" as const } } : {}),
-    });
-    usage.push(reply.usage);
-    messages.push({ role: "assistant", content: reply.content });
-  }
-  return { ns, usage };
+  return { ns, usage: await converse(client, turns, opts) };
 }
 
 /** One short question after the long system prompt and tools, the tool schemas' keys reordered or not. */
@@ -70,24 +41,6 @@ const sameQuestion = (
     },
     options,
   );
-
-const promptTokens = (u: Anthropic.Usage) =>
-  u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
-
-/** Input cost in base-price token units at 5m prices (write 1.25, read 0.1). */
-const inputCostOf = (usage: Anthropic.Usage[]) =>
-  usage.reduce(
-    (s, u) =>
-      s +
-      u.input_tokens +
-      1.25 * (u.cache_creation_input_tokens ?? 0) +
-      0.1 * (u.cache_read_input_tokens ?? 0),
-    0,
-  );
-
-const hitRateOf = (usage: Anthropic.Usage[]) =>
-  usage.reduce((s, u) => s + (u.cache_read_input_tokens ?? 0), 0) /
-  usage.reduce((s, u) => s + promptTokens(u), 0);
 
 describe("a 10-turn conversation sent with no cache_control at all", () => {
   it("reads the cache from turn 2 on, as much as a client using automatic caching", {
