@@ -25,6 +25,8 @@ export interface Prepared {
   /** Compact plan for `x-stoker-plan` and the accounting row. */
   planText: string | null;
   positions: PositionRecord[];
+  /** The message id of the conversation's last answer, as the tracker (or this isolate) knows it. */
+  previousMessageId?: string;
 }
 
 const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = {
@@ -121,7 +123,15 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
         : planOpenAI(analysis, known, ctx);
     const body =
       plan.upstream === "anthropic" ? renderAnthropic(analysis, plan) : renderOpenAI(analysis, plan);
-    return { body, analysis, plan, planText: describePlan(plan), positions: positionsOf(analysis, plan) };
+    const previousMessageId = found.previousMessageId;
+    const planned = {
+      body,
+      analysis,
+      plan,
+      planText: describePlan(plan),
+      positions: positionsOf(analysis, plan),
+    };
+    return previousMessageId === undefined ? planned : { ...planned, previousMessageId };
   } catch (err) {
     input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });
     return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null) };
