@@ -213,3 +213,14 @@ describe("the provider's reason beside Stoker's cache-buster finding", () => {
     });
   });
 });
+
+describe("the dashboard", () => {
+  it("shows the provider's reasons beside each buster group and the agreement line", async () => {
+    const html = await (await workerFetch(`${STOKER}/dashboard`)).text();
+    expect(html).toContain("<th>Anthropic says</th>");
+    expect(html).toContain('id="busters-agreement"');
+    const app = await (await workerFetch(`${STOKER}/dashboard/app.js`)).text();
+    expect(app).toContain("busters.provider_agreement");
+    expect(app).toContain("b.provider_reasons");
+  });
+});
