@@ -125,10 +125,12 @@ export function proxy(spec: EndpointSpec) {
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
-    // Cache diagnostics: asked for on the client's behalf only when it did not ask itself (README), and
-    // only for a prompt Stoker analyzed (not a server-held thread turn); keepalive pings replay without them.
+    // Cache diagnostics: asked for on the client's behalf only when it did not ask itself (README), only with
+    // Stoker's own provider key (in pass-through the organization, and its data retention, are the client's),
+    // and only for a prompt Stoker analyzed (not a server-held thread turn); keepalive pings replay without.
     const askedForClient =
       config.cacheDiagnostics &&
+      tenant.mode === "managed" &&
       spec.endpoint === "messages" &&
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);

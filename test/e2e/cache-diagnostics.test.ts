@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { BustersSchema } from "../../src/analytics/schemas.ts";
 import { api } from "../analytics/support.ts";
 import { anthropic, longText, namespace, STOKER, simRequests, workerFetch } from "../support/clients.ts";
-import { freshTenant } from "../support/tenants.ts";
+import { freshTenant, TEST_TENANTS } from "../support/tenants.ts";
 import { eventually, totalsAfter, tracker } from "../support/tracker.ts";
 
 // Anthropic cache diagnostics (issue 15): Stoker asks for them on the client's behalf, keeps the provider's
@@ -154,6 +154,28 @@ describe("Anthropic cache diagnostics asked for on the client's behalf", () => {
     expect(bodies[1]).toContain(`"diagnostics":${own}`);
     expect(bodies[2]?.match(/"diagnostics"/g)).toHaveLength(1);
     expect(bodies[2]).toContain(`"diagnostics":${own}`);
+  });
+
+  it("adds nothing in pass-through mode: the provider key and its organization are the client's", async () => {
+    const ns = namespace();
+    const res = await workerFetch(`${STOKER}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "x-api-key": "sk-ant-client-own-key",
+        "x-stoker-key": TEST_TENANTS.beta,
+        "x-sim-namespace": ns,
+      },
+      body: JSON.stringify({
+        model: MODEL,
+        max_tokens: 16,
+        system: SYSTEM,
+        messages: [{ role: "user", content: "Hi" }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(await sentDiagnostics(ns)).toEqual([undefined]);
   });
 
   it("adds nothing to a server-held thread turn (Stoker does not analyze it)", async () => {
