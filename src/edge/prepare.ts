@@ -109,6 +109,9 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
   }
   const known = found.known;
+  // Not a plan input: what the edge names as `diagnostics.previous_message_id` (proxy.ts), plan or no plan.
+  const diagnostics =
+    found.previousMessageId === undefined ? {} : { previousMessageId: found.previousMessageId };
   try {
     const ctx = planContext({
       nowMs: input.nowMs,
@@ -123,18 +126,11 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
         : planOpenAI(analysis, known, ctx);
     const body =
       plan.upstream === "anthropic" ? renderAnthropic(analysis, plan) : renderOpenAI(analysis, plan);
-    const previousMessageId = found.previousMessageId;
-    const planned = {
-      body,
-      analysis,
-      plan,
-      planText: describePlan(plan),
-      positions: positionsOf(analysis, plan),
-    };
-    return previousMessageId === undefined ? planned : { ...planned, previousMessageId };
+    const positions = positionsOf(analysis, plan);
+    return { body, analysis, plan, planText: describePlan(plan), positions, ...diagnostics };
   } catch (err) {
     input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });
-    return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null) };
+    return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null), ...diagnostics };
   }
 }
 
