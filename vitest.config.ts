@@ -49,6 +49,9 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
+    // A test file's first request starts its runtime and the simulator's namespaces: seconds on a busy
+    // 2-core machine. Assertions decide; this only keeps a slow start from reading as a failure.
+    testTimeout: 30_000,
     globalSetup: ["./test/global-setup.ts"],
   },
 });

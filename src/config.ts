@@ -50,6 +50,11 @@ export interface Config {
   models: ModelTable;
   /** GPU pools by name (GPU_POOLS, docs/gpu.md); empty when none is configured. */
   gpuPools: ReadonlyMap<string, GpuPoolConfig>;
+  /**
+   * Anthropic cache diagnostics asked for on clients' behalf (README "What Stoker adds to requests");
+   * ANTHROPIC_CACHE_DIAGNOSTICS=0 turns it off, e.g. for an upstream that does not accept `diagnostics`.
+   */
+  cacheDiagnostics: boolean;
   /** SHA-256 of ADMIN_TOKEN; null turns the admin API off. */
   adminTokenSha256: Uint8Array | null;
   keepalive: {
@@ -133,6 +138,9 @@ export function parseConfig(env: Env): Config {
     models: parseModels(env.MODEL_PRICES),
     gpuPools: parseGpuPools(env.GPU_POOLS),
     adminTokenSha256: adminToken(env.ADMIN_TOKEN),
+    cacheDiagnostics: !(
+      env.ANTHROPIC_CACHE_DIAGNOSTICS === "0" || env.ANTHROPIC_CACHE_DIAGNOSTICS === "false"
+    ),
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,

@@ -20,6 +20,8 @@ interface Env {
   /** "1" stops all keepalive pings at once. */
   KEEPALIVE_KILL_SWITCH?: string;
   ANTHROPIC_CACHE_TTL_SECONDS?: string;
+  /** "0" stops Stoker from asking Anthropic's cache diagnostics on clients' behalf. */
+  ANTHROPIC_CACHE_DIAGNOSTICS?: string;
   /** JSON price overrides merged over the built-in model table. */
   MODEL_PRICES?: string;
   /** Bearer token of the admin API (`/v1/admin/*`); the admin API is off when unset. A secret. */

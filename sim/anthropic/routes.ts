@@ -61,7 +61,9 @@ export function anthropicRoutes(deps: SimDeps): Hono<SimEnv> {
       previousId === undefined
         ? null
         : diagnose(previousId === null ? null : ns.fingerprints.get(previousId), fingerprint, cache.read);
-    ns.fingerprints.set(id, fingerprint);
+    // The API keeps a fingerprint only for a request that carried `diagnostics` (the docs: "for requests that
+    // omit the object, the API stores nothing"), so a first turn opts in with `previous_message_id: null`.
+    if (previousId !== undefined) ns.fingerprints.set(id, fingerprint);
     if (thread) {
       const messages = [...(Array.isArray(body.messages) ? body.messages : [])];
       messages.push({ role: "assistant", content: reply.content });

@@ -1,3 +1,4 @@
+import { AGREE_SQL, COMPARED_SQL } from "./agreement.ts";
 import { addSums, type Figures, type RawSums, toFigures, ZERO_SUMS } from "./figures.ts";
 
 /**
@@ -153,6 +154,11 @@ export interface BusterGroupRow {
   first_at: number;
   last_at: number;
   excerpt_id: number | null;
+  /** Anthropic cache diagnostics (analytics/agreement.ts): findings the provider gave a verdict on. */
+  provider_compared: number;
+  provider_agrees: number;
+  /** The provider's reasons for the group's findings, comma-joined. */
+  provider_reasons: string | null;
 }
 
 /**
@@ -165,7 +171,9 @@ export function busterGroups(sql: SqlStorage, limit: number, offset: number): Bu
     .exec<BusterGroupRow & Record<string, SqlStorageValue>>(
       `SELECT kind, seg AS segment, volatile, upstream, model, COUNT(*) AS count, SUM(tokens_lost) AS tokens_lost,
           SUM(cost_usd) AS cost_usd, MIN(at) AS first_at, MAX(at) AS last_at,
-          MAX(CASE WHEN excerpt IS NOT NULL THEN id END) AS excerpt_id
+          MAX(CASE WHEN excerpt IS NOT NULL THEN id END) AS excerpt_id,
+          ${COMPARED_SQL} AS provider_compared, ${AGREE_SQL} AS provider_agrees,
+          GROUP_CONCAT(provider_reason) AS provider_reasons
         FROM (SELECT *, CASE WHEN kind = 'message' THEN NULL ELSE segment END AS seg FROM busters)
         GROUP BY kind, seg, volatile, upstream, model
         ORDER BY SUM(cost_usd) DESC, MAX(at) DESC LIMIT ? OFFSET ?`,

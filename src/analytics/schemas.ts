@@ -140,11 +140,48 @@ export const BusterSchema = z
       .openapi({ description: "The volatile line, values replaced by their kind" }),
     example_request_id: z.string().nullable(),
     fix: z.string(),
+    provider_reasons: z.record(z.string(), z.number().int()).openapi({
+      description:
+        "Anthropic cache diagnostics: the provider's own `cache_miss_reason` for this group's misses, counted (empty when it gave none)",
+    }),
+    provider_compared: z.number().int().openapi({
+      description: "Findings the provider gave a verdict on (any reason but previous_message_not_found)",
+    }),
+    provider_agrees: z.number().int().openapi({
+      description:
+        "Of those, findings whose provider reason is the one Stoker's kind maps to (tools -> tools_changed, system -> system_changed, message -> messages_changed, params -> unavailable)",
+    }),
   })
   .openapi("Buster");
 
+export const ProviderAgreementSchema = z
+  .object({
+    compared: z
+      .number()
+      .int()
+      .openapi({ description: "All findings the provider gave a verdict on (not only this page)" }),
+    agree: z
+      .number()
+      .int()
+      .openapi({ description: "Of those, findings where Stoker and the provider agree" }),
+    share: z.number().nullable().openapi({ description: "agree / compared; null before any comparison" }),
+    stoker_only: z.number().int().openapi({ description: "Findings without a provider reason" }),
+    provider_only: z.number().int().openapi({
+      description:
+        "Requests the provider reported a divergence for (a *_changed reason) that Stoker found no buster behind",
+    }),
+    provider_reasons: z
+      .record(z.string(), z.number().int())
+      .openapi({ description: "Every provider cache_miss_reason on the stored requests (35 days), counted" }),
+  })
+  .openapi("ProviderAgreement");
+
 export const BustersSchema = z
-  .object({ busters: z.array(BusterSchema), next_cursor: z.string().nullable() })
+  .object({
+    busters: z.array(BusterSchema),
+    next_cursor: z.string().nullable(),
+    provider_agreement: ProviderAgreementSchema,
+  })
   .openapi("Busters");
 
 // Admin

@@ -1,6 +1,7 @@
 import type { ModelTable } from "../economics/models.ts";
 import { modelInfo } from "../economics/models.ts";
 import { adviceFor } from "./advice.ts";
+import { type AgreementRow, countReasons } from "./agreement.ts";
 import { usd } from "./figures.ts";
 import type { BusterGroupRow, PrefixRow } from "./queries.ts";
 
@@ -90,5 +91,20 @@ export function shapeBuster(
     excerpt: g.excerpt,
     example_request_id: g.request_id,
     fix: adviceFor(g.kind, g.volatile === 1),
+    provider_reasons: countReasons(g.provider_reasons),
+    provider_compared: g.provider_compared,
+    provider_agrees: g.provider_agrees,
+  };
+}
+
+/** The `provider_agreement` of the busters answer. */
+export function shapeAgreement(a: AgreementRow) {
+  return {
+    compared: a.compared,
+    agree: a.agree,
+    share: a.compared > 0 ? Math.round((a.agree / a.compared) * 1000) / 1000 : null,
+    stoker_only: a.stoker_only,
+    provider_only: a.provider_only,
+    provider_reasons: countReasons(a.reasons),
   };
 }

@@ -25,6 +25,8 @@ export interface Prepared {
   /** Compact plan for `x-stoker-plan` and the accounting row. */
   planText: string | null;
   positions: PositionRecord[];
+  /** The message id of the conversation's last answer, as the tracker (or this isolate) knows it. */
+  previousMessageId?: string;
 }
 
 const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = {
@@ -108,6 +110,9 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
   }
   const known = found.known;
+  // Not a plan input: what the edge names as `diagnostics.previous_message_id` (proxy.ts), plan or no plan.
+  const diagnostics =
+    found.previousMessageId === undefined ? {} : { previousMessageId: found.previousMessageId };
   try {
     const ctx = planContext({
       nowMs: input.nowMs,
@@ -122,10 +127,11 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
         : planOpenAI(analysis, known, ctx);
     const body =
       plan.upstream === "anthropic" ? renderAnthropic(analysis, plan) : renderOpenAI(analysis, plan);
-    return { body, analysis, plan, planText: describePlan(plan), positions: positionsOf(analysis, plan) };
+    const positions = positionsOf(analysis, plan);
+    return { body, analysis, plan, planText: describePlan(plan), positions, ...diagnostics };
   } catch (err) {
     input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });
-    return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null) };
+    return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null), ...diagnostics };
   }
 }
 

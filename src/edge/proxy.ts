@@ -1,6 +1,12 @@
 import type { Context } from "hono";
 import type { Config } from "../config.ts";
 import { now, SIM_NOW_HEADER } from "../core/clock.ts";
+import {
+  askDiagnostics,
+  hideDiagnostics,
+  hideStreamDiagnostics,
+  messageFacts,
+} from "../upstream/diagnostics.ts";
 import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
@@ -130,12 +136,22 @@ export function proxy(spec: EndpointSpec) {
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
+    // Cache diagnostics: asked for on the client's behalf only when it did not ask itself (README), only with
+    // Stoker's own provider key (in pass-through the organization, and its data retention, are the client's),
+    // and only for a prompt Stoker analyzed (not a server-held thread turn); keepalive pings replay without.
+    const askedForClient =
+      config.cacheDiagnostics &&
+      tenant.mode === "managed" &&
+      spec.endpoint === "messages" &&
+      prepared.analysis?.upstream === "anthropic" &&
+      !("diagnostics" in body);
+    const sentBody = askedForClient ? askDiagnostics(outBody, prepared.previousMessageId ?? null) : outBody;
     let upstream: Response;
     try {
       upstream = await forward({
         url,
         headers: upstreamHeaders,
-        body: outBody,
+        body: sentBody,
         timeoutMs: config.upstreamTimeoutMs,
         signal: c.req.raw.signal,
       });
@@ -155,7 +171,7 @@ export function proxy(spec: EndpointSpec) {
       const watcher = spec.watcher();
       const piped = pipeSse(upstream.body, {
         watcher,
-        rewrite: hideUsage ? hideStreamUsage : undefined,
+        rewrite: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
         errorEvent: (reason) =>
           spec.streamError(
             reason === "truncated"
@@ -177,6 +193,7 @@ export function proxy(spec: EndpointSpec) {
             headersMs,
             ttfbMs: (firstByteAt ?? doneAt) - startedAt,
             durationMs: doneAt - startedAt,
+            message: watcher.facts?.() ?? null,
           });
         },
       });
@@ -198,13 +215,17 @@ export function proxy(spec: EndpointSpec) {
       throw new StokerError(502, "bad_gateway", "The upstream connection broke while sending its answer.");
     }
     let usage = null;
+    let message = null;
     try {
-      usage = spec.jsonUsage(JSON.parse(text) as Record<string, unknown>);
+      const json = JSON.parse(text) as Record<string, unknown>;
+      usage = spec.jsonUsage(json);
+      if (spec.flavor === "anthropic") message = messageFacts(json);
     } catch {
       // Not JSON: forwarded as it came, accounted without usage.
     }
     if (usage) headers.set("x-stoker-cache", usageHeader(usage));
-    finish(upstream.status, "ok", { usage, headersMs, ttfbMs: headersMs });
+    if (askedForClient) text = hideDiagnostics(text);
+    finish(upstream.status, "ok", { usage, headersMs, ttfbMs: headersMs, message });
     return new Response(text, { status: upstream.status, headers });
   };
 }

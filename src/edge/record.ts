@@ -47,6 +47,8 @@ export function toRecord(
     },
     capture,
     excerpts: prepared.analysis ? volatileExcerpts(prepared.analysis) : [],
+    messageId: outcome.message?.messageId ?? null,
+    providerMiss: outcome.message?.miss ?? null,
   };
 }
 

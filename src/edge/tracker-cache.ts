@@ -49,6 +49,8 @@ class TenantBeliefs {
   readonly rates = new Map<string, { rate: number; at: number }>();
   /** Model -> the tenant's calibration for it (undefined: the tracker has none yet). */
   readonly calibrations = new Map<string, { calibration: Calibration | undefined; at: number }>();
+  /** Conversation -> the last answer's message id the tracker named (cache diagnostics). */
+  readonly messages = new Map<string, { id: string; at: number }>();
 }
 
 /** Sets `key` as the most recently heard of, if `at` is not older than what is kept; drops the oldest past `max`. */
@@ -128,6 +130,8 @@ export function cachedAnswer(
   }
   // The rate as the tracker would answer now: the remembered one decays from the time it was heard.
   const answer: PlanLookup = { known: out, familyRatePerMin: rateAt(rate, nowMs) };
+  const message = t.messages.get(scope.conversation);
+  if (message) answer.previousMessageId = message.id;
   return calibration.calibration ? { ...answer, calibration: calibration.calibration } : answer;
 }
 
@@ -165,6 +169,8 @@ export function learn(
   }
   remember(t.rates, scope.family, { rate: answer.familyRatePerMin, at }, MAX_FAMILIES);
   remember(t.calibrations, scope.model, { calibration: answer.calibration, at }, MAX_MODELS);
+  if (answer.previousMessageId !== undefined)
+    remember(t.messages, scope.conversation, { id: answer.previousMessageId, at }, MAX_CONVERSATIONS);
   const heard = t.conversations.get(scope.conversation);
   if (heard === undefined || heard <= at) {
     t.conversations.delete(scope.conversation);
@@ -183,6 +189,7 @@ export function forgetConversations(tenantId: string): void {
   t?.conversations.clear();
   t?.rates.clear();
   t?.calibrations.clear();
+  t?.messages.clear();
 }
 
 /** Forgets every tenant's states (records in flight stay tracked). After an admin change of tenants; tests. */
@@ -192,6 +199,7 @@ export function forgetAllBeliefs(): void {
     t.conversations.clear();
     t.rates.clear();
     t.calibrations.clear();
+    t.messages.clear();
     if (t.inflight.size === 0) tenants.delete(id);
   }
   stateCount = 0;
@@ -247,6 +255,7 @@ function evict(): void {
     t.conversations.clear();
     t.rates.clear();
     t.calibrations.clear();
+    t.messages.clear();
     if (t.inflight.size === 0) tenants.delete(id);
   }
 }

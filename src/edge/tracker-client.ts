@@ -25,6 +25,7 @@ function toPlanLookup(a: LookupAnswer): PlanLookup {
   const out: PlanLookup = { known: new Map(Object.entries(a.states)) };
   if (a.familyRatePerMin !== undefined) out.familyRatePerMin = a.familyRatePerMin;
   if (a.calibration !== undefined) out.calibration = a.calibration;
+  if (a.previousMessageId !== undefined) out.previousMessageId = a.previousMessageId;
   return out;
 }
 
@@ -71,7 +72,9 @@ export async function lookupWithDeadline(
       if (cached) return cached;
     }
     const sentAt = Date.now();
-    const asked = scope ? { family: scope.family, model: scope.model } : undefined;
+    const asked = scope
+      ? { family: scope.family, model: scope.model, conversation: scope.conversation }
+      : undefined;
     const answer = await Promise.race([trackerFor(env, tenantId).lookup(hashes, nowMs, asked), deadline()]);
     if (answer === "timeout") {
       log.warn("tracker.fault", { op: "lookup", fault: "timeout", deadline_ms: deadlineMs });
@@ -119,8 +122,8 @@ export async function recordSafely(
     else if (answer.value.states && input.family !== null && input.conversation !== null) {
       const scope = { family: input.family, conversation: input.conversation, model: input.model };
       const hashes = input.positions.map((p) => p.hash);
-      const { states, familyRatePerMin, calibration } = answer.value;
-      learn(tenantId, scope, hashes, { states, familyRatePerMin, calibration }, sentAt);
+      const { states, familyRatePerMin, calibration, previousMessageId } = answer.value;
+      learn(tenantId, scope, hashes, { states, familyRatePerMin, calibration, previousMessageId }, sentAt);
       heard = true;
     } else heard = answer.value.states !== undefined || input.positions.length === 0;
   } catch (err) {

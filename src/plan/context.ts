@@ -49,4 +49,6 @@ export interface PlanLookup {
   known: ReadonlyMap<string, PrefixState>;
   familyRatePerMin?: number;
   calibration?: Calibration;
+  /** Not a plan input: the message id the edge asks the provider's cache diagnostics against. */
+  previousMessageId?: string;
 }

@@ -33,8 +33,8 @@ export function diagnose(sql: SqlStorage, r: RecordRequest, excerpts: Map<number
     const excerpt = excerptFor(excerpts, finding.segment);
     sql.exec(
       `INSERT INTO busters (at, request_id, upstream, model, kind, segment, message, volatile, tokens_lost, cost_usd,
-          excerpt_iv, excerpt)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          excerpt_iv, excerpt, provider_reason, provider_missed_tokens)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       finding.at,
       finding.requestId,
       r.upstream,
@@ -47,6 +47,8 @@ export function diagnose(sql: SqlStorage, r: RecordRequest, excerpts: Map<number
       finding.costUsd,
       excerpt?.iv ?? null,
       excerpt?.data ?? null,
+      r.providerMiss?.reason ?? null,
+      r.providerMiss?.missedTokens ?? null,
     );
   }
   const u = r.usage;
@@ -92,5 +94,6 @@ export function listBusters(sql: SqlStorage, limit: number): BusterFinding[] {
       volatile: row.volatile === 1,
       tokensLost: row.tokens_lost as number,
       costUsd: row.cost_usd as number,
+      providerReason: (row.provider_reason as string | null) ?? null,
     }));
 }

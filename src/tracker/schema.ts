@@ -151,8 +151,19 @@ const V4 = [
   )`,
 ];
 
+// v5: Anthropic cache diagnostics (provider-diagnostics.ts): the last answer's message id per conversation
+// and per lineage, and the provider's cache-miss reason on the request and beside Stoker's buster finding.
+const V5 = [
+  `CREATE TABLE IF NOT EXISTS last_messages (key TEXT PRIMARY KEY, message_id TEXT NOT NULL, at INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS last_messages_at ON last_messages (at)`,
+  `ALTER TABLE requests ADD COLUMN miss_reason TEXT`,
+  `ALTER TABLE requests ADD COLUMN missed_tokens INTEGER`,
+  `ALTER TABLE busters ADD COLUMN provider_reason TEXT`,
+  `ALTER TABLE busters ADD COLUMN provider_missed_tokens INTEGER`,
+];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */
@@ -197,4 +208,5 @@ export const COUNTED_TABLES = [
   "rescues",
   "family_rates",
   "calibration",
+  "last_messages",
 ] as const;

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { type AgreementRow, agreement } from "../analytics/agreement.ts";
 import type { Figures } from "../analytics/figures.ts";
 import {
   type BusterGroupRow,
@@ -33,6 +34,7 @@ import {
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { planFacts, SqlPlanInputStore } from "./plan-inputs.ts";
 import { lookupPrefixes, SqlPrefixStore } from "./prefixes.ts";
+import { noteDiagnostics, previousMessageId, trimLastMessages } from "./provider-diagnostics.ts";
 import { captureWorthKeeping, type DecisionState, recordDecisionState } from "./record-state.ts";
 import { noteRescue } from "./rescues.ts";
 import { COUNTED_TABLES, LIMITS, migrate } from "./schema.ts";
@@ -104,7 +106,11 @@ export class Tracker extends DurableObject<Env> {
     if (invalid) return invalid;
     const sql = this.ctx.storage.sql;
     const states = lookupPrefixes(sql, hashes, nowMs);
-    return { ok: true, value: s ? { states, ...planFacts(this.#planInputs, s, nowMs) } : { states } };
+    if (!s) return { ok: true, value: { states } };
+    const previous = s.conversation !== undefined ? previousMessageId(sql, s) : undefined;
+    const value: LookupAnswer = { states, ...planFacts(this.#planInputs, s, nowMs) };
+    if (previous !== undefined) value.previousMessageId = previous;
+    return { ok: true, value };
   }
 
   /**
@@ -154,6 +160,7 @@ export class Tracker extends DurableObject<Env> {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
+      noteDiagnostics(sql, r);
       facts = recordDecisionState(
         this.#state,
         r,
@@ -183,6 +190,7 @@ export class Tracker extends DurableObject<Env> {
       ok: true,
       value: {
         counted,
+        ...(r.messageId ? { previousMessageId: r.messageId } : {}),
         ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
         states: complete
           ? states
@@ -218,6 +226,11 @@ export class Tracker extends DurableObject<Env> {
   /** Analytics: top entries (by tokens read), one page. */
   async prefixes(limit: number, offset: number): Promise<PrefixRow[]> {
     return topPrefixes(this.ctx.storage.sql, limit, offset);
+  }
+
+  /** Analytics: how often Stoker's buster findings and Anthropic's cache diagnostics agree. */
+  async busterAgreement(): Promise<AgreementRow> {
+    return agreement(this.ctx.storage.sql);
   }
 
   /** Analytics: cache-busters grouped by where prompts diverge, with the newest redacted excerpt. */
@@ -473,6 +486,7 @@ export class Tracker extends DurableObject<Env> {
     );
     this.#conversationStore.trim(LIMITS.conversations, LIMITS.families);
     this.#planInputs.trim(LIMITS.families, LIMITS.calibratedModels);
+    trimLastMessages(sql);
     this.#keepalive.expire(nowMs);
     sql.exec("DELETE FROM keepalive WHERE state <> 'live' AND last_use < ?", nowMs - 24 * 3600_000);
   }

@@ -2,6 +2,7 @@ import type { PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
+import type { ProviderMiss } from "../upstream/diagnostics.ts";
 import type { Usage } from "../upstream/usage.ts";
 
 /** One chain position of a request, in prompt order, as the tracker stores it. */
@@ -62,6 +63,10 @@ export interface RecordRequest {
   capture: KeepaliveCapture | null;
   /** Redacted excerpts of the request's volatile tools/system segments, for the cache-buster report. */
   excerpts?: SegmentExcerpt[];
+  /** Anthropic: the answer's message id, sent back as the conversation's next `previous_message_id`. */
+  messageId?: string | null;
+  /** Anthropic cache diagnostics: the provider's reason for this request's miss. */
+  providerMiss?: ProviderMiss | null;
 }
 
 /** A redacted line of one segment (volatile values replaced by their kind). */
@@ -82,6 +87,8 @@ export interface BusterFinding {
   costUsd: number;
   /** The redacted volatile line behind it, when one was found (decrypted for the tenant's own reads). */
   excerpt?: string;
+  /** Anthropic cache diagnostics: the provider's own reason for the same miss, when it gave one. */
+  providerReason?: string | null;
 }
 
 export type LookupResult = Record<string, PrefixState>;
@@ -90,6 +97,13 @@ export type LookupResult = Record<string, PrefixState>;
 export interface LookupScope {
   family: string;
   model: string;
+  /** With a conversation, the answer names the message id to diagnose its next request against. */
+  conversation?: string;
+}
+
+/** The id of the last answer of the request's conversation (else of its upstream and model), if known. */
+export interface DiagnosticsFacts {
+  previousMessageId?: string;
 }
 
 /** What planning needs beyond the prefix states: the family's request rate and the model's calibration. */
@@ -101,7 +115,7 @@ export interface PlanFacts {
 }
 
 /** What `lookup` answers: the states of the hashes it knows and, with a scope, the plan facts. */
-export interface LookupAnswer extends PlanFacts {
+export interface LookupAnswer extends PlanFacts, DiagnosticsFacts {
   states: LookupResult;
 }
 
@@ -109,7 +123,7 @@ export interface LookupAnswer extends PlanFacts {
  * What `record` answers: whether the request was counted now, and its positions' states after the update,
  * with its family's rate and its model's calibration (as `lookup` would answer with the record's scope).
  */
-export interface RecordAnswer extends PlanFacts {
+export interface RecordAnswer extends PlanFacts, DiagnosticsFacts {
   counted: boolean;
   /** As `lookup` would answer for the request's positions at its start time; absent without positions. */
   states?: LookupResult;

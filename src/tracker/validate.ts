@@ -1,3 +1,4 @@
+import { messageIdOf, type ProviderMiss } from "../upstream/diagnostics.ts";
 import type { LookupScope, PositionRecord, RecordRequest } from "./types.ts";
 
 /** Thrown for RPC input that does not match its type: nothing is written. */
@@ -39,9 +40,14 @@ export function validateLookup(hashes: unknown): string[] {
 export function validateScope(scope: unknown): LookupScope | undefined {
   if (scope === undefined || scope === null) return undefined;
   if (typeof scope !== "object") fail("scope");
-  const { family, model } = scope as Record<string, unknown>;
+  const { family, model, conversation } = scope as Record<string, unknown>;
   if (typeof family !== "string" || !HASH.test(family)) fail("scope.family");
-  return { family, model: text(model, "scope.model") };
+  const out: LookupScope = { family, model: text(model, "scope.model") };
+  if (conversation !== undefined) {
+    if (typeof conversation !== "string" || !HASH.test(conversation)) fail("scope.conversation");
+    out.conversation = conversation;
+  }
+  return out;
 }
 
 function validatePosition(p: unknown): PositionRecord {
@@ -108,13 +114,25 @@ export function validateRecord(r: unknown): RecordRequest {
   if (pricing.cacheWrite5m !== undefined) money(pricing.cacheWrite5m, "pricing.cacheWrite5m");
   const capture = x.capture === null ? null : kept(x.capture, validateCapture);
   const excerpts = x.excerpts === undefined ? undefined : (kept(x.excerpts, validateExcerpts) ?? undefined);
+  // Diagnostics come from the upstream's answer: anything unexpected is dropped, the record kept.
+  const messageId = messageIdOf(x.messageId);
+  const providerMiss = x.providerMiss == null ? null : kept<ProviderMiss>(x.providerMiss, validateMiss);
   return {
     ...(r as RecordRequest),
     positions: positions as PositionRecord[],
     chain,
     capture,
     excerpts,
+    messageId,
+    providerMiss,
   } as RecordRequest;
+}
+
+function validateMiss(v: unknown): void {
+  if (v === null || typeof v !== "object") fail("providerMiss");
+  const { reason, missedTokens } = v as Record<string, unknown>;
+  if (typeof reason !== "string" || !/^[a-z_]{1,40}$/.test(reason)) fail("providerMiss.reason");
+  if (missedTokens !== null) count(missedTokens, "providerMiss.missedTokens");
 }
 
 /** The value when it passes `check`, else null (the part is dropped, the record kept). */

@@ -1,4 +1,5 @@
 import type { Flavor } from "../edge/errors.ts";
+import type { MessageFacts } from "./diagnostics.ts";
 import type { Usage } from "./usage.ts";
 
 export type Endpoint = "messages" | "count_tokens" | "chat.completions" | "responses";
@@ -26,4 +27,6 @@ export interface Outcome {
   durationMs: number;
   /** Compact description of what Stoker changed in the request, if anything. */
   plan: string | null;
+  /** Anthropic: the answer's message id and the provider's cache-miss reason, when it sent them. */
+  message?: MessageFacts | null;
 }

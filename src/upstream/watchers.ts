@@ -1,4 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
+import { type MessageFacts, messageFacts } from "./diagnostics.ts";
 import type { SseWatcher } from "./sse.ts";
 import {
   anthropicUsage,
@@ -24,11 +25,14 @@ export interface UsageWatcher extends SseWatcher {
   usage(): Usage | null;
   /** The upstream sent an error event inside the stream. */
   upstreamError: boolean;
+  /** Anthropic: the message id and cache diagnostics of `message_start`. */
+  facts?(): MessageFacts | null;
 }
 
 /** Anthropic: usage in message_start, updated (cumulatively) by message_delta; message_stop ends it. */
 export function anthropicWatcher(): UsageWatcher {
   let raw: Json | undefined;
+  let facts: MessageFacts | null = null;
   return {
     finished: false,
     upstreamError: false,
@@ -38,6 +42,7 @@ export function anthropicWatcher(): UsageWatcher {
         case "message_start": {
           const message = parse(ev.data)?.message as Json | undefined;
           if (message?.usage) raw = mergeAnthropicUsage(raw, message.usage as Json);
+          facts = messageFacts(message);
           break;
         }
         case "message_delta": {
@@ -55,6 +60,7 @@ export function anthropicWatcher(): UsageWatcher {
       }
     },
     usage: () => (raw ? anthropicUsage(raw) : null),
+    facts: () => facts,
   };
 }
 

@@ -16,7 +16,7 @@ function setup() {
   return { sim, h, post };
 }
 
-const first = { messages: [{ role: "user", content: "One" }] };
+const first = { messages: [{ role: "user", content: "One" }], diagnostics: { previous_message_id: null } };
 const next = (previous: string, extra: Json = {}) => ({
   messages: [
     { role: "user", content: "One" },
@@ -30,12 +30,18 @@ const next = (previous: string, extra: Json = {}) => ({
 describe("Anthropic cache diagnostics", () => {
   it("answers null without diagnostics, when opting in with no previous message, and without divergence", async () => {
     const { post } = setup();
+    expect((await post({ messages: first.messages })).json.diagnostics).toBeNull();
     const a = await post(first);
     expect(a.json.diagnostics).toBeNull();
-    expect(
-      (await post({ ...first, diagnostics: { previous_message_id: null } })).json.diagnostics,
-    ).toBeNull();
     expect((await post(next(a.json.id))).json.diagnostics).toBeNull();
+  });
+
+  it("keeps no fingerprint of a request without diagnostics: the next one cannot be compared", async () => {
+    const { post } = setup();
+    const a = await post({ messages: first.messages });
+    expect((await post(next(a.json.id))).json.diagnostics).toEqual({
+      cache_miss_reason: { type: "previous_message_not_found" },
+    });
   });
 
   it.each([
@@ -51,7 +57,7 @@ describe("Anthropic cache diagnostics", () => {
 
   it("names messages_changed when an earlier message differs, and unavailable for other parameters", async () => {
     const { post } = setup();
-    const a = await post({ messages: [{ role: "user", content: "One, edited later" }] });
+    const a = await post({ ...first, messages: [{ role: "user", content: "One, edited later" }] });
     const b = await post(next(a.json.id));
     // The system is still read: nothing was missed.
     expect(b.json.diagnostics).toEqual({

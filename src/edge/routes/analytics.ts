@@ -10,7 +10,15 @@ import {
   TimeseriesQuery,
   TimeseriesSchema,
 } from "../../analytics/schemas.ts";
-import { iso, MAX_BUCKETS, page, parseRange, shapeBuster, shapePrefix } from "../../analytics/shape.ts";
+import {
+  iso,
+  MAX_BUCKETS,
+  page,
+  parseRange,
+  shapeAgreement,
+  shapeBuster,
+  shapePrefix,
+} from "../../analytics/shape.ts";
 import { now } from "../../core/clock.ts";
 import type { AppEnv } from "../context.ts";
 import { StokerError } from "../errors.ts";
@@ -122,9 +130,20 @@ export function mountAnalytics(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
       const offset = offsetOf(cursor);
-      const rows = await trackerFor(c.env, c.var.tenant.id).busterGroups(limit + 1, offset);
+      const stub = trackerFor(c.env, c.var.tenant.id);
+      const [rows, agreement] = await Promise.all([
+        stub.busterGroups(limit + 1, offset),
+        stub.busterAgreement(),
+      ]);
       const p = page(rows, limit, offset);
-      return c.json({ busters: p.rows.map(shapeBuster), next_cursor: p.next }, 200);
+      return c.json(
+        {
+          busters: p.rows.map(shapeBuster),
+          next_cursor: p.next,
+          provider_agreement: shapeAgreement(agreement),
+        },
+        200,
+      );
     },
   );
 }

@@ -173,9 +173,29 @@ function busterTable(rows) {
     cell(r, int(b.count), "num");
     cell(r, int(b.tokens_lost), "num");
     cell(r, usd(b.cost_usd), "num");
+    cell(r, providerSays(b));
     cell(r, b.fix, "fix");
   }
   $("busters-empty").hidden = rows.length > 0;
+}
+
+/** The provider's own reasons for a group's misses (Anthropic cache diagnostics), e.g. "system_changed ×2". */
+function providerSays(b) {
+  const reasons = Object.entries(b.provider_reasons ?? {});
+  if (reasons.length === 0) return "—";
+  const list = reasons.map(([reason, n]) => `${reason.replaceAll("_", " ")} ×${n}`).join(", ");
+  return b.provider_compared > 0 ? `${list} (agrees ${b.provider_agrees}/${b.provider_compared})` : list;
+}
+
+/** How often Stoker's findings and Anthropic's cache diagnostics agree, over all stored findings. */
+function agreementLine(a) {
+  const el = $("busters-agreement");
+  el.hidden = !a || (a.compared === 0 && a.provider_only === 0);
+  if (el.hidden) return;
+  const share = a.share === null ? "" : ` (${Math.round(a.share * 100)} %)`;
+  el.textContent =
+    `Anthropic's cache diagnostics agree with Stoker on ${int(a.agree)} of ${int(a.compared)} diagnosed findings${share}; ` +
+    `${int(a.provider_only)} misses Anthropic explained that Stoker found no buster behind.`;
 }
 
 async function load() {
@@ -202,6 +222,7 @@ async function load() {
     drawCharts(series(ts, range));
     prefixTable(prefixes.prefixes);
     busterTable(busters.busters);
+    agreementLine(busters.provider_agreement);
     document.body.dataset.loaded = "true";
   } catch (err) {
     if (err.status === 401) {
