@@ -90,7 +90,8 @@ async function main(): Promise<void> {
         "reference worker",
         workerEntry,
         join(ROOT, "bench/overhead/worker/wrangler.toml"),
-        { SIM_URL: sim.url },
+        // The reference worker hosts the Tracker too: local development with the simulator, like Stoker.
+        { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
         join(tmp, "state-worker"),
       ),
     ]);
