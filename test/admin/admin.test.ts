@@ -10,22 +10,10 @@ import {
 } from "../../src/analytics/schemas.ts";
 import { createApp } from "../../src/app.ts";
 import type { TenantDirectory } from "../../src/tenants/directory.ts";
+import { admin } from "../support/admin.ts";
 import { anthropic, longText, namespace, STOKER, simRequests, workerFetch } from "../support/clients.ts";
 import { ADMIN_TOKEN, TEST_TENANTS, UPSTREAM_KEYS } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
-
-async function admin(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN) {
-  const res = await workerFetch(`${STOKER}${path}`, {
-    method,
-    headers: {
-      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      "x-stoker-actor": "ops@example.com",
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 let n = 0;
 const newId = () => `adm-${Date.now().toString(36)}-${n++}`;

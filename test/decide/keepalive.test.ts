@@ -70,7 +70,7 @@ function ownOf(...gapsMs: number[]): number[] {
 }
 
 const SONNET = modelInfo("claude-sonnet-4-5"); // read 0.1, 5m write 1.25, 1h write 2
-const GPT = modelInfo("gpt-5"); // automatic caching
+const _GPT = modelInfo("gpt-5"); // automatic caching
 const SETTINGS: KeepaliveSettings = { ...DEFAULT_KEEPALIVE };
 const TOKENS = 20_000;
 // floor((1.25 - 0.1) / 0.1): after this many pings the rewrite would have been cheaper.

@@ -1,9 +1,8 @@
-import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import { anthropic, longText, namespace, openai, simRequests } from "../support/clients.ts";
-import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { anthropic, namespace, openai, simRequests } from "../support/clients.ts";
+import { justBeforeLapse, seedFamilyHistory, twoTurns } from "../support/keepalive.ts";
 import { freshTenant, TEST_TENANTS, UPSTREAM_KEYS } from "../support/tenants.ts";
-import { totalsAfter, tracker } from "../support/tracker.ts";
+import { tracker } from "../support/tracker.ts";
 
 const ORG = { "openai-organization": "org-tenant-chosen", "openai-project": "proj_tenant_chosen" };
 
@@ -34,21 +33,7 @@ describe("headers that reach the provider", () => {
     const ns = namespace();
     const t = freshTenant();
     const client = anthropic(ns, { apiKey: t.key, headers: { "idempotency-key": "idem-client-turn" } });
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: "claude-sonnet-4-6",
-        max_tokens: 32,
-        system,
-        messages,
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(t.id, 2);
-    const [row] = await keepaliveRows(t.id);
-    if (!row) throw new Error("no keepalive candidate");
+    const { row } = await twoTurns(client, t.id);
     await seedFamilyHistory(t.id, row.family, 2, 0.8);
     const { sweepAt } = await justBeforeLapse(ns, row, 0);
     const report = await tracker(t.id).runKeepalive(sweepAt);

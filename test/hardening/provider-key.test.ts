@@ -1,14 +1,13 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { TenantSchema, TenantWithKeySchema } from "../../src/analytics/schemas.ts";
 import type { TenantDirectory } from "../../src/tenants/directory.ts";
 import { forgetResolved } from "../../src/tenants/resolve.ts";
 import { anthropic, longText, namespace, STOKER, simRequests, workerFetch } from "../support/clients.ts";
-import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { justBeforeLapse, keepaliveRows, seedFamilyHistory, twoTurns } from "../support/keepalive.ts";
 import { ADMIN_TOKEN, UPSTREAM_KEYS } from "../support/tenants.ts";
-import { totalsAfter, tracker } from "../support/tracker.ts";
+import { tracker } from "../support/tracker.ts";
 
 const directoryStub = () => {
   const ns = env.TENANT_DIRECTORY as DurableObjectNamespace<TenantDirectory>;
@@ -82,21 +81,7 @@ describe("a tenant's own provider key fails closed", () => {
     const t = await tenantWithBrokenKey();
     const ns = namespace();
     const client = anthropic(ns, { apiKey: t.key });
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: "claude-sonnet-4-6",
-        max_tokens: 32,
-        system,
-        messages,
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(t.id, 2);
-    const [row] = await keepaliveRows(t.id);
-    if (!row) throw new Error("no keepalive candidate");
+    const { row } = await twoTurns(client, t.id);
     await seedFamilyHistory(t.id, row.family, 2, 0.8);
     await t.breakKey();
     const { sweepAt } = await justBeforeLapse(ns, row, 0);

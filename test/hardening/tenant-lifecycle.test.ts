@@ -1,13 +1,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { SummarySchema, TenantSchema, TenantWithKeySchema } from "../../src/analytics/schemas.ts";
 import type { TenantDirectory } from "../../src/tenants/directory.ts";
 import { KNOWN_TTL_MS, resolveTenant } from "../../src/tenants/resolve.ts";
 import { gpuPost, poolObject, prose } from "../gpu/support.ts";
 import { anthropic, longText, namespace, STOKER, simFault, workerFetch } from "../support/clients.ts";
-import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { justBeforeLapse, keepaliveRows, seedFamilyHistory, twoTurns } from "../support/keepalive.ts";
 import { ADMIN_TOKEN } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
 
@@ -141,21 +140,7 @@ describe("revocation", () => {
     const t = await create(id);
     const ns = namespace();
     const client = anthropic(ns, { apiKey: t.key });
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: "claude-sonnet-4-6",
-        max_tokens: 32,
-        system,
-        messages,
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(id, 2);
-    const [row] = await keepaliveRows(id);
-    if (!row) throw new Error("no keepalive candidate");
+    const { row } = await twoTurns(client, id);
     await seedFamilyHistory(id, row.family, 2, 0.8);
     expect((await admin("DELETE", `/v1/admin/tenants/${id}/key`)).status).toBe(200);
     const { sweepAt } = await justBeforeLapse(ns, row, 0);

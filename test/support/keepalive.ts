@@ -80,11 +80,11 @@ export const KEEPALIVE_MODEL = "claude-sonnet-4-6";
  * Two quick turns of a conversation with a long system prompt, for a fresh tenant in a fresh simulator
  * namespace, once both are recorded: the keepalive candidate they left, and what a next turn needs.
  */
-export async function twoTurnConversation() {
-  const ns = namespace();
-  const t = freshTenant();
-  const client = anthropic(ns, { apiKey: t.key });
-  const system = longText(3000, "rules");
+/**
+ * Two quick turns of one conversation on a long system prompt through `client`, recorded; the tenant's
+ * keepalive candidate for it and the messages so far (the next turn appends to them).
+ */
+export async function twoTurns(client: Anthropic, tenantId: string, system = longText(3000, "rules")) {
   const messages: Anthropic.MessageParam[] = [];
   for (let turn = 0; turn < 2; turn++) {
     messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
@@ -96,9 +96,17 @@ export async function twoTurnConversation() {
     });
     messages.push({ role: "assistant", content: reply.content });
   }
-  await totalsAfter(t.id, 2);
-  const [row] = await keepaliveRows(t.id);
+  await totalsAfter(tenantId, 2);
+  const [row] = await keepaliveRows(tenantId);
   if (!row) throw new Error("no keepalive candidate after two turns");
+  return { row, messages, system };
+}
+
+export async function twoTurnConversation() {
+  const ns = namespace();
+  const t = freshTenant();
+  const client = anthropic(ns, { apiKey: t.key });
+  const { row, messages, system } = await twoTurns(client, t.id);
   /** The third turn, sent now. */
   const third = () => {
     messages.push({ role: "user", content: "Turn 2: and now?" });
