@@ -120,6 +120,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       models: input.config.models,
       familyRatePerMin: found.familyRatePerMin,
       calibration: found.calibration,
+      outlook: found.outlook,
     });
     const plan =
       analysis.upstream === "anthropic"

@@ -46,30 +46,44 @@ function distributionOf(h: readonly number[]): number[] {
 const PRIOR_H: readonly (readonly number[])[] = PRIOR_RETURN.map((_, u) => hazardsOf(priorQ(u)));
 
 /**
- * The family's hazards for one class, shrunk towards the family's hazards for the same use class over all
- * turn classes, which are in turn shrunk towards the prior: a class with little data borrows from its
- * neighbours, a family with little data from the prior.
+ * A table's hazards for one class, shrunk towards the same table's hazards for the same use class over all
+ * turn classes, which are in turn shrunk towards `base`: a class with little data borrows from its
+ * neighbours, a table with little data from the level above it.
  */
-export function familyHazards(family: FamilyGaps | null, s: Standing): number[] {
+function shrunkHazards(table: FamilyGaps, s: Standing, base: readonly number[]): number[] {
   const cls = classOf(s);
   const u = Math.floor(cls / TURN_CLASSES.length);
-  const prior = PRIOR_H[u] as readonly number[];
-  if (!family) return [...prior];
-  const base = cls * WINDOWS;
+  const at = cls * WINDOWS;
   const out: number[] = [];
   for (let j = 0; j < WINDOWS; j++) {
     let atRisk = 0;
     let returns = 0;
     for (let t = 0; t < TURN_CLASSES.length; t++) {
       const i = (u * TURN_CLASSES.length + t) * WINDOWS + j;
-      atRisk += family.atRisk[i] ?? 0;
-      returns += family.returns[i] ?? 0;
+      atRisk += table.atRisk[i] ?? 0;
+      returns += table.returns[i] ?? 0;
     }
-    const pooled = (returns + PRIOR_WEIGHT * (prior[j] ?? 0)) / (atRisk + PRIOR_WEIGHT);
-    const own = (family.returns[base + j] ?? 0) + PRIOR_WEIGHT * pooled;
-    out.push(clamp01(own / ((family.atRisk[base + j] ?? 0) + PRIOR_WEIGHT)));
+    const pooled = (returns + PRIOR_WEIGHT * (base[j] ?? 0)) / (atRisk + PRIOR_WEIGHT);
+    const own = (table.returns[at + j] ?? 0) + PRIOR_WEIGHT * pooled;
+    out.push(clamp01(own / ((table.atRisk[at + j] ?? 0) + PRIOR_WEIGHT)));
   }
   return out;
+}
+
+/**
+ * The hazards for one class: the prior (fitted, shipped in code), shrunk towards the tenant's table (all its
+ * families pooled), shrunk towards the family's. A new family starts from what its tenant has shown; a family
+ * with a few dozen closed windows of its own speaks for itself. Nothing outside the tenant enters.
+ */
+export function familyHazards(
+  family: FamilyGaps | null,
+  s: Standing,
+  tenant: FamilyGaps | null = null,
+): number[] {
+  const u = Math.floor(classOf(s) / TURN_CLASSES.length);
+  const prior = PRIOR_H[u] as readonly number[];
+  const tenantH = tenant ? shrunkHazards(tenant, s, prior) : [...prior];
+  return family ? shrunkHazards(family, s, tenantH) : tenantH;
 }
 
 /**
@@ -78,7 +92,7 @@ export function familyHazards(family: FamilyGaps | null, s: Standing): number[] 
  * when, within the horizon, blends the family's timing with the prefix's own gaps.
  */
 export function returnDistribution(h: GapHistory): number[] {
-  const fam = distributionOf(familyHazards(h.family, h));
+  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null));
   const pReturn = fam.reduce((a, b) => a + b, 0);
   if (pReturn <= 0) return fam;
   let ownCount = 0;

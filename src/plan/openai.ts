@@ -64,9 +64,9 @@ export function planOpenAI(
     }
   }
   const headState = stateOf(head);
-  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin);
+  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin, ctx.outlook);
   const last = a.segments.length - 1;
-  const tailReuse = reuseOf.tail(stateOf(last), a.continues);
+  const tailReuse = reuseOf.tail(stateOf(last), a.continues, ctx.outlook);
   const headTokens = head >= 0 ? tokensAt(head) : 0;
   const pays = chooseOpenAIWrites(m, head >= 0 ? { tokens: headTokens, reuse: headReuse } : null, {
     tokens: Math.max(tokensAt(last) - headTokens, 0),

@@ -64,7 +64,12 @@ export function recordDecisionState(
   }
   if (r.conversation !== null && r.family !== null && r.result === "ok") {
     state.conversations.sweep(r.at);
-    state.conversations.noteRequest(r.conversation, r.family, r.at);
+    state.conversations.noteRequest(
+      r.conversation,
+      r.family,
+      r.at,
+      r.positions.map((p) => p.hash),
+    );
   }
   const b = capture ? beliefs.get(capture.capture.hash) : undefined;
   if (capture && kept(b) && r.family !== null) {

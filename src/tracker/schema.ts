@@ -162,8 +162,13 @@ const V5 = [
   `ALTER TABLE busters ADD COLUMN provider_missed_tokens INTEGER`,
 ];
 
+// v6: survival tables count an idle window when it closes, not when it opens (keepalive/gaps.ts): tables
+// counted the old way would read as fewer returns, so they start afresh.
+// A conversation keeps its latest request's last two positions, to learn whether a return sends them again.
+const V6 = [`DELETE FROM family_gaps`, `ALTER TABLE conversations ADD COLUMN ends TEXT`];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, V6];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */

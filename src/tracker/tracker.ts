@@ -108,7 +108,11 @@ export class Tracker extends DurableObject<Env> {
     const states = lookupPrefixes(sql, hashes, nowMs);
     if (!s) return { ok: true, value: { states } };
     const previous = s.conversation !== undefined ? previousMessageId(sql, s) : undefined;
-    const value: LookupAnswer = { states, ...planFacts(this.#planInputs, s, nowMs) };
+    const value: LookupAnswer = {
+      states,
+      ...planFacts(this.#planInputs, s, nowMs),
+      outlook: this.#conversations.outlook(s.conversation ?? "", s.family),
+    };
     if (previous !== undefined) value.previousMessageId = previous;
     return { ok: true, value };
   }
@@ -192,6 +196,9 @@ export class Tracker extends DurableObject<Env> {
         counted,
         ...(r.messageId ? { previousMessageId: r.messageId } : {}),
         ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
+        ...(r.conversation !== null
+          ? { outlook: this.#conversations.outlook(r.conversation, r.family as string) }
+          : {}),
         states: complete
           ? states
           : lookupPrefixes(

@@ -1,4 +1,4 @@
-import type { PrefixState } from "../plan/types.ts";
+import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
@@ -112,6 +112,8 @@ export interface PlanFacts {
   familyRatePerMin?: number;
   /** Reported/estimated prompt tokens of the tenant's requests to the model; absent until one is known. */
   calibration?: Calibration;
+  /** When the family's heads and the scope's conversation's tails come back (tracker/conversation-state.ts). */
+  outlook?: Outlook;
 }
 
 /** What `lookup` answers: the states of the hashes it knows and, with a scope, the plan facts. */
