@@ -155,7 +155,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       lookup: async (hashes, scope) => ({
         known: new Map(Object.entries(prefixes.lookup(hashes, t))),
         ...planFacts(planInputs, scope, t),
-        outlook: dbgOutlook(conversations.outlook(scope.conversation, scope.family)),
+        outlook: conversations.outlook(scope.conversation, scope.family),
       }),
       log: silent,
     });
@@ -203,9 +203,4 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   }
   await sweepUntil(trace.endMs);
   return provider.result(opts.name ?? `Stoker (the worker's path, ${opts.mapping} mapping)`);
-}
-
-function dbgOutlook<T extends { tail: readonly number[]; head: readonly number[] }>(o: T): T {
-  if (process.env.ODEBUG) console.log(`OUT tail=${o.tail.map((x) => x.toFixed(3)).join(",")}`);
-  return o;
 }
