@@ -1,8 +1,7 @@
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ConfigError } from "./config.ts";
+import { ConfigError, errorResponse, StokerError } from "./core/errors.ts";
 import type { AppEnv } from "./edge/context.ts";
-import { errorResponse, StokerError } from "./edge/errors.ts";
 import { flavor, requestContext } from "./edge/middleware.ts";
 import { anthropicRoutes } from "./edge/routes/anthropic.ts";
 import { dashboardRoutes } from "./edge/routes/dashboard.ts";

@@ -4,7 +4,8 @@ import { heldByServer } from "../canonicalize/held.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
 import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
 import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
 import { planAnthropic } from "../plan/anthropic.ts";
 import { type PlanLookup, type PlanScope, planContext } from "../plan/context.ts";
 import { describePlan } from "../plan/describe.ts";
@@ -15,7 +16,6 @@ import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
 import { renderAnthropic, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
-import type { Logger } from "./log.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {

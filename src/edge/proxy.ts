@@ -1,6 +1,7 @@
 import type { Context } from "hono";
-import type { Config } from "../config.ts";
 import { now, SIM_NOW_HEADER } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import { StokerError } from "../core/errors.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -23,7 +24,6 @@ import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
-import { StokerError } from "./errors.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
 import { lookupWithDeadline } from "./tracker-client.ts";

@@ -1,10 +1,11 @@
 import type { Context } from "hono";
 import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
+import { StokerError } from "../core/errors.ts";
+import type { GpuBackendConfig, GpuPoolConfig } from "../core/gpu-config.ts";
 import type { Tenant } from "../edge/auth.ts";
 import { readJsonBody } from "../edge/body.ts";
 import { overAnalysisBudget } from "../edge/budget.ts";
 import type { AppEnv } from "../edge/context.ts";
-import { StokerError } from "../edge/errors.ts";
 import { tenantSalt } from "../edge/prepare.ts";
 import { openAIChat } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
@@ -13,7 +14,6 @@ import { clientWantsStreamUsage, hideStreamUsage } from "../upstream/openai-stre
 import { pipeSse } from "../upstream/sse.ts";
 import { openAIChatUsage, type Usage, usageHeader } from "../upstream/usage.ts";
 import { openAIChatWatcher } from "../upstream/watchers.ts";
-import type { GpuBackendConfig, GpuPoolConfig } from "./config.ts";
 import { rememberForKeepalive } from "./keepalive-client.ts";
 import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "./pool-client.ts";
 import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "./prompt.ts";

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
+import type { GpuPoolConfig } from "../core/gpu-config.ts";
 import type { AppEnv } from "../edge/context.ts";
 import { recordSafely } from "../edge/tracker-client.ts";
 import type { RecordRequest } from "../tracker/types.ts";
 import type { Usage } from "../upstream/usage.ts";
-import type { GpuPoolConfig } from "./config.ts";
 import type { GpuEndpoint } from "./prompt.ts";
 
 /**

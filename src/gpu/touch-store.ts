@@ -1,4 +1,4 @@
-import type { Sealed } from "../tracker/crypto.ts";
+import type { Sealed } from "../core/crypto.ts";
 
 /**
  * The GPU pool object's SQLite: one row per (tenant, conversation) whose latest prompt a backend holds and a

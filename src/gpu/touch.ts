@@ -1,6 +1,6 @@
-import { USE_CLASSES } from "../keepalive/gaps.ts";
-import { priorQ } from "../keepalive/hazard.ts";
-import { nextWithin } from "../keepalive/value.ts";
+import { USE_CLASSES } from "../decide/gaps.ts";
+import { priorQ } from "../decide/hazard.ts";
+import { nextWithin } from "../decide/hold-value.ts";
 
 /**
  * GPU keepalive: when to touch a prefix a backend holds, so that vLLM's LRU keeps it. Pure.

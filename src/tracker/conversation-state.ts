@@ -7,7 +7,7 @@ import {
   noteUse,
   WINDOW_MS,
   WINDOWS,
-} from "../keepalive/gaps.ts";
+} from "../decide/gaps.ts";
 
 /** One conversation as stored: its family, turns so far, last request and own gap histogram. */
 export interface ConversationEntry {

@@ -1,13 +1,13 @@
-import type { Config } from "../config.ts";
 import { SIM_NOW_HEADER } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import { emptyOwn } from "../decide/gaps.ts";
 import { decideKeepalive } from "../decide/keepalive.ts";
+import { type KeepaliveSettings, pingLeadMs } from "../decide/keepalive-settings.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
-import { emptyOwn } from "../keepalive/gaps.ts";
 import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
 import type { PingRequest, PingResult } from "../keepalive/pinger.ts";
-import { type KeepaliveSettings, pingLeadMs } from "../keepalive/settings.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import type { Conversations } from "./conversation-state.ts";
 import type { KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";

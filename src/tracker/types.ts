@@ -136,9 +136,6 @@ export interface Totals extends Usage {
   costWithoutCacheUsd: number;
 }
 
-/** RPC answers carry expected failures as values: a throw across RPC is reported as uncaught by workerd. */
-export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: string };
-
 /** What one keepalive run did. */
 export interface KeepaliveReport {
   due: number;

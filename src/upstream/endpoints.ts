@@ -1,4 +1,5 @@
-import { type Flavor, StokerError } from "../edge/errors.ts";
+import { StokerError } from "../core/errors.ts";
+import type { Provider } from "../core/provider.ts";
 import type { Endpoint } from "./outcome.ts";
 import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "./usage.ts";
 import {
@@ -10,7 +11,7 @@ import {
 
 /** What differs between the wire formats Stoker proxies; the proxy handler is the same for all. */
 export interface EndpointSpec {
-  flavor: Flavor;
+  flavor: Provider;
   endpoint: Endpoint;
   /** Throws a 400 StokerError when the body lacks what the upstream certainly requires. */
   validate(body: Record<string, unknown>): void;

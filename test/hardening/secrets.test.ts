@@ -13,7 +13,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
 import { tenantSalt } from "../../src/edge/prepare.ts";
 import worker from "../../src/index.ts";
 import { longText, namespace, simFault, simRequests } from "../support/clients.ts";
