@@ -6,9 +6,9 @@ import { flavor, requestContext } from "./edge/middleware.ts";
 import { anthropicRoutes } from "./edge/routes/anthropic.ts";
 import { dashboardRoutes } from "./edge/routes/dashboard.ts";
 import { devRoutes } from "./edge/routes/dev.ts";
+import { gpuRoutes } from "./edge/routes/gpu.ts";
 import { openAIRoutes } from "./edge/routes/openai.ts";
 import { v1Routes } from "./edge/routes/v1.ts";
-import { gpuRoutes } from "./gpu/routes.ts";
 
 /** Builds the Hono app: context, route families, and the one error handler. */
 export function createApp() {

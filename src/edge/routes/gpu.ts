@@ -1,7 +1,7 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../edge/context.ts";
-import { tenantAuth } from "../edge/middleware.ts";
-import { gpuProxy } from "./proxy.ts";
+import type { AppEnv } from "../context.ts";
+import { gpuProxy } from "../gpu-proxy.ts";
+import { tenantAuth } from "../middleware.ts";
 
 /** GPU pools, mounted at /gpu (clients use baseURL http://host/gpu/<pool>/v1). OpenAI error shapes. */
 export const gpuRoutes = new Hono<AppEnv>()

@@ -2,11 +2,11 @@ import type { Context } from "hono";
 import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import { StokerError } from "../core/errors.ts";
 import type { GpuBackendConfig, GpuPoolConfig } from "../core/gpu-config.ts";
-import type { Tenant } from "../edge/auth.ts";
-import { readJsonBody } from "../edge/body.ts";
-import { overAnalysisBudget } from "../edge/budget.ts";
-import type { AppEnv } from "../edge/context.ts";
-import { tenantSalt } from "../edge/prepare.ts";
+import { rememberForKeepalive } from "../gpu/keepalive-client.ts";
+import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "../gpu/pool-client.ts";
+import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "../gpu/prompt.ts";
+import { recordGpu } from "../gpu/record.ts";
+import { cacheSalt } from "../gpu/salt.ts";
 import { openAIChat } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
@@ -14,11 +14,11 @@ import { clientWantsStreamUsage, hideStreamUsage } from "../upstream/openai-stre
 import { pipeSse } from "../upstream/sse.ts";
 import { openAIChatUsage, type Usage, usageHeader } from "../upstream/usage.ts";
 import { openAIChatWatcher } from "../upstream/watchers.ts";
-import { rememberForKeepalive } from "./keepalive-client.ts";
-import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "./pool-client.ts";
-import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "./prompt.ts";
-import { recordGpu } from "./record.ts";
-import { cacheSalt } from "./salt.ts";
+import type { Tenant } from "./auth.ts";
+import { readJsonBody } from "./body.ts";
+import { overAnalysisBudget } from "./budget.ts";
+import type { AppEnv } from "./context.ts";
+import { tenantSalt } from "./prepare.ts";
 
 /** At most this many backends are tried for one request: the first choice and one retry. */
 const ATTEMPTS = 2;
