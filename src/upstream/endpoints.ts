@@ -10,9 +10,9 @@ import {
 } from "./watchers.ts";
 
 /** What differs between the wire formats Stoker proxies; the proxy handler is the same for all. */
-export interface EndpointSpec {
+export interface EndpointSpec<E extends string = Endpoint> {
   flavor: Provider;
-  endpoint: Endpoint;
+  endpoint: E;
   /** Throws a 400 StokerError when the body lacks what the upstream certainly requires. */
   validate(body: Record<string, unknown>): void;
   jsonUsage(json: Record<string, unknown>): Usage | null;
