@@ -7,7 +7,7 @@ import type { KeepaliveSettings } from "./keepalive-settings.ts";
 
 /**
  * Keepalive decisions: ping an entry before it lapses, or let it go. Rent or buy: the value of holding an
- * entry (keepalive/value.ts) against one cache read per ping. Pure: no I/O, no clock; every input is an
+ * entry (decide/hold-value.ts) against one cache read per ping. Pure: no I/O, no clock; every input is an
  * argument. The tracker's sweep and the economics replay both call `decideKeepalive`.
  */
 
