@@ -88,6 +88,16 @@ export function errorResponse(flavor: Provider, err: StokerError, requestId: str
   });
 }
 
+/** The SSE text that tells a client its stream broke, in each wire format's own stream error shape. */
+export const streamErrors = {
+  anthropic: (message: string) =>
+    `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message } })}\n\n`,
+  openAIChat: (message: string) =>
+    `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: "stream_interrupted" } })}\n\n`,
+  openAIResponses: (message: string) =>
+    `event: error\ndata: ${JSON.stringify({ type: "error", code: "stream_interrupted", message, param: null })}\n\n`,
+} as const;
+
 /** Thrown at startup-equivalent time when the deploy's config is wrong. */
 export class ConfigError extends Error {
   override name = "ConfigError";
