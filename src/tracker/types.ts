@@ -1,3 +1,4 @@
+import type { Provider } from "../core/provider.ts";
 import type { PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
@@ -36,7 +37,7 @@ export interface RecordRequest {
   requestId: string;
   at: number;
   /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
-  upstream: "anthropic" | "openai" | `gpu:${string}`;
+  upstream: Provider | `gpu:${string}`;
   endpoint: string;
   model: string;
   stream: boolean;
