@@ -2,10 +2,8 @@ import type { Context } from "hono";
 import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import { StokerError } from "../core/errors.ts";
 import type { GpuBackendConfig, GpuPoolConfig } from "../core/gpu-config.ts";
-import { rememberForKeepalive } from "../gpu/keepalive-client.ts";
 import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "../gpu/pool-client.ts";
 import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "../gpu/prompt.ts";
-import { recordGpu } from "../gpu/record.ts";
 import { cacheSalt } from "../gpu/salt.ts";
 import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
@@ -17,6 +15,8 @@ import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget } from "./budget.ts";
 import type { AppEnv } from "./context.ts";
+import { recordGpu } from "./gpu-record.ts";
+import { rememberForKeepalive } from "./gpu-remember.ts";
 import { tenantSalt } from "./prepare.ts";
 
 /** At most this many backends are tried for one request: the first choice and one retry. */

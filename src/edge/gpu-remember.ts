@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import type { GpuPoolConfig } from "../core/gpu-config.ts";
-import type { AppEnv } from "../edge/context.ts";
+import { poolFor } from "../gpu/pool-client.ts";
+import type { GpuEndpoint } from "../gpu/prompt.ts";
+import { MAX_TOUCH_BYTES, type RememberInput } from "../gpu/remember.ts";
+import { MIN_TOUCH_TOKENS, touchBody } from "../gpu/touch.ts";
 import type { Usage } from "../upstream/usage.ts";
-import { poolFor } from "./pool-client.ts";
-import type { GpuEndpoint } from "./prompt.ts";
-import { MAX_TOUCH_BYTES, type RememberInput } from "./remember.ts";
-import { MIN_TOUCH_TOKENS, touchBody } from "./touch.ts";
+import type { AppEnv } from "./context.ts";
 
 /** Chunk keys kept per candidate (to ask the index whether the backend still holds the prompt). */
 const MAX_KEPT_CHUNKS = 512;
