@@ -6,6 +6,7 @@ import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
 import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
+import type { ModelInfo } from "../economics/models.ts";
 import { planAnthropic } from "../plan/anthropic.ts";
 import { type PlanLookup, type PlanScope, planContext } from "../plan/context.ts";
 import { describePlan } from "../plan/describe.ts";
@@ -60,6 +61,8 @@ export interface PrepareInput {
   /** The deploy's config: the salt's secret and the model table (`models`) planning prices with. */
   config: Config;
   canonicalizeHeader: string | null;
+  /** The request's model row, looked up once (proxy.ts); the parts look it up themselves when absent. */
+  model?: ModelInfo;
   nowMs: number;
   /**
    * What the tracker knows of the candidate hashes, the family's request rate and the model's calibration
@@ -93,6 +96,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       body: input.body,
       salt: tenantSalt(input.config, input.tenantId),
       rules,
+      model: input.model,
     });
   } catch (err) {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
@@ -118,6 +122,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       nowMs: input.nowMs,
       settings: input.settings,
       models: input.config.models,
+      model: input.model,
       familyRatePerMin: found.familyRatePerMin,
       calibration: found.calibration,
     });

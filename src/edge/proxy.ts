@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { now, SIM_NOW_HEADER } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { StokerError } from "../core/errors.ts";
+import { modelInfo } from "../economics/models.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -70,6 +71,8 @@ export function proxy(spec: EndpointSpec) {
     spec.validate(body);
     const stream = body.stream === true;
     const model = body.model as string;
+    const info = modelInfo(model, config.models, spec.flavor);
+    c.set("model", info);
 
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
@@ -84,6 +87,7 @@ export function proxy(spec: EndpointSpec) {
       settings: tenant.cache,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
+      model: info,
       nowMs: at,
       lookup: (hashes, scope) =>
         lookupWithDeadline(c.env, tenant.id, hashes, at, config.trackerDeadlineMs, c.var.log, scope),

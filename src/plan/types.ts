@@ -1,5 +1,5 @@
 import type { WriteTtl } from "../economics/breakEven.ts";
-import type { ModelTable } from "../economics/models.ts";
+import type { ModelInfo, ModelTable } from "../economics/models.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { Upstream } from "../prefix/types.ts";
 
@@ -21,6 +21,8 @@ export interface PlanContext {
   familyRatePerMin: number;
   /** A deployment's model table; the default table otherwise. */
   models?: ModelTable;
+  /** The request's model row from `models`, looked up once by the edge; planners look it up when absent. */
+  model?: ModelInfo;
   /** Reported/estimated token ratio for this tenant and model (prefix/tokens.ts `calibrate`). */
   calibration?: Calibration;
 }
