@@ -1,7 +1,7 @@
+import type { Logger } from "../core/log.ts";
 import type { PlanLookup } from "../plan/context.ts";
 import type { Tracker } from "../tracker/tracker.ts";
 import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
-import type { Logger } from "./log.ts";
 import {
   type BeliefScope,
   cachedAnswer,

@@ -27,7 +27,7 @@ export function planAnthropic(
   known: ReadonlyMap<string, PrefixState>,
   ctx: PlanContext,
 ): AnthropicPlan {
-  const m = modelInfo(a.model, ctx.models, "anthropic");
+  const m = ctx.model ?? modelInfo(a.model, ctx.models, "anthropic");
   const segs = a.segments;
   const ratio = ctx.calibration?.ratio ?? 1;
   const tokensAt = (i: number): number => Math.round((segs[i]?.cumulativeTokens ?? 0) * ratio);

@@ -1,4 +1,4 @@
-import type { ModelTable } from "../economics/models.ts";
+import type { ModelInfo, ModelTable } from "../economics/models.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { CacheSettings } from "./settings.ts";
 import type { Outlook, PlanContext, PrefixState } from "./types.ts";
@@ -10,6 +10,8 @@ export interface PlanInputs {
   settings: CacheSettings;
   /** The deploy's model table (the defaults with MODEL_PRICES merged over them). */
   models: ModelTable;
+  /** The request's model row from `models`, when the caller looked it up already. */
+  model?: ModelInfo;
   /** Recent requests per minute of the request's family, as the tracker last counted them. */
   familyRatePerMin?: number;
   /** Reported/estimated prompt tokens for the tenant and model, as the tracker learned it. */
@@ -31,6 +33,7 @@ export function planContext(i: PlanInputs): PlanContext {
     },
     familyRatePerMin: rate !== undefined && Number.isFinite(rate) && rate > 0 ? rate : 0,
     models: i.models,
+    ...(i.model ? { model: i.model } : {}),
     calibration: c && Number.isFinite(c.ratio) && c.ratio > 0 && c.weight > 0 ? c : undefined,
     ...(i.outlook && validOutlook(i.outlook) ? { outlook: i.outlook } : {}),
   };

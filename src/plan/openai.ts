@@ -16,7 +16,7 @@ export function planOpenAI(
   ctx: PlanContext,
 ): OpenAIPlan {
   if (a.upstream === "anthropic") throw new Error("planOpenAI needs an OpenAI analysis");
-  const m = modelInfo(a.model, ctx.models, "openai");
+  const m = ctx.model ?? modelInfo(a.model, ctx.models, "openai");
   const client = a.openai ?? {};
   const plan: OpenAIPlan = {
     upstream: a.upstream,

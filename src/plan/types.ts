@@ -1,7 +1,7 @@
 import type { Outlook } from "../decide/types.ts";
 import type { Lasting } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
-import type { ModelTable } from "../economics/models.ts";
+import type { ModelInfo, ModelTable } from "../economics/models.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { Upstream } from "../prefix/types.ts";
 
@@ -23,6 +23,8 @@ export interface PlanContext {
   familyRatePerMin: number;
   /** A deployment's model table; the default table otherwise. */
   models?: ModelTable;
+  /** The request's model row from `models`, looked up once by the edge; planners look it up when absent. */
+  model?: ModelInfo;
   /** Reported/estimated token ratio for this tenant and model (prefix/tokens.ts `calibrate`). */
   calibration?: Calibration;
   /** When this family's heads and this conversation's tails come back, as the tracker learned it. */

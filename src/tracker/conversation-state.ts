@@ -1,4 +1,3 @@
-import type { Outlook } from "../decide/types.ts";
 import {
   emptyOwn,
   type FamilyGaps,
@@ -10,8 +9,9 @@ import {
   WINDOW_MS,
   WINDOWS,
   windowOf,
-} from "../keepalive/gaps.ts";
-import { returnDistribution } from "../keepalive/hazard.ts";
+} from "../decide/gaps.ts";
+import { returnDistribution } from "../decide/hazard.ts";
+import type { Outlook } from "../decide/types.ts";
 
 /** The last two chain positions of a conversation's latest request: where a write at its end would sit. */
 export interface Ends {

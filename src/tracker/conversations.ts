@@ -1,4 +1,4 @@
-import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
+import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
 import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
 
 interface ConversationRow extends Record<string, SqlStorageValue> {

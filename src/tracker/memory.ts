@@ -1,4 +1,4 @@
-import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
+import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";

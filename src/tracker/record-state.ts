@@ -1,6 +1,6 @@
+import type { Sealed } from "../core/crypto.ts";
 import type { PositionBelief } from "./belief.ts";
 import type { Conversations } from "./conversation-state.ts";
-import type { Sealed } from "./crypto.ts";
 import type { KeepaliveCandidates } from "./keepalive-store.ts";
 import { notePlanInputs, type PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, prefixUpdate, toState } from "./prefix-update.ts";

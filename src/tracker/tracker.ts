@@ -11,17 +11,18 @@ import {
   timeseries,
   topPrefixes,
 } from "../analytics/queries.ts";
-import { getConfig } from "../config.ts";
 import { clockOffset, now } from "../core/clock.ts";
+import { getConfig } from "../core/config.ts";
+import { open, type Sealed, seal } from "../core/crypto.ts";
+import type { RpcResult } from "../core/rpc.ts";
+import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../decide/keepalive-settings.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
-import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../keepalive/settings.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversation-state.ts";
 import { SqlConversationStore } from "./conversations.ts";
-import { open, type Sealed, seal } from "./crypto.ts";
 import { sqlKeepaliveDeps } from "./keepalive-deps.ts";
 import {
   decodeSealedRequest,
@@ -47,7 +48,6 @@ import type {
   PlanFacts,
   RecordAnswer,
   RecordRequest,
-  RpcResult,
   TenantStorage,
   Totals,
 } from "./types.ts";

@@ -1,3 +1,4 @@
+import type { Provider } from "../core/provider.ts";
 import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
@@ -36,7 +37,7 @@ export interface RecordRequest {
   requestId: string;
   at: number;
   /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
-  upstream: "anthropic" | "openai" | `gpu:${string}`;
+  upstream: Provider | `gpu:${string}`;
   endpoint: string;
   model: string;
   stream: boolean;
@@ -137,9 +138,6 @@ export interface Totals extends Usage {
   costUsd: number;
   costWithoutCacheUsd: number;
 }
-
-/** RPC answers carry expected failures as values: a throw across RPC is reported as uncaught by workerd. */
-export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** What one keepalive run did. */
 export interface KeepaliveReport {

@@ -1,6 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { decideKeepalive, decidePing, type PingCandidate } from "../../src/decide/keepalive.ts";
-import { modelInfo } from "../../src/economics/models.ts";
 import {
   classOf,
   decodeFamily,
@@ -18,9 +16,11 @@ import {
   WINDOW_MS,
   WINDOWS,
   windowOf,
-} from "../../src/keepalive/gaps.ts";
-import { familyHazards, priorQ, returnDistribution } from "../../src/keepalive/hazard.ts";
-import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/keepalive/settings.ts";
+} from "../../src/decide/gaps.ts";
+import { familyHazards, priorQ, returnDistribution } from "../../src/decide/hazard.ts";
+import { decideKeepalive, decidePing, type PingCandidate } from "../../src/decide/keepalive.ts";
+import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/decide/keepalive-settings.ts";
+import { modelInfo } from "../../src/economics/models.ts";
 
 const MIN = 60_000;
 

@@ -1,10 +1,14 @@
-import { type Config, parseConfig } from "../../../src/config.ts";
+import { type Config, parseConfig } from "../../../src/core/config.ts";
+import type { Logger } from "../../../src/core/log.ts";
+import {
+  DEFAULT_KEEPALIVE,
+  type KeepaliveSettings,
+  pingLeadMs,
+} from "../../../src/decide/keepalive-settings.ts";
 import { keepaliveCapture } from "../../../src/edge/capture.ts";
-import type { Logger } from "../../../src/edge/log.ts";
 import { prepare } from "../../../src/edge/prepare.ts";
 import { toRecord } from "../../../src/edge/record.ts";
 import { sendPing } from "../../../src/keepalive/pinger.ts";
-import { DEFAULT_KEEPALIVE, type KeepaliveSettings, pingLeadMs } from "../../../src/keepalive/settings.ts";
 import { type CacheSettings, DEFAULT_CACHE_SETTINGS } from "../../../src/plan/settings.ts";
 import { Conversations } from "../../../src/tracker/conversation-state.ts";
 import {
