@@ -1,26 +1,36 @@
 import { classOf, type FamilyGaps, type GapHistory, type Standing, TURN_CLASSES, WINDOWS } from "./gaps.ts";
 
 /**
- * Prior for a family with no history, per use class (1, 2, 3-5, 6+ uses): the chance that the prefix is
- * used again within the hour, three quarters of it within the first 5 minutes, the rest ever more rarely
- * (each window 0.6 of the one before). A prefix seen once gets 0.25 (0.19 within 5 minutes: below what a 5m
- * write needs, like the planner's first-turn prior), one seen again ever more. Written as pseudo-counts of
- * `PRIOR_WEIGHT` prefixes per cell, so a family's own data outweighs it after a handful of prefixes.
+ * Prior for a tenant with no history, per use class (1, 2, 3-5, 6+ requests): the chance of coming back in
+ * each 5-minute idle window given none came before. Fitted by `node bench/economics/fit.ts` on the first
+ * half of the Mooncake conversation trace (the report shows the second half); windows that half cannot
+ * observe continue the last fitted one at 0.6 per window. Written as pseudo-counts of `PRIOR_WEIGHT`
+ * conversations per cell, so a tenant's own closed windows outweigh it after a handful of conversations.
  */
-const PRIOR_RETURN: readonly number[] = [0.25, 0.5, 0.65, 0.8];
-const PRIOR_FIRST_WINDOW = 0.75;
-const PRIOR_DECAY = 0.6;
+/** Hazards per use class and 5-minute window. */
+export type Prior = readonly (readonly number[])[];
+
+const PRIOR_H: Prior = [
+  [0.265, 0.105, 0.028, 0.016, 0.011, 0.021, 0.013, 0.008, 0.005, 0.003, 0.002, 0.001],
+  [0.378, 0.146, 0.035, 0.005, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0.518, 0.23, 0.046, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0.73, 0.438, 0.263, 0.158, 0.095, 0.057, 0.034, 0.02, 0.012, 0.007, 0.004, 0.002],
+];
 export const PRIOR_WEIGHT = 5;
+
+/**
+ * Prior for how a new head (tools + system) comes back, for the heads table: an even chance within 5
+ * minutes, 0.6 within the hour, whatever its uses. Not fitted: the traces we have carry one shared head
+ * each. A judgement that a head is shared by design across an app's requests (a 5m write needs 0.28), so a
+ * tenant's first long system prompt is written; the tenant's heads table overrides it within a few heads.
+ */
+export const HEAD_PRIOR_H: Prior = [[0.5, ...new Array<number>(11).fill(0.0201)]];
 /** Pseudo-gaps drawn from the family's shape that a prefix's own gaps are blended with. */
 export const OWN_WEIGHT = 2;
 
-/** The prior's return probability per window for a use class (sums to its PRIOR_RETURN). */
+/** The prior's return probability per window for a use class. */
 export function priorQ(useClass: number): number[] {
-  const back = PRIOR_RETURN[Math.min(Math.max(useClass, 0), PRIOR_RETURN.length - 1)] as number;
-  const tail = Array.from({ length: WINDOWS - 1 }, (_, i) => PRIOR_DECAY ** i);
-  const tailSum = tail.reduce((a, b) => a + b, 0);
-  const late = back * (1 - PRIOR_FIRST_WINDOW);
-  return [back * PRIOR_FIRST_WINDOW, ...tail.map((w) => (late * w) / tailSum)];
+  return distributionOf(PRIOR_H[Math.min(Math.max(useClass, 0), PRIOR_H.length - 1)] as readonly number[]);
 }
 
 /** Discrete-time hazards (chance of coming back in window j given not yet) from a return distribution. */
@@ -43,7 +53,6 @@ function distributionOf(h: readonly number[]): number[] {
   });
 }
 
-const PRIOR_H: readonly (readonly number[])[] = PRIOR_RETURN.map((_, u) => hazardsOf(priorQ(u)));
 
 /**
  * A table's hazards for one class, shrunk towards the same table's hazards for the same use class over all
@@ -79,9 +88,10 @@ export function familyHazards(
   family: FamilyGaps | null,
   s: Standing,
   tenant: FamilyGaps | null = null,
+  priors: Prior = PRIOR_H,
 ): number[] {
   const u = Math.floor(classOf(s) / TURN_CLASSES.length);
-  const prior = PRIOR_H[u] as readonly number[];
+  const prior = priors[Math.min(u, priors.length - 1)] as readonly number[];
   const tenantH = tenant ? shrunkHazards(tenant, s, prior) : [...prior];
   return family ? shrunkHazards(family, s, tenantH) : tenantH;
 }
@@ -91,8 +101,8 @@ export function familyHazards(
  * leave to 1 is "not within the horizon"). Whether it comes back is the family's figure for its class;
  * when, within the horizon, blends the family's timing with the prefix's own gaps.
  */
-export function returnDistribution(h: GapHistory): number[] {
-  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null));
+export function returnDistribution(h: GapHistory, priors: Prior = PRIOR_H): number[] {
+  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors));
   const pReturn = fam.reduce((a, b) => a + b, 0);
   if (pReturn <= 0) return fam;
   let ownCount = 0;

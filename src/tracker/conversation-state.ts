@@ -10,7 +10,7 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { returnDistribution } from "../decide/hazard.ts";
+import { HEAD_PRIOR_H, returnDistribution } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
 
 /** The last two chain positions of a conversation's latest request: where a write at its end would sit. */
@@ -171,12 +171,15 @@ export class Conversations {
       tenant: tenantTable,
     });
     const heads = this.store.get(headKey(family));
-    const head = returnDistribution({
-      turns: (heads?.turns ?? 0) + 1,
-      own: heads?.own ?? emptyOwn(),
-      family: this.store.family(HEADS_TABLE),
-      tenant: null,
-    });
+    const head = returnDistribution(
+      {
+        turns: (heads?.turns ?? 0) + 1,
+        own: heads?.own ?? emptyOwn(),
+        family: this.store.family(HEADS_TABLE),
+        tenant: null,
+      },
+      HEAD_PRIOR_H,
+    );
     return { tail, head, reach: reachOf(familyTable, tenantTable) };
   }
 }

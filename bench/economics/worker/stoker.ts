@@ -61,6 +61,8 @@ export interface WorkerReplayOptions {
   /** Called after each trace request with what the worker would have put in `x-stoker-plan`. */
   onRequest?: (req: TraceRequest, planText: string | null, usage: Usage | null) => void;
   name?: string;
+  /** Called at the end with the tenant's decision state (what the fitting of the priors reads). */
+  onDone?: (state: DecisionState) => void;
   /** The tenant the replay runs as (its id salts the chain hashes and OpenAI keys). */
   tenantId?: string;
 }
@@ -206,5 +208,6 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
     recordDecisionState(state, record, config.keepalive.anthropicTtlMs, sealed, {});
   }
   await sweepUntil(trace.endMs);
+  opts.onDone?.(state);
   return provider.result(opts.name ?? `Stoker (the worker's path, ${opts.mapping} mapping)`);
 }
