@@ -48,4 +48,6 @@ await replayWorker(trace, {
     });
   },
 });
-console.log(`// ${trace.requests.length} requests (Mooncake, training half)\nconst PRIOR_H = [\n${rows.join("\n")}\n];`);
+console.log(
+  `// ${trace.requests.length} requests (Mooncake, training half)\nconst PRIOR_H = [\n${rows.join("\n")}\n];`,
+);

@@ -53,7 +53,6 @@ function distributionOf(h: readonly number[]): number[] {
   });
 }
 
-
 /**
  * A table's hazards for one class, shrunk towards the same table's hazards for the same use class over all
  * turn classes, which are in turn shrunk towards `base`: a class with little data borrows from its
