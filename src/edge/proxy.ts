@@ -5,6 +5,7 @@ import {
   askDiagnostics,
   hideDiagnostics,
   hideStreamDiagnostics,
+  type MessageFacts,
   messageFacts,
 } from "../upstream/diagnostics.ts";
 import type { EndpointSpec } from "../upstream/endpoints.ts";
@@ -17,7 +18,8 @@ import {
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { pipeSse } from "../upstream/sse.ts";
-import { usageHeader } from "../upstream/usage.ts";
+import { relayJson } from "../upstream/json-relay.ts";
+import { type Usage, usageHeader } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
@@ -26,7 +28,7 @@ import type { AppEnv } from "./context.ts";
 import { StokerError } from "./errors.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
-import { lookupWithDeadline } from "./tracker-client.ts";
+import { planLookup } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
@@ -62,10 +64,31 @@ function upstreamUrl(c: Context<AppEnv>, spec: EndpointSpec): string {
   return `${c.var.config.upstreams[spec.flavor].baseUrl}${path}${url.search}`;
 }
 
+/** The request header with which a client asks for `x-stoker-cache` on a non-streaming answer (README). */
+export const USAGE_HEADER_OPT_IN = "x-stoker-usage";
+
+/**
+ * Dev clock only (local development, tests): a request with this header waits for the tracker's lookup when
+ * the isolate has nothing fresh, so a replay on the shared clock sees the tracker's state (deploys never wait).
+ */
+export const DEV_AWAIT_TRACKER = "x-stoker-dev-await-tracker";
+
 /** One handler for every proxied endpoint: authenticate, read, validate, forward, stream back, account. */
 export function proxy(spec: EndpointSpec) {
   return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
     const { config, requestId } = c.var;
+    const readAnswer = (text: string) => {
+      let usage: Usage | null = null;
+      let message: MessageFacts | null = null;
+      try {
+        const json = JSON.parse(text) as Record<string, unknown>;
+        usage = spec.jsonUsage(json);
+        if (spec.flavor === "anthropic") message = messageFacts(json);
+      } catch {
+        // Not JSON: forwarded as it came, accounted without usage.
+      }
+      return { usage, message };
+    };
     const tenant = c.var.tenant;
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
     spec.validate(body);
@@ -87,7 +110,19 @@ export function proxy(spec: EndpointSpec) {
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
       nowMs: at,
       lookup: (hashes, scope) =>
-        lookupWithDeadline(c.env, tenant.id, hashes, at, config.trackerDeadlineMs, c.var.log, scope),
+        planLookup(
+          {
+            env: c.env,
+            tenantId: tenant.id,
+            nowMs: at,
+            log: c.var.log,
+            waitUntil: (p) => c.executionCtx.waitUntil(p),
+            awaitMs:
+              config.devClock && c.req.header(DEV_AWAIT_TRACKER) !== undefined ? config.trackerDeadlineMs : 0,
+          },
+          hashes,
+          scope,
+        ),
       log: c.var.log,
     });
     let outBody = prepared.body;
@@ -206,6 +241,30 @@ export function proxy(spec: EndpointSpec) {
       return new Response(upstream.body, { status: upstream.status, headers });
     }
 
+    if (c.req.header(USAGE_HEADER_OPT_IN) !== "header" || !upstream.body) {
+      // The answer flows as it arrives; usage is read from a copy on the side (no `x-stoker-cache` header:
+      // it would hold the whole answer back, README "Response headers").
+      const body = upstream.body
+        ? relayJson(upstream.body, {
+            hideDiagnostics: askedForClient,
+            onEnd: (end, text) => {
+              const doneAt = Date.now();
+              const { usage, message } = text === null ? { usage: null, message: null } : readAnswer(text);
+              finish(upstream.status, end === "complete" ? "ok" : "upstream_error", {
+                usage,
+                headersMs,
+                ttfbMs: headersMs,
+                durationMs: doneAt - startedAt,
+                message,
+              });
+            },
+          })
+        : null;
+      if (!body) finish(upstream.status, "ok", { headersMs, ttfbMs: headersMs });
+      return new Response(body, { status: upstream.status, headers });
+    }
+
+    // Opted in (`x-stoker-usage: header`): the answer is read whole first, for the usage header.
     let text: string;
     try {
       text = await upstream.text();
@@ -214,15 +273,7 @@ export function proxy(spec: EndpointSpec) {
       finish(502, "upstream_error", { headersMs, ttfbMs: headersMs });
       throw new StokerError(502, "bad_gateway", "The upstream connection broke while sending its answer.");
     }
-    let usage = null;
-    let message = null;
-    try {
-      const json = JSON.parse(text) as Record<string, unknown>;
-      usage = spec.jsonUsage(json);
-      if (spec.flavor === "anthropic") message = messageFacts(json);
-    } catch {
-      // Not JSON: forwarded as it came, accounted without usage.
-    }
+    const { usage, message } = readAnswer(text);
     if (usage) headers.set("x-stoker-cache", usageHeader(usage));
     if (askedForClient) text = hideDiagnostics(text);
     finish(upstream.status, "ok", { usage, headersMs, ttfbMs: headersMs, message });

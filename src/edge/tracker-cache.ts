@@ -2,8 +2,9 @@ import type { PlanLookup, PlanScope } from "../plan/context.ts";
 import type { PrefixState } from "../plan/types.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import { tenantEpoch } from "../tenants/epoch.ts";
-import { rateAt } from "../tracker/plan-inputs.ts";
-import type { LookupAnswer } from "../tracker/types.ts";
+import { type FamilyRate, notePlanInputs, type PlanInputStore, rateAt } from "../tracker/plan-inputs.ts";
+import { type PrefixRow, prefixUpdate, toState } from "../tracker/prefix-update.ts";
+import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
 
 /**
  * How long an isolate plans a conversation's requests from what the tracker last told it about that
@@ -110,20 +111,21 @@ export function cachedAnswer(
   scope: BeliefScope,
   hashes: readonly string[],
   nowMs: number,
+  maxAgeMs = FRESH_MS,
 ): PlanLookup | null {
   checkEpoch();
   const t = beliefsOf(tenantId, false);
   if (!t) return null;
   const heard = t.conversations.get(scope.conversation);
-  if (heard === undefined || nowMs - heard > FRESH_MS) return null;
+  if (heard === undefined || nowMs - heard > maxAgeMs) return null;
   const rate = t.rates.get(scope.family);
   const calibration = t.calibrations.get(scope.model);
-  if (!rate || nowMs - rate.at > FRESH_MS || !calibration || nowMs - calibration.at > FRESH_MS) return null;
+  if (!rate || nowMs - rate.at > maxAgeMs || !calibration || nowMs - calibration.at > maxAgeMs) return null;
   const out = new Map<string, PrefixState>();
   for (const h of hashes) {
     const k = t.states.get(h);
     if (!k) continue;
-    if (nowMs - k.at > FRESH_MS) return null;
+    if (nowMs - k.at > maxAgeMs) return null;
     const s = k.state;
     const cached = s.cachedUntilMs !== null && s.cachedUntilMs > nowMs;
     out.set(h, cached ? s : { ...s, cachedUntilMs: null, ttl: null });
@@ -180,6 +182,69 @@ export function learn(
       if (oldest !== undefined) t.conversations.delete(oldest);
     }
   }
+  evict();
+}
+
+/** A cached state as the tracker's row (what `prefixUpdate` reads); `writes` counts an entry it still holds. */
+function rowOf(hash: string, s: PrefixState): PrefixRow {
+  return {
+    hash,
+    tokens: s.tokens,
+    last_seen: s.lastSeenMs,
+    seen: s.seen,
+    writes: s.cachedUntilMs !== null ? 1 : 0,
+    cached_until: s.cachedUntilMs,
+    ttl: s.ttl,
+    gap_count: s.gaps?.count ?? 0,
+    gap_5m: s.gaps?.within5m ?? 0,
+    gap_1h: s.gaps?.within1h ?? 0,
+  };
+}
+
+/**
+ * Applies this isolate's own request to what it holds, as soon as the response is in, with the tracker's
+ * own pure updates (the positions' beliefs, the family's rate, the model's calibration): the conversation's
+ * next turn is planned from it without waiting for the record's answer, which replaces it when it comes
+ * (it is heard later). Only for a conversation the tracker has answered about (else the next turn is planned
+ * without state anyway, and a lookup in parallel asks).
+ */
+export function learnOutcome(
+  tenantId: string,
+  r: RecordRequest,
+  shortTtlMs: number,
+  at: number,
+): void {
+  checkEpoch();
+  if (r.family === null || r.conversation === null || r.positions.length === 0 || r.keepalive) return;
+  const t = beliefsOf(tenantId, false);
+  if (!t?.conversations.has(r.conversation)) return;
+  const rows = new Map<string, PrefixRow>();
+  for (const p of r.positions) {
+    const k = t.states.get(p.hash);
+    if (k) rows.set(p.hash, rowOf(p.hash, k.state));
+  }
+  const family = r.family;
+  const inputs: PlanInputStore = {
+    rate: (f) => t.rates.get(f),
+    setRate: (f, rate: FamilyRate) => remember(t.rates, f, { rate: rate.rate, at }, MAX_FAMILIES),
+    calibration: (m) => t.calibrations.get(m)?.calibration,
+    setCalibration: (m, calibration) => remember(t.calibrations, m, { calibration, at }, MAX_MODELS),
+  };
+  // The cached rate was heard at its own time: decay it to the request's, as the tracker's row would be.
+  const heardRate = t.rates.get(family);
+  if (heardRate) t.rates.set(family, { rate: rateAt(heardRate, r.at), at: r.at });
+  notePlanInputs(inputs, r);
+  for (const c of prefixUpdate(r, rows, shortTtlMs).changes) {
+    const prev = t.states.get(c.row.hash);
+    if (prev && prev.at > at) continue;
+    if (prev) {
+      t.states.delete(c.row.hash);
+      stateCount--;
+    }
+    t.states.set(c.row.hash, { state: toState(c.row, r.at), at });
+    stateCount++;
+  }
+  if (r.messageId) remember(t.messages, r.conversation, { id: r.messageId, at }, MAX_CONVERSATIONS);
   evict();
 }
 

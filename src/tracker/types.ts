@@ -129,6 +129,12 @@ export interface RecordAnswer extends PlanFacts, DiagnosticsFacts {
   states?: LookupResult;
 }
 
+/**
+ * What `recordMany` answers: one result per record, in order. `retry` marks a record the tracker could not
+ * store this time (its transaction failed): the edge sends it again; a refused one (`ok: false`) it does not.
+ */
+export type RecordBatchAnswer = (RpcResult<RecordAnswer> | { ok: false; error: string; retry: true })[];
+
 /** Sums over a tenant's accounting rows: the usage fields, summed, plus counts and money. */
 export interface Totals extends Usage {
   requests: number;
