@@ -247,6 +247,7 @@ export function proxy(spec: EndpointSpec) {
       const body = upstream.body
         ? relayJson(upstream.body, {
             hideDiagnostics: askedForClient,
+            waitUntil: (p) => c.executionCtx.waitUntil(p),
             onEnd: (end, text) => {
               const doneAt = Date.now();
               const { usage, message } = text === null ? { usage: null, message: null } : readAnswer(text);

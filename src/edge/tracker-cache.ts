@@ -138,6 +138,38 @@ export function cachedAnswer(
 }
 
 /**
+ * What the isolate holds for `hashes` of a request it cannot answer fully from the cache (a conversation not
+ * heard of lately): the states it holds of them (a family's shared head, heard with another conversation),
+ * entries past their TTL at `nowMs` as lapsed, and the family's rate and the model's calibration as last heard.
+ * Unknown hashes are absent, as in the stateless plan. Null when it holds nothing for the tenant.
+ */
+export function heldAnswer(
+  tenantId: string,
+  scope: BeliefScope,
+  hashes: readonly string[],
+  nowMs: number,
+): PlanLookup | null {
+  checkEpoch();
+  const t = tenants.get(tenantId);
+  if (!t) return null;
+  const out = new Map<string, PrefixState>();
+  for (const h of hashes) {
+    const s = t.states.get(h)?.state;
+    if (!s) continue;
+    const cached = s.cachedUntilMs !== null && s.cachedUntilMs > nowMs;
+    out.set(h, cached ? s : { ...s, cachedUntilMs: null, ttl: null });
+  }
+  const answer: PlanLookup = { known: out };
+  const rate = t.rates.get(scope.family);
+  if (rate) answer.familyRatePerMin = rateAt(rate, nowMs);
+  const calibration = t.calibrations.get(scope.model)?.calibration;
+  if (calibration) answer.calibration = calibration;
+  const message = t.messages.get(scope.conversation);
+  if (message) answer.previousMessageId = message.id;
+  return answer;
+}
+
+/**
  * Takes in what the tracker said at `at` about `hashes` (a lookup's question, or a record's positions):
  * states newer than what is kept replace it, hashes it did not mention are forgotten (it knows none of them),
  * the family's rate and the model's calibration are kept, and the conversation counts as heard of at `at`.

@@ -9,7 +9,13 @@ import type {
 } from "../tracker/types.ts";
 import { MAX_RECORD_BATCH } from "../tracker/validate.ts";
 import type { Logger } from "./log.ts";
-import { type BeliefScope, cachedAnswer, forgetConversations, learn } from "./tracker-cache.ts";
+import {
+  type BeliefScope,
+  cachedAnswer,
+  forgetConversations,
+  heldAnswer,
+  learn,
+} from "./tracker-cache.ts";
 
 /** The tenant's tracker: one Durable Object per tenant. */
 export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracker> {
@@ -90,8 +96,8 @@ export interface PlanLookupOptions {
  * A conversation the isolate heard of within FRESH_MS is planned from the cache (the tracker's answers and
  * this isolate's own outcomes since, tracker-cache.ts). Otherwise a lookup goes out in parallel (kept alive
  * by waitUntil) to warm the cache for the conversation's next turn, and this request is planned from what
- * the isolate heard of the conversation before (stale, entries past their TTL read as lapsed), or without
- * state (the stateless plan). Never rejects.
+ * the isolate holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed,
+ * positions it never heard of as unknown), or without state (the stateless plan). Never rejects.
  */
 export async function planLookup(
   o: PlanLookupOptions,
@@ -113,7 +119,7 @@ export async function planLookup(
     if (timer !== null) clearTimeout(timer);
     if (answer) return answer;
   }
-  return cachedAnswer(o.tenantId, scope, hashes, o.nowMs, Number.POSITIVE_INFINITY) ?? EMPTY;
+  return heldAnswer(o.tenantId, scope, hashes, o.nowMs) ?? EMPTY;
 }
 
 /** Records sent to the tracker in one RPC at most (the tracker's own bound, validate.ts). */

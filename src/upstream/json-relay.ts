@@ -9,6 +9,8 @@ export interface JsonRelayOptions {
    * end. Runs on the side: the client's copy never waits for it.
    */
   onEnd: (end: JsonEnd, text: string | null) => void;
+  /** Keeps the side read alive once the client has its copy (the execution context's waitUntil). */
+  waitUntil: (p: Promise<unknown>) => void;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface JsonRelayOptions {
  */
 export function relayJson(body: ReadableStream<Uint8Array>, opts: JsonRelayOptions): ReadableStream<Uint8Array> {
   const [client, side] = body.tee();
-  void readSide(side, opts.onEnd);
+  opts.waitUntil(readSide(side, opts.onEnd));
   return opts.hideDiagnostics ? client.pipeThrough(nullDiagnostics()) : client;
 }
 
