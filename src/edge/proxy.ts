@@ -11,6 +11,7 @@ import {
 import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
+import { relayJson } from "../upstream/json-relay.ts";
 import {
   clientWantsStreamUsage,
   hideStreamUsage,
@@ -18,7 +19,6 @@ import {
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { pipeSse } from "../upstream/sse.ts";
-import { relayJson } from "../upstream/json-relay.ts";
 import { type Usage, usageHeader } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";

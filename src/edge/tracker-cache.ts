@@ -164,10 +164,13 @@ export function heldAnswer(
   if (rate) answer.familyRatePerMin = rateAt(rate, nowMs);
   const calibration = t.calibrations.get(scope.model)?.calibration;
   if (calibration) answer.calibration = calibration;
-  const message = t.messages.get(scope.conversation);
+  const message = t.messages.get(scope.conversation) ?? t.messages.get(modelKey(scope.model));
   if (message) answer.previousMessageId = message.id;
   return answer;
 }
+
+/** Where a model's last answer id is kept among the conversations' (a chain hash has no colon). */
+const modelKey = (model: string) => `model:${model}`;
 
 /**
  * Takes in what the tracker said at `at` about `hashes` (a lookup's question, or a record's positions):
@@ -240,14 +243,17 @@ function rowOf(hash: string, s: PrefixState): PrefixRow {
  * (it is heard later). Only for a conversation the tracker has answered about (else the next turn is planned
  * without state anyway, and a lookup in parallel asks).
  */
-export function learnOutcome(
-  tenantId: string,
-  r: RecordRequest,
-  shortTtlMs: number,
-  at: number,
-): void {
+export function learnOutcome(tenantId: string, r: RecordRequest, shortTtlMs: number, at: number): void {
   checkEpoch();
-  if (r.family === null || r.conversation === null || r.positions.length === 0 || r.keepalive) return;
+  if (r.keepalive) return;
+  if (r.messageId) {
+    // As the tracker keeps them (provider-diagnostics.ts): the conversation's last answer, and the model's.
+    const t = beliefsOf(tenantId, true);
+    if (r.conversation !== null)
+      remember(t.messages, r.conversation, { id: r.messageId, at }, MAX_CONVERSATIONS);
+    remember(t.messages, modelKey(r.model), { id: r.messageId, at }, MAX_CONVERSATIONS);
+  }
+  if (r.family === null || r.conversation === null || r.positions.length === 0) return;
   const t = beliefsOf(tenantId, false);
   if (!t?.conversations.has(r.conversation)) return;
   const rows = new Map<string, PrefixRow>();
@@ -276,7 +282,6 @@ export function learnOutcome(
     t.states.set(c.row.hash, { state: toState(c.row, r.at), at });
     stateCount++;
   }
-  if (r.messageId) remember(t.messages, r.conversation, { id: r.messageId, at }, MAX_CONVERSATIONS);
   evict();
 }
 

@@ -9,13 +9,7 @@ import type {
 } from "../tracker/types.ts";
 import { MAX_RECORD_BATCH } from "../tracker/validate.ts";
 import type { Logger } from "./log.ts";
-import {
-  type BeliefScope,
-  cachedAnswer,
-  forgetConversations,
-  heldAnswer,
-  learn,
-} from "./tracker-cache.ts";
+import { type BeliefScope, cachedAnswer, forgetConversations, heldAnswer, learn } from "./tracker-cache.ts";
 
 /** The tenant's tracker: one Durable Object per tenant. */
 export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracker> {

@@ -18,7 +18,10 @@ export interface JsonRelayOptions {
  * byte (no buffering for a header), while a second copy (tee) is read on the side for usage and accounting.
  * A break mid-body reaches the client as a broken body: its status went out with the first byte.
  */
-export function relayJson(body: ReadableStream<Uint8Array>, opts: JsonRelayOptions): ReadableStream<Uint8Array> {
+export function relayJson(
+  body: ReadableStream<Uint8Array>,
+  opts: JsonRelayOptions,
+): ReadableStream<Uint8Array> {
   const [client, side] = body.tee();
   opts.waitUntil(readSide(side, opts.onEnd));
   return opts.hideDiagnostics ? client.pipeThrough(nullDiagnostics()) : client;
@@ -67,7 +70,6 @@ export class DiagnosticsNuller {
   #skipString = false;
   #skipEscaped = false;
   #done = false;
-
 
   push(text: string): string {
     if (this.#done) return text;

@@ -9,6 +9,7 @@ import { Conversation } from "../../bench/overhead/bodies.ts";
 import { getConfig } from "../../src/config.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
+import { DEV_AWAIT_TRACKER } from "../../src/edge/proxy.ts";
 import { toRecord } from "../../src/edge/record.ts";
 import { forgetAllBeliefs } from "../../src/edge/tracker-cache.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
@@ -42,9 +43,16 @@ async function countLookups(tenantId: string): Promise<() => Promise<number>> {
   return () => runInDurableObject(tracker(tenantId), (i: Tracker) => (i as Counted).lookups ?? 0);
 }
 
-/** `turns` turns of one conversation; before each, waits for the previous record (and optionally forgets). */
+/**
+ * `turns` turns of one conversation; before each, waits for the previous record. With `forget`, the isolate
+ * forgets what it heard before each turn and (dev clock only) waits for the tracker's lookup: what asking
+ * the tracker every turn would plan (a deploy never waits; it would plan such a turn without state).
+ */
 async function run(tenant: { id: string; key: string }, turns: number, forget: boolean) {
-  const client = anthropic(namespace(), { apiKey: tenant.key });
+  const client = anthropic(namespace(), {
+    apiKey: tenant.key,
+    headers: forget ? { [DEV_AWAIT_TRACKER]: "1" } : {},
+  });
   const system = longText(2500, "rules");
   const messages: Anthropic.MessageParam[] = [];
   const out: { plan: string | null; read: number; write: number }[] = [];
