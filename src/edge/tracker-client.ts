@@ -43,10 +43,10 @@ function refresh(
   nowMs: number,
   log: Logger,
   scope: BeliefScope,
-): Promise<PlanLookup | null> {
+): { answer: Promise<PlanLookup | null>; mine: boolean } {
   const key = `${tenantId}\n${scope.conversation}`;
   const running = refreshing.get(key);
-  if (running) return running;
+  if (running) return { answer: running, mine: false };
   const sentAt = Date.now();
   const asked = { family: scope.family, model: scope.model, conversation: scope.conversation };
   const p = (async () => {
@@ -67,7 +67,7 @@ function refresh(
     }
   })();
   refreshing.set(key, p);
-  return p;
+  return { answer: p, mine: true };
 }
 
 /** How a request's plan inputs are found (proxy.ts). */
@@ -101,8 +101,10 @@ export async function planLookup(
   if (hashes.length === 0) return EMPTY;
   const fresh = cachedAnswer(o.tenantId, scope, hashes, o.nowMs);
   if (fresh) return fresh;
-  const asked = refresh(o.env, o.tenantId, hashes, o.nowMs, o.log, scope);
-  o.waitUntil(asked);
+  const { answer: asked, mine } = refresh(o.env, o.tenantId, hashes, o.nowMs, o.log, scope);
+  // Only the request that asked keeps the lookup alive: the runtime cancels a request whose waitUntil waits
+  // on another request's work alone.
+  if (mine) o.waitUntil(asked);
   const awaitMs = o.awaitMs ?? 0;
   if (awaitMs > 0) {
     let timer: ReturnType<typeof setTimeout> | null = null;
@@ -128,10 +130,10 @@ interface QueuedRecord {
   input: RecordRequest;
   log: Logger;
   attempts: number;
-  done: () => void;
+  settled: boolean;
 }
 
-/** One tenant's records waiting to be sent, and whether a sender is running for them. */
+/** One tenant's records waiting to be sent, and whether a batch is out for them. */
 interface RecordQueue {
   waiting: QueuedRecord[];
   sending: boolean;
@@ -139,12 +141,15 @@ interface RecordQueue {
 
 const queues = new Map<string, RecordQueue>();
 
-/** Records waiting or in flight in this isolate, over all tenants (tests, the overhead benchmark). */
+/** Records waiting in this isolate, over all tenants (tests, the overhead benchmark). */
 export function recordsQueued(): number {
   let n = 0;
   for (const q of queues.values()) n += q.waiting.length;
   return n;
 }
+
+/** How often a record waiting behind another request's batch looks whether it went (its own timer). */
+const RECORD_POLL_MS = 10;
 
 /** A batch's captures (whole requests, for keepalive) stay well under the RPC message limit (32 MiB). */
 const RECORD_BATCH_BYTES = 8_000_000;
@@ -165,68 +170,78 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Records a request's outcome after the response; a failure is logged, never surfaced to the client. Records
- * are coalesced per tenant and isolate: while one RPC is out, the records that arrive wait and go together in
- * the next (one RPC for many requests, so a slow tracker never queues the isolate's next requests behind it).
- * A batch the tracker did not take (an RPC error, an overloaded object) is sent again with exponential
+ * are coalesced per tenant and isolate: while one batch is out, the records that arrive wait and go together
+ * in the next (one RPC for many requests, so a slow tracker never queues the isolate's work behind it). A
+ * batch the tracker did not take (an RPC error, an overloaded object) is sent again with exponential
  * backoff, up to RECORD_ATTEMPTS; the tracker counts a request id once, so a retry never counts twice. The
  * tracker answers each record with its positions' states, which this isolate keeps for the conversation's
  * next turn. Resolves when the tracker has the record (or it was given up); never rejects.
+ *
+ * Each caller's own context does the waiting (its own timer) and, when no batch is out, sends the next one:
+ * the Workers runtime cancels a request whose waitUntil only waits on another request's work.
  */
-export function recordSafely(env: Env, tenantId: string, input: RecordRequest, log: Logger): Promise<void> {
+export async function recordSafely(
+  env: Env,
+  tenantId: string,
+  input: RecordRequest,
+  log: Logger,
+): Promise<void> {
   let q = queues.get(tenantId);
   if (!q) {
     q = { waiting: [], sending: false };
     queues.set(tenantId, q);
   }
-  const queue = q;
-  const settled = new Promise<void>((resolve) => {
-    queue.waiting.push({ input, log, attempts: 0, done: resolve });
-  });
-  if (!queue.sending) void send(env, tenantId, queue);
-  return settled;
+  const item: QueuedRecord = { input, log, attempts: 0, settled: false };
+  q.waiting.push(item);
+  // Records of the same turn of the event loop go together.
+  await sleep(0);
+  while (!item.settled) {
+    if (q.sending) {
+      await sleep(RECORD_POLL_MS);
+      continue;
+    }
+    q.sending = true;
+    try {
+      await sendBatch(env, tenantId, q);
+    } finally {
+      q.sending = false;
+    }
+  }
+  if (q.waiting.length === 0 && !q.sending && queues.get(tenantId) === q) queues.delete(tenantId);
 }
 
-/** Sends a tenant's waiting records, one batch at a time, until none wait. */
-async function send(env: Env, tenantId: string, q: RecordQueue): Promise<void> {
-  q.sending = true;
+/** Sends the next batch of a tenant's waiting records; a batch not taken waits its backoff and goes back. */
+async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<void> {
+  const batch = q.waiting.splice(0, batchSize(q.waiting));
+  if (batch.length === 0) return;
+  const sentAt = Date.now();
+  let answers: RecordBatchAnswer | null = null;
   try {
-    // Records of the same turn of the event loop go together.
-    await sleep(0);
-    while (q.waiting.length > 0) {
-      const batch = q.waiting.splice(0, batchSize(q.waiting));
-      const sentAt = Date.now();
-      let answers: RecordBatchAnswer | null = null;
-      try {
-        answers = await trackerFor(env, tenantId).recordMany(batch.map((b) => b.input));
-      } catch (err) {
-        batch[0]?.log.warn("tracker.fault", {
-          op: "record",
-          fault: err instanceof Error ? err.name : "unknown",
-          records: batch.length,
-        });
-      }
-      const again: QueuedRecord[] = [];
-      batch.forEach((b, i) => {
-        const answer = answers?.[i];
-        if (answer === undefined || ("retry" in answer && answer.retry)) {
-          if (++b.attempts < RECORD_ATTEMPTS) return again.push(b);
-          b.log.error("record.lost", { request_id: b.input.requestId, attempts: b.attempts });
-          forgetConversations(tenantId);
-          return b.done();
-        }
-        heardRecord(tenantId, b.input, answer, sentAt, b.log);
-        b.done();
-      });
-      if (again.length > 0) {
-        q.waiting.unshift(...again);
-        const attempt = Math.max(...again.map((b) => b.attempts));
-        await sleep(Math.min(RECORD_BACKOFF_MS * 2 ** (attempt - 1), RECORD_BACKOFF_MAX_MS));
-      }
-    }
-  } finally {
-    q.sending = false;
-    if (q.waiting.length === 0 && queues.get(tenantId) === q) queues.delete(tenantId);
+    answers = await trackerFor(env, tenantId).recordMany(batch.map((b) => b.input));
+  } catch (err) {
+    batch[0]?.log.warn("tracker.fault", {
+      op: "record",
+      fault: err instanceof Error ? err.name : "unknown",
+      records: batch.length,
+    });
   }
+  const again: QueuedRecord[] = [];
+  for (const [i, b] of batch.entries()) {
+    const answer = answers?.[i];
+    if (answer === undefined || ("retry" in answer && answer.retry)) {
+      if (++b.attempts < RECORD_ATTEMPTS) {
+        again.push(b);
+        continue;
+      }
+      b.log.error("record.lost", { request_id: b.input.requestId, attempts: b.attempts });
+      forgetConversations(tenantId);
+    } else heardRecord(tenantId, b.input, answer, sentAt, b.log);
+    b.settled = true;
+  }
+  if (again.length === 0) return;
+  q.waiting.unshift(...again);
+  const attempt = Math.max(...again.map((b) => b.attempts));
+  await sleep(Math.min(RECORD_BACKOFF_MS * 2 ** (attempt - 1), RECORD_BACKOFF_MAX_MS));
 }
 
 /** Takes in the tracker's answer to one record: its positions' states go into the isolate's cache. */
