@@ -2,7 +2,7 @@
 import type { GroupCpu } from "./cpu.ts";
 import { CLOCK_TICK_MS } from "./cpu.ts";
 import type { EngineRows } from "./engine.ts";
-import type { Group, GroupResult } from "./latency.ts";
+import type { Arm, Group, GroupResult } from "./latency.ts";
 import { type Breakdown, CATEGORIES } from "./profile.ts";
 import { mean, pairDiff, type Summary, summarize } from "./stats.ts";
 import type { CellResult } from "./tracker-probe.ts";
@@ -17,10 +17,16 @@ export interface Facts {
   wrangler: string;
   workerd: string;
   quick: boolean;
-  idle: { stoker: Record<string, number>; worker: Record<string, number> };
+  idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
   durations: { totalMs: number; latencyMs: number; profileMs: number; trackerMs: number; engineMs: number };
   profiled: number;
-  faults: { trackerTimeouts: number; trackerOther: number; engine: number };
+  faults: { trackerTimeouts: number; trackerOther: number; engine: number; slowTracker: number };
+  /** VmRSS (MiB) of each wrangler dev group's workerd processes after the latency phase. */
+  memory: { stoker: number[]; worker: number[]; slow: number[]; requests: number };
+  /** TRACKER_DELAY_MS of the slow-tracker Stoker. */
+  slowTracker: string;
+  /** The machine's load averages (1, 5, 15 min) at the end of the run. */
+  load: number[];
 }
 
 export interface Profiled {
@@ -41,6 +47,50 @@ const label = (g: GroupResult) =>
 
 function meets(s: Summary): string {
   return s.p50 <= 1 && s.p99 <= 3 ? "yes" : "**no**";
+}
+
+const ARM_NAMES: [Arm, string][] = [
+  ["worker", "null proxy"],
+  ["worker2", "null proxy, 2nd copy"],
+  ["stoker", "Stoker, later turn"],
+  ["stokerFirst", "Stoker, first request"],
+  ["slow", "Stoker + slow tracker, later turn"],
+  ["slowFirst", "Stoker + slow tracker, first request"],
+];
+
+/** p50 / p99 of the per-request difference `a − b` of one metric. */
+const addedOver = (g: GroupResult, a: Arm, b: Arm, m: "wall" | "ttfb") =>
+  summarize(pairDiff(g.samples[a][m], g.samples[b][m]));
+
+function armTables(groups: GroupResult[], facts: Facts): string[] {
+  const out: string[] = [
+    "### Every arm, added over direct (ms, p50 / p99)",
+    "",
+    `One table per metric. Each cell: the per-request difference arm − direct for the same body (first-request arms send the same body with their own first line, the same size), p50 / p99. *null proxy* and its *2nd copy* are the same Worker code on two routes of the reference worker: their difference (last columns) is the noise floor of this measurement. *later turn*: the conversation was heard of by this isolate (its earlier turns went through it). *first request*: every request is the first of a new conversation of the family. *slow tracker*: a second Stoker, from the same bundle, whose tracker answers each lookup and record ${facts.slowTracker} ms late (TRACKER_DELAY_MS), as a tracker in another region would. **Stoker − null** is Stoker's own path; target ≤ 1 ms p50.`,
+    "",
+  ];
+  for (const m of ["wall", "ttfb"] as const) {
+    out.push(
+      `#### ${m === "wall" ? "Wall (to the last byte)" : "Time to first byte"}`,
+      "",
+      `| upstream | mode | prompt tokens | body KiB | ${ARM_NAMES.map(([, n]) => n).join(" | ")} | **Stoker − null: later / first / slow later / slow first** | noise: 2nd copy − null |`,
+      `|---|---|---|---|${ARM_NAMES.map(() => "---").join("|")}|---|---|`,
+    );
+    for (const g of groups) {
+      const own = (["stoker", "stokerFirst", "slow", "slowFirst"] as Arm[])
+        .map((a) => f2(addedOver(g, a, "worker", m).p50))
+        .join(" / ");
+      out.push(
+        `| ${label(g)} | ${ARM_NAMES.map(([a]) => pp(addedOver(g, a, "direct", m))).join(" | ")} | **${own}** | ${pp(addedOver(g, "worker2", "worker", m))} |`,
+      );
+    }
+    out.push("");
+  }
+  const mem = (xs: number[]) => (xs.length ? xs.map((x) => x.toFixed(0)).join(" + ") : "–");
+  out.push(
+    `Memory after the latency phase (${facts.memory.requests} requests per wrangler dev instance; VmRSS of its workerd processes, MiB — the dev proxy's and the runtime's): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/edge/tracker-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
+  );
+  return out;
 }
 
 function latencyTables(groups: GroupResult[]): string[] {
@@ -97,12 +147,14 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
     "",
     `CPU time (user + system, from /proc) of each wrangler dev process group — workerd (two processes: the dev proxy and the runtime), wrangler's Node process and esbuild — over each group's measured requests, minus each process's idle CPU over the same time (measured for 5 s before the run: ${idleText(facts.idle.stoker)} for Stoker's group, ${idleText(facts.idle.worker)} for the reference's), divided by N. It includes the tracker Durable Object (lookup and the record after each response) and SQLite, which run in the same workerd. /proc counts in ${CLOCK_TICK_MS} ms ticks per process, so a group total is exact to about ${CLOCK_TICK_MS} ms × processes: divided by N, that is ±${f3((CLOCK_TICK_MS * 4) / 100)} ms at N = 100.`,
     "",
-    "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** |",
-    "|---|---|---|---|---|---|---|---|",
+    "Each wrangler dev instance served two arms (Stoker: later turns and first requests; the reference: both null-proxy copies; the slow-tracker Stoker: both of its arms), so each figure is per request over both.",
+    "",
+    "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** | slow-tracker Stoker group CPU |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const g of groups) {
     out.push(
-      `| ${label(g)} | ${f2(g.cpu.stoker.totalMs)} | ${cpuCell(g.cpu.stoker)} | ${f2(g.cpu.worker.totalMs)} | **${f2(g.cpu.stoker.totalMs - g.cpu.worker.totalMs)}** |`,
+      `| ${label(g)} | ${f2(g.cpu.stoker.totalMs)} | ${cpuCell(g.cpu.stoker)} | ${f2(g.cpu.worker.totalMs)} | **${f2(g.cpu.stoker.totalMs - g.cpu.worker.totalMs)}** | ${f2(g.cpu.slow.totalMs)} |`,
     );
   }
   return out;
@@ -269,14 +321,19 @@ export function render(
   const records = cells.map((c) => summarize(c.recordDiff));
   const cpuOwn = groups.map((g) => g.cpu.stoker.totalMs - g.cpu.worker.totalMs);
   const busy = groups.filter((g) => g.otherLoad > BUSY).length;
+  const ownOf = (a: Arm, m: "wall" | "ttfb") => groups.map((g) => addedOver(g, a, "worker", m).p50);
+  const noise = groups.map((g) => addedOver(g, "worker2", "worker", "wall").p50);
+  const byMode = (stream: boolean, a: Arm, m: "wall" | "ttfb") =>
+    groups.filter((g) => g.group.stream === stream).map((g) => addedOver(g, a, "worker", m).p50);
   const summary = [
     "## Summary",
     "",
+    `- **Stoker's own path, p50 of Stoker − null proxy** (wall, all ${groups.length} groups): later turns ${range(ownOf("stoker", "wall"))} ms, a conversation's first request ${range(ownOf("stokerFirst", "wall"))} ms; with a tracker answering ${facts.slowTracker} ms late: ${range(ownOf("slow", "wall"))} / ${range(ownOf("slowFirst", "wall"))} ms. Noise floor (2nd null-proxy copy − null proxy): ${range(noise)} ms. JSON: later ${range(byMode(false, "stoker", "wall"))}, first ${range(byMode(false, "stokerFirst", "wall"))} ms; stream TTFB: later ${range(byMode(true, "stoker", "ttfb"))}, first ${range(byMode(true, "stokerFirst", "ttfb"))} ms. Target: within 1 ms of the null proxy at p50.`,
     `- **Added wall time, Stoker − direct** (per pair, all 12 groups): p50 ${range(added.map((s) => s.p50))} ms, p99 ${range(added.map((s) => s.p99))} ms.`,
     `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${met} of ${groups.length} groups** under wrangler dev on this machine.`,
     `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms; a request pays it only when its isolate has not heard from the tracker about its conversation within 15 s (its first request there), the others plan from the isolate's cache of the tracker's answers (the profile's *tracker lookup* column). **record** (after the response): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
     `- **CPU per request**, Stoker's wrangler dev group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}; the V8 profile below splits the rest.`,
-    `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect).`,
+    `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
     "# Stoker overhead benchmark",
@@ -292,6 +349,8 @@ export function render(
     ...summary,
     "",
     "## Details",
+    "",
+    ...armTables(groups, facts),
     "",
     ...latencyTables(groups),
     "",

@@ -111,6 +111,7 @@ export class Tracker extends DurableObject<Env> {
       s = validateScope(scope);
     });
     if (invalid) return invalid;
+    await this.#injectedDelay();
     const sql = this.ctx.storage.sql;
     const states = lookupPrefixes(sql, hashes, nowMs);
     if (!s) return { ok: true, value: { states } };
@@ -218,6 +219,7 @@ export class Tracker extends DurableObject<Env> {
   async recordMany(inputs: RecordRequest[]): Promise<RecordBatchAnswer> {
     if (!Array.isArray(inputs) || inputs.length > MAX_RECORD_BATCH)
       return [{ ok: false, error: `records: an array of at most ${MAX_RECORD_BATCH}` }];
+    await this.#injectedDelay();
     const out: RecordBatchAnswer = [];
     for (const input of inputs) {
       try {
@@ -227,6 +229,14 @@ export class Tracker extends DurableObject<Env> {
       }
     }
     return out;
+  }
+
+  /** TRACKER_DELAY_MS (benchmarks with the simulator only): answer as late as a tracker far away would. */
+  async #injectedDelay(): Promise<void> {
+    const d = getConfig(this.env).trackerDelayMs;
+    if (!d) return;
+    const ms = d.min + Math.random() * (d.max - d.min);
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   /** Sums of the accounting rows in [fromMs, toMs). */
