@@ -37,15 +37,13 @@ interface Known {
  * position, so a position past a conversation's first message belongs to that conversation only: when the
  * isolate heard from the tracker about a conversation within FRESH_MS, a position of it that the isolate
  * does not know was unknown to the tracker too, unless another isolate recorded it meanwhile (that request
- * is then planned without it, the record's answer brings it in). Records this isolate has sent and not yet
- * seen answered are waited for (`pending`): their answers are what the tracker would say next.
+ * is then planned without it, the record's answer brings it in). This isolate's own outcomes are applied at
+ * once (`learnOutcome`), so its next turn never waits for the record's answer.
  */
 class TenantBeliefs {
   readonly states = new Map<string, Known>();
   /** Conversation -> when the tracker last answered about it. */
   readonly conversations = new Map<string, number>();
-  /** Family -> this isolate's records of it not answered yet. */
-  readonly inflight = new Map<string, Set<Promise<void>>>();
   /** Family -> its requests per minute, as the tracker last said. */
   readonly rates = new Map<string, { rate: number; at: number }>();
   /** Model -> the tenant's calibration for it (undefined: the tracker has none yet). */
@@ -91,13 +89,6 @@ function beliefsOf(tenantId: string, create: boolean): TenantBeliefs | undefined
     tenants.set(tenantId, t);
   }
   return t;
-}
-
-/** Whether the tracker answered about `conversation` within FRESH_MS of `nowMs` (only then can the cache). */
-export function heardOf(tenantId: string, conversation: string, nowMs: number): boolean {
-  checkEpoch();
-  const heard = tenants.get(tenantId)?.conversations.get(conversation);
-  return heard !== undefined && nowMs - heard <= FRESH_MS;
 }
 
 /**
@@ -294,7 +285,7 @@ export function forgetConversations(tenantId: string): void {
   t?.messages.clear();
 }
 
-/** Forgets every tenant's states (records in flight stay tracked). After an admin change of tenants; tests. */
+/** Forgets every tenant's states. After an admin change of tenants; tests. */
 export function forgetAllBeliefs(): void {
   for (const [id, t] of tenants) {
     t.states.clear();
@@ -302,42 +293,9 @@ export function forgetAllBeliefs(): void {
     t.rates.clear();
     t.calibrations.clear();
     t.messages.clear();
-    if (t.inflight.size === 0) tenants.delete(id);
+    tenants.delete(id);
   }
   stateCount = 0;
-}
-
-/**
- * Registers a record of `family` this isolate is about to send. Returns `settle`, to call (once; later calls
- * do nothing) when its answer is in or it failed. Until then `pending` includes it.
- */
-export function recordStarted(tenantId: string, family: string): () => void {
-  const t = beliefsOf(tenantId, true);
-  let set = t.inflight.get(family);
-  if (!set) {
-    set = new Set();
-    t.inflight.set(family, set);
-  }
-  let settle: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    settle = resolve;
-  });
-  set.add(done);
-  let settled = false;
-  return () => {
-    if (settled) return;
-    settled = true;
-    settle();
-    set.delete(done);
-    if (set.size === 0 && t.inflight.get(family) === set) t.inflight.delete(family);
-  };
-}
-
-/** This isolate's unanswered records of `family`, as one promise; undefined when there are none. */
-export function pending(tenantId: string, family: string): Promise<unknown> | undefined {
-  const set = tenants.get(tenantId)?.inflight.get(family);
-  if (!set || set.size === 0) return undefined;
-  return set.size === 1 ? set.values().next().value : Promise.all(set);
 }
 
 /** States held, over all tenants (tests). */
@@ -358,6 +316,6 @@ function evict(): void {
     t.rates.clear();
     t.calibrations.clear();
     t.messages.clear();
-    if (t.inflight.size === 0) tenants.delete(id);
+    tenants.delete(id);
   }
 }
