@@ -232,6 +232,7 @@ async function main(): Promise<void> {
       memory,
       slowTracker: SLOW_TRACKER,
       load: loadavg(),
+      args: process.argv.slice(2),
     };
     const md = render(facts, groups, profiles, cells, engine);
     mkdirSync(join(ROOT, "bench/report"), { recursive: true });
