@@ -88,10 +88,14 @@ export interface PlanLookupOptions {
 /**
  * What a plan reads from the tracker, from what this isolate already holds: never a wait on the tracker.
  * A conversation the isolate heard of within FRESH_MS is planned from the cache (the tracker's answers and
- * this isolate's own outcomes since, tracker-cache.ts). Otherwise a lookup goes out in parallel (kept alive
- * by waitUntil) to warm the cache for the conversation's next turn, and this request is planned from what
- * the isolate holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed,
- * positions it never heard of as unknown), or without state (the stateless plan). Never rejects.
+ * this isolate's own outcomes since, tracker-cache.ts). Any other request is planned from what the isolate
+ * holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed, positions it
+ * never heard of as unknown), or without state (the stateless plan). What warms the isolate for the
+ * conversation's next turn is the request's own record: the tracker answers it with the states of every
+ * position of the request, the family's rate and the model's calibration, which is what a lookup would say
+ * (and more). A lookup in parallel would ask the same again, one RPC more per first request, and in local
+ * development, where the tracker shares the thread, it measurably delayed the answer it ran beside
+ * (bench/report/overhead.md). Only a dev-clock request that asks to wait (`awaitMs`) sends one. Never rejects.
  */
 export async function planLookup(
   o: PlanLookupOptions,
@@ -101,12 +105,12 @@ export async function planLookup(
   if (hashes.length === 0) return EMPTY;
   const fresh = cachedAnswer(o.tenantId, scope, hashes, o.nowMs);
   if (fresh) return fresh;
-  const { answer: asked, mine } = refresh(o.env, o.tenantId, hashes, o.nowMs, o.log, scope);
-  // Only the request that asked keeps the lookup alive: the runtime cancels a request whose waitUntil waits
-  // on another request's work alone.
-  if (mine) o.waitUntil(asked);
   const awaitMs = o.awaitMs ?? 0;
   if (awaitMs > 0) {
+    const { answer: asked, mine } = refresh(o.env, o.tenantId, hashes, o.nowMs, o.log, scope);
+    // Only the request that asked keeps the lookup alive: the runtime cancels a request whose waitUntil
+    // waits on another request's work alone.
+    if (mine) o.waitUntil(asked);
     let timer: ReturnType<typeof setTimeout> | null = null;
     const timeout = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), awaitMs);
