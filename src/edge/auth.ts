@@ -1,9 +1,9 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../core/config.ts";
+import { StokerError } from "../core/errors.ts";
+import type { Provider } from "../core/provider.ts";
 import type { CacheSettings } from "../plan/settings.ts";
 import { clientOf, resolveTenant, TooManyFailedLookups } from "../tenants/resolve.ts";
-import type { ProviderName } from "../tenants/types.ts";
-import { type Flavor, StokerError } from "./errors.ts";
 
 /** Who is calling, and whose provider key goes upstream. */
 export interface Tenant {
@@ -14,9 +14,9 @@ export interface Tenant {
   /** managed: Stoker adds the tenant's provider key; passthrough: the client's own key goes upstream. */
   mode: "managed" | "passthrough";
   /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
-  providerKeys: Partial<Record<ProviderName, string>>;
+  providerKeys: Partial<Record<Provider, string>>;
   /** Own provider keys that no longer open: refused, never replaced by the deploy's key. */
-  brokenProviderKeys: readonly ProviderName[];
+  brokenProviderKeys: readonly Provider[];
 }
 
 /** The key a client presents: `x-stoker-key` (pass-through), else `x-api-key` or `Authorization: Bearer`. */
@@ -35,7 +35,7 @@ export function presentedKey(headers: Headers): { key: string; mode: Tenant["mod
 export async function authenticate(
   headers: Headers,
   config: Config,
-  flavor: Flavor,
+  flavor: Provider,
   env: Env,
 ): Promise<Tenant> {
   const presented = presentedKey(headers);

@@ -1,6 +1,8 @@
 import type { Context } from "hono";
-import type { Config } from "../config.ts";
 import { now, SIM_NOW_HEADER } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import { StokerError } from "../core/errors.ts";
+import { modelInfo } from "../economics/models.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -18,14 +20,12 @@ import {
   requestStreamUsage,
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
-import { pipeSse } from "../upstream/sse.ts";
-import { type Usage, usageHeader } from "../upstream/usage.ts";
+import { relay } from "../upstream/relay.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
-import { StokerError } from "./errors.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
 import { planLookup } from "./tracker-client.ts";
@@ -77,23 +77,13 @@ export const DEV_AWAIT_TRACKER = "x-stoker-dev-await-tracker";
 export function proxy(spec: EndpointSpec) {
   return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
     const { config, requestId } = c.var;
-    const readAnswer = (text: string) => {
-      let usage: Usage | null = null;
-      let message: MessageFacts | null = null;
-      try {
-        const json = JSON.parse(text) as Record<string, unknown>;
-        usage = spec.jsonUsage(json);
-        if (spec.flavor === "anthropic") message = messageFacts(json);
-      } catch {
-        // Not JSON: forwarded as it came, accounted without usage.
-      }
-      return { usage, message };
-    };
     const tenant = c.var.tenant;
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
     spec.validate(body);
     const stream = body.stream === true;
     const model = body.model as string;
+    const info = modelInfo(model, config.models, spec.flavor);
+    c.set("model", info);
 
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
@@ -108,6 +98,7 @@ export function proxy(spec: EndpointSpec) {
       settings: tenant.cache,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
+      model: info,
       nowMs: at,
       lookup: (hashes, scope) =>
         planLookup(
@@ -201,83 +192,29 @@ export function proxy(spec: EndpointSpec) {
     if (prepared.planText) headers.set("x-stoker-plan", prepared.planText);
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
-    const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
-    if (upstream.ok && isSse && upstream.body) {
-      const watcher = spec.watcher();
-      const piped = pipeSse(upstream.body, {
-        watcher,
-        rewrite: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
-        errorEvent: (reason) =>
-          spec.streamError(
-            reason === "truncated"
-              ? "The upstream stream ended early."
-              : "The upstream stream was interrupted.",
-          ),
-        onEnd: (end, firstByteAt) => {
-          const doneAt = Date.now();
-          const result: Result =
-            end === "complete"
-              ? watcher.upstreamError
-                ? "upstream_error"
-                : "ok"
-              : end === "upstream_error"
-                ? "upstream_error"
-                : end;
-          finish(upstream.status, result, {
-            usage: watcher.usage(),
-            headersMs,
-            ttfbMs: (firstByteAt ?? doneAt) - startedAt,
-            durationMs: doneAt - startedAt,
-            message: watcher.facts?.() ?? null,
-          });
-        },
-      });
-      return new Response(piped, { status: upstream.status, headers });
-    }
-
-    if (!upstream.ok) {
-      // Upstream errors (429 with retry-after, 529, 5xx, 4xx) reach the client unchanged.
-      finish(upstream.status, "upstream_error", { headersMs, ttfbMs: headersMs });
-      return new Response(upstream.body, { status: upstream.status, headers });
-    }
-
-    if (c.req.header(USAGE_HEADER_OPT_IN) !== "header" || !upstream.body) {
-      // The answer flows as it arrives; usage is read from a copy on the side (no `x-stoker-cache` header:
-      // it would hold the whole answer back, README "Response headers").
-      const body = upstream.body
-        ? relayJson(upstream.body, {
-            hideDiagnostics: askedForClient,
-            waitUntil: (p) => c.executionCtx.waitUntil(p),
-            onEnd: (end, text) => {
-              const doneAt = Date.now();
-              const { usage, message } = text === null ? { usage: null, message: null } : readAnswer(text);
-              finish(upstream.status, end === "complete" ? "ok" : "upstream_error", {
-                usage,
-                headersMs,
-                ttfbMs: headersMs,
-                durationMs: doneAt - startedAt,
-                message,
-              });
-            },
-          })
-        : null;
-      if (!body) finish(upstream.status, "ok", { headersMs, ttfbMs: headersMs });
-      return new Response(body, { status: upstream.status, headers });
-    }
-
-    // Opted in (`x-stoker-usage: header`): the answer is read whole first, for the usage header.
-    let text: string;
-    try {
-      text = await upstream.text();
-    } catch {
-      // The connection broke mid-body: the client gets a clear 502, and the request is accounted once.
-      finish(502, "upstream_error", { headersMs, ttfbMs: headersMs });
-      throw new StokerError(502, "bad_gateway", "The upstream connection broke while sending its answer.");
-    }
-    const { usage, message } = readAnswer(text);
-    if (usage) headers.set("x-stoker-cache", usageHeader(usage));
-    if (askedForClient) text = hideDiagnostics(text);
-    finish(upstream.status, "ok", { usage, headersMs, ttfbMs: headersMs, message });
-    return new Response(text, { status: upstream.status, headers });
+    return relay({
+      upstream,
+      headers,
+      startedAt,
+      headersMs,
+      spec,
+      source: "The upstream",
+      rewriteEvent: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
+      rewriteText: askedForClient ? hideDiagnostics : undefined,
+      // A JSON answer flows as it arrives unless the client asked for the usage header (README).
+      streamJson:
+        c.req.header(USAGE_HEADER_OPT_IN) === "header"
+          ? undefined
+          : { hideDiagnostics: askedForClient, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+      jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
+      onEnd: (e) =>
+        finish(e.status, e.result, {
+          usage: e.usage,
+          headersMs: e.headersMs,
+          ttfbMs: e.ttfbMs,
+          durationMs: e.durationMs,
+          message: e.message,
+        }),
+    });
   };
 }

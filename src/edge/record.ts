@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
-import { type ModelTable, modelInfo } from "../economics/models.ts";
+import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
 import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
@@ -16,9 +16,11 @@ export function toRecord(
   prepared: Prepared,
   capture: KeepaliveCapture | null,
   models: ModelTable,
+  /** The request's model row when the edge looked it up already (`c.var.model`). */
+  info?: ModelInfo,
 ): RecordRequest {
   const usage = outcome.usage;
-  const model = modelInfo(outcome.model, models, outcome.upstream);
+  const model = info ?? modelInfo(outcome.model, models, outcome.upstream);
   return {
     tenantId: outcome.tenantId,
     requestId: outcome.requestId,
@@ -87,9 +89,10 @@ export function recordOutcome(
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
   const { models, keepalive } = c.var.config;
+  const info = c.var.model;
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
-      const record = toRecord(outcome, prepared, capture, models);
+      const record = toRecord(outcome, prepared, capture, models, info);
       // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
       // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
       learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());

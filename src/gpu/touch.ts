@@ -1,6 +1,6 @@
-import { USE_CLASSES } from "../keepalive/gaps.ts";
-import { priorQ } from "../keepalive/hazard.ts";
-import { nextWithin } from "../keepalive/value.ts";
+import { USE_CLASSES } from "../decide/gaps.ts";
+import { priorQ } from "../decide/hazard.ts";
+import { nextWithin } from "../decide/hold-value.ts";
 
 /**
  * GPU keepalive: when to touch a prefix a backend holds, so that vLLM's LRU keeps it. Pure.
@@ -10,7 +10,7 @@ import { nextWithin } from "../keepalive/value.ts";
  * with `max_tokens: 1`) reads the cached prefix and makes it the most recently used again, for the price of
  * about one decode step (TOUCH_GPU_S). It pays when the chance that the conversation comes back within the
  * next residency, given that it has been idle so far, times the prefill it would then save, beats that. The
- * chance is the keepalive policy's prior by number of uses (src/keepalive/hazard.ts): the GPU path does not
+ * chance is the keepalive policy's prior by number of uses (src/decide/hazard.ts): the GPU path does not
  * learn per-family return times as the tracker does.
  *
  * Not free for others: a touched prefix keeps memory that LRU would have given to newer prompts. So touched

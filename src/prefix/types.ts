@@ -1,4 +1,5 @@
 import type { CanonicalizeRules, RuleName } from "../canonicalize/rules.ts";
+import type { ModelInfo } from "../economics/models.ts";
 
 export type Upstream = "anthropic" | "openai-chat" | "openai-responses";
 
@@ -100,4 +101,6 @@ export interface AnalyzeInput {
   /** The tenant's secret salt (h0 is an HMAC over it). */
   salt: string;
   rules: CanonicalizeRules;
+  /** The request's model row, looked up once by the edge; looked up here when absent (tests, the replay). */
+  model?: ModelInfo;
 }

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { DEV_AWAIT_TRACKER } from "../../src/edge/proxy.ts";
 import { toRecord } from "../../src/edge/record.ts";

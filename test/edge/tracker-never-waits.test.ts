@@ -5,7 +5,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import type { Tracker } from "../../src/tracker/tracker.ts";

@@ -3,7 +3,7 @@
 // than 4 breakpoints and mixed TTL orders, unknown models, absurd numbers, wrong content types, duplicate and
 // oversized headers, odd methods and query strings. Pure: a case is data; fuzz.test.ts sends and judges it.
 import fc from "fast-check";
-import { authHeaders, baseHeaders, type FuzzRoute, type Json, PATH_IDS, ROUTES } from "./routes.ts";
+import { authHeaders, baseHeaders, type FuzzRoute, type Json, PATH_IDS, ROUTES } from "../support/routes.ts";
 
 export interface FuzzCase {
   /** The route the case targets (null: an unknown path). */
