@@ -1,12 +1,14 @@
 import { join } from "node:path";
 import { loadTrace } from "./load.ts";
+import { trainingHalf } from "./split.ts";
 import { runSuite } from "./suite.ts";
 import { syntheticWorkloads } from "./synthetic.ts";
 import type { Trace } from "./trace.ts";
 
 /**
  * A development loop for the decision core: Stoker's row (and, with `--baselines`, the simple policies) on
- * chosen workloads, one line each, without writing a report. `node bench/economics/try.ts [--only name]
+ * chosen workloads (the training half and training seeds: never the report's), one line each, without
+ * writing a report. `node bench/economics/try.ts [--only name]
  * [--baselines] [--quick N]`. The report is `npm run bench:economics`.
  */
 
@@ -24,10 +26,14 @@ function head(trace: Trace): Trace {
 }
 
 const workloads = [
-  ...syntheticWorkloads().map((w) => ({ name: w.name, trace: w.trace, headFallback: w.rootPosition })),
+  ...syntheticWorkloads("training").map((w) => ({
+    name: w.name,
+    trace: w.trace,
+    headFallback: w.rootPosition,
+  })),
   {
     name: "Mooncake",
-    trace: loadTrace(join(import.meta.dirname, "../data/mooncake_conversation.jsonl")),
+    trace: trainingHalf(loadTrace(join(import.meta.dirname, "../data/mooncake_conversation.jsonl"))),
     headFallback: undefined,
   },
 ].filter((w) => !only || w.name.toLowerCase().includes(only.toLowerCase()));

@@ -17,7 +17,7 @@ import { TTL_MS } from "../economics/breakEven.ts";
  *   (`turns`). Uses are the strongest signal on the Mooncake trace (a block seen once is reused within 5
  *   minutes 19 % of the time, one seen twice 31 %, five times 63 %, whatever the turn); turns matter where
  *   conversations are linear chats, whose last prompt is seen once but reused whenever the chat goes on.
- *   16 classes × 12 windows × 2 counters = 384 integers, and 3 reach counts: 1,548 bytes as a u32 blob.
+ *   16 classes × 12 windows × 2 counters = 384 integers, and 4 reach counts: 1,552 bytes as a u32 blob.
  * - the prefix's own gaps between its uses, counted per window (13 counters, the last for gaps beyond the
  *   horizon): its rhythm, e.g. a user who always comes back after ~7 minutes. A prefix's own history holds
  *   only returns (it cannot have seen its own "never"), so it shapes *when*, not *whether*.
@@ -50,16 +50,19 @@ export interface FamilyGaps {
   atRisk: number[];
   returns: number[];
   /**
-   * Of the conversations that came back within the horizon, how many sent again the previous request's last
-   * position (`tail`) and the one before it (`pre`): whether a return reads an entry written at the end.
+   * Of the conversations that came back within the horizon, how many sent again each of the previous
+   * request's last positions: whether a return reads an entry written at the end, or a little before it.
    */
   reach: Reach;
 }
 
+/** Positions from the end whose reach is counted: the last, the one before, and the one before that. */
+export const REACH_DEPTH = 3;
+
 export interface Reach {
   returns: number;
-  tail: number;
-  pre: number;
+  /** Index k: returns that sent again the position k places before the previous request's last. */
+  sent: number[];
 }
 
 /**
@@ -91,7 +94,7 @@ export function emptyFamily(): FamilyGaps {
   return {
     atRisk: new Array(CLASSES * WINDOWS).fill(0),
     returns: new Array(CLASSES * WINDOWS).fill(0),
-    reach: { returns: 0, tail: 0, pre: 0 },
+    reach: { returns: 0, sent: new Array(REACH_DEPTH).fill(0) },
   };
 }
 
@@ -182,31 +185,28 @@ function halveClass(family: FamilyGaps, base: number): void {
 /** Reach counts are halved beyond this, so the ratio follows what a family does lately. */
 const REACH_CAP = 1 << 12;
 
-/** A conversation came back within the horizon: whether it sent the previous tail, and the position before. */
-export function noteReach(family: FamilyGaps, tail: boolean, pre: boolean): void {
+/** A conversation came back within the horizon: which of the previous request's last positions it sent. */
+export function noteReach(family: FamilyGaps, sent: readonly boolean[]): void {
   const r = family.reach;
   r.returns++;
-  if (tail) r.tail++;
-  if (pre) r.pre++;
+  for (let k = 0; k < REACH_DEPTH; k++) if (sent[k]) r.sent[k] = (r.sent[k] ?? 0) + 1;
   if (r.returns > REACH_CAP) {
     r.returns = Math.floor(r.returns / 2);
-    r.tail = Math.floor(r.tail / 2);
-    r.pre = Math.floor(r.pre / 2);
+    r.sent = r.sent.map((x) => Math.floor(x / 2));
   }
 }
 
-/** The family table as a u32 blob (1,548 bytes: the survival counts, then the reach counts) for SQLite. */
+/** The family table as a u32 blob (1,552 bytes: the survival counts, then the reach counts) for SQLite. */
 export function encodeFamily(family: FamilyGaps): Uint8Array {
   const n = CLASSES * WINDOWS;
-  const out = new Uint8Array(8 * n + 12);
+  const out = new Uint8Array(8 * n + 4 + 4 * REACH_DEPTH);
   const view = new DataView(out.buffer);
   for (let i = 0; i < n; i++) {
     view.setUint32(4 * i, Math.min(family.atRisk[i] ?? 0, 0xffffffff), true);
     view.setUint32(4 * (n + i), Math.min(family.returns[i] ?? 0, 0xffffffff), true);
   }
   view.setUint32(8 * n, family.reach.returns, true);
-  view.setUint32(8 * n + 4, family.reach.tail, true);
-  view.setUint32(8 * n + 8, family.reach.pre, true);
+  for (let k = 0; k < REACH_DEPTH; k++) view.setUint32(8 * n + 4 + 4 * k, family.reach.sent[k] ?? 0, true);
   return out;
 }
 
@@ -216,7 +216,7 @@ export function decodeFamily(blob: Uint8Array | ArrayBuffer | null | undefined):
   const family = emptyFamily();
   if (!blob) return family;
   const bytes = blob instanceof Uint8Array ? blob : new Uint8Array(blob);
-  if (bytes.byteLength !== 8 * n + 12) return family;
+  if (bytes.byteLength !== 8 * n + 4 + 4 * REACH_DEPTH) return family;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) {
     family.atRisk[i] = view.getUint32(4 * i, true);
@@ -224,8 +224,7 @@ export function decodeFamily(blob: Uint8Array | ArrayBuffer | null | undefined):
   }
   family.reach = {
     returns: view.getUint32(8 * n, true),
-    tail: view.getUint32(8 * n + 4, true),
-    pre: view.getUint32(8 * n + 8, true),
+    sent: Array.from({ length: REACH_DEPTH }, (_, k) => view.getUint32(8 * n + 4 + 4 * k, true)),
   };
   return family;
 }

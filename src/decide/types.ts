@@ -29,6 +29,6 @@ export interface PrefixState {
 export interface Outlook {
   head: readonly number[];
   tail: readonly number[];
-  /** Of the returns, the share that sent the previous request's last position again, and the one before it. */
-  reach: { tail: number; pre: number };
+  /** Index k: the share of returns that sent again the position k places before the previous request's last. */
+  reach: readonly number[];
 }

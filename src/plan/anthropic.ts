@@ -83,24 +83,34 @@ export function planAnthropic(
   const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook);
   const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook);
   const seenReuse = reuseOf.seen(stateAt(seen));
-  // Where the family's returns have been seen to continue from: the request's last position, or the one
+  // Where the family's returns have been seen to continue from: the request's last position, or one a little
   // before it (a next turn that replaces the last message). Each is worth its share of the returns.
   const hashed = segs.flatMap((s, i) => (s.hash !== undefined ? [i] : []));
   const reach = ctx.outlook?.reach;
-  const lastHashed = hashed.at(-1) ?? -1;
-  const pre = hashed.at(-2) ?? -1;
+  const fromEnd = (k: number): number => hashed.at(-1 - k) ?? -1;
   const tailOption =
-    reach && tail === lastHashed && !(stateAt(tail)?.seen ?? 0) ? scaled(tailReuse, reach.tail) : tailReuse;
-  const preReuse =
-    reach && eligible(pre) && pre !== tail && pre !== seen
-      ? scaled(reuseOf.tail(undefined, a.continues, ctx.outlook), reach.pre)
-      : undefined;
+    reach && tail === fromEnd(0) && !(stateAt(tail)?.seen ?? 0)
+      ? scaled(tailReuse, reach[0] ?? 0)
+      : tailReuse;
+  const before: { at: number; reuse: Reuse }[] = [];
+  if (reach)
+    for (let k = 1; k < reach.length; k++) {
+      const at = fromEnd(k);
+      if (at >= 0 && eligible(at) && at !== tail && at !== seen && !(stateAt(at)?.seen ?? 0))
+        before.push({ at, reuse: scaled(reuseOf.tail(undefined, a.continues, ctx.outlook), reach[k] ?? 0) });
+    }
 
   // The write extent: the furthest candidate whose own reuse pays for writing it beyond what is read anyway.
   const base = Math.max(warm, forced);
   const options: WriteOption<"head" | "seen" | "tail" | "pre">[] = [];
-  // A lapse loses everything through the entry except what an earlier 1h entry still holds.
-  const held = warm >= 0 && stateAt(warm)?.ttl === "1h" ? tokensAt(warm) : 0;
+  // A lapse loses everything through the entry except what an earlier 1h entry still holds (a warm one, or
+  // one the client's own 1h markers write) and the head, which is an entry of its own whose TTL its own
+  // traffic decides.
+  const held = Math.max(
+    warm >= 0 && stateAt(warm)?.ttl === "1h" ? tokensAt(warm) : 0,
+    ...fixed.filter((f) => f.ttl === "1h").map((f) => tokensAt(f.segment)),
+    head >= 0 ? tokensAt(head) : 0,
+  );
   const sized = (at: number) => ({
     addedTokens: tokensAt(at) - tokensAt(base),
     exposedTokens: tokensAt(at) - held,
@@ -108,7 +118,8 @@ export function planAnthropic(
   });
   const added = (at: number) => tokensAt(at) - tokensAt(base);
   if (tail > base) options.push({ at: tail, ...sized(tail), reuse: tailOption, role: "tail" });
-  if (preReuse && pre > base) options.push({ at: pre, ...sized(pre), reuse: preReuse, role: "pre" });
+  for (const b of before)
+    if (b.at > base) options.push({ at: b.at, ...sized(b.at), reuse: b.reuse, role: "pre" });
   if (seen > base && seenReuse)
     options.push({ at: seen, addedTokens: added(seen), reuse: seenReuse, role: "seen" });
   if (head > base) options.push({ at: head, addedTokens: added(head), reuse: headReuse, role: "head" });
@@ -140,6 +151,11 @@ export function planAnthropic(
   if (seen > warm && seen <= extent && !chosen.some((c) => c.segment === seen) && chosen.length < slots) {
     chosen.push({ segment: seen, ttl: write?.ttl ?? "5m", role: "seen", tokens: tokensAt(seen) });
   }
+  // The other places a return may continue from, inside the written range: free to mark, and each one the
+  // next request finds is a read instead of a rewrite.
+  for (const b of before)
+    if (b.at > warm && b.at <= extent && !chosen.some((c) => c.segment === b.at) && chosen.length < slots - 1)
+      chosen.push({ segment: b.at, ttl: write?.ttl ?? "5m", role: "pre", tokens: tokensAt(b.at) });
   if (head >= 0 && head <= extent && !chosen.some((c) => c.segment === head) && chosen.length < slots) {
     const ttl =
       head <= warm ? entryTtl(stateAt(head)) : (bestTtl(m, tokensAt(head), headReuse, allow1h) ?? "5m");

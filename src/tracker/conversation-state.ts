@@ -6,6 +6,7 @@ import {
   noteReach,
   noteReturn,
   noteSurvived,
+  REACH_DEPTH,
   WINDOW_MS,
   WINDOWS,
   windowOf,
@@ -13,11 +14,8 @@ import {
 import { HEAD_PRIOR_H, returnDistribution } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
 
-/** The last two chain positions of a conversation's latest request: where a write at its end would sit. */
-export interface Ends {
-  tail: string | null;
-  pre: string | null;
-}
+/** The last chain positions of a conversation's latest request, the last first: where a write at its end sits. */
+export type Ends = readonly string[];
 
 /** One conversation as stored: its family, turns so far, last request, own gap histogram and ends. */
 export interface ConversationEntry {
@@ -47,7 +45,7 @@ export const TENANT_TABLE = "~tenant";
 /** The table of heads: each family counted as one "conversation" whose turns are its requests. */
 export const HEADS_TABLE = "~heads";
 const headKey = (family: string): string => `~head:${family}`;
-const NO_ENDS: Ends = { tail: null, pre: null };
+const NO_ENDS: Ends = [];
 
 /**
  * Conversations' rhythms and families' survival tables: what the keepalive policy and the planner learn from.
@@ -71,7 +69,7 @@ export class Conversations {
    * family's head.
    */
   noteRequest(conversation: string, family: string, at: number, positions: readonly string[] = []): void {
-    const ends: Ends = { tail: positions.at(-1) ?? null, pre: positions.at(-2) ?? null };
+    const ends: Ends = positions.slice(-REACH_DEPTH).reverse();
     this.#note(conversation, family, at, [family, TENANT_TABLE], ends, new Set(positions));
     this.#note(headKey(family), HEADS_TABLE, at, [HEADS_TABLE], NO_ENDS, null);
   }
@@ -98,8 +96,11 @@ export class Conversations {
       for (let j = 0; j < Math.min(returnWindow, WINDOWS); j++)
         if (row.lastAt + (j + 1) * this.#windowMs > swept) noteSurvived(table, row.turns, j);
       noteReturn(table, row.turns, gap, this.#windowMs);
-      if (sent && returnWindow < WINDOWS && row.ends.tail !== null)
-        noteReach(table, sent.has(row.ends.tail), row.ends.pre !== null && sent.has(row.ends.pre));
+      if (sent && returnWindow < WINDOWS && row.ends.length > 0)
+        noteReach(
+          table,
+          row.ends.map((h) => sent.has(h)),
+        );
       this.store.saveFamily(name, table, at);
     }
     this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs), ends);
@@ -185,18 +186,16 @@ export class Conversations {
 }
 
 /**
- * Prior for the reach ratios: even odds, worth two returns. Not fitted: the traces disagree by construction
- * (a conversation body's next turn sends its last message again; a Mooncake request's partial last block
- * never recurs), so each tenant's own returns decide within a few of them.
+ * Prior for the reach ratios: even odds for each position, worth two returns. Not fitted: the traces disagree
+ * by construction (a conversation body's next turn sends its last message again; a Mooncake request's partial
+ * last block never recurs), so each tenant's own returns decide within a few of them.
  */
-const REACH_PRIOR = { tail: 0.5, pre: 0.5, weight: 2 };
+const REACH_PRIOR = 0.5;
+const REACH_WEIGHT = 2;
 
-/** How often a return sends the previous tail and the position before it: family shrunk to tenant to prior. */
-export function reachOf(family: FamilyGaps, tenant: FamilyGaps): { tail: number; pre: number } {
-  const level = (r: FamilyGaps["reach"], base: { tail: number; pre: number }, w: number) => ({
-    tail: (r.tail + w * base.tail) / (r.returns + w),
-    pre: (r.pre + w * base.pre) / (r.returns + w),
-  });
-  const t = level(tenant.reach, REACH_PRIOR, REACH_PRIOR.weight);
-  return level(family.reach, t, REACH_PRIOR.weight);
+/** How often a return sends each of the previous request's last positions: family shrunk to tenant to prior. */
+export function reachOf(family: FamilyGaps, tenant: FamilyGaps): number[] {
+  const level = (r: FamilyGaps["reach"], base: readonly number[]) =>
+    base.map((b, k) => ((r.sent[k] ?? 0) + REACH_WEIGHT * b) / (r.returns + REACH_WEIGHT));
+  return level(family.reach, level(tenant.reach, new Array<number>(REACH_DEPTH).fill(REACH_PRIOR)));
 }

@@ -9,14 +9,13 @@ interface ConversationRow extends Record<string, SqlStorageValue> {
   ends: string | null;
 }
 
-/** `ends` as one column: the two hashes joined by a space (chain hashes hold none), "" for none. */
+/** `ends` as one column: the hashes joined by spaces (chain hashes hold none). */
 function encodeEnds(e: Ends): string {
-  return `${e.tail ?? ""} ${e.pre ?? ""}`;
+  return e.join(" ");
 }
 
 function decodeEnds(s: string | null): Ends {
-  const [tail, pre] = (s ?? " ").split(" ");
-  return { tail: tail || null, pre: pre || null };
+  return s ? s.split(" ").filter((h) => h.length > 0) : [];
 }
 
 /** The `conversations` and `family_gaps` tables, and the `idle_swept` meta key. */

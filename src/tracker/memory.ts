@@ -62,12 +62,12 @@ export class MemoryConversationStore implements ConversationStore {
   get(conversation: string): ConversationEntry | undefined {
     const c = this.#conversations.get(conversation);
     return (
-      c && { family: c.family, turns: c.turns, lastAt: c.lastAt, own: decodeOwn(c.own), ends: { ...c.ends } }
+      c && { family: c.family, turns: c.turns, lastAt: c.lastAt, own: decodeOwn(c.own), ends: [...c.ends] }
     );
   }
 
   insert(conversation: string, family: string, at: number, ends: Ends): void {
-    this.#conversations.set(conversation, { family, turns: 1, lastAt: at, own: null, ends: { ...ends } });
+    this.#conversations.set(conversation, { family, turns: 1, lastAt: at, own: null, ends: [...ends] });
   }
 
   update(conversation: string, at: number, own: number[], ends: Ends): void {
@@ -76,7 +76,7 @@ export class MemoryConversationStore implements ConversationStore {
     c.turns++;
     c.lastAt = at;
     c.own = encodeOwn(own);
-    c.ends = { ...ends };
+    c.ends = [...ends];
   }
 
   family(family: string): FamilyGaps {

@@ -92,13 +92,17 @@ function pingsUntilGivenUp(gaps: GapHistory, settings = SETTINGS): number {
 }
 
 describe("decidePing: rent or buy, learned from the prefix and its family", () => {
-  it("never pings a one-off prefix, with a learned family or with only the priors", () => {
+  it("never pings a one-off prefix of a learned family, and at most once on the priors alone", () => {
     for (const family of [CHAT_FAMILY, null]) {
       const oneOff: GapHistory = history(1, emptyOwn(), family);
+      const pinged: number[] = [];
       for (let lapse = 1; lapse <= 12; lapse++) {
         const d = decidePing(entry(oneOff, lapse - 1), lapse * 5 * MIN, SONNET, SETTINGS);
-        expect(d.ping, `lapse ${lapse}, ${family ? "learned" : "prior"}`).toBe(false);
+        if (d.ping) pinged.push(lapse);
       }
+      // The prior (fitted on the Mooncake training half) has a one-turn conversation idle for 5 minutes
+      // back within the next 5 minutes 10.5 % of the time, just above the 8.7 % a ping needs; after that, never.
+      expect(pinged, family ? "learned" : "prior").toEqual(family ? [] : [1]);
     }
   });
 
@@ -223,7 +227,7 @@ describe("gap history: what the tracker stores and how the policy reads it", () 
     for (const [j, x] of dist.entries()) expect(x).toBeCloseTo(priorQ(0)[j] as number, 9);
     expect(returnDistribution(history(1, [], emptyFamily()))[0]).toBeCloseTo(priorQ(0)[0] as number, 6);
     // Seen more often, likelier to come back.
-    expect(returnDistribution(history(3, [], null))[0]).toBeGreaterThan(2 * (dist[0] as number));
+    expect(returnDistribution(history(3, [], null))[0]).toBeGreaterThan(1.5 * (dist[0] as number));
   });
 
   it("own gaps move when, not whether", () => {
@@ -255,7 +259,7 @@ describe("gap history: what the tracker stores and how the policy reads it", () 
     const family = learnedFamily({ 1: [0.2, 0.05], 6: [0.7] }, 300);
     noteSurvived(family, { uses: 3, turns: 7 }, 0);
     const blob = encodeFamily(family);
-    expect(blob.byteLength).toBe(1548);
+    expect(blob.byteLength).toBe(1552);
     expect(decodeFamily(blob)).toEqual(family);
     expect(decodeFamily(blob.slice(3))).toEqual(emptyFamily());
     const own = ownOf(MIN, 7 * MIN, 3 * 60 * MIN);
