@@ -31,23 +31,30 @@ import { lookupWithDeadline } from "./tracker-client.ts";
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
   if (tenant.mode === "passthrough") return undefined;
-  if (tenant.brokenProviderKeys.includes(spec.flavor))
+  // Tenants' own keys (admin API) exist for Anthropic and OpenAI; Gemini uses the deploy's GEMINI_API_KEY.
+  const flavor = spec.flavor === "gemini" ? null : spec.flavor;
+  if (flavor && tenant.brokenProviderKeys.includes(flavor))
     throw new StokerError(
       403,
       "permission_error",
       `This tenant's own ${spec.flavor} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
     );
-  const own = tenant.providerKeys[spec.flavor];
+  const own = flavor ? tenant.providerKeys[flavor] : undefined;
   const key = own ?? config.upstreams[spec.flavor].apiKey;
   if (key)
     return {
-      header: spec.flavor === "anthropic" ? "x-api-key" : "authorization",
+      header:
+        spec.flavor === "anthropic"
+          ? "x-api-key"
+          : spec.flavor === "gemini"
+            ? "x-goog-api-key"
+            : "authorization",
       value: key,
       tenantOwned: own !== undefined,
     };
   // The simulator needs no key; a real provider does, and Stoker must not send the tenant key in its place.
   if (config.simulator) return null;
-  const name = spec.flavor === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+  const name = `${spec.flavor.toUpperCase()}_API_KEY`;
   throw new StokerError(
     401,
     "authentication_error",
@@ -55,11 +62,20 @@ function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Cred
   );
 }
 
-/** The path below the route family's prefix, with the client's query string (e.g. `?beta=true`). */
+/**
+ * The path below the route family's prefix, with the client's query string (e.g. `?beta=true`, `?alt=sse`).
+ * In managed mode a Gemini `?key=` is the tenant's Stoker key: it never goes upstream.
+ */
 function upstreamUrl(c: Context<AppEnv>, spec: EndpointSpec): string {
   const url = new URL(c.req.url);
   const path = url.pathname.slice(`/${spec.flavor}`.length);
+  if (spec.flavor === "gemini" && c.var.tenant.mode === "managed") url.searchParams.delete("key");
   return `${c.var.config.upstreams[spec.flavor].baseUrl}${path}${url.search}`;
+}
+
+/** Model and streaming as most wire formats carry them: in the body. */
+function bodyFacts(body: Record<string, unknown>): { model: string; stream: boolean } {
+  return { model: body.model as string, stream: body.stream === true };
 }
 
 /** One handler for every proxied endpoint: authenticate, read, validate, forward, stream back, account. */
@@ -69,8 +85,7 @@ export function proxy(spec: EndpointSpec) {
     const tenant = c.var.tenant;
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
     spec.validate(body);
-    const stream = body.stream === true;
-    const model = body.model as string;
+    const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
 
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
@@ -125,7 +140,7 @@ export function proxy(spec: EndpointSpec) {
     const url = upstreamUrl(c, spec);
     const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
-    const pingable = spec.endpoint !== "count_tokens";
+    const pingable = spec.pingable !== false;
     const capture =
       pingable && tenant.mode === "managed" && config.keepalive.enabled
         ? keepaliveCapture(

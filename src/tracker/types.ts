@@ -36,7 +36,7 @@ export interface RecordRequest {
   requestId: string;
   at: number;
   /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
-  upstream: "anthropic" | "openai" | `gpu:${string}`;
+  upstream: "anthropic" | "openai" | "gemini" | `gpu:${string}`;
   endpoint: string;
   model: string;
   stream: boolean;

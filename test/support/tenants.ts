@@ -10,6 +10,7 @@ export const TEST_TENANTS = {
 export const UPSTREAM_KEYS = {
   anthropic: "sk-ant-upstream-test",
   openai: "sk-openai-upstream-test",
+  gemini: "AIza-gemini-upstream-test",
 } as const;
 
 /** The admin API's bearer token in the test worker. */
