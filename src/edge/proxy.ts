@@ -100,6 +100,7 @@ export function proxy(spec: EndpointSpec) {
       settings: tenant.cache,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
+      model,
       nowMs: at,
       lookup: (hashes, scope) =>
         lookupWithDeadline(c.env, tenant.id, hashes, at, config.trackerDeadlineMs, c.var.log, scope),

@@ -1,6 +1,6 @@
 import type { CanonicalizeRules, RuleName } from "../canonicalize/rules.ts";
 
-export type Upstream = "anthropic" | "openai-chat" | "openai-responses";
+export type Upstream = "anthropic" | "openai-chat" | "openai-responses" | "gemini";
 
 /** A provider TTL on a client's own breakpoint (Anthropic `cache_control.ttl`; OpenAI's are "30m"). */
 export type CacheTtl = "5m" | "1h" | "30m";
@@ -100,4 +100,6 @@ export interface AnalyzeInput {
   /** The tenant's secret salt (h0 is an HMAC over it). */
   salt: string;
   rules: CanonicalizeRules;
+  /** The model, where the wire format carries it outside the body (Gemini: in the URL). */
+  model?: string;
 }

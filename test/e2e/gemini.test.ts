@@ -10,10 +10,10 @@ import {
   simStats,
   workerFetch,
 } from "../support/clients.ts";
-import { freshTenant, TEST_TENANTS, UPSTREAM_KEYS } from "../support/tenants.ts";
+import { freshTenant, RAW_TENANT, TEST_TENANTS, UPSTREAM_KEYS } from "../support/tenants.ts";
 
 const MODEL = "gemini-2.5-flash";
-// A system instruction well above 2.5 Flash's 2,048-token minimum under the simulator's 4-bytes-per-token rule.
+// A system instruction well above 2.5 Flash's 2,048-token minimum (about 5,500 tokens at 4 bytes per token).
 const SYSTEM = longText(2500, "manual");
 
 describe("Gemini through Stoker (@google/genai)", () => {
@@ -107,6 +107,31 @@ describe("Gemini through Stoker (@google/genai)", () => {
     expect(follow.text).toContain("Simulated reply");
     const sent = JSON.parse((await simRequests(ns))[1]?.body ?? "{}");
     expect(sent.contents[2].parts[0].functionResponse.response).toEqual({ temp: 21 });
+  });
+
+  it("canonicalizes tools: a reordered tool list still hits the implicit cache (and misses with the rules off)", async () => {
+    const decl = (name: string) => ({
+      name,
+      description: `${name}: ${longText(60, name)}`,
+      parametersJsonSchema: { type: "object", properties: { q: { type: "string" } } },
+    });
+    const ask = async (key: string, ns: string, order: string[], question: string) =>
+      gemini(ns, { apiKey: key }).models.generateContent({
+        model: MODEL,
+        contents: question,
+        config: { systemInstruction: SYSTEM, tools: [{ functionDeclarations: order.map(decl) }] },
+      });
+    const hits: number[] = [];
+    for (const key of [TEST_TENANTS.beta, RAW_TENANT.key]) {
+      const ns = namespace();
+      await ask(key, ns, ["search", "fetch", "lookup"], "First");
+      const second = await ask(key, ns, ["lookup", "search", "fetch"], "Second");
+      hits.push(second.usageMetadata?.cachedContentTokenCount ?? 0);
+    }
+    const [canonical, raw] = hits as [number, number];
+    // Rules off: only the system instruction is shared. Rules on: the tools too.
+    expect(raw).toBe(Math.ceil(SYSTEM.length / 4));
+    expect(canonical).toBeGreaterThan(raw + 3 * 60);
   });
 
   it("passes countTokens through", async () => {
