@@ -74,12 +74,17 @@ export const Figures = z.object(FigureFields).openapi("Figures");
 
 const Range = z.object({ from: z.string(), to: z.string() });
 
+const Upstream = z.string().openapi({
+  description: "`anthropic`, `openai`, `gemini`, or `gpu:<pool>`",
+  example: "gemini",
+});
+
 export const SummarySchema = z
   .object({
     ...FigureFields,
     range: Range,
-    by_upstream: z.array(z.object({ upstream: z.string(), ...FigureFields })),
-    by_model: z.array(z.object({ upstream: z.string(), model: z.string(), ...FigureFields })),
+    by_upstream: z.array(z.object({ upstream: Upstream, ...FigureFields })),
+    by_model: z.array(z.object({ upstream: Upstream, model: z.string(), ...FigureFields })),
   })
   .openapi("Summary");
 

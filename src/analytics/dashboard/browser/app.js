@@ -140,6 +140,22 @@ function drawCharts(s) {
   ];
 }
 
+const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini" };
+
+function providerTable(rows) {
+  const body = $("providers").tBodies[0];
+  body.replaceChildren();
+  for (const p of rows) {
+    const r = body.insertRow();
+    cell(r, PROVIDERS[p.upstream] ?? p.upstream);
+    cell(r, int(p.requests), "num");
+    cell(r, pct(p.token_hit_rate), "num");
+    cell(r, usd(p.cost_usd), "num");
+    cell(r, usd(p.saved_usd), "num");
+    cell(r, usd(p.net_saved_usd), "num");
+  }
+}
+
 function prefixTable(rows) {
   const body = $("prefixes").tBodies[0];
   body.replaceChildren();
@@ -220,6 +236,7 @@ async function load() {
     show("data");
     kpis(summary);
     drawCharts(series(ts, range));
+    providerTable(summary.by_upstream);
     prefixTable(prefixes.prefixes);
     busterTable(busters.busters);
     agreementLine(busters.provider_agreement);
