@@ -159,12 +159,14 @@ export function analyzeGemini(input: AnalyzeInput): Analysis {
         type,
         tokens,
         true,
-        s.plan.has(i, j),
+        // Every content's end is digested: an explicit cache ends there (plan/gemini.ts).
+        s.plan.has(i, j) || j === parts.length - 1,
         { role },
       );
       s.segmentOf.set(blockKey(i, j), at);
     });
     if (i === 0) conversation = writer.digest();
   });
-  return finishAnalysis(s, head, conversation, null);
+  const clientCache = typeof body.cachedContent === "string" ? body.cachedContent : null;
+  return { ...finishAnalysis(s, head, conversation, null), gemini: { clientCache } };
 }

@@ -86,6 +86,8 @@ export interface Analysis {
   /** Anthropic top-level `cache_control` (automatic mode): its TTL, or null. */
   autoCache: CacheTtl | null;
   openai?: OpenAIClientCache;
+  /** Gemini: the explicit cache the client named itself (`cachedContent`), if any. */
+  gemini?: { clientCache: string | null };
   canonical: { changed: boolean; applied: RuleName[]; edits: CanonicalEdit[] };
   totalTokens: number;
   /** The request continues a conversation (an assistant turn precedes the last message). */
