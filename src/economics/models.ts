@@ -30,8 +30,11 @@ export interface ModelInfo {
   retention24h: boolean;
   /** Token estimate family (see prefix/tokens.ts). */
   tokenizer: TokenizerFamily;
-  /** Prompt length above which every rate is multiplied (Haiku 5.5 bills long prompts at 5x). */
-  longPrompt?: { thresholdTokens: number; multiplier: number };
+  /**
+   * Prompt length above which every rate is multiplied (Haiku 5.5 bills long prompts at 5x); `outputMultiplier`
+   * where output takes another factor (Gemini Pro: input and cache 2x, output 1.5x above 200k).
+   */
+  longPrompt?: { thresholdTokens: number; multiplier: number; outputMultiplier?: number };
   /** Gemini explicit caches: USD per million tokens per hour of storage. */
   storagePerMTokHour?: number;
   /** False for the defaults that stand in for a model the table does not know. */
@@ -83,8 +86,11 @@ const OPENAI_BREAKPOINTS = {
 // token-hour. Prices: ai.google.dev/gemini-api/docs/pricing, standard tier, prompts <= 200k tokens, as
 // republished 2026 (checked 2026-12-02 with the search tool: 2.5 Pro $1.25/$10, cache $0.125, storage
 // $4.50/MTok/h; 2.5 Flash $0.30/$2.50, cache $0.03, storage $1.00/MTok/h). Minimum lengths: see
-// sim/gemini/models.ts (the simulator's table must agree: test/sim/gemini.test.ts). Not modelled: the
-// >200k-token band of the Pro models (input 2x, output 1.5x), which one longPrompt multiplier cannot express.
+// sim/gemini/models.ts (the simulator's table must agree: test/sim/gemini.test.ts). The Pro models bill a
+// prompt over 200k tokens at twice the input and cache prices and 1.5x the output price (2.5 Pro: $2.50,
+// $0.25, $15); storage is not banded.
+const PRO_BAND = { thresholdTokens: 200_000, multiplier: 2, outputMultiplier: 1.5 } as const;
+
 function gemini(
   input: number,
   output: number,
@@ -201,14 +207,17 @@ export const DEFAULT_MODELS: ModelTable = {
   "o4-mini": openai(1.1, 4.4, 0.275),
 
   // Gemini (context-caching price and storage price given in USD/MTok and USD/MTok/h).
-  "gemini-2.5-pro": gemini(1.25, 10, 0.125, 4.5, 4096),
+  "gemini-2.5-pro": gemini(1.25, 10, 0.125, 4.5, 4096, { longPrompt: PRO_BAND }),
   "gemini-2.5-flash": gemini(0.3, 2.5, 0.03, 1, 2048),
   "gemini-2.5-flash-lite": gemini(0.1, 0.4, 0.01, 1, 2048, {
     assumed: "minimum length not listed; the 2.5 Flash value is used",
   }),
-  "gemini-3-pro": gemini(2, 12, 0.2, 4.5, 4096),
+  "gemini-3-pro": gemini(2, 12, 0.2, 4.5, 4096, { longPrompt: PRO_BAND }),
   "gemini-3-flash": gemini(0.5, 3, 0.05, 1, 1024),
-  "gemini-3.1-pro": gemini(2, 12, 0.2, 4.5, 4096, { assumed: "prices of Gemini 3 Pro Preview" }),
+  "gemini-3.1-pro": gemini(2, 12, 0.2, 4.5, 4096, {
+    longPrompt: PRO_BAND,
+    assumed: "prices of Gemini 3 Pro Preview",
+  }),
   "gemini-3.5-flash": gemini(0.5, 3, 0.05, 1, 4096, { assumed: "prices of Gemini 3 Flash Preview" }),
 };
 
@@ -220,7 +229,7 @@ export const DEFAULT_MODELS: ModelTable = {
 export const UNKNOWN_MODELS: Readonly<Record<Provider, ModelInfo>> = {
   anthropic: { ...anthropic(3, 15, 0.3, 4096, "claude-2026"), known: false },
   openai: { ...openai(2.5, 15, 0.25), known: false },
-  gemini: { ...gemini(1.25, 10, 0.125, 4.5, 4096), known: false },
+  gemini: { ...gemini(1.25, 10, 0.125, 4.5, 4096, { longPrompt: PRO_BAND }), known: false },
 };
 
 // Date and platform suffixes; Gemini's `-preview[-MM-DD]`, `-001` and `-latest` versions of a model.

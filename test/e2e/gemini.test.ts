@@ -6,6 +6,7 @@ import {
   longText,
   namespace,
   STOKER,
+  simFault,
   simRequests,
   simStats,
   workerFetch,
@@ -189,6 +190,39 @@ describe("Gemini through Stoker (@google/genai)", () => {
     const [req] = await simRequests(ns);
     expect(req?.headers["x-goog-api-key"]).toBe("AIza-client-own");
     expect(req?.headers["x-stoker-key"]).toBeUndefined();
+  });
+
+  it("passes an upstream 429 through in Google's shape, and ends a cut stream with a Google-shaped error event", async () => {
+    const ns = namespace();
+    await simFault(ns, { provider: "gemini", status: 429, count: 1 });
+    const limited = await gemini(ns)
+      .models.generateContent({ model: MODEL, contents: "hi" })
+      .catch((e: unknown) => e);
+    expect((limited as { status?: number }).status).toBe(429);
+    await simFault(ns, { provider: "gemini", truncate_after_events: 1, count: 1 });
+    const res = await workerFetch(`${STOKER}/gemini/v1beta/models/${MODEL}:streamGenerateContent?alt=sse`, {
+      method: "POST",
+      headers: {
+        "x-goog-api-key": TEST_TENANTS.alpha,
+        "content-type": "application/json",
+        "x-sim-namespace": ns,
+      },
+      body: JSON.stringify({
+        contents: [{ role: "user", parts: [{ text: "Tell me a long story please" }] }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const events = text.split(/\r?\n\r?\n/).filter((e) => e.startsWith("data: "));
+    expect(events.length).toBe(2);
+    const last = JSON.parse((events.at(-1) as string).slice("data: ".length)) as {
+      error: { code: number; status: string; message: string };
+    };
+    expect(last.error).toEqual({
+      code: 500,
+      status: "INTERNAL",
+      message: "The upstream stream ended early.",
+    });
   });
 
   it("refuses a body without contents in Google's shape, without calling upstream", async () => {
