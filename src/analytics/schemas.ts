@@ -228,6 +228,10 @@ const CacheSettingsSchema = z
     retention24h: z.boolean().openapi({
       description: 'OpenAI prompt_cache_retention "24h" on models that accept it (default false: opt-in)',
     }),
+    geminiExplicit: z.boolean().openapi({
+      description:
+        "Gemini explicit caches created and extended by Stoker where reuse pays creation plus storage (default true)",
+    }),
   })
   .partial()
   .strict()
@@ -292,7 +296,12 @@ export const TenantSchema = z
           "broken: set, but it no longer opens (sealed under another STOKER_SECRET); that provider's requests get 403 until it is set again",
       }),
     canonicalize: RulesSchema,
-    cache: z.object({ allow1h: z.boolean(), disabled: z.boolean(), retention24h: z.boolean() }),
+    cache: z.object({
+      allow1h: z.boolean(),
+      disabled: z.boolean(),
+      retention24h: z.boolean(),
+      geminiExplicit: z.boolean(),
+    }),
     keepalive: z.object({
       enabled: z.boolean(),
       maxUsdPerDay: z.number(),

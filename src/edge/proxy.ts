@@ -24,6 +24,7 @@ import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { StokerError } from "./errors.ts";
+import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
 import { lookupWithDeadline } from "./tracker-client.ts";
@@ -121,6 +122,9 @@ export function proxy(spec: EndpointSpec) {
       model,
       stream,
     };
+    // Gemini explicit caches (gemini-explicit.ts): planned below, once the upstream headers are known.
+    let explicit: ExplicitPlan | null = null;
+    let planText = prepared.planText;
     const finish = (status: number, result: Result, rest: Partial<Outcome> = {}) => {
       const wall = Date.now();
       const outcome: Outcome = {
@@ -132,10 +136,11 @@ export function proxy(spec: EndpointSpec) {
         headersMs: wall - startedAt,
         ttfbMs: wall - startedAt,
         durationMs: wall - startedAt,
-        plan: prepared.planText,
+        plan: planText,
         ...rest,
       };
       recordOutcome(c, outcome, prepared, result === "ok" ? capture : null);
+      if (explicit) c.executionCtx.waitUntil(explicit.after(outcome.usage, result === "ok").catch(() => {}));
     };
 
     const url = upstreamUrl(c, spec);
@@ -152,6 +157,22 @@ export function proxy(spec: EndpointSpec) {
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
+    if (spec.endpoint === "generate_content") {
+      explicit = await planExplicit({
+        env: c.env,
+        config,
+        tenant,
+        analysis: prepared.analysis,
+        canonical: outBody,
+        model,
+        nowMs: at,
+        headers: upstreamHeaders,
+        requestId,
+        log: c.var.log,
+      });
+      if (explicit?.body) outBody = explicit.body;
+      if (explicit?.text) planText = explicit.text;
+    }
     // Cache diagnostics: asked for on the client's behalf only when it did not ask itself (README), only with
     // Stoker's own provider key (in pass-through the organization, and its data retention, are the client's),
     // and only for a prompt Stoker analyzed (not a server-held thread turn); keepalive pings replay without.
@@ -175,11 +196,30 @@ export function proxy(spec: EndpointSpec) {
       if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
       throw err;
     }
+    // A cache that vanished upstream (expired early, deleted) must not fail the request: send it as it was.
+    if (explicit?.body && !upstream.ok && [400, 403, 404].includes(upstream.status)) {
+      c.var.log.warn("engine.fault", { op: "gemini_cached_request", status: upstream.status });
+      await upstream.body?.cancel();
+      explicit = null;
+      planText = prepared.planText;
+      try {
+        upstream = await forward({
+          url,
+          headers: upstreamHeaders,
+          body: prepared.body,
+          timeoutMs: config.upstreamTimeoutMs,
+          signal: c.req.raw.signal,
+        });
+      } catch (err) {
+        if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
+        throw err;
+      }
+    }
     const headersMs = Date.now() - startedAt;
     const headers = clientResponseHeaders(upstream.headers);
     headers.set("x-stoker-request-id", requestId);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
-    if (prepared.planText) headers.set("x-stoker-plan", prepared.planText);
+    if (planText) headers.set("x-stoker-plan", planText);
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
     const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");

@@ -1,3 +1,5 @@
+import { GEMINI_CACHES_V6 } from "./gemini-caches.ts";
+
 const V1 = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   // One row per proxied request (or keepalive ping): the accounting analytics sums over.
@@ -163,7 +165,7 @@ const V5 = [
 ];
 
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, GEMINI_CACHES_V6];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */
@@ -209,4 +211,5 @@ export const COUNTED_TABLES = [
   "family_rates",
   "calibration",
   "last_messages",
+  "gemini_caches",
 ] as const;

@@ -1,0 +1,346 @@
+import type { Config } from "../config.ts";
+import { SIM_NOW_HEADER } from "../core/clock.ts";
+import { decideCreate, decideKeep, returnsPerHour } from "../decide/gemini.ts";
+import { costOfUsage } from "../economics/cost.ts";
+import { type ModelInfo, modelInfo } from "../economics/models.ts";
+import {
+  type CacheBoundary,
+  cacheBoundaries,
+  cacheCreateBody,
+  type GeminiCacheRef,
+  matchesCache,
+  rewriteForCache,
+} from "../plan/gemini.ts";
+import type { Analysis } from "../prefix/types.ts";
+import type { GeminiCacheState, PrefixHistory } from "../tracker/gemini-caches.ts";
+import type { RecordRequest } from "../tracker/types.ts";
+import type { Usage } from "../upstream/usage.ts";
+import type { Tenant } from "./auth.ts";
+import type { Logger } from "./log.ts";
+import { recordSafely, trackerFor } from "./tracker-client.ts";
+
+/** The period a creation or an extension buys: Google's default TTL. */
+export const PERIOD_MS = 3_600_000;
+/** A cache this close to its expiry is not used (the request could arrive after it). */
+const MARGIN_MS = 60_000;
+/** A served cache is extended once less than this is left. */
+const EXTEND_BELOW_MS = PERIOD_MS / 2;
+
+/** What the edge does with Gemini explicit caches for one request. */
+export interface ExplicitPlan {
+  /** The request rewritten to use a live cache, or null (forward the canonical body). */
+  body: string | null;
+  ref: GeminiCacheState | null;
+  /** For `x-stoker-plan`. */
+  text: string | null;
+  /** After the response, off the request path: count the use and extend, or decide and create. */
+  after(usage: Usage | null, ok: boolean): Promise<void>;
+}
+
+export interface ExplicitInput {
+  env: Env;
+  config: Config;
+  tenant: Tenant;
+  analysis: Analysis | null;
+  /** The canonical body Stoker would forward without a cache. */
+  canonical: string;
+  model: string;
+  nowMs: number;
+  /** The request's upstream headers (managed credential, the client's own headers). */
+  headers: Headers;
+  requestId: string;
+  log: Logger;
+}
+
+type Lookup = { caches: GeminiCacheState[]; history: PrefixHistory[] };
+
+async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const call = trackerFor(input.env, input.tenant.id).geminiCaches(
+      hashes,
+      input.model,
+      input.nowMs,
+      MARGIN_MS,
+    );
+    const late = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), input.config.trackerDeadlineMs);
+    });
+    const answer = await Promise.race([call, late]);
+    if (answer === "timeout") {
+      input.log.warn("tracker.fault", { op: "gemini_caches", fault: "timeout" });
+      return null;
+    }
+    return answer.ok ? answer.value : null;
+  } catch (err) {
+    input.log.warn("tracker.fault", {
+      op: "gemini_caches",
+      fault: err instanceof Error ? err.name : "unknown",
+    });
+    return null;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/**
+ * Plans a Gemini request's explicit cache: a live cache of this tenant that holds exactly the request's
+ * prefix is used (the request rewritten byte-exactly), else, after the response, one may be created where
+ * the decision core says reuse pays. Managed tenants only (a cache lives under the key that created it),
+ * never with the tenant's `geminiExplicit` off. Fails open: null forwards the canonical body.
+ */
+export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan | null> {
+  const { analysis, tenant } = input;
+  if (!analysis || analysis.upstream !== "gemini" || tenant.mode !== "managed") return null;
+  if (!tenant.cache.geminiExplicit || tenant.cache.disabled) return null;
+  const model = modelInfo(input.model, input.config.models, "gemini");
+  if (model.cacheStyle !== "gemini" || model.storagePerMTokHour === undefined) return null;
+  const boundaries = cacheBoundaries(analysis).filter((b) => b.tokens >= model.minCacheableTokens);
+  if (boundaries.length === 0) return null;
+  const found = await lookup(
+    input,
+    boundaries.map((b) => b.hash),
+  );
+  if (!found) return null;
+  const ref = found.caches.find((c) => matchesCache(analysis, c)) ?? null;
+  let body: string | null = null;
+  if (ref) {
+    try {
+      body = rewriteForCache(input.canonical, ref);
+    } catch (err) {
+      input.log.warn("engine.fault", {
+        op: "gemini_rewrite",
+        fault: err instanceof Error ? err.name : "unknown",
+      });
+      return null;
+    }
+  }
+  return {
+    body,
+    ref,
+    text: ref ? `gemini cache=${ref.contents}:${ref.tokens}` : null,
+    after: (usage, ok) =>
+      ref
+        ? extend(input, model, ref, found.history, ok)
+        : maybeCreate(input, model, boundaries, found.history, usage, ok),
+  };
+}
+
+const historyOf = (history: PrefixHistory[], hash: string) => history.find((h) => h.hash === hash);
+
+/** Counts the use and, when less than half a period is left and returns still pay storage, extends the TTL. */
+async function extend(
+  input: ExplicitInput,
+  model: ModelInfo,
+  ref: GeminiCacheState,
+  history: PrefixHistory[],
+  ok: boolean,
+): Promise<void> {
+  if (!ok) return;
+  const now = input.nowMs;
+  let expireAt: number | null = null;
+  const h = historyOf(history, ref.hash);
+  const rate = h ? returnsPerHour(h.seen + 1, h.firstSeen, now, now, 0) : 0;
+  const keep = decideKeep({
+    tokens: ref.tokens,
+    model,
+    returnsPerHour: rate,
+    implicitHitRate: 0,
+    periodHours: PERIOD_MS / 3_600_000,
+  });
+  if (ref.expireAt - now < EXTEND_BELOW_MS && keep.action === "extend") {
+    const res = await upstream(input, "PATCH", `/v1beta/${ref.name}?updateMask=ttl`, {
+      ttl: `${PERIOD_MS / 1000}s`,
+    });
+    if (res?.ok) {
+      expireAt = now + PERIOD_MS;
+      const storage = storageUsd(model, ref.tokens, expireAt - ref.expireAt);
+      await account(
+        input,
+        "cached_contents.update",
+        0,
+        storage,
+        `gemini extend=${ref.contents}:${ref.tokens}`,
+      );
+    }
+  }
+  const stub = trackerFor(input.env, input.tenant.id);
+  try {
+    await stub.geminiUsed(ref.name, now, expireAt);
+  } catch (err) {
+    input.log.warn("tracker.fault", {
+      op: "gemini_used",
+      fault: err instanceof Error ? err.name : "unknown",
+    });
+  }
+}
+
+/** Decides, from the longest boundary down, whether a cache pays; creates the first that does. */
+async function maybeCreate(
+  input: ExplicitInput,
+  model: ModelInfo,
+  boundaries: CacheBoundary[],
+  history: PrefixHistory[],
+  usage: Usage | null,
+  ok: boolean,
+): Promise<void> {
+  if (!ok || !usage) return;
+  const now = input.nowMs;
+  // Estimated tokens scaled to what the provider counted for the whole prompt.
+  const scale =
+    input.analysis && input.analysis.totalTokens > 0 ? usage.inputTokens / input.analysis.totalTokens : 1;
+  for (const b of [...boundaries].reverse()) {
+    const h = historyOf(history, b.hash);
+    if (!h) continue;
+    const tokens = Math.round(b.tokens * scale);
+    const decision = decideCreate({
+      tokens,
+      model,
+      // This request is a return too: the history is from before it.
+      returnsPerHour: returnsPerHour(h.seen + 1, h.firstSeen, now, now, 0),
+      // What the implicit cache already served of this prefix, it would serve again.
+      implicitHitRate: tokens > 0 ? Math.min(1, usage.cacheReadTokens / tokens) : 1,
+      periodHours: PERIOD_MS / 3_600_000,
+    });
+    if (decision.action !== "create") continue;
+    await create(input, model, b, now);
+    return;
+  }
+}
+
+async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, now: number): Promise<void> {
+  const stub = trackerFor(input.env, input.tenant.id);
+  try {
+    const claimed = await stub.geminiClaim(b.hash, input.model, now);
+    if (!claimed.ok || !claimed.value) return;
+  } catch {
+    return;
+  }
+  let ref: GeminiCacheRef | null = null;
+  let expireAt = now + PERIOD_MS;
+  try {
+    const body = cacheCreateBody(input.canonical, input.model, b, PERIOD_MS / 1000);
+    const res = await upstream(input, "POST", "/v1beta/cachedContents", body);
+    if (res?.ok) {
+      const json = (await res.json()) as {
+        name?: unknown;
+        usageMetadata?: { totalTokenCount?: unknown };
+        expireTime?: unknown;
+      };
+      const tokens = Number(json.usageMetadata?.totalTokenCount);
+      const expires = typeof json.expireTime === "string" ? Date.parse(json.expireTime) : Number.NaN;
+      if (Number.isFinite(expires)) expireAt = expires;
+      if (typeof json.name === "string" && Number.isSafeInteger(tokens) && tokens > 0) {
+        ref = { name: json.name, model: input.model, hash: b.hash, contents: b.contents, tokens };
+        const creation = costOfUsage(model, {
+          inputTokens: tokens,
+          uncachedTokens: 0,
+          cacheReadTokens: 0,
+          cacheWrite5mTokens: 0,
+          cacheWrite1hTokens: tokens,
+          outputTokens: 0,
+        });
+        await account(
+          input,
+          "cached_contents.create",
+          creation,
+          storageUsd(model, tokens, expireAt - now),
+          `gemini create=${b.contents}:${tokens}`,
+          tokens,
+        );
+      }
+    } else if (res) {
+      input.log.info("gemini.cache_not_created", { status: res.status });
+    }
+  } catch (err) {
+    input.log.warn("engine.fault", {
+      op: "gemini_create",
+      fault: err instanceof Error ? err.name : "unknown",
+    });
+  }
+  try {
+    await stub.geminiCreated(b.hash, ref, now, expireAt);
+  } catch (err) {
+    input.log.warn("tracker.fault", {
+      op: "gemini_created",
+      fault: err instanceof Error ? err.name : "unknown",
+    });
+  }
+}
+
+/** USD of storing `tokens` for `ms` milliseconds. */
+export function storageUsd(model: ModelInfo, tokens: number, ms: number): number {
+  return (tokens * (model.storagePerMTokHour ?? 0) * Math.max(0, ms)) / 3_600_000 / 1e6;
+}
+
+/** A call to the Gemini API with the request's credential (managed key) and headers. */
+async function upstream(
+  input: ExplicitInput,
+  method: string,
+  path: string,
+  body: unknown,
+): Promise<Response | null> {
+  const headers = new Headers(input.headers);
+  if (input.config.devClock) headers.set(SIM_NOW_HEADER, String(input.nowMs));
+  try {
+    return await fetch(`${input.config.upstreams.gemini.baseUrl}${path}`, {
+      method,
+      headers,
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(input.config.upstreamTimeoutMs),
+    });
+  } catch (err) {
+    input.log.warn("upstream.fault", {
+      op: `gemini_${method.toLowerCase()}`,
+      fault: err instanceof Error ? err.name : "unknown",
+    });
+    return null;
+  }
+}
+
+/**
+ * An accounting row for a cache's creation or extension: what it costs (creation at the input price, and the
+ * storage the period buys), with nothing it would have cost without caching, so savings are net of it.
+ */
+async function account(
+  input: ExplicitInput,
+  endpoint: string,
+  creationUsd: number,
+  storage: number,
+  plan: string,
+  tokens = 0,
+): Promise<void> {
+  const record: RecordRequest = {
+    tenantId: input.tenant.id,
+    requestId: `${input.requestId}:${endpoint}`,
+    at: input.nowMs,
+    upstream: "gemini",
+    endpoint,
+    model: input.model.slice(0, 200),
+    stream: false,
+    keepalive: false,
+    status: 200,
+    result: "ok",
+    usage: {
+      inputTokens: tokens,
+      uncachedTokens: 0,
+      cacheReadTokens: 0,
+      cacheWrite5mTokens: 0,
+      cacheWrite1hTokens: tokens,
+      outputTokens: 0,
+    },
+    costUsd: creationUsd + storage,
+    costWithoutCacheUsd: 0,
+    ttfbMs: 0,
+    durationMs: 0,
+    plan,
+    family: null,
+    conversation: null,
+    estimatedTokens: 0,
+    positions: [],
+    chain: null,
+    pricing: { inputPerToken: 0, cacheRead: 0 },
+    capture: null,
+  };
+  await recordSafely(input.env, input.tenant.id, record, input.log);
+}

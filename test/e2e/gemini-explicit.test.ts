@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import {
+  gemini,
+  longText,
+  namespace,
+  STOKER,
+  simAdvance,
+  simRequests,
+  simStats,
+  workerFetch,
+} from "../support/clients.ts";
+import { freshTenant, NO_EXPLICIT_TENANT } from "../support/tenants.ts";
+
+const MODEL = "gemini-2.5-flash";
+// About 3,700 tokens: above 2.5 Flash's 2,048-token minimum.
+const DOC = longText(1500, "chapter");
+const MINUTE = 60_000;
+
+async function advance(ms: number): Promise<void> {
+  const res = await workerFetch(`${STOKER}/__dev/clock`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ advance_ms: ms }),
+  });
+  expect(res.status).toBe(200);
+}
+
+function ask(key: string, ns: string, question: string) {
+  return gemini(ns, { apiKey: key }).models.generateContent({
+    model: MODEL,
+    contents: [
+      { role: "user", parts: [{ text: DOC }] },
+      { role: "model", parts: [{ text: "I have read the document." }] },
+      { role: "user", parts: [{ text: question }] },
+    ],
+    config: { systemInstruction: "Answer from the document only." },
+  });
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+/** Lets the last request's record reach the tracker (it is sent after the response). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+interface Figures {
+  requests: number;
+  cost_usd: number;
+  saved_usd: number;
+}
+
+describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
+  it("creates a cache once reuse pays creation plus storage, then serves the prefix from it byte-exactly; accounting equals the bill", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    // Six minutes apart: past the implicit cache's lifetime, ten returns an hour.
+    const first = await ask(tenant.key, ns, "Question one?");
+    expect(first.usageMetadata?.cachedContentTokenCount).toBeUndefined();
+    await settle();
+    await advance(6 * MINUTE);
+    await ask(tenant.key, ns, "Question two?");
+    const create = await until("a cache is created", async () =>
+      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
+    );
+    const createBody = JSON.parse(create.body) as {
+      model: string;
+      contents: unknown[];
+      ttl: string;
+      systemInstruction: unknown;
+    };
+    expect(createBody.model).toBe(`models/${MODEL}`);
+    expect(createBody.contents).toHaveLength(2);
+    expect(createBody.ttl).toBe("3600s");
+    // Let the tracker store it (the creation's answer is recorded off the request path).
+    await new Promise((r) => setTimeout(r, 200));
+
+    await advance(6 * MINUTE);
+    const third = await ask(tenant.key, ns, "Question three?");
+    const sent = (await simRequests(ns)).filter((r) => r.path.endsWith(":generateContent")).at(-1);
+    const body = JSON.parse(sent?.body ?? "{}") as Record<string, unknown>;
+    expect(typeof body.cachedContent).toBe("string");
+    expect(body.systemInstruction).toBeUndefined();
+    expect(body.contents).toEqual([{ role: "user", parts: [{ text: "Question three?" }] }]);
+    const cached = third.usageMetadata?.cachedContentTokenCount ?? 0;
+    expect(cached).toBeGreaterThan(3000);
+    // The same prompt as without the cache: the client cannot tell, except on the bill.
+    const fresh = await ask(freshTenant().key, namespace(), "Question three?");
+    expect(third.usageMetadata?.promptTokenCount).toBe(fresh.usageMetadata?.promptTokenCount);
+    expect(third.text).toBe(fresh.text);
+
+    // Past the cache's hour: its storage is over; Stoker's accounting equals the simulator's bill.
+    await advance(2 * 60 * MINUTE);
+    await simAdvance(ns, 2 * 3600); // the simulator's clock follows Stoker's only on requests
+    const bill = (await simStats(ns)).gemini;
+    expect(bill.storage_token_hours).toBeCloseTo(cached, 6);
+    const usd =
+      (bill.uncached_input_tokens * 0.3 +
+        bill.cache_read_input_tokens * 0.03 +
+        bill.cache_write_1h_input_tokens * 0.3 +
+        bill.output_tokens * 2.5 +
+        bill.storage_token_hours * 1) /
+      1e6;
+    const figures = await until("the tracker has every row", async () => {
+      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
+        headers: { authorization: `Bearer ${tenant.key}` },
+      });
+      const json = (await res.json()) as { by_upstream: ({ upstream: string } & Figures)[] };
+      const row = json.by_upstream?.find((r) => r.upstream === "gemini");
+      return row && row.requests >= 4 ? row : undefined;
+    });
+    expect(figures.requests).toBe(4); // three requests and one creation
+    expect(Math.abs(figures.cost_usd - usd)).toBeLessThan(2e-6);
+  });
+
+  it("never creates one for a tenant that switched it off", async () => {
+    const ns = namespace();
+    // As in the first test, where a cache is created by the second request: each record lands before the next.
+    for (const q of ["One?", "Two?", "Three?"]) {
+      await ask(NO_EXPLICIT_TENANT.key, ns, q);
+      await settle();
+      await advance(6 * MINUTE);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
+  });
+
+  it("creates none while the implicit cache serves the prefix (returns a minute apart)", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    for (const q of ["A?", "B?", "C?", "D?"]) {
+      await ask(tenant.key, ns, q);
+      await settle();
+      await advance(MINUTE);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
+  });
+});
