@@ -85,6 +85,15 @@ export const SummarySchema = z
     range: Range,
     by_upstream: z.array(z.object({ upstream: Upstream, ...FigureFields })),
     by_model: z.array(z.object({ upstream: Upstream, model: z.string(), ...FigureFields })),
+    gemini_explicit: z
+      .object({
+        caches_created: z.number().int(),
+        ttl_extensions: z.number().int(),
+        spend_usd: z.number().openapi({ description: "Creation (input price) and storage bought" }),
+        read_tokens: z.number().int(),
+        net_saved_usd: z.number().openapi({ description: "Saved by reads from them, minus their spend" }),
+      })
+      .openapi({ description: "Gemini explicit caches Stoker created and extended for the tenant" }),
   })
   .openapi("Summary");
 

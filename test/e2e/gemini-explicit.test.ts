@@ -55,6 +55,14 @@ interface Figures {
   saved_usd: number;
 }
 
+interface Explicit {
+  caches_created: number;
+  ttl_extensions: number;
+  spend_usd: number;
+  read_tokens: number;
+  net_saved_usd: number;
+}
+
 describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("creates a cache once reuse pays creation plus storage, then serves the prefix from it byte-exactly; accounting equals the bill", async () => {
     const tenant = freshTenant();
@@ -110,12 +118,25 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
       const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
         headers: { authorization: `Bearer ${tenant.key}` },
       });
-      const json = (await res.json()) as { by_upstream: ({ upstream: string } & Figures)[] };
+      const json = (await res.json()) as {
+        by_upstream: ({ upstream: string } & Figures)[];
+        gemini_explicit: Explicit;
+      };
       const row = json.by_upstream?.find((r) => r.upstream === "gemini");
-      return row && row.requests >= 4 ? row : undefined;
+      return row && row.requests >= 3 && json.gemini_explicit.caches_created >= 1
+        ? { ...row, explicit: json.gemini_explicit }
+        : undefined;
     });
-    expect(figures.requests).toBe(4); // three requests and one creation
+    expect(figures.requests).toBe(3); // the creation is accounted, not counted as a request
     expect(Math.abs(figures.cost_usd - usd)).toBeLessThan(2e-6);
+    // The cache's own figures: creation and an hour of storage, the tokens the third request read from it.
+    const spend = (bill.cache_write_1h_input_tokens * 0.3 + bill.storage_token_hours * 1) / 1e6;
+    expect(figures.explicit.caches_created).toBe(1);
+    expect(figures.explicit.ttl_extensions).toBe(0);
+    expect(Math.abs(figures.explicit.spend_usd - spend)).toBeLessThan(2e-6);
+    expect(figures.explicit.read_tokens).toBe(cached);
+    const readSaving = (cached * (0.3 - 0.03)) / 1e6;
+    expect(Math.abs(figures.explicit.net_saved_usd - (readSaving - spend))).toBeLessThan(2e-6);
   });
 
   it("never creates one for a tenant that switched it off", async () => {

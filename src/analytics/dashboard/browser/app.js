@@ -156,6 +156,17 @@ function providerTable(rows) {
   }
 }
 
+function explicitLine(e) {
+  const el = $("explicit");
+  el.hidden = !e || e.caches_created + e.ttl_extensions === 0;
+  if (el.hidden) return;
+  setText(
+    el,
+    `Gemini explicit caches: ${int(e.caches_created)} created, ${int(e.ttl_extensions)} TTL extensions, ` +
+      `${usd(e.spend_usd)} creation and storage, ${int(e.read_tokens)} tokens read, net saved ${usd(e.net_saved_usd)}.`,
+  );
+}
+
 function prefixTable(rows) {
   const body = $("prefixes").tBodies[0];
   body.replaceChildren();
@@ -237,6 +248,7 @@ async function load() {
     kpis(summary);
     drawCharts(series(ts, range));
     providerTable(summary.by_upstream);
+    explicitLine(summary.gemini_explicit);
     prefixTable(prefixes.prefixes);
     busterTable(busters.busters);
     agreementLine(busters.provider_agreement);
