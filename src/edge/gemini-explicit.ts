@@ -153,7 +153,10 @@ async function extend(
       ttl: `${PERIOD_MS / 1000}s`,
     });
     if (res?.ok) {
-      expireAt = now + PERIOD_MS;
+      // The expiry the provider set (its clock), else ours.
+      const answered = (await res.json().catch(() => null)) as { expireTime?: unknown } | null;
+      const set = typeof answered?.expireTime === "string" ? Date.parse(answered.expireTime) : Number.NaN;
+      expireAt = Number.isFinite(set) ? set : now + PERIOD_MS;
       const storage = storageUsd(model, ref.tokens, expireAt - ref.expireAt);
       await account(
         input,
@@ -226,10 +229,14 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
         name?: unknown;
         usageMetadata?: { totalTokenCount?: unknown };
         expireTime?: unknown;
+        createTime?: unknown;
       };
       const tokens = Number(json.usageMetadata?.totalTokenCount);
-      const expires = typeof json.expireTime === "string" ? Date.parse(json.expireTime) : Number.NaN;
+      const time = (v: unknown) => (typeof v === "string" ? Date.parse(v) : Number.NaN);
+      const expires = time(json.expireTime);
       if (Number.isFinite(expires)) expireAt = expires;
+      // Storage runs from the provider's creation time to the expiry it set (the TTL it bills).
+      const createdAt = Number.isFinite(time(json.createTime)) ? time(json.createTime) : now;
       if (typeof json.name === "string" && Number.isSafeInteger(tokens) && tokens > 0) {
         ref = { name: json.name, model: input.model, hash: b.hash, contents: b.contents, tokens };
         const creation = costOfUsage(model, {
@@ -244,7 +251,7 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
           input,
           "cached_contents.create",
           creation,
-          storageUsd(model, tokens, expireAt - now),
+          storageUsd(model, tokens, expireAt - createdAt),
           `gemini create=${b.contents}:${tokens}`,
           tokens,
         );

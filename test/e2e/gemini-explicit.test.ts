@@ -139,6 +139,44 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     expect(Math.abs(figures.explicit.net_saved_usd - (readSaving - spend))).toBeLessThan(2e-6);
   });
 
+  it("extends a cache's TTL by PATCH while returns pay its storage, and accounts the storage the extension buys", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    // Requests at 0, 6 (creates the cache, which expires at 66), 12 (reads it) and 40 minutes (reads it, with
+    // 26 minutes left: extended to 100, as 3 returns in 40 minutes pay an hour of storage).
+    for (const [i, wait] of [6, 6, 28].entries()) {
+      await ask(tenant.key, ns, `Question ${i}?`);
+      await settle();
+      await advance(wait * MINUTE);
+    }
+    const last = await ask(tenant.key, ns, "Question 3?");
+    const cached = last.usageMetadata?.cachedContentTokenCount ?? 0;
+    expect(cached).toBeGreaterThan(3000);
+    const patch = await until("the TTL is extended", async () =>
+      (await simRequests(ns)).find((r) => r.method === "PATCH"),
+    );
+    expect(patch.path).toMatch(/^\/gemini\/v1beta\/cachedContents\/[a-z0-9]+$/);
+    expect(patch.query.updateMask).toBe("ttl");
+    expect(JSON.parse(patch.body)).toEqual({ ttl: "3600s" });
+    await settle();
+    await advance(3 * 60 * MINUTE);
+    await simAdvance(ns, 3 * 3600);
+    const bill = (await simStats(ns)).gemini;
+    // Created at 6, extended at 40 to expire at 100: 94 minutes of storage (the simulator's clock runs on with
+    // the wall clock between the shared clock's jumps: within a few seconds).
+    expect(Math.abs(bill.storage_token_hours - (cached * 94) / 60)).toBeLessThan((cached * 5) / 3600);
+    const explicit = await until("the extension is accounted", async () => {
+      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
+        headers: { authorization: `Bearer ${tenant.key}` },
+      });
+      const json = (await res.json()) as { gemini_explicit: Explicit };
+      return json.gemini_explicit?.ttl_extensions === 1 ? json.gemini_explicit : undefined;
+    });
+    const spend = (bill.cache_write_1h_input_tokens * 0.3 + bill.storage_token_hours * 1) / 1e6;
+    expect(Math.abs(explicit.spend_usd - spend)).toBeLessThan(2e-6);
+    expect(explicit.read_tokens).toBe(2 * cached);
+  });
+
   it("never creates one for a tenant that switched it off", async () => {
     const ns = namespace();
     // As in the first test, where a cache is created by the second request: each record lands before the next.
