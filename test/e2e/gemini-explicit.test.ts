@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   gemini,
@@ -175,6 +176,39 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     const spend = (bill.cache_write_1h_input_tokens * 0.3 + bill.storage_token_hours * 1) / 1e6;
     expect(Math.abs(explicit.spend_usd - spend)).toBeLessThan(2e-6);
     expect(explicit.read_tokens).toBe(2 * cached);
+  });
+
+  it("resends a request unchanged when its cache is gone upstream (a failure of Stoker's never fails the request)", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    for (const q of ["One?", "Two?"]) {
+      await ask(tenant.key, ns, q);
+      await settle();
+      await advance(6 * MINUTE);
+    }
+    const create = await until("a cache is created", async () =>
+      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
+    );
+    await settle();
+    // Someone deletes it at the provider behind Stoker's back.
+    const list = (await (
+      await fetch(`${env.SIM_URL}/gemini/v1beta/cachedContents`, { headers: { "x-sim-namespace": ns } })
+    ).json()) as { cachedContents: { name: string }[] };
+    const name = list.cachedContents[0]?.name ?? "";
+    expect(name).toMatch(/^cachedContents\//);
+    expect(create.method).toBe("POST");
+    const del = await fetch(`${env.SIM_URL}/gemini/v1beta/${name}`, {
+      method: "DELETE",
+      headers: { "x-sim-namespace": ns },
+    });
+    expect(del.status).toBe(200);
+    const res = await ask(tenant.key, ns, "Three?");
+    expect(res.text).toContain("Simulated reply");
+    const calls = (await simRequests(ns)).filter((r) => r.path.endsWith(":generateContent"));
+    const [rewritten, resent] = calls.slice(-2).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    expect(rewritten?.cachedContent).toBe(name);
+    expect(resent?.cachedContent).toBeUndefined();
+    expect(resent?.systemInstruction).toBeDefined();
   });
 
   it("never creates one for a tenant that switched it off", async () => {
