@@ -52,7 +52,7 @@ export interface ExplicitInput {
   log: Logger;
 }
 
-type Lookup = { caches: GeminiCacheState[]; history: PrefixHistory[] };
+type Lookup = { caches: GeminiCacheState[]; history: PrefixHistory[]; budgetLeftUsd: number };
 
 async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -121,8 +121,8 @@ export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan |
     text: ref ? `gemini cache=${ref.contents}:${ref.tokens}` : null,
     after: (usage, ok) =>
       ref
-        ? extend(input, model, ref, found.history, ok)
-        : maybeCreate(input, model, boundaries, found.history, usage, ok),
+        ? extend(input, model, ref, found.history, found.budgetLeftUsd, ok)
+        : maybeCreate(input, model, boundaries, found.history, found.budgetLeftUsd, usage, ok),
   };
 }
 
@@ -134,6 +134,7 @@ async function extend(
   model: ModelInfo,
   ref: GeminiCacheState,
   history: PrefixHistory[],
+  budgetLeftUsd: number,
   ok: boolean,
 ): Promise<void> {
   if (!ok) return;
@@ -148,7 +149,9 @@ async function extend(
     implicitHitRate: 0,
     periodHours: PERIOD_MS / 3_600_000,
   });
-  if (ref.expireAt - now < EXTEND_BELOW_MS && keep.action === "extend") {
+  // Within the tenant's daily keepalive budget, which explicit caches share with its pings.
+  const affordable = storageUsd(model, ref.tokens, now + PERIOD_MS - ref.expireAt) <= budgetLeftUsd;
+  if (ref.expireAt - now < EXTEND_BELOW_MS && keep.action === "extend" && affordable) {
     const res = await upstream(input, "PATCH", `/v1beta/${ref.name}?updateMask=ttl`, {
       ttl: `${PERIOD_MS / 1000}s`,
     });
@@ -184,6 +187,7 @@ async function maybeCreate(
   model: ModelInfo,
   boundaries: CacheBoundary[],
   history: PrefixHistory[],
+  budgetLeftUsd: number,
   usage: Usage | null,
   ok: boolean,
 ): Promise<void> {
@@ -206,6 +210,9 @@ async function maybeCreate(
       periodHours: PERIOD_MS / 3_600_000,
     });
     if (decision.action !== "create") continue;
+    const cost =
+      (tokens * model.inputPerMTok * model.cacheWrite1h) / 1e6 + storageUsd(model, tokens, PERIOD_MS);
+    if (cost > budgetLeftUsd) continue;
     await create(input, model, b, now);
     return;
   }

@@ -88,6 +88,18 @@ export function prefixHistory(sql: SqlStorage, hashes: readonly string[]): Prefi
     .map((r) => ({ hash: r.hash, seen: r.seen, firstSeen: r.first_seen, lastSeen: r.last_seen }));
 }
 
+/** USD Stoker spent on this tenant's explicit caches (creation and storage bought) since `sinceMs`. */
+export function explicitSpendSince(sql: SqlStorage, sinceMs: number): number {
+  return (
+    sql
+      .exec<{ usd: number | null }>(
+        "SELECT SUM(cost_usd) AS usd FROM requests WHERE endpoint LIKE 'cached_contents.%' AND at >= ?",
+        sinceMs,
+      )
+      .toArray()[0]?.usd ?? 0
+  );
+}
+
 /** Takes the right to create a cache for `hash` for a minute; false when another creation holds it or one is live. */
 export function claim(sql: SqlStorage, hash: string, model: string, nowMs: number): boolean {
   const live = sql

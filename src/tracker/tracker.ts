@@ -26,6 +26,7 @@ import { open, type Sealed, seal } from "./crypto.ts";
 import {
   claim,
   created,
+  explicitSpendSince,
   type GeminiCacheState,
   liveCaches,
   type PrefixHistory,
@@ -136,15 +137,28 @@ export class Tracker extends DurableObject<Env> {
     model: string,
     nowMs: number,
     marginMs: number,
-  ): Promise<RpcResult<{ caches: GeminiCacheState[]; history: PrefixHistory[] }>> {
+  ): Promise<RpcResult<{ caches: GeminiCacheState[]; history: PrefixHistory[]; budgetLeftUsd: number }>> {
     const invalid = rejectInvalid(() => validateLookup(hashes));
     if (invalid) return invalid;
     if (!validModel(model) || !Number.isFinite(nowMs) || !Number.isFinite(marginMs))
       return { ok: false, error: "model" };
     const sql = this.ctx.storage.sql;
+    // Explicit caches spend from the tenant's daily keepalive budget, with its pings (off: nothing to spend).
+    const settings = this.#settings();
+    const dayStart = Date.parse(`${new Date(nowMs).toISOString().slice(0, 10)}T00:00:00Z`);
+    const budgetLeftUsd =
+      settings.enabled && getConfig(this.env).keepalive.enabled
+        ? settings.maxUsdPerDay -
+          this.#keepalive.spentOn(new Date(nowMs).toISOString().slice(0, 10)) -
+          explicitSpendSince(sql, dayStart)
+        : 0;
     return {
       ok: true,
-      value: { caches: liveCaches(sql, hashes, model, nowMs, marginMs), history: prefixHistory(sql, hashes) },
+      value: {
+        caches: liveCaches(sql, hashes, model, nowMs, marginMs),
+        history: prefixHistory(sql, hashes),
+        budgetLeftUsd,
+      },
     };
   }
 

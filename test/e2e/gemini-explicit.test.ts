@@ -11,6 +11,7 @@ import {
   workerFetch,
 } from "../support/clients.ts";
 import { freshTenant, NO_EXPLICIT_TENANT } from "../support/tenants.ts";
+import { tracker } from "../support/tracker.ts";
 
 const MODEL = "gemini-2.5-flash";
 // About 3,700 tokens: above 2.5 Flash's 2,048-token minimum.
@@ -209,6 +210,27 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     expect(rewritten?.cachedContent).toBe(name);
     expect(resent?.cachedContent).toBeUndefined();
     expect(resent?.systemInstruction).toBeDefined();
+  });
+
+  it("stays within the tenant's daily keepalive budget: a creation that does not fit is not made", async () => {
+    for (const [budget, expected] of [
+      [0.001, false], // creation and an hour of storage cost about $0.0049 here
+      [0.01, true],
+    ] as const) {
+      const tenant = freshTenant();
+      await tracker(tenant.id).configureKeepalive({ maxUsdPerDay: budget });
+      const ns = namespace();
+      for (const q of ["One?", "Two?"]) {
+        await ask(tenant.key, ns, q);
+        await settle();
+        await advance(6 * MINUTE);
+      }
+      await settle();
+      expect(
+        (await simRequests(ns)).some((r) => r.path.includes("cachedContents")),
+        `budget ${budget}`,
+      ).toBe(expected);
+    }
   });
 
   it("never creates one for a tenant that switched it off", async () => {
