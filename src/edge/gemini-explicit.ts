@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import { SIM_NOW_HEADER } from "../core/clock.ts";
-import { decideCreate, decideKeep, returnsPerHour } from "../decide/gemini.ts";
+import { chooseCreation, chooseExtension, PERIOD_MS, storageUsd } from "../decide/gemini-policy.ts";
 import { costOfUsage } from "../economics/cost.ts";
 import { type ModelInfo, modelInfo } from "../economics/models.ts";
 import {
@@ -19,12 +19,8 @@ import type { Tenant } from "./auth.ts";
 import type { Logger } from "./log.ts";
 import { recordSafely, trackerFor } from "./tracker-client.ts";
 
-/** The period a creation or an extension buys: Google's default TTL. */
-export const PERIOD_MS = 3_600_000;
 /** A cache this close to its expiry is not used (the request could arrive after it). */
 const MARGIN_MS = 60_000;
-/** A served cache is extended once less than this is left. */
-const EXTEND_BELOW_MS = PERIOD_MS / 2;
 
 /** What the edge does with Gemini explicit caches for one request. */
 export interface ExplicitPlan {
@@ -140,18 +136,7 @@ async function extend(
   if (!ok) return;
   const now = input.nowMs;
   let expireAt: number | null = null;
-  const h = historyOf(history, ref.hash);
-  const rate = h ? returnsPerHour(h.seen + 1, h.firstSeen, now, now, 0) : 0;
-  const keep = decideKeep({
-    tokens: ref.tokens,
-    model,
-    returnsPerHour: rate,
-    implicitHitRate: 0,
-    periodHours: PERIOD_MS / 3_600_000,
-  });
-  // Within the tenant's daily keepalive budget, which explicit caches share with its pings.
-  const affordable = storageUsd(model, ref.tokens, now + PERIOD_MS - ref.expireAt) <= budgetLeftUsd;
-  if (ref.expireAt - now < EXTEND_BELOW_MS && keep.action === "extend" && affordable) {
+  if (chooseExtension(ref, historyOf(history, ref.hash), model, now, budgetLeftUsd)) {
     const res = await upstream(input, "PATCH", `/v1beta/${ref.name}?updateMask=ttl`, {
       ttl: `${PERIOD_MS / 1000}s`,
     });
@@ -196,26 +181,16 @@ async function maybeCreate(
   // Estimated tokens scaled to what the provider counted for the whole prompt.
   const scale =
     input.analysis && input.analysis.totalTokens > 0 ? usage.inputTokens / input.analysis.totalTokens : 1;
-  for (const b of [...boundaries].reverse()) {
-    const h = historyOf(history, b.hash);
-    if (!h) continue;
-    const tokens = Math.round(b.tokens * scale);
-    const decision = decideCreate({
-      tokens,
-      model,
-      // This request is a return too: the history is from before it.
-      returnsPerHour: returnsPerHour(h.seen + 1, h.firstSeen, now, now, 0),
-      // What the implicit cache already served of this prefix, it would serve again.
-      implicitHitRate: tokens > 0 ? Math.min(1, usage.cacheReadTokens / tokens) : 1,
-      periodHours: PERIOD_MS / 3_600_000,
-    });
-    if (decision.action !== "create") continue;
-    const cost =
-      (tokens * model.inputPerMTok * model.cacheWrite1h) / 1e6 + storageUsd(model, tokens, PERIOD_MS);
-    if (cost > budgetLeftUsd) continue;
-    await create(input, model, b, now);
-    return;
-  }
+  const b = chooseCreation(
+    boundaries,
+    (hash) => historyOf(history, hash),
+    usage.cacheReadTokens,
+    scale,
+    model,
+    now,
+    budgetLeftUsd,
+  );
+  if (b) await create(input, model, b, now);
 }
 
 async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, now: number): Promise<void> {
@@ -280,11 +255,6 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
       fault: err instanceof Error ? err.name : "unknown",
     });
   }
-}
-
-/** USD of storing `tokens` for `ms` milliseconds. */
-export function storageUsd(model: ModelInfo, tokens: number, ms: number): number {
-  return (tokens * (model.storagePerMTokHour ?? 0) * Math.max(0, ms)) / 3_600_000 / 1e6;
 }
 
 /** A call to the Gemini API with the request's credential (managed key) and headers. */
