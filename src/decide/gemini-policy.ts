@@ -5,6 +5,17 @@ import { decideCreate, decideKeep, returnsPerHour } from "./gemini.ts";
 export const PERIOD_MS = 3_600_000;
 /** A served cache is extended once less than this is left. */
 export const EXTEND_BELOW_MS = PERIOD_MS / 2;
+/**
+ * How long the implicit cache is assumed to keep an idle prefix. Google documents no lifetime ("send
+ * requests with similar prefix in a short amount of time"); 5 minutes is the simulator's reading too. With
+ * returns at rate λ (Poisson), the share that comes within it, `1 − e^(−λL)`, is served implicitly anyway.
+ */
+export const IMPLICIT_LIFETIME_MS = 300_000;
+
+/** Share of returns at `perHour` the implicit cache would serve anyway (they come within its lifetime). */
+export function implicitShare(perHour: number): number {
+  return 1 - Math.exp(-Math.max(0, perHour) * (IMPLICIT_LIFETIME_MS / 3_600_000));
+}
 
 /** How often a boundary's chain hash came back before this request (the tracker's `prefixes` row). */
 export interface BoundaryHistory {
@@ -48,11 +59,14 @@ export function chooseCreation(
     const h = history(b.hash);
     if (!h) continue;
     const tokens = Math.round(b.tokens * scale);
+    const rate = returnsPerHour(h.seen + 1, h.firstSeen, nowMs, nowMs, 0);
+    const served = tokens > 0 ? Math.min(1, cacheReadTokens / tokens) : 1;
     const decision = decideCreate({
       tokens,
       model,
-      returnsPerHour: returnsPerHour(h.seen + 1, h.firstSeen, nowMs, nowMs, 0),
-      implicitHitRate: tokens > 0 ? Math.min(1, cacheReadTokens / tokens) : 1,
+      returnsPerHour: rate,
+      // What the implicit cache served this time, or would serve at this rate, is not the explicit cache's.
+      implicitHitRate: Math.max(served, implicitShare(rate)),
       periodHours: PERIOD_MS / 3_600_000,
     });
     if (decision.action !== "create" || creationUsd(model, tokens) > budgetLeftUsd) continue;
@@ -78,7 +92,7 @@ export function chooseExtension(
     tokens: cache.tokens,
     model,
     returnsPerHour: rate,
-    implicitHitRate: 0,
+    implicitHitRate: implicitShare(rate),
     periodHours: PERIOD_MS / 3_600_000,
   });
   return (

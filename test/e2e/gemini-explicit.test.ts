@@ -13,9 +13,12 @@ import {
 import { freshTenant, NO_EXPLICIT_TENANT } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 
-const MODEL = "gemini-2.5-flash";
-// About 3,700 tokens: above 2.5 Flash's 2,048-token minimum.
-const DOC = longText(1500, "chapter");
+// Gemini 3 Pro: its storage ($4.50 per MTok-hour) against its input price ($2) lets an explicit cache pay for
+// returns the implicit cache would miss; on 2.5 Flash it never does (decide/gemini-policy.ts, bench/report/gemini.md).
+const MODEL = "gemini-3-pro";
+// About 6,200 tokens: above 3 Pro's 4,096-token minimum.
+const DOC = longText(2500, "chapter");
+const PRICE = { input: 2, cached: 0.2, output: 12, storage: 4.5 };
 const MINUTE = 60_000;
 
 async function advance(ms: number): Promise<void> {
@@ -98,7 +101,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     expect(body.systemInstruction).toBeUndefined();
     expect(body.contents).toEqual([{ role: "user", parts: [{ text: "Question three?" }] }]);
     const cached = third.usageMetadata?.cachedContentTokenCount ?? 0;
-    expect(cached).toBeGreaterThan(3000);
+    expect(cached).toBeGreaterThan(6000);
     // The same prompt as without the cache: the client cannot tell, except on the bill.
     const fresh = await ask(freshTenant().key, namespace(), "Question three?");
     expect(third.usageMetadata?.promptTokenCount).toBe(fresh.usageMetadata?.promptTokenCount);
@@ -110,11 +113,11 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     const bill = (await simStats(ns)).gemini;
     expect(bill.storage_token_hours).toBeCloseTo(cached, 6);
     const usd =
-      (bill.uncached_input_tokens * 0.3 +
-        bill.cache_read_input_tokens * 0.03 +
-        bill.cache_write_1h_input_tokens * 0.3 +
-        bill.output_tokens * 2.5 +
-        bill.storage_token_hours * 1) /
+      (bill.uncached_input_tokens * PRICE.input +
+        bill.cache_read_input_tokens * PRICE.cached +
+        bill.cache_write_1h_input_tokens * PRICE.input +
+        bill.output_tokens * PRICE.output +
+        bill.storage_token_hours * PRICE.storage) /
       1e6;
     const figures = await until("the tracker has every row", async () => {
       const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
@@ -132,12 +135,13 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     expect(figures.requests).toBe(3); // the creation is accounted, not counted as a request
     expect(Math.abs(figures.cost_usd - usd)).toBeLessThan(2e-6);
     // The cache's own figures: creation and an hour of storage, the tokens the third request read from it.
-    const spend = (bill.cache_write_1h_input_tokens * 0.3 + bill.storage_token_hours * 1) / 1e6;
+    const spend =
+      (bill.cache_write_1h_input_tokens * PRICE.input + bill.storage_token_hours * PRICE.storage) / 1e6;
     expect(figures.explicit.caches_created).toBe(1);
     expect(figures.explicit.ttl_extensions).toBe(0);
     expect(Math.abs(figures.explicit.spend_usd - spend)).toBeLessThan(2e-6);
     expect(figures.explicit.read_tokens).toBe(cached);
-    const readSaving = (cached * (0.3 - 0.03)) / 1e6;
+    const readSaving = (cached * (PRICE.input - PRICE.cached)) / 1e6;
     expect(Math.abs(figures.explicit.net_saved_usd - (readSaving - spend))).toBeLessThan(2e-6);
   });
 
@@ -153,7 +157,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     }
     const last = await ask(tenant.key, ns, "Question 3?");
     const cached = last.usageMetadata?.cachedContentTokenCount ?? 0;
-    expect(cached).toBeGreaterThan(3000);
+    expect(cached).toBeGreaterThan(6000);
     const patch = await until("the TTL is extended", async () =>
       (await simRequests(ns)).find((r) => r.method === "PATCH"),
     );
@@ -174,7 +178,8 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
       const json = (await res.json()) as { gemini_explicit: Explicit };
       return json.gemini_explicit?.ttl_extensions === 1 ? json.gemini_explicit : undefined;
     });
-    const spend = (bill.cache_write_1h_input_tokens * 0.3 + bill.storage_token_hours * 1) / 1e6;
+    const spend =
+      (bill.cache_write_1h_input_tokens * PRICE.input + bill.storage_token_hours * PRICE.storage) / 1e6;
     expect(Math.abs(explicit.spend_usd - spend)).toBeLessThan(2e-6);
     expect(explicit.read_tokens).toBe(2 * cached);
   });
@@ -214,8 +219,8 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
 
   it("stays within the tenant's daily keepalive budget: a creation that does not fit is not made", async () => {
     for (const [budget, expected] of [
-      [0.001, false], // creation and an hour of storage cost about $0.0049 here
-      [0.01, true],
+      [0.01, false], // creation and an hour of storage cost about $0.04 here
+      [0.1, true],
     ] as const) {
       const tenant = freshTenant();
       await tracker(tenant.id).configureKeepalive({ maxUsdPerDay: budget });

@@ -8,6 +8,7 @@ import {
   keepBreakEvenPerHour,
   returnsPerHour,
 } from "../../src/decide/gemini.ts";
+import { chooseCreation, chooseExtension, implicitShare } from "../../src/decide/gemini-policy.ts";
 import { DEFAULT_MODELS, type ModelInfo } from "../../src/economics/models.ts";
 import { cacheBoundaries, cacheCreateBody, matchesCache, rewriteForCache } from "../../src/plan/gemini.ts";
 import { renderGemini } from "../../src/upstream/body/render.ts";
@@ -161,5 +162,49 @@ describe("Gemini explicit caches: byte-exact rewrite", () => {
       model: MODEL,
     });
     expect(matchesCache(other, ref)).toBe(false);
+  });
+});
+
+describe("Gemini explicit caches: the worker's choice (decide/gemini-policy.ts)", () => {
+  const h = 3_600_000;
+  const candidate = [{ contents: 1, hash: "hash-of-the-document", tokens: 30_000 }];
+  // `seen` returns at a steady rate over the last hour, the last one now.
+  const history = (perHour: number) => () => ({ seen: perHour, firstSeen: 0 });
+  const choose = (model: ModelInfo, perHour: number, read = 0) =>
+    chooseCreation(candidate, history(perHour), read, 1, model, h, Number.POSITIVE_INFINITY);
+
+  it("counts returns within the implicit cache's assumed 5-minute lifetime as the implicit cache's", () => {
+    expect(implicitShare(12)).toBeCloseTo(1 - Math.exp(-1), 9);
+    expect(implicitShare(0)).toBe(0);
+  });
+
+  it("never creates on 2.5 Flash (storage $1.00 against $0.30 input: λ·e^(−λ/12) peaks at 4.4 < 4.8 returns/h)", () => {
+    for (const perHour of [2, 5, 8, 12, 20, 40, 100])
+      expect(choose(FLASH, perHour), `${perHour}/h`).toBeNull();
+  });
+
+  it("creates on 3 Pro where returns the implicit cache misses pay creation plus storage, and not below", () => {
+    const pro3 = DEFAULT_MODELS["gemini-3-pro"] as ModelInfo;
+    expect(choose(pro3, 10)?.contents).toBe(1); // (1 − q)·λ = 4.3 > (2 + 4.5) / 1.8 = 3.6
+    expect(choose(pro3, 3)).toBeNull();
+    expect(choose(pro3, 60)).toBeNull(); // the implicit cache serves nearly every return
+    expect(choose(pro3, 10, 30_000)).toBeNull(); // it served this very request
+    expect(chooseCreation(candidate, history(10), 0, 1, pro3, h, 0.01)).toBeNull(); // over the budget
+  });
+
+  it("extends only with less than half an hour left and returns that pay storage", () => {
+    const pro3 = DEFAULT_MODELS["gemini-3-pro"] as ModelInfo;
+    const cache = { tokens: 30_000, expireAt: h + 20 * 60_000 };
+    expect(chooseExtension(cache, { seen: 6, firstSeen: 0 }, pro3, h, Number.POSITIVE_INFINITY)).toBe(true);
+    expect(
+      chooseExtension(
+        { ...cache, expireAt: h + 40 * 60_000 },
+        { seen: 6, firstSeen: 0 },
+        pro3,
+        h,
+        Number.POSITIVE_INFINITY,
+      ),
+    ).toBe(false);
+    expect(chooseExtension(cache, { seen: 2, firstSeen: 0 }, pro3, h, Number.POSITIVE_INFINITY)).toBe(false);
   });
 });
