@@ -1,6 +1,9 @@
 import type { ModelInfo } from "../economics/models.ts";
 import { decideCreate, decideKeep, returnsPerHour } from "./gemini.ts";
 
+/** Returns a prefix must have shown (besides the current request) before a cache is created for it. */
+export const MIN_RETURNS = 2;
+
 /** The period a creation or an extension buys: Google's default TTL. */
 export const PERIOD_MS = 3_600_000;
 /** A served cache is extended once less than this is left. */
@@ -57,7 +60,8 @@ export function chooseCreation(
 ): (Candidate & { estimatedTokens: number }) | null {
   for (const b of [...candidates].reverse()) {
     const h = history(b.hash);
-    if (!h) continue;
+    // One return is one gap: too little to tell a rate from chance (MIN_RETURNS before a creation).
+    if (!h || h.seen < MIN_RETURNS) continue;
     const tokens = Math.round(b.tokens * scale);
     const rate = returnsPerHour(h.seen + 1, h.firstSeen, nowMs, nowMs, 0);
     const served = tokens > 0 ? Math.min(1, cacheReadTokens / tokens) : 1;

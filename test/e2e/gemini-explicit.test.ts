@@ -72,12 +72,17 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("creates a cache once reuse pays creation plus storage, then serves the prefix from it byte-exactly; accounting equals the bill", async () => {
     const tenant = freshTenant();
     const ns = namespace();
-    // Six minutes apart: past the implicit cache's lifetime, ten returns an hour.
+    // Six minutes apart: past the implicit cache's lifetime, ten returns an hour. The third request has the
+    // two returns a creation needs (MIN_RETURNS).
     const first = await ask(tenant.key, ns, "Question one?");
     expect(first.usageMetadata?.cachedContentTokenCount).toBeUndefined();
     await settle();
     await advance(6 * MINUTE);
     await ask(tenant.key, ns, "Question two?");
+    await settle();
+    expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
+    await advance(6 * MINUTE);
+    await ask(tenant.key, ns, "Question two, again?");
     const create = await until("a cache is created", async () =>
       (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
     );
@@ -128,11 +133,11 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
         gemini_explicit: Explicit;
       };
       const row = json.by_upstream?.find((r) => r.upstream === "gemini");
-      return row && row.requests >= 3 && json.gemini_explicit.caches_created >= 1
+      return row && row.requests >= 4 && json.gemini_explicit.caches_created >= 1
         ? { ...row, explicit: json.gemini_explicit }
         : undefined;
     });
-    expect(figures.requests).toBe(3); // the creation is accounted, not counted as a request
+    expect(figures.requests).toBe(4); // the creation is accounted, not counted as a request
     expect(Math.abs(figures.cost_usd - usd)).toBeLessThan(2e-6);
     // The cache's own figures: creation and an hour of storage, the tokens the third request read from it.
     const spend =
@@ -148,14 +153,14 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("extends a cache's TTL by PATCH while returns pay its storage, and accounts the storage the extension buys", async () => {
     const tenant = freshTenant();
     const ns = namespace();
-    // Requests at 0, 6 (creates the cache, which expires at 66), 12 (reads it) and 40 minutes (reads it, with
-    // 26 minutes left: extended to 100, as 3 returns in 40 minutes pay an hour of storage).
-    for (const [i, wait] of [6, 6, 28].entries()) {
+    // Requests at 0, 6, 12 (creates the cache, which expires at 72), 18 (reads it) and 50 minutes (reads it,
+    // with 22 minutes left: extended to 110, as 4 returns in 50 minutes pay an hour of storage).
+    for (const [i, wait] of [6, 6, 6, 32].entries()) {
       await ask(tenant.key, ns, `Question ${i}?`);
       await settle();
       await advance(wait * MINUTE);
     }
-    const last = await ask(tenant.key, ns, "Question 3?");
+    const last = await ask(tenant.key, ns, "Question 4?");
     const cached = last.usageMetadata?.cachedContentTokenCount ?? 0;
     expect(cached).toBeGreaterThan(6000);
     const patch = await until("the TTL is extended", async () =>
@@ -168,9 +173,9 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     await advance(3 * 60 * MINUTE);
     await simAdvance(ns, 3 * 3600);
     const bill = (await simStats(ns)).gemini;
-    // Created at 6, extended at 40 to expire at 100: 94 minutes of storage (the simulator's clock runs on with
+    // Created at 12, extended at 50 to expire at 110: 98 minutes of storage (the simulator's clock runs on with
     // the wall clock between the shared clock's jumps: within a few seconds).
-    expect(Math.abs(bill.storage_token_hours - (cached * 94) / 60)).toBeLessThan((cached * 5) / 3600);
+    expect(Math.abs(bill.storage_token_hours - (cached * 98) / 60)).toBeLessThan((cached * 5) / 3600);
     const explicit = await until("the extension is accounted", async () => {
       const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
         headers: { authorization: `Bearer ${tenant.key}` },
@@ -187,7 +192,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("resends a request unchanged when its cache is gone upstream (a failure of Stoker's never fails the request)", async () => {
     const tenant = freshTenant();
     const ns = namespace();
-    for (const q of ["One?", "Two?"]) {
+    for (const q of ["One?", "Two?", "Two, again?"]) {
       await ask(tenant.key, ns, q);
       await settle();
       await advance(6 * MINUTE);
@@ -225,7 +230,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
       const tenant = freshTenant();
       await tracker(tenant.id).configureKeepalive({ maxUsdPerDay: budget });
       const ns = namespace();
-      for (const q of ["One?", "Two?"]) {
+      for (const q of ["One?", "Two?", "Two, again?"]) {
         await ask(tenant.key, ns, q);
         await settle();
         await advance(6 * MINUTE);
@@ -241,7 +246,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("never creates one for a tenant that switched it off", async () => {
     const ns = namespace();
     // As in the first test, where a cache is created by the second request: each record lands before the next.
-    for (const q of ["One?", "Two?", "Three?"]) {
+    for (const q of ["One?", "Two?", "Three?", "Four?"]) {
       await ask(NO_EXPLICIT_TENANT.key, ns, q);
       await settle();
       await advance(6 * MINUTE);

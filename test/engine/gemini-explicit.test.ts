@@ -8,7 +8,12 @@ import {
   keepBreakEvenPerHour,
   returnsPerHour,
 } from "../../src/decide/gemini.ts";
-import { chooseCreation, chooseExtension, implicitShare } from "../../src/decide/gemini-policy.ts";
+import {
+  chooseCreation,
+  chooseExtension,
+  implicitShare,
+  MIN_RETURNS,
+} from "../../src/decide/gemini-policy.ts";
 import { DEFAULT_MODELS, type ModelInfo } from "../../src/economics/models.ts";
 import { cacheBoundaries, cacheCreateBody, matchesCache, rewriteForCache } from "../../src/plan/gemini.ts";
 import { renderGemini } from "../../src/upstream/body/render.ts";
@@ -190,6 +195,10 @@ describe("Gemini explicit caches: the worker's choice (decide/gemini-policy.ts)"
     expect(choose(pro3, 60)).toBeNull(); // the implicit cache serves nearly every return
     expect(choose(pro3, 10, 30_000)).toBeNull(); // it served this very request
     expect(chooseCreation(candidate, history(10), 0, 1, pro3, h, 0.01)).toBeNull(); // over the budget
+    // A single earlier sighting (one gap) is not evidence enough, however short the gap.
+    const once = () => ({ seen: 1, firstSeen: h - 6 * 60_000 });
+    expect(chooseCreation(candidate, once, 0, 1, pro3, h, Number.POSITIVE_INFINITY)).toBeNull();
+    expect(MIN_RETURNS).toBe(2);
   });
 
   it("extends only with less than half an hour left and returns that pay storage", () => {
