@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { gpuPoolsJson } from "./test/gpu/pools.ts";
+import { gpuPoolsJson } from "./test/support/gpu-pools.ts";
 import { ADMIN_TOKEN, modelPricesJson, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
 
 /** What wrangler's Text rules (wrangler.toml [[rules]] and its defaults) do in the bundle, for the tests. */

@@ -33,7 +33,7 @@ function body(bytes: number): Uint8Array {
 async function one(mib: number, path: "analyzed" | "skipped"): Promise<void> {
   const { prepare } = await import("../src/edge/prepare.ts");
   const { overAnalysisBudget } = await import("../src/edge/budget.ts");
-  const { parseConfig } = await import("../src/config.ts");
+  const { parseConfig } = await import("../src/core/config.ts");
   const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("run with --expose-gc");

@@ -1,16 +1,15 @@
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ConfigError } from "./config.ts";
+import { ConfigError, errorResponse, StokerError } from "./core/errors.ts";
 import type { AppEnv } from "./edge/context.ts";
-import { errorResponse, StokerError } from "./edge/errors.ts";
 import { flavor, requestContext } from "./edge/middleware.ts";
 import { anthropicRoutes } from "./edge/routes/anthropic.ts";
 import { dashboardRoutes } from "./edge/routes/dashboard.ts";
 import { devRoutes } from "./edge/routes/dev.ts";
 import { geminiRoutes } from "./edge/routes/gemini.ts";
+import { gpuRoutes } from "./edge/routes/gpu.ts";
 import { openAIRoutes } from "./edge/routes/openai.ts";
 import { v1Routes } from "./edge/routes/v1.ts";
-import { gpuRoutes } from "./gpu/routes.ts";
 
 /** Builds the Hono app: context, route families, and the one error handler. */
 export function createApp() {

@@ -1,7 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, parseConfig } from "../src/config.ts";
+import { DEFAULTS, parseConfig } from "../src/core/config.ts";
+import { ConfigError } from "../src/core/errors.ts";
 import worker from "../src/index.ts";
 import { namespace, simRequests } from "./support/clients.ts";
 import { TEST_TENANTS } from "./support/tenants.ts";

@@ -1,7 +1,7 @@
 import type { TestProject } from "vitest/node";
 import { deadUrl, startGpuBackend } from "../sim/gpu/server.ts";
 import { startSimulator } from "../sim/server.ts";
-import type { GpuSimUrls } from "./gpu/pools.ts";
+import type { GpuSimUrls } from "./support/gpu-pools.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@ import { onEngineLog } from "./report.ts";
 
 // The engine is pure: it runs in workerd without the Worker entry, the simulator or bindings.
 // `npx vitest run --config bench/engine/vitest.config.ts` runs the benchmark and writes bench/report/engine.md
-// (with ENGINE_TESTS=1 it runs test/engine instead, and writes nothing).
+// (with ENGINE_TESTS=1 it runs the pure parts' tests, test/{canonicalize,prefix,plan,economics}, instead, and writes nothing).
 export default defineConfig({
   plugins: [
     cloudflareTest({
@@ -12,7 +12,9 @@ export default defineConfig({
     }),
   ],
   test: {
-    include: process.env.ENGINE_TESTS ? ["test/engine/**/*.test.ts"] : ["bench/engine/**/*.bench.test.ts"],
+    include: process.env.ENGINE_TESTS
+      ? ["test/{canonicalize,prefix,plan,economics}/**/*.test.ts"]
+      : ["bench/engine/**/*.bench.test.ts"],
     testTimeout: 600_000,
     onConsoleLog: (log) => {
       if (!process.env.ENGINE_TESTS) onEngineLog(log);

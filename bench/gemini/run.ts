@@ -171,7 +171,13 @@ async function replay(w: Workload, policy: Policy): Promise<Bill> {
   for (const r of w.requests) {
     clock = start + r.at;
     const raw = JSON.stringify(r.body);
-    const a = analyzeGemini({ raw, body: r.body, salt: "bench-tenant", rules: DEFAULT_RULES, model: MODEL });
+    const a = analyzeGemini({
+      raw,
+      body: r.body,
+      salt: "bench-tenant",
+      rules: DEFAULT_RULES,
+      modelId: MODEL,
+    });
     const canonical = renderGemini(a);
     const boundaries = cacheBoundaries(a).filter((b) => b.tokens >= INFO.minCacheableTokens);
     const usable = live.filter((c) => c.expireAt > clock + 60_000 && matchesCache(a, c));
@@ -327,7 +333,7 @@ async function main(): Promise<void> {
           body: first.body,
           salt: "bench-tenant",
           rules: DEFAULT_RULES,
-          model: w.model,
+          modelId: w.model,
         })
       : null;
     const info = modelInfo(w.model);

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EngineOptions } from "../../sim/gpu/engine.ts";
-import { GPU_DEFAULTS } from "../../src/gpu/config.ts";
+import { GPU_DEFAULTS } from "../../src/core/gpu-config.ts";
 import { AFFINITY } from "../../src/gpu/pool-state.ts";
 import { hitVsTtft, type Point } from "./plot.ts";
 import {

@@ -3,15 +3,16 @@
 // the simulator, turned into Stoker's record (toRecord, keepaliveCapture) and recorded, so the tracker holds
 // what it would hold in production. Each lookup and record is paired with a /t/noop call carrying the same
 // body, in alternating order: the difference is the RPC's own cost (JSON parsing and the HTTP hop cancel).
-import type { Config } from "../../src/config.ts";
-import { parseConfig } from "../../src/config.ts";
+import type { Config } from "../../src/core/config.ts";
+import { parseConfig } from "../../src/core/config.ts";
+import type { Logger } from "../../src/core/log.ts";
+import type { RpcResult } from "../../src/core/rpc.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
-import type { Logger } from "../../src/edge/log.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
 import type { PlanLookup } from "../../src/plan/context.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
-import type { LookupAnswer, RpcResult } from "../../src/tracker/types.ts";
+import type { LookupAnswer } from "../../src/tracker/types.ts";
 import type { Endpoint } from "../../src/upstream/outcome.ts";
 import { anthropicUsage, openAIChatUsage } from "../../src/upstream/usage.ts";
 import { Conversation, type Upstream } from "./bodies.ts";

@@ -277,11 +277,15 @@ const ProviderKey = z
   .max(512)
   .regex(/^[\x21-\x7e]+$/, "a provider key is printable ASCII without spaces");
 export const ProviderKeysBody = z
-  .object({ anthropic: ProviderKey.nullable().optional(), openai: ProviderKey.nullable().optional() })
+  .object({
+    anthropic: ProviderKey.nullable().optional(),
+    openai: ProviderKey.nullable().optional(),
+    gemini: ProviderKey.nullable().optional(),
+  })
   .strict()
   .refine(
-    (b) => b.anthropic !== undefined || b.openai !== undefined,
-    "set anthropic and/or openai (null clears)",
+    (b) => b.anthropic !== undefined || b.openai !== undefined || b.gemini !== undefined,
+    "set anthropic, openai and/or gemini (null clears)",
   );
 
 export const TenantSchema = z
@@ -294,11 +298,12 @@ export const TenantSchema = z
     created_at: z.string().nullable(),
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),
-    provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean() }),
+    provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean(), gemini: z.boolean() }),
     provider_key_state: z
       .object({
         anthropic: z.enum(["unset", "set", "broken"]),
         openai: z.enum(["unset", "set", "broken"]),
+        gemini: z.enum(["unset", "set", "broken"]),
       })
       .openapi({
         description:

@@ -50,7 +50,7 @@ function shapeOf(content: unknown): Json[] {
 export function analyzeAnthropic(input: AnalyzeInput): Analysis {
   const { body, rules } = input;
   const model = typeof body.model === "string" ? body.model : "";
-  const family = modelInfo(model, undefined, "anthropic").tokenizer;
+  const family = (input.model ?? modelInfo(model, undefined, "anthropic")).tokenizer;
   const messages = Array.isArray(body.messages) ? body.messages.filter(isObj) : [];
   const autoCache = markerTtl(body.cache_control, "5m");
 

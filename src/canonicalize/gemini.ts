@@ -29,12 +29,12 @@ function canonicalDeclaration(d: Json, sort: boolean, toLf: boolean): Json {
 /**
  * Canonicalizes, segments and hashes a Gemini generateContent request: system instruction parts, then each
  * function declaration (and other tool), the tool config, then every part of every content. The model comes
- * from the URL (`input.model`). Explicit-cache requests (`cachedContent`) hash the cache's name into h0.
+ * from the URL (`input.modelId`). Explicit-cache requests (`cachedContent`) hash the cache's name into h0.
  */
 export function analyzeGemini(input: AnalyzeInput): Analysis {
   const { body, rules } = input;
-  const model = input.model ?? "";
-  const family = modelInfo(model, undefined, "gemini").tokenizer;
+  const model = input.modelId ?? "";
+  const family = (input.model ?? modelInfo(model, undefined, "gemini")).tokenizer;
   const contents = Array.isArray(body.contents) ? body.contents.filter(isObj) : [];
   const shapes: MessageShape[] = contents.map((c) => ({
     // digestPlan looks for the previous assistant turn by that name.

@@ -43,7 +43,7 @@ export function startOpenAI(
   moveVolatile: boolean,
 ): OpenAIState {
   const model = typeof input.body.model === "string" ? input.body.model : "";
-  const family = modelInfo(model, undefined, "openai").tokenizer;
+  const family = (input.model ?? modelInfo(model, undefined, "openai")).tokenizer;
   return {
     ...startAnalysis(input, upstream, model, "", shapes),
     rules: input.rules,

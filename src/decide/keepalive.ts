@@ -1,13 +1,13 @@
 import { TTL_MS, type WriteTtl } from "../economics/breakEven.ts";
 import type { ModelInfo } from "../economics/models.ts";
-import type { GapHistory } from "../keepalive/gaps.ts";
-import { returnDistribution } from "../keepalive/hazard.ts";
-import type { KeepaliveSettings } from "../keepalive/settings.ts";
-import { type HoldTerms, holdValue, nextWithin } from "../keepalive/value.ts";
+import type { GapHistory } from "./gaps.ts";
+import { returnDistribution } from "./hazard.ts";
+import { type HoldTerms, holdValue, nextWithin } from "./hold-value.ts";
+import type { KeepaliveSettings } from "./keepalive-settings.ts";
 
 /**
  * Keepalive decisions: ping an entry before it lapses, or let it go. Rent or buy: the value of holding an
- * entry (keepalive/value.ts) against one cache read per ping. Pure: no I/O, no clock; every input is an
+ * entry (decide/hold-value.ts) against one cache read per ping. Pure: no I/O, no clock; every input is an
  * argument. The tracker's sweep and the economics replay both call `decideKeepalive`.
  */
 

@@ -1,22 +1,25 @@
 import { TTL_MS } from "../economics/breakEven.ts";
-import type { PrefixState } from "./types.ts";
+import type { Outlook, PrefixState } from "./types.ts";
 
 /**
  * The chance that a prefix is used again within each TTL, and whether one read exhausts it (a conversation
- * tail is superseded by the next turn's longer prefix).
+ * tail is superseded by the next turn's longer prefix). `windows`, where known, is the chance of the next use
+ * in each 5-minute idle window of the hour: what the choice between 5m, 5m with pings and 1h reads.
  */
 export interface Reuse {
   p5m: number;
   p1h: number;
   once: boolean;
+  windows?: readonly number[];
 }
 
 /**
- * Priors for what the tracker has not seen, named so they can be argued with.
- * - A head (tools + system) is shared by design across the requests of an app: on first sight it is
- *   given an even chance of a read within 5 minutes, above the 0.28 a 5m write needs.
- * - A conversation that already has an assistant turn is being continued: the Mooncake trace has 78.6% of
- *   reuse gaps within 300 s and 94.6% within 600 s.
+ * Priors for what the tracker has not learned yet (no outlook: a tracker that has not answered), named so
+ * they can be argued with. Provenance: the first half of the Mooncake conversation trace (training half,
+ * bench/economics/fit.ts), not the half the report shows.
+ * - A head (tools + system) is shared by design across the requests of an app: on first sight it is given
+ *   an even chance of a read within 5 minutes, above the 0.28 a 5m write needs.
+ * - A conversation that already has an assistant turn is being continued.
  * - A first request's own tail is rarely sent again: kept below the 0.28 break-even, so it is not written.
  */
 export const PRIORS = {
@@ -38,6 +41,15 @@ export function reuseFromState(state: PrefixState, once: boolean): Reuse {
   return { p5m: again * share5m, p1h: again * share1h, once };
 }
 
+/** Reuse from a learned return distribution over the hour's 5-minute windows. */
+export function reuseFromWindows(windows: readonly number[], once: boolean): Reuse {
+  const p1h = Math.min(
+    1,
+    windows.reduce((a, b) => a + b, 0),
+  );
+  return { p5m: windows[0] ?? 0, p1h, once, windows };
+}
+
 /** Reuse of a family's head from its request rate (Poisson arrivals). */
 export function reuseFromRate(ratePerMin: number): Reuse {
   const perMs = Math.max(ratePerMin, 0) / 60_000;
@@ -46,21 +58,34 @@ export function reuseFromRate(ratePerMin: number): Reuse {
 
 /** The more optimistic of two estimates, field by field (either signal is evidence of reuse). */
 export function either(a: Reuse, b: Reuse): Reuse {
-  return { p5m: Math.max(a.p5m, b.p5m), p1h: Math.max(a.p1h, b.p1h), once: a.once && b.once };
+  const out: Reuse = { p5m: Math.max(a.p5m, b.p5m), p1h: Math.max(a.p1h, b.p1h), once: a.once && b.once };
+  const windows = a.p5m >= b.p5m ? a.windows : b.windows;
+  if (windows) out.windows = windows;
+  return out;
 }
 
 /** What a request's positions are worth keeping: the estimates every planner asks for. */
 export const reuseOf = {
-  /** The stable head (tools + system): its own history, or the prior, raised by the family's request rate. */
-  head(state: PrefixState | undefined, familyRatePerMin: number): Reuse {
-    return either(
-      state && state.seen > 0 ? reuseFromState(state, false) : PRIORS.head,
-      reuseFromRate(familyRatePerMin),
-    );
+  /**
+   * The stable head (tools + system): its own history, else what the tenant's heads have shown (the
+   * outlook), else the prior; raised by the family's request rate.
+   */
+  head(state: PrefixState | undefined, familyRatePerMin: number, outlook?: Outlook): Reuse {
+    const learned =
+      state && state.seen > 0
+        ? reuseFromState(state, false)
+        : outlook
+          ? reuseFromWindows(outlook.head, false)
+          : PRIORS.head;
+    return either(learned, reuseFromRate(familyRatePerMin));
   },
-  /** The request's own tail: read at most once (the next turn supersedes it). */
-  tail(state: PrefixState | undefined, continues: boolean): Reuse {
+  /**
+   * The request's own tail, read at most once (the next turn supersedes it): its own history, else when the
+   * family's conversations at this turn have come back (the outlook), else the prior.
+   */
+  tail(state: PrefixState | undefined, continues: boolean, outlook?: Outlook): Reuse {
     if (state && state.seen > 0) return reuseFromState(state, true);
+    if (outlook) return reuseFromWindows(outlook.tail, true);
     return continues ? PRIORS.continuingTail : PRIORS.firstTurnTail;
   },
   /** A position seen before: only its own history says anything (undefined when it has none). */

@@ -20,3 +20,15 @@ export interface PrefixState {
   ttl: WriteTtl | "30m" | "24h" | null;
   gaps?: GapSummary;
 }
+
+/**
+ * What the tracker has learned of when a family's prefixes come back: for the request's own tail (its
+ * conversation's next request) and for the family's head (its next request), the chance of the next use
+ * falling in each 5-minute idle window of the coming hour (what the entries leave to 1: not within the hour).
+ */
+export interface Outlook {
+  head: readonly number[];
+  tail: readonly number[];
+  /** Index k: the share of returns that sent again the position k places before the previous request's last. */
+  reach: readonly number[];
+}

@@ -9,7 +9,9 @@
  * OpenAI list prices as republished on 2026-11-05. Rows marked `assumed` fill a gap the sources leave open.
  */
 
-export type Provider = "anthropic" | "openai" | "gemini";
+import type { Provider } from "../core/provider.ts";
+
+export type { Provider };
 
 /** How a model's prompt cache is addressed: Anthropic `cache_control`, or OpenAI's automatic cache. */
 export type CacheStyle = "anthropic" | "openai-implicit" | "openai-breakpoints" | "gemini";

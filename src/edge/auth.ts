@@ -1,9 +1,9 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../core/config.ts";
+import { StokerError } from "../core/errors.ts";
+import type { Provider } from "../core/provider.ts";
 import type { CacheSettings } from "../plan/settings.ts";
 import { clientOf, resolveTenant, TooManyFailedLookups } from "../tenants/resolve.ts";
-import type { ProviderName } from "../tenants/types.ts";
-import { type Flavor, StokerError } from "./errors.ts";
 
 /** Who is calling, and whose provider key goes upstream. */
 export interface Tenant {
@@ -14,9 +14,9 @@ export interface Tenant {
   /** managed: Stoker adds the tenant's provider key; passthrough: the client's own key goes upstream. */
   mode: "managed" | "passthrough";
   /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
-  providerKeys: Partial<Record<ProviderName, string>>;
+  providerKeys: Partial<Record<Provider, string>>;
   /** Own provider keys that no longer open: refused, never replaced by the deploy's key. */
-  brokenProviderKeys: readonly ProviderName[];
+  brokenProviderKeys: readonly Provider[];
 }
 
 /**
@@ -39,7 +39,7 @@ export function presentedKey(
   return null;
 }
 
-const hints: Record<Flavor, string> = {
+const hints: Record<Provider, string> = {
   anthropic:
     "Send your Stoker tenant key as x-api-key (or Authorization: Bearer), or your Anthropic key with x-stoker-key: <tenant key>.",
   openai:
@@ -52,7 +52,7 @@ const hints: Record<Flavor, string> = {
 export async function authenticate(
   headers: Headers,
   config: Config,
-  flavor: Flavor,
+  flavor: Provider,
   env: Env,
   query?: URLSearchParams,
 ): Promise<Tenant> {

@@ -1,4 +1,4 @@
-import { StokerError } from "./errors.ts";
+import { StokerError } from "../core/errors.ts";
 
 export interface JsonBody {
   /** The exact text the client sent: forwarded as is when nothing needs to change. */

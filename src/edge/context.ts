@@ -1,7 +1,8 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
+import type { Provider } from "../core/provider.ts";
+import type { ModelInfo } from "../economics/models.ts";
 import type { Tenant } from "./auth.ts";
-import type { Flavor } from "./errors.ts";
-import type { Logger } from "./log.ts";
 
 /** Request-scoped values, typed once for every `c.get` / `c.var`. */
 export interface Vars {
@@ -9,8 +10,10 @@ export interface Vars {
   config: Config;
   log: Logger;
   /** The error shape of the route family; set by the route prefix. */
-  flavor: Flavor;
+  flavor: Provider;
   tenant: Tenant;
+  /** The proxied request's model row, looked up once (proxy.ts) for canonicalize, plan and the record. */
+  model?: ModelInfo;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Vars };

@@ -1,8 +1,9 @@
-import type { Config } from "../config.ts";
 import { SIM_NOW_HEADER } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
 import { chooseCreation, chooseExtension, PERIOD_MS, storageUsd } from "../decide/gemini-policy.ts";
 import { costOfUsage } from "../economics/cost.ts";
-import { type ModelInfo, modelInfo } from "../economics/models.ts";
+import type { ModelInfo } from "../economics/models.ts";
 import {
   type CacheBoundary,
   cacheBoundaries,
@@ -16,7 +17,6 @@ import type { GeminiCacheState, PrefixHistory } from "../tracker/gemini-caches.t
 import type { RecordRequest } from "../tracker/types.ts";
 import type { Usage } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
-import type { Logger } from "./log.ts";
 import { recordSafely, trackerFor } from "./tracker-client.ts";
 
 /** A cache this close to its expiry is not used (the request could arrive after it). */
@@ -41,6 +41,8 @@ export interface ExplicitInput {
   /** The canonical body Stoker would forward without a cache. */
   canonical: string;
   model: string;
+  /** The model's row, looked up once per request (proxy.ts). */
+  info: ModelInfo;
   nowMs: number;
   /** The request's upstream headers (managed credential, the client's own headers). */
   headers: Headers;
@@ -89,7 +91,7 @@ export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan |
   const { analysis, tenant } = input;
   if (!analysis || analysis.upstream !== "gemini" || tenant.mode !== "managed") return null;
   if (!tenant.cache.geminiExplicit || tenant.cache.disabled) return null;
-  const model = modelInfo(input.model, input.config.models, "gemini");
+  const model = input.info;
   if (model.cacheStyle !== "gemini" || model.storagePerMTokHour === undefined) return null;
   const boundaries = cacheBoundaries(analysis).filter((b) => b.tokens >= model.minCacheableTokens);
   if (boundaries.length === 0) return null;

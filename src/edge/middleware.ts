@@ -1,9 +1,10 @@
 import type { MiddlewareHandler } from "hono";
-import { getConfig } from "../config.ts";
+import { getConfig } from "../core/config.ts";
+import { StokerError } from "../core/errors.ts";
+import { createLogger } from "../core/log.ts";
+import type { Provider } from "../core/provider.ts";
 import { authenticate } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
-import { type Flavor, StokerError } from "./errors.ts";
-import { createLogger } from "./log.ts";
 
 let announced = false;
 
@@ -47,7 +48,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 }
 
 /** Marks a route family with its provider's error shape. */
-export function flavor(name: Flavor): MiddlewareHandler<AppEnv> {
+export function flavor(name: Provider): MiddlewareHandler<AppEnv> {
   return async function setFlavor(c, next) {
     c.set("flavor", name);
     await next();

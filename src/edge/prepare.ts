@@ -5,7 +5,9 @@ import { heldByServer } from "../canonicalize/held.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
 import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
 import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
+import type { ModelInfo } from "../economics/models.ts";
 import { planAnthropic } from "../plan/anthropic.ts";
 import { type PlanLookup, type PlanScope, planContext } from "../plan/context.ts";
 import { describePlan } from "../plan/describe.ts";
@@ -16,7 +18,6 @@ import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
 import { renderAnthropic, renderGemini, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
-import type { Logger } from "./log.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {
@@ -62,8 +63,10 @@ export interface PrepareInput {
   /** The deploy's config: the salt's secret and the model table (`models`) planning prices with. */
   config: Config;
   canonicalizeHeader: string | null;
-  /** The model when the body does not name it (Gemini: from the URL). */
-  model?: string;
+  /** The request's model row, looked up once (proxy.ts); the parts look it up themselves when absent. */
+  model?: ModelInfo;
+  /** The model's name when the body does not carry it (Gemini: in the URL). */
+  modelId?: string;
   nowMs: number;
   /**
    * What the tracker knows of the candidate hashes, the family's request rate and the model's calibration
@@ -97,7 +100,8 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       body: input.body,
       salt: tenantSalt(input.config, input.tenantId),
       rules,
-      ...(input.model !== undefined ? { model: input.model } : {}),
+      model: input.model,
+      modelId: input.modelId,
     });
   } catch (err) {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
@@ -132,8 +136,10 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       nowMs: input.nowMs,
       settings: input.settings,
       models: input.config.models,
+      model: input.model,
       familyRatePerMin: found.familyRatePerMin,
       calibration: found.calibration,
+      outlook: found.outlook,
     });
     const plan =
       analysis.upstream === "anthropic"

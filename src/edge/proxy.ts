@@ -1,6 +1,8 @@
 import type { Context } from "hono";
-import type { Config } from "../config.ts";
 import { now, SIM_NOW_HEADER } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import { StokerError } from "../core/errors.ts";
+import { modelInfo } from "../economics/models.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -16,14 +18,12 @@ import {
   requestStreamUsage,
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
-import { pipeSse } from "../upstream/sse.ts";
-import { usageHeader } from "../upstream/usage.ts";
+import { relay } from "../upstream/relay.ts";
 import type { Tenant } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
-import { StokerError } from "./errors.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
@@ -32,15 +32,13 @@ import { lookupWithDeadline } from "./tracker-client.ts";
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
   if (tenant.mode === "passthrough") return undefined;
-  // Tenants' own keys (admin API) exist for Anthropic and OpenAI; Gemini uses the deploy's GEMINI_API_KEY.
-  const flavor = spec.flavor === "gemini" ? null : spec.flavor;
-  if (flavor && tenant.brokenProviderKeys.includes(flavor))
+  if (tenant.brokenProviderKeys.includes(spec.flavor))
     throw new StokerError(
       403,
       "permission_error",
       `This tenant's own ${spec.flavor} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
     );
-  const own = flavor ? tenant.providerKeys[flavor] : undefined;
+  const own = tenant.providerKeys[spec.flavor];
   const key = own ?? config.upstreams[spec.flavor].apiKey;
   if (key)
     return {
@@ -87,6 +85,8 @@ export function proxy(spec: EndpointSpec) {
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
     spec.validate(body);
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
+    const info = modelInfo(model, config.models, spec.flavor);
+    c.set("model", info);
 
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
@@ -101,7 +101,8 @@ export function proxy(spec: EndpointSpec) {
       settings: tenant.cache,
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
-      model,
+      model: info,
+      modelId: model,
       nowMs: at,
       lookup: (hashes, scope) =>
         lookupWithDeadline(c.env, tenant.id, hashes, at, config.trackerDeadlineMs, c.var.log, scope),
@@ -165,6 +166,7 @@ export function proxy(spec: EndpointSpec) {
         analysis: prepared.analysis,
         canonical: outBody,
         model,
+        info,
         nowMs: at,
         headers: upstreamHeaders,
         requestId,
@@ -222,66 +224,24 @@ export function proxy(spec: EndpointSpec) {
     if (planText) headers.set("x-stoker-plan", planText);
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
-    const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
-    if (upstream.ok && isSse && upstream.body) {
-      const watcher = spec.watcher();
-      const piped = pipeSse(upstream.body, {
-        watcher,
-        rewrite: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
-        errorEvent: (reason) =>
-          spec.streamError(
-            reason === "truncated"
-              ? "The upstream stream ended early."
-              : "The upstream stream was interrupted.",
-          ),
-        onEnd: (end, firstByteAt) => {
-          const doneAt = Date.now();
-          const result: Result =
-            end === "complete"
-              ? watcher.upstreamError
-                ? "upstream_error"
-                : "ok"
-              : end === "upstream_error"
-                ? "upstream_error"
-                : end;
-          finish(upstream.status, result, {
-            usage: watcher.usage(),
-            headersMs,
-            ttfbMs: (firstByteAt ?? doneAt) - startedAt,
-            durationMs: doneAt - startedAt,
-            message: watcher.facts?.() ?? null,
-          });
-        },
-      });
-      return new Response(piped, { status: upstream.status, headers });
-    }
-
-    if (!upstream.ok) {
-      // Upstream errors (429 with retry-after, 529, 5xx, 4xx) reach the client unchanged.
-      finish(upstream.status, "upstream_error", { headersMs, ttfbMs: headersMs });
-      return new Response(upstream.body, { status: upstream.status, headers });
-    }
-
-    let text: string;
-    try {
-      text = await upstream.text();
-    } catch {
-      // The connection broke mid-body: the client gets a clear 502, and the request is accounted once.
-      finish(502, "upstream_error", { headersMs, ttfbMs: headersMs });
-      throw new StokerError(502, "bad_gateway", "The upstream connection broke while sending its answer.");
-    }
-    let usage = null;
-    let message = null;
-    try {
-      const json = JSON.parse(text) as Record<string, unknown>;
-      usage = spec.jsonUsage(json);
-      if (spec.flavor === "anthropic") message = messageFacts(json);
-    } catch {
-      // Not JSON: forwarded as it came, accounted without usage.
-    }
-    if (usage) headers.set("x-stoker-cache", usageHeader(usage));
-    if (askedForClient) text = hideDiagnostics(text);
-    finish(upstream.status, "ok", { usage, headersMs, ttfbMs: headersMs, message });
-    return new Response(text, { status: upstream.status, headers });
+    return relay({
+      upstream,
+      headers,
+      startedAt,
+      headersMs,
+      spec,
+      source: "The upstream",
+      rewriteEvent: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
+      rewriteText: askedForClient ? hideDiagnostics : undefined,
+      jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
+      onEnd: (e) =>
+        finish(e.status, e.result, {
+          usage: e.usage,
+          headersMs: e.headersMs,
+          ttfbMs: e.ttfbMs,
+          durationMs: e.durationMs,
+          message: e.message,
+        }),
+    });
   };
 }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
-import { type ModelTable, modelInfo } from "../economics/models.ts";
+import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
 import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
@@ -15,9 +15,11 @@ export function toRecord(
   prepared: Prepared,
   capture: KeepaliveCapture | null,
   models: ModelTable,
+  /** The request's model row when the edge looked it up already (`c.var.model`). */
+  info?: ModelInfo,
 ): RecordRequest {
   const usage = outcome.usage;
-  const model = modelInfo(outcome.model, models, outcome.upstream);
+  const model = info ?? modelInfo(outcome.model, models, outcome.upstream);
   return {
     tenantId: outcome.tenantId,
     requestId: outcome.requestId,
@@ -86,12 +88,19 @@ export function recordOutcome(
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
   const models = c.var.config.models;
+  const info = c.var.model;
   // Marked as on its way now, so the family's next lookup in this isolate waits for its answer.
   const settle = beginRecord(outcome.tenantId, prepared.analysis?.family ?? null);
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0))
       .then(() =>
-        recordSafely(c.env, outcome.tenantId, toRecord(outcome, prepared, capture, models), log, settle),
+        recordSafely(
+          c.env,
+          outcome.tenantId,
+          toRecord(outcome, prepared, capture, models, info),
+          log,
+          settle,
+        ),
       )
       .finally(() => settle?.()),
   );

@@ -1,5 +1,5 @@
 import type { PlanLookup, PlanScope } from "../plan/context.ts";
-import type { PrefixState } from "../plan/types.ts";
+import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import { tenantEpoch } from "../tenants/epoch.ts";
 import { rateAt } from "../tracker/plan-inputs.ts";
@@ -51,6 +51,8 @@ class TenantBeliefs {
   readonly calibrations = new Map<string, { calibration: Calibration | undefined; at: number }>();
   /** Conversation -> the last answer's message id the tracker named (cache diagnostics). */
   readonly messages = new Map<string, { id: string; at: number }>();
+  /** Conversation -> when its tails and its family's heads come back, as the tracker last said. */
+  readonly outlooks = new Map<string, { outlook: Outlook; at: number }>();
 }
 
 /** Sets `key` as the most recently heard of, if `at` is not older than what is kept; drops the oldest past `max`. */
@@ -132,6 +134,8 @@ export function cachedAnswer(
   const answer: PlanLookup = { known: out, familyRatePerMin: rateAt(rate, nowMs) };
   const message = t.messages.get(scope.conversation);
   if (message) answer.previousMessageId = message.id;
+  const outlook = t.outlooks.get(scope.conversation);
+  if (outlook) answer.outlook = outlook.outlook;
   return calibration.calibration ? { ...answer, calibration: calibration.calibration } : answer;
 }
 
@@ -171,6 +175,8 @@ export function learn(
   remember(t.calibrations, scope.model, { calibration: answer.calibration, at }, MAX_MODELS);
   if (answer.previousMessageId !== undefined)
     remember(t.messages, scope.conversation, { id: answer.previousMessageId, at }, MAX_CONVERSATIONS);
+  if (answer.outlook !== undefined)
+    remember(t.outlooks, scope.conversation, { outlook: answer.outlook, at }, MAX_CONVERSATIONS);
   const heard = t.conversations.get(scope.conversation);
   if (heard === undefined || heard <= at) {
     t.conversations.delete(scope.conversation);
@@ -190,6 +196,7 @@ export function forgetConversations(tenantId: string): void {
   t?.rates.clear();
   t?.calibrations.clear();
   t?.messages.clear();
+  t?.outlooks.clear();
 }
 
 /** Forgets every tenant's states (records in flight stay tracked). After an admin change of tenants; tests. */
@@ -200,6 +207,7 @@ export function forgetAllBeliefs(): void {
     t.rates.clear();
     t.calibrations.clear();
     t.messages.clear();
+    t.outlooks.clear();
     if (t.inflight.size === 0) tenants.delete(id);
   }
   stateCount = 0;
@@ -256,6 +264,7 @@ function evict(): void {
     t.rates.clear();
     t.calibrations.clear();
     t.messages.clear();
+    t.outlooks.clear();
     if (t.inflight.size === 0) tenants.delete(id);
   }
 }

@@ -1,7 +1,7 @@
+import type { Logger } from "../core/log.ts";
 import type { PlanLookup } from "../plan/context.ts";
 import type { Tracker } from "../tracker/tracker.ts";
 import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
-import type { Logger } from "./log.ts";
 import {
   type BeliefScope,
   cachedAnswer,
@@ -25,6 +25,7 @@ function toPlanLookup(a: LookupAnswer): PlanLookup {
   const out: PlanLookup = { known: new Map(Object.entries(a.states)) };
   if (a.familyRatePerMin !== undefined) out.familyRatePerMin = a.familyRatePerMin;
   if (a.calibration !== undefined) out.calibration = a.calibration;
+  if (a.outlook !== undefined) out.outlook = a.outlook;
   if (a.previousMessageId !== undefined) out.previousMessageId = a.previousMessageId;
   return out;
 }
@@ -122,8 +123,14 @@ export async function recordSafely(
     else if (answer.value.states && input.family !== null && input.conversation !== null) {
       const scope = { family: input.family, conversation: input.conversation, model: input.model };
       const hashes = input.positions.map((p) => p.hash);
-      const { states, familyRatePerMin, calibration, previousMessageId } = answer.value;
-      learn(tenantId, scope, hashes, { states, familyRatePerMin, calibration, previousMessageId }, sentAt);
+      const { states, familyRatePerMin, calibration, previousMessageId, outlook } = answer.value;
+      learn(
+        tenantId,
+        scope,
+        hashes,
+        { states, familyRatePerMin, calibration, previousMessageId, outlook },
+        sentAt,
+      );
       heard = true;
     } else heard = answer.value.states !== undefined || input.positions.length === 0;
   } catch (err) {

@@ -1,5 +1,5 @@
-import type { Logger } from "../edge/log.ts";
-import type { GpuPoolConfig } from "./config.ts";
+import type { GpuPoolConfig } from "../core/gpu-config.ts";
+import type { Logger } from "../core/log.ts";
 import type { GpuPool, RouteInput } from "./pool-object.ts";
 import type { FinishReport, RouteDecision } from "./pool-state.ts";
 import type { RouteReason } from "./router.ts";

@@ -1,12 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { getConfig } from "../config.ts";
-import { seal } from "../tracker/crypto.ts";
-import type { RpcResult } from "../tracker/types.ts";
+import { getConfig } from "../core/config.ts";
+import { seal } from "../core/crypto.ts";
+import type { GpuPoolConfig } from "../core/gpu-config.ts";
+import type { RpcResult } from "../core/rpc.ts";
 import { CHUNK_TOKENS, MAX_CHUNKS } from "./chunks.ts";
-import type { GpuPoolConfig } from "./config.ts";
-import { MAX_TOUCH_BYTES, type RememberInput } from "./keepalive-client.ts";
 import { type BackendSnapshot, type FinishReport, PoolState, type RouteDecision } from "./pool-state.ts";
 import { GPU_PATHS } from "./prompt.ts";
+import { MAX_TOUCH_BYTES, type RememberInput } from "./remember.ts";
 import { nextLook } from "./touch.ts";
 import { RECHECK_MS, residencyMs, runTouches, type TouchReport } from "./touch-run.ts";
 import { migrateTouches, TouchStore } from "./touch-store.ts";

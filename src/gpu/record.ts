@@ -1,9 +1,6 @@
-import type { Context } from "hono";
-import type { AppEnv } from "../edge/context.ts";
-import { recordSafely } from "../edge/tracker-client.ts";
+import type { GpuPoolConfig } from "../core/gpu-config.ts";
 import type { RecordRequest } from "../tracker/types.ts";
 import type { Usage } from "../upstream/usage.ts";
-import type { GpuPoolConfig } from "./config.ts";
 import type { GpuEndpoint } from "./prompt.ts";
 
 /**
@@ -68,31 +65,4 @@ export function gpuRecord(o: GpuOutcome, keepalive = false): RecordRequest {
     pricing: { inputPerToken: usdPerS / o.pool.prefillTokensPerS, cacheRead: 0 },
     capture: null,
   };
-}
-
-/** One log line (counts only) and, after the response, one tracker record. Never fails the request. */
-export function recordGpu(c: Context<AppEnv>, o: GpuOutcome): void {
-  const log = c.var.log;
-  log.info("request.done", {
-    tenant: o.tenantId,
-    upstream: `gpu:${o.pool.name}`,
-    endpoint: o.endpoint,
-    model: o.model,
-    stream: o.stream,
-    status: o.status,
-    result: o.result,
-    backend: o.backend,
-    attempts: o.attempts,
-    input_tokens: o.usage?.inputTokens,
-    cache_read_tokens: o.usage?.cacheReadTokens,
-    output_tokens: o.usage?.outputTokens,
-    ttfb_ms: o.ttfbMs,
-    duration_ms: o.durationMs,
-    plan: o.plan,
-  });
-  c.executionCtx.waitUntil(
-    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
-      recordSafely(c.env, o.tenantId, gpuRecord(o), log),
-    ),
-  );
 }

@@ -1,9 +1,9 @@
-import type { Config } from "../config.ts";
-import { createLogger } from "../edge/log.ts";
+import type { Config } from "../core/config.ts";
+import { open } from "../core/crypto.ts";
+import type { GpuPoolConfig } from "../core/gpu-config.ts";
+import { createLogger } from "../core/log.ts";
 import { recordSafely } from "../edge/tracker-client.ts";
-import { open } from "../tracker/crypto.ts";
 import { openAIChatUsage, type Usage } from "../upstream/usage.ts";
-import type { GpuPoolConfig } from "./config.ts";
 import type { PoolState } from "./pool-state.ts";
 import { GPU_PATHS, type GpuEndpoint } from "./prompt.ts";
 import { gpuRecord } from "./record.ts";

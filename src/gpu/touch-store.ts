@@ -1,9 +1,9 @@
-import type { Sealed } from "../tracker/crypto.ts";
+import type { Sealed } from "../core/crypto.ts";
 
 /**
  * The GPU pool object's SQLite: one row per (tenant, conversation) whose latest prompt a backend holds and a
  * keepalive touch might keep there. The prompt (the forwarded body, turned into a one-token request) is
- * sealed with the tenant's keepalive key (AES-GCM, src/tracker/crypto.ts) bound to the row's key. Rows go
+ * sealed with the tenant's keepalive key (AES-GCM, src/core/crypto.ts) bound to the row's key. Rows go
  * when the policy gives up (horizon, touch limit), when the prefix is gone, and beyond MAX_ROWS (oldest use
  * first). Schema in code behind SCHEMA_VERSION, idempotent on every wake.
  */

@@ -1,7 +1,8 @@
+import type { Provider } from "../core/provider.ts";
 import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "../upstream/usage.ts";
 
 export interface PingRequest {
-  upstream: "anthropic" | "openai";
+  upstream: Provider;
   /** Which usage shape the answer has. */
   endpoint: "messages" | "chat.completions" | "responses";
   url: string;

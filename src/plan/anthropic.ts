@@ -1,4 +1,4 @@
-import { reuseOf } from "../decide/reuse.ts";
+import { type Reuse, reuseOf } from "../decide/reuse.ts";
 import { bestTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { modelInfo } from "../economics/models.ts";
@@ -27,7 +27,7 @@ export function planAnthropic(
   known: ReadonlyMap<string, PrefixState>,
   ctx: PlanContext,
 ): AnthropicPlan {
-  const m = modelInfo(a.model, ctx.models, "anthropic");
+  const m = ctx.model ?? modelInfo(a.model, ctx.models, "anthropic");
   const segs = a.segments;
   const ratio = ctx.calibration?.ratio ?? 1;
   const tokensAt = (i: number): number => Math.round((segs[i]?.cumulativeTokens ?? 0) * ratio);
@@ -80,15 +80,46 @@ export function planAnthropic(
   const tail = lastIndex(segs, (_s, i) => eligible(i));
   const seen = lastIndex(segs, (_s, i) => i > warm && eligible(i) && (stateAt(i)?.seen ?? 0) >= 1);
 
-  const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin);
-  const tailReuse = reuseOf.tail(stateAt(tail), a.continues);
+  const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook);
+  const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook);
   const seenReuse = reuseOf.seen(stateAt(seen));
+  // Where the family's returns have been seen to continue from: the request's last position, or one a little
+  // before it (a next turn that replaces the last message). Each is worth its share of the returns.
+  const hashed = segs.flatMap((s, i) => (s.hash !== undefined ? [i] : []));
+  const reach = ctx.outlook?.reach;
+  const fromEnd = (k: number): number => hashed.at(-1 - k) ?? -1;
+  const tailOption =
+    reach && tail === fromEnd(0) && !(stateAt(tail)?.seen ?? 0)
+      ? scaled(tailReuse, reach[0] ?? 0)
+      : tailReuse;
+  const before: { at: number; reuse: Reuse }[] = [];
+  if (reach)
+    for (let k = 1; k < reach.length; k++) {
+      const at = fromEnd(k);
+      if (at >= 0 && eligible(at) && at !== tail && at !== seen && !(stateAt(at)?.seen ?? 0))
+        before.push({ at, reuse: scaled(reuseOf.tail(undefined, a.continues, ctx.outlook), reach[k] ?? 0) });
+    }
 
   // The write extent: the furthest candidate whose own reuse pays for writing it beyond what is read anyway.
   const base = Math.max(warm, forced);
-  const options: WriteOption<"head" | "seen" | "tail">[] = [];
+  const options: WriteOption<"head" | "seen" | "tail" | "pre">[] = [];
+  // A lapse loses everything through the entry except what an earlier 1h entry still holds (a warm one, or
+  // one the client's own 1h markers write) and the head, which is an entry of its own whose TTL its own
+  // traffic decides.
+  const held = Math.max(
+    warm >= 0 && stateAt(warm)?.ttl === "1h" ? tokensAt(warm) : 0,
+    ...fixed.filter((f) => f.ttl === "1h").map((f) => tokensAt(f.segment)),
+    head >= 0 ? tokensAt(head) : 0,
+  );
+  const sized = (at: number) => ({
+    addedTokens: tokensAt(at) - tokensAt(base),
+    exposedTokens: tokensAt(at) - held,
+    totalTokens: tokensAt(at),
+  });
   const added = (at: number) => tokensAt(at) - tokensAt(base);
-  if (tail > base) options.push({ at: tail, addedTokens: added(tail), reuse: tailReuse, role: "tail" });
+  if (tail > base) options.push({ at: tail, ...sized(tail), reuse: tailOption, role: "tail" });
+  for (const b of before)
+    if (b.at > base) options.push({ at: b.at, ...sized(b.at), reuse: b.reuse, role: "pre" });
   if (seen > base && seenReuse)
     options.push({ at: seen, addedTokens: added(seen), reuse: seenReuse, role: "seen" });
   if (head > base) options.push({ at: head, addedTokens: added(head), reuse: headReuse, role: "head" });
@@ -102,6 +133,8 @@ export function planAnthropic(
       }
     : null;
   if (!write && options.length > 0) plan.notes.push("no-write-pays");
+  if (choice)
+    plan.lasting = { lasting: choice.lasting, p5m: choice.option.reuse.p5m, p1h: choice.option.reuse.p1h };
 
   const chosen: PlannedBreakpoint[] = [];
   const covered = (i: number): boolean =>
@@ -118,6 +151,11 @@ export function planAnthropic(
   if (seen > warm && seen <= extent && !chosen.some((c) => c.segment === seen) && chosen.length < slots) {
     chosen.push({ segment: seen, ttl: write?.ttl ?? "5m", role: "seen", tokens: tokensAt(seen) });
   }
+  // The other places a return may continue from, inside the written range: free to mark, and each one the
+  // next request finds is a read instead of a rewrite.
+  for (const b of before)
+    if (b.at > warm && b.at <= extent && !chosen.some((c) => c.segment === b.at) && chosen.length < slots - 1)
+      chosen.push({ segment: b.at, ttl: write?.ttl ?? "5m", role: "pre", tokens: tokensAt(b.at) });
   if (head >= 0 && head <= extent && !chosen.some((c) => c.segment === head) && chosen.length < slots) {
     const ttl =
       head <= warm ? entryTtl(stateAt(head)) : (bestTtl(m, tokensAt(head), headReuse, allow1h) ?? "5m");
@@ -186,4 +224,12 @@ function expectation(tokensAt: (i: number) => number, warm: number, last: number
   const readTokens = warm >= 0 ? tokensAt(warm) : 0;
   const writeTokens = last > warm ? tokensAt(last) - readTokens : 0;
   return { readTokens, writeTokens };
+}
+
+/** A reuse estimate for a position only a share of the returns send again. */
+function scaled(r: Reuse, share: number): Reuse {
+  const k = Math.min(Math.max(share, 0), 1);
+  const out: Reuse = { p5m: r.p5m * k, p1h: r.p1h * k, once: r.once };
+  if (r.windows) out.windows = r.windows.map((w) => w * k);
+  return out;
 }

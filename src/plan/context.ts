@@ -1,7 +1,7 @@
-import type { ModelTable } from "../economics/models.ts";
+import type { ModelInfo, ModelTable } from "../economics/models.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { CacheSettings } from "./settings.ts";
-import type { PlanContext, PrefixState } from "./types.ts";
+import type { Outlook, PlanContext, PrefixState } from "./types.ts";
 
 /** Everything a plan depends on besides the request and the prefix states, as plain values. */
 export interface PlanInputs {
@@ -10,10 +10,14 @@ export interface PlanInputs {
   settings: CacheSettings;
   /** The deploy's model table (the defaults with MODEL_PRICES merged over them). */
   models: ModelTable;
+  /** The request's model row from `models`, when the caller looked it up already. */
+  model?: ModelInfo;
   /** Recent requests per minute of the request's family, as the tracker last counted them. */
   familyRatePerMin?: number;
   /** Reported/estimated prompt tokens for the tenant and model, as the tracker learned it. */
   calibration?: Calibration;
+  /** When the family's heads and the conversation's tails come back, as the tracker learned it. */
+  outlook?: Outlook;
 }
 
 /** The plan context: every input live, unknown ones neutral (rate 0, no calibration). */
@@ -29,8 +33,17 @@ export function planContext(i: PlanInputs): PlanContext {
     },
     familyRatePerMin: rate !== undefined && Number.isFinite(rate) && rate > 0 ? rate : 0,
     models: i.models,
+    ...(i.model ? { model: i.model } : {}),
     calibration: c && Number.isFinite(c.ratio) && c.ratio > 0 && c.weight > 0 ? c : undefined,
+    ...(i.outlook && validOutlook(i.outlook) ? { outlook: i.outlook } : {}),
   };
+}
+
+const validWindows = (w: readonly number[]): boolean =>
+  w.length > 0 && w.every((x) => Number.isFinite(x) && x >= 0 && x <= 1);
+
+function validOutlook(o: Outlook): boolean {
+  return validWindows(o.head) && validWindows(o.tail);
 }
 
 /** Which request a lookup is for: its family, conversation and model. */
@@ -49,6 +62,7 @@ export interface PlanLookup {
   known: ReadonlyMap<string, PrefixState>;
   familyRatePerMin?: number;
   calibration?: Calibration;
+  outlook?: Outlook;
   /** Not a plan input: the message id the edge asks the provider's cache diagnostics against. */
   previousMessageId?: string;
 }

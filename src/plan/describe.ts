@@ -20,6 +20,8 @@ export function describePlan(plan: Plan): string {
     if (plan.clientBreakpoints > 0) parts.push(`client=${plan.clientBreakpoints}`);
     if (plan.autoCache) parts.push("auto");
     parts.push(`read=${k(plan.expected.readTokens)}`, `write=${k(plan.expected.writeTokens)}`);
+    const l = plan.lasting;
+    if (l) parts.push(`lasting=${l.lasting}(p5m=${l.p5m.toFixed(2)},p1h=${l.p1h.toFixed(2)})`);
   } else {
     const key = plan.promptCacheKey;
     if (key)

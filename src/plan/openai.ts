@@ -17,7 +17,7 @@ export function planOpenAI(
 ): OpenAIPlan {
   if (a.upstream === "anthropic" || a.upstream === "gemini")
     throw new Error("planOpenAI needs an OpenAI analysis");
-  const m = modelInfo(a.model, ctx.models, "openai");
+  const m = ctx.model ?? modelInfo(a.model, ctx.models, "openai");
   const client = a.openai ?? {};
   const plan: OpenAIPlan = {
     upstream: a.upstream,
@@ -65,9 +65,9 @@ export function planOpenAI(
     }
   }
   const headState = stateOf(head);
-  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin);
+  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin, ctx.outlook);
   const last = a.segments.length - 1;
-  const tailReuse = reuseOf.tail(stateOf(last), a.continues);
+  const tailReuse = reuseOf.tail(stateOf(last), a.continues, ctx.outlook);
   const headTokens = head >= 0 ? tokensAt(head) : 0;
   const pays = chooseOpenAIWrites(m, head >= 0 ? { tokens: headTokens, reuse: headReuse } : null, {
     tokens: Math.max(tokensAt(last) - headTokens, 0),

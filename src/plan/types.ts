@@ -1,9 +1,11 @@
+import type { Outlook } from "../decide/types.ts";
+import type { Lasting } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
-import type { ModelTable } from "../economics/models.ts";
+import type { ModelInfo, ModelTable } from "../economics/models.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { Upstream } from "../prefix/types.ts";
 
-export type { GapSummary, PrefixState } from "../decide/types.ts";
+export type { GapSummary, Outlook, PrefixState } from "../decide/types.ts";
 
 export interface TenantCacheSettings {
   /** OpenAI `prompt_cache_retention: "24h"` may be set. */
@@ -21,12 +23,16 @@ export interface PlanContext {
   familyRatePerMin: number;
   /** A deployment's model table; the default table otherwise. */
   models?: ModelTable;
+  /** The request's model row from `models`, looked up once by the edge; planners look it up when absent. */
+  model?: ModelInfo;
   /** Reported/estimated token ratio for this tenant and model (prefix/tokens.ts `calibrate`). */
   calibration?: Calibration;
+  /** When this family's heads and this conversation's tails come back, as the tracker learned it. */
+  outlook?: Outlook;
 }
 
 /** Why Stoker marks a position. */
-export type BreakpointRole = "read" | "head" | "seen" | "tail" | "bridge";
+export type BreakpointRole = "read" | "head" | "seen" | "tail" | "pre" | "bridge";
 
 export interface PlannedBreakpoint {
   segment: number;
@@ -47,6 +53,8 @@ export interface AnthropicPlan {
   expected: { readTokens: number; writeTokens: number };
   /** Short reasons, for logs and the header. */
   notes: string[];
+  /** How the write is meant to last (5m, 5m held by pings, 1h), and the return chances that chose it. */
+  lasting?: { lasting: Lasting; p5m: number; p1h: number };
 }
 
 export interface OpenAIPlan {

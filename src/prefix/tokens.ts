@@ -3,7 +3,7 @@ import type { TokenizerFamily } from "../economics/models.ts";
 /**
  * Token estimates without a tokenizer: a linear model over character classes, fitted to o200k_base and
  * cl100k_base with gpt-tokenizer (bench/engine/fit-tokens.ts; the error is measured in
- * test/engine/tokens.test.ts). Long strings are sampled, so an estimate costs the same for 100 KB as for 2 KB.
+ * test/prefix/tokens.test.ts). Long strings are sampled, so an estimate costs the same for 100 KB as for 2 KB.
  *
  * Anthropic publishes no tokenizer. `claude` starts from the cl100k model and `claude-2026` (Opus 4.7 and
  * later, whose tokenizer yields about 30% more tokens for the same text) from 1.3 times that; both are priors

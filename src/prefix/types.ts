@@ -1,4 +1,5 @@
 import type { CanonicalizeRules, RuleName } from "../canonicalize/rules.ts";
+import type { ModelInfo } from "../economics/models.ts";
 
 export type Upstream = "anthropic" | "openai-chat" | "openai-responses" | "gemini";
 
@@ -102,6 +103,8 @@ export interface AnalyzeInput {
   /** The tenant's secret salt (h0 is an HMAC over it). */
   salt: string;
   rules: CanonicalizeRules;
-  /** The model, where the wire format carries it outside the body (Gemini: in the URL). */
-  model?: string;
+  /** The request's model row, looked up once by the edge; looked up here when absent (tests, the replay). */
+  model?: ModelInfo;
+  /** The model's name, where the wire format carries it outside the body (Gemini: in the URL). */
+  modelId?: string;
 }

@@ -1,20 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
-import { getConfig } from "../config.ts";
+import { getConfig } from "../core/config.ts";
+import { open, openLegacyV1, seal } from "../core/crypto.ts";
+import type { Provider } from "../core/provider.ts";
+import type { RpcResult } from "../core/rpc.ts";
 import { type CacheSettings, resolveCacheSettings } from "../plan/settings.ts";
-import { open, openLegacyV1, seal } from "../tracker/crypto.ts";
-import type { RpcResult } from "../tracker/types.ts";
 import { generateTenantKey, sha256, toHex } from "./keys.ts";
 import { parseScope, tenantScope } from "./scope.ts";
-import type {
-  Actor,
-  AuditEntry,
-  JsonValue,
-  ProviderKeyState,
-  ProviderName,
-  ResolvedTenant,
-  TenantInfo,
-} from "./types.ts";
+import type { Actor, AuditEntry, JsonValue, ProviderKeyState, ResolvedTenant, TenantInfo } from "./types.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS tenants (
@@ -63,7 +56,7 @@ const COLUMNS: [table: string, column: string, definition: string][] = [
 /** Kept audit entries (newest); older ones are dropped. */
 const AUDIT_KEEP = 50_000;
 
-const providerContext = (tenant: string, provider: ProviderName) => `provider-key:${tenant}:${provider}`;
+const providerContext = (tenant: string, provider: Provider) => `provider-key:${tenant}:${provider}`;
 
 interface TenantRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -125,11 +118,11 @@ export class TenantDirectory extends DurableObject<Env> {
    */
   async providerKeys(tenant: string): Promise<ProviderKeyState> {
     const secret = getConfig(this.env).secret;
-    const out: Partial<Record<ProviderName, string>> = {};
-    const broken: ProviderName[] = [];
+    const out: Partial<Record<Provider, string>> = {};
+    const broken: Provider[] = [];
     const scope = tenantScope(tenant, this.#row(tenant)?.generation ?? 0);
     const rows = this.#sql
-      .exec<{ provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer; kdf: number }>(
+      .exec<{ provider: Provider; iv: ArrayBuffer; sealed: ArrayBuffer; kdf: number }>(
         "SELECT provider, iv, sealed, kdf FROM provider_keys WHERE tenant = ?",
         tenant,
       )
@@ -157,7 +150,7 @@ export class TenantDirectory extends DurableObject<Env> {
   async migrateProviderKeys(): Promise<{ migrated: number; failed: number }> {
     const secret = getConfig(this.env).secret;
     const rows = this.#sql
-      .exec<{ tenant: string; provider: ProviderName; iv: ArrayBuffer; sealed: ArrayBuffer }>(
+      .exec<{ tenant: string; provider: Provider; iv: ArrayBuffer; sealed: ArrayBuffer }>(
         "SELECT tenant, provider, iv, sealed FROM provider_keys WHERE kdf < 2",
       )
       .toArray();
@@ -264,13 +257,13 @@ export class TenantDirectory extends DurableObject<Env> {
   /** Sets (a string) or clears (null) each given provider key; the audit says which, never the value. */
   async setProviderKeys(
     id: string,
-    keys: Partial<Record<ProviderName, string | null>>,
+    keys: Partial<Record<Provider, string | null>>,
     by: Actor,
   ): Promise<RpcResult<TenantInfo>> {
     if (!this.#row(id)) return { ok: false, error: "not_found" };
     const secret = getConfig(this.env).secret;
-    const sealed = new Map<ProviderName, { iv: ArrayBuffer; data: ArrayBuffer } | null>();
-    for (const [provider, value] of Object.entries(keys) as [ProviderName, string | null][]) {
+    const sealed = new Map<Provider, { iv: ArrayBuffer; data: ArrayBuffer } | null>();
+    for (const [provider, value] of Object.entries(keys) as [Provider, string | null][]) {
       sealed.set(
         provider,
         value === null
@@ -404,7 +397,7 @@ export class TenantDirectory extends DurableObject<Env> {
     const row = this.#row(id);
     if (!row) return null;
     const { providerKeys, brokenProviderKeys } = await this.providerKeys(id);
-    const state = (p: ProviderName) =>
+    const state = (p: Provider) =>
       brokenProviderKeys.includes(p) ? "broken" : providerKeys[p] !== undefined ? "set" : "unset";
     return {
       id: row.id,
@@ -413,8 +406,12 @@ export class TenantDirectory extends DurableObject<Env> {
       created_at: row.created_at,
       key_set: row.key_sha256 !== null,
       key_rotated_at: row.key_rotated_at,
-      provider_keys: { anthropic: state("anthropic") !== "unset", openai: state("openai") !== "unset" },
-      provider_key_state: { anthropic: state("anthropic"), openai: state("openai") },
+      provider_keys: {
+        anthropic: state("anthropic") !== "unset",
+        openai: state("openai") !== "unset",
+        gemini: state("gemini") !== "unset",
+      },
+      provider_key_state: { anthropic: state("anthropic"), openai: state("openai"), gemini: state("gemini") },
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
       cache: this.#cache(id),
     };

@@ -1,4 +1,4 @@
-import type { TenantRecord } from "../config.ts";
+import type { TenantRecord } from "../core/config.ts";
 import { directory } from "./directory.ts";
 import { bumpTenantEpoch } from "./epoch.ts";
 import { digestsEqual, isIssuedKeyFormat, sha256, toHex } from "./keys.ts";

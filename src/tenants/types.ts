@@ -1,13 +1,12 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
+import type { Provider } from "../core/provider.ts";
 import type { CacheSettings } from "../plan/settings.ts";
-
-export type ProviderName = "anthropic" | "openai";
 
 /** A tenant's own provider keys, opened, and those whose sealed value no longer opens. */
 export interface ProviderKeyState {
-  providerKeys: Partial<Record<ProviderName, string>>;
+  providerKeys: Partial<Record<Provider, string>>;
   /** Set but unusable (sealed under another STOKER_SECRET): refused, never replaced by the deploy's key. */
-  brokenProviderKeys: ProviderName[];
+  brokenProviderKeys: Provider[];
 }
 
 /** What the edge needs of a directory tenant to serve a request (provider keys decrypted). */
@@ -27,9 +26,9 @@ export interface TenantInfo {
   created_at: number | null;
   key_set: boolean;
   key_rotated_at: number | null;
-  provider_keys: Record<ProviderName, boolean>;
+  provider_keys: Record<Provider, boolean>;
   /** `broken`: set, but it no longer opens; that provider's requests get 403 until it is set again. */
-  provider_key_state: Record<ProviderName, "unset" | "set" | "broken">;
+  provider_key_state: Record<Provider, "unset" | "set" | "broken">;
   canonicalize: Partial<CanonicalizeRules>;
   cache: CacheSettings;
 }

@@ -1,6 +1,6 @@
+import type { Sealed } from "../core/crypto.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import { findBuster, MISS_SHARE } from "./busters.ts";
-import type { Sealed } from "./crypto.ts";
 import { LIMITS } from "./schema.ts";
 import type { BusterFinding, RecordRequest } from "./types.ts";
 

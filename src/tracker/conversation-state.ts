@@ -1,28 +1,37 @@
 import {
+  emptyOwn,
   type FamilyGaps,
   type GapHistory,
-  noteIdle,
   noteOwnGap,
+  noteReach,
   noteReturn,
-  noteUse,
+  noteSurvived,
+  REACH_DEPTH,
   WINDOW_MS,
   WINDOWS,
-} from "../keepalive/gaps.ts";
+  windowOf,
+} from "../decide/gaps.ts";
+import { HEAD_PRIOR_H, returnDistribution } from "../decide/hazard.ts";
+import type { Outlook } from "../decide/types.ts";
 
-/** One conversation as stored: its family, turns so far, last request and own gap histogram. */
+/** The last chain positions of a conversation's latest request, the last first: where a write at its end sits. */
+export type Ends = readonly string[];
+
+/** One conversation as stored: its family, turns so far, last request, own gap histogram and ends. */
 export interface ConversationEntry {
   family: string;
   turns: number;
   lastAt: number;
   own: number[];
+  ends: Ends;
 }
 
 /** Where conversations and family survival tables live: SQLite in the Tracker, memory in the replay. */
 export interface ConversationStore {
   get(conversation: string): ConversationEntry | undefined;
-  insert(conversation: string, family: string, at: number): void;
-  /** One more turn at `at`, with the conversation's new own histogram. */
-  update(conversation: string, at: number, own: number[]): void;
+  insert(conversation: string, family: string, at: number, ends: Ends): void;
+  /** One more turn at `at`, with the conversation's new own histogram and ends. */
+  update(conversation: string, at: number, own: number[], ends: Ends): void;
   family(family: string): FamilyGaps;
   saveFamily(family: string, table: FamilyGaps, at: number): void;
   /** Conversations whose last request lies in (fromMs, toMs], counted per family and turns. */
@@ -31,9 +40,18 @@ export interface ConversationStore {
   setSweptAt(nowMs: number): void;
 }
 
+/** The tenant-wide table: every family's conversations pooled (the level between a family and the prior). */
+export const TENANT_TABLE = "~tenant";
+/** The table of heads: each family counted as one "conversation" whose turns are its requests. */
+export const HEADS_TABLE = "~heads";
+const headKey = (family: string): string => `~head:${family}`;
+const NO_ENDS: Ends = [];
+
 /**
- * Conversations' rhythms and families' survival tables: what the keepalive policy learns from. The rules
- * live here once; the store is the Tracker's SQLite or the replay's memory.
+ * Conversations' rhythms and families' survival tables: what the keepalive policy and the planner learn from.
+ * The rules live here once; the store is the Tracker's SQLite or the replay's memory. Three tables learn at
+ * once: the family's, the tenant's (all families pooled: what a new family starts from), and the heads' (how
+ * often a family's head is sent again: what a new head's write is judged by).
  */
 export class Conversations {
   readonly store: ConversationStore;
@@ -46,29 +64,52 @@ export class Conversations {
   }
 
   /**
-   * Accounts a request of `conversation` at `at`: a return after its gap (in the family's table, at the
-   * standing it had before), then a new idle period at risk in window 0.
+   * Accounts a request of `conversation` at `at`: for a conversation seen before, the windows its gap went
+   * through that no sweep has closed yet, then a return in the window it came back in; the same for its
+   * family's head.
    */
-  noteRequest(conversation: string, family: string, at: number): void {
+  noteRequest(conversation: string, family: string, at: number, positions: readonly string[] = []): void {
+    const ends: Ends = positions.slice(-REACH_DEPTH).reverse();
+    this.#note(conversation, family, at, [family, TENANT_TABLE], ends, new Set(positions));
+    this.#note(headKey(family), HEADS_TABLE, at, [HEADS_TABLE], NO_ENDS, null);
+  }
+
+  #note(
+    conversation: string,
+    family: string,
+    at: number,
+    tables: readonly string[],
+    ends: Ends,
+    sent: ReadonlySet<string> | null,
+  ): void {
     const row = this.store.get(conversation);
-    const survival = this.store.family(row?.family ?? family);
     if (!row) {
-      noteUse(survival, 1);
-      this.store.saveFamily(family, survival, at);
-      this.store.insert(conversation, family, at);
+      this.store.insert(conversation, family, at, ends);
       return;
     }
     const gap = Math.max(0, at - row.lastAt);
-    noteReturn(survival, row.turns, gap, this.#windowMs);
-    noteUse(survival, row.turns + 1);
-    this.store.saveFamily(row.family, survival, at);
-    this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs));
+    const swept = this.store.sweptAt() ?? Number.NEGATIVE_INFINITY;
+    const returnWindow = windowOf(gap, this.#windowMs);
+    for (const name of tables) {
+      const table = this.store.family(name);
+      // Windows that closed after the last sweep: the sweep will not see them (the last use moves now).
+      for (let j = 0; j < Math.min(returnWindow, WINDOWS); j++)
+        if (row.lastAt + (j + 1) * this.#windowMs > swept) noteSurvived(table, row.turns, j);
+      noteReturn(table, row.turns, gap, this.#windowMs);
+      if (sent && returnWindow < WINDOWS && row.ends.length > 0)
+        noteReach(
+          table,
+          row.ends.map((h) => sent.has(h)),
+        );
+      this.store.saveFamily(name, table, at);
+    }
+    this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs), ends);
   }
 
   /**
-   * Counts, once, every idle window that opened since the last sweep: for window j, the conversations whose
-   * last request lies in (previous sweep - j*window, now - j*window]. Conversations that never come back are
-   * counted this way too; counting only on return would make returns look likelier than they are.
+   * Counts, once, every idle window that closed since the last sweep: for window j, the conversations whose
+   * last request lies in (previous sweep - (j+1)·window, now - (j+1)·window]. Conversations that never come
+   * back are counted this way too; counting only on return would make returns look likelier than they are.
    */
   sweep(nowMs: number): void {
     const swept = this.store.sweptAt();
@@ -76,17 +117,22 @@ export class Conversations {
     // A sweep more often than a tenth of a window adds nothing.
     if (swept !== null && nowMs - since < this.#windowMs / 10) return;
     const tables = new Map<string, FamilyGaps>();
-    for (let j = 1; j < WINDOWS; j++) {
-      for (const r of this.store.idle(since - j * this.#windowMs, nowMs - j * this.#windowMs)) {
-        let table = tables.get(r.family);
-        if (!table) {
-          table = this.store.family(r.family);
-          tables.set(r.family, table);
-        }
-        noteIdle(table, r.turns, j, r.n);
+    const table = (name: string): FamilyGaps => {
+      let t = tables.get(name);
+      if (!t) {
+        t = this.store.family(name);
+        tables.set(name, t);
+      }
+      return t;
+    };
+    for (let j = 0; j < WINDOWS; j++) {
+      const offset = (j + 1) * this.#windowMs;
+      for (const r of this.store.idle(since - offset, nowMs - offset)) {
+        noteSurvived(table(r.family), r.turns, j, r.n);
+        if (r.family !== HEADS_TABLE) noteSurvived(table(TENANT_TABLE), r.turns, j, r.n);
       }
     }
-    for (const [family, table] of tables) this.store.saveFamily(family, table, nowMs);
+    for (const [family, t] of tables) this.store.saveFamily(family, t, nowMs);
     this.store.setSweptAt(nowMs);
   }
 
@@ -101,6 +147,55 @@ export class Conversations {
   history(conversation: string): (GapHistory & { lastAt: number }) | null {
     const row = this.store.get(conversation);
     if (!row) return null;
-    return { turns: row.turns, own: row.own, family: this.store.family(row.family), lastAt: row.lastAt };
+    return {
+      turns: row.turns,
+      own: row.own,
+      family: this.store.family(row.family),
+      tenant: this.store.family(TENANT_TABLE),
+      lastAt: row.lastAt,
+    };
   }
+
+  /**
+   * How the next request of `conversation` (in `family`) is expected to be followed, and how the family's
+   * head is: the learned return distributions (family shrunk to tenant shrunk to prior) for where each will
+   * stand after that request. What the planner reads in place of fixed priors.
+   */
+  outlook(conversation: string, family: string): Outlook {
+    const row = this.store.get(conversation);
+    const familyTable = this.store.family(row?.family ?? family);
+    const tenantTable = this.store.family(TENANT_TABLE);
+    const tail = returnDistribution({
+      turns: (row?.turns ?? 0) + 1,
+      own: row?.own ?? emptyOwn(),
+      family: familyTable,
+      tenant: tenantTable,
+    });
+    const heads = this.store.get(headKey(family));
+    const head = returnDistribution(
+      {
+        turns: (heads?.turns ?? 0) + 1,
+        own: heads?.own ?? emptyOwn(),
+        family: this.store.family(HEADS_TABLE),
+        tenant: null,
+      },
+      HEAD_PRIOR_H,
+    );
+    return { tail, head, reach: reachOf(familyTable, tenantTable) };
+  }
+}
+
+/**
+ * Prior for the reach ratios: even odds for each position, worth two returns. Not fitted: the traces disagree
+ * by construction (a conversation body's next turn sends its last message again; a Mooncake request's partial
+ * last block never recurs), so each tenant's own returns decide within a few of them.
+ */
+const REACH_PRIOR = 0.5;
+const REACH_WEIGHT = 2;
+
+/** How often a return sends each of the previous request's last positions: family shrunk to tenant to prior. */
+export function reachOf(family: FamilyGaps, tenant: FamilyGaps): number[] {
+  const level = (r: FamilyGaps["reach"], base: readonly number[]) =>
+    base.map((b, k) => ((r.sent[k] ?? 0) + REACH_WEIGHT * b) / (r.returns + REACH_WEIGHT));
+  return level(family.reach, level(tenant.reach, new Array<number>(REACH_DEPTH).fill(REACH_PRIOR)));
 }

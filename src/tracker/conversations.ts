@@ -1,11 +1,21 @@
-import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
-import type { ConversationEntry, ConversationStore } from "./conversation-state.ts";
+import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
+import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
 
 interface ConversationRow extends Record<string, SqlStorageValue> {
   family: string;
   turns: number;
   last_at: number;
   own: ArrayBuffer | null;
+  ends: string | null;
+}
+
+/** `ends` as one column: the hashes joined by spaces (chain hashes hold none). */
+function encodeEnds(e: Ends): string {
+  return e.join(" ");
+}
+
+function decodeEnds(s: string | null): Ends {
+  return s ? s.split(" ").filter((h) => h.length > 0) : [];
 }
 
 /** The `conversations` and `family_gaps` tables, and the `idle_swept` meta key. */
@@ -26,27 +36,37 @@ export class SqlConversationStore implements ConversationStore {
   get(conversation: string): ConversationEntry | undefined {
     const row = this.#sql
       .exec<ConversationRow>(
-        "SELECT family, turns, last_at, own FROM conversations WHERE conversation = ?",
+        "SELECT family, turns, last_at, own, ends FROM conversations WHERE conversation = ?",
         conversation,
       )
       .toArray()[0];
-    return row && { family: row.family, turns: row.turns, lastAt: row.last_at, own: decodeOwn(row.own) };
-  }
-
-  insert(conversation: string, family: string, at: number): void {
-    this.#sql.exec(
-      "INSERT INTO conversations (conversation, family, turns, last_at, own) VALUES (?, ?, 1, ?, NULL)",
-      conversation,
-      family,
-      at,
+    return (
+      row && {
+        family: row.family,
+        turns: row.turns,
+        lastAt: row.last_at,
+        own: decodeOwn(row.own),
+        ends: decodeEnds(row.ends),
+      }
     );
   }
 
-  update(conversation: string, at: number, own: number[]): void {
+  insert(conversation: string, family: string, at: number, ends: Ends): void {
     this.#sql.exec(
-      "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ? WHERE conversation = ?",
+      "INSERT INTO conversations (conversation, family, turns, last_at, own, ends) VALUES (?, ?, 1, ?, NULL, ?)",
+      conversation,
+      family,
+      at,
+      encodeEnds(ends),
+    );
+  }
+
+  update(conversation: string, at: number, own: number[], ends: Ends): void {
+    this.#sql.exec(
+      "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ?, ends = ? WHERE conversation = ?",
       at,
       blob(encodeOwn(own)),
+      encodeEnds(ends),
       conversation,
     );
   }

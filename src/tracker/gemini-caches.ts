@@ -1,8 +1,8 @@
 import type { GeminiCacheRef } from "../plan/gemini.ts";
 
-// v6: Gemini explicit caches Stoker created for this tenant (the names never leave its tracker), and short
+// v7: Gemini explicit caches Stoker created for this tenant (the names never leave its tracker), and short
 // claims that keep two isolates from creating the same cache at once.
-export const GEMINI_CACHES_V6 = [
+export const GEMINI_CACHES_V7 = [
   `CREATE TABLE IF NOT EXISTS gemini_caches (
     name TEXT PRIMARY KEY,
     hash TEXT NOT NULL,

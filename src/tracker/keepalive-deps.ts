@@ -1,9 +1,9 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../core/config.ts";
+import { open } from "../core/crypto.ts";
+import type { KeepaliveSettings } from "../decide/keepalive-settings.ts";
 import { sendPing } from "../keepalive/pinger.ts";
-import type { KeepaliveSettings } from "../keepalive/settings.ts";
 import { insertRequest } from "./accounting.ts";
 import type { Conversations } from "./conversation-state.ts";
-import { open } from "./crypto.ts";
 import { decodeSealedRequest, type RunDeps } from "./keepalive-run.ts";
 import type { KeepaliveCandidates } from "./keepalive-store.ts";
 

@@ -1,13 +1,14 @@
-import type { Config } from "../config.ts";
 import { SIM_NOW_HEADER } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import type { Provider } from "../core/provider.ts";
+import { emptyOwn } from "../decide/gaps.ts";
 import { decideKeepalive } from "../decide/keepalive.ts";
+import { type KeepaliveSettings, pingLeadMs } from "../decide/keepalive-settings.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
-import { emptyOwn } from "../keepalive/gaps.ts";
 import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
 import type { PingRequest, PingResult } from "../keepalive/pinger.ts";
-import { type KeepaliveSettings, pingLeadMs } from "../keepalive/settings.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import type { Conversations } from "./conversation-state.ts";
 import type { KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
@@ -55,9 +56,9 @@ export interface RunDeps {
   store: KeepaliveCandidates;
   conversations: Conversations;
   /** The tenant's own provider keys (admin API); the deploy's keys stand in where one is missing. */
-  apiKeys: Partial<Record<"anthropic" | "openai", string>>;
+  apiKeys: Partial<Record<Provider, string>>;
   /** Providers whose own key is broken or unknown: no ping, and never the deploy's key instead. */
-  refusedProviders: readonly ("anthropic" | "openai")[];
+  refusedProviders: readonly Provider[];
   /** The tenant was revoked or deleted (or its directory is unreachable): every ping stops. */
   inactive?: boolean;
   /** The captured request of a row. */
@@ -124,7 +125,7 @@ type One = { kind: "refreshed" | "gone" | "stopped" | "skipped"; costUsd: number
 
 async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise<One> {
   const { store, conversations, config, settings } = deps;
-  const provider: "anthropic" | "openai" = row.upstream === "openai" ? "openai" : "anthropic";
+  const provider: Provider = row.upstream === "openai" ? "openai" : "anthropic";
   const upstream = config.upstreams[provider];
   const model = modelInfo(row.model, config.models, provider);
   const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";

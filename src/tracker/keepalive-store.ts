@@ -1,4 +1,4 @@
-import type { Sealed } from "./crypto.ts";
+import type { Sealed } from "../core/crypto.ts";
 
 /** One conversation's keepalive candidate: the entry a ping would read, and its sealed request. */
 export interface KeepaliveRow extends Record<string, SqlStorageValue> {

@@ -1,6 +1,6 @@
-import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../keepalive/gaps.ts";
+import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
 import type { Calibration } from "../prefix/tokens.ts";
-import type { ConversationEntry, ConversationStore } from "./conversation-state.ts";
+import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
 import type { FamilyRate, PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, toState } from "./prefix-update.ts";
@@ -51,6 +51,7 @@ interface StoredConversation {
   turns: number;
   lastAt: number;
   own: Uint8Array | null;
+  ends: Ends;
 }
 
 export class MemoryConversationStore implements ConversationStore {
@@ -60,19 +61,22 @@ export class MemoryConversationStore implements ConversationStore {
 
   get(conversation: string): ConversationEntry | undefined {
     const c = this.#conversations.get(conversation);
-    return c && { family: c.family, turns: c.turns, lastAt: c.lastAt, own: decodeOwn(c.own) };
+    return (
+      c && { family: c.family, turns: c.turns, lastAt: c.lastAt, own: decodeOwn(c.own), ends: [...c.ends] }
+    );
   }
 
-  insert(conversation: string, family: string, at: number): void {
-    this.#conversations.set(conversation, { family, turns: 1, lastAt: at, own: null });
+  insert(conversation: string, family: string, at: number, ends: Ends): void {
+    this.#conversations.set(conversation, { family, turns: 1, lastAt: at, own: null, ends: [...ends] });
   }
 
-  update(conversation: string, at: number, own: number[]): void {
+  update(conversation: string, at: number, own: number[], ends: Ends): void {
     const c = this.#conversations.get(conversation);
     if (!c) return;
     c.turns++;
     c.lastAt = at;
     c.own = encodeOwn(own);
+    c.ends = [...ends];
   }
 
   family(family: string): FamilyGaps {

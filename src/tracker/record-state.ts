@@ -1,6 +1,6 @@
+import type { Sealed } from "../core/crypto.ts";
 import type { PositionBelief } from "./belief.ts";
 import type { Conversations } from "./conversation-state.ts";
-import type { Sealed } from "./crypto.ts";
 import type { KeepaliveCandidates } from "./keepalive-store.ts";
 import { notePlanInputs, type PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, prefixUpdate, toState } from "./prefix-update.ts";
@@ -64,7 +64,12 @@ export function recordDecisionState(
   }
   if (r.conversation !== null && r.family !== null && r.result === "ok") {
     state.conversations.sweep(r.at);
-    state.conversations.noteRequest(r.conversation, r.family, r.at);
+    state.conversations.noteRequest(
+      r.conversation,
+      r.family,
+      r.at,
+      r.positions.map((p) => p.hash),
+    );
   }
   const b = capture ? beliefs.get(capture.capture.hash) : undefined;
   if (capture && kept(b) && r.family !== null) {

@@ -1,4 +1,4 @@
-import { GEMINI_CACHES_V6 } from "./gemini-caches.ts";
+import { GEMINI_CACHES_V7 } from "./gemini-caches.ts";
 
 const V1 = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -86,7 +86,7 @@ const V1 = [
 
 // v2: keepalive bodies (sealed) and per-day keepalive spend.
 const V2 = [
-  // One body per conversation: the request that reads its deepest live entry, AES-GCM sealed (crypto.ts).
+  // One body per conversation: the request that reads its deepest live entry, AES-GCM sealed (src/core/crypto.ts).
   `CREATE TABLE IF NOT EXISTS keepalive (
     conversation TEXT PRIMARY KEY,
     hash TEXT NOT NULL,
@@ -106,7 +106,7 @@ const V2 = [
   )`,
   `CREATE INDEX IF NOT EXISTS keepalive_due ON keepalive (state, cached_until)`,
   `CREATE TABLE IF NOT EXISTS spend (day TEXT PRIMARY KEY, pings INTEGER NOT NULL, usd REAL NOT NULL)`,
-  // What the keepalive policy learns from (src/keepalive/gaps.ts): each conversation's rhythm and each
+  // What the keepalive policy learns from (src/decide/gaps.ts): each conversation's rhythm and each
   // family's survival table (how many idle conversations came back in each 5-minute window).
   `CREATE TABLE IF NOT EXISTS conversations (
     conversation TEXT PRIMARY KEY,
@@ -164,8 +164,13 @@ const V5 = [
   `ALTER TABLE busters ADD COLUMN provider_missed_tokens INTEGER`,
 ];
 
+// v6: survival tables count an idle window when it closes, not when it opens (decide/gaps.ts): tables
+// counted the old way would read as fewer returns, so they start afresh.
+// A conversation keeps its latest request's last two positions, to learn whether a return sends them again.
+const V6 = [`DELETE FROM family_gaps`, `ALTER TABLE conversations ADD COLUMN ends TEXT`];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, GEMINI_CACHES_V6];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, V6, GEMINI_CACHES_V7];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */

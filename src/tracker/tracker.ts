@@ -11,18 +11,19 @@ import {
   timeseries,
   topPrefixes,
 } from "../analytics/queries.ts";
-import { getConfig } from "../config.ts";
 import { clockOffset, now } from "../core/clock.ts";
+import { getConfig } from "../core/config.ts";
+import { open, type Sealed, seal } from "../core/crypto.ts";
+import type { RpcResult } from "../core/rpc.ts";
+import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../decide/keepalive-settings.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
-import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../keepalive/settings.ts";
 import type { GeminiCacheRef } from "../plan/gemini.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversation-state.ts";
 import { SqlConversationStore } from "./conversations.ts";
-import { open, type Sealed, seal } from "./crypto.ts";
 import {
   claim,
   created,
@@ -62,7 +63,6 @@ import type {
   PlanFacts,
   RecordAnswer,
   RecordRequest,
-  RpcResult,
   TenantStorage,
   Totals,
 } from "./types.ts";
@@ -123,7 +123,11 @@ export class Tracker extends DurableObject<Env> {
     const states = lookupPrefixes(sql, hashes, nowMs);
     if (!s) return { ok: true, value: { states } };
     const previous = s.conversation !== undefined ? previousMessageId(sql, s) : undefined;
-    const value: LookupAnswer = { states, ...planFacts(this.#planInputs, s, nowMs) };
+    const value: LookupAnswer = {
+      states,
+      ...planFacts(this.#planInputs, s, nowMs),
+      outlook: this.#conversations.outlook(s.conversation ?? "", s.family),
+    };
     if (previous !== undefined) value.previousMessageId = previous;
     return { ok: true, value };
   }
@@ -274,6 +278,9 @@ export class Tracker extends DurableObject<Env> {
         counted,
         ...(r.messageId ? { previousMessageId: r.messageId } : {}),
         ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
+        ...(r.conversation !== null
+          ? { outlook: this.#conversations.outlook(r.conversation, r.family as string) }
+          : {}),
         states: complete
           ? states
           : lookupPrefixes(

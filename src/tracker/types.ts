@@ -1,4 +1,5 @@
-import type { PrefixState } from "../plan/types.ts";
+import type { Provider } from "../core/provider.ts";
+import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
@@ -36,7 +37,7 @@ export interface RecordRequest {
   requestId: string;
   at: number;
   /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
-  upstream: "anthropic" | "openai" | "gemini" | `gpu:${string}`;
+  upstream: Provider | `gpu:${string}`;
   endpoint: string;
   model: string;
   stream: boolean;
@@ -112,6 +113,8 @@ export interface PlanFacts {
   familyRatePerMin?: number;
   /** Reported/estimated prompt tokens of the tenant's requests to the model; absent until one is known. */
   calibration?: Calibration;
+  /** When the family's heads and the scope's conversation's tails come back (tracker/conversation-state.ts). */
+  outlook?: Outlook;
 }
 
 /** What `lookup` answers: the states of the hashes it knows and, with a scope, the plan facts. */
@@ -135,9 +138,6 @@ export interface Totals extends Usage {
   costUsd: number;
   costWithoutCacheUsd: number;
 }
-
-/** RPC answers carry expected failures as values: a throw across RPC is reported as uncaught by workerd. */
-export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** What one keepalive run did. */
 export interface KeepaliveReport {

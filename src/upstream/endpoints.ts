@@ -1,4 +1,5 @@
-import { type Flavor, StokerError } from "../edge/errors.ts";
+import { StokerError, streamErrors } from "../core/errors.ts";
+import type { Provider } from "../core/provider.ts";
 import type { Endpoint } from "./outcome.ts";
 import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "./usage.ts";
 import {
@@ -9,9 +10,9 @@ import {
 } from "./watchers.ts";
 
 /** What differs between the wire formats Stoker proxies; the proxy handler is the same for all. */
-export interface EndpointSpec {
-  flavor: Flavor;
-  endpoint: Endpoint;
+export interface EndpointSpec<E extends string = Endpoint> {
+  flavor: Provider;
+  endpoint: E;
   /** Throws a 400 StokerError when the body lacks what the upstream certainly requires. */
   validate(body: Record<string, unknown>): void;
   jsonUsage(json: Record<string, unknown>): Usage | null;
@@ -50,9 +51,6 @@ function optionalBoolean(body: Record<string, unknown>, field: string): void {
   }
 }
 
-const anthropicStreamError = (message: string) =>
-  `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message } })}\n\n`;
-
 export const anthropicMessages: EndpointSpec = {
   flavor: "anthropic",
   endpoint: "messages",
@@ -63,7 +61,7 @@ export const anthropicMessages: EndpointSpec = {
   },
   jsonUsage: (json) => anthropicUsage(json.usage),
   watcher: anthropicWatcher,
-  streamError: anthropicStreamError,
+  streamError: streamErrors.anthropic,
 };
 
 export const anthropicCountTokens: EndpointSpec = {
@@ -84,8 +82,7 @@ export const openAIChat: EndpointSpec = {
   },
   jsonUsage: (json) => openAIChatUsage(json.usage),
   watcher: openAIChatWatcher,
-  streamError: (message) =>
-    `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: "stream_interrupted" } })}\n\n`,
+  streamError: streamErrors.openAIChat,
 };
 
 export const openAIResponses: EndpointSpec = {
@@ -97,6 +94,5 @@ export const openAIResponses: EndpointSpec = {
   },
   jsonUsage: (json) => openAIResponsesUsage(json.usage),
   watcher: openAIResponsesWatcher,
-  streamError: (message) =>
-    `event: error\ndata: ${JSON.stringify({ type: "error", code: "stream_interrupted", message, param: null })}\n\n`,
+  streamError: streamErrors.openAIResponses,
 };

@@ -1,4 +1,4 @@
-import { StokerError } from "../edge/errors.ts";
+import { StokerError } from "../core/errors.ts";
 
 export interface ForwardRequest {
   url: string;

@@ -1,5 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
-import { googleErrorBody, StokerError } from "../edge/errors.ts";
+import { StokerError, streamErrors } from "../core/errors.ts";
 import type { EndpointSpec } from "./endpoints.ts";
 import type { Usage } from "./usage.ts";
 import type { UsageWatcher } from "./watchers.ts";
@@ -98,8 +98,6 @@ function requireContents(body: Json, where: string): void {
     );
 }
 
-const streamError = (message: string) => `data: ${JSON.stringify(googleErrorBody(500, message))}\n\n`;
-
 const facts = (_body: Json, url: URL) => ({
   model: geminiCall(url)?.model ?? "",
   stream: geminiCall(url)?.method === "streamGenerateContent",
@@ -114,7 +112,7 @@ export const geminiGenerate: EndpointSpec = {
   },
   jsonUsage,
   watcher: geminiWatcher,
-  streamError,
+  streamError: streamErrors.gemini,
   facts,
   // Keepalive pings for Gemini are not built yet (its caches are implicit, or explicit with a TTL to extend).
   pingable: false,

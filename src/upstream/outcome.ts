@@ -1,4 +1,4 @@
-import type { Flavor } from "../edge/errors.ts";
+import type { Provider } from "../core/provider.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 import type { Usage } from "./usage.ts";
 
@@ -10,7 +10,7 @@ export type Result = "ok" | "upstream_error" | "truncated" | "client_cancelled" 
 export interface Outcome {
   requestId: string;
   tenantId: string;
-  upstream: Flavor;
+  upstream: Provider;
   endpoint: Endpoint;
   model: string;
   stream: boolean;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ErrorSchema } from "../../src/analytics/schemas.ts";
+import { api } from "../support/analytics.ts";
 import { freshTenant } from "../support/tenants.ts";
-import { api } from "./support.ts";
 
 const t = freshTenant();
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SummarySchema, TimeseriesSchema } from "../../src/analytics/schemas.ts";
+import { api } from "../support/analytics.ts";
 import { simAdvance } from "../support/clients.ts";
 import { justBeforeLapse, seedFamilyHistory, twoTurnConversation } from "../support/keepalive.ts";
 import { eventually, tracker } from "../support/tracker.ts";
-import { api } from "./support.ts";
 
 afterEach(() => {
   vi.useRealTimers();

@@ -1,10 +1,10 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { BustersSchema, PrefixesSchema } from "../../src/analytics/schemas.ts";
+import { api } from "../support/analytics.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { eventually, totalsAfter, tracker } from "../support/tracker.ts";
-import { api } from "./support.ts";
 
 const MODEL = "claude-sonnet-4-6";
 

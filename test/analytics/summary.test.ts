@@ -1,10 +1,10 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { SummarySchema, TimeseriesSchema } from "../../src/analytics/schemas.ts";
+import { api, sonnetCost } from "../support/analytics.ts";
 import { anthropic, longText, namespace, openai, simStats } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter } from "../support/tracker.ts";
-import { api, sonnetCost } from "./support.ts";
 
 const MODEL = "claude-sonnet-4-6";
 

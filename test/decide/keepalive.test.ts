@@ -1,8 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideKeepalive, decidePing, type PingCandidate } from "../../src/decide/keepalive.ts";
-import { modelInfo } from "../../src/economics/models.ts";
 import {
-  catchUp,
   classOf,
   decodeFamily,
   decodeOwn,
@@ -12,17 +9,18 @@ import {
   encodeOwn,
   type FamilyGaps,
   type GapHistory,
-  noteIdle,
   noteOwnGap,
   noteReturn,
-  noteUse,
+  noteSurvived,
   turnClass,
   WINDOW_MS,
   WINDOWS,
   windowOf,
-} from "../../src/keepalive/gaps.ts";
-import { familyHazards, priorQ, returnDistribution } from "../../src/keepalive/hazard.ts";
-import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/keepalive/settings.ts";
+} from "../../src/decide/gaps.ts";
+import { familyHazards, priorQ, returnDistribution } from "../../src/decide/hazard.ts";
+import { decideKeepalive, decidePing, type PingCandidate } from "../../src/decide/keepalive.ts";
+import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/decide/keepalive-settings.ts";
+import { modelInfo } from "../../src/economics/models.ts";
 
 const MIN = 60_000;
 
@@ -42,9 +40,8 @@ function learnedFamily(byUses: Record<number, readonly number[]>, n = 2000): Fam
       ...new Array<null>(never).fill(null),
     ];
     for (const returnWindow of prefixes) {
-      noteUse(family, uses);
-      const last = returnWindow ?? WINDOWS;
-      for (let j = 1; j <= Math.min(last, WINDOWS - 1); j++) noteIdle(family, uses, j);
+      // Every window it went through without coming back closed on it; then its return, if any.
+      for (let j = 0; j < (returnWindow ?? WINDOWS); j++) noteSurvived(family, uses, j);
       if (returnWindow !== null) noteReturn(family, uses, (returnWindow + 0.5) * WINDOW_MS);
     }
   }
@@ -95,13 +92,17 @@ function pingsUntilGivenUp(gaps: GapHistory, settings = SETTINGS): number {
 }
 
 describe("decidePing: rent or buy, learned from the prefix and its family", () => {
-  it("never pings a one-off prefix, with a learned family or with only the priors", () => {
+  it("never pings a one-off prefix of a learned family, and at most once on the priors alone", () => {
     for (const family of [CHAT_FAMILY, null]) {
       const oneOff: GapHistory = history(1, emptyOwn(), family);
+      const pinged: number[] = [];
       for (let lapse = 1; lapse <= 12; lapse++) {
         const d = decidePing(entry(oneOff, lapse - 1), lapse * 5 * MIN, SONNET, SETTINGS);
-        expect(d.ping, `lapse ${lapse}, ${family ? "learned" : "prior"}`).toBe(false);
+        if (d.ping) pinged.push(lapse);
       }
+      // The prior (fitted on the Mooncake training half) has a one-turn conversation idle for 5 minutes
+      // back within the next 5 minutes 10.5 % of the time, just above the 8.7 % a ping needs; after that, never.
+      expect(pinged, family ? "learned" : "prior").toEqual(family ? [] : [1]);
     }
   });
 
@@ -226,7 +227,7 @@ describe("gap history: what the tracker stores and how the policy reads it", () 
     for (const [j, x] of dist.entries()) expect(x).toBeCloseTo(priorQ(0)[j] as number, 9);
     expect(returnDistribution(history(1, [], emptyFamily()))[0]).toBeCloseTo(priorQ(0)[0] as number, 6);
     // Seen more often, likelier to come back.
-    expect(returnDistribution(history(3, [], null))[0]).toBeGreaterThan(2 * (dist[0] as number));
+    expect(returnDistribution(history(3, [], null))[0]).toBeGreaterThan(1.5 * (dist[0] as number));
   });
 
   it("own gaps move when, not whether", () => {
@@ -239,24 +240,26 @@ describe("gap history: what the tracker stores and how the policy reads it", () 
     expect(total(sevenMinutes)).toBeCloseTo(total(plain), 9);
   });
 
-  it("catchUp counts each window once, and a late return is not counted as one", () => {
+  it("counts a window when it closes or the prefix comes back in it, and a late return not at all", () => {
     const family = emptyFamily();
-    let counted = catchUp(family, { uses: 1 }, 0, 0);
-    counted = catchUp(family, { uses: 1 }, 12 * MIN, counted);
-    counted = catchUp(family, { uses: 1 }, 13 * MIN, counted);
-    expect(counted).toBe(3);
-    expect(family.atRisk.slice(0, 4)).toEqual([1, 1, 1, 0]);
+    noteSurvived(family, { uses: 1 }, 0);
+    noteSurvived(family, { uses: 1 }, 1);
     noteReturn(family, { uses: 1 }, 13 * MIN);
+    expect(family.atRisk.slice(0, 4)).toEqual([1, 1, 1, 0]);
+    expect(family.returns.slice(0, 4)).toEqual([0, 0, 1, 0]);
     noteReturn(family, { uses: 1 }, 2 * 60 * MIN);
     expect(family.returns.slice(0, WINDOWS).reduce((a, b) => a + b, 0)).toBe(1);
-    expect(family.returns[2]).toBe(1);
+    // A prefix still inside its first window is neither a return nor a miss yet: nothing counted.
+    expect(familyHazards(family, { uses: 1 })[2]).toBeGreaterThan(
+      familyHazards(null, { uses: 1 })[2] as number,
+    );
   });
 
   it("encodes compactly for a SQLite row and refuses what it did not write", () => {
     const family = learnedFamily({ 1: [0.2, 0.05], 6: [0.7] }, 300);
-    noteUse(family, { uses: 3, turns: 7 });
+    noteSurvived(family, { uses: 3, turns: 7 }, 0);
     const blob = encodeFamily(family);
-    expect(blob.byteLength).toBe(1536);
+    expect(blob.byteLength).toBe(1552);
     expect(decodeFamily(blob)).toEqual(family);
     expect(decodeFamily(blob.slice(3))).toEqual(emptyFamily());
     const own = ownOf(MIN, 7 * MIN, 3 * 60 * MIN);

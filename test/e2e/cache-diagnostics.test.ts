@@ -1,7 +1,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { BustersSchema } from "../../src/analytics/schemas.ts";
-import { api } from "../analytics/support.ts";
+import { api } from "../support/analytics.ts";
 import { anthropic, longText, namespace, STOKER, simRequests, workerFetch } from "../support/clients.ts";
 import { freshTenant, TEST_TENANTS } from "../support/tenants.ts";
 import { eventually, totalsAfter, tracker } from "../support/tracker.ts";

@@ -1,6 +1,8 @@
 import { FunctionCallingConfigMode } from "@google/genai";
 import { describe, expect, it } from "vitest";
+import { TenantSchema } from "../../src/analytics/schemas.ts";
 import { costOfUsage } from "../../src/economics/cost.ts";
+import { admin, adminTenant } from "../support/admin.ts";
 import {
   gemini,
   longText,
@@ -190,6 +192,22 @@ describe("Gemini through Stoker (@google/genai)", () => {
     const [req] = await simRequests(ns);
     expect(req?.headers["x-goog-api-key"]).toBe("AIza-client-own");
     expect(req?.headers["x-stoker-key"]).toBeUndefined();
+  });
+
+  it("managed with the tenant's own Gemini key (admin API): that key goes upstream, the deploy's after it is cleared", async () => {
+    const t = await adminTenant();
+    const own = "AIza-tenant-own-gemini-key-0123";
+    const set = await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, { gemini: own });
+    expect(set.status).toBe(200);
+    expect(TenantSchema.parse(set.body).provider_key_state.gemini).toBe("set");
+    expect(JSON.stringify(set.body)).not.toContain(own);
+    const ns = namespace();
+    await gemini(ns, { apiKey: t.key }).models.generateContent({ model: MODEL, contents: "hi" });
+    expect((await simRequests(ns))[0]?.headers["x-goog-api-key"]).toBe(own);
+    await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, { gemini: null });
+    const ns2 = namespace();
+    await gemini(ns2, { apiKey: t.key }).models.generateContent({ model: MODEL, contents: "hi" });
+    expect((await simRequests(ns2))[0]?.headers["x-goog-api-key"]).toBe(UPSTREAM_KEYS.gemini);
   });
 
   it("passes an upstream 429 through in Google's shape, and ends a cut stream with a Google-shaped error event", async () => {

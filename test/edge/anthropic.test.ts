@@ -151,7 +151,11 @@ describe("Anthropic Messages through Stoker (official SDK)", () => {
     const first = await ask("one");
     const second = await ask("two");
     expect(first.usage.cache_creation_input_tokens).toBeGreaterThan(0);
-    expect(second.usage.cache_read_input_tokens).toBe(first.usage.cache_creation_input_tokens);
+    // The second request reads what the first wrote through the client's marker and Stoker's head (the tenant's
+    // learned state may add a write of the last message, which the second one does not share).
+    expect(second.usage.cache_read_input_tokens).toBeGreaterThanOrEqual(
+      (first.usage.cache_creation_input_tokens ?? 0) - 8,
+    );
     // Stoker may add breakpoints of its own, but never moves, drops or rewrites the client's.
     for (const req of await simRequests(ns)) {
       const sent = JSON.parse(req.body);

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { handleError } from "../../src/app.ts";
+import { StokerError } from "../../src/core/errors.ts";
 import type { AppEnv } from "../../src/edge/context.ts";
-import { StokerError } from "../../src/edge/errors.ts";
 import { forward } from "../../src/upstream/forward.ts";
 import { namespace, STOKER, simFault, workerFetch } from "../support/clients.ts";
 import { TEST_TENANTS } from "../support/tenants.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { gpuPost, prose } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
-import { gpuPost, prose } from "./support.ts";
 
 describe("GPU accounting", () => {
   it("records GPU requests in the tenant's tracker, priced in GPU-seconds at the pool's rate", async () => {

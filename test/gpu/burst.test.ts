@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { gpuPost, prose, snapshot } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
-import { gpuPost, prose, snapshot } from "./support.ts";
 
 const MODEL = "llama-3.1-8b";
 const BURST = 12;
-const EPSILON = 0.5; // the "burst" pool's (test/gpu/pools.ts)
+const EPSILON = 0.5; // the "burst" pool's (test/support/gpu-pools.ts)
 
 describe("GPU bounded load under a burst", () => {
   it("spreads a burst of one prefix without putting any backend above ceil((1 + ε) · mean) in flight", async () => {

@@ -1,6 +1,6 @@
 declare namespace Cloudflare {
   interface Env {
-    /** JSON of test/gpu/pools.ts GpuSimUrls: the simulated GPU backends of test/global-setup.ts. */
+    /** JSON of test/support/gpu-pools.ts GpuSimUrls: the simulated GPU backends of test/global-setup.ts. */
     GPU_SIM: string;
   }
 }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { backendFault, backendRequests, gpuPost, gpuSim, prose, snapshot } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
-import { backendFault, backendRequests, gpuPost, gpuSim, prose, snapshot } from "./support.ts";
 
 const MODEL = "llama-3.1-8b";
 
 describe("GPU failover", () => {
   it("routes around a dead backend: retries once on another before any byte reached the client, then skips it", async () => {
     const tenant = freshTenant();
-    // The first request tries the dead backend (0, the heaviest: test/gpu/pools.ts) and is retried elsewhere.
+    // The first request tries the dead backend (0, the heaviest: test/support/gpu-pools.ts) and is retried elsewhere.
     const answers = [];
     for (let i = 0; i < 4; i++) {
       const res = await gpuPost("flaky", "chat/completions", tenant.key, {

@@ -2,9 +2,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decideTouch, MIN_TOUCH_TOKENS, touchBody } from "../../src/gpu/touch.ts";
 import type { TouchReport } from "../../src/gpu/touch-run.ts";
+import { backendRequests, gpuPost, gpuSim, poolObject, prose } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter } from "../support/tracker.ts";
-import { backendRequests, gpuPost, gpuSim, poolObject, prose } from "./support.ts";
 
 interface Row extends Record<string, SqlStorageValue> {
   tenant: string;

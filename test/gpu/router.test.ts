@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/config.ts";
+import { ConfigError } from "../../src/core/errors.ts";
+import { parseGpuPools } from "../../src/core/gpu-config.ts";
 import { CHUNK_CHARS, chunkHashes, chunkRoot } from "../../src/gpu/chunks.ts";
-import { parseGpuPools } from "../../src/gpu/config.ts";
 import { PoolState } from "../../src/gpu/pool-state.ts";
 import { PrefixIndex } from "../../src/gpu/prefix-index.ts";
 import { type BackendView, chooseBackend, loadBound } from "../../src/gpu/router.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { backendRequests, gpuPost, gpuSim, prose } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
-import { backendRequests, gpuPost, gpuSim, prose } from "./support.ts";
 
 const MODEL = "llama-3.1-8b";
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { longText, namespace, simStats } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
-import { requestRows } from "./tracker-state.ts";
+import { requestRows } from "../support/tracker-state.ts";
 
 async function accounted(path: string, headers: [string, string][], body: Record<string, unknown>) {
   const t = freshTenant();

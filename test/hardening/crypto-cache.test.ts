@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
+import { open, seal } from "../../src/core/crypto.ts";
 import { tenantSalt } from "../../src/edge/prepare.ts";
-import { open, seal } from "../../src/tracker/crypto.ts";
 
 describe("per-isolate crypto caches are keyed by secret and tenant", () => {
   it("a key derived under one STOKER_SECRET never opens what another sealed", async () => {

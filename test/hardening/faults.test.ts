@@ -16,7 +16,7 @@ import {
 } from "../support/keepalive.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
-import { requestRows, trackerState } from "./tracker-state.ts";
+import { requestRows, trackerState } from "../support/tracker-state.ts";
 
 type Kind = "messages" | "chat" | "responses";
 const KINDS: Kind[] = ["messages", "chat", "responses"];

@@ -11,7 +11,7 @@ import {
   PATH_IDS,
   providerKeyHeader,
   ROUTES,
-} from "./routes.ts";
+} from "../support/routes.ts";
 
 export interface FuzzCase {
   /** The route the case targets (null: an unknown path). */

@@ -14,11 +14,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index.ts";
 import { namespace } from "../support/clients.ts";
+import type { ErrorShape } from "../support/routes.ts";
 import { ADMIN_TOKEN, freshTenant } from "../support/tenants.ts";
+import { directoryChanges, requestRows, trackerState } from "../support/tracker-state.ts";
 import { caseArbitrary, type FuzzCase } from "./fuzz-cases.ts";
 import type { Summary } from "./fuzz-summary.ts";
-import type { ErrorShape } from "./routes.ts";
-import { directoryChanges, requestRows, trackerState } from "./tracker-state.ts";
 
 const CI_RUNS = 300;
 const CI_SEED = 20_251_127;

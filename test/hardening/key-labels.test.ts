@@ -2,10 +2,10 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TenantSchema, TenantWithKeySchema } from "../../src/analytics/schemas.ts";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
+import { open, type SealPurpose, seal, sealLegacyV1 } from "../../src/core/crypto.ts";
 import type { TenantDirectory } from "../../src/tenants/directory.ts";
 import { forgetResolved } from "../../src/tenants/resolve.ts";
-import { open, type SealPurpose, seal, sealLegacyV1 } from "../../src/tracker/crypto.ts";
 import { anthropic, namespace, STOKER, simRequests, workerFetch } from "../support/clients.ts";
 import {
   justBeforeLapse,

@@ -1,11 +1,11 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
 import { ANALYSIS_MAX_BLOCKS } from "../../src/edge/budget.ts";
 import worker from "../../src/index.ts";
-import { backendRequests, gpuSim, prose } from "../gpu/support.ts";
 import { longText, namespace, simRequests } from "../support/clients.ts";
+import { backendRequests, gpuSim, prose } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter } from "../support/tracker.ts";
 

@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_LOG_FIELD_CHARS } from "../../src/edge/log.ts";
+import { MAX_LOG_FIELD_CHARS } from "../../src/core/log.ts";
 import worker from "../../src/index.ts";
 import { namespace } from "../support/clients.ts";
 import { TEST_TENANTS } from "../support/tenants.ts";

@@ -13,15 +13,15 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
 import { tenantSalt } from "../../src/edge/prepare.ts";
 import worker from "../../src/index.ts";
 import { longText, namespace, simFault, simRequests } from "../support/clients.ts";
 import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { authHeaders, baseHeaders, type FuzzRoute, providerKeyHeader, ROUTES } from "../support/routes.ts";
 import { ADMIN_TOKEN, freshTenant, UPSTREAM_KEYS } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
-import { authHeaders, baseHeaders, type FuzzRoute, providerKeyHeader, ROUTES } from "./routes.ts";
-import { dumpTracker, trackerState } from "./tracker-state.ts";
+import { dumpTracker, trackerState } from "../support/tracker-state.ts";
 
 const RUN = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 /** The worker secret for this file's edge (the Durable Objects keep the test env's, the dev default). */

@@ -1,11 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
+import { emptyFamily, noteReturn, windowOf } from "../../src/decide/gaps.ts";
 import { decidePing } from "../../src/decide/keepalive.ts";
+import { DEFAULT_KEEPALIVE, PING_LEAD_MS, pingLeadMs } from "../../src/decide/keepalive-settings.ts";
 import { modelInfo } from "../../src/economics/models.ts";
-import { emptyFamily, noteReturn, windowOf } from "../../src/keepalive/gaps.ts";
-import { DEFAULT_KEEPALIVE, PING_LEAD_MS, pingLeadMs } from "../../src/keepalive/settings.ts";
 import { Conversations } from "../../src/tracker/conversation-state.ts";
 import { SqlConversationStore } from "../../src/tracker/conversations.ts";
 import { sqlKeepaliveDeps } from "../../src/tracker/keepalive-deps.ts";

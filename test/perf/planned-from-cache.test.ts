@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { Conversation } from "../../bench/overhead/bodies.ts";
-import { getConfig } from "../../src/config.ts";
+import { getConfig } from "../../src/core/config.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { open, seal } from "../../src/tracker/crypto.ts";
+import { open, seal } from "../../src/core/crypto.ts";
 import {
   decodeSealedRequest,
   encodeSealedRequest,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, simulator, text, tokensOf } from "./helpers.ts";
+import { freshNs, simulator, text, tokensOf } from "../support/sim.ts";
+import { anthropicHeaders, usageOf } from "../support/sim-anthropic.ts";
 
 const MODEL = "claude-sonnet-4-6";
 const AUTO = { type: "ephemeral" };

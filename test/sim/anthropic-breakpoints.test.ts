@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { minCacheableTokens } from "../../sim/anthropic/models.ts";
-import { anthropicHeaders, cachedSystem, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, simulator, text, tokensOf } from "./helpers.ts";
+import { freshNs, simulator, text, tokensOf } from "../support/sim.ts";
+import { anthropicHeaders, cachedSystem, usageOf } from "../support/sim-anthropic.ts";
 
 const MODEL = "claude-sonnet-4-5";
 const SYS = text(2000, "sys");

@@ -6,8 +6,8 @@ import {
   PromptCache,
   planPromptCache,
 } from "../../sim/anthropic/cache.ts";
-import { anthropicHeaders, cachedSystem, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, simulator, text } from "./helpers.ts";
+import { freshNs, simulator, text } from "../support/sim.ts";
+import { anthropicHeaders, cachedSystem, usageOf } from "../support/sim-anthropic.ts";
 
 // "For concurrent requests, note that a cache entry only becomes available after the first response
 // begins. If you need cache hits for parallel requests, wait for the first response before sending

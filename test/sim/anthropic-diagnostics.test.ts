@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders } from "./anthropic-helpers.ts";
-import { freshNs, type Json, simulator, sseEvents, text } from "./helpers.ts";
+import { freshNs, type Json, simulator, sseEvents, text } from "../support/sim.ts";
+import { anthropicHeaders } from "../support/sim-anthropic.ts";
 
 // Cache diagnostics, shapes from @anthropic-ai/sdk 1.14: request `diagnostics: {previous_message_id}`;
 // response `diagnostics: {cache_miss_reason: {type, cache_missed_input_tokens}} | null`.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, type Json, simulator, text } from "./helpers.ts";
+import { freshNs, type Json, simulator, text } from "../support/sim.ts";
+import { anthropicHeaders, usageOf } from "../support/sim-anthropic.ts";
 
 // platform.claude.com/docs/en/build-with-claude/prompt-caching, "What invalidates the cache": images
 // ("Adding or removing images anywhere in the prompt"), tool_choice and thinking parameters invalidate

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, cachedSystem, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, simulator, text } from "./helpers.ts";
+import { freshNs, simulator, text } from "../support/sim.ts";
+import { anthropicHeaders, cachedSystem, usageOf } from "../support/sim-anthropic.ts";
 
 describe("max_tokens: 0 pre-warm", () => {
   it("writes the cache, returns no content and bills no output", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, cachedSystem } from "./anthropic-helpers.ts";
-import { freshNs, type Json, simulator, sseEvents, text, tokensOf } from "./helpers.ts";
+import { freshNs, type Json, simulator, sseEvents, text, tokensOf } from "../support/sim.ts";
+import { anthropicHeaders, cachedSystem } from "../support/sim-anthropic.ts";
 
 const MODEL = "claude-sonnet-4-5";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, type Json, simulator, text } from "./helpers.ts";
+import { freshNs, type Json, simulator, text } from "../support/sim.ts";
+import { anthropicHeaders, usageOf } from "../support/sim-anthropic.ts";
 
 // Threads (beta message-threads-2026-08-12), shapes and error codes from @anthropic-ai/sdk 1.14:
 // thread {type: "create"} | {type: "continue", previous_message_id}; thread_not_found (404),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, cachedSystem, usageOf } from "./anthropic-helpers.ts";
-import { freshNs, simulator, text } from "./helpers.ts";
+import { freshNs, simulator, text } from "../support/sim.ts";
+import { anthropicHeaders, cachedSystem, usageOf } from "../support/sim-anthropic.ts";
 
 const MODEL = "claude-sonnet-4-5";
 

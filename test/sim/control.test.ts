@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders, cachedSystem } from "./anthropic-helpers.ts";
-import { freshNs, simulator, text } from "./helpers.ts";
+import { freshNs, simulator, text } from "../support/sim.ts";
+import { anthropicHeaders, cachedSystem } from "../support/sim-anthropic.ts";
 
 describe("control API", () => {
   it("answers health", async () => {

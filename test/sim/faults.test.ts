@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anthropicHeaders } from "./anthropic-helpers.ts";
-import { freshNs, simulator, sseEvents } from "./helpers.ts";
+import { freshNs, simulator, sseEvents } from "../support/sim.ts";
+import { anthropicHeaders } from "../support/sim-anthropic.ts";
 
 const MESSAGES = "/anthropic/v1/messages";
 const body = {

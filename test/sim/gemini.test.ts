@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { geminiMinimum } from "../../sim/gemini/models.ts";
-import { freshNs, type Json, simulator, sseEvents, text } from "./helpers.ts";
+import { freshNs, type Json, simulator, sseEvents, text } from "../support/sim.ts";
 
 // Rules and sources: sim/README.md "Gemini caching".
 const FLASH = "gemini-2.5-flash";

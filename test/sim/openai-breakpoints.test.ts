@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshNs, type Json, simulator, text } from "./helpers.ts";
+import { freshNs, type Json, simulator, text } from "../support/sim.ts";
 
 // GPT-5.6+ prompt caching. Sources: developers.openai.com/api/docs/guides/prompt-caching ("For GPT-5.6 models
 // and later model families, cache writes cost 1.25x the uncached input token rate ... OpenAI reports writes

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshNs, simulator, text, tokensOf } from "./helpers.ts";
+import { freshNs, simulator, text, tokensOf } from "../support/sim.ts";
 
 const PATH = "/openai/v1/chat/completions";
 const auth = (ns: string) => ({ authorization: `Bearer ${ns}` });

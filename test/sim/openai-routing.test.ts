@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SimulatorOptions } from "../../sim/app.ts";
-import { freshNs, simulator, text } from "./helpers.ts";
+import { freshNs, simulator, text } from "../support/sim.ts";
 
 const PROMPT = text(2048, "routing");
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshNs, type Json, simulator, sseEvents, text, tokensOf } from "./helpers.ts";
+import { freshNs, type Json, simulator, sseEvents, text, tokensOf } from "../support/sim.ts";
 
 const auth = (ns: string) => ({ authorization: `Bearer ${ns}` });
 

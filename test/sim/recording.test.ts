@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshNs, simulator } from "./helpers.ts";
+import { freshNs, simulator } from "../support/sim.ts";
 
 describe("request recording", () => {
   it("records method, path, query, headers, raw body and simulated time, in order", async () => {

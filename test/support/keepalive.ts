@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import type Anthropic from "@anthropic-ai/sdk";
-import { classOf, emptyFamily, encodeFamily, WINDOWS } from "../../src/keepalive/gaps.ts";
+import { classOf, emptyFamily, encodeFamily, WINDOWS } from "../../src/decide/gaps.ts";
 import { anthropic, longText, namespace, simAdvance } from "./clients.ts";
 import { freshTenant } from "./tenants.ts";
 import { totalsAfter, tracker } from "./tracker.ts";

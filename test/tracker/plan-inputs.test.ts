@@ -71,7 +71,10 @@ describe("the tracker's lookup and record answers", () => {
     const stub = tracker(t.id);
     const scope = { family: FAMILY, model: "claude-sonnet-4-6" };
     const empty = await stub.lookup([], NOW, scope);
-    expect(empty).toEqual({ ok: true, value: { states: {}, familyRatePerMin: 0 } });
+    expect(empty).toMatchObject({ ok: true, value: { states: {}, familyRatePerMin: 0 } });
+    // A new tenant's outlook is the priors: a head has an even chance of coming back within 5 minutes.
+    expect(empty.ok && empty.value.outlook?.head[0]).toBeCloseTo(0.5, 6);
+    expect(empty.ok && empty.value.outlook?.reach).toEqual([0.5, 0.5, 0.5]);
     for (let i = 0; i < 3; i++) {
       const answer = await stub.record(record(t.id, i));
       expect(answer.ok && answer.value.familyRatePerMin).toBeGreaterThan(i);

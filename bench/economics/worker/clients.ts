@@ -1,6 +1,6 @@
+import { pingLeadMs } from "../../../src/decide/keepalive-settings.ts";
 import type { ModelInfo } from "../../../src/economics/models.ts";
 import { anthropicPingBody, openAIChatPingBody } from "../../../src/keepalive/ping-body.ts";
-import { pingLeadMs } from "../../../src/keepalive/settings.ts";
 import type { ReplayResult } from "../engine.ts";
 import { MinHeap } from "../heap.ts";
 import type { Trace, TraceRequest } from "../trace.ts";

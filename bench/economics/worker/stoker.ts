@@ -1,10 +1,14 @@
-import { type Config, parseConfig } from "../../../src/config.ts";
+import { type Config, parseConfig } from "../../../src/core/config.ts";
+import type { Logger } from "../../../src/core/log.ts";
+import {
+  DEFAULT_KEEPALIVE,
+  type KeepaliveSettings,
+  pingLeadMs,
+} from "../../../src/decide/keepalive-settings.ts";
 import { keepaliveCapture } from "../../../src/edge/capture.ts";
-import type { Logger } from "../../../src/edge/log.ts";
 import { prepare } from "../../../src/edge/prepare.ts";
 import { toRecord } from "../../../src/edge/record.ts";
 import { sendPing } from "../../../src/keepalive/pinger.ts";
-import { DEFAULT_KEEPALIVE, type KeepaliveSettings, pingLeadMs } from "../../../src/keepalive/settings.ts";
 import { type CacheSettings, DEFAULT_CACHE_SETTINGS } from "../../../src/plan/settings.ts";
 import { Conversations } from "../../../src/tracker/conversation-state.ts";
 import {
@@ -57,6 +61,8 @@ export interface WorkerReplayOptions {
   /** Called after each trace request with what the worker would have put in `x-stoker-plan`. */
   onRequest?: (req: TraceRequest, planText: string | null, usage: Usage | null) => void;
   name?: string;
+  /** Called at the end with the tenant's decision state (what the fitting of the priors reads). */
+  onDone?: (state: DecisionState) => void;
   /** The tenant the replay runs as (its id salts the chain hashes and OpenAI keys). */
   tenantId?: string;
 }
@@ -155,6 +161,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       lookup: async (hashes, scope) => ({
         known: new Map(Object.entries(prefixes.lookup(hashes, t))),
         ...planFacts(planInputs, scope, t),
+        outlook: conversations.outlook(scope.conversation, scope.family),
       }),
       log: silent,
     });
@@ -201,5 +208,6 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
     recordDecisionState(state, record, config.keepalive.anthropicTtlMs, sealed, {});
   }
   await sweepUntil(trace.endMs);
+  opts.onDone?.(state);
   return provider.result(opts.name ?? `Stoker (the worker's path, ${opts.mapping} mapping)`);
 }

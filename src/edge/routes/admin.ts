@@ -13,17 +13,17 @@ import {
   TenantWithKeySchema,
 } from "../../analytics/schemas.ts";
 import { iso } from "../../analytics/shape.ts";
-import type { Config } from "../../config.ts";
+import type { Config } from "../../core/config.ts";
+import { StokerError } from "../../core/errors.ts";
+import type { RpcResult } from "../../core/rpc.ts";
+import type { KeepaliveSettings } from "../../decide/keepalive-settings.ts";
 import { poolFor } from "../../gpu/pool-client.ts";
-import type { KeepaliveSettings } from "../../keepalive/settings.ts";
 import { directory } from "../../tenants/directory.ts";
 import { digestsEqual, sha256 } from "../../tenants/keys.ts";
 import { forgetResolved } from "../../tenants/resolve.ts";
 import { tenantScope } from "../../tenants/scope.ts";
 import type { Actor, TenantInfo } from "../../tenants/types.ts";
-import type { RpcResult } from "../../tracker/types.ts";
 import type { AppEnv } from "../context.ts";
-import { StokerError } from "../errors.ts";
 import { trackerFor } from "../tracker-client.ts";
 
 const security = [{ adminToken: [] }];
@@ -108,8 +108,8 @@ async function describe(env: Env, config: Config, id: string) {
         created_at: null,
         key_set: true,
         key_rotated_at: null,
-        provider_keys: { anthropic: false, openai: false },
-        provider_key_state: { anthropic: "unset", openai: "unset" },
+        provider_keys: { anthropic: false, openai: false, gemini: false },
+        provider_key_state: { anthropic: "unset", openai: "unset", gemini: "unset" },
         canonicalize: fromConfig.canonicalize,
         cache: fromConfig.cache,
       }

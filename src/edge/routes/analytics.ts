@@ -20,8 +20,8 @@ import {
   shapePrefix,
 } from "../../analytics/shape.ts";
 import { now } from "../../core/clock.ts";
+import { StokerError } from "../../core/errors.ts";
 import type { AppEnv } from "../context.ts";
-import { StokerError } from "../errors.ts";
 import { tenantAuth } from "../middleware.ts";
 import { trackerFor } from "../tracker-client.ts";
 

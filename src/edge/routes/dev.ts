@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { advanceClock, clockOffset, now } from "../../core/clock.ts";
+import { StokerError } from "../../core/errors.ts";
 import { runCron } from "../../keepalive/scheduled.ts";
 import type { AppEnv } from "../context.ts";
-import { StokerError } from "../errors.ts";
 
 /**
  * `/__dev/clock` (only with DEV_CLOCK=1, which only local development with the simulator accepts): read the

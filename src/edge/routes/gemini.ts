@@ -1,7 +1,7 @@
 import { Hono } from "hono";
+import { StokerError } from "../../core/errors.ts";
 import { geminiCountTokens, geminiGenerate } from "../../upstream/gemini.ts";
 import type { AppEnv } from "../context.ts";
-import { StokerError } from "../errors.ts";
 import { tenantAuth } from "../middleware.ts";
 import { proxy } from "../proxy.ts";
 

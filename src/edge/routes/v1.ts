@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { StokerError } from "../../core/errors.ts";
 import type { AppEnv } from "../context.ts";
-import { StokerError } from "../errors.ts";
 import { flavor } from "../middleware.ts";
 import { mountAdmin } from "./admin.ts";
 import { mountAnalytics } from "./analytics.ts";

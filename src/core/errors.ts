@@ -1,5 +1,4 @@
-/** Which provider's error shape a route speaks. */
-export type Flavor = "anthropic" | "openai" | "gemini";
+import type { Provider } from "./provider.ts";
 
 /** Anthropic's error types; OpenAI's `type` field takes the closest equivalent. */
 export type ErrorKind =
@@ -88,7 +87,7 @@ export function googleErrorBody(status: number, message: string) {
 
 /** The JSON body of an error in the provider's shape. */
 export function errorBody(
-  flavor: Flavor,
+  flavor: Provider,
   kind: ErrorKind,
   message: string,
   requestId: string,
@@ -110,7 +109,7 @@ export function errorBody(
 }
 
 /** A Response carrying a provider-shaped error. */
-export function errorResponse(flavor: Flavor, err: StokerError, requestId: string): Response {
+export function errorResponse(flavor: Provider, err: StokerError, requestId: string): Response {
   return new Response(
     JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param, err.status)),
     {
@@ -118,4 +117,21 @@ export function errorResponse(flavor: Flavor, err: StokerError, requestId: strin
       headers: { "content-type": "application/json", "x-stoker-request-id": requestId, ...err.headers },
     },
   );
+}
+
+/** The SSE text that tells a client its stream broke, in each wire format's own stream error shape. */
+export const streamErrors = {
+  anthropic: (message: string) =>
+    `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message } })}\n\n`,
+  openAIChat: (message: string) =>
+    `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: "stream_interrupted" } })}\n\n`,
+  openAIResponses: (message: string) =>
+    `event: error\ndata: ${JSON.stringify({ type: "error", code: "stream_interrupted", message, param: null })}\n\n`,
+  // Gemini's SSE carries no event names; a broken stream ends with a data line holding its JSON error body.
+  gemini: (message: string) => `data: ${JSON.stringify(googleErrorBody(500, message))}\n\n`,
+} as const;
+
+/** Thrown at startup-equivalent time when the deploy's config is wrong. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
 }

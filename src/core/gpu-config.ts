@@ -1,4 +1,4 @@
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "./errors.ts";
 
 /** One OpenAI-compatible server (vLLM, SGLang, ...) of a pool. */
 export interface GpuBackendConfig {

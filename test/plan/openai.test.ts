@@ -5,7 +5,7 @@ import { shardCount } from "../../src/decide/openai.ts";
 import { describePlan, planOpenAI } from "../../src/plan/index.ts";
 import type { OpenAIPlan, PlanContext } from "../../src/plan/types.ts";
 import { renderOpenAI, tenantScopedCacheKey } from "../../src/upstream/body/index.ts";
-import { chatBody } from "./arbitraries.ts";
+import { chatBody } from "../support/arbitraries.ts";
 
 type Json = Record<string, unknown>;
 const ctx: PlanContext = { nowMs: 0, tenant: { allowRetention24h: true }, familyRatePerMin: 0 };

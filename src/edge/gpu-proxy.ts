@@ -1,46 +1,26 @@
 import type { Context } from "hono";
 import { parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
-import type { Tenant } from "../edge/auth.ts";
-import { readJsonBody } from "../edge/body.ts";
-import { overAnalysisBudget } from "../edge/budget.ts";
-import type { AppEnv } from "../edge/context.ts";
-import { StokerError } from "../edge/errors.ts";
-import { tenantSalt } from "../edge/prepare.ts";
-import { openAIChat } from "../upstream/endpoints.ts";
+import { StokerError } from "../core/errors.ts";
+import type { GpuBackendConfig, GpuPoolConfig } from "../core/gpu-config.ts";
+import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "../gpu/pool-client.ts";
+import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "../gpu/prompt.ts";
+import { cacheSalt } from "../gpu/salt.ts";
+import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
 import { clientWantsStreamUsage, hideStreamUsage } from "../upstream/openai-stream-usage.ts";
-import { pipeSse } from "../upstream/sse.ts";
-import { openAIChatUsage, type Usage, usageHeader } from "../upstream/usage.ts";
-import { openAIChatWatcher } from "../upstream/watchers.ts";
-import type { GpuBackendConfig, GpuPoolConfig } from "./config.ts";
-import { rememberForKeepalive } from "./keepalive-client.ts";
-import { finishSafely, ROUTE_DEADLINE_MS, type Route, routeWithDeadline } from "./pool-client.ts";
-import { GPU_PATHS, type GpuEndpoint, type GpuPrepared, prepareGpu } from "./prompt.ts";
-import { recordGpu } from "./record.ts";
-import { cacheSalt } from "./salt.ts";
+import { relay } from "../upstream/relay.ts";
+import type { Usage } from "../upstream/usage.ts";
+import type { Tenant } from "./auth.ts";
+import { readJsonBody } from "./body.ts";
+import { overAnalysisBudget } from "./budget.ts";
+import type { AppEnv } from "./context.ts";
+import { recordGpu } from "./gpu-record.ts";
+import { rememberForKeepalive } from "./gpu-remember.ts";
+import { tenantSalt } from "./prepare.ts";
 
 /** At most this many backends are tried for one request: the first choice and one retry. */
 const ATTEMPTS = 2;
-
-function invalid(message: string, param: string): StokerError {
-  return new StokerError(400, "invalid_request_error", message, { param });
-}
-
-/** The fields without which no OpenAI-compatible server can answer. */
-function validate(endpoint: GpuEndpoint, body: Record<string, unknown>): void {
-  if (typeof body.model !== "string" || body.model === "")
-    throw invalid("model: must be a non-empty string", "model");
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== "boolean")
-    throw invalid("stream: must be a boolean", "stream");
-  if (endpoint === "chat.completions" && !Array.isArray(body.messages))
-    throw invalid("messages: must be an array", "messages");
-  if (endpoint === "completions") {
-    const p = body.prompt;
-    if (typeof p !== "string" && !(Array.isArray(p) && p.length > 0))
-      throw invalid("prompt: must be a string or a non-empty array", "prompt");
-  }
-}
 
 /** Managed tenants: the backend's key from the pool config (or none); pass-through: the client's own. */
 function credential(tenant: Tenant, backend: GpuBackendConfig): Credential | undefined {
@@ -56,7 +36,8 @@ const retryable = (status: number) => status >= 500 || status === 429;
  * canonicalize and salt, route (pool object, bounded wait), forward, retry once on another backend when the
  * first fails before any byte reached the client, stream back unbuffered, then end the lease and account.
  */
-export function gpuProxy(endpoint: GpuEndpoint) {
+export function gpuProxy(spec: EndpointSpec<GpuEndpoint>) {
+  const endpoint = spec.endpoint;
   return async function gpuHandler(c: Context<AppEnv>): Promise<Response> {
     const { config, requestId, log, tenant } = c.var;
     const pool = config.gpuPools.get(c.req.param("pool") ?? "");
@@ -67,7 +48,7 @@ export function gpuProxy(endpoint: GpuEndpoint) {
         `No GPU pool named ${c.req.param("pool")?.slice(0, 64)}.`,
       );
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
-    validate(endpoint, body);
+    spec.validate(body);
     const stream = body.stream === true;
     const model = body.model as string;
     const startedAt = Date.now();
@@ -165,7 +146,6 @@ export function gpuProxy(endpoint: GpuEndpoint) {
     headers.set("x-stoker-backend", String(chosen.backend));
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
-    const failed = retryable(upstream.status);
     const remember = (usage: Usage) =>
       rememberForKeepalive(c, {
         pool,
@@ -179,62 +159,25 @@ export function gpuProxy(endpoint: GpuEndpoint) {
         usage,
       });
 
-    const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
-    if (upstream.ok && isSse && upstream.body) {
-      const watcher = openAIChatWatcher();
-      const status = upstream.status;
-      const piped = pipeSse(upstream.body, {
-        watcher,
-        rewrite: hideUsage ? hideStreamUsage : undefined,
-        errorEvent: (reason) =>
-          openAIChat.streamError(
-            reason === "truncated"
-              ? "The GPU backend's stream ended early."
-              : "The GPU backend's stream was interrupted.",
-          ),
-        onEnd: (end, firstByteAt) => {
-          const usage = watcher.usage();
-          const complete = end === "complete" && !watcher.upstreamError;
-          finishLater(c, pool, chosen, {
-            ok: complete || end === "client_cancelled",
-            failed: end === "truncated" || end === "upstream_error",
-            ...tokens(usage),
-          });
-          const result = complete ? "ok" : end === "complete" ? "upstream_error" : end;
-          outcome(status, result, usage, (firstByteAt ?? Date.now()) - startedAt, plan);
-          if (complete && usage) remember(usage);
-        },
-      });
-      return new Response(piped, { status, headers });
-    }
-
-    let text: string;
-    try {
-      text = await upstream.text();
-    } catch {
-      // The connection broke mid-body (e.g. the backend refused oversized headers and closed): a clear 502,
-      // the backend counted as failed, the request accounted once.
-      finishLater(c, pool, chosen, { ok: false, failed: true });
-      outcome(502, "upstream_error", null, headersMs, plan);
-      throw new StokerError(
-        502,
-        "bad_gateway",
-        "The GPU backend's connection broke while sending its answer.",
-      );
-    }
-    let usage: Usage | null = null;
-    if (upstream.ok) {
-      try {
-        usage = openAIChatUsage((JSON.parse(text) as Record<string, unknown>).usage);
-      } catch {
-        // Not JSON: forwarded as it came, accounted without usage.
-      }
-      if (usage) headers.set("x-stoker-cache", usageHeader(usage));
-    }
-    finishLater(c, pool, chosen, { ok: !failed, failed, ...tokens(usage) });
-    outcome(upstream.status, upstream.ok ? "ok" : "upstream_error", usage, headersMs, plan);
-    if (upstream.ok && usage) remember(usage);
-    return new Response(text, { status: upstream.status, headers });
+    return relay({
+      upstream,
+      headers,
+      startedAt,
+      headersMs,
+      spec,
+      source: "The GPU backend's",
+      rewriteEvent: hideUsage ? hideStreamUsage : undefined,
+      // A backend that refuses a request's headers answers and resets: the client gets a clear 502.
+      readErrors: true,
+      onEnd: (e) => {
+        // A stream that broke counts against the backend; a whole answer counts by its status.
+        const failed = e.streamed ? e.end === "truncated" || e.end === "upstream_error" : retryable(e.status);
+        const ok = e.streamed ? e.result === "ok" || e.end === "client_cancelled" : !failed;
+        finishLater(c, pool, chosen, { ok, failed, ...tokens(e.usage) });
+        outcome(e.status, e.result, e.usage, e.ttfbMs, plan);
+        if (e.result === "ok" && e.usage) remember(e.usage);
+      },
+    });
   };
 }
 

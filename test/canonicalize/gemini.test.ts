@@ -6,7 +6,7 @@ import { renderGemini } from "../../src/upstream/body/render.ts";
 type Json = Record<string, unknown>;
 const MODEL = "gemini-2.5-flash";
 const analyze = (body: Json, raw = JSON.stringify(body), rules = DEFAULT_RULES) =>
-  analyzeGemini({ raw, body, salt: "s", rules, model: MODEL });
+  analyzeGemini({ raw, body, salt: "s", rules, modelId: MODEL });
 
 const decl = (name: string, props: Json) => ({
   name,
@@ -107,7 +107,7 @@ describe("Gemini canonicalization", () => {
         body: b,
         salt: "s",
         rules: DEFAULT_RULES,
-        model: "gemini-2.5-pro",
+        modelId: "gemini-2.5-pro",
       }).h0,
     ).not.toBe(base.h0);
   });

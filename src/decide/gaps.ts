@@ -17,7 +17,7 @@ import { TTL_MS } from "../economics/breakEven.ts";
  *   (`turns`). Uses are the strongest signal on the Mooncake trace (a block seen once is reused within 5
  *   minutes 19 % of the time, one seen twice 31 %, five times 63 %, whatever the turn); turns matter where
  *   conversations are linear chats, whose last prompt is seen once but reused whenever the chat goes on.
- *   16 classes × 12 windows × 2 counters = 384 integers: 1,536 bytes as a u32 blob per family.
+ *   16 classes × 12 windows × 2 counters = 384 integers, and 4 reach counts: 1,552 bytes as a u32 blob.
  * - the prefix's own gaps between its uses, counted per window (13 counters, the last for gaps beyond the
  *   horizon): its rhythm, e.g. a user who always comes back after ~7 minutes. A prefix's own history holds
  *   only returns (it cannot have seen its own "never"), so it shapes *when*, not *whether*.
@@ -37,9 +37,9 @@ export const TURN_CLASSES: readonly number[] = [1, 2, 3, 6];
 /** Classes of the family table. */
 export const CLASSES = USE_CLASSES.length * TURN_CLASSES.length;
 /**
- * Counts are halved once a class has seen this many prefixes, so the table keeps adapting and fits u32. It
- * must be large: returns are counted up to an hour after the at-risk counts they belong to, so halving
- * every few minutes would weigh returns double and make reuse look twice as likely.
+ * Counts are halved once a class's first window has seen this many prefixes, so the table keeps adapting and
+ * fits u32. A window's at-risk count and its returns are counted together (when it closes or the prefix comes
+ * back in it), so halving weighs neither side double.
  */
 const FAMILY_CAP = 1 << 20;
 /** Own gap counters are halved beyond this, so they fit a byte each. */
@@ -49,6 +49,20 @@ const OWN_CAP = 255;
 export interface FamilyGaps {
   atRisk: number[];
   returns: number[];
+  /**
+   * Of the conversations that came back within the horizon, how many sent again each of the previous
+   * request's last positions: whether a return reads an entry written at the end, or a little before it.
+   */
+  reach: Reach;
+}
+
+/** Positions from the end whose reach is counted: the last, the one before, and the one before that. */
+export const REACH_DEPTH = 3;
+
+export interface Reach {
+  returns: number;
+  /** Index k: returns that sent again the position k places before the previous request's last. */
+  sent: number[];
 }
 
 /**
@@ -71,6 +85,8 @@ export interface GapHistory extends Standing {
   own: ArrayLike<number>;
   /** The family's table, or null for a family with no history yet (the priors stand in). */
   family: FamilyGaps | null;
+  /** The tenant's table (all its families pooled), which a family with little data borrows from. */
+  tenant?: FamilyGaps | null;
 }
 
 /** An empty family table. */
@@ -78,6 +94,7 @@ export function emptyFamily(): FamilyGaps {
   return {
     atRisk: new Array(CLASSES * WINDOWS).fill(0),
     returns: new Array(CLASSES * WINDOWS).fill(0),
+    reach: { returns: 0, sent: new Array(REACH_DEPTH).fill(0) },
   };
 }
 
@@ -113,53 +130,26 @@ export function windowOf(idleMs: number, windowMs: number = WINDOW_MS): number {
   return idleMs <= windowMs ? 0 : Math.ceil(idleMs / windowMs) - 1;
 }
 
-/** A request contained the prefix (`s` counts it): a new idle period opens, at risk in window 0. */
-export function noteUse(family: FamilyGaps, s: Standing | number): void {
-  const i = classOf(standingOf(s)) * WINDOWS;
-  family.atRisk[i] = (family.atRisk[i] ?? 0) + 1;
-  if ((family.atRisk[i] ?? 0) > FAMILY_CAP) halveClass(family, i);
-}
-
 /**
- * A sweep found `count` prefixes standing at `s` entering idle window `window` (j >= 1) since the last
- * sweep, i.e. whose last use lies in (previousSweep - j·WINDOW_MS, now - j·WINDOW_MS]. One grouped COUNT over
- * `last_seen` per window and sweep does it: a prefix used again meanwhile has a newer `last_seen` and is,
- * rightly, not counted. Keeping these counts current is what makes the hazards honest (see `catchUp`).
+ * `count` prefixes standing at `s` went through idle window `window` without coming back: the window closed
+ * on them. Counting a window when it closes, not when it opens, is what keeps the hazards honest while
+ * returns are still outstanding: a prefix still waiting in a window is neither a return nor a miss yet
+ * (right-censored), so a new family learns from its first closed windows instead of from an at-risk count
+ * whose returns have not had time to come. The Tracker's sweep finds them with one grouped COUNT over
+ * `last_seen` per window: those whose last use lies in (previousSweep - (j+1)·window, now - (j+1)·window].
  */
-export function noteIdle(family: FamilyGaps, s: Standing | number, window: number, count = 1): void {
-  if (window < 1 || window >= WINDOWS || count <= 0) return;
+export function noteSurvived(family: FamilyGaps, s: Standing | number, window: number, count = 1): void {
+  if (window < 0 || window >= WINDOWS || count <= 0) return;
   const i = classOf(standingOf(s)) * WINDOWS + window;
   family.atRisk[i] = (family.atRisk[i] ?? 0) + count;
-}
-
-/**
- * Per-row alternative to `noteUse` + `noteIdle`: brings a family's at-risk counts up to date for a prefix
- * standing at `s`, idle for `idleMs` since its last use: every
- * window it has entered without coming back counts once. `counted` is how many windows were already counted
- * for this idle period (0 right after a use); the new value is returned for the caller to store. Call it when
- * a request contains the prefix again (with the gap, before `noteReturn`), whenever a sweep looks at the
- * prefix, and when it goes cold. Counts that lag are worse than none: a prefix that never comes back and is
- * never looked at again is never counted, so the hazards of later windows approach 1 (on the Mooncake
- * replay, counting only at returns and ping checks costs 0.96 of no caching; counting as windows open, 0.87).
- */
-export function catchUp(
-  family: FamilyGaps,
-  s: Standing | number,
-  idleMs: number,
-  counted: number,
-  windowMs: number = WINDOW_MS,
-): number {
-  const upTo = Math.min(windowOf(idleMs, windowMs), WINDOWS - 1) + 1;
-  if (upTo <= counted) return counted;
   const base = classOf(standingOf(s)) * WINDOWS;
-  for (let j = counted; j < upTo; j++) family.atRisk[base + j] = (family.atRisk[base + j] ?? 0) + 1;
   if ((family.atRisk[base] ?? 0) > FAMILY_CAP) halveClass(family, base);
-  return upTo;
 }
 
 /**
  * Records that a prefix standing at `s` (as it stood before this use) was used again `gapMs` after its last
- * use; its idle windows must be counted first.
+ * use: at risk in the window it came back in, and a return there. The windows before it are counted when they
+ * closed (`noteSurvived`).
  */
 export function noteReturn(
   family: FamilyGaps,
@@ -168,9 +158,11 @@ export function noteReturn(
   windowMs: number = WINDOW_MS,
 ): void {
   const j = windowOf(gapMs, windowMs);
-  if (j >= WINDOWS) return; // beyond the horizon: already counted as gone, the prefix starts afresh
-  const i = classOf(standingOf(s)) * WINDOWS + j;
-  family.returns[i] = (family.returns[i] ?? 0) + 1;
+  if (j >= WINDOWS) return; // beyond the horizon: every window closed on it, the prefix starts afresh
+  const base = classOf(standingOf(s)) * WINDOWS;
+  family.atRisk[base + j] = (family.atRisk[base + j] ?? 0) + 1;
+  family.returns[base + j] = (family.returns[base + j] ?? 0) + 1;
+  if ((family.atRisk[base] ?? 0) > FAMILY_CAP) halveClass(family, base);
 }
 
 /** Adds one of the prefix's own gaps to its histogram (returns a new array). */
@@ -190,15 +182,31 @@ function halveClass(family: FamilyGaps, base: number): void {
   }
 }
 
-/** The family table as a u32 blob (1,536 bytes) for a SQLite column. */
+/** Reach counts are halved beyond this, so the ratio follows what a family does lately. */
+const REACH_CAP = 1 << 12;
+
+/** A conversation came back within the horizon: which of the previous request's last positions it sent. */
+export function noteReach(family: FamilyGaps, sent: readonly boolean[]): void {
+  const r = family.reach;
+  r.returns++;
+  for (let k = 0; k < REACH_DEPTH; k++) if (sent[k]) r.sent[k] = (r.sent[k] ?? 0) + 1;
+  if (r.returns > REACH_CAP) {
+    r.returns = Math.floor(r.returns / 2);
+    r.sent = r.sent.map((x) => Math.floor(x / 2));
+  }
+}
+
+/** The family table as a u32 blob (1,552 bytes: the survival counts, then the reach counts) for SQLite. */
 export function encodeFamily(family: FamilyGaps): Uint8Array {
   const n = CLASSES * WINDOWS;
-  const out = new Uint8Array(8 * n);
+  const out = new Uint8Array(8 * n + 4 + 4 * REACH_DEPTH);
   const view = new DataView(out.buffer);
   for (let i = 0; i < n; i++) {
     view.setUint32(4 * i, Math.min(family.atRisk[i] ?? 0, 0xffffffff), true);
     view.setUint32(4 * (n + i), Math.min(family.returns[i] ?? 0, 0xffffffff), true);
   }
+  view.setUint32(8 * n, family.reach.returns, true);
+  for (let k = 0; k < REACH_DEPTH; k++) view.setUint32(8 * n + 4 + 4 * k, family.reach.sent[k] ?? 0, true);
   return out;
 }
 
@@ -208,12 +216,16 @@ export function decodeFamily(blob: Uint8Array | ArrayBuffer | null | undefined):
   const family = emptyFamily();
   if (!blob) return family;
   const bytes = blob instanceof Uint8Array ? blob : new Uint8Array(blob);
-  if (bytes.byteLength !== 8 * n) return family;
+  if (bytes.byteLength !== 8 * n + 4 + 4 * REACH_DEPTH) return family;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) {
     family.atRisk[i] = view.getUint32(4 * i, true);
     family.returns[i] = view.getUint32(4 * (n + i), true);
   }
+  family.reach = {
+    returns: view.getUint32(8 * n, true),
+    sent: Array.from({ length: REACH_DEPTH }, (_, k) => view.getUint32(8 * n + 4 + 4 * k, true)),
+  };
   return family;
 }
 

@@ -1,4 +1,4 @@
-import { STOKER, workerFetch } from "../support/clients.ts";
+import { STOKER, workerFetch } from "./clients.ts";
 
 /** GET a /v1 path with a tenant key (Bearer unless another header is given); returns status and JSON. */
 export async function api(

@@ -1,4 +1,4 @@
-import type { Json } from "./helpers.ts";
+import type { Json } from "./sim.ts";
 
 /** Anthropic headers for a namespace. */
 export function anthropicHeaders(ns: string): Record<string, string> {

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import type { CanonicalizeRules } from "./canonicalize/rules.ts";
-import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "./economics/models.ts";
-import type { Flavor } from "./edge/errors.ts";
-import { type GpuPoolConfig, parseGpuPools } from "./gpu/config.ts";
-import { CACHE_SETTING_NAMES, type CacheSettings, DEFAULT_CACHE_SETTINGS } from "./plan/settings.ts";
+import type { CanonicalizeRules } from "../canonicalize/rules.ts";
+import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "../economics/models.ts";
+import { CACHE_SETTING_NAMES, type CacheSettings, DEFAULT_CACHE_SETTINGS } from "../plan/settings.ts";
+import { ConfigError } from "./errors.ts";
+import { type GpuPoolConfig, parseGpuPools } from "./gpu-config.ts";
+import type { Provider } from "./provider.ts";
 
 /** A tenant known from config: its id and the SHA-256 of its Stoker key. */
 export interface TenantRecord {
@@ -26,7 +27,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Everything Stoker reads from its environment, parsed and validated once. */
 export interface Config {
-  upstreams: Record<Flavor, UpstreamConfig>;
+  upstreams: Record<Provider, UpstreamConfig>;
   simulator: boolean;
   /** DEV_CLOCK=1: the shared clock can be moved (`POST /__dev/clock`); only with the simulator. */
   devClock: boolean;
@@ -79,11 +80,6 @@ export const DEFAULTS = {
   // Only for local dev and tests; a deploy sets the STOKER_SECRET secret (see README).
   devSecret: "stoker-local-dev-secret",
 } as const;
-
-/** Thrown at startup-equivalent time when the deploy's config is wrong. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
 
 const cache = new WeakMap<object, Config>();
 

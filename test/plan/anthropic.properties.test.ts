@@ -6,7 +6,7 @@ import { MAX_BREAKPOINTS, planAnthropic } from "../../src/plan/index.ts";
 import type { AnthropicPlan, PlanContext, PrefixState } from "../../src/plan/types.ts";
 import type { Analysis } from "../../src/prefix/types.ts";
 import { renderAnthropic } from "../../src/upstream/body/index.ts";
-import { anthropicBody } from "./arbitraries.ts";
+import { anthropicBody } from "../support/arbitraries.ts";
 
 type Json = Record<string, unknown>;
 const SALT = "tenant-secret";

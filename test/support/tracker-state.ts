@@ -2,7 +2,7 @@
 // request changed anything, and what was recorded for a request id.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { tracker } from "../support/tracker.ts";
+import { tracker } from "./tracker.ts";
 
 export interface TrackerState {
   /** SQLite's total_changes() on the object's connection: every row inserted, updated or deleted so far. */

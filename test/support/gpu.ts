@@ -3,8 +3,8 @@ import OpenAI from "openai";
 import type { GpuRecorded } from "../../sim/gpu/app.ts";
 import type { GpuPool } from "../../src/gpu/pool-object.ts";
 import type { BackendSnapshot } from "../../src/gpu/pool-state.ts";
-import { STOKER, workerFetch } from "../support/clients.ts";
-import type { GpuSimUrls } from "./pools.ts";
+import { STOKER, workerFetch } from "./clients.ts";
+import type { GpuSimUrls } from "./gpu-pools.ts";
 
 export const gpuSim = (): GpuSimUrls => JSON.parse(env.GPU_SIM) as GpuSimUrls;
 

@@ -1,28 +1,14 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../edge/context.ts";
+import type { GpuPoolConfig } from "../core/gpu-config.ts";
+import { poolFor } from "../gpu/pool-client.ts";
+import type { GpuEndpoint } from "../gpu/prompt.ts";
+import { MAX_TOUCH_BYTES, type RememberInput } from "../gpu/remember.ts";
+import { MIN_TOUCH_TOKENS, touchBody } from "../gpu/touch.ts";
 import type { Usage } from "../upstream/usage.ts";
-import type { GpuPoolConfig } from "./config.ts";
-import { poolFor } from "./pool-client.ts";
-import type { GpuEndpoint } from "./prompt.ts";
-import { MIN_TOUCH_TOKENS, touchBody } from "./touch.ts";
+import type { AppEnv } from "./context.ts";
 
-/** Prompts larger than this are not kept for touches (they are sealed and stored in the pool object). */
-export const MAX_TOUCH_BYTES = 256 * 1024;
 /** Chunk keys kept per candidate (to ask the index whether the backend still holds the prompt). */
 const MAX_KEPT_CHUNKS = 512;
-
-/** What the pool object needs to touch a conversation's latest prompt later. */
-export interface RememberInput {
-  tenantId: string;
-  key: string;
-  backend: number;
-  endpoint: GpuEndpoint;
-  tokens: number;
-  chunks: string[];
-  /** The touch request's body (the forwarded prompt, one token, not streamed). */
-  body: string;
-  at: number;
-}
 
 export interface Remember {
   pool: GpuPoolConfig;

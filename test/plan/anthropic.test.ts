@@ -36,7 +36,9 @@ describe("planAnthropic without tracker state", () => {
     expect(plan.breakpoints[0]?.segment).toBe(a.headEnd);
     const out = JSON.parse(renderAnthropic(a, plan)) as Json;
     expect(out.system).toEqual([{ type: "text", text: SYSTEM, cache_control: { type: "ephemeral" } }]);
-    expect(describePlan(plan)).toMatch(/^anthropic bp=head@0:5m read=0 write=\d\.\dk$/);
+    expect(describePlan(plan)).toMatch(
+      /^anthropic bp=head@0:5m read=0 write=\d\.\dk lasting=5m\(p5m=0\.50,p1h=0\.60\)$/,
+    );
   });
 
   it("writes the tail of a conversation that is being continued", () => {

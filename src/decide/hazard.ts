@@ -1,0 +1,118 @@
+import { classOf, type FamilyGaps, type GapHistory, type Standing, TURN_CLASSES, WINDOWS } from "./gaps.ts";
+
+/**
+ * Prior for a tenant with no history, per use class (1, 2, 3-5, 6+ requests): the chance of coming back in
+ * each 5-minute idle window given none came before. Fitted by `node bench/economics/fit.ts` on the first
+ * half of the Mooncake conversation trace (the report shows the second half); windows that half cannot
+ * observe continue the last fitted one at 0.6 per window. Written as pseudo-counts of `PRIOR_WEIGHT`
+ * conversations per cell, so a tenant's own closed windows outweigh it after a handful of conversations.
+ */
+/** Hazards per use class and 5-minute window. */
+export type Prior = readonly (readonly number[])[];
+
+const PRIOR_H: Prior = [
+  [0.265, 0.105, 0.028, 0.016, 0.011, 0.021, 0.013, 0.008, 0.005, 0.003, 0.002, 0.001],
+  [0.378, 0.146, 0.035, 0.005, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0.518, 0.23, 0.046, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0.73, 0.438, 0.263, 0.158, 0.095, 0.057, 0.034, 0.02, 0.012, 0.007, 0.004, 0.002],
+];
+export const PRIOR_WEIGHT = 5;
+
+/**
+ * Prior for how a new head (tools + system) comes back, for the heads table: an even chance within 5
+ * minutes, 0.6 within the hour, whatever its uses. Not fitted: the traces we have carry one shared head
+ * each. A judgement that a head is shared by design across an app's requests (a 5m write needs 0.28), so a
+ * tenant's first long system prompt is written; the tenant's heads table overrides it within a few heads.
+ */
+export const HEAD_PRIOR_H: Prior = [[0.5, ...new Array<number>(11).fill(0.0201)]];
+/** Pseudo-gaps drawn from the family's shape that a prefix's own gaps are blended with. */
+export const OWN_WEIGHT = 2;
+
+/** The prior's return probability per window for a use class. */
+export function priorQ(useClass: number): number[] {
+  return distributionOf(PRIOR_H[Math.min(Math.max(useClass, 0), PRIOR_H.length - 1)] as readonly number[]);
+}
+
+/** Discrete-time hazards (chance of coming back in window j given not yet) from a return distribution. */
+export function hazardsOf(q: readonly number[]): number[] {
+  let survive = 1;
+  return q.map((qj) => {
+    const h = survive > 1e-12 ? Math.min(qj / survive, 1) : 0;
+    survive -= qj;
+    return h;
+  });
+}
+
+/** A return distribution from hazards. */
+function distributionOf(h: readonly number[]): number[] {
+  let survive = 1;
+  return h.map((hj) => {
+    const q = survive * hj;
+    survive -= q;
+    return q;
+  });
+}
+
+/**
+ * A table's hazards for one class, shrunk towards the same table's hazards for the same use class over all
+ * turn classes, which are in turn shrunk towards `base`: a class with little data borrows from its
+ * neighbours, a table with little data from the level above it.
+ */
+function shrunkHazards(table: FamilyGaps, s: Standing, base: readonly number[]): number[] {
+  const cls = classOf(s);
+  const u = Math.floor(cls / TURN_CLASSES.length);
+  const at = cls * WINDOWS;
+  const out: number[] = [];
+  for (let j = 0; j < WINDOWS; j++) {
+    let atRisk = 0;
+    let returns = 0;
+    for (let t = 0; t < TURN_CLASSES.length; t++) {
+      const i = (u * TURN_CLASSES.length + t) * WINDOWS + j;
+      atRisk += table.atRisk[i] ?? 0;
+      returns += table.returns[i] ?? 0;
+    }
+    const pooled = (returns + PRIOR_WEIGHT * (base[j] ?? 0)) / (atRisk + PRIOR_WEIGHT);
+    const own = (table.returns[at + j] ?? 0) + PRIOR_WEIGHT * pooled;
+    out.push(clamp01(own / ((table.atRisk[at + j] ?? 0) + PRIOR_WEIGHT)));
+  }
+  return out;
+}
+
+/**
+ * The hazards for one class: the prior (fitted, shipped in code), shrunk towards the tenant's table (all its
+ * families pooled), shrunk towards the family's. A new family starts from what its tenant has shown; a family
+ * with a few dozen closed windows of its own speaks for itself. Nothing outside the tenant enters.
+ */
+export function familyHazards(
+  family: FamilyGaps | null,
+  s: Standing,
+  tenant: FamilyGaps | null = null,
+  priors: Prior = PRIOR_H,
+): number[] {
+  const u = Math.floor(classOf(s) / TURN_CLASSES.length);
+  const prior = priors[Math.min(u, priors.length - 1)] as readonly number[];
+  const tenantH = tenant ? shrunkHazards(tenant, s, prior) : [...prior];
+  return family ? shrunkHazards(family, s, tenantH) : tenantH;
+}
+
+/**
+ * The chance that this prefix's next use falls in each idle window (index j: window j; what the entries
+ * leave to 1 is "not within the horizon"). Whether it comes back is the family's figure for its class;
+ * when, within the horizon, blends the family's timing with the prefix's own gaps.
+ */
+export function returnDistribution(h: GapHistory, priors: Prior = PRIOR_H): number[] {
+  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors));
+  const pReturn = fam.reduce((a, b) => a + b, 0);
+  if (pReturn <= 0) return fam;
+  let ownCount = 0;
+  for (let j = 0; j <= WINDOWS; j++) ownCount += h.own[j] ?? 0;
+  if (ownCount === 0) return fam;
+  // Own gaps beyond the horizon (index WINDOWS) keep their share of the mass out of every window.
+  return fam.map(
+    (q, j) => (pReturn * ((h.own[j] ?? 0) + (OWN_WEIGHT * q) / pReturn)) / (ownCount + OWN_WEIGHT),
+  );
+}
+
+function clamp01(x: number): number {
+  return Math.min(1, Math.max(0, x));
+}

@@ -1,9 +1,0 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../edge/context.ts";
-import { tenantAuth } from "../edge/middleware.ts";
-import { gpuProxy } from "./proxy.ts";
-
-/** GPU pools, mounted at /gpu (clients use baseURL http://host/gpu/<pool>/v1). OpenAI error shapes. */
-export const gpuRoutes = new Hono<AppEnv>()
-  .post("/:pool/v1/chat/completions", tenantAuth(), gpuProxy("chat.completions"))
-  .post("/:pool/v1/completions", tenantAuth(), gpuProxy("completions"));

@@ -1,0 +1,149 @@
+import type { EventSourceMessage } from "eventsource-parser";
+import { StokerError } from "../core/errors.ts";
+import type { MessageFacts } from "./diagnostics.ts";
+import type { EndpointSpec } from "./endpoints.ts";
+import type { Result } from "./outcome.ts";
+import { pipeSse, type StreamEnd } from "./sse.ts";
+import { type Usage, usageHeader } from "./usage.ts";
+
+/** How a relayed answer ended: what the outcome record and a GPU pool's lease report need. */
+export interface RelayEnd {
+  /** The status the client got (502 when the body broke before Stoker could send it). */
+  status: number;
+  result: Result;
+  /** How the stream or the body read ended; null for an upstream error passed through. */
+  end: StreamEnd | null;
+  /** The answer was an SSE stream, relayed as it came. */
+  streamed: boolean;
+  usage: Usage | null;
+  headersMs: number;
+  /** Until the first body byte (streams), else until the headers. */
+  ttfbMs: number;
+  durationMs: number;
+  /** Anthropic: the answer's message id and cache diagnostics. */
+  message: MessageFacts | null;
+}
+
+export interface RelayOptions {
+  upstream: Response;
+  /** The client's response headers, already set by the caller; `x-stoker-cache` is added here. */
+  headers: Headers;
+  /** Wall-clock start of the request, for the latencies. */
+  startedAt: number;
+  headersMs: number;
+  spec: Pick<EndpointSpec<string>, "watcher" | "jsonUsage" | "streamError">;
+  /** Who answered, for the client's error messages: "The upstream" or "The GPU backend's". */
+  source: string;
+  /** Re-emits each stream event (hiding usage or diagnostics the client did not ask for); null drops it. */
+  rewriteEvent?: ((event: EventSourceMessage) => string | null) | undefined;
+  /** Rewrites a body read whole before the client gets it. */
+  rewriteText?: ((text: string) => string) | undefined;
+  /** Anthropic: message facts from a JSON answer. */
+  jsonFacts?: ((json: Record<string, unknown>) => MessageFacts | null) | undefined;
+  /**
+   * Read an upstream error's body whole (GPU backends: one that refuses a request's headers answers and
+   * resets, and the client gets a clear 502) instead of passing it through as it comes.
+   */
+  readErrors?: boolean;
+  /** Called exactly once, when the answer is done (before a 502 is thrown). */
+  onEnd(end: RelayEnd): void;
+}
+
+/**
+ * The one relay of every route family: streams an SSE answer back untouched (never buffered) while a
+ * watcher reads usage on the side, reads a JSON answer's usage, passes upstream errors through, and
+ * turns a body that breaks before Stoker could send it into a 502 accounted once.
+ */
+export async function relay(o: RelayOptions): Promise<Response> {
+  const { upstream, headers, startedAt, headersMs, spec } = o;
+  type Rest = Omit<RelayEnd, "headersMs" | "durationMs" | "streamed"> &
+    Partial<Pick<RelayEnd, "durationMs" | "streamed">>;
+  const done = (rest: Rest) =>
+    o.onEnd({ headersMs, durationMs: Date.now() - startedAt, streamed: false, ...rest });
+
+  const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  if (upstream.ok && isSse && upstream.body) {
+    const watcher = spec.watcher();
+    const piped = pipeSse(upstream.body, {
+      watcher,
+      rewrite: o.rewriteEvent,
+      errorEvent: (reason) =>
+        spec.streamError(
+          reason === "truncated" ? `${o.source} stream ended early.` : `${o.source} stream was interrupted.`,
+        ),
+      onEnd: (end, firstByteAt) => {
+        const doneAt = Date.now();
+        const result: Result =
+          end === "complete"
+            ? watcher.upstreamError
+              ? "upstream_error"
+              : "ok"
+            : end === "upstream_error"
+              ? "upstream_error"
+              : end;
+        done({
+          status: upstream.status,
+          result,
+          end,
+          usage: watcher.usage(),
+          ttfbMs: (firstByteAt ?? doneAt) - startedAt,
+          durationMs: doneAt - startedAt,
+          streamed: true,
+          message: watcher.facts?.() ?? null,
+        });
+      },
+    });
+    return new Response(piped, { status: upstream.status, headers });
+  }
+
+  if (!upstream.ok && !o.readErrors) {
+    // Upstream errors (429 with retry-after, 529, 5xx, 4xx) reach the client unchanged.
+    done({
+      status: upstream.status,
+      result: "upstream_error",
+      end: null,
+      usage: null,
+      ttfbMs: headersMs,
+      message: null,
+    });
+    return new Response(upstream.body, { status: upstream.status, headers });
+  }
+
+  let text: string;
+  try {
+    text = await upstream.text();
+  } catch {
+    // The connection broke mid-body: the client gets a clear 502, and the request is accounted once.
+    done({
+      status: 502,
+      result: "upstream_error",
+      end: "upstream_error",
+      usage: null,
+      ttfbMs: headersMs,
+      message: null,
+    });
+    throw new StokerError(502, "bad_gateway", `${o.source} connection broke while sending its answer.`);
+  }
+  let usage: Usage | null = null;
+  let message: MessageFacts | null = null;
+  if (upstream.ok) {
+    try {
+      const json = JSON.parse(text) as Record<string, unknown>;
+      usage = spec.jsonUsage(json);
+      message = o.jsonFacts?.(json) ?? null;
+    } catch {
+      // Not JSON: forwarded as it came, accounted without usage.
+    }
+    if (usage) headers.set("x-stoker-cache", usageHeader(usage));
+    if (o.rewriteText) text = o.rewriteText(text);
+  }
+  done({
+    status: upstream.status,
+    result: upstream.ok ? "ok" : "upstream_error",
+    end: "complete",
+    usage,
+    ttfbMs: headersMs,
+    message,
+  });
+  return new Response(text, { status: upstream.status, headers });
+}
