@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { reuseOf } from "../../src/decide/reuse.ts";
+import { bestTtl, chooseTtl } from "../../src/decide/write.ts";
+import { modelInfo } from "../../src/economics/models.ts";
+import { Conversations, HEADS_TABLE, TENANT_TABLE } from "../../src/tracker/conversation-state.ts";
+import { MemoryConversationStore } from "../../src/tracker/memory.ts";
+
+/**
+ * What the tracker learns for the planner (issue #14): survival tables that count a window when it closes,
+ * a tenant table under each family, a heads table, and where a return continues from. Pure state updates over
+ * the replay's memory store: the Tracker runs the same code over SQLite (test/decide/differential.test.ts
+ * shows the two agree request by request).
+ */
+
+const MIN = 60_000;
+const SONNET = modelInfo("claude-sonnet-4-5"); // read 0.1, 5m write 1.25, 1h write 2
+
+function fresh(): Conversations {
+  return new Conversations(new MemoryConversationStore());
+}
+
+/** One request of `conversation` at `at` (the sweep first, as `recordDecisionState` does). */
+function request(
+  c: Conversations,
+  conversation: string,
+  family: string,
+  at: number,
+  positions: string[] = [],
+) {
+  c.sweep(at);
+  c.noteRequest(conversation, family, at, positions);
+}
+
+const total = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe("survival tables count a window when it closes", () => {
+  it("a conversation still inside its first window is neither a return nor a miss", () => {
+    const c = fresh();
+    request(c, "a", "f", 0);
+    request(c, "b", "f", 4 * MIN); // a sweep at 4 minutes: a's first window is still open
+    const table = c.store.family("f");
+    expect(total(table.atRisk)).toBe(0);
+    expect(total(table.returns)).toBe(0);
+    // Once the window has closed on it, it counts as at risk there, with no return.
+    request(c, "c", "f", 6 * MIN);
+    expect(c.store.family("f").atRisk[0]).toBe(1);
+    expect(total(c.store.family("f").returns)).toBe(0);
+  });
+
+  it("a return counts at risk and returned in its own window, the windows before it once", () => {
+    const c = fresh();
+    request(c, "a", "f", 0);
+    request(c, "a", "f", 12 * MIN); // back in window 2: windows 0 and 1 closed on it first
+    const t = c.store.family("f");
+    expect(t.atRisk.slice(0, 3)).toEqual([1, 1, 1]);
+    expect(t.returns.slice(0, 3)).toEqual([0, 0, 1]);
+    // The same counts in the tenant table, and nothing counted twice by a later sweep.
+    request(c, "z", "f", 40 * MIN);
+    expect(c.store.family(TENANT_TABLE).returns.slice(0, 3)).toEqual([0, 0, 1]);
+    expect(c.store.family("f").atRisk[2]).toBe(1);
+  });
+
+  it("learns fast: a family whose conversations come back within a minute overrides the prior in minutes", () => {
+    const c = fresh();
+    const before = c.outlook("new", "f").tail[0] as number;
+    for (let k = 0; k < 10; k++) {
+      request(c, `c${k}`, "f", k * 2 * MIN);
+      request(c, `c${k}`, "f", k * 2 * MIN + 30_000);
+    }
+    // What a new conversation of the family is now expected to do after its first request.
+    const after = c.outlook("c10", "f").tail[0] as number;
+    expect(before).toBeLessThan(0.3);
+    expect(after).toBeGreaterThan(0.7);
+  });
+});
+
+describe("the head of a family", () => {
+  it("a new head is written at first, and no longer after a handful of heads that never came back", () => {
+    const c = fresh();
+    const firstHead = reuseOf.head(undefined, 0, c.outlook("c0", "h0"));
+    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("5m");
+    // Ten requests, each with a unique 3,000-token system prompt (a new family), six minutes apart.
+    for (let k = 0; k < 10; k++) request(c, `c${k}`, `h${k}`, k * 6 * MIN);
+    request(c, "later", "h-later", 70 * MIN);
+    expect(total(c.store.family(HEADS_TABLE).atRisk)).toBeGreaterThan(10);
+    const learned = reuseOf.head(undefined, 0, c.outlook("next", "h-next"));
+    expect(learned.p5m).toBeLessThan(0.2);
+    expect(bestTtl(SONNET, 3000, learned, true)).toBeNull();
+  });
+});
+
+describe("where a return continues from", () => {
+  it("counts which of the previous request's last positions the next one sent again", () => {
+    const c = fresh();
+    // Each return replaces the last position (a partial last block) but keeps the one before it.
+    for (let k = 0; k < 20; k++) {
+      request(c, `c${k}`, "f", k * MIN, ["p0", `p1-${k}`, `p2-${k}`, `last-${k}`]);
+      request(c, `c${k}`, "f", k * MIN + 10_000, ["p0", `p1-${k}`, `p2-${k}`, `x-${k}`, `y-${k}`]);
+    }
+    const reach = c.outlook("c0", "f").reach;
+    expect(reach[0]).toBeLessThan(0.1);
+    expect(reach[1]).toBeGreaterThan(0.9);
+    expect(reach[2]).toBeGreaterThan(0.9);
+  });
+});
+
+describe("5m, 5m held by pings, or 1h", () => {
+  const size = { added: 500, exposed: 30_000, total: 50_000 };
+  const windows = (w: number[]) => ({ p5m: w[0] ?? 0, p1h: total(w), once: true, windows: w });
+
+  it("5m when the next turn comes at once", () => {
+    expect(chooseTtl(SONNET, windows([0.95, 0]), true, size)?.lasting).toBe("5m");
+  });
+
+  it("1h when a long prefix's next turn comes after a pause of minutes to an hour", () => {
+    const late = windows([0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0, 0]);
+    expect(chooseTtl(SONNET, late, true, size)).toMatchObject({ ttl: "1h", lasting: "1h" });
+    // Where the tenant does not allow 1h, pings cannot hold it that long for less than they save: nothing.
+    expect(chooseTtl(SONNET, late, false, size)).toBeNull();
+  });
+
+  it("5m held by pings when the next turn tends to come just after the first 5 minutes", () => {
+    // A long new tail: 1h's premium on 20,000 new tokens costs more than one ping of the whole prefix.
+    const justAfter = windows([0.3, 0.6, 0.02, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const longTail = { added: 20_000, exposed: 30_000, total: 50_000 };
+    expect(chooseTtl(SONNET, justAfter, true, longTail)).toMatchObject({ ttl: "5m", lasting: "5m+pings" });
+    // A short one: 1h is cheaper than the ping.
+    expect(chooseTtl(SONNET, justAfter, true, size)).toMatchObject({ ttl: "1h", lasting: "1h" });
+  });
+
+  it("nothing when nothing comes back", () => {
+    expect(chooseTtl(SONNET, windows([0.01, 0.01]), true, size)).toBeNull();
+  });
+});
