@@ -432,7 +432,10 @@ describe("tenant isolation", () => {
       new Set(
         [
           ...(d.prefixes ?? []).flatMap((r) => [r.hash, r.family]),
-          ...(d.conversations ?? []).flatMap((r) => [r.conversation, r.family]),
+          // `~tenant` and `~heads` are the names of two learned tables every tracker has, not hashes.
+          ...(d.conversations ?? [])
+            .flatMap((r) => [r.conversation, r.family])
+            .filter((v) => !String(v).startsWith("~")),
           ...(d.keepalive ?? []).flatMap((r) => [r.hash, r.conversation, r.family]),
         ].map(String),
       );
@@ -566,6 +569,8 @@ describe("tenant isolation", () => {
     expect(a.cache_creation_input_tokens).toBeGreaterThan(3000);
     // Stoker's own state is salted per tenant, but the provider's cache is not: B learns that someone
     // sent this exact prefix (and, from a real provider, sees it in the latency).
-    expect(b.cache_read_input_tokens).toBe(a.cache_creation_input_tokens);
+    // (At least the shared system prompt: each tenant's own learned state decides what else it marks.)
+    expect(b.cache_read_input_tokens).toBeGreaterThan(3000);
+    expect(b.cache_read_input_tokens).toBeLessThanOrEqual(a.cache_creation_input_tokens);
   });
 });
