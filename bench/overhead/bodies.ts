@@ -148,18 +148,26 @@ function wrap(upstream: Upstream, s: Shape, messages: Json[], stream: boolean): 
   };
 }
 
-/** A group's body factory: request `i` has the group's prefix and a last message of its own. */
+/**
+ * A group's body factory: request `i` has the group's prefix and a last message of its own. With
+ * `newConversation`, request `i` is also the first request of a conversation of its own: its first message
+ * starts with its own line (same tools and system: one family; every position after them new).
+ */
 export function bodyFactory(
   upstream: Upstream,
   tokens: number,
   stream: boolean,
   seed: number,
+  newConversation = false,
 ): (i: number) => Buffer {
   const s = shape(tokens, seed);
   const head = turnMessages(upstream, s);
   return (i) => {
     const tail = `Request ${seed}-${i}: ${prose(50, seed * 7919 + i)}`;
-    const messages = [...head, ...userMessages(upstream, s.turns.length, "ok", tail)];
+    const own = newConversation
+      ? [{ ...head[0], content: `Conversation ${seed}-${i}. ${String(head[0]?.content)}` }, ...head.slice(1)]
+      : head;
+    const messages = [...own, ...userMessages(upstream, s.turns.length, "ok", tail)];
     return Buffer.from(JSON.stringify(wrap(upstream, s, messages, stream)));
   };
 }

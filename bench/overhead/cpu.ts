@@ -71,3 +71,25 @@ export function selfCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
+
+/** Resident memory (VmRSS, MiB) of each workerd process of group `pgid`, largest first. */
+export function groupRssMiB(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    let status: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      status = readFileSync(`/proc/${entry}/status`, "utf8");
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(")");
+    if (stat.slice(stat.indexOf("(") + 1, close) !== "workerd") continue;
+    if (Number(stat.slice(close + 2).split(" ")[2]) !== pgid) continue;
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    out.push(kb / 1024);
+  }
+  return out.sort((a, b) => b - a);
+}

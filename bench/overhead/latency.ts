@@ -2,12 +2,22 @@
 // interleaved one by one (the order of the three rotates through all 6 permutations, so no arm always
 // follows another), at concurrency 1. CPU of each wrangler dev process group is read around each group.
 import { setTimeout as sleep } from "node:timers/promises";
+import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, type Upstream } from "./bodies.ts";
 import { cpuDelta, type GroupCpu, groupCpu, machineBusyMs, selfCpuMs } from "./cpu.ts";
 import { agent, type Timing, timedPost } from "./http.ts";
 
-export const ARMS = ["direct", "worker", "stoker"] as const;
+/**
+ * direct: straight to the simulator. worker, worker2: two copies of the null proxy (their difference is the
+ * noise floor). stoker: a later turn of a conversation (the isolate heard of it); stokerFirst: every request
+ * the first of a new conversation of the family. slow, slowFirst: the same through a second Stoker whose
+ * tracker answers 50-100 ms late (TRACKER_DELAY_MS).
+ */
+export const ARMS = ["direct", "worker", "worker2", "stoker", "stokerFirst", "slow", "slowFirst"] as const;
 export type Arm = (typeof ARMS)[number];
+const STOKERS: readonly Arm[] = ["stoker", "stokerFirst", "slow", "slowFirst"];
+/** Arms whose bodies start a new conversation each. */
+const FIRST: readonly Arm[] = ["stokerFirst", "slowFirst"];
 
 export interface Group {
   upstream: Upstream;
@@ -21,11 +31,13 @@ export interface Targets {
   sim: string;
   worker: string;
   stoker: string;
+  slow: string;
   stokerPgid: number;
   workerPgid: number;
+  slowPgid: number;
   tenantKey: string;
   /** CPU ms per wall ms of each wrangler dev group while idle, per command, subtracted from the group deltas. */
-  idle: { stoker: Record<string, number>; worker: Record<string, number> };
+  idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
 }
 
 export interface Samples {
@@ -36,8 +48,8 @@ export interface Samples {
 export interface GroupResult {
   group: Group;
   samples: Record<Arm, Samples>;
-  /** CPU ms per request of each wrangler dev process group, idle subtracted, by command name. */
-  cpu: { stoker: GroupCpu; worker: GroupCpu };
+  /** CPU ms per request of each wrangler dev process group (each serves two arms), idle subtracted, by command name. */
+  cpu: { stoker: GroupCpu; worker: GroupCpu; slow: GroupCpu };
   bodyBytes: number;
   promptTokens: number;
   failures: string[];
@@ -49,14 +61,16 @@ export interface GroupResult {
   otherLoad: number;
 }
 
-const PERMUTATIONS: Arm[][] = [
-  ["direct", "worker", "stoker"],
-  ["stoker", "direct", "worker"],
-  ["worker", "stoker", "direct"],
-  ["direct", "stoker", "worker"],
-  ["worker", "direct", "stoker"],
-  ["stoker", "worker", "direct"],
-];
+/** The order of the arms for request `i`: a seeded shuffle, so no arm always follows another. */
+function order(seed: number, i: number): Arm[] {
+  const next = mulberry32(seed * 1009 + i);
+  const arms = [...ARMS];
+  for (let k = arms.length - 1; k > 0; k--) {
+    const j = Math.floor(next() * (k + 1));
+    [arms[k], arms[j]] = [arms[j] as Arm, arms[k] as Arm];
+  }
+  return arms;
+}
 
 const PATHS: Record<Upstream, string> = {
   anthropic: "/anthropic/v1/messages",
@@ -66,12 +80,14 @@ const PATHS: Record<Upstream, string> = {
 function urlFor(t: Targets, arm: Arm, upstream: Upstream): string {
   if (arm === "direct") return `${t.sim}${PATHS[upstream]}`;
   if (arm === "worker") return `${t.worker}/proxy${PATHS[upstream]}`;
+  if (arm === "worker2") return `${t.worker}/proxy2${PATHS[upstream]}`;
+  if (arm === "slow" || arm === "slowFirst") return `${t.slow}${PATHS[upstream]}`;
   return `${t.stoker}${PATHS[upstream]}`;
 }
 
 function headersFor(t: Targets, arm: Arm, upstream: Upstream, ns: string): Record<string, string> {
   // Stoker's tenant key for Stoker (managed mode); any key for the simulator, which accepts all.
-  const key = arm === "stoker" ? t.tenantKey : "sk-bench-direct";
+  const key = STOKERS.includes(arm) ? t.tenantKey : "sk-bench-direct";
   const h: Record<string, string> = {
     "content-type": "application/json",
     // The local runtime gzips JSON for clients that accept it; the simulator never does. Identity keeps
@@ -98,7 +114,7 @@ function check(res: Timing, g: Group, arm: Arm): string | null {
       return `${arm}: body is not JSON`;
     }
   }
-  if (arm === "stoker" && res.headers["x-stoker-plan"] === undefined) return "stoker: no x-stoker-plan";
+  if (STOKERS.includes(arm) && res.headers["x-stoker-plan"] === undefined) return `${arm}: no x-stoker-plan`;
   return null;
 }
 
@@ -142,7 +158,10 @@ export function sender(t: Targets, g: Group, arm: Arm, ns: string) {
 }
 
 export async function runGroup(t: Targets, g: Group, seed: number, runId: string): Promise<GroupResult> {
-  const make = bodyFactory(g.upstream, g.tokens, g.stream, seed);
+  const later = bodyFactory(g.upstream, g.tokens, g.stream, seed);
+  const first = bodyFactory(g.upstream, g.tokens, g.stream, seed, true);
+  const make = later;
+  const bodyFor = (arm: Arm, i: number) => (FIRST.includes(arm) ? first(i) : later(i));
   const label = `${g.upstream}-${g.tokens}-${g.stream ? "s" : "j"}`;
   const ns = Object.fromEntries(ARMS.map((a) => [a, `ovh-${runId}-${label}-${a}`])) as Record<Arm, string>;
   const senders = Object.fromEntries(ARMS.map((a) => [a, sender(t, g, a, ns[a])])) as Record<
@@ -159,22 +178,24 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
 
   // Warm-up: JIT, connections, the tracker's first rows and the simulator's first cache entries.
   for (let i = 0; i < g.warmup; i++) {
-    const body = make(1_000_000 + i);
     for (const arm of ARMS) {
-      const res = await send(arm, body);
+      const res = await send(arm, bodyFor(arm, 1_000_000 + i));
       const bad = check(res, g, arm);
       if (bad) throw new Error(`warm-up ${label}: ${bad}`);
     }
   }
   await sleep(100);
-  const cpu0 = { stoker: groupCpu(t.stokerPgid), worker: groupCpu(t.workerPgid) };
+  const cpu0 = {
+    stoker: groupCpu(t.stokerPgid),
+    worker: groupCpu(t.workerPgid),
+    slow: groupCpu(t.slowPgid),
+  };
   const machine0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
   for (let i = 0; i < g.n; i++) {
-    const body = make(i);
-    for (const arm of PERMUTATIONS[i % PERMUTATIONS.length] as Arm[]) {
-      const res = await send(arm, body);
+    for (const arm of order(seed, i)) {
+      const res = await send(arm, bodyFor(arm, i));
       const bad = check(res, g, arm);
       if (bad) {
         failures.push(bad);
@@ -191,12 +212,15 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   const deltas = {
     stoker: cpuDelta(cpu0.stoker, groupCpu(t.stokerPgid)),
     worker: cpuDelta(cpu0.worker, groupCpu(t.workerPgid)),
+    slow: cpuDelta(cpu0.slow, groupCpu(t.slowPgid)),
   };
-  const ours = deltas.stoker.totalMs + deltas.worker.totalMs + (selfCpuMs() - self0);
+  const ours = deltas.stoker.totalMs + deltas.worker.totalMs + deltas.slow.totalMs + (selfCpuMs() - self0);
   const otherLoad = Math.max(0, machineBusyMs() - machine0 - ours) / elapsedMs;
+  // Each wrangler dev group served two arms' requests.
   const cpu = {
-    stoker: perRequest(deltas.stoker, t.idle.stoker, elapsedMs, g.n),
-    worker: perRequest(deltas.worker, t.idle.worker, elapsedMs, g.n),
+    stoker: perRequest(deltas.stoker, t.idle.stoker, elapsedMs, 2 * g.n),
+    worker: perRequest(deltas.worker, t.idle.worker, elapsedMs, 2 * g.n),
+    slow: perRequest(deltas.slow, t.idle.slow, elapsedMs, 2 * g.n),
   };
   for (const a of ARMS) senders[a].close();
 

@@ -38,10 +38,10 @@ export const CATEGORIES = [
 export type Category = (typeof CATEGORIES)[number];
 
 const LOOKUP_FUNCTIONS = new Set([
-  "lookupWithDeadline",
-  "heardOf",
+  "planLookup",
+  "refresh",
   "cachedAnswer",
-  "pending",
+  "heldAnswer",
   "lookup",
   "lookupPrefixes",
   "toState",
@@ -59,7 +59,9 @@ function categorize(source: string, fn: string): Category | null {
     return LOOKUP_FUNCTIONS.has(fn) ? "tracker lookup" : "tracker record + keepalive capture";
   }
   if (source.includes("src/edge/body.ts")) return "body read + JSON.parse";
-  if (/src\/upstream\/(sse|watchers|usage|openai-stream-usage)\.ts|eventsource-parser/.test(source)) {
+  if (
+    /src\/upstream\/(sse|watchers|usage|openai-stream-usage|json-relay)\.ts|eventsource-parser/.test(source)
+  ) {
     return "SSE pipe + usage parser";
   }
   return "edge: Hono, auth, headers, forward";

@@ -2,7 +2,7 @@
 import type { GroupCpu } from "./cpu.ts";
 import { CLOCK_TICK_MS } from "./cpu.ts";
 import type { EngineRows } from "./engine.ts";
-import type { Group, GroupResult } from "./latency.ts";
+import type { Arm, Group, GroupResult } from "./latency.ts";
 import { type Breakdown, CATEGORIES } from "./profile.ts";
 import { mean, pairDiff, type Summary, summarize } from "./stats.ts";
 import type { CellResult } from "./tracker-probe.ts";
@@ -17,10 +17,18 @@ export interface Facts {
   wrangler: string;
   workerd: string;
   quick: boolean;
-  idle: { stoker: Record<string, number>; worker: Record<string, number> };
+  idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
   durations: { totalMs: number; latencyMs: number; profileMs: number; trackerMs: number; engineMs: number };
   profiled: number;
-  faults: { trackerTimeouts: number; trackerOther: number; engine: number };
+  faults: { trackerTimeouts: number; trackerOther: number; engine: number; slowTracker: number };
+  /** VmRSS (MiB) of each wrangler dev group's workerd processes after the latency phase. */
+  memory: { stoker: number[]; worker: number[]; slow: number[]; requests: number };
+  /** TRACKER_DELAY_MS of the slow-tracker Stoker. */
+  slowTracker: string;
+  /** The machine's load averages (1, 5, 15 min) at the end of the run. */
+  load: number[];
+  /** The command line's flags. */
+  args: string[];
 }
 
 export interface Profiled {
@@ -43,6 +51,50 @@ function meets(s: Summary): string {
   return s.p50 <= 1 && s.p99 <= 3 ? "yes" : "**no**";
 }
 
+const ARM_NAMES: [Arm, string][] = [
+  ["worker", "null proxy"],
+  ["worker2", "null proxy, 2nd copy"],
+  ["stoker", "Stoker, later turn"],
+  ["stokerFirst", "Stoker, first request"],
+  ["slow", "Stoker + slow tracker, later turn"],
+  ["slowFirst", "Stoker + slow tracker, first request"],
+];
+
+/** p50 / p99 of the per-request difference `a − b` of one metric. */
+const addedOver = (g: GroupResult, a: Arm, b: Arm, m: "wall" | "ttfb") =>
+  summarize(pairDiff(g.samples[a][m], g.samples[b][m]));
+
+function armTables(groups: GroupResult[], facts: Facts): string[] {
+  const out: string[] = [
+    "### Every arm, added over direct (ms, p50 / p99)",
+    "",
+    `One table per metric. Each cell: the per-request difference arm − direct for the same body (first-request arms send the same body with their own first line, the same size), p50 / p99. *null proxy* and its *2nd copy* are the same Worker code on two routes of the reference worker: their difference (last columns) is the noise floor of this measurement. *later turn*: the conversation was heard of by this isolate (its earlier turns went through it). *first request*: every request is the first of a new conversation of the family. *slow tracker*: a second Stoker, from the same bundle, whose tracker answers each lookup and record ${facts.slowTracker} ms late (TRACKER_DELAY_MS), as a tracker in another region would. **Stoker − null** is Stoker's own path; target ≤ 1 ms p50.`,
+    "",
+  ];
+  for (const m of ["wall", "ttfb"] as const) {
+    out.push(
+      `#### ${m === "wall" ? "Wall (to the last byte)" : "Time to first byte"}`,
+      "",
+      `| upstream | mode | prompt tokens | body KiB | ${ARM_NAMES.map(([, n]) => n).join(" | ")} | **Stoker − null: later / first / slow later / slow first** | noise: 2nd copy − null |`,
+      `|---|---|---|---|${ARM_NAMES.map(() => "---").join("|")}|---|---|`,
+    );
+    for (const g of groups) {
+      const own = (["stoker", "stokerFirst", "slow", "slowFirst"] as Arm[])
+        .map((a) => f2(addedOver(g, a, "worker", m).p50))
+        .join(" / ");
+      out.push(
+        `| ${label(g)} | ${ARM_NAMES.map(([a]) => pp(addedOver(g, a, "direct", m))).join(" | ")} | **${own}** | ${pp(addedOver(g, "worker2", "worker", m))} |`,
+      );
+    }
+    out.push("");
+  }
+  const mem = (xs: number[]) => (xs.length ? xs.map((x) => x.toFixed(0)).join(" + ") : "–");
+  out.push(
+    `Memory after the latency phase (${facts.memory.requests} requests per wrangler dev instance; VmRSS of its workerd processes, MiB — the dev proxy's and the runtime's): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/edge/tracker-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
+  );
+  return out;
+}
+
 function latencyTables(groups: GroupResult[]): string[] {
   const out: string[] = [];
   out.push(
@@ -63,7 +115,7 @@ function latencyTables(groups: GroupResult[]): string[] {
     "",
     "### Where the added time goes: the local runtime vs Stoker's own path (ms)",
     "",
-    "The *reference worker* is a null proxy run by the same wrangler dev, the same way: it forwards the request to the simulator and streams the answer back, nothing else. *Runtime* = reference − direct: what any Worker costs under wrangler dev here (two workerd hops, the dev proxy, loopback). *Stoker's own path* = Stoker − reference: reading and parsing the body, canonicalize + hash, the tracker lookup, plan, render, the SSE pipe with its usage parser. Targets (added p50 ≤ 1 ms, p99 ≤ 3 ms) are checked against Stoker's own path, wall time.",
+    "The *reference worker* is a null proxy run by the same wrangler dev, the same way: it forwards the request to the simulator and streams the answer back, nothing else. *Runtime* = reference − direct: what any Worker costs under wrangler dev here (two workerd hops, the dev proxy, loopback). *Stoker's own path* = Stoker − reference: reading and parsing the body, canonicalize + hash, plan (from the isolate's state: no tracker call), render, the SSE pipe or JSON relay with its usage reader, and whatever the tracker's record of an earlier request (same process locally) takes from the thread. Targets (added p50 ≤ 1 ms, p99 ≤ 3 ms) are checked against Stoker's own path, wall time.",
     "",
     "| upstream | mode | prompt tokens | body KiB | runtime wall p50 / p99 | **Stoker's own wall p50 / p99** | runtime TTFB p50 / p99 | **Stoker's own TTFB p50 / p99** | target met (own wall) |",
     "|---|---|---|---|---|---|---|---|---|",
@@ -97,12 +149,14 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
     "",
     `CPU time (user + system, from /proc) of each wrangler dev process group — workerd (two processes: the dev proxy and the runtime), wrangler's Node process and esbuild — over each group's measured requests, minus each process's idle CPU over the same time (measured for 5 s before the run: ${idleText(facts.idle.stoker)} for Stoker's group, ${idleText(facts.idle.worker)} for the reference's), divided by N. It includes the tracker Durable Object (lookup and the record after each response) and SQLite, which run in the same workerd. /proc counts in ${CLOCK_TICK_MS} ms ticks per process, so a group total is exact to about ${CLOCK_TICK_MS} ms × processes: divided by N, that is ±${f3((CLOCK_TICK_MS * 4) / 100)} ms at N = 100.`,
     "",
-    "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** |",
-    "|---|---|---|---|---|---|---|---|",
+    "Each wrangler dev instance served two arms (Stoker: later turns and first requests; the reference: both null-proxy copies; the slow-tracker Stoker: both of its arms), so each figure is per request over both.",
+    "",
+    "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** | slow-tracker Stoker group CPU |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const g of groups) {
     out.push(
-      `| ${label(g)} | ${f2(g.cpu.stoker.totalMs)} | ${cpuCell(g.cpu.stoker)} | ${f2(g.cpu.worker.totalMs)} | **${f2(g.cpu.stoker.totalMs - g.cpu.worker.totalMs)}** |`,
+      `| ${label(g)} | ${f2(g.cpu.stoker.totalMs)} | ${cpuCell(g.cpu.stoker)} | ${f2(g.cpu.worker.totalMs)} | **${f2(g.cpu.stoker.totalMs - g.cpu.worker.totalMs)}** | ${f2(g.cpu.slow.totalMs)} |`,
     );
   }
   return out;
@@ -162,7 +216,7 @@ function trackerSection(cells: CellResult[]): string[] {
   const out = [
     "### Tracker lookup RPC (ms, local)",
     "",
-    "What a request pays when it does ask the tracker (the first request of a conversation in an isolate, or one not heard of for 15 s; the others plan from the isolate's cache of the tracker's answers, `src/edge/tracker-cache.ts`, and cost the profile's *tracker lookup* column). Stoker's Tracker class (unchanged, behind the reference worker's `/t/lookup`) queried with the chain hashes of each realistic request, while the conversations it was built from are recorded, so lookups find real rows. *Added* = the lookup route − a `/t/noop` route with the same body, back to back in alternating order: the Durable Object RPC, validation and the SQLite query, with the HTTP hop and JSON parsing cancelled. Both the DO and the caller are in one local workerd; a deployed tracker may be in another data center than the request.",
+    "What a request would pay if it asked the tracker: no proxied request does any more (issue 19: plans come from the isolate's state, `src/edge/tracker-client.ts` `planLookup`, and the record's answer warms it); only a dev-clock request sent with `x-stoker-dev-await-tracker` still sends a lookup. Stoker's Tracker class (unchanged, behind the reference worker's `/t/lookup`) queried with the chain hashes of each realistic request, while the conversations it was built from are recorded, so lookups find real rows. *Added* = the lookup route − a `/t/noop` route with the same body, back to back in alternating order: the Durable Object RPC, validation and the SQLite query, with the HTTP hop and JSON parsing cancelled. Both the DO and the caller are in one local workerd; a deployed tracker may be in another data center than the request.",
     "",
     "| upstream | prompt size | lookups | hashes per lookup | **added p50 / p99** | lookup route p50 / p99 | noop route p50 / p99 |",
     "|---|---|---|---|---|---|---|",
@@ -180,7 +234,7 @@ function trackerSection(cells: CellResult[]): string[] {
     "",
     "### Tracker record (ms, off the request path) and storage per entry",
     "",
-    "`record` runs after the response (waitUntil), so it adds nothing to the client's time; it does occupy the tenant's Durable Object and the isolate's CPU, and the next request of the same family in that isolate waits for its answer (the positions' states after the update, which that request then plans from instead of a lookup). *Added* as for lookups (record route − noop with the same body). *managed*: Anthropic requests of a managed tenant, whose record carries the keepalive capture (the forwarded body, AES-GCM sealed and stored); *no-capture*: pass-through tenants and OpenAI. Storage: SQLite's `databaseSize` and row counts of the tenant's object before and after the cell's conversations; a *tracked entry* is a row of `prefixes` (one chain position Stoker tracks); *per tracked entry* divides the growth of the whole database (every table: accounting rows, gaps, chains, sealed keepalive bodies) by the new `prefixes` rows.",
+    "`record` runs after the response (waitUntil, coalesced per isolate into `recordMany` batches), so it adds nothing to the client's time and no request waits for its answer; it does occupy the tenant's Durable Object, and locally the same thread as the requests. *Added* as for lookups (record route − noop with the same body). *managed*: Anthropic requests of a managed tenant, whose record carries the keepalive capture (the forwarded body, AES-GCM sealed and stored); *no-capture*: pass-through tenants and OpenAI. Storage: SQLite's `databaseSize` and row counts of the tenant's object before and after the cell's conversations; a *tracked entry* is a row of `prefixes` (one chain position Stoker tracks); *per tracked entry* divides the growth of the whole database (every table: accounting rows, gaps, chains, sealed keepalive bodies) by the new `prefixes` rows.",
     "",
     "| upstream | tenant | prompt size | records | record body KiB | **record added p50 / p99** | Δ prefixes rows | Δ rows, all tables | Δ bytes | **rows / bytes per tracked entry** | rows / bytes per request | rows added by table |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -230,7 +284,7 @@ function sanity(groups: GroupResult[], cells: CellResult[], facts: Facts): strin
   const trackerFailures = cells.flatMap((c) => c.failures);
   out.push(
     "",
-    `Stoker's log during the run: ${facts.faults.trackerTimeouts} tracker lookups over the deadline (TRACKER_DEADLINE_MS, default 10 ms; planned without the tracker), ${facts.faults.trackerOther} other tracker faults, ${facts.faults.engine} engine faults. Tracker phase failures: ${trackerFailures.length}${trackerFailures.length ? ` (${trackerFailures.slice(0, 3).join("; ")})` : ""}.`,
+    `Stoker's log during the run: ${facts.faults.trackerTimeouts + facts.faults.trackerOther} tracker faults (the slow-tracker instance: ${facts.faults.slowTracker}), ${facts.faults.engine} engine faults. Tracker phase failures: ${trackerFailures.length}${trackerFailures.length ? ` (${trackerFailures.slice(0, 3).join("; ")})` : ""}.`,
   );
   return out;
 }
@@ -269,29 +323,36 @@ export function render(
   const records = cells.map((c) => summarize(c.recordDiff));
   const cpuOwn = groups.map((g) => g.cpu.stoker.totalMs - g.cpu.worker.totalMs);
   const busy = groups.filter((g) => g.otherLoad > BUSY).length;
+  const ownOf = (a: Arm, m: "wall" | "ttfb") => groups.map((g) => addedOver(g, a, "worker", m).p50);
+  const noise = groups.map((g) => addedOver(g, "worker2", "worker", "wall").p50);
+  const byMode = (stream: boolean, a: Arm, m: "wall" | "ttfb") =>
+    groups.filter((g) => g.group.stream === stream).map((g) => addedOver(g, a, "worker", m).p50);
   const summary = [
     "## Summary",
     "",
+    `- **Stoker's own path, p50 of Stoker − null proxy** (wall, all ${groups.length} groups): later turns ${range(ownOf("stoker", "wall"))} ms, a conversation's first request ${range(ownOf("stokerFirst", "wall"))} ms; with a tracker answering ${facts.slowTracker} ms late: ${range(ownOf("slow", "wall"))} / ${range(ownOf("slowFirst", "wall"))} ms. Noise floor (2nd null-proxy copy − null proxy): ${range(noise)} ms. JSON: later ${range(byMode(false, "stoker", "wall"))}, first ${range(byMode(false, "stokerFirst", "wall"))} ms; stream TTFB: later ${range(byMode(true, "stoker", "ttfb"))}, first ${range(byMode(true, "stokerFirst", "ttfb"))} ms. Target: within 1 ms of the null proxy at p50.`,
     `- **Added wall time, Stoker − direct** (per pair, all 12 groups): p50 ${range(added.map((s) => s.p50))} ms, p99 ${range(added.map((s) => s.p99))} ms.`,
     `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${met} of ${groups.length} groups** under wrangler dev on this machine.`,
-    `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms; a request pays it only when its isolate has not heard from the tracker about its conversation within 15 s (its first request there), the others plan from the isolate's cache of the tracker's answers (the profile's *tracker lookup* column). **record** (after the response): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
+    `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms, now paid by no proxied request (plans come from the isolate's state; the record's answer warms it). **record** (after the response, never waited for): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
     `- **CPU per request**, Stoker's wrangler dev group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}; the V8 profile below splits the rest.`,
-    `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect).`,
+    `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
     "# Stoker overhead benchmark",
     "",
-    `Generated by \`npx node bench/overhead/run.ts${facts.quick ? " --quick" : ""}\` on ${facts.date}${facts.quick ? " (**--quick: smoke-test sample sizes, not for conclusions**)" : ""}. Took ${sec(facts.durations.totalMs)}: latency ${sec(facts.durations.latencyMs)}, profile ${sec(facts.durations.profileMs)}, tracker ${sec(facts.durations.trackerMs)}, engine bench ${sec(facts.durations.engineMs)}, the rest bundling and starting wrangler dev.`,
+    `Generated by \`node bench/overhead/run.ts${facts.args.map((a) => ` ${a}`).join("")}\` (\`npm run bench:overhead --${facts.args.map((a) => ` ${a}`).join("")}\`) on ${facts.date}${facts.quick ? " (**--quick: smoke-test sample sizes, not for conclusions**)" : ""}. Took ${sec(facts.durations.totalMs)}: latency ${sec(facts.durations.latencyMs)}, profile ${sec(facts.durations.profileMs)}, tracker ${sec(facts.durations.trackerMs)}, engine bench ${sec(facts.durations.engineMs)}, the rest bundling and starting wrangler dev.`,
     "",
     `Machine: ${facts.cpus} cores (${facts.cpuModel}), ${facts.memGiB} GiB, Linux ${facts.kernel}; Node ${facts.node}, wrangler ${facts.wrangler}, workerd ${facts.workerd}. Everything shares these ${facts.cpus} cores: the load generator and the simulator (one Node process), two wrangler dev instances (Stoker; the reference worker), so all requests run one at a time (concurrency 1) and the figures are latencies, not throughput.`,
     "",
-    `Setup: the provider simulator runs in the benchmark's own process (sim/server.ts, loopback). Stoker runs under \`wrangler dev\` from the bundle \`wrangler deploy --dry-run\` makes (a snapshot, so edits to src/ during the run cannot reload it), with a fresh \`--persist-to\` directory, the upstream URLs at the simulator, \`STOKER_SIMULATOR=1\`, one managed tenant whose key is stored as its SHA-256, default TRACKER_DEADLINE_MS (10 ms) and \`LOG_LEVEL=warn\` (only faults log at warn; per-request lines are info). Bodies: tools, a system prompt of 20 % of the prompt (at most 6K tokens) and an agent conversation (text, tool calls, tool results); every request of a group shares that prefix and ends with a new last message, so the planner and the tracker do their real work (new tail positions are recorded on each request). Each group has its own simulator namespace per arm. N per arm and group: ${ns}, after ${groups[0]?.group.warmup ?? 0} warm-up rounds. Clients send \`accept-encoding: identity\` (the local runtime would otherwise gzip Stoker's JSON answers and not the simulator's).`,
+    `Setup: the provider simulator runs in the benchmark's own process (sim/server.ts, loopback). Stoker runs under \`wrangler dev\` from the bundle \`wrangler deploy --dry-run\` makes (a snapshot, so edits to src/ during the run cannot reload it), with a fresh \`--persist-to\` directory, the upstream URLs at the simulator, \`STOKER_SIMULATOR=1\`, one managed tenant whose key is stored as its SHA-256, no wait for the tracker (as in a deploy) and \`LOG_LEVEL=warn\` (only faults log at warn; per-request lines are info). Bodies: tools, a system prompt of 20 % of the prompt (at most 6K tokens) and an agent conversation (text, tool calls, tool results); every request of a group shares that prefix and ends with a new last message, so the planner and the tracker do their real work (new tail positions are recorded on each request). Each group has its own simulator namespace per arm. N per arm and group: ${ns}, after ${groups[0]?.group.warmup ?? 0} warm-up rounds. Clients send \`accept-encoding: identity\` (the local runtime would otherwise gzip Stoker's JSON answers and not the simulator's).`,
     "",
     "**Caveat**: wrangler dev's local runtime adds overhead production does not have: every request crosses the dev proxy worker and a second workerd process over loopback, workerd runs with the inspector on, and the Durable Object shares the process and the two cores with everything else. The *runtime* columns below show that share; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime), which is the closest local figure to the proxy path itself. Neither is production latency.",
     "",
     ...summary,
     "",
     "## Details",
+    "",
+    ...armTables(groups, facts),
     "",
     ...latencyTables(groups),
     "",
@@ -308,7 +369,8 @@ export function render(
     "### Not measured",
     "",
     "- Per-request CPU time as Cloudflare bills it: workerd reports no per-request CPU locally (and its clocks in a Worker tick in whole milliseconds), so Stoker's CPU above is process CPU of the whole wrangler dev group, runtime included; the engine's share is bench/engine's in-isolate figure.",
-    "- The tracker's share in production: the lookup here is a same-process RPC; a Durable Object in another location adds a network round trip (bounded by TRACKER_DEADLINE_MS, then the request is planned without it).",
+    "- The tracker in production: here it shares the process and the thread with the requests (its records take CPU from them); in a deploy it lives in one location and no request waits for it (the slow-tracker arm stands for a far one).",
+    "- workerd serving the bundle without wrangler dev's proxy (Miniflare's API): not built yet; the null-proxy arms carry the same runtime cost as Stoker's.",
     "- Lookups against a tracker at its row cap (20,000 prefixes): the trackers here hold at most a few hundred rows.",
     "- Concurrency and throughput: one request at a time on 2 cores.",
     "",

@@ -6,12 +6,12 @@
 // bench/report/overhead.md and prints it.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startSimulator } from "../../sim/server.ts";
 import { bodyFactory } from "./bodies.ts";
-import { groupCpu, idleRates } from "./cpu.ts";
+import { groupCpu, groupRssMiB, idleRates } from "./cpu.ts";
 import { type EngineRows, engineBench } from "./engine.ts";
 import { type Group, type GroupResult, runGroup, sender, type Targets } from "./latency.ts";
 import { freePort, stopAll } from "./procs.ts";
@@ -23,15 +23,23 @@ import { bundle, ROOT, serve } from "./wrangler.ts";
 const flags = new Set(process.argv.slice(2));
 const quick = flags.has("--quick");
 const withEngine = !flags.has("--no-engine");
+const withProfile = !flags.has("--no-profile");
+/** `--n=K`: K requests per arm and group at every size (the profile and tracker phases at --quick sizes). */
+const nFlag = Number(process.argv.find((a) => a.startsWith("--n="))?.slice(4) ?? Number.NaN);
+const light = quick || Number.isFinite(nFlag);
 
 const SIZES = [2_000, 20_000, 100_000];
 // Requests per arm and group: p99 is an observed value only with >= 100 samples.
-const N: Record<number, number> = quick
-  ? { 2000: 20, 20000: 15, 100000: 10 }
-  : { 2000: 300, 20000: 200, 100000: 120 };
+const N: Record<number, number> = Number.isFinite(nFlag)
+  ? { 2000: nFlag, 20000: nFlag, 100000: nFlag }
+  : quick
+    ? { 2000: 20, 20000: 15, 100000: 10 }
+    : { 2000: 300, 20000: 200, 100000: 120 };
 const WARMUP = quick ? 3 : 10;
-const PROFILED = quick ? 10 : 100;
-const TRACKER = quick ? { conversations: 2, turns: 3 } : { conversations: 6, turns: 10 };
+const PROFILED = light ? 10 : 100;
+const TRACKER = light ? { conversations: 2, turns: 3 } : { conversations: 6, turns: 10 };
+/** The second Stoker's tracker answers this late (TRACKER_DELAY_MS): a tracker in another region. */
+const SLOW_TRACKER = "50-100";
 
 const GROUPS: Group[] = SIZES.flatMap((tokens) =>
   (["anthropic", "openai"] as const).flatMap((upstream) =>
@@ -70,19 +78,20 @@ async function main(): Promise<void> {
       { id: "bench", key_sha256: createHash("sha256").update(tenantKey).digest("hex") },
     ]);
     const inspectorPort = await freePort();
-    const [stoker, worker] = await Promise.all([
+    const stokerVars = {
+      ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
+      OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
+      STOKER_SIMULATOR: "1",
+      TENANTS: tenants,
+      // warn, not error: only faults log at warn (tracker.fault, engine.fault), and they are counted below.
+      LOG_LEVEL: "warn",
+    };
+    const [stoker, worker, slow] = await Promise.all([
       serve(
         "stoker",
         stokerEntry,
         join(ROOT, "wrangler.toml"),
-        {
-          ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
-          OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
-          STOKER_SIMULATOR: "1",
-          TENANTS: tenants,
-          // warn, not error: only faults log at warn (tracker.fault, engine.fault), and they are counted below.
-          LOG_LEVEL: "warn",
-        },
+        stokerVars,
         join(tmp, "state-stoker"),
         inspectorPort,
       ),
@@ -94,23 +103,37 @@ async function main(): Promise<void> {
         { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
         join(tmp, "state-worker"),
       ),
+      serve(
+        "stoker, slow tracker",
+        stokerEntry,
+        join(ROOT, "wrangler.toml"),
+        { ...stokerVars, TRACKER_DELAY_MS: SLOW_TRACKER },
+        join(tmp, "state-slow"),
+      ),
     ]);
-    log(`stoker at ${stoker.url}, reference worker at ${worker.url}; measuring idle CPU`);
+    log(`stoker at ${stoker.url}, reference worker at ${worker.url}, slow-tracker stoker at ${slow.url}`);
 
     // Idle CPU of each wrangler dev group (timers, the dev server's own polling), subtracted per command below.
     const idleMs = 5000;
-    const idle0 = { stoker: groupCpu(stoker.child.pgid), worker: groupCpu(worker.child.pgid) };
+    const idle0 = {
+      stoker: groupCpu(stoker.child.pgid),
+      worker: groupCpu(worker.child.pgid),
+      slow: groupCpu(slow.child.pgid),
+    };
     await sleep(idleMs);
     const idle = {
       stoker: idleRates(idle0.stoker, groupCpu(stoker.child.pgid), idleMs),
       worker: idleRates(idle0.worker, groupCpu(worker.child.pgid), idleMs),
+      slow: idleRates(idle0.slow, groupCpu(slow.child.pgid), idleMs),
     };
     const targets: Targets = {
       sim: sim.url,
       worker: worker.url,
       stoker: stoker.url,
+      slow: slow.url,
       stokerPgid: stoker.child.pgid,
       workerPgid: worker.child.pgid,
+      slowPgid: slow.child.pgid,
       tenantKey,
       idle,
     };
@@ -122,11 +145,18 @@ async function main(): Promise<void> {
       groups.push(await runGroup(targets, g, 1000 + i, runId));
     }
     const phase1Ms = performance.now() - phase1;
+    const requestsPerProcess = 2 * GROUPS.reduce((a, g) => a + g.n + g.warmup, 0);
+    const memory = {
+      stoker: groupRssMiB(stoker.child.pgid),
+      worker: groupRssMiB(worker.child.pgid),
+      slow: groupRssMiB(slow.child.pgid),
+      requests: requestsPerProcess,
+    };
 
     // CPU profile of Stoker's isolate, Stoker alone, after the latency phase so the profiler slows nothing there.
     const profiles: Profiled[] = [];
     const profilePhase = performance.now();
-    for (const [i, g] of GROUPS.entries()) {
+    for (const [i, g] of (withProfile ? GROUPS : []).entries()) {
       log(`profile ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${PROFILED}`);
       const failed = profiles.find((p) => p.error !== null);
       if (failed) {
@@ -163,6 +193,7 @@ async function main(): Promise<void> {
 
     const faults = {
       trackerTimeouts: (stoker.child.output().match(/"tracker\.fault"[^\n]*"timeout"/g) ?? []).length,
+      slowTracker: (slow.child.output().match(/"tracker\.fault"/g) ?? []).length,
       trackerOther: (stoker.child.output().match(/"tracker\.fault"/g) ?? []).length,
       engine: (stoker.child.output().match(/"engine\.fault"/g) ?? []).length,
     };
@@ -196,8 +227,12 @@ async function main(): Promise<void> {
         trackerMs: phase2Ms,
         engineMs: phase3Ms,
       },
-      profiled: PROFILED,
+      profiled: withProfile ? PROFILED : 0,
       faults,
+      memory,
+      slowTracker: SLOW_TRACKER,
+      load: loadavg(),
+      args: process.argv.slice(2),
     };
     const md = render(facts, groups, profiles, cells, engine);
     mkdirSync(join(ROOT, "bench/report"), { recursive: true });

@@ -47,6 +47,11 @@ export interface Config {
   loopbackOnly: boolean;
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
+  /**
+   * TRACKER_DELAY_MS ("50-100" or "75"): the tracker answers each lookup and record batch a uniformly drawn
+   * number of ms in that range late, as a tracker in another region would. Benchmarks only: with the simulator.
+   */
+  trackerDelayMs: { min: number; max: number } | null;
   /** Prices, minimum lengths and TTL options per model: the defaults with MODEL_PRICES merged over them. */
   models: ModelTable;
   /** GPU pools by name (GPU_POOLS, docs/gpu.md); empty when none is configured. */
@@ -118,6 +123,7 @@ export function parseConfig(env: Env): Config {
     },
     simulator,
     devClock: devClock(env, simulator),
+    trackerDelayMs: trackerDelay(env.TRACKER_DELAY_MS, simulator),
     localDev,
     loopbackOnly: flag(env.STOKER_LOCAL_DEV),
     tenants: parseTenants(env.TENANTS),
@@ -147,6 +153,16 @@ export function parseConfig(env: Env): Config {
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
     },
   };
+}
+
+function trackerDelay(raw: string | undefined, simulator: boolean): Config["trackerDelayMs"] {
+  if (nonEmpty(raw) === undefined) return null;
+  const m = /^\s*(\d{1,5})\s*(?:-\s*(\d{1,5}))?\s*$/.exec(raw as string);
+  const min = Number(m?.[1]);
+  const max = m?.[2] === undefined ? min : Number(m[2]);
+  if (!m || max < min) throw new ConfigError('TRACKER_DELAY_MS must be "<ms>" or "<min>-<max>"');
+  if (!simulator) throw new ConfigError("TRACKER_DELAY_MS is only for benchmarks with the simulator");
+  return { min, max };
 }
 
 function devClock(env: Env, simulator: boolean): boolean {

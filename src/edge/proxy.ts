@@ -7,11 +7,13 @@ import {
   askDiagnostics,
   hideDiagnostics,
   hideStreamDiagnostics,
+  type MessageFacts,
   messageFacts,
 } from "../upstream/diagnostics.ts";
 import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
+import { relayJson } from "../upstream/json-relay.ts";
 import {
   clientWantsStreamUsage,
   hideStreamUsage,
@@ -27,7 +29,7 @@ import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
-import { lookupWithDeadline } from "./tracker-client.ts";
+import { planLookup } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
@@ -77,6 +79,15 @@ function bodyFacts(body: Record<string, unknown>): { model: string; stream: bool
   return { model: body.model as string, stream: body.stream === true };
 }
 
+/** The request header with which a client asks for `x-stoker-cache` on a non-streaming answer (README). */
+export const USAGE_HEADER_OPT_IN = "x-stoker-usage";
+
+/**
+ * Dev clock only (local development, tests): a request with this header waits for the tracker's lookup when
+ * the isolate has nothing fresh, so a replay on the shared clock sees the tracker's state (deploys never wait).
+ */
+export const DEV_AWAIT_TRACKER = "x-stoker-dev-await-tracker";
+
 /** One handler for every proxied endpoint: authenticate, read, validate, forward, stream back, account. */
 export function proxy(spec: EndpointSpec) {
   return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
@@ -105,7 +116,19 @@ export function proxy(spec: EndpointSpec) {
       modelId: model,
       nowMs: at,
       lookup: (hashes, scope) =>
-        lookupWithDeadline(c.env, tenant.id, hashes, at, config.trackerDeadlineMs, c.var.log, scope),
+        planLookup(
+          {
+            env: c.env,
+            tenantId: tenant.id,
+            nowMs: at,
+            log: c.var.log,
+            waitUntil: (p) => c.executionCtx.waitUntil(p),
+            awaitMs:
+              config.devClock && c.req.header(DEV_AWAIT_TRACKER) !== undefined ? config.trackerDeadlineMs : 0,
+          },
+          hashes,
+          scope,
+        ),
       log: c.var.log,
     });
     let outBody = prepared.body;
@@ -233,6 +256,11 @@ export function proxy(spec: EndpointSpec) {
       source: "The upstream",
       rewriteEvent: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
       rewriteText: askedForClient ? hideDiagnostics : undefined,
+      // A JSON answer flows as it arrives unless the client asked for the usage header (README).
+      streamJson:
+        c.req.header(USAGE_HEADER_OPT_IN) === "header"
+          ? undefined
+          : { hideDiagnostics: askedForClient, waitUntil: (p) => c.executionCtx.waitUntil(p) },
       jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
       onEnd: (e) =>
         finish(e.status, e.result, {

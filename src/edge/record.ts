@@ -7,7 +7,8 @@ import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
 import type { Prepared } from "./prepare.ts";
-import { beginRecord, recordSafely } from "./tracker-client.ts";
+import { learnOutcome } from "./tracker-cache.ts";
+import { recordSafely } from "./tracker-client.ts";
 
 /** The accounting row (and prefix facts) for one outcome. */
 export function toRecord(
@@ -87,21 +88,15 @@ export function recordOutcome(
   });
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
-  const models = c.var.config.models;
+  const { models, keepalive } = c.var.config;
   const info = c.var.model;
-  // Marked as on its way now, so the family's next lookup in this isolate waits for its answer.
-  const settle = beginRecord(outcome.tenantId, prepared.analysis?.family ?? null);
   c.executionCtx.waitUntil(
-    new Promise<void>((resolve) => setTimeout(resolve, 0))
-      .then(() =>
-        recordSafely(
-          c.env,
-          outcome.tenantId,
-          toRecord(outcome, prepared, capture, models, info),
-          log,
-          settle,
-        ),
-      )
-      .finally(() => settle?.()),
+    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+      const record = toRecord(outcome, prepared, capture, models, info);
+      // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
+      // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
+      learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());
+      return recordSafely(c.env, outcome.tenantId, record, log);
+    }),
   );
 }

@@ -2,8 +2,9 @@ import type { PlanLookup, PlanScope } from "../plan/context.ts";
 import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import { tenantEpoch } from "../tenants/epoch.ts";
-import { rateAt } from "../tracker/plan-inputs.ts";
-import type { LookupAnswer } from "../tracker/types.ts";
+import { type FamilyRate, notePlanInputs, type PlanInputStore, rateAt } from "../tracker/plan-inputs.ts";
+import { type PrefixRow, prefixUpdate, toState } from "../tracker/prefix-update.ts";
+import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
 
 /**
  * How long an isolate plans a conversation's requests from what the tracker last told it about that
@@ -36,15 +37,13 @@ interface Known {
  * position, so a position past a conversation's first message belongs to that conversation only: when the
  * isolate heard from the tracker about a conversation within FRESH_MS, a position of it that the isolate
  * does not know was unknown to the tracker too, unless another isolate recorded it meanwhile (that request
- * is then planned without it, the record's answer brings it in). Records this isolate has sent and not yet
- * seen answered are waited for (`pending`): their answers are what the tracker would say next.
+ * is then planned without it, the record's answer brings it in). This isolate's own outcomes are applied at
+ * once (`learnOutcome`), so its next turn never waits for the record's answer.
  */
 class TenantBeliefs {
   readonly states = new Map<string, Known>();
   /** Conversation -> when the tracker last answered about it. */
   readonly conversations = new Map<string, number>();
-  /** Family -> this isolate's records of it not answered yet. */
-  readonly inflight = new Map<string, Set<Promise<void>>>();
   /** Family -> its requests per minute, as the tracker last said. */
   readonly rates = new Map<string, { rate: number; at: number }>();
   /** Model -> the tenant's calibration for it (undefined: the tracker has none yet). */
@@ -94,13 +93,6 @@ function beliefsOf(tenantId: string, create: boolean): TenantBeliefs | undefined
   return t;
 }
 
-/** Whether the tracker answered about `conversation` within FRESH_MS of `nowMs` (only then can the cache). */
-export function heardOf(tenantId: string, conversation: string, nowMs: number): boolean {
-  checkEpoch();
-  const heard = tenants.get(tenantId)?.conversations.get(conversation);
-  return heard !== undefined && nowMs - heard <= FRESH_MS;
-}
-
 /**
  * What the cache can answer for `hashes` of one request, or null when it must ask the tracker: no fresh
  * word on the conversation, or a state, the family's rate or the model's calibration older than FRESH_MS.
@@ -112,20 +104,21 @@ export function cachedAnswer(
   scope: BeliefScope,
   hashes: readonly string[],
   nowMs: number,
+  maxAgeMs = FRESH_MS,
 ): PlanLookup | null {
   checkEpoch();
   const t = beliefsOf(tenantId, false);
   if (!t) return null;
   const heard = t.conversations.get(scope.conversation);
-  if (heard === undefined || nowMs - heard > FRESH_MS) return null;
+  if (heard === undefined || nowMs - heard > maxAgeMs) return null;
   const rate = t.rates.get(scope.family);
   const calibration = t.calibrations.get(scope.model);
-  if (!rate || nowMs - rate.at > FRESH_MS || !calibration || nowMs - calibration.at > FRESH_MS) return null;
+  if (!rate || nowMs - rate.at > maxAgeMs || !calibration || nowMs - calibration.at > maxAgeMs) return null;
   const out = new Map<string, PrefixState>();
   for (const h of hashes) {
     const k = t.states.get(h);
     if (!k) continue;
-    if (nowMs - k.at > FRESH_MS) return null;
+    if (nowMs - k.at > maxAgeMs) return null;
     const s = k.state;
     const cached = s.cachedUntilMs !== null && s.cachedUntilMs > nowMs;
     out.set(h, cached ? s : { ...s, cachedUntilMs: null, ttl: null });
@@ -138,6 +131,43 @@ export function cachedAnswer(
   if (outlook) answer.outlook = outlook.outlook;
   return calibration.calibration ? { ...answer, calibration: calibration.calibration } : answer;
 }
+
+/**
+ * What the isolate holds for `hashes` of a request it cannot answer fully from the cache (a conversation not
+ * heard of lately): the states it holds of them (a family's shared head, heard with another conversation),
+ * entries past their TTL at `nowMs` as lapsed, and the family's rate and the model's calibration as last heard.
+ * Unknown hashes are absent, as in the stateless plan. Null when it holds nothing for the tenant.
+ */
+export function heldAnswer(
+  tenantId: string,
+  scope: BeliefScope,
+  hashes: readonly string[],
+  nowMs: number,
+): PlanLookup | null {
+  checkEpoch();
+  const t = tenants.get(tenantId);
+  if (!t) return null;
+  const out = new Map<string, PrefixState>();
+  for (const h of hashes) {
+    const s = t.states.get(h)?.state;
+    if (!s) continue;
+    const cached = s.cachedUntilMs !== null && s.cachedUntilMs > nowMs;
+    out.set(h, cached ? s : { ...s, cachedUntilMs: null, ttl: null });
+  }
+  const answer: PlanLookup = { known: out };
+  const rate = t.rates.get(scope.family);
+  if (rate) answer.familyRatePerMin = rateAt(rate, nowMs);
+  const calibration = t.calibrations.get(scope.model)?.calibration;
+  if (calibration) answer.calibration = calibration;
+  const message = t.messages.get(scope.conversation) ?? t.messages.get(modelKey(scope.model));
+  if (message) answer.previousMessageId = message.id;
+  const outlook = t.outlooks.get(scope.conversation);
+  if (outlook) answer.outlook = outlook.outlook;
+  return answer;
+}
+
+/** Where a model's last answer id is kept among the conversations' (a chain hash has no colon). */
+const modelKey = (model: string) => `model:${model}`;
 
 /**
  * Takes in what the tracker said at `at` about `hashes` (a lookup's question, or a record's positions):
@@ -189,6 +219,71 @@ export function learn(
   evict();
 }
 
+/** A cached state as the tracker's row (what `prefixUpdate` reads); `writes` counts an entry it still holds. */
+function rowOf(hash: string, s: PrefixState): PrefixRow {
+  return {
+    hash,
+    tokens: s.tokens,
+    last_seen: s.lastSeenMs,
+    seen: s.seen,
+    writes: s.cachedUntilMs !== null ? 1 : 0,
+    cached_until: s.cachedUntilMs,
+    ttl: s.ttl,
+    gap_count: s.gaps?.count ?? 0,
+    gap_5m: s.gaps?.within5m ?? 0,
+    gap_1h: s.gaps?.within1h ?? 0,
+  };
+}
+
+/**
+ * Applies this isolate's own request to what it holds, as soon as the response is in, with the tracker's
+ * own pure updates (the positions' beliefs, the family's rate, the model's calibration): the conversation's
+ * next turn is planned from it without waiting for the record's answer, which replaces it when it comes
+ * (it is heard later). Only for a conversation the tracker has answered about (else the next turn is planned
+ * without state anyway, and a lookup in parallel asks).
+ */
+export function learnOutcome(tenantId: string, r: RecordRequest, shortTtlMs: number, at: number): void {
+  checkEpoch();
+  if (r.keepalive) return;
+  if (r.messageId) {
+    // As the tracker keeps them (provider-diagnostics.ts): the conversation's last answer, and the model's.
+    const t = beliefsOf(tenantId, true);
+    if (r.conversation !== null)
+      remember(t.messages, r.conversation, { id: r.messageId, at }, MAX_CONVERSATIONS);
+    remember(t.messages, modelKey(r.model), { id: r.messageId, at }, MAX_CONVERSATIONS);
+  }
+  if (r.family === null || r.conversation === null || r.positions.length === 0) return;
+  const t = beliefsOf(tenantId, false);
+  if (!t?.conversations.has(r.conversation)) return;
+  const rows = new Map<string, PrefixRow>();
+  for (const p of r.positions) {
+    const k = t.states.get(p.hash);
+    if (k) rows.set(p.hash, rowOf(p.hash, k.state));
+  }
+  const family = r.family;
+  const inputs: PlanInputStore = {
+    rate: (f) => t.rates.get(f),
+    setRate: (f, rate: FamilyRate) => remember(t.rates, f, { rate: rate.rate, at }, MAX_FAMILIES),
+    calibration: (m) => t.calibrations.get(m)?.calibration,
+    setCalibration: (m, calibration) => remember(t.calibrations, m, { calibration, at }, MAX_MODELS),
+  };
+  // The cached rate was heard at its own time: decay it to the request's, as the tracker's row would be.
+  const heardRate = t.rates.get(family);
+  if (heardRate) t.rates.set(family, { rate: rateAt(heardRate, r.at), at: r.at });
+  notePlanInputs(inputs, r);
+  for (const c of prefixUpdate(r, rows, shortTtlMs).changes) {
+    const prev = t.states.get(c.row.hash);
+    if (prev && prev.at > at) continue;
+    if (prev) {
+      t.states.delete(c.row.hash);
+      stateCount--;
+    }
+    t.states.set(c.row.hash, { state: toState(c.row, r.at), at });
+    stateCount++;
+  }
+  evict();
+}
+
 /** Forgets what was heard about a tenant's conversations (a record failed: the tracker may differ now). */
 export function forgetConversations(tenantId: string): void {
   const t = tenants.get(tenantId);
@@ -199,7 +294,7 @@ export function forgetConversations(tenantId: string): void {
   t?.outlooks.clear();
 }
 
-/** Forgets every tenant's states (records in flight stay tracked). After an admin change of tenants; tests. */
+/** Forgets every tenant's states. After an admin change of tenants; tests. */
 export function forgetAllBeliefs(): void {
   for (const [id, t] of tenants) {
     t.states.clear();
@@ -208,42 +303,9 @@ export function forgetAllBeliefs(): void {
     t.calibrations.clear();
     t.messages.clear();
     t.outlooks.clear();
-    if (t.inflight.size === 0) tenants.delete(id);
+    tenants.delete(id);
   }
   stateCount = 0;
-}
-
-/**
- * Registers a record of `family` this isolate is about to send. Returns `settle`, to call (once; later calls
- * do nothing) when its answer is in or it failed. Until then `pending` includes it.
- */
-export function recordStarted(tenantId: string, family: string): () => void {
-  const t = beliefsOf(tenantId, true);
-  let set = t.inflight.get(family);
-  if (!set) {
-    set = new Set();
-    t.inflight.set(family, set);
-  }
-  let settle: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    settle = resolve;
-  });
-  set.add(done);
-  let settled = false;
-  return () => {
-    if (settled) return;
-    settled = true;
-    settle();
-    set.delete(done);
-    if (set.size === 0 && t.inflight.get(family) === set) t.inflight.delete(family);
-  };
-}
-
-/** This isolate's unanswered records of `family`, as one promise; undefined when there are none. */
-export function pending(tenantId: string, family: string): Promise<unknown> | undefined {
-  const set = tenants.get(tenantId)?.inflight.get(family);
-  if (!set || set.size === 0) return undefined;
-  return set.size === 1 ? set.values().next().value : Promise.all(set);
 }
 
 /** States held, over all tenants (tests). */
@@ -265,6 +327,6 @@ function evict(): void {
     t.calibrations.clear();
     t.messages.clear();
     t.outlooks.clear();
-    if (t.inflight.size === 0) tenants.delete(id);
+    tenants.delete(id);
   }
 }

@@ -1,16 +1,10 @@
 import type { Logger } from "../core/log.ts";
+import type { RpcResult } from "../core/rpc.ts";
 import type { PlanLookup } from "../plan/context.ts";
 import type { Tracker } from "../tracker/tracker.ts";
-import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
-import {
-  type BeliefScope,
-  cachedAnswer,
-  forgetConversations,
-  heardOf,
-  learn,
-  pending,
-  recordStarted,
-} from "./tracker-cache.ts";
+import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "../tracker/types.ts";
+import { MAX_RECORD_BATCH } from "../tracker/validate.ts";
+import { type BeliefScope, cachedAnswer, forgetConversations, heldAnswer, learn } from "./tracker-cache.ts";
 
 /** The tenant's tracker: one Durable Object per tenant. */
 export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracker> {
@@ -30,114 +24,249 @@ function toPlanLookup(a: LookupAnswer): PlanLookup {
   return out;
 }
 
+/** Lookups in flight, per tenant and conversation: concurrent requests of one conversation ask once. */
+const refreshing = new Map<string, Promise<PlanLookup | null>>();
+
 /**
- * What the tracker knows of `hashes` (and, with a `scope`, of the family's rate and the model's
- * calibration), waiting at most `deadlineMs`. On timeout or error the request is planned without it (fail
- * open) and the fault is logged for counting.
- *
- * With a `scope` (the request's family and conversation), the isolate's cache of what the tracker last said
- * answers instead when it heard about the conversation within FRESH_MS (tracker-cache.ts); records of the
- * family this isolate sent and has not seen answered are waited for first, within the same deadline, since
- * their answers are what the tracker would say now. If they are not back in time, the cache's answer from
- * before them is used (what a lookup would have said a moment earlier), and the timeout is logged as a
- * lookup's would be. The answer of every lookup made goes into the cache.
+ * Asks the tracker what it knows of `hashes` in `scope` and keeps the answer in the isolate's cache
+ * (tracker-cache.ts). Resolves with the answer as planning reads it, or null when the tracker did not answer
+ * (logged as a fault); never rejects.
  */
-export async function lookupWithDeadline(
+function refresh(
   env: Env,
   tenantId: string,
   hashes: string[],
   nowMs: number,
-  deadlineMs: number,
   log: Logger,
-  scope?: BeliefScope,
+  scope: BeliefScope,
+): { answer: Promise<PlanLookup | null>; mine: boolean } {
+  const key = `${tenantId}\n${scope.conversation}`;
+  const running = refreshing.get(key);
+  if (running) return { answer: running, mine: false };
+  const sentAt = Date.now();
+  const asked = { family: scope.family, model: scope.model, conversation: scope.conversation };
+  const p = (async () => {
+    try {
+      const answer = await trackerFor(env, tenantId).lookup(hashes, nowMs, asked);
+      if (!answer.ok) {
+        log.warn("tracker.fault", { op: "lookup", fault: "rejected" });
+        return null;
+      }
+      const value = answer.value as LookupAnswer;
+      learn(tenantId, scope, hashes, value, sentAt);
+      return toPlanLookup(value);
+    } catch (err) {
+      log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
+      return null;
+    } finally {
+      refreshing.delete(key);
+    }
+  })();
+  refreshing.set(key, p);
+  return { answer: p, mine: true };
+}
+
+/** How a request's plan inputs are found (proxy.ts). */
+export interface PlanLookupOptions {
+  env: Env;
+  tenantId: string;
+  nowMs: number;
+  log: Logger;
+  /** Keeps the parallel lookup alive after the response (the execution context's waitUntil). */
+  waitUntil: (p: Promise<unknown>) => void;
+  /**
+   * Only local development and tests with the dev clock (proxy.ts): how long to wait for the tracker when
+   * the isolate has nothing fresh. 0 (every deploy): never wait.
+   */
+  awaitMs?: number;
+}
+
+/**
+ * What a plan reads from the tracker, from what this isolate already holds: never a wait on the tracker.
+ * A conversation the isolate heard of within FRESH_MS is planned from the cache (the tracker's answers and
+ * this isolate's own outcomes since, tracker-cache.ts). Any other request is planned from what the isolate
+ * holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed, positions it
+ * never heard of as unknown), or without state (the stateless plan). What warms the isolate for the
+ * conversation's next turn is the request's own record: the tracker answers it with the states of every
+ * position of the request, the family's rate and the model's calibration, which is what a lookup would say
+ * (and more). A lookup in parallel would ask the same again, one RPC more per first request, and in local
+ * development, where the tracker shares the thread, it measurably delayed the answer it ran beside
+ * (bench/report/overhead.md). Only a dev-clock request that asks to wait (`awaitMs`) sends one. Never rejects.
+ */
+export async function planLookup(
+  o: PlanLookupOptions,
+  hashes: string[],
+  scope: BeliefScope,
 ): Promise<PlanLookup> {
   if (hashes.length === 0) return EMPTY;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timeout: Promise<"timeout"> | undefined;
-  const deadline = () => {
-    timeout ??= new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), deadlineMs);
+  const fresh = cachedAnswer(o.tenantId, scope, hashes, o.nowMs);
+  if (fresh) return fresh;
+  const awaitMs = o.awaitMs ?? 0;
+  if (awaitMs > 0) {
+    const { answer: asked, mine } = refresh(o.env, o.tenantId, hashes, o.nowMs, o.log, scope);
+    // Only the request that asked keeps the lookup alive: the runtime cancels a request whose waitUntil
+    // waits on another request's work alone.
+    if (mine) o.waitUntil(asked);
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), awaitMs);
     });
-    return timeout;
-  };
-  try {
-    // Only a conversation heard of lately can be answered from the cache; for any other the wait for the
-    // family's records would only delay the lookup.
-    if (scope && heardOf(tenantId, scope.conversation, nowMs)) {
-      const waiting = pending(tenantId, scope.family);
-      if (waiting && (await Promise.race([waiting, deadline()])) === "timeout") {
-        log.warn("tracker.fault", { op: "lookup", fault: "timeout", deadline_ms: deadlineMs });
-        return cachedAnswer(tenantId, scope, hashes, nowMs) ?? EMPTY;
-      }
-      const cached = cachedAnswer(tenantId, scope, hashes, nowMs);
-      if (cached) return cached;
-    }
-    const sentAt = Date.now();
-    const asked = scope
-      ? { family: scope.family, model: scope.model, conversation: scope.conversation }
-      : undefined;
-    const answer = await Promise.race([trackerFor(env, tenantId).lookup(hashes, nowMs, asked), deadline()]);
-    if (answer === "timeout") {
-      log.warn("tracker.fault", { op: "lookup", fault: "timeout", deadline_ms: deadlineMs });
-      return EMPTY;
-    }
-    if (!answer.ok) {
-      log.warn("tracker.fault", { op: "lookup", fault: "rejected" });
-      return EMPTY;
-    }
-    const value = answer.value as LookupAnswer;
-    if (scope) learn(tenantId, scope, hashes, value, sentAt);
-    return toPlanLookup(value);
-  } catch (err) {
-    log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
-    return EMPTY;
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    const answer = await Promise.race([asked, timeout]);
+    if (timer !== null) clearTimeout(timer);
+    if (answer) return answer;
   }
+  return heldAnswer(o.tenantId, scope, hashes, o.nowMs) ?? EMPTY;
 }
 
-/**
- * Marks a record of `input`'s family as on its way, before it is built and sent (lookups of the family wait
- * for it); `recordSafely` settles the mark. Null for a request without a family (nothing to wait for).
- */
-export function beginRecord(tenantId: string, family: string | null): (() => void) | null {
-  return family === null ? null : recordStarted(tenantId, family);
+/** Records sent to the tracker in one RPC at most (the tracker's own bound, validate.ts). */
+export const RECORD_BATCH = MAX_RECORD_BATCH;
+/** Tries per record before it is given up (logged as lost): about 25 s of backoff, within waitUntil's 30 s. */
+export const RECORD_ATTEMPTS = 9;
+/** The first retry's delay; each next one doubles, up to RECORD_BACKOFF_MAX_MS. */
+const RECORD_BACKOFF_MS = 50;
+const RECORD_BACKOFF_MAX_MS = 8_000;
+
+interface QueuedRecord {
+  input: RecordRequest;
+  log: Logger;
+  attempts: number;
+  settled: boolean;
 }
 
+/** One tenant's records waiting to be sent, and whether a batch is out for them. */
+interface RecordQueue {
+  waiting: QueuedRecord[];
+  sending: boolean;
+}
+
+const queues = new Map<string, RecordQueue>();
+
+/** Records waiting in this isolate, over all tenants (tests, the overhead benchmark). */
+export function recordsQueued(): number {
+  let n = 0;
+  for (const q of queues.values()) n += q.waiting.length;
+  return n;
+}
+
+/** How often a record waiting behind another request's batch looks whether it went (its own timer). */
+const RECORD_POLL_MS = 10;
+
+/** A batch's captures (whole requests, for keepalive) stay well under the RPC message limit (32 MiB). */
+const RECORD_BATCH_BYTES = 8_000_000;
+
+/** How many of the waiting records go in the next batch: at least one, within both bounds. */
+function batchSize(waiting: readonly QueuedRecord[]): number {
+  let bytes = 0;
+  let n = 0;
+  for (const b of waiting) {
+    bytes += b.input.capture?.body.length ?? 0;
+    if (n > 0 && (n >= RECORD_BATCH || bytes > RECORD_BATCH_BYTES)) break;
+    n++;
+  }
+  return n;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
- * Records a request's outcome after the response; a failure is logged, never surfaced to the client. The
- * tracker answers with its positions' states, which this isolate keeps for the conversation's next turn.
+ * Records a request's outcome after the response; a failure is logged, never surfaced to the client. Records
+ * are coalesced per tenant and isolate: while one batch is out, the records that arrive wait and go together
+ * in the next (one RPC for many requests, so a slow tracker never queues the isolate's work behind it). A
+ * batch the tracker did not take (an RPC error, an overloaded object) is sent again with exponential
+ * backoff, up to RECORD_ATTEMPTS; the tracker counts a request id once, so a retry never counts twice. The
+ * tracker answers each record with its positions' states, which this isolate keeps for the conversation's
+ * next turn. Resolves when the tracker has the record (or it was given up); never rejects.
+ *
+ * Each caller's own context does the waiting (its own timer) and, when no batch is out, sends the next one:
+ * the Workers runtime cancels a request whose waitUntil only waits on another request's work.
  */
 export async function recordSafely(
   env: Env,
   tenantId: string,
   input: RecordRequest,
   log: Logger,
-  settle?: (() => void) | null,
 ): Promise<void> {
-  const sentAt = Date.now();
-  let heard = false;
-  try {
-    const answer = await trackerFor(env, tenantId).record(input);
-    if (!answer.ok) log.warn("tracker.fault", { op: "record", fault: "rejected" });
-    else if (answer.value.states && input.family !== null && input.conversation !== null) {
-      const scope = { family: input.family, conversation: input.conversation, model: input.model };
-      const hashes = input.positions.map((p) => p.hash);
-      const { states, familyRatePerMin, calibration, previousMessageId, outlook } = answer.value;
-      learn(
-        tenantId,
-        scope,
-        hashes,
-        { states, familyRatePerMin, calibration, previousMessageId, outlook },
-        sentAt,
-      );
-      heard = true;
-    } else heard = answer.value.states !== undefined || input.positions.length === 0;
-  } catch (err) {
-    log.warn("tracker.fault", { op: "record", fault: err instanceof Error ? err.name : "unknown" });
-  } finally {
-    // Without the tracker's answer the cache cannot know what it now holds: ask it next time.
-    if (!heard) forgetConversations(tenantId);
-    settle?.();
+  let q = queues.get(tenantId);
+  if (!q) {
+    q = { waiting: [], sending: false };
+    queues.set(tenantId, q);
   }
+  const item: QueuedRecord = { input, log, attempts: 0, settled: false };
+  q.waiting.push(item);
+  // Records of the same turn of the event loop go together.
+  await sleep(0);
+  while (!item.settled) {
+    if (q.sending) {
+      await sleep(RECORD_POLL_MS);
+      continue;
+    }
+    q.sending = true;
+    try {
+      await sendBatch(env, tenantId, q);
+    } finally {
+      q.sending = false;
+    }
+  }
+  if (q.waiting.length === 0 && !q.sending && queues.get(tenantId) === q) queues.delete(tenantId);
+}
+
+/** Sends the next batch of a tenant's waiting records; a batch not taken waits its backoff and goes back. */
+async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<void> {
+  const batch = q.waiting.splice(0, batchSize(q.waiting));
+  if (batch.length === 0) return;
+  const sentAt = Date.now();
+  let answers: RecordBatchAnswer | null = null;
+  try {
+    answers = await trackerFor(env, tenantId).recordMany(batch.map((b) => b.input));
+  } catch (err) {
+    batch[0]?.log.warn("tracker.fault", {
+      op: "record",
+      fault: err instanceof Error ? err.name : "unknown",
+      records: batch.length,
+    });
+  }
+  const again: QueuedRecord[] = [];
+  for (const [i, b] of batch.entries()) {
+    const answer = answers?.[i];
+    if (answer === undefined || ("retry" in answer && answer.retry)) {
+      if (++b.attempts < RECORD_ATTEMPTS) {
+        again.push(b);
+        continue;
+      }
+      b.log.error("record.lost", { request_id: b.input.requestId, attempts: b.attempts });
+      forgetConversations(tenantId);
+    } else heardRecord(tenantId, b.input, answer, sentAt, b.log);
+    b.settled = true;
+  }
+  if (again.length === 0) return;
+  q.waiting.unshift(...again);
+  const attempt = Math.max(...again.map((b) => b.attempts));
+  await sleep(Math.min(RECORD_BACKOFF_MS * 2 ** (attempt - 1), RECORD_BACKOFF_MAX_MS));
+}
+
+/** Takes in the tracker's answer to one record: its positions' states go into the isolate's cache. */
+function heardRecord(
+  tenantId: string,
+  input: RecordRequest,
+  answer: RpcResult<RecordAnswer>,
+  sentAt: number,
+  log: Logger,
+): void {
+  let heard = false;
+  if (!answer.ok) log.warn("tracker.fault", { op: "record", fault: "rejected" });
+  else if (answer.value.states && input.family !== null && input.conversation !== null) {
+    const scope = { family: input.family, conversation: input.conversation, model: input.model };
+    const hashes = input.positions.map((p) => p.hash);
+    const { states, familyRatePerMin, calibration, previousMessageId, outlook } = answer.value;
+    learn(
+      tenantId,
+      scope,
+      hashes,
+      { states, familyRatePerMin, calibration, previousMessageId, outlook },
+      sentAt,
+    );
+    heard = true;
+  } else heard = answer.value.states !== undefined || input.positions.length === 0;
+  // Without the tracker's answer the cache cannot know what it now holds: ask it next time.
+  if (!heard) forgetConversations(tenantId);
 }

@@ -62,11 +62,18 @@ import type {
   LookupScope,
   PlanFacts,
   RecordAnswer,
+  RecordBatchAnswer,
   RecordRequest,
   TenantStorage,
   Totals,
 } from "./types.ts";
-import { TrackerInputError, validateLookup, validateRecord, validateScope } from "./validate.ts";
+import {
+  MAX_RECORD_BATCH,
+  TrackerInputError,
+  validateLookup,
+  validateRecord,
+  validateScope,
+} from "./validate.ts";
 
 /** Housekeeping (row caps, retention) runs once per this many records, not on every one. */
 const HOUSEKEEPING_EVERY = 200;
@@ -119,6 +126,7 @@ export class Tracker extends DurableObject<Env> {
       s = validateScope(scope);
     });
     if (invalid) return invalid;
+    await this.#injectedDelay();
     const sql = this.ctx.storage.sql;
     const states = lookupPrefixes(sql, hashes, nowMs);
     if (!s) return { ok: true, value: { states } };
@@ -290,6 +298,34 @@ export class Tracker extends DurableObject<Env> {
             ),
       },
     };
+  }
+
+  /**
+   * Several records in one call (the edge coalesces them per isolate, tracker-client.ts), each handled as
+   * `record` handles it, in order. A record whose update failed is answered `retry` and left for the edge to
+   * send again; records are idempotent per request id, so a retried one never counts twice.
+   */
+  async recordMany(inputs: RecordRequest[]): Promise<RecordBatchAnswer> {
+    if (!Array.isArray(inputs) || inputs.length > MAX_RECORD_BATCH)
+      return [{ ok: false, error: `records: an array of at most ${MAX_RECORD_BATCH}` }];
+    await this.#injectedDelay();
+    const out: RecordBatchAnswer = [];
+    for (const input of inputs) {
+      try {
+        out.push(await this.record(input));
+      } catch (err) {
+        out.push({ ok: false, error: err instanceof Error ? err.name : "record failed", retry: true });
+      }
+    }
+    return out;
+  }
+
+  /** TRACKER_DELAY_MS (benchmarks with the simulator only): answer as late as a tracker far away would. */
+  async #injectedDelay(): Promise<void> {
+    const d = getConfig(this.env).trackerDelayMs;
+    if (!d) return;
+    const ms = d.min + Math.random() * (d.max - d.min);
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   /** Sums of the accounting rows in [fromMs, toMs). */

@@ -1,4 +1,5 @@
 import type { Provider } from "../core/provider.ts";
+import type { RpcResult } from "../core/rpc.ts";
 import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
@@ -131,6 +132,12 @@ export interface RecordAnswer extends PlanFacts, DiagnosticsFacts {
   /** As `lookup` would answer for the request's positions at its start time; absent without positions. */
   states?: LookupResult;
 }
+
+/**
+ * What `recordMany` answers: one result per record, in order. `retry` marks a record the tracker could not
+ * store this time (its transaction failed): the edge sends it again; a refused one (`ok: false`) it does not.
+ */
+export type RecordBatchAnswer = (RpcResult<RecordAnswer> | { ok: false; error: string; retry: true })[];
 
 /** Sums over a tenant's accounting rows: the usage fields, summed, plus counts and money. */
 export interface Totals extends Usage {

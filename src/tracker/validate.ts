@@ -158,6 +158,8 @@ function validateExcerpts(v: unknown): void {
 }
 
 export const MAX_CHAIN_SEGMENTS = 4096;
+/** Records one `recordMany` call carries at most (the edge coalesces up to this many). */
+export const MAX_RECORD_BATCH = 32;
 
 function validateChain(c: unknown): void {
   if (c === null || typeof c !== "object") fail("chain");

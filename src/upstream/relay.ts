@@ -2,6 +2,7 @@ import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 import type { EndpointSpec } from "./endpoints.ts";
+import { relayJson } from "./json-relay.ts";
 import type { Result } from "./outcome.ts";
 import { pipeSse, type StreamEnd } from "./sse.ts";
 import { type Usage, usageHeader } from "./usage.ts";
@@ -45,6 +46,12 @@ export interface RelayOptions {
    * resets, and the client gets a clear 502) instead of passing it through as it comes.
    */
   readErrors?: boolean;
+  /**
+   * Relay a 2xx JSON answer as it arrives (json-relay.ts), usage read from a copy on the side, instead of
+   * reading it whole (which `x-stoker-cache` needs). `hideDiagnostics` nulls its top-level `diagnostics` on
+   * the way; `waitUntil` keeps the side read alive. Unset: read whole, `rewriteText` applied.
+   */
+  streamJson?: { hideDiagnostics: boolean; waitUntil: (p: Promise<unknown>) => void } | undefined;
   /** Called exactly once, when the answer is done (before a 502 is thrown). */
   onEnd(end: RelayEnd): void;
 }
@@ -109,6 +116,39 @@ export async function relay(o: RelayOptions): Promise<Response> {
     return new Response(upstream.body, { status: upstream.status, headers });
   }
 
+  const facts = (text: string) => {
+    let usage: Usage | null = null;
+    let message: MessageFacts | null = null;
+    try {
+      const json = JSON.parse(text) as Record<string, unknown>;
+      usage = spec.jsonUsage(json);
+      message = o.jsonFacts?.(json) ?? null;
+    } catch {
+      // Not JSON: forwarded as it came, accounted without usage.
+    }
+    return { usage, message };
+  };
+
+  if (upstream.ok && o.streamJson && upstream.body) {
+    // Flows as it arrives: a break mid-body reaches the client as a broken body (its status went out first).
+    const body = relayJson(upstream.body, {
+      hideDiagnostics: o.streamJson.hideDiagnostics,
+      waitUntil: o.streamJson.waitUntil,
+      onEnd: (end, text) => {
+        const { usage, message } = text === null ? { usage: null, message: null } : facts(text);
+        done({
+          status: upstream.status,
+          result: end === "complete" ? "ok" : "upstream_error",
+          end,
+          usage,
+          ttfbMs: headersMs,
+          message,
+        });
+      },
+    });
+    return new Response(body, { status: upstream.status, headers });
+  }
+
   let text: string;
   try {
     text = await upstream.text();
@@ -127,13 +167,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
   let usage: Usage | null = null;
   let message: MessageFacts | null = null;
   if (upstream.ok) {
-    try {
-      const json = JSON.parse(text) as Record<string, unknown>;
-      usage = spec.jsonUsage(json);
-      message = o.jsonFacts?.(json) ?? null;
-    } catch {
-      // Not JSON: forwarded as it came, accounted without usage.
-    }
+    ({ usage, message } = facts(text));
     if (usage) headers.set("x-stoker-cache", usageHeader(usage));
     if (o.rewriteText) text = o.rewriteText(text);
   }

@@ -5,6 +5,7 @@ import { type Trace, type TraceLine, traceFromLines } from "../../bench/economic
 import { anthropicBody, openAIChatBody } from "../../bench/economics/worker/bodies.ts";
 import { type ReplayApi, replayWorker } from "../../bench/economics/worker/stoker.ts";
 import { modelInfo } from "../../src/economics/models.ts";
+import { DEV_AWAIT_TRACKER } from "../../src/edge/proxy.ts";
 import type { Totals } from "../../src/tracker/types.ts";
 import { namespace, STOKER, workerFetch } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -136,6 +137,9 @@ describe("differential: the economics replay is the worker's own path", () => {
             headers: {
               "content-type": "application/json",
               "x-sim-namespace": ns,
+              // The replay plans from the tracker's state after every record and ping; the worker, which
+              // never waits for the tracker in a deploy, is asked to here (dev clock only) to be compared.
+              [DEV_AWAIT_TRACKER]: "1",
               ...(api === "anthropic"
                 ? { "x-api-key": t.key, "anthropic-version": "2023-06-01" }
                 : { authorization: `Bearer ${t.key}` }),

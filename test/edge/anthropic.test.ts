@@ -7,9 +7,13 @@ const MODEL = "claude-sonnet-4-6";
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
 describe("Anthropic Messages through Stoker (official SDK)", () => {
-  it("answers a non-streaming request and reports cache usage in x-stoker-cache", async () => {
+  it("answers a non-streaming request as it arrives: x-stoker-cache only when asked for (x-stoker-usage: header)", async () => {
     const ns = namespace();
-    const { data, response } = await anthropic(ns)
+    const ask = { model: MODEL, max_tokens: 64, messages: [{ role: "user" as const, content: "Hi" }] };
+    const plain = await anthropic(ns).messages.create(ask).withResponse();
+    expect(plain.data.type).toBe("message");
+    expect(plain.response.headers.get("x-stoker-cache")).toBeNull();
+    const { data, response } = await anthropic(ns, { headers: { "x-stoker-usage": "header" } })
       .messages.create({
         model: MODEL,
         max_tokens: 64,

@@ -7,8 +7,11 @@ const MODEL = "gpt-4o-mini";
 describe("OpenAI Chat Completions through Stoker (official SDK)", () => {
   it("answers non-streaming with usage and x-stoker-cache, using the tenant's provider key", async () => {
     const ns = namespace();
-    const { data, response } = await openai(ns)
-      .chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Hi" }] })
+    const ask = { model: MODEL, messages: [{ role: "user" as const, content: "Hi" }] };
+    const plain = await openai(ns).chat.completions.create(ask).withResponse();
+    expect(plain.response.headers.get("x-stoker-cache")).toBeNull();
+    const { data, response } = await openai(ns, { headers: { "x-stoker-usage": "header" } })
+      .chat.completions.create(ask)
       .withResponse();
     expect(data.object).toBe("chat.completion");
     const cached = data.usage?.prompt_tokens_details?.cached_tokens ?? 0;

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/core/config.ts";
 import { prepare } from "../../src/edge/prepare.ts";
+import { DEV_AWAIT_TRACKER } from "../../src/edge/proxy.ts";
 import { toRecord } from "../../src/edge/record.ts";
 import type { CacheSettings } from "../../src/plan/settings.ts";
 import { admin, adminTenant } from "../support/admin.ts";
@@ -30,8 +31,15 @@ function chat(ns: string, key: string, model: string, system: string, user = "hi
     .withResponse();
 }
 
-function messages(ns: string, key: string, model: string, system: string, user = "hi") {
-  return anthropic(ns, { apiKey: key })
+function messages(
+  ns: string,
+  key: string,
+  model: string,
+  system: string,
+  user = "hi",
+  headers: Record<string, string> = {},
+) {
+  return anthropic(ns, { apiKey: key, headers })
     .messages.create({ model, max_tokens: 8, system, messages: [{ role: "user", content: user }] })
     .withResponse();
 }
@@ -170,7 +178,9 @@ describe("the tenant's cache settings", { timeout: 20_000 }, () => {
     const ns = namespace();
     for (const t of [allowed, denied]) {
       await seedSlowFamily(t.id, model, system);
-      await messages(ns, t.key, model, system, "now");
+      // The history is only in the tracker (seeded there), never heard by this isolate: a deploy would plan
+      // this first request without it. The dev clock's wait for the lookup lets the planner read it here.
+      await messages(ns, t.key, model, system, "now", { [DEV_AWAIT_TRACKER]: "1" });
     }
     const [withOneHour, without] = await sentBodies(ns);
     // The same history makes the planner choose 1h where it may...

@@ -57,8 +57,17 @@ interface Sent {
   rows: Awaited<ReturnType<typeof requestRows>>;
 }
 
+/** What `send` reads when the body broke under the client. */
+const BROKEN = "<the body broke>";
+
 /** One request through Stoker's fetch handler, its body read to the end, its waitUntil work (the record) done. */
-async function send(kind: Kind, stream: boolean, ns: string, workerEnv: Env = env): Promise<Sent> {
+async function send(
+  kind: Kind,
+  stream: boolean,
+  ns: string,
+  workerEnv: Env = env,
+  extra: Record<string, string> = {},
+): Promise<Sent> {
   const ctx = createExecutionContext();
   const started = Date.now();
   const auth: Record<string, string> =
@@ -72,13 +81,14 @@ async function send(kind: Kind, stream: boolean, ns: string, workerEnv: Env = en
         "anthropic-version": "2023-06-01",
         "x-sim-namespace": ns,
         ...auth,
+        ...extra,
       },
       body: JSON.stringify(body(kind, stream)),
     }),
     workerEnv,
     ctx,
   );
-  const text = await res.text();
+  const text = await res.text().catch(() => BROKEN);
   const ms = Date.now() - started;
   await waitOnExecutionContext(ctx);
   const id = res.headers.get("x-stoker-request-id");
@@ -237,15 +247,32 @@ describe("a stream cut mid-way reaches the client as an error event in the provi
 });
 
 describe("a non-streaming answer cut mid-body", () => {
-  it.each(KINDS)("%s reset mid-body -> 502 in the provider's shape, accounted once", async (kind) => {
-    const ns = namespace();
-    await simFault(ns, { reset_after_events: 1 });
-    const s = await send(kind, false, ns);
-    // Found by this test: `await upstream.text()` (src/edge/proxy.ts) threw, an opaque 500 and no record.
-    expect(s.res.status).toBe(502);
-    errorShape(kind, s.text);
-    expect(s.rows).toHaveLength(1);
-  });
+  it.each(KINDS)(
+    "%s reset mid-body: the body breaks under the client (its status went out with the first byte), accounted once",
+    async (kind) => {
+      const ns = namespace();
+      await simFault(ns, { reset_after_events: 1 });
+      const s = await send(kind, false, ns);
+      // The answer flows as it arrives (README "Response headers"): the break reaches the client as a broken
+      // body, never as a complete-looking one.
+      expect(s.res.status).toBe(200);
+      if (s.text !== BROKEN) expect(() => JSON.parse(s.text)).toThrow();
+      expectOneRow(s, 200, "upstream_error");
+    },
+  );
+
+  it.each(KINDS)(
+    "%s reset mid-body with x-stoker-usage: header -> 502 in the provider's shape, accounted once",
+    async (kind) => {
+      const ns = namespace();
+      await simFault(ns, { reset_after_events: 1 });
+      const s = await send(kind, false, ns, env, { "x-stoker-usage": "header" });
+      // Found by this test: `await upstream.text()` (src/edge/proxy.ts) threw, an opaque 500 and no record.
+      expect(s.res.status).toBe(502);
+      errorShape(kind, s.text);
+      expect(s.rows).toHaveLength(1);
+    },
+  );
 
   it.each(KINDS)("%s closed cleanly mid-body: forwarded as it came and accounted once", async (kind) => {
     const ns = namespace();

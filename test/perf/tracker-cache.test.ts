@@ -4,16 +4,16 @@ import {
   FRESH_MS,
   forgetAllBeliefs,
   forgetConversations,
-  heardOf,
+  heldAnswer,
   heldStates,
   learn,
+  learnOutcome,
   MAX_FAMILIES,
   MAX_STATES,
-  pending,
-  recordStarted,
 } from "../../src/edge/tracker-cache.ts";
 import type { PrefixState } from "../../src/plan/types.ts";
 import { forgetResolved } from "../../src/tenants/resolve.ts";
+import type { RecordRequest } from "../../src/tracker/types.ts";
 
 const T0 = 1_800_000_000_000;
 const scope = { family: "fam-aaaaaaaa", conversation: "conv-aaaaaaaa", model: "claude-sonnet-4-5" };
@@ -44,9 +44,9 @@ describe("the isolate's cache of tracker answers", () => {
     expect(fresh?.known.has("h2")).toBe(false);
     expect(fresh?.known.has("h3")).toBe(false);
     expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS + 1)).toBeNull();
-    expect(heardOf("t1", scope.conversation, T0 + FRESH_MS)).toBe(true);
-    expect(heardOf("t1", scope.conversation, T0 + FRESH_MS + 1)).toBe(false);
-    expect(heardOf("t2", scope.conversation, T0)).toBe(false);
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS)).not.toBeNull();
+    expect(cachedAnswer("t1", scope, ["h1"], T0 + FRESH_MS + 1)).toBeNull();
+    expect(cachedAnswer("t2", scope, ["h1"], T0)).toBeNull();
   });
 
   it("never answers for a conversation it has not heard about", () => {
@@ -89,24 +89,67 @@ describe("the isolate's cache of tracker answers", () => {
     expect(cachedAnswer("t1", scope, ["h1"], T0 + 40)?.known.has("h1")).toBe(false);
   });
 
-  it("tracks records in flight per tenant and family until they settle", async () => {
-    expect(pending("t1", scope.family)).toBeUndefined();
-    const settleA = recordStarted("t1", scope.family);
-    const settleB = recordStarted("t1", scope.family);
-    expect(pending("t2", scope.family)).toBeUndefined();
-    expect(pending("t1", "fam-other")).toBeUndefined();
-    let done = false;
-    const all = pending("t1", scope.family)?.then(() => {
-      done = true;
-    });
-    settleA();
-    settleA(); // a second call does nothing
-    await Promise.resolve();
-    expect(done).toBe(false);
-    settleB();
-    await all;
-    expect(done).toBe(true);
-    expect(pending("t1", scope.family)).toBeUndefined();
+  it("applies the isolate's own outcome at once, with the tracker's own update, for a conversation it heard of", () => {
+    const record = (over: Partial<RecordRequest>): RecordRequest =>
+      ({
+        tenantId: "t1",
+        requestId: "r1",
+        at: T0 + 1000,
+        upstream: "anthropic",
+        endpoint: "messages",
+        model: scope.model,
+        stream: false,
+        keepalive: false,
+        status: 200,
+        result: "ok",
+        usage: {
+          inputTokens: 2000,
+          uncachedTokens: 1000,
+          cacheReadTokens: 0,
+          cacheWrite5mTokens: 1000,
+          cacheWrite1hTokens: 0,
+          outputTokens: 10,
+        },
+        estimatedTokens: 2000,
+        family: scope.family,
+        conversation: scope.conversation,
+        positions: [
+          { hash: "h1", tokens: 1000, breakpoint: "5m" },
+          { hash: "h2", tokens: 2000, breakpoint: null },
+        ],
+        messageId: "msg_1",
+        ...over,
+      }) as RecordRequest;
+    // Not heard of: only the message id is kept (as the tracker keeps the model's last answer).
+    learnOutcome("t1", record({}), 300_000, T0 + 1000);
+    expect(cachedAnswer("t1", scope, ["h1", "h2"], T0 + 2000)).toBeNull();
+    expect(heldAnswer("t1", { ...scope, conversation: "other" }, ["h1"], T0 + 2000)?.previousMessageId).toBe(
+      "msg_1",
+    );
+    // Heard of (a lookup said it knew nothing, rate 0): the outcome makes h1 written, h2 seen, the rate 1/min.
+    learn("t1", scope, ["h1", "h2"], ans({}), T0);
+    learnOutcome("t1", record({ requestId: "r2" }), 300_000, T0 + 1000);
+    const got = cachedAnswer("t1", scope, ["h1", "h2"], T0 + 2000);
+    expect(got?.known.get("h1")?.cachedUntilMs).toBe(T0 + 1000 + 300_000);
+    expect(got?.known.get("h1")?.seen).toBe(1);
+    expect(got?.known.get("h2")?.cachedUntilMs).toBeNull();
+    expect(got?.familyRatePerMin).toBeGreaterThan(0.9);
+    expect(got?.calibration?.weight).toBeGreaterThan(0);
+    // The tracker's answer to the record, heard later, replaces it.
+    learn("t1", scope, ["h1", "h2"], ans({ h1: state({ seen: 7 }) }), T0 + 1500);
+    expect(cachedAnswer("t1", scope, ["h1", "h2"], T0 + 2000)?.known.get("h1")?.seen).toBe(7);
+  });
+
+  it("answers a conversation it has not heard of from the states it holds of its positions", () => {
+    learn("t1", scope, ["head", "own"], ans({ head: state(), own: state() }), T0);
+    const other = { ...scope, conversation: "conv-bbbbbbbb" };
+    expect(cachedAnswer("t1", other, ["head", "new"], T0 + 10)).toBeNull();
+    const held = heldAnswer("t1", other, ["head", "new"], T0 + 10);
+    expect([...(held?.known.keys() ?? [])]).toEqual(["head"]);
+    expect(held?.familyRatePerMin).toBe(0);
+    // Past its TTL an entry reads as lapsed, however old the word on it.
+    expect(heldAnswer("t1", other, ["head"], T0 + 400_000)?.known.get("head")?.cachedUntilMs).toBeNull();
+    expect(heldAnswer("t2", other, ["head"], T0)).toBeNull();
   });
 
   it("stays within MAX_STATES, dropping the least recently used tenant whole", () => {

@@ -5,7 +5,7 @@ import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
 
 describe("a tracker that hangs never holds up or fails a request", () => {
-  it("plans without it after the lookup deadline, serves the answer, and records once it is back", async () => {
+  it("plans without it at once (no wait for the lookup), serves the answer, and records once it is back", async () => {
     const t = freshTenant();
     const stub = tracker(t.id);
     await stub.totals(); // wake it
@@ -21,8 +21,9 @@ describe("a tracker that hangs never holds up or fails a request", () => {
     });
     const waited = Date.now() - started;
     expect(reply.content[0]?.type).toBe("text");
-    expect(waited).toBeGreaterThanOrEqual(1900);
-    expect(waited).toBeLessThan(2800); // it did not wait for the tracker to come back
+    // The request path never waits for the tracker (issue 19): not for its deadline (2 s here, which the
+    // request used to wait out), nor for it to come back. The lookup runs in parallel, under waitUntil.
+    expect(waited).toBeLessThan(1500);
     await held;
     expect((await totalsAfter(t.id, 1)).requests).toBe(1);
   }, 15_000);

@@ -64,6 +64,8 @@ export default {
     const path = url.pathname;
     if (path === "/healthz") return json({ ok: true });
     if (path.startsWith("/proxy/")) return nullProxy(req, env, path.slice("/proxy".length) + url.search);
+    // A second copy of the null proxy: the difference between the two is the measurement's noise floor.
+    if (path.startsWith("/proxy2/")) return nullProxy(req, env, path.slice("/proxy2".length) + url.search);
     if (path === "/t/noop") {
       await req.json();
       return json({});

@@ -1,0 +1,164 @@
+// The request path never waits for the tenant's tracker (issue 19): with a tracker that does not answer, every
+// request completes with the stateless plan; records are coalesced per isolate, sent again until the tracker
+// has them, and counted once.
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, it } from "vitest";
+import { getConfig } from "../../src/core/config.ts";
+import { prepare } from "../../src/edge/prepare.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
+import type { Tracker } from "../../src/tracker/tracker.ts";
+import { anthropic, longText, namespace } from "../support/clients.ts";
+import { freshTenant } from "../support/tenants.ts";
+import { totalsAfter, tracker } from "../support/tracker.ts";
+
+const MODEL = "claude-sonnet-4-6";
+const TRACKER_DEADLINE_MS = 2000; // vitest.config.ts: what a request used to wait for a lookup at most
+
+/** Closes the tenant's tracker to every call for `ms` (its input gate): it answers nothing meanwhile. */
+function silence(tenantId: string, ms: number): Promise<void> {
+  return runInDurableObject(tracker(tenantId), (_i, state) =>
+    state.blockConcurrencyWhile(() => new Promise<void>((r) => setTimeout(r, ms))),
+  );
+}
+
+/** The plan Stoker makes of `body` knowing nothing (Stoker's own prepare, with an empty lookup). */
+async function statelessPlan(tenantId: string, body: Record<string, unknown>): Promise<string | null> {
+  const prepared = await prepare({
+    endpoint: "messages",
+    raw: JSON.stringify(body),
+    body,
+    tenantId,
+    tenantRules: {},
+    settings: DEFAULT_CACHE_SETTINGS,
+    config: getConfig(env),
+    canonicalizeHeader: null,
+    nowMs: Date.now(),
+    lookup: async () => ({ known: new Map() }),
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+  });
+  return prepared.planText;
+}
+
+type Counted = Tracker & { batches?: number; failures?: number; failAfterStoring?: boolean };
+
+/**
+ * Fault injection at the tracker's RPC boundary (each instance counts for itself): counts `recordMany` calls,
+ * and makes the next `failures` of them throw, after storing the batch when `failAfterStoring` (the edge
+ * then never hears that the tracker has it).
+ */
+async function instrument(
+  tenantId: string,
+  failures = 0,
+  failAfterStoring = false,
+): Promise<() => Promise<number>> {
+  await runInDurableObject(tracker(tenantId), (instance: Tracker) => {
+    const proto = Object.getPrototypeOf(instance) as { recordMany: Tracker["recordMany"]; faulty?: true };
+    if (!proto.faulty) {
+      const original = proto.recordMany;
+      proto.recordMany = async function (this: Counted, ...args) {
+        this.batches = (this.batches ?? 0) + 1;
+        if ((this.failures ?? 0) > 0) {
+          this.failures = (this.failures ?? 0) - 1;
+          if (this.failAfterStoring) await original.apply(this, args);
+          throw new Error("injected: the tracker is overloaded");
+        }
+        return original.apply(this, args);
+      };
+      proto.faulty = true;
+    }
+    const i = instance as Counted;
+    i.batches = 0;
+    i.failures = failures;
+    i.failAfterStoring = failAfterStoring;
+  });
+  return () => runInDurableObject(tracker(tenantId), (i: Tracker) => (i as Counted).batches ?? 0);
+}
+
+describe("a tracker that never answers", () => {
+  it("holds up no request: each completes with the stateless plan, and no record is lost", async () => {
+    const t = freshTenant();
+    const client = anthropic(namespace(), { apiKey: t.key });
+    const system = longText(2500, "rules");
+    const held = silence(t.id, 6000);
+    const bodies: Record<string, unknown>[] = [];
+    const plans: (string | null)[] = [];
+    const times: number[] = [];
+    // Three conversations of two turns each, every one sent while the tracker answers nothing.
+    for (let c = 0; c < 3; c++) {
+      const messages: Anthropic.MessageParam[] = [{ role: "user", content: `Conversation ${c}` }];
+      for (let turn = 0; turn < 2; turn++) {
+        const body = { model: MODEL, max_tokens: 16, system, messages: [...messages] };
+        const started = Date.now();
+        const { data, response } = await client.messages.create(body).withResponse();
+        times.push(Date.now() - started);
+        bodies.push(body);
+        plans.push(response.headers.get("x-stoker-plan"));
+        messages.push({ role: "assistant", content: data.content }, { role: "user", content: "And?" });
+      }
+    }
+    // A request that waited for the lookup would take its deadline (2 s here) at least.
+    for (const ms of times) expect(ms).toBeLessThan(TRACKER_DEADLINE_MS);
+    const expected = await Promise.all(bodies.map((b) => statelessPlan(t.id, b)));
+    expect(plans).toEqual(expected);
+    expect(plans.every((p) => p?.includes("bp="))).toBe(true);
+    await held;
+    expect((await totalsAfter(t.id, 6)).requests).toBe(6);
+  }, 30_000);
+});
+
+describe("records", () => {
+  it("are coalesced: many requests, fewer RPCs, each counted once", async () => {
+    const t = freshTenant();
+    const batches = await instrument(t.id);
+    const client = anthropic(namespace(), { apiKey: t.key });
+    // While the tracker is busy, the isolate's records wait and go together once it takes calls again.
+    const held = silence(t.id, 1500);
+    const n = 8;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        client.messages.create({
+          model: MODEL,
+          max_tokens: 8,
+          messages: [{ role: "user", content: `q${i}` }],
+        }),
+      ),
+    );
+    await held;
+    expect((await totalsAfter(t.id, n)).requests).toBe(n);
+    const rpcs = await batches();
+    expect(rpcs).toBeGreaterThan(0);
+    expect(rpcs).toBeLessThan(n);
+  }, 30_000);
+
+  it("a batch the tracker fails to take is sent again until it has it", async () => {
+    const t = freshTenant();
+    const batches = await instrument(t.id, 3);
+    const client = anthropic(namespace(), { apiKey: t.key });
+    await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      messages: [{ role: "user", content: "one" }],
+    });
+    const totals = await totalsAfter(t.id, 1);
+    expect(totals.requests).toBe(1);
+    expect(await batches()).toBe(4); // three refused, the fourth taken
+  }, 30_000);
+
+  it("a record the tracker stored but could not confirm is sent again and counted once (idempotent by id)", async () => {
+    const t = freshTenant();
+    const batches = await instrument(t.id, 2, true);
+    const client = anthropic(namespace(), { apiKey: t.key });
+    await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      messages: [{ role: "user", content: "one" }],
+    });
+    await totalsAfter(t.id, 1);
+    // Wait until the third attempt (the first confirmed one) is in, then check nothing counted twice.
+    for (let i = 0; i < 100 && (await batches()) < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await batches()).toBe(3);
+    expect((await tracker(t.id).totals()).requests).toBe(1);
+  }, 30_000);
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { hideDiagnostics } from "../../src/upstream/diagnostics.ts";
+import { DiagnosticsNuller, relayJson } from "../../src/upstream/json-relay.ts";
+
+// The streaming edit of a relayed JSON answer gives, for every split into chunks, the bytes the whole-body
+// edit (hideDiagnostics, the buffered path) gives.
+
+const answers = [
+  // The provider's reason, after the content (a nested `diagnostics` inside content is not touched).
+  '{"id":"msg_1","content":[{"type":"text","text":"a \\"diagnostics\\": {x} }"},{"diagnostics":{"a":1}}],"usage":{"input_tokens":3},"diagnostics":{"cache_miss_reason":{"type":"system_changed","cache_missed_input_tokens":12}},"stop_reason":"end_turn"}',
+  // Before the content, with whitespace, a string holding braces and escapes.
+  '{ "diagnostics" : { "note": "}{\\\\\\"]" , "n": [1, {"b": 2}] } , "id": "msg_2", "content": [] }',
+  '{"id":"msg_3","diagnostics":null,"content":[]}',
+  '{"id":"msg_4","diagnostics":"text, with } and \\"quotes\\"","content":[]}',
+  '{"id":"msg_5","diagnostics":12}',
+  '{"id":"msg_6","content":[{"type":"text","text":"no diagnostics at all"}]}',
+];
+
+function run(text: string, cuts: number[]): string {
+  const n = new DiagnosticsNuller();
+  let out = "";
+  let from = 0;
+  for (const c of [...cuts, text.length]) {
+    out += n.push(text.slice(from, c));
+    from = c;
+  }
+  return out + n.push("");
+}
+
+describe("the streaming diagnostics edit of a JSON answer", () => {
+  for (const [k, text] of answers.entries()) {
+    it(`answer ${k + 1}: the buffered edit's bytes, whatever the chunks`, () => {
+      const expected = hideDiagnostics(text);
+      expect(JSON.parse(expected).diagnostics ?? null).toBeNull();
+      expect(run(text, [])).toBe(expected);
+      for (let i = 0; i <= text.length; i++) expect(run(text, [i])).toBe(expected);
+      for (let i = 0; i < text.length; i += 3)
+        for (let j = i; j <= text.length; j += 5) expect(run(text, [i, j])).toBe(expected);
+    });
+  }
+});
+
+describe("relayJson", () => {
+  it("passes the answer on as it arrives and hands the whole text to the side reader", async () => {
+    const text = answers[0] as string;
+    const bytes = new TextEncoder().encode(text);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const upstream = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(bytes.slice(0, 10));
+        await gate; // the rest only after the client has read the first chunk
+        c.enqueue(bytes.slice(10));
+        c.close();
+      },
+    });
+    const ended: (string | null)[] = [];
+    const pending: Promise<unknown>[] = [];
+    const client = relayJson(upstream, {
+      hideDiagnostics: true,
+      onEnd: (end, t) => ended.push(end === "complete" ? t : null),
+      waitUntil: (p) => pending.push(p),
+    });
+    const reader = client.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe(text.slice(0, 10));
+    expect(ended).toEqual([]);
+    release();
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    await Promise.all(pending);
+    expect(text.slice(0, 10) + rest).toBe(hideDiagnostics(text));
+    expect(ended).toEqual([text]);
+  });
+});
