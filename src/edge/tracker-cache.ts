@@ -52,6 +52,8 @@ class TenantBeliefs {
   readonly messages = new Map<string, { id: string; at: number }>();
   /** Conversation -> when its tails and its family's heads come back, as the tracker last said. */
   readonly outlooks = new Map<string, { outlook: Outlook; at: number }>();
+  /** Family -> the outlook of a conversation of it the tracker has not seen yet. */
+  readonly familyOutlooks = new Map<string, { outlook: Outlook; at: number }>();
 }
 
 /** Sets `key` as the most recently heard of, if `at` is not older than what is kept; drops the oldest past `max`. */
@@ -127,7 +129,7 @@ export function cachedAnswer(
   const answer: PlanLookup = { known: out, familyRatePerMin: rateAt(rate, nowMs) };
   const message = t.messages.get(scope.conversation);
   if (message) answer.previousMessageId = message.id;
-  const outlook = t.outlooks.get(scope.conversation);
+  const outlook = t.outlooks.get(scope.conversation) ?? t.familyOutlooks.get(scope.family);
   if (outlook) answer.outlook = outlook.outlook;
   return calibration.calibration ? { ...answer, calibration: calibration.calibration } : answer;
 }
@@ -161,7 +163,7 @@ export function heldAnswer(
   if (calibration) answer.calibration = calibration;
   const message = t.messages.get(scope.conversation) ?? t.messages.get(modelKey(scope.model));
   if (message) answer.previousMessageId = message.id;
-  const outlook = t.outlooks.get(scope.conversation);
+  const outlook = t.outlooks.get(scope.conversation) ?? t.familyOutlooks.get(scope.family);
   if (outlook) answer.outlook = outlook.outlook;
   return answer;
 }
@@ -207,6 +209,8 @@ export function learn(
     remember(t.messages, scope.conversation, { id: answer.previousMessageId, at }, MAX_CONVERSATIONS);
   if (answer.outlook !== undefined)
     remember(t.outlooks, scope.conversation, { outlook: answer.outlook, at }, MAX_CONVERSATIONS);
+  if (answer.familyOutlook !== undefined)
+    remember(t.familyOutlooks, scope.family, { outlook: answer.familyOutlook, at }, MAX_FAMILIES);
   const heard = t.conversations.get(scope.conversation);
   if (heard === undefined || heard <= at) {
     t.conversations.delete(scope.conversation);
@@ -292,6 +296,7 @@ export function forgetConversations(tenantId: string): void {
   t?.calibrations.clear();
   t?.messages.clear();
   t?.outlooks.clear();
+  t?.familyOutlooks.clear();
 }
 
 /** Forgets every tenant's states. After an admin change of tenants; tests. */
@@ -303,6 +308,7 @@ export function forgetAllBeliefs(): void {
     t.calibrations.clear();
     t.messages.clear();
     t.outlooks.clear();
+    t.familyOutlooks.clear();
     tenants.delete(id);
   }
   stateCount = 0;
@@ -327,6 +333,7 @@ function evict(): void {
     t.calibrations.clear();
     t.messages.clear();
     t.outlooks.clear();
+    t.familyOutlooks.clear();
     tenants.delete(id);
   }
 }

@@ -257,12 +257,12 @@ function heardRecord(
   else if (answer.value.states && input.family !== null && input.conversation !== null) {
     const scope = { family: input.family, conversation: input.conversation, model: input.model };
     const hashes = input.positions.map((p) => p.hash);
-    const { states, familyRatePerMin, calibration, previousMessageId, outlook } = answer.value;
+    const { states, familyRatePerMin, calibration, previousMessageId, outlook, familyOutlook } = answer.value;
     learn(
       tenantId,
       scope,
       hashes,
-      { states, familyRatePerMin, calibration, previousMessageId, outlook },
+      { states, familyRatePerMin, calibration, previousMessageId, outlook, familyOutlook },
       sentAt,
     );
     heard = true;

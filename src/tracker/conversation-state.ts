@@ -186,16 +186,17 @@ export class Conversations {
 }
 
 /**
- * Prior for the reach ratios: even odds for each position, worth two returns. Not fitted: the traces disagree
- * by construction (a conversation body's next turn sends its last message again; a Mooncake request's partial
- * last block never recurs), so each tenant's own returns decide within a few of them.
+ * Prior for the reach ratios, worth two returns: the APIs are stateless, so a conversation's next request
+ * sends everything again, its last message included (0.9 for the last position); the positions before it,
+ * even odds. Not fitted: the traces disagree by construction (a Mooncake request's partial last block never
+ * recurs), so each tenant's own returns decide within a few of them.
  */
-const REACH_PRIOR = 0.5;
+const REACH_PRIOR: readonly number[] = [0.9, 0.5, 0.5];
 const REACH_WEIGHT = 2;
 
 /** How often a return sends each of the previous request's last positions: family shrunk to tenant to prior. */
 export function reachOf(family: FamilyGaps, tenant: FamilyGaps): number[] {
   const level = (r: FamilyGaps["reach"], base: readonly number[]) =>
     base.map((b, k) => ((r.sent[k] ?? 0) + REACH_WEIGHT * b) / (r.returns + REACH_WEIGHT));
-  return level(family.reach, level(tenant.reach, new Array<number>(REACH_DEPTH).fill(REACH_PRIOR)));
+  return level(family.reach, level(tenant.reach, REACH_PRIOR));
 }

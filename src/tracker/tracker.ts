@@ -135,6 +135,7 @@ export class Tracker extends DurableObject<Env> {
       states,
       ...planFacts(this.#planInputs, s, nowMs),
       outlook: this.#conversations.outlook(s.conversation ?? "", s.family),
+      familyOutlook: this.#conversations.outlook("", s.family),
     };
     if (previous !== undefined) value.previousMessageId = previous;
     return { ok: true, value };
@@ -287,7 +288,10 @@ export class Tracker extends DurableObject<Env> {
         ...(r.messageId ? { previousMessageId: r.messageId } : {}),
         ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
         ...(r.conversation !== null
-          ? { outlook: this.#conversations.outlook(r.conversation, r.family as string) }
+          ? {
+              outlook: this.#conversations.outlook(r.conversation, r.family as string),
+              familyOutlook: this.#conversations.outlook("", r.family as string),
+            }
           : {}),
         states: complete
           ? states

@@ -116,6 +116,8 @@ export interface PlanFacts {
   calibration?: Calibration;
   /** When the family's heads and the scope's conversation's tails come back (tracker/conversation-state.ts). */
   outlook?: Outlook;
+  /** The same for a conversation of the family the tracker has not seen: what an isolate plans a new one by. */
+  familyOutlook?: Outlook;
 }
 
 /** What `lookup` answers: the states of the hashes it knows and, with a scope, the plan facts. */

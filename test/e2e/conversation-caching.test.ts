@@ -62,10 +62,9 @@ describe("a 10-turn conversation sent with no cache_control at all", () => {
     // 88.3% vs 88.6% read). Where conversations stop after one turn the same choice saves the write premium
     // ("a one-off request with a unique tail" below). So: within 2% of the trivial client's cost and 1 point
     // of its hit rate, not a fixed hit rate.
-    // Since #14 a new tenant starts from the prior fitted on the Mooncake trace, where a fifth of returns come
-    // after 5 minutes: on its first turns Stoker hedges some tail writes with 1h, which this conversation
-    // (every turn at once) does not need (measured: 2.4% more input cost). Within 3%.
-    expect(cost).toBeLessThanOrEqual(naiveCost * 1.03);
+    // (Since #14 a new tenant learns from the priors fitted on the Mooncake trace: measured 1.1% more input
+    // cost, 88.3% vs 88.6% read, after the isolate's first turn is planned without the tracker.)
+    expect(cost).toBeLessThanOrEqual(naiveCost * 1.02);
     expect(hitRate).toBeGreaterThan(naiveHitRate - 0.01);
     // Stoker added the breakpoints: the client sent none.
     const first = JSON.parse((await simRequests(ns))[0]?.body ?? "{}");

@@ -74,7 +74,7 @@ describe("the tracker's lookup and record answers", () => {
     expect(empty).toMatchObject({ ok: true, value: { states: {}, familyRatePerMin: 0 } });
     // A new tenant's outlook is the priors: a head has an even chance of coming back within 5 minutes.
     expect(empty.ok && empty.value.outlook?.head[0]).toBeCloseTo(0.5, 6);
-    expect(empty.ok && empty.value.outlook?.reach).toEqual([0.5, 0.5, 0.5]);
+    expect(empty.ok && empty.value.outlook?.reach).toEqual([0.9, 0.5, 0.5]);
     for (let i = 0; i < 3; i++) {
       const answer = await stub.record(record(t.id, i));
       expect(answer.ok && answer.value.familyRatePerMin).toBeGreaterThan(i);
