@@ -28,8 +28,10 @@ export default defineConfig({
           bindings: {
             ANTHROPIC_UPSTREAM_URL: `${simUrl}/anthropic`,
             OPENAI_UPSTREAM_URL: `${simUrl}/openai`,
+            GEMINI_UPSTREAM_URL: `${simUrl}/gemini`,
             ANTHROPIC_API_KEY: UPSTREAM_KEYS.anthropic,
             OPENAI_API_KEY: UPSTREAM_KEYS.openai,
+            GEMINI_API_KEY: UPSTREAM_KEYS.gemini,
             STOKER_SIMULATOR: "1",
             DEV_CLOCK: "1",
             TENANTS: tenantsJson(),

@@ -23,19 +23,21 @@ const configured = { ...devVars(), ...process.env };
 const simulated = {
   anthropic: !configured.ANTHROPIC_API_KEY && !configured.ANTHROPIC_UPSTREAM_URL,
   openai: !configured.OPENAI_API_KEY && !configured.OPENAI_UPSTREAM_URL,
+  gemini: !configured.GEMINI_API_KEY && !configured.GEMINI_UPSTREAM_URL,
 };
 
 const vars: string[] = [];
 let sim: Awaited<ReturnType<typeof startSimulator>> | undefined;
-if (simulated.anthropic || simulated.openai) {
+if (simulated.anthropic || simulated.openai || simulated.gemini) {
   sim = await startSimulator({ port: simPort, host: "127.0.0.1" });
   if (simulated.anthropic) vars.push(`ANTHROPIC_UPSTREAM_URL:${sim.url}/anthropic`);
   if (simulated.openai) vars.push(`OPENAI_UPSTREAM_URL:${sim.url}/openai`);
+  if (simulated.gemini) vars.push(`GEMINI_UPSTREAM_URL:${sim.url}/gemini`);
   vars.push("STOKER_SIMULATOR:1");
 }
 // Local development: the built-in dev STOKER_SECRET is allowed here only (a deploy without one refuses to serve).
 vars.push("STOKER_LOCAL_DEV:1");
-for (const name of ["ANTHROPIC_UPSTREAM_URL", "OPENAI_UPSTREAM_URL"] as const) {
+for (const name of ["ANTHROPIC_UPSTREAM_URL", "OPENAI_UPSTREAM_URL", "GEMINI_UPSTREAM_URL"] as const) {
   if (process.env[name]) vars.push(`${name}:${process.env[name]}`);
 }
 if (!configured.TENANTS) {

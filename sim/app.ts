@@ -3,6 +3,7 @@ import { anthropicRoutes } from "./anthropic/routes.ts";
 import type { SimDeps, SimEnv } from "./context.ts";
 import { controlRoutes } from "./control.ts";
 import { type Provider, ProviderError } from "./errors.ts";
+import { geminiRoutes } from "./gemini/routes.ts";
 import { IdFactory } from "./ids.ts";
 import { Namespaces } from "./namespace.ts";
 import { openaiRoutes } from "./openai/routes.ts";
@@ -25,10 +26,11 @@ export interface Simulator {
 function providerOf(path: string): Provider | undefined {
   if (path.startsWith("/anthropic/")) return "anthropic";
   if (path.startsWith("/openai/")) return "openai";
+  if (path.startsWith("/gemini/")) return "gemini";
   return undefined;
 }
 
-/** Builds the provider simulator (Anthropic Messages, OpenAI Chat Completions and Responses, control API). */
+/** Builds the provider simulator (Anthropic Messages, OpenAI Chat Completions and Responses, Gemini, control API). */
 export function createSimulator(options?: SimulatorOptions): Simulator {
   const opts = resolveOptions(options);
   const deps: SimDeps = { opts, namespaces: new Namespaces(opts), ids: new IdFactory() };
@@ -38,7 +40,9 @@ export function createSimulator(options?: SimulatorOptions): Simulator {
   app.use("/anthropic/*", providerRequest("anthropic", deps));
   app.use("/openai/*", providerRequest("openai", deps));
   app.route("/anthropic", anthropicRoutes(deps));
+  app.use("/gemini/*", providerRequest("gemini", deps));
   app.route("/openai", openaiRoutes(deps));
+  app.route("/gemini", geminiRoutes(deps));
 
   app.notFound((c) => {
     const provider = providerOf(c.req.path);

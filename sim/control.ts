@@ -70,7 +70,12 @@ export function controlRoutes(deps: SimDeps): Hono {
 
   app.get("/stats", (c) => {
     const ns = nsOf(c);
-    return c.json({ ns: ns.name, ...ns.stats.toJSON() });
+    const stats = ns.stats.toJSON();
+    // Storage accrues with time: read it at the namespace's clock.
+    const storage = ns.gemini.storageTokenHours(ns.now());
+    stats.gemini.storage_token_hours = storage;
+    stats.total.storage_token_hours = storage;
+    return c.json({ ns: ns.name, ...stats });
   });
 
   app.get("/cache", (c) => {

@@ -1,5 +1,5 @@
 /** The upstreams the simulator stands in for. */
-export type Provider = "anthropic" | "openai";
+export type Provider = "anthropic" | "openai" | "gemini";
 
 /** Fields of an expected, client-caused error; each provider renders them in its own body shape. */
 export interface ProviderErrorInit {
@@ -11,6 +11,8 @@ export interface ProviderErrorInit {
   param?: string | null;
   /** OpenAI `code`. */
   code?: string | null;
+  /** Gemini `error.status` (INVALID_ARGUMENT, NOT_FOUND, ...); defaults from the HTTP status. */
+  status_text?: string;
   /** Anthropic `error.details` (e.g. `{error_code: "thread_not_found"}`), which the SDK maps to error classes. */
   details?: Record<string, unknown>;
   headers?: Record<string, string>;

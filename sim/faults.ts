@@ -51,8 +51,8 @@ function parseOne(v: unknown): Fault | string {
     fault.count = v.count;
   }
   if (v.provider !== undefined) {
-    if (v.provider !== "anthropic" && v.provider !== "openai")
-      return 'provider must be "anthropic" or "openai"';
+    if (v.provider !== "anthropic" && v.provider !== "openai" && v.provider !== "gemini")
+      return 'provider must be "anthropic", "openai" or "gemini"';
     fault.provider = v.provider;
   }
   for (const k of NUMBER_FIELDS) {

@@ -3,6 +3,7 @@ import { Fingerprints } from "./anthropic/diagnostics.ts";
 import { Threads } from "./anthropic/threads.ts";
 import type { Provider } from "./errors.ts";
 import type { Fault } from "./faults.ts";
+import { GeminiCaches } from "./gemini/cache.ts";
 import { seededRandom } from "./hash.ts";
 import { OpenAICache } from "./openai/cache.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -46,6 +47,8 @@ export class Namespace {
   /** Anthropic cache diagnostics: each response's prompt fingerprint. */
   fingerprints = new Fingerprints();
   openai: OpenAICache;
+  /** Gemini implicit cache and explicit `cachedContents`. */
+  gemini = new GeminiCaches();
   #seq = 0;
 
   constructor(name: string, opts: ResolvedOptions) {
@@ -105,6 +108,7 @@ export class Namespace {
     this.threads = new Threads();
     this.fingerprints = new Fingerprints();
     this.openai = this.#newOpenAICache();
+    this.gemini = new GeminiCaches();
     this.#seq = 0;
   }
 }
@@ -133,12 +137,17 @@ export class Namespaces {
   }
 }
 
-/** The namespace of a provider request: `x-sim-namespace`, else the API key, else "default". */
-export function namespaceOf(headers: Headers): string {
+/**
+ * The namespace of a provider request: `x-sim-namespace`, else the API key (`x-api-key`, Gemini's
+ * `x-goog-api-key`, a Bearer token, Gemini's `?key=`), else "default".
+ */
+export function namespaceOf(headers: Headers, url?: URL): string {
   const explicit = headers.get("x-sim-namespace");
   if (explicit) return explicit;
-  const key = headers.get("x-api-key");
+  const key = headers.get("x-api-key") ?? headers.get("x-goog-api-key");
   if (key) return key;
+  const query = url?.searchParams.get("key");
+  if (query && !headers.get("authorization")) return query;
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "");
   return bearer?.[1]?.trim() || "default";
 }

@@ -1,6 +1,6 @@
 /** What a reply generator gets to write the deterministic answer text. */
 export interface ReplyContext {
-  provider: "anthropic" | "openai";
+  provider: "anthropic" | "openai" | "gemini";
   model: string;
   /** Number of user turns in the conversation, counting the current one. */
   turn: number;
@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   openaiSpread?: number;
   /** Requests per minute a (head, prompt_cache_key) pair may send before it overflows (default 15). */
   openaiKeyRpmLimit?: number;
+  /** Gemini implicit cache: idle seconds before a prefix is forgotten (default 300; Google documents none). */
+  geminiImplicitTtlSeconds?: number;
   /** Seed of the routing PRNG (default "stoker-sim"). */
   seed?: string;
   /** Milliseconds between streamed events (default 0). */
@@ -50,6 +52,7 @@ export interface ResolvedOptions {
   openaiMachines: number;
   openaiSpread: number;
   openaiKeyRpmLimit: number;
+  geminiImplicitTtlMs: number;
   seed: string;
   streamDelayMs: number;
   firstTokenMs: number;
@@ -85,6 +88,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     openaiMachines: machines,
     openaiSpread: Math.min(machines, Math.floor(positive(o.openaiSpread, 4))),
     openaiKeyRpmLimit: positive(o.openaiKeyRpmLimit, 15),
+    geminiImplicitTtlMs: positive(o.geminiImplicitTtlSeconds, 300) * 1000,
     seed: o.seed ?? "stoker-sim",
     streamDelayMs: o.streamDelayMs !== undefined && o.streamDelayMs > 0 ? o.streamDelayMs : 0,
     firstTokenMs: o.firstTokenMs !== undefined && o.firstTokenMs >= 0 ? o.firstTokenMs : 5,

@@ -23,9 +23,35 @@ const OPENAI_TYPES: Record<number, [string, string, string | null]> = {
   503: ["server_error", "The engine is currently overloaded, please try again later.", null],
 };
 
+// google.rpc.Code names as the Gemini API sends them in `error.status` (ai.google.dev/gemini-api/docs/troubleshooting).
+const GEMINI_STATUS: Record<number, [string, string]> = {
+  400: ["INVALID_ARGUMENT", "Request contains an invalid argument."],
+  401: ["UNAUTHENTICATED", "Request had invalid authentication credentials."],
+  403: ["PERMISSION_DENIED", "The caller does not have permission"],
+  404: ["NOT_FOUND", "Requested entity was not found."],
+  429: ["RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."],
+  500: ["INTERNAL", "An internal error has occurred."],
+  503: ["UNAVAILABLE", "The model is overloaded. Please try again later."],
+  504: ["DEADLINE_EXCEEDED", "Deadline expired before operation could complete."],
+};
+
+/** Gemini's error body: `{"error": {"code", "message", "status"}}`. */
+export function geminiErrorBody(init: ProviderErrorInit): {
+  error: { code: number; message: string; status: string };
+} {
+  const [status, message] = GEMINI_STATUS[init.status] ??
+    GEMINI_STATUS[init.status >= 500 ? 500 : 400] ?? ["UNKNOWN", "Error"];
+  return {
+    error: { code: init.status, message: init.message || message, status: init.status_text ?? status },
+  };
+}
+
 /** A provider-shaped error response: Anthropic `{type:"error",error,request_id}`, OpenAI `{error:{...}}`. */
 export function errorResponse(provider: Provider, init: ProviderErrorInit, requestId: string): Response {
   const headers: Record<string, string> = { "content-type": "application/json", ...init.headers };
+  if (provider === "gemini") {
+    return new Response(JSON.stringify(geminiErrorBody(init)), { status: init.status, headers });
+  }
   if (provider === "anthropic") {
     const [type, message] = ANTHROPIC_TYPES[init.status] ??
       ANTHROPIC_TYPES[init.status >= 500 ? 500 : 400] ?? ["api_error", "Error"];

@@ -12,7 +12,7 @@ import { sleep } from "./sse.ts";
  */
 export function providerRequest(provider: Provider, deps: SimDeps): MiddlewareHandler<SimEnv> {
   return async function providerRequest(c, next) {
-    const ns = deps.namespaces.get(namespaceOf(c.req.raw.headers));
+    const ns = deps.namespaces.get(namespaceOf(c.req.raw.headers, new URL(c.req.url)));
     // Stoker under DEV_CLOCK sends its shared clock: the namespace's clock follows it forward, never back.
     const shared = Number(c.req.header("x-sim-now"));
     if (Number.isFinite(shared) && shared > ns.now()) ns.offsetMs += shared - ns.now();

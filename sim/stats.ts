@@ -21,6 +21,8 @@ export interface ProviderTotals {
   cache_write_5m_input_tokens: number;
   cache_write_1h_input_tokens: number;
   output_tokens: number;
+  /** Gemini explicit caches: token-hours of storage billed (created or extended caches, until deleted or expired). */
+  storage_token_hours: number;
 }
 
 function empty(): ProviderTotals {
@@ -32,6 +34,7 @@ function empty(): ProviderTotals {
     cache_write_5m_input_tokens: 0,
     cache_write_1h_input_tokens: 0,
     output_tokens: 0,
+    storage_token_hours: 0,
   };
 }
 
@@ -39,6 +42,7 @@ function empty(): ProviderTotals {
 export class Stats {
   anthropic: ProviderTotals = empty();
   openai: ProviderTotals = empty();
+  gemini: ProviderTotals = empty();
 
   /** Adds one billed request. */
   bill(provider: Provider, u: BilledUsage): void {
@@ -57,11 +61,16 @@ export class Stats {
   }
 
   /** The JSON of `GET /__sim/stats`: per provider and summed. */
-  toJSON(): Record<"anthropic" | "openai" | "total", ProviderTotals> {
+  toJSON(): Record<"anthropic" | "openai" | "gemini" | "total", ProviderTotals> {
     const total = empty();
-    for (const t of [this.anthropic, this.openai]) {
+    for (const t of [this.anthropic, this.openai, this.gemini]) {
       for (const k of Object.keys(total) as (keyof ProviderTotals)[]) total[k] += t[k];
     }
-    return { anthropic: { ...this.anthropic }, openai: { ...this.openai }, total };
+    return {
+      anthropic: { ...this.anthropic },
+      openai: { ...this.openai },
+      gemini: { ...this.gemini },
+      total,
+    };
   }
 }

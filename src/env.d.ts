@@ -3,6 +3,9 @@ interface Env {
   /** Provider keys for managed mode in a single-tenant deploy (`wrangler secret put`). */
   ANTHROPIC_API_KEY?: string;
   OPENAI_API_KEY?: string;
+  GEMINI_API_KEY?: string;
+  /** The Gemini API's base URL (default https://generativelanguage.googleapis.com). */
+  GEMINI_UPSTREAM_URL?: string;
   /** JSON array of tenants: [{"id":"acme","key_sha256":"<hex>"}]; a secret in production. */
   TENANTS?: string;
   /** "1" when the upstream URLs point at Stoker's provider simulator (set by `npm start`). */

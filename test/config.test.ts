@@ -69,12 +69,20 @@ describe("config is parsed once, strictly", () => {
 
   it("reads a tenant's cache settings over the defaults and rejects unknown ones", () => {
     const c = parseConfig({ ...base, TENANTS: tenant({ cache: { retention24h: true } }) } as Env);
-    expect(c.tenants[0]?.cache).toEqual({ allow1h: true, disabled: false, retention24h: true });
+    expect(c.tenants[0]?.cache).toEqual({
+      allow1h: true,
+      disabled: false,
+      retention24h: true,
+      geminiExplicit: true,
+    });
     expect(parseConfig({ ...base, TENANTS: tenant() } as Env).tenants[0]?.cache).toEqual({
       allow1h: true,
       disabled: false,
       retention24h: false,
+      geminiExplicit: true,
     });
+    const off = parseConfig({ ...base, TENANTS: tenant({ cache: { geminiExplicit: false } }) } as Env);
+    expect(off.tenants[0]?.cache.geminiExplicit).toBe(false);
     for (const cache of [{ ttl: "1h" }, { disabled: "yes" }, [true], null])
       expect(() => parseConfig({ ...base, TENANTS: tenant({ cache }) } as Env)).toThrow(ConfigError);
   });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,7 +25,8 @@ import { replayWorker } from "./worker/stoker.ts";
  * block model of shared/traces/README.md still reproduces its reference figures within 1 % (exit code 1
  * otherwise). `--quick N`: only the first N requests of each workload (for development; not a report).
  * Each workload (and mapping) replays in a child process of its own, `--jobs N` at once (default 3): the
- * replays are independent, and each one is minutes of CPU.
+ * replays are independent, and each one is minutes of CPU. `--reuse DIR` keeps the suites an interrupted run
+ * left in DIR.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,6 +58,7 @@ const flag = (name: string): string | undefined =>
   args.includes(name) ? args[args.indexOf(name) + 1] : undefined;
 const quick = Number(flag("--quick") ?? 0);
 const jobs = Math.max(1, Number(flag("--jobs") ?? 3));
+const reuse = flag("--reuse");
 
 function head(trace: Trace): Trace {
   if (!quick || trace.requests.length <= quick) return trace;
@@ -213,13 +215,18 @@ async function child(key: string, out: string): Promise<void> {
 
 /** Every section's suite, `jobs` child processes at a time. */
 async function runAll(list: readonly { key: string }[]): Promise<Map<string, Suite>> {
-  const dir = mkdtempSync(join(tmpdir(), "stoker-economics-"));
+  // `--reuse DIR`: sections whose suite a run interrupted had already written there are not replayed again.
+  const dir = reuse ?? mkdtempSync(join(tmpdir(), "stoker-economics-"));
   const out = new Map<string, Suite>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < list.length) {
       const s = list[next++] as { key: string };
       const file = join(dir, `${s.key}.json`);
+      if (reuse && existsSync(file)) {
+        out.set(s.key, fromJson(readFileSync(file, "utf8")));
+        continue;
+      }
       const childArgs = [fileURLToPath(import.meta.url), "--section", s.key, "--out", file];
       if (quick) childArgs.push("--quick", String(quick));
       const code = await new Promise<number>((resolve) => {

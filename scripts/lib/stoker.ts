@@ -57,6 +57,7 @@ export async function startStoker(opts: StokerOptions): Promise<Stoker> {
   const vars: Record<string, string> = {
     ANTHROPIC_UPSTREAM_URL: `${opts.simUrl}/anthropic`,
     OPENAI_UPSTREAM_URL: `${opts.simUrl}/openai`,
+    GEMINI_UPSTREAM_URL: `${opts.simUrl}/gemini`,
     STOKER_SIMULATOR: "1",
     TENANTS: JSON.stringify([{ id: "dev", key_sha256: keyHash }]),
     ...(opts.devClock ? { DEV_CLOCK: "1" } : {}),

@@ -1,12 +1,14 @@
 import { AGREE_SQL, COMPARED_SQL } from "./agreement.ts";
-import { addSums, type Figures, type RawSums, toFigures, ZERO_SUMS } from "./figures.ts";
+import { addSums, type Figures, type RawSums, toFigures, usd, ZERO_SUMS } from "./figures.ts";
 
 /**
  * The analytics reads over one tenant's tracker storage (tables in src/tracker/storage.md). Run inside the
  * Tracker object; every query is bounded by an index range and a LIMIT.
  */
 
-const SUMS = `COALESCE(SUM(CASE WHEN keepalive = 0 THEN 1 END), 0) AS requests,
+// Gemini explicit caches' creation and TTL updates are accounted as rows of their own (their spend is in
+// cost_usd), but they are not requests of the tenant's.
+const SUMS = `COALESCE(SUM(CASE WHEN keepalive = 0 AND endpoint NOT LIKE 'cached_contents.%' THEN 1 END), 0) AS requests,
   COALESCE(SUM(CASE WHEN keepalive = 0 THEN input_tokens END), 0) AS input_tokens,
   COALESCE(SUM(CASE WHEN keepalive = 0 THEN output_tokens END), 0) AS output_tokens,
   COALESCE(SUM(CASE WHEN keepalive = 0 THEN cache_read_tokens END), 0) AS cache_read_tokens,
@@ -23,6 +25,43 @@ type Row = Omit<RawSums, "rescues" | "rescued_usd">;
 export interface Summary extends Figures {
   by_upstream: ({ upstream: string } & Figures)[];
   by_model: ({ upstream: string; model: string } & Figures)[];
+  gemini_explicit: ExplicitCacheFigures;
+}
+
+/** Gemini explicit caches Stoker managed in a range: what they cost (creation and storage) and what they served. */
+export interface ExplicitCacheFigures {
+  caches_created: number;
+  ttl_extensions: number;
+  /** Creation (input price) and the storage each creation or extension bought. */
+  spend_usd: number;
+  /** Tokens requests read from them (prefix tokens of requests that used a cache). */
+  read_tokens: number;
+  /** What those reads saved against the full input price, minus the spend. */
+  net_saved_usd: number;
+}
+
+function explicitCaches(sql: SqlStorage, from: number, to: number): ExplicitCacheFigures {
+  const row = sql
+    .exec<{ created: number; extended: number; spend: number; reads: number; saved: number }>(
+      `SELECT
+        COALESCE(SUM(CASE WHEN endpoint = 'cached_contents.create' THEN 1 END), 0) AS created,
+        COALESCE(SUM(CASE WHEN endpoint = 'cached_contents.update' THEN 1 END), 0) AS extended,
+        COALESCE(SUM(CASE WHEN endpoint LIKE 'cached_contents.%' THEN cost_usd END), 0) AS spend,
+        COALESCE(SUM(CASE WHEN plan LIKE 'gemini cache=%' THEN cache_read_tokens END), 0) AS reads,
+        COALESCE(SUM(CASE WHEN plan LIKE 'gemini cache=%' THEN cost_without_cache_usd - cost_usd END), 0) AS saved
+       FROM requests WHERE at >= ? AND at < ? AND upstream = 'gemini'`,
+      from,
+      to,
+    )
+    .toArray()[0];
+  const r = row ?? { created: 0, extended: 0, spend: 0, reads: 0, saved: 0 };
+  return {
+    caches_created: r.created,
+    ttl_extensions: r.extended,
+    spend_usd: usd(r.spend),
+    read_tokens: r.reads,
+    net_saved_usd: usd(r.saved - r.spend),
+  };
 }
 
 /** Totals over [from, to), and the same figures per upstream and per model. */
@@ -74,6 +113,7 @@ export function summary(sql: SqlStorage, from: number, to: number): Summary {
     by_model: [...byModel.values()]
       .sort((a, b) => b.sums.cost_without_cache_usd - a.sums.cost_without_cache_usd)
       .map(({ upstream, model, sums }) => ({ upstream, model, ...toFigures(sums) })),
+    gemini_explicit: explicitCaches(sql, from, to),
   };
 }
 

@@ -74,12 +74,26 @@ export const Figures = z.object(FigureFields).openapi("Figures");
 
 const Range = z.object({ from: z.string(), to: z.string() });
 
+const Upstream = z.string().openapi({
+  description: "`anthropic`, `openai`, `gemini`, or `gpu:<pool>`",
+  example: "gemini",
+});
+
 export const SummarySchema = z
   .object({
     ...FigureFields,
     range: Range,
-    by_upstream: z.array(z.object({ upstream: z.string(), ...FigureFields })),
-    by_model: z.array(z.object({ upstream: z.string(), model: z.string(), ...FigureFields })),
+    by_upstream: z.array(z.object({ upstream: Upstream, ...FigureFields })),
+    by_model: z.array(z.object({ upstream: Upstream, model: z.string(), ...FigureFields })),
+    gemini_explicit: z
+      .object({
+        caches_created: z.number().int(),
+        ttl_extensions: z.number().int(),
+        spend_usd: z.number().openapi({ description: "Creation (input price) and storage bought" }),
+        read_tokens: z.number().int(),
+        net_saved_usd: z.number().openapi({ description: "Saved by reads from them, minus their spend" }),
+      })
+      .openapi({ description: "Gemini explicit caches Stoker created and extended for the tenant" }),
   })
   .openapi("Summary");
 
@@ -223,6 +237,10 @@ const CacheSettingsSchema = z
     retention24h: z.boolean().openapi({
       description: 'OpenAI prompt_cache_retention "24h" on models that accept it (default false: opt-in)',
     }),
+    geminiExplicit: z.boolean().openapi({
+      description:
+        "Gemini explicit caches created and extended by Stoker where reuse pays creation plus storage (default true)",
+    }),
   })
   .partial()
   .strict()
@@ -259,11 +277,15 @@ const ProviderKey = z
   .max(512)
   .regex(/^[\x21-\x7e]+$/, "a provider key is printable ASCII without spaces");
 export const ProviderKeysBody = z
-  .object({ anthropic: ProviderKey.nullable().optional(), openai: ProviderKey.nullable().optional() })
+  .object({
+    anthropic: ProviderKey.nullable().optional(),
+    openai: ProviderKey.nullable().optional(),
+    gemini: ProviderKey.nullable().optional(),
+  })
   .strict()
   .refine(
-    (b) => b.anthropic !== undefined || b.openai !== undefined,
-    "set anthropic and/or openai (null clears)",
+    (b) => b.anthropic !== undefined || b.openai !== undefined || b.gemini !== undefined,
+    "set anthropic, openai and/or gemini (null clears)",
   );
 
 export const TenantSchema = z
@@ -276,18 +298,24 @@ export const TenantSchema = z
     created_at: z.string().nullable(),
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),
-    provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean() }),
+    provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean(), gemini: z.boolean() }),
     provider_key_state: z
       .object({
         anthropic: z.enum(["unset", "set", "broken"]),
         openai: z.enum(["unset", "set", "broken"]),
+        gemini: z.enum(["unset", "set", "broken"]),
       })
       .openapi({
         description:
           "broken: set, but it no longer opens (sealed under another STOKER_SECRET); that provider's requests get 403 until it is set again",
       }),
     canonicalize: RulesSchema,
-    cache: z.object({ allow1h: z.boolean(), disabled: z.boolean(), retention24h: z.boolean() }),
+    cache: z.object({
+      allow1h: z.boolean(),
+      disabled: z.boolean(),
+      retention24h: z.boolean(),
+      geminiExplicit: z.boolean(),
+    }),
     keepalive: z.object({
       enabled: z.boolean(),
       maxUsdPerDay: z.number(),

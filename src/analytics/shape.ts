@@ -53,7 +53,11 @@ export function page<T>(rows: T[], limit: number, offset: number): { rows: T[]; 
 }
 
 export function shapePrefix(p: PrefixRow, models: ModelTable, nowMs: number) {
-  const m = modelInfo(p.model, models, p.upstream === "openai" ? "openai" : "anthropic");
+  const m = modelInfo(
+    p.model,
+    models,
+    p.upstream === "openai" ? "openai" : p.upstream === "gemini" ? "gemini" : "anthropic",
+  );
   const base = (p.tokens * m.inputPerMTok) / 1e6;
   const writePremium = Math.max(0, m.cacheWrite5m - 1);
   return {

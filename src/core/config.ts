@@ -74,6 +74,7 @@ export interface Config {
 export const DEFAULTS = {
   anthropicUrl: "https://api.anthropic.com",
   openaiUrl: "https://api.openai.com",
+  geminiUrl: "https://generativelanguage.googleapis.com",
   // Anthropic's Messages API accepts requests up to 32 MB.
   maxBodyBytes: 32 * 1024 * 1024,
   // Analysis holds about 10x the body: 8 MiB keeps one request's peak well inside an isolate's 128 MB.
@@ -114,6 +115,10 @@ export function parseConfig(env: Env): Config {
       openai: {
         baseUrl: url(env.OPENAI_UPSTREAM_URL, DEFAULTS.openaiUrl),
         apiKey: nonEmpty(env.OPENAI_API_KEY),
+      },
+      gemini: {
+        baseUrl: url(env.GEMINI_UPSTREAM_URL, DEFAULTS.geminiUrl),
+        apiKey: nonEmpty(env.GEMINI_API_KEY),
       },
     },
     simulator,

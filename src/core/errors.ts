@@ -59,6 +59,32 @@ export class StokerError extends Error {
   }
 }
 
+// google.rpc.Code names, as the Gemini API puts them in `error.status`.
+const googleStatus: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  413: "INVALID_ARGUMENT",
+  415: "INVALID_ARGUMENT",
+  429: "RESOURCE_EXHAUSTED",
+  500: "INTERNAL",
+  502: "UNAVAILABLE",
+  503: "UNAVAILABLE",
+  504: "DEADLINE_EXCEEDED",
+};
+
+/** Gemini's error body, `{"error": {"code", "message", "status"}}`, for an HTTP status. */
+export function googleErrorBody(status: number, message: string) {
+  return {
+    error: {
+      code: status,
+      message,
+      status: googleStatus[status] ?? (status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT"),
+    },
+  };
+}
+
 /** The JSON body of an error in the provider's shape. */
 export function errorBody(
   flavor: Provider,
@@ -66,7 +92,9 @@ export function errorBody(
   message: string,
   requestId: string,
   param: string | null = null,
+  status = 400,
 ) {
+  if (flavor === "gemini") return googleErrorBody(status, message);
   if (flavor === "anthropic") {
     // Anthropic has no 502/504 types of its own; api_error and timeout_error are what it uses.
     const type =
@@ -82,10 +110,13 @@ export function errorBody(
 
 /** A Response carrying a provider-shaped error. */
 export function errorResponse(flavor: Provider, err: StokerError, requestId: string): Response {
-  return new Response(JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param)), {
-    status: err.status,
-    headers: { "content-type": "application/json", "x-stoker-request-id": requestId, ...err.headers },
-  });
+  return new Response(
+    JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param, err.status)),
+    {
+      status: err.status,
+      headers: { "content-type": "application/json", "x-stoker-request-id": requestId, ...err.headers },
+    },
+  );
 }
 
 /** The SSE text that tells a client its stream broke, in each wire format's own stream error shape. */
@@ -96,6 +127,8 @@ export const streamErrors = {
     `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: "stream_interrupted" } })}\n\n`,
   openAIResponses: (message: string) =>
     `event: error\ndata: ${JSON.stringify({ type: "error", code: "stream_interrupted", message, param: null })}\n\n`,
+  // Gemini's SSE carries no event names; a broken stream ends with a data line holding its JSON error body.
+  gemini: (message: string) => `data: ${JSON.stringify(googleErrorBody(500, message))}\n\n`,
 } as const;
 
 /** Thrown at startup-equivalent time when the deploy's config is wrong. */

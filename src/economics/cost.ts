@@ -26,10 +26,12 @@ function uncached(u: UsageRecord): number {
   return Math.max(0, u.inputTokens - u.cacheReadTokens - u.cacheWrite5mTokens - u.cacheWrite1hTokens);
 }
 
-// Haiku 5.5 bills every token of a long prompt, output included, at a higher band.
-function band(info: ModelInfo, promptTokens: number): number {
+// Haiku 5.5 bills every token of a long prompt, output included, at a higher band; Gemini Pro bills its output
+// at a band of its own.
+function band(info: ModelInfo, promptTokens: number, output = false): number {
   const long = info.longPrompt;
-  return long && promptTokens > long.thresholdTokens ? long.multiplier : 1;
+  if (!long || promptTokens <= long.thresholdTokens) return 1;
+  return output ? (long.outputMultiplier ?? long.multiplier) : long.multiplier;
 }
 
 /** USD the provider bills for a usage record. */
@@ -40,7 +42,11 @@ export function costOfUsage(model: ModelRef, usage: UsageRecord, table: ModelTab
     usage.cacheReadTokens * m.cacheRead +
     usage.cacheWrite5mTokens * m.cacheWrite5m +
     usage.cacheWrite1hTokens * m.cacheWrite1h;
-  return ((input * m.inputPerMTok + usage.outputTokens * m.outputPerMTok) * band(m, usage.inputTokens)) / 1e6;
+  return (
+    (input * m.inputPerMTok * band(m, usage.inputTokens) +
+      usage.outputTokens * m.outputPerMTok * band(m, usage.inputTokens, true)) /
+    1e6
+  );
 }
 
 /** USD the same request would have cost with no prompt caching at all (the baseline savings are measured against). */
@@ -53,6 +59,8 @@ export function costWithoutCache(
   const prompt =
     uncached(usage) + usage.cacheReadTokens + usage.cacheWrite5mTokens + usage.cacheWrite1hTokens;
   return (
-    ((prompt * m.inputPerMTok + usage.outputTokens * m.outputPerMTok) * band(m, usage.inputTokens)) / 1e6
+    (prompt * m.inputPerMTok * band(m, usage.inputTokens) +
+      usage.outputTokens * m.outputPerMTok * band(m, usage.inputTokens, true)) /
+    1e6
   );
 }

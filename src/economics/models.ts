@@ -14,7 +14,7 @@ import type { Provider } from "../core/provider.ts";
 export type { Provider };
 
 /** How a model's prompt cache is addressed: Anthropic `cache_control`, or OpenAI's automatic cache. */
-export type CacheStyle = "anthropic" | "openai-implicit" | "openai-breakpoints";
+export type CacheStyle = "anthropic" | "openai-implicit" | "openai-breakpoints" | "gemini";
 
 export interface ModelInfo {
   provider: Provider;
@@ -32,8 +32,13 @@ export interface ModelInfo {
   retention24h: boolean;
   /** Token estimate family (see prefix/tokens.ts). */
   tokenizer: TokenizerFamily;
-  /** Prompt length above which every rate is multiplied (Haiku 5.5 bills long prompts at 5x). */
-  longPrompt?: { thresholdTokens: number; multiplier: number };
+  /**
+   * Prompt length above which every rate is multiplied (Haiku 5.5 bills long prompts at 5x); `outputMultiplier`
+   * where output takes another factor (Gemini Pro: input and cache 2x, output 1.5x above 200k).
+   */
+  longPrompt?: { thresholdTokens: number; multiplier: number; outputMultiplier?: number };
+  /** Gemini explicit caches: USD per million tokens per hour of storage. */
+  storagePerMTokHour?: number;
   /** False for the defaults that stand in for a model the table does not know. */
   known: boolean;
   /** Where a figure is not from a provider page but inferred from its siblings. */
@@ -76,6 +81,43 @@ const OPENAI_BREAKPOINTS = {
   cacheWrite1h: 1.25,
   cacheStyle: "openai-breakpoints",
 } as const;
+
+// Gemini: implicit caching reads at the "context caching" price, writes nothing extra; an explicit cache's
+// creation is billed as input at the base price (cacheWrite1h 1x, the less favourable reading: the Gemini
+// API pricing page lists no creation fee, Vertex AI's says creation is billed as input) plus storage per
+// token-hour. Prices: ai.google.dev/gemini-api/docs/pricing, standard tier, prompts <= 200k tokens, as
+// republished 2026 (checked 2026-12-02 with the search tool: 2.5 Pro $1.25/$10, cache $0.125, storage
+// $4.50/MTok/h; 2.5 Flash $0.30/$2.50, cache $0.03, storage $1.00/MTok/h). Minimum lengths: see
+// sim/gemini/models.ts (the simulator's table must agree: test/sim/gemini.test.ts). The Pro models bill a
+// prompt over 200k tokens at twice the input and cache prices and 1.5x the output price (2.5 Pro: $2.50,
+// $0.25, $15); storage is not banded.
+const PRO_BAND = { thresholdTokens: 200_000, multiplier: 2, outputMultiplier: 1.5 } as const;
+
+function gemini(
+  input: number,
+  output: number,
+  cached: number,
+  storage: number,
+  minCacheableTokens: number,
+  extra: Partial<ModelInfo> = {},
+): ModelInfo {
+  return {
+    provider: "gemini",
+    inputPerMTok: input,
+    outputPerMTok: output,
+    cacheWrite5m: 1,
+    cacheWrite1h: 1,
+    cacheRead: cached / input,
+    storagePerMTokHour: storage,
+    minCacheableTokens,
+    cacheStyle: "gemini",
+    retention24h: false,
+    // No Gemini tokenizer estimate of its own: o200k's ratio, corrected per tenant by calibration.
+    tokenizer: "o200k",
+    known: true,
+    ...extra,
+  };
+}
 
 function anthropic(
   input: number,
@@ -165,6 +207,20 @@ export const DEFAULT_MODELS: ModelTable = {
   "gpt-4o-mini": openai(0.15, 0.6, 0.075),
   o3: openai(2, 8, 0.5),
   "o4-mini": openai(1.1, 4.4, 0.275),
+
+  // Gemini (context-caching price and storage price given in USD/MTok and USD/MTok/h).
+  "gemini-2.5-pro": gemini(1.25, 10, 0.125, 4.5, 4096, { longPrompt: PRO_BAND }),
+  "gemini-2.5-flash": gemini(0.3, 2.5, 0.03, 1, 2048),
+  "gemini-2.5-flash-lite": gemini(0.1, 0.4, 0.01, 1, 2048, {
+    assumed: "minimum length not listed; the 2.5 Flash value is used",
+  }),
+  "gemini-3-pro": gemini(2, 12, 0.2, 4.5, 4096, { longPrompt: PRO_BAND }),
+  "gemini-3-flash": gemini(0.5, 3, 0.05, 1, 1024),
+  "gemini-3.1-pro": gemini(2, 12, 0.2, 4.5, 4096, {
+    longPrompt: PRO_BAND,
+    assumed: "prices of Gemini 3 Pro Preview",
+  }),
+  "gemini-3.5-flash": gemini(0.5, 3, 0.05, 1, 4096, { assumed: "prices of Gemini 3 Flash Preview" }),
 };
 
 /**
@@ -175,10 +231,12 @@ export const DEFAULT_MODELS: ModelTable = {
 export const UNKNOWN_MODELS: Readonly<Record<Provider, ModelInfo>> = {
   anthropic: { ...anthropic(3, 15, 0.3, 4096, "claude-2026"), known: false },
   openai: { ...openai(2.5, 15, 0.25), known: false },
+  gemini: { ...gemini(1.25, 10, 0.125, 4.5, 4096, { longPrompt: PRO_BAND }), known: false },
 };
 
-const DATE_SUFFIX = /^(-\d{8}|-\d{4}-\d{2}-\d{2})?([@[:].*)?$/;
-const PROVIDER_PREFIX = /^(?:(?:us|eu|apac|global)\.)?(?:anthropic[./]|openai\/)/;
+// Date and platform suffixes; Gemini's `-preview[-MM-DD]`, `-001` and `-latest` versions of a model.
+const DATE_SUFFIX = /^(-\d{8}|-\d{4}-\d{2}-\d{2}|-preview(?:-\d{2}-\d{2})?|-\d{3}|-latest)?([@[:].*)?$/;
+const PROVIDER_PREFIX = /^(?:(?:us|eu|apac|global)\.)?(?:anthropic[./]|openai\/|models\/|google\/)/;
 
 /** Finds a model's row: exact id or id plus a date/platform suffix; unknown ids get the provider's stand-in. */
 export function modelInfo(model: string, table: ModelTable = DEFAULT_MODELS, provider?: Provider): ModelInfo {
@@ -192,7 +250,10 @@ export function modelInfo(model: string, table: ModelTable = DEFAULT_MODELS, pro
     if (info && (!best || key.length > best.key.length)) best = { key, info };
   }
   if (best) return best.info;
-  return inferUnknown(id, provider ?? (id.startsWith("claude") ? "anthropic" : "openai"));
+  return inferUnknown(
+    id,
+    provider ?? (id.startsWith("claude") ? "anthropic" : id.startsWith("gemini") ? "gemini" : "openai"),
+  );
 }
 
 // An unknown OpenAI id still tells its generation: 5.6 and later take explicit breakpoints and bill writes.

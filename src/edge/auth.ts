@@ -19,17 +19,34 @@ export interface Tenant {
   brokenProviderKeys: readonly Provider[];
 }
 
-/** The key a client presents: `x-stoker-key` (pass-through), else `x-api-key` or `Authorization: Bearer`. */
-export function presentedKey(headers: Headers): { key: string; mode: Tenant["mode"] } | null {
+/**
+ * The key a client presents: `x-stoker-key` (pass-through), else `x-api-key`, `x-goog-api-key` (what the
+ * Gemini SDK sends) or `Authorization: Bearer`, else (Gemini routes only, `query`) the `?key=` parameter.
+ */
+export function presentedKey(
+  headers: Headers,
+  query?: URLSearchParams,
+): { key: string; mode: Tenant["mode"] } | null {
   const stoker = headers.get("x-stoker-key");
   if (stoker) return { key: stoker.trim(), mode: "passthrough" };
-  const apiKey = headers.get("x-api-key");
+  const apiKey = headers.get("x-api-key") ?? headers.get("x-goog-api-key");
   if (apiKey) return { key: apiKey.trim(), mode: "managed" };
   const auth = headers.get("authorization");
   const bearer = auth?.match(/^Bearer\s+(.+)$/i)?.[1];
   if (bearer) return { key: bearer.trim(), mode: "managed" };
+  const inQuery = query?.get("key");
+  if (inQuery) return { key: inQuery.trim(), mode: "managed" };
   return null;
 }
+
+const hints: Record<Provider, string> = {
+  anthropic:
+    "Send your Stoker tenant key as x-api-key (or Authorization: Bearer), or your Anthropic key with x-stoker-key: <tenant key>.",
+  openai:
+    "Send your Stoker tenant key as Authorization: Bearer, or your OpenAI key with x-stoker-key: <tenant key>.",
+  gemini:
+    "Send your Stoker tenant key as x-goog-api-key (or ?key=, or Authorization: Bearer), or your Gemini key with x-stoker-key: <tenant key>.",
+};
 
 /** Resolves the calling tenant or throws a provider-shaped 401. */
 export async function authenticate(
@@ -37,12 +54,10 @@ export async function authenticate(
   config: Config,
   flavor: Provider,
   env: Env,
+  query?: URLSearchParams,
 ): Promise<Tenant> {
-  const presented = presentedKey(headers);
-  const hint =
-    flavor === "anthropic"
-      ? "Send your Stoker tenant key as x-api-key (or Authorization: Bearer), or your Anthropic key with x-stoker-key: <tenant key>."
-      : "Send your Stoker tenant key as Authorization: Bearer, or your OpenAI key with x-stoker-key: <tenant key>.";
+  const presented = presentedKey(headers, flavor === "gemini" ? query : undefined);
+  const hint = hints[flavor];
   if (!presented) throw new StokerError(401, "authentication_error", `Missing Stoker tenant key. ${hint}`);
   let record: Awaited<ReturnType<typeof resolveTenant>>;
   try {

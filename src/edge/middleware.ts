@@ -58,7 +58,8 @@ export function flavor(name: Provider): MiddlewareHandler<AppEnv> {
 /** Resolves the tenant before the body is read, so unknown callers cost nothing. */
 export function tenantAuth(): MiddlewareHandler<AppEnv> {
   return async function tenantAuth(c, next) {
-    c.set("tenant", await authenticate(c.req.raw.headers, c.var.config, c.var.flavor, c.env));
+    const query = new URL(c.req.url).searchParams;
+    c.set("tenant", await authenticate(c.req.raw.headers, c.var.config, c.var.flavor, c.env, query));
     await next();
   };
 }

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { analyzeAnthropic } from "../canonicalize/anthropic.ts";
+import { analyzeGemini } from "../canonicalize/gemini.ts";
 import { heldByServer } from "../canonicalize/held.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
 import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
@@ -15,7 +16,7 @@ import type { CacheSettings } from "../plan/settings.ts";
 import type { Plan } from "../plan/types.ts";
 import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
-import { renderAnthropic, renderOpenAI } from "../upstream/body/render.ts";
+import { renderAnthropic, renderGemini, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
@@ -34,6 +35,7 @@ const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = 
   messages: analyzeAnthropic,
   "chat.completions": analyzeOpenAIChat,
   responses: analyzeOpenAIResponses,
+  generate_content: analyzeGemini,
 };
 
 const salts = new Map<string, string>();
@@ -63,6 +65,8 @@ export interface PrepareInput {
   canonicalizeHeader: string | null;
   /** The request's model row, looked up once (proxy.ts); the parts look it up themselves when absent. */
   model?: ModelInfo;
+  /** The model's name when the body does not carry it (Gemini: in the URL). */
+  modelId?: string;
   nowMs: number;
   /**
    * What the tracker knows of the candidate hashes, the family's request rate and the model's calibration
@@ -97,10 +101,20 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       salt: tenantSalt(input.config, input.tenantId),
       rules,
       model: input.model,
+      modelId: input.modelId,
     });
   } catch (err) {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);
+  }
+  // Gemini's implicit cache needs only stable bytes: the canonical request, with nothing placed in it.
+  if (analysis.upstream === "gemini") {
+    try {
+      return { ...unchanged(renderGemini(analysis)), analysis, positions: positionsOf(analysis, null) };
+    } catch (err) {
+      input.log.warn("engine.fault", { op: "render", fault: err instanceof Error ? err.name : "unknown" });
+      return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null) };
+    }
   }
   let found: PlanLookup = { known: new Map() };
   try {

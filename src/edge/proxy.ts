@@ -26,6 +26,7 @@ import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
+import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
 import { planLookup } from "./tracker-client.ts";
@@ -43,13 +44,18 @@ function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Cred
   const key = own ?? config.upstreams[spec.flavor].apiKey;
   if (key)
     return {
-      header: spec.flavor === "anthropic" ? "x-api-key" : "authorization",
+      header:
+        spec.flavor === "anthropic"
+          ? "x-api-key"
+          : spec.flavor === "gemini"
+            ? "x-goog-api-key"
+            : "authorization",
       value: key,
       tenantOwned: own !== undefined,
     };
   // The simulator needs no key; a real provider does, and Stoker must not send the tenant key in its place.
   if (config.simulator) return null;
-  const name = spec.flavor === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+  const name = `${spec.flavor.toUpperCase()}_API_KEY`;
   throw new StokerError(
     401,
     "authentication_error",
@@ -57,11 +63,20 @@ function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Cred
   );
 }
 
-/** The path below the route family's prefix, with the client's query string (e.g. `?beta=true`). */
+/**
+ * The path below the route family's prefix, with the client's query string (e.g. `?beta=true`, `?alt=sse`).
+ * In managed mode a Gemini `?key=` is the tenant's Stoker key: it never goes upstream.
+ */
 function upstreamUrl(c: Context<AppEnv>, spec: EndpointSpec): string {
   const url = new URL(c.req.url);
   const path = url.pathname.slice(`/${spec.flavor}`.length);
+  if (spec.flavor === "gemini" && c.var.tenant.mode === "managed") url.searchParams.delete("key");
   return `${c.var.config.upstreams[spec.flavor].baseUrl}${path}${url.search}`;
+}
+
+/** Model and streaming as most wire formats carry them: in the body. */
+function bodyFacts(body: Record<string, unknown>): { model: string; stream: boolean } {
+  return { model: body.model as string, stream: body.stream === true };
 }
 
 /** The request header with which a client asks for `x-stoker-cache` on a non-streaming answer (README). */
@@ -80,8 +95,7 @@ export function proxy(spec: EndpointSpec) {
     const tenant = c.var.tenant;
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
     spec.validate(body);
-    const stream = body.stream === true;
-    const model = body.model as string;
+    const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = modelInfo(model, config.models, spec.flavor);
     c.set("model", info);
 
@@ -99,6 +113,7 @@ export function proxy(spec: EndpointSpec) {
       config,
       canonicalizeHeader: c.req.header("x-stoker-canonicalize") ?? null,
       model: info,
+      modelId: model,
       nowMs: at,
       lookup: (hashes, scope) =>
         planLookup(
@@ -131,6 +146,9 @@ export function proxy(spec: EndpointSpec) {
       model,
       stream,
     };
+    // Gemini explicit caches (gemini-explicit.ts): planned below, once the upstream headers are known.
+    let explicit: ExplicitPlan | null = null;
+    let planText = prepared.planText;
     const finish = (status: number, result: Result, rest: Partial<Outcome> = {}) => {
       const wall = Date.now();
       const outcome: Outcome = {
@@ -142,16 +160,17 @@ export function proxy(spec: EndpointSpec) {
         headersMs: wall - startedAt,
         ttfbMs: wall - startedAt,
         durationMs: wall - startedAt,
-        plan: prepared.planText,
+        plan: planText,
         ...rest,
       };
       recordOutcome(c, outcome, prepared, result === "ok" ? capture : null);
+      if (explicit) c.executionCtx.waitUntil(explicit.after(outcome.usage, result === "ok").catch(() => {}));
     };
 
     const url = upstreamUrl(c, spec);
     const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
-    const pingable = spec.endpoint !== "count_tokens";
+    const pingable = spec.pingable !== false;
     const capture =
       pingable && tenant.mode === "managed" && config.keepalive.enabled
         ? keepaliveCapture(
@@ -162,6 +181,23 @@ export function proxy(spec: EndpointSpec) {
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
+    if (spec.endpoint === "generate_content") {
+      explicit = await planExplicit({
+        env: c.env,
+        config,
+        tenant,
+        analysis: prepared.analysis,
+        canonical: outBody,
+        model,
+        info,
+        nowMs: at,
+        headers: upstreamHeaders,
+        requestId,
+        log: c.var.log,
+      });
+      if (explicit?.body) outBody = explicit.body;
+      if (explicit?.text) planText = explicit.text;
+    }
     // Cache diagnostics: asked for on the client's behalf only when it did not ask itself (README), only with
     // Stoker's own provider key (in pass-through the organization, and its data retention, are the client's),
     // and only for a prompt Stoker analyzed (not a server-held thread turn); keepalive pings replay without.
@@ -185,11 +221,30 @@ export function proxy(spec: EndpointSpec) {
       if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
       throw err;
     }
+    // A cache that vanished upstream (expired early, deleted) must not fail the request: send it as it was.
+    if (explicit?.body && !upstream.ok && [400, 403, 404].includes(upstream.status)) {
+      c.var.log.warn("engine.fault", { op: "gemini_cached_request", status: upstream.status });
+      await upstream.body?.cancel();
+      explicit = null;
+      planText = prepared.planText;
+      try {
+        upstream = await forward({
+          url,
+          headers: upstreamHeaders,
+          body: prepared.body,
+          timeoutMs: config.upstreamTimeoutMs,
+          signal: c.req.raw.signal,
+        });
+      } catch (err) {
+        if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
+        throw err;
+      }
+    }
     const headersMs = Date.now() - startedAt;
     const headers = clientResponseHeaders(upstream.headers);
     headers.set("x-stoker-request-id", requestId);
     if (config.simulator) headers.set("x-stoker-upstream", "simulator");
-    if (prepared.planText) headers.set("x-stoker-plan", prepared.planText);
+    if (planText) headers.set("x-stoker-plan", planText);
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
     return relay({

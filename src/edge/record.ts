@@ -37,7 +37,7 @@ export function toRecord(
     costWithoutCacheUsd: usage ? costWithoutCache(model, usage) : 0,
     ttfbMs: outcome.ttfbMs,
     durationMs: outcome.durationMs,
-    plan: prepared.planText,
+    plan: outcome.plan,
     family: prepared.analysis?.family ?? null,
     conversation: prepared.analysis?.conversation ?? null,
     estimatedTokens: prepared.analysis?.totalTokens ?? 0,

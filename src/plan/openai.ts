@@ -15,7 +15,8 @@ export function planOpenAI(
   known: ReadonlyMap<string, PrefixState>,
   ctx: PlanContext,
 ): OpenAIPlan {
-  if (a.upstream === "anthropic") throw new Error("planOpenAI needs an OpenAI analysis");
+  if (a.upstream === "anthropic" || a.upstream === "gemini")
+    throw new Error("planOpenAI needs an OpenAI analysis");
   const m = ctx.model ?? modelInfo(a.model, ctx.models, "openai");
   const client = a.openai ?? {};
   const plan: OpenAIPlan = {

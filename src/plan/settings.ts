@@ -12,15 +12,21 @@ export interface CacheSettings {
    * prompt cache at the provider for up to a day, a data-retention choice the tenant makes.
    */
   retention24h: boolean;
+  /**
+   * Gemini explicit caches managed by Stoker (edge/gemini-explicit.ts): created where expected reuse pays
+   * creation plus storage, TTL extended while returns pay it. On by default; `false` switches it off.
+   */
+  geminiExplicit: boolean;
 }
 
 export const DEFAULT_CACHE_SETTINGS: Readonly<CacheSettings> = {
   allow1h: true,
   disabled: false,
   retention24h: false,
+  geminiExplicit: true,
 };
 
-export const CACHE_SETTING_NAMES = ["allow1h", "disabled", "retention24h"] as const;
+export const CACHE_SETTING_NAMES = ["allow1h", "disabled", "retention24h", "geminiExplicit"] as const;
 
 /** Merges stored overrides (booleans only; any other value is ignored) over `base`. */
 export function resolveCacheSettings(

@@ -1,7 +1,7 @@
 import type { CanonicalizeRules, RuleName } from "../canonicalize/rules.ts";
 import type { ModelInfo } from "../economics/models.ts";
 
-export type Upstream = "anthropic" | "openai-chat" | "openai-responses";
+export type Upstream = "anthropic" | "openai-chat" | "openai-responses" | "gemini";
 
 /** A provider TTL on a client's own breakpoint (Anthropic `cache_control.ttl`; OpenAI's are "30m"). */
 export type CacheTtl = "5m" | "1h" | "30m";
@@ -87,6 +87,8 @@ export interface Analysis {
   /** Anthropic top-level `cache_control` (automatic mode): its TTL, or null. */
   autoCache: CacheTtl | null;
   openai?: OpenAIClientCache;
+  /** Gemini: the explicit cache the client named itself (`cachedContent`), if any. */
+  gemini?: { clientCache: string | null };
   canonical: { changed: boolean; applied: RuleName[]; edits: CanonicalEdit[] };
   totalTokens: number;
   /** The request continues a conversation (an assistant turn precedes the last message). */
@@ -103,4 +105,6 @@ export interface AnalyzeInput {
   rules: CanonicalizeRules;
   /** The request's model row, looked up once by the edge; looked up here when absent (tests, the replay). */
   model?: ModelInfo;
+  /** The model's name, where the wire format carries it outside the body (Gemini: in the URL). */
+  modelId?: string;
 }

@@ -406,8 +406,12 @@ export class TenantDirectory extends DurableObject<Env> {
       created_at: row.created_at,
       key_set: row.key_sha256 !== null,
       key_rotated_at: row.key_rotated_at,
-      provider_keys: { anthropic: state("anthropic") !== "unset", openai: state("openai") !== "unset" },
-      provider_key_state: { anthropic: state("anthropic"), openai: state("openai") },
+      provider_keys: {
+        anthropic: state("anthropic") !== "unset",
+        openai: state("openai") !== "unset",
+        gemini: state("gemini") !== "unset",
+      },
+      provider_key_state: { anthropic: state("anthropic"), openai: state("openai"), gemini: state("gemini") },
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
       cache: this.#cache(id),
     };

@@ -71,7 +71,8 @@ export function believedAfter(
   const readEnd = read > 0 ? closest(tokens, read, (i) => !anyEntry || isEntry(i)) : -1;
   if (readEnd >= 0) tokens[readEnd] = read;
 
-  if (r.upstream === "openai") {
+  // Automatic caches (OpenAI, Gemini implicit): every position above the minimum is held after a request.
+  if (r.upstream === "openai" || r.upstream === "gemini") {
     return tokens.map((t, i) => {
       const cached = t >= OPENAI_MIN_TOKENS;
       return {

@@ -1,3 +1,5 @@
+import { GEMINI_CACHES_V7 } from "./gemini-caches.ts";
+
 const V1 = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   // One row per proxied request (or keepalive ping): the accounting analytics sums over.
@@ -168,7 +170,7 @@ const V5 = [
 const V6 = [`DELETE FROM family_gaps`, `ALTER TABLE conversations ADD COLUMN ends TEXT`];
 
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, V6, GEMINI_CACHES_V7];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */
@@ -214,4 +216,5 @@ export const COUNTED_TABLES = [
   "family_rates",
   "calibration",
   "last_messages",
+  "gemini_caches",
 ] as const;

@@ -18,11 +18,26 @@ import type { RpcResult } from "../core/rpc.ts";
 import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../decide/keepalive-settings.ts";
 import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
+import type { GeminiCacheRef } from "../plan/gemini.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters } from "./busters-store.ts";
 import { Conversations } from "./conversation-state.ts";
 import { SqlConversationStore } from "./conversations.ts";
+import {
+  claim,
+  created,
+  explicitSpendSince,
+  type GeminiCacheState,
+  liveCaches,
+  type PrefixHistory,
+  prefixHistory,
+  release,
+  used,
+  validCacheRef,
+  validModel,
+  validName,
+} from "./gemini-caches.ts";
 import { sqlKeepaliveDeps } from "./keepalive-deps.ts";
 import {
   decodeSealedRequest,
@@ -124,6 +139,73 @@ export class Tracker extends DurableObject<Env> {
     };
     if (previous !== undefined) value.previousMessageId = previous;
     return { ok: true, value };
+  }
+
+  /**
+   * Gemini explicit caches (edge/gemini-explicit.ts): the live caches ending at `hashes` for `model` (at
+   * least `marginMs` left), and how often each hash came back.
+   */
+  async geminiCaches(
+    hashes: string[],
+    model: string,
+    nowMs: number,
+    marginMs: number,
+  ): Promise<RpcResult<{ caches: GeminiCacheState[]; history: PrefixHistory[]; budgetLeftUsd: number }>> {
+    const invalid = rejectInvalid(() => validateLookup(hashes));
+    if (invalid) return invalid;
+    if (!validModel(model) || !Number.isFinite(nowMs) || !Number.isFinite(marginMs))
+      return { ok: false, error: "model" };
+    const sql = this.ctx.storage.sql;
+    // Explicit caches spend from the tenant's daily keepalive budget, with its pings (off: nothing to spend).
+    const settings = this.#settings();
+    const dayStart = Date.parse(`${new Date(nowMs).toISOString().slice(0, 10)}T00:00:00Z`);
+    const budgetLeftUsd =
+      settings.enabled && getConfig(this.env).keepalive.enabled
+        ? settings.maxUsdPerDay -
+          this.#keepalive.spentOn(new Date(nowMs).toISOString().slice(0, 10)) -
+          explicitSpendSince(sql, dayStart)
+        : 0;
+    return {
+      ok: true,
+      value: {
+        caches: liveCaches(sql, hashes, model, nowMs, marginMs),
+        history: prefixHistory(sql, hashes),
+        budgetLeftUsd,
+      },
+    };
+  }
+
+  /** Takes the right to create the cache ending at `hash` (one creation per prefix at a time). */
+  async geminiClaim(hash: string, model: string, nowMs: number): Promise<RpcResult<boolean>> {
+    const invalid = rejectInvalid(() => validateLookup([hash]));
+    if (invalid) return invalid;
+    if (!validModel(model)) return { ok: false, error: "model" };
+    return { ok: true, value: claim(this.ctx.storage.sql, hash, model, nowMs) };
+  }
+
+  /** Stores a cache the provider created (or, with `ref` null, releases the claim on `hash`). */
+  async geminiCreated(
+    hash: string,
+    ref: GeminiCacheRef | null,
+    nowMs: number,
+    expireAt: number,
+  ): Promise<RpcResult<null>> {
+    const invalid = rejectInvalid(() => validateLookup([hash]));
+    if (invalid) return invalid;
+    if (ref === null) {
+      release(this.ctx.storage.sql, hash);
+      return { ok: true, value: null };
+    }
+    if (!validCacheRef(ref) || ref.hash !== hash || !(expireAt > nowMs)) return { ok: false, error: "ref" };
+    created(this.ctx.storage.sql, ref, nowMs, expireAt);
+    return { ok: true, value: null };
+  }
+
+  /** Counts a request the cache served; `expireAt` when Stoker extended its TTL. */
+  async geminiUsed(name: string, nowMs: number, expireAt: number | null): Promise<RpcResult<null>> {
+    if (!validName(name)) return { ok: false, error: "name" };
+    used(this.ctx.storage.sql, name, nowMs, expireAt);
+    return { ok: true, value: null };
   }
 
   /**

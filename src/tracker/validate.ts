@@ -70,6 +70,7 @@ export function validateRecord(r: unknown): RecordRequest {
   if (
     x.upstream !== "anthropic" &&
     x.upstream !== "openai" &&
+    x.upstream !== "gemini" &&
     !(typeof x.upstream === "string" && /^gpu:[A-Za-z0-9_-]{1,64}$/.test(x.upstream))
   )
     fail("upstream");

@@ -19,6 +19,10 @@ export interface EndpointSpec<E extends string = Endpoint> {
   watcher(): UsageWatcher;
   /** The SSE text that tells the client a stream broke, in the provider's own stream error shape. */
   streamError(message: string): string;
+  /** Model and streaming when the wire format does not carry them in the body (Gemini: in the URL). */
+  facts?(body: Record<string, unknown>, url: URL): { model: string; stream: boolean };
+  /** False where a request caches nothing, so keepalive never captures it (count_tokens). */
+  pingable?: boolean;
 }
 
 function requireString(body: Record<string, unknown>, field: string): void {
@@ -65,6 +69,7 @@ export const anthropicCountTokens: EndpointSpec = {
   endpoint: "count_tokens",
   // count_tokens bills nothing and caches nothing.
   jsonUsage: () => null,
+  pingable: false,
 };
 
 export const openAIChat: EndpointSpec = {

@@ -30,7 +30,7 @@ function isPrivateRequestHeader(name: string): boolean {
 
 /** The key Stoker adds in managed mode; `tenantOwned` when it is the tenant's own, not the deploy's shared one. */
 export type Credential = {
-  header: "x-api-key" | "authorization";
+  header: "x-api-key" | "authorization" | "x-goog-api-key";
   value: string;
   tenantOwned?: boolean;
 } | null;
@@ -49,7 +49,11 @@ export function upstreamRequestHeaders(incoming: Headers, credential: Credential
   const out = new Headers();
   for (const [name, value] of incoming) {
     if (hopByHop.has(name) || isPrivateRequestHeader(name)) continue;
-    if (credential !== undefined && (name === "x-api-key" || name === "authorization")) continue;
+    if (
+      credential !== undefined &&
+      (name === "x-api-key" || name === "authorization" || name === "x-goog-api-key")
+    )
+      continue;
     if (credential !== undefined && !credential?.tenantOwned && accountHeaders.has(name)) continue;
     out.append(name, value);
   }

@@ -2,7 +2,7 @@ import type { Provider } from "../core/provider.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 import type { Usage } from "./usage.ts";
 
-export type Endpoint = "messages" | "count_tokens" | "chat.completions" | "responses";
+export type Endpoint = "messages" | "count_tokens" | "chat.completions" | "responses" | "generate_content";
 
 export type Result = "ok" | "upstream_error" | "truncated" | "client_cancelled" | "unreachable" | "timeout";
 

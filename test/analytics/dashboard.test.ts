@@ -14,7 +14,12 @@ describe("GET /dashboard", () => {
     expect(lib.headers.get("content-type")).toMatch(/javascript/);
     expect(await lib.text()).toContain("uPlot");
     const app = await workerFetch(`${STOKER}/dashboard/app.js`);
-    expect(await app.text()).toContain("/v1/analytics/summary");
+    const js = await app.text();
+    expect(js).toContain("/v1/analytics/summary");
+    // Spend and savings per provider (Gemini included), from the summary's by_upstream.
+    expect(html).toContain('<table id="providers">');
+    expect(html).toContain("/gemini");
+    expect(js).toContain("providerTable(summary.by_upstream)");
     expect((await workerFetch(`${STOKER}/dashboard/uplot.css`)).status).toBe(200);
   });
 });

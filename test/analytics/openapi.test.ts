@@ -62,6 +62,12 @@ describe("GET /v1/openapi.json", () => {
     }
   });
 
+  it("names the Gemini upstream and its key headers", async () => {
+    const text = JSON.stringify(await doc());
+    expect(text).toContain("`gemini`");
+    expect(text).toContain("x-goog-api-key");
+  });
+
   it("documents exactly the routes the app serves under /v1", async () => {
     const d = await doc();
     const documented = Object.entries(d.paths)

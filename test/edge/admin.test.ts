@@ -64,7 +64,11 @@ describe("admin API: tenants", () => {
     const mine = "sk-ant-tenant-own-key-0123456789";
     const set = await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, { anthropic: mine });
     expect(set.status).toBe(200);
-    expect(TenantSchema.parse(set.body).provider_keys).toEqual({ anthropic: true, openai: false });
+    expect(TenantSchema.parse(set.body).provider_keys).toEqual({
+      anthropic: true,
+      openai: false,
+      gemini: false,
+    });
     expect(JSON.stringify(set.body)).not.toContain(mine);
     const ns = namespace();
     await ask(t.key, ns);

@@ -47,7 +47,12 @@ function messages(
 describe("the tenant's cache settings", { timeout: 20_000 }, () => {
   it("sets prompt_cache_retention 24h for a tenant that enabled it, on models that accept it", async () => {
     const on = await adminTenant({ cache: { retention24h: true } });
-    expect(on.tenant.cache).toEqual({ allow1h: true, disabled: false, retention24h: true });
+    expect(on.tenant.cache).toEqual({
+      allow1h: true,
+      disabled: false,
+      retention24h: true,
+      geminiExplicit: true,
+    });
     const ns = namespace();
     const system = longText(1500, "ret");
     expect(planOf((await chat(ns, on.key, "gpt-5.1", system)).response)).toContain("ret=24h");
@@ -57,7 +62,12 @@ describe("the tenant's cache settings", { timeout: 20_000 }, () => {
       cache: { retention24h: false },
     });
     expect(off.status).toBe(200);
-    expect(off.body.cache).toEqual({ allow1h: true, disabled: false, retention24h: false });
+    expect(off.body.cache).toEqual({
+      allow1h: true,
+      disabled: false,
+      retention24h: false,
+      geminiExplicit: true,
+    });
     await chat(ns, on.key, "gpt-5.1", system, "again");
     const sent = await sentBodies(ns);
     expect(sent.map((b) => b.prompt_cache_retention)).toEqual(["24h", undefined, undefined, undefined]);
@@ -66,7 +76,12 @@ describe("the tenant's cache settings", { timeout: 20_000 }, () => {
 
   it("validates cache settings and keeps a config tenant's in config", async () => {
     const t = await adminTenant();
-    expect(t.tenant.cache).toEqual({ allow1h: true, disabled: false, retention24h: false });
+    expect(t.tenant.cache).toEqual({
+      allow1h: true,
+      disabled: false,
+      retention24h: false,
+      geminiExplicit: true,
+    });
     const path = `/v1/admin/tenants/${t.id}/settings`;
     expect((await admin("PATCH", path, { cache: { retention24h: "yes" } })).status).toBe(400);
     expect((await admin("PATCH", path, { cache: { ttl: "1h" } })).status).toBe(400);
@@ -81,7 +96,12 @@ describe("the tenant's cache settings", { timeout: 20_000 }, () => {
     expect(await changes()).toEqual([]);
     await admin("PATCH", path, { cache: { allow1h: false } });
     const got = await admin("GET", `/v1/admin/tenants/${t.id}`);
-    expect(got.body.cache).toEqual({ allow1h: false, disabled: false, retention24h: false });
+    expect(got.body.cache).toEqual({
+      allow1h: false,
+      disabled: false,
+      retention24h: false,
+      geminiExplicit: true,
+    });
     expect((await changes()).map((e) => e.detail)).toEqual([{ cache: { allow1h: false } }]);
   });
 
@@ -110,7 +130,12 @@ describe("the tenant's cache settings", { timeout: 20_000 }, () => {
     for (const [i, ago] of [40, 20].entries()) {
       const body = { model, max_tokens: 8, system, messages: [{ role: "user", content: `earlier ${i}` }] };
       const at = Date.now() - ago * 60_000;
-      const settings: CacheSettings = { allow1h: true, disabled: false, retention24h: false };
+      const settings: CacheSettings = {
+        allow1h: true,
+        disabled: false,
+        retention24h: false,
+        geminiExplicit: true,
+      };
       const prepared = await prepare({
         endpoint: "messages",
         raw: JSON.stringify(body),

@@ -3,7 +3,15 @@
 // than 4 breakpoints and mixed TTL orders, unknown models, absurd numbers, wrong content types, duplicate and
 // oversized headers, odd methods and query strings. Pure: a case is data; fuzz.test.ts sends and judges it.
 import fc from "fast-check";
-import { authHeaders, baseHeaders, type FuzzRoute, type Json, PATH_IDS, ROUTES } from "../support/routes.ts";
+import {
+  authHeaders,
+  baseHeaders,
+  type FuzzRoute,
+  type Json,
+  PATH_IDS,
+  providerKeyHeader,
+  ROUTES,
+} from "../support/routes.ts";
 
 export interface FuzzCase {
   /** The route the case targets (null: an unknown path). */
@@ -648,6 +656,10 @@ const unknownPath = fc.oneof(
     "/v1/admin",
     "/v1/admin/tenants/alpha/nothing",
     "/gpu/none/v1/chat/completions",
+    "/gemini/v1beta/models/gemini-2.5-flash",
+    "/gemini/v1beta/models/gemini-2.5-flash:embedContent",
+    "/gemini/v1beta/cachedContents",
+    "/gemini/v2/models/gemini-2.5-flash:generateContent",
     "/healthz/",
     "/__sim/stats",
     "/cdn-cgi/local/scheduled",
@@ -659,7 +671,16 @@ const unknownPath = fc.oneof(
   ),
   fc
     .tuple(
-      fc.constantFrom("", "/anthropic", "/openai", "/openai/v1", "/anthropic/v1", "/gpu/p", "/v1"),
+      fc.constantFrom(
+        "",
+        "/anthropic",
+        "/openai",
+        "/openai/v1",
+        "/anthropic/v1",
+        "/gpu/p",
+        "/v1",
+        "/gemini/v1beta",
+      ),
       fc.array(fc.webSegment(), { minLength: 1, maxLength: 4 }),
     )
     .map(([prefix, segs]) => `${prefix}/${segs.join("/")}`),
@@ -853,9 +874,10 @@ function addAuth(
     case "passthrough":
       headers.push(["x-stoker-key", route.auth === "admin" ? ctx.adminToken : key]);
       headers.push(
-        route.shape === "anthropic"
-          ? ["x-api-key", `sk-ant-fuzz-provider-${salt}`]
-          : ["authorization", `Bearer sk-fuzz-provider-${salt}`],
+        providerKeyHeader(
+          route,
+          route.shape === "anthropic" ? `sk-ant-fuzz-provider-${salt}` : `sk-fuzz-provider-${salt}`,
+        ),
       );
       break;
     case "oversized":

@@ -86,10 +86,16 @@ function hasShape(text: string, shape: ErrorShape | "either"): boolean {
     o.error !== null &&
     Object.keys(o.error).sort().join(",") === "code,message,param,type" &&
     typeof o.error.message === "string";
+  const gemini =
+    o.error !== undefined &&
+    o.error !== null &&
+    Object.keys(o.error).sort().join(",") === "code,message,status" &&
+    typeof o.error.message === "string";
   if (shape === "anthropic") return anthropic;
   if (shape === "openai") return openai;
-  if (shape === "json") return anthropic || openai || (o.error !== undefined && o.error !== null);
-  return anthropic || openai;
+  if (shape === "gemini") return gemini;
+  if (shape === "json") return anthropic || openai || gemini || (o.error !== undefined && o.error !== null);
+  return anthropic || openai || gemini;
 }
 
 let tenant: { id: string; key: string };

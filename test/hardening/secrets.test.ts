@@ -18,7 +18,7 @@ import { tenantSalt } from "../../src/edge/prepare.ts";
 import worker from "../../src/index.ts";
 import { longText, namespace, simFault, simRequests } from "../support/clients.ts";
 import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
-import { authHeaders, baseHeaders, type FuzzRoute, ROUTES } from "../support/routes.ts";
+import { authHeaders, baseHeaders, type FuzzRoute, providerKeyHeader, ROUTES } from "../support/routes.ts";
 import { ADMIN_TOKEN, freshTenant, UPSTREAM_KEYS } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 import { dumpTracker, trackerState } from "../support/tracker-state.ts";
@@ -27,7 +27,11 @@ const RUN = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 /** The worker secret for this file's edge (the Durable Objects keep the test env's, the dev default). */
 const STOKER_SECRET = `stoker-secret-hardening-${RUN}`;
 const DEV_SECRET = "stoker-local-dev-secret";
-const PASSTHROUGH = { anthropic: `sk-ant-passthrough-${RUN}`, openai: `sk-openai-passthrough-${RUN}` };
+const PASSTHROUGH = {
+  anthropic: `sk-ant-passthrough-${RUN}`,
+  openai: `sk-openai-passthrough-${RUN}`,
+  gemini: `AIza-passthrough-${RUN}`,
+};
 const WRONG_TENANT_KEY = `sk-stoker-wrong-${RUN}`;
 const WRONG_ADMIN_TOKEN = `admin-wrong-${RUN}`;
 const OWN_PROVIDER_KEY = `sk-ant-tenant-own-${RUN}`;
@@ -112,8 +116,8 @@ function routeCall(
   const headers: Record<string, string> = { ...baseHeaders(route), "x-sim-namespace": ns };
   if (opts.passthrough) {
     headers["x-stoker-key"] = key;
-    if (route.shape === "anthropic") headers["x-api-key"] = opts.passthrough;
-    else headers.authorization = `Bearer ${opts.passthrough}`;
+    const [name, value] = providerKeyHeader(route, opts.passthrough);
+    headers[name] = value;
   } else Object.assign(headers, authHeaders(route, key, ADMIN_TOKEN));
   const query = route.query ? `?${new URLSearchParams(route.query())}` : "";
   return call(
@@ -167,7 +171,12 @@ describe("secrets never leave where they belong", () => {
     for (const route of proxied) {
       for (const stream of [false, true]) {
         expect((await routeCall(route, A.key, ns, { stream })).status).toBe(200);
-        const provider = route.shape === "anthropic" ? PASSTHROUGH.anthropic : PASSTHROUGH.openai;
+        const provider =
+          route.shape === "anthropic"
+            ? PASSTHROUGH.anthropic
+            : route.shape === "gemini"
+              ? PASSTHROUGH.gemini
+              : PASSTHROUGH.openai;
         expect((await routeCall(route, A.key, ns, { stream, passthrough: provider })).status).toBe(200);
       }
       // Unknown keys, as the provider key and as x-stoker-key: 401 that must not echo them.
@@ -313,6 +322,7 @@ describe("secrets never leave where they belong", () => {
   it("zero matches in responses, logs, stored rows and what reached the upstream", async () => {
     secrets.set("Anthropic provider key", UPSTREAM_KEYS.anthropic);
     secrets.set("OpenAI provider key", UPSTREAM_KEYS.openai);
+    secrets.set("Gemini provider key", UPSTREAM_KEYS.gemini);
     secrets.set("tenant A key", A.key);
     secrets.set("tenant B key", B.key);
     secrets.set("tenant C key", C.key);
@@ -322,6 +332,7 @@ describe("secrets never leave where they belong", () => {
     secrets.set("wrong admin token", WRONG_ADMIN_TOKEN);
     secrets.set("pass-through Anthropic key", PASSTHROUGH.anthropic);
     secrets.set("pass-through OpenAI key", PASSTHROUGH.openai);
+    secrets.set("pass-through Gemini key", PASSTHROUGH.gemini);
     secrets.set("unknown tenant key", WRONG_TENANT_KEY);
     secrets.set("tenant's own provider key", OWN_PROVIDER_KEY);
     const config = getConfig(testEnv);
@@ -375,15 +386,17 @@ describe("secrets never leave where they belong", () => {
     for (const ns of namespaces) {
       for (const r of await simRequests(ns)) {
         upstream++;
-        const { "x-api-key": apiKey, authorization, ...rest } = r.headers;
+        const { "x-api-key": apiKey, authorization, "x-goog-api-key": googKey, ...rest } = r.headers;
         for (const h of matches(`${JSON.stringify(rest)}\n${r.body}\n${r.path}\n${JSON.stringify(r.query)}`))
           found.push(`upstream request ${r.path}: ${h}`);
-        const credential = `${apiKey ?? ""} ${authorization ?? ""}`;
+        const credential = `${apiKey ?? ""} ${authorization ?? ""} ${googKey ?? ""}`;
         const allowed = new Set([
           UPSTREAM_KEYS.anthropic,
           UPSTREAM_KEYS.openai,
+          UPSTREAM_KEYS.gemini,
           PASSTHROUGH.anthropic,
           PASSTHROUGH.openai,
+          PASSTHROUGH.gemini,
           OWN_PROVIDER_KEY,
         ]);
         for (const h of matches(credential))
@@ -459,7 +472,7 @@ describe("tenant isolation", () => {
           await call(
             `${route.name} spoofed`,
             "POST",
-            `${route.path}?tenant=${B.id}`,
+            `${route.path}?${new URLSearchParams({ ...route.query?.(), tenant: B.id })}`,
             headers,
             route.sample?.(5, false),
           )
@@ -472,7 +485,7 @@ describe("tenant isolation", () => {
           await call(
             `${route.name} B's key as provider key`,
             "POST",
-            route.path,
+            route.path + (route.query ? `?${new URLSearchParams(route.query())}` : ""),
             pt,
             route.sample?.(5, false),
           )

@@ -8,7 +8,7 @@ describe("planContext", () => {
     const calibration = { ratio: 1.3, weight: 4000 };
     const ctx = planContext({
       nowMs: 5,
-      settings: { allow1h: false, disabled: true, retention24h: true },
+      settings: { allow1h: false, disabled: true, retention24h: true, geminiExplicit: true },
       models: DEFAULT_MODELS,
       familyRatePerMin: 20,
       calibration,
@@ -42,16 +42,30 @@ describe("planContext", () => {
   });
 
   it("resolves stored settings over the defaults, booleans only", () => {
-    expect(DEFAULT_CACHE_SETTINGS).toEqual({ allow1h: true, disabled: false, retention24h: false });
+    expect(DEFAULT_CACHE_SETTINGS).toEqual({
+      allow1h: true,
+      disabled: false,
+      retention24h: false,
+      geminiExplicit: true,
+    });
     expect(resolveCacheSettings({ retention24h: true, allow1h: "no", other: true })).toEqual({
       allow1h: true,
       disabled: false,
       retention24h: true,
+      geminiExplicit: true,
     });
-    expect(resolveCacheSettings(null, { allow1h: false, disabled: true, retention24h: false })).toEqual({
+    expect(
+      resolveCacheSettings(null, {
+        allow1h: false,
+        disabled: true,
+        retention24h: false,
+        geminiExplicit: false,
+      }),
+    ).toEqual({
       allow1h: false,
       disabled: true,
       retention24h: false,
+      geminiExplicit: false,
     });
   });
 });

@@ -53,6 +53,7 @@ describe("control API", () => {
       cache_write_5m_input_tokens: 0,
       cache_write_1h_input_tokens: 1500,
       output_tokens: a.output_tokens + b.output_tokens,
+      storage_token_hours: 0,
     });
     expect(stats.openai).toMatchObject({
       requests: 1,

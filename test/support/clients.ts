@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
+import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import type { ProviderTotals } from "../../sim/stats.ts";
 import { TEST_TENANTS } from "./tenants.ts";
@@ -37,6 +38,21 @@ export function openai(ns: string, opts: { apiKey?: string; headers?: Record<str
     fetch: workerFetch,
     maxRetries: 0,
     defaultHeaders: { "x-sim-namespace": ns, ...opts.headers },
+  });
+}
+
+/** The official Gemini SDK (`@google/genai`) pointed at Stoker: only its base URL and key changed. */
+export function gemini(
+  ns: string,
+  opts: { apiKey?: string; headers?: Record<string, string> } = {},
+): GoogleGenAI {
+  return new GoogleGenAI({
+    apiKey: opts.apiKey ?? TEST_TENANTS.alpha,
+    httpOptions: {
+      baseUrl: `${STOKER}/gemini`,
+      headers: { "x-sim-namespace": ns, ...opts.headers },
+      fetch: workerFetch,
+    },
   });
 }
 
@@ -84,9 +100,12 @@ export function longText(words: number, seed = "policy"): string {
 }
 
 /** What the simulator billed in a namespace. */
-export async function simStats(
-  ns: string,
-): Promise<{ anthropic: ProviderTotals; openai: ProviderTotals; total: ProviderTotals }> {
+export async function simStats(ns: string): Promise<{
+  anthropic: ProviderTotals;
+  openai: ProviderTotals;
+  gemini: ProviderTotals;
+  total: ProviderTotals;
+}> {
   const res = await fetch(`${env.SIM_URL}/__sim/stats?ns=${encodeURIComponent(ns)}`);
   if (!res.ok) throw new Error(`simulator stats API: ${res.status}`);
   return res.json();

@@ -2,8 +2,8 @@
 // entry in ROUTES. GPU pools are not walked yet: their upstreams are the GPU simulator's backends, and the
 // fuzz's accounting check counts the provider simulator's recordings (a harness change, not a route entry).
 
-/** The error shape a route answers in: Anthropic's, OpenAI's, or any JSON object with an `error` field. */
-export type ErrorShape = "anthropic" | "openai" | "json";
+/** The error shape a route answers in: Anthropic's, OpenAI's, Google's, or any JSON object with an `error` field. */
+export type ErrorShape = "anthropic" | "openai" | "gemini" | "json";
 
 export type Json = Record<string, unknown>;
 
@@ -112,6 +112,30 @@ export function openAIResponsesSample(n: number, stream: boolean): Json {
   };
 }
 
+/** A Gemini generateContent body (the model and streaming are in the path). */
+export function geminiSample(n: number): Json {
+  return {
+    systemInstruction: { parts: [{ text: `You are terse. ${words(20 + n * 40, "sys")}` }] },
+    tools: [
+      {
+        functionDeclarations: [
+          {
+            name: "lookup",
+            description: "Looks a thing up.",
+            parameters: { type: "OBJECT", properties: { q: { type: "STRING" } }, required: ["q"] },
+          },
+        ],
+      },
+    ],
+    contents: [
+      { role: "user", parts: [{ text: `First question ${words(n, "q")}` }] },
+      { role: "model", parts: [{ text: "An answer." }] },
+      { role: "user", parts: [{ text: `And a follow-up ${n}` }] },
+    ],
+    generationConfig: { maxOutputTokens: 16, temperature: 0.5 },
+  };
+}
+
 /** Every route Stoker serves today. */
 export const ROUTES: FuzzRoute[] = [
   {
@@ -149,6 +173,34 @@ export const ROUTES: FuzzRoute[] = [
     auth: "tenant",
     proxied: true,
     sample: openAIResponsesSample,
+  },
+  {
+    name: "gemini generateContent",
+    method: "POST",
+    path: "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+    shape: "gemini",
+    auth: "tenant",
+    proxied: true,
+    sample: geminiSample,
+  },
+  {
+    name: "gemini streamGenerateContent",
+    method: "POST",
+    path: "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+    shape: "gemini",
+    auth: "tenant",
+    proxied: true,
+    sample: geminiSample,
+    query: () => ({ alt: "sse" }),
+  },
+  {
+    name: "gemini countTokens",
+    method: "POST",
+    path: "/gemini/v1beta/models/gemini-2.5-flash:countTokens",
+    shape: "gemini",
+    auth: "tenant",
+    proxied: true,
+    sample: (n) => ({ contents: geminiSample(n).contents }),
   },
   { name: "healthz", method: "GET", path: "/healthz", shape: "json", auth: "none", proxied: false },
   // The dashboard: a public page and its files (no data; it reads the analytics API with the tenant's key).
@@ -280,11 +332,22 @@ export const PATH_IDS = [
   "é",
 ];
 
-/** Which header carries the credential on a route: Anthropic x-api-key, else Bearer (the admin token on /v1/admin). */
+/**
+ * Which header carries the credential on a route: Anthropic x-api-key, Gemini x-goog-api-key, else Bearer
+ * (the admin token on /v1/admin).
+ */
 export function authHeaders(route: FuzzRoute, tenantKey: string, adminToken: string): Record<string, string> {
   if (route.auth === "none") return {};
   if (route.auth === "admin") return { authorization: `Bearer ${adminToken}` };
+  if (route.shape === "gemini") return { "x-goog-api-key": tenantKey };
   return route.shape === "anthropic" ? { "x-api-key": tenantKey } : { authorization: `Bearer ${tenantKey}` };
+}
+
+/** The header a client's own provider key travels in (pass-through mode). */
+export function providerKeyHeader(route: FuzzRoute, providerKey: string): [string, string] {
+  if (route.shape === "anthropic") return ["x-api-key", providerKey];
+  if (route.shape === "gemini") return ["x-goog-api-key", providerKey];
+  return ["authorization", `Bearer ${providerKey}`];
 }
 
 /** Headers a well-formed request to `route` carries besides auth. */

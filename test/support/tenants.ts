@@ -10,6 +10,7 @@ export const TEST_TENANTS = {
 export const UPSTREAM_KEYS = {
   anthropic: "sk-ant-upstream-test",
   openai: "sk-openai-upstream-test",
+  gemini: "AIza-gemini-upstream-test",
 } as const;
 
 /** The admin API's bearer token in the test worker. */
@@ -29,6 +30,9 @@ export function freshTenant(): { id: string; key: string } {
 /** A tenant whose config switches every canonicalization rule off. */
 export const RAW_TENANT = { id: "raw", key: "sk-stoker-test-raw" };
 
+/** A tenant whose config switches Gemini explicit caches off (`cache.geminiExplicit: false`). */
+export const NO_EXPLICIT_TENANT = { id: "noexplicit", key: "sk-stoker-test-noexplicit" };
+
 const hash = (key: string) => createHash("sha256").update(key).digest("hex");
 
 export function tenantsJson(): string {
@@ -40,6 +44,11 @@ export function tenantsJson(): string {
   return JSON.stringify([
     ...all.map(({ id, key }) => ({ id, key_sha256: hash(key) })),
     { id: RAW_TENANT.id, key_sha256: hash(RAW_TENANT.key), canonicalize: off },
+    {
+      id: NO_EXPLICIT_TENANT.id,
+      key_sha256: hash(NO_EXPLICIT_TENANT.key),
+      cache: { geminiExplicit: false },
+    },
   ]);
 }
 

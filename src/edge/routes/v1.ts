@@ -23,7 +23,8 @@ export function v1Routes(): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent("securitySchemes", "tenantKey", {
     type: "http",
     scheme: "bearer",
-    description: "The tenant's Stoker key (also accepted as x-api-key or x-stoker-key)",
+    description:
+      "The tenant's Stoker key (also accepted as x-api-key or x-stoker-key; on the Gemini routes as x-goog-api-key or ?key=)",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
     type: "http",

@@ -39,6 +39,11 @@ export function renderAnthropic(a: Analysis, plan: AnthropicPlan): string {
   return applyToBody(a.raw, a.canonical.edits, list, []);
 }
 
+/** The Gemini body to forward: the canonical request (implicit caching places no markers). */
+export function renderGemini(a: Analysis): string {
+  return applyToBody(a.raw, a.canonical.edits, [], []);
+}
+
 /**
  * What a client's own `prompt_cache_key` becomes upstream: an HMAC of it keyed by the request's h0 (itself an
  * HMAC under the tenant's secret salt). Two tenants sending `support-bot` no longer share provider routing,

@@ -140,6 +140,33 @@ function drawCharts(s) {
   ];
 }
 
+const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini" };
+
+function providerTable(rows) {
+  const body = $("providers").tBodies[0];
+  body.replaceChildren();
+  for (const p of rows) {
+    const r = body.insertRow();
+    cell(r, PROVIDERS[p.upstream] ?? p.upstream);
+    cell(r, int(p.requests), "num");
+    cell(r, pct(p.token_hit_rate), "num");
+    cell(r, usd(p.cost_usd), "num");
+    cell(r, usd(p.saved_usd), "num");
+    cell(r, usd(p.net_saved_usd), "num");
+  }
+}
+
+function explicitLine(e) {
+  const el = $("explicit");
+  el.hidden = !e || e.caches_created + e.ttl_extensions === 0;
+  if (el.hidden) return;
+  setText(
+    el,
+    `Gemini explicit caches: ${int(e.caches_created)} created, ${int(e.ttl_extensions)} TTL extensions, ` +
+      `${usd(e.spend_usd)} creation and storage, ${int(e.read_tokens)} tokens read, net saved ${usd(e.net_saved_usd)}.`,
+  );
+}
+
 function prefixTable(rows) {
   const body = $("prefixes").tBodies[0];
   body.replaceChildren();
@@ -220,6 +247,8 @@ async function load() {
     show("data");
     kpis(summary);
     drawCharts(series(ts, range));
+    providerTable(summary.by_upstream);
+    explicitLine(summary.gemini_explicit);
     prefixTable(prefixes.prefixes);
     busterTable(busters.busters);
     agreementLine(busters.provider_agreement);

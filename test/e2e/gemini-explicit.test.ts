@@ -1,0 +1,269 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import {
+  gemini,
+  longText,
+  namespace,
+  STOKER,
+  simAdvance,
+  simRequests,
+  simStats,
+  workerFetch,
+} from "../support/clients.ts";
+import { freshTenant, NO_EXPLICIT_TENANT } from "../support/tenants.ts";
+import { tracker } from "../support/tracker.ts";
+
+// Gemini 3 Pro: its storage ($4.50 per MTok-hour) against its input price ($2) lets an explicit cache pay for
+// returns the implicit cache would miss; on 2.5 Flash it never does (decide/gemini-policy.ts, bench/report/gemini.md).
+const MODEL = "gemini-3-pro";
+// About 6,200 tokens: above 3 Pro's 4,096-token minimum.
+const DOC = longText(2500, "chapter");
+const PRICE = { input: 2, cached: 0.2, output: 12, storage: 4.5 };
+const MINUTE = 60_000;
+
+async function advance(ms: number): Promise<void> {
+  const res = await workerFetch(`${STOKER}/__dev/clock`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ advance_ms: ms }),
+  });
+  expect(res.status).toBe(200);
+}
+
+function ask(key: string, ns: string, question: string) {
+  return gemini(ns, { apiKey: key }).models.generateContent({
+    model: MODEL,
+    contents: [
+      { role: "user", parts: [{ text: DOC }] },
+      { role: "model", parts: [{ text: "I have read the document." }] },
+      { role: "user", parts: [{ text: question }] },
+    ],
+    config: { systemInstruction: "Answer from the document only." },
+  });
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+/** Lets the last request's record reach the tracker (it is sent after the response). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+interface Figures {
+  requests: number;
+  cost_usd: number;
+  saved_usd: number;
+}
+
+interface Explicit {
+  caches_created: number;
+  ttl_extensions: number;
+  spend_usd: number;
+  read_tokens: number;
+  net_saved_usd: number;
+}
+
+describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
+  it("creates a cache once reuse pays creation plus storage, then serves the prefix from it byte-exactly; accounting equals the bill", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    // Six minutes apart: past the implicit cache's lifetime, ten returns an hour. The third request has the
+    // two returns a creation needs (MIN_RETURNS).
+    const first = await ask(tenant.key, ns, "Question one?");
+    expect(first.usageMetadata?.cachedContentTokenCount).toBeUndefined();
+    await settle();
+    await advance(6 * MINUTE);
+    await ask(tenant.key, ns, "Question two?");
+    await settle();
+    expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
+    await advance(6 * MINUTE);
+    await ask(tenant.key, ns, "Question two, again?");
+    const create = await until("a cache is created", async () =>
+      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
+    );
+    const createBody = JSON.parse(create.body) as {
+      model: string;
+      contents: unknown[];
+      ttl: string;
+      systemInstruction: unknown;
+    };
+    expect(createBody.model).toBe(`models/${MODEL}`);
+    expect(createBody.contents).toHaveLength(2);
+    expect(createBody.ttl).toBe("3600s");
+    // Let the tracker store it (the creation's answer is recorded off the request path).
+    await new Promise((r) => setTimeout(r, 200));
+
+    await advance(6 * MINUTE);
+    const third = await ask(tenant.key, ns, "Question three?");
+    const sent = (await simRequests(ns)).filter((r) => r.path.endsWith(":generateContent")).at(-1);
+    const body = JSON.parse(sent?.body ?? "{}") as Record<string, unknown>;
+    expect(typeof body.cachedContent).toBe("string");
+    expect(body.systemInstruction).toBeUndefined();
+    expect(body.contents).toEqual([{ role: "user", parts: [{ text: "Question three?" }] }]);
+    const cached = third.usageMetadata?.cachedContentTokenCount ?? 0;
+    expect(cached).toBeGreaterThan(6000);
+    // The same prompt as without the cache: the client cannot tell, except on the bill.
+    const fresh = await ask(freshTenant().key, namespace(), "Question three?");
+    expect(third.usageMetadata?.promptTokenCount).toBe(fresh.usageMetadata?.promptTokenCount);
+    expect(third.text).toBe(fresh.text);
+
+    // Past the cache's hour: its storage is over; Stoker's accounting equals the simulator's bill.
+    await advance(2 * 60 * MINUTE);
+    await simAdvance(ns, 2 * 3600); // the simulator's clock follows Stoker's only on requests
+    const bill = (await simStats(ns)).gemini;
+    expect(bill.storage_token_hours).toBeCloseTo(cached, 6);
+    const usd =
+      (bill.uncached_input_tokens * PRICE.input +
+        bill.cache_read_input_tokens * PRICE.cached +
+        bill.cache_write_1h_input_tokens * PRICE.input +
+        bill.output_tokens * PRICE.output +
+        bill.storage_token_hours * PRICE.storage) /
+      1e6;
+    const figures = await until("the tracker has every row", async () => {
+      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
+        headers: { authorization: `Bearer ${tenant.key}` },
+      });
+      const json = (await res.json()) as {
+        by_upstream: ({ upstream: string } & Figures)[];
+        gemini_explicit: Explicit;
+      };
+      const row = json.by_upstream?.find((r) => r.upstream === "gemini");
+      return row && row.requests >= 4 && json.gemini_explicit.caches_created >= 1
+        ? { ...row, explicit: json.gemini_explicit }
+        : undefined;
+    });
+    expect(figures.requests).toBe(4); // the creation is accounted, not counted as a request
+    expect(Math.abs(figures.cost_usd - usd)).toBeLessThan(2e-6);
+    // The cache's own figures: creation and an hour of storage, the tokens the third request read from it.
+    const spend =
+      (bill.cache_write_1h_input_tokens * PRICE.input + bill.storage_token_hours * PRICE.storage) / 1e6;
+    expect(figures.explicit.caches_created).toBe(1);
+    expect(figures.explicit.ttl_extensions).toBe(0);
+    expect(Math.abs(figures.explicit.spend_usd - spend)).toBeLessThan(2e-6);
+    expect(figures.explicit.read_tokens).toBe(cached);
+    const readSaving = (cached * (PRICE.input - PRICE.cached)) / 1e6;
+    expect(Math.abs(figures.explicit.net_saved_usd - (readSaving - spend))).toBeLessThan(2e-6);
+  });
+
+  it("extends a cache's TTL by PATCH while returns pay its storage, and accounts the storage the extension buys", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    // Requests at 0, 6, 12 (creates the cache, which expires at 72), 18 (reads it) and 50 minutes (reads it,
+    // with 22 minutes left: extended to 110, as 4 returns in 50 minutes pay an hour of storage).
+    for (const [i, wait] of [6, 6, 6, 32].entries()) {
+      await ask(tenant.key, ns, `Question ${i}?`);
+      await settle();
+      await advance(wait * MINUTE);
+    }
+    const last = await ask(tenant.key, ns, "Question 4?");
+    const cached = last.usageMetadata?.cachedContentTokenCount ?? 0;
+    expect(cached).toBeGreaterThan(6000);
+    const patch = await until("the TTL is extended", async () =>
+      (await simRequests(ns)).find((r) => r.method === "PATCH"),
+    );
+    expect(patch.path).toMatch(/^\/gemini\/v1beta\/cachedContents\/[a-z0-9]+$/);
+    expect(patch.query.updateMask).toBe("ttl");
+    expect(JSON.parse(patch.body)).toEqual({ ttl: "3600s" });
+    await settle();
+    await advance(3 * 60 * MINUTE);
+    await simAdvance(ns, 3 * 3600);
+    const bill = (await simStats(ns)).gemini;
+    // Created at 12, extended at 50 to expire at 110: 98 minutes of storage (the simulator's clock runs on with
+    // the wall clock between the shared clock's jumps: within a few seconds).
+    expect(Math.abs(bill.storage_token_hours - (cached * 98) / 60)).toBeLessThan((cached * 5) / 3600);
+    const explicit = await until("the extension is accounted", async () => {
+      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
+        headers: { authorization: `Bearer ${tenant.key}` },
+      });
+      const json = (await res.json()) as { gemini_explicit: Explicit };
+      return json.gemini_explicit?.ttl_extensions === 1 ? json.gemini_explicit : undefined;
+    });
+    const spend =
+      (bill.cache_write_1h_input_tokens * PRICE.input + bill.storage_token_hours * PRICE.storage) / 1e6;
+    expect(Math.abs(explicit.spend_usd - spend)).toBeLessThan(2e-6);
+    expect(explicit.read_tokens).toBe(2 * cached);
+  });
+
+  it("resends a request unchanged when its cache is gone upstream (a failure of Stoker's never fails the request)", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    for (const q of ["One?", "Two?", "Two, again?"]) {
+      await ask(tenant.key, ns, q);
+      await settle();
+      await advance(6 * MINUTE);
+    }
+    const create = await until("a cache is created", async () =>
+      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
+    );
+    await settle();
+    // Someone deletes it at the provider behind Stoker's back.
+    const list = (await (
+      await fetch(`${env.SIM_URL}/gemini/v1beta/cachedContents`, { headers: { "x-sim-namespace": ns } })
+    ).json()) as { cachedContents: { name: string }[] };
+    const name = list.cachedContents[0]?.name ?? "";
+    expect(name).toMatch(/^cachedContents\//);
+    expect(create.method).toBe("POST");
+    const del = await fetch(`${env.SIM_URL}/gemini/v1beta/${name}`, {
+      method: "DELETE",
+      headers: { "x-sim-namespace": ns },
+    });
+    expect(del.status).toBe(200);
+    const res = await ask(tenant.key, ns, "Three?");
+    expect(res.text).toContain("Simulated reply");
+    const calls = (await simRequests(ns)).filter((r) => r.path.endsWith(":generateContent"));
+    const [rewritten, resent] = calls.slice(-2).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    expect(rewritten?.cachedContent).toBe(name);
+    expect(resent?.cachedContent).toBeUndefined();
+    expect(resent?.systemInstruction).toBeDefined();
+  });
+
+  it("stays within the tenant's daily keepalive budget: a creation that does not fit is not made", async () => {
+    for (const [budget, expected] of [
+      [0.01, false], // creation and an hour of storage cost about $0.04 here
+      [0.1, true],
+    ] as const) {
+      const tenant = freshTenant();
+      await tracker(tenant.id).configureKeepalive({ maxUsdPerDay: budget });
+      const ns = namespace();
+      for (const q of ["One?", "Two?", "Two, again?"]) {
+        await ask(tenant.key, ns, q);
+        await settle();
+        await advance(6 * MINUTE);
+      }
+      await settle();
+      expect(
+        (await simRequests(ns)).some((r) => r.path.includes("cachedContents")),
+        `budget ${budget}`,
+      ).toBe(expected);
+    }
+  });
+
+  it("never creates one for a tenant that switched it off", async () => {
+    const ns = namespace();
+    // As in the first test, where a cache is created by the second request: each record lands before the next.
+    for (const q of ["One?", "Two?", "Three?", "Four?"]) {
+      await ask(NO_EXPLICIT_TENANT.key, ns, q);
+      await settle();
+      await advance(6 * MINUTE);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
+  });
+
+  it("creates none while the implicit cache serves the prefix (returns a minute apart)", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    for (const q of ["A?", "B?", "C?", "D?"]) {
+      await ask(tenant.key, ns, q);
+      await settle();
+      await advance(MINUTE);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
+  });
+});
