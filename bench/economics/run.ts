@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { ReplayResult } from "./engine.ts";
 import { loadTrace } from "./load.ts";
 import { costBars, cumulativeLines, gapHistogram, hitRateLines } from "./plots.ts";
-import { ANTHROPIC_STYLE, OPENAI_STYLE, type PriceTableName } from "./prices.ts";
+import { ANTHROPIC_STYLE, type PriceTableName } from "./prices.ts";
 import { referenceRows } from "./reference.ts";
 import { compactTable, deviation, TTFT, table } from "./report.ts";
 import { testHalf } from "./split.ts";

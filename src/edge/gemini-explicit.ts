@@ -89,7 +89,7 @@ async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | 
  */
 export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan | null> {
   const { analysis, tenant } = input;
-  if (!analysis || analysis.upstream !== "gemini" || tenant.mode !== "managed") return null;
+  if (analysis?.upstream !== "gemini" || tenant.mode !== "managed") return null;
   if (!tenant.cache.geminiExplicit || tenant.cache.disabled) return null;
   const model = input.info;
   if (model.cacheStyle !== "gemini" || model.storagePerMTokHour === undefined) return null;
@@ -158,14 +158,7 @@ async function extend(
     }
   }
   const stub = trackerFor(input.env, input.tenant.id);
-  try {
-    await stub.geminiUsed(ref.name, now, expireAt);
-  } catch (err) {
-    input.log.warn("tracker.fault", {
-      op: "gemini_used",
-      fault: err instanceof Error ? err.name : "unknown",
-    });
-  }
+  await quietly(input, "gemini_used", () => stub.geminiUsed(ref.name, now, expireAt));
 }
 
 /** Decides, from the longest boundary down, whether a cache pays; creates the first that does. */
@@ -249,14 +242,7 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
       fault: err instanceof Error ? err.name : "unknown",
     });
   }
-  try {
-    await stub.geminiCreated(b.hash, ref, now, expireAt);
-  } catch (err) {
-    input.log.warn("tracker.fault", {
-      op: "gemini_created",
-      fault: err instanceof Error ? err.name : "unknown",
-    });
-  }
+  await quietly(input, "gemini_created", () => stub.geminiCreated(b.hash, ref, now, expireAt));
 }
 
 /** A call to the Gemini API with the request's credential (managed key) and headers. */
@@ -329,4 +315,13 @@ async function account(
     capture: null,
   };
   await recordSafely(input.env, input.tenant.id, record, input.log);
+}
+
+/** A tracker call whose failure must not fail anything: logged as a tracker fault and dropped. */
+async function quietly(input: ExplicitInput, op: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    input.log.warn("tracker.fault", { op, fault: err instanceof Error ? err.name : "unknown" });
+  }
 }

@@ -7,13 +7,11 @@ import {
   askDiagnostics,
   hideDiagnostics,
   hideStreamDiagnostics,
-  type MessageFacts,
   messageFacts,
 } from "../upstream/diagnostics.ts";
 import type { EndpointSpec } from "../upstream/endpoints.ts";
 import { forward } from "../upstream/forward.ts";
 import { type Credential, clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers.ts";
-import { relayJson } from "../upstream/json-relay.ts";
 import {
   clientWantsStreamUsage,
   hideStreamUsage,

@@ -16,7 +16,6 @@ import { getConfig } from "../core/config.ts";
 import { open, type Sealed, seal } from "../core/crypto.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import { type KeepaliveSettings, pingLeadMs, resolveKeepalive } from "../decide/keepalive-settings.ts";
-import { sendPing } from "../keepalive/pinger.ts";
 import { registry } from "../keepalive/registry.ts";
 import type { GeminiCacheRef } from "../plan/gemini.ts";
 import { directory } from "../tenants/directory.ts";
@@ -40,7 +39,6 @@ import {
 } from "./gemini-caches.ts";
 import { sqlKeepaliveDeps } from "./keepalive-deps.ts";
 import {
-  decodeSealedRequest,
   emptyReport,
   encodeSealedRequest,
   type RunDeps,

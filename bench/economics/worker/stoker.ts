@@ -92,7 +92,6 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   const config = replayConfig();
   const tenantId = opts.tenantId ?? "replay";
   const route = ROUTES[opts.api];
-  const upstream = config.upstreams[opts.api];
   const { modelInfo } = await import("../../../src/economics/models.ts");
   const provider = new ReplayProvider(modelInfo(opts.model, config.models, opts.api), trace.requests.length);
   const settings: KeepaliveSettings = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
