@@ -116,13 +116,11 @@ export function planAnthropic(
     exposedTokens: tokensAt(at) - held,
     totalTokens: tokensAt(at),
   });
-  const added = (at: number) => tokensAt(at) - tokensAt(base);
   if (tail > base) options.push({ at: tail, ...sized(tail), reuse: tailOption, role: "tail" });
   for (const b of before)
     if (b.at > base) options.push({ at: b.at, ...sized(b.at), reuse: b.reuse, role: "pre" });
-  if (seen > base && seenReuse)
-    options.push({ at: seen, addedTokens: added(seen), reuse: seenReuse, role: "seen" });
-  if (head > base) options.push({ at: head, addedTokens: added(head), reuse: headReuse, role: "head" });
+  if (seen > base && seenReuse) options.push({ at: seen, ...sized(seen), reuse: seenReuse, role: "seen" });
+  if (head > base) options.push({ at: head, ...sized(head), reuse: headReuse, role: "head" });
   const choice = chooseWrite(m, options, allow1h);
   const write: PlannedBreakpoint | null = choice
     ? {
