@@ -25,23 +25,37 @@ export interface HoldTerms {
   horizonMs: number;
   /** Width of the windows `q` is counted in (default WINDOW_MS; the configured TTL where it is shorter). */
   windowMs?: number;
+  /** Chance that a ping finds the entry (default 1); a ping that does not keeps nothing. */
+  readChance?: number;
+  /** What a ping that finds nothing costs (it pays the prompt as a write); only read when `readChance` < 1. */
+  missCost?: number;
+}
+
+/** What one ping is expected to cost, per token: a read when it finds the entry, `missCost` when not. */
+export function expectedPingCost(terms: HoldTerms): number {
+  const r = terms.readChance ?? 1;
+  return r * terms.pingCost + (1 - r) * (terms.missCost ?? terms.pingCost);
 }
 
 /**
  * Expected value, per token, of an entry that is cached for the TTL from idle time `t` on, when each later
  * lapse is met by the better of "ping" and "let it go" (at most `pingsLeft` more pings): the rent-or-buy
  * recursion V(t) = π·saving + (1 − π)·max(0, V(t + TTL) − pingCost), with π the chance that the next request
- * lands in (t, t + TTL] given none came by t.
+ * lands in (t, t + TTL] given none came by t. A later ping holds the entry only with `readChance`, and costs
+ * `expectedPingCost`.
  */
 export function holdValue(terms: HoldTerms, t: number, pingsLeft: number): number {
-  const { q, ttlMs, saving, pingCost, horizonMs } = terms;
+  const { q, ttlMs, saving, horizonMs } = terms;
   const w = terms.windowMs ?? WINDOW_MS;
   const survive = 1 - cumulative(q, t, w);
   if (survive <= 1e-9) return 0;
   const pi = Math.min(1, Math.max(0, (cumulative(q, t + ttlMs, w) - cumulative(q, t, w)) / survive));
   const next = t + ttlMs;
+  const r = terms.readChance ?? 1;
   const later =
-    pingsLeft > 0 && next < horizonMs ? Math.max(0, holdValue(terms, next, pingsLeft - 1) - pingCost) : 0;
+    pingsLeft > 0 && next < horizonMs
+      ? Math.max(0, r * holdValue(terms, next, pingsLeft - 1) - expectedPingCost(terms))
+      : 0;
   return pi * saving + (1 - pi) * later;
 }
 

@@ -2,7 +2,7 @@ import { TTL_MS, type WriteTtl } from "../economics/breakEven.ts";
 import type { ModelInfo } from "../economics/models.ts";
 import type { GapHistory } from "./gaps.ts";
 import { returnDistribution } from "./hazard.ts";
-import { type HoldTerms, holdValue, nextWithin } from "./hold-value.ts";
+import { expectedPingCost, type HoldTerms, holdValue, nextWithin } from "./hold-value.ts";
 import type { KeepaliveSettings } from "./keepalive-settings.ts";
 
 /**
@@ -21,6 +21,8 @@ export interface PingCandidate {
   /** Pings sent since that request. */
   pingsSoFar: number;
   gaps: GapHistory;
+  /** Chance that a ping finds the entry (the tenant's ping record for the provider, `readChance`); default 1. */
+  readChance?: number;
 }
 
 export type PingReason =
@@ -50,7 +52,8 @@ export function lapseCost(model: ModelInfo, ttl: WriteTtl): number {
 /**
  * Whether to ping an entry that is about to lapse. Rent or buy: a ping costs one read; it pays when the
  * chance that the next request comes while the ping holds the entry, times the rewrite it avoids (plus the
- * value of the pings it enables later), beats that read. Hard limits come first: the tenant's settings, the
+ * value of the pings it enables later), beats that read. A ping holds the entry only if it finds it
+ * (`readChance`, learned per tenant and provider); one that does not pays the prompt as a write. Hard limits come first: the tenant's settings, the
  * daily budget, and the break-even cap (never spend more on pings for one idle period than the rewrite).
  * `shortTtlMs` is the deploy's 5m TTL where it is configured shorter: a ping then holds the entry that long,
  * and the gap windows are that wide (the histories are counted in the same windows).
@@ -82,6 +85,7 @@ export function decidePing(
   const breakEven = Math.floor(saving / model.cacheRead + 1e-9);
   if (entry.pingsSoFar >= breakEven) return no("break-even");
   if (idle >= settings.maxHorizonMs) return no("horizon");
+  const readChance = entry.readChance ?? 1;
   const terms: HoldTerms = {
     q,
     ttlMs,
@@ -89,9 +93,12 @@ export function decidePing(
     pingCost: model.cacheRead,
     horizonMs: settings.maxHorizonMs,
     windowMs: shortTtlMs,
+    readChance,
+    // A ping that finds nothing pays its prompt as a fresh write.
+    missCost: entry.ttl === "1h" ? model.cacheWrite1h : model.cacheWrite5m,
   };
   const pingsLeft = Math.min(settings.maxPingsPerEntry, breakEven) - entry.pingsSoFar - 1;
-  const perToken = holdValue(terms, idle, pingsLeft) - model.cacheRead;
+  const perToken = readChance * holdValue(terms, idle, pingsLeft) - expectedPingCost(terms);
   const expectedValue = perToken * entry.tokens * usdPerToken;
   if (perToken <= 0) return no("does-not-pay", expectedValue);
   if (budget && model.cacheRead * entry.tokens * usdPerToken > budget.remainingUsd)
@@ -105,6 +112,7 @@ export interface KeptEntry {
   ttl: WriteTtl;
   lastUseMs: number;
   pingsSoFar: number;
+  readChance?: number;
 }
 
 /**

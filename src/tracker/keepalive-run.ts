@@ -4,6 +4,7 @@ import type { Provider } from "../core/provider.ts";
 import { emptyOwn } from "../decide/gaps.ts";
 import { decideKeepalive } from "../decide/keepalive.ts";
 import { type KeepaliveSettings, pingLeadMs } from "../decide/keepalive-settings.ts";
+import { readChance } from "../decide/ping-reads.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
@@ -131,7 +132,13 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";
   const gaps = conversations.history(row.conversation) ?? { turns: 1, own: emptyOwn(), family: null };
   const decision = decideKeepalive(
-    { tokens: row.tokens, ttl, lastUseMs: row.last_use, pingsSoFar: row.pings },
+    {
+      tokens: row.tokens,
+      ttl,
+      lastUseMs: row.last_use,
+      pingsSoFar: row.pings,
+      readChance: readChance(store.pingReads(provider)),
+    },
     gaps,
     nowMs,
     model,
@@ -224,6 +231,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     costWithoutCacheUsd: costWithoutCache(model, result.usage),
   });
   store.addSpend(day(nowMs), costUsd);
+  store.notePingRead(provider, result.usage.cacheReadTokens > 0);
   if (result.usage.cacheReadTokens === 0) {
     store.end(row.conversation, "gone", "ping-found-no-entry");
     return { kind: "gone", costUsd };

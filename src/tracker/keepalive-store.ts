@@ -1,4 +1,6 @@
 import type { Sealed } from "../core/crypto.ts";
+import type { Provider } from "../core/provider.ts";
+import { notePingRead, type PingReads } from "../decide/ping-reads.ts";
 
 /** One conversation's keepalive candidate: the entry a ping would read, and its sealed request. */
 export interface KeepaliveRow extends Record<string, SqlStorageValue> {
@@ -44,6 +46,9 @@ export interface KeepaliveCandidates {
   nextDeadline(): number | null;
   spentOn(day: string): number;
   addSpend(day: string, usd: number): void;
+  /** How often the tenant's pings to a provider found their entry. */
+  pingReads(provider: Provider): PingReads | undefined;
+  notePingRead(provider: Provider, read: boolean): void;
 }
 
 /** The `keepalive` table: candidates, their deadlines, claims (one ping per deadline) and outcomes. */
@@ -153,5 +158,32 @@ export class KeepaliveStore implements KeepaliveCandidates {
       day,
       usd,
     );
+  }
+
+  pingReads(provider: Provider): PingReads | undefined {
+    return this.#allReads()[provider];
+  }
+
+  notePingRead(provider: Provider, read: boolean): void {
+    const all = this.#allReads();
+    all[provider] = notePingRead(all[provider], read);
+    this.#sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('ping_reads', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      JSON.stringify(all),
+    );
+  }
+
+  /** Meta `ping_reads`: per provider, pings sent and pings that read their entry. */
+  #allReads(): Partial<Record<Provider, PingReads>> {
+    const text = this.#sql
+      .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'ping_reads'")
+      .toArray()[0]?.value;
+    if (!text) return {};
+    try {
+      const parsed = JSON.parse(text) as Partial<Record<Provider, PingReads>>;
+      return typeof parsed === "object" && parsed !== null ? parsed : {};
+    } catch {
+      return {};
+    }
   }
 }

@@ -1,4 +1,6 @@
+import type { Provider } from "../core/provider.ts";
 import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
+import { notePingRead, type PingReads } from "../decide/ping-reads.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
@@ -111,6 +113,15 @@ export class MemoryConversationStore implements ConversationStore {
 export class MemoryKeepaliveStore implements KeepaliveCandidates {
   readonly #rows = new Map<string, KeepaliveRow>();
   readonly #spend = new Map<string, number>();
+  readonly #reads = new Map<Provider, PingReads>();
+
+  pingReads(provider: Provider): PingReads | undefined {
+    return this.#reads.get(provider);
+  }
+
+  notePingRead(provider: Provider, read: boolean): void {
+    this.#reads.set(provider, notePingRead(this.#reads.get(provider), read));
+  }
 
   upsert(c: Candidate): void {
     this.#rows.set(c.conversation, {

@@ -20,6 +20,7 @@ import {
 import { familyHazards, priorQ, returnDistribution } from "../../src/decide/hazard.ts";
 import { decideKeepalive, decidePing, type PingCandidate } from "../../src/decide/keepalive.ts";
 import { DEFAULT_KEEPALIVE, type KeepaliveSettings } from "../../src/decide/keepalive-settings.ts";
+import { notePingRead, PING_READ_PRIOR, type PingReads, readChance } from "../../src/decide/ping-reads.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 
 const MIN = 60_000;
@@ -120,6 +121,32 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
     // The same family without that rhythm (a prefix used as often, but whose gaps were short) is let go.
     const quick: GapHistory = history(6, ownOf(MIN, 2 * MIN, MIN, 1.5 * MIN, MIN), CHAT_FAMILY);
     expect(decidePing(entry(quick), 5 * MIN, SONNET, SETTINGS).ping).toBe(false);
+  });
+
+  it("values a ping by the chance it finds the entry: a tenant whose pings miss stops sending them", () => {
+    const steady: GapHistory = history(
+      6,
+      ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN),
+      CHAT_FAMILY,
+    );
+    const sure = decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS);
+    const even = decidePing({ ...entry(steady), readChance: 0.5 }, 5 * MIN, SONNET, SETTINGS);
+    expect(sure.ping).toBe(true);
+    // Half the pings reading nothing (each paying the prompt as a write) turns a paying ping into a loss.
+    expect(even.ping).toBe(false);
+    expect(even.reason).toBe("does-not-pay");
+    expect(even.expectedValue).toBeLessThan(0);
+    // The learned chance: a new tenant starts at the prior, misses pull it down fast, reads bring it back.
+    let t: PingReads | undefined;
+    expect(readChance(t)).toBeCloseTo(PING_READ_PRIOR.chance);
+    for (let i = 0; i < 3; i++) t = notePingRead(t, false);
+    expect(readChance(t)).toBeLessThan(0.55);
+    for (let i = 0; i < 100; i++) t = notePingRead(t, true);
+    expect(readChance(t)).toBeGreaterThan(0.95);
+    // Bounded: past 200 pings the counts halve, so an old record yields to a new one.
+    for (let i = 0; i < 1000; i++) t = notePingRead(t, false);
+    expect(t?.sent).toBeLessThanOrEqual(200);
+    expect(readChance(t)).toBeLessThan(0.05);
   });
 
   it("stops pinging a prefix whose user never returns, at the break-even point at the latest", () => {

@@ -8,20 +8,19 @@ import { totalsAfter, tracker } from "../support/tracker.ts";
 // A model whose cached input costs 0.1x: at gpt-4o-mini's 0.5x a ping never pays (the policy says so).
 const MODEL = "gpt-5.4-mini";
 
-async function twoTurns(model = MODEL) {
+async function twoTurns(model = MODEL, t = freshTenant(), seed = "u") {
   const ns = namespace();
-  const t = freshTenant();
   const client = openai(ns, { apiKey: t.key });
   const messages: OpenAI.ChatCompletionMessageParam[] = [
     { role: "system", content: longText(3000, "rules") },
   ];
   for (let turn = 0; turn < 2; turn++) {
-    messages.push({ role: "user", content: `Turn ${turn}: ${longText(200, `u${turn}`)}` });
+    messages.push({ role: "user", content: `Turn ${turn}: ${longText(200, `${seed}${turn}`)}` });
     const reply = await client.chat.completions.create({ model, messages: [...messages] });
     messages.push({ role: "assistant", content: reply.choices[0]?.message.content ?? "" });
   }
   await totalsAfter(t.id, 2);
-  const [row] = await keepaliveRows(t.id);
+  const row = (await keepaliveRows(t.id)).find((r) => r.state === "live");
   if (!row) throw new Error("no keepalive candidate after two turns");
   const third = () => {
     messages.push({ role: "user", content: "Turn 2: and now?" });
@@ -53,6 +52,27 @@ describe("keepalive on OpenAI Chat Completions", () => {
     const report = await tracker(t.id).runKeepalive(sweepAt);
     expect(report.pinged).toBe(0);
     expect((await keepaliveRows(t.id))[0]?.note).toBe("does-not-pay");
+  });
+
+  it("a tenant whose pings find nothing learns it and stops pinging", async () => {
+    // Same family, three conversations. For the first two the provider has lost the entry before Stoker's
+    // deadline (its clock runs a minute past the lapse): each ping reads nothing and pays the whole prompt.
+    const t = freshTenant();
+    for (const seed of ["a", "b"]) {
+      const { ns, row } = await twoTurns(MODEL, t, seed);
+      await seedFamilyHistory(t.id, row.family, 2, 0.8);
+      await simAdvance(ns, (row.cached_until + 60_000 - Date.now()) / 1000);
+      const report = await tracker(t.id).runKeepalive(row.cached_until - 15_000);
+      expect(report.gone).toBe(1);
+    }
+    // The third is just like the first test's, where a fresh tenant pings: this tenant no longer does.
+    const { ns, row } = await twoTurns(MODEL, t, "c");
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report.pinged).toBe(0);
+    const third = (await keepaliveRows(t.id)).find((r) => r.conversation === row.conversation);
+    expect(third?.note).toBe("does-not-pay");
   });
 
   it("without the ping the same pause misses (control)", async () => {

@@ -51,13 +51,14 @@ describe("OpenAI Chat", () => {
   });
 
   it("spreads a hot family over keys, keeping each conversation on one", () => {
-    expect(shardCount(10)).toBe(1);
-    expect(shardCount(40)).toBe(4);
+    expect(shardCount(5)).toBe(1);
+    expect(shardCount(10)).toBe(2);
+    expect(shardCount(40)).toBe(8);
     const base = { model: "gpt-5.1", messages: [{ role: "system", content: SYSTEM }] };
     const keys = new Set<string>();
     for (let i = 0; i < 40; i++) {
       const first = { ...base, messages: [...base.messages, { role: "user", content: `conversation ${i}` }] };
-      const plan = planOpenAI(chat(first), new Map(), { ...ctx, familyRatePerMin: 60 });
+      const plan = planOpenAI(chat(first), new Map(), { ...ctx, familyRatePerMin: 20 });
       const later = {
         ...first,
         messages: [
@@ -66,7 +67,7 @@ describe("OpenAI Chat", () => {
           { role: "user", content: "more" },
         ],
       };
-      expect(planOpenAI(chat(later), new Map(), { ...ctx, familyRatePerMin: 60 }).promptCacheKey).toEqual(
+      expect(planOpenAI(chat(later), new Map(), { ...ctx, familyRatePerMin: 20 }).promptCacheKey).toEqual(
         plan.promptCacheKey,
       );
       keys.add(plan.promptCacheKey?.value ?? "");
