@@ -43,6 +43,8 @@ export interface SuiteOptions {
   yardstick?: boolean;
   /** Only these baselines (by key); all of them when absent. */
   baselines?: ReadonlySet<string>;
+  /** Stoker's keepalive settings over the suite's (development: `try.ts --no-keepalive`). */
+  keepalive?: { enabled?: boolean };
   /** Called before each replay and once at the end (done === total). */
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -95,7 +97,7 @@ export async function runSuite(
           model,
           headFallback,
           // A tenant with this much traffic sets a ping budget to match; the default ($5/day) would bind.
-          keepalive: { maxUsdPerDay: 1e9 },
+          keepalive: { maxUsdPerDay: 1e9, ...opts.keepalive },
           name: "Stoker (the worker's own path)",
         }),
     },

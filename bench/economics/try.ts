@@ -9,7 +9,7 @@ import type { Trace } from "./trace.ts";
  * A development loop for the decision core: Stoker's row (and, with `--baselines`, the simple policies) on
  * chosen workloads (the training half and training seeds: never the report's), one line each, without
  * writing a report. `node bench/economics/try.ts [--only name]
- * [--baselines] [--quick N] [--prices openai]`. The report is `npm run bench:economics`.
+ * [--baselines] [--quick N] [--prices openai] [--no-keepalive]`. The report is `npm run bench:economics`.
  */
 
 const args = process.argv.slice(2);
@@ -19,6 +19,7 @@ const only = flag("--only");
 const quick = Number(flag("--quick") ?? 0);
 const withBaselines = args.includes("--baselines");
 const prices = flag("--prices") === "openai" ? "openai" : "anthropic";
+const keepalive = args.includes("--no-keepalive") ? { enabled: false } : undefined;
 
 function head(trace: Trace): Trace {
   if (!quick || trace.requests.length <= quick) return trace;
@@ -44,6 +45,7 @@ for (const w of workloads) {
   const suite = await runSuite(head(w.trace), prices, {
     headFallback: w.headFallback,
     baselines: withBaselines ? undefined : new Set<string>(),
+    keepalive,
   });
   const cells = suite.rows.map((r) => `${r.key} ${r.result.cost.toFixed(3)}`);
   const s = suite.stoker;

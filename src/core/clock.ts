@@ -5,20 +5,35 @@
  * The offset is per isolate: locally the worker and its Durable Objects share one.
  */
 let offsetMs = 0;
+/** Where a frozen clock stands (tests that compare to the millisecond); null while it runs. */
+let frozenAt: number | null = null;
 
 /** Milliseconds since the epoch, on the shared clock. */
 export function now(): number {
-  return Date.now() + offsetMs;
+  return frozenAt ?? Date.now() + offsetMs;
 }
 
 /** How far the shared clock runs ahead of the wall clock (0 in a deploy). */
 export function clockOffset(): number {
-  return offsetMs;
+  return frozenAt === null ? offsetMs : frozenAt - Date.now();
 }
 
 /** Moves the clock forward (never back); returns the new time. Only the dev route calls it. */
 export function advanceClock(ms: number): number {
-  if (Number.isFinite(ms) && ms > 0) offsetMs += ms;
+  if (Number.isFinite(ms) && ms > 0) {
+    if (frozenAt === null) offsetMs += ms;
+    else frozenAt += ms;
+  }
+  return now();
+}
+
+/** Stops the clock where it is (it then moves only by `advanceClock`), or starts it again from there. */
+export function freezeClock(frozen: boolean): number {
+  if (frozen && frozenAt === null) frozenAt = now();
+  if (!frozen && frozenAt !== null) {
+    offsetMs = frozenAt - Date.now();
+    frozenAt = null;
+  }
   return now();
 }
 

@@ -23,6 +23,8 @@ export interface PingCandidate {
   gaps: GapHistory;
   /** Chance that a ping finds the entry (the tenant's ping record for the provider, `readChance`); default 1. */
   readChance?: number;
+  /** When the entry lapses without this ping (default: now). A return before then finds it anyway. */
+  lapseMs?: number;
 }
 
 export type PingReason =
@@ -98,7 +100,10 @@ export function decidePing(
     missCost: entry.ttl === "1h" ? model.cacheWrite1h : model.cacheWrite5m,
   };
   const pingsLeft = Math.min(settings.maxPingsPerEntry, breakEven) - entry.pingsSoFar - 1;
-  const perToken = readChance * holdValue(terms, idle, pingsLeft) - expectedPingCost(terms);
+  // A return before the lapse finds the entry without the ping: only what the ping holds beyond it counts.
+  const slack = Math.max(0, (entry.lapseMs ?? nowMs) - nowMs);
+  const anyway = slack > 0 ? nextWithin(q, idle, slack, shortTtlMs) : 0;
+  const perToken = readChance * holdValue(terms, idle, pingsLeft) - expectedPingCost(terms) - anyway * saving;
   const expectedValue = perToken * entry.tokens * usdPerToken;
   if (perToken <= 0) return no("does-not-pay", expectedValue);
   if (budget && model.cacheRead * entry.tokens * usdPerToken > budget.remainingUsd)
@@ -113,6 +118,7 @@ export interface KeptEntry {
   lastUseMs: number;
   pingsSoFar: number;
   readChance?: number;
+  lapseMs?: number;
 }
 
 /**

@@ -99,9 +99,11 @@ export async function planLookup(
   scope: BeliefScope,
 ): Promise<PlanLookup> {
   if (hashes.length === 0) return EMPTY;
-  const fresh = cachedAnswer(o.tenantId, scope, hashes, o.nowMs);
-  if (fresh) return fresh;
   const awaitMs = o.awaitMs ?? 0;
+  // A dev-clock request that asks to wait is planned from the tracker's state now, as the economics replay
+  // plans (the isolate's copy of a conversation's outlook dates from its last record).
+  const fresh = awaitMs > 0 ? null : cachedAnswer(o.tenantId, scope, hashes, o.nowMs);
+  if (fresh) return fresh;
   if (awaitMs > 0) {
     const { answer: asked, mine } = refresh(o.env, o.tenantId, hashes, o.nowMs, o.log, scope);
     // Only the request that asked keeps the lookup alive: the runtime cancels a request whose waitUntil

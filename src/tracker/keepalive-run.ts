@@ -138,6 +138,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
       lastUseMs: row.last_use,
       pingsSoFar: row.pings,
       readChance: readChance(store.pingReads(provider)),
+      lapseMs: row.cached_until,
     },
     gaps,
     nowMs,

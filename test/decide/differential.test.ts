@@ -1,5 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/economics/synthetic.ts";
 import { type Trace, type TraceLine, traceFromLines } from "../../bench/economics/trace.ts";
 import { anthropicBody, openAIChatBody } from "../../bench/economics/worker/bodies.ts";
@@ -20,6 +20,7 @@ const MODELS: Record<ReplayApi, string> = { anthropic: "claude-sonnet-4-5", open
 const BLOCK = 512;
 const S = 1000;
 const MIN = 60 * S;
+const HEAD_BLOCKS = 3;
 
 /**
  * A recorded sequence in the trace format: 7 conversations on a shared 3-block head, turns 20 s to 12 min
@@ -29,7 +30,7 @@ function sequence(t0: number, seed: number): Trace {
   const rng = mulberry32(seed);
   const lines: TraceLine[] = [];
   let nextId = 3;
-  const HEAD = [0, 1, 2];
+  const HEAD = Array.from({ length: HEAD_BLOCKS }, (_v, i) => i);
   const gaps = [20 * S, 40 * S, 2 * MIN, 4.5 * MIN, 6 * MIN, 7 * MIN, 12 * MIN];
   for (let c = 0; c < 7; c++) {
     const own: number[] = [];
@@ -74,7 +75,8 @@ async function clock(advanceMs: number): Promise<number> {
   const res = await workerFetch(`${STOKER}/__dev/clock`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ advance_ms: Math.max(0, advanceMs) }),
+    // The test sweeps at each deadline itself, as the replay does; the cron would also sweep at request times.
+    body: JSON.stringify({ advance_ms: Math.max(0, advanceMs), cron: false }),
   });
   expect(res.status).toBe(200);
   return ((await res.json()) as { now_ms: number }).now_ms;
@@ -94,7 +96,20 @@ function nextWake(tenantId: string): Promise<number | null> {
   });
 }
 
+async function freeze(frozen: boolean): Promise<void> {
+  const res = await workerFetch(`${STOKER}/__dev/clock`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ freeze: frozen }),
+  });
+  expect(res.status).toBe(200);
+}
+
 describe("differential: the economics replay is the worker's own path", () => {
+  // The worker's clock stands still between the test's moves, so every request and sweep happens at the
+  // trace's millisecond, as in the replay (a running clock adds a few ms, enough to tip a window boundary).
+  beforeEach(() => freeze(true));
+  afterEach(() => freeze(false));
   for (const api of ["anthropic", "openai"] as const) {
     it(`${api}: the same plan for every request and the same input cost within 0.5 %`, async () => {
       const t = freshTenant();
@@ -108,6 +123,9 @@ describe("differential: the economics replay is the worker's own path", () => {
         api,
         mapping: "block",
         model,
+        // The shared head is the system prompt, so each conversation is its own (with Mooncake's one head
+        // block, the head's other blocks would open every user message and all would be one conversation).
+        headFallback: HEAD_BLOCKS,
         tenantId: t.id,
         onRequest: (_req, plan) => replayPlans.push(plan),
       });
@@ -122,14 +140,16 @@ describe("differential: the economics replay is the worker's own path", () => {
           const wake = Math.max(at, lastSweep + 1000);
           if (wake >= req.atMs) break;
           await clock(wake - (await workerNow()));
+          // The alarm's sweep, at its time (the frozen clock leaves the wall-clock alarm for later).
+          await tracker(t.id).runKeepalive(wake);
           lastSweep = wake;
         }
         await clock(req.atMs - (await workerNow()));
         const before = ((await tracker(t.id).totals()) as Totals).requests;
         const body =
           api === "anthropic"
-            ? anthropicBody(trace, req, "block", model)
-            : openAIChatBody(trace, req, "block", model);
+            ? anthropicBody(trace, req, "block", model, HEAD_BLOCKS)
+            : openAIChatBody(trace, req, "block", model, HEAD_BLOCKS);
         const res = await workerFetch(
           `${STOKER}/${api === "anthropic" ? "anthropic/v1/messages" : "openai/v1/chat/completions"}`,
           {
@@ -162,6 +182,7 @@ describe("differential: the economics replay is the worker's own path", () => {
         const wake = Math.max(at, lastSweep + 1000);
         if (wake >= trace.endMs) break;
         await clock(wake - (await workerNow()));
+        await tracker(t.id).runKeepalive(wake);
         lastSweep = wake;
       }
 

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { advanceClock, clockOffset, now } from "../../core/clock.ts";
+import { advanceClock, clockOffset, freezeClock, now } from "../../core/clock.ts";
 import { StokerError } from "../../core/errors.ts";
 import { runCron } from "../../keepalive/scheduled.ts";
 import type { AppEnv } from "../context.ts";
@@ -20,13 +20,21 @@ devRoutes.use(async function devClockOnly(c, next) {
 devRoutes.get("/clock", (c) => c.json({ now_ms: now(), offset_ms: clockOffset() }));
 
 devRoutes.post("/clock", async (c) => {
-  const body = (await c.req.json().catch(() => null)) as { advance_ms?: unknown } | null;
+  const body = (await c.req.json().catch(() => null)) as {
+    advance_ms?: unknown;
+    freeze?: unknown;
+    cron?: unknown;
+  } | null;
+  // `freeze`: the clock stops and moves only by `advance_ms` (a test comparing to the millisecond).
+  if (typeof body?.freeze === "boolean" && body.advance_ms === undefined)
+    return c.json({ now_ms: freezeClock(body.freeze), offset_ms: clockOffset() });
   const ms = body?.advance_ms;
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0)
     throw new StokerError(400, "invalid_request_error", "advance_ms must be a non-negative number", {
       param: "advance_ms",
     });
   const at = advanceClock(ms);
-  const cron = await runCron(c.env, at);
+  // `cron: false`: the caller sweeps itself, at the times it chooses (the differential test).
+  const cron = body?.cron === false ? null : await runCron(c.env, at);
   return c.json({ now_ms: at, offset_ms: clockOffset(), cron });
 });
