@@ -75,7 +75,7 @@ export const Figures = z.object(FigureFields).openapi("Figures");
 const Range = z.object({ from: z.string(), to: z.string() });
 
 const Upstream = z.string().openapi({
-  description: "`anthropic`, `openai`, `gemini`, or `gpu:<pool>`",
+  description: "`anthropic`, `openai`, `gemini`, `gpu:<pool>`, or `compat:<name>` (COMPAT_UPSTREAMS)",
   example: "gemini",
 });
 
