@@ -203,6 +203,8 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
       await ask("One?");
       const second = await ask("Two?");
       expect(second.usage?.prompt_tokens_details?.cached_tokens).toBeGreaterThan(0);
+      // The client's routing header (xAI's x-grok-conv-id) reaches the upstream unchanged.
+      expect((await simRequests(ns))[1]?.headers["x-grok-conv-id"]).toBe("conv-1");
       const bill = (await simStats(ns)).compat;
       const row = await figures(tenant.key, `compat:${name}`, 2);
       expect(row.cache_read_tokens).toBe(bill.cache_read_input_tokens);
