@@ -204,7 +204,10 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
       const second = await ask("Two?");
       expect(second.usage?.prompt_tokens_details?.cached_tokens).toBeGreaterThan(0);
       // The client's routing header (xAI's x-grok-conv-id) reaches the upstream unchanged.
-      expect((await simRequests(ns))[1]?.headers["x-grok-conv-id"]).toBe("conv-1");
+      const sent = (await simRequests(ns))[1]?.headers;
+      expect(sent?.["x-grok-conv-id"]).toBe("conv-1");
+      // No deploy key is configured for these two (the simulator needs none): the tenant key never goes instead.
+      expect(sent?.authorization).toBeUndefined();
       const bill = (await simStats(ns)).compat;
       const row = await figures(tenant.key, `compat:${name}`, 2);
       expect(row.cache_read_tokens).toBe(bill.cache_read_input_tokens);
@@ -294,5 +297,18 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
       });
     const [a, b] = await simRequests(ns);
     expect(JSON.parse(a?.body ?? "").tools).toEqual(JSON.parse(b?.body ?? "").tools);
+    // With the rules off (x-stoker-canonicalize: off) the two orders reach DeepSeek as the client sent them.
+    const raw = compat("deepseek", ns, { headers: { "x-stoker-canonicalize": "off" } });
+    for (const tools of [
+      [tool("a"), tool("b")],
+      [tool("b"), tool("a")],
+    ])
+      await raw.chat.completions.create({
+        model: "deepseek-flash",
+        tools,
+        messages: [{ role: "user", content: "hi" }],
+      });
+    const [, , c, d] = await simRequests(ns);
+    expect(JSON.parse(c?.body ?? "").tools).not.toEqual(JSON.parse(d?.body ?? "").tools);
   });
 });

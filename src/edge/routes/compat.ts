@@ -1,9 +1,24 @@
 import { Hono } from "hono";
+import type { CompatUpstream } from "../../core/compat-config.ts";
+import type { Config } from "../../core/config.ts";
 import { StokerError } from "../../core/errors.ts";
 import { compatChat } from "../../upstream/compat.ts";
 import type { AppEnv } from "../context.ts";
 import { tenantAuth } from "../middleware.ts";
 import { proxy } from "../proxy.ts";
+
+/** The configured compat upstream of that name, or a 404 in OpenAI's error shape. */
+function upstreamOf(config: Config, name: string): CompatUpstream {
+  const upstream = config.compat.get(name);
+  if (!upstream)
+    throw new StokerError(
+      404,
+      "not_found_error",
+      `No compat upstream named ${JSON.stringify(name.slice(0, 64))} is configured (COMPAT_UPSTREAMS).`,
+      { param: "name" },
+    );
+  return upstream;
+}
 
 /**
  * OpenAI-compatible upstreams of COMPAT_UPSTREAMS (DeepSeek, xAI, Moonshot, OpenRouter, ...), mounted at
@@ -13,21 +28,11 @@ import { proxy } from "../proxy.ts";
 export const compatRoutes = new Hono<AppEnv>().post(
   "/:name/v1/chat/completions",
   async function knownUpstream(c, next) {
-    const name = c.req.param("name");
-    if (!c.var.config.compat.has(name))
-      throw new StokerError(
-        404,
-        "not_found_error",
-        `No compat upstream named ${JSON.stringify(name.slice(0, 64))} is configured (COMPAT_UPSTREAMS).`,
-        { param: "name" },
-      );
+    upstreamOf(c.var.config, c.req.param("name"));
     await next();
   },
   tenantAuth(),
   async function compatChatCompletions(c) {
-    const upstream = c.var.config.compat.get(c.req.param("name")) as NonNullable<
-      ReturnType<typeof c.var.config.compat.get>
-    >;
-    return proxy(compatChat(upstream))(c);
+    return proxy(compatChat(upstreamOf(c.var.config, c.req.param("name"))))(c);
   },
 );
