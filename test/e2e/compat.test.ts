@@ -247,6 +247,28 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
     ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
   });
 
+  it.each([
+    ["ends early", { truncate_after_events: 2 }],
+    ["is reset", { reset_after_events: 2 }],
+  ])(
+    "a DeepSeek stream that %s reaches the SDK as an error, not a silent truncation",
+    async (_name, fault) => {
+      const ns = namespace();
+      await simFault(ns, { count: 1, ...fault });
+      const run = async () => {
+        const stream = await compat("deepseek", ns).chat.completions.create({
+          model: "deepseek-flash",
+          stream: true,
+          messages: [{ role: "user", content: "Tell me a long story about the manual" }],
+        });
+        for await (const _ of stream) {
+          // drain
+        }
+      };
+      await expect(run()).rejects.toThrow(/upstream stream/);
+    },
+  );
+
   it("a tenant's own compat key (admin API, sealed) goes upstream; pass-through sends the client's", async () => {
     const t = await adminTenant();
     const set = await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, {
