@@ -23,10 +23,9 @@ const deepseek: CompatPreset = {
   models: {
     "deepseek-flash": { input: 0.3, cachedInput: 0.006, output: 1.2 },
     "deepseek-v4-pro": { input: 1.32, cachedInput: 0.044, output: 3.96 },
-    // Old names, served by the current Flash model at its price (pricing page, note 1).
+    // An old name, served by the current Flash model at its price (pricing page, note 1). deepseek-chat and
+    // deepseek-reasoner are not on the page any more: unknown here, so accounted as estimates.
     "deepseek-v4-flash": { input: 0.3, cachedInput: 0.006, output: 1.2 },
-    "deepseek-chat": { input: 0.3, cachedInput: 0.006, output: 1.2 },
-    "deepseek-reasoner": { input: 0.3, cachedInput: 0.006, output: 1.2 },
   },
 };
 
