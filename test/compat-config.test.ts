@@ -39,6 +39,11 @@ describe("COMPAT_UPSTREAMS is parsed once, strictly", () => {
     });
     expect(own?.usage).toEqual({ cached: ["prompt_tokens_details.cached_tokens"], cacheWrite: [] });
     expect(parseCompatUpstreams(undefined).size).toBe(0);
+    const routes = parseCompatUpstreams(
+      '{"x": {"preset": "xai"}, "y": {"preset": "xai", "route_header": false}}',
+    );
+    expect(routes.get("x")?.routeHeader).toBe("x-grok-conv-id");
+    expect(routes.get("y")?.routeHeader).toBeUndefined();
   });
 
   it.each([
@@ -55,6 +60,7 @@ describe("COMPAT_UPSTREAMS is parsed once, strictly", () => {
     ['{"a": {"preset": "xai", "models": {"m": {"input": 0, "cached_input": 0, "output": 1}}}}', /above 0/],
     ['{"a": {"preset": "xai", "stream_usage": "sometimes"}}', /stream_usage/],
     ['{"a": {"preset": "xai", "api_key": ""}}', /api_key/],
+    ['{"a": {"preset": "xai", "route_header": "authorization"}}', /route_header/],
   ])("refuses %s", (raw, message) => {
     expect(() => parseCompatUpstreams(raw)).toThrow(ConfigError);
     expect(() => parseCompatUpstreams(raw)).toThrow(message);

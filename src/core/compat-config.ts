@@ -13,6 +13,7 @@ const ENTRY_FIELDS = new Set([
   "cache_control",
   "stream_usage",
   "min_cacheable_tokens",
+  "route_header",
   "models",
 ]);
 const MODEL_FIELDS = new Set([
@@ -24,6 +25,8 @@ const MODEL_FIELDS = new Set([
   "long_prompt",
 ]);
 const PATH = /^[a-z_]+(\.[a-z_]+)*$/;
+// Never a header Stoker or the runtime owns: credentials, hop-by-hop, Stoker's own, Cloudflare's.
+const HEADER = /^(?!authorization$|x-api-key$|x-stoker-|cf-|content-|host$|cookie$)[a-z0-9-]{1,64}$/;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -74,6 +77,13 @@ function parseEntry(name: string, v: unknown): CompatUpstream {
     throw new ConfigError(`${at}.cache_control must be a boolean`);
   if (v.stream_usage !== undefined && v.stream_usage !== "include_usage" && v.stream_usage !== "always")
     throw new ConfigError(`${at}.stream_usage must be "include_usage" or "always"`);
+  if (
+    v.route_header !== undefined &&
+    v.route_header !== false &&
+    !(typeof v.route_header === "string" && HEADER.test(v.route_header))
+  )
+    throw new ConfigError(`${at}.route_header must be a lower-case header name, or false`);
+  const routeHeader = v.route_header === undefined ? preset?.routeHeader : v.route_header || undefined;
   const models: Record<string, CompatModelPrice> = { ...preset?.models };
   if (v.models !== undefined) {
     if (!isObj(v.models)) throw new ConfigError(`${at}.models must be an object of model ids to prices`);
@@ -91,6 +101,7 @@ function parseEntry(name: string, v: unknown): CompatUpstream {
       (v.stream_usage as CompatPreset["streamUsage"] | undefined) ?? preset?.streamUsage ?? "include_usage",
     minCacheableTokens:
       num(v.min_cacheable_tokens, `${at}.min_cacheable_tokens`, true) ?? preset?.minCacheableTokens ?? 1024,
+    ...(routeHeader ? { routeHeader } : {}),
     models,
   };
 }

@@ -42,6 +42,8 @@ const xai: CompatPreset = {
   cacheControl: false,
   streamUsage: "include_usage",
   minCacheableTokens: 128,
+  // "Always set x-grok-conv-id ... Routes requests to the same server, maximizing cache hits" (Best Practices).
+  routeHeader: "x-grok-conv-id",
   models: {
     "grok-4.7": {
       input: 2,

@@ -33,6 +33,12 @@ export interface CompatPreset {
    */
   streamUsage: "include_usage" | "always";
   minCacheableTokens: number;
+  /**
+   * A request header that routes a conversation to one server of the provider (xAI `x-grok-conv-id`): when the
+   * client sends none, Stoker sends `stk-<the family's tenant-salted hash>`, as it does OpenAI's
+   * `prompt_cache_key`. Undefined: none.
+   */
+  routeHeader?: string;
   models: Readonly<Record<string, CompatModelPrice>>;
 }
 

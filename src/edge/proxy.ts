@@ -183,6 +183,12 @@ export function proxy(spec: EndpointSpec) {
 
     const url = upstreamUrl(c, spec);
     const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
+    // A compat upstream that routes by a header (xAI): the family's key when the client sent none (README).
+    const route = spec.compat?.routeHeader;
+    if (route && prepared.analysis && !tenant.cache.disabled && !upstreamHeaders.has(route)) {
+      upstreamHeaders.set(route, `stk-${prepared.analysis.family.slice(0, 16)}`);
+      planText = `compat ${route}=stk-${prepared.analysis.family.slice(0, 16)}`;
+    }
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
     const pingable = spec.pingable !== false;
     const capture =

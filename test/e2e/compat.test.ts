@@ -215,6 +215,27 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
     }
   });
 
+  it("xAI: without the client's own x-grok-conv-id Stoker routes a family to one server; every repeat hits", async () => {
+    const ns = namespace();
+    const client = compat("xai", ns);
+    const cached: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await client.chat.completions.create({
+        model: "grok-4.7",
+        messages: [
+          { role: "system", content: SYSTEM },
+          { role: "user", content: `Question ${i}` },
+        ],
+      });
+      cached.push(res.usage?.prompt_tokens_details?.cached_tokens ?? -1);
+    }
+    const ids = new Set((await simRequests(ns)).map((r) => r.headers["x-grok-conv-id"]));
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(/^stk-[A-Za-z0-9_-]{16}$/);
+    expect(cached[0]).toBe(0);
+    expect(cached.slice(1).every((c) => c > 1000)).toBe(true);
+  });
+
   it("answers errors in OpenAI's shape: unknown name 404, bad body 400 (nothing forwarded), upstream 429 passed through", async () => {
     const ns = namespace();
     const unknown = compat("nosuch", ns);
