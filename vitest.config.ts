@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { compatUpstreamsJson } from "./test/support/compat.ts";
 import { gpuPoolsJson } from "./test/support/gpu-pools.ts";
 import { ADMIN_TOKEN, modelPricesJson, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
 
@@ -44,6 +45,7 @@ export default defineConfig({
             GPU_POOLS: gpuPoolsJson(gpuSim),
             GPU_SIM: JSON.stringify(gpuSim),
             MODEL_PRICES: modelPricesJson(),
+            COMPAT_UPSTREAMS: compatUpstreamsJson(simUrl),
           },
         },
       };

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { anthropicRoutes } from "./anthropic/routes.ts";
+import { compatChat } from "./compat/chat.ts";
 import type { SimDeps, SimEnv } from "./context.ts";
 import { controlRoutes } from "./control.ts";
 import { type Provider, ProviderError } from "./errors.ts";
@@ -27,6 +28,7 @@ function providerOf(path: string): Provider | undefined {
   if (path.startsWith("/anthropic/")) return "anthropic";
   if (path.startsWith("/openai/")) return "openai";
   if (path.startsWith("/gemini/")) return "gemini";
+  if (path.startsWith("/compat/")) return "compat";
   return undefined;
 }
 
@@ -43,6 +45,10 @@ export function createSimulator(options?: SimulatorOptions): Simulator {
   app.use("/gemini/*", providerRequest("gemini", deps));
   app.route("/openai", openaiRoutes(deps));
   app.route("/gemini", geminiRoutes(deps));
+  // OpenAI-compatible providers (src/core/compat-presets.ts): DeepSeek also answers without the `/v1`.
+  app.use("/compat/*", providerRequest("compat", deps));
+  app.post("/compat/:preset/v1/chat/completions", (c) => compatChat(c, deps));
+  app.post("/compat/:preset/chat/completions", (c) => compatChat(c, deps));
 
   app.notFound((c) => {
     const provider = providerOf(c.req.path);

@@ -1,6 +1,7 @@
 import { PromptCache } from "./anthropic/cache.ts";
 import { Fingerprints } from "./anthropic/diagnostics.ts";
 import { Threads } from "./anthropic/threads.ts";
+import { CompatCaches } from "./compat/caches.ts";
 import type { Provider } from "./errors.ts";
 import type { Fault } from "./faults.ts";
 import { GeminiCaches } from "./gemini/cache.ts";
@@ -49,12 +50,15 @@ export class Namespace {
   openai: OpenAICache;
   /** Gemini implicit cache and explicit `cachedContents`. */
   gemini = new GeminiCaches();
+  /** DeepSeek, xAI, Moonshot and OpenRouter caches (`/compat/{preset}`). */
+  compat: CompatCaches;
   #seq = 0;
 
   constructor(name: string, opts: ResolvedOptions) {
     this.name = name;
     this.#opts = opts;
     this.openai = this.#newOpenAICache();
+    this.compat = new CompatCaches(`${opts.seed}\u0000${name}`);
   }
 
   #newOpenAICache(): OpenAICache {
@@ -109,6 +113,7 @@ export class Namespace {
     this.fingerprints = new Fingerprints();
     this.openai = this.#newOpenAICache();
     this.gemini = new GeminiCaches();
+    this.compat = new CompatCaches(`${this.#opts.seed}\u0000${this.name}`);
     this.#seq = 0;
   }
 }

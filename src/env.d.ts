@@ -33,6 +33,8 @@ interface Env {
   DEV_CLOCK?: string;
   /** JSON array of GPU pools (see docs/gpu.md). */
   GPU_POOLS?: string;
+  /** JSON object of OpenAI-compatible upstreams (DeepSeek, xAI, Moonshot, OpenRouter, ...; docs/providers.md). */
+  COMPAT_UPSTREAMS?: string;
   /** "50-100": the tracker answers lookups and records that many ms late (benchmarks; simulator only). */
   TRACKER_DELAY_MS?: string;
 }

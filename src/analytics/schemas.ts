@@ -75,7 +75,7 @@ export const Figures = z.object(FigureFields).openapi("Figures");
 const Range = z.object({ from: z.string(), to: z.string() });
 
 const Upstream = z.string().openapi({
-  description: "`anthropic`, `openai`, `gemini`, or `gpu:<pool>`",
+  description: "`anthropic`, `openai`, `gemini`, `gpu:<pool>`, or `compat:<name>` (COMPAT_UPSTREAMS)",
   example: "gemini",
 });
 
@@ -281,11 +281,19 @@ export const ProviderKeysBody = z
     anthropic: ProviderKey.nullable().optional(),
     openai: ProviderKey.nullable().optional(),
     gemini: ProviderKey.nullable().optional(),
+    compat: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/), ProviderKey.nullable())
+      .optional()
+      .openapi({ description: "Keys for compat upstreams (COMPAT_UPSTREAMS) by upstream name; null clears" }),
   })
   .strict()
   .refine(
-    (b) => b.anthropic !== undefined || b.openai !== undefined || b.gemini !== undefined,
-    "set anthropic, openai and/or gemini (null clears)",
+    (b) =>
+      b.anthropic !== undefined ||
+      b.openai !== undefined ||
+      b.gemini !== undefined ||
+      (b.compat !== undefined && Object.keys(b.compat).length > 0),
+    "set anthropic, openai, gemini and/or compat (null clears)",
   );
 
 export const TenantSchema = z
@@ -309,6 +317,9 @@ export const TenantSchema = z
         description:
           "broken: set, but it no longer opens (sealed under another STOKER_SECRET); that provider's requests get 403 until it is set again",
       }),
+    compat_key_state: z.record(z.string(), z.enum(["set", "broken"])).openapi({
+      description: "The tenant's own keys for compat upstreams, by upstream name (only those set)",
+    }),
     canonicalize: RulesSchema,
     cache: z.object({
       allow1h: z.boolean(),

@@ -56,7 +56,12 @@ export function shapePrefix(p: PrefixRow, models: ModelTable, nowMs: number) {
   const m = modelInfo(
     p.model,
     models,
-    p.upstream === "openai" ? "openai" : p.upstream === "gemini" ? "gemini" : "anthropic",
+    // Compat upstreams' prices live in COMPAT_UPSTREAMS, not this table: their prefixes take OpenAI's stand-in.
+    p.upstream === "openai" || p.upstream.startsWith("compat:")
+      ? "openai"
+      : p.upstream === "gemini"
+        ? "gemini"
+        : "anthropic",
   );
   const base = (p.tokens * m.inputPerMTok) / 1e6;
   const writePremium = Math.max(0, m.cacheWrite5m - 1);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import { DEFAULT_MODELS, type ModelInfo, type ModelTable, mergeModelTable } from "../economics/models.ts";
 import { CACHE_SETTING_NAMES, type CacheSettings, DEFAULT_CACHE_SETTINGS } from "../plan/settings.ts";
+import { type CompatUpstream, parseCompatUpstreams } from "./compat-config.ts";
 import { ConfigError } from "./errors.ts";
 import { type GpuPoolConfig, parseGpuPools } from "./gpu-config.ts";
 import type { Provider } from "./provider.ts";
@@ -56,6 +57,8 @@ export interface Config {
   models: ModelTable;
   /** GPU pools by name (GPU_POOLS, docs/gpu.md); empty when none is configured. */
   gpuPools: ReadonlyMap<string, GpuPoolConfig>;
+  /** OpenAI-compatible upstreams by name (COMPAT_UPSTREAMS, docs/providers.md); empty when none is configured. */
+  compat: ReadonlyMap<string, CompatUpstream>;
   /**
    * Anthropic cache diagnostics asked for on clients' behalf (README "What Stoker adds to requests");
    * ANTHROPIC_CACHE_DIAGNOSTICS=0 turns it off, e.g. for an upstream that does not accept `diagnostics`.
@@ -144,6 +147,7 @@ export function parseConfig(env: Env): Config {
     ),
     models: parseModels(env.MODEL_PRICES),
     gpuPools: parseGpuPools(env.GPU_POOLS),
+    compat: parseCompatUpstreams(env.COMPAT_UPSTREAMS),
     adminTokenSha256: adminToken(env.ADMIN_TOKEN),
     cacheDiagnostics: !(
       env.ANTHROPIC_CACHE_DIAGNOSTICS === "0" || env.ANTHROPIC_CACHE_DIAGNOSTICS === "false"

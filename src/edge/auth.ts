@@ -1,7 +1,7 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import type { Config } from "../core/config.ts";
 import { StokerError } from "../core/errors.ts";
-import type { Provider } from "../core/provider.ts";
+import type { Provider, ProviderKeyName } from "../core/provider.ts";
 import type { CacheSettings } from "../plan/settings.ts";
 import { clientOf, resolveTenant, TooManyFailedLookups } from "../tenants/resolve.ts";
 
@@ -14,9 +14,9 @@ export interface Tenant {
   /** managed: Stoker adds the tenant's provider key; passthrough: the client's own key goes upstream. */
   mode: "managed" | "passthrough";
   /** The tenant's own provider keys (admin API), used over the deploy's in managed mode. */
-  providerKeys: Partial<Record<Provider, string>>;
+  providerKeys: Partial<Record<ProviderKeyName, string>>;
   /** Own provider keys that no longer open: refused, never replaced by the deploy's key. */
-  brokenProviderKeys: readonly Provider[];
+  brokenProviderKeys: readonly ProviderKeyName[];
 }
 
 /**

@@ -74,6 +74,11 @@ export interface PrepareInput {
    */
   lookup: (hashes: string[], scope: PlanScope) => Promise<PlanLookup>;
   log: Logger;
+  /**
+   * The compat upstream's name (`/compat/{name}`): its chain is salted apart from OpenAI's and every other
+   * upstream's, and its request gets the canonical bytes only (its cache is automatic; docs/providers.md).
+   */
+  compat?: string;
 }
 
 const unchanged = (raw: string): Prepared => ({
@@ -98,7 +103,10 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     analysis = analyze({
       raw: input.raw,
       body: input.body,
-      salt: tenantSalt(input.config, input.tenantId),
+      salt:
+        input.compat === undefined
+          ? tenantSalt(input.config, input.tenantId)
+          : `${tenantSalt(input.config, input.tenantId)}:compat:${input.compat}`,
       rules,
       model: input.model,
       modelId: input.modelId,
@@ -107,8 +115,9 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);
   }
-  // Gemini's implicit cache needs only stable bytes: the canonical request, with nothing placed in it.
-  if (analysis.upstream === "gemini") {
+  // Gemini's implicit cache and the compat upstreams' automatic caches need only stable bytes: the canonical
+  // request, with nothing placed in it.
+  if (analysis.upstream === "gemini" || input.compat !== undefined) {
     try {
       return { ...unchanged(renderGemini(analysis)), analysis, positions: positionsOf(analysis, null) };
     } catch (err) {

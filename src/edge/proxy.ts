@@ -2,6 +2,8 @@ import type { Context } from "hono";
 import { now, SIM_NOW_HEADER } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { StokerError } from "../core/errors.ts";
+import type { ProviderKeyName } from "../core/provider.ts";
+import { compatModelInfo } from "../economics/compat.ts";
 import { modelInfo } from "../economics/models.ts";
 import {
   askDiagnostics,
@@ -32,14 +34,16 @@ import { planLookup } from "./tracker-client.ts";
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
   if (tenant.mode === "passthrough") return undefined;
-  if (tenant.brokenProviderKeys.includes(spec.flavor))
+  const keyName: ProviderKeyName = spec.compat ? `compat:${spec.compat.name}` : spec.flavor;
+  const label = spec.compat ? `compat upstream ${spec.compat.name}` : spec.flavor;
+  if (tenant.brokenProviderKeys.includes(keyName))
     throw new StokerError(
       403,
       "permission_error",
-      `This tenant's own ${spec.flavor} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
+      `This tenant's own ${label} key can no longer be opened; an admin must set it again. Stoker does not send the deploy's key in its place.`,
     );
-  const own = tenant.providerKeys[spec.flavor];
-  const key = own ?? config.upstreams[spec.flavor].apiKey;
+  const own = tenant.providerKeys[keyName];
+  const key = own ?? (spec.compat ? spec.compat.apiKey : config.upstreams[spec.flavor].apiKey);
   if (key)
     return {
       header:
@@ -53,11 +57,13 @@ function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Cred
     };
   // The simulator needs no key; a real provider does, and Stoker must not send the tenant key in its place.
   if (config.simulator) return null;
-  const name = `${spec.flavor.toUpperCase()}_API_KEY`;
+  const name = spec.compat
+    ? `api_key of COMPAT_UPSTREAMS.${spec.compat.name}`
+    : `${spec.flavor.toUpperCase()}_API_KEY secret`;
   throw new StokerError(
     401,
     "authentication_error",
-    `Stoker has no ${spec.flavor} key for this tenant. Set the ${name} secret, or send your own provider key with x-stoker-key: <tenant key> (pass-through mode).`,
+    `Stoker has no ${label} key for this tenant. Set the ${name}, or send your own provider key with x-stoker-key: <tenant key> (pass-through mode).`,
   );
 }
 
@@ -67,6 +73,11 @@ function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Cred
  */
 function upstreamUrl(c: Context<AppEnv>, spec: EndpointSpec): string {
   const url = new URL(c.req.url);
+  // A compat route (`/compat/{name}/v1/...`): the upstream's base URL ends at its API version.
+  if (spec.compat) {
+    const rest = url.pathname.slice(`/compat/${spec.compat.name}/v1`.length);
+    return `${spec.compat.baseUrl}${rest}${url.search}`;
+  }
   const path = url.pathname.slice(`/${spec.flavor}`.length);
   if (spec.flavor === "gemini" && c.var.tenant.mode === "managed") url.searchParams.delete("key");
   return `${c.var.config.upstreams[spec.flavor].baseUrl}${path}${url.search}`;
@@ -94,7 +105,9 @@ export function proxy(spec: EndpointSpec) {
     const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
     spec.validate(body);
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
-    const info = modelInfo(model, config.models, spec.flavor);
+    const info = spec.compat
+      ? compatModelInfo(spec.compat, model)
+      : modelInfo(model, config.models, spec.flavor);
     c.set("model", info);
 
     const startedAt = Date.now();
@@ -128,10 +141,13 @@ export function proxy(spec: EndpointSpec) {
           scope,
         ),
       log: c.var.log,
+      compat: spec.compat?.name,
     });
     let outBody = prepared.body;
     let hideUsage = false;
-    if (spec.endpoint === "chat.completions" && stream && !clientWantsStreamUsage(body)) {
+    // An upstream whose streams always end with usage (OpenRouter) is sent and relayed as the client wrote it.
+    const asksStreamUsage = spec.compat?.streamUsage !== "always";
+    if (spec.endpoint === "chat.completions" && stream && asksStreamUsage && !clientWantsStreamUsage(body)) {
       outBody = requestStreamUsage(outBody, body);
       hideUsage = true;
     }
@@ -139,7 +155,7 @@ export function proxy(spec: EndpointSpec) {
     const base = {
       requestId,
       tenantId: tenant.id,
-      upstream: spec.flavor,
+      upstream: spec.compat ? (`compat:${spec.compat.name}` as const) : spec.flavor,
       endpoint: spec.endpoint,
       model,
       stream,
@@ -167,6 +183,12 @@ export function proxy(spec: EndpointSpec) {
 
     const url = upstreamUrl(c, spec);
     const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
+    // A compat upstream that routes by a header (xAI): the family's key when the client sent none (README).
+    const route = spec.compat?.routeHeader;
+    if (route && prepared.analysis && !tenant.cache.disabled && !upstreamHeaders.has(route)) {
+      upstreamHeaders.set(route, `stk-${prepared.analysis.family.slice(0, 16)}`);
+      planText = `compat ${route}=stk-${prepared.analysis.family.slice(0, 16)}`;
+    }
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
     const pingable = spec.pingable !== false;
     const capture =

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { Provider } from "../core/provider.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
@@ -20,7 +21,13 @@ export function toRecord(
   info?: ModelInfo,
 ): RecordRequest {
   const usage = outcome.usage;
-  const model = info ?? modelInfo(outcome.model, models, outcome.upstream);
+  const model =
+    info ??
+    modelInfo(
+      outcome.model,
+      models,
+      outcome.upstream.startsWith("compat:") ? "openai" : (outcome.upstream as Provider),
+    );
   return {
     tenantId: outcome.tenantId,
     requestId: outcome.requestId,

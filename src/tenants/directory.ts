@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
 import { getConfig } from "../core/config.ts";
 import { open, openLegacyV1, seal } from "../core/crypto.ts";
-import type { Provider } from "../core/provider.ts";
+import type { Provider, ProviderKeyName } from "../core/provider.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import { type CacheSettings, resolveCacheSettings } from "../plan/settings.ts";
 import { generateTenantKey, sha256, toHex } from "./keys.ts";
@@ -56,7 +56,7 @@ const COLUMNS: [table: string, column: string, definition: string][] = [
 /** Kept audit entries (newest); older ones are dropped. */
 const AUDIT_KEEP = 50_000;
 
-const providerContext = (tenant: string, provider: Provider) => `provider-key:${tenant}:${provider}`;
+const providerContext = (tenant: string, provider: ProviderKeyName) => `provider-key:${tenant}:${provider}`;
 
 interface TenantRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -118,11 +118,11 @@ export class TenantDirectory extends DurableObject<Env> {
    */
   async providerKeys(tenant: string): Promise<ProviderKeyState> {
     const secret = getConfig(this.env).secret;
-    const out: Partial<Record<Provider, string>> = {};
-    const broken: Provider[] = [];
+    const out: Partial<Record<ProviderKeyName, string>> = {};
+    const broken: ProviderKeyName[] = [];
     const scope = tenantScope(tenant, this.#row(tenant)?.generation ?? 0);
     const rows = this.#sql
-      .exec<{ provider: Provider; iv: ArrayBuffer; sealed: ArrayBuffer; kdf: number }>(
+      .exec<{ provider: ProviderKeyName; iv: ArrayBuffer; sealed: ArrayBuffer; kdf: number }>(
         "SELECT provider, iv, sealed, kdf FROM provider_keys WHERE tenant = ?",
         tenant,
       )
@@ -150,7 +150,7 @@ export class TenantDirectory extends DurableObject<Env> {
   async migrateProviderKeys(): Promise<{ migrated: number; failed: number }> {
     const secret = getConfig(this.env).secret;
     const rows = this.#sql
-      .exec<{ tenant: string; provider: Provider; iv: ArrayBuffer; sealed: ArrayBuffer }>(
+      .exec<{ tenant: string; provider: ProviderKeyName; iv: ArrayBuffer; sealed: ArrayBuffer }>(
         "SELECT tenant, provider, iv, sealed FROM provider_keys WHERE kdf < 2",
       )
       .toArray();
@@ -257,13 +257,13 @@ export class TenantDirectory extends DurableObject<Env> {
   /** Sets (a string) or clears (null) each given provider key; the audit says which, never the value. */
   async setProviderKeys(
     id: string,
-    keys: Partial<Record<Provider, string | null>>,
+    keys: Partial<Record<ProviderKeyName, string | null>>,
     by: Actor,
   ): Promise<RpcResult<TenantInfo>> {
     if (!this.#row(id)) return { ok: false, error: "not_found" };
     const secret = getConfig(this.env).secret;
-    const sealed = new Map<Provider, { iv: ArrayBuffer; data: ArrayBuffer } | null>();
-    for (const [provider, value] of Object.entries(keys) as [Provider, string | null][]) {
+    const sealed = new Map<ProviderKeyName, { iv: ArrayBuffer; data: ArrayBuffer } | null>();
+    for (const [provider, value] of Object.entries(keys) as [ProviderKeyName, string | null][]) {
       sealed.set(
         provider,
         value === null
@@ -412,6 +412,7 @@ export class TenantDirectory extends DurableObject<Env> {
         gemini: state("gemini") !== "unset",
       },
       provider_key_state: { anthropic: state("anthropic"), openai: state("openai"), gemini: state("gemini") },
+      compat_key_state: compatKeyState(providerKeys, brokenProviderKeys),
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
       cache: this.#cache(id),
     };
@@ -429,6 +430,17 @@ export class TenantDirectory extends DurableObject<Env> {
     );
     this.#sql.exec("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
   }
+}
+
+/** The compat upstreams (`compat:<name>`) a tenant has its own key for, and whether each still opens. */
+function compatKeyState(
+  keys: Partial<Record<ProviderKeyName, string>>,
+  broken: readonly ProviderKeyName[],
+): Record<string, "set" | "broken"> {
+  const out: Record<string, "set" | "broken"> = {};
+  for (const name of Object.keys(keys)) if (name.startsWith("compat:")) out[name.slice(7)] = "set";
+  for (const name of broken) if (name.startsWith("compat:")) out[name.slice(7)] = "broken";
+  return out;
 }
 
 /** The one directory object. */

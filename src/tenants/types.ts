@@ -1,12 +1,12 @@
 import type { CanonicalizeRules } from "../canonicalize/rules.ts";
-import type { Provider } from "../core/provider.ts";
+import type { Provider, ProviderKeyName } from "../core/provider.ts";
 import type { CacheSettings } from "../plan/settings.ts";
 
 /** A tenant's own provider keys, opened, and those whose sealed value no longer opens. */
 export interface ProviderKeyState {
-  providerKeys: Partial<Record<Provider, string>>;
+  providerKeys: Partial<Record<ProviderKeyName, string>>;
   /** Set but unusable (sealed under another STOKER_SECRET): refused, never replaced by the deploy's key. */
-  brokenProviderKeys: Provider[];
+  brokenProviderKeys: ProviderKeyName[];
 }
 
 /** What the edge needs of a directory tenant to serve a request (provider keys decrypted). */
@@ -29,6 +29,8 @@ export interface TenantInfo {
   provider_keys: Record<Provider, boolean>;
   /** `broken`: set, but it no longer opens; that provider's requests get 403 until it is set again. */
   provider_key_state: Record<Provider, "unset" | "set" | "broken">;
+  /** The tenant's own keys for compat upstreams (COMPAT_UPSTREAMS), by upstream name: only those set. */
+  compat_key_state: Record<string, "set" | "broken">;
   canonicalize: Partial<CanonicalizeRules>;
   cache: CacheSettings;
 }

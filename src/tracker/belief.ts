@@ -71,8 +71,9 @@ export function believedAfter(
   const readEnd = read > 0 ? closest(tokens, read, (i) => !anyEntry || isEntry(i)) : -1;
   if (readEnd >= 0) tokens[readEnd] = read;
 
-  // Automatic caches (OpenAI, Gemini implicit): every position above the minimum is held after a request.
-  if (r.upstream === "openai" || r.upstream === "gemini") {
+  // Automatic caches (OpenAI, Gemini implicit, compat upstreams): every position above the minimum is held
+  // after a request.
+  if (r.upstream === "openai" || r.upstream === "gemini" || r.upstream.startsWith("compat:")) {
     return tokens.map((t, i) => {
       const cached = t >= OPENAI_MIN_TOKENS;
       return {

@@ -1,6 +1,6 @@
 import { SIM_NOW_HEADER } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
-import type { Provider } from "../core/provider.ts";
+import type { Provider, ProviderKeyName } from "../core/provider.ts";
 import { emptyOwn } from "../decide/gaps.ts";
 import { decideKeepalive } from "../decide/keepalive.ts";
 import { type KeepaliveSettings, pingLeadMs } from "../decide/keepalive-settings.ts";
@@ -57,9 +57,9 @@ export interface RunDeps {
   store: KeepaliveCandidates;
   conversations: Conversations;
   /** The tenant's own provider keys (admin API); the deploy's keys stand in where one is missing. */
-  apiKeys: Partial<Record<Provider, string>>;
+  apiKeys: Partial<Record<ProviderKeyName, string>>;
   /** Providers whose own key is broken or unknown: no ping, and never the deploy's key instead. */
-  refusedProviders: readonly Provider[];
+  refusedProviders: readonly ProviderKeyName[];
   /** The tenant was revoked or deleted (or its directory is unreachable): every ping stops. */
   inactive?: boolean;
   /** The captured request of a row. */

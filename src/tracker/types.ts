@@ -1,4 +1,4 @@
-import type { Provider } from "../core/provider.ts";
+import type { CompatUpstreamId, Provider } from "../core/provider.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
@@ -38,7 +38,7 @@ export interface RecordRequest {
   requestId: string;
   at: number;
   /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
-  upstream: Provider | `gpu:${string}`;
+  upstream: Provider | `gpu:${string}` | CompatUpstreamId;
   endpoint: string;
   model: string;
   stream: boolean;

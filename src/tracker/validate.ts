@@ -71,7 +71,8 @@ export function validateRecord(r: unknown): RecordRequest {
     x.upstream !== "anthropic" &&
     x.upstream !== "openai" &&
     x.upstream !== "gemini" &&
-    !(typeof x.upstream === "string" && /^gpu:[A-Za-z0-9_-]{1,64}$/.test(x.upstream))
+    !(typeof x.upstream === "string" && /^gpu:[A-Za-z0-9_-]{1,64}$/.test(x.upstream)) &&
+    !(typeof x.upstream === "string" && /^compat:[a-z0-9][a-z0-9_-]{0,31}$/.test(x.upstream))
   )
     fail("upstream");
   text(x.endpoint, "endpoint", 40);

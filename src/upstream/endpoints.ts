@@ -1,3 +1,4 @@
+import type { CompatUpstream } from "../core/compat-config.ts";
 import { StokerError, streamErrors } from "../core/errors.ts";
 import type { Provider } from "../core/provider.ts";
 import type { Endpoint } from "./outcome.ts";
@@ -23,6 +24,8 @@ export interface EndpointSpec<E extends string = Endpoint> {
   facts?(body: Record<string, unknown>, url: URL): { model: string; stream: boolean };
   /** False where a request caches nothing, so keepalive never captures it (count_tokens). */
   pingable?: boolean;
+  /** An OpenAI-compatible upstream (`/compat/{name}`): its URL, key, usage fields and prices replace OpenAI's. */
+  compat?: CompatUpstream;
 }
 
 function requireString(body: Record<string, unknown>, field: string): void {

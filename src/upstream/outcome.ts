@@ -1,4 +1,4 @@
-import type { Provider } from "../core/provider.ts";
+import type { CompatUpstreamId, Provider } from "../core/provider.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 import type { Usage } from "./usage.ts";
 
@@ -10,7 +10,7 @@ export type Result = "ok" | "upstream_error" | "truncated" | "client_cancelled" 
 export interface Outcome {
   requestId: string;
   tenantId: string;
-  upstream: Provider;
+  upstream: Provider | CompatUpstreamId;
   endpoint: Endpoint;
   model: string;
   stream: boolean;

@@ -93,3 +93,46 @@ describe("a tenant's own provider key fails closed", () => {
     expect((await keepaliveRows(t.id))[0]?.note).toBe("own-key-unusable");
   });
 });
+
+describe("a tenant's own compat key fails closed too", () => {
+  it("a compat key that no longer opens gets a 403 in OpenAI's shape, never the deploy's key, and shows as broken", async () => {
+    const id = `pkc-${crypto.randomUUID().slice(0, 8)}`;
+    const created = await admin("POST", "/v1/admin/tenants", { id });
+    const { key } = TenantWithKeySchema.parse(created.body);
+    const own = "sk-deepseek-tenant-own-for-broken-test";
+    expect(
+      (await admin("PUT", `/v1/admin/tenants/${id}/provider-keys`, { compat: { deepseek: own } })).status,
+    ).toBe(200);
+    const send = (ns: string) =>
+      workerFetch(`${STOKER}/compat/deepseek/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          "x-sim-namespace": ns,
+        },
+        body: JSON.stringify({ model: "deepseek-flash", messages: [{ role: "user", content: "hi" }] }),
+      });
+    const ns = namespace();
+    expect((await send(ns)).status).toBe(200);
+    expect((await simRequests(ns))[0]?.headers.authorization).toBe(`Bearer ${own}`);
+    await runInDurableObject(directoryStub(), (_d, state) => {
+      const row = state.storage.sql
+        .exec<{ sealed: ArrayBuffer }>("SELECT sealed FROM provider_keys WHERE tenant = ?", id)
+        .one();
+      const bytes = new Uint8Array(row.sealed.slice(0));
+      bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+      state.storage.sql.exec("UPDATE provider_keys SET sealed = ? WHERE tenant = ?", bytes.buffer, id);
+      forgetResolved();
+    });
+    const ns2 = namespace();
+    const res = await send(ns2);
+    expect(res.status).toBe(403);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { type: "invalid_request_error", code: null } });
+    expect(text).not.toContain(own);
+    expect(await simRequests(ns2)).toHaveLength(0);
+    const got = TenantSchema.parse((await admin("GET", `/v1/admin/tenants/${id}`)).body);
+    expect(got.compat_key_state).toEqual({ deepseek: "broken" });
+  });
+});

@@ -17,6 +17,7 @@ import { getConfig } from "../../src/core/config.ts";
 import { tenantSalt } from "../../src/edge/prepare.ts";
 import worker from "../../src/index.ts";
 import { longText, namespace, simFault, simRequests } from "../support/clients.ts";
+import { COMPAT_DEPLOY_KEYS } from "../support/compat.ts";
 import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
 import { authHeaders, baseHeaders, type FuzzRoute, providerKeyHeader, ROUTES } from "../support/routes.ts";
 import { ADMIN_TOKEN, freshTenant, UPSTREAM_KEYS } from "../support/tenants.ts";
@@ -35,6 +36,8 @@ const PASSTHROUGH = {
 const WRONG_TENANT_KEY = `sk-stoker-wrong-${RUN}`;
 const WRONG_ADMIN_TOKEN = `admin-wrong-${RUN}`;
 const OWN_PROVIDER_KEY = `sk-ant-tenant-own-${RUN}`;
+/** A tenant's own key for the `deepseek` compat upstream (admin API, sealed like the others). */
+const OWN_COMPAT_KEY = `sk-deepseek-tenant-own-${RUN}`;
 
 /** The edge at debug level with a known STOKER_SECRET; otherwise the test worker's own bindings. */
 const testEnv = { ...env, LOG_LEVEL: "debug", STOKER_SECRET } as Env;
@@ -239,6 +242,7 @@ describe("secrets never leave where they belong", () => {
       (
         await admin("provider keys", "PUT", `/v1/admin/tenants/${id}/provider-keys`, {
           anthropic: OWN_PROVIDER_KEY,
+          compat: { deepseek: OWN_COMPAT_KEY },
         })
       ).status,
     ).toBe(200);
@@ -258,6 +262,13 @@ describe("secrets never leave where they belong", () => {
         expect((await routeCall(route, key, ns, { stream })).status).toBe(200);
     const upstreamKeys = (await simRequests(ns)).map((r) => r.headers["x-api-key"]);
     expect(new Set(upstreamKeys)).toEqual(new Set([OWN_PROVIDER_KEY]));
+    // And its compat traffic with its own compat key, never the deploy's.
+    const cns = namespace();
+    for (const route of proxied.filter((r) => r.path.startsWith("/compat/deepseek/")))
+      for (const stream of [false, true])
+        expect((await routeCall(route, key, cns, { stream })).status).toBe(200);
+    const compatKeys = (await simRequests(cns)).map((r) => r.headers.authorization);
+    expect(new Set(compatKeys)).toEqual(new Set([`Bearer ${OWN_COMPAT_KEY}`]));
     for (const route of tenantReads) expect((await routeCall(route, key, ns)).status).toBe(200);
     const rotated = await admin("rotate", "POST", `/v1/admin/tenants/${id}/rotate-key`);
     expect(rotated.status).toBe(200);
@@ -335,6 +346,9 @@ describe("secrets never leave where they belong", () => {
     secrets.set("pass-through Gemini key", PASSTHROUGH.gemini);
     secrets.set("unknown tenant key", WRONG_TENANT_KEY);
     secrets.set("tenant's own provider key", OWN_PROVIDER_KEY);
+    secrets.set("tenant's own compat key", OWN_COMPAT_KEY);
+    secrets.set("DeepSeek deploy key", COMPAT_DEPLOY_KEYS.deepseek);
+    secrets.set("OpenRouter deploy key", COMPAT_DEPLOY_KEYS.openrouter);
     const config = getConfig(testEnv);
     for (const t of [A, B, C]) secrets.set(`${t.id} chain salt`, tenantSalt(config, t.id));
 
@@ -398,6 +412,9 @@ describe("secrets never leave where they belong", () => {
           PASSTHROUGH.openai,
           PASSTHROUGH.gemini,
           OWN_PROVIDER_KEY,
+          OWN_COMPAT_KEY,
+          COMPAT_DEPLOY_KEYS.deepseek,
+          COMPAT_DEPLOY_KEYS.openrouter,
         ]);
         for (const h of matches(credential))
           if (!allowed.has(secrets.get(h) ?? "")) found.push(`upstream credential ${r.path}: ${h}`);

@@ -104,6 +104,7 @@ export async function simStats(ns: string): Promise<{
   anthropic: ProviderTotals;
   openai: ProviderTotals;
   gemini: ProviderTotals;
+  compat: ProviderTotals;
   total: ProviderTotals;
 }> {
   const res = await fetch(`${env.SIM_URL}/__sim/stats?ns=${encodeURIComponent(ns)}`);

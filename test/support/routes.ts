@@ -136,6 +136,25 @@ export function geminiSample(n: number): Json {
   };
 }
 
+/** A Chat Completions body for a compat upstream (COMPAT_UPSTREAMS in vitest.config.ts). */
+export function compatChatSample(model: string, cacheControl: boolean) {
+  return (n: number, stream: boolean): Json => {
+    const base = openAIChatSample(n, stream);
+    const system = { type: "text", text: `You are terse. ${words(20 + n * 40, "sys")}` };
+    return {
+      ...base,
+      model,
+      messages: [
+        {
+          role: "system",
+          content: [cacheControl ? { ...system, cache_control: { type: "ephemeral" } } : system],
+        },
+        ...(base.messages as Json[]).slice(1),
+      ],
+    };
+  };
+}
+
 /** Every route Stoker serves today. */
 export const ROUTES: FuzzRoute[] = [
   {
@@ -201,6 +220,24 @@ export const ROUTES: FuzzRoute[] = [
     auth: "tenant",
     proxied: true,
     sample: (n) => ({ contents: geminiSample(n).contents }),
+  },
+  {
+    name: "compat deepseek chat",
+    method: "POST",
+    path: "/compat/deepseek/v1/chat/completions",
+    shape: "openai",
+    auth: "tenant",
+    proxied: true,
+    sample: compatChatSample("deepseek-flash", false),
+  },
+  {
+    name: "compat openrouter chat",
+    method: "POST",
+    path: "/compat/openrouter/v1/chat/completions",
+    shape: "openai",
+    auth: "tenant",
+    proxied: true,
+    sample: compatChatSample("anthropic/claude-sonnet-4.6", true),
   },
   { name: "healthz", method: "GET", path: "/healthz", shape: "json", auth: "none", proxied: false },
   // The dashboard: a public page and its files (no data; it reads the analytics API with the tenant's key).

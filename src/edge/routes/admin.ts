@@ -15,6 +15,7 @@ import {
 import { iso } from "../../analytics/shape.ts";
 import type { Config } from "../../core/config.ts";
 import { StokerError } from "../../core/errors.ts";
+import type { ProviderKeyName } from "../../core/provider.ts";
 import type { RpcResult } from "../../core/rpc.ts";
 import type { KeepaliveSettings } from "../../decide/keepalive-settings.ts";
 import { poolFor } from "../../gpu/pool-client.ts";
@@ -98,6 +99,28 @@ function shapeTenant(info: TenantInfo, keepalive: KeepaliveSettings) {
   };
 }
 
+/** The admin body's keys by the names the directory stores them under (`compat:<name>` for compat upstreams). */
+function providerKeyNames(
+  config: Config,
+  body: z.infer<typeof ProviderKeysBody>,
+): Partial<Record<ProviderKeyName, string | null>> {
+  const { compat, ...providers } = body;
+  const out: Partial<Record<ProviderKeyName, string | null>> = { ...providers };
+  for (const [name, key] of Object.entries(compat ?? {})) {
+    if (!config.compat.has(name))
+      throw new StokerError(
+        400,
+        "invalid_request_error",
+        `compat.${name}: no such compat upstream (COMPAT_UPSTREAMS)`,
+        {
+          param: `compat.${name}`,
+        },
+      );
+    out[`compat:${name}`] = key;
+  }
+  return out;
+}
+
 async function describe(env: Env, config: Config, id: string) {
   const fromConfig = configTenant(config, id);
   const info: TenantInfo | null = fromConfig
@@ -110,6 +133,7 @@ async function describe(env: Env, config: Config, id: string) {
         key_rotated_at: null,
         provider_keys: { anthropic: false, openai: false, gemini: false },
         provider_key_state: { anthropic: "unset", openai: "unset", gemini: "unset" },
+        compat_key_state: {},
         canonicalize: fromConfig.canonicalize,
         cache: fromConfig.cache,
       }
@@ -263,7 +287,10 @@ export function mountAdmin(app: OpenAPIHono<AppEnv>): void {
       const { id } = c.req.valid("param");
       refuseConfigTenant(c.var.config, id, "provider keys");
       const by = actorOf(c.req.raw.headers, c.var.requestId);
-      unwrap(await directory(c.env).setProviderKeys(id, c.req.valid("json"), by), id);
+      unwrap(
+        await directory(c.env).setProviderKeys(id, providerKeyNames(c.var.config, c.req.valid("json")), by),
+        id,
+      );
       forgetResolved();
       return c.json(await describe(c.env, c.var.config, id), 200);
     },

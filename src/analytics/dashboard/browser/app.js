@@ -142,12 +142,18 @@ function drawCharts(s) {
 
 const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini" };
 
+/** A provider's label; compat upstreams (COMPAT_UPSTREAMS) show their configured name. */
+function providerLabel(upstream) {
+  if (upstream.startsWith("compat:")) return `${upstream.slice(7)} (OpenAI-compatible)`;
+  return PROVIDERS[upstream] ?? upstream;
+}
+
 function providerTable(rows) {
   const body = $("providers").tBodies[0];
   body.replaceChildren();
   for (const p of rows) {
     const r = body.insertRow();
-    cell(r, PROVIDERS[p.upstream] ?? p.upstream);
+    cell(r, providerLabel(p.upstream));
     cell(r, int(p.requests), "num");
     cell(r, pct(p.token_hit_rate), "num");
     cell(r, usd(p.cost_usd), "num");
