@@ -13,11 +13,11 @@ import {
   rewriteForCache,
 } from "../plan/gemini.ts";
 import type { Analysis } from "../prefix/types.ts";
+import { recordSafely, trackerFor } from "../tracker/client.ts";
 import type { GeminiCacheState, PrefixHistory } from "../tracker/gemini-caches.ts";
 import type { RecordRequest } from "../tracker/types.ts";
 import type { Usage } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
-import { recordSafely, trackerFor } from "./tracker-client.ts";
 
 /** A cache this close to its expiry is not used (the request could arrive after it). */
 const MARGIN_MS = 60_000;

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { type GpuOutcome, gpuRecord } from "../gpu/record.ts";
+import { recordSafely } from "../tracker/client.ts";
 import type { AppEnv } from "./context.ts";
-import { recordSafely } from "./tracker-client.ts";
 
 /** One log line (counts only) and, after the response, one tracker record. Never fails the request. */
 export function recordGpu(c: Context<AppEnv>, o: GpuOutcome): void {

@@ -3,6 +3,7 @@ import { now, SIM_NOW_HEADER } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { StokerError } from "../core/errors.ts";
 import { modelInfo } from "../economics/models.ts";
+import { planLookup } from "../tracker/client.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -27,7 +28,6 @@ import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
-import { planLookup } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {

@@ -2,13 +2,13 @@ import type { Context } from "hono";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
+import { recordSafely } from "../tracker/client.ts";
+import { learnOutcome } from "../tracker/client-cache.ts";
 import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
 import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
 import type { Prepared } from "./prepare.ts";
-import { learnOutcome } from "./tracker-cache.ts";
-import { recordSafely } from "./tracker-client.ts";
 
 /** The accounting row (and prefix facts) for one outcome. */
 export function toRecord(

@@ -303,7 +303,7 @@ export class Tracker extends DurableObject<Env> {
   }
 
   /**
-   * Several records in one call (the edge coalesces them per isolate, tracker-client.ts), each handled as
+   * Several records in one call (the edge coalesces them per isolate, client.ts), each handled as
    * `record` handles it, in order. A record whose update failed is answered `retry` and left for the edge to
    * send again; records are idempotent per request id, so a retried one never counts twice.
    */
