@@ -16,6 +16,7 @@ import type { Analysis } from "../prefix/types.ts";
 import { recordSafely, trackerFor } from "../tracker/client.ts";
 import type { GeminiCacheState, PrefixHistory } from "../tracker/gemini-caches.ts";
 import type { RecordRequest } from "../tracker/types.ts";
+import type { Accounting } from "../upstream/accounting.ts";
 import type { Usage } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
 
@@ -282,8 +283,7 @@ async function account(
   plan: string,
   tokens = 0,
 ): Promise<void> {
-  const record: RecordRequest = {
-    tenantId: input.tenant.id,
+  const accounting: Accounting = {
     requestId: `${input.requestId}:${endpoint}`,
     at: input.nowMs,
     upstream: "gemini",
@@ -306,6 +306,10 @@ async function account(
     ttfbMs: 0,
     durationMs: 0,
     plan,
+  };
+  const record: RecordRequest = {
+    ...accounting,
+    tenantId: input.tenant.id,
     family: null,
     conversation: null,
     estimatedTokens: 0,
