@@ -180,7 +180,7 @@ export function proxy(spec: EndpointSpec) {
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
     if (spec.endpoint === "generate_content") {
-      explicit = await planExplicit({
+      explicit = planExplicit({
         env: c.env,
         config,
         tenant,
@@ -223,6 +223,7 @@ export function proxy(spec: EndpointSpec) {
     if (explicit?.body && !upstream.ok && [400, 403, 404].includes(upstream.status)) {
       c.var.log.warn("engine.fault", { op: "gemini_cached_request", status: upstream.status });
       await upstream.body?.cancel();
+      explicit.vanished();
       explicit = null;
       planText = prepared.planText;
       try {
