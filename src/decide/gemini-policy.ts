@@ -104,3 +104,62 @@ export function chooseExtension(
     storageUsd(model, cache.tokens, nowMs + PERIOD_MS - cache.expireAt) <= budgetLeftUsd
   );
 }
+
+/** A live cache as the review weighs it: its size, its expiry and its prefix's last request. */
+export interface HeldCache {
+  tokens: number;
+  expireAt: number;
+  /** The last request that held its prefix (served by it or not). */
+  lastSeen: number;
+}
+
+/**
+ * Whether to delete a live cache now, before its TTL ends: its prefix's expected returns (its history,
+ * decayed by the silence since its last request) no longer pay the storage left to run (`decideKeep` over
+ * the time to its expiry). The storage saved is what a deletion now spares: `storageUsd` of the time left.
+ */
+export function chooseDeletion(
+  cache: HeldCache,
+  history: BoundaryHistory | undefined,
+  model: ModelInfo,
+  nowMs: number,
+): boolean {
+  if (cache.expireAt <= nowMs) return false;
+  const rate = history ? returnsPerHour(history.seen, history.firstSeen, cache.lastSeen, nowMs, 0) : 0;
+  const keep = decideKeep({
+    tokens: cache.tokens,
+    model,
+    returnsPerHour: rate,
+    implicitHitRate: implicitShare(rate),
+    periodHours: (cache.expireAt - nowMs) / 3_600_000,
+  });
+  return keep.action === "delete";
+}
+
+/** Reviews closer than this to the expiry are not scheduled: little storage is left to spare. */
+export const REVIEW_MIN_LEFT_MS = 60_000;
+
+/**
+ * The first time from `fromMs` at which `chooseDeletion` says delete, to the second, when no new request
+ * comes; null when the cache runs out (or is within REVIEW_MIN_LEFT_MS of it) first. With no new request the
+ * expected rate only falls, so the answer is the edge of one interval, found by bisection.
+ */
+export function deletionDueAt(
+  cache: HeldCache,
+  history: BoundaryHistory | undefined,
+  model: ModelInfo,
+  fromMs: number,
+): number | null {
+  const last = cache.expireAt - REVIEW_MIN_LEFT_MS;
+  if (last <= fromMs) return null;
+  if (chooseDeletion(cache, history, model, fromMs)) return fromMs;
+  if (!chooseDeletion(cache, history, model, last)) return null;
+  let lo = fromMs;
+  let hi = last;
+  while (hi - lo > 1000) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (chooseDeletion(cache, history, model, mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}

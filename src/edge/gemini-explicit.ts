@@ -14,7 +14,7 @@ import {
 } from "../plan/gemini.ts";
 import type { Analysis } from "../prefix/types.ts";
 import { recordSafely, trackerFor } from "../tracker/client.ts";
-import type { GeminiCacheState, PrefixHistory } from "../tracker/gemini-caches.ts";
+import { type GeminiCacheState, keptHeaders, type PrefixHistory } from "../tracker/gemini-caches.ts";
 import {
   dropGeminiCache,
   heardGeminiCaches,
@@ -268,7 +268,9 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
       fault: err instanceof Error ? err.name : "unknown",
     });
   }
-  await quietly(input, "gemini_created", () => stub.geminiCreated(b.hash, ref, now, expireAt));
+  await quietly(input, "gemini_created", () =>
+    stub.geminiCreated(b.hash, ref, now, expireAt, keptHeaders(input.headers)),
+  );
 }
 
 /** A call to the Gemini API with the request's credential (managed key) and headers. */
