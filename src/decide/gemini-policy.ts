@@ -114,9 +114,18 @@ export interface HeldCache {
 }
 
 /**
- * Whether to delete a live cache now, before its TTL ends: its prefix's expected returns (its history,
- * decayed by the silence since its last request) no longer pay the storage left to run (`decideKeep` over
- * the time to its expiry). The storage saved is what a deletion now spares: `storageUsd` of the time left.
+ * Mean gaps of silence that say a prefix's returns stopped: a Poisson stream at the prefix's own rate stays
+ * this silent 5 % of the time (e^−3). Shorter silences say nothing of a steady stream, whose next gap does not
+ * depend on the time since the last request.
+ */
+export const SILENT_GAPS = 3;
+
+/**
+ * Whether to delete a live cache now, before its TTL ends: its prefix's expected returns no longer pay the
+ * storage left to run (`decideKeep` over the time to its expiry). The expected rate is the prefix's history up
+ * to now (returns over the time since it was first seen, so it falls while nothing comes), and, once the
+ * silence since its last request is SILENT_GAPS mean gaps long, no more than one return per silence so far.
+ * The storage saved is what a deletion now spares: `storageUsd` of the time left.
  */
 export function chooseDeletion(
   cache: HeldCache,
@@ -125,7 +134,9 @@ export function chooseDeletion(
   nowMs: number,
 ): boolean {
   if (cache.expireAt <= nowMs) return false;
-  const rate = history ? returnsPerHour(history.seen, history.firstSeen, cache.lastSeen, nowMs, 0) : 0;
+  const steady = history ? returnsPerHour(history.seen, history.firstSeen, nowMs, nowMs, 0) : 0;
+  const idleH = Math.max(0, nowMs - cache.lastSeen) / 3_600_000;
+  const rate = idleH * steady > SILENT_GAPS ? Math.min(steady, 1 / idleH) : steady;
   const keep = decideKeep({
     tokens: cache.tokens,
     model,
@@ -142,7 +153,9 @@ export const REVIEW_MIN_LEFT_MS = 60_000;
 /**
  * The first time from `fromMs` at which `chooseDeletion` says delete, to the second, when no new request
  * comes; null when the cache runs out (or is within REVIEW_MIN_LEFT_MS of it) first. With no new request the
- * expected rate only falls, so the answer is the edge of one interval, found by bisection.
+ * expected rate only falls; the value of keeping rises with it until the implicit cache's share stops
+ * mattering and falls after, so once `fromMs` is not itself due the answer is the edge of one interval,
+ * found by bisection.
  */
 export function deletionDueAt(
   cache: HeldCache,
