@@ -7,7 +7,8 @@
 // Rows: implicit caching alone (the canonical request, nothing else); "always 1h" (a client that creates a
 // 1-hour explicit cache of its stable prefix whenever it has none, and uses it); Stoker (the worker's code:
 // canonicalize/gemini.ts, plan/gemini.ts boundaries, match and rewrite, decide/gemini-policy.ts creation and
-// TTL extension); and the offline optimum for the stable prefix (knows every arrival; a lower bound). Every
+// TTL extension, and the deletion review of src/tracker/gemini-review.ts at the time it falls due; also
+// without the review, as before it); and the offline optimum for the stable prefix (knows every arrival; a lower bound). Every
 // policy's bill is the simulator's: uncached, cached reads, creation and storage per token-hour, at the
 // model table's prices. What the worker reads from its tracker (how often a boundary's chain hash came
 // back) is counted here the way the tracker's `prefixes` rows count it: one per request that holds it.
@@ -21,6 +22,7 @@ import {
   type BoundaryHistory,
   chooseCreation,
   chooseExtension,
+  deletionDueAt,
   PERIOD_MS,
 } from "../../src/decide/gemini-policy.ts";
 import { type ModelInfo, modelInfo } from "../../src/economics/models.ts";
@@ -139,9 +141,10 @@ interface Bill {
   output: number;
   caches: number;
   extensions: number;
+  deletions: number;
 }
 
-type Policy = "implicit" | "always1h" | "stoker";
+type Policy = "implicit" | "always1h" | "stoker-kept" | "stoker";
 
 interface Live {
   name: string;
@@ -164,11 +167,34 @@ async function replay(w: Workload, policy: Policy): Promise<Bill> {
     const res = await sim.app.request(`/gemini/v1beta/${path}`, { method, headers, body });
     return { status: res.status, json: (await res.json()) as Json };
   };
-  const history = new Map<string, BoundaryHistory>();
+  const history = new Map<string, BoundaryHistory & { lastSeen: number }>();
   const live: Live[] = [];
   let caches = 0;
   let extensions = 0;
+  let deletions = 0;
+  /**
+   * The Tracker's review (src/tracker/gemini-review.ts), at the time it falls due: every live cache whose
+   * prefix's returns stopped paying the storage it has left before `until` is deleted then.
+   */
+  const review = async (until: number) => {
+    for (;;) {
+      let first: { cache: Live; at: number } | null = null;
+      for (const cache of live) {
+        const h = history.get(cache.hash);
+        const from = Math.max(h?.lastSeen ?? start, start);
+        const at = deletionDueAt({ ...cache, lastSeen: from }, h, INFO, from);
+        if (at !== null && at <= until && (first === null || at < first.at)) first = { cache, at };
+      }
+      if (!first) return;
+      clock = first.at;
+      const res = await sim.app.request(`/gemini/v1beta/${first.cache.name}`, { method: "DELETE", headers });
+      if (res.status !== 200) throw new Error(`${w.name}: delete ${res.status}`);
+      live.splice(live.indexOf(first.cache), 1);
+      deletions++;
+    }
+  };
   for (const r of w.requests) {
+    if (policy === "stoker") await review(start + r.at);
     clock = start + r.at;
     const raw = JSON.stringify(r.body);
     const a = analyzeGemini({
@@ -202,7 +228,7 @@ async function replay(w: Workload, policy: Policy): Promise<Bill> {
       });
     };
     if (policy === "always1h" && !ref && boundaries[0]) await create(boundaries[0]);
-    if (policy === "stoker") {
+    if (policy === "stoker" || policy === "stoker-kept") {
       const h = (hash: string) => history.get(hash);
       if (ref) {
         if (chooseExtension(ref, h(ref.hash), INFO, clock, Number.POSITIVE_INFINITY)) {
@@ -234,9 +260,14 @@ async function replay(w: Workload, policy: Policy): Promise<Bill> {
     for (const s of a.segments) {
       if (!s.hash) continue;
       const old = history.get(s.hash);
-      history.set(s.hash, { seen: (old?.seen ?? 0) + 1, firstSeen: old?.firstSeen ?? clock });
+      history.set(s.hash, {
+        seen: (old?.seen ?? 0) + 1,
+        firstSeen: old?.firstSeen ?? clock,
+        lastSeen: clock,
+      });
     }
   }
+  if (policy === "stoker") await review(clock + 24 * 3_600_000);
   clock += 24 * 3_600_000; // past every expiry: storage settled
   const stats = (await (await sim.app.request("/__sim/stats?ns=bench")).json()) as {
     gemini: Record<string, number>;
@@ -256,7 +287,7 @@ async function replay(w: Workload, policy: Policy): Promise<Bill> {
     bill.created * c * INFO.cacheWrite1h +
     (bill.storageTokenHours * (INFO.storagePerMTokHour ?? 0)) / 1e6 +
     (bill.output * INFO.outputPerMTok) / 1e6;
-  return { usd, ...bill, caches, extensions };
+  return { usd, ...bill, caches, extensions, deletions };
 }
 
 /**
@@ -322,7 +353,8 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   for (const w of workloads) {
     const rows: [string, Bill][] = [];
-    for (const p of ["implicit", "always1h", "stoker"] as const) rows.push([p, await replay(w, p)]);
+    for (const p of ["implicit", "always1h", "stoker-kept", "stoker"] as const)
+      rows.push([p, await replay(w, p)]);
     const implicit = (rows[0] as [string, Bill])[1];
     // The optimum over the stable prefix always1h caches (the first boundary at the minimum), the rest of
     // each prompt as implicit caching billed it.
@@ -349,20 +381,21 @@ async function main(): Promise<void> {
     const label: Record<string, string> = {
       implicit: "implicit caching alone",
       always1h: "always a 1 h cache",
-      stoker: "Stoker (automatic explicit caches)",
+      "stoker-kept": "Stoker, caches kept to their TTL (before issue 16's deletion)",
+      stoker: "Stoker (automatic explicit caches, deleted when returns stop paying)",
     };
     const lines = [
       `### ${w.name}`,
       "",
       `${w.generator}; ${w.requests.length} requests.`,
       "",
-      "| policy | USD | vs implicit | uncached | cached reads | created | storage token-hours | caches | TTL extensions |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| policy | USD | vs implicit | uncached | cached reads | created | storage token-hours | caches | TTL extensions | deleted early |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...rows.map(
         ([p, b]) =>
-          `| ${label[p]} | ${fmt(b.usd)} | ${(b.usd / implicit.usd).toFixed(3)} | ${b.uncached.toLocaleString("en")} | ${b.read.toLocaleString("en")} | ${b.created.toLocaleString("en")} | ${b.storageTokenHours.toFixed(0)} | ${b.caches} | ${b.extensions} |`,
+          `| ${label[p]} | ${fmt(b.usd)} | ${(b.usd / implicit.usd).toFixed(3)} | ${b.uncached.toLocaleString("en")} | ${b.read.toLocaleString("en")} | ${b.created.toLocaleString("en")} | ${b.storageTokenHours.toFixed(0)} | ${b.caches} | ${b.extensions} | ${b.deletions} |`,
       ),
-      `| offline optimum (stable prefix, lower bound) | ${fmt(optimumUsd)} | ${(optimumUsd / implicit.usd).toFixed(3)} | | | | | | |`,
+      `| offline optimum (stable prefix, lower bound) | ${fmt(optimumUsd)} | ${(optimumUsd / implicit.usd).toFixed(3)} | | | | | | | |`,
       "",
     ];
     console.log(lines.join("\n"));
@@ -372,7 +405,7 @@ async function main(): Promise<void> {
   const report = [
     "# Gemini explicit caches: economics",
     "",
-    "Generated by `npm run bench:gemini` (`bench/gemini/run.ts`). Each workload is replayed, request by request on a simulated clock, through the worker's own Gemini code (canonicalization, boundaries, byte-exact rewrite, the creation and TTL-extension choices of `src/decide/gemini-policy.ts`) against the project's simulator, which bills implicit reads, creation and storage per token-hour (`sim/README.md`, \"Gemini caching\"). Prices: the model table's rows (gemini-2.5-flash: $0.30 input, $0.03 cached, $2.50 output per MTok, $1.00 per MTok-hour of storage; gemini-3-pro: $2, $0.20, $12, $4.50). USD includes output, which is the same under every policy. Where the constants come from: the implicit cache's assumed 5-minute lifetime (`IMPLICIT_LIFETIME_MS`) is the simulator's reading of an undocumented behaviour, not fitted; `MIN_RETURNS` = 2 (a prefix must have come back twice before a cache is created for it) was set after a first run of this report with 1, which lost on the 3-questions/h Gemini 3 Pro workload by creating a cache on one short gap (1.191 of implicit caching; 8/h 0.726, 15/h 0.843, 30/h 1.089; the other rows equal): it is not held out. Not replayed: the tracker's deadline (the history the worker reads is counted here, one per request holding a hash), the daily keepalive budget (unbounded here), and cache deletion before expiry (the worker does not delete yet).",
+    "Generated by `npm run bench:gemini` (`bench/gemini/run.ts`). Each workload is replayed, request by request on a simulated clock, through the worker's own Gemini code (canonicalization, boundaries, byte-exact rewrite, the creation and TTL-extension choices of `src/decide/gemini-policy.ts`) against the project's simulator, which bills implicit reads, creation and storage per token-hour (`sim/README.md`, \"Gemini caching\"). Prices: the model table's rows (gemini-2.5-flash: $0.30 input, $0.03 cached, $2.50 output per MTok, $1.00 per MTok-hour of storage; gemini-3-pro: $2, $0.20, $12, $4.50). USD includes output, which is the same under every policy. Where the constants come from: the implicit cache's assumed 5-minute lifetime (`IMPLICIT_LIFETIME_MS`) is the simulator's reading of an undocumented behaviour, not fitted; `MIN_RETURNS` = 2 (a prefix must have come back twice before a cache is created for it) was set after a first run of this report with 1, which lost on the 3-questions/h Gemini 3 Pro workload by creating a cache on one short gap (1.191 of implicit caching; 8/h 0.726, 15/h 0.843, 30/h 1.089; the other rows equal): it is not held out. Deletion before expiry: the Tracker's review (`src/tracker/gemini-review.ts`, `chooseDeletion`/`deletionDueAt`) deletes a cache once its prefix's expected returns, decayed by the silence since its last request, no longer pay the storage it has left; it is replayed here at the moment it falls due (the worker's alarm wakes then), and the row \"caches kept to their TTL\" is the same code without it, side by side in the same run. Deletion helps where caches were made on 3 Pro at 15 and 30 questions/h (0.843 → 0.807 and 1.089 → 1.018 of implicit caching) and loses a little at 8/h (0.743 → 0.756: two caches deleted, one created again at the creation price, which the deletion rule does not weigh). Where its constant comes from: a first version decayed the expected rate once the silence passed one mean gap (`returnsPerHour`'s decay), which deleted too eagerly at 8/h (0.917, six caches created and deleted; 15/h 0.807, 30/h 1.018); `SILENT_GAPS` = 3 (a Poisson stream at the prefix's own rate is that silent 5 % of the time) replaced it after that run: it is not held out. Not replayed: the tracker's answers arriving after the response (the history the worker reads is counted here, one per request holding a hash, as if every record had landed), the daily keepalive budget (unbounded here), and the cron's minute granularity when an alarm is late.",
     "",
     ...sections,
   ].join("\n");

@@ -51,11 +51,7 @@ const LOOKUP_FUNCTIONS = new Set([
 function categorize(source: string, fn: string): Category | null {
   if (!source.includes("src/") && !source.includes("node_modules/")) return null;
   if (/src\/(canonicalize|prefix|plan|upstream\/body)\/|src\/edge\/prepare\.ts/.test(source)) return "engine";
-  if (
-    /src\/(tracker|keepalive|economics)\/|src\/edge\/(tracker-client|tracker-cache|record|capture)\.ts/.test(
-      source,
-    )
-  ) {
+  if (/src\/(tracker|keepalive|economics)\/|src\/edge\/(record|capture)\.ts/.test(source)) {
     return LOOKUP_FUNCTIONS.has(fn) ? "tracker lookup" : "tracker record + keepalive capture";
   }
   if (source.includes("src/edge/body.ts")) return "body read + JSON.parse";

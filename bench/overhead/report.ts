@@ -90,7 +90,7 @@ function armTables(groups: GroupResult[], facts: Facts): string[] {
   }
   const mem = (xs: number[]) => (xs.length ? xs.map((x) => x.toFixed(0)).join(" + ") : "–");
   out.push(
-    `Memory after the latency phase (${facts.memory.requests} requests per wrangler dev instance; VmRSS of its workerd processes, MiB — the dev proxy's and the runtime's): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/edge/tracker-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
+    `Memory after the latency phase (${facts.memory.requests} requests per wrangler dev instance; VmRSS of its workerd processes, MiB — the dev proxy's and the runtime's): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/tracker/client-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
   );
   return out;
 }
@@ -216,7 +216,7 @@ function trackerSection(cells: CellResult[]): string[] {
   const out = [
     "### Tracker lookup RPC (ms, local)",
     "",
-    "What a request would pay if it asked the tracker: no proxied request does any more (issue 19: plans come from the isolate's state, `src/edge/tracker-client.ts` `planLookup`, and the record's answer warms it); only a dev-clock request sent with `x-stoker-dev-await-tracker` still sends a lookup. Stoker's Tracker class (unchanged, behind the reference worker's `/t/lookup`) queried with the chain hashes of each realistic request, while the conversations it was built from are recorded, so lookups find real rows. *Added* = the lookup route − a `/t/noop` route with the same body, back to back in alternating order: the Durable Object RPC, validation and the SQLite query, with the HTTP hop and JSON parsing cancelled. Both the DO and the caller are in one local workerd; a deployed tracker may be in another data center than the request.",
+    "What a request would pay if it asked the tracker: no proxied request does any more (issue 19: plans come from the isolate's state, `src/tracker/client.ts` `planLookup`, and the record's answer warms it); only a dev-clock request sent with `x-stoker-dev-await-tracker` still sends a lookup. Stoker's Tracker class (unchanged, behind the reference worker's `/t/lookup`) queried with the chain hashes of each realistic request, while the conversations it was built from are recorded, so lookups find real rows. *Added* = the lookup route − a `/t/noop` route with the same body, back to back in alternating order: the Durable Object RPC, validation and the SQLite query, with the HTTP hop and JSON parsing cancelled. Both the DO and the caller are in one local workerd; a deployed tracker may be in another data center than the request.",
     "",
     "| upstream | prompt size | lookups | hashes per lookup | **added p50 / p99** | lookup route p50 / p99 | noop route p50 / p99 |",
     "|---|---|---|---|---|---|---|",

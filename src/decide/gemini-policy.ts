@@ -104,3 +104,75 @@ export function chooseExtension(
     storageUsd(model, cache.tokens, nowMs + PERIOD_MS - cache.expireAt) <= budgetLeftUsd
   );
 }
+
+/** A live cache as the review weighs it: its size, its expiry and its prefix's last request. */
+export interface HeldCache {
+  tokens: number;
+  expireAt: number;
+  /** The last request that held its prefix (served by it or not). */
+  lastSeen: number;
+}
+
+/**
+ * Mean gaps of silence that say a prefix's returns stopped: a Poisson stream at the prefix's own rate stays
+ * this silent 5 % of the time (e^−3). Shorter silences say nothing of a steady stream, whose next gap does not
+ * depend on the time since the last request.
+ */
+export const SILENT_GAPS = 3;
+
+/**
+ * Whether to delete a live cache now, before its TTL ends: its prefix's expected returns no longer pay the
+ * storage left to run (`decideKeep` over the time to its expiry). The expected rate is the prefix's history up
+ * to now (returns over the time since it was first seen, so it falls while nothing comes), and, once the
+ * silence since its last request is SILENT_GAPS mean gaps long, no more than one return per silence so far.
+ * The storage saved is what a deletion now spares: `storageUsd` of the time left.
+ */
+export function chooseDeletion(
+  cache: HeldCache,
+  history: BoundaryHistory | undefined,
+  model: ModelInfo,
+  nowMs: number,
+): boolean {
+  if (cache.expireAt <= nowMs) return false;
+  const steady = history ? returnsPerHour(history.seen, history.firstSeen, nowMs, nowMs, 0) : 0;
+  const idleH = Math.max(0, nowMs - cache.lastSeen) / 3_600_000;
+  const rate = idleH * steady > SILENT_GAPS ? Math.min(steady, 1 / idleH) : steady;
+  const keep = decideKeep({
+    tokens: cache.tokens,
+    model,
+    returnsPerHour: rate,
+    implicitHitRate: implicitShare(rate),
+    periodHours: (cache.expireAt - nowMs) / 3_600_000,
+  });
+  return keep.action === "delete";
+}
+
+/** Reviews closer than this to the expiry are not scheduled: little storage is left to spare. */
+export const REVIEW_MIN_LEFT_MS = 60_000;
+
+/**
+ * The first time from `fromMs` at which `chooseDeletion` says delete, to the second, when no new request
+ * comes; null when the cache runs out (or is within REVIEW_MIN_LEFT_MS of it) first. With no new request the
+ * expected rate only falls; the value of keeping rises with it until the implicit cache's share stops
+ * mattering and falls after, so once `fromMs` is not itself due the answer is the edge of one interval,
+ * found by bisection.
+ */
+export function deletionDueAt(
+  cache: HeldCache,
+  history: BoundaryHistory | undefined,
+  model: ModelInfo,
+  fromMs: number,
+): number | null {
+  const last = cache.expireAt - REVIEW_MIN_LEFT_MS;
+  if (last <= fromMs) return null;
+  if (chooseDeletion(cache, history, model, fromMs)) return fromMs;
+  if (!chooseDeletion(cache, history, model, last)) return null;
+  let lo = fromMs;
+  let hi = last;
+  while (hi - lo > 1000) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (chooseDeletion(cache, history, model, mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}

@@ -13,11 +13,18 @@ import {
   rewriteForCache,
 } from "../plan/gemini.ts";
 import type { Analysis } from "../prefix/types.ts";
-import type { GeminiCacheState, PrefixHistory } from "../tracker/gemini-caches.ts";
+import { recordSafely, trackerFor } from "../tracker/client.ts";
+import { type GeminiCacheState, keptHeaders, type PrefixHistory } from "../tracker/gemini-caches.ts";
+import {
+  dropGeminiCache,
+  heardGeminiCaches,
+  heldGeminiCaches,
+  holdGeminiCache,
+} from "../tracker/gemini-held.ts";
 import type { RecordRequest } from "../tracker/types.ts";
+import type { Accounting } from "../upstream/accounting.ts";
 import type { Usage } from "../upstream/usage.ts";
 import type { Tenant } from "./auth.ts";
-import { recordSafely, trackerFor } from "./tracker-client.ts";
 
 /** A cache this close to its expiry is not used (the request could arrive after it). */
 const MARGIN_MS = 60_000;
@@ -31,6 +38,8 @@ export interface ExplicitPlan {
   text: string | null;
   /** After the response, off the request path: count the use and extend, or decide and create. */
   after(usage: Usage | null, ok: boolean): Promise<void>;
+  /** The provider refused the cache (expired early, deleted elsewhere): the isolate forgets it. */
+  vanished(): void;
 }
 
 export interface ExplicitInput {
@@ -52,6 +61,13 @@ export interface ExplicitInput {
 
 type Lookup = { caches: GeminiCacheState[]; history: PrefixHistory[]; budgetLeftUsd: number };
 
+/**
+ * How long the answer after the response may take: off the request path, so a far tracker's round trip is
+ * waited for, within waitUntil's 30 s (the creation and its record come after it).
+ */
+const AFTER_DEADLINE_MS = 5_000;
+
+/** The tracker's answer for `hashes`, after the response (within AFTER_DEADLINE_MS), or null. */
 async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -62,7 +78,7 @@ async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | 
       MARGIN_MS,
     );
     const late = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), input.config.trackerDeadlineMs);
+      timer = setTimeout(() => resolve("timeout"), AFTER_DEADLINE_MS);
     });
     const answer = await Promise.race([call, late]);
     if (answer === "timeout") {
@@ -82,12 +98,14 @@ async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | 
 }
 
 /**
- * Plans a Gemini request's explicit cache: a live cache of this tenant that holds exactly the request's
- * prefix is used (the request rewritten byte-exactly), else, after the response, one may be created where
- * the decision core says reuse pays. Managed tenants only (a cache lives under the key that created it),
- * never with the tenant's `geminiExplicit` off. Fails open: null forwards the canonical body.
+ * Plans a Gemini request's explicit cache from what this isolate holds, never a wait on the tracker: a live
+ * cache of this tenant that holds exactly the request's prefix is used (the request rewritten byte-exactly);
+ * after the response, off the request path, the tracker is asked what it knows (which warms the isolate's
+ * copy, gemini-held.ts) and the cache is extended, or one created where the decision core says reuse pays.
+ * Managed tenants only (a cache lives under the key that created it), never with the tenant's
+ * `geminiExplicit` off. Fails open: null forwards the canonical body.
  */
-export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan | null> {
+export function planExplicit(input: ExplicitInput): ExplicitPlan | null {
   const { analysis, tenant } = input;
   if (analysis?.upstream !== "gemini" || tenant.mode !== "managed") return null;
   if (!tenant.cache.geminiExplicit || tenant.cache.disabled) return null;
@@ -95,12 +113,9 @@ export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan |
   if (model.cacheStyle !== "gemini" || model.storagePerMTokHour === undefined) return null;
   const boundaries = cacheBoundaries(analysis).filter((b) => b.tokens >= model.minCacheableTokens);
   if (boundaries.length === 0) return null;
-  const found = await lookup(
-    input,
-    boundaries.map((b) => b.hash),
-  );
-  if (!found) return null;
-  const ref = found.caches.find((c) => matchesCache(analysis, c)) ?? null;
+  const hashes = boundaries.map((b) => b.hash);
+  const held = heldGeminiCaches(tenant.id, input.model, hashes, input.nowMs, MARGIN_MS);
+  const ref = held.find((c) => matchesCache(analysis, c)) ?? null;
   let body: string | null = null;
   if (ref) {
     try {
@@ -117,10 +132,19 @@ export async function planExplicit(input: ExplicitInput): Promise<ExplicitPlan |
     body,
     ref,
     text: ref ? `gemini cache=${ref.contents}:${ref.tokens}` : null,
-    after: (usage, ok) =>
-      ref
-        ? extend(input, model, ref, found.history, found.budgetLeftUsd, ok)
-        : maybeCreate(input, model, boundaries, found.history, found.budgetLeftUsd, usage, ok),
+    vanished: () => {
+      if (ref) dropGeminiCache(tenant.id, ref.name);
+    },
+    after: async (usage, ok) => {
+      const found = await lookup(input, hashes);
+      if (!found) return;
+      heardGeminiCaches(tenant.id, input.model, hashes, found.caches);
+      if (ref) {
+        // The tracker's row is the newer one (another isolate may have extended it meanwhile).
+        const current = found.caches.find((c) => c.name === ref.name) ?? ref;
+        await extend(input, model, current, found.history, found.budgetLeftUsd, ok);
+      } else await maybeCreate(input, model, boundaries, found.history, found.budgetLeftUsd, usage, ok);
+    },
   };
 }
 
@@ -147,6 +171,7 @@ async function extend(
       const answered = (await res.json().catch(() => null)) as { expireTime?: unknown } | null;
       const set = typeof answered?.expireTime === "string" ? Date.parse(answered.expireTime) : Number.NaN;
       expireAt = Number.isFinite(set) ? set : now + PERIOD_MS;
+      holdGeminiCache(input.tenant.id, { ...ref, expireAt });
       const storage = storageUsd(model, ref.tokens, expireAt - ref.expireAt);
       await account(
         input,
@@ -216,6 +241,7 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
       const createdAt = Number.isFinite(time(json.createTime)) ? time(json.createTime) : now;
       if (typeof json.name === "string" && Number.isSafeInteger(tokens) && tokens > 0) {
         ref = { name: json.name, model: input.model, hash: b.hash, contents: b.contents, tokens };
+        holdGeminiCache(input.tenant.id, { ...ref, expireAt, uses: 0 });
         const creation = costOfUsage(model, {
           inputTokens: tokens,
           uncachedTokens: 0,
@@ -242,7 +268,9 @@ async function create(input: ExplicitInput, model: ModelInfo, b: CacheBoundary, 
       fault: err instanceof Error ? err.name : "unknown",
     });
   }
-  await quietly(input, "gemini_created", () => stub.geminiCreated(b.hash, ref, now, expireAt));
+  await quietly(input, "gemini_created", () =>
+    stub.geminiCreated(b.hash, ref, now, expireAt, keptHeaders(input.headers)),
+  );
 }
 
 /** A call to the Gemini API with the request's credential (managed key) and headers. */
@@ -282,8 +310,7 @@ async function account(
   plan: string,
   tokens = 0,
 ): Promise<void> {
-  const record: RecordRequest = {
-    tenantId: input.tenant.id,
+  const accounting: Accounting = {
     requestId: `${input.requestId}:${endpoint}`,
     at: input.nowMs,
     upstream: "gemini",
@@ -306,6 +333,10 @@ async function account(
     ttfbMs: 0,
     durationMs: 0,
     plan,
+  };
+  const record: RecordRequest = {
+    ...accounting,
+    tenantId: input.tenant.id,
     family: null,
     conversation: null,
     estimatedTokens: 0,

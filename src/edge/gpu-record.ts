@@ -1,31 +1,20 @@
 import type { Context } from "hono";
-import { type GpuOutcome, gpuRecord } from "../gpu/record.ts";
+import { type GpuOutcome, gpuAccounting, gpuRecord } from "../gpu/record.ts";
+import { recordSafely } from "../tracker/client.ts";
+import { accountingLogFields } from "../upstream/accounting.ts";
 import type { AppEnv } from "./context.ts";
-import { recordSafely } from "./tracker-client.ts";
 
-/** One log line (counts only) and, after the response, one tracker record. Never fails the request. */
+/** One log line (counts only) and, after the response, one tracker record, both from the request's accounting. Never fails the request. */
 export function recordGpu(c: Context<AppEnv>, o: GpuOutcome): void {
   const log = c.var.log;
-  log.info("request.done", {
-    tenant: o.tenantId,
-    upstream: `gpu:${o.pool.name}`,
-    endpoint: o.endpoint,
-    model: o.model,
-    stream: o.stream,
-    status: o.status,
-    result: o.result,
-    backend: o.backend,
-    attempts: o.attempts,
-    input_tokens: o.usage?.inputTokens,
-    cache_read_tokens: o.usage?.cacheReadTokens,
-    output_tokens: o.usage?.outputTokens,
-    ttfb_ms: o.ttfbMs,
-    duration_ms: o.durationMs,
-    plan: o.plan,
-  });
+  const accounting = gpuAccounting(o);
+  log.info(
+    "request.done",
+    accountingLogFields(accounting, { tenant: o.tenantId, backend: o.backend, attempts: o.attempts }),
+  );
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
-      recordSafely(c.env, o.tenantId, gpuRecord(o), log),
+      recordSafely(c.env, o.tenantId, gpuRecord(o, false, accounting), log),
     ),
   );
 }

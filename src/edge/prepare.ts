@@ -133,7 +133,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       model: analysis.model.slice(0, 200),
     });
   } catch (err) {
-    // The worker's lookup never throws (tracker-client.ts); another caller's may: plan without it.
+    // The worker's lookup never throws (src/tracker/client.ts); another caller's may: plan without it.
     input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
   }
   const known = found.known;

@@ -5,6 +5,7 @@ import { StokerError } from "../core/errors.ts";
 import type { ProviderKeyName } from "../core/provider.ts";
 import { compatModelInfo } from "../economics/compat.ts";
 import { modelInfo } from "../economics/models.ts";
+import { planLookup } from "../tracker/client.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -29,7 +30,6 @@ import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
-import { planLookup } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
@@ -202,7 +202,7 @@ export function proxy(spec: EndpointSpec) {
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
     if (spec.endpoint === "generate_content") {
-      explicit = await planExplicit({
+      explicit = planExplicit({
         env: c.env,
         config,
         tenant,
@@ -245,6 +245,7 @@ export function proxy(spec: EndpointSpec) {
     if (explicit?.body && !upstream.ok && [400, 403, 404].includes(upstream.status)) {
       c.var.log.warn("engine.fault", { op: "gemini_cached_request", status: upstream.status });
       await upstream.body?.cancel();
+      explicit.vanished();
       explicit = null;
       planText = prepared.planText;
       try {

@@ -3,33 +3,25 @@ import type { Provider } from "../core/provider.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
+import { recordSafely } from "../tracker/client.ts";
+import { learnOutcome } from "../tracker/client-cache.ts";
 import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
+import { type Accounting, accountingLogFields } from "../upstream/accounting.ts";
 import type { Outcome } from "../upstream/outcome.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
 import type { Prepared } from "./prepare.ts";
-import { learnOutcome } from "./tracker-cache.ts";
-import { recordSafely } from "./tracker-client.ts";
 
-/** The accounting row (and prefix facts) for one outcome. */
-export function toRecord(
-  outcome: Outcome,
-  prepared: Prepared,
-  capture: KeepaliveCapture | null,
-  models: ModelTable,
-  /** The request's model row when the edge looked it up already (`c.var.model`). */
-  info?: ModelInfo,
-): RecordRequest {
+/** The outcome's model row (a compat upstream's models are priced as OpenAI's when its table lacks them). */
+function outcomeModel(outcome: Outcome, models: ModelTable): ModelInfo {
+  const provider = outcome.upstream.startsWith("compat:") ? "openai" : (outcome.upstream as Provider);
+  return modelInfo(outcome.model, models, provider);
+}
+
+/** The request's accounting, from its outcome: built once, logged, recorded and stored as it is. */
+export function accountingOf(outcome: Outcome, model: ModelInfo): Accounting {
   const usage = outcome.usage;
-  const model =
-    info ??
-    modelInfo(
-      outcome.model,
-      models,
-      outcome.upstream.startsWith("compat:") ? "openai" : (outcome.upstream as Provider),
-    );
   return {
-    tenantId: outcome.tenantId,
     requestId: outcome.requestId,
     at: outcome.startedAt,
     upstream: outcome.upstream,
@@ -45,6 +37,24 @@ export function toRecord(
     ttfbMs: outcome.ttfbMs,
     durationMs: outcome.durationMs,
     plan: outcome.plan,
+  };
+}
+
+/** The tracker's record of one outcome: its accounting and what the tracker learns of its prefix. */
+export function toRecord(
+  outcome: Outcome,
+  prepared: Prepared,
+  capture: KeepaliveCapture | null,
+  models: ModelTable,
+  /** The request's model row when the edge looked it up already (`c.var.model`). */
+  info?: ModelInfo,
+  /** The accounting when the caller built it already (`recordOutcome`). */
+  accounting?: Accounting,
+): RecordRequest {
+  const model = info ?? outcomeModel(outcome, models);
+  return {
+    ...(accounting ?? accountingOf(outcome, model)),
+    tenantId: outcome.tenantId,
     family: prepared.analysis?.family ?? null,
     conversation: prepared.analysis?.conversation ?? null,
     estimatedTokens: prepared.analysis?.totalTokens ?? 0,
@@ -64,7 +74,7 @@ export function toRecord(
 
 /**
  * The single outcome hook: after the response, via waitUntil, one log line (counts only, no content) and
- * one tracker record. Nothing here can fail or delay the client's request.
+ * one tracker record, both from the request's accounting. Nothing here can fail or delay the client's request.
  */
 export function recordOutcome(
   c: Context<AppEnv>,
@@ -72,34 +82,19 @@ export function recordOutcome(
   prepared: Prepared,
   capture: KeepaliveCapture | null,
 ): void {
-  const { usage } = outcome;
   const log = c.var.log;
-  log.info("request.done", {
-    tenant: outcome.tenantId,
-    upstream: outcome.upstream,
-    endpoint: outcome.endpoint,
-    model: outcome.model,
-    stream: outcome.stream,
-    status: outcome.status,
-    result: outcome.result,
-    input_tokens: usage?.inputTokens,
-    cache_read_tokens: usage?.cacheReadTokens,
-    cache_write_5m_tokens: usage?.cacheWrite5mTokens,
-    cache_write_1h_tokens: usage?.cacheWrite1hTokens,
-    uncached_tokens: usage?.uncachedTokens,
-    output_tokens: usage?.outputTokens,
-    headers_ms: outcome.headersMs,
-    ttfb_ms: outcome.ttfbMs,
-    duration_ms: outcome.durationMs,
-    plan: outcome.plan,
-  });
+  const { models, keepalive } = c.var.config;
+  const info = c.var.model ?? outcomeModel(outcome, models);
+  const accounting = accountingOf(outcome, info);
+  log.info(
+    "request.done",
+    accountingLogFields(accounting, { tenant: outcome.tenantId, headers_ms: outcome.headersMs }),
+  );
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
-  const { models, keepalive } = c.var.config;
-  const info = c.var.model;
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
-      const record = toRecord(outcome, prepared, capture, models, info);
+      const record = toRecord(outcome, prepared, capture, models, info, accounting);
       // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
       // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
       learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());

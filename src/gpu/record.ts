@@ -1,5 +1,6 @@
 import type { GpuPoolConfig } from "../core/gpu-config.ts";
 import type { RecordRequest } from "../tracker/types.ts";
+import type { Accounting } from "../upstream/accounting.ts";
 import type { Usage } from "../upstream/usage.ts";
 import type { GpuEndpoint } from "./prompt.ts";
 
@@ -35,12 +36,11 @@ export interface GpuOutcome {
   attempts: number;
 }
 
-/** The tracker's accounting row for a GPU request: upstream `gpu:<pool>`, no provider prefix beliefs. */
-export function gpuRecord(o: GpuOutcome, keepalive = false): RecordRequest {
+/** A GPU request's accounting: upstream `gpu:<pool>`, priced in GPU time. */
+export function gpuAccounting(o: GpuOutcome, keepalive = false): Accounting {
   const usdPerS = o.pool.usdPerGpuHour / 3600;
   const seconds = o.usage ? gpuSeconds(o.pool, o.usage) : { used: 0, withoutCache: 0 };
   return {
-    tenantId: o.tenantId,
     requestId: o.requestId,
     at: o.startedAt,
     upstream: `gpu:${o.pool.name}`,
@@ -56,6 +56,19 @@ export function gpuRecord(o: GpuOutcome, keepalive = false): RecordRequest {
     ttfbMs: Math.max(0, Math.round(o.ttfbMs)),
     durationMs: Math.max(0, Math.round(o.durationMs)),
     plan: o.plan.slice(0, 500),
+  };
+}
+
+/** The tracker's record of a GPU request: its accounting, no provider prefix beliefs. */
+export function gpuRecord(
+  o: GpuOutcome,
+  keepalive = false,
+  accounting = gpuAccounting(o, keepalive),
+): RecordRequest {
+  const usdPerS = o.pool.usdPerGpuHour / 3600;
+  return {
+    ...accounting,
+    tenantId: o.tenantId,
     // The pool object keeps what each backend holds; the tracker only accounts.
     family: null,
     conversation: null,

@@ -2,7 +2,7 @@ import type { Config } from "../core/config.ts";
 import { open } from "../core/crypto.ts";
 import type { GpuPoolConfig } from "../core/gpu-config.ts";
 import { createLogger } from "../core/log.ts";
-import { recordSafely } from "../edge/tracker-client.ts";
+import { recordSafely } from "../tracker/client.ts";
 import { openAIChatUsage, type Usage } from "../upstream/usage.ts";
 import type { PoolState } from "./pool-state.ts";
 import { GPU_PATHS, type GpuEndpoint } from "./prompt.ts";

@@ -1,4 +1,4 @@
-import { trackerFor } from "../edge/tracker-client.ts";
+import { trackerFor } from "../tracker/client.ts";
 import type { KeepaliveReport } from "../tracker/types.ts";
 import { CRON_BATCH, registry } from "./registry.ts";
 

@@ -49,7 +49,7 @@ export class TooManyFailedLookups extends Error {
 export function forgetResolved(): void {
   known.clear();
   unknown.clear();
-  bumpTenantEpoch(); // and every other per-isolate cache of tenant state (src/edge/tracker-cache.ts)
+  bumpTenantEpoch(); // and every other per-isolate cache of tenant state (src/tracker/client-cache.ts)
 }
 
 /** How many entries each per-isolate cache holds (for tests and the flood benchmark). */

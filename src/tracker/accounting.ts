@@ -1,8 +1,30 @@
-import type { RecordRequest, Totals } from "./types.ts";
+import { type Accounting, USAGE_FIELDS } from "../upstream/accounting.ts";
+import type { Totals } from "./types.ts";
+
+/** The `requests` row of one request's accounting, in the column order of `insertRequest`. */
+export function accountingRow(a: Accounting): SqlStorageValue[] {
+  const u = a.usage;
+  return [
+    a.requestId,
+    a.at,
+    a.upstream,
+    a.endpoint,
+    a.model,
+    a.stream ? 1 : 0,
+    a.keepalive ? 1 : 0,
+    a.status,
+    a.result,
+    ...USAGE_FIELDS.map((k) => u?.[k] ?? 0),
+    a.costUsd,
+    a.costWithoutCacheUsd,
+    a.ttfbMs,
+    a.durationMs,
+    a.plan,
+  ];
+}
 
 /** Adds one accounting row; false when the request id was already counted (a retried record). */
-export function insertRequest(sql: SqlStorage, r: RecordRequest): boolean {
-  const u = r.usage;
+export function insertRequest(sql: SqlStorage, a: Accounting): boolean {
   // RETURNING yields a row only for an insert that happened: `rowsWritten` also counts the AUTOINCREMENT
   // sequence's write, so it is 1 for an ignored duplicate too.
   const inserted = sql.exec(
@@ -10,26 +32,7 @@ export function insertRequest(sql: SqlStorage, r: RecordRequest): boolean {
       input_tokens, uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
       cost_usd, cost_without_cache_usd, ttfb_ms, duration_ms, plan)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-    r.requestId,
-    r.at,
-    r.upstream,
-    r.endpoint,
-    r.model,
-    r.stream ? 1 : 0,
-    r.keepalive ? 1 : 0,
-    r.status,
-    r.result,
-    u?.inputTokens ?? 0,
-    u?.uncachedTokens ?? 0,
-    u?.cacheReadTokens ?? 0,
-    u?.cacheWrite5mTokens ?? 0,
-    u?.cacheWrite1hTokens ?? 0,
-    u?.outputTokens ?? 0,
-    r.costUsd,
-    r.costWithoutCacheUsd,
-    r.ttfbMs,
-    r.durationMs,
-    r.plan,
+    ...accountingRow(a),
   );
   return inserted.toArray().length > 0;
 }

@@ -1,3 +1,4 @@
+import { SIM_NOW_HEADER } from "../core/clock.ts";
 import type { GeminiCacheRef } from "../plan/gemini.ts";
 
 // v7: Gemini explicit caches Stoker created for this tenant (the names never leave its tracker), and short
@@ -17,6 +18,10 @@ export const GEMINI_CACHES_V7 = [
   `CREATE INDEX IF NOT EXISTS gemini_caches_hash ON gemini_caches (hash)`,
   `CREATE TABLE IF NOT EXISTS gemini_claims (hash TEXT PRIMARY KEY, until INTEGER NOT NULL)`,
 ];
+
+// v8: the forwarded headers of the request that created a cache (credentials removed), so the tracker can
+// delete it at the provider on its own once returns stop paying its storage (gemini-review.ts).
+export const GEMINI_CACHES_V8 = [`ALTER TABLE gemini_caches ADD COLUMN headers TEXT`];
 
 /** A cache Stoker holds for the tenant, as the edge plans with it. */
 export interface GeminiCacheState extends GeminiCacheRef {
@@ -121,12 +126,21 @@ export function claim(sql: SqlStorage, hash: string, model: string, nowMs: numbe
   return true;
 }
 
-/** Stores a cache the provider created; releases its claim and drops rows long expired. */
-export function created(sql: SqlStorage, ref: GeminiCacheRef, nowMs: number, expireAt: number): void {
+/**
+ * Stores a cache the provider created, with the headers to address it by (credentials removed); releases
+ * its claim and drops rows long expired.
+ */
+export function created(
+  sql: SqlStorage,
+  ref: GeminiCacheRef,
+  nowMs: number,
+  expireAt: number,
+  headers: [string, string][] = [],
+): void {
   sql.exec("DELETE FROM gemini_claims WHERE hash = ? OR until < ?", ref.hash, nowMs);
   sql.exec(
-    `INSERT INTO gemini_caches (name, hash, model, contents, tokens, created_at, expire_at, last_use, uses)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (name) DO NOTHING`,
+    `INSERT INTO gemini_caches (name, hash, model, contents, tokens, created_at, expire_at, last_use, uses, headers)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (name) DO NOTHING`,
     ref.name,
     ref.hash,
     ref.model,
@@ -135,6 +149,7 @@ export function created(sql: SqlStorage, ref: GeminiCacheRef, nowMs: number, exp
     nowMs,
     expireAt,
     nowMs,
+    JSON.stringify(headers),
   );
   sql.exec("DELETE FROM gemini_caches WHERE expire_at < ?", nowMs - KEEP_EXPIRED_MS);
   sql.exec(
@@ -187,4 +202,100 @@ export function validModel(model: unknown): model is string {
 /** A cache name the tracker accepts. */
 export function validName(name: unknown): name is string {
   return typeof name === "string" && NAME.test(name);
+}
+
+/** A live cache with what its review weighs: its prefix's history and the headers to address it by. */
+export interface ReviewedCache {
+  name: string;
+  hash: string;
+  model: string;
+  tokens: number;
+  expireAt: number;
+  lastSeen: number;
+  seen: number;
+  firstSeen: number;
+  headers: [string, string][];
+}
+
+/** Live caches (at most `limit`, soonest expiry first) with their prefixes' rows, for the deletion review. */
+export function reviewable(sql: SqlStorage, nowMs: number, limit: number): ReviewedCache[] {
+  return sql
+    .exec<{
+      name: string;
+      hash: string;
+      model: string;
+      tokens: number;
+      expire_at: number;
+      last_use: number;
+      created_at: number;
+      seen: number | null;
+      first_seen: number | null;
+      last_seen: number | null;
+      headers: string | null;
+    }>(
+      `SELECT c.name, c.hash, c.model, c.tokens, c.expire_at, c.last_use, c.created_at, c.headers,
+              p.seen, p.first_seen, p.last_seen
+         FROM gemini_caches c LEFT JOIN prefixes p ON p.hash = c.hash
+        WHERE c.expire_at > ? ORDER BY c.expire_at LIMIT ?`,
+      nowMs,
+      limit,
+    )
+    .toArray()
+    .map((r) => ({
+      name: r.name,
+      hash: r.hash,
+      model: r.model,
+      tokens: r.tokens,
+      expireAt: r.expire_at,
+      lastSeen: Math.max(r.last_use, r.last_seen ?? 0),
+      seen: r.seen ?? 1,
+      firstSeen: r.first_seen ?? r.created_at,
+      headers: parseHeaders(r.headers),
+    }));
+}
+
+function parseHeaders(raw: string | null): [string, string][] {
+  try {
+    const v = JSON.parse(raw ?? "[]") as unknown;
+    return validHeaders(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Marks a cache deleted at the provider (or found gone there): it ends now. */
+export function ended(sql: SqlStorage, name: string, nowMs: number): void {
+  sql.exec("UPDATE gemini_caches SET expire_at = MIN(expire_at, ?) WHERE name = ?", nowMs, name);
+}
+
+/** Header names never stored with a cache: credentials, and Stoker's own. */
+const SECRET_HEADER = /^(x-goog-api-key|authorization|x-api-key|cookie|proxy-authorization|x-stoker-.*)$/i;
+
+/** Forwarded headers a cache may keep: at most 64 short pairs, none of them a credential. */
+export function validHeaders(v: unknown): v is [string, string][] {
+  return (
+    Array.isArray(v) &&
+    v.length <= 64 &&
+    v.every(
+      (h) =>
+        Array.isArray(h) &&
+        h.length === 2 &&
+        typeof h[0] === "string" &&
+        typeof h[1] === "string" &&
+        h[0].length <= 100 &&
+        h[1].length <= 1000 &&
+        !SECRET_HEADER.test(h[0]),
+    )
+  );
+}
+
+/** The headers of `headers` a cache keeps (validHeaders' rule). */
+export function keptHeaders(headers: Headers): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of headers) {
+    if (SECRET_HEADER.test(k) || k === "content-length" || k === SIM_NOW_HEADER) continue;
+    if (k.length > 100 || v.length > 1000) continue;
+    if (out.length < 64) out.push([k, v]);
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { GEMINI_CACHES_V7 } from "./gemini-caches.ts";
+import { GEMINI_CACHES_V7, GEMINI_CACHES_V8 } from "./gemini-caches.ts";
 
 const V1 = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -170,7 +170,16 @@ const V5 = [
 const V6 = [`DELETE FROM family_gaps`, `ALTER TABLE conversations ADD COLUMN ends TEXT`];
 
 /** Each entry upgrades the layout by one version; the schema version is their count. */
-const MIGRATIONS: readonly (readonly string[])[] = [V1, V2, V3, V4, V5, V6, GEMINI_CACHES_V7];
+const MIGRATIONS: readonly (readonly string[])[] = [
+  V1,
+  V2,
+  V3,
+  V4,
+  V5,
+  V6,
+  GEMINI_CACHES_V7,
+  GEMINI_CACHES_V8,
+];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Creates or upgrades the tables; idempotent, run in the constructor under blockConcurrencyWhile. */

@@ -34,9 +34,11 @@ import {
   release,
   used,
   validCacheRef,
+  validHeaders,
   validModel,
   validName,
 } from "./gemini-caches.ts";
+import { type GeminiReviewReport, nextGeminiReview, reviewGeminiCaches } from "./gemini-review.ts";
 import { sqlKeepaliveDeps } from "./keepalive-deps.ts";
 import {
   emptyReport,
@@ -181,12 +183,16 @@ export class Tracker extends DurableObject<Env> {
     return { ok: true, value: claim(this.ctx.storage.sql, hash, model, nowMs) };
   }
 
-  /** Stores a cache the provider created (or, with `ref` null, releases the claim on `hash`). */
+  /**
+   * Stores a cache the provider created (or, with `ref` null, releases the claim on `hash`), with the
+   * forwarded headers of the request that created it (no credentials), which its deletion is sent with.
+   */
   async geminiCreated(
     hash: string,
     ref: GeminiCacheRef | null,
     nowMs: number,
     expireAt: number,
+    headers: [string, string][] = [],
   ): Promise<RpcResult<null>> {
     const invalid = rejectInvalid(() => validateLookup([hash]));
     if (invalid) return invalid;
@@ -195,7 +201,9 @@ export class Tracker extends DurableObject<Env> {
       return { ok: true, value: null };
     }
     if (!validCacheRef(ref) || ref.hash !== hash || !(expireAt > nowMs)) return { ok: false, error: "ref" };
-    created(this.ctx.storage.sql, ref, nowMs, expireAt);
+    if (!validHeaders(headers)) return { ok: false, error: "headers" };
+    created(this.ctx.storage.sql, ref, nowMs, expireAt, headers);
+    await this.#reschedule();
     return { ok: true, value: null };
   }
 
@@ -203,7 +211,35 @@ export class Tracker extends DurableObject<Env> {
   async geminiUsed(name: string, nowMs: number, expireAt: number | null): Promise<RpcResult<null>> {
     if (!validName(name)) return { ok: false, error: "name" };
     used(this.ctx.storage.sql, name, nowMs, expireAt);
+    await this.#reschedule();
     return { ok: true, value: null };
+  }
+
+  /**
+   * Deletes the tenant's Gemini explicit caches whose returns stopped paying their storage, as of `nowMs`
+   * (gemini-review.ts): what the alarm and the cron run with each keepalive sweep; tests call it directly.
+   */
+  async reviewGeminiCaches(nowMs: number): Promise<GeminiReviewReport> {
+    const tenantId = this.#tenant();
+    const config = getConfig(this.env);
+    const sql = this.ctx.storage.sql;
+    const due = nextGeminiReview(sql, config, nowMs);
+    if (!tenantId || due === null || due > nowMs) return { reviewed: 0, deleted: 0, savedUsd: 0 };
+    // The key a request of this tenant is sent with (proxy.ts credentialFor): its own, else the deploy's.
+    const deploy = config.upstreams.gemini.apiKey ?? (config.simulator ? "" : null);
+    let key: string | null = deploy;
+    if (!config.tenants.some((t) => t.id === tenantId)) {
+      try {
+        const state = await directory(this.env).keepaliveState(tenantId);
+        key =
+          !state.active || state.brokenProviderKeys.includes("gemini")
+            ? null
+            : (state.providerKeys.gemini ?? deploy);
+      } catch {
+        key = null; // the directory is unreachable: the tenant's own key is unknown, the deploy's not sent
+      }
+    }
+    return reviewGeminiCaches(sql, config, key, nowMs);
   }
 
   /**
@@ -303,7 +339,7 @@ export class Tracker extends DurableObject<Env> {
   }
 
   /**
-   * Several records in one call (the edge coalesces them per isolate, tracker-client.ts), each handled as
+   * Several records in one call (the edge coalesces them per isolate, client.ts), each handled as
    * `record` handles it, in order. A record whose update failed is answered `retry` and left for the edge to
    * send again; records are idempotent per request id, so a retried one never counts twice.
    */
@@ -465,6 +501,7 @@ export class Tracker extends DurableObject<Env> {
   async runKeepalive(nowMs: number): Promise<KeepaliveReport> {
     const tenantId = this.#tenant();
     if (!tenantId) return emptyReport();
+    await this.reviewGeminiCaches(nowMs);
     let apiKeys: RunDeps["apiKeys"] = {};
     let refusedProviders: RunDeps["refusedProviders"] = [];
     let inactive = false;
@@ -516,8 +553,12 @@ export class Tracker extends DurableObject<Env> {
    * nothing due and reports the right time; a sweep always reports.
    */
   async #reschedule(afterRecord = false): Promise<void> {
+    const config = getConfig(this.env);
     const next = this.#keepalive.nextDeadline();
-    const wake = next === null ? null : next - pingLeadMs(getConfig(this.env).keepalive.anthropicTtlMs);
+    const ping = next === null ? null : next - pingLeadMs(config.keepalive.anthropicTtlMs);
+    // A Gemini explicit cache's deletion review wakes the tracker too (gemini-review.ts).
+    const review = nextGeminiReview(this.ctx.storage.sql, config, now());
+    const wake = ping === null ? review : review === null ? ping : Math.min(ping, review);
     if (wake === null) {
       if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
     } else if (wake !== this.#alarmAt) {

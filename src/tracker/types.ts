@@ -4,6 +4,7 @@ import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
+import type { Accounting } from "../upstream/accounting.ts";
 import type { ProviderMiss } from "../upstream/diagnostics.ts";
 import type { Usage } from "../upstream/usage.ts";
 
@@ -32,25 +33,16 @@ export interface KeepaliveCapture {
   body: string;
 }
 
-/** What the edge hands the tracker after a response (via waitUntil). */
-export interface RecordRequest {
+/**
+ * What the edge hands the tracker after a response (via waitUntil): the request's accounting (its
+ * `requests` row) and what the tracker learns of its prefix. One flat object on the wire.
+ */
+export interface RecordRequest extends Accounting, PrefixFacts {
   tenantId: string;
-  requestId: string;
-  at: number;
-  /** `gpu:<pool>` for a GPU pool's requests (accounting only: no prefix beliefs, see docs/gpu.md). */
-  upstream: Provider | `gpu:${string}` | CompatUpstreamId;
-  endpoint: string;
-  model: string;
-  stream: boolean;
-  keepalive: boolean;
-  status: number;
-  result: string;
-  usage: Usage | null;
-  costUsd: number;
-  costWithoutCacheUsd: number;
-  ttfbMs: number;
-  durationMs: number;
-  plan: string | null;
+}
+
+/** What a record tells the tracker beyond its accounting: its prefix (none for GPU pools and Stoker's own requests), prices, capture. */
+export interface PrefixFacts {
   family: string | null;
   /** Hash through the first message: the same for every turn of one conversation. */
   conversation: string | null;

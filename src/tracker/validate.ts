@@ -1,3 +1,4 @@
+import { type Accounting, USAGE_FIELDS } from "../upstream/accounting.ts";
 import { messageIdOf, type ProviderMiss } from "../upstream/diagnostics.ts";
 import type { LookupScope, PositionRecord, RecordRequest } from "./types.ts";
 
@@ -60,11 +61,10 @@ function validatePosition(p: unknown): PositionRecord {
   return p as PositionRecord;
 }
 
-/** A record from the edge; every field checked before anything is written. */
-export function validateRecord(r: unknown): RecordRequest {
+/** The accounting fields of a record (its `requests` row), each checked; the rest of `r` is not looked at. */
+export function validateAccounting(r: unknown): Accounting {
   if (r === null || typeof r !== "object") fail("record");
   const x = r as Record<string, unknown>;
-  text(x.tenantId, "tenantId", 80); // a scope: the id and its generation (src/tenants/scope.ts)
   text(x.requestId, "requestId", 100);
   count(x.at, "at");
   if (
@@ -83,22 +83,22 @@ export function validateRecord(r: unknown): RecordRequest {
   if (x.usage !== null) {
     if (typeof x.usage !== "object") fail("usage");
     const u = x.usage as Record<string, unknown>;
-    for (const k of [
-      "inputTokens",
-      "uncachedTokens",
-      "cacheReadTokens",
-      "cacheWrite5mTokens",
-      "cacheWrite1hTokens",
-      "outputTokens",
-    ]) {
-      count(u[k], `usage.${k}`);
-    }
+    for (const k of USAGE_FIELDS) count(u[k], `usage.${k}`);
   }
   money(x.costUsd, "costUsd");
   money(x.costWithoutCacheUsd, "costWithoutCacheUsd");
   count(x.ttfbMs, "ttfbMs");
   count(x.durationMs, "durationMs");
   if (x.plan !== null && (typeof x.plan !== "string" || x.plan.length > 500)) fail("plan");
+  return r as Accounting;
+}
+
+/** A record from the edge; every field checked before anything is written. */
+export function validateRecord(r: unknown): RecordRequest {
+  if (r === null || typeof r !== "object") fail("record");
+  const x = r as Record<string, unknown>;
+  text(x.tenantId, "tenantId", 80); // a scope: the id and its generation (src/tenants/scope.ts)
+  validateAccounting(r);
   if (x.family !== null && (typeof x.family !== "string" || !HASH.test(x.family))) fail("family");
   if (x.conversation !== null && (typeof x.conversation !== "string" || !HASH.test(x.conversation)))
     fail("conversation");

@@ -8,7 +8,9 @@ import {
 } from "../../src/decide/gemini.ts";
 import {
   chooseCreation,
+  chooseDeletion,
   chooseExtension,
+  deletionDueAt,
   implicitShare,
   MIN_RETURNS,
 } from "../../src/decide/gemini-policy.ts";
@@ -113,5 +115,30 @@ describe("Gemini explicit caches: the worker's choice (decide/gemini-policy.ts)"
       ),
     ).toBe(false);
     expect(chooseExtension(cache, { seen: 2, firstSeen: 0 }, pro3, h, Number.POSITIVE_INFINITY)).toBe(false);
+  });
+
+  it("deletes a cache once its prefix's returns no longer pay the storage left, not before", () => {
+    const pro3 = DEFAULT_MODELS["gemini-3-pro"] as ModelInfo;
+    const MIN = 60_000;
+    // Created at 12 minutes, expiring at 72; 4 requests from 0 to 18 minutes (the e2e test's story).
+    const cache = { tokens: 6_000, expireAt: 72 * MIN, lastSeen: 18 * MIN };
+    const seen = { seen: 4, firstSeen: 0 };
+    expect(chooseDeletion(cache, seen, pro3, 20 * MIN)).toBe(false);
+    expect(chooseDeletion(cache, seen, pro3, 60 * MIN)).toBe(true);
+    const due = deletionDueAt(cache, seen, pro3, 18 * MIN) ?? 0;
+    // 3 returns over the time since the first request fall below the break-even rate (λ·e^(−λ/12)·1.8 = 4.5,
+    // λ ≈ 3.3/h) at about 55 minutes.
+    expect(due).toBeGreaterThan(50 * MIN);
+    expect(due).toBeLessThan(58 * MIN);
+    expect(chooseDeletion(cache, seen, pro3, due - 2000)).toBe(false);
+    expect(chooseDeletion(cache, seen, pro3, due)).toBe(true);
+    // A new request at 30 minutes moves it past the expiry; on 2.5 Flash (storage dear against its input
+    // price) it comes sooner.
+    expect(
+      deletionDueAt({ ...cache, lastSeen: 30 * MIN }, { seen: 5, firstSeen: 0 }, pro3, 30 * MIN),
+    ).toBeNull();
+    expect(deletionDueAt(cache, seen, FLASH, 18 * MIN) ?? 0).toBeLessThan(due);
+    // Nothing is due once too little is left to spare.
+    expect(deletionDueAt({ ...cache, expireAt: 19 * MIN }, seen, pro3, 18 * MIN)).toBeNull();
   });
 });

@@ -153,14 +153,15 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("extends a cache's TTL by PATCH while returns pay its storage, and accounts the storage the extension buys", async () => {
     const tenant = freshTenant();
     const ns = namespace();
-    // Requests at 0, 6, 12 (creates the cache, which expires at 72), 18 (reads it) and 50 minutes (reads it,
-    // with 22 minutes left: extended to 110, as 4 returns in 50 minutes pay an hour of storage).
-    for (const [i, wait] of [6, 6, 6, 32].entries()) {
+    // Requests at 0, 6, 12 (creates the cache, which expires at 72), 18 and 30 (read it) and 45 minutes (reads
+    // it, with 27 minutes left: extended to 105, as 5 returns in 45 minutes pay an hour of storage). The
+    // returns keep paying its storage all along, so the review never deletes it (the next test).
+    for (const [i, wait] of [6, 6, 6, 12, 15].entries()) {
       await ask(tenant.key, ns, `Question ${i}?`);
       await settle();
       await advance(wait * MINUTE);
     }
-    const last = await ask(tenant.key, ns, "Question 4?");
+    const last = await ask(tenant.key, ns, "Question 5?");
     const cached = last.usageMetadata?.cachedContentTokenCount ?? 0;
     expect(cached).toBeGreaterThan(6000);
     const patch = await until("the TTL is extended", async () =>
@@ -173,9 +174,9 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     await advance(3 * 60 * MINUTE);
     await simAdvance(ns, 3 * 3600);
     const bill = (await simStats(ns)).gemini;
-    // Created at 12, extended at 50 to expire at 110: 98 minutes of storage (the simulator's clock runs on with
+    // Created at 12, extended at 45 to expire at 105: 93 minutes of storage (the simulator's clock runs on with
     // the wall clock between the shared clock's jumps: within a few seconds).
-    expect(Math.abs(bill.storage_token_hours - (cached * 98) / 60)).toBeLessThan((cached * 5) / 3600);
+    expect(Math.abs(bill.storage_token_hours - (cached * 93) / 60)).toBeLessThan((cached * 5) / 3600);
     const explicit = await until("the extension is accounted", async () => {
       const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
         headers: { authorization: `Bearer ${tenant.key}` },
@@ -186,7 +187,54 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     const spend =
       (bill.cache_write_1h_input_tokens * PRICE.input + bill.storage_token_hours * PRICE.storage) / 1e6;
     expect(Math.abs(explicit.spend_usd - spend)).toBeLessThan(2e-6);
-    expect(explicit.read_tokens).toBe(2 * cached);
+    expect(explicit.read_tokens).toBe(3 * cached);
+  });
+
+  it("deletes a cache before its TTL ends once returns stop paying its storage, and accounts only the storage used", async () => {
+    const tenant = freshTenant();
+    const ns = namespace();
+    // As in the first test: a cache created at 12 minutes (expiring at 72), read at 18. Then silence: 3
+    // returns over the time since the first request stop paying the storage left at about 55 minutes
+    // (decide/gemini-policy.ts chooseDeletion). The clock jumps to 60: the minute cron runs at the new time,
+    // and the tracker's review deletes the cache there (an alarm would fire at the due time).
+    for (const wait of [6, 6, 6, 42]) {
+      await ask(tenant.key, ns, `Question after ${wait}?`);
+      await settle();
+      await advance(wait * MINUTE);
+    }
+    const del = await until("the cache is deleted", async () =>
+      (await simRequests(ns)).find((r) => r.method === "DELETE"),
+    );
+    expect(del.path).toMatch(/^\/gemini\/v1beta\/cachedContents\/[a-z0-9]+$/);
+    const created = (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents");
+    expect(created).toBeDefined();
+    // The provider's list no longer holds it.
+    const list = (await (
+      await fetch(`${env.SIM_URL}/gemini/v1beta/cachedContents`, { headers: { "x-sim-namespace": ns } })
+    ).json()) as { cachedContents?: unknown[] };
+    expect(list.cachedContents ?? []).toHaveLength(0);
+    await advance(2 * 60 * MINUTE);
+    await simAdvance(ns, 2 * 3600);
+    const bill = (await simStats(ns)).gemini;
+    const tokens = bill.cache_write_1h_input_tokens;
+    expect(tokens).toBeGreaterThan(6000);
+    // Storage from 12 to 60 minutes: 48 of the hour bought, 12 minutes' storage saved.
+    expect(Math.abs(bill.storage_token_hours - (tokens * 48) / 60)).toBeLessThan((tokens * 5) / 3600);
+    const savedUsd = ((tokens - bill.storage_token_hours) * PRICE.storage) / 1e6;
+    expect(savedUsd).toBeGreaterThan(((tokens * 11) / 60) * (PRICE.storage / 1e6));
+    // Stoker's accounting equals the bill: the deletion's row gives back the storage it spared.
+    const explicit = await until("the deletion is accounted", async () => {
+      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
+        headers: { authorization: `Bearer ${tenant.key}` },
+      });
+      const json = (await res.json()) as { gemini_explicit: Explicit };
+      const e = json.gemini_explicit;
+      return e && e.spend_usd < (tokens * (PRICE.input + PRICE.storage)) / 1e6 - 1e-6 ? e : undefined;
+    });
+    const spend =
+      (bill.cache_write_1h_input_tokens * PRICE.input + bill.storage_token_hours * PRICE.storage) / 1e6;
+    expect(Math.abs(explicit.spend_usd - spend)).toBeLessThan(2e-6);
+    expect(explicit.caches_created).toBe(1);
   });
 
   it("resends a request unchanged when its cache is gone upstream (a failure of Stoker's never fails the request)", async () => {

@@ -1,7 +1,7 @@
 // Requests the upstream answered (and billed) but Stoker never accounted, found by the fuzzer
 // (test/hardening/fuzz.test.ts): the tracker's `record` validation (src/tracker/validate.ts) rejects the whole
 // record when one of its parts is over a bound the edge never enforces, and the edge only logs
-// `tracker.fault` (src/edge/tracker-client.ts). Each test here is one such request; each fails until the edge
+// `tracker.fault` (src/tracker/client.ts). Each test here is one such request; each fails until the edge
 // bounds (or drops) the offending part, or the tracker keeps the accounting row and drops only that part.
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";

@@ -1,4 +1,4 @@
-// The request path plans from the isolate's cache of tracker answers (src/edge/tracker-cache.ts) when it
+// The request path plans from the isolate's cache of tracker answers (src/tracker/client-cache.ts) when it
 // can: these tests check that this changes no plan, that the cache is used, that a hung tracker then holds
 // nothing up, and that the record's answer is what a lookup would say.
 import { runInDurableObject } from "cloudflare:test";
@@ -11,8 +11,8 @@ import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { DEV_AWAIT_TRACKER } from "../../src/edge/proxy.ts";
 import { toRecord } from "../../src/edge/record.ts";
-import { forgetAllBeliefs } from "../../src/edge/tracker-cache.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
+import { forgetAllBeliefs } from "../../src/tracker/client-cache.ts";
 import type { Tracker } from "../../src/tracker/tracker.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
 import { anthropicUsage } from "../../src/upstream/usage.ts";

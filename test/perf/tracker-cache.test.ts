@@ -1,4 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import type { PrefixState } from "../../src/plan/types.ts";
+import { forgetResolved } from "../../src/tenants/resolve.ts";
 import {
   cachedAnswer,
   FRESH_MS,
@@ -10,9 +12,7 @@ import {
   learnOutcome,
   MAX_FAMILIES,
   MAX_STATES,
-} from "../../src/edge/tracker-cache.ts";
-import type { PrefixState } from "../../src/plan/types.ts";
-import { forgetResolved } from "../../src/tenants/resolve.ts";
+} from "../../src/tracker/client-cache.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
 
 const T0 = 1_800_000_000_000;

@@ -24,8 +24,8 @@ import { digestsEqual, sha256 } from "../../tenants/keys.ts";
 import { forgetResolved } from "../../tenants/resolve.ts";
 import { tenantScope } from "../../tenants/scope.ts";
 import type { Actor, TenantInfo } from "../../tenants/types.ts";
+import { trackerFor } from "../../tracker/client.ts";
 import type { AppEnv } from "../context.ts";
-import { trackerFor } from "../tracker-client.ts";
 
 const security = [{ adminToken: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -21,9 +21,9 @@ import {
 } from "../../analytics/shape.ts";
 import { now } from "../../core/clock.ts";
 import { StokerError } from "../../core/errors.ts";
+import { trackerFor } from "../../tracker/client.ts";
 import type { AppEnv } from "../context.ts";
 import { tenantAuth } from "../middleware.ts";
-import { trackerFor } from "../tracker-client.ts";
 
 const security = [{ tenantKey: [] }];
 const errors = {

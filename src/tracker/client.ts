@@ -1,10 +1,10 @@
 import type { Logger } from "../core/log.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import type { PlanLookup } from "../plan/context.ts";
-import type { Tracker } from "../tracker/tracker.ts";
-import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "../tracker/types.ts";
-import { MAX_RECORD_BATCH } from "../tracker/validate.ts";
-import { type BeliefScope, cachedAnswer, forgetConversations, heldAnswer, learn } from "./tracker-cache.ts";
+import { type BeliefScope, cachedAnswer, forgetConversations, heldAnswer, learn } from "./client-cache.ts";
+import type { Tracker } from "./tracker.ts";
+import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "./types.ts";
+import { MAX_RECORD_BATCH } from "./validate.ts";
 
 /** The tenant's tracker: one Durable Object per tenant. */
 export function trackerFor(env: Env, tenantId: string): DurableObjectStub<Tracker> {
@@ -29,7 +29,7 @@ const refreshing = new Map<string, Promise<PlanLookup | null>>();
 
 /**
  * Asks the tracker what it knows of `hashes` in `scope` and keeps the answer in the isolate's cache
- * (tracker-cache.ts). Resolves with the answer as planning reads it, or null when the tracker did not answer
+ * (client-cache.ts). Resolves with the answer as planning reads it, or null when the tracker did not answer
  * (logged as a fault); never rejects.
  */
 function refresh(
@@ -84,7 +84,7 @@ export interface PlanLookupOptions {
 /**
  * What a plan reads from the tracker, from what this isolate already holds: never a wait on the tracker.
  * A conversation the isolate heard of within FRESH_MS is planned from the cache (the tracker's answers and
- * this isolate's own outcomes since, tracker-cache.ts). Any other request is planned from what the isolate
+ * this isolate's own outcomes since, client-cache.ts). Any other request is planned from what the isolate
  * holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed, positions it
  * never heard of as unknown), or without state (the stateless plan). What warms the isolate for the
  * conversation's next turn is the request's own record: the tracker answers it with the states of every

@@ -2,9 +2,9 @@ import type { PlanLookup, PlanScope } from "../plan/context.ts";
 import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import { tenantEpoch } from "../tenants/epoch.ts";
-import { type FamilyRate, notePlanInputs, type PlanInputStore, rateAt } from "../tracker/plan-inputs.ts";
-import { type PrefixRow, prefixUpdate, toState } from "../tracker/prefix-update.ts";
-import type { LookupAnswer, RecordRequest } from "../tracker/types.ts";
+import { type FamilyRate, notePlanInputs, type PlanInputStore, rateAt } from "./plan-inputs.ts";
+import { type PrefixRow, prefixUpdate, toState } from "./prefix-update.ts";
+import type { LookupAnswer, RecordRequest } from "./types.ts";
 
 /**
  * How long an isolate plans a conversation's requests from what the tracker last told it about that
