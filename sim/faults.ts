@@ -51,8 +51,13 @@ function parseOne(v: unknown): Fault | string {
     fault.count = v.count;
   }
   if (v.provider !== undefined) {
-    if (v.provider !== "anthropic" && v.provider !== "openai" && v.provider !== "gemini")
-      return 'provider must be "anthropic", "openai" or "gemini"';
+    if (
+      v.provider !== "anthropic" &&
+      v.provider !== "openai" &&
+      v.provider !== "gemini" &&
+      v.provider !== "bedrock"
+    )
+      return 'provider must be "anthropic", "openai", "gemini" or "bedrock"';
     fault.provider = v.provider;
   }
   for (const k of NUMBER_FIELDS) {

@@ -43,6 +43,7 @@ export class Stats {
   anthropic: ProviderTotals = empty();
   openai: ProviderTotals = empty();
   gemini: ProviderTotals = empty();
+  bedrock: ProviderTotals = empty();
 
   /** Adds one billed request. */
   bill(provider: Provider, u: BilledUsage): void {
@@ -61,15 +62,16 @@ export class Stats {
   }
 
   /** The JSON of `GET /__sim/stats`: per provider and summed. */
-  toJSON(): Record<"anthropic" | "openai" | "gemini" | "total", ProviderTotals> {
+  toJSON(): Record<"anthropic" | "openai" | "gemini" | "bedrock" | "total", ProviderTotals> {
     const total = empty();
-    for (const t of [this.anthropic, this.openai, this.gemini]) {
+    for (const t of [this.anthropic, this.openai, this.gemini, this.bedrock]) {
       for (const k of Object.keys(total) as (keyof ProviderTotals)[]) total[k] += t[k];
     }
     return {
       anthropic: { ...this.anthropic },
       openai: { ...this.openai },
       gemini: { ...this.gemini },
+      bedrock: { ...this.bedrock },
       total,
     };
   }
