@@ -75,7 +75,7 @@ export const Figures = z.object(FigureFields).openapi("Figures");
 const Range = z.object({ from: z.string(), to: z.string() });
 
 const Upstream = z.string().openapi({
-  description: "`anthropic`, `openai`, `gemini`, or `gpu:<pool>`",
+  description: "`anthropic`, `openai`, `gemini`, `bedrock`, or `gpu:<pool>`",
   example: "gemini",
 });
 
@@ -276,16 +276,42 @@ const ProviderKey = z
   .min(8)
   .max(512)
   .regex(/^[\x21-\x7e]+$/, "a provider key is printable ASCII without spaces");
+/**
+ * Bedrock: a Bedrock API key (sent as Bearer; short-term keys run past 1,000 characters) or AWS credentials
+ * that sign requests (SigV4), stored sealed as one JSON string (src/upstream/bedrock-auth.ts reads it).
+ */
+const BedrockKey = z.union([
+  ProviderKey.max(4096),
+  z
+    .object({
+      access_key_id: z.string().regex(/^[A-Z0-9]{16,128}$/, "an AWS access key id"),
+      secret_access_key: ProviderKey.max(256),
+      session_token: ProviderKey.max(4096).optional(),
+    })
+    .strict()
+    .transform((k) =>
+      JSON.stringify({
+        accessKeyId: k.access_key_id,
+        secretAccessKey: k.secret_access_key,
+        ...(k.session_token ? { sessionToken: k.session_token } : {}),
+      }),
+    ),
+]);
 export const ProviderKeysBody = z
   .object({
     anthropic: ProviderKey.nullable().optional(),
     openai: ProviderKey.nullable().optional(),
     gemini: ProviderKey.nullable().optional(),
+    bedrock: BedrockKey.nullable().optional(),
   })
   .strict()
   .refine(
-    (b) => b.anthropic !== undefined || b.openai !== undefined || b.gemini !== undefined,
-    "set anthropic, openai and/or gemini (null clears)",
+    (b) =>
+      b.anthropic !== undefined ||
+      b.openai !== undefined ||
+      b.gemini !== undefined ||
+      b.bedrock !== undefined,
+    "set anthropic, openai, gemini and/or bedrock (null clears)",
   );
 
 export const TenantSchema = z
@@ -298,12 +324,18 @@ export const TenantSchema = z
     created_at: z.string().nullable(),
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),
-    provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean(), gemini: z.boolean() }),
+    provider_keys: z.object({
+      anthropic: z.boolean(),
+      openai: z.boolean(),
+      gemini: z.boolean(),
+      bedrock: z.boolean(),
+    }),
     provider_key_state: z
       .object({
         anthropic: z.enum(["unset", "set", "broken"]),
         openai: z.enum(["unset", "set", "broken"]),
         gemini: z.enum(["unset", "set", "broken"]),
+        bedrock: z.enum(["unset", "set", "broken"]),
       })
       .openapi({
         description:

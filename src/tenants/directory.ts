@@ -410,8 +410,14 @@ export class TenantDirectory extends DurableObject<Env> {
         anthropic: state("anthropic") !== "unset",
         openai: state("openai") !== "unset",
         gemini: state("gemini") !== "unset",
+        bedrock: state("bedrock") !== "unset",
       },
-      provider_key_state: { anthropic: state("anthropic"), openai: state("openai"), gemini: state("gemini") },
+      provider_key_state: {
+        anthropic: state("anthropic"),
+        openai: state("openai"),
+        gemini: state("gemini"),
+        bedrock: state("bedrock"),
+      },
       canonicalize: JSON.parse(row.canonicalize) as Partial<CanonicalizeRules>,
       cache: this.#cache(id),
     };

@@ -108,8 +108,8 @@ async function describe(env: Env, config: Config, id: string) {
         created_at: null,
         key_set: true,
         key_rotated_at: null,
-        provider_keys: { anthropic: false, openai: false, gemini: false },
-        provider_key_state: { anthropic: "unset", openai: "unset", gemini: "unset" },
+        provider_keys: { anthropic: false, openai: false, gemini: false, bedrock: false },
+        provider_key_state: { anthropic: "unset", openai: "unset", gemini: "unset", bedrock: "unset" },
         canonicalize: fromConfig.canonicalize,
         cache: fromConfig.cache,
       }
