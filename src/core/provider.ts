@@ -1,2 +1,2 @@
 /** A provider Stoker speaks to: its wire formats, error shapes, keys and model table entries. */
-export type Provider = "anthropic" | "openai" | "gemini";
+export type Provider = "anthropic" | "openai" | "gemini" | "bedrock";

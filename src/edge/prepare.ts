@@ -16,6 +16,7 @@ import type { CacheSettings } from "../plan/settings.ts";
 import type { Plan } from "../plan/types.ts";
 import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
+import { isClaudeOnBedrock } from "../upstream/bedrock.ts";
 import { renderAnthropic, renderGemini, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 
@@ -33,6 +34,8 @@ export interface Prepared {
 
 const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = {
   messages: analyzeAnthropic,
+  // Bedrock InvokeModel for Claude: an Anthropic Messages body whose model is in the URL.
+  invoke: (input) => analyzeAnthropic({ ...input, body: { ...input.body, model: input.modelId ?? "" } }),
   "chat.completions": analyzeOpenAIChat,
   responses: analyzeOpenAIResponses,
   generate_content: analyzeGemini,
@@ -92,6 +95,8 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   const analyze = analyzers[input.endpoint];
   // A body that is only part of the prompt (the provider holds the rest) is forwarded as sent: no plan.
   if (!analyze || heldByServer(input.body)) return unchanged(input.raw);
+  // InvokeModel bodies are the model's own: only Claude's (an Anthropic Messages body) is planned.
+  if (input.endpoint === "invoke" && !isClaudeOnBedrock(input.modelId ?? "")) return unchanged(input.raw);
   let analysis: Analysis;
   try {
     const rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);

@@ -3,6 +3,7 @@ import { now, SIM_NOW_HEADER } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { StokerError } from "../core/errors.ts";
 import { modelInfo } from "../economics/models.ts";
+import { signBedrock } from "../upstream/bedrock-auth.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -20,6 +21,7 @@ import {
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
 import type { Tenant } from "./auth.ts";
+import { bedrockUpstream } from "./bedrock-credential.ts";
 import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
@@ -166,7 +168,13 @@ export function proxy(spec: EndpointSpec) {
     };
 
     const url = upstreamUrl(c, spec);
-    const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
+    // Bedrock: a Bearer key like the other providers, or AWS credentials that sign the request just before it goes.
+    const bedrock =
+      spec.flavor === "bedrock" && tenant.mode === "managed" ? bedrockUpstream(tenant, config) : null;
+    const upstreamHeaders = upstreamRequestHeaders(
+      c.req.raw.headers,
+      bedrock ? bedrock.credential : credentialFor(tenant, spec, config),
+    );
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
     const pingable = spec.pingable !== false;
     const capture =
@@ -206,6 +214,8 @@ export function proxy(spec: EndpointSpec) {
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);
     const sentBody = askedForClient ? askDiagnostics(outBody, prepared.previousMessageId ?? null) : outBody;
+    if (bedrock?.auth?.kind === "sigv4")
+      await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     let upstream: Response;
     try {
       upstream = await forward({

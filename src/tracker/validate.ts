@@ -71,6 +71,7 @@ export function validateRecord(r: unknown): RecordRequest {
     x.upstream !== "anthropic" &&
     x.upstream !== "openai" &&
     x.upstream !== "gemini" &&
+    x.upstream !== "bedrock" &&
     !(typeof x.upstream === "string" && /^gpu:[A-Za-z0-9_-]{1,64}$/.test(x.upstream))
   )
     fail("upstream");
