@@ -224,6 +224,55 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(figures.output_tokens).toBe(bill.output_tokens);
   });
 
+  it("Converse: Stoker places cachePoint blocks by the Anthropic planner's rules; a second turn reads the cache", async () => {
+    const ns = namespace();
+    const tenant = freshTenant();
+    const client = bedrock(ns, { apiKey: tenant.key });
+    const toolConfig = {
+      tools: [
+        {
+          toolSpec: {
+            name: "lookup",
+            description: "Looks a word up in the handbook",
+            inputSchema: { json: { type: "object", properties: { word: { type: "string" } } } },
+          },
+        },
+      ],
+    };
+    const turn1 = [{ role: "user" as const, content: [{ text: "First question" }] }];
+    const first = await client.send(
+      new ConverseCommand({ modelId: MODEL, system: [{ text: SYSTEM }], toolConfig, messages: turn1 }),
+    );
+    const stream = await client.send(
+      new ConverseStreamCommand({
+        modelId: MODEL,
+        system: [{ text: SYSTEM }],
+        toolConfig,
+        messages: [
+          ...turn1,
+          { role: "assistant", content: first.output?.message?.content ?? [] },
+          { role: "user", content: [{ text: "Second question" }] },
+        ],
+      }),
+    );
+    let usage: { cacheReadInputTokens?: number } | undefined;
+    for await (const e of stream.stream ?? []) if (e.metadata) usage = e.metadata.usage;
+    const reqs = await simRequests(ns);
+    const sent = JSON.parse(reqs[0]?.body ?? "{}") as { system: Record<string, unknown>[] };
+    // The client sent no cachePoint; Stoker put one after the system prompt (at least), and nothing else changed.
+    expect(sent.system).toEqual([{ text: SYSTEM }, { cachePoint: { type: "default" } }]);
+    expect(first.usage?.cacheWriteInputTokens).toBeGreaterThanOrEqual(2500);
+    expect(usage?.cacheReadInputTokens).toBeGreaterThanOrEqual(2500);
+    expect(reqs[0]?.headers["x-stoker-plan"]).toBeUndefined();
+    const bill = (await simStats(ns)).bedrock;
+    const figures = await bedrockFigures(tenant.key, 2);
+    expect(figures.cache_read_tokens).toBe(bill.cache_read_input_tokens);
+    expect(figures.cache_write_tokens).toBe(
+      bill.cache_write_5m_input_tokens + bill.cache_write_1h_input_tokens,
+    );
+    expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
+  });
+
   it("bad input: a 400 ValidationException in Bedrock's shape, nothing sent upstream", async () => {
     const ns = namespace();
     const err = await failure(
