@@ -7,6 +7,8 @@ import { ProviderError } from "../errors.ts";
  */
 export const SIM_AWS_CREDENTIALS: Readonly<Record<string, string>> = {
   AKIASTOKERSIMULATOR1: "stoker-simulator-secret-access-key-000000",
+  // A second account, for a tenant's own AWS credentials in the tests.
+  AKIASTOKERTENANT0001: "stoker-simulator-tenant-secret-key-000000",
 };
 
 /** How far a signature's time may be from the simulator's clock (AWS: 15 minutes). */

@@ -5,12 +5,15 @@ import {
   InvokeModelWithResponseStreamCommand,
 } from "@aws-sdk/client-bedrock-runtime";
 import { describe, expect, it } from "vitest";
+import { TenantSchema } from "../../src/analytics/schemas.ts";
 import { costOfUsage } from "../../src/economics/cost.ts";
+import { admin, adminTenant } from "../support/admin.ts";
 import {
   bedrock,
   longText,
   namespace,
   STOKER,
+  simFault,
   simRequests,
   simStats,
   workerFetch,
@@ -317,5 +320,67 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     const [req] = await simRequests(ns);
     expect(req?.headers.authorization).toBe(`Bearer ${own}`);
     expect(JSON.stringify(req)).not.toContain(TEST_TENANTS.alpha);
+  });
+
+  it("managed with the tenant's own AWS credentials, then its own Bedrock API key (admin API), then the deploy's after they are cleared", async () => {
+    const t = await adminTenant();
+    const secret = "stoker-simulator-tenant-secret-key-000000";
+    const set = await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, {
+      bedrock: { access_key_id: "AKIASTOKERTENANT0001", secret_access_key: secret },
+    });
+    expect(set.status).toBe(200);
+    expect(TenantSchema.parse(set.body).provider_key_state.bedrock).toBe("set");
+    expect(JSON.stringify(set.body)).not.toContain(secret);
+    const call = async () => {
+      const ns = namespace();
+      const res = await bedrock(ns, { apiKey: t.key }).send(
+        new ConverseCommand({ modelId: MODEL, messages: [{ role: "user", content: [{ text: "hi" }] }] }),
+      );
+      expect(res.output?.message?.content?.[0]?.text).toContain("Simulated reply");
+      const [req] = await simRequests(ns);
+      expect(JSON.stringify(req)).not.toContain(t.key);
+      return req?.headers.authorization ?? "";
+    };
+    // The simulator checks the signature with the tenant account's secret: a 200 proves it was signed with it.
+    expect(await call()).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIASTOKERTENANT0001\//);
+    const own = "ABSKtenant-own-bedrock-api-key-0123";
+    await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, { bedrock: own });
+    expect(await call()).toBe(`Bearer ${own}`);
+    await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, { bedrock: null });
+    expect(await call()).toMatch(
+      new RegExp(`^AWS4-HMAC-SHA256 Credential=${AWS_TEST_CREDENTIALS.accessKeyId}/`),
+    );
+    const bad = await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, {
+      bedrock: { access_key_id: "not an id", secret_access_key: secret },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it("passes an upstream ThrottlingException through, and ends a cut stream with an exception the SDK raises", async () => {
+    const ns = namespace();
+    await simFault(ns, { provider: "bedrock", status: 429, count: 1 });
+    const limited = await failure(
+      bedrock(ns).send(
+        new ConverseCommand({ modelId: MODEL, messages: [{ role: "user", content: [{ text: "hi" }] }] }),
+      ),
+    );
+    expect(limited.name).toBe("ThrottlingException");
+    expect(limited.$metadata.httpStatusCode).toBe(429);
+    await simFault(ns, { provider: "bedrock", truncate_after_events: 2, count: 1 });
+    const stream = await bedrock(ns).send(
+      new ConverseStreamCommand({
+        modelId: MODEL,
+        messages: [{ role: "user", content: [{ text: "Tell me a long story please" }] }],
+      }),
+    );
+    const seen: string[] = [];
+    const broke = await failure(
+      (async () => {
+        for await (const e of stream.stream ?? []) seen.push(Object.keys(e)[0] ?? "");
+      })(),
+    );
+    expect(seen).toEqual(["messageStart", "contentBlockDelta"]);
+    expect(broke.name).toBe("InternalServerException");
+    expect(broke.message).toContain("ended early");
   });
 });
