@@ -140,7 +140,7 @@ function drawCharts(s) {
   ];
 }
 
-const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini" };
+const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini", bedrock: "Amazon Bedrock" };
 
 function providerTable(rows) {
   const body = $("providers").tBodies[0];
