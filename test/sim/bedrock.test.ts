@@ -1,4 +1,6 @@
+import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
 import { EventStreamCodec } from "@smithy/core/event-streams";
+import { HttpResponse } from "@smithy/core/transport";
 import { AwsV4Signer } from "aws4fetch";
 import { describe, expect, it } from "vitest";
 import { SIM_AWS_CREDENTIALS } from "../../sim/bedrock/auth.ts";
@@ -77,6 +79,57 @@ describe("Bedrock simulator: authentication", () => {
     }
     const stats = await sim.getJson(`/__sim/stats?ns=${ns}`);
     expect(stats.bedrock.requests).toBe(1);
+  });
+});
+
+describe("Bedrock simulator: the AWS SDK's own SigV4", () => {
+  it("accepts a request the AWS SDK signed (its canonical request is the one the check rebuilds), refuses it with another secret", async () => {
+    const sim = simulator();
+    const ns = freshNs();
+    const [accessKeyId, secretAccessKey] = Object.entries(SIM_AWS_CREDENTIALS)[0] as [string, string];
+    const client = (secret: string) =>
+      new BedrockRuntimeClient({
+        region: "us-east-1",
+        endpoint: "http://localhost/bedrock",
+        credentials: { accessKeyId, secretAccessKey: secret },
+        maxAttempts: 1,
+        defaultUserAgentProvider: async () => [["stoker-test"]],
+        requestHandler: {
+          async handle(req: {
+            path: string;
+            method: string;
+            headers: Record<string, string>;
+            body?: BodyInit;
+          }) {
+            const res = await sim.app.request(req.path, {
+              method: req.method,
+              headers: { ...req.headers, "x-sim-namespace": ns },
+              body: req.body ?? null,
+            });
+            const headers: Record<string, string> = {};
+            res.headers.forEach((v, k) => {
+              headers[k] = v;
+            });
+            return { response: new HttpResponse({ statusCode: res.status, headers, body: res.body }) };
+          },
+          updateHttpClientConfig() {},
+          httpHandlerConfigs: () => ({}),
+        },
+      });
+    const command = () =>
+      new ConverseCommand({
+        modelId: `us.${SONNET}`,
+        messages: [{ role: "user", content: [{ text: "hi" }] }],
+      });
+    const ok = await client(secretAccessKey).send(command());
+    expect(ok.output?.message?.content?.[0]?.text).toContain("Simulated reply");
+    const [req] = (await sim.getJson(`/__sim/requests?ns=${ns}`)).requests;
+    // The SDK signs more than Stoker does (its own headers, the payload hash): all of them were checked.
+    expect(req.headers.authorization).toMatch(/SignedHeaders=[a-z0-9;-]*x-amz-content-sha256/);
+    const refused = await client("another-secret")
+      .send(command())
+      .catch((e: { name: string }) => e);
+    expect((refused as { name: string }).name).toBe("InvalidSignatureException");
   });
 });
 
