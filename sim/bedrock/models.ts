@@ -5,7 +5,9 @@ import { minCacheableTokens } from "../anthropic/models.ts";
  * inference profile (`us.`, `eu.`, `apac.`, `global.` before it). Null for other vendors' models.
  */
 export function claudeModel(modelId: string): string | null {
-  const m = /^(?:[a-z]{2,6}\.)?anthropic\.(claude[a-z0-9.-]*?)(?:-v\d+(?::\d+)?)?$/.exec(modelId);
+  // An ARN names its model (or inference profile) after the resource type.
+  const id = modelId.replace(/^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:[a-z-]+\//, "");
+  const m = /^(?:[a-z]{2,6}\.)?anthropic\.(claude[a-z0-9.-]*?)(?:-v\d+(?::\d+)?)?$/.exec(id);
   return m?.[1] ?? null;
 }
 

@@ -141,9 +141,17 @@ export function isClaudeOnBedrock(model: string): boolean {
   return /^(?:[a-z]{2,6}\.)?anthropic\.claude/.test(model);
 }
 
+/**
+ * The model a request names: its id, or for an ARN (`arn:aws:bedrock:{region}:{account}:inference-profile/{id}`,
+ * `…:foundation-model/{id}`) the id after the resource type, so the model table and the planner know it.
+ */
+export function bedrockModel(modelId: string): string {
+  return modelId.replace(/^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:[a-z-]+\//, "");
+}
+
 const facts = (_body: Json, url: URL) => {
   const call = bedrockCall(url);
-  return { model: call?.model ?? "", stream: call?.operation.endsWith("-stream") === true };
+  return { model: bedrockModel(call?.model ?? ""), stream: call?.operation.endsWith("-stream") === true };
 };
 
 function fail(message: string): never {

@@ -276,6 +276,23 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
   });
 
+  it("an inference profile ARN as the model id: routed and planned as its Claude model", async () => {
+    const ns = namespace();
+    const arn = `arn:aws:bedrock:us-east-1:123456789012:inference-profile/${MODEL}`;
+    const res = await bedrock(ns).send(
+      new InvokeModelCommand({
+        modelId: arn,
+        contentType: "application/json",
+        body: invokeBody([{ role: "user", content: "Hello there" }]),
+      }),
+    );
+    expect(res.$metadata.httpStatusCode).toBe(200);
+    const [req] = await simRequests(ns);
+    expect(req?.path).toBe(`/bedrock/model/${encodeURIComponent(arn)}/invoke`);
+    // Planned like any Claude request: Stoker placed cache_control on the long system prompt.
+    expect(req?.body).toContain('"cache_control"');
+  });
+
   it("bad input: a 400 ValidationException in Bedrock's shape, nothing sent upstream", async () => {
     const ns = namespace();
     const err = await failure(
