@@ -293,6 +293,25 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(req?.body).toContain('"cache_control"');
   });
 
+  it("another vendor's InvokeModel body goes upstream byte for byte, and Bedrock's answer comes back as it was", async () => {
+    const ns = namespace();
+    const body = '{"inputText": "Hello",  "textGenerationConfig": {"maxTokenCount": 20}}';
+    const err = await failure(
+      bedrock(ns).send(
+        new InvokeModelCommand({
+          modelId: "amazon.titan-text-express-v1",
+          contentType: "application/json",
+          body: encoder.encode(body),
+        }),
+      ),
+    );
+    // The simulator serves Claude models only: its ValidationException reaches the SDK unchanged.
+    expect(err.name).toBe("ValidationException");
+    expect(err.message).toContain("model identifier is invalid");
+    const [req] = await simRequests(ns);
+    expect(req?.body).toBe(body);
+  });
+
   it("bad input: a 400 ValidationException in Bedrock's shape, nothing sent upstream", async () => {
     const ns = namespace();
     const err = await failure(
