@@ -3,7 +3,13 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { compatUpstreamsJson } from "./test/support/compat.ts";
 import { gpuPoolsJson } from "./test/support/gpu-pools.ts";
-import { ADMIN_TOKEN, modelPricesJson, tenantsJson, UPSTREAM_KEYS } from "./test/support/tenants.ts";
+import {
+  ADMIN_TOKEN,
+  AWS_TEST_CREDENTIALS,
+  modelPricesJson,
+  tenantsJson,
+  UPSTREAM_KEYS,
+} from "./test/support/tenants.ts";
 
 /** What wrangler's Text rules (wrangler.toml [[rules]] and its defaults) do in the bundle, for the tests. */
 const TEXT_MODULES = /(\/dashboard\/browser\/[^/]+\.js|uPlot\.iife\.min\.js|uPlot\.min\.css|\.html|\.txt)$/;
@@ -33,6 +39,9 @@ export default defineConfig({
             ANTHROPIC_API_KEY: UPSTREAM_KEYS.anthropic,
             OPENAI_API_KEY: UPSTREAM_KEYS.openai,
             GEMINI_API_KEY: UPSTREAM_KEYS.gemini,
+            BEDROCK_UPSTREAM_URL: `${simUrl}/bedrock`,
+            AWS_ACCESS_KEY_ID: AWS_TEST_CREDENTIALS.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: AWS_TEST_CREDENTIALS.secretAccessKey,
             STOKER_SIMULATOR: "1",
             DEV_CLOCK: "1",
             TENANTS: tenantsJson(),

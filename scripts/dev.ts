@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { SIM_AWS_CREDENTIALS } from "../sim/bedrock/auth.ts";
 import { startSimulator } from "../sim/server.ts";
 import { DEV_TENANT_KEY } from "./lib/stoker.ts";
 
@@ -24,20 +25,35 @@ const simulated = {
   anthropic: !configured.ANTHROPIC_API_KEY && !configured.ANTHROPIC_UPSTREAM_URL,
   openai: !configured.OPENAI_API_KEY && !configured.OPENAI_UPSTREAM_URL,
   gemini: !configured.GEMINI_API_KEY && !configured.GEMINI_UPSTREAM_URL,
+  bedrock: !configured.BEDROCK_API_KEY && !configured.AWS_ACCESS_KEY_ID && !configured.BEDROCK_UPSTREAM_URL,
 };
 
 const vars: string[] = [];
 let sim: Awaited<ReturnType<typeof startSimulator>> | undefined;
-if (simulated.anthropic || simulated.openai || simulated.gemini) {
+if (simulated.anthropic || simulated.openai || simulated.gemini || simulated.bedrock) {
   sim = await startSimulator({ port: simPort, host: "127.0.0.1" });
   if (simulated.anthropic) vars.push(`ANTHROPIC_UPSTREAM_URL:${sim.url}/anthropic`);
   if (simulated.openai) vars.push(`OPENAI_UPSTREAM_URL:${sim.url}/openai`);
   if (simulated.gemini) vars.push(`GEMINI_UPSTREAM_URL:${sim.url}/gemini`);
+  if (simulated.bedrock) {
+    // The simulated Bedrock checks SigV4 signatures: Stoker signs with the simulator's own account.
+    const [keyId, secret] = Object.entries(SIM_AWS_CREDENTIALS)[0] as [string, string];
+    vars.push(
+      `BEDROCK_UPSTREAM_URL:${sim.url}/bedrock`,
+      `AWS_ACCESS_KEY_ID:${keyId}`,
+      `AWS_SECRET_ACCESS_KEY:${secret}`,
+    );
+  }
   vars.push("STOKER_SIMULATOR:1");
 }
 // Local development: the built-in dev STOKER_SECRET is allowed here only (a deploy without one refuses to serve).
 vars.push("STOKER_LOCAL_DEV:1");
-for (const name of ["ANTHROPIC_UPSTREAM_URL", "OPENAI_UPSTREAM_URL", "GEMINI_UPSTREAM_URL"] as const) {
+for (const name of [
+  "ANTHROPIC_UPSTREAM_URL",
+  "OPENAI_UPSTREAM_URL",
+  "GEMINI_UPSTREAM_URL",
+  "BEDROCK_UPSTREAM_URL",
+] as const) {
   if (process.env[name]) vars.push(`${name}:${process.env[name]}`);
 }
 if (!configured.TENANTS) {

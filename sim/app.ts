@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { anthropicRoutes } from "./anthropic/routes.ts";
+import { bedrockRoutes } from "./bedrock/routes.ts";
 import { compatChat } from "./compat/chat.ts";
 import type { SimDeps, SimEnv } from "./context.ts";
 import { controlRoutes } from "./control.ts";
@@ -29,10 +30,11 @@ function providerOf(path: string): Provider | undefined {
   if (path.startsWith("/openai/")) return "openai";
   if (path.startsWith("/gemini/")) return "gemini";
   if (path.startsWith("/compat/")) return "compat";
+  if (path.startsWith("/bedrock/")) return "bedrock";
   return undefined;
 }
 
-/** Builds the provider simulator (Anthropic Messages, OpenAI Chat Completions and Responses, Gemini, control API). */
+/** Builds the provider simulator (Anthropic Messages, OpenAI Chat Completions and Responses, Gemini, Bedrock, control API). */
 export function createSimulator(options?: SimulatorOptions): Simulator {
   const opts = resolveOptions(options);
   const deps: SimDeps = { opts, namespaces: new Namespaces(opts), ids: new IdFactory() };
@@ -49,6 +51,8 @@ export function createSimulator(options?: SimulatorOptions): Simulator {
   app.use("/compat/*", providerRequest("compat", deps));
   app.post("/compat/:preset/v1/chat/completions", (c) => compatChat(c, deps));
   app.post("/compat/:preset/chat/completions", (c) => compatChat(c, deps));
+  app.use("/bedrock/*", providerRequest("bedrock", deps));
+  app.route("/bedrock", bedrockRoutes(deps));
 
   app.notFound((c) => {
     const provider = providerOf(c.req.path);

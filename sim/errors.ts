@@ -1,5 +1,5 @@
 /** The upstreams the simulator stands in for. */
-export type Provider = "anthropic" | "openai" | "gemini" | "compat";
+export type Provider = "anthropic" | "openai" | "gemini" | "compat" | "bedrock";
 
 /** Fields of an expected, client-caused error; each provider renders them in its own body shape. */
 export interface ProviderErrorInit {

@@ -20,7 +20,7 @@ export interface Fault {
   retry_after_seconds?: number;
   /** Holds the response headers back this long. */
   delay_ms?: number;
-  /** Closes the body cleanly after this many SSE events (non-streaming bodies: after half the bytes). */
+  /** Closes the body cleanly after this many SSE events or event-stream messages (non-streaming bodies: after half the bytes). */
   truncate_after_events?: number;
   /** Errors the body (a connection reset) after this many SSE events (non-streaming: after half the bytes). */
   reset_after_events?: number;
@@ -55,9 +55,10 @@ function parseOne(v: unknown): Fault | string {
       v.provider !== "anthropic" &&
       v.provider !== "openai" &&
       v.provider !== "gemini" &&
-      v.provider !== "compat"
+      v.provider !== "compat" &&
+      v.provider !== "bedrock"
     )
-      return 'provider must be "anthropic", "openai", "gemini" or "compat"';
+      return 'provider must be "anthropic", "openai", "gemini", "compat" or "bedrock"';
     fault.provider = v.provider;
   }
   for (const k of NUMBER_FIELDS) {
@@ -167,7 +168,9 @@ export async function applyBodyFault(res: Response, fault: Fault): Promise<Respo
   if (!res.body || (!cut && !fault.stream_delay_ms)) return res;
   const headers = new Headers(res.headers);
   headers.delete("content-length");
-  const isStream = (res.headers.get("content-type") ?? "").includes("text/event-stream");
+  // SSE, or AWS event-stream framing (Bedrock): one event (one message) per chunk either way.
+  const type = res.headers.get("content-type") ?? "";
+  const isStream = type.includes("text/event-stream") || type.includes("application/vnd.amazon.eventstream");
   if (isStream) return new Response(cutAfterEvents(res.body, fault), { status: res.status, headers });
   if (!cut) return res;
   const bytes = new Uint8Array(await res.arrayBuffer());

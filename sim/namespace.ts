@@ -52,6 +52,8 @@ export class Namespace {
   gemini = new GeminiCaches();
   /** DeepSeek, xAI, Moonshot and OpenRouter caches (`/compat/{preset}`). */
   compat: CompatCaches;
+  /** Bedrock's prompt cache (Claude models): its own, not shared with Anthropic's API. */
+  bedrock = new PromptCache();
   #seq = 0;
 
   constructor(name: string, opts: ResolvedOptions) {
@@ -114,6 +116,7 @@ export class Namespace {
     this.openai = this.#newOpenAICache();
     this.gemini = new GeminiCaches();
     this.compat = new CompatCaches(`${this.#opts.seed}\u0000${this.name}`);
+    this.bedrock = new PromptCache();
     this.#seq = 0;
   }
 }
@@ -153,6 +156,9 @@ export function namespaceOf(headers: Headers, url?: URL): string {
   if (key) return key;
   const query = url?.searchParams.get("key");
   if (query && !headers.get("authorization")) return query;
+  // AWS SigV4: the access key id names the account.
+  const sigv4 = /^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)\//.exec(headers.get("authorization") ?? "");
+  if (sigv4?.[1]) return sigv4[1];
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "");
   return bearer?.[1]?.trim() || "default";
 }

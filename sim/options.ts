@@ -1,6 +1,6 @@
 /** What a reply generator gets to write the deterministic answer text. */
 export interface ReplyContext {
-  provider: "anthropic" | "openai" | "gemini";
+  provider: "anthropic" | "openai" | "gemini" | "bedrock";
   model: string;
   /** Number of user turns in the conversation, counting the current one. */
   turn: number;

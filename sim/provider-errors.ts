@@ -35,6 +35,36 @@ const GEMINI_STATUS: Record<number, [string, string]> = {
   504: ["DEADLINE_EXCEEDED", "Deadline expired before operation could complete."],
 };
 
+// Bedrock Runtime's exceptions by status (docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html,
+// "Errors"): AWS's REST-JSON protocol names the exception in `x-amzn-ErrorType` and sends `{"message"}`.
+const BEDROCK_TYPES: Record<number, [string, string]> = {
+  400: ["ValidationException", "Input validation failed."],
+  401: ["UnrecognizedClientException", "The security token included in the request is invalid."],
+  403: ["AccessDeniedException", "You don't have access to the model with the specified model ID."],
+  404: ["ResourceNotFoundException", "The specified resource could not be found."],
+  408: ["ModelTimeoutException", "The request took too long to process."],
+  424: ["ModelErrorException", "The model returned an error."],
+  429: ["ThrottlingException", "Too many requests, please wait before trying again."],
+  500: ["InternalServerException", "An internal server error occurred. Retry your request."],
+  503: ["ServiceUnavailableException", "The service isn't currently available. Try again later."],
+};
+
+/** Bedrock's error response: `{"message"}` with the exception name in `x-amzn-ErrorType`. */
+export function bedrockErrorResponse(init: ProviderErrorInit, requestId: string): Response {
+  const [type, message] = BEDROCK_TYPES[init.status] ??
+    BEDROCK_TYPES[init.status >= 500 ? 500 : 400] ?? ["InternalServerException", "Error"];
+  const name = init.type && /^[A-Z][A-Za-z]+Exception$/.test(init.type) ? init.type : type;
+  return new Response(JSON.stringify({ message: init.message || message }), {
+    status: init.status,
+    headers: {
+      "content-type": "application/json",
+      "x-amzn-errortype": `${name}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+      "x-amzn-requestid": requestId,
+      ...init.headers,
+    },
+  });
+}
+
 /** Gemini's error body: `{"error": {"code", "message", "status"}}`. */
 export function geminiErrorBody(init: ProviderErrorInit): {
   error: { code: number; message: string; status: string };
@@ -49,6 +79,7 @@ export function geminiErrorBody(init: ProviderErrorInit): {
 /** A provider-shaped error response: Anthropic `{type:"error",error,request_id}`, OpenAI `{error:{...}}`. */
 export function errorResponse(provider: Provider, init: ProviderErrorInit, requestId: string): Response {
   const headers: Record<string, string> = { "content-type": "application/json", ...init.headers };
+  if (provider === "bedrock") return bedrockErrorResponse(init, requestId);
   if (provider === "gemini") {
     return new Response(JSON.stringify(geminiErrorBody(init)), { status: init.status, headers });
   }

@@ -45,6 +45,7 @@ export class Stats {
   gemini: ProviderTotals = empty();
   /** The OpenAI-compatible providers of `/compat/{preset}` (DeepSeek, xAI, Moonshot, OpenRouter) together. */
   compat: ProviderTotals = empty();
+  bedrock: ProviderTotals = empty();
 
   /** Adds one billed request. */
   bill(provider: Provider, u: BilledUsage): void {
@@ -63,9 +64,9 @@ export class Stats {
   }
 
   /** The JSON of `GET /__sim/stats`: per provider and summed. */
-  toJSON(): Record<"anthropic" | "openai" | "gemini" | "compat" | "total", ProviderTotals> {
+  toJSON(): Record<"anthropic" | "openai" | "gemini" | "compat" | "bedrock" | "total", ProviderTotals> {
     const total = empty();
-    for (const t of [this.anthropic, this.openai, this.gemini, this.compat]) {
+    for (const t of [this.anthropic, this.openai, this.gemini, this.compat, this.bedrock]) {
       for (const k of Object.keys(total) as (keyof ProviderTotals)[]) total[k] += t[k];
     }
     return {
@@ -73,6 +74,7 @@ export class Stats {
       openai: { ...this.openai },
       gemini: { ...this.gemini },
       compat: { ...this.compat },
+      bedrock: { ...this.bedrock },
       total,
     };
   }

@@ -4,6 +4,16 @@ interface Env {
   ANTHROPIC_API_KEY?: string;
   OPENAI_API_KEY?: string;
   GEMINI_API_KEY?: string;
+  /** A Bedrock API key (sent as Bearer) for managed mode. */
+  BEDROCK_API_KEY?: string;
+  /** AWS credentials that sign Bedrock requests (SigV4) in managed mode; secrets. */
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+  AWS_SESSION_TOKEN?: string;
+  /** The Bedrock region (default us-east-1): the default base URL and the SigV4 scope. */
+  AWS_REGION?: string;
+  /** bedrock-runtime's base URL (default https://bedrock-runtime.{AWS_REGION}.amazonaws.com). */
+  BEDROCK_UPSTREAM_URL?: string;
   /** The Gemini API's base URL (default https://generativelanguage.googleapis.com). */
   GEMINI_UPSTREAM_URL?: string;
   /** JSON array of tenants: [{"id":"acme","key_sha256":"<hex>"}]; a secret in production. */

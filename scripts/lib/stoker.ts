@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
+import { SIM_AWS_CREDENTIALS } from "../../sim/bedrock/auth.ts";
 import { BIN, freePort, PATH, ROOT, type Service, startService, waitForHttp } from "./harness.ts";
 
 /** The local dev tenant's key (managed mode: clients send it as their API key). */
@@ -58,6 +59,9 @@ export async function startStoker(opts: StokerOptions): Promise<Stoker> {
     ANTHROPIC_UPSTREAM_URL: `${opts.simUrl}/anthropic`,
     OPENAI_UPSTREAM_URL: `${opts.simUrl}/openai`,
     GEMINI_UPSTREAM_URL: `${opts.simUrl}/gemini`,
+    BEDROCK_UPSTREAM_URL: `${opts.simUrl}/bedrock`,
+    AWS_ACCESS_KEY_ID: Object.keys(SIM_AWS_CREDENTIALS)[0] ?? "",
+    AWS_SECRET_ACCESS_KEY: Object.values(SIM_AWS_CREDENTIALS)[0] ?? "",
     STOKER_SIMULATOR: "1",
     TENANTS: JSON.stringify([{ id: "dev", key_sha256: keyHash }]),
     ...(opts.devClock ? { DEV_CLOCK: "1" } : {}),

@@ -75,7 +75,8 @@ export const Figures = z.object(FigureFields).openapi("Figures");
 const Range = z.object({ from: z.string(), to: z.string() });
 
 const Upstream = z.string().openapi({
-  description: "`anthropic`, `openai`, `gemini`, `gpu:<pool>`, or `compat:<name>` (COMPAT_UPSTREAMS)",
+  description:
+    "`anthropic`, `openai`, `gemini`, `bedrock`, `gpu:<pool>`, or `compat:<name>` (COMPAT_UPSTREAMS)",
   example: "gemini",
 });
 
@@ -276,6 +277,27 @@ const ProviderKey = z
   .min(8)
   .max(512)
   .regex(/^[\x21-\x7e]+$/, "a provider key is printable ASCII without spaces");
+/**
+ * Bedrock: a Bedrock API key (sent as Bearer; short-term keys run past 1,000 characters) or AWS credentials
+ * that sign requests (SigV4), stored sealed as one JSON string (src/upstream/bedrock-auth.ts reads it).
+ */
+const BedrockKey = z.union([
+  ProviderKey.max(4096),
+  z
+    .object({
+      access_key_id: z.string().regex(/^[A-Z0-9]{16,128}$/, "an AWS access key id"),
+      secret_access_key: ProviderKey.max(256),
+      session_token: ProviderKey.max(4096).optional(),
+    })
+    .strict()
+    .transform((k) =>
+      JSON.stringify({
+        accessKeyId: k.access_key_id,
+        secretAccessKey: k.secret_access_key,
+        ...(k.session_token ? { sessionToken: k.session_token } : {}),
+      }),
+    ),
+]);
 export const ProviderKeysBody = z
   .object({
     anthropic: ProviderKey.nullable().optional(),
@@ -285,6 +307,7 @@ export const ProviderKeysBody = z
       .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/), ProviderKey.nullable())
       .optional()
       .openapi({ description: "Keys for compat upstreams (COMPAT_UPSTREAMS) by upstream name; null clears" }),
+    bedrock: BedrockKey.nullable().optional(),
   })
   .strict()
   .refine(
@@ -292,8 +315,9 @@ export const ProviderKeysBody = z
       b.anthropic !== undefined ||
       b.openai !== undefined ||
       b.gemini !== undefined ||
+      b.bedrock !== undefined ||
       (b.compat !== undefined && Object.keys(b.compat).length > 0),
-    "set anthropic, openai, gemini and/or compat (null clears)",
+    "set anthropic, openai, gemini, bedrock and/or compat (null clears)",
   );
 
 export const TenantSchema = z
@@ -306,12 +330,18 @@ export const TenantSchema = z
     created_at: z.string().nullable(),
     key_set: z.boolean(),
     key_rotated_at: z.string().nullable(),
-    provider_keys: z.object({ anthropic: z.boolean(), openai: z.boolean(), gemini: z.boolean() }),
+    provider_keys: z.object({
+      anthropic: z.boolean(),
+      openai: z.boolean(),
+      gemini: z.boolean(),
+      bedrock: z.boolean(),
+    }),
     provider_key_state: z
       .object({
         anthropic: z.enum(["unset", "set", "broken"]),
         openai: z.enum(["unset", "set", "broken"]),
         gemini: z.enum(["unset", "set", "broken"]),
+        bedrock: z.enum(["unset", "set", "broken"]),
       })
       .openapi({
         description:

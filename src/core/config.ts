@@ -24,11 +24,27 @@ export interface UpstreamConfig {
   apiKey: string | undefined;
 }
 
+/** AWS credentials for SigV4 (Bedrock). */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string | undefined;
+}
+
+/** Bedrock beyond its base URL and API key (`upstreams.bedrock.apiKey`, a Bedrock API key sent as Bearer). */
+export interface BedrockConfig {
+  /** The region requests are signed for (SigV4 credential scope). */
+  region: string;
+  /** The deploy's AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), if any. */
+  aws: AwsCredentials | undefined;
+}
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Everything Stoker reads from its environment, parsed and validated once. */
 export interface Config {
   upstreams: Record<Provider, UpstreamConfig>;
+  bedrock: BedrockConfig;
   simulator: boolean;
   /** DEV_CLOCK=1: the shared clock can be moved (`POST /__dev/clock`); only with the simulator. */
   devClock: boolean;
@@ -78,6 +94,7 @@ export const DEFAULTS = {
   anthropicUrl: "https://api.anthropic.com",
   openaiUrl: "https://api.openai.com",
   geminiUrl: "https://generativelanguage.googleapis.com",
+  awsRegion: "us-east-1",
   // Anthropic's Messages API accepts requests up to 32 MB.
   maxBodyBytes: 32 * 1024 * 1024,
   // Analysis holds about 10x the body: 8 MiB keeps one request's peak well inside an isolate's 128 MB.
@@ -123,7 +140,15 @@ export function parseConfig(env: Env): Config {
         baseUrl: url(env.GEMINI_UPSTREAM_URL, DEFAULTS.geminiUrl),
         apiKey: nonEmpty(env.GEMINI_API_KEY),
       },
+      bedrock: {
+        baseUrl: url(
+          env.BEDROCK_UPSTREAM_URL,
+          `https://bedrock-runtime.${awsRegion(env.AWS_REGION)}.amazonaws.com`,
+        ),
+        apiKey: nonEmpty(env.BEDROCK_API_KEY),
+      },
     },
+    bedrock: { region: awsRegion(env.AWS_REGION), aws: awsCredentials(env) },
     simulator,
     devClock: devClock(env, simulator),
     trackerDelayMs: trackerDelay(env.TRACKER_DELAY_MS, simulator),
@@ -157,6 +182,22 @@ export function parseConfig(env: Env): Config {
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
     },
   };
+}
+
+function awsRegion(raw: string | undefined): string {
+  const region = nonEmpty(raw) ?? DEFAULTS.awsRegion;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region))
+    throw new ConfigError(`AWS_REGION must be a region name like us-east-1, got "${region.slice(0, 40)}".`);
+  return region;
+}
+
+function awsCredentials(env: Env): AwsCredentials | undefined {
+  const accessKeyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
+  const secretAccessKey = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+  if (!accessKeyId && !secretAccessKey) return undefined;
+  if (!accessKeyId || !secretAccessKey)
+    throw new ConfigError("Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither.");
+  return { accessKeyId, secretAccessKey, sessionToken: nonEmpty(env.AWS_SESSION_TOKEN) };
 }
 
 function trackerDelay(raw: string | undefined, simulator: boolean): Config["trackerDelayMs"] {

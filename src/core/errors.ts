@@ -85,6 +85,27 @@ export function googleErrorBody(status: number, message: string) {
   };
 }
 
+// Bedrock Runtime's exception names (docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+// "Errors"); AWS's REST-JSON protocol sends the name in `x-amzn-ErrorType` and the text as `{"message"}`.
+const bedrockType: Record<ErrorKind, string> = {
+  invalid_request_error: "ValidationException",
+  authentication_error: "UnrecognizedClientException",
+  permission_error: "AccessDeniedException",
+  not_found_error: "ResourceNotFoundException",
+  request_too_large: "ValidationException",
+  unsupported_media_type: "ValidationException",
+  rate_limit_error: "ThrottlingException",
+  api_error: "InternalServerException",
+  bad_gateway: "ServiceUnavailableException",
+  timeout_error: "ModelTimeoutException",
+  overloaded_error: "ServiceUnavailableException",
+};
+
+/** Bedrock's exception name for an error kind (the `x-amzn-ErrorType` header, the event-stream `:exception-type`). */
+export function bedrockErrorType(kind: ErrorKind): string {
+  return bedrockType[kind];
+}
+
 /** The JSON body of an error in the provider's shape. */
 export function errorBody(
   flavor: Provider,
@@ -95,6 +116,7 @@ export function errorBody(
   status = 400,
 ) {
   if (flavor === "gemini") return googleErrorBody(status, message);
+  if (flavor === "bedrock") return { message };
   if (flavor === "anthropic") {
     // Anthropic has no 502/504 types of its own; api_error and timeout_error are what it uses.
     const type =
@@ -110,12 +132,15 @@ export function errorBody(
 
 /** A Response carrying a provider-shaped error. */
 export function errorResponse(flavor: Provider, err: StokerError, requestId: string): Response {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-stoker-request-id": requestId,
+    ...err.headers,
+  };
+  if (flavor === "bedrock") headers["x-amzn-errortype"] = bedrockType[err.kind];
   return new Response(
     JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param, err.status)),
-    {
-      status: err.status,
-      headers: { "content-type": "application/json", "x-stoker-request-id": requestId, ...err.headers },
-    },
+    { status: err.status, headers },
   );
 }
 

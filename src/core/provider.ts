@@ -1,5 +1,5 @@
 /** A provider Stoker speaks to: its wire formats, error shapes, keys and model table entries. */
-export type Provider = "anthropic" | "openai" | "gemini";
+export type Provider = "anthropic" | "openai" | "gemini" | "bedrock";
 
 /** An OpenAI-compatible upstream of COMPAT_UPSTREAMS (`compat:deepseek`): its records and its tenant keys. */
 export type CompatUpstreamId = `compat:${string}`;

@@ -232,10 +232,14 @@ export const UNKNOWN_MODELS: Readonly<Record<Provider, ModelInfo>> = {
   anthropic: { ...anthropic(3, 15, 0.3, 4096, "claude-2026"), known: false },
   openai: { ...openai(2.5, 15, 0.25), known: false },
   gemini: { ...gemini(1.25, 10, 0.125, 4.5, 4096, { longPrompt: PRO_BAND }), known: false },
+  // Bedrock's cache points are placed for Claude models (the Anthropic rows); an unknown id takes Claude's stand-in.
+  bedrock: { ...anthropic(3, 15, 0.3, 4096, "claude-2026"), known: false },
 };
 
 // Date and platform suffixes; Gemini's `-preview[-MM-DD]`, `-001` and `-latest` versions of a model.
-const DATE_SUFFIX = /^(-\d{8}|-\d{4}-\d{2}-\d{2}|-preview(?:-\d{2}-\d{2})?|-\d{3}|-latest)?([@[:].*)?$/;
+// Bedrock ids end in a model version (`-v1:0`, `-v2`).
+const DATE_SUFFIX =
+  /^(-\d{8}|-\d{4}-\d{2}-\d{2}|-preview(?:-\d{2}-\d{2})?|-\d{3}|-latest)?(-v\d+(?::\d+)?)?([@[:].*)?$/;
 const PROVIDER_PREFIX = /^(?:(?:us|eu|apac|global)\.)?(?:anthropic[./]|openai\/|models\/|google\/)/;
 
 /** Finds a model's row: exact id or id plus a date/platform suffix; unknown ids get the provider's stand-in. */

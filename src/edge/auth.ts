@@ -46,6 +46,8 @@ const hints: Record<Provider, string> = {
     "Send your Stoker tenant key as Authorization: Bearer, or your OpenAI key with x-stoker-key: <tenant key>.",
   gemini:
     "Send your Stoker tenant key as x-goog-api-key (or ?key=, or Authorization: Bearer), or your Gemini key with x-stoker-key: <tenant key>.",
+  bedrock:
+    "Send your Stoker tenant key as a Bedrock API key (Authorization: Bearer; the AWS SDK's `token` option or AWS_BEARER_TOKEN_BEDROCK), or your own Bedrock API key as Bearer with x-stoker-key: <tenant key>.",
 };
 
 /** Resolves the calling tenant or throws a provider-shaped 401. */

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { analyzeAnthropic } from "../canonicalize/anthropic.ts";
+import { analyzeConverse } from "../canonicalize/converse.ts";
 import { analyzeGemini } from "../canonicalize/gemini.ts";
 import { heldByServer } from "../canonicalize/held.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
@@ -16,6 +17,8 @@ import type { CacheSettings } from "../plan/settings.ts";
 import type { Plan } from "../plan/types.ts";
 import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
+import { isClaudeOnBedrock } from "../upstream/bedrock.ts";
+import { renderConverse } from "../upstream/body/converse.ts";
 import { renderAnthropic, renderGemini, renderOpenAI } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 
@@ -33,6 +36,9 @@ export interface Prepared {
 
 const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = {
   messages: analyzeAnthropic,
+  // Bedrock InvokeModel for Claude: an Anthropic Messages body whose model is in the URL.
+  invoke: (input) => analyzeAnthropic({ ...input, body: { ...input.body, model: input.modelId ?? "" } }),
+  converse: analyzeConverse,
   "chat.completions": analyzeOpenAIChat,
   responses: analyzeOpenAIResponses,
   generate_content: analyzeGemini,
@@ -97,6 +103,13 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   const analyze = analyzers[input.endpoint];
   // A body that is only part of the prompt (the provider holds the rest) is forwarded as sent: no plan.
   if (!analyze || heldByServer(input.body)) return unchanged(input.raw);
+  // Bedrock: only Claude models are planned (InvokeModel bodies are the model's own; other models' cache
+  // points follow other rules).
+  if (
+    (input.endpoint === "invoke" || input.endpoint === "converse") &&
+    !isClaudeOnBedrock(input.modelId ?? "")
+  )
+    return unchanged(input.raw);
   let analysis: Analysis;
   try {
     const rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);
@@ -155,7 +168,11 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
         ? planAnthropic(analysis, known, ctx)
         : planOpenAI(analysis, known, ctx);
     const body =
-      plan.upstream === "anthropic" ? renderAnthropic(analysis, plan) : renderOpenAI(analysis, plan);
+      plan.upstream === "anthropic"
+        ? analysis.converse
+          ? renderConverse(analysis, plan)
+          : renderAnthropic(analysis, plan)
+        : renderOpenAI(analysis, plan);
     const positions = positionsOf(analysis, plan);
     return { body, analysis, plan, planText: describePlan(plan), positions, ...diagnostics };
   } catch (err) {

@@ -6,6 +6,7 @@ import type { ProviderKeyName } from "../core/provider.ts";
 import { compatModelInfo } from "../economics/compat.ts";
 import { modelInfo } from "../economics/models.ts";
 import { planLookup } from "../tracker/client.ts";
+import { signBedrock } from "../upstream/bedrock-auth.ts";
 import {
   askDiagnostics,
   hideDiagnostics,
@@ -23,6 +24,7 @@ import {
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
 import type { Tenant } from "./auth.ts";
+import { bedrockUpstream } from "./bedrock-credential.ts";
 import { readJsonBody } from "./body.ts";
 import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
@@ -182,7 +184,13 @@ export function proxy(spec: EndpointSpec) {
     };
 
     const url = upstreamUrl(c, spec);
-    const upstreamHeaders = upstreamRequestHeaders(c.req.raw.headers, credentialFor(tenant, spec, config));
+    // Bedrock: a Bearer key like the other providers, or AWS credentials that sign the request just before it goes.
+    const bedrock =
+      spec.flavor === "bedrock" && tenant.mode === "managed" ? bedrockUpstream(tenant, config) : null;
+    const upstreamHeaders = upstreamRequestHeaders(
+      c.req.raw.headers,
+      bedrock ? bedrock.credential : credentialFor(tenant, spec, config),
+    );
     // A compat upstream that routes by a header (xAI): the family's key when the client sent none (README).
     const route = spec.compat?.routeHeader;
     if (route && prepared.analysis && !tenant.cache.disabled && !upstreamHeaders.has(route)) {
@@ -228,6 +236,8 @@ export function proxy(spec: EndpointSpec) {
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);
     const sentBody = askedForClient ? askDiagnostics(outBody, prepared.previousMessageId ?? null) : outBody;
+    if (bedrock?.auth?.kind === "sigv4")
+      await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     let upstream: Response;
     try {
       upstream = await forward({

@@ -87,6 +87,8 @@ export interface Analysis {
   /** Anthropic top-level `cache_control` (automatic mode): its TTL, or null. */
   autoCache: CacheTtl | null;
   openai?: OpenAIClientCache;
+  /** Bedrock Converse: where each analyzed block sits in the Converse body (its cachePoints removed). */
+  converse?: ConverseMap;
   /** Gemini: the explicit cache the client named itself (`cachedContent`), if any. */
   gemini?: { clientCache: string | null };
   canonical: { changed: boolean; applied: RuleName[]; edits: CanonicalEdit[] };
@@ -95,6 +97,17 @@ export interface Analysis {
   continues: boolean;
   /** Stateless guess of the segment where the previous turn's request ended (its tail breakpoint), or -1. */
   previousTurnEnd: number;
+}
+
+/**
+ * A Converse body analyzed as the Anthropic body it stands for: for each Anthropic tool, system block and
+ * message block, its index in the Converse array (`toolConfig.tools`, `system`, `messages[i].content`),
+ * which also holds the client's `cachePoint` blocks.
+ */
+export interface ConverseMap {
+  tools: number[];
+  system: number[];
+  messages: number[][];
 }
 
 export interface AnalyzeInput {

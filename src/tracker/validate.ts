@@ -71,6 +71,7 @@ export function validateAccounting(r: unknown): Accounting {
     x.upstream !== "anthropic" &&
     x.upstream !== "openai" &&
     x.upstream !== "gemini" &&
+    x.upstream !== "bedrock" &&
     !(typeof x.upstream === "string" && /^gpu:[A-Za-z0-9_-]{1,64}$/.test(x.upstream)) &&
     !(typeof x.upstream === "string" && /^compat:[a-z0-9][a-z0-9_-]{0,31}$/.test(x.upstream))
   )

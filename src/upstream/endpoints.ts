@@ -1,6 +1,7 @@
 import type { CompatUpstream } from "../core/compat-config.ts";
 import { StokerError, streamErrors } from "../core/errors.ts";
 import type { Provider } from "../core/provider.ts";
+import type { EventStreamWatcher } from "./eventstream.ts";
 import type { Endpoint } from "./outcome.ts";
 import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "./usage.ts";
 import {
@@ -22,6 +23,11 @@ export interface EndpointSpec<E extends string = Endpoint> {
   streamError(message: string): string;
   /** Model and streaming when the wire format does not carry them in the body (Gemini: in the URL). */
   facts?(body: Record<string, unknown>, url: URL): { model: string; stream: boolean };
+  /** Answers in AWS event-stream framing (Bedrock): their reader and the message that reports a break. */
+  eventStream?: {
+    watcher(): EventStreamWatcher & { usage(): Usage | null; upstreamError: boolean };
+    errorFrame(message: string): Uint8Array;
+  };
   /** False where a request caches nothing, so keepalive never captures it (count_tokens). */
   pingable?: boolean;
   /** An OpenAI-compatible upstream (`/compat/{name}`): its URL, key, usage fields and prices replace OpenAI's. */

@@ -2,7 +2,14 @@ import type { CompatUpstreamId, Provider } from "../core/provider.ts";
 import type { Accounting } from "./accounting.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 
-export type Endpoint = "messages" | "count_tokens" | "chat.completions" | "responses" | "generate_content";
+export type Endpoint =
+  | "messages"
+  | "count_tokens"
+  | "chat.completions"
+  | "responses"
+  | "generate_content"
+  | "invoke"
+  | "converse";
 
 export type Result = "ok" | "upstream_error" | "truncated" | "client_cancelled" | "unreachable" | "timeout";
 

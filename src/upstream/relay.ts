@@ -2,6 +2,7 @@ import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 import type { EndpointSpec } from "./endpoints.ts";
+import { pipeEventStream } from "./eventstream.ts";
 import { relayJson } from "./json-relay.ts";
 import type { Result } from "./outcome.ts";
 import { pipeSse, type StreamEnd } from "./sse.ts";
@@ -32,7 +33,7 @@ export interface RelayOptions {
   /** Wall-clock start of the request, for the latencies. */
   startedAt: number;
   headersMs: number;
-  spec: Pick<EndpointSpec<string>, "watcher" | "jsonUsage" | "streamError">;
+  spec: Pick<EndpointSpec<string>, "watcher" | "jsonUsage" | "streamError" | "eventStream">;
   /** Who answered, for the client's error messages: "The upstream" or "The GPU backend's". */
   source: string;
   /** Re-emits each stream event (hiding usage or diagnostics the client did not ask for); null drops it. */
@@ -101,6 +102,45 @@ export async function relay(o: RelayOptions): Promise<Response> {
       },
     });
     return new Response(piped, { status: upstream.status, headers });
+  }
+
+  const contentType = upstream.headers.get("content-type") ?? "";
+  if (upstream.ok && spec.eventStream && contentType.startsWith("application/vnd.amazon.eventstream")) {
+    const { eventStream } = spec;
+    const upstreamBody = upstream.body;
+    if (upstreamBody) {
+      const watcher = eventStream.watcher();
+      const piped = pipeEventStream(upstreamBody, {
+        watcher,
+        errorFrame: (reason) =>
+          eventStream.errorFrame(
+            reason === "truncated"
+              ? `${o.source} stream ended early.`
+              : `${o.source} stream was interrupted.`,
+          ),
+        onEnd: (end, firstByteAt) => {
+          const doneAt = Date.now();
+          done({
+            status: upstream.status,
+            result:
+              end === "complete"
+                ? watcher.upstreamError
+                  ? "upstream_error"
+                  : "ok"
+                : end === "upstream_error"
+                  ? "upstream_error"
+                  : end,
+            end,
+            usage: watcher.usage(),
+            ttfbMs: (firstByteAt ?? doneAt) - startedAt,
+            durationMs: doneAt - startedAt,
+            streamed: true,
+            message: null,
+          });
+        },
+      });
+      return new Response(piped, { status: upstream.status, headers });
+    }
   }
 
   if (!upstream.ok && !o.readErrors) {

@@ -68,6 +68,7 @@ describe("admin API: tenants", () => {
       anthropic: true,
       openai: false,
       gemini: false,
+      bedrock: false,
     });
     expect(JSON.stringify(set.body)).not.toContain(mine);
     const ns = namespace();

@@ -91,11 +91,15 @@ function hasShape(text: string, shape: ErrorShape | "either"): boolean {
     o.error !== null &&
     Object.keys(o.error).sort().join(",") === "code,message,status" &&
     typeof o.error.message === "string";
+  // Bedrock: `{"message"}` alone (the exception name is in x-amzn-ErrorType).
+  const bedrock =
+    Object.keys(o).join(",") === "message" && typeof (o as { message?: unknown }).message === "string";
+  if (shape === "bedrock") return bedrock;
   if (shape === "anthropic") return anthropic;
   if (shape === "openai") return openai;
   if (shape === "gemini") return gemini;
   if (shape === "json") return anthropic || openai || gemini || (o.error !== undefined && o.error !== null);
-  return anthropic || openai || gemini;
+  return anthropic || openai || gemini || bedrock;
 }
 
 let tenant: { id: string; key: string };

@@ -67,8 +67,13 @@ describe("a tenant's own provider key fails closed", () => {
     expect(await simRequests(ns2)).toHaveLength(0);
     // An OpenAI request of the same tenant (no own OpenAI key) still goes out with the deploy's key.
     const got = TenantSchema.parse((await admin("GET", `/v1/admin/tenants/${t.id}`)).body);
-    expect(got.provider_key_state).toEqual({ anthropic: "broken", openai: "unset", gemini: "unset" });
-    expect(got.provider_keys).toEqual({ anthropic: true, openai: false, gemini: false });
+    expect(got.provider_key_state).toEqual({
+      anthropic: "broken",
+      openai: "unset",
+      gemini: "unset",
+      bedrock: "unset",
+    });
+    expect(got.provider_keys).toEqual({ anthropic: true, openai: false, gemini: false, bedrock: false });
     // Setting it again repairs it.
     await admin("PUT", `/v1/admin/tenants/${t.id}/provider-keys`, { anthropic: OWN });
     const ns3 = namespace();

@@ -20,7 +20,7 @@ import { longText, namespace, simFault, simRequests } from "../support/clients.t
 import { COMPAT_DEPLOY_KEYS } from "../support/compat.ts";
 import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
 import { authHeaders, baseHeaders, type FuzzRoute, providerKeyHeader, ROUTES } from "../support/routes.ts";
-import { ADMIN_TOKEN, freshTenant, UPSTREAM_KEYS } from "../support/tenants.ts";
+import { ADMIN_TOKEN, AWS_TEST_CREDENTIALS, freshTenant, UPSTREAM_KEYS } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 import { dumpTracker, trackerState } from "../support/tracker-state.ts";
 
@@ -32,6 +32,7 @@ const PASSTHROUGH = {
   anthropic: `sk-ant-passthrough-${RUN}`,
   openai: `sk-openai-passthrough-${RUN}`,
   gemini: `AIza-passthrough-${RUN}`,
+  bedrock: `ABSK-bedrock-passthrough-${RUN}`,
 };
 const WRONG_TENANT_KEY = `sk-stoker-wrong-${RUN}`;
 const WRONG_ADMIN_TOKEN = `admin-wrong-${RUN}`;
@@ -179,7 +180,9 @@ describe("secrets never leave where they belong", () => {
             ? PASSTHROUGH.anthropic
             : route.shape === "gemini"
               ? PASSTHROUGH.gemini
-              : PASSTHROUGH.openai;
+              : route.shape === "bedrock"
+                ? PASSTHROUGH.bedrock
+                : PASSTHROUGH.openai;
         expect((await routeCall(route, A.key, ns, { stream, passthrough: provider })).status).toBe(200);
       }
       // Unknown keys, as the provider key and as x-stoker-key: 401 that must not echo them.
@@ -334,6 +337,8 @@ describe("secrets never leave where they belong", () => {
     secrets.set("Anthropic provider key", UPSTREAM_KEYS.anthropic);
     secrets.set("OpenAI provider key", UPSTREAM_KEYS.openai);
     secrets.set("Gemini provider key", UPSTREAM_KEYS.gemini);
+    // Bedrock signs with it (SigV4): it never travels, not even upstream.
+    secrets.set("AWS secret access key", AWS_TEST_CREDENTIALS.secretAccessKey);
     secrets.set("tenant A key", A.key);
     secrets.set("tenant B key", B.key);
     secrets.set("tenant C key", C.key);
@@ -344,6 +349,7 @@ describe("secrets never leave where they belong", () => {
     secrets.set("pass-through Anthropic key", PASSTHROUGH.anthropic);
     secrets.set("pass-through OpenAI key", PASSTHROUGH.openai);
     secrets.set("pass-through Gemini key", PASSTHROUGH.gemini);
+    secrets.set("pass-through Bedrock key", PASSTHROUGH.bedrock);
     secrets.set("unknown tenant key", WRONG_TENANT_KEY);
     secrets.set("tenant's own provider key", OWN_PROVIDER_KEY);
     secrets.set("tenant's own compat key", OWN_COMPAT_KEY);
@@ -411,6 +417,7 @@ describe("secrets never leave where they belong", () => {
           PASSTHROUGH.anthropic,
           PASSTHROUGH.openai,
           PASSTHROUGH.gemini,
+          PASSTHROUGH.bedrock,
           OWN_PROVIDER_KEY,
           OWN_COMPAT_KEY,
           COMPAT_DEPLOY_KEYS.deepseek,
@@ -496,7 +503,9 @@ describe("tenant isolation", () => {
         ).status,
       ).toBe(200);
       // Pass-through with A's tenant key, and B's tenant key where the provider key goes: A's, still.
-      const pt = { ...baseHeaders(route), "x-stoker-key": A.key, "x-api-key": B.key, "x-sim-namespace": ns };
+      const [ptName, ptValue] =
+        route.shape === "bedrock" ? providerKeyHeader(route, B.key) : ["x-api-key", B.key];
+      const pt = { ...baseHeaders(route), "x-stoker-key": A.key, [ptName]: ptValue, "x-sim-namespace": ns };
       expect(
         (
           await call(

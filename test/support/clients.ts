@@ -1,6 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { GoogleGenAI } from "@google/genai";
+import { HttpResponse } from "@smithy/core/transport";
 import OpenAI from "openai";
 import type { ProviderTotals } from "../../sim/stats.ts";
 import { TEST_TENANTS } from "./tenants.ts";
@@ -56,6 +58,51 @@ export function gemini(
   });
 }
 
+/**
+ * The official AWS SDK (`@aws-sdk/client-bedrock-runtime`) pointed at Stoker with `endpoint`, the tenant key as
+ * its Bedrock API key (`token`, Bearer). Its request handler hands each request to the worker's fetch (no
+ * network hop) and the response body back as a stream; everything else is the SDK's own (serialization,
+ * event-stream decoding, error mapping). The user-agent provider is given because the SDK's browser runtime
+ * config cannot build its default one inside workerd.
+ */
+export function bedrock(ns: string, opts: { apiKey?: string; headers?: Record<string, string> } = {}) {
+  const extra = { "x-sim-namespace": ns, ...opts.headers };
+  return new BedrockRuntimeClient({
+    region: "us-east-1",
+    endpoint: `${STOKER}/bedrock`,
+    token: { token: opts.apiKey ?? TEST_TENANTS.alpha },
+    authSchemePreference: ["httpBearerAuth"],
+    maxAttempts: 1,
+    defaultUserAgentProvider: async () => [["stoker-test"]],
+    requestHandler: {
+      async handle(req: {
+        protocol: string;
+        hostname: string;
+        port?: number;
+        path: string;
+        query?: Record<string, string | string[] | null>;
+        method: string;
+        headers: Record<string, string>;
+        body?: BodyInit;
+      }) {
+        const url = `${req.protocol}//${req.hostname}${req.port ? `:${req.port}` : ""}${req.path}`;
+        const res = await workerFetch(url, {
+          method: req.method,
+          headers: { ...req.headers, ...extra },
+          body: req.body ?? null,
+        });
+        const headers: Record<string, string> = {};
+        res.headers.forEach((v, k) => {
+          headers[k] = v;
+        });
+        return { response: new HttpResponse({ statusCode: res.status, headers, body: res.body }) };
+      },
+      updateHttpClientConfig() {},
+      httpHandlerConfigs: () => ({}),
+    },
+  });
+}
+
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -105,6 +152,7 @@ export async function simStats(ns: string): Promise<{
   openai: ProviderTotals;
   gemini: ProviderTotals;
   compat: ProviderTotals;
+  bedrock: ProviderTotals;
   total: ProviderTotals;
 }> {
   const res = await fetch(`${env.SIM_URL}/__sim/stats?ns=${encodeURIComponent(ns)}`);

@@ -2,8 +2,11 @@
 // entry in ROUTES. GPU pools are not walked yet: their upstreams are the GPU simulator's backends, and the
 // fuzz's accounting check counts the provider simulator's recordings (a harness change, not a route entry).
 
-/** The error shape a route answers in: Anthropic's, OpenAI's, Google's, or any JSON object with an `error` field. */
-export type ErrorShape = "anthropic" | "openai" | "gemini" | "json";
+/**
+ * The error shape a route answers in: Anthropic's, OpenAI's, Google's, Bedrock's (`{"message"}` with
+ * `x-amzn-ErrorType`), or any JSON object with an `error` field.
+ */
+export type ErrorShape = "anthropic" | "openai" | "gemini" | "bedrock" | "json";
 
 export type Json = Record<string, unknown>;
 
@@ -156,6 +159,48 @@ export function compatChatSample(model: string, cacheControl: boolean) {
 }
 
 /** Every route Stoker serves today. */
+const BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1%3A0";
+
+/** A Bedrock InvokeModel body for Claude: the Anthropic body with `anthropic_version` and without `model`. */
+export function bedrockInvokeSample(n: number): Json {
+  const { model: _m, metadata: _u, ...rest } = anthropicSample(n, false);
+  return { anthropic_version: "bedrock-2023-05-31", ...rest };
+}
+
+/** A Bedrock Converse body. */
+export function bedrockConverseSample(n: number): Json {
+  return {
+    system: [{ text: `You are terse. ${words(20 + n * 40, "sys")}` }],
+    toolConfig: {
+      tools: [
+        {
+          toolSpec: {
+            name: "lookup",
+            description: "Looks a thing up.",
+            inputSchema: { json: { type: "object", properties: { q: { type: "string" } }, required: ["q"] } },
+          },
+        },
+      ],
+    },
+    messages: [
+      { role: "user", content: [{ text: `First question ${words(n, "q")}` }] },
+      { role: "assistant", content: [{ text: "An answer." }] },
+      { role: "user", content: [{ text: `And a follow-up ${n}` }] },
+    ],
+    inferenceConfig: { maxTokens: 16, temperature: 0.5 },
+  };
+}
+
+const bedrockRoute = (operation: string, sample: (n: number) => Json): FuzzRoute => ({
+  name: `bedrock ${operation}`,
+  method: "POST",
+  path: `/bedrock/model/${BEDROCK_MODEL}/${operation}`,
+  shape: "bedrock",
+  auth: "tenant",
+  proxied: true,
+  sample,
+});
+
 export const ROUTES: FuzzRoute[] = [
   {
     name: "anthropic messages",
@@ -239,6 +284,10 @@ export const ROUTES: FuzzRoute[] = [
     proxied: true,
     sample: compatChatSample("anthropic/claude-sonnet-4.6", true),
   },
+  bedrockRoute("converse", bedrockConverseSample),
+  bedrockRoute("converse-stream", bedrockConverseSample),
+  bedrockRoute("invoke", bedrockInvokeSample),
+  bedrockRoute("invoke-with-response-stream", bedrockInvokeSample),
   { name: "healthz", method: "GET", path: "/healthz", shape: "json", auth: "none", proxied: false },
   // The dashboard: a public page and its files (no data; it reads the analytics API with the tenant's key).
   { name: "dashboard", method: "GET", path: "/dashboard", shape: "json", auth: "none", proxied: false },

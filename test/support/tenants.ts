@@ -13,6 +13,15 @@ export const UPSTREAM_KEYS = {
   gemini: "AIza-gemini-upstream-test",
 } as const;
 
+/**
+ * The AWS credentials the test worker signs Bedrock requests with (SigV4): the simulator's known pair
+ * (sim/bedrock/auth.ts), so a wrong signature is refused there.
+ */
+export const AWS_TEST_CREDENTIALS = {
+  accessKeyId: "AKIASTOKERSIMULATOR1",
+  secretAccessKey: "stoker-simulator-secret-access-key-000000",
+} as const;
+
 /** The admin API's bearer token in the test worker. */
 export const ADMIN_TOKEN = "stoker-admin-test-token";
 

@@ -140,7 +140,7 @@ function drawCharts(s) {
   ];
 }
 
-const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini" };
+const PROVIDERS = { anthropic: "Anthropic", openai: "OpenAI", gemini: "Gemini", bedrock: "Amazon Bedrock" };
 
 /** A provider's label; compat upstreams (COMPAT_UPSTREAMS) show their configured name. */
 function providerLabel(upstream) {
