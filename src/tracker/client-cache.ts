@@ -303,12 +303,7 @@ export function forgetConversations(tenantId: string): void {
 export function forgetAllBeliefs(): void {
   for (const [id, t] of tenants) {
     t.states.clear();
-    t.conversations.clear();
-    t.rates.clear();
-    t.calibrations.clear();
-    t.messages.clear();
-    t.outlooks.clear();
-    t.familyOutlooks.clear();
+    forgetConversations(id);
     tenants.delete(id);
   }
   stateCount = 0;
@@ -328,12 +323,7 @@ function evict(): void {
     if (stateCount <= MAX_STATES) return;
     stateCount -= t.states.size;
     t.states.clear();
-    t.conversations.clear();
-    t.rates.clear();
-    t.calibrations.clear();
-    t.messages.clear();
-    t.outlooks.clear();
-    t.familyOutlooks.clear();
+    forgetConversations(id);
     tenants.delete(id);
   }
 }
