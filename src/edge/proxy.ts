@@ -20,8 +20,8 @@ import {
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
 import type { Tenant } from "./auth.ts";
-import { readJsonBody } from "./body.ts";
-import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
+import { type BytesBody, readRequestBody } from "./body.ts";
+import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
@@ -91,7 +91,10 @@ export function proxy(spec: EndpointSpec) {
   return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
     const { config, requestId } = c.var;
     const tenant = c.var.tenant;
-    const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
+    // Over the analysis budget in bytes the body is never decoded or parsed whole: its top level is read
+    // from the bytes, which go upstream as they came (`read.raw` is null).
+    const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes);
+    const { raw, body } = read;
     spec.validate(body);
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = modelInfo(model, config.models, spec.flavor);
@@ -100,10 +103,10 @@ export function proxy(spec: EndpointSpec) {
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
     const at = now();
-    const over = overAnalysisBudget(raw, body, config.analysisMaxBytes);
+    const over = raw === null ? "bytes" : overAnalysisBudget(raw, body, config.analysisMaxBytes);
     const prepared = await (over ? skipAnalysis : prepare)({
       endpoint: spec.endpoint,
-      raw,
+      raw: raw ?? "",
       body,
       tenantId: tenant.id,
       tenantRules: tenant.canonicalize,
@@ -129,10 +132,13 @@ export function proxy(spec: EndpointSpec) {
         ),
       log: c.var.log,
     });
-    let outBody = prepared.body;
+    let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
     let hideUsage = false;
     if (spec.endpoint === "chat.completions" && stream && !clientWantsStreamUsage(body)) {
-      outBody = requestStreamUsage(outBody, body);
+      outBody =
+        typeof outBody === "string"
+          ? requestStreamUsage(outBody, body)
+          : requestStreamUsageBytes(read as BytesBody);
       hideUsage = true;
     }
 
@@ -170,7 +176,7 @@ export function proxy(spec: EndpointSpec) {
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
     const pingable = spec.pingable !== false;
     const capture =
-      pingable && tenant.mode === "managed" && config.keepalive.enabled
+      pingable && tenant.mode === "managed" && config.keepalive.enabled && typeof outBody === "string"
         ? keepaliveCapture(
             prepared,
             outBody,
@@ -179,7 +185,7 @@ export function proxy(spec: EndpointSpec) {
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
-    if (spec.endpoint === "generate_content") {
+    if (spec.endpoint === "generate_content" && typeof outBody === "string") {
       explicit = await planExplicit({
         env: c.env,
         config,
@@ -205,7 +211,10 @@ export function proxy(spec: EndpointSpec) {
       spec.endpoint === "messages" &&
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);
-    const sentBody = askedForClient ? askDiagnostics(outBody, prepared.previousMessageId ?? null) : outBody;
+    const sentBody =
+      askedForClient && typeof outBody === "string"
+        ? askDiagnostics(outBody, prepared.previousMessageId ?? null)
+        : outBody;
     let upstream: Response;
     try {
       upstream = await forward({
