@@ -25,8 +25,10 @@ import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./bud
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
-import { prepare } from "./prepare.ts";
+import { prepare, tenantSalt } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
+import { splice } from "./shallow-json.ts";
+import { checkStoredIds, idTags, tagResponseEvent, tagResponseText, untagBody } from "./stored-ids.ts";
 import { planLookup } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
@@ -99,6 +101,14 @@ export function proxy(spec: EndpointSpec) {
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = modelInfo(model, config.models, spec.flavor);
     c.set("model", info);
+    // Under the deploy's shared OpenAI key, stored-object ids must be ones Stoker gave this tenant (stored-ids.ts).
+    const idTagsFor =
+      spec.flavor === "openai" && tenant.mode === "managed" && tenant.providerKeys.openai === undefined
+        ? idTags(tenantSalt(config, tenant.id))
+        : null;
+    const previousResponseId = idTagsFor
+      ? checkStoredIds(body, raw ?? (read as BytesBody).bytes, idTagsFor, spec.endpoint === "responses")
+      : null;
 
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
@@ -133,6 +143,16 @@ export function proxy(spec: EndpointSpec) {
       log: c.var.log,
     });
     let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
+    if (previousResponseId !== null) {
+      const id = JSON.stringify(previousResponseId);
+      const span = (read as BytesBody).spans?.get("previous_response_id");
+      outBody =
+        typeof outBody === "string"
+          ? untagBody(outBody, previousResponseId)
+          : span
+            ? splice(outBody, span, id)
+            : outBody;
+    }
     let hideUsage = false;
     if (spec.endpoint === "chat.completions" && stream && !clientWantsStreamUsage(body)) {
       outBody =
@@ -254,6 +274,7 @@ export function proxy(spec: EndpointSpec) {
     if (planText) headers.set("x-stoker-plan", planText);
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
+    const tagIds = spec.endpoint === "responses" ? idTagsFor : null;
     return relay({
       upstream,
       headers,
@@ -261,11 +282,18 @@ export function proxy(spec: EndpointSpec) {
       headersMs,
       spec,
       source: "The upstream",
-      rewriteEvent: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
-      rewriteText: askedForClient ? hideDiagnostics : undefined,
-      // A JSON answer flows as it arrives unless the client asked for the usage header (README).
+      rewriteEvent: hideUsage
+        ? hideStreamUsage
+        : askedForClient
+          ? hideStreamDiagnostics
+          : tagIds
+            ? (e) => tagResponseEvent(e, tagIds)
+            : undefined,
+      rewriteText: askedForClient ? hideDiagnostics : tagIds ? (t) => tagResponseText(t, tagIds) : undefined,
+      // A JSON answer flows as it arrives unless the client asked for the usage header (README), or its ids
+      // are tagged (read whole: a Responses answer is one object).
       streamJson:
-        c.req.header(USAGE_HEADER_OPT_IN) === "header"
+        c.req.header(USAGE_HEADER_OPT_IN) === "header" || tagIds
           ? undefined
           : { hideDiagnostics: askedForClient, waitUntil: (p) => c.executionCtx.waitUntil(p) },
       jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,

@@ -133,4 +133,31 @@ describe("over the byte budget the body is not parsed whole", { timeout: 30_000 
     }
     expect(await simRequests(ns)).toEqual([]);
   });
+
+  it("Responses under the shared key: a tagged previous_response_id is untagged in the bytes, a deep file_id refused", async () => {
+    const t = freshTenant();
+    const ns = namespace();
+    const first = await send("/openai/v1/responses", '{"model":"gpt-4o","input":"hi"}', t.key, ns);
+    const tagged = (JSON.parse(first.text) as { id: string }).id;
+    expect(tagged).toMatch(/~/);
+    const input = bigMessages();
+    const body = `{"model":"gpt-4o","previous_response_id":${JSON.stringify(tagged)},"input":${input}}`;
+    const res = await send("/openai/v1/responses", body, t.key, ns);
+    expect(res.headers.get("x-stoker-analysis")).toBe("skipped-over-budget-bytes");
+    expect(res.headers.get("x-stoker-upstream")).toBe("simulator");
+    const sent = (await simRequests(ns)).at(-1);
+    expect(sent?.body).toBe(body.replace(JSON.stringify(tagged), JSON.stringify(tagged.split("~")[0])));
+
+    const other = namespace();
+    const stolen = await send("/openai/v1/responses", body, freshTenant().key, other);
+    expect(stolen.status).toBe(400);
+    expect(JSON.parse(stolen.text).error.code).toBe("previous_response_not_found");
+    for (const key of ['"file_id"', '"file\\u005fid"']) {
+      const withFile = `{"model":"gpt-4o","input":${bigMessages(`,${key}:"file-abc"`)}}`;
+      const refused = await send("/openai/v1/responses", withFile, t.key, other);
+      expect(refused.status, key).toBe(400);
+      expect(JSON.parse(refused.text).error.param).toBe("file_id");
+    }
+    expect(await simRequests(other)).toEqual([]);
+  });
 });
