@@ -9,7 +9,7 @@ import { totalsAfter, tracker } from "../support/tracker.ts";
 // (npm start, the chaos run) opens it; the test worker, like a deploy, does not set it.
 describe("the chaos run's restart hook is closed outside local development", () => {
   it("the route is a 404 and the objects' chaosAbort does nothing", async () => {
-    expect(env.STOKER_LOCAL_DEV).toBeUndefined();
+    expect((env as unknown as Record<string, unknown>).STOKER_LOCAL_DEV).toBeUndefined();
     for (const q of ["object=directory", "object=tracker&tenant=alpha"]) {
       const res = await workerFetch(`${STOKER}/__dev/abort?${q}`, { method: "POST" });
       expect(res.status).toBe(404);
