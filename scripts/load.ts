@@ -31,7 +31,7 @@ import {
   sourceVersion,
   tail,
 } from "./lib/harness.ts";
-import { groupProcs, openTrackers, rssMiB, servingWorkerd } from "./lib/procs.ts";
+import { groupProcs, openTrackers, rssKinds, rssMiB, servingWorkerd } from "./lib/procs.ts";
 import { type ProviderTotals, type Sim, simStats, startSim } from "./lib/sim.ts";
 import { type Stoker, snapshotWorker, startStoker } from "./lib/stoker.ts";
 
@@ -528,6 +528,8 @@ await runMain(
     };
     sampleMemory(0);
     const memTimer = setInterval(() => sampleMemory(Date.now() - started), MEMORY_EVERY_MS);
+    const kindsOf = () => workerds().map((p) => ({ serving: isServing(p.pid), ...rssKinds(p.pid) }));
+    const kindsStart = kindsOf();
     let inFlight = 0;
     let peakInFlight = 0;
 
@@ -781,6 +783,20 @@ await runMain(
     for (const e of errors.slice(0, 10))
       console.log(`  error: ${e.target} ${e.kind} ${e.tenant}: ${e.error}`);
 
+    // The memory series (the RSS question of issue 18) are printed also when the page is not rewritten.
+    const kindsEnd = kindsOf();
+    const kindLine = (k: ReturnType<typeof kindsOf>) =>
+      k
+        .map(
+          (p) =>
+            `${p.serving ? "serving" : "proxy"} anon ${f0(p.anon)} file ${f0(p.file)} shmem ${f0(p.shmem)}`,
+        )
+        .join("; ");
+    console.log(
+      `RSS by kind (MiB) at the run's start: ${kindLine(kindsStart)}; 5 s after: ${kindLine(kindsEnd)}`,
+    );
+    console.log(`RSS all workerd (MiB/s): ${memory.map((m) => f0(m.workerd)).join(" ")}`);
+    console.log(`RSS serving workerd (MiB/s): ${memory.map((m) => f0(m.serving)).join(" ")}`);
     const figures: Figures = {
       fields: rows,
       markdown: [

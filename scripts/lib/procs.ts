@@ -35,6 +35,17 @@ export function rssMiB(pid: number): number {
   }
 }
 
+/** RSS split by kind (MiB): anonymous (heaps, buffers), file-backed (mapped files), shared memory. */
+export function rssKinds(pid: number): { anon: number; file: number; shmem: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+    return { anon: kb("RssAnon"), file: kb("RssFile"), shmem: kb("RssShmem") };
+  } catch {
+    return { anon: 0, file: 0, shmem: 0 };
+  }
+}
+
 /**
  * wrangler dev runs two workerd processes: the dev proxy, and the one serving Stoker (with the inspector),
  * which holds the Worker, its Durable Objects and their SQLite.
