@@ -28,7 +28,14 @@ import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare, tenantSalt } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
 import { splice } from "./shallow-json.ts";
-import { checkStoredIds, idTags, tagResponseEvent, tagResponseText, untagBody } from "./stored-ids.ts";
+import {
+  checkStoredIds,
+  idTags,
+  taggedTopLevel,
+  tagResponseEvent,
+  tagResponseText,
+  untagBody,
+} from "./stored-ids.ts";
 import { planLookup } from "./tracker-client.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
@@ -290,12 +297,16 @@ export function proxy(spec: EndpointSpec) {
             ? (e) => tagResponseEvent(e, tagIds)
             : undefined,
       rewriteText: askedForClient ? hideDiagnostics : tagIds ? (t) => tagResponseText(t, tagIds) : undefined,
-      // A JSON answer flows as it arrives unless the client asked for the usage header (README), or its ids
-      // are tagged (read whole: a Responses answer is one object).
+      // A JSON answer flows as it arrives (its ids tagged on the way) unless the client asked for the usage
+      // header (README).
       streamJson:
-        c.req.header(USAGE_HEADER_OPT_IN) === "header" || tagIds
+        c.req.header(USAGE_HEADER_OPT_IN) === "header"
           ? undefined
-          : { hideDiagnostics: askedForClient, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+          : {
+              hideDiagnostics: askedForClient,
+              replaceTopLevel: tagIds ? taggedTopLevel(tagIds) : undefined,
+              waitUntil: (p) => c.executionCtx.waitUntil(p),
+            },
       jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
       onEnd: (e) =>
         finish(e.status, e.result, {

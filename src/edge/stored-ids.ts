@@ -179,6 +179,19 @@ function tagObject(text: string, at: readonly string[], tags: IdTags): string {
   return out;
 }
 
+/** For a JSON answer relayed as it arrives: its top-level `id` and `previous_response_id`, tagged (json-relay.ts). */
+export function taggedTopLevel(tags: IdTags): Record<string, (value: string) => string> {
+  const tag = (value: string) => {
+    if (!value.startsWith('"')) return value;
+    try {
+      return JSON.stringify(tags.tag(JSON.parse(value) as string));
+    } catch {
+      return value;
+    }
+  };
+  return { id: tag, previous_response_id: tag };
+}
+
 /** A JSON answer of the Responses API with its ids tagged. Not JSON: unchanged. */
 export function tagResponseText(text: string, tags: IdTags): string {
   try {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { idTags, taggedTopLevel } from "../../src/edge/stored-ids.ts";
+import { TopLevelRewriter } from "../../src/upstream/json-relay.ts";
 import { admin, adminTenant } from "../support/admin.ts";
 import { namespace, openai, STOKER, simRequests, workerFetch } from "../support/clients.ts";
 import { TEST_TENANTS } from "../support/tenants.ts";
@@ -139,5 +141,33 @@ describe("stored-object ids with the deploy's shared OpenAI key", () => {
     const sent = JSON.parse((await simRequests(own)).at(-1)?.body ?? "{}");
     expect(sent.previous_response_id).toBe("resp_someone");
     expect(JSON.stringify(sent.input)).toContain("file-abc123");
+  });
+});
+
+describe("tagging a JSON answer as it flows", () => {
+  it("rewrites only the top-level id and previous_response_id, whatever the chunking", () => {
+    const tags = idTags("salt");
+    const answer = JSON.stringify({
+      id: "resp_1",
+      object: "response",
+      output: [{ id: "msg_1", type: "message", content: [{ type: "output_text", text: 'say "id": "x"' }] }],
+      previous_response_id: "resp_0",
+      usage: { input_tokens: 3 },
+    });
+    const want = JSON.stringify({
+      ...JSON.parse(answer),
+      id: tags.tag("resp_1"),
+      previous_response_id: tags.tag("resp_0"),
+    });
+    for (const size of [1, 2, 3, 7, 1000]) {
+      const r = new TopLevelRewriter(taggedTopLevel(tags));
+      let out = "";
+      for (let i = 0; i < answer.length; i += size) out += r.push(answer.slice(i, i + size));
+      expect(out, `chunks of ${size}`).toBe(want);
+    }
+    const nullPrevious = JSON.stringify({ id: "resp_2", previous_response_id: null });
+    expect(new TopLevelRewriter(taggedTopLevel(tags)).push(nullPrevious)).toBe(
+      JSON.stringify({ id: tags.tag("resp_2"), previous_response_id: null }),
+    );
   });
 });
