@@ -1,6 +1,7 @@
 // Peak JS heap of one request's analysis, for bodies of 1 to 32 MiB (issue 18): what the edge holds while it
 // handles a large request, on the path under the analysis budget (decode, parse, analyze, plan, render) and
-// on the path over it (decode, parse, forward unchanged). Each size runs in a child Node process with the
+// on the path over it (over the byte budget: the top level read from the bytes, which are forwarded as they
+// came; over the block budget: decode, parse, forward unchanged). Each size runs in a child Node process with the
 // heap capped like a Workers isolate (128 MB), so "fits" means the request would not kill the isolate.
 //   node --expose-gc scripts/analysis-memory.ts            (all sizes, both paths)
 //   node --expose-gc scripts/analysis-memory.ts --one 8 analyzed   (one run; what the parent spawns)
@@ -33,6 +34,7 @@ function body(bytes: number): Uint8Array {
 async function one(mib: number, path: "analyzed" | "skipped"): Promise<void> {
   const { prepare } = await import("../src/edge/prepare.ts");
   const { overAnalysisBudget } = await import("../src/edge/budget.ts");
+  const { isUtf8, shallowJson } = await import("../src/edge/shallow-json.ts");
   const { parseConfig } = await import("../src/core/config.ts");
   const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -45,33 +47,48 @@ async function one(mib: number, path: "analyzed" | "skipped"): Promise<void> {
     peak = Math.max(peak, process.memoryUsage().heapUsed);
   };
   const started = performance.now();
-  const raw = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  sample();
-  const parsed = JSON.parse(raw) as Record<string, unknown>;
-  sample();
-  const over = overAnalysisBudget(
-    raw,
-    parsed,
-    path === "analyzed" ? Number.MAX_SAFE_INTEGER : config.analysisMaxBytes,
-  );
-  let out: unknown = raw;
-  if (path === "analyzed" || !over) {
-    const log = { debug() {}, info() {}, warn() {}, error() {} };
-    const prepared = await prepare({
-      endpoint: "messages",
-      raw,
-      body: parsed,
-      tenantId: "bench",
-      tenantRules: {},
-      settings: DEFAULT_CACHE_SETTINGS,
-      config,
-      canonicalizeHeader: null,
-      nowMs: Date.now(),
-      lookup: async () => ({ known: new Map() }),
-      log,
-    });
+  let raw: string | null = null;
+  let parsed: unknown = null;
+  let over: string | null = null;
+  let out: unknown = null;
+  if (path === "skipped" && bytes.byteLength > config.analysisMaxBytes) {
+    // As served over the budget in bytes (src/edge/body.ts readRequestBody): UTF-8 checked a chunk at a
+    // time, the top level read from the bytes, the bytes forwarded as they came.
+    if (!isUtf8(bytes)) throw new Error("not UTF-8");
     sample();
-    out = prepared; // the handler keeps the analysis until the request is accounted
+    parsed = shallowJson(bytes);
+    over = "bytes";
+    out = bytes;
+    sample();
+  } else {
+    raw = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    sample();
+    parsed = JSON.parse(raw) as Record<string, unknown>;
+    sample();
+    over = overAnalysisBudget(
+      raw,
+      parsed as Record<string, unknown>,
+      path === "analyzed" ? Number.MAX_SAFE_INTEGER : config.analysisMaxBytes,
+    );
+    out = raw;
+    if (path === "analyzed" || !over) {
+      const log = { debug() {}, info() {}, warn() {}, error() {} };
+      const prepared = await prepare({
+        endpoint: "messages",
+        raw,
+        body: parsed as Record<string, unknown>,
+        tenantId: "bench",
+        tenantRules: {},
+        settings: DEFAULT_CACHE_SETTINGS,
+        config,
+        canonicalizeHeader: null,
+        nowMs: Date.now(),
+        lookup: async () => ({ known: new Map() }),
+        log,
+      });
+      sample();
+      out = prepared; // the handler keeps the analysis until the request is accounted
+    }
   }
   const ms = performance.now() - started;
   sample();

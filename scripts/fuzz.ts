@@ -36,6 +36,7 @@ function report(s: Summary, ms: number): string {
   const lines = [
     `Fuzz run: ${s.cases.toLocaleString("en")} cases (seed ${s.seed}) in ${(ms / 1000).toFixed(0)} s`,
     `- forwarded to the upstream and answered by it: ${s.forwarded}; rejected by Stoker (4xx): ${s.rejected}; served by Stoker (2xx: healthz, analytics, admin): ${s.served}`,
+    `- GPU pool routes: ${s.gpu?.cases ?? 0} cases, ${s.gpu?.forwarded ?? 0} answered by a GPU backend`,
     `- statuses: ${sorted(s.statuses)
       .map(([k, n]) => `${k} × ${n}`)
       .join(", ")}`,

@@ -31,6 +31,7 @@ import {
   sourceVersion,
   tail,
 } from "./lib/harness.ts";
+import { groupProcs, openTrackers, rssKinds, rssMiB, servingWorkerd } from "./lib/procs.ts";
 import { type ProviderTotals, type Sim, simStats, startSim } from "./lib/sim.ts";
 import { type Stoker, snapshotWorker, startStoker } from "./lib/stoker.ts";
 
@@ -231,37 +232,6 @@ async function streamOnce(
 
 // ---- processes: memory and CPU ---------------------------------------------------------------------------
 
-interface Proc {
-  pid: number;
-  comm: string;
-}
-
-function groupProcs(pgid: number): Proc[] {
-  const out: Proc[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const fields = stat.slice(close + 2).split(" ");
-      if (Number(fields[2]) === pgid)
-        out.push({ pid: Number(entry), comm: stat.slice(stat.indexOf("(") + 1, close) });
-    } catch {
-      // exited
-    }
-  }
-  return out;
-}
-
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 const HZ = 100;
 function cpuMs(pids: number[]): number {
   let ms = 0;
@@ -402,34 +372,6 @@ async function heaps(isolates: Isolate[], gc = false): Promise<Record<string, nu
 
 // ---- the tracker, read from its SQLite files (read-only) -------------------------------------------------
 
-type Db = {
-  prepare(sql: string): { get(...a: unknown[]): unknown; all(...a: unknown[]): unknown[] };
-  close(): void;
-};
-
-async function openTrackers(stoker: Stoker): Promise<Map<string, Db>> {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = () => undefined;
-  const { DatabaseSync } = await import("node:sqlite").finally(() => {
-    process.emitWarning = emitWarning;
-  });
-  const dir = join(stoker.persistTo, "v3", "do", "stoker-Tracker");
-  const out = new Map<string, Db>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")) {
-    const db = new DatabaseSync(join(dir, file), { readOnly: true }) as unknown as Db;
-    try {
-      const row = db.prepare("SELECT value FROM meta WHERE key = 'tenant_id'").get() as
-        | { value: string }
-        | undefined;
-      if (row) out.set(row.value, db);
-      else db.close();
-    } catch {
-      db.close();
-    }
-  }
-  return out;
-}
-
 // ---- statistics ------------------------------------------------------------------------------------------
 
 function pct(xs: number[], p: number): number {
@@ -516,13 +458,7 @@ await runMain(
     const workerds = () => groupProcs(stokerPgid).filter((p) => p.comm === "workerd");
     // wrangler dev runs two workerd processes: the dev proxy, and the one serving Stoker (with the
     // inspector): the latter holds the Worker, its Durable Objects and their SQLite.
-    const isServing = (pid: number) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspector-addr");
-      } catch {
-        return false;
-      }
-    };
+    const isServing = servingWorkerd;
     const memory: { t: number; workerd: number; serving: number; sim: number }[] = [];
     const sampleMemory = (t: number) => {
       const procs = workerds();
@@ -592,6 +528,8 @@ await runMain(
     };
     sampleMemory(0);
     const memTimer = setInterval(() => sampleMemory(Date.now() - started), MEMORY_EVERY_MS);
+    const kindsOf = () => workerds().map((p) => ({ serving: isServing(p.pid), ...rssKinds(p.pid) }));
+    const kindsStart = kindsOf();
     let inFlight = 0;
     let peakInFlight = 0;
 
@@ -845,6 +783,20 @@ await runMain(
     for (const e of errors.slice(0, 10))
       console.log(`  error: ${e.target} ${e.kind} ${e.tenant}: ${e.error}`);
 
+    // The memory series (the RSS question of issue 18) are printed also when the page is not rewritten.
+    const kindsEnd = kindsOf();
+    const kindLine = (k: ReturnType<typeof kindsOf>) =>
+      k
+        .map(
+          (p) =>
+            `${p.serving ? "serving" : "proxy"} anon ${f0(p.anon)} file ${f0(p.file)} shmem ${f0(p.shmem)}`,
+        )
+        .join("; ");
+    console.log(
+      `RSS by kind (MiB) at the run's start: ${kindLine(kindsStart)}; 5 s after: ${kindLine(kindsEnd)}`,
+    );
+    console.log(`RSS all workerd (MiB/s): ${memory.map((m) => f0(m.workerd)).join(" ")}`);
+    console.log(`RSS serving workerd (MiB/s): ${memory.map((m) => f0(m.serving)).join(" ")}`);
     const figures: Figures = {
       fields: rows,
       markdown: [

@@ -65,7 +65,7 @@ function vllmError(c: Context, status: 400 | 404 | 500 | 503, message: string): 
  * A simulated vLLM server: `POST /v1/chat/completions` and `/v1/completions` (JSON or SSE, with
  * `usage.prompt_tokens_details.cached_tokens`), served by a KvEngine on the wall clock: the answer comes
  * after the modelled queueing and prefill, a stream's pieces at the decode rate. Control API under
- * `/__sim/gpu/`: `state`, `requests?contains=`, `faults` (POST `{count, status?, delay_ms?, contains?}`), `reset`.
+ * `/__sim/gpu/`: `state`, `requests?contains=&header=name:value`, `faults` (POST `{count, status?, delay_ms?, contains?}`), `reset`.
  * A request header `x-sim-gpu-delay-ms` holds its answer back (tests make requests overlap with it).
  */
 export function createGpuBackend(opts: GpuBackendOptions = {}): GpuBackend {
@@ -221,7 +221,16 @@ export function createGpuBackend(opts: GpuBackendOptions = {}): GpuBackend {
   );
   app.get("/__sim/gpu/requests", (c) => {
     const needle = c.req.query("contains");
-    return c.json({ requests: needle ? recorded.filter((r) => r.body.includes(needle)) : recorded });
+    // `header=name:value`: only requests that carried that header (a harness marks requests it cannot mark in the body).
+    const header = c.req.query("header");
+    const at = header?.indexOf(":") ?? -1;
+    const [name, value] =
+      header && at > 0 ? [header.slice(0, at).toLowerCase(), header.slice(at + 1)] : [null, null];
+    return c.json({
+      requests: recorded.filter(
+        (r) => (!needle || r.body.includes(needle)) && (name === null || r.headers[name] === value),
+      ),
+    });
   });
   app.post("/__sim/gpu/faults", async (c) => {
     const f = parseJsonObject(await c.req.text());

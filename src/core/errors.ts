@@ -42,19 +42,22 @@ export class StokerError extends Error {
   readonly status: number;
   readonly kind: ErrorKind;
   readonly param: string | null;
+  /** OpenAI's `code` where the provider uses a specific one (`previous_response_not_found`). */
+  readonly code: string | null;
   readonly headers: Record<string, string>;
 
   constructor(
     status: number,
     kind: ErrorKind,
     message: string,
-    opts: { param?: string; headers?: Record<string, string> } = {},
+    opts: { param?: string; code?: string; headers?: Record<string, string> } = {},
   ) {
     super(message);
     this.name = "StokerError";
     this.status = status;
     this.kind = kind;
     this.param = opts.param ?? null;
+    this.code = opts.code ?? null;
     this.headers = opts.headers ?? {};
   }
 }
@@ -114,6 +117,7 @@ export function errorBody(
   requestId: string,
   param: string | null = null,
   status = 400,
+  code: string | null = null,
 ) {
   if (flavor === "gemini") return googleErrorBody(status, message);
   if (flavor === "bedrock") return { message };
@@ -127,7 +131,7 @@ export function errorBody(
           : kind;
     return { type: "error", error: { type, message }, request_id: requestId };
   }
-  return { error: { message, type: openAIType[kind], param, code: openAICode[kind] ?? null } };
+  return { error: { message, type: openAIType[kind], param, code: code ?? openAICode[kind] ?? null } };
 }
 
 /** A Response carrying a provider-shaped error. */
@@ -139,7 +143,7 @@ export function errorResponse(flavor: Provider, err: StokerError, requestId: str
   };
   if (flavor === "bedrock") headers["x-amzn-errortype"] = bedrockType[err.kind];
   return new Response(
-    JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param, err.status)),
+    JSON.stringify(errorBody(flavor, err.kind, err.message, requestId, err.param, err.status, err.code)),
     { status: err.status, headers },
   );
 }

@@ -1,4 +1,5 @@
 import { StokerError } from "../core/errors.ts";
+import { isUtf8, type ShallowBody, shallowJson } from "./shallow-json.ts";
 
 export interface JsonBody {
   /** The exact text the client sent: forwarded as is when nothing needs to change. */
@@ -8,8 +9,38 @@ export interface JsonBody {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
+/** A body over the analysis budget: its bytes as they came, and only its top level read. */
+export interface BytesBody extends ShallowBody {
+  raw: null;
+  bytes: Uint8Array;
+}
+
+/**
+ * Reads a JSON object body within `maxBytes`. Up to `analysisMaxBytes` it is decoded and parsed (JsonBody);
+ * above, it stays bytes and only its top level is read (BytesBody): the same 413/415/400 StokerErrors, except
+ * that syntax inside a large value is the provider's to find.
+ */
+export async function readRequestBody(
+  req: Request,
+  maxBytes: number,
+  analysisMaxBytes: number,
+): Promise<JsonBody | BytesBody> {
+  const bytes = await readBytes(req, maxBytes);
+  if (bytes.byteLength <= analysisMaxBytes) return parseJson(bytes);
+  if (!isUtf8(bytes)) throw notUtf8();
+  return { raw: null, bytes, ...shallowJson(bytes) };
+}
+
 /** Reads a JSON object body within `maxBytes`, or throws a 413/415/400 StokerError. */
 export async function readJsonBody(req: Request, maxBytes: number): Promise<JsonBody> {
+  return parseJson(await readBytes(req, maxBytes));
+}
+
+function notUtf8(): StokerError {
+  return new StokerError(400, "invalid_request_error", "The request body is not valid UTF-8.");
+}
+
+async function readBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
   const type = req.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type.trim())) {
     throw new StokerError(415, "unsupported_media_type", "Content-Type must be application/json.");
@@ -24,11 +55,15 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<Json
       ? new Uint8Array(await req.arrayBuffer())
       : await readCapped(req, maxBytes);
   if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+  return bytes;
+}
+
+function parseJson(bytes: Uint8Array): JsonBody {
   let raw: string;
   try {
     raw = utf8.decode(bytes);
   } catch {
-    throw new StokerError(400, "invalid_request_error", "The request body is not valid UTF-8.");
+    throw notUtf8();
   }
   let body: unknown;
   try {

@@ -1,5 +1,6 @@
 import { MAX_CHAIN_SEGMENTS } from "../tracker/validate.ts";
 import type { Prepared, PrepareInput } from "./prepare.ts";
+import { SHALLOW_MAX_VALUE_BYTES, type ShallowBody, splice } from "./shallow-json.ts";
 
 /**
  * Blocks a request may have and still be analyzed: the tracker keeps no chain longer than this, so analyzing
@@ -44,4 +45,23 @@ export function overAnalysisBudget(
 /** In place of `prepare` over the budget: the request goes as the client sent it, with no analysis or plan. */
 export async function skipAnalysis(input: PrepareInput): Promise<Prepared> {
   return { body: input.raw, analysis: null, plan: null, planText: null, positions: [] };
+}
+
+/**
+ * Over the budget, a Chat Completions stream still asks for its usage chunk (the request is accounted from
+ * it): `stream_options.include_usage: true` spliced into the bytes, the rest untouched. A stream_options too
+ * large to have been read is left as it is (the stream then goes unaccounted, as the client sent it).
+ */
+export function requestStreamUsageBytes(read: ShallowBody & { bytes: Uint8Array }): Uint8Array {
+  const span = read.spans.get("stream_options");
+  if (!span)
+    return splice(
+      read.bytes,
+      { start: read.open, end: read.open },
+      '"stream_options":{"include_usage":true},',
+    );
+  if (span.end - span.start > SHALLOW_MAX_VALUE_BYTES) return read.bytes;
+  const options = read.body.stream_options;
+  if (options !== null && (typeof options !== "object" || Array.isArray(options))) return read.bytes;
+  return splice(read.bytes, span, JSON.stringify({ ...(options ?? {}), include_usage: true }));
 }

@@ -28,6 +28,16 @@ function credential(tenant: Tenant, backend: GpuBackendConfig): Credential | und
   return backend.key ? { header: "authorization", value: backend.key } : null;
 }
 
+function preparedOrRefused(prepare: () => GpuPrepared): GpuPrepared {
+  try {
+    return prepare();
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new StokerError(400, "invalid_request_error", "The request body is nested too deeply.");
+    throw err;
+  }
+}
+
 /** A failure that another backend may not have: unreachable, timed out, overloaded or broken. */
 const retryable = (status: number) => status >= 500 || status === 429;
 
@@ -58,19 +68,23 @@ export function gpuProxy(spec: EndpointSpec<GpuEndpoint>) {
     // cache_salt and routing keys are still set, so tenant isolation does not depend on the body's size.
     const over = overAnalysisBudget(raw, body, config.analysisMaxBytes);
     const clientSalt = typeof body.cache_salt === "string" ? body.cache_salt : null;
-    const prepared = prepareGpu({
-      endpoint,
-      raw,
-      body,
-      tenantSalt: tenantSalt(config, tenant.id),
-      cacheSalt: cacheSalt(config.secret, tenant.id, clientSalt),
-      rules: resolveRules(
-        tenant.canonicalize,
-        parseCanonicalizeHeader(c.req.header("x-stoker-canonicalize") ?? null).override,
-      ),
-      requestUsage: hideUsage,
-      skipAnalysis: over !== null,
-    });
+    // Unlike the provider routes, no fail-open here: a body forwarded without its tenant's cache_salt would share
+    // the backends' KV cache. A body nested too deeply to render (the stack runs out) is refused instead.
+    const prepared = preparedOrRefused(() =>
+      prepareGpu({
+        endpoint,
+        raw,
+        body,
+        tenantSalt: tenantSalt(config, tenant.id),
+        cacheSalt: cacheSalt(config.secret, tenant.id, clientSalt),
+        rules: resolveRules(
+          tenant.canonicalize,
+          parseCanonicalizeHeader(c.req.header("x-stoker-canonicalize") ?? null).override,
+        ),
+        requestUsage: hideUsage,
+        skipAnalysis: over !== null,
+      }),
+    );
     if (prepared.fault) log.warn("engine.fault", { op: "analyze", upstream: "gpu" });
 
     const tried: number[] = [];

@@ -45,6 +45,11 @@ const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = 
 };
 
 const salts = new Map<string, string>();
+/** The isolate keeps at most this many tenants' salts (cleared past it, as the crypto key cache). */
+const MAX_SALTS = 10_000;
+
+/** Salts this isolate holds (tests). */
+export const saltsCached = (): number => salts.size;
 
 /** A per-tenant secret salt for h0, so tenants never share a chain hash or an OpenAI cache key. */
 export function tenantSalt(config: Config, tenantId: string): string {
@@ -52,6 +57,7 @@ export function tenantSalt(config: Config, tenantId: string): string {
   let salt = salts.get(id);
   if (!salt) {
     salt = createHmac("sha256", config.secret).update(`salt:${tenantId}`).digest("base64url");
+    if (salts.size >= MAX_SALTS) salts.clear();
     salts.set(id, salt);
   }
   return salt;

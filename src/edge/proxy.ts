@@ -25,13 +25,22 @@ import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
 import type { Tenant } from "./auth.ts";
 import { bedrockUpstream } from "./bedrock-credential.ts";
-import { readJsonBody } from "./body.ts";
-import { overAnalysisBudget, skipAnalysis } from "./budget.ts";
+import { type BytesBody, readRequestBody } from "./body.ts";
+import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
-import { prepare } from "./prepare.ts";
+import { prepare, tenantSalt } from "./prepare.ts";
 import { recordOutcome } from "./record.ts";
+import { splice } from "./shallow-json.ts";
+import {
+  checkStoredIds,
+  idTags,
+  taggedTopLevel,
+  tagResponseEvent,
+  tagResponseText,
+  untagBody,
+} from "./stored-ids.ts";
 
 /** The credential sent upstream: none added in pass-through mode, the tenant's provider key in managed mode. */
 function credentialFor(tenant: Tenant, spec: EndpointSpec, config: Config): Credential | undefined {
@@ -104,21 +113,32 @@ export function proxy(spec: EndpointSpec) {
   return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
     const { config, requestId } = c.var;
     const tenant = c.var.tenant;
-    const { raw, body } = await readJsonBody(c.req.raw, config.maxBodyBytes);
+    // Over the analysis budget in bytes the body is never decoded or parsed whole: its top level is read
+    // from the bytes, which go upstream as they came (`read.raw` is null).
+    const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes);
+    const { raw, body } = read;
     spec.validate(body);
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = spec.compat
       ? compatModelInfo(spec.compat, model)
       : modelInfo(model, config.models, spec.flavor);
     c.set("model", info);
+    // Under the deploy's shared OpenAI key, stored-object ids must be ones Stoker gave this tenant (stored-ids.ts).
+    const idTagsFor =
+      spec.flavor === "openai" && tenant.mode === "managed" && tenant.providerKeys.openai === undefined
+        ? idTags(tenantSalt(config, tenant.id))
+        : null;
+    const previousResponseId = idTagsFor
+      ? checkStoredIds(body, raw ?? (read as BytesBody).bytes, idTagsFor, spec.endpoint === "responses")
+      : null;
 
     const startedAt = Date.now();
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
     const at = now();
-    const over = overAnalysisBudget(raw, body, config.analysisMaxBytes);
+    const over = raw === null ? "bytes" : overAnalysisBudget(raw, body, config.analysisMaxBytes);
     const prepared = await (over ? skipAnalysis : prepare)({
       endpoint: spec.endpoint,
-      raw,
+      raw: raw ?? "",
       body,
       tenantId: tenant.id,
       tenantRules: tenant.canonicalize,
@@ -145,12 +165,25 @@ export function proxy(spec: EndpointSpec) {
       log: c.var.log,
       compat: spec.compat?.name,
     });
-    let outBody = prepared.body;
+    let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
+    if (previousResponseId !== null) {
+      const id = JSON.stringify(previousResponseId);
+      const span = (read as BytesBody).spans?.get("previous_response_id");
+      outBody =
+        typeof outBody === "string"
+          ? untagBody(outBody, previousResponseId)
+          : span
+            ? splice(outBody, span, id)
+            : outBody;
+    }
     let hideUsage = false;
     // An upstream whose streams always end with usage (OpenRouter) is sent and relayed as the client wrote it.
     const asksStreamUsage = spec.compat?.streamUsage !== "always";
     if (spec.endpoint === "chat.completions" && stream && asksStreamUsage && !clientWantsStreamUsage(body)) {
-      outBody = requestStreamUsage(outBody, body);
+      outBody =
+        typeof outBody === "string"
+          ? requestStreamUsage(outBody, body)
+          : requestStreamUsageBytes(read as BytesBody);
       hideUsage = true;
     }
 
@@ -200,7 +233,7 @@ export function proxy(spec: EndpointSpec) {
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
     const pingable = spec.pingable !== false;
     const capture =
-      pingable && tenant.mode === "managed" && config.keepalive.enabled
+      pingable && tenant.mode === "managed" && config.keepalive.enabled && typeof outBody === "string"
         ? keepaliveCapture(
             prepared,
             outBody,
@@ -209,7 +242,7 @@ export function proxy(spec: EndpointSpec) {
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
-    if (spec.endpoint === "generate_content") {
+    if (spec.endpoint === "generate_content" && typeof outBody === "string") {
       explicit = planExplicit({
         env: c.env,
         config,
@@ -235,7 +268,10 @@ export function proxy(spec: EndpointSpec) {
       spec.endpoint === "messages" &&
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);
-    const sentBody = askedForClient ? askDiagnostics(outBody, prepared.previousMessageId ?? null) : outBody;
+    const sentBody =
+      askedForClient && typeof outBody === "string"
+        ? askDiagnostics(outBody, prepared.previousMessageId ?? null)
+        : outBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     let upstream: Response;
@@ -278,6 +314,7 @@ export function proxy(spec: EndpointSpec) {
     if (planText) headers.set("x-stoker-plan", planText);
     if (over) headers.set("x-stoker-analysis", `skipped-over-budget-${over}`);
 
+    const tagIds = spec.endpoint === "responses" ? idTagsFor : null;
     return relay({
       upstream,
       headers,
@@ -285,13 +322,24 @@ export function proxy(spec: EndpointSpec) {
       headersMs,
       spec,
       source: "The upstream",
-      rewriteEvent: hideUsage ? hideStreamUsage : askedForClient ? hideStreamDiagnostics : undefined,
-      rewriteText: askedForClient ? hideDiagnostics : undefined,
-      // A JSON answer flows as it arrives unless the client asked for the usage header (README).
+      rewriteEvent: hideUsage
+        ? hideStreamUsage
+        : askedForClient
+          ? hideStreamDiagnostics
+          : tagIds
+            ? (e) => tagResponseEvent(e, tagIds)
+            : undefined,
+      rewriteText: askedForClient ? hideDiagnostics : tagIds ? (t) => tagResponseText(t, tagIds) : undefined,
+      // A JSON answer flows as it arrives (its ids tagged on the way) unless the client asked for the usage
+      // header (README).
       streamJson:
         c.req.header(USAGE_HEADER_OPT_IN) === "header"
           ? undefined
-          : { hideDiagnostics: askedForClient, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+          : {
+              hideDiagnostics: askedForClient,
+              replaceTopLevel: tagIds ? taggedTopLevel(tagIds) : undefined,
+              waitUntil: (p) => c.executionCtx.waitUntil(p),
+            },
       jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
       onEnd: (e) =>
         finish(e.status, e.result, {

@@ -1,6 +1,11 @@
 import { createHmac } from "node:crypto";
 
 const keys = new Map<string, string>();
+/** At most this many tenants' salts in the isolate (cleared past it, as the crypto key cache). */
+const MAX_KEYS = 10_000;
+
+/** Salts this isolate holds (tests). */
+export const gpuSaltsCached = (): number => keys.size;
 
 /**
  * The `cache_salt` Stoker puts on a tenant's GPU requests. vLLM mixes it into the hash of a prompt's first
@@ -16,6 +21,7 @@ export function cacheSalt(secret: string, tenantId: string, clientSalt: string |
   let key = keys.get(id);
   if (key === undefined) {
     key = createHmac("sha256", secret).update(`gpu-cache-salt:${tenantId}`).digest("base64url");
+    if (keys.size >= MAX_KEYS) keys.clear();
     keys.set(id, key);
   }
   if (clientSalt === null) return key.slice(0, 32);

@@ -95,6 +95,13 @@ export class TenantDirectory extends DurableObject<Env> {
     });
   }
 
+  /** `npm run chaos` only (STOKER_LOCAL_DEV): the object resets itself (Tracker.chaosAbort). Elsewhere nothing. */
+  chaosAbort(): boolean {
+    if (!getConfig(this.env).loopbackOnly) return false;
+    this.ctx.abort("chaos: reset on request (local development)");
+    return true;
+  }
+
   /** The tenant whose key hashes to `keySha256Hex`, with its provider keys opened, or null. */
   async resolve(keySha256Hex: string): Promise<ResolvedTenant | null> {
     this.lookups++;

@@ -116,6 +116,16 @@ export class Tracker extends DurableObject<Env> {
   }
 
   /**
+   * `npm run chaos` only (STOKER_LOCAL_DEV): the object resets itself, as an eviction or a deploy would, so the
+   * chaos run can show that no accounting is lost. Elsewhere it does nothing.
+   */
+  chaosAbort(): boolean {
+    if (!getConfig(this.env).loopbackOnly) return false;
+    this.ctx.abort("chaos: reset on request (local development)");
+    return true;
+  }
+
+  /**
    * What is known of each chain hash (unknown hashes are absent) and, with a `scope`, the family's request
    * rate and the model's calibration: everything a plan reads from the tracker, in one call.
    */

@@ -36,7 +36,7 @@ export function parseBedrockKey(stored: string): BedrockAuth {
 export async function signBedrock(
   url: string,
   headers: Headers,
-  body: string,
+  body: string | Uint8Array,
   aws: AwsCredentials,
   region: string,
 ): Promise<void> {

@@ -3,7 +3,8 @@ import { StokerError } from "../core/errors.ts";
 export interface ForwardRequest {
   url: string;
   headers: Headers;
-  body: string;
+  /** Text, or a body's bytes as the client sent them (over the analysis budget). */
+  body: string | Uint8Array;
   /** Time allowed until the response headers arrive. The body (a stream) is never cut by it. */
   timeoutMs: number;
   /** The client's own signal: a client that goes away cancels the upstream call. */

@@ -4,6 +4,8 @@ export type JsonEnd = "complete" | "upstream_error";
 export interface JsonRelayOptions {
   /** Stoker asked for cache diagnostics on the client's behalf: the client gets `diagnostics: null`. */
   hideDiagnostics: boolean;
+  /** Top-level values the client gets rewritten (each by a function of its JSON text), as they flow. */
+  replaceTopLevel?: Record<string, (value: string) => string> | undefined;
   /**
    * Called once, after the last byte (or the break), with the whole answer as text when it was read to the
    * end. Runs on the side: the client's copy never waits for it.
@@ -24,7 +26,11 @@ export function relayJson(
 ): ReadableStream<Uint8Array> {
   const [client, side] = body.tee();
   opts.waitUntil(readSide(side, opts.onEnd));
-  return opts.hideDiagnostics ? client.pipeThrough(nullDiagnostics()) : client;
+  const replace: Record<string, (value: string) => string> = { ...opts.replaceTopLevel };
+  if (opts.hideDiagnostics) replace.diagnostics = () => "null";
+  return Object.keys(replace).length > 0
+    ? client.pipeThrough(rewriting(new TopLevelRewriter(replace)))
+    : client;
 }
 
 async function readSide(side: ReadableStream<Uint8Array>, onEnd: JsonRelayOptions["onEnd"]): Promise<void> {
@@ -52,11 +58,13 @@ async function readSide(side: ReadableStream<Uint8Array>, onEnd: JsonRelayOption
 }
 
 /**
- * A streaming edit of a JSON object: the value of its top-level `diagnostics` key becomes `null`, every other
- * byte passes as it came (what the API answers when a request carries no `diagnostics`). One pass over the
- * text, state kept across chunks; after the value is replaced the rest passes without scanning.
+ * A streaming edit of a JSON object: the values of some of its top-level keys are replaced (each by a function
+ * of its JSON text), every other byte passes as it came. One pass over the text, state kept across chunks;
+ * once every key is replaced the rest passes without scanning.
  */
-export class DiagnosticsNuller {
+export class TopLevelRewriter {
+  readonly #replace: Record<string, (value: string) => string>;
+  readonly #remaining: Set<string>;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -65,25 +73,39 @@ export class DiagnosticsNuller {
   #keyPosition = false;
   #lastKey: string | null = null;
   #afterColon = false;
-  /** Skipping the diagnostics value: the depth it opened at (0 for a scalar, -1 when not skipping). */
+  /** Reading a replaced value: the depth it opened at (0 for a scalar, -1 when not reading one). */
   #skipDepth = -1;
   #skipString = false;
   #skipEscaped = false;
-  #done = false;
+  /** The replaced value's text so far, and its key. */
+  #captured = "";
+  #capturing = "";
+
+  constructor(replace: Record<string, (value: string) => string>) {
+    this.#replace = replace;
+    this.#remaining = new Set(Object.keys(replace));
+  }
 
   push(text: string): string {
-    if (this.#done) return text;
+    if (this.#remaining.size === 0) return text;
     let out = "";
     let from = 0;
     for (let i = 0; i < text.length; i++) {
       const ch = text[i] as string;
       if (this.#skipDepth >= 0) {
         const end = this.#skip(ch);
-        if (end === "more") continue;
+        if (end === "more") {
+          this.#captured += ch;
+          continue;
+        }
         // A scalar ends before its delimiter (`,` or `}` belongs to the object), a string or container after.
+        if (end === "after") this.#captured += ch;
         this.#skipDepth = -1;
-        this.#done = true;
-        return out + text.slice(end === "before" ? i : i + 1);
+        out += (this.#replace[this.#capturing] as (v: string) => string)(this.#captured);
+        this.#remaining.delete(this.#capturing);
+        from = end === "before" ? i : i + 1;
+        if (this.#remaining.size === 0) return out + text.slice(from);
+        if (end === "after") continue;
       }
       if (this.#inString) {
         if (this.#escaped) this.#escaped = false;
@@ -99,8 +121,10 @@ export class DiagnosticsNuller {
       }
       if (this.#depth === 1 && this.#afterColon && ch.trim() !== "") {
         this.#afterColon = false;
-        if (this.#lastKey === "diagnostics") {
-          out += `${text.slice(from, i)}null`;
+        if (this.#lastKey !== null && this.#remaining.has(this.#lastKey)) {
+          out += text.slice(from, i);
+          this.#capturing = this.#lastKey;
+          this.#captured = ch;
           this.#startSkip(ch);
           from = i + 1;
           continue;
@@ -133,14 +157,14 @@ export class DiagnosticsNuller {
     return out + text.slice(from);
   }
 
-  /** The diagnostics value starts with `ch`: a string or a container is skipped to its end, a scalar to the next delimiter. */
+  /** The replaced value starts with `ch`: a string or a container is read to its end, a scalar to the next delimiter. */
   #startSkip(ch: string): void {
     this.#skipString = ch === '"';
     this.#skipDepth = ch === "{" || ch === "[" ? 1 : 0;
   }
 
   /**
-   * Consumes one character of the skipped value: "more" while inside it, "after" when `ch` closed it (a
+   * Consumes one character of the replaced value: "more" while inside it, "after" when `ch` closed it (a
    * string's quote, a container's bracket), "before" when `ch` is the delimiter after a scalar.
    */
   #skip(ch: string): "more" | "after" | "before" {
@@ -161,18 +185,27 @@ export class DiagnosticsNuller {
   }
 }
 
-/** The stream form of DiagnosticsNuller, for a JSON answer's bytes. */
-function nullDiagnostics(): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * The top-level `diagnostics` value becomes `null` (what the API answers when a request carries none), every
+ * other byte as it came.
+ */
+export class DiagnosticsNuller extends TopLevelRewriter {
+  constructor() {
+    super({ diagnostics: () => "null" });
+  }
+}
+
+/** The stream form of a TopLevelRewriter, for a JSON answer's bytes. */
+function rewriting(rewriter: TopLevelRewriter): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-  const nuller = new DiagnosticsNuller();
   return new TransformStream({
     transform(chunk, controller) {
-      const out = nuller.push(decoder.decode(chunk, { stream: true }));
+      const out = rewriter.push(decoder.decode(chunk, { stream: true }));
       if (out.length > 0) controller.enqueue(encoder.encode(out));
     },
     flush(controller) {
-      const out = nuller.push(decoder.decode());
+      const out = rewriter.push(decoder.decode());
       if (out.length > 0) controller.enqueue(encoder.encode(out));
     },
   });

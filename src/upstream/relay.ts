@@ -52,7 +52,14 @@ export interface RelayOptions {
    * reading it whole (which `x-stoker-cache` needs). `hideDiagnostics` nulls its top-level `diagnostics` on
    * the way; `waitUntil` keeps the side read alive. Unset: read whole, `rewriteText` applied.
    */
-  streamJson?: { hideDiagnostics: boolean; waitUntil: (p: Promise<unknown>) => void } | undefined;
+  streamJson?:
+    | {
+        hideDiagnostics: boolean;
+        /** Top-level values rewritten on the way (json-relay.ts `TopLevelRewriter`). */
+        replaceTopLevel?: Record<string, (value: string) => string> | undefined;
+        waitUntil: (p: Promise<unknown>) => void;
+      }
+    | undefined;
   /** Called exactly once, when the answer is done (before a 502 is thrown). */
   onEnd(end: RelayEnd): void;
 }
@@ -173,6 +180,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
     // Flows as it arrives: a break mid-body reaches the client as a broken body (its status went out first).
     const body = relayJson(upstream.body, {
       hideDiagnostics: o.streamJson.hideDiagnostics,
+      replaceTopLevel: o.streamJson.replaceTopLevel,
       waitUntil: o.streamJson.waitUntil,
       onEnd: (end, text) => {
         const { usage, message } = text === null ? { usage: null, message: null } : facts(text);

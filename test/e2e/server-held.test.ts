@@ -75,7 +75,12 @@ describe("OpenAI Responses with server-held state through Stoker", () => {
     ["conversation", "conv_0123"],
   ])("forwards a request with %s unplanned", async (field, value) => {
     const ns = namespace();
-    const client = openai(ns, { apiKey: freshTenant().key });
+    // Pass-through: under the deploy's shared key these ids must be ones Stoker returned to the tenant
+    // (test/hardening/stored-ids.test.ts); here the question is only whether the body is planned.
+    const client = openai(ns, {
+      apiKey: "sk-openai-clients-own",
+      headers: { "x-stoker-key": freshTenant().key },
+    });
     const body = { model: "gpt-5.1", input: `Only the new turn: ${longText(1500, "turn")}`, [field]: value };
     await client.responses.create(body as never).catch(() => null);
     const [sent] = await simRequests(ns);

@@ -386,7 +386,7 @@ function applyBodyOp(sample: Json, op: BodyOp): Uint8Array {
     case "field-replace":
       for (const { at, value } of op.picks) {
         const paths = allPaths(body);
-        body = setAt(body, paths[at % paths.length] as Path, value);
+        body = setAt(body, paths[at % paths.length] as Path, structuredClone(value));
       }
       break;
     case "field-delete": {

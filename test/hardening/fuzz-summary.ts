@@ -8,6 +8,8 @@ export interface Summary {
   /** Answered 2xx by Stoker itself (healthz, analytics, admin). */
   served: number;
   statuses: Record<string, number>;
+  /** Cases on GPU pool routes, and of those the ones a GPU backend answered. */
+  gpu: { cases: number; forwarded: number };
   kinds: Record<string, number>;
   engineFaults: number;
   /** Forwarded upstream error answers whose body the upstream reset (Node's 431 on oversized headers). */

@@ -5,7 +5,8 @@
 // - an answer forwarded from the upstream (marked `x-stoker-upstream`) may be anything the simulator said,
 //   and is accounted exactly once, with that status;
 // - a request Stoker rejects changes nothing: no tracker row written (SQLite total_changes() unchanged) and
-//   nothing sent upstream (the simulator's recordings count only forwarded cases).
+//   nothing sent upstream (the simulator's recordings count only forwarded cases; for GPU routes, the GPU
+//   backends hold no request with the case's mark, and a forwarded one holds at least one).
 // CI runs a fixed-seed slice; `npm run fuzz` runs the same property with ≥ 10,000 cases (see
 // scripts/fuzz.ts and vitest.fuzz.config.ts, which provide `fuzzRuns` and `fuzzSeed`).
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
@@ -14,6 +15,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index.ts";
 import { namespace } from "../support/clients.ts";
+import { backendRequestsWithHeader, gpuSim } from "../support/gpu.ts";
 import type { ErrorShape } from "../support/routes.ts";
 import { ADMIN_TOKEN, freshTenant } from "../support/tenants.ts";
 import { directoryChanges, requestRows, trackerState } from "../support/tracker-state.ts";
@@ -40,6 +42,7 @@ const summary: Summary = {
   rejected: 0,
   served: 0,
   statuses: {},
+  gpu: { cases: 0, forwarded: 0 },
   kinds: {},
   engineFaults: 0,
   upstreamBodyResets: 0,
@@ -127,13 +130,26 @@ async function closeSimWindow(c: FuzzCase | null): Promise<void> {
   windowForwarded = 0;
 }
 
+/** The header by which a GPU case's requests are found in the GPU backends' recordings. */
+const GPU_MARK = "x-fuzz-case";
+
+/** How many requests the GPU backends received carrying this case's mark. */
+async function gpuSeen(mark: string): Promise<number> {
+  const seen = await Promise.all(gpuSim().backends.map((u) => backendRequestsWithHeader(u, GPU_MARK, mark)));
+  return seen.reduce((n, r) => n + r.length, 0);
+}
+
 async function runCase(c: FuzzCase): Promise<void> {
   summary.cases++;
+  // GPU routes: the upstream is the test pool's GPU backends, not the provider simulator's namespace.
+  const gpuMark = c.route?.upstream === "gpu" ? crypto.randomUUID() : null;
+  if (gpuMark) summary.gpu.cases++;
   for (const k of c.kinds) bump(summary.kinds, k.split(":")[0] === "body" ? k : (k.split(":")[0] as string));
   let req: Request;
   try {
     const headers = new Headers();
     for (const [k, v] of c.headers) headers.append(k, v);
+    if (gpuMark) headers.set(GPU_MARK, gpuMark);
     req = new Request(`http://stoker.test${c.path}`, { method: c.method, headers, body: c.body });
   } catch {
     bump(summary.statuses, "not constructible");
@@ -179,7 +195,11 @@ async function runCase(c: FuzzCase): Promise<void> {
   if (forwarded) {
     summary.forwarded++;
     // Node's HTTP parser answers oversized headers with a 431 before the simulator sees the request.
-    if (res.status !== 431) windowForwarded++;
+    if (gpuMark) {
+      summary.gpu.forwarded++;
+      if (res.status !== 431 && (await gpuSeen(gpuMark)) === 0)
+        fail(c, "a forwarded GPU request no backend received", `status ${res.status}`);
+    } else if (res.status !== 431) windowForwarded++;
     if (res.status >= 500 && summary.upstream5xx.length < 10) summary.upstream5xx.push(describeCase(c));
     if (!c.route?.proxied) fail(c, "a non-proxied route answered from upstream");
     const rows = requestId ? await requestRows(tenant.id, [requestId]) : [];
@@ -208,7 +228,10 @@ async function runCase(c: FuzzCase): Promise<void> {
     if (refusedByNode) {
       summary.upstreamResets++;
       const rows = requestId ? await requestRows(tenant.id, [requestId]) : [];
-      if (rows.length !== 1 || rows[0]?.result !== "unreachable")
+      // A GPU route reads a backend's error body whole (readErrors): Node's 431 and its reset arrive as a body
+      // broken mid-way, a 502 accounted as the upstream's error.
+      const allowed = gpuMark ? ["unreachable", "upstream_error"] : ["unreachable"];
+      if (rows.length !== 1 || !allowed.includes(String(rows[0]?.result)))
         fail(c, "an unreachable upstream not accounted once", JSON.stringify(rows));
       if (!hasShape(text, c.route?.shape ?? "either"))
         fail(c, "a 502 not in the provider's shape", text.slice(0, 200));
@@ -216,6 +239,7 @@ async function runCase(c: FuzzCase): Promise<void> {
     else if (res.status >= 400) {
       summary.rejected++;
       if (changed) fail(c, "a request Stoker rejected changed stored state", what);
+      if (gpuMark && (await gpuSeen(gpuMark)) > 0) fail(c, "a request Stoker rejected reached a GPU backend");
       const shape = c.route === null ? "either" : c.route.shape;
       const isHead = c.method === "HEAD";
       if (!isHead && !hasShape(text, shape))

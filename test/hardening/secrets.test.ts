@@ -18,6 +18,7 @@ import { tenantSalt } from "../../src/edge/prepare.ts";
 import worker from "../../src/index.ts";
 import { longText, namespace, simFault, simRequests } from "../support/clients.ts";
 import { COMPAT_DEPLOY_KEYS } from "../support/compat.ts";
+import { backendRequestsWithHeader, gpuSim } from "../support/gpu.ts";
 import { justBeforeLapse, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
 import { authHeaders, baseHeaders, type FuzzRoute, providerKeyHeader, ROUTES } from "../support/routes.ts";
 import { ADMIN_TOKEN, AWS_TEST_CREDENTIALS, freshTenant, UPSTREAM_KEYS } from "../support/tenants.ts";
@@ -109,6 +110,7 @@ const admin = (what: string, method: string, path: string, body?: unknown, token
   );
 
 const proxied = ROUTES.filter((r) => r.proxied && r.sample);
+const gpuRoutes = proxied.filter((r) => r.upstream === "gpu");
 const tenantReads = ROUTES.filter((r) => !r.proxied && r.auth === "tenant");
 
 function routeCall(
@@ -403,8 +405,17 @@ describe("secrets never leave where they belong", () => {
     }
     // The upstream: provider keys only in the credential header; nothing else secret, anywhere.
     let upstream = 0;
+    /** What the provider simulator and the GPU backends (GPU routes; found by the forwarded namespace header) received. */
+    const received = async (ns: string) => [
+      ...(await simRequests(ns)),
+      ...(
+        await Promise.all(gpuSim().backends.map((u) => backendRequestsWithHeader(u, "x-sim-namespace", ns)))
+      )
+        .flat()
+        .map((r) => ({ ...r, query: {} })),
+    ];
     for (const ns of namespaces) {
-      for (const r of await simRequests(ns)) {
+      for (const r of await received(ns)) {
         upstream++;
         const { "x-api-key": apiKey, authorization, "x-goog-api-key": googKey, ...rest } = r.headers;
         for (const h of matches(`${JSON.stringify(rest)}\n${r.body}\n${r.path}\n${JSON.stringify(r.query)}`))
@@ -474,6 +485,25 @@ describe("tenant isolation", () => {
     // Each OpenAI request carries a key; A's and B's differ (their chains do).
     expect(keys.length).toBe(4);
     expect(new Set(keys).size).toBe(keys.length);
+    // GPU pools: vLLM's cache_salt is per tenant (one for all of A's requests, another for B's, never absent).
+    const salts = async (t: typeof A) =>
+      new Set(
+        (
+          await Promise.all(
+            gpuSim().backends.map((u) => backendRequestsWithHeader(u, "x-sim-namespace", `${ns}-${t.id}`)),
+          )
+        )
+          .flat()
+          .map((r) => JSON.parse(r.body).cache_salt as unknown),
+      );
+    for (const t of [A, B])
+      for (const route of gpuRoutes)
+        expect((await routeCall(route, t.key, `${ns}-${t.id}`, { n: 60 })).status).toBe(200);
+    const [sa, sb] = [await salts(A), await salts(B)];
+    expect(sa.size).toBe(1);
+    expect(sb.size).toBe(1);
+    expect(typeof [...sa][0]).toBe("string");
+    expect([...sa][0]).not.toBe([...sb][0]);
   });
 
   it("A's traffic, with any header naming B, never touches B's tracker; A's reads never show B's data", async () => {

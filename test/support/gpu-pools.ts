@@ -18,6 +18,8 @@ export function gpuPoolsJson(urls: GpuSimUrls): string {
   const three = [{ url: b0 }, { url: b1 }, { url: b2 }];
   return JSON.stringify({
     sticky: { backends: three },
+    // The hardening harnesses' GPU routes (test/support/routes.ts).
+    harness: { backends: three },
     stream: { backends: three },
     salt: { backends: three },
     burst: { backends: three, epsilon: 0.5 },

@@ -40,6 +40,16 @@ export async function backendRequests(url: string, contains: string): Promise<Gp
   return ((await res.json()) as { requests: GpuRecorded[] }).requests;
 }
 
+/** What a simulated backend received with header `name` set to `value`. */
+export async function backendRequestsWithHeader(
+  url: string,
+  name: string,
+  value: string,
+): Promise<GpuRecorded[]> {
+  const res = await fetch(`${url}/__sim/gpu/requests?header=${encodeURIComponent(`${name}:${value}`)}`);
+  return ((await res.json()) as { requests: GpuRecorded[] }).requests;
+}
+
 /** Arms a fault on a simulated backend for requests whose body contains `contains`. */
 export async function backendFault(
   url: string,

@@ -1,6 +1,6 @@
 // The routes the hardening harnesses (fuzz, secrets, isolation) walk. Adding a route to every harness is one
-// entry in ROUTES. GPU pools are not walked yet: their upstreams are the GPU simulator's backends, and the
-// fuzz's accounting check counts the provider simulator's recordings (a harness change, not a route entry).
+// entry in ROUTES. A route whose upstream is a GPU pool says `upstream: "gpu"`: the harnesses then look for
+// what went upstream in the GPU simulator's backends (by a header they add), not in the provider simulator.
 
 /**
  * The error shape a route answers in: Anthropic's, OpenAI's, Google's, Bedrock's (`{"message"}` with
@@ -30,7 +30,12 @@ export interface FuzzRoute {
   ids?: readonly string[];
   /** The route changes state when it succeeds (admin writes); read routes never may. */
   writes?: boolean;
+  /** Where a proxied route's requests go: the provider simulator (default) or the test pool's GPU backends. */
+  upstream?: "provider" | "gpu";
 }
+
+/** The GPU pool of the test worker the harnesses use (test/support/gpu-pools.ts). */
+export const HARNESS_POOL = "harness";
 
 const words = (n: number, seed: string) =>
   Array.from({ length: Math.max(1, n) }, (_, i) => `${seed}${i % 37}`).join(" ");
@@ -155,6 +160,21 @@ export function compatChatSample(model: string, cacheControl: boolean) {
         ...(base.messages as Json[]).slice(1),
       ],
     };
+  };
+}
+
+/** An OpenAI-compatible chat body for a GPU pool (vLLM-like backends). */
+export function gpuChatSample(n: number, stream: boolean): Json {
+  return {
+    model: "llama-3.1-8b",
+    max_tokens: 8,
+    ...(stream ? { stream: true } : {}),
+    messages: [
+      { role: "system", content: `You are terse. ${words(20 + n * 40, "sys")}` },
+      { role: "user", content: `First question ${words(n, "q")}` },
+      { role: "assistant", content: "An answer." },
+      { role: "user", content: `And a follow-up ${n}` },
+    ],
   };
 }
 
@@ -288,6 +308,31 @@ export const ROUTES: FuzzRoute[] = [
   bedrockRoute("converse-stream", bedrockConverseSample),
   bedrockRoute("invoke", bedrockInvokeSample),
   bedrockRoute("invoke-with-response-stream", bedrockInvokeSample),
+  {
+    name: "gpu chat",
+    method: "POST",
+    path: `/gpu/${HARNESS_POOL}/v1/chat/completions`,
+    shape: "openai",
+    auth: "tenant",
+    proxied: true,
+    upstream: "gpu",
+    sample: gpuChatSample,
+  },
+  {
+    name: "gpu completions",
+    method: "POST",
+    path: `/gpu/${HARNESS_POOL}/v1/completions`,
+    shape: "openai",
+    auth: "tenant",
+    proxied: true,
+    upstream: "gpu",
+    sample: (n, stream) => ({
+      model: "llama-3.1-8b",
+      max_tokens: 8,
+      ...(stream ? { stream: true } : {}),
+      prompt: `You are terse. ${words(20 + n * 40, "sys")} Question ${n}:`,
+    }),
+  },
   { name: "healthz", method: "GET", path: "/healthz", shape: "json", auth: "none", proxied: false },
   // The dashboard: a public page and its files (no data; it reads the analytics API with the tenant's key).
   { name: "dashboard", method: "GET", path: "/dashboard", shape: "json", auth: "none", proxied: false },

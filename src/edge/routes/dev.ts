@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { advanceClock, clockOffset, freezeClock, now } from "../../core/clock.ts";
 import { StokerError } from "../../core/errors.ts";
 import { runCron } from "../../keepalive/scheduled.ts";
+import { directory } from "../../tenants/directory.ts";
 import type { AppEnv } from "../context.ts";
 
 /**
@@ -10,6 +11,34 @@ import type { AppEnv } from "../context.ts";
  * inside the jump are swept at once (alarms set before the jump would fire on the wall clock).
  */
 export const devRoutes = new Hono<AppEnv>();
+
+/**
+ * `POST /__dev/abort?object=tracker&tenant=<scope>` or `?object=directory` (only with STOKER_LOCAL_DEV, set by
+ * `npm start` and `npm run chaos`): the Durable Object resets itself (`ctx.abort()`), as an eviction or a
+ * deploy would; its next call starts a new instance over the same storage. `npm run chaos` restarts the
+ * trackers and the directory this way under load.
+ */
+devRoutes.post("/abort", async (c) => {
+  if (!c.var.config.loopbackOnly)
+    throw new StokerError(404, "not_found_error", `No route for ${c.req.method} ${c.req.path}.`);
+  const object = c.req.query("object");
+  const tenant = c.req.query("tenant");
+  const stub =
+    object === "directory"
+      ? directory(c.env)
+      : object === "tracker" && tenant
+        ? c.env.TRACKER.get(c.env.TRACKER.idFromName(tenant))
+        : null;
+  if (!stub)
+    throw new StokerError(400, "invalid_request_error", "object=directory or object=tracker&tenant=<id>");
+  let aborted = false;
+  try {
+    aborted = await stub.chaosAbort();
+  } catch {
+    aborted = true; // the call itself breaks when the object resets
+  }
+  return c.json({ object, aborted });
+});
 
 devRoutes.use(async function devClockOnly(c, next) {
   if (!c.var.config.devClock)
