@@ -125,7 +125,8 @@ export const SILENT_GAPS = 3;
  * storage left to run (`decideKeep` over the time to its expiry). The expected rate is the prefix's history up
  * to now (returns over the time since it was first seen, so it falls while nothing comes), and, once the
  * silence since its last request is SILENT_GAPS mean gaps long, no more than one return per silence so far.
- * The storage saved is what a deletion now spares: `storageUsd` of the time left.
+ * The storage saved is what a deletion now spares: `storageUsd` of the time left; it must also beat the
+ * chance of a return before the expiry times the price of creating the cache again.
  */
 export function chooseDeletion(
   cache: HeldCache,
@@ -137,14 +138,17 @@ export function chooseDeletion(
   const steady = history ? returnsPerHour(history.seen, history.firstSeen, nowMs, nowMs, 0) : 0;
   const idleH = Math.max(0, nowMs - cache.lastSeen) / 3_600_000;
   const rate = idleH * steady > SILENT_GAPS ? Math.min(steady, 1 / idleH) : steady;
+  const hours = (cache.expireAt - nowMs) / 3_600_000;
   const keep = decideKeep({
     tokens: cache.tokens,
     model,
     returnsPerHour: rate,
     implicitHitRate: implicitShare(rate),
-    periodHours: (cache.expireAt - nowMs) / 3_600_000,
+    periodHours: hours,
   });
-  return keep.action === "delete";
+  // A return before the expiry would have Stoker create the cache again, at the input price of its tokens.
+  const recreateUsd = (1 - Math.exp(-rate * hours)) * (model.inputPerMTok / 1e6) * cache.tokens;
+  return keep.action === "delete" && keep.deltaUsd > recreateUsd;
 }
 
 /** Reviews closer than this to the expiry are not scheduled: little storage is left to spare. */

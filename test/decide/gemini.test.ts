@@ -120,24 +120,38 @@ describe("Gemini explicit caches: the worker's choice (decide/gemini-policy.ts)"
   it("deletes a cache once its prefix's returns no longer pay the storage left, not before", () => {
     const pro3 = DEFAULT_MODELS["gemini-3-pro"] as ModelInfo;
     const MIN = 60_000;
-    // Created at 12 minutes, expiring at 72; 4 requests from 0 to 18 minutes (the e2e test's story).
-    const cache = { tokens: 6_000, expireAt: 72 * MIN, lastSeen: 18 * MIN };
-    const seen = { seen: 4, firstSeen: 0 };
-    expect(chooseDeletion(cache, seen, pro3, 20 * MIN)).toBe(false);
-    expect(chooseDeletion(cache, seen, pro3, 60 * MIN)).toBe(true);
-    const due = deletionDueAt(cache, seen, pro3, 18 * MIN) ?? 0;
-    // 3 returns over the time since the first request fall below the break-even rate (λ·e^(−λ/12)·1.8 = 4.5,
-    // λ ≈ 3.3/h) at about 55 minutes.
-    expect(due).toBeGreaterThan(50 * MIN);
-    expect(due).toBeLessThan(58 * MIN);
+    // Created at 12 minutes and extended at 48 to expire at 108; 9 requests from 0 to 48 minutes (the e2e
+    // test's story). Created again, it would cost its tokens at the input price: a deletion must spare more.
+    const cache = { tokens: 6_000, expireAt: 108 * MIN, lastSeen: 48 * MIN };
+    const seen = { seen: 9, firstSeen: 0 };
+    expect(chooseDeletion(cache, seen, pro3, 60 * MIN)).toBe(false);
+    expect(chooseDeletion(cache, seen, pro3, 100 * MIN)).toBe(true);
+    const due = deletionDueAt(cache, seen, pro3, 48 * MIN) ?? 0;
+    // 8 returns over the time since the first request, capped by the silence once it is 3 mean gaps long,
+    // fall below the rate at which storage left beats the returns' savings plus the re-creation risk at
+    // about 92 minutes.
+    expect(due).toBeGreaterThan(85 * MIN);
+    expect(due).toBeLessThan(98 * MIN);
     expect(chooseDeletion(cache, seen, pro3, due - 2000)).toBe(false);
     expect(chooseDeletion(cache, seen, pro3, due)).toBe(true);
-    // A new request at 30 minutes moves it past the expiry; on 2.5 Flash (storage dear against its input
+    // The first story of the e2e test (4 requests to 18 minutes, expiring at 72): three returns in 18 minutes
+    // make a return before the expiry likely enough that re-creating would cost more than the storage left.
+    expect(
+      deletionDueAt(
+        { tokens: 6_000, expireAt: 72 * MIN, lastSeen: 18 * MIN },
+        { seen: 4, firstSeen: 0 },
+        pro3,
+        18 * MIN,
+      ),
+    ).toBeNull();
+    // A new request at 70 minutes moves it past the expiry; on 2.5 Flash (storage dear against its input
     // price) it comes sooner.
     expect(
-      deletionDueAt({ ...cache, lastSeen: 30 * MIN }, { seen: 5, firstSeen: 0 }, pro3, 30 * MIN),
+      deletionDueAt({ ...cache, lastSeen: 70 * MIN }, { seen: 10, firstSeen: 0 }, pro3, 70 * MIN),
     ).toBeNull();
-    expect(deletionDueAt(cache, seen, FLASH, 18 * MIN) ?? 0).toBeLessThan(due);
+    const flashDue = deletionDueAt(cache, seen, FLASH, 48 * MIN);
+    expect(flashDue).not.toBeNull();
+    expect(flashDue ?? Number.POSITIVE_INFINITY).toBeLessThan(due);
     // Nothing is due once too little is left to spare.
     expect(deletionDueAt({ ...cache, expireAt: 19 * MIN }, seen, pro3, 18 * MIN)).toBeNull();
   });
