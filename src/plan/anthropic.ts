@@ -187,6 +187,27 @@ export function planAnthropic(
         allow1h,
       );
   }
+  // Bedrock: a write whose lookback misses the warm entry, with no room for a read point at the entry, would
+  // write everything again (at the write premium) instead of reading it: read it, and write only where a
+  // point still fits after it.
+  const reaches = (from: number, to: number): boolean =>
+    from >= to && (segs[from]?.position ?? 0) - (segs[to]?.position ?? 0) < LOOKBACK;
+  if (
+    spaced &&
+    choice &&
+    warm >= 0 &&
+    !marked.has(warm) &&
+    !reaches(choice.option.at, warm) &&
+    !fixedAt.some((f) => reaches(f, warm)) &&
+    !fits(warm, [...fixedAt, choice.option.at])
+  ) {
+    spacingRefused = true;
+    choice = chooseWrite(
+      m,
+      options.filter((o) => fits(o.at, [...fixedAt, warm])),
+      allow1h,
+    );
+  }
   const write: PlannedBreakpoint | null = choice
     ? {
         segment: choice.option.at,

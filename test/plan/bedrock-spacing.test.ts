@@ -93,6 +93,38 @@ describe("planAnthropic with Bedrock's per-checkpoint minimum", () => {
     }
   });
 
+  it("a turn of more than 20 small blocks after the warm entry: the entry is read by a point of its own, not written again by a tail the lookback cannot reach from", () => {
+    const body = chat(8);
+    const messages = body.messages as Json[];
+    const items = Array.from({ length: 25 }, (_, i) => ({ type: "text", text: `Item ${i}: check it.` }));
+    messages[messages.length - 1] = { role: "user", content: items };
+    const a = analyze(body);
+    // The previous turn's end (the last assistant message) is believed cached.
+    const warm = a.segments.findLastIndex((s) => s.role === "assistant" && s.hash !== undefined);
+    const w = a.segments[warm];
+    expect(w?.breakpointable).toBe(true);
+    const known = new Map<string, PrefixState>([
+      [
+        w?.hash ?? "",
+        {
+          tokens: w?.cumulativeTokens ?? 0,
+          seen: 1,
+          lastSeenMs: NOW - 30_000,
+          cachedUntilMs: NOW + 270_000,
+          ttl: "5m",
+        },
+      ],
+    ]);
+    const last = a.segments.length - 1;
+    expect((a.segments[last]?.position ?? 0) - (w?.position ?? 0)).toBeGreaterThanOrEqual(20);
+    expect((a.segments[last]?.cumulativeTokens ?? 0) - (w?.cumulativeTokens ?? 0)).toBeLessThan(MIN);
+    const plan = planAnthropic(a, known, ctx, BEDROCK);
+    expect(plan.breakpoints.map((b) => [b.segment, b.role])).toContainEqual([warm, "read"]);
+    expect(plan.breakpoints.some((b) => b.segment > warm)).toBe(false);
+    expect(plan.expected.readTokens).toBe(w?.cumulativeTokens);
+    for (const g of gaps(points(a, plan))) expect(g).toBeGreaterThanOrEqual(MIN);
+  });
+
   it("every plan keeps the minimum between its points, over chats of many lengths and turn sizes", () => {
     let placed = 0;
     for (let turns = 0; turns <= 12; turns++)
