@@ -180,12 +180,16 @@ export function planAnthropic(
             allow1h,
           )
         : null;
-    if ((headOwn?.gain ?? 0) >= (beyond?.gain ?? 0))
-      choice = chooseWrite(
-        m,
-        options.filter((o) => o.at === head || fits(o.at, [...fixedAt, head])),
-        allow1h,
-      );
+    // With nothing that pays beside the head, the write stands (it pays as a whole).
+    const beside =
+      (headOwn?.gain ?? 0) >= (beyond?.gain ?? 0)
+        ? chooseWrite(
+            m,
+            options.filter((o) => o.at === head || fits(o.at, [...fixedAt, head])),
+            allow1h,
+          )
+        : null;
+    if (beside) choice = beside;
   }
   // Bedrock: a write whose lookback misses the warm entry, with no room for a read point at the entry, would
   // write everything again (at the write premium) instead of reading it: read it, and write only where a
