@@ -101,15 +101,15 @@ export interface WriteOption<R extends string> {
 }
 
 /**
- * Admission: the furthest option whose own expected reuse pays for writing what it adds, with its TTL, or
- * null when none pays. A deeper prefix is used at most as often as the ones it extends, so the options are
- * tried from the furthest back.
+ * Admission: the furthest option whose own expected reuse pays for writing what it adds, with its TTL and
+ * expected gain (tokens at the base price), or null when none pays. A deeper prefix is used at most as often
+ * as the ones it extends, so the options are tried from the furthest back.
  */
 export function chooseWrite<R extends string>(
   m: ModelInfo,
   options: readonly WriteOption<R>[],
   allow1h: boolean,
-): { option: WriteOption<R>; ttl: WriteTtl; lasting: Lasting } | null {
+): { option: WriteOption<R>; ttl: WriteTtl; lasting: Lasting; gain: number } | null {
   const sorted = [...options].sort((x, y) => y.at - x.at);
   for (const option of sorted) {
     if (option.addedTokens <= 0) continue;
@@ -118,7 +118,7 @@ export function chooseWrite<R extends string>(
       exposed: Math.max(option.exposedTokens ?? 0, option.addedTokens),
       total: Math.max(option.totalTokens ?? 0, option.addedTokens),
     });
-    if (choice) return { option, ttl: choice.ttl, lasting: choice.lasting };
+    if (choice) return { option, ttl: choice.ttl, lasting: choice.lasting, gain: choice.gain };
   }
   return null;
 }

@@ -171,7 +171,10 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     });
     const plan =
       analysis.upstream === "anthropic"
-        ? planAnthropic(analysis, known, ctx)
+        ? planAnthropic(analysis, known, ctx, {
+            // Bedrock counts each cache point by the tokens since the one before it (plan/anthropic.ts).
+            spacedCheckpoints: input.endpoint === "invoke" || input.endpoint === "converse",
+          })
         : planOpenAI(analysis, known, ctx);
     const body =
       plan.upstream === "anthropic"

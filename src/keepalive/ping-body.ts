@@ -57,6 +57,36 @@ export function anthropicPingBody(forwarded: Json, loc: SegmentLoc): PingBody {
 }
 
 /**
+ * A ping through Bedrock's InvokeModel: the Anthropic ping with one output token, since Bedrock documents no
+ * `max_tokens: 0` pre-warm (the less favourable reading).
+ */
+export function bedrockInvokePingBody(forwarded: Json, loc: SegmentLoc): PingBody {
+  const ping = anthropicPingBody(forwarded, loc);
+  if (ping.maxOutputTokens > 0) return ping;
+  return { body: { ...ping.body, max_tokens: 1 }, maxOutputTokens: 1, fallback: null };
+}
+
+const CONVERSE_FILLER = { role: "user", content: [{ text: "." }] };
+
+/**
+ * The cheapest Converse request that reads the prefix ending at `loc` (a position of the Anthropic body the
+ * Converse body stands for, whose messages are the Converse messages one for one): the messages after the
+ * marked one are cut (the marked one is kept whole: its own blocks and cachePoints are not counted alike),
+ * one output token, no sampling settings. System and tools stay: they are the prefix.
+ */
+export function conversePingBody(forwarded: Json, loc: SegmentLoc): PingBody {
+  const { inferenceConfig: _i, ...body } = forwarded;
+  const messages = Array.isArray(forwarded.messages) ? (forwarded.messages as Json[]) : [];
+  if (loc.area === "messages" && !loc.inserted) {
+    const kept = messages.slice(0, loc.index + 1);
+    if (kept.at(-1)?.role === "assistant") kept.push(CONVERSE_FILLER);
+    body.messages = kept;
+  } else body.messages = [CONVERSE_FILLER];
+  body.inferenceConfig = { maxTokens: 1 };
+  return { body, maxOutputTokens: 1, fallback: null };
+}
+
+/**
  * The cheapest Chat Completions request that reads the forwarded prompt's cached prefix: the same tools,
  * messages and `prompt_cache_key` (which routes it to the same cache), one output token, no stream. OpenAI
  * caches the whole prompt automatically, so nothing is cut.

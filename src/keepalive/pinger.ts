@@ -1,14 +1,19 @@
+import type { AwsCredentials } from "../core/config.ts";
 import type { Provider } from "../core/provider.ts";
+import { converseUsage } from "../upstream/bedrock.ts";
+import { signBedrock } from "../upstream/bedrock-auth.ts";
 import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "../upstream/usage.ts";
 
 export interface PingRequest {
   upstream: Provider;
   /** Which usage shape the answer has. */
-  endpoint: "messages" | "chat.completions" | "responses";
+  endpoint: "messages" | "chat.completions" | "responses" | "invoke" | "converse";
   url: string;
   headers: [string, string][];
   body: string;
   apiKey: string | undefined;
+  /** Bedrock with AWS credentials: the ping is signed (SigV4) like the request it replays. */
+  aws?: { credentials: AwsCredentials; region: string };
   timeoutMs: number;
 }
 
@@ -37,6 +42,7 @@ export async function sendPing(
   }
   let res: Response;
   try {
+    if (req.aws) await signBedrock(req.url, headers, req.body, req.aws.credentials, req.aws.region);
     res = await fetcher(
       new Request(req.url, {
         method: "POST",
@@ -63,6 +69,8 @@ export async function sendPing(
       messages: anthropicUsage,
       "chat.completions": openAIChatUsage,
       responses: openAIResponsesUsage,
+      invoke: anthropicUsage,
+      converse: converseUsage,
     }[req.endpoint];
     const usage = read(json.usage);
     return usage ? { kind: "ok", usage, status: res.status } : { kind: "failed" };

@@ -1,5 +1,5 @@
 import { type Reuse, reuseOf } from "../decide/reuse.ts";
-import { bestTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
+import { bestTtl, chooseTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { modelInfo } from "../economics/models.ts";
 import type { Analysis, CacheTtl, Segment } from "../prefix/types.ts";
@@ -11,6 +11,18 @@ export const MAX_BREAKPOINTS = 4;
 export const LOOKBACK = 20;
 
 const rank = (ttl: CacheTtl | WriteTtl): number => (ttl === "1h" ? 1 : 0);
+
+/** How the provider counts a breakpoint, where it differs from Anthropic's API. */
+export interface AnthropicPlanOptions {
+  /**
+   * Amazon Bedrock (Converse, and InvokeModel's Anthropic body): a cache checkpoint caches only where the
+   * tokens since the previous checkpoint reach the model's minimum ("the first cache checkpoint can be
+   * defined after 1,024 tokens and the second cache checkpoint can be defined after 2,048 tokens",
+   * docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html, "How it works"); one placed closer is
+   * accepted and caches nothing. Anthropic's API counts only the prefix's length.
+   */
+  spacedCheckpoints?: boolean;
+}
 
 interface Fixed {
   segment: number;
@@ -26,6 +38,7 @@ export function planAnthropic(
   a: Analysis,
   known: ReadonlyMap<string, PrefixState>,
   ctx: PlanContext,
+  opts: AnthropicPlanOptions = {},
 ): AnthropicPlan {
   const m = ctx.model ?? modelInfo(a.model, ctx.models, "anthropic");
   const segs = a.segments;
@@ -66,13 +79,31 @@ export function planAnthropic(
   if (!ordered(fixed)) return note(plan, "client-ttl-order-invalid");
 
   const marked = new Set(fixed.map((f) => f.segment));
+  const fixedAt = fixed.map((f) => f.segment);
+  // Bedrock: a point counts only with the minimum since the point before it, and must leave the minimum to
+  // the point after it (else that one, perhaps the client's, stops caching). Measured from every point
+  // placed, counting or not, so it holds under either reading of "the previous checkpoint".
+  const spaced = opts.spacedCheckpoints === true;
+  let spacingRefused = false;
+  const fits = (i: number, points: readonly number[]): boolean => {
+    if (!spaced) return true;
+    const t = tokensAt(i);
+    let before = 0;
+    let after = Number.POSITIVE_INFINITY;
+    for (const p of points) {
+      if (p < i) before = Math.max(before, tokensAt(p));
+      else if (p > i) after = Math.min(after, tokensAt(p));
+    }
+    return t - before >= m.minCacheableTokens && after - t >= m.minCacheableTokens;
+  };
   const eligible = (i: number): boolean => {
     const s = segs[i];
     return (
       s?.breakpointable === true &&
       s.hash !== undefined &&
       !marked.has(i) &&
-      tokensAt(i) >= m.minCacheableTokens
+      tokensAt(i) >= m.minCacheableTokens &&
+      fits(i, fixedAt)
     );
   };
   const allow1h = ctx.tenant.allow1h !== false;
@@ -121,7 +152,66 @@ export function planAnthropic(
     if (b.at > base) options.push({ at: b.at, ...sized(b.at), reuse: b.reuse, role: "pre" });
   if (seen > base && seenReuse) options.push({ at: seen, ...sized(seen), reuse: seenReuse, role: "seen" });
   if (head > base) options.push({ at: head, ...sized(head), reuse: headReuse, role: "head" });
-  const choice = chooseWrite(m, options, allow1h);
+  let choice = chooseWrite(m, options, allow1h);
+  // Bedrock: when the write's point and the head's own point cannot both count, the two plans share the
+  // head's tokens (this conversation's next turn reads them either way) and differ in the rest: the write
+  // gains what it caches beyond the head for this conversation, the head's own point gains what its entry is
+  // worth to the family's other conversations (nothing when it is warm already; all of its own value
+  // otherwise, the less favourable reading for the write). Keep the write only when it gains more.
+  if (
+    spaced &&
+    choice &&
+    head >= 0 &&
+    choice.option.at > head &&
+    !fits(head, [...fixedAt, choice.option.at])
+  ) {
+    spacingRefused = true;
+    const at = choice.option.at;
+    const beyond = chooseTtl(m, choice.option.reuse, allow1h, {
+      added: tokensAt(at) - tokensAt(Math.max(head, base)),
+      exposed: Math.max(choice.option.exposedTokens ?? 0, tokensAt(at) - tokensAt(Math.max(head, base))),
+      total: tokensAt(at),
+    });
+    const headOwn =
+      head > base
+        ? chooseWrite(
+            m,
+            options.filter((o) => o.role === "head"),
+            allow1h,
+          )
+        : null;
+    // With nothing that pays beside the head, the write stands (it pays as a whole).
+    const beside =
+      (headOwn?.gain ?? 0) >= (beyond?.gain ?? 0)
+        ? chooseWrite(
+            m,
+            options.filter((o) => o.at === head || fits(o.at, [...fixedAt, head])),
+            allow1h,
+          )
+        : null;
+    if (beside) choice = beside;
+  }
+  // Bedrock: a write whose lookback misses the warm entry, with no room for a read point at the entry, would
+  // write everything again (at the write premium) instead of reading it: read it, and write only where a
+  // point still fits after it.
+  const reaches = (from: number, to: number): boolean =>
+    from >= to && (segs[from]?.position ?? 0) - (segs[to]?.position ?? 0) < LOOKBACK;
+  if (
+    spaced &&
+    choice &&
+    warm >= 0 &&
+    !marked.has(warm) &&
+    !reaches(choice.option.at, warm) &&
+    !fixedAt.some((f) => reaches(f, warm)) &&
+    !fits(warm, [...fixedAt, choice.option.at])
+  ) {
+    spacingRefused = true;
+    choice = chooseWrite(
+      m,
+      options.filter((o) => fits(o.at, [...fixedAt, warm])),
+      allow1h,
+    );
+  }
   const write: PlannedBreakpoint | null = choice
     ? {
         segment: choice.option.at,
@@ -135,32 +225,62 @@ export function planAnthropic(
     plan.lasting = { lasting: choice.lasting, p5m: choice.option.reuse.p5m, p1h: choice.option.reuse.p1h };
 
   const chosen: PlannedBreakpoint[] = [];
+  const room = (i: number): boolean => {
+    const ok = fits(i, [...fixedAt, ...chosen.map((c) => c.segment)]);
+    if (!ok) spacingRefused = true;
+    return ok;
+  };
   const covered = (i: number): boolean =>
     [...chosen.map((c) => c.segment), ...fixed.map((f) => f.segment)].some(
       (b) => b >= i && (segs[b]?.position ?? 0) - (segs[i]?.position ?? 0) < LOOKBACK,
     );
   const extent = Math.max(write?.segment ?? -1, forced, warm);
   if (write) chosen.push(write);
-  if (warm >= 0 && !marked.has(warm) && !covered(warm) && chosen.length < slots) {
+  if (warm >= 0 && !marked.has(warm) && !covered(warm) && chosen.length < slots && room(warm)) {
     chosen.push({ segment: warm, ttl: entryTtl(stateAt(warm)), role: "read", tokens: tokensAt(warm) });
   }
   // A position seen before inside the written range costs nothing to mark, and the next request that shares
   // it (the same history with another last message) reads it instead of rewriting everything.
-  if (seen > warm && seen <= extent && !chosen.some((c) => c.segment === seen) && chosen.length < slots) {
+  if (
+    seen > warm &&
+    seen <= extent &&
+    !chosen.some((c) => c.segment === seen) &&
+    chosen.length < slots &&
+    room(seen)
+  ) {
     chosen.push({ segment: seen, ttl: write?.ttl ?? "5m", role: "seen", tokens: tokensAt(seen) });
   }
   // The other places a return may continue from, inside the written range: free to mark, and each one the
   // next request finds is a read instead of a rewrite.
   for (const b of before)
-    if (b.at > warm && b.at <= extent && !chosen.some((c) => c.segment === b.at) && chosen.length < slots - 1)
+    if (
+      b.at > warm &&
+      b.at <= extent &&
+      !chosen.some((c) => c.segment === b.at) &&
+      chosen.length < slots - 1 &&
+      room(b.at)
+    )
       chosen.push({ segment: b.at, ttl: write?.ttl ?? "5m", role: "pre", tokens: tokensAt(b.at) });
-  if (head >= 0 && head <= extent && !chosen.some((c) => c.segment === head) && chosen.length < slots) {
+  if (
+    head >= 0 &&
+    head <= extent &&
+    !chosen.some((c) => c.segment === head) &&
+    chosen.length < slots &&
+    room(head)
+  ) {
     const ttl =
       head <= warm ? entryTtl(stateAt(head)) : (bestTtl(m, tokensAt(head), headReuse, allow1h) ?? "5m");
     chosen.push({ segment: head, ttl, role: "head", tokens: tokensAt(head) });
   }
   const bridge = a.previousTurnEnd;
-  if (bridge >= 0 && eligible(bridge) && bridge <= extent && !covered(bridge) && chosen.length < slots) {
+  if (
+    bridge >= 0 &&
+    eligible(bridge) &&
+    bridge <= extent &&
+    !covered(bridge) &&
+    chosen.length < slots &&
+    room(bridge)
+  ) {
     chosen.push({
       segment: bridge,
       ttl: entryTtl(stateAt(bridge)),
@@ -169,6 +289,7 @@ export function planAnthropic(
     });
   }
 
+  if (spacingRefused) plan.notes.push("checkpoint-spacing");
   plan.breakpoints = orderTtls(chosen, fixed);
   const last = Math.max(forced, ...plan.breakpoints.map((b) => b.segment));
   plan.expected = expectation(tokensAt, warm, last);

@@ -8,9 +8,16 @@ import { readChance } from "../decide/ping-reads.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { modelInfo } from "../economics/models.ts";
-import { anthropicPingBody, openAIChatPingBody, openAIResponsesPingBody } from "../keepalive/ping-body.ts";
+import {
+  anthropicPingBody,
+  bedrockInvokePingBody,
+  conversePingBody,
+  openAIChatPingBody,
+  openAIResponsesPingBody,
+} from "../keepalive/ping-body.ts";
 import type { PingRequest, PingResult } from "../keepalive/pinger.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
+import { type BedrockAuth, parseBedrockKey } from "../upstream/bedrock-auth.ts";
 import type { Conversations } from "./conversation-state.ts";
 import type { KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
 import type { KeepaliveReport, RecordRequest } from "./types.ts";
@@ -77,6 +84,21 @@ const PING_TIMEOUT_MS = 30_000;
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+type Pinged = Extract<Provider, "anthropic" | "openai" | "bedrock">;
+
+/** The provider a row's pings go to: its own (a Bedrock row through Bedrock, never Anthropic's API). */
+const providerOf = (row: KeepaliveRow): Pinged =>
+  row.upstream === "openai" || row.upstream === "bedrock" ? row.upstream : "anthropic";
+
+/** Bedrock's credential for a ping, in the edge's order: the tenant's own, the deploy's API key, its AWS keys. */
+function bedrockAuth(deps: RunDeps): BedrockAuth | null {
+  const own = deps.apiKeys.bedrock;
+  if (own !== undefined) return parseBedrockKey(own);
+  const key = deps.config.upstreams.bedrock.apiKey;
+  if (key) return { kind: "bearer", token: key };
+  return deps.config.bedrock.aws ? { kind: "sigv4", aws: deps.config.bedrock.aws } : null;
+}
+
 /** A sweep that did nothing. */
 export function emptyReport(): KeepaliveReport {
   return { due: 0, pinged: 0, refreshed: 0, gone: 0, stopped: 0, skipped: 0, costUsd: 0 };
@@ -102,13 +124,17 @@ export async function runKeepalive(deps: RunDeps, nowMs: number, limit: number):
     return report;
   }
   for (const row of due) {
-    const provider = row.upstream === "openai" ? "openai" : "anthropic";
+    const provider = providerOf(row);
     if (deps.refusedProviders.includes(provider)) {
       store.end(row.conversation, "stopped", deps.inactive ? "tenant-inactive" : "own-key-unusable");
       report.stopped++;
       continue;
     }
-    if (!(deps.apiKeys[provider] ?? config.upstreams[provider].apiKey) && !config.simulator) {
+    const keyed =
+      provider === "bedrock"
+        ? bedrockAuth(deps) !== null
+        : !!(deps.apiKeys[provider] ?? config.upstreams[provider].apiKey);
+    if (!keyed && !config.simulator) {
       // Pings use the deploy's managed key; without one there is nothing to ping with.
       store.end(row.conversation, "stopped", "no-key");
       report.stopped++;
@@ -126,7 +152,7 @@ type One = { kind: "refreshed" | "gone" | "stopped" | "skipped"; costUsd: number
 
 async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise<One> {
   const { store, conversations, config, settings } = deps;
-  const provider: Provider = row.upstream === "openai" ? "openai" : "anthropic";
+  const provider = providerOf(row);
   const upstream = config.upstreams[provider];
   const model = modelInfo(row.model, config.models, provider);
   const ttl: WriteTtl = row.ttl === "1h" ? "1h" : "5m";
@@ -160,15 +186,31 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const endpoint =
     provider === "anthropic"
       ? "messages"
-      : sealed.path.startsWith("/v1/responses")
-        ? "responses"
-        : "chat.completions";
+      : provider === "bedrock"
+        ? /\/converse(-stream)?$/.test(sealed.path)
+          ? "converse"
+          : "invoke"
+        : sealed.path.startsWith("/v1/responses")
+          ? "responses"
+          : "chat.completions";
   const ping =
     endpoint === "messages"
       ? anthropicPingBody(forwarded, sealed.loc)
-      : endpoint === "responses"
-        ? openAIResponsesPingBody(forwarded)
-        : openAIChatPingBody(forwarded);
+      : endpoint === "converse"
+        ? conversePingBody(forwarded, sealed.loc)
+        : endpoint === "invoke"
+          ? bedrockInvokePingBody(forwarded, sealed.loc)
+          : endpoint === "responses"
+            ? openAIResponsesPingBody(forwarded)
+            : openAIChatPingBody(forwarded);
+  // Bedrock: the ping is the stream operation's plain twin, with the credential the edge would use.
+  const path =
+    provider === "bedrock"
+      ? sealed.path
+          .replace(/\/converse-stream$/, "/converse")
+          .replace(/\/invoke-with-response-stream$/, "/invoke")
+      : sealed.path;
+  const auth = provider === "bedrock" ? bedrockAuth(deps) : null;
   // A ping that must generate (thinking, forced tool) also pays output: it must still be worth it.
   const outputUsd = (ping.maxOutputTokens * model.outputPerMTok) / 1e6;
   if (outputUsd > 0 && decision.expectedValue <= outputUsd) {
@@ -179,10 +221,16 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const result = await deps.send({
     upstream: provider,
     endpoint,
-    url: `${upstream.baseUrl}${sealed.path}`,
+    url: `${upstream.baseUrl}${path}`,
     headers: config.devClock ? [...sealed.headers, [SIM_NOW_HEADER, String(nowMs)]] : sealed.headers,
     body: JSON.stringify(ping.body),
-    apiKey: deps.apiKeys[provider] ?? upstream.apiKey,
+    apiKey:
+      provider === "bedrock"
+        ? auth?.kind === "bearer"
+          ? auth.token
+          : undefined
+        : (deps.apiKeys[provider] ?? upstream.apiKey),
+    ...(auth?.kind === "sigv4" ? { aws: { credentials: auth.aws, region: config.bedrock.region } } : {}),
     timeoutMs: PING_TIMEOUT_MS,
   });
   const requestId = `ping_${row.conversation.slice(0, 12)}_${row.cached_until}`;
@@ -199,7 +247,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     durationMs: deps.clock() - started,
     plan: ping.fallback
       ? `keepalive fallback=${ping.fallback}`
-      : `keepalive ${provider === "anthropic" ? "prewarm" : "1-token"}`,
+      : `keepalive ${endpoint === "messages" ? "prewarm" : "1-token"}`,
     family: null,
     conversation: null,
     estimatedTokens: 0,

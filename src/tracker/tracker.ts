@@ -520,11 +520,11 @@ export class Tracker extends DurableObject<Env> {
         const state = await directory(this.env).keepaliveState(tenantId);
         apiKeys = state.providerKeys;
         // Revoked, rotated to no key, or deleted: this tenant's pings stop now, not when caches expire.
-        refusedProviders = state.active ? state.brokenProviderKeys : ["anthropic", "openai"];
+        refusedProviders = state.active ? state.brokenProviderKeys : ["anthropic", "openai", "bedrock"];
         inactive = !state.active;
       } catch {
         // Directory unreachable: the tenant's own keys are unknown, so no ping goes out with the deploy's.
-        refusedProviders = ["anthropic", "openai"];
+        refusedProviders = ["anthropic", "openai", "bedrock"];
       }
     }
     const report = await runKeepalive(

@@ -185,8 +185,6 @@ export const bedrockInvoke: EndpointSpec = {
   streamError: () => "",
   eventStream: { watcher: invokeStreamWatcher, errorFrame: bedrockStreamError },
   facts,
-  // Keepalive pings replay Anthropic's API today; Bedrock pings are not built.
-  pingable: false,
 };
 
 /** `model/{modelId}/converse` and `/converse-stream`. */
@@ -210,5 +208,4 @@ export const bedrockConverse: EndpointSpec = {
   streamError: () => "",
   eventStream: { watcher: converseStreamWatcher, errorFrame: bedrockStreamError },
   facts,
-  pingable: false,
 };

@@ -276,6 +276,61 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
   });
 
+  it("Converse: over five turns the growing conversation is cached, not only the system prompt (Bedrock's per-checkpoint minimum)", async () => {
+    const ns = namespace();
+    const tenant = freshTenant();
+    const client = bedrock(ns, { apiKey: tenant.key });
+    const system = [{ text: SYSTEM }];
+    const messages: { role: "user" | "assistant"; content: { text: string }[] }[] = [];
+    const reads: number[] = [];
+    for (let turn = 1; turn <= 5; turn++) {
+      messages.push({ role: "user", content: [{ text: `Question ${turn}: ${longText(40, `q${turn}`)}` }] });
+      const res = await client.send(
+        new ConverseCommand({ modelId: MODEL, system, messages, inferenceConfig: { maxTokens: 200 } }),
+      );
+      reads.push(res.usage?.cacheReadInputTokens ?? 0);
+      messages.push({
+        role: "assistant",
+        content: [{ text: res.output?.message?.content?.[0]?.text ?? "" }],
+      });
+      await bedrockFigures(tenant.key, turn); // the user reads the answer: the tracker has the turn
+    }
+    // Turn 2 reads the system prompt; each later turn reads through an earlier turn of the conversation.
+    const head = reads[1] ?? 0;
+    expect(head).toBeGreaterThanOrEqual(2500);
+    for (const later of reads.slice(2)) expect(later).toBeGreaterThan(head);
+    expect(reads[4]).toBeGreaterThan(reads[3] ?? 0);
+  });
+
+  it("InvokeModel: over five turns the growing conversation is cached, not only the system prompt", async () => {
+    const ns = namespace();
+    const tenant = freshTenant();
+    const client = bedrock(ns, { apiKey: tenant.key });
+    const messages: { role: string; content: string }[] = [];
+    const reads: number[] = [];
+    for (let turn = 1; turn <= 5; turn++) {
+      messages.push({ role: "user", content: `Question ${turn}: ${longText(40, `q${turn}`)}` });
+      const res = await client.send(
+        new InvokeModelCommand({
+          modelId: MODEL,
+          contentType: "application/json",
+          body: invokeBody(messages),
+        }),
+      );
+      const json = JSON.parse(decoder.decode(res.body)) as {
+        content: { text: string }[];
+        usage: { cache_read_input_tokens?: number };
+      };
+      reads.push(json.usage.cache_read_input_tokens ?? 0);
+      messages.push({ role: "assistant", content: json.content[0]?.text ?? "" });
+      await bedrockFigures(tenant.key, turn);
+    }
+    const head = reads[1] ?? 0;
+    expect(head).toBeGreaterThanOrEqual(2500);
+    for (const later of reads.slice(2)) expect(later).toBeGreaterThan(head);
+    expect(reads[4]).toBeGreaterThan(reads[3] ?? 0);
+  });
+
   it("an inference profile ARN as the model id: routed and planned as its Claude model", async () => {
     const ns = namespace();
     const arn = `arn:aws:bedrock:us-east-1:123456789012:inference-profile/${MODEL}`;
