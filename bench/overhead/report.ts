@@ -379,6 +379,12 @@ export function render(
     `Setup: the provider simulator runs in the benchmark's own process (sim/server.ts, loopback). Stoker runs ${words(facts).served}, from the bundle \`wrangler deploy --dry-run\` makes (a snapshot, so edits to src/ during the run cannot reload it), with the bindings, Durable Objects (SQLite) and compatibility flags of wrangler.toml, ${words(facts).persist}, the upstream URLs at the simulator, \`STOKER_SIMULATOR=1\`, one managed tenant whose key is stored as its SHA-256, no wait for the tracker (as in a deploy) and \`LOG_LEVEL=warn\` (only faults log at warn; per-request lines are info). Bodies: tools, a system prompt of 20 % of the prompt (at most 6K tokens) and an agent conversation (text, tool calls, tool results); every request of a group shares that prefix and ends with a new last message, so the planner and the tracker do their real work (new tail positions are recorded on each request). Each group has its own simulator namespace per arm. N per arm and group: ${ns}, after ${groups[0]?.group.warmup ?? 0} warm-up rounds. Clients send \`accept-encoding: identity\` (the local runtime would otherwise gzip Stoker's JSON answers and not the simulator's).`,
     "",
     words(facts).caveat,
+    ...(busy > groups.length / 2
+      ? [
+          "",
+          `**Ran under other load**: in ${busy} of ${groups.length} groups other processes used more than ${BUSY} of a core (up to ${Math.max(...groups.map((g) => g.otherLoad)).toFixed(2)} of ${facts.cpus}; load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")}). Differences of a few milliseconds here are noise; do not quote these figures as the machine's.`,
+        ]
+      : []),
     "",
     ...summary,
     "",
