@@ -11,7 +11,7 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { freePort, start, waitHealthy } from "./procs.ts";
-import type { Served } from "./wrangler.ts";
+import { ENV, type Served } from "./wrangler.ts";
 
 const CHILD = join(import.meta.dirname, "miniflare-child.ts");
 
@@ -67,11 +67,13 @@ export async function serveMiniflare(
     ...(inspectorPort > 0 ? { inspectorPort } : {}),
     resourcePersistencePath: persistTo,
     logRequests: false,
+    // Placeholder `cf` values: nothing fetched from Cloudflare (the socket bound to the Worker sends none).
+    cf: false,
   };
   const spec: ChildSpec = { options };
   const specPath = `${persistTo}.miniflare.json`;
   writeFileSync(specPath, JSON.stringify(spec));
-  const child = start(name, [CHILD, specPath]);
+  const child = start(name, [CHILD, specPath], ENV);
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(child, `${url}/healthz`);
   return { child, url };
