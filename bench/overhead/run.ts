@@ -29,11 +29,13 @@ const withProfile = !flags.has("--no-profile");
 /** `--n=K`: K requests per arm and group at every size (the profile and tracker phases at --quick sizes). */
 const nFlag = Number(process.argv.find((a) => a.startsWith("--n="))?.slice(4) ?? Number.NaN);
 const light = quick || Number.isFinite(nFlag);
-const flagValue = (name: string) =>
-  process.argv
-    .slice(2)
-    .find((a) => a.startsWith(`--${name}=`))
-    ?.slice(name.length + 3);
+/** `--name=value` or `--name value`. */
+function flagValue(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  if (i >= 0) return args[i + 1];
+  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
 /**
  * `--runtime=miniflare` (default): each worker in workerd through Miniflare's API, requests straight to
  * the worker's socket. `--runtime=wrangler`: each worker under `wrangler dev` (its proxy worker, a second
