@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
  * - bench:engine (CPU of the engine inside workerd),
  * - bench:economics (the trace replay; writes bench/report/economics.md and its SVG charts),
  * - bench:gpu, when bench/gpu/run.ts exists,
- * - bench:overhead only with --overhead (it takes minutes: wrangler dev, real HTTP).
+ * - bench:overhead only with --overhead (it takes minutes: workerd through Miniflare, real HTTP).
  * Every benchmark runs even when an earlier one fails; the exit code is 1 if any failed.
  */
 

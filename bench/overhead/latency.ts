@@ -1,6 +1,7 @@
 // Phase 1: the same requests straight to the simulator, through the null-proxy worker and through Stoker,
 // interleaved one by one (the order of the three rotates through all 6 permutations, so no arm always
-// follows another), at concurrency 1. CPU of each wrangler dev process group is read around each group.
+// follows another), at concurrency 1. CPU of each worker's process group (Miniflare or wrangler dev) is read
+// around each group.
 import { setTimeout as sleep } from "node:timers/promises";
 import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, type Upstream } from "./bodies.ts";
@@ -36,7 +37,7 @@ export interface Targets {
   workerPgid: number;
   slowPgid: number;
   tenantKey: string;
-  /** CPU ms per wall ms of each wrangler dev group while idle, per command, subtracted from the group deltas. */
+  /** CPU ms per wall ms of each worker's process group while idle, per command, subtracted from the group deltas. */
   idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
 }
 
@@ -48,7 +49,7 @@ export interface Samples {
 export interface GroupResult {
   group: Group;
   samples: Record<Arm, Samples>;
-  /** CPU ms per request of each wrangler dev process group (each serves two arms), idle subtracted, by command name. */
+  /** CPU ms per request of each worker's process group (each serves two arms), idle subtracted, by command name. */
   cpu: { stoker: GroupCpu; worker: GroupCpu; slow: GroupCpu };
   bodyBytes: number;
   promptTokens: number;
@@ -216,7 +217,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   };
   const ours = deltas.stoker.totalMs + deltas.worker.totalMs + deltas.slow.totalMs + (selfCpuMs() - self0);
   const otherLoad = Math.max(0, machineBusyMs() - machine0 - ours) / elapsedMs;
-  // Each wrangler dev group served two arms' requests.
+  // Each worker's process group served two arms' requests.
   const cpu = {
     stoker: perRequest(deltas.stoker, t.idle.stoker, elapsedMs, 2 * g.n),
     worker: perRequest(deltas.worker, t.idle.worker, elapsedMs, 2 * g.n),

@@ -1,5 +1,6 @@
-// Where Stoker's isolate spends its time: V8's sampling profiler through wrangler dev's inspector, in a
-// phase of its own (the profiler slows what it samples, so the latency figures are taken without it).
+// Where Stoker's isolate spends its time: V8's sampling profiler through workerd's inspector (Miniflare's
+// `inspectorPort`, or wrangler dev's inspector proxy), in a phase of its own (the profiler slows what it
+// samples, so the latency figures are taken without it).
 // Samples are attributed to the nearest Stoker source file on the stack (from the bundle's source map),
 // so a native call (a SQLite exec, a stream read) counts for the code that made it.
 import { readFileSync } from "node:fs";
@@ -66,7 +67,7 @@ function categorize(source: string, fn: string): Category | null {
 const shortSource = (source: string) => source.replace(/^.*?\/(src|node_modules)\//, "$1/");
 
 /**
- * A DevTools protocol session over wrangler dev's inspector proxy. The proxy answers some commands only
+ * A DevTools protocol session over workerd's inspector or wrangler dev's inspector proxy. The proxy answers some commands only
  * with an echo of the command (they still reach the runtime), so a command counts as sent once its id
  * comes back in any form; the profile itself is awaited as the answer that carries it.
  */
@@ -90,9 +91,14 @@ class Session {
 
   static async open(port: number): Promise<Session> {
     const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+      id?: string;
       webSocketDebuggerUrl?: string;
     }[];
-    const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
+    // workerd's own inspector (Miniflare) lists every service: the user's worker is `core:user:<name>`.
+    // wrangler dev's inspector proxy lists the user's worker only.
+    const url = (
+      targets.find((t) => t.id?.startsWith("core:user:")) ?? targets.find((t) => t.webSocketDebuggerUrl)
+    )?.webSocketDebuggerUrl;
     if (!url) throw new Error(`no inspector target on port ${port}`);
     // The proxy accepts DevTools' own origin only.
     const init = { headers: { Origin: "https://devtools.devprod.cloudflare.dev" } };

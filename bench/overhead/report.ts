@@ -14,7 +14,10 @@ export interface Facts {
   memGiB: number;
   kernel: string;
   node: string;
+  /** How the workers ran: Miniflare's API (workerd alone) or wrangler dev. */
+  runtime: "miniflare" | "wrangler";
   wrangler: string;
+  miniflare: string;
   workerd: string;
   quick: boolean;
   idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
@@ -49,6 +52,35 @@ const label = (g: GroupResult) =>
 
 function meets(s: Summary): string {
   return s.p50 <= 1 && s.p99 <= 3 ? "yes" : "**no**";
+}
+
+/** How the report names the runtime the Workers ran in (`--runtime`), and what its processes are. */
+function words(f: Facts) {
+  if (f.runtime === "miniflare")
+    return {
+      name: "Miniflare",
+      instance: "Miniflare instance",
+      group:
+        "Miniflare process group — workerd (one process) and the Node process that runs Miniflare (idle: requests go to workerd's socket)",
+      rss: "VmRSS of its workerd process, MiB",
+      hops: "workerd's HTTP stack and one isolate, loopback; no proxy, no inspector",
+      served: `in workerd through Miniflare's API (miniflare ${f.miniflare}; one instance per Worker, each in a child Node process of its own; requests go to a socket bound to the Worker, Miniflare's \`unsafeDirectSockets\`, not through Miniflare's entry worker; no inspector while latency is measured — the profile phase starts a Stoker of its own with one)`,
+      persist: "a fresh persistence directory",
+      caveat:
+        "**Caveat**: Miniflare runs the production runtime (workerd) without wrangler dev's proxy worker, second workerd process and inspector, but locally: the Durable Objects share the process and the two cores with everything else, and the client, the simulator and both Workers share the machine. The *runtime* columns below show what any Worker costs here; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime), which is the closest local figure to the proxy path itself. Neither is production latency. `--runtime=wrangler` measures the same arms under `wrangler dev`.",
+    };
+  return {
+    name: "wrangler dev",
+    instance: "wrangler dev instance",
+    group:
+      "wrangler dev process group — workerd (two processes: the dev proxy and the runtime), wrangler's Node process and esbuild",
+    rss: "VmRSS of its workerd processes, MiB — the dev proxy's and the runtime's",
+    hops: "two workerd hops, the dev proxy, loopback",
+    served: "under `wrangler dev --no-bundle` (`--runtime=wrangler`)",
+    persist: "a fresh `--persist-to` directory",
+    caveat:
+      "**Caveat**: wrangler dev's local runtime adds overhead production does not have: every request crosses the dev proxy worker and a second workerd process over loopback, workerd runs with the inspector on, and the Durable Object shares the process and the two cores with everything else. The *runtime* columns below show that share; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime), which is the closest local figure to the proxy path itself. Neither is production latency. The default runtime (`--runtime=miniflare`) has no dev proxy.",
+  };
 }
 
 const ARM_NAMES: [Arm, string][] = [
@@ -90,12 +122,12 @@ function armTables(groups: GroupResult[], facts: Facts): string[] {
   }
   const mem = (xs: number[]) => (xs.length ? xs.map((x) => x.toFixed(0)).join(" + ") : "–");
   out.push(
-    `Memory after the latency phase (${facts.memory.requests} requests per wrangler dev instance; VmRSS of its workerd processes, MiB — the dev proxy's and the runtime's): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/tracker/client-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
+    `Memory after the latency phase (${facts.memory.requests} requests per ${words(facts).instance}; ${words(facts).rss}): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/tracker/client-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
   );
   return out;
 }
 
-function latencyTables(groups: GroupResult[]): string[] {
+function latencyTables(groups: GroupResult[], facts: Facts): string[] {
   const out: string[] = [];
   out.push(
     "### Stoker vs straight to the simulator (ms)",
@@ -115,7 +147,7 @@ function latencyTables(groups: GroupResult[]): string[] {
     "",
     "### Where the added time goes: the local runtime vs Stoker's own path (ms)",
     "",
-    "The *reference worker* is a null proxy run by the same wrangler dev, the same way: it forwards the request to the simulator and streams the answer back, nothing else. *Runtime* = reference − direct: what any Worker costs under wrangler dev here (two workerd hops, the dev proxy, loopback). *Stoker's own path* = Stoker − reference: reading and parsing the body, canonicalize + hash, plan (from the isolate's state: no tracker call), render, the SSE pipe or JSON relay with its usage reader, and whatever the tracker's record of an earlier request (same process locally) takes from the thread. Targets (added p50 ≤ 1 ms, p99 ≤ 3 ms) are checked against Stoker's own path, wall time.",
+    `The *reference worker* is a null proxy run by the same runtime (${words(facts).name}), the same way: it forwards the request to the simulator and streams the answer back, nothing else. *Runtime* = reference − direct: what any Worker costs under ${words(facts).name} here (${words(facts).hops}). *Stoker's own path* = Stoker − reference: reading and parsing the body, canonicalize + hash, plan (from the isolate's state: no tracker call), render, the SSE pipe or JSON relay with its usage reader, and whatever the tracker's record of an earlier request (same process locally) takes from the thread. Targets (added p50 ≤ 1 ms, p99 ≤ 3 ms) are checked against Stoker's own path, wall time.`,
     "",
     "| upstream | mode | prompt tokens | body KiB | runtime wall p50 / p99 | **Stoker's own wall p50 / p99** | runtime TTFB p50 / p99 | **Stoker's own TTFB p50 / p99** | target met (own wall) |",
     "|---|---|---|---|---|---|---|---|---|",
@@ -147,9 +179,9 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
   const out = [
     "### CPU per request (ms)",
     "",
-    `CPU time (user + system, from /proc) of each wrangler dev process group — workerd (two processes: the dev proxy and the runtime), wrangler's Node process and esbuild — over each group's measured requests, minus each process's idle CPU over the same time (measured for 5 s before the run: ${idleText(facts.idle.stoker)} for Stoker's group, ${idleText(facts.idle.worker)} for the reference's), divided by N. It includes the tracker Durable Object (lookup and the record after each response) and SQLite, which run in the same workerd. /proc counts in ${CLOCK_TICK_MS} ms ticks per process, so a group total is exact to about ${CLOCK_TICK_MS} ms × processes: divided by N, that is ±${f3((CLOCK_TICK_MS * 4) / 100)} ms at N = 100.`,
+    `CPU time (user + system, from /proc) of each ${words(facts).group} — over each group's measured requests, minus each process's idle CPU over the same time (measured for 5 s before the run: ${idleText(facts.idle.stoker)} for Stoker's group, ${idleText(facts.idle.worker)} for the reference's), divided by N. It includes the tracker Durable Object (lookup and the record after each response) and SQLite, which run in the same workerd. /proc counts in ${CLOCK_TICK_MS} ms ticks per process, so a group total is exact to about ${CLOCK_TICK_MS} ms × processes: divided by N, that is ±${f3((CLOCK_TICK_MS * 4) / 100)} ms at N = 100.`,
     "",
-    "Each wrangler dev instance served two arms (Stoker: later turns and first requests; the reference: both null-proxy copies; the slow-tracker Stoker: both of its arms), so each figure is per request over both.",
+    `Each ${words(facts).instance} served two arms (Stoker: later turns and first requests; the reference: both null-proxy copies; the slow-tracker Stoker: both of its arms), so each figure is per request over both.`,
     "",
     "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** | slow-tracker Stoker group CPU |",
     "|---|---|---|---|---|---|---|---|---|",
@@ -167,7 +199,7 @@ function profileSection(profiles: Profiled[], facts: Facts): string[] {
   const out = [
     "### Where Stoker's isolate spends its time (V8 sampling profile, ms per request)",
     "",
-    `A separate phase after the latency runs: ${facts.profiled} requests per group to Stoker alone while V8's sampling profiler (through wrangler dev's inspector, one sample every ${g0?.intervalUs ?? 200} µs) samples the isolate that runs the Worker and its Durable Objects. Each sample goes to the nearest Stoker source file on its stack (bundle source map), so a SQLite call counts for the tracker code that made it; *runtime* is what ran with no Stoker frame on the stack (stream and socket work, GC, the runtime's own JavaScript). The sampler counts wall time of the isolate's thread while it is busy, so time the thread spent preempted (2 cores, shared) lands in whatever was running; the profiler itself slows execution too. Read the columns as shares more than as absolute CPU; compare with the /proc CPU table.`,
+    `A separate phase after the latency runs: ${facts.profiled} requests per group to Stoker alone while V8's sampling profiler (through ${facts.runtime === "miniflare" ? "workerd's inspector, on a Stoker instance of its own (same bundle and vars)" : "wrangler dev's inspector"}, one sample every ${g0?.intervalUs ?? 200} µs) samples the isolate that runs the Worker and its Durable Objects. Each sample goes to the nearest Stoker source file on its stack (bundle source map), so a SQLite call counts for the tracker code that made it; *runtime* is what ran with no Stoker frame on the stack (stream and socket work, GC, the runtime's own JavaScript). The sampler counts wall time of the isolate's thread while it is busy, so time the thread spent preempted (2 cores, shared) lands in whatever was running; the profiler itself slows execution too. Read the columns as shares more than as absolute CPU; compare with the /proc CPU table.`,
     "",
     `| upstream | mode | prompt tokens | ${CATEGORIES.join(" | ")} | **busy total** |`,
     `|---|---|---|${CATEGORIES.map(() => "---").join("|")}|---|`,
@@ -199,13 +231,13 @@ function profileSection(profiles: Profiled[], facts: Facts): string[] {
   return out;
 }
 
-function engineSection(engine: EngineRows | null): string[] {
+function engineSection(engine: EngineRows | null, facts: Facts): string[] {
   if (!engine) return ["### Engine CPU", "", "Not run (`--no-engine`); see `npm run bench:engine`."];
   if (!engine.ok) return ["### Engine CPU", "", "The engine bench failed:", "", "```", engine.note, "```"];
   return [
     "### Engine CPU inside workerd (quoted from bench/engine)",
     "",
-    "`npm run bench:engine` (bench/engine/engine.bench.test.ts), run by this script on the same machine after the wrangler dev processes stopped: CPU time of canonicalize + hash (analyze), plan and render per request inside workerd, JSON.parse excluded, p50/p99 over 40 batch means (workerd's clock ticks in whole ms). Its bodies are its own (tools, an 1800-token system prompt, an agent conversation; sizes in o200k tokens), not the ones above.",
+    `\`npm run bench:engine\` (bench/engine/engine.bench.test.ts), run by this script on the same machine after the ${words(facts).name} processes stopped: CPU time of canonicalize + hash (analyze), plan and render per request inside workerd, JSON.parse excluded, p50/p99 over 40 batch means (workerd's clock ticks in whole ms). Its bodies are its own (tools, an 1800-token system prompt, an agent conversation; sizes in o200k tokens), not the ones above.`,
     "",
     ...engine.header,
     ...engine.rows,
@@ -332,21 +364,27 @@ export function render(
     "",
     `- **Stoker's own path, p50 of Stoker − null proxy** (wall, all ${groups.length} groups): later turns ${range(ownOf("stoker", "wall"))} ms, a conversation's first request ${range(ownOf("stokerFirst", "wall"))} ms; with a tracker answering ${facts.slowTracker} ms late: ${range(ownOf("slow", "wall"))} / ${range(ownOf("slowFirst", "wall"))} ms. Noise floor (2nd null-proxy copy − null proxy): ${range(noise)} ms. JSON: later ${range(byMode(false, "stoker", "wall"))}, first ${range(byMode(false, "stokerFirst", "wall"))} ms; stream TTFB: later ${range(byMode(true, "stoker", "ttfb"))}, first ${range(byMode(true, "stokerFirst", "ttfb"))} ms. Target: within 1 ms of the null proxy at p50.`,
     `- **Added wall time, Stoker − direct** (per pair, all 12 groups): p50 ${range(added.map((s) => s.p50))} ms, p99 ${range(added.map((s) => s.p99))} ms.`,
-    `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${met} of ${groups.length} groups** under wrangler dev on this machine.`,
+    `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${met} of ${groups.length} groups** under ${words(facts).name} on this machine.`,
     `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms, now paid by no proxied request (plans come from the isolate's state; the record's answer warms it). **record** (after the response, never waited for): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
-    `- **CPU per request**, Stoker's wrangler dev group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}; the V8 profile below splits the rest.`,
+    `- **CPU per request**, Stoker's ${words(facts).name} process group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}; the V8 profile below splits the rest.`,
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
     "# Stoker overhead benchmark",
     "",
-    `Generated by \`node bench/overhead/run.ts${facts.args.map((a) => ` ${a}`).join("")}\` (\`npm run bench:overhead --${facts.args.map((a) => ` ${a}`).join("")}\`) on ${facts.date}${facts.quick ? " (**--quick: smoke-test sample sizes, not for conclusions**)" : ""}. Took ${sec(facts.durations.totalMs)}: latency ${sec(facts.durations.latencyMs)}, profile ${sec(facts.durations.profileMs)}, tracker ${sec(facts.durations.trackerMs)}, engine bench ${sec(facts.durations.engineMs)}, the rest bundling and starting wrangler dev.`,
+    `Generated by \`node bench/overhead/run.ts${facts.args.map((a) => ` ${a}`).join("")}\` (\`npm run bench:overhead --${facts.args.map((a) => ` ${a}`).join("")}\`) on ${facts.date}${facts.quick ? " (**--quick: smoke-test sample sizes, not for conclusions**)" : ""}. Took ${sec(facts.durations.totalMs)}: latency ${sec(facts.durations.latencyMs)}, profile ${sec(facts.durations.profileMs)}, tracker ${sec(facts.durations.trackerMs)}, engine bench ${sec(facts.durations.engineMs)}, the rest bundling and starting the Workers. **Runtime: ${words(facts).name}** (\`--runtime=${facts.runtime}\`).`,
     "",
-    `Machine: ${facts.cpus} cores (${facts.cpuModel}), ${facts.memGiB} GiB, Linux ${facts.kernel}; Node ${facts.node}, wrangler ${facts.wrangler}, workerd ${facts.workerd}. Everything shares these ${facts.cpus} cores: the load generator and the simulator (one Node process), two wrangler dev instances (Stoker; the reference worker), so all requests run one at a time (concurrency 1) and the figures are latencies, not throughput.`,
+    `Machine: ${facts.cpus} cores (${facts.cpuModel}), ${facts.memGiB} GiB, Linux ${facts.kernel}; Node ${facts.node}, wrangler ${facts.wrangler}, miniflare ${facts.miniflare}, workerd ${facts.workerd}. Everything shares these ${facts.cpus} cores: the load generator and the simulator (one Node process), three ${words(facts).instance}s (Stoker; Stoker with a slow tracker; the reference worker), so all requests run one at a time (concurrency 1) and the figures are latencies, not throughput.`,
     "",
-    `Setup: the provider simulator runs in the benchmark's own process (sim/server.ts, loopback). Stoker runs under \`wrangler dev\` from the bundle \`wrangler deploy --dry-run\` makes (a snapshot, so edits to src/ during the run cannot reload it), with a fresh \`--persist-to\` directory, the upstream URLs at the simulator, \`STOKER_SIMULATOR=1\`, one managed tenant whose key is stored as its SHA-256, no wait for the tracker (as in a deploy) and \`LOG_LEVEL=warn\` (only faults log at warn; per-request lines are info). Bodies: tools, a system prompt of 20 % of the prompt (at most 6K tokens) and an agent conversation (text, tool calls, tool results); every request of a group shares that prefix and ends with a new last message, so the planner and the tracker do their real work (new tail positions are recorded on each request). Each group has its own simulator namespace per arm. N per arm and group: ${ns}, after ${groups[0]?.group.warmup ?? 0} warm-up rounds. Clients send \`accept-encoding: identity\` (the local runtime would otherwise gzip Stoker's JSON answers and not the simulator's).`,
+    `Setup: the provider simulator runs in the benchmark's own process (sim/server.ts, loopback). Stoker runs ${words(facts).served}, from the bundle \`wrangler deploy --dry-run\` makes (a snapshot, so edits to src/ during the run cannot reload it), with the bindings, Durable Objects (SQLite) and compatibility flags of wrangler.toml, ${words(facts).persist}, the upstream URLs at the simulator, \`STOKER_SIMULATOR=1\`, one managed tenant whose key is stored as its SHA-256, no wait for the tracker (as in a deploy) and \`LOG_LEVEL=warn\` (only faults log at warn; per-request lines are info). Bodies: tools, a system prompt of 20 % of the prompt (at most 6K tokens) and an agent conversation (text, tool calls, tool results); every request of a group shares that prefix and ends with a new last message, so the planner and the tracker do their real work (new tail positions are recorded on each request). Each group has its own simulator namespace per arm. N per arm and group: ${ns}, after ${groups[0]?.group.warmup ?? 0} warm-up rounds. Clients send \`accept-encoding: identity\` (the local runtime would otherwise gzip Stoker's JSON answers and not the simulator's).`,
     "",
-    "**Caveat**: wrangler dev's local runtime adds overhead production does not have: every request crosses the dev proxy worker and a second workerd process over loopback, workerd runs with the inspector on, and the Durable Object shares the process and the two cores with everything else. The *runtime* columns below show that share; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime), which is the closest local figure to the proxy path itself. Neither is production latency.",
+    words(facts).caveat,
+    ...(busy > groups.length / 2
+      ? [
+          "",
+          `**Ran under other load**: in ${busy} of ${groups.length} groups other processes used more than ${BUSY} of a core (up to ${Math.max(...groups.map((g) => g.otherLoad)).toFixed(2)} of ${facts.cpus}; load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")}). Differences of a few milliseconds here are noise; do not quote these figures as the machine's.`,
+        ]
+      : []),
     "",
     ...summary,
     "",
@@ -354,13 +392,13 @@ export function render(
     "",
     ...armTables(groups, facts),
     "",
-    ...latencyTables(groups),
+    ...latencyTables(groups, facts),
     "",
     ...cpuTable(groups, facts),
     "",
     ...profileSection(profiles, facts),
     "",
-    ...engineSection(engine),
+    ...engineSection(engine, facts),
     "",
     ...trackerSection(cells),
     "",
@@ -368,9 +406,8 @@ export function render(
     "",
     "### Not measured",
     "",
-    "- Per-request CPU time as Cloudflare bills it: workerd reports no per-request CPU locally (and its clocks in a Worker tick in whole milliseconds), so Stoker's CPU above is process CPU of the whole wrangler dev group, runtime included; the engine's share is bench/engine's in-isolate figure.",
+    `- Per-request CPU time as Cloudflare bills it: workerd reports no per-request CPU locally (and its clocks in a Worker tick in whole milliseconds), so Stoker's CPU above is process CPU of the whole ${words(facts).name} process group, runtime included; the engine's share is bench/engine's in-isolate figure.`,
     "- The tracker in production: here it shares the process and the thread with the requests (its records take CPU from them); in a deploy it lives in one location and no request waits for it (the slow-tracker arm stands for a far one).",
-    "- workerd serving the bundle without wrangler dev's proxy (Miniflare's API): not built yet; the null-proxy arms carry the same runtime cost as Stoker's.",
     "- Lookups against a tracker at its row cap (20,000 prefixes): the trackers here hold at most a few hundred rows.",
     "- Concurrency and throughput: one request at a time on 2 cores.",
     "",

@@ -1,24 +1,26 @@
-// Stoker's overhead benchmark: `npx node bench/overhead/run.ts [--quick] [--no-engine]`.
-// Starts the simulator in this process, Stoker and a null-proxy reference worker under wrangler dev (both
-// from bundles made at the start), then measures: (1) added wall time and time to first byte against the
-// simulator, per pair, and CPU per request of each wrangler dev process group; (2) the tracker's lookup and
+// Stoker's overhead benchmark: `node bench/overhead/run.ts [--quick] [--n=K] [--no-profile] [--no-engine]
+// [--runtime=miniflare|wrangler] [--out=FILE]`.
+// Starts the simulator in this process, Stoker and a null-proxy reference worker in workerd through
+// Miniflare's API (default) or under wrangler dev (both from bundles made at the start), then measures: (1) added wall time and time to first byte against the
+// simulator, per pair, and CPU per request of each worker's process group; (2) the tracker's lookup and
 // record RPCs and its storage per entry; (3) the engine's CPU, quoted from bench/engine. Writes
-// bench/report/overhead.md and prints it.
+// bench/report/overhead.md (or FILE) and prints it.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startSimulator } from "../../sim/server.ts";
 import { bodyFactory } from "./bodies.ts";
 import { groupCpu, groupRssMiB, idleRates } from "./cpu.ts";
 import { type EngineRows, engineBench } from "./engine.ts";
 import { type Group, type GroupResult, runGroup, sender, type Targets } from "./latency.ts";
+import { serveMiniflare } from "./miniflare.ts";
 import { freePort, stopAll } from "./procs.ts";
 import { profileStoker } from "./profile.ts";
 import { type Facts, type Profiled, render } from "./report.ts";
 import { type Cell, type CellResult, runCell } from "./tracker-probe.ts";
-import { bundle, ROOT, serve } from "./wrangler.ts";
+import { bundle, ROOT, serve as serveWrangler } from "./wrangler.ts";
 
 const flags = new Set(process.argv.slice(2));
 const quick = flags.has("--quick");
@@ -27,6 +29,25 @@ const withProfile = !flags.has("--no-profile");
 /** `--n=K`: K requests per arm and group at every size (the profile and tracker phases at --quick sizes). */
 const nFlag = Number(process.argv.find((a) => a.startsWith("--n="))?.slice(4) ?? Number.NaN);
 const light = quick || Number.isFinite(nFlag);
+/** `--name=value` or `--name value`. */
+function flagValue(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  if (i >= 0) return args[i + 1];
+  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+/**
+ * `--runtime=miniflare` (default): each worker in workerd through Miniflare's API, requests straight to
+ * the worker's socket. `--runtime=wrangler`: each worker under `wrangler dev` (its proxy worker, a second
+ * workerd process, the inspector on), for comparison with earlier reports.
+ */
+const runtimeFlag = flagValue("runtime") ?? "miniflare";
+if (runtimeFlag !== "miniflare" && runtimeFlag !== "wrangler")
+  throw new Error(`--runtime=${runtimeFlag}: miniflare or wrangler`);
+const runtime: "miniflare" | "wrangler" = runtimeFlag;
+const serve = runtime === "miniflare" ? serveMiniflare : serveWrangler;
+/** `--out=FILE`: where the report goes (default bench/report/overhead.md). */
+const outFile = flagValue("out");
 
 const SIZES = [2_000, 20_000, 100_000];
 // Requests per arm and group: p99 is an observed value only with >= 100 samples.
@@ -93,7 +114,8 @@ async function main(): Promise<void> {
         join(ROOT, "wrangler.toml"),
         stokerVars,
         join(tmp, "state-stoker"),
-        inspectorPort,
+        // Miniflare: no inspector while latency is measured; the profile phase starts a Stoker of its own.
+        runtime === "wrangler" ? inspectorPort : 0,
       ),
       serve(
         "reference worker",
@@ -156,6 +178,20 @@ async function main(): Promise<void> {
     // CPU profile of Stoker's isolate, Stoker alone, after the latency phase so the profiler slows nothing there.
     const profiles: Profiled[] = [];
     const profilePhase = performance.now();
+    // Under Miniflare the latency instances run without an inspector: the profile gets a Stoker of its own
+    // (same bundle and vars, fresh state; each group's first requests below introduce its conversations).
+    const profiled =
+      withProfile && runtime === "miniflare"
+        ? await serve(
+            "stoker, profiled",
+            stokerEntry,
+            join(ROOT, "wrangler.toml"),
+            stokerVars,
+            join(tmp, "state-profiled"),
+            inspectorPort,
+          )
+        : stoker;
+    const profileTargets: Targets = { ...targets, stoker: profiled.url };
     for (const [i, g] of (withProfile ? GROUPS : []).entries()) {
       log(`profile ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${PROFILED}`);
       const failed = profiles.find((p) => p.error !== null);
@@ -163,7 +199,7 @@ async function main(): Promise<void> {
         profiles.push({ group: g, breakdown: null, error: "skipped after the first failure" });
         continue;
       }
-      const s = sender(targets, g, "stoker", `ovh-${runId}-profile-${i}`);
+      const s = sender(profileTargets, g, "stoker", `ovh-${runId}-profile-${i}`);
       const make = bodyFactory(g.upstream, g.tokens, g.stream, 1000 + i);
       try {
         for (let k = 0; k < 3; k++) await s.send(make(2_000_000 + k));
@@ -191,11 +227,12 @@ async function main(): Promise<void> {
     }
     const phase2Ms = performance.now() - phase2;
 
+    const stokerLog = stoker.child.output() + (profiled === stoker ? "" : profiled.child.output());
     const faults = {
-      trackerTimeouts: (stoker.child.output().match(/"tracker\.fault"[^\n]*"timeout"/g) ?? []).length,
+      trackerTimeouts: (stokerLog.match(/"tracker\.fault"[^\n]*"timeout"/g) ?? []).length,
       slowTracker: (slow.child.output().match(/"tracker\.fault"/g) ?? []).length,
-      trackerOther: (stoker.child.output().match(/"tracker\.fault"/g) ?? []).length,
-      engine: (stoker.child.output().match(/"engine\.fault"/g) ?? []).length,
+      trackerOther: (stokerLog.match(/"tracker\.fault"/g) ?? []).length,
+      engine: (stokerLog.match(/"engine\.fault"/g) ?? []).length,
     };
     faults.trackerOther -= faults.trackerTimeouts;
     // Free the cores before the engine bench.
@@ -216,7 +253,9 @@ async function main(): Promise<void> {
       memGiB: Math.round(totalmem() / 2 ** 30),
       kernel: release(),
       node: process.version,
+      runtime,
       wrangler: version("wrangler"),
+      miniflare: version("miniflare"),
       workerd: version("@cloudflare/workerd-linux-64"),
       quick,
       idle,
@@ -236,7 +275,7 @@ async function main(): Promise<void> {
     };
     const md = render(facts, groups, profiles, cells, engine);
     mkdirSync(join(ROOT, "bench/report"), { recursive: true });
-    const out = join(ROOT, "bench/report/overhead.md");
+    const out = resolve(outFile ?? join(ROOT, "bench/report/overhead.md"));
     writeFileSync(out, md);
     process.stdout.write(`${md}\n`);
     log(`wrote ${out} in ${((performance.now() - began) / 1000).toFixed(0)} s`);

@@ -7,7 +7,8 @@ import { type Child, freePort, runToEnd, start, waitHealthy } from "./procs.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
-const ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+/** No telemetry, no fetch of a `cf` object from Cloudflare, plain output: for wrangler and Miniflare alike. */
+export const ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
 
 /** Bundles the worker of `config` into `outdir` and returns the entry file. */
 export async function bundle(config: string, outdir: string): Promise<string> {

@@ -1,0 +1,80 @@
+// Stoker and the reference worker in workerd through Miniflare's API, without wrangler dev's proxy worker,
+// its second workerd process and its inspector: the runtime closest to a deploy that runs locally. Each
+// worker is reached on a socket of its own (Miniflare's `unsafeDirectSockets`), not through Miniflare's
+// entry worker.
+// Each worker gets its own Miniflare instance in a child Node process (miniflare-child.ts), in a process
+// group of its own, so that /proc's CPU figures stay per worker and stopping it stops its workerd too.
+// Bindings, compatibility date and flags and the Durable Object classes (SQLite-backed, from the
+// migrations) come from the worker's wrangler.toml, read by wrangler's own config reader, as wrangler dev
+// would; the code is the bundle `wrangler deploy --dry-run` made (the same bytes the wrangler arm serves).
+import { readdirSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { freePort, start, waitHealthy } from "./procs.ts";
+import { ENV, type Served } from "./wrangler.ts";
+
+const CHILD = join(import.meta.dirname, "miniflare-child.ts");
+
+/** What miniflare-child.ts starts: Miniflare v4-style options, JSON only. */
+export interface ChildSpec {
+  options: Record<string, unknown>;
+}
+
+/**
+ * The bundle in `dirname(entry)` as Miniflare modules: the entry as an ES module, every other file but
+ * the source map as text (the dashboard's browser script and uPlot, named by content hash).
+ */
+function modules(entry: string): { type: "ESModule" | "Text"; path: string }[] {
+  const dir = dirname(entry);
+  const others = readdirSync(dir).filter(
+    (f) => f !== basename(entry) && !f.endsWith(".map") && !f.endsWith(".toml") && f !== "README.md",
+  );
+  return [
+    { type: "ESModule", path: entry },
+    ...others.map((f) => ({ type: "Text" as const, path: join(dir, f) })),
+  ];
+}
+
+/**
+ * Serves `entry` (a bundle of the worker of `config`) with Miniflare on a free loopback port. `vars` are
+ * added to the config's; `inspectorPort` 0 means no inspector (wrangler dev always runs one).
+ */
+export async function serveMiniflare(
+  name: string,
+  entry: string,
+  config: string,
+  vars: Record<string, string>,
+  persistTo: string,
+  inspectorPort = 0,
+): Promise<Served> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  const port = await freePort();
+  const options = {
+    ...workerOptions,
+    name: name.replace(/[^a-z0-9-]/gi, "-"),
+    rootPath: dirname(entry),
+    modulesRoot: dirname(entry),
+    modules: modules(entry),
+    // The config's module rules are for source files; the bundle's modules are listed above.
+    modulesRules: undefined,
+    bindings: { ...(workerOptions.bindings as Record<string, unknown> | undefined), ...vars },
+    // Requests go to a socket of the worker's own (workerd's socket → the worker), not through Miniflare's
+    // entry worker (a second isolate in the same workerd that adds the `cf` object and pretty errors);
+    // Miniflare's entry socket listens on an OS-chosen port and is not used.
+    host: "127.0.0.1",
+    port: 0,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    ...(inspectorPort > 0 ? { inspectorPort } : {}),
+    resourcePersistencePath: persistTo,
+    logRequests: false,
+    // Placeholder `cf` values: nothing fetched from Cloudflare (the socket bound to the Worker sends none).
+    cf: false,
+  };
+  const spec: ChildSpec = { options };
+  const specPath = `${persistTo}.miniflare.json`;
+  writeFileSync(specPath, JSON.stringify(spec));
+  const child = start(name, [CHILD, specPath], ENV);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(child, `${url}/healthz`);
+  return { child, url };
+}
