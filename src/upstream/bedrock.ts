@@ -62,11 +62,13 @@ export interface BedrockStreamWatcher extends EventStreamWatcher {
 }
 
 /**
- * InvokeModelWithResponseStream: each `chunk` event carries `{"bytes": base64}` of one Anthropic Messages
- * stream event (message_start, …, message_stop), read by the Anthropic watcher; an exception ends it.
+ * A Bedrock stream watcher: an exception message ends the stream as an upstream error; every event message
+ * goes to `onEvent`, which reads it and sets `finished` / `upstreamError` on the watcher it is given.
  */
-export function invokeStreamWatcher(): BedrockStreamWatcher {
-  const inner = anthropicWatcher();
+function eventStreamWatcher(
+  onEvent: (m: StreamMessage, watcher: BedrockStreamWatcher) => void,
+  usage: () => Usage | null,
+): BedrockStreamWatcher {
   return {
     finished: false,
     upstreamError: false,
@@ -76,6 +78,20 @@ export function invokeStreamWatcher(): BedrockStreamWatcher {
         this.upstreamError = true;
         return;
       }
+      onEvent(m, this);
+    },
+    usage,
+  };
+}
+
+/**
+ * InvokeModelWithResponseStream: each `chunk` event carries `{"bytes": base64}` of one Anthropic Messages
+ * stream event (message_start, …, message_stop), read by the Anthropic watcher; an exception ends it.
+ */
+export function invokeStreamWatcher(): BedrockStreamWatcher {
+  const inner = anthropicWatcher();
+  return eventStreamWatcher(
+    (m, watcher) => {
       if (m.type !== "chunk") return;
       const b64 = parse(m.payload)?.bytes;
       if (typeof b64 !== "string") return;
@@ -88,31 +104,24 @@ export function invokeStreamWatcher(): BedrockStreamWatcher {
       const type = parse(text)?.type;
       if (typeof type !== "string") return;
       inner.onEvent({ event: type, data: text, id: undefined });
-      if (inner.upstreamError) this.upstreamError = true;
-      if (inner.finished) this.finished = true;
+      if (inner.upstreamError) watcher.upstreamError = true;
+      if (inner.finished) watcher.finished = true;
     },
-    usage: () => inner.usage(),
-  };
+    () => inner.usage(),
+  );
 }
 
 /** ConverseStream: `metadata`, the last event, carries the usage; an exception ends it. */
 export function converseStreamWatcher(): BedrockStreamWatcher {
   let usage: Usage | null = null;
-  return {
-    finished: false,
-    upstreamError: false,
-    onMessage(m: StreamMessage) {
-      if (m.messageType !== "event") {
-        this.finished = true;
-        this.upstreamError = true;
-        return;
-      }
+  return eventStreamWatcher(
+    (m, watcher) => {
       if (m.type !== "metadata") return;
       usage = converseUsage(parse(m.payload)?.usage) ?? usage;
-      this.finished = true;
+      watcher.finished = true;
     },
-    usage: () => usage,
-  };
+    () => usage,
+  );
 }
 
 /** The exception message that tells an AWS SDK client its stream broke (an `internalServerException`). */
