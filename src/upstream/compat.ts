@@ -1,8 +1,7 @@
-import type { EventSourceMessage } from "eventsource-parser";
 import type { CompatUpstream, CompatUsageFields } from "../core/compat-config.ts";
 import { type EndpointSpec, openAIChat } from "./endpoints.ts";
 import type { Usage } from "./usage.ts";
-import type { UsageWatcher } from "./watchers.ts";
+import { openAIChatWatcher } from "./watchers.ts";
 
 type Json = Record<string, unknown>;
 
@@ -41,40 +40,6 @@ export function compatUsage(u: unknown, fields: CompatUsageFields): Usage | null
   };
 }
 
-const usageObject = /"usage"\s*:\s*\{/;
-
-/** A compat stream: OpenAI's chunk shape, usage in the chunk that carries it, `[DONE]` ends it. */
-function compatWatcher(fields: CompatUsageFields): () => UsageWatcher {
-  return () => {
-    let usage: Usage | null = null;
-    return {
-      finished: false,
-      upstreamError: false,
-      onEvent(ev: EventSourceMessage) {
-        if (ev.data === "[DONE]") {
-          this.finished = true;
-          return;
-        }
-        let chunk: Json | undefined;
-        const hasError = ev.data.includes('"error"');
-        if (!hasError && !usageObject.test(ev.data)) return;
-        try {
-          chunk = obj(JSON.parse(ev.data));
-        } catch {
-          return;
-        }
-        if (hasError && chunk?.error) {
-          this.finished = true;
-          this.upstreamError = true;
-          return;
-        }
-        usage = compatUsage(chunk?.usage, fields) ?? usage;
-      },
-      usage: () => usage,
-    };
-  };
-}
-
 const specs = new WeakMap<CompatUpstream, EndpointSpec>();
 
 /**
@@ -87,7 +52,7 @@ export function compatChat(upstream: CompatUpstream): EndpointSpec {
     spec = {
       ...openAIChat,
       jsonUsage: (json) => compatUsage(json.usage, upstream.usage),
-      watcher: compatWatcher(upstream.usage),
+      watcher: () => openAIChatWatcher((u) => compatUsage(u, upstream.usage)),
       pingable: false,
       compat: upstream,
     };

@@ -66,8 +66,13 @@ export function anthropicWatcher(): UsageWatcher {
 
 const usageObject = /"usage"\s*:\s*\{/;
 
-/** OpenAI Chat Completions: usage arrives in the last chunk (when include_usage is on); [DONE] ends it. */
-export function openAIChatWatcher(): UsageWatcher {
+/**
+ * OpenAI Chat Completions: usage arrives in the last chunk (when include_usage is on); [DONE] ends it.
+ * `readUsage` reads the chunk's `usage` object: OpenAI's own fields, or an OpenAI-compatible upstream's.
+ */
+export function openAIChatWatcher(
+  readUsage: (usage: unknown) => Usage | null = openAIChatUsage,
+): UsageWatcher {
   let usage: Usage | null = null;
   return {
     finished: false,
@@ -77,12 +82,17 @@ export function openAIChatWatcher(): UsageWatcher {
         this.finished = true;
         return;
       }
-      if (ev.data.includes('"error"') && parse(ev.data)?.error) {
+      // Content chunks are most events and carry neither: skip them without parsing.
+      const hasError = ev.data.includes('"error"');
+      const hasUsage = usageObject.test(ev.data);
+      if (!hasError && !hasUsage) return;
+      const chunk = parse(ev.data);
+      if (hasError && chunk?.error) {
         this.finished = true;
         this.upstreamError = true;
         return;
       }
-      if (usageObject.test(ev.data)) usage = openAIChatUsage(parse(ev.data)?.usage) ?? usage;
+      if (hasUsage) usage = readUsage(chunk?.usage) ?? usage;
     },
     usage: () => usage,
   };
