@@ -15,12 +15,10 @@
 //
 // Last line: `N passed, M failed`.
 
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BIN, check, interrupted, ROOT, runMain, scratchDir, sleep, sourceVersion } from "./lib/harness.ts";
+import { writeDocSection } from "./lib/doc-section.ts";
+import { check, interrupted, runMain, scratchDir, sleep, sourceVersion } from "./lib/harness.ts";
 import { groupProcs, openTrackers, rssMiB, servingWorkerd } from "./lib/procs.ts";
 import { type Sim, simStats, startSim } from "./lib/sim.ts";
 import { type Stoker, snapshotWorker, startStoker } from "./lib/stoker.ts";
@@ -422,17 +420,5 @@ await runMain(async () => {
     [...flood.statuses.keys()].every((s) => s === 401 || s === 429 || s === 503),
     floodLine,
   );
-  if (!values["no-write"] && !interrupted()) writeDocs(markdown);
+  if (!values["no-write"] && !interrupted()) writeDocSection("docs/hardening.md", "chaos", markdown);
 });
-
-function writeDocs(markdown: string): void {
-  const file = join(ROOT, "docs", "hardening.md");
-  const text = readFileSync(file, "utf8");
-  const begin = "<!-- chaos:begin -->";
-  const end = "<!-- chaos:end -->";
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`docs/hardening.md has no ${begin} … ${end} section`);
-  writeFileSync(file, `${text.slice(0, i + begin.length)}\n${markdown}\n${text.slice(j)}`);
-  execFileSync(join(BIN, "biome"), ["format", "--write", file], { cwd: ROOT, stdio: "ignore" });
-}

@@ -8,11 +8,10 @@
 // How the numbers reach the test: vitest's provide/inject, through test/hardening/vitest.fuzz.config.ts
 // (FUZZ_RUNS, FUZZ_SEED). Prints cases run, statuses seen (Stoker's own answers and forwarded upstream
 // answers apart) and failures by kind with examples; the exit code is non-zero on any failure.
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Summary } from "../test/hardening/fuzz-summary.ts";
+import { writeDocSection } from "./lib/doc-section.ts";
 import { BIN, check, PATH, ROOT, run, runMain, sourceVersion, tail } from "./lib/harness.ts";
 
 const { values } = parseArgs({
@@ -54,13 +53,6 @@ function report(s: Summary, ms: number): string {
 }
 
 function writeDocs(s: Summary, ms: number): void {
-  const file = join(ROOT, "docs", "hardening.md");
-  const text = readFileSync(file, "utf8");
-  const begin = "<!-- fuzz:begin -->";
-  const end = "<!-- fuzz:end -->";
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`docs/hardening.md has no ${begin} … ${end} section`);
   const kinds = sorted(s.kinds)
     .map(([k, n]) => `${k} ${n}`)
     .join(", ");
@@ -73,9 +65,7 @@ function writeDocs(s: Summary, ms: number): void {
     "",
     `Regenerate: \`npm run fuzz -- --runs ${s.runs} --seed ${s.seed} --write\` (${new Date().toISOString().slice(0, 10)}, source ${sourceVersion()}).`,
   ].join("\n");
-  writeFileSync(file, `${text.slice(0, i + begin.length)}\n${body}\n${text.slice(j)}`);
-  // The repository's formatter aligns markdown tables (npm run check would fail otherwise).
-  execFileSync(join(BIN, "biome"), ["format", "--write", file], { cwd: ROOT, stdio: "ignore" });
+  writeDocSection("docs/hardening.md", "fuzz", body);
 }
 
 await runMain(async () => {

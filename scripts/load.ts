@@ -13,24 +13,13 @@
 // many lookups missed their deadline), workerd's memory over the run, and whether Stoker's accounting equals
 // what the simulator billed, tenant by tenant, to the token. Writes the figures into docs/hardening.md
 // (between `<!-- load:begin -->` and `<!-- load:end -->`) unless --no-write. Last line: `N passed, M failed`.
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { mulberry32 } from "../bench/economics/synthetic.ts";
-import {
-  BIN,
-  check,
-  interrupted,
-  ROOT,
-  runMain,
-  scratchDir,
-  sleep,
-  sourceVersion,
-  tail,
-} from "./lib/harness.ts";
+import { writeDocSection } from "./lib/doc-section.ts";
+import { check, interrupted, runMain, scratchDir, sleep, sourceVersion, tail } from "./lib/harness.ts";
 import { groupProcs, openTrackers, rssKinds, rssMiB, servingWorkerd } from "./lib/procs.ts";
 import { type ProviderTotals, type Sim, simStats, startSim } from "./lib/sim.ts";
 import { type Stoker, snapshotWorker, startStoker } from "./lib/stoker.ts";
@@ -817,7 +806,7 @@ await runMain(
           .join(", ")}`,
       ].join("\n"),
     };
-    if (!values["no-write"]) writeDocs(figures.markdown);
+    if (!values["no-write"]) writeDocSection("docs/hardening.md", "load", figures.markdown);
 
     check(
       `at least ${CONCURRENCY} streams were in flight at once`,
@@ -843,16 +832,3 @@ await runMain(
     },
   },
 );
-
-function writeDocs(markdown: string): void {
-  const file = join(ROOT, "docs", "hardening.md");
-  const text = readFileSync(file, "utf8");
-  const begin = "<!-- load:begin -->";
-  const end = "<!-- load:end -->";
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`docs/hardening.md has no ${begin} … ${end} section`);
-  writeFileSync(file, `${text.slice(0, i + begin.length)}\n${markdown}\n${text.slice(j)}`);
-  // The repository's formatter aligns markdown tables (npm run check would fail otherwise).
-  execFileSync(join(BIN, "biome"), ["format", "--write", file], { cwd: ROOT, stdio: "ignore" });
-}
