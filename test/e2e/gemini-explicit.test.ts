@@ -1,58 +1,21 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { api } from "../support/analytics.ts";
+import { namespace, simAdvance, simRequests, simStats } from "../support/clients.ts";
 import {
-  gemini,
-  longText,
-  namespace,
-  STOKER,
-  simAdvance,
-  simRequests,
-  simStats,
-  workerFetch,
-} from "../support/clients.ts";
+  advance,
+  ask,
+  askApart,
+  cacheCreation,
+  MINUTE,
+  MODEL,
+  settle,
+  until,
+} from "../support/gemini-explicit.ts";
 import { freshTenant, NO_EXPLICIT_TENANT } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 
-// Gemini 3 Pro: its storage ($4.50 per MTok-hour) against its input price ($2) lets an explicit cache pay for
-// returns the implicit cache would miss; on 2.5 Flash it never does (decide/gemini-policy.ts, bench/report/gemini.md).
-const MODEL = "gemini-3-pro";
-// About 6,200 tokens: above 3 Pro's 4,096-token minimum.
-const DOC = longText(2500, "chapter");
-const PRICE = { input: 2, cached: 0.2, output: 12, storage: 4.5 };
-const MINUTE = 60_000;
-
-async function advance(ms: number): Promise<void> {
-  const res = await workerFetch(`${STOKER}/__dev/clock`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ advance_ms: ms }),
-  });
-  expect(res.status).toBe(200);
-}
-
-function ask(key: string, ns: string, question: string) {
-  return gemini(ns, { apiKey: key }).models.generateContent({
-    model: MODEL,
-    contents: [
-      { role: "user", parts: [{ text: DOC }] },
-      { role: "model", parts: [{ text: "I have read the document." }] },
-      { role: "user", parts: [{ text: question }] },
-    ],
-    config: { systemInstruction: "Answer from the document only." },
-  });
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never: ${what}`);
-}
-
-/** Lets the last request's record reach the tracker (it is sent after the response). */
-const settle = () => new Promise((r) => setTimeout(r, 300));
+const PRICE = { input: 2, cached: 0.2, output: 12, storage: 4.5 }; // gemini-3-pro, USD per MTok (storage per MTok-hour)
 
 interface Figures {
   requests: number;
@@ -83,9 +46,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
     await advance(6 * MINUTE);
     await ask(tenant.key, ns, "Question two, again?");
-    const create = await until("a cache is created", async () =>
-      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
-    );
+    const create = await cacheCreation(ns);
     const createBody = JSON.parse(create.body) as {
       model: string;
       contents: unknown[];
@@ -125,10 +86,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
         bill.storage_token_hours * PRICE.storage) /
       1e6;
     const figures = await until("the tracker has every row", async () => {
-      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
-        headers: { authorization: `Bearer ${tenant.key}` },
-      });
-      const json = (await res.json()) as {
+      const json = (await api("/v1/analytics/summary", tenant.key)).body as {
         by_upstream: ({ upstream: string } & Figures)[];
         gemini_explicit: Explicit;
       };
@@ -178,10 +136,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     // the wall clock between the shared clock's jumps: within a few seconds).
     expect(Math.abs(bill.storage_token_hours - (cached * 93) / 60)).toBeLessThan((cached * 5) / 3600);
     const explicit = await until("the extension is accounted", async () => {
-      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
-        headers: { authorization: `Bearer ${tenant.key}` },
-      });
-      const json = (await res.json()) as { gemini_explicit: Explicit };
+      const json = (await api("/v1/analytics/summary", tenant.key)).body as { gemini_explicit: Explicit };
       return json.gemini_explicit?.ttl_extensions === 1 ? json.gemini_explicit : undefined;
     });
     const spend =
@@ -223,10 +178,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
     expect(Math.abs(bill.storage_token_hours - (tokens * 88) / 60)).toBeLessThan((tokens * 5) / 3600);
     // Stoker's accounting equals the bill: the deletion's row gives back the storage it spared.
     const explicit = await until("the deletion is accounted", async () => {
-      const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
-        headers: { authorization: `Bearer ${tenant.key}` },
-      });
-      const json = (await res.json()) as { gemini_explicit: Explicit };
+      const json = (await api("/v1/analytics/summary", tenant.key)).body as { gemini_explicit: Explicit };
       const e = json.gemini_explicit;
       // The extension bought storage to 108 minutes; the deletion's row gives back what it spared.
       return e && e.spend_usd < (tokens * (PRICE.input + (PRICE.storage * 96) / 60)) / 1e6 - 1e-6
@@ -242,14 +194,8 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("resends a request unchanged when its cache is gone upstream (a failure of Stoker's never fails the request)", async () => {
     const tenant = freshTenant();
     const ns = namespace();
-    for (const q of ["One?", "Two?", "Two, again?"]) {
-      await ask(tenant.key, ns, q);
-      await settle();
-      await advance(6 * MINUTE);
-    }
-    const create = await until("a cache is created", async () =>
-      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
-    );
+    await askApart(tenant.key, ns, ["One?", "Two?", "Two, again?"], 6 * MINUTE);
+    const create = await cacheCreation(ns);
     await settle();
     // Someone deletes it at the provider behind Stoker's back.
     const list = (await (
@@ -280,11 +226,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
       const tenant = freshTenant();
       await tracker(tenant.id).configureKeepalive({ maxUsdPerDay: budget });
       const ns = namespace();
-      for (const q of ["One?", "Two?", "Two, again?"]) {
-        await ask(tenant.key, ns, q);
-        await settle();
-        await advance(6 * MINUTE);
-      }
+      await askApart(tenant.key, ns, ["One?", "Two?", "Two, again?"], 6 * MINUTE);
       await settle();
       expect(
         (await simRequests(ns)).some((r) => r.path.includes("cachedContents")),
@@ -296,11 +238,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("never creates one for a tenant that switched it off", async () => {
     const ns = namespace();
     // As in the first test, where a cache is created by the second request: each record lands before the next.
-    for (const q of ["One?", "Two?", "Three?", "Four?"]) {
-      await ask(NO_EXPLICIT_TENANT.key, ns, q);
-      await settle();
-      await advance(6 * MINUTE);
-    }
+    await askApart(NO_EXPLICIT_TENANT.key, ns, ["One?", "Two?", "Three?", "Four?"], 6 * MINUTE);
     await new Promise((r) => setTimeout(r, 300));
     expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
   });
@@ -308,11 +246,7 @@ describe("Gemini explicit caches, managed by Stoker (@google/genai)", () => {
   it("creates none while the implicit cache serves the prefix (returns a minute apart)", async () => {
     const tenant = freshTenant();
     const ns = namespace();
-    for (const q of ["A?", "B?", "C?", "D?"]) {
-      await ask(tenant.key, ns, q);
-      await settle();
-      await advance(MINUTE);
-    }
+    await askApart(tenant.key, ns, ["A?", "B?", "C?", "D?"], MINUTE);
     await new Promise((r) => setTimeout(r, 300));
     expect((await simRequests(ns)).some((r) => r.path.includes("cachedContents"))).toBe(false);
   });

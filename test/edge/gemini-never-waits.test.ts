@@ -2,13 +2,11 @@
 // planned from the caches the isolate holds, and the tracker is asked after the response.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { gemini, longText, namespace, STOKER, simRequests, workerFetch } from "../support/clients.ts";
+import { longText, namespace, simRequests } from "../support/clients.ts";
+import { ask, askApart, cacheCreation, DOC, MINUTE, settle } from "../support/gemini-explicit.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
 
-const MODEL = "gemini-3-pro";
-const DOC = longText(2500, "chapter");
-const MINUTE = 60_000;
 const TRACKER_DEADLINE_MS = 2000; // vitest.config.ts: what a Gemini request used to wait for its caches at most
 
 /** Closes the tenant's tracker to every call for `ms` (its input gate): it answers nothing meanwhile. */
@@ -18,51 +16,13 @@ function silence(tenantId: string, ms: number): Promise<void> {
   );
 }
 
-async function advance(ms: number): Promise<void> {
-  const res = await workerFetch(`${STOKER}/__dev/clock`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ advance_ms: ms }),
-  });
-  expect(res.status).toBe(200);
-}
-
-function ask(key: string, ns: string, question: string, doc = DOC) {
-  return gemini(ns, { apiKey: key }).models.generateContent({
-    model: MODEL,
-    contents: [
-      { role: "user", parts: [{ text: doc }] },
-      { role: "model", parts: [{ text: "I have read the document." }] },
-      { role: "user", parts: [{ text: question }] },
-    ],
-    config: { systemInstruction: "Answer from the document only." },
-  });
-}
-
-const settle = () => new Promise((r) => setTimeout(r, 300));
-
-async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never: ${what}`);
-}
-
 describe("a Gemini request with a tracker that never answers", () => {
   it("completes without waiting, served by the explicit cache the isolate holds", async () => {
     const t = freshTenant();
     const ns = namespace();
     // As in test/e2e/gemini-explicit.test.ts: the third request, six minutes after the second, creates a cache.
-    for (const q of ["One?", "Two?", "Two, again?"]) {
-      await ask(t.key, ns, q);
-      await settle();
-      await advance(6 * MINUTE);
-    }
-    await until("a cache is created", async () =>
-      (await simRequests(ns)).find((r) => r.path === "/gemini/v1beta/cachedContents"),
-    );
+    await askApart(t.key, ns, ["One?", "Two?", "Two, again?"], 6 * MINUTE);
+    await cacheCreation(ns);
     await settle();
 
     const held = silence(t.id, 6000);
