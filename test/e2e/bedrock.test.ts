@@ -8,8 +8,10 @@ import { describe, expect, it } from "vitest";
 import { TenantSchema } from "../../src/analytics/schemas.ts";
 import { costOfUsage } from "../../src/economics/cost.ts";
 import { admin, adminTenant } from "../support/admin.ts";
+import { expectFiguresMatchBill, upstreamFigures } from "../support/analytics.ts";
 import {
   bedrock,
+  freshClient,
   longText,
   namespace,
   STOKER,
@@ -18,7 +20,7 @@ import {
   simStats,
   workerFetch,
 } from "../support/clients.ts";
-import { AWS_TEST_CREDENTIALS, freshTenant, TEST_TENANTS } from "../support/tenants.ts";
+import { AWS_TEST_CREDENTIALS, TEST_TENANTS } from "../support/tenants.ts";
 
 const MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 // About 5,000 tokens at 4 bytes per token: above Sonnet 4.5's 1,024-token checkpoint minimum.
@@ -37,27 +39,33 @@ const invokeBody = (messages: unknown[], extra: Record<string, unknown> = {}) =>
     }),
   );
 
-interface Figures {
-  requests: number;
-  uncached_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
+interface Turn {
+  role: "user" | "assistant";
+  text: string;
 }
 
-/** The tenant's analytics row for Bedrock, once the tracker has `n` requests. */
-async function bedrockFigures(key: string, n: number): Promise<Figures> {
-  for (let i = 0; i < 100; i++) {
-    const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
-      headers: { authorization: `Bearer ${key}` },
-    });
-    const json = (await res.json()) as { by_upstream: ({ upstream: string } & Figures)[] };
-    const row = json.by_upstream?.find((r) => r.upstream === "bedrock");
-    if (row && row.requests >= n) return row;
-    await new Promise((r) => setTimeout(r, 50));
+/**
+ * Five turns of one growing conversation: `send` sends the turns so far (the last a new question) and returns
+ * the answer's text and the tokens it read from the cache. Turn 2 reads the system prompt; each later turn
+ * reads through an earlier turn of the conversation, not only the system prompt.
+ */
+async function expectConversationCached(
+  key: string,
+  send: (turns: Turn[]) => Promise<{ text: string; read: number }>,
+): Promise<void> {
+  const turns: Turn[] = [];
+  const reads: number[] = [];
+  for (let turn = 1; turn <= 5; turn++) {
+    turns.push({ role: "user", text: `Question ${turn}: ${longText(40, `q${turn}`)}` });
+    const answer = await send(turns);
+    reads.push(answer.read);
+    turns.push({ role: "assistant", text: answer.text });
+    await upstreamFigures(key, "bedrock", turn); // the user reads the answer: the tracker has the turn
   }
-  throw new Error("tracker never recorded the requests");
+  const head = reads[1] ?? 0;
+  expect(head).toBeGreaterThanOrEqual(2500);
+  for (const later of reads.slice(2)) expect(later).toBeGreaterThan(head);
+  expect(reads[4]).toBeGreaterThan(reads[3] ?? 0);
 }
 
 interface SdkError {
@@ -106,9 +114,7 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
   });
 
   it("InvokeModel: Stoker places cache_control, a second turn reads the cache, and accounting equals the simulator's bill", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = bedrock(ns, { apiKey: tenant.key });
+    const { ns, tenant, client } = freshClient(bedrock);
     const turn1 = [{ role: "user", content: "First question about the handbook" }];
     const first = await client.send(
       new InvokeModelCommand({ modelId: MODEL, contentType: "application/json", body: invokeBody(turn1) }),
@@ -156,13 +162,8 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(bill.requests).toBe(2);
     expect(bill.cache_read_input_tokens).toBe(start?.cache_read_input_tokens);
 
-    const figures = await bedrockFigures(tenant.key, 2);
-    expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
-    expect(figures.cache_read_tokens).toBe(bill.cache_read_input_tokens);
-    expect(figures.cache_write_tokens).toBe(
-      bill.cache_write_5m_input_tokens + bill.cache_write_1h_input_tokens,
-    );
-    expect(figures.output_tokens).toBe(bill.output_tokens);
+    const figures = await upstreamFigures(tenant.key, "bedrock", 2);
+    expectFiguresMatchBill(figures, bill);
     const expected = costOfUsage("claude-sonnet-4-5", {
       inputTokens:
         bill.uncached_input_tokens +
@@ -179,9 +180,7 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
   });
 
   it("Converse and ConverseStream: the client's cachePoint caches the system prompt; usage read to the token", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = bedrock(ns, { apiKey: tenant.key });
+    const { ns, tenant, client } = freshClient(bedrock);
     const system = [{ text: SYSTEM }, { cachePoint: { type: "default" as const } }];
     const first = await client.send(
       new ConverseCommand({
@@ -218,19 +217,11 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(usage?.cacheReadInputTokens).toBeGreaterThanOrEqual(2500);
     const bill = (await simStats(ns)).bedrock;
     expect(bill.requests).toBe(2);
-    const figures = await bedrockFigures(tenant.key, 2);
-    expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
-    expect(figures.cache_read_tokens).toBe(bill.cache_read_input_tokens);
-    expect(figures.cache_write_tokens).toBe(
-      bill.cache_write_5m_input_tokens + bill.cache_write_1h_input_tokens,
-    );
-    expect(figures.output_tokens).toBe(bill.output_tokens);
+    expectFiguresMatchBill(await upstreamFigures(tenant.key, "bedrock", 2), bill);
   });
 
   it("Converse: Stoker places cachePoint blocks by the Anthropic planner's rules; a second turn reads the cache", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = bedrock(ns, { apiKey: tenant.key });
+    const { ns, tenant, client } = freshClient(bedrock);
     const toolConfig = {
       tools: [
         {
@@ -268,67 +259,44 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     expect(usage?.cacheReadInputTokens).toBeGreaterThanOrEqual(2500);
     expect(reqs[0]?.headers["x-stoker-plan"]).toBeUndefined();
     const bill = (await simStats(ns)).bedrock;
-    const figures = await bedrockFigures(tenant.key, 2);
-    expect(figures.cache_read_tokens).toBe(bill.cache_read_input_tokens);
-    expect(figures.cache_write_tokens).toBe(
-      bill.cache_write_5m_input_tokens + bill.cache_write_1h_input_tokens,
-    );
-    expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
+    expectFiguresMatchBill(await upstreamFigures(tenant.key, "bedrock", 2), bill);
   });
 
   it("Converse: over five turns the growing conversation is cached, not only the system prompt (Bedrock's per-checkpoint minimum)", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = bedrock(ns, { apiKey: tenant.key });
+    const { tenant, client } = freshClient(bedrock);
     const system = [{ text: SYSTEM }];
-    const messages: { role: "user" | "assistant"; content: { text: string }[] }[] = [];
-    const reads: number[] = [];
-    for (let turn = 1; turn <= 5; turn++) {
-      messages.push({ role: "user", content: [{ text: `Question ${turn}: ${longText(40, `q${turn}`)}` }] });
+    await expectConversationCached(tenant.key, async (turns) => {
       const res = await client.send(
-        new ConverseCommand({ modelId: MODEL, system, messages, inferenceConfig: { maxTokens: 200 } }),
+        new ConverseCommand({
+          modelId: MODEL,
+          system,
+          messages: turns.map(({ role, text }) => ({ role, content: [{ text }] })),
+          inferenceConfig: { maxTokens: 200 },
+        }),
       );
-      reads.push(res.usage?.cacheReadInputTokens ?? 0);
-      messages.push({
-        role: "assistant",
-        content: [{ text: res.output?.message?.content?.[0]?.text ?? "" }],
-      });
-      await bedrockFigures(tenant.key, turn); // the user reads the answer: the tracker has the turn
-    }
-    // Turn 2 reads the system prompt; each later turn reads through an earlier turn of the conversation.
-    const head = reads[1] ?? 0;
-    expect(head).toBeGreaterThanOrEqual(2500);
-    for (const later of reads.slice(2)) expect(later).toBeGreaterThan(head);
-    expect(reads[4]).toBeGreaterThan(reads[3] ?? 0);
+      return {
+        text: res.output?.message?.content?.[0]?.text ?? "",
+        read: res.usage?.cacheReadInputTokens ?? 0,
+      };
+    });
   });
 
   it("InvokeModel: over five turns the growing conversation is cached, not only the system prompt", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = bedrock(ns, { apiKey: tenant.key });
-    const messages: { role: string; content: string }[] = [];
-    const reads: number[] = [];
-    for (let turn = 1; turn <= 5; turn++) {
-      messages.push({ role: "user", content: `Question ${turn}: ${longText(40, `q${turn}`)}` });
+    const { tenant, client } = freshClient(bedrock);
+    await expectConversationCached(tenant.key, async (turns) => {
       const res = await client.send(
         new InvokeModelCommand({
           modelId: MODEL,
           contentType: "application/json",
-          body: invokeBody(messages),
+          body: invokeBody(turns.map(({ role, text }) => ({ role, content: text }))),
         }),
       );
       const json = JSON.parse(decoder.decode(res.body)) as {
         content: { text: string }[];
         usage: { cache_read_input_tokens?: number };
       };
-      reads.push(json.usage.cache_read_input_tokens ?? 0);
-      messages.push({ role: "assistant", content: json.content[0]?.text ?? "" });
-      await bedrockFigures(tenant.key, turn);
-    }
-    const head = reads[1] ?? 0;
-    expect(head).toBeGreaterThanOrEqual(2500);
-    for (const later of reads.slice(2)) expect(later).toBeGreaterThan(head);
-    expect(reads[4]).toBeGreaterThan(reads[3] ?? 0);
+      return { text: json.content[0]?.text ?? "", read: json.usage.cache_read_input_tokens ?? 0 };
+    });
   });
 
   it("an inference profile ARN as the model id: routed and planned as its Claude model", async () => {

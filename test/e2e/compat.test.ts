@@ -5,7 +5,10 @@ import { getConfig } from "../../src/core/config.ts";
 import { compatModelInfo } from "../../src/economics/compat.ts";
 import { costOfUsage } from "../../src/economics/cost.ts";
 import { admin, adminTenant } from "../support/admin.ts";
+import { expectFiguresMatchBill, upstreamFigures } from "../support/analytics.ts";
 import {
+  compat,
+  freshClient,
   longText,
   namespace,
   STOKER,
@@ -15,50 +18,14 @@ import {
   workerFetch,
 } from "../support/clients.ts";
 import { COMPAT_DEPLOY_KEYS } from "../support/compat.ts";
-import { freshTenant, TEST_TENANTS } from "../support/tenants.ts";
-
-/** The official OpenAI SDK pointed at a compat route: only baseURL and key changed. */
-function compat(name: string, ns: string, opts: { apiKey?: string; headers?: Record<string, string> } = {}) {
-  return new OpenAI({
-    baseURL: `${STOKER}/compat/${name}/v1`,
-    apiKey: opts.apiKey ?? TEST_TENANTS.alpha,
-    fetch: (input, init) => workerFetch(input as RequestInfo, init),
-    maxRetries: 0,
-    defaultHeaders: { "x-sim-namespace": ns, ...opts.headers },
-  });
-}
-
-interface Figures {
-  requests: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  uncached_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-}
-
-/** The tenant's analytics row of one upstream, once the tracker has `n` requests. */
-async function figures(key: string, upstream: string, n: number): Promise<Figures> {
-  for (let i = 0; i < 100; i++) {
-    const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
-      headers: { authorization: `Bearer ${key}` },
-    });
-    const json = (await res.json()) as { by_upstream: ({ upstream: string } & Figures)[] };
-    const row = json.by_upstream?.find((r) => r.upstream === upstream);
-    if (row && row.requests >= n) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("tracker never recorded the requests");
-}
+import { TEST_TENANTS } from "../support/tenants.ts";
 
 const SYSTEM = `You answer questions about the manual. ${longText(600, "manual")}`;
 type Usage = Record<string, unknown> & { prompt_tokens: number; completion_tokens: number };
 
 describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compat/{name}/v1)", () => {
   it("DeepSeek: JSON then streams; its own usage fields; accounting equals the simulator's bill", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = compat("deepseek", ns, { apiKey: tenant.key });
+    const { ns, tenant, client } = freshClient((ns, o) => compat("deepseek", ns, o));
     const model = "deepseek-flash";
     const first = await client.chat.completions.create({
       model,
@@ -119,11 +86,9 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
     const bill = (await simStats(ns)).compat;
     expect(bill.requests).toBe(3);
     expect(bill.cache_read_input_tokens).toBeGreaterThan(1200);
-    const row = await figures(tenant.key, "compat:deepseek", 3);
+    const row = await upstreamFigures(tenant.key, "compat:deepseek", 3);
     expect(row.requests).toBe(3);
-    expect(row.cache_read_tokens).toBe(bill.cache_read_input_tokens);
-    expect(row.uncached_tokens).toBe(bill.uncached_input_tokens);
-    expect(row.output_tokens).toBe(bill.output_tokens);
+    expectFiguresMatchBill(row, bill);
     expect(row.cache_write_tokens).toBe(0);
     const upstream = getConfig(env).compat.get("deepseek");
     if (!upstream) throw new Error("deepseek is configured in vitest.config.ts");
@@ -139,9 +104,7 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
   });
 
   it("OpenRouter + an Anthropic model: cache_control writes then reads; streams keep OpenRouter's own usage", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const client = compat("openrouter", ns, { apiKey: tenant.key });
+    const { ns, tenant, client } = freshClient((ns, o) => compat("openrouter", ns, o));
     const model = "anthropic/claude-sonnet-4.6";
     const messages = (question: string) => [
       {
@@ -176,7 +139,7 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
     });
 
     const bill = (await simStats(ns)).compat;
-    const row = await figures(tenant.key, "compat:openrouter", 2);
+    const row = await upstreamFigures(tenant.key, "compat:openrouter", 2);
     expect(row.cache_write_tokens).toBe(bill.cache_write_5m_input_tokens);
     expect(row.cache_read_tokens).toBe(bill.cache_read_input_tokens);
     expect(row.uncached_tokens).toBe(bill.uncached_input_tokens);
@@ -189,9 +152,9 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
       ["xai", "grok-4.7"],
       ["moonshot", "kimi-k3"],
     ] as const) {
-      const ns = namespace();
-      const tenant = freshTenant();
-      const client = compat(name, ns, { apiKey: tenant.key, headers: { "x-grok-conv-id": "conv-1" } });
+      const { ns, tenant, client } = freshClient((ns, o) =>
+        compat(name, ns, { ...o, headers: { "x-grok-conv-id": "conv-1" } }),
+      );
       const ask = (q: string) =>
         client.chat.completions.create({
           model,
@@ -209,7 +172,7 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
       // No deploy key is configured for these two (the simulator needs none): the tenant key never goes instead.
       expect(sent?.authorization).toBeUndefined();
       const bill = (await simStats(ns)).compat;
-      const row = await figures(tenant.key, `compat:${name}`, 2);
+      const row = await upstreamFigures(tenant.key, `compat:${name}`, 2);
       expect(row.cache_read_tokens).toBe(bill.cache_read_input_tokens);
       expect(row.uncached_tokens).toBe(bill.uncached_input_tokens);
     }

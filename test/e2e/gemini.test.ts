@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { TenantSchema } from "../../src/analytics/schemas.ts";
 import { costOfUsage } from "../../src/economics/cost.ts";
 import { admin, adminTenant } from "../support/admin.ts";
+import { expectFiguresMatchBill, upstreamFigures } from "../support/analytics.ts";
 import {
+  freshClient,
   gemini,
   longText,
   namespace,
@@ -13,7 +15,7 @@ import {
   simStats,
   workerFetch,
 } from "../support/clients.ts";
-import { freshTenant, RAW_TENANT, TEST_TENANTS, UPSTREAM_KEYS } from "../support/tenants.ts";
+import { RAW_TENANT, TEST_TENANTS, UPSTREAM_KEYS } from "../support/tenants.ts";
 
 const MODEL = "gemini-2.5-flash";
 // A system instruction well above 2.5 Flash's 2,048-token minimum (about 5,500 tokens at 4 bytes per token).
@@ -35,9 +37,7 @@ describe("Gemini through Stoker (@google/genai)", () => {
   });
 
   it("streams (alt=sse), multi-turn with an implicit cache hit; accounting equals the simulator's bill", async () => {
-    const ns = namespace();
-    const tenant = freshTenant();
-    const ai = gemini(ns, { apiKey: tenant.key });
+    const { ns, tenant, client: ai } = freshClient(gemini);
     const chat = ai.chats.create({ model: MODEL, config: { systemInstruction: SYSTEM } });
     const first = await chat.sendMessage({ message: "First question about the manual" });
     expect(first.usageMetadata?.cachedContentTokenCount).toBeUndefined();
@@ -59,11 +59,9 @@ describe("Gemini through Stoker (@google/genai)", () => {
     expect(bill.cache_read_input_tokens).toBe(last?.cachedContentTokenCount);
 
     // The tenant's analytics see the same tokens the simulator billed.
-    const figures = await geminiFigures(tenant.key, 2);
+    const figures = await upstreamFigures(tenant.key, "gemini", 2);
     expect(figures.requests).toBe(2);
-    expect(figures.cache_read_tokens).toBe(bill.cache_read_input_tokens);
-    expect(figures.uncached_tokens).toBe(bill.uncached_input_tokens);
-    expect(figures.output_tokens).toBe(bill.output_tokens);
+    expectFiguresMatchBill(figures, bill);
     const cost = figures.cost_usd;
     const expected = costOfUsage(MODEL, {
       inputTokens: bill.uncached_input_tokens + bill.cache_read_input_tokens,
@@ -260,25 +258,3 @@ describe("Gemini through Stoker (@google/genai)", () => {
     expect(await simRequests(ns)).toEqual([]);
   });
 });
-
-interface GeminiFigures {
-  requests: number;
-  cache_read_tokens: number;
-  uncached_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-}
-
-/** The tenant's Gemini figures, once the tracker has `n` requests (records arrive after the response). */
-async function geminiFigures(key: string, n: number): Promise<GeminiFigures> {
-  for (let i = 0; i < 100; i++) {
-    const res = await workerFetch(`${STOKER}/v1/analytics/summary`, {
-      headers: { authorization: `Bearer ${key}` },
-    });
-    const json = (await res.json()) as { by_upstream: ({ upstream: string } & GeminiFigures)[] };
-    const row = json.by_upstream?.find((r) => r.upstream === "gemini");
-    if (row && row.requests >= n) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("tracker never recorded the requests");
-}

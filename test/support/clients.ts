@@ -5,7 +5,7 @@ import { GoogleGenAI } from "@google/genai";
 import { HttpResponse } from "@smithy/core/transport";
 import OpenAI from "openai";
 import type { ProviderTotals } from "../../sim/stats.ts";
-import { TEST_TENANTS } from "./tenants.ts";
+import { freshTenant, TEST_TENANTS } from "./tenants.ts";
 
 /** Sends a request to the worker under test through its real fetch handler (no network hop). */
 export const workerFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
@@ -32,15 +32,33 @@ export function anthropic(
   });
 }
 
-/** The official OpenAI SDK pointed at Stoker. */
-export function openai(ns: string, opts: { apiKey?: string; headers?: Record<string, string> } = {}): OpenAI {
+/** The official OpenAI SDK pointed at `path` on Stoker. */
+function openaiAt(
+  path: string,
+  ns: string,
+  opts: { apiKey?: string; headers?: Record<string, string> },
+): OpenAI {
   return new OpenAI({
-    baseURL: `${STOKER}/openai/v1`,
+    baseURL: `${STOKER}${path}`,
     apiKey: opts.apiKey ?? TEST_TENANTS.alpha,
     fetch: workerFetch,
     maxRetries: 0,
     defaultHeaders: { "x-sim-namespace": ns, ...opts.headers },
   });
+}
+
+/** The official OpenAI SDK pointed at Stoker. */
+export function openai(ns: string, opts: { apiKey?: string; headers?: Record<string, string> } = {}): OpenAI {
+  return openaiAt("/openai/v1", ns, opts);
+}
+
+/** The official OpenAI SDK pointed at a compat route (`/compat/{name}/v1`): only baseURL and key changed. */
+export function compat(
+  name: string,
+  ns: string,
+  opts: { apiKey?: string; headers?: Record<string, string> } = {},
+): OpenAI {
+  return openaiAt(`/compat/${name}/v1`, ns, opts);
 }
 
 /** The official Gemini SDK (`@google/genai`) pointed at Stoker: only its base URL and key changed. */
@@ -101,6 +119,20 @@ export function bedrock(ns: string, opts: { apiKey?: string; headers?: Record<st
       httpHandlerConfigs: () => ({}),
     },
   });
+}
+
+/**
+ * A fresh simulator namespace and a tenant no other test in the file uses, with a client (`anthropic`,
+ * `openai`, `gemini`, `bedrock`, …) made for them.
+ */
+export function freshClient<C>(client: (ns: string, opts: { apiKey: string }) => C): {
+  ns: string;
+  tenant: { id: string; key: string };
+  client: C;
+} {
+  const ns = namespace();
+  const tenant = freshTenant();
+  return { ns, tenant, client: client(ns, { apiKey: tenant.key }) };
 }
 
 export interface RecordedRequest {
