@@ -54,9 +54,11 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
   const messages = Array.isArray(body.messages) ? body.messages.filter(isObj) : [];
   const autoCache = markerTtl(body.cache_control, "5m");
 
-  // Pre-pass: block shapes, images and which positions deserve a digest.
-  const shapes: MessageShape[] = messages.map((m) => {
-    const blocks = shapeOf(m.content);
+  // Pre-pass: block shapes, images and which positions deserve a digest. Each message's blocks are listed
+  // once, here, for the pre-pass and the feed.
+  const contents = messages.map((m) => shapeOf(m.content));
+  const shapes: MessageShape[] = messages.map((m, i) => {
+    const blocks = contents[i] as Json[];
     let last = -1;
     const marked: number[] = [];
     blocks.forEach((b, j) => {
@@ -65,7 +67,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
     });
     return { role: typeof m.role === "string" ? m.role : "", lastCacheable: last, marked };
   });
-  const hasImages = messages.some((m) => shapeOf(m.content).some(holdsImage));
+  const hasImages = contents.some((blocks) => blocks.some(holdsImage));
 
   const s = startAnalysis(input, "anthropic", model, hashParams(body), shapes);
   const { writer, segs, applied, edits, plan } = s;
@@ -155,7 +157,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
     writer.tag("M");
     writer.str(role);
     const content = message.content;
-    const blocks = typeof content === "string" ? null : shapeOf(content);
+    const blocks = typeof content === "string" ? null : (contents[i] as Json[]);
     if (blocks === null) {
       const text = content as string;
       const tokens = feedTextBlock(writer, text, "text", family) + 3;

