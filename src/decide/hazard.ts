@@ -11,20 +11,48 @@ import { classOf, type FamilyGaps, type GapHistory, type Standing, TURN_CLASSES,
 export type Prior = readonly (readonly number[])[];
 
 const PRIOR_H: Prior = [
-  [0.265, 0.105, 0.028, 0.016, 0.011, 0.021, 0.013, 0.008, 0.005, 0.003, 0.002, 0.001],
-  [0.378, 0.146, 0.035, 0.005, 0, 0, 0, 0, 0, 0, 0, 0],
-  [0.518, 0.23, 0.046, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0.263, 0.104, 0.028, 0.016, 0.011, 0.016, 0.01, 0.006, 0.004, 0.002, 0.001, 0.001],
+  [0.377, 0.145, 0.034, 0.005, 0, 0, 0, 0, 0, 0, 0, 0],
+  [0.516, 0.228, 0.043, 0, 0, 0, 0, 0, 0, 0, 0, 0],
   [0.73, 0.438, 0.263, 0.158, 0.095, 0.057, 0.034, 0.02, 0.012, 0.007, 0.004, 0.002],
 ];
 export const PRIOR_WEIGHT = 5;
 
 /**
- * Prior for how a new head (tools + system) comes back, for the heads table: an even chance within 5
- * minutes, 0.6 within the hour, whatever its uses. Not fitted: the traces we have carry one shared head
- * each. A judgement that a head is shared by design across an app's requests (a 5m write needs 0.28), so a
- * tenant's first long system prompt is written; the tenant's heads table overrides it within a few heads.
+ * Prior for how a head (tools + system) comes back, for the heads table, per use class. Fitted by
+ * `node bench/economics/fit.ts --heads` on the heads of the training data only (the Mooncake training half and
+ * each synthetic workload's training seed); windows 1 and 2 are pooled over the classes and windows 3-11 over
+ * the classes and windows, as few heads are idle that long. The training heads are all shared ones (no
+ * workload sends a unique system prompt per request), so a tenant's own misses scale it down (`scaledPrior`).
  */
-export const HEAD_PRIOR_H: Prior = [[0.5, ...new Array<number>(11).fill(0.0201)]];
+const HEAD_LATER: readonly number[] = [0.671, 0.455, ...new Array<number>(9).fill(0.303)];
+export const HEAD_PRIOR_H: Prior = [
+  [0.892, ...HEAD_LATER],
+  [0.877, ...HEAD_LATER],
+  [0.921, ...HEAD_LATER],
+  [0.998, ...HEAD_LATER],
+];
+/**
+ * The prior for heads used once, scaled by what the tenant's own such heads have shown (proportional
+ * hazards): their returns over the returns the prior expected of the same at-risk counts, with
+ * `PRIOR_WEIGHT` expected returns of the prior itself, so an empty table keeps the prior. A tenant whose new
+ * heads do not come back in the windows that have closed (a unique system prompt per request) lowers the
+ * windows that have not closed yet too, instead of waiting an hour for them. Heads used more than once have
+ * shown they are shared; their rows stay as fitted.
+ */
+export function scaledPrior(table: FamilyGaps, priors: Prior): Prior {
+  const first = priors[0] as readonly number[];
+  let seen = 0;
+  let expected = 0;
+  for (let c = 0; c < TURN_CLASSES.length; c++)
+    for (let j = 0; j < WINDOWS; j++) {
+      seen += table.returns[c * WINDOWS + j] ?? 0;
+      expected += (table.atRisk[c * WINDOWS + j] ?? 0) * (first[j] ?? 0);
+    }
+  const level = (seen + PRIOR_WEIGHT) / (expected + PRIOR_WEIGHT);
+  return priors.map((row, u) => (u === 0 ? row.map((h) => clamp01(h * level)) : row));
+}
+
 /** Pseudo-gaps drawn from the family's shape that a prefix's own gaps are blended with. */
 export const OWN_WEIGHT = 2;
 

@@ -71,12 +71,11 @@ export const reuseOf = {
    * outlook), else the prior; raised by the family's request rate.
    */
   head(state: PrefixState | undefined, familyRatePerMin: number, outlook?: Outlook): Reuse {
-    const learned =
-      state && state.seen > 0
+    const learned = outlook
+      ? reuseFromWindows(outlook.head, false)
+      : state && state.seen > 0
         ? reuseFromState(state, false)
-        : outlook
-          ? reuseFromWindows(outlook.head, false)
-          : PRIORS.head;
+        : PRIORS.head;
     return either(learned, reuseFromRate(familyRatePerMin));
   },
   /**

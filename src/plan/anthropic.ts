@@ -113,7 +113,7 @@ export function planAnthropic(
 
   const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook);
   const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook);
-  const seenReuse = reuseOf.seen(stateAt(seen));
+  const seenReuse = seen === head ? headReuse : reuseOf.seen(stateAt(seen));
   // Where the family's returns have been seen to continue from: the request's last position, or one a little
   // before it (a next turn that replaces the last message). Each is worth its share of the returns.
   const hashed = segs.flatMap((s, i) => (s.hash !== undefined ? [i] : []));

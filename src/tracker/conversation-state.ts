@@ -11,7 +11,7 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { HEAD_PRIOR_H, returnDistribution } from "../decide/hazard.ts";
+import { HEAD_PRIOR_H, returnDistribution, scaledPrior } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
 
 /** The last chain positions of a conversation's latest request, the last first: where a write at its end sits. */
@@ -172,14 +172,15 @@ export class Conversations {
       tenant: tenantTable,
     });
     const heads = this.store.get(headKey(family));
+    const headsTable = this.store.family(HEADS_TABLE);
     const head = returnDistribution(
       {
         turns: (heads?.turns ?? 0) + 1,
         own: heads?.own ?? emptyOwn(),
-        family: this.store.family(HEADS_TABLE),
+        family: headsTable,
         tenant: null,
       },
-      HEAD_PRIOR_H,
+      scaledPrior(headsTable, HEAD_PRIOR_H),
     );
     return { tail, head, reach: reachOf(familyTable, tenantTable) };
   }

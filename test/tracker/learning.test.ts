@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { reuseOf } from "../../src/decide/reuse.ts";
+import { HEAD_PRIOR_H, returnDistribution } from "../../src/decide/hazard.ts";
+import { reuseFromState, reuseFromWindows, reuseOf } from "../../src/decide/reuse.ts";
 import { bestTtl, chooseTtl } from "../../src/decide/write.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 import { Conversations, HEADS_TABLE, TENANT_TABLE } from "../../src/tracker/conversation-state.ts";
@@ -78,7 +79,8 @@ describe("the head of a family", () => {
   it("a new head is written at first, and no longer after a handful of heads that never came back", () => {
     const c = fresh();
     const firstHead = reuseOf.head(undefined, 0, c.outlook("c0", "h0"));
-    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("5m");
+    // The fitted head prior: heads of the training workloads came back within the hour.
+    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("1h");
     // Ten requests, each with a unique 3,000-token system prompt (a new family), six minutes apart.
     for (let k = 0; k < 10; k++) request(c, `c${k}`, `h${k}`, k * 6 * MIN);
     request(c, "later", "h-later", 70 * MIN);
@@ -86,6 +88,41 @@ describe("the head of a family", () => {
     const learned = reuseOf.head(undefined, 0, c.outlook("next", "h-next"));
     expect(learned.p5m).toBeLessThan(0.2);
     expect(bestTtl(SONNET, 3000, learned, true)).toBeNull();
+  });
+});
+
+describe("a head seen before", () => {
+  it("is judged by how the tenant's heads come back, not by its own count alone", () => {
+    const c = fresh();
+    // Ten documents (each its own head), each asked about three times, 12 minutes apart: beyond a 5m entry,
+    // well within a 1h one.
+    for (let k = 0; k < 10; k++)
+      for (let q = 0; q < 3; q++) request(c, `c${k}-${q}`, `doc${k}`, k * MIN + q * 12 * MIN);
+    // A new document asked about once, then again after its 5m entry lapsed.
+    request(c, "x-0", "docX", 40 * MIN);
+    c.sweep(52 * MIN);
+    const state = { tokens: 50_000, seen: 1, lastSeenMs: 40 * MIN, cachedUntilMs: null, ttl: null };
+    const reuse = reuseOf.head(state, 0, c.outlook("x-1", "docX"));
+    expect(bestTtl(SONNET, 50_000, reuse, true)).toBe("1h");
+    // Its own count alone (one use, no gaps yet) would not write it for an hour.
+    expect(bestTtl(SONNET, 50_000, reuseFromState(state, false), true)).not.toBe("1h");
+  });
+});
+
+describe("misses on heads teach the whole head prior", () => {
+  it("unique system prompts stop being written once the first windows close, not an hour later", () => {
+    const c = fresh();
+    // A unique 3,000-token system prompt (a new family) every 30 seconds for 20 minutes: only windows 0-2 of
+    // the earliest heads have closed, but none of those heads came back in them.
+    for (let k = 0; k < 40; k++) request(c, `c${k}`, `h${k}`, k * 30_000);
+    c.sweep(20 * MIN);
+    const scaled = reuseOf.head(undefined, 0, c.outlook("next", "h-next"));
+    expect(bestTtl(SONNET, 3000, scaled, true)).toBeNull();
+    // The same table read against the unscaled prior: the windows that have not closed yet would still
+    // promise a return within the hour, and every new head would be written for an hour.
+    const table = c.store.family(HEADS_TABLE);
+    const unscaled = returnDistribution({ turns: 1, own: [], family: table, tenant: null }, HEAD_PRIOR_H);
+    expect(bestTtl(SONNET, 3000, reuseFromWindows(unscaled, false), true)).toBe("1h");
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { HEAD_PRIOR_H } from "../../src/decide/hazard.ts";
 import { countRequest, RATE_TAU_MS, rateAt } from "../../src/tracker/plan-inputs.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -72,8 +73,8 @@ describe("the tracker's lookup and record answers", () => {
     const scope = { family: FAMILY, model: "claude-sonnet-4-6" };
     const empty = await stub.lookup([], NOW, scope);
     expect(empty).toMatchObject({ ok: true, value: { states: {}, familyRatePerMin: 0 } });
-    // A new tenant's outlook is the priors: a head has an even chance of coming back within 5 minutes.
-    expect(empty.ok && empty.value.outlook?.head[0]).toBeCloseTo(0.5, 6);
+    // A new tenant's outlook is the priors: a new head's chance of coming back within 5 minutes.
+    expect(empty.ok && empty.value.outlook?.head[0]).toBeCloseTo(HEAD_PRIOR_H[0]?.[0] ?? -1, 6);
     expect(empty.ok && empty.value.outlook?.reach).toEqual([0.9, 0.5, 0.5]);
     for (let i = 0; i < 3; i++) {
       const answer = await stub.record(record(t.id, i));
