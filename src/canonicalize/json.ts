@@ -57,8 +57,18 @@ export function canonicalCopy(v: unknown, sort: boolean, toLf: boolean): unknown
   if (Array.isArray(v)) return v.map((x) => canonicalCopy(x, sort, toLf));
   if (!isObj(v)) return v;
   const out: Json = {};
-  for (const k of sort ? sortedKeys(v) : Object.keys(v)) out[k] = canonicalCopy(v[k], sort, toLf);
+  for (const k of sort ? sortedKeys(v) : Object.keys(v)) setOwn(out, k, canonicalCopy(v[k], sort, toLf));
   return out;
+}
+
+/**
+ * `o[k] = value` that keeps a key named `__proto__` as the own property JSON.parse made it (a plain
+ * assignment would set the prototype instead, and the key would vanish from the forwarded body).
+ */
+export function setOwn(o: Json, k: string, value: unknown): void {
+  if (k === "__proto__")
+    Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+  else o[k] = value;
 }
 
 /** The first value of an object's `name`, `function.name` or `type`, for ordering tools. */

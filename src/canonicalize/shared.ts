@@ -1,6 +1,15 @@
 import type { ChainWriter } from "../prefix/chain.ts";
 import { type FeedOptions, feedValue, MARKER_KEYS } from "./feed.ts";
-import { canonicalCopy, hasCrlf, isObj, type Json, keysSorted, sortedKeys, toolSortKey } from "./json.ts";
+import {
+  canonicalCopy,
+  hasCrlf,
+  isObj,
+  type Json,
+  keysSorted,
+  setOwn,
+  sortedKeys,
+  toolSortKey,
+} from "./json.ts";
 import type { CanonicalizeRules, RuleName } from "./rules.ts";
 
 /** Message ends digested for the tracker: the latest this many (a previous turn's tail is among them). */
@@ -119,10 +128,17 @@ function copyAlong(v: Json, path: readonly string[], rules: CanonicalizeRules): 
   const out: Json = {};
   for (const k of Object.keys(v)) {
     const x = v[k];
-    if (k !== path[0]) out[k] = canonicalCopy(x, false, rules.lineEndings);
-    else if (path.length === 1)
-      out[k] = x === undefined ? x : canonicalCopy(x, rules.schemaKeys, rules.lineEndings);
-    else out[k] = isObj(x) ? copyAlong(x, path.slice(1), rules) : canonicalCopy(x, false, rules.lineEndings);
+    const copy =
+      k !== path[0]
+        ? canonicalCopy(x, false, rules.lineEndings)
+        : path.length === 1
+          ? x === undefined
+            ? x
+            : canonicalCopy(x, rules.schemaKeys, rules.lineEndings)
+          : isObj(x)
+            ? copyAlong(x, path.slice(1), rules)
+            : canonicalCopy(x, false, rules.lineEndings);
+    setOwn(out, k, copy);
   }
   return out;
 }

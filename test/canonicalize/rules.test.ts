@@ -124,3 +124,20 @@ describe("diffChains", () => {
     ).toMatchObject({ kind: "tools", index: 0 });
   });
 });
+
+describe("canonical copies", () => {
+  it("keep a key named __proto__ (JSON.parse makes it an own property; nothing the client sent is lost)", () => {
+    const raw = `{"model":"claude-sonnet-4-5","max_tokens":5,"tools":[{"name":"t","description":"d","input_schema":{"type":"object","properties":{"z":{"type":"string"},"__proto__":{"type":"number"}}}}],"system":${JSON.stringify(BODY)},"messages":[{"role":"user","content":"hi"}]}`;
+    const body = JSON.parse(raw) as Json;
+    const a = analyzeAnthropic({ raw, body, salt: "s", rules: DEFAULT_RULES });
+    expect(a.canonical.applied).toContain("schemaKeys");
+    const rendered = renderAnthropic(
+      a,
+      planAnthropic(a, new Map(), { nowMs: 0, tenant: { allowRetention24h: false }, familyRatePerMin: 0 }),
+    );
+    const props = (JSON.parse(rendered) as { tools: { input_schema: { properties: Json } }[] }).tools[0]
+      ?.input_schema.properties;
+    expect(Object.keys(props ?? {})).toEqual(["__proto__", "z"]);
+    expect(Object.getOwnPropertyDescriptor(props, "__proto__")?.value).toEqual({ type: "number" });
+  });
+});
