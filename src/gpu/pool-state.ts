@@ -87,10 +87,11 @@ interface Health {
 /**
  * A cached prefix is worth this many times the prefill it saves now when weighed against a queue: keeping a
  * conversation on the backend that holds it also saves the prefill of its next turns, and a conversation
- * spread over two backends fills both caches. Chosen on the benchmark (bench/report/gpu.md: hit rate rises
- * from 1 to about 10 and flattens, P90 TTFT stays flat).
+ * spread over two backends fills both caches. Larger values raise the hit rate and, on the Mooncake trace,
+ * the mean TTFT a little (bench/report/gpu.md shows the grid).
  */
-export const AFFINITY = 10;
+// Fitted by `npm run bench:gpu:fit` (bench/gpu/fit.ts): lowest mean TTFT on the first half of the Mooncake trace.
+export const AFFINITY = 2;
 /** A lease not finished after this long is dropped (its worker died): it must not hold load forever. */
 export const LEASE_MAX_MS = 15 * 60_000;
 /** First cooldown of a failing backend; doubles per consecutive failure up to COOLDOWN_MAX_MS. */

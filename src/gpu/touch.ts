@@ -1,20 +1,6 @@
-import { USE_CLASSES, WINDOWS } from "../decide/gaps.ts";
+import { USE_CLASSES } from "../decide/gaps.ts";
+import { priorQ } from "../decide/hazard.ts";
 import { nextWithin } from "../decide/hold-value.ts";
-
-/**
- * The chance, per use class (1, 2, 3-5, 6+ uses), that a GPU conversation comes back within the hour, three
- * quarters of it within the first 5 minutes, the rest decaying 0.6 per window. This was the tracker's
- * keepalive prior before it was fitted on the Mooncake training half (src/decide/hazard.ts); the GPU router
- * and its touches were measured with it (bench/report/gpu.md), so it stays until that benchmark is re-fitted.
- */
-const GPU_RETURN: readonly number[] = [0.25, 0.5, 0.65, 0.8];
-
-function gpuReturnQ(useClass: number): number[] {
-  const back = GPU_RETURN[Math.min(Math.max(useClass, 0), GPU_RETURN.length - 1)] as number;
-  const tail = Array.from({ length: WINDOWS - 1 }, (_, i) => 0.6 ** i);
-  const tailSum = tail.reduce((a, b) => a + b, 0);
-  return [back * 0.75, ...tail.map((w) => (back * 0.25 * w) / tailSum)];
-}
 
 /**
  * GPU keepalive: when to touch a prefix a backend holds, so that vLLM's LRU keeps it. Pure.
@@ -24,8 +10,10 @@ function gpuReturnQ(useClass: number): number[] {
  * with `max_tokens: 1`) reads the cached prefix and makes it the most recently used again, for the price of
  * about one decode step (TOUCH_GPU_S). It pays when the chance that the conversation comes back within the
  * next residency, given that it has been idle so far, times the prefill it would then save, beats that. The
- * chance is a prior by number of uses (`GPU_RETURN`): the GPU path does not learn per-family return times
- * as the tracker does.
+ * chance is the decision core's prior (`priorQ`, fitted on the Mooncake training half): when a conversation
+ * that has had 1, 2, 3-5 or 6+ requests sends its next one, per 5-minute idle window. The tracker's unit is
+ * the same (a conversation, keyed through its first message, classed by its requests so far), but the GPU
+ * path does not learn per-family return times on top of the prior as the tracker does.
  *
  * Not free for others: a touched prefix keeps memory that LRU would have given to newer prompts. So touched
  * prompts may hold at most TOUCH_SHARE of a backend's KV cache, and only prefixes of MIN_TOUCH_TOKENS or more
@@ -83,7 +71,7 @@ export function decideTouch(
   if (e.tokens > ctx.roomTokens) return no("no-room");
   let useClass = 0;
   for (let k = 0; k < USE_CLASSES.length; k++) if (e.uses >= (USE_CLASSES[k] as number)) useClass = k;
-  const p = nextWithin(gpuReturnQ(useClass), idle, ctx.residencyMs);
+  const p = nextWithin(priorQ(useClass), idle, ctx.residencyMs);
   const gainS = p * (e.tokens / ctx.prefillTokensPerS) - TOUCH_GPU_S;
   return gainS > 0 ? { touch: true, reason: "pays", gainS } : no("does-not-pay", gainS);
 }

@@ -1,6 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { decideTouch, MIN_TOUCH_TOKENS, touchBody } from "../../src/gpu/touch.ts";
+import { priorQ } from "../../src/decide/hazard.ts";
+import { nextWithin } from "../../src/decide/hold-value.ts";
+import { decideTouch, MIN_TOUCH_TOKENS, TOUCH_GPU_S, touchBody } from "../../src/gpu/touch.ts";
 import type { TouchReport } from "../../src/gpu/touch-run.ts";
 import { backendRequests, gpuPost, gpuSim, poolObject, prose } from "../support/gpu.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -30,20 +32,26 @@ describe("GPU keepalive touches", () => {
   it("touches a conversation's prompt on the backend that holds it when the policy says it pays", async () => {
     const t = freshTenant();
     const marker = crypto.randomUUID();
-    const messages = [{ role: "user", content: `${marker} ${prose(1800, "ka")}` }];
-    const first = await gpuPost("ka", "chat/completions", t.key, { model: "m", max_tokens: 4, messages });
-    const backend = Number(first.headers.get("x-stoker-backend"));
-    const answer = ((await first.json()) as { choices: { message: { content: string } }[] }).choices[0]
-      ?.message.content;
-    const second = await gpuPost("ka", "chat/completions", t.key, {
-      model: "m",
-      max_tokens: 4,
-      messages: [...messages, { role: "assistant", content: answer }, { role: "user", content: "and then?" }],
-    });
-    expect(Number(second.headers.get("x-stoker-backend"))).toBe(backend);
-    await second.arrayBuffer();
+    // Six requests: the first look comes some 25 minutes after the last use here, and the fitted prior has a
+    // conversation of two requests idle that long not coming back within the hour, one of six often enough.
+    const messages: { role: string; content: string }[] = [
+      { role: "user", content: `${marker} ${prose(1800, "ka")}` },
+    ];
+    const backends = new Set<number>();
+    for (let turn = 1; turn <= 6; turn++) {
+      const res = await gpuPost("ka", "chat/completions", t.key, { model: "m", max_tokens: 4, messages });
+      backends.add(Number(res.headers.get("x-stoker-backend")));
+      const answer = ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]
+        ?.message.content;
+      messages.push(
+        { role: "assistant", content: answer ?? "" },
+        { role: "user", content: `and then ${turn}?` },
+      );
+    }
+    expect(backends.size).toBe(1);
+    const backend = [...backends][0] as number;
 
-    await expect.poll(async () => (await rows(t.id))[0]?.uses).toBe(2);
+    await expect.poll(async () => (await rows(t.id))[0]?.uses).toBe(6);
     const [row] = await rows(t.id);
     expect(row).toMatchObject({ backend, touches: 0 });
     expect(row?.tokens).toBeGreaterThanOrEqual(MIN_TOUCH_TOKENS);
@@ -55,17 +63,17 @@ describe("GPU keepalive touches", () => {
     const report = (answer2 as { value: TouchReport }).value;
     expect(report).toMatchObject({ touched: 1, dropped: 0 });
     const seen = await backendRequests(gpuSim().backends[backend] as string, marker);
-    expect(seen).toHaveLength(3);
-    const touch = JSON.parse(seen[2]?.body ?? "{}");
+    expect(seen).toHaveLength(7);
+    const touch = JSON.parse(seen[6]?.body ?? "{}");
     expect(touch).toMatchObject({ max_tokens: 1, model: "m" });
     expect(touch).not.toHaveProperty("stream");
-    expect(touch.cache_salt).toBe(JSON.parse(seen[1]?.body ?? "{}").cache_salt);
-    expect(seen[2]?.cached_tokens).toBeGreaterThan((row?.tokens ?? 0) / 2);
+    expect(touch.cache_salt).toBe(JSON.parse(seen[5]?.body ?? "{}").cache_salt);
+    expect(seen[6]?.cached_tokens).toBeGreaterThan((row?.tokens ?? 0) / 2);
     const [after] = await rows(t.id);
     expect(after?.touches).toBe(1);
     expect(after?.next_at).toBeGreaterThan(row?.next_at as number);
     // The touch is accounted as the tenant's keepalive request.
-    expect((await totalsAfter(t.id, 3)).requests).toBe(3);
+    expect((await totalsAfter(t.id, 7)).requests).toBe(7);
   });
 
   it("never stores a prompt too small to be worth a touch", async () => {
@@ -100,6 +108,19 @@ describe("decideTouch (pure)", () => {
       { ...ctx, prefillTokensPerS: 100_000 },
     );
     expect(d).toMatchObject({ touch: false, reason: "does-not-pay" });
+  });
+
+  it("weighs the decision core's prior by the conversation's requests so far, as the tracker does", () => {
+    // 1, 2, 3-5 and 6+ requests: the tracker's use classes. The chance of coming back within the next
+    // residency after 10 idle minutes is the fitted prior's (src/decide/hazard.ts), not a copy of its own.
+    const entry = { tokens: 30_000, touches: 0, lastUseMs: 0 };
+    for (const [k, uses] of [1, 2, 4, 7].entries()) {
+      const p = nextWithin(priorQ(k), ctx.nowMs, ctx.residencyMs);
+      expect(decideTouch({ ...entry, uses }, ctx).gainS).toBeCloseTo(
+        p * (entry.tokens / ctx.prefillTokensPerS) - TOUCH_GPU_S,
+        9,
+      );
+    }
   });
 
   it("turns the forwarded body into a one-token, non-streamed request with the same prompt and salt", () => {
