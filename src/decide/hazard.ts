@@ -1,4 +1,12 @@
-import { classOf, type FamilyGaps, type GapHistory, type Standing, TURN_CLASSES, WINDOWS } from "./gaps.ts";
+import {
+  classOf,
+  emptyFamily,
+  type FamilyGaps,
+  type GapHistory,
+  type Standing,
+  TURN_CLASSES,
+  WINDOWS,
+} from "./gaps.ts";
 
 /**
  * Prior for a tenant with no history, per use class (1, 2, 3-5, 6+ requests): the chance of coming back in
@@ -59,6 +67,22 @@ export const OWN_WEIGHT = 2;
 /** The prior's return probability per window for a use class. */
 export function priorQ(useClass: number): number[] {
   return distributionOf(PRIOR_H[Math.min(Math.max(useClass, 0), PRIOR_H.length - 1)] as readonly number[]);
+}
+
+/**
+ * When a family's head is expected back: the heads table (its use class, the prior scaled by the tenant's
+ * own new heads) with the head's own gaps. Until one of the tenant's heads has come back, only the first
+ * window counts: a write that lasts beyond it (1h) needs evidence that this tenant's heads recur at all,
+ * which a tenant sending a unique system prompt per request never gives (second sight, for the hour).
+ */
+export function headDistribution(heads: FamilyGaps, turns: number, own: ArrayLike<number>): number[] {
+  const q = returnDistribution({ turns, own, family: heads, tenant: null }, scaledPrior(heads, HEAD_PRIOR_H));
+  return heads.returns.some((n) => n > 0) ? q : q.map((x, j) => (j === 0 ? x : 0));
+}
+
+/** A new head's return distribution before its tenant's heads table holds anything. */
+export function headPriorQ(): number[] {
+  return headDistribution(emptyFamily(), 1, []);
 }
 
 /** Discrete-time hazards (chance of coming back in window j given not yet) from a return distribution. */

@@ -1,4 +1,5 @@
 import { TTL_MS } from "../economics/breakEven.ts";
+import { headPriorQ } from "./hazard.ts";
 import type { Outlook, PrefixState } from "./types.ts";
 
 /**
@@ -17,13 +18,14 @@ export interface Reuse {
  * Priors for what the tracker has not learned yet (no outlook: a tracker that has not answered), named so
  * they can be argued with. Provenance: the first half of the Mooncake conversation trace (training half,
  * bench/economics/fit.ts), not the half the report shows.
- * - A head (tools + system) is shared by design across the requests of an app: on first sight it is given
- *   an even chance of a read within 5 minutes, above the 0.28 a 5m write needs.
+ * - A head (tools + system): the heads prior the tracker's outlook starts from (`HEAD_PRIOR_H`, fitted on the
+ *   training data's heads by `fit.ts --heads`), so a plan made before the tracker answers matches one made
+ *   after.
  * - A conversation that already has an assistant turn is being continued.
  * - A first request's own tail is rarely sent again: kept below the 0.28 break-even, so it is not written.
  */
 export const PRIORS = {
-  head: { p5m: 0.5, p1h: 0.6, once: false },
+  head: reuseFromWindows(headPriorQ(), false),
   continuingTail: { p5m: 0.7, p1h: 0.85, once: true },
   firstTurnTail: { p5m: 0.2, p1h: 0.25, once: true },
 } as const satisfies Record<string, Reuse>;

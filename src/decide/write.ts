@@ -66,20 +66,20 @@ export function chooseTtl(m: ModelInfo, reuse: Reuse, allow1h: boolean, size: Wr
       });
     }
   } else {
-    options.push({
-      ttl: "5m",
-      lasting: "5m",
-      gain: size.added * (save * expectedReads(reuse.p5m, reuse.once) - writePremium(m, "5m")),
-    });
-    if (allow1h)
-      options.push({
-        ttl: "1h",
-        lasting: "1h",
-        gain: size.added * (save * expectedReads(reuse.p1h, reuse.once) - writePremium(m, "1h")),
-      });
+    // Per use of the entry: each use reads with the chance of a return within the TTL and rewrites
+    // otherwise. A 1h entry outlives more uses than a 5m one, so per write it would be credited with uses a
+    // 5m entry meets again after rewriting.
+    const perUse = (p: number, ttl: WriteTtl) => {
+      if (reuse.once) return save * expectedReads(p, true) - writePremium(m, ttl);
+      const q = Math.min(Math.max(p, 0), 1);
+      return save * q - writePremium(m, ttl) * (1 - q);
+    };
+    options.push({ ttl: "5m", lasting: "5m", gain: size.added * perUse(reuse.p5m, "5m") });
+    if (allow1h) options.push({ ttl: "1h", lasting: "1h", gain: size.added * perUse(reuse.p1h, "1h") });
   }
   let best: TtlChoice | null = null;
-  for (const o of options) if (o.gain > 0 && (!best || o.gain > best.gain)) best = o;
+  // A tie (within rounding: a head that never lapses either way) keeps the cheaper write, listed first.
+  for (const o of options) if (o.gain > 0 && (!best || o.gain > best.gain + 1e-9 * size.added)) best = o;
   return best;
 }
 

@@ -11,7 +11,7 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { HEAD_PRIOR_H, returnDistribution, scaledPrior } from "../decide/hazard.ts";
+import { headDistribution, returnDistribution } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
 
 /** The last chain positions of a conversation's latest request, the last first: where a write at its end sits. */
@@ -172,15 +172,10 @@ export class Conversations {
       tenant: tenantTable,
     });
     const heads = this.store.get(headKey(family));
-    const headsTable = this.store.family(HEADS_TABLE);
-    const head = returnDistribution(
-      {
-        turns: (heads?.turns ?? 0) + 1,
-        own: heads?.own ?? emptyOwn(),
-        family: headsTable,
-        tenant: null,
-      },
-      scaledPrior(headsTable, HEAD_PRIOR_H),
+    const head = headDistribution(
+      this.store.family(HEADS_TABLE),
+      (heads?.turns ?? 0) + 1,
+      heads?.own ?? emptyOwn(),
     );
     return { tail, head, reach: reachOf(familyTable, tenantTable) };
   }

@@ -79,8 +79,8 @@ describe("the head of a family", () => {
   it("a new head is written at first, and no longer after a handful of heads that never came back", () => {
     const c = fresh();
     const firstHead = reuseOf.head(undefined, 0, c.outlook("c0", "h0"));
-    // The fitted head prior: heads of the training workloads came back within the hour.
-    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("1h");
+    // Written, but not for the hour: none of the tenant's heads has come back yet.
+    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("5m");
     // Ten requests, each with a unique 3,000-token system prompt (a new family), six minutes apart.
     for (let k = 0; k < 10; k++) request(c, `c${k}`, `h${k}`, k * 6 * MIN);
     request(c, "later", "h-later", 70 * MIN);
