@@ -162,22 +162,38 @@ export class Conversations {
    * stand after that request. What the planner reads in place of fixed priors.
    */
   outlook(conversation: string, family: string): Outlook {
+    return this.outlooks(conversation, family).outlook;
+  }
+
+  /**
+   * The outlook of `conversation` and that of a conversation of `family` not seen yet (what a tracker answer
+   * carries), sharing the head's distribution and the tables they read.
+   */
+  outlooks(conversation: string, family: string): { outlook: Outlook; familyOutlook: Outlook } {
     const row = this.store.get(conversation);
-    const familyTable = this.store.family(row?.family ?? family);
+    const familyTable = this.store.family(family);
+    const rowTable = row && row.family !== family ? this.store.family(row.family) : familyTable;
     const tenantTable = this.store.family(TENANT_TABLE);
-    const tail = returnDistribution({
-      turns: (row?.turns ?? 0) + 1,
-      own: row?.own ?? emptyOwn(),
-      family: familyTable,
-      tenant: tenantTable,
-    });
+    const tail = (turns: number, own: ArrayLike<number>, table: FamilyGaps) =>
+      returnDistribution({ turns, own, family: table, tenant: tenantTable });
     const heads = this.store.get(headKey(family));
     const head = headDistribution(
       this.store.family(HEADS_TABLE),
       (heads?.turns ?? 0) + 1,
       heads?.own ?? emptyOwn(),
     );
-    return { tail, head, reach: reachOf(familyTable, tenantTable) };
+    return {
+      outlook: {
+        tail: tail((row?.turns ?? 0) + 1, row?.own ?? emptyOwn(), rowTable),
+        head,
+        reach: reachOf(rowTable, tenantTable),
+      },
+      familyOutlook: {
+        tail: tail(1, emptyOwn(), familyTable),
+        head,
+        reach: reachOf(familyTable, tenantTable),
+      },
+    };
   }
 }
 

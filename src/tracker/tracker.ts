@@ -144,8 +144,7 @@ export class Tracker extends DurableObject<Env> {
     const value: LookupAnswer = {
       states,
       ...planFacts(this.#planInputs, s, nowMs),
-      outlook: this.#conversations.outlook(s.conversation ?? "", s.family),
-      familyOutlook: this.#conversations.outlook("", s.family),
+      ...this.#conversations.outlooks(s.conversation ?? "", s.family),
     };
     if (previous !== undefined) value.previousMessageId = previous;
     return { ok: true, value };
@@ -331,12 +330,7 @@ export class Tracker extends DurableObject<Env> {
         counted,
         ...(r.messageId ? { previousMessageId: r.messageId } : {}),
         ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
-        ...(r.conversation !== null
-          ? {
-              outlook: this.#conversations.outlook(r.conversation, r.family as string),
-              familyOutlook: this.#conversations.outlook("", r.family as string),
-            }
-          : {}),
+        ...(r.conversation !== null ? this.#conversations.outlooks(r.conversation, r.family as string) : {}),
         states: complete
           ? states
           : lookupPrefixes(
