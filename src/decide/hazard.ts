@@ -6,6 +6,7 @@ import {
   type Standing,
   TURN_CLASSES,
   WINDOWS,
+  windowOf,
 } from "./gaps.ts";
 
 /**
@@ -71,18 +72,42 @@ export function priorQ(useClass: number): number[] {
 
 /**
  * When a family's head is expected back: the heads table (its use class, the prior scaled by the tenant's
- * own new heads) with the head's own gaps. Until one of the tenant's heads has come back, only the first
- * window counts: a write that lasts beyond it (1h) needs evidence that this tenant's heads recur at all,
- * which a tenant sending a unique system prompt per request never gives (second sight, for the hour).
+ * own new heads) with the head's own gaps.
  */
 export function headDistribution(heads: FamilyGaps, turns: number, own: ArrayLike<number>): number[] {
-  const q = returnDistribution({ turns, own, family: heads, tenant: null }, scaledPrior(heads, HEAD_PRIOR_H));
-  return heads.returns.some((n) => n > 0) ? q : q.map((x, j) => (j === 0 ? x : 0));
+  return returnDistribution({ turns, own, family: heads, tenant: null }, scaledPrior(heads, HEAD_PRIOR_H));
+}
+
+/** Whether any of the tenant's heads has come back (what a head's write beyond the first window needs). */
+export function headsCameBack(heads: FamilyGaps): boolean {
+  return heads.returns.some((n) => n > 0);
+}
+
+/**
+ * A head's distribution before any evidence that the tenant's heads recur: only the first window counts. A
+ * write that lasts beyond it (1h) needs a head of this tenant to have come back, which a tenant sending a
+ * unique system prompt per request never gives (second sight, for the hour).
+ */
+export function untilHeadsReturn(q: readonly number[]): number[] {
+  return q.map((x, j) => (j === 0 ? x : 0));
+}
+
+/**
+ * `q` (a distribution `returnDistribution` blended with `ownGaps` of the prefix's own gaps) with one more own
+ * gap of `idleMs`: the idle time a request ends by coming back, known when it is planned, before the tracker
+ * records it. The chance of coming back at all is taken as `q`'s total (exact unless own gaps lie beyond the
+ * horizon); a gap beyond it only takes its share of the mass out of every window.
+ */
+export function withOwnGap(q: readonly number[], ownGaps: number, idleMs: number): number[] {
+  const pReturn = q.reduce((a, b) => a + b, 0);
+  const j = windowOf(idleMs);
+  const w = Math.max(ownGaps, 0) + OWN_WEIGHT;
+  return q.map((x, i) => (x * w + (i === j ? pReturn : 0)) / (w + 1));
 }
 
 /** A new head's return distribution before its tenant's heads table holds anything. */
 export function headPriorQ(): number[] {
-  return headDistribution(emptyFamily(), 1, []);
+  return untilHeadsReturn(headDistribution(emptyFamily(), 1, []));
 }
 
 /** Discrete-time hazards (chance of coming back in window j given not yet) from a return distribution. */

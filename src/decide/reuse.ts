@@ -1,5 +1,5 @@
 import { TTL_MS } from "../economics/breakEven.ts";
-import { headPriorQ } from "./hazard.ts";
+import { headPriorQ, untilHeadsReturn, withOwnGap } from "./hazard.ts";
 import type { Outlook, PrefixState } from "./types.ts";
 
 /**
@@ -69,15 +69,20 @@ export function either(a: Reuse, b: Reuse): Reuse {
 /** What a request's positions are worth keeping: the estimates every planner asks for. */
 export const reuseOf = {
   /**
-   * The stable head (tools + system): its own history, else what the tenant's heads have shown (the
-   * outlook), else the prior; raised by the family's request rate.
+   * The stable head (tools + system): what the tenant's heads have shown (the outlook), else its own
+   * history, else the prior; raised by the family's request rate. A head seen before is coming back with
+   * this very request, after the idle time it shows: evidence, known before the tracker records it, that the
+   * tenant's heads recur and of when this one does.
    */
-  head(state: PrefixState | undefined, familyRatePerMin: number, outlook?: Outlook): Reuse {
-    const learned = outlook
-      ? reuseFromWindows(outlook.head, false)
-      : state && state.seen > 0
-        ? reuseFromState(state, false)
-        : PRIORS.head;
+  head(state: PrefixState | undefined, familyRatePerMin: number, outlook?: Outlook, nowMs?: number): Reuse {
+    const back = state !== undefined && state.seen > 0;
+    let learned: Reuse;
+    if (outlook) {
+      let q = outlook.headsBack || back ? outlook.head : untilHeadsReturn(outlook.head);
+      if (back && nowMs !== undefined && nowMs > state.lastSeenMs)
+        q = withOwnGap(q, outlook.headGaps, nowMs - state.lastSeenMs);
+      learned = reuseFromWindows(q, false);
+    } else learned = back ? reuseFromState(state, false) : PRIORS.head;
     return either(learned, reuseFromRate(familyRatePerMin));
   },
   /**

@@ -28,6 +28,10 @@ export interface PrefixState {
  */
 export interface Outlook {
   head: readonly number[];
+  /** Whether a head of the tenant has come back: until one has, only `head`'s first window counts. */
+  headsBack: boolean;
+  /** How many of the family's head's own gaps `head` blends (what one more gap weighs against). */
+  headGaps: number;
   tail: readonly number[];
   /** Index k: the share of returns that sent again the position k places before the previous request's last. */
   reach: readonly number[];

@@ -111,7 +111,7 @@ export function planAnthropic(
   const tail = lastIndex(segs, (_s, i) => eligible(i));
   const seen = lastIndex(segs, (_s, i) => i > warm && eligible(i) && (stateAt(i)?.seen ?? 0) >= 1);
 
-  const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook);
+  const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook, ctx.nowMs);
   const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook);
   const seenReuse = seen === head ? headReuse : reuseOf.seen(stateAt(seen));
   // Where the family's returns have been seen to continue from: the request's last position, or one a little
@@ -240,9 +240,11 @@ export function planAnthropic(
     chosen.push({ segment: warm, ttl: entryTtl(stateAt(warm)), role: "read", tokens: tokensAt(warm) });
   }
   // A position seen before inside the written range costs nothing to mark, and the next request that shares
-  // it (the same history with another last message) reads it instead of rewriting everything.
+  // it (the same history with another last message) reads it instead of rewriting everything. The head is
+  // marked below, for as long as its own traffic says.
   if (
     seen > warm &&
+    seen !== head &&
     seen <= extent &&
     !chosen.some((c) => c.segment === seen) &&
     chosen.length < slots &&

@@ -43,7 +43,12 @@ const validWindows = (w: readonly number[]): boolean =>
   w.length > 0 && w.every((x) => Number.isFinite(x) && x >= 0 && x <= 1);
 
 function validOutlook(o: Outlook): boolean {
-  return validWindows(o.head) && validWindows(o.tail);
+  return (
+    validWindows(o.head) &&
+    validWindows(o.tail) &&
+    typeof o.headsBack === "boolean" &&
+    Number.isFinite(o.headGaps)
+  );
 }
 
 /** Which request a lookup is for: its family, conversation and model. */

@@ -65,7 +65,7 @@ export function planOpenAI(
     }
   }
   const headState = stateOf(head);
-  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin, ctx.outlook);
+  const headReuse = reuseOf.head(headState, ctx.familyRatePerMin, ctx.outlook, ctx.nowMs);
   const last = a.segments.length - 1;
   const tailReuse = reuseOf.tail(stateOf(last), a.continues, ctx.outlook);
   const headTokens = head >= 0 ? tokensAt(head) : 0;

@@ -11,7 +11,7 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { headDistribution, returnDistribution } from "../decide/hazard.ts";
+import { headDistribution, headsCameBack, returnDistribution } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
 
 /** The last chain positions of a conversation's latest request, the last first: where a write at its end sits. */
@@ -177,20 +177,23 @@ export class Conversations {
     const tail = (turns: number, own: ArrayLike<number>, table: FamilyGaps) =>
       returnDistribution({ turns, own, family: table, tenant: tenantTable });
     const heads = this.store.get(headKey(family));
-    const head = headDistribution(
-      this.store.family(HEADS_TABLE),
-      (heads?.turns ?? 0) + 1,
-      heads?.own ?? emptyOwn(),
-    );
+    const headsTable = this.store.family(HEADS_TABLE);
+    const head = headDistribution(headsTable, (heads?.turns ?? 0) + 1, heads?.own ?? emptyOwn());
+    const headsBack = headsCameBack(headsTable);
+    const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
     return {
       outlook: {
         tail: tail((row?.turns ?? 0) + 1, row?.own ?? emptyOwn(), rowTable),
         head,
+        headsBack,
+        headGaps,
         reach: reachOf(rowTable, tenantTable),
       },
       familyOutlook: {
         tail: tail(1, emptyOwn(), familyTable),
         head,
+        headsBack,
+        headGaps,
         reach: reachOf(familyTable, tenantTable),
       },
     };

@@ -132,6 +132,21 @@ describe("planAnthropic with tracker state", () => {
     ).toBe("5m");
   });
 
+  it("marks a head seen before for as long as its own traffic says, not for the tail's TTL", () => {
+    const a = analyze(conversation(3));
+    const known = new Map<string, PrefixState>([
+      [
+        a.segments[a.headEnd]?.hash as string,
+        { tokens: 2700, seen: 4, lastSeenMs: ctx.nowMs - 20 * 60_000, cachedUntilMs: null, ttl: null },
+      ],
+    ]);
+    // A head used every 20 minutes (1h pays), in a conversation whose tail is written for 5 minutes.
+    const plan = planAnthropic(a, known, { ...ctx, familyRatePerMin: 0.05 });
+    const head = plan.breakpoints.find((b) => b.segment === a.headEnd);
+    expect(head).toMatchObject({ role: "head", ttl: "1h" });
+    expect(plan.breakpoints.find((b) => b.role === "tail")?.ttl).toBe("5m");
+  });
+
   it("writes a recurring request's tail once it has been seen before (second sight)", () => {
     const body = {
       model: "claude-sonnet-4-5",

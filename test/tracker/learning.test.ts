@@ -109,6 +109,39 @@ describe("a head seen before", () => {
   });
 });
 
+describe("a head coming back with this request is evidence before the tracker records it", () => {
+  it("opens the hour for a new tenant's head that returns after its 5m entry lapsed", () => {
+    const c = fresh();
+    // A new tenant: one document asked about at 0 and again at 8 minutes. None of its heads has come back
+    // yet as far as the tracker knows, so the outlook alone counts only the first window.
+    request(c, "q0", "doc", 0);
+    const outlook = c.outlook("q1", "doc");
+    expect(outlook.headsBack).toBe(false);
+    const state = { tokens: 50_000, seen: 1, lastSeenMs: 0, cachedUntilMs: null, ttl: null };
+    const now = reuseOf.head(state, 0, outlook, 8 * MIN);
+    expect(bestTtl(SONNET, 50_000, now, true)).toBe("1h");
+    // The same head unseen (a first sight) stays within the first window: no hour without evidence.
+    const unseen = reuseOf.head(undefined, 0, outlook, 8 * MIN);
+    expect(unseen.p1h).toBeCloseTo(unseen.p5m, 9);
+    expect(bestTtl(SONNET, 50_000, unseen, true)).not.toBe("1h");
+  });
+
+  it("counts the idle time it ends as one more of the head's own gaps", () => {
+    const c = fresh();
+    // A head that came back within a minute twice: its own gaps say "soon".
+    for (const at of [0, 0.5 * MIN, 1 * MIN]) request(c, `q${at}`, "h", at);
+    const outlook = c.outlook("next", "h");
+    const state = { tokens: 6_000, seen: 3, lastSeenMs: 1 * MIN, cachedUntilMs: null, ttl: null };
+    const soon = reuseOf.head(state, 0, outlook, 1.5 * MIN);
+    const late = reuseOf.head(state, 0, outlook, 10 * MIN);
+    // Coming back after 9 idle minutes moves the next return's mass out of the first window.
+    expect(late.p5m).toBeLessThan(soon.p5m - 0.1);
+    expect(late.windows?.[1] ?? 0).toBeGreaterThan((soon.windows?.[1] ?? 0) + 0.1);
+    // Without the time of this request, the head's outlook is what the tracker last said.
+    expect(reuseOf.head(state, 0, outlook).p5m).toBeCloseTo(outlook.head[0] as number, 9);
+  });
+});
+
 describe("misses on heads teach the whole head prior", () => {
   it("unique system prompts stop being written once the first windows close, not an hour later", () => {
     const c = fresh();
