@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NEW_TOKEN_EFFECT } from "../../src/decide/reuse.ts";
 import type { ReplayResult } from "./engine.ts";
+import { fitSizes, trainingTraces } from "./fit-sizes.ts";
 import { loadTrace } from "./load.ts";
 import { costBars, cumulativeLines, gapHistogram, hitRateLines } from "./plots.ts";
 import { ANTHROPIC_STYLE, type PriceTableName } from "./prices.ts";
@@ -243,6 +245,12 @@ async function runAll(list: readonly { key: string }[]): Promise<Map<string, Sui
 
 async function main(): Promise<void> {
   const started = performance.now();
+  // A constant the report depends on must be what its committed fit gives on the training data.
+  const fitted = fitSizes(trainingTraces());
+  if (fitted.join() !== NEW_TOKEN_EFFECT.join())
+    throw new Error(
+      `bench/economics: NEW_TOKEN_EFFECT is [${NEW_TOKEN_EFFECT.join(", ")}] but node bench/economics/fit-sizes.ts fits [${fitted.join(", ")}]`,
+    );
   const full = head(loadTrace(TRACE));
   // Reported: the second half; the priors were fitted on the first (split.ts, fit.ts).
   const trace = testHalf(full);

@@ -33,6 +33,43 @@ export const PRIORS = {
 // Gap shares when a prefix recurs (Mooncake conversation trace), used as a one-observation prior.
 const GAP_PRIOR = { within5m: 0.786, within1h: 0.99 };
 
+/**
+ * Lower bounds (prompt tokens) of the classes of a request's new tokens: beyond the longest prefix known and
+ * beyond its head.
+ */
+export const NEW_TOKEN_CLASSES: readonly number[] = [0, 1024, 4096, 16384];
+
+/**
+ * How a request's new tokens move the chance that its whole prompt is sent again, per class of
+ * `NEW_TOKEN_CLASSES`, relative to the tenant's level (which its tables learn): a request that adds a long
+ * document is followed less often than one that adds a question. Fitted by `node bench/economics/fit-sizes.ts`
+ * on the training data only (the Mooncake training half and the synthetic workloads' training seeds),
+ * stratified by workload.
+ */
+export const NEW_TOKEN_EFFECT: readonly number[] = [1.04, 1.06, 0.72, 0.67];
+
+/** A new tail's reuse given how many new tokens its request brings (see `NEW_TOKEN_EFFECT`). */
+export function byNewTokens(reuse: Reuse, newTokens: number): Reuse {
+  let c = 0;
+  for (let i = 1; i < NEW_TOKEN_CLASSES.length; i++) if (newTokens >= (NEW_TOKEN_CLASSES[i] as number)) c = i;
+  return scaledReuse(reuse, NEW_TOKEN_EFFECT[c] ?? 1);
+}
+
+/** `reuse` with its chances of coming back scaled by `f` (at most certain). */
+export function scaledReuse(reuse: Reuse, f: number): Reuse {
+  if (f === 1) return reuse;
+  const windows = reuse.windows?.map((q) => q * f);
+  const total = windows ? windows.reduce((a, b) => a + b, 0) : 0;
+  const cap = total > 1 ? 1 / total : 1;
+  const out: Reuse = {
+    p5m: Math.min(1, reuse.p5m * f * (windows ? cap : 1)),
+    p1h: Math.min(1, reuse.p1h * f * (windows ? cap : 1)),
+    once: reuse.once,
+  };
+  if (windows) out.windows = windows.map((q) => q * cap);
+  return out;
+}
+
 /** Reuse of a prefix the tracker has seen: how often it recurs, and how its gaps fall. */
 export function reuseFromState(state: PrefixState, once: boolean): Reuse {
   const again = state.seen / (state.seen + 1);

@@ -1,4 +1,4 @@
-import { type Reuse, reuseOf } from "../decide/reuse.ts";
+import { byNewTokens, type Reuse, reuseOf, scaledReuse } from "../decide/reuse.ts";
 import { bestTtl, chooseTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { modelInfo } from "../economics/models.ts";
@@ -119,16 +119,24 @@ export function planAnthropic(
   const hashed = segs.flatMap((s, i) => (s.hash !== undefined ? [i] : []));
   const reach = ctx.outlook?.reach;
   const fromEnd = (k: number): number => hashed.at(-1 - k) ?? -1;
-  const tailOption =
-    reach && tail === fromEnd(0) && !(stateAt(tail)?.seen ?? 0)
-      ? scaled(tailReuse, reach[0] ?? 0)
-      : tailReuse;
+  // A new tail is judged by the tokens its request brings beyond the longest prefix the tracker knows and
+  // beyond the head (judged by its own traffic).
+  const longestKnown = Math.max(
+    a.headEnd,
+    lastIndex(segs, (_s, i) => (stateAt(i)?.seen ?? 0) > 0),
+  );
+  const newTokens = tokensAt(segs.length - 1) - (longestKnown >= 0 ? tokensAt(longestKnown) : 0);
+  const newTail = byNewTokens(reuseOf.tail(undefined, a.continues, ctx.outlook), newTokens);
+  const tailKnown = (stateAt(tail)?.seen ?? 0) > 0;
+  const tailOption = tailKnown
+    ? tailReuse
+    : scaled(newTail, reach && tail === fromEnd(0) ? (reach[0] ?? 0) : 1);
   const before: { at: number; reuse: Reuse }[] = [];
   if (reach)
     for (let k = 1; k < reach.length; k++) {
       const at = fromEnd(k);
       if (at >= 0 && eligible(at) && at !== tail && at !== seen && !(stateAt(at)?.seen ?? 0))
-        before.push({ at, reuse: scaled(reuseOf.tail(undefined, a.continues, ctx.outlook), reach[k] ?? 0) });
+        before.push({ at, reuse: scaled(newTail, reach[k] ?? 0) });
     }
 
   // The write extent: the furthest candidate whose own reuse pays for writing it beyond what is read anyway.
@@ -349,8 +357,5 @@ function expectation(tokensAt: (i: number) => number, warm: number, last: number
 
 /** A reuse estimate for a position only a share of the returns send again. */
 function scaled(r: Reuse, share: number): Reuse {
-  const k = Math.min(Math.max(share, 0), 1);
-  const out: Reuse = { p5m: r.p5m * k, p1h: r.p1h * k, once: r.once };
-  if (r.windows) out.windows = r.windows.map((w) => w * k);
-  return out;
+  return scaledReuse(r, Math.min(Math.max(share, 0), 1));
 }

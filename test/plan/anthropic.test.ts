@@ -147,6 +147,36 @@ describe("planAnthropic with tracker state", () => {
     expect(plan.breakpoints.find((b) => b.role === "tail")?.ttl).toBe("5m");
   });
 
+  it("judges a new tail by the tokens its request brings: a long pasted document less than a question", () => {
+    const outlook = {
+      head: [0.9, ...new Array<number>(11).fill(0)],
+      headsBack: true,
+      headGaps: 0,
+      // The family's conversations come back within 5 minutes 35 % of the time: a 5m tail write pays
+      // (break-even 0.28) unless the request's new tokens say otherwise.
+      tail: [0.35, ...new Array<number>(11).fill(0)],
+      reach: [1, 1, 1],
+    };
+    const planFor = (last: string) => {
+      const body = conversation(3);
+      (body.messages as Json[]).splice(-1, 1, { role: "user", content: last });
+      const a = analyze(body);
+      const history = a.segments.length - 2;
+      const known = new Map<string, PrefixState>([
+        [
+          a.segments[history]?.hash as string,
+          { tokens: 8000, seen: 1, lastSeenMs: ctx.nowMs - 60_000, cachedUntilMs: null, ttl: null },
+        ],
+      ]);
+      return { a, plan: planAnthropic(a, known, { ...ctx, outlook }) };
+    };
+    const question = planFor("And the next one?");
+    const document = planFor(LONG.repeat(8)); // about 18K new tokens
+    const last = (p: ReturnType<typeof planFor>) => p.a.segments.length - 1;
+    expect(question.plan.breakpoints.some((b) => b.segment === last(question))).toBe(true);
+    expect(document.plan.breakpoints.some((b) => b.segment === last(document))).toBe(false);
+  });
+
   it("writes a recurring request's tail once it has been seen before (second sight)", () => {
     const body = {
       model: "claude-sonnet-4-5",

@@ -1,0 +1,89 @@
+import { join } from "node:path";
+import { NEW_TOKEN_CLASSES } from "../../src/decide/reuse.ts";
+import { loadTrace } from "./load.ts";
+import { trainingHalf } from "./split.ts";
+import { syntheticWorkloads } from "./synthetic.ts";
+import { BLOCK_TOKENS, type Trace } from "./trace.ts";
+
+/**
+ * `node bench/economics/fit-sizes.ts`: fits `NEW_TOKEN_EFFECT` of src/decide/reuse.ts on training data only
+ * (the Mooncake training half and each synthetic workload's training seed; never what the report shows) and
+ * prints the literal to paste there. No Stoker decision enters: from the traces alone, each request's new
+ * tokens (those beyond the longest prefix any earlier request sent, and beyond its head: a head is judged
+ * by its own traffic) and whether a later request sends its
+ * whole prefix again (through its last full block) within 5 minutes. A workload's level is its own (the
+ * tenant's tables learn it), so the effect of a size class is stratified by workload: its returns over what
+ * each workload's own return rate expected of the same requests. Classes with fewer than `MIN_EXPECTED`
+ * expected returns keep 1.
+ */
+
+const MIN_EXPECTED = 50;
+const WINDOW_MS = 300_000;
+
+function classOfNew(tokens: number): number {
+  let c = 0;
+  for (let i = 1; i < NEW_TOKEN_CLASSES.length; i++) if (tokens >= (NEW_TOKEN_CLASSES[i] as number)) c = i;
+  return c;
+}
+
+/** Per class: requests and returns within 5 minutes, for one trace. */
+export function sizeCounts(trace: Trace, headBlocks = 1): { n: number[]; returns: number[] } {
+  const n = NEW_TOKEN_CLASSES.map(() => 0);
+  const returns = NEW_TOKEN_CLASSES.map(() => 0);
+  const sentAt = new Map<string, number[]>();
+  for (const r of trace.requests)
+    r.ids.forEach((id, k) => {
+      const key = `${k}:${id}`;
+      const times = sentAt.get(key);
+      if (times) times.push(r.atMs);
+      else sentAt.set(key, [r.atMs]);
+    });
+  const seen = new Set<number>();
+  for (const r of trace.requests) {
+    let known = 0;
+    while (known < r.ids.length && seen.has(r.ids[known] as number)) known++;
+    known = Math.max(known, Math.min(headBlocks, r.ids.length));
+    for (const id of r.ids) seen.add(id);
+    const full = Math.min(r.ids.length, Math.floor(r.inputTokens / BLOCK_TOKENS));
+    if (full <= known) continue; // nothing new through a full block: nothing a write would add
+    const c = classOfNew(r.inputTokens - known * BLOCK_TOKENS);
+    const back = (sentAt.get(`${full - 1}:${r.ids[full - 1]}`) ?? []).some(
+      (t) => t > r.atMs && t - r.atMs <= WINDOW_MS,
+    );
+    n[c] = (n[c] ?? 0) + 1;
+    if (back) returns[c] = (returns[c] ?? 0) + 1;
+  }
+  return { n, returns };
+}
+
+/** The stratified effect per class: returns over the returns each trace's own rate expected. */
+export function fitSizes(traces: readonly { trace: Trace; headBlocks?: number }[]): number[] {
+  const seen = NEW_TOKEN_CLASSES.map(() => 0);
+  const expected = NEW_TOKEN_CLASSES.map(() => 0);
+  for (const t of traces) {
+    const c = sizeCounts(t.trace, t.headBlocks);
+    const total = c.n.reduce((a, b) => a + b, 0);
+    if (total === 0) continue;
+    const rate = c.returns.reduce((a, b) => a + b, 0) / total;
+    for (let i = 0; i < NEW_TOKEN_CLASSES.length; i++) {
+      seen[i] = (seen[i] ?? 0) + (c.returns[i] ?? 0);
+      expected[i] = (expected[i] ?? 0) + (c.n[i] ?? 0) * rate;
+    }
+  }
+  return seen.map((s, i) =>
+    (expected[i] ?? 0) < MIN_EXPECTED ? 1 : Math.round((s / (expected[i] as number)) * 100) / 100,
+  );
+}
+
+/** The training traces, each with its head (Mooncake: block 0; a synthetic workload: its shared head). */
+export function trainingTraces(): { trace: Trace; headBlocks?: number }[] {
+  return [
+    { trace: trainingHalf(loadTrace(join(import.meta.dirname, "../data/mooncake_conversation.jsonl"))) },
+    ...syntheticWorkloads("training").map((w) => ({ trace: w.trace, headBlocks: w.rootPosition })),
+  ];
+}
+
+if (import.meta.main) {
+  const effect = fitSizes(trainingTraces());
+  console.log(`export const NEW_TOKEN_EFFECT: readonly number[] = [${effect.join(", ")}];`);
+}
