@@ -3,7 +3,7 @@
 // samples, so the latency figures are taken without it).
 // Samples are attributed to the nearest Stoker source file on the stack (from the bundle's source map),
 // so a native call (a SQLite exec, a stream read) counts for the code that made it.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { basename } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -167,6 +167,8 @@ export async function profileStoker(
   requests: number,
   load: () => Promise<void>,
   intervalUs = 200,
+  topN = 8,
+  rawOut?: string,
 ): Promise<Breakdown> {
   const session = await Session.open(inspectorPort);
   try {
@@ -176,8 +178,9 @@ export async function profileStoker(
     await load();
     await sleep(200); // the last record lands after its response
     const profile = await session.stop();
+    if (rawOut) writeFileSync(rawOut, JSON.stringify(profile));
     const map = new SourceMap(JSON.parse(readFileSync(sourceMapPath, "utf8")));
-    return summarizeProfile(profile, map, basename(sourceMapPath, ".map"), requests, intervalUs);
+    return summarizeProfile(profile, map, basename(sourceMapPath, ".map"), requests, intervalUs, topN);
   } finally {
     session.close();
   }
@@ -189,6 +192,7 @@ function summarizeProfile(
   bundleName: string,
   requests: number,
   intervalUs: number,
+  topN: number,
 ): Breakdown {
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -244,7 +248,7 @@ function summarizeProfile(
   >;
   const top = [...byFn]
     .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
+    .slice(0, topN)
     .map(([fn, us]) => ({ fn, ms: us / 1000 / requests }));
   return {
     perRequest,

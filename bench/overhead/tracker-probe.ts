@@ -64,6 +64,7 @@ export async function runCell(
   cell: Cell,
   seed: number,
   runId: string,
+  onRecord?: (body: Buffer) => void,
 ): Promise<CellResult> {
   const tenant = `ovh-${cell.kind}-${cell.upstream}-${cell.tokens}-${runId}`.slice(0, 64);
   const ns = `ovh-tr-${tenant}`;
@@ -183,6 +184,7 @@ export async function runCell(
         config.models,
       );
       const recordBody = Buffer.from(JSON.stringify(record));
+      onRecord?.(recordBody);
       const [rec, diff] = await paired("/t/record", recordBody);
       const ok = JSON.parse(rec.body) as RpcResult<{ counted: boolean }>;
       if (!ok.ok || !ok.value.counted) r.failures.push(`record: ${rec.body.slice(0, 200)}`);

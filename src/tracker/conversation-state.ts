@@ -33,7 +33,8 @@ export interface ConversationStore {
   /** One more turn at `at`, with the conversation's new own histogram and ends. */
   update(conversation: string, at: number, own: number[], ends: Ends): void;
   family(family: string): FamilyGaps;
-  saveFamily(family: string, table: FamilyGaps, at: number): void;
+  /** Stores each table (by family) as of `at`. */
+  saveFamilies(tables: ReadonlyMap<string, FamilyGaps>, at: number): void;
   /** Conversations whose last request lies in (fromMs, toMs], counted per family and turns. */
   idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[];
   sweptAt(): number | null;
@@ -70,8 +71,17 @@ export class Conversations {
    */
   noteRequest(conversation: string, family: string, at: number, positions: readonly string[] = []): void {
     const ends: Ends = positions.slice(-REACH_DEPTH).reverse();
-    this.#note(conversation, family, at, [family, TENANT_TABLE], ends, new Set(positions));
-    this.#note(headKey(family), HEADS_TABLE, at, [HEADS_TABLE], NO_ENDS, null);
+    // The tables both notes change are stored together, in one write.
+    const changed = new Map<string, FamilyGaps>();
+    this.#note(conversation, family, at, [family, TENANT_TABLE], ends, new Set(positions), changed);
+    this.#note(headKey(family), HEADS_TABLE, at, [HEADS_TABLE], NO_ENDS, null, changed);
+    this.#store(changed, at);
+  }
+
+  #store(changed: Map<string, FamilyGaps>, at: number): void {
+    if (changed.size === 0) return;
+    this.store.saveFamilies(changed, at);
+    changed.clear();
   }
 
   #note(
@@ -81,6 +91,7 @@ export class Conversations {
     tables: readonly string[],
     ends: Ends,
     sent: ReadonlySet<string> | null,
+    changed: Map<string, FamilyGaps>,
   ): void {
     const row = this.store.get(conversation);
     if (!row) {
@@ -91,6 +102,8 @@ export class Conversations {
     const swept = this.store.sweptAt() ?? Number.NEGATIVE_INFINITY;
     const returnWindow = windowOf(gap, this.#windowMs);
     for (const name of tables) {
+      // A table changed and not yet stored is stored before it is read again (never, while names differ).
+      if (changed.has(name)) this.#store(changed, at);
       const table = this.store.family(name);
       // Windows that closed after the last sweep: the sweep will not see them (the last use moves now).
       for (let j = 0; j < Math.min(returnWindow, WINDOWS); j++)
@@ -101,7 +114,7 @@ export class Conversations {
           table,
           row.ends.map((h) => sent.has(h)),
         );
-      this.store.saveFamily(name, table, at);
+      changed.set(name, table);
     }
     this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs), ends);
   }
@@ -132,7 +145,7 @@ export class Conversations {
         if (r.family !== HEADS_TABLE) noteSurvived(table(TENANT_TABLE), r.turns, j, r.n);
       }
     }
-    for (const [family, t] of tables) this.store.saveFamily(family, t, nowMs);
+    this.store.saveFamilies(tables, nowMs);
     this.store.setSweptAt(nowMs);
   }
 

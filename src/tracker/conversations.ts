@@ -23,68 +23,110 @@ export class SqlConversationStore implements ConversationStore {
   readonly #sql: SqlStorage;
   /** When the last sweep ran (meta `idle_swept`), once read: only `setSweptAt` writes it. */
   #swept: number | null | undefined;
+  /** Rows held for one record (`hold`): by key, null where the table has none. */
+  #held: { rows: Map<string, ConversationRow | null>; families: Map<string, ArrayBuffer | null> } | null =
+    null;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
   }
 
-  /** The stored sweep time is gone (rolled back, or the storage deleted): read it again next time. */
-  forgetSweep(): void {
+  /** What was stored is gone (rolled back, or the storage deleted): read the sweep time and rows again. */
+  forget(): void {
     this.#swept = undefined;
+    this.#held = null;
+  }
+
+  /**
+   * From here until `release`, rows read or written are kept in memory and read from there: for one record,
+   * during which nothing else writes these tables, so each row is read once (the answer's outlooks read
+   * again what the update just wrote). Bounded by what one record touches.
+   */
+  hold(): void {
+    this.#held = { rows: new Map(), families: new Map() };
+  }
+
+  release(): void {
+    this.#held = null;
   }
 
   get(conversation: string): ConversationEntry | undefined {
-    const row = this.#sql
-      .exec<ConversationRow>(
-        "SELECT family, turns, last_at, own, ends FROM conversations WHERE conversation = ?",
-        conversation,
-      )
-      .toArray()[0];
-    return (
-      row && {
-        family: row.family,
-        turns: row.turns,
-        lastAt: row.last_at,
-        own: decodeOwn(row.own),
-        ends: decodeEnds(row.ends),
-      }
-    );
+    const held = this.#held?.rows;
+    let row = held?.get(conversation);
+    if (row === undefined) {
+      row =
+        this.#sql
+          .exec<ConversationRow>(
+            "SELECT family, turns, last_at, own, ends FROM conversations WHERE conversation = ?",
+            conversation,
+          )
+          .toArray()[0] ?? null;
+      held?.set(conversation, row);
+    }
+    if (row === null) return undefined;
+    return {
+      family: row.family,
+      turns: row.turns,
+      lastAt: row.last_at,
+      own: decodeOwn(row.own),
+      ends: decodeEnds(row.ends),
+    };
   }
 
   insert(conversation: string, family: string, at: number, ends: Ends): void {
+    const encoded = encodeEnds(ends);
     this.#sql.exec(
       "INSERT INTO conversations (conversation, family, turns, last_at, own, ends) VALUES (?, ?, 1, ?, NULL, ?)",
       conversation,
       family,
       at,
-      encodeEnds(ends),
+      encoded,
     );
+    this.#held?.rows.set(conversation, { family, turns: 1, last_at: at, own: null, ends: encoded });
   }
 
   update(conversation: string, at: number, own: number[], ends: Ends): void {
+    const bytes = blob(encodeOwn(own));
+    const encoded = encodeEnds(ends);
     this.#sql.exec(
       "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ?, ends = ? WHERE conversation = ?",
       at,
-      blob(encodeOwn(own)),
-      encodeEnds(ends),
+      bytes,
+      encoded,
       conversation,
     );
+    const held = this.#held?.rows;
+    const row = held?.get(conversation);
+    // A row not held stays unknown (read when asked); a row held as absent was not updated.
+    if (held && row)
+      held.set(conversation, { ...row, turns: row.turns + 1, last_at: at, own: bytes, ends: encoded });
   }
 
   family(family: string): FamilyGaps {
-    const stored = this.#sql
-      .exec<{ survival: ArrayBuffer }>("SELECT survival FROM family_gaps WHERE family = ?", family)
-      .toArray()[0];
-    return decodeFamily(stored?.survival ?? null);
+    const held = this.#held?.families;
+    let survival = held?.get(family);
+    if (survival === undefined) {
+      survival =
+        this.#sql
+          .exec<{ survival: ArrayBuffer }>("SELECT survival FROM family_gaps WHERE family = ?", family)
+          .toArray()[0]?.survival ?? null;
+      held?.set(family, survival);
+    }
+    return decodeFamily(survival);
   }
 
-  saveFamily(family: string, table: FamilyGaps, at: number): void {
-    this.#sql.exec(
-      "INSERT INTO family_gaps (family, at, survival) VALUES (?, ?, ?) ON CONFLICT (family) DO UPDATE SET at = excluded.at, survival = excluded.survival",
-      family,
-      at,
-      blob(encodeFamily(table)),
-    );
+  saveFamilies(tables: ReadonlyMap<string, FamilyGaps>, at: number): void {
+    const rows = [...tables].map(([family, table]) => [family, blob(encodeFamily(table))] as const);
+    // One statement per FAMILIES_PER_WRITE tables: three bound values each, at most 100 per statement.
+    for (let i = 0; i < rows.length; i += FAMILIES_PER_WRITE) {
+      const chunk = rows.slice(i, i + FAMILIES_PER_WRITE);
+      this.#sql.exec(
+        `INSERT INTO family_gaps (family, at, survival) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}
+           ON CONFLICT (family) DO UPDATE SET at = excluded.at, survival = excluded.survival`,
+        ...chunk.flatMap(([family, bytes]) => [family, at, bytes]),
+      );
+    }
+    for (const [family, bytes] of rows) this.#held?.families.set(family, bytes);
   }
 
   idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[] {
@@ -117,6 +159,7 @@ export class SqlConversationStore implements ConversationStore {
 
   /** Drops the oldest conversations and families beyond the caps. */
   trim(maxConversations: number, maxFamilies: number): void {
+    this.#held = null;
     this.#sql.exec(
       "DELETE FROM conversations WHERE conversation IN (SELECT conversation FROM conversations ORDER BY last_at DESC LIMIT -1 OFFSET ?)",
       maxConversations,
@@ -127,6 +170,8 @@ export class SqlConversationStore implements ConversationStore {
     );
   }
 }
+
+const FAMILIES_PER_WRITE = 32;
 
 /** SQLite bindings take an ArrayBuffer, not a view. */
 function blob(bytes: Uint8Array): ArrayBuffer {

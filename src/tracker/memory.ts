@@ -85,8 +85,8 @@ export class MemoryConversationStore implements ConversationStore {
     return decodeFamily(this.#families.get(family) ?? null);
   }
 
-  saveFamily(family: string, table: FamilyGaps): void {
-    this.#families.set(family, encodeFamily(table));
+  saveFamilies(tables: ReadonlyMap<string, FamilyGaps>): void {
+    for (const [family, table] of tables) this.#families.set(family, encodeFamily(table));
   }
 
   idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[] {

@@ -20,7 +20,7 @@ import { registry } from "../keepalive/registry.ts";
 import type { GeminiCacheRef } from "../plan/gemini.ts";
 import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
-import { diagnose, listBusters } from "./busters-store.ts";
+import { diagnose, listBusters, RecentChains } from "./busters-store.ts";
 import { Conversations } from "./conversation-state.ts";
 import { SqlConversationStore } from "./conversations.ts";
 import {
@@ -93,6 +93,7 @@ export class Tracker extends DurableObject<Env> {
   readonly #keepalive: KeepaliveStore;
   readonly #state: DecisionState;
   readonly #planInputs: SqlPlanInputStore;
+  readonly #chains = new RecentChains();
   #recordsSinceHousekeeping = 0;
   #reportedWake: number | null | undefined;
   #alarmAt: number | null | undefined;
@@ -307,22 +308,44 @@ export class Tracker extends DurableObject<Env> {
         states,
       );
       // Only answered requests keep a chain: a rejected one (any model name a client made up) would add lineages.
-      if (r.chain && r.result === "ok" && r.status >= 200 && r.status < 300) diagnose(sql, r, excerpts);
+      if (r.chain && r.result === "ok" && r.status >= 200 && r.status < 300)
+        diagnose(sql, r, excerpts, this.#chains);
     };
+    // The rows the update reads and writes are held in memory for the answer's outlooks, until the answer
+    // is built (no await meanwhile: nothing else writes them).
+    this.#conversationStore.hold();
+    let answer: RpcResult<RecordAnswer>;
     try {
-      this.ctx.storage.transactionSync(apply);
-    } catch (err) {
-      this.#conversationStore.forgetSweep(); // rolled back with the rest: read the stored time again
-      throw err;
-    }
-    if (++this.#recordsSinceHousekeeping >= HOUSEKEEPING_EVERY) {
-      this.#recordsSinceHousekeeping = 0;
-      this.#housekeeping(r.at);
+      try {
+        this.ctx.storage.transactionSync(apply);
+      } catch (err) {
+        // Rolled back with the rest: what is held in memory is read again.
+        this.#conversationStore.forget();
+        this.#chains.forget();
+        throw err;
+      }
+      if (++this.#recordsSinceHousekeeping >= HOUSEKEEPING_EVERY) {
+        this.#recordsSinceHousekeeping = 0;
+        this.#housekeeping(r.at);
+      }
+      answer = tracked ? this.#recorded(r, counted, facts, states) : { ok: true, value: { counted } };
+    } finally {
+      this.#conversationStore.release();
     }
     if (counted && capture) await this.#reschedule(true);
-    if (!tracked) return { ok: true, value: { counted } };
-    // What the positions now hold, as a lookup at the request's start would answer: from the values the
-    // update wrote, or read back when it did not write them all (a retried record).
+    return answer;
+  }
+
+  /**
+   * What the positions of a tracked record now hold, as a lookup at the request's start would answer: from
+   * the values the update wrote, or read back when it did not write them all (a retried record).
+   */
+  #recorded(
+    r: RecordRequest,
+    counted: boolean,
+    facts: PlanFacts | null,
+    states: LookupResult,
+  ): RpcResult<RecordAnswer> {
     const complete = r.positions.every((p) => p.hash in states);
     return {
       ok: true,
@@ -334,7 +357,7 @@ export class Tracker extends DurableObject<Env> {
         states: complete
           ? states
           : lookupPrefixes(
-              sql,
+              this.ctx.storage.sql,
               r.positions.map((p) => p.hash),
               r.at,
             ),
@@ -467,7 +490,8 @@ export class Tracker extends DurableObject<Env> {
     this.#keepaliveSettings = undefined;
     this.#tenantRemembered = false;
     this.#tenantId = undefined;
-    this.#conversationStore.forgetSweep();
+    this.#conversationStore.forget();
+    this.#chains.forget();
     migrate(this.ctx.storage.sql);
     // The tombstone: this scope is never used again (a new creation of the id gets a new generation).
     this.ctx.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('deleted_at', ?)", String(Date.now()));
@@ -631,6 +655,7 @@ export class Tracker extends DurableObject<Env> {
 
   #housekeeping(nowMs: number): void {
     const sql = this.ctx.storage.sql;
+    this.#chains.forget(); // lineages' chains are trimmed below
     sql.exec("DELETE FROM requests WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
     sql.exec("DELETE FROM rescues WHERE at < ?", nowMs - LIMITS.requestsRetentionMs);
     sql.exec("DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?", LIMITS.requests);
