@@ -23,6 +23,12 @@ export const GEMINI_CACHES_V7 = [
 // delete it at the provider on its own once returns stop paying its storage (gemini-review.ts).
 export const GEMINI_CACHES_V8 = [`ALTER TABLE gemini_caches ADD COLUMN headers TEXT`];
 
+// v9: the review reads live caches by expiry (gemini-review.ts) on every reschedule: without an index it
+// sorted the whole table (up to 10,000 rows) each time.
+export const GEMINI_CACHES_V9 = [
+  `CREATE INDEX IF NOT EXISTS gemini_caches_expire ON gemini_caches (expire_at)`,
+];
+
 /** A cache Stoker holds for the tenant, as the edge plans with it. */
 export interface GeminiCacheState extends GeminiCacheRef {
   expireAt: number;
@@ -204,6 +210,12 @@ export function validName(name: unknown): name is string {
   return typeof name === "string" && NAME.test(name);
 }
 
+/** The live caches soonest to expire, with their prefixes' history: read on every reschedule (v9's index). */
+export const REVIEWABLE_SQL = `SELECT c.name, c.hash, c.model, c.tokens, c.expire_at, c.last_use, c.created_at, c.headers,
+              p.seen, p.first_seen, p.last_seen
+         FROM gemini_caches c LEFT JOIN prefixes p ON p.hash = c.hash
+        WHERE c.expire_at > ? ORDER BY c.expire_at LIMIT ?`;
+
 /** A live cache with what its review weighs: its prefix's history and the headers to address it by. */
 export interface ReviewedCache {
   name: string;
@@ -232,14 +244,7 @@ export function reviewable(sql: SqlStorage, nowMs: number, limit: number): Revie
       first_seen: number | null;
       last_seen: number | null;
       headers: string | null;
-    }>(
-      `SELECT c.name, c.hash, c.model, c.tokens, c.expire_at, c.last_use, c.created_at, c.headers,
-              p.seen, p.first_seen, p.last_seen
-         FROM gemini_caches c LEFT JOIN prefixes p ON p.hash = c.hash
-        WHERE c.expire_at > ? ORDER BY c.expire_at LIMIT ?`,
-      nowMs,
-      limit,
-    )
+    }>(REVIEWABLE_SQL, nowMs, limit)
     .toArray()
     .map((r) => ({
       name: r.name,

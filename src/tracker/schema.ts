@@ -1,4 +1,4 @@
-import { GEMINI_CACHES_V7, GEMINI_CACHES_V8 } from "./gemini-caches.ts";
+import { GEMINI_CACHES_V7, GEMINI_CACHES_V8, GEMINI_CACHES_V9 } from "./gemini-caches.ts";
 
 const V1 = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -179,6 +179,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   V6,
   GEMINI_CACHES_V7,
   GEMINI_CACHES_V8,
+  GEMINI_CACHES_V9,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
