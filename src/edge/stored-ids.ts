@@ -43,9 +43,6 @@ function equal(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** Keys whose ids name objects Stoker never hands out (their APIs are not proxied), refused under the shared key. */
-const NEVER_GIVEN = ["file_id", "conversation"] as const;
-
 /**
  * Checks a request's stored-object ids under the shared key: throws OpenAI's 400 for a `previous_response_id`
  * without this tenant's tag, or any `file_id` (at any depth) or `conversation`; returns the provider's

@@ -1,4 +1,3 @@
-import type { CompatUpstreamId, Provider } from "../core/provider.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import type { Outlook, PrefixState } from "../plan/types.ts";
 import type { ChainSummary } from "../prefix/diff.ts";

@@ -120,10 +120,10 @@ describe("OpenAI-compatible upstreams through Stoker (openai SDK, baseURL /compa
     expect(d1.cached_tokens).toBe(0);
 
     // No stream_options: OpenRouter ends every stream with usage, so Stoker adds and hides nothing.
-    // biome-ignore lint/suspicious/noExplicitAny: as above.
     const stream = await client.chat.completions.create({
       model,
       stream: true,
+      // biome-ignore lint/suspicious/noExplicitAny: as above.
       messages: messages("Two?") as any,
     });
     let usage: Record<string, unknown> | undefined;
