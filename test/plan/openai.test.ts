@@ -105,6 +105,29 @@ describe("OpenAI Chat", () => {
     expect(planOpenAI(chat(continued), new Map(), ctx).cacheMode).toBeNull();
   });
 
+  it("on GPT-5.6 judges a new tail by the tokens its request brings: a pasted document is not written", () => {
+    const outlook = {
+      head: [0.9, ...new Array<number>(11).fill(0)],
+      headsBack: true,
+      headGaps: 0,
+      tail: [0.35, ...new Array<number>(11).fill(0)],
+      reach: [1, 1, 1],
+    };
+    const turn = (last: string) =>
+      chat({
+        model: "gpt-5.6-terra",
+        messages: [
+          { role: "system", content: SYSTEM },
+          { role: "user", content: "first question" },
+          { role: "assistant", content: "ok" },
+          { role: "user", content: last },
+        ],
+      });
+    const mode = (last: string) => planOpenAI(turn(last), new Map(), { ...ctx, outlook }).cacheMode;
+    expect(mode("and?")).toBeNull(); // the implicit write of the newest message pays
+    expect(mode(SYSTEM.repeat(12))).toBe("explicit"); // about 18K new tokens: it does not
+  });
+
   it("canonicalizes function-call arguments and tool schemas", () => {
     const body = {
       model: "gpt-5.1",
