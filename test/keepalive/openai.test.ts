@@ -10,6 +10,8 @@ const MODEL = "gpt-5.4-mini";
 
 async function twoTurns(model = MODEL, t = freshTenant(), seed = "u") {
   const ns = namespace();
+  // A tenant may have recorded other conversations already: wait for these two records, not any two.
+  const before = (await tracker(t.id).totals()).requests;
   const client = openai(ns, { apiKey: t.key });
   const messages: OpenAI.ChatCompletionMessageParam[] = [
     { role: "system", content: longText(3000, "rules") },
@@ -19,7 +21,7 @@ async function twoTurns(model = MODEL, t = freshTenant(), seed = "u") {
     const reply = await client.chat.completions.create({ model, messages: [...messages] });
     messages.push({ role: "assistant", content: reply.choices[0]?.message.content ?? "" });
   }
-  await totalsAfter(t.id, 2);
+  await totalsAfter(t.id, before + 2);
   const row = (await keepaliveRows(t.id)).find((r) => r.state === "live");
   if (!row) throw new Error("no keepalive candidate after two turns");
   const third = () => {
