@@ -35,8 +35,11 @@ export interface GpuPoolConfig {
 }
 
 export const GPU_DEFAULTS = {
-  /** docs/gpu.md: a backstop under the queue estimate; bench/report/gpu.md sweeps 0.1-1. */
-  epsilon: 0.5,
+  /**
+   * docs/gpu.md: a backstop under the queue estimate. Fitted with `AFFINITY` by `npm run bench:gpu:fit`
+   * (bench/gpu/fit.ts): lowest mean TTFT on the first half of the Mooncake trace.
+   */
+  epsilon: 1,
   prefillTokensPerS: 10_000,
   decodeTokensPerS: 2_000,
   indexTtlMs: 20 * 60_000,

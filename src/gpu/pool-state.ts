@@ -90,8 +90,9 @@ interface Health {
  * spread over two backends fills both caches. Larger values raise the hit rate and, on the Mooncake trace,
  * the mean TTFT a little (bench/report/gpu.md shows the grid).
  */
-// Fitted by `npm run bench:gpu:fit` (bench/gpu/fit.ts): lowest mean TTFT on the first half of the Mooncake trace.
-export const AFFINITY = 2;
+// Fitted by `npm run bench:gpu:fit` (bench/gpu/fit.ts) together with the default ε: lowest mean TTFT on the
+// first half of the Mooncake trace.
+export const AFFINITY = 3;
 /** A lease not finished after this long is dropped (its worker died): it must not hold load forever. */
 export const LEASE_MAX_MS = 15 * 60_000;
 /** First cooldown of a failing backend; doubles per consecutive failure up to COOLDOWN_MAX_MS. */

@@ -174,7 +174,7 @@ describe("GPU_POOLS", () => {
       kvCacheTokens: undefined,
     });
     expect(main?.backends[1]?.url).toBe("https://g/x");
-    expect(main).toMatchObject({ epsilon: 0.5, keepalive: false, usdPerGpuHour: 0 });
+    expect(main).toMatchObject({ epsilon: 1, keepalive: false, usdPerGpuHour: 0 });
     expect(parseGpuPools(undefined).size).toBe(0);
   });
 
