@@ -4,6 +4,7 @@ import { PRIORS } from "../../src/decide/reuse.ts";
 import { describePlan, planAnthropic } from "../../src/plan/index.ts";
 import type { PlanContext, PrefixState } from "../../src/plan/types.ts";
 import { renderAnthropic } from "../../src/upstream/body/index.ts";
+import { outlookWith } from "../support/outlook.ts";
 
 type Json = Record<string, unknown>;
 const ctx: PlanContext = { nowMs: 10_000_000, tenant: { allowRetention24h: false }, familyRatePerMin: 0 };
@@ -148,15 +149,9 @@ describe("planAnthropic with tracker state", () => {
   });
 
   it("judges a new tail by the tokens its request brings: a long pasted document less than a question", () => {
-    const outlook = {
-      head: [0.9, ...new Array<number>(11).fill(0)],
-      headsBack: true,
-      headGaps: 0,
-      // The family's conversations come back within 5 minutes 35 % of the time: a 5m tail write pays
-      // (break-even 0.28) unless the request's new tokens say otherwise.
-      tail: [0.35, ...new Array<number>(11).fill(0)],
-      reach: [1, 1, 1],
-    };
+    // The family's conversations come back within 5 minutes 35 % of the time: a 5m tail write pays
+    // (break-even 0.28) unless the request's new tokens say otherwise.
+    const outlook = outlookWith(0.35);
     const planFor = (last: string) => {
       const body = conversation(3);
       (body.messages as Json[]).splice(-1, 1, { role: "user", content: last });

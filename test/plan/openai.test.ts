@@ -6,6 +6,7 @@ import { describePlan, planOpenAI } from "../../src/plan/index.ts";
 import type { OpenAIPlan, PlanContext } from "../../src/plan/types.ts";
 import { renderOpenAI, tenantScopedCacheKey } from "../../src/upstream/body/index.ts";
 import { chatBody } from "../support/arbitraries.ts";
+import { outlookWith } from "../support/outlook.ts";
 
 type Json = Record<string, unknown>;
 const ctx: PlanContext = { nowMs: 0, tenant: { allowRetention24h: true }, familyRatePerMin: 0 };
@@ -106,13 +107,7 @@ describe("OpenAI Chat", () => {
   });
 
   it("on GPT-5.6 judges a new tail by the tokens its request brings: a pasted document is not written", () => {
-    const outlook = {
-      head: [0.9, ...new Array<number>(11).fill(0)],
-      headsBack: true,
-      headGaps: 0,
-      tail: [0.35, ...new Array<number>(11).fill(0)],
-      reach: [1, 1, 1],
-    };
+    const outlook = outlookWith(0.35);
     const turn = (last: string) =>
       chat({
         model: "gpt-5.6-terra",

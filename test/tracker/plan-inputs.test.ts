@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { HEAD_PRIOR_H } from "../../src/decide/hazard.ts";
 import { countRequest, RATE_TAU_MS, rateAt } from "../../src/tracker/plan-inputs.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
+import { recordRequest } from "../support/records.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 
@@ -31,39 +32,16 @@ describe("a family's request rate", () => {
 const FAMILY = "family-aaaaaaaaaaaa";
 
 function record(tenantId: string, i: number, over: Partial<RecordRequest> = {}): RecordRequest {
-  return {
+  return recordRequest({
     tenantId,
     requestId: `req_inputs_${tenantId}_${i}`,
     at: NOW + i * 1000,
-    upstream: "anthropic",
-    endpoint: "messages",
-    model: "claude-sonnet-4-6",
-    stream: false,
-    keepalive: false,
-    status: 200,
-    result: "ok",
-    usage: {
-      inputTokens: 500,
-      uncachedTokens: 500,
-      cacheReadTokens: 0,
-      cacheWrite5mTokens: 0,
-      cacheWrite1hTokens: 0,
-      outputTokens: 5,
-    },
-    costUsd: 0,
-    costWithoutCacheUsd: 0,
-    ttfbMs: 1,
-    durationMs: 1,
-    plan: null,
     family: FAMILY,
     conversation: `conversation-${i}-aaaaaaa`,
     estimatedTokens: 1000,
     positions: [{ hash: `position-${i}-aaaaaaaa`, tokens: 1000, breakpoint: null }],
-    chain: null,
-    pricing: { inputPerToken: 3e-6, cacheRead: 0.1 },
-    capture: null,
     ...over,
-  };
+  });
 }
 
 describe("the tracker's lookup and record answers", () => {

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { RecordRequest } from "../../src/tracker/types.ts";
+import { recordRequest } from "../support/records.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 
@@ -9,39 +10,16 @@ const FAMILY = "family-diag-aaaaaaaa";
 const MODEL = "claude-sonnet-4-6";
 
 function record(tenantId: string, i: number, over: Partial<RecordRequest> = {}): RecordRequest {
-  return {
+  return recordRequest({
     tenantId,
     requestId: `req_diag_${tenantId}_${i}`,
     at: NOW + i * 1000,
-    upstream: "anthropic",
-    endpoint: "messages",
     model: MODEL,
-    stream: false,
-    keepalive: false,
-    status: 200,
-    result: "ok",
-    usage: {
-      inputTokens: 500,
-      uncachedTokens: 500,
-      cacheReadTokens: 0,
-      cacheWrite5mTokens: 0,
-      cacheWrite1hTokens: 0,
-      outputTokens: 5,
-    },
-    costUsd: 0,
-    costWithoutCacheUsd: 0,
-    ttfbMs: 1,
-    durationMs: 1,
-    plan: null,
     family: FAMILY,
     conversation: "conversation-diag-aaaa",
-    estimatedTokens: 500,
     positions: [{ hash: `position-diag-${i}-aaaa`, tokens: 500, breakpoint: null }],
-    chain: null,
-    pricing: { inputPerToken: 3e-6, cacheRead: 0.1 },
-    capture: null,
     ...over,
-  };
+  });
 }
 
 const scope = (conversation?: string) => ({ family: FAMILY, model: MODEL, conversation });

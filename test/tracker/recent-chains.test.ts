@@ -4,6 +4,7 @@ import { mulberry32 } from "../../bench/economics/synthetic.ts";
 import type { ChainSummary } from "../../src/prefix/diff.ts";
 import { diagnose, RecentChains } from "../../src/tracker/busters-store.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
+import { recordRequest } from "../support/records.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { tracker } from "../support/tracker.ts";
 
@@ -40,17 +41,11 @@ function sequence(seed: number, n: number): RecordRequest[] {
     const input = 4000 + Math.floor(rng() * 4000);
     const read = miss ? Math.floor(input * rng() * 0.4) : Math.floor(input * (0.6 + rng() * 0.4));
     const segments = 6 + Math.floor(rng() * 10);
-    return {
+    return recordRequest({
       tenantId: "t",
       requestId: `req_chains_${seed}_${i}`,
       at,
-      upstream: "anthropic",
-      endpoint: "messages",
       model: rng() < 0.7 ? "claude-sonnet-4-6" : "claude-haiku-4-5",
-      stream: false,
-      keepalive: false,
-      status: 200,
-      result: "ok",
       usage: {
         inputTokens: input,
         uncachedTokens: input - read,
@@ -59,19 +54,10 @@ function sequence(seed: number, n: number): RecordRequest[] {
         cacheWrite1hTokens: 0,
         outputTokens: 5,
       },
-      costUsd: 0,
-      costWithoutCacheUsd: 0,
-      ttfbMs: 1,
-      durationMs: 1,
-      plan: null,
       family: "family-recent-chains",
-      conversation: null,
       estimatedTokens: input,
-      positions: [],
       chain: chain(segments, miss ? Math.floor(rng() * segments) : segments, i),
-      pricing: { inputPerToken: 3e-6, cacheRead: 0.1 },
-      capture: null,
-    };
+    });
   });
 }
 
