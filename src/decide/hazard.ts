@@ -5,6 +5,7 @@ import {
   type GapHistory,
   type Standing,
   TURN_CLASSES,
+  WINDOW_MS,
   WINDOWS,
   windowOf,
 } from "./gaps.ts";
@@ -98,9 +99,14 @@ export function untilHeadsReturn(q: readonly number[]): number[] {
  * records it. The chance of coming back at all is taken as `q`'s total (exact unless own gaps lie beyond the
  * horizon); a gap beyond it only takes its share of the mass out of every window.
  */
-export function withOwnGap(q: readonly number[], ownGaps: number, idleMs: number): number[] {
+export function withOwnGap(
+  q: readonly number[],
+  ownGaps: number,
+  idleMs: number,
+  windowMs: number = WINDOW_MS,
+): number[] {
   const pReturn = q.reduce((a, b) => a + b, 0);
-  const j = windowOf(idleMs);
+  const j = windowOf(idleMs, windowMs);
   const w = Math.max(ownGaps, 0) + OWN_WEIGHT;
   return q.map((x, i) => (x * w + (i === j ? pReturn : 0)) / (w + 1));
 }

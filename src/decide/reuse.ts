@@ -117,7 +117,7 @@ export const reuseOf = {
     if (outlook) {
       let q = outlook.headsBack || back ? outlook.head : untilHeadsReturn(outlook.head);
       if (back && nowMs !== undefined && nowMs > state.lastSeenMs)
-        q = withOwnGap(q, outlook.headGaps, nowMs - state.lastSeenMs);
+        q = withOwnGap(q, outlook.headGaps, nowMs - state.lastSeenMs, outlook.windowMs);
       learned = reuseFromWindows(q, false);
     } else learned = back ? reuseFromState(state, false) : PRIORS.head;
     return either(learned, reuseFromRate(familyRatePerMin));

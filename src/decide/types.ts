@@ -32,6 +32,8 @@ export interface Outlook {
   headsBack: boolean;
   /** How many of the family's head's own gaps `head` blends (what one more gap weighs against). */
   headGaps: number;
+  /** Width of the windows (the deploy's 5m TTL; shorter where ANTHROPIC_CACHE_TTL_SECONDS says so). */
+  windowMs: number;
   tail: readonly number[];
   /** Index k: the share of returns that sent again the position k places before the previous request's last. */
   reach: readonly number[];

@@ -47,7 +47,8 @@ function validOutlook(o: Outlook): boolean {
     validWindows(o.head) &&
     validWindows(o.tail) &&
     typeof o.headsBack === "boolean" &&
-    Number.isFinite(o.headGaps)
+    Number.isFinite(o.headGaps) &&
+    o.windowMs > 0
   );
 }
 

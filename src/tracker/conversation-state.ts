@@ -200,6 +200,7 @@ export class Conversations {
         head,
         headsBack,
         headGaps,
+        windowMs: this.#windowMs,
         reach: reachOf(rowTable, tenantTable),
       },
       familyOutlook: {
@@ -207,6 +208,7 @@ export class Conversations {
         head,
         headsBack,
         headGaps,
+        windowMs: this.#windowMs,
         reach: reachOf(familyTable, tenantTable),
       },
     };

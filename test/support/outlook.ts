@@ -9,6 +9,7 @@ export function outlookWith(tail5m: number): Outlook {
     head: [0.9, ...new Array<number>(11).fill(0)],
     headsBack: true,
     headGaps: 0,
+    windowMs: 300_000,
     tail: [tail5m, ...new Array<number>(11).fill(0)],
     reach: [1, 1, 1],
   };

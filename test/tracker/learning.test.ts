@@ -142,6 +142,21 @@ describe("a head coming back with this request is evidence before the tracker re
   });
 });
 
+describe("a deploy with a shorter TTL", () => {
+  it("counts the idle time a head's request ends in the tracker's windows, not in 5-minute ones", () => {
+    // ANTHROPIC_CACHE_TTL_SECONDS=60: the tracker's windows are a minute wide.
+    const c = new Conversations(new MemoryConversationStore(), MIN);
+    for (const at of [0, 0.25 * MIN, 0.5 * MIN]) request(c, `q${at}`, "h", at);
+    const outlook = c.outlook("next", "h");
+    expect(outlook.windowMs).toBe(MIN);
+    const state = { tokens: 6_000, seen: 3, lastSeenMs: 0.5 * MIN, cachedUntilMs: null, ttl: null };
+    const soon = reuseOf.head(state, 0, outlook, 0.75 * MIN);
+    // Back after 2.5 idle minutes: the third one-minute window.
+    const late = reuseOf.head(state, 0, outlook, 3 * MIN);
+    expect(late.windows?.[2] ?? 0).toBeGreaterThan((soon.windows?.[2] ?? 0) + 0.1);
+  });
+});
+
 describe("misses on heads teach the whole head prior", () => {
   it("unique system prompts stop being written once the first windows close, not an hour later", () => {
     const c = fresh();
