@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { NEW_TOKEN_CLASSES } from "../../src/decide/reuse.ts";
+import { NEW_TOKEN_CLASSES, newTokenClass } from "../../src/decide/reuse.ts";
 import { loadTrace } from "./load.ts";
 import { trainingHalf } from "./split.ts";
 import { syntheticWorkloads } from "./synthetic.ts";
@@ -19,12 +19,6 @@ import { BLOCK_TOKENS, type Trace } from "./trace.ts";
 
 const MIN_EXPECTED = 50;
 const WINDOW_MS = 300_000;
-
-function classOfNew(tokens: number): number {
-  let c = 0;
-  for (let i = 1; i < NEW_TOKEN_CLASSES.length; i++) if (tokens >= (NEW_TOKEN_CLASSES[i] as number)) c = i;
-  return c;
-}
 
 /** Per class: requests and returns within 5 minutes, for one trace. */
 export function sizeCounts(trace: Trace, headBlocks = 1): { n: number[]; returns: number[] } {
@@ -46,7 +40,7 @@ export function sizeCounts(trace: Trace, headBlocks = 1): { n: number[]; returns
     for (const id of r.ids) seen.add(id);
     const full = Math.min(r.ids.length, Math.floor(r.inputTokens / BLOCK_TOKENS));
     if (full <= known) continue; // nothing new through a full block: nothing a write would add
-    const c = classOfNew(r.inputTokens - known * BLOCK_TOKENS);
+    const c = newTokenClass(r.inputTokens - known * BLOCK_TOKENS);
     const back = (sentAt.get(`${full - 1}:${r.ids[full - 1]}`) ?? []).some(
       (t) => t > r.atMs && t - r.atMs <= WINDOW_MS,
     );

@@ -48,11 +48,11 @@ export const NEW_TOKEN_CLASSES: readonly number[] = [0, 1024, 4096, 16384];
  */
 export const NEW_TOKEN_EFFECT: readonly number[] = [1.04, 1.06, 0.72, 0.67];
 
-/** A new tail's reuse given how many new tokens its request brings (see `NEW_TOKEN_EFFECT`). */
-export function byNewTokens(reuse: Reuse, newTokens: number): Reuse {
+/** The class of `NEW_TOKEN_CLASSES` a request's new tokens fall in. */
+export function newTokenClass(newTokens: number): number {
   let c = 0;
   for (let i = 1; i < NEW_TOKEN_CLASSES.length; i++) if (newTokens >= (NEW_TOKEN_CLASSES[i] as number)) c = i;
-  return scaledReuse(reuse, NEW_TOKEN_EFFECT[c] ?? 1);
+  return c;
 }
 
 /** `reuse` with its chances of coming back scaled by `f` (at most certain). */
@@ -124,12 +124,22 @@ export const reuseOf = {
   },
   /**
    * The request's own tail, read at most once (the next turn supersedes it): its own history, else when the
-   * family's conversations at this turn have come back (the outlook), else the prior.
+   * family's conversations at this turn have come back (the outlook), else the prior; a new tail scaled by
+   * the tokens its request brings (`NEW_TOKEN_EFFECT`, `newTokensOf`).
    */
-  tail(state: PrefixState | undefined, continues: boolean, outlook?: Outlook): Reuse {
+  tail(
+    state: PrefixState | undefined,
+    continues: boolean,
+    outlook: Outlook | undefined,
+    newTokens: number,
+  ): Reuse {
     if (state && state.seen > 0) return reuseFromState(state, true);
-    if (outlook) return reuseFromWindows(outlook.tail, true);
-    return continues ? PRIORS.continuingTail : PRIORS.firstTurnTail;
+    const learned = outlook
+      ? reuseFromWindows(outlook.tail, true)
+      : continues
+        ? PRIORS.continuingTail
+        : PRIORS.firstTurnTail;
+    return scaledReuse(learned, NEW_TOKEN_EFFECT[newTokenClass(newTokens)] ?? 1);
   },
   /** A position seen before: only its own history says anything (undefined when it has none). */
   seen(state: PrefixState | undefined): Reuse | undefined {

@@ -1,8 +1,9 @@
-import { byNewTokens, type Reuse, reuseOf, scaledReuse } from "../decide/reuse.ts";
+import { type Reuse, reuseOf, scaledReuse } from "../decide/reuse.ts";
 import { bestTtl, chooseTtl, chooseWrite, type WriteOption } from "../decide/write.ts";
 import type { WriteTtl } from "../economics/breakEven.ts";
 import { modelInfo } from "../economics/models.ts";
 import type { Analysis, CacheTtl, Segment } from "../prefix/types.ts";
+import { newTokensOf } from "./new-tokens.ts";
 import type { AnthropicPlan, PlanContext, PlannedBreakpoint, PrefixState } from "./types.ts";
 
 /** At most this many breakpoints per request, the client's and the automatic one included. */
@@ -112,25 +113,19 @@ export function planAnthropic(
   const seen = lastIndex(segs, (_s, i) => i > warm && eligible(i) && (stateAt(i)?.seen ?? 0) >= 1);
 
   const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook, ctx.nowMs);
-  const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook);
+  const newTokens = newTokensOf(a, (i) => (stateAt(i)?.seen ?? 0) > 0, tokensAt);
+  const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook, newTokens);
   const seenReuse = seen === head ? headReuse : reuseOf.seen(stateAt(seen));
   // Where the family's returns have been seen to continue from: the request's last position, or one a little
   // before it (a next turn that replaces the last message). Each is worth its share of the returns.
   const hashed = segs.flatMap((s, i) => (s.hash !== undefined ? [i] : []));
   const reach = ctx.outlook?.reach;
   const fromEnd = (k: number): number => hashed.at(-1 - k) ?? -1;
-  // A new tail is judged by the tokens its request brings beyond the longest prefix the tracker knows and
-  // beyond the head (judged by its own traffic).
-  const longestKnown = Math.max(
-    a.headEnd,
-    lastIndex(segs, (_s, i) => (stateAt(i)?.seen ?? 0) > 0),
-  );
-  const newTokens = tokensAt(segs.length - 1) - (longestKnown >= 0 ? tokensAt(longestKnown) : 0);
-  const newTail = byNewTokens(reuseOf.tail(undefined, a.continues, ctx.outlook), newTokens);
-  const tailKnown = (stateAt(tail)?.seen ?? 0) > 0;
-  const tailOption = tailKnown
-    ? tailReuse
-    : scaled(newTail, reach && tail === fromEnd(0) ? (reach[0] ?? 0) : 1);
+  const newTail = reuseOf.tail(undefined, a.continues, ctx.outlook, newTokens);
+  const tailOption =
+    reach && tail === fromEnd(0) && !(stateAt(tail)?.seen ?? 0)
+      ? scaled(tailReuse, reach[0] ?? 0)
+      : tailReuse;
   const before: { at: number; reuse: Reuse }[] = [];
   if (reach)
     for (let k = 1; k < reach.length; k++) {

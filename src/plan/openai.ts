@@ -1,7 +1,8 @@
 import { chooseOpenAIWrites, chooseRetention, shardCount } from "../decide/openai.ts";
-import { byNewTokens, reuseOf } from "../decide/reuse.ts";
+import { reuseOf } from "../decide/reuse.ts";
 import { modelInfo } from "../economics/models.ts";
 import type { Analysis, Segment } from "../prefix/types.ts";
+import { newTokensOf } from "./new-tokens.ts";
 import type { OpenAIPlan, PlanContext, PrefixState } from "./types.ts";
 
 /**
@@ -67,21 +68,8 @@ export function planOpenAI(
   const headState = stateOf(head);
   const headReuse = reuseOf.head(headState, ctx.familyRatePerMin, ctx.outlook, ctx.nowMs);
   const last = a.segments.length - 1;
-  const lastState = stateOf(last);
-  // A new tail is judged by the tokens its request brings beyond the head and the longest prefix known.
-  let longestKnown = a.headEnd;
-  for (let i = last; i > longestKnown; i--)
-    if ((stateOf(i)?.seen ?? 0) > 0) {
-      longestKnown = i;
-      break;
-    }
-  const tailReuse =
-    (lastState?.seen ?? 0) > 0
-      ? reuseOf.tail(lastState, a.continues, ctx.outlook)
-      : byNewTokens(
-          reuseOf.tail(undefined, a.continues, ctx.outlook),
-          tokensAt(last) - (longestKnown >= 0 ? tokensAt(longestKnown) : 0),
-        );
+  const newTokens = newTokensOf(a, (i) => (stateOf(i)?.seen ?? 0) > 0, tokensAt);
+  const tailReuse = reuseOf.tail(stateOf(last), a.continues, ctx.outlook, newTokens);
   const headTokens = head >= 0 ? tokensAt(head) : 0;
   const pays = chooseOpenAIWrites(m, head >= 0 ? { tokens: headTokens, reuse: headReuse } : null, {
     tokens: Math.max(tokensAt(last) - headTokens, 0),
