@@ -70,6 +70,16 @@ export async function runSuite(
   const clients: ClientPolicy[] = (api === "anthropic" ? anthropicClients(info) : openAIClients(info)).filter(
     (c) => !opts.baselines || opts.baselines.has(c.key),
   );
+  const stoker = (o: { name: string; answers?: boolean }) =>
+    replayWorker(trace, {
+      api,
+      mapping,
+      model,
+      headFallback,
+      // A tenant with this much traffic sets a ping budget to match; the default ($5/day) would bind.
+      keepalive: { maxUsdPerDay: 1e9, ...opts.keepalive },
+      ...o,
+    });
   type Step = {
     key: string;
     kind: PolicyKind;
@@ -90,17 +100,21 @@ export async function runSuite(
       key: "stoker",
       kind: "stoker",
       label: "Stoker",
-      run: () =>
-        replayWorker(trace, {
-          api,
-          mapping,
-          model,
-          headFallback,
-          // A tenant with this much traffic sets a ping budget to match; the default ($5/day) would bind.
-          keepalive: { maxUsdPerDay: 1e9, ...opts.keepalive },
-          name: "Stoker (the worker's own path)",
-        }),
+      run: () => stoker({ name: "Stoker (the worker's own path)" }),
     },
+    // Where the workload says how answers end (agent loops with tools), what that signal is worth: the same
+    // worker with the answers' ends withheld.
+    ...(trace.requests.some((r) => r.answer !== undefined)
+      ? [
+          {
+            key: "stoker_no_answers",
+            kind: "stoker" as const,
+            label: "Stoker, not told how answers end",
+            run: () =>
+              stoker({ answers: false, name: "Stoker, not told how answers end (tool call or reply)" }),
+          },
+        ]
+      : []),
     ...(opts.yardstick && api === "anthropic"
       ? [
           {

@@ -78,17 +78,19 @@ class Builder {
     return id;
   }
   /** A request whose prompt is the first `input` tokens of stream `s`. */
-  request(s: Stream, atMs: number, input: number, output: number): void {
+  request(s: Stream, atMs: number, input: number, output: number, answer?: "tool" | "reply"): void {
     const full = Math.floor(input / BLOCK_TOKENS);
     const ids: number[] = [];
     for (let i = 0; i < full; i++) ids.push(this.blockId(s, i));
     if (input % BLOCK_TOKENS !== 0) ids.push(this.nextId++);
-    this.lines.push({
+    const line: TraceLine = {
       timestamp: Math.round(atMs),
       input_length: input,
       output_length: output,
       hash_ids: ids,
-    });
+    };
+    if (answer) line.answer = answer;
+    this.lines.push(line);
   }
   trace(): Trace {
     return traceFromLines(this.lines);
@@ -123,6 +125,51 @@ export function agentLoop(seed = 1): Workload {
   return {
     name: "Agent loop",
     generator: `seed ${seed}: 50 sessions starting uniformly in the first 80 min, each on a shared 20,000-token tools + system head plus a 500-3,000-token task; 3-8 bursts of 4-20 tool calls 2-8 s apart (each call adds 150-600 tokens), bursts separated by human pauses uniform in 3-15 min (+50-500 tokens)`,
+    trace: b.trace(),
+    rootPosition: Math.floor(HEAD / BLOCK_TOKENS),
+  };
+}
+
+/**
+ * Agent with tools: each answer either calls a tool (the client runs it and sends the result back) or replies
+ * to the person, who writes again after a pause, or leaves. Tool runs are heavy-tailed: most take seconds,
+ * builds and test runs a minute or two, a long build or a permission prompt waiting on a person 3 to 15
+ * minutes. The trace says how each answer ends (`answer`), as a provider's `stop_reason` does.
+ */
+export function agentTools(seed = 7): Workload {
+  const rng = new Rng(seed);
+  const b = new Builder();
+  const HEAD = 16_000;
+  const TOOL = 0.85;
+  const STAY = 0.6;
+  const head = b.stream();
+  const toolRun = (): number => {
+    const x = rng.next();
+    if (x < 0.8) return rng.lognormal(4, 0.8) * S;
+    if (x < 0.95) return rng.lognormal(90, 0.6) * S;
+    return rng.uniform(3, 15) * MIN;
+  };
+  for (let k = 0; k < 60; k++) {
+    const s = b.stream(head, HEAD);
+    let t = rng.uniform(0, 90 * MIN);
+    let len = HEAD + rng.int(300, 2000);
+    for (let n = 0; n < 80; n++) {
+      const tool = rng.next() < TOOL;
+      b.request(s, t, len, rng.int(50, 400), tool ? "tool" : "reply");
+      if (tool) {
+        t += toolRun();
+        len += rng.int(200, 3000);
+        continue;
+      }
+      if (rng.next() >= STAY) break;
+      t += Math.min(rng.lognormal(3 * 60, 1), 60 * 60) * S;
+      len += rng.int(100, 800) + rng.int(20, 400);
+    }
+  }
+  b.lines.sort((x, y) => x.timestamp - y.timestamp);
+  return {
+    name: "Agent with tools",
+    generator: `seed ${seed}: 60 sessions starting uniformly in the first 90 min on a shared 16,000-token tools + system head plus a 300-2,000-token task; each answer calls a tool with chance ${TOOL} (the result adds 200-3,000 tokens; the tool runs lognormal median 4 s for 80 % of calls, lognormal median 90 s for 15 %, uniform 3-15 min for 5 %), else replies; after a reply the person writes again with chance ${STAY} (think time lognormal, median 3 min, σ 1, at most 1 h; +120-1,200 tokens) or leaves; at most 80 requests a session`,
     trace: b.trace(),
     rootPosition: Math.floor(HEAD / BLOCK_TOKENS),
   };
@@ -289,6 +336,7 @@ export function syntheticWorkloads(set: SeedSet = "report"): Workload[] {
   // would take most of the run, and 2 per minute already shows a document that never lapses.
   return [
     agentLoop(1 + o),
+    agentTools(7 + o),
     ...[0.1, 0.5, 2].map((r) => rag(r, 2 + o)),
     batch(3 + o),
     chat(4 + o),

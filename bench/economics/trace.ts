@@ -12,6 +12,11 @@ export interface TraceRequest {
   headBlocks?: number;
   /** Position of the first block that belongs to the conversation alone, when the source knows it. */
   rootBlock?: number;
+  /**
+   * How the model's answer to this request ended, when the workload says (a tool call the client runs, or a
+   * reply to a person): the model's choice, which the simulator cannot make, so the trace makes it.
+   */
+  answer?: "tool" | "reply";
 }
 
 /** A loaded trace, with per-block facts that do not depend on the request (ids are chained, see bench/data). */
@@ -37,6 +42,8 @@ export interface TraceLine {
   /** Not in Mooncake traces: what bench/replay derives from request bodies (see TraceRequest). */
   head_blocks?: number;
   root_block?: number;
+  /** Not in Mooncake traces: how the answer ended (synthetic agent workloads; see TraceRequest). */
+  answer?: "tool" | "reply";
 }
 
 /** Builds a trace from parsed lines (block ids chained: a shared leading run of ids is a shared prefix). */
@@ -62,6 +69,7 @@ export function traceFromLines(parsed: readonly TraceLine[]): Trace {
     };
     if (l.head_blocks !== undefined) req.headBlocks = l.head_blocks;
     if (l.root_block !== undefined) req.rootBlock = l.root_block;
+    if (l.answer !== undefined) req.answer = l.answer;
     return req;
   });
   requests.sort((a, b) => a.atMs - b.atMs || a.index - b.index);

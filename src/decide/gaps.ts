@@ -87,6 +87,11 @@ export interface GapHistory extends Standing {
   family: FamilyGaps | null;
   /** The tenant's table (all its families pooled), which a family with little data borrows from. */
   tenant?: FamilyGaps | null;
+  /**
+   * The family's table of conversations whose latest answer ended as this one's did (a tool call, a reply),
+   * where known: it borrows from the family's table, which pools both.
+   */
+  answer?: FamilyGaps | null;
 }
 
 /** An empty family table. */

@@ -37,9 +37,9 @@ export const PRIOR_WEIGHT = 5;
  */
 const HEAD_LATER: readonly number[] = [0.671, 0.455, ...new Array<number>(9).fill(0.303)];
 export const HEAD_PRIOR_H: Prior = [
-  [0.892, ...HEAD_LATER],
-  [0.877, ...HEAD_LATER],
-  [0.921, ...HEAD_LATER],
+  [0.894, ...HEAD_LATER],
+  [0.879, ...HEAD_LATER],
+  [0.922, ...HEAD_LATER],
   [0.998, ...HEAD_LATER],
 ];
 /**
@@ -163,19 +163,24 @@ function shrunkHazards(table: FamilyGaps, s: Standing, base: readonly number[]):
 
 /**
  * The hazards for one class: the prior (fitted, shipped in code), shrunk towards the tenant's table (all its
- * families pooled), shrunk towards the family's. A new family starts from what its tenant has shown; a family
- * with a few dozen closed windows of its own speaks for itself. Nothing outside the tenant enters.
+ * families pooled), shrunk towards the family's, and where the conversation's latest answer is known, towards
+ * the family's table of answers that ended alike (a tool call, a reply), which starts from the family's (a
+ * deploy that adds the answer tables starts where it was). A new family starts from what its tenant has
+ * shown; a family with a few dozen closed windows of its own speaks for itself. Nothing outside the tenant
+ * enters.
  */
 export function familyHazards(
   family: FamilyGaps | null,
   s: Standing,
   tenant: FamilyGaps | null = null,
   priors: Prior = PRIOR_H,
+  answer: FamilyGaps | null = null,
 ): number[] {
   const u = Math.floor(classOf(s) / TURN_CLASSES.length);
   const prior = priors[Math.min(u, priors.length - 1)] as readonly number[];
   const tenantH = tenant ? shrunkHazards(tenant, s, prior) : [...prior];
-  return family ? shrunkHazards(family, s, tenantH) : tenantH;
+  const familyH = family ? shrunkHazards(family, s, tenantH) : tenantH;
+  return answer ? shrunkHazards(answer, s, familyH) : familyH;
 }
 
 /**
@@ -184,7 +189,7 @@ export function familyHazards(
  * when, within the horizon, blends the family's timing with the prefix's own gaps.
  */
 export function returnDistribution(h: GapHistory, priors: Prior = PRIOR_H): number[] {
-  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors));
+  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors, h.answer ?? null));
   const pReturn = fam.reduce((a, b) => a + b, 0);
   if (pReturn <= 0) return fam;
   let ownCount = 0;

@@ -46,7 +46,7 @@ export const NEW_TOKEN_CLASSES: readonly number[] = [0, 1024, 4096, 16384];
  * on the training data only (the Mooncake training half and the synthetic workloads' training seeds),
  * stratified by workload.
  */
-export const NEW_TOKEN_EFFECT: readonly number[] = [1.04, 1.06, 0.72, 0.67];
+export const NEW_TOKEN_EFFECT: readonly number[] = [1.04, 1.04, 0.72, 0.67];
 
 /** The class of `NEW_TOKEN_CLASSES` a request's new tokens fall in. */
 export function newTokenClass(newTokens: number): number {

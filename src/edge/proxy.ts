@@ -348,6 +348,7 @@ export function proxy(spec: EndpointSpec) {
           ttfbMs: e.ttfbMs,
           durationMs: e.durationMs,
           message: e.message,
+          answer: e.answer,
         }),
     });
   };

@@ -69,6 +69,7 @@ export function toRecord(
     excerpts: prepared.analysis ? volatileExcerpts(prepared.analysis) : [],
     messageId: outcome.message?.messageId ?? null,
     providerMiss: outcome.message?.miss ?? null,
+    answer: outcome.answer ?? null,
   };
 }
 

@@ -13,32 +13,53 @@ import {
 } from "../decide/gaps.ts";
 import { headDistribution, headsCameBack, returnDistribution } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
+import type { AnswerEnd } from "../upstream/answer.ts";
 
 /** The last chain positions of a conversation's latest request, the last first: where a write at its end sits. */
 export type Ends = readonly string[];
 
-/** One conversation as stored: its family, turns so far, last request, own gap histogram and ends. */
+/** One conversation as stored: its family, turns so far, last request, own gap histogram, ends and answer. */
 export interface ConversationEntry {
   family: string;
   turns: number;
   lastAt: number;
   own: number[];
   ends: Ends;
+  /** How its latest request's answer ended, where the answer said. */
+  answer: AnswerEnd | null;
 }
 
 /** Where conversations and family survival tables live: SQLite in the Tracker, memory in the replay. */
 export interface ConversationStore {
   get(conversation: string): ConversationEntry | undefined;
-  insert(conversation: string, family: string, at: number, ends: Ends): void;
-  /** One more turn at `at`, with the conversation's new own histogram and ends. */
-  update(conversation: string, at: number, own: number[], ends: Ends): void;
+  insert(conversation: string, family: string, at: number, ends: Ends, answer: AnswerEnd | null): void;
+  /** One more turn at `at`, with the conversation's new own histogram, ends and answer. */
+  update(conversation: string, at: number, own: number[], ends: Ends, answer: AnswerEnd | null): void;
   family(family: string): FamilyGaps;
   /** Stores each table (by family) as of `at`. */
   saveFamilies(tables: ReadonlyMap<string, FamilyGaps>, at: number): void;
-  /** Conversations whose last request lies in (fromMs, toMs], counted per family and turns. */
-  idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[];
+  /** Conversations whose last request lies in (fromMs, toMs], counted per family, turns and answer. */
+  idle(fromMs: number, toMs: number): IdleCount[];
   sweptAt(): number | null;
   setSweptAt(nowMs: number): void;
+}
+
+/** Idle conversations of one family, turn count and answer. */
+export interface IdleCount {
+  family: string;
+  turns: number;
+  answer: AnswerEnd | null;
+  n: number;
+}
+
+/**
+ * A family's table of conversations whose latest answer ended as `answer`: what keepalive reads once the
+ * answer is known (an agent whose answer called a tool comes back when the tool has run; a person who got a
+ * reply may not). Learned alongside the family's table, which pools both (and which the planner reads: at
+ * plan time the answer is still to come).
+ */
+export function answerTable(family: string, answer: AnswerEnd): string {
+  return `${family}~${answer}`;
 }
 
 /** The tenant-wide table: every family's conversations pooled (the level between a family and the prior). */
@@ -69,12 +90,18 @@ export class Conversations {
    * through that no sweep has closed yet, then a return in the window it came back in; the same for its
    * family's head.
    */
-  noteRequest(conversation: string, family: string, at: number, positions: readonly string[] = []): void {
+  noteRequest(
+    conversation: string,
+    family: string,
+    at: number,
+    positions: readonly string[] = [],
+    answer: AnswerEnd | null = null,
+  ): void {
     const ends: Ends = positions.slice(-REACH_DEPTH).reverse();
     // The tables both notes change are stored together, in one write.
     const changed = new Map<string, FamilyGaps>();
-    this.#note(conversation, family, at, [family, TENANT_TABLE], ends, new Set(positions), changed);
-    this.#note(headKey(family), HEADS_TABLE, at, [HEADS_TABLE], NO_ENDS, null, changed);
+    this.#note(conversation, family, at, [family, TENANT_TABLE], ends, new Set(positions), changed, answer);
+    this.#note(headKey(family), HEADS_TABLE, at, [HEADS_TABLE], NO_ENDS, null, changed, null);
     this.#store(changed, at);
   }
 
@@ -92,16 +119,19 @@ export class Conversations {
     ends: Ends,
     sent: ReadonlySet<string> | null,
     changed: Map<string, FamilyGaps>,
+    answer: AnswerEnd | null,
   ): void {
     const row = this.store.get(conversation);
     if (!row) {
-      this.store.insert(conversation, family, at, ends);
+      this.store.insert(conversation, family, at, ends, answer);
       return;
     }
+    // The gap that ends now followed the previous answer: that answer's table learns it too.
+    const names = row.answer ? [...tables, answerTable(row.family, row.answer)] : tables;
     const gap = Math.max(0, at - row.lastAt);
     const swept = this.store.sweptAt() ?? Number.NEGATIVE_INFINITY;
     const returnWindow = windowOf(gap, this.#windowMs);
-    for (const name of tables) {
+    for (const name of names) {
       // A table changed and not yet stored is stored before it is read again (never, while names differ).
       if (changed.has(name)) this.#store(changed, at);
       const table = this.store.family(name);
@@ -116,7 +146,7 @@ export class Conversations {
         );
       changed.set(name, table);
     }
-    this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs), ends);
+    this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs), ends, answer);
   }
 
   /**
@@ -143,6 +173,7 @@ export class Conversations {
       for (const r of this.store.idle(since - offset, nowMs - offset)) {
         noteSurvived(table(r.family), r.turns, j, r.n);
         if (r.family !== HEADS_TABLE) noteSurvived(table(TENANT_TABLE), r.turns, j, r.n);
+        if (r.answer) noteSurvived(table(answerTable(r.family, r.answer)), r.turns, j, r.n);
       }
     }
     this.store.saveFamilies(tables, nowMs);
@@ -156,7 +187,10 @@ export class Conversations {
     return this.store.family(family).returns.some((n) => n > 0);
   }
 
-  /** What the policy needs to know of a conversation, or null if it was never seen. */
+  /**
+   * What the keepalive policy needs to know of a conversation, or null if it was never seen: its family's
+   * table narrowed by how its latest answer ended, where the answer said.
+   */
   history(conversation: string): (GapHistory & { lastAt: number }) | null {
     const row = this.store.get(conversation);
     if (!row) return null;
@@ -165,6 +199,7 @@ export class Conversations {
       own: row.own,
       family: this.store.family(row.family),
       tenant: this.store.family(TENANT_TABLE),
+      answer: row.answer ? this.store.family(answerTable(row.family, row.answer)) : null,
       lastAt: row.lastAt,
     };
   }

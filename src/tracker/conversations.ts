@@ -1,5 +1,6 @@
 import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
-import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
+import type { AnswerEnd } from "../upstream/answer.ts";
+import type { ConversationEntry, ConversationStore, Ends, IdleCount } from "./conversation-state.ts";
 
 interface ConversationRow extends Record<string, SqlStorageValue> {
   family: string;
@@ -7,6 +8,12 @@ interface ConversationRow extends Record<string, SqlStorageValue> {
   last_at: number;
   own: ArrayBuffer | null;
   ends: string | null;
+  answer: string | null;
+}
+
+/** A stored answer end; anything else (a row from before v10) reads as unknown. */
+function answerOf(v: string | null): AnswerEnd | null {
+  return v === "tool" || v === "reply" ? v : null;
 }
 
 /** `ends` as one column: the hashes joined by spaces (chain hashes hold none). */
@@ -57,7 +64,7 @@ export class SqlConversationStore implements ConversationStore {
       row =
         this.#sql
           .exec<ConversationRow>(
-            "SELECT family, turns, last_at, own, ends FROM conversations WHERE conversation = ?",
+            "SELECT family, turns, last_at, own, ends, answer FROM conversations WHERE conversation = ?",
             conversation,
           )
           .toArray()[0] ?? null;
@@ -70,36 +77,46 @@ export class SqlConversationStore implements ConversationStore {
       lastAt: row.last_at,
       own: decodeOwn(row.own),
       ends: decodeEnds(row.ends),
+      answer: answerOf(row.answer),
     };
   }
 
-  insert(conversation: string, family: string, at: number, ends: Ends): void {
+  insert(conversation: string, family: string, at: number, ends: Ends, answer: AnswerEnd | null): void {
     const encoded = encodeEnds(ends);
     this.#sql.exec(
-      "INSERT INTO conversations (conversation, family, turns, last_at, own, ends) VALUES (?, ?, 1, ?, NULL, ?)",
+      "INSERT INTO conversations (conversation, family, turns, last_at, own, ends, answer) VALUES (?, ?, 1, ?, NULL, ?, ?)",
       conversation,
       family,
       at,
       encoded,
+      answer,
     );
-    this.#held?.rows.set(conversation, { family, turns: 1, last_at: at, own: null, ends: encoded });
+    this.#held?.rows.set(conversation, { family, turns: 1, last_at: at, own: null, ends: encoded, answer });
   }
 
-  update(conversation: string, at: number, own: number[], ends: Ends): void {
+  update(conversation: string, at: number, own: number[], ends: Ends, answer: AnswerEnd | null): void {
     const bytes = blob(encodeOwn(own));
     const encoded = encodeEnds(ends);
     this.#sql.exec(
-      "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ?, ends = ? WHERE conversation = ?",
+      "UPDATE conversations SET turns = turns + 1, last_at = ?, own = ?, ends = ?, answer = ? WHERE conversation = ?",
       at,
       bytes,
       encoded,
+      answer,
       conversation,
     );
     const held = this.#held?.rows;
     const row = held?.get(conversation);
     // A row not held stays unknown (read when asked); a row held as absent was not updated.
     if (held && row)
-      held.set(conversation, { ...row, turns: row.turns + 1, last_at: at, own: bytes, ends: encoded });
+      held.set(conversation, {
+        ...row,
+        turns: row.turns + 1,
+        last_at: at,
+        own: bytes,
+        ends: encoded,
+        answer,
+      });
   }
 
   family(family: string): FamilyGaps {
@@ -129,14 +146,15 @@ export class SqlConversationStore implements ConversationStore {
     for (const [family, bytes] of rows) this.#held?.families.set(family, bytes);
   }
 
-  idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[] {
+  idle(fromMs: number, toMs: number): IdleCount[] {
     return this.#sql
-      .exec<{ family: string; turns: number; n: number }>(
-        "SELECT family, turns, COUNT(*) AS n FROM conversations WHERE last_at > ? AND last_at <= ? GROUP BY family, turns",
+      .exec<{ family: string; turns: number; answer: string | null; n: number }>(
+        "SELECT family, turns, answer, COUNT(*) AS n FROM conversations WHERE last_at > ? AND last_at <= ? GROUP BY family, turns, answer",
         fromMs,
         toMs,
       )
-      .toArray();
+      .toArray()
+      .map((r) => ({ family: r.family, turns: r.turns, answer: answerOf(r.answer), n: r.n }));
   }
 
   sweptAt(): number | null {

@@ -2,7 +2,8 @@ import type { Provider } from "../core/provider.ts";
 import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
 import { notePingRead, type PingReads } from "../decide/ping-reads.ts";
 import type { Calibration } from "../prefix/tokens.ts";
-import type { ConversationEntry, ConversationStore, Ends } from "./conversation-state.ts";
+import type { AnswerEnd } from "../upstream/answer.ts";
+import type { ConversationEntry, ConversationStore, Ends, IdleCount } from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
 import type { FamilyRate, PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, toState } from "./prefix-update.ts";
@@ -54,6 +55,7 @@ interface StoredConversation {
   lastAt: number;
   own: Uint8Array | null;
   ends: Ends;
+  answer: AnswerEnd | null;
 }
 
 export class MemoryConversationStore implements ConversationStore {
@@ -64,21 +66,36 @@ export class MemoryConversationStore implements ConversationStore {
   get(conversation: string): ConversationEntry | undefined {
     const c = this.#conversations.get(conversation);
     return (
-      c && { family: c.family, turns: c.turns, lastAt: c.lastAt, own: decodeOwn(c.own), ends: [...c.ends] }
+      c && {
+        family: c.family,
+        turns: c.turns,
+        lastAt: c.lastAt,
+        own: decodeOwn(c.own),
+        ends: [...c.ends],
+        answer: c.answer,
+      }
     );
   }
 
-  insert(conversation: string, family: string, at: number, ends: Ends): void {
-    this.#conversations.set(conversation, { family, turns: 1, lastAt: at, own: null, ends: [...ends] });
+  insert(conversation: string, family: string, at: number, ends: Ends, answer: AnswerEnd | null): void {
+    this.#conversations.set(conversation, {
+      family,
+      turns: 1,
+      lastAt: at,
+      own: null,
+      ends: [...ends],
+      answer,
+    });
   }
 
-  update(conversation: string, at: number, own: number[], ends: Ends): void {
+  update(conversation: string, at: number, own: number[], ends: Ends, answer: AnswerEnd | null): void {
     const c = this.#conversations.get(conversation);
     if (!c) return;
     c.turns++;
     c.lastAt = at;
     c.own = encodeOwn(own);
     c.ends = [...ends];
+    c.answer = answer;
   }
 
   family(family: string): FamilyGaps {
@@ -89,14 +106,14 @@ export class MemoryConversationStore implements ConversationStore {
     for (const [family, table] of tables) this.#families.set(family, encodeFamily(table));
   }
 
-  idle(fromMs: number, toMs: number): { family: string; turns: number; n: number }[] {
-    const counts = new Map<string, { family: string; turns: number; n: number }>();
+  idle(fromMs: number, toMs: number): IdleCount[] {
+    const counts = new Map<string, IdleCount>();
     for (const c of this.#conversations.values()) {
       if (!(c.lastAt > fromMs && c.lastAt <= toMs)) continue;
-      const key = `${c.family}\u0000${c.turns}`;
+      const key = `${c.family}\u0000${c.turns}\u0000${c.answer}`;
       const found = counts.get(key);
       if (found) found.n++;
-      else counts.set(key, { family: c.family, turns: c.turns, n: 1 });
+      else counts.set(key, { family: c.family, turns: c.turns, answer: c.answer, n: 1 });
     }
     return [...counts.values()];
   }

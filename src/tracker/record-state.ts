@@ -69,6 +69,7 @@ export function recordDecisionState(
       r.family,
       r.at,
       r.positions.map((p) => p.hash),
+      r.answer ?? null,
     );
   }
   const b = capture ? beliefs.get(capture.capture.hash) : undefined;

@@ -169,6 +169,10 @@ const V5 = [
 // A conversation keeps its latest request's last two positions, to learn whether a return sends them again.
 const V6 = [`DELETE FROM family_gaps`, `ALTER TABLE conversations ADD COLUMN ends TEXT`];
 
+// v10: a conversation keeps how its latest answer ended (a tool call or a reply), whose own survival tables
+// (`{family}~tool`, `{family}~reply`) keepalive reads.
+const CONVERSATION_ANSWER_V10 = [`ALTER TABLE conversations ADD COLUMN answer TEXT`];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
 const MIGRATIONS: readonly (readonly string[])[] = [
   V1,
@@ -180,6 +184,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   GEMINI_CACHES_V7,
   GEMINI_CACHES_V8,
   GEMINI_CACHES_V9,
+  CONVERSATION_ANSWER_V10,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

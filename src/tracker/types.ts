@@ -4,6 +4,7 @@ import type { ChainSummary } from "../prefix/diff.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { SegmentLoc } from "../prefix/types.ts";
 import type { Accounting } from "../upstream/accounting.ts";
+import type { AnswerEnd } from "../upstream/answer.ts";
 import type { ProviderMiss } from "../upstream/diagnostics.ts";
 import type { Usage } from "../upstream/usage.ts";
 
@@ -60,6 +61,8 @@ export interface PrefixFacts {
   messageId?: string | null;
   /** Anthropic cache diagnostics: the provider's reason for this request's miss. */
   providerMiss?: ProviderMiss | null;
+  /** How the answer ended: a tool call (the client comes back when it has run) or a reply, where it said. */
+  answer?: AnswerEnd | null;
 }
 
 /** A redacted line of one segment (volatile values replaced by their kind). */

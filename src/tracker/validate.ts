@@ -120,6 +120,7 @@ export function validateRecord(r: unknown): RecordRequest {
   // Diagnostics come from the upstream's answer: anything unexpected is dropped, the record kept.
   const messageId = messageIdOf(x.messageId);
   const providerMiss = x.providerMiss == null ? null : kept<ProviderMiss>(x.providerMiss, validateMiss);
+  const answer = x.answer === "tool" || x.answer === "reply" ? x.answer : null;
   return {
     ...(r as RecordRequest),
     positions: positions as PositionRecord[],
@@ -128,6 +129,7 @@ export function validateRecord(r: unknown): RecordRequest {
     excerpts,
     messageId,
     providerMiss,
+    answer,
   } as RecordRequest;
 }
 

@@ -1,4 +1,5 @@
 import { bedrockErrorType, StokerError } from "../core/errors.ts";
+import { anthropicAnswerEnd } from "./answer.ts";
 import type { EndpointSpec } from "./endpoints.ts";
 import {
   type EventStreamWatcher,
@@ -190,6 +191,7 @@ export const bedrockInvoke: EndpointSpec = {
       fail("anthropic_version: expected a string.");
   },
   jsonUsage: (json) => anthropicUsage(json.usage),
+  jsonAnswer: (json) => anthropicAnswerEnd(json.stop_reason),
   watcher: noSse,
   streamError: () => "",
   eventStream: { watcher: invokeStreamWatcher, errorFrame: bedrockStreamError },
@@ -213,6 +215,8 @@ export const bedrockConverse: EndpointSpec = {
       );
   },
   jsonUsage: (json) => converseUsage(json.usage),
+  // Converse names its stop reasons as Anthropic does (`tool_use`, `end_turn`).
+  jsonAnswer: (json) => anthropicAnswerEnd(json.stopReason),
   watcher: noSse,
   streamError: () => "",
   eventStream: { watcher: converseStreamWatcher, errorFrame: bedrockStreamError },

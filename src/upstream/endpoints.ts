@@ -1,6 +1,12 @@
 import type { CompatUpstream } from "../core/compat-config.ts";
 import { StokerError, streamErrors } from "../core/errors.ts";
 import type { Provider } from "../core/provider.ts";
+import {
+  type AnswerEnd,
+  anthropicAnswerEnd,
+  openAIChatJsonAnswerEnd,
+  openAIResponsesAnswerEnd,
+} from "./answer.ts";
 import type { EventStreamWatcher } from "./eventstream.ts";
 import type { Endpoint } from "./outcome.ts";
 import { anthropicUsage, openAIChatUsage, openAIResponsesUsage, type Usage } from "./usage.ts";
@@ -18,6 +24,8 @@ export interface EndpointSpec<E extends string = Endpoint> {
   /** Throws a 400 StokerError when the body lacks what the upstream certainly requires. */
   validate(body: Record<string, unknown>): void;
   jsonUsage(json: Record<string, unknown>): Usage | null;
+  /** How a JSON answer ended (a tool call or a reply), where the format says. */
+  jsonAnswer?(json: Record<string, unknown>): AnswerEnd | null;
   watcher(): UsageWatcher;
   /** The SSE text that tells the client a stream broke, in the provider's own stream error shape. */
   streamError(message: string): string;
@@ -69,6 +77,7 @@ export const anthropicMessages: EndpointSpec = {
     optionalBoolean(body, "stream");
   },
   jsonUsage: (json) => anthropicUsage(json.usage),
+  jsonAnswer: (json) => anthropicAnswerEnd(json.stop_reason),
   watcher: anthropicWatcher,
   streamError: streamErrors.anthropic,
 };
@@ -76,8 +85,9 @@ export const anthropicMessages: EndpointSpec = {
 export const anthropicCountTokens: EndpointSpec = {
   ...anthropicMessages,
   endpoint: "count_tokens",
-  // count_tokens bills nothing and caches nothing.
+  // count_tokens bills nothing, caches nothing and answers nothing.
   jsonUsage: () => null,
+  jsonAnswer: () => null,
   pingable: false,
 };
 
@@ -90,6 +100,7 @@ export const openAIChat: EndpointSpec = {
     optionalBoolean(body, "stream");
   },
   jsonUsage: (json) => openAIChatUsage(json.usage),
+  jsonAnswer: openAIChatJsonAnswerEnd,
   watcher: openAIChatWatcher,
   streamError: streamErrors.openAIChat,
 };
@@ -102,6 +113,7 @@ export const openAIResponses: EndpointSpec = {
     optionalBoolean(body, "stream");
   },
   jsonUsage: (json) => openAIResponsesUsage(json.usage),
+  jsonAnswer: openAIResponsesAnswerEnd,
   watcher: openAIResponsesWatcher,
   streamError: streamErrors.openAIResponses,
 };

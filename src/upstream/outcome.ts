@@ -1,5 +1,6 @@
 import type { CompatUpstreamId, Provider } from "../core/provider.ts";
 import type { Accounting } from "./accounting.ts";
+import type { AnswerEnd } from "./answer.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 
 export type Endpoint =
@@ -32,4 +33,6 @@ export interface Outcome
   headersMs: number;
   /** Anthropic: the answer's message id and the provider's cache-miss reason, when it sent them. */
   message?: MessageFacts | null;
+  /** How the answer ended (a tool call or a reply), where it said. */
+  answer?: AnswerEnd | null;
 }

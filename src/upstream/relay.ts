@@ -1,5 +1,6 @@
 import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
+import type { AnswerEnd } from "./answer.ts";
 import type { MessageFacts } from "./diagnostics.ts";
 import type { EndpointSpec } from "./endpoints.ts";
 import { pipeEventStream } from "./eventstream.ts";
@@ -24,6 +25,8 @@ export interface RelayEnd {
   durationMs: number;
   /** Anthropic: the answer's message id and cache diagnostics. */
   message: MessageFacts | null;
+  /** How the answer ended, where it said. */
+  answer: AnswerEnd | null;
 }
 
 export interface RelayOptions {
@@ -33,7 +36,7 @@ export interface RelayOptions {
   /** Wall-clock start of the request, for the latencies. */
   startedAt: number;
   headersMs: number;
-  spec: Pick<EndpointSpec<string>, "watcher" | "jsonUsage" | "streamError" | "eventStream">;
+  spec: Pick<EndpointSpec<string>, "watcher" | "jsonUsage" | "jsonAnswer" | "streamError" | "eventStream">;
   /** Who answered, for the client's error messages: "The upstream" or "The GPU backend's". */
   source: string;
   /** Re-emits each stream event (hiding usage or diagnostics the client did not ask for); null drops it. */
@@ -71,10 +74,10 @@ export interface RelayOptions {
  */
 export async function relay(o: RelayOptions): Promise<Response> {
   const { upstream, headers, startedAt, headersMs, spec } = o;
-  type Rest = Omit<RelayEnd, "headersMs" | "durationMs" | "streamed"> &
-    Partial<Pick<RelayEnd, "durationMs" | "streamed">>;
+  type Rest = Omit<RelayEnd, "headersMs" | "durationMs" | "streamed" | "answer"> &
+    Partial<Pick<RelayEnd, "durationMs" | "streamed" | "answer">>;
   const done = (rest: Rest) =>
-    o.onEnd({ headersMs, durationMs: Date.now() - startedAt, streamed: false, ...rest });
+    o.onEnd({ headersMs, durationMs: Date.now() - startedAt, streamed: false, answer: null, ...rest });
 
   const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (upstream.ok && isSse && upstream.body) {
@@ -105,6 +108,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
           durationMs: doneAt - startedAt,
           streamed: true,
           message: watcher.facts?.() ?? null,
+          answer: watcher.answer?.() ?? null,
         });
       },
     });
@@ -166,14 +170,16 @@ export async function relay(o: RelayOptions): Promise<Response> {
   const facts = (text: string) => {
     let usage: Usage | null = null;
     let message: MessageFacts | null = null;
+    let answer: AnswerEnd | null = null;
     try {
       const json = JSON.parse(text) as Record<string, unknown>;
       usage = spec.jsonUsage(json);
       message = o.jsonFacts?.(json) ?? null;
+      answer = spec.jsonAnswer?.(json) ?? null;
     } catch {
       // Not JSON: forwarded as it came, accounted without usage.
     }
-    return { usage, message };
+    return { usage, message, answer };
   };
 
   if (upstream.ok && o.streamJson && upstream.body) {
@@ -183,7 +189,8 @@ export async function relay(o: RelayOptions): Promise<Response> {
       replaceTopLevel: o.streamJson.replaceTopLevel,
       waitUntil: o.streamJson.waitUntil,
       onEnd: (end, text) => {
-        const { usage, message } = text === null ? { usage: null, message: null } : facts(text);
+        const { usage, message, answer } =
+          text === null ? { usage: null, message: null, answer: null } : facts(text);
         done({
           status: upstream.status,
           result: end === "complete" ? "ok" : "upstream_error",
@@ -191,6 +198,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
           usage,
           ttfbMs: headersMs,
           message,
+          answer,
         });
       },
     });
@@ -214,8 +222,9 @@ export async function relay(o: RelayOptions): Promise<Response> {
   }
   let usage: Usage | null = null;
   let message: MessageFacts | null = null;
+  let answer: AnswerEnd | null = null;
   if (upstream.ok) {
-    ({ usage, message } = facts(text));
+    ({ usage, message, answer } = facts(text));
     if (usage) headers.set("x-stoker-cache", usageHeader(usage));
     if (o.rewriteText) text = o.rewriteText(text);
   }
@@ -226,6 +235,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
     usage,
     ttfbMs: headersMs,
     message,
+    answer,
   });
   return new Response(text, { status: upstream.status, headers });
 }

@@ -1,4 +1,10 @@
 import type { EventSourceMessage } from "eventsource-parser";
+import {
+  type AnswerEnd,
+  anthropicAnswerEnd,
+  openAIChatAnswerEnd,
+  openAIResponsesAnswerEnd,
+} from "./answer.ts";
 import { type MessageFacts, messageFacts } from "./diagnostics.ts";
 import type { SseWatcher } from "./sse.ts";
 import {
@@ -27,12 +33,15 @@ export interface UsageWatcher extends SseWatcher {
   upstreamError: boolean;
   /** Anthropic: the message id and cache diagnostics of `message_start`. */
   facts?(): MessageFacts | null;
+  /** How the answer ended (a tool call or a reply), once the stream said. */
+  answer?(): AnswerEnd | null;
 }
 
 /** Anthropic: usage in message_start, updated (cumulatively) by message_delta; message_stop ends it. */
 export function anthropicWatcher(): UsageWatcher {
   let raw: Json | undefined;
   let facts: MessageFacts | null = null;
+  let answer: AnswerEnd | null = null;
   return {
     finished: false,
     upstreamError: false,
@@ -46,8 +55,10 @@ export function anthropicWatcher(): UsageWatcher {
           break;
         }
         case "message_delta": {
-          const usage = parse(ev.data)?.usage as Json | undefined;
+          const delta = parse(ev.data);
+          const usage = delta?.usage as Json | undefined;
           if (usage) raw = mergeAnthropicUsage(raw, usage);
+          answer = anthropicAnswerEnd((delta?.delta as Json | undefined)?.stop_reason) ?? answer;
           break;
         }
         case "message_stop":
@@ -61,10 +72,13 @@ export function anthropicWatcher(): UsageWatcher {
     },
     usage: () => (raw ? anthropicUsage(raw) : null),
     facts: () => facts,
+    answer: () => answer,
   };
 }
 
 const usageObject = /"usage"\s*:\s*\{/;
+const finishReason = /"finish_reason"\s*:\s*"([a-z_]{1,40})"/;
+const toolCalls = /"tool_calls"\s*:\s*\[/;
 
 /**
  * OpenAI Chat Completions: usage arrives in the last chunk (when include_usage is on); [DONE] ends it.
@@ -74,6 +88,7 @@ export function openAIChatWatcher(
   readUsage: (usage: unknown) => Usage | null = openAIChatUsage,
 ): UsageWatcher {
   let usage: Usage | null = null;
+  let answer: AnswerEnd | null = null;
   return {
     finished: false,
     upstreamError: false,
@@ -81,6 +96,15 @@ export function openAIChatWatcher(
       if (ev.data === "[DONE]") {
         this.finished = true;
         return;
+      }
+      // A tool call's delta, or the chunk that ends the choice, says how it ends: found without parsing (a
+      // function named in tool_choice finishes with "stop", yet the client must run it).
+      if (answer !== "tool") {
+        if (toolCalls.test(ev.data)) answer = "tool";
+        else {
+          const reason = answer === null ? finishReason.exec(ev.data) : null;
+          if (reason) answer = openAIChatAnswerEnd(reason[1]);
+        }
       }
       // Content chunks are most events and carry neither: skip them without parsing.
       const hasError = ev.data.includes('"error"');
@@ -95,6 +119,7 @@ export function openAIChatWatcher(
       if (hasUsage) usage = readUsage(chunk?.usage) ?? usage;
     },
     usage: () => usage,
+    answer: () => answer,
   };
 }
 
@@ -103,6 +128,7 @@ const responsesTerminal = new Set(["response.completed", "response.incomplete", 
 /** OpenAI Responses: the terminal response.* event carries the response with its usage. */
 export function openAIResponsesWatcher(): UsageWatcher {
   let usage: Usage | null = null;
+  let answer: AnswerEnd | null = null;
   return {
     finished: false,
     upstreamError: false,
@@ -111,6 +137,7 @@ export function openAIResponsesWatcher(): UsageWatcher {
       if (type && responsesTerminal.has(type)) {
         const response = parse(ev.data)?.response as Json | undefined;
         usage = openAIResponsesUsage(response?.usage) ?? usage;
+        answer = openAIResponsesAnswerEnd(response);
         this.finished = true;
         if (type === "response.failed") this.upstreamError = true;
       } else if (type === "error") {
@@ -119,5 +146,6 @@ export function openAIResponsesWatcher(): UsageWatcher {
       }
     },
     usage: () => usage,
+    answer: () => answer,
   };
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HEAD_PRIOR_H, returnDistribution } from "../../src/decide/hazard.ts";
+import { decideKeepalive } from "../../src/decide/keepalive.ts";
+import { DEFAULT_KEEPALIVE } from "../../src/decide/keepalive-settings.ts";
 import { reuseFromState, reuseFromWindows, reuseOf } from "../../src/decide/reuse.ts";
 import { bestTtl, chooseTtl } from "../../src/decide/write.ts";
 import { modelInfo } from "../../src/economics/models.ts";
@@ -27,9 +29,10 @@ function request(
   family: string,
   at: number,
   positions: string[] = [],
+  answer: "tool" | "reply" | null = null,
 ) {
   c.sweep(at);
-  c.noteRequest(conversation, family, at, positions);
+  c.noteRequest(conversation, family, at, positions, answer);
 }
 
 const total = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -215,5 +218,56 @@ describe("5m, 5m held by pings, or 1h", () => {
 
   it("nothing when nothing comes back", () => {
     expect(chooseTtl(SONNET, windows([0.01, 0.01]), true, size)).toBeNull();
+  });
+});
+
+describe("how an answer ended narrows what keepalive expects (issue #14: the answer's stop reason)", () => {
+  /**
+   * A family where every answer that called a tool came back after 8 minutes (a build) and every reply was
+   * the end of its conversation; then one conversation of each kind, idle for 4.6 minutes with a 20,000-token
+   * entry about to lapse.
+   */
+  function agent(answers: boolean) {
+    const c = fresh();
+    const end = (a: "tool" | "reply") => (answers ? a : null);
+    for (let i = 0; i < 20; i++) {
+      const at = i * 2 * MIN;
+      request(c, `tool-${i}`, "f", at, [], end("tool"));
+      request(c, `reply-${i}`, "f", at + 1000, [], end("reply"));
+      request(c, `tool-${i}`, "f", at + 8 * MIN, [], end("reply"));
+    }
+    const now = 3 * 60 * MIN;
+    request(c, "T", "f", now, [], end("tool"));
+    request(c, "R", "f", now + 1000, [], end("reply"));
+    const decide = (conversation: string, lastUseMs: number) =>
+      decideKeepalive(
+        { tokens: 20_000, ttl: "5m", lastUseMs, pingsSoFar: 0 },
+        c.history(conversation) ?? { turns: 1, own: [], family: null },
+        lastUseMs + 4.6 * MIN,
+        SONNET,
+        { ...DEFAULT_KEEPALIVE, maxUsdPerDay: 1e9 },
+        0,
+      );
+    const q = (conversation: string) =>
+      returnDistribution(c.history(conversation) ?? { turns: 1, own: [], family: null });
+    return { c, tool: decide("T", now), reply: decide("R", now + 1000), qTool: q("T"), qReply: q("R") };
+  }
+
+  it("learns each kind's returns apart and keeps the tool call's entry through the build, not the reply's", () => {
+    const told = agent(true);
+    // Where the answers came back, by kind: a tool call in window 1 (5-10 minutes), a reply never.
+    expect(told.qTool[1]).toBeGreaterThan(0.5);
+    expect(told.qReply[1]).toBeLessThan(0.1);
+    expect(total(told.qReply)).toBeLessThan(0.2);
+    expect(told.tool).toMatchObject({ ping: true, reason: "pays" });
+    expect(told.reply.ping).toBe(false);
+    // The family's pooled table (what the planner reads before the answer exists) learns from both kinds.
+    expect(told.c.store.family("f").returns[0 * 12 + 1]).toBe(20);
+  });
+
+  it("without the answers both read the pooled table alike", () => {
+    const blind = agent(false);
+    expect(blind.qTool).toEqual(blind.qReply);
+    expect(blind.tool.ping).toBe(blind.reply.ping);
   });
 });

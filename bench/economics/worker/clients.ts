@@ -159,7 +159,7 @@ export async function replayClient(
       const p = top.value;
       if (turnOf.get(p.conversation) !== p.turn) continue; // a real request came since
       provider.now = top.at;
-      const usage = await provider.send(path, p.body, headers);
+      const { usage } = await provider.send(path, p.body, headers);
       provider.chargePing(usage);
       if (usage && usage.cacheReadTokens > 0 && p.pings + 1 < (policy.maxPings ?? 0))
         heap.push(top.at + ttlMs - pingLeadMs(ttlMs), { ...p, pings: p.pings + 1 });
@@ -176,7 +176,7 @@ export async function replayClient(
         ? anthropicBody(trace, req, opts.mapping, opts.model, opts.headFallback)
         : openAIChatBody(trace, req, opts.mapping, opts.model, opts.headFallback);
     if (opts.api === "anthropic") policy.mark(body, req, seen, headBlocks(req, opts.headFallback));
-    const usage = await provider.send(path, JSON.stringify(body), headers);
+    const { usage } = await provider.send(path, JSON.stringify(body), headers);
     provider.chargeRequest(j, usage);
     for (const id of req.ids) seen.add(id);
     if (policy.maxPings) {

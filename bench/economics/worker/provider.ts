@@ -1,5 +1,6 @@
 import { createSimulator, type Simulator } from "../../../sim/app.ts";
 import type { ModelInfo } from "../../../src/economics/models.ts";
+import { type AnswerEnd, anthropicAnswerEnd, openAIChatJsonAnswerEnd } from "../../../src/upstream/answer.ts";
 import { anthropicUsage, openAIChatUsage, type Usage } from "../../../src/upstream/usage.ts";
 import type { ReplayResult } from "../engine.ts";
 
@@ -34,8 +35,12 @@ export class ReplayProvider {
   /** The simulator's fetch, for code that sends requests itself (the keepalive pinger). */
   readonly fetch = (request: Request): Promise<Response> => Promise.resolve(this.sim.fetch(request));
 
-  /** Sends one request body to a provider path; its usage (not yet charged). */
-  async send(path: string, body: string, headers: Record<string, string>): Promise<Usage | null> {
+  /** Sends one request body to a provider path; its usage (not yet charged) and how its answer ended. */
+  async send(
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<{ usage: Usage | null; answer: AnswerEnd | null }> {
     const res = await this.sim.fetch(
       new Request(`http://simulator${path}`, {
         method: "POST",
@@ -43,9 +48,11 @@ export class ReplayProvider {
         body,
       }),
     );
-    const json = (await res.json()) as { usage?: unknown };
+    const json = (await res.json()) as Record<string, unknown>;
     if (!res.ok) throw new Error(`replay: the simulator answered ${res.status}: ${JSON.stringify(json)}`);
-    return path.startsWith("/anthropic") ? anthropicUsage(json.usage) : openAIChatUsage(json.usage);
+    return path.startsWith("/anthropic")
+      ? { usage: anthropicUsage(json.usage), answer: anthropicAnswerEnd(json.stop_reason) }
+      : { usage: openAIChatUsage(json.usage), answer: openAIChatJsonAnswerEnd(json) };
   }
 
   /** Charges the `j`-th request of the trace. */

@@ -65,6 +65,11 @@ export interface WorkerReplayOptions {
   onDone?: (state: DecisionState) => void;
   /** The tenant the replay runs as (its id salts the chain hashes and OpenAI keys). */
   tenantId?: string;
+  /**
+   * Pass on how each answer ended (default true: as the trace says, else as the simulator's answer says;
+   * false: as from an upstream that does not say, what the signal is worth).
+   */
+  answers?: boolean;
 }
 
 const SWEEP_LIMIT = 50;
@@ -164,7 +169,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       }),
       log: silent,
     });
-    const usage = await provider.send(`/${opts.api}${route.path}`, prepared.body, route.headers);
+    const { usage, answer } = await provider.send(`/${opts.api}${route.path}`, prepared.body, route.headers);
     provider.chargeRequest(j, usage);
     opts.onRequest?.(req, prepared.planText, usage);
     const headers = new Headers({ "content-type": "application/json", ...route.headers });
@@ -186,6 +191,9 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
           ttfbMs: 0,
           durationMs: 0,
           plan: prepared.planText,
+          // Whether the model calls a tool is the workload's to say where it does (the simulator only
+          // calls one when tool_choice forces it), else the simulator's answer says.
+          answer: opts.answers === false ? null : (req.answer ?? answer),
         },
         prepared,
         capture,
