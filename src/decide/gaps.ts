@@ -162,11 +162,16 @@ export function noteReturn(
   gapMs: number,
   windowMs: number = WINDOW_MS,
 ): void {
-  const j = windowOf(gapMs, windowMs);
-  if (j >= WINDOWS) return; // beyond the horizon: every window closed on it, the prefix starts afresh
+  // Beyond the horizon: every window closed on it, the prefix starts afresh.
+  noteReturnIn(family, s, windowOf(gapMs, windowMs));
+}
+
+/** `count` prefixes standing at `s` came back in idle window `window`: at risk there, and returns. */
+export function noteReturnIn(family: FamilyGaps, s: Standing | number, window: number, count = 1): void {
+  if (window < 0 || window >= WINDOWS || count <= 0) return;
   const base = classOf(standingOf(s)) * WINDOWS;
-  family.atRisk[base + j] = (family.atRisk[base + j] ?? 0) + 1;
-  family.returns[base + j] = (family.returns[base + j] ?? 0) + 1;
+  family.atRisk[base + window] = (family.atRisk[base + window] ?? 0) + count;
+  family.returns[base + window] = (family.returns[base + window] ?? 0) + count;
   if ((family.atRisk[base] ?? 0) > FAMILY_CAP) halveClass(family, base);
 }
 

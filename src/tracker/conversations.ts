@@ -1,6 +1,13 @@
 import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
 import type { AnswerEnd } from "../upstream/answer.ts";
-import type { ConversationEntry, ConversationStore, Ends, IdleCount } from "./conversation-state.ts";
+import type {
+  ConversationEntry,
+  ConversationStore,
+  DueReturns,
+  Ends,
+  IdleCount,
+  PendingReturn,
+} from "./conversation-state.ts";
 
 interface ConversationRow extends Record<string, SqlStorageValue> {
   family: string;
@@ -25,7 +32,7 @@ function decodeEnds(s: string | null): Ends {
   return s ? s.split(" ").filter((h) => h.length > 0) : [];
 }
 
-/** The `conversations` and `family_gaps` tables, and the `idle_swept` meta key. */
+/** The `conversations`, `family_gaps` and `pending_returns` tables, and the `idle_swept` meta key. */
 export class SqlConversationStore implements ConversationStore {
   readonly #sql: SqlStorage;
   /** When the last sweep ran (meta `idle_swept`), once read: only `setSweptAt` writes it. */
@@ -173,6 +180,28 @@ export class SqlConversationStore implements ConversationStore {
       String(nowMs),
     );
     this.#swept = nowMs;
+  }
+
+  deferReturn(r: PendingReturn): void {
+    this.#sql.exec(
+      "INSERT INTO pending_returns (due, tbl, turns, win) VALUES (?, ?, ?, ?)",
+      r.due,
+      r.table,
+      r.turns,
+      r.window,
+    );
+  }
+
+  takeDueReturns(toMs: number): DueReturns[] {
+    const due = this.#sql
+      .exec<{ tbl: string; turns: number; win: number; n: number }>(
+        "SELECT tbl, turns, win, COUNT(*) AS n FROM pending_returns WHERE due <= ? GROUP BY tbl, turns, win",
+        toMs,
+      )
+      .toArray();
+    if (due.length === 0) return [];
+    this.#sql.exec("DELETE FROM pending_returns WHERE due <= ?", toMs);
+    return due.map((r) => ({ table: r.tbl, turns: r.turns, window: r.win, n: r.n }));
   }
 
   /** Drops the oldest conversations and families beyond the caps. */

@@ -3,7 +3,14 @@ import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } fro
 import { notePingRead, type PingReads } from "../decide/ping-reads.ts";
 import type { Calibration } from "../prefix/tokens.ts";
 import type { AnswerEnd } from "../upstream/answer.ts";
-import type { ConversationEntry, ConversationStore, Ends, IdleCount } from "./conversation-state.ts";
+import type {
+  ConversationEntry,
+  ConversationStore,
+  DueReturns,
+  Ends,
+  IdleCount,
+  PendingReturn,
+} from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
 import type { FamilyRate, PlanInputStore } from "./plan-inputs.ts";
 import { type PrefixRow, type PrefixUpdate, toState } from "./prefix-update.ts";
@@ -62,6 +69,7 @@ export class MemoryConversationStore implements ConversationStore {
   readonly #conversations = new Map<string, StoredConversation>();
   readonly #families = new Map<string, Uint8Array>();
   #swept: number | null = null;
+  #pending: PendingReturn[] = [];
 
   get(conversation: string): ConversationEntry | undefined {
     const c = this.#conversations.get(conversation);
@@ -124,6 +132,27 @@ export class MemoryConversationStore implements ConversationStore {
 
   setSweptAt(nowMs: number): void {
     this.#swept = nowMs;
+  }
+
+  deferReturn(r: PendingReturn): void {
+    this.#pending.push({ ...r });
+  }
+
+  takeDueReturns(toMs: number): DueReturns[] {
+    const counts = new Map<string, DueReturns>();
+    const kept: PendingReturn[] = [];
+    for (const r of this.#pending) {
+      if (r.due > toMs) {
+        kept.push(r);
+        continue;
+      }
+      const key = `${r.table}\u0000${r.turns}\u0000${r.window}`;
+      const found = counts.get(key);
+      if (found) found.n++;
+      else counts.set(key, { table: r.table, turns: r.turns, window: r.window, n: 1 });
+    }
+    this.#pending = kept;
+    return [...counts.values()];
   }
 }
 

@@ -173,6 +173,13 @@ const V6 = [`DELETE FROM family_gaps`, `ALTER TABLE conversations ADD COLUMN end
 // (`{family}~tool`, `{family}~reply`) keepalive reads.
 const CONVERSATION_ANSWER_V10 = [`ALTER TABLE conversations ADD COLUMN answer TEXT`];
 
+// v11: a conversation's return is counted in its family's tables when its window closes (conversation-state.ts
+// `Note`): until then it waits here, at most one window.
+const PENDING_RETURNS_V11 = [
+  `CREATE TABLE IF NOT EXISTS pending_returns (due INTEGER NOT NULL, tbl TEXT NOT NULL, turns INTEGER NOT NULL, win INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS pending_returns_due ON pending_returns (due)`,
+];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
 const MIGRATIONS: readonly (readonly string[])[] = [
   V1,
@@ -185,6 +192,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   GEMINI_CACHES_V8,
   GEMINI_CACHES_V9,
   CONVERSATION_ANSWER_V10,
+  PENDING_RETURNS_V11,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -232,4 +240,5 @@ export const COUNTED_TABLES = [
   "calibration",
   "last_messages",
   "gemini_caches",
+  "pending_returns",
 ] as const;

@@ -51,17 +51,41 @@ describe("survival tables count a window when it closes", () => {
     expect(total(c.store.family("f").returns)).toBe(0);
   });
 
-  it("a return counts at risk and returned in its own window, the windows before it once", () => {
+  it("a return counts at risk and returned in its own window once that window closes, the windows before it once", () => {
     const c = fresh();
     request(c, "a", "f", 0);
     request(c, "a", "f", 12 * MIN); // back in window 2: windows 0 and 1 closed on it first
     const t = c.store.family("f");
-    expect(t.atRisk.slice(0, 3)).toEqual([1, 1, 1]);
-    expect(t.returns.slice(0, 3)).toEqual([0, 0, 1]);
+    expect(t.atRisk.slice(0, 3)).toEqual([1, 1, 0]);
+    expect(total(t.returns)).toBe(0);
+    // Window 2 closes at 15 minutes: the return is counted with the sweep after it (another family's
+    // requests run the sweeps).
+    request(c, "y", "g", 14 * MIN);
+    expect(total(c.store.family("f").returns)).toBe(0);
+    request(c, "z", "g", 16 * MIN);
+    expect(c.store.family("f").atRisk.slice(0, 3)).toEqual([1, 1, 1]);
+    expect(c.store.family("f").returns.slice(0, 3)).toEqual([0, 0, 1]);
     // The same counts in the tenant table, and nothing counted twice by a later sweep.
-    request(c, "z", "f", 40 * MIN);
+    request(c, "x", "g", 40 * MIN);
     expect(c.store.family(TENANT_TABLE).returns.slice(0, 3)).toEqual([0, 0, 1]);
     expect(c.store.family("f").atRisk[2]).toBe(1);
+  });
+
+  it("a new tenant's first minutes do not read as if every conversation came back", () => {
+    // Ten conversations 15 s apart; the first two come back 30 s later, the others never.
+    const c = fresh();
+    for (let k = 0; k < 10; k++) {
+      request(c, `c${k}`, "f", k * 15_000);
+      if (k < 2) request(c, `c${k}`, "f", k * 15_000 + 30_000);
+    }
+    // At 3 minutes no first window has closed: the two returns alone would read as "all come back"
+    // (0.62 when counted at once); the prior stands.
+    const early = c.outlook("new", "f").tail[0] as number;
+    expect(early).toBeLessThan(0.35);
+    // Once every window has closed: 2 of 10.
+    request(c, "late", "f", 20 * MIN);
+    const h = c.store.family("f");
+    expect([h.atRisk[0], h.returns[0]]).toEqual([10, 2]);
   });
 
   it("learns fast: a family whose conversations come back within a minute overrides the prior in minutes", () => {
