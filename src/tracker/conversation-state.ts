@@ -46,6 +46,8 @@ export interface ConversationStore {
   deferReturn(r: PendingReturn): void;
   /** Takes the returns due by `toMs`, counted per table, turns and window. */
   takeDueReturns(toMs: number): DueReturns[];
+  /** Whether a return to `table` waits to be counted. */
+  hasPendingReturn(table: string): boolean;
 }
 
 /** A conversation's return, counted when its window closes on the conversations that did not come back. */
@@ -236,11 +238,14 @@ export class Conversations {
     this.store.setSweptAt(nowMs);
   }
 
-  /** False for a new conversation in a family where no conversation has come back yet (second sight). */
+  /**
+   * False for a new conversation in a family where no conversation has come back yet (second sight). A
+   * return still waiting for its window to close counts: it has come back.
+   */
   mayReturn(conversation: string, family: string | null): boolean {
     if (this.store.get(conversation)) return true;
     if (family === null) return false;
-    return this.store.family(family).returns.some((n) => n > 0);
+    return this.store.family(family).returns.some((n) => n > 0) || this.store.hasPendingReturn(family);
   }
 
   /**

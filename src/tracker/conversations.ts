@@ -192,6 +192,10 @@ export class SqlConversationStore implements ConversationStore {
     );
   }
 
+  hasPendingReturn(table: string): boolean {
+    return this.#sql.exec("SELECT 1 FROM pending_returns WHERE tbl = ? LIMIT 1", table).toArray().length > 0;
+  }
+
   takeDueReturns(toMs: number): DueReturns[] {
     const due = this.#sql
       .exec<{ tbl: string; turns: number; win: number; n: number }>(

@@ -138,6 +138,10 @@ export class MemoryConversationStore implements ConversationStore {
     this.#pending.push({ ...r });
   }
 
+  hasPendingReturn(table: string): boolean {
+    return this.#pending.some((r) => r.table === table);
+  }
+
   takeDueReturns(toMs: number): DueReturns[] {
     const counts = new Map<string, DueReturns>();
     const kept: PendingReturn[] = [];

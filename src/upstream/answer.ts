@@ -7,11 +7,26 @@ type Json = Record<string, unknown>;
  */
 export type AnswerEnd = "tool" | "reply";
 
-// `pause_turn`: a server tool paused a long turn; the client sends it back at once to continue.
-const ANTHROPIC_TOOL = new Set(["tool_use", "pause_turn"]);
+// `pause_turn` (a server tool paused a long turn) and `compaction` (the context was compacted, with
+// `pause_after_compaction`): the client sends the turn back at once to continue.
+const ANTHROPIC_TOOL = new Set(["tool_use", "pause_turn", "compaction"]);
 const OPENAI_CHAT_TOOL = new Set(["tool_calls", "function_call"]);
 // Output items the client runs and answers (`function_call_output`, ...); server tools (web search) are not.
-const RESPONSES_TOOL = new Set(["function_call", "custom_tool_call", "computer_call", "local_shell_call"]);
+const RESPONSES_TOOL = new Set([
+  "function_call",
+  "custom_tool_call",
+  "computer_call",
+  "local_shell_call",
+  "apply_patch_call",
+]);
+
+/** A Responses output item the client must run: the fixed kinds, a shell call in a local environment, a client tool search. */
+function clientRuns(item: Json): boolean {
+  const type = String(item.type);
+  if (RESPONSES_TOOL.has(type)) return true;
+  if (type === "shell_call") return (item.environment as Json | null | undefined)?.type === "local";
+  return type === "tool_search_call" && item.execution === "client";
+}
 
 function end(reason: unknown, tool: ReadonlySet<string>): AnswerEnd | null {
   if (typeof reason !== "string" || reason === "") return null;
@@ -46,6 +61,6 @@ export function openAIResponsesAnswerEnd(response: unknown): AnswerEnd | null {
   const r = response as Json;
   if (r.status !== "completed" || !Array.isArray(r.output)) return null;
   for (const item of r.output)
-    if (item && typeof item === "object" && RESPONSES_TOOL.has(String((item as Json).type))) return "tool";
+    if (item && typeof item === "object" && clientRuns(item as Json)) return "tool";
   return "reply";
 }

@@ -1,5 +1,5 @@
 import { bedrockErrorType, StokerError } from "../core/errors.ts";
-import { anthropicAnswerEnd } from "./answer.ts";
+import { type AnswerEnd, anthropicAnswerEnd } from "./answer.ts";
 import type { EndpointSpec } from "./endpoints.ts";
 import {
   type EventStreamWatcher,
@@ -60,6 +60,8 @@ export function converseUsage(u: unknown): Usage | null {
 export interface BedrockStreamWatcher extends EventStreamWatcher {
   usage(): Usage | null;
   upstreamError: boolean;
+  /** How the answer ended, once the stream said. */
+  answer(): AnswerEnd | null;
 }
 
 /**
@@ -69,6 +71,7 @@ export interface BedrockStreamWatcher extends EventStreamWatcher {
 function eventStreamWatcher(
   onEvent: (m: StreamMessage, watcher: BedrockStreamWatcher) => void,
   usage: () => Usage | null,
+  answer: () => AnswerEnd | null,
 ): BedrockStreamWatcher {
   return {
     finished: false,
@@ -82,6 +85,7 @@ function eventStreamWatcher(
       onEvent(m, this);
     },
     usage,
+    answer,
   };
 }
 
@@ -109,19 +113,23 @@ export function invokeStreamWatcher(): BedrockStreamWatcher {
       if (inner.finished) watcher.finished = true;
     },
     () => inner.usage(),
+    () => inner.answer?.() ?? null,
   );
 }
 
-/** ConverseStream: `metadata`, the last event, carries the usage; an exception ends it. */
+/** ConverseStream: `messageStop` carries the stop reason, `metadata` (the last event) the usage; an exception ends it. */
 export function converseStreamWatcher(): BedrockStreamWatcher {
   let usage: Usage | null = null;
+  let answer: AnswerEnd | null = null;
   return eventStreamWatcher(
     (m, watcher) => {
+      if (m.type === "messageStop") answer = anthropicAnswerEnd(parse(m.payload)?.stopReason) ?? answer;
       if (m.type !== "metadata") return;
       usage = converseUsage(parse(m.payload)?.usage) ?? usage;
       watcher.finished = true;
     },
     () => usage,
+    () => answer,
   );
 }
 

@@ -33,7 +33,11 @@ export interface EndpointSpec<E extends string = Endpoint> {
   facts?(body: Record<string, unknown>, url: URL): { model: string; stream: boolean };
   /** Answers in AWS event-stream framing (Bedrock): their reader and the message that reports a break. */
   eventStream?: {
-    watcher(): EventStreamWatcher & { usage(): Usage | null; upstreamError: boolean };
+    watcher(): EventStreamWatcher & {
+      usage(): Usage | null;
+      upstreamError: boolean;
+      answer?(): AnswerEnd | null;
+    };
     errorFrame(message: string): Uint8Array;
   };
   /** False where a request caches nothing, so keepalive never captures it (count_tokens). */

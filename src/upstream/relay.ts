@@ -147,6 +147,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
             durationMs: doneAt - startedAt,
             streamed: true,
             message: null,
+            answer: watcher.answer?.() ?? null,
           });
         },
       });

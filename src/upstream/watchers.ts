@@ -78,7 +78,8 @@ export function anthropicWatcher(): UsageWatcher {
 
 const usageObject = /"usage"\s*:\s*\{/;
 const finishReason = /"finish_reason"\s*:\s*"([a-z_]{1,40})"/;
-const toolCalls = /"tool_calls"\s*:\s*\[/;
+// A non-empty array: some servers (vLLM) put `"tool_calls":[]` on every content delta.
+const toolCalls = /"tool_calls"\s*:\s*\[\s*\{/;
 
 /**
  * OpenAI Chat Completions: usage arrives in the last chunk (when include_usage is on); [DONE] ends it.

@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import type Anthropic from "@anthropic-ai/sdk";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { decodeFamily } from "../../src/decide/gaps.ts";
 import { anthropic, longText, namespace, openai } from "../support/clients.ts";
 import { recordRequest } from "../support/records.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -18,7 +19,7 @@ async function answers(tenantId: string): Promise<(string | null)[]> {
   return runInDurableObject(tracker(tenantId), (_o, state) =>
     state.storage.sql
       .exec<{ answer: string | null }>(
-        "SELECT answer FROM conversations WHERE conversation NOT LIKE '~head:%' ORDER BY last_at",
+        "SELECT answer FROM conversations WHERE conversation NOT LIKE '~head:%' ORDER BY rowid",
       )
       .toArray()
       .map((r) => r.answer),
@@ -121,24 +122,33 @@ describe("the tracker keeps a conversation's latest answer", () => {
       answer,
     } as Parameters<typeof recordRequest>[0]);
 
-  it("replaces it each turn, and the gap after a tool call teaches the family's tool table", async () => {
+  it("replaces it each turn, and the gap after a tool call teaches the family's tool table once its window closes", async () => {
     const t = freshTenant();
     const stub = tracker(t.id);
     await stub.record(record(t.id, 0, "tool"));
     await stub.record(record(t.id, 1, "reply"));
-    const rows = await runInDurableObject(stub, (_o, state) => ({
-      row: state.storage.sql
-        .exec("SELECT turns, answer FROM conversations WHERE conversation = 'conversation-answers-a'")
-        .one(),
-      tables: state.storage.sql
-        .exec<{ family: string }>(
-          "SELECT family FROM family_gaps WHERE family LIKE 'family-answers%' ORDER BY family",
-        )
-        .toArray()
-        .map((r) => r.family),
-    }));
-    expect(rows.row).toEqual({ turns: 2, answer: "reply" });
-    expect(rows.tables).toEqual([FAMILY, `${FAMILY}~tool`]);
+    const read = () =>
+      runInDurableObject(stub, (_o, state) => {
+        const table = (name: string) =>
+          decodeFamily(
+            state.storage.sql
+              .exec<{ survival: ArrayBuffer }>("SELECT survival FROM family_gaps WHERE family = ?", name)
+              .toArray()[0]?.survival ?? null,
+          );
+        return {
+          row: state.storage.sql
+            .exec("SELECT turns, answer FROM conversations WHERE conversation = 'conversation-answers-a'")
+            .one(),
+          tool: table(`${FAMILY}~tool`).returns[0],
+          family: table(FAMILY).returns[0],
+          pending: state.storage.sql.exec("SELECT COUNT(*) AS n FROM pending_returns").one().n,
+        };
+      });
+    // The return a minute after the tool call waits until its window closes (5 minutes after the call).
+    expect(await read()).toEqual({ row: { turns: 2, answer: "reply" }, tool: 0, family: 0, pending: 3 });
+    // Another conversation's record after that runs the sweep, which counts it.
+    await stub.record({ ...record(t.id, 6, null), conversation: "conversation-answers-b" });
+    expect(await read()).toEqual({ row: { turns: 2, answer: "reply" }, tool: 1, family: 1, pending: 0 });
   });
 
   it("drops an answer it does not know and keeps the record", async () => {

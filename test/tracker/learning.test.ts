@@ -88,6 +88,17 @@ describe("survival tables count a window when it closes", () => {
     expect([h.atRisk[0], h.returns[0]]).toEqual([10, 2]);
   });
 
+  it("a return still waiting for its window to close already opens second sight", () => {
+    const c = fresh();
+    request(c, "a", "f", 0);
+    expect(c.mayReturn("new", "f")).toBe(false);
+    request(c, "a", "f", 30_000);
+    // Not counted in the table until 5 minutes, yet a conversation of the family has come back.
+    expect(total(c.store.family("f").returns)).toBe(0);
+    expect(c.mayReturn("new", "f")).toBe(true);
+    expect(c.mayReturn("new", "g")).toBe(false);
+  });
+
   it("learns fast: a family whose conversations come back within a minute overrides the prior in minutes", () => {
     const c = fresh();
     const before = c.outlook("new", "f").tail[0] as number;
