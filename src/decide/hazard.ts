@@ -79,18 +79,40 @@ export function headDistribution(heads: FamilyGaps, turns: number, own: ArrayLik
   return returnDistribution({ turns, own, family: heads, tenant: null }, scaledPrior(heads, HEAD_PRIOR_H));
 }
 
-/** Whether any of the tenant's heads has come back (what a head's write beyond the first window needs). */
-export function headsCameBack(heads: FamilyGaps): boolean {
-  return heads.returns.some((n) => n > 0);
+/**
+ * Chance, before any evidence, that a tenant's heads recur at all (a shared system prompt) rather than never
+ * (a unique one per request). Not fitted: every head of the training data is shared, so the data would say 1.
+ * Chosen so that a new tenant's first heads are written for the hour (above about 0.4, 1h beats 5m at the
+ * heads' prior) and two heads whose first windows close without a return stop it (0.9 -> 0.49 -> 0.09): a
+ * tenant with unique prompts pays the 1h premium on what it sends in its first 5-10 minutes, and one whose
+ * documents are asked about a few times an hour gets them written once for the hour instead of 5m writes that
+ * lapse and are written again (RAG 0.1/min on its training seed and development seeds 202-502; 0.75, which
+ * stops at the first miss, lost 2.5 % on seed 402).
+ */
+export const HEADS_RECUR_PRIOR = 0.9;
+
+/**
+ * Chance that the tenant's heads recur: 1 once one has come back; else the prior, weighed against each head
+ * whose first window closed without a return (under recurrence that happens with chance 1 - the prior's first
+ * window). Windows still open say nothing.
+ */
+export function headsRecur(heads: FamilyGaps): number {
+  if (heads.returns.some((n) => n > 0)) return 1;
+  let closed = 0;
+  for (let c = 0; c < TURN_CLASSES.length; c++) closed += heads.atRisk[c * WINDOWS] ?? 0;
+  const miss = 1 - ((HEAD_PRIOR_H[0] as readonly number[])[0] ?? 0);
+  const recur = HEADS_RECUR_PRIOR * miss ** closed;
+  return recur / (recur + 1 - HEADS_RECUR_PRIOR);
 }
 
 /**
- * A head's distribution before any evidence that the tenant's heads recur: only the first window counts. A
- * write that lasts beyond it (1h) needs a head of this tenant to have come back, which a tenant sending a
- * unique system prompt per request never gives (second sight, for the hour).
+ * A head's distribution weighed by the chance that the tenant's heads recur at all: the first window as the
+ * heads table says (its level already counts the misses), the windows beyond it only if heads recur. A write
+ * that lasts beyond the first window (1h) needs that evidence: a tenant sending a unique system prompt per
+ * request soon shows it has none.
  */
-export function untilHeadsReturn(q: readonly number[]): number[] {
-  return q.map((x, j) => (j === 0 ? x : 0));
+export function untilHeadsReturn(q: readonly number[], recur: number): number[] {
+  return q.map((x, j) => (j === 0 ? x : x * recur));
 }
 
 /**
@@ -113,7 +135,8 @@ export function withOwnGap(
 
 /** A new head's return distribution before its tenant's heads table holds anything. */
 export function headPriorQ(): number[] {
-  return untilHeadsReturn(headDistribution(emptyFamily(), 1, []));
+  const empty = emptyFamily();
+  return untilHeadsReturn(headDistribution(empty, 1, []), headsRecur(empty));
 }
 
 /** Discrete-time hazards (chance of coming back in window j given not yet) from a return distribution. */

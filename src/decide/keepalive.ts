@@ -15,6 +15,8 @@ import type { KeepaliveSettings } from "./keepalive-settings.ts";
 export interface PingCandidate {
   /** Prompt tokens a ping reads (the whole prefix up to the entry's breakpoint). */
   tokens: number;
+  /** Tokens a lapse would lose: beyond an entry that outlives this one (a 1h head). Default: all of them. */
+  exposedTokens?: number;
   ttl: WriteTtl;
   /** Start of the last real request that read or wrote the entry (pings do not count). */
   lastUseMs: number;
@@ -69,7 +71,10 @@ export function decidePing(
   shortTtlMs: number = TTL_MS["5m"],
 ): PingDecision {
   const usdPerToken = model.inputPerMTok / 1e6;
-  const saving = lapseCost(model, entry.ttl);
+  // Per token of the prefix a ping reads: a lapse loses only the exposed share (a 1h head under it is kept).
+  const share =
+    entry.tokens > 0 ? Math.min(Math.max((entry.exposedTokens ?? entry.tokens) / entry.tokens, 0), 1) : 1;
+  const saving = lapseCost(model, entry.ttl) * share;
   const idle = Math.max(0, nowMs - entry.lastUseMs);
   const q = returnDistribution(entry.gaps);
   const ttlMs = entry.ttl === "1h" ? TTL_MS["1h"] : shortTtlMs;
@@ -96,8 +101,9 @@ export function decidePing(
     horizonMs: settings.maxHorizonMs,
     windowMs: shortTtlMs,
     readChance,
-    // A ping that finds nothing pays its prompt as a fresh write.
-    missCost: entry.ttl === "1h" ? model.cacheWrite1h : model.cacheWrite5m,
+    // A ping that finds nothing pays the exposed share as a fresh write and reads the rest.
+    missCost:
+      share * (entry.ttl === "1h" ? model.cacheWrite1h : model.cacheWrite5m) + (1 - share) * model.cacheRead,
   };
   const pingsLeft = Math.min(settings.maxPingsPerEntry, breakEven) - entry.pingsSoFar - 1;
   // A return before the lapse finds the entry without the ping: only what the ping holds beyond it counts.
@@ -114,6 +120,7 @@ export function decidePing(
 /** A keepalive row as the tracker holds it: one per conversation, at its deepest kept entry. */
 export interface KeptEntry {
   tokens: number;
+  exposedTokens?: number;
   ttl: WriteTtl;
   lastUseMs: number;
   pingsSoFar: number;

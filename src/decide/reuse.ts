@@ -115,7 +115,7 @@ export const reuseOf = {
     const back = state !== undefined && state.seen > 0;
     let learned: Reuse;
     if (outlook) {
-      let q = outlook.headsBack || back ? outlook.head : untilHeadsReturn(outlook.head);
+      let q = back ? outlook.head : untilHeadsReturn(outlook.head, outlook.headsRecur);
       if (back && nowMs !== undefined && nowMs > state.lastSeenMs)
         q = withOwnGap(q, outlook.headGaps, nowMs - state.lastSeenMs, outlook.windowMs);
       learned = reuseFromWindows(q, false);

@@ -28,8 +28,8 @@ export interface PrefixState {
  */
 export interface Outlook {
   head: readonly number[];
-  /** Whether a head of the tenant has come back: until one has, only `head`'s first window counts. */
-  headsBack: boolean;
+  /** Chance that the tenant's heads recur at all (1 once one has come back): `head`'s windows beyond the first count by it. */
+  headsRecur: number;
   /** How many of the family's head's own gaps `head` blends (what one more gap weighs against). */
   headGaps: number;
   /** Width of the windows (the deploy's 5m TTL; shorter where ANTHROPIC_CACHE_TTL_SECONDS says so). */

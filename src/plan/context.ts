@@ -46,7 +46,9 @@ function validOutlook(o: Outlook): boolean {
   return (
     validWindows(o.head) &&
     validWindows(o.tail) &&
-    typeof o.headsBack === "boolean" &&
+    Number.isFinite(o.headsRecur) &&
+    o.headsRecur >= 0 &&
+    o.headsRecur <= 1 &&
     Number.isFinite(o.headGaps) &&
     o.windowMs > 0
   );

@@ -11,7 +11,7 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { headDistribution, headsCameBack, returnDistribution } from "../decide/hazard.ts";
+import { headDistribution, headsRecur, returnDistribution } from "../decide/hazard.ts";
 import type { Outlook } from "../decide/types.ts";
 import type { AnswerEnd } from "../upstream/answer.ts";
 
@@ -288,13 +288,13 @@ export class Conversations {
     const heads = this.store.get(headKey(family));
     const headsTable = this.store.family(HEADS_TABLE);
     const head = headDistribution(headsTable, (heads?.turns ?? 0) + 1, heads?.own ?? emptyOwn());
-    const headsBack = headsCameBack(headsTable);
+    const recur = headsRecur(headsTable);
     const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
     return {
       outlook: {
         tail: tail((row?.turns ?? 0) + 1, row?.own ?? emptyOwn(), rowTable),
         head,
-        headsBack,
+        headsRecur: recur,
         headGaps,
         windowMs: this.#windowMs,
         reach: reachOf(rowTable, tenantTable),
@@ -302,7 +302,7 @@ export class Conversations {
       familyOutlook: {
         tail: tail(1, emptyOwn(), familyTable),
         head,
-        headsBack,
+        headsRecur: recur,
         headGaps,
         windowMs: this.#windowMs,
         reach: reachOf(familyTable, tenantTable),

@@ -10,6 +10,8 @@ export interface KeepaliveRow extends Record<string, SqlStorageValue> {
   upstream: string;
   model: string;
   tokens: number;
+  /** Tokens a lapse would lose: those beyond an entry that outlives this one (a 1h head); null: all (rows before v12). */
+  exposed: number | null;
   iv: ArrayBuffer | null;
   sealed: ArrayBuffer | null;
   ttl: string;
@@ -29,6 +31,8 @@ export interface Candidate {
   upstream: string;
   model: string;
   tokens: number;
+  /** Tokens a lapse would lose (beyond the deepest entry that outlives this one). */
+  exposed: number;
   sealed: Sealed;
   ttl: string;
   at: number;
@@ -62,11 +66,11 @@ export class KeepaliveStore implements KeepaliveCandidates {
   /** A real request read or wrote the conversation's deepest entry: it becomes (again) the live candidate. */
   upsert(c: Candidate): void {
     this.#sql.exec(
-      `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, iv, sealed,
+      `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, exposed, iv, sealed,
          ttl, last_use, cached_until, pings, claimed_for, state, note)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 'live', NULL)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 'live', NULL)
        ON CONFLICT (conversation) DO UPDATE SET hash = excluded.hash, family = excluded.family, model = excluded.model,
-         tokens = excluded.tokens, iv = excluded.iv, sealed = excluded.sealed, ttl = excluded.ttl,
+         tokens = excluded.tokens, exposed = excluded.exposed, iv = excluded.iv, sealed = excluded.sealed, ttl = excluded.ttl,
          last_use = excluded.last_use, cached_until = excluded.cached_until, pings = 0, claimed_for = NULL,
          state = 'live', note = NULL`,
       c.conversation,
@@ -75,6 +79,7 @@ export class KeepaliveStore implements KeepaliveCandidates {
       c.upstream,
       c.model,
       c.tokens,
+      c.exposed,
       c.sealed.iv,
       c.sealed.data,
       c.ttl,

@@ -181,6 +181,7 @@ export class MemoryKeepaliveStore implements KeepaliveCandidates {
       upstream: c.upstream,
       model: c.model,
       tokens: c.tokens,
+      exposed: c.exposed,
       iv: c.sealed.iv,
       sealed: c.sealed.data,
       ttl: c.ttl,

@@ -40,6 +40,20 @@ function kept(b: PositionBelief | undefined): b is PositionBelief & { cachedUnti
 }
 
 /**
+ * Tokens of the deepest entry the request left that outlives `b` (a head written for the hour under a 5m
+ * tail): a lapse of `b` does not lose them, so a ping that holds `b` saves only what lies beyond.
+ */
+function heldLonger(
+  beliefs: ReadonlyMap<string, PositionBelief>,
+  b: PositionBelief & { cachedUntil: number },
+) {
+  let held = 0;
+  for (const x of beliefs.values())
+    if (kept(x) && x.cachedUntil > b.cachedUntil && x.tokens < b.tokens) held = Math.max(held, x.tokens);
+  return held;
+}
+
+/**
  * What one accounted request teaches the decisions: its family's rate and the model's calibration, beliefs
  * of its positions, its conversation's rhythm and family survival, and its keepalive candidate (`sealed`: its
  * captured request, when one is kept). Fills `states` with what a lookup at the request's start would now
@@ -81,6 +95,7 @@ export function recordDecisionState(
       upstream: r.upstream,
       model: r.model,
       tokens: b.tokens,
+      exposed: b.tokens - heldLonger(beliefs, b),
       sealed: capture.sealed,
       ttl: capture.capture.ttl,
       at: r.at,

@@ -180,6 +180,12 @@ const PENDING_RETURNS_V11 = [
   `CREATE INDEX IF NOT EXISTS pending_returns_due ON pending_returns (due)`,
 ];
 
+/**
+ * v12: a keepalive candidate's tokens that a lapse would lose (beyond an entry that outlives it, such as a head
+ * written for the hour): what a ping is worth and what a rescue saved. Null on older rows: all of them.
+ */
+const KEEPALIVE_EXPOSED_V12 = ["ALTER TABLE keepalive ADD COLUMN exposed INTEGER"];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
 const MIGRATIONS: readonly (readonly string[])[] = [
   V1,
@@ -193,6 +199,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   GEMINI_CACHES_V9,
   CONVERSATION_ANSWER_V10,
   PENDING_RETURNS_V11,
+  KEEPALIVE_EXPOSED_V12,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -123,6 +123,26 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
     expect(decidePing(entry(quick), 5 * MIN, SONNET, SETTINGS).ping).toBe(false);
   });
 
+  it("values a ping by what a lapse would lose: a 1h head under the entry is kept anyway", () => {
+    const steady: GapHistory = history(
+      6,
+      ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN),
+      CHAT_FAMILY,
+    );
+    const whole = decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS);
+    expect(whole.ping).toBe(true);
+    // The same entry over a head held for the hour: a lapse loses only the conversation beyond it.
+    const half = decidePing({ ...entry(steady), exposedTokens: TOKENS / 2 }, 5 * MIN, SONNET, SETTINGS);
+    expect(half.expectedValue).toBeLessThan(whole.expectedValue / 2);
+    // A thin conversation over a large head: each ping reads the head for a small saving, so none pays.
+    const thin = decidePing({ ...entry(steady), exposedTokens: TOKENS / 20 }, 5 * MIN, SONNET, SETTINGS);
+    expect(thin.ping).toBe(false);
+    // And the break-even bound shrinks with it: never more pings than the rewrite of what would be lost.
+    const quarter = { ...entry(steady), exposedTokens: TOKENS / 4 };
+    // floor(1.15 * 0.25 / 0.1) = 2 pings at most.
+    expect(decidePing({ ...quarter, pingsSoFar: 2 }, 15 * MIN, SONNET, SETTINGS).reason).toBe("break-even");
+  });
+
   it("values a ping by the chance it finds the entry: a tenant whose pings miss stops sending them", () => {
     const steady: GapHistory = history(
       6,

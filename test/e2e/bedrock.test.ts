@@ -254,7 +254,8 @@ describe("Bedrock through Stoker (@aws-sdk/client-bedrock-runtime)", () => {
     const reqs = await simRequests(ns);
     const sent = JSON.parse(reqs[0]?.body ?? "{}") as { system: Record<string, unknown>[] };
     // The client sent no cachePoint; Stoker put one after the system prompt (at least), and nothing else changed.
-    expect(sent.system).toEqual([{ text: SYSTEM }, { cachePoint: { type: "default" } }]);
+    // (A new tenant's head is written for the hour: `ttl: "1h"` beside the type.)
+    expect(sent.system).toEqual([{ text: SYSTEM }, { cachePoint: { type: "default", ttl: "1h" } }]);
     expect(first.usage?.cacheWriteInputTokens).toBeGreaterThanOrEqual(2500);
     expect(usage?.cacheReadInputTokens).toBeGreaterThanOrEqual(2500);
     expect(reqs[0]?.headers["x-stoker-plan"]).toBeUndefined();

@@ -306,8 +306,9 @@ describe("secrets never leave where they belong", () => {
     const route = proxied[0] as FuzzRoute;
     const system = longText(3000, "rules");
     const messages: { role: string; content: string }[] = [];
+    // Turns long enough that the conversation beyond the head (written for the hour) is worth a ping.
     for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
+      messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
       const res = await call(
         `keepalive turn ${turn}`,
         "POST",

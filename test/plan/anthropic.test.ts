@@ -37,11 +37,14 @@ describe("planAnthropic without tracker state", () => {
     expect(plan.breakpoints.map((b) => b.role)).toEqual(["head"]);
     expect(plan.breakpoints[0]?.segment).toBe(a.headEnd);
     const out = JSON.parse(renderAnthropic(a, plan)) as Json;
-    expect(out.system).toEqual([{ type: "text", text: SYSTEM, cache_control: { type: "ephemeral" } }]);
-    // With no tracker answer, the head prior of a tenant none of whose heads has come back yet.
+    // With no tracker answer, the head prior of a new tenant: its heads likely recur (HEADS_RECUR_PRIOR), so
+    // for the hour.
+    expect(out.system).toEqual([
+      { type: "text", text: SYSTEM, cache_control: { type: "ephemeral", ttl: "1h" } },
+    ]);
     const p = `p5m=${PRIORS.head.p5m.toFixed(2)},p1h=${PRIORS.head.p1h.toFixed(2)}`;
     expect(describePlan(plan)).toMatch(
-      new RegExp(`^anthropic bp=head@0:5m read=0 write=\\d\\.\\dk lasting=5m\\(${p}\\)$`),
+      new RegExp(`^anthropic bp=head@0:1h read=0 write=\\d\\.\\dk lasting=1h\\(${p}\\)$`),
     );
   });
 

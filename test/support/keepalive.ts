@@ -10,6 +10,9 @@ export interface KeepaliveRowView {
   family: string;
   cached_until: number;
   last_use: number;
+  /** Prompt tokens a ping reads, and those of them a lapse would lose (beyond a 1h head). */
+  tokens: number;
+  exposed: number | null;
   pings: number;
   state: string;
   note: string | null;
@@ -21,7 +24,7 @@ export function keepaliveRows(tenantId: string): Promise<KeepaliveRowView[]> {
   return runInDurableObject(tracker(tenantId), (_i, state) =>
     state.storage.sql
       .exec<KeepaliveRowView & Record<string, SqlStorageValue>>(
-        "SELECT conversation, family, cached_until, last_use, pings, state, note, (sealed IS NOT NULL) AS has_body FROM keepalive",
+        "SELECT conversation, family, cached_until, last_use, tokens, exposed, pings, state, note, (sealed IS NOT NULL) AS has_body FROM keepalive",
       )
       .toArray(),
   );
@@ -82,12 +85,13 @@ export const KEEPALIVE_MODEL = "claude-sonnet-4-6";
  */
 /**
  * Two quick turns of one conversation on a long system prompt through `client`, recorded; the tenant's
- * keepalive candidate for it and the messages so far (the next turn appends to them).
+ * keepalive candidate for it and the messages so far (the next turn appends to them). The turns are long
+ * enough that the conversation beyond the head (which a new tenant gets written for the hour) is worth a ping.
  */
 export async function twoTurns(client: Anthropic, tenantId: string, system = longText(3000, "rules")) {
   const messages: Anthropic.MessageParam[] = [];
   for (let turn = 0; turn < 2; turn++) {
-    messages.push({ role: "user", content: `Turn ${turn}: ${longText(300, `u${turn}`)}` });
+    messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
     const reply = await client.messages.create({
       model: KEEPALIVE_MODEL,
       max_tokens: 32,

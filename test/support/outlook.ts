@@ -7,7 +7,7 @@ import type { Outlook } from "../../src/decide/types.ts";
 export function outlookWith(tail5m: number): Outlook {
   return {
     head: [0.9, ...new Array<number>(11).fill(0)],
-    headsBack: true,
+    headsRecur: 1,
     headGaps: 0,
     windowMs: 300_000,
     tail: [tail5m, ...new Array<number>(11).fill(0)],

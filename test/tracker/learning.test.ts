@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HEAD_PRIOR_H, returnDistribution } from "../../src/decide/hazard.ts";
+import { HEAD_PRIOR_H, HEADS_RECUR_PRIOR, returnDistribution } from "../../src/decide/hazard.ts";
 import { decideKeepalive } from "../../src/decide/keepalive.ts";
 import { DEFAULT_KEEPALIVE } from "../../src/decide/keepalive-settings.ts";
 import { reuseFromState, reuseFromWindows, reuseOf } from "../../src/decide/reuse.ts";
@@ -114,11 +114,12 @@ describe("survival tables count a window when it closes", () => {
 });
 
 describe("the head of a family", () => {
-  it("a new head is written at first, and no longer after a handful of heads that never came back", () => {
+  it("a new tenant's first head is written for the hour, and no longer after a handful of heads that never came back", () => {
     const c = fresh();
     const firstHead = reuseOf.head(undefined, 0, c.outlook("c0", "h0"));
-    // Written, but not for the hour: none of the tenant's heads has come back yet.
-    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("5m");
+    // Nothing says yet whether this tenant's heads recur: at the prior (HEADS_RECUR_PRIOR), for the hour.
+    expect(c.outlook("c0", "h0").headsRecur).toBeCloseTo(HEADS_RECUR_PRIOR, 9);
+    expect(bestTtl(SONNET, 3000, firstHead, true)).toBe("1h");
     // Ten requests, each with a unique 3,000-token system prompt (a new family), six minutes apart.
     for (let k = 0; k < 10; k++) request(c, `c${k}`, `h${k}`, k * 6 * MIN);
     request(c, "later", "h-later", 70 * MIN);
@@ -126,6 +127,25 @@ describe("the head of a family", () => {
     const learned = reuseOf.head(undefined, 0, c.outlook("next", "h-next"));
     expect(learned.p5m).toBeLessThan(0.2);
     expect(bestTtl(SONNET, 3000, learned, true)).toBeNull();
+  });
+
+  it("two heads whose first windows close without a return end the hour for new heads", () => {
+    const c = fresh();
+    request(c, "a", "h-a", 0);
+    c.sweep(5.5 * MIN);
+    // One miss: recurring heads miss their first window 11 % of the time, so still more likely than not.
+    const one = c.outlook("x", "h-x").headsRecur;
+    expect(one).toBeLessThan(HEADS_RECUR_PRIOR);
+    expect(bestTtl(SONNET, 3000, reuseOf.head(undefined, 0, c.outlook("x", "h-x")), true)).toBe("1h");
+    request(c, "b", "h-b", 5.5 * MIN);
+    c.sweep(11 * MIN);
+    const two = c.outlook("y", "h-y");
+    expect(two.headsRecur).toBeLessThan(0.15);
+    const reuse = reuseOf.head(undefined, 0, two);
+    expect(bestTtl(SONNET, 3000, reuse, true)).not.toBe("1h");
+    // One head coming back settles it: the heads recur.
+    request(c, "b2", "h-b", 12 * MIN);
+    expect(c.outlook("z", "h-z").headsRecur).toBe(1);
   });
 });
 
@@ -150,17 +170,19 @@ describe("a head seen before", () => {
 describe("a head coming back with this request is evidence before the tracker records it", () => {
   it("opens the hour for a new tenant's head that returns after its 5m entry lapsed", () => {
     const c = fresh();
-    // A new tenant: one document asked about at 0 and again at 8 minutes. None of its heads has come back
-    // yet as far as the tracker knows, so the outlook alone counts only the first window.
+    // A new tenant: two documents asked about at 0, one of them again at 8 minutes. Neither has come back as far
+    // as the tracker knows, and both first windows have closed: little says the tenant's heads recur.
     request(c, "q0", "doc", 0);
+    request(c, "p0", "other", 0);
+    c.sweep(6 * MIN);
     const outlook = c.outlook("q1", "doc");
-    expect(outlook.headsBack).toBe(false);
+    expect(outlook.headsRecur).toBeLessThan(0.15);
     const state = { tokens: 50_000, seen: 1, lastSeenMs: 0, cachedUntilMs: null, ttl: null };
     const now = reuseOf.head(state, 0, outlook, 8 * MIN);
     expect(bestTtl(SONNET, 50_000, now, true)).toBe("1h");
-    // The same head unseen (a first sight) stays within the first window: no hour without evidence.
+    // The same head unseen (a first sight) is not written for the hour on so little.
     const unseen = reuseOf.head(undefined, 0, outlook, 8 * MIN);
-    expect(unseen.p1h).toBeCloseTo(unseen.p5m, 9);
+    expect(unseen.p1h - unseen.p5m).toBeLessThan(0.02);
     expect(bestTtl(SONNET, 50_000, unseen, true)).not.toBe("1h");
   });
 
