@@ -160,6 +160,8 @@ export interface PrefixRow {
   hits: number;
   misses: number;
   writes: number;
+  /** Of `writes`, those for the hour. */
+  writes_1h: number;
   last_seen: number;
   last_refresh: number | null;
   cached_until: number | null;
@@ -172,7 +174,7 @@ export interface PrefixRow {
 export function topPrefixes(sql: SqlStorage, limit: number, offset: number): PrefixRow[] {
   return sql
     .exec<PrefixRow & Record<string, SqlStorageValue>>(
-      `SELECT p.hash, p.family, p.upstream, p.model, p.tokens, p.seen, p.hits, p.misses, p.writes, p.last_seen,
+      `SELECT p.hash, p.family, p.upstream, p.model, p.tokens, p.seen, p.hits, p.misses, p.writes, p.writes_1h, p.last_seen,
           p.last_refresh, p.cached_until, p.ttl, k.state AS keepalive_state, k.pings AS keepalive_pings
         FROM prefixes p LEFT JOIN keepalive k ON k.hash = p.hash
         ORDER BY p.hits * p.tokens DESC, p.last_seen DESC, p.hash LIMIT ? OFFSET ?`,

@@ -119,6 +119,10 @@ export const PrefixSchema = z
     hits: z.number().int(),
     misses: z.number().int(),
     writes: z.number().int(),
+    writes_1h: z
+      .number()
+      .int()
+      .openapi({ description: "Of `writes`, those for the hour (a higher premium)" }),
     last_seen: z.string(),
     last_hit: z.string().nullable(),
     ttl_left_seconds: z.number().int(),

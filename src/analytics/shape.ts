@@ -64,7 +64,10 @@ export function shapePrefix(p: PrefixRow, models: ModelTable, nowMs: number) {
         : "anthropic",
   );
   const base = (p.tokens * m.inputPerMTok) / 1e6;
-  const writePremium = Math.max(0, m.cacheWrite5m - 1);
+  // Each write's premium at its own TTL: a 1h write costs 2x the base price on Anthropic, a 5m one 1.25x.
+  const premium =
+    (p.writes - p.writes_1h) * Math.max(0, m.cacheWrite5m - 1) +
+    p.writes_1h * Math.max(0, m.cacheWrite1h - 1);
   return {
     id: p.hash.slice(0, 12),
     family: p.family.slice(0, 12),
@@ -75,11 +78,12 @@ export function shapePrefix(p: PrefixRow, models: ModelTable, nowMs: number) {
     hits: p.hits,
     misses: p.misses,
     writes: p.writes,
+    writes_1h: p.writes_1h,
     last_seen: iso(p.last_seen),
     last_hit: p.hits > 0 && p.last_refresh !== null ? iso(p.last_refresh) : null,
     ttl_left_seconds: p.cached_until === null ? 0 : Math.max(0, Math.round((p.cached_until - nowMs) / 1000)),
     keepalive: { status: p.keepalive_state ?? "none", pings: p.keepalive_pings ?? 0 },
-    saved_usd: usd(p.hits * base * (1 - m.cacheRead) - p.writes * base * writePremium),
+    saved_usd: usd(p.hits * base * (1 - m.cacheRead) - base * premium),
   };
 }
 

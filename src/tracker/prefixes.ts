@@ -58,14 +58,23 @@ export class SqlPrefixStore implements PrefixStore {
 function writePrefixes(sql: SqlStorage, r: RecordRequest, update: PrefixUpdate): void {
   const family = r.family as string;
   const { changes, reuseGap } = update;
-  // [hash, tokens, writes, last_write, cached_until, ttl]
+  // [hash, tokens, writes, last_write, cached_until, ttl, writes_1h]
   const inserts: (string | number | null)[][] = [];
-  // [hash, tokens, hits+, misses+, writes+, last_write, last_refresh, cached_until, ttl, gap_5m, gap_1h]
+  // [hash, tokens, hits+, misses+, writes+, last_write, last_refresh, cached_until, ttl, gap_5m, gap_1h, writes_1h+]
   const updates: (string | number | null)[][] = [];
   for (const c of changes) {
     const row = c.row;
+    const written1h = c.written && row.ttl === "1h" ? 1 : 0;
     if (c.isNew) {
-      inserts.push([row.hash, row.tokens, row.writes, c.written ? r.at : null, row.cached_until, row.ttl]);
+      inserts.push([
+        row.hash,
+        row.tokens,
+        row.writes,
+        c.written ? r.at : null,
+        row.cached_until,
+        row.ttl,
+        written1h,
+      ]);
       continue;
     }
     updates.push([
@@ -80,15 +89,16 @@ function writePrefixes(sql: SqlStorage, r: RecordRequest, update: PrefixUpdate):
       c.written ? row.ttl : null,
       row.gap_5m,
       row.gap_1h,
+      written1h,
     ]);
   }
   if (inserts.length > 0) {
     sql.exec(
       `INSERT INTO prefixes (hash, family, upstream, model, tokens, first_seen, last_seen, seen, hits, misses, writes,
-          last_write, last_refresh, cached_until, ttl, gap_count, gap_5m, gap_1h)
+          last_write, last_refresh, cached_until, ttl, gap_count, gap_5m, gap_1h, writes_1h)
          SELECT json_extract(value, '$[0]'), ?, ?, ?, json_extract(value, '$[1]'), ?, ?, 1, 0, 0,
            json_extract(value, '$[2]'), json_extract(value, '$[3]'), NULL, json_extract(value, '$[4]'),
-           json_extract(value, '$[5]'), 0, 0, 0
+           json_extract(value, '$[5]'), 0, 0, 0, json_extract(value, '$[6]')
          FROM json_each(?)`,
       family,
       r.upstream,
@@ -104,13 +114,13 @@ function writePrefixes(sql: SqlStorage, r: RecordRequest, update: PrefixUpdate):
           misses = misses + v.n_missed, writes = writes + v.n_written, last_write = COALESCE(v.n_last_write, last_write),
           last_refresh = COALESCE(v.n_last_refresh, last_refresh), cached_until = v.n_cached_until,
           ttl = COALESCE(v.n_ttl, ttl), gap_count = gap_count + 1, gap_5m = v.n_gap_5m,
-          gap_1h = v.n_gap_1h
+          gap_1h = v.n_gap_1h, writes_1h = writes_1h + v.n_written_1h
          FROM (SELECT json_extract(value, '$[0]') AS n_hash, json_extract(value, '$[1]') AS n_tokens,
              json_extract(value, '$[2]') AS n_read, json_extract(value, '$[3]') AS n_missed,
              json_extract(value, '$[4]') AS n_written, json_extract(value, '$[5]') AS n_last_write,
              json_extract(value, '$[6]') AS n_last_refresh, json_extract(value, '$[7]') AS n_cached_until,
              json_extract(value, '$[8]') AS n_ttl, json_extract(value, '$[9]') AS n_gap_5m,
-             json_extract(value, '$[10]') AS n_gap_1h
+             json_extract(value, '$[10]') AS n_gap_1h, json_extract(value, '$[11]') AS n_written_1h
            FROM json_each(?)) AS v
          WHERE prefixes.hash = v.n_hash`,
       r.at,

@@ -41,15 +41,14 @@ function kept(b: PositionBelief | undefined): b is PositionBelief & { cachedUnti
 
 /**
  * Tokens of the deepest entry the request left that outlives `b` (a head written for the hour under a 5m
- * tail): a lapse of `b` does not lose them, so a ping that holds `b` saves only what lies beyond.
+ * tail; a read restarts an entry's own TTL, so the rows say when each lapses): a lapse of `b` does not lose
+ * them, so a ping that holds `b` saves only what lies beyond.
  */
-function heldLonger(
-  beliefs: ReadonlyMap<string, PositionBelief>,
-  b: PositionBelief & { cachedUntil: number },
-) {
+function heldLonger(rows: readonly PrefixRow[], b: PositionBelief & { cachedUntil: number }): number {
   let held = 0;
-  for (const x of beliefs.values())
-    if (kept(x) && x.cachedUntil > b.cachedUntil && x.tokens < b.tokens) held = Math.max(held, x.tokens);
+  for (const x of rows)
+    if (x.cached_until !== null && x.cached_until > b.cachedUntil && x.tokens < b.tokens)
+      held = Math.max(held, x.tokens);
   return held;
 }
 
@@ -70,11 +69,13 @@ export function recordDecisionState(
   const facts = notePlanInputs(state.planInputs, r);
   const tracked = r.family !== null && r.positions.length > 0;
   let beliefs = new Map<string, PositionBelief>();
+  let rows: PrefixRow[] = [];
   if (tracked) {
     const update = prefixUpdate(r, state.prefixes.rows(r.positions.map((p) => p.hash)), shortTtlMs);
     state.prefixes.apply(r, update);
     for (const c of update.changes) states[c.row.hash] = toState(c.row, r.at);
     beliefs = update.beliefs;
+    rows = update.changes.map((c) => c.row);
   }
   if (r.conversation !== null && r.family !== null && r.result === "ok") {
     state.conversations.sweep(r.at);
@@ -95,7 +96,7 @@ export function recordDecisionState(
       upstream: r.upstream,
       model: r.model,
       tokens: b.tokens,
-      exposed: b.tokens - heldLonger(beliefs, b),
+      exposed: b.tokens - heldLonger(rows, b),
       sealed: capture.sealed,
       ttl: capture.capture.ttl,
       at: r.at,

@@ -186,6 +186,9 @@ const PENDING_RETURNS_V11 = [
  */
 const KEEPALIVE_EXPOSED_V12 = ["ALTER TABLE keepalive ADD COLUMN exposed INTEGER"];
 
+/** v13: how many of a prefix's writes were for the hour (their premium is four times a 5m write's). */
+const PREFIX_WRITES_1H_V13 = ["ALTER TABLE prefixes ADD COLUMN writes_1h INTEGER NOT NULL DEFAULT 0"];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
 const MIGRATIONS: readonly (readonly string[])[] = [
   V1,
@@ -200,6 +203,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   CONVERSATION_ANSWER_V10,
   PENDING_RETURNS_V11,
   KEEPALIVE_EXPOSED_V12,
+  PREFIX_WRITES_1H_V13,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

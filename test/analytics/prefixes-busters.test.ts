@@ -37,9 +37,12 @@ describe("GET /v1/analytics/prefixes", () => {
     // The head, written for the hour (a new tenant's heads are taken to recur until two of them do not).
     expect(top?.ttl_left_seconds).toBeLessThanOrEqual(3600);
     expect(top?.last_hit).not.toBeNull();
-    // Reads at $0.30 instead of $3 per MTok, less the writes' 25 % premium.
+    // Reads at $0.30 instead of $3 per MTok, less each write's premium: 25 % for 5 minutes, 100 % for the hour
+    // (the head, written once for the hour).
+    expect(top?.writes_1h).toBe(1);
     const base = ((top?.tokens ?? 0) * 3) / 1e6;
-    expect(top?.saved_usd).toBeCloseTo((top?.hits ?? 0) * base * 0.9 - (top?.writes ?? 0) * base * 0.25, 5);
+    const premium = ((top?.writes ?? 0) - (top?.writes_1h ?? 0)) * 0.25 + (top?.writes_1h ?? 0) * 1;
+    expect(top?.saved_usd).toBeCloseTo((top?.hits ?? 0) * base * 0.9 - premium * base, 5);
     expect(page1.next_cursor).toBe("2");
 
     const all = PrefixesSchema.parse((await api("/v1/analytics/prefixes?limit=200", t.key)).body);
