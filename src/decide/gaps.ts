@@ -92,6 +92,11 @@ export interface GapHistory extends Standing {
    * where known: it borrows from the family's table, which pools both.
    */
   answer?: FamilyGaps | null;
+  /**
+   * Whether a conversation of the family has come back, its return counted or still waiting for its window to
+   * close (default: what `family` has counted).
+   */
+  familyBack?: boolean;
 }
 
 /** An empty family table. */

@@ -141,8 +141,8 @@ export function decideKeepalive(
   spentTodayUsd: number,
   shortTtlMs: number = TTL_MS["5m"],
 ): PingDecision | { ping: false; reason: "first-sight"; expectedValue: 0; pNext: 0 } {
-  const familyReturns = gaps.family?.returns.reduce((a, b) => a + b, 0) ?? 0;
-  if (gaps.turns <= 1 && familyReturns === 0)
+  const familyBack = gaps.familyBack ?? gaps.family?.returns.some((n) => n > 0) ?? false;
+  if (gaps.turns <= 1 && !familyBack)
     return { ping: false, reason: "first-sight", expectedValue: 0, pNext: 0 };
   const budget = { remainingUsd: settings.maxUsdPerDay - spentTodayUsd };
   return decidePing({ ...entry, gaps }, nowMs, model, settings, budget, shortTtlMs);

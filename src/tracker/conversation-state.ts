@@ -238,14 +238,15 @@ export class Conversations {
     this.store.setSweptAt(nowMs);
   }
 
-  /**
-   * False for a new conversation in a family where no conversation has come back yet (second sight). A
-   * return still waiting for its window to close counts: it has come back.
-   */
+  /** Whether a conversation of `family` has come back: a return still waiting for its window to close counts. */
+  #familyBack(family: string): boolean {
+    return this.store.family(family).returns.some((n) => n > 0) || this.store.hasPendingReturn(family);
+  }
+
+  /** False for a new conversation in a family where no conversation has come back yet (second sight). */
   mayReturn(conversation: string, family: string | null): boolean {
     if (this.store.get(conversation)) return true;
-    if (family === null) return false;
-    return this.store.family(family).returns.some((n) => n > 0) || this.store.hasPendingReturn(family);
+    return family !== null && this.#familyBack(family);
   }
 
   /**
@@ -261,6 +262,7 @@ export class Conversations {
       family: this.store.family(row.family),
       tenant: this.store.family(TENANT_TABLE),
       answer: row.answer ? this.store.family(answerTable(row.family, row.answer)) : null,
+      familyBack: this.#familyBack(row.family),
       lastAt: row.lastAt,
     };
   }

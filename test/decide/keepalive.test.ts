@@ -228,6 +228,10 @@ describe("decideKeepalive: second sight, then rent or buy within the budget", ()
     const first: GapHistory = history(1, emptyOwn(), emptyFamily());
     const d = decideKeepalive(entry(first), first, 5 * MIN, SONNET, SETTINGS, 0);
     expect(d).toMatchObject({ ping: false, reason: "first-sight" });
+    // A conversation of the family has come back, its return still waiting for its window to close: the
+    // table has not counted it yet, but it is no longer a first sight.
+    const back: GapHistory = { ...first, familyBack: true };
+    expect(decideKeepalive(entry(back), back, 5 * MIN, SONNET, SETTINGS, 0).reason).not.toBe("first-sight");
   });
 
   it("counts what was spent today against the tenant's daily budget", () => {

@@ -113,6 +113,18 @@ describe("survival tables count a window when it closes", () => {
   });
 });
 
+describe("second sight for keepalive", () => {
+  it("a family whose conversation came back is not a first sight, though its return waits for its window", () => {
+    const c = fresh();
+    request(c, "a", "f", 0);
+    request(c, "b", "f", 10_000);
+    expect(c.history("b")?.familyBack).toBe(false);
+    request(c, "a", "f", 60_000); // back within its first window: counted when that window closes
+    expect(total(c.store.family("f").returns)).toBe(0);
+    expect(c.history("b")?.familyBack).toBe(true);
+  });
+});
+
 describe("the head of a family", () => {
   it("a new tenant's first head is written for the hour, and no longer after a handful of heads that never came back", () => {
     const c = fresh();
