@@ -232,6 +232,8 @@ export const LIMITS = {
   chainsPerLineage: 8,
   conversations: 20_000,
   families: 2_000,
+  /** Survival tables: a family's own and its `~tool` and `~reply` tables, and `~tenant` and `~heads`. */
+  familyTables: 3 * 2_000 + 2,
   busters: 1_000,
   calibratedModels: 200,
 } as const;

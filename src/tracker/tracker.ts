@@ -681,7 +681,7 @@ export class Tracker extends DurableObject<Env> {
         FROM gaps) WHERE k > ?)`,
       LIMITS.gapsPerFamily,
     );
-    this.#conversationStore.trim(LIMITS.conversations, LIMITS.families);
+    this.#conversationStore.trim(LIMITS.conversations, LIMITS.familyTables);
     this.#planInputs.trim(LIMITS.families, LIMITS.calibratedModels);
     trimLastMessages(sql);
     this.#keepalive.expire(nowMs);
