@@ -111,7 +111,7 @@ export function headsRecur(heads: FamilyGaps): number {
  * that lasts beyond the first window (1h) needs that evidence: a tenant sending a unique system prompt per
  * request soon shows it has none.
  */
-export function untilHeadsReturn(q: readonly number[], recur: number): number[] {
+export function weighedByRecurrence(q: readonly number[], recur: number): number[] {
   return q.map((x, j) => (j === 0 ? x : x * recur));
 }
 
@@ -136,7 +136,7 @@ export function withOwnGap(
 /** A new head's return distribution before its tenant's heads table holds anything. */
 export function headPriorQ(): number[] {
   const empty = emptyFamily();
-  return untilHeadsReturn(headDistribution(empty, 1, []), headsRecur(empty));
+  return weighedByRecurrence(headDistribution(empty, 1, []), headsRecur(empty));
 }
 
 /** Discrete-time hazards (chance of coming back in window j given not yet) from a return distribution. */

@@ -1,5 +1,5 @@
 import { TTL_MS } from "../economics/breakEven.ts";
-import { headPriorQ, untilHeadsReturn, withOwnGap } from "./hazard.ts";
+import { headPriorQ, weighedByRecurrence, withOwnGap } from "./hazard.ts";
 import type { Outlook, PrefixState } from "./types.ts";
 
 /**
@@ -115,7 +115,7 @@ export const reuseOf = {
     const back = state !== undefined && state.seen > 0;
     let learned: Reuse;
     if (outlook) {
-      let q = back ? outlook.head : untilHeadsReturn(outlook.head, outlook.headsRecur);
+      let q = back ? outlook.head : weighedByRecurrence(outlook.head, outlook.headsRecur);
       if (back && nowMs !== undefined && nowMs > state.lastSeenMs)
         q = withOwnGap(q, outlook.headGaps, nowMs - state.lastSeenMs, outlook.windowMs);
       learned = reuseFromWindows(q, false);

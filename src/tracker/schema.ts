@@ -220,6 +220,8 @@ export function migrate(sql: SqlStorage): void {
   );
 }
 
+const FAMILIES = 2_000;
+
 /** Bounds that keep one tenant's storage from growing without limit. */
 export const LIMITS = {
   prefixes: 20_000,
@@ -231,9 +233,9 @@ export const LIMITS = {
   gapsPerFamily: 200,
   chainsPerLineage: 8,
   conversations: 20_000,
-  families: 2_000,
+  families: FAMILIES,
   /** Survival tables: a family's own and its `~tool` and `~reply` tables, and `~tenant` and `~heads`. */
-  familyTables: 3 * 2_000 + 2,
+  familyTables: 3 * FAMILIES + 2,
   busters: 1_000,
   calibratedModels: 200,
 } as const;

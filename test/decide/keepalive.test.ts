@@ -92,6 +92,10 @@ function pingsUntilGivenUp(gaps: GapHistory, settings = SETTINGS): number {
   return pings;
 }
 
+/** A prefix of a chat family whose user comes back every ~7 minutes. */
+const steadyHistory = (): GapHistory =>
+  history(6, ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN), CHAT_FAMILY);
+
 describe("decidePing: rent or buy, learned from the prefix and its family", () => {
   it("never pings a one-off prefix of a learned family, and at most once on the priors alone", () => {
     for (const family of [CHAT_FAMILY, null]) {
@@ -108,11 +112,7 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
   });
 
   it("keeps a prefix whose user comes back every ~7 minutes", () => {
-    const steady: GapHistory = history(
-      6,
-      ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN),
-      CHAT_FAMILY,
-    );
+    const steady = steadyHistory();
     const first = decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS);
     expect(first.ping).toBe(true);
     expect(first.reason).toBe("pays");
@@ -124,11 +124,7 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
   });
 
   it("values a ping by what a lapse would lose: a 1h head under the entry is kept anyway", () => {
-    const steady: GapHistory = history(
-      6,
-      ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN),
-      CHAT_FAMILY,
-    );
+    const steady = steadyHistory();
     const whole = decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS);
     expect(whole.ping).toBe(true);
     // The same entry over a head held for the hour: a lapse loses only the conversation beyond it.
@@ -144,11 +140,7 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
   });
 
   it("values a ping by the chance it finds the entry: a tenant whose pings miss stops sending them", () => {
-    const steady: GapHistory = history(
-      6,
-      ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN),
-      CHAT_FAMILY,
-    );
+    const steady = steadyHistory();
     const sure = decidePing(entry(steady), 5 * MIN, SONNET, SETTINGS);
     const even = decidePing({ ...entry(steady), readChance: 0.5 }, 5 * MIN, SONNET, SETTINGS);
     expect(sure.ping).toBe(true);
