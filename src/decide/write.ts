@@ -1,4 +1,4 @@
-import { expectedReads, readSaving, type WriteTtl, writePremium } from "../economics/breakEven.ts";
+import { expectedReads, readSaving, TTL_MS, type WriteTtl, writePremium } from "../economics/breakEven.ts";
 import type { ModelInfo } from "../economics/models.ts";
 import type { Reuse } from "./reuse.ts";
 
@@ -65,23 +65,43 @@ export function chooseTtl(m: ModelInfo, reuse: Reuse, allow1h: boolean, size: Wr
         gain: soon + save * size.exposed * within - writePremium(m, "1h") * size.added,
       });
     }
-  } else {
-    // Per use of the entry: each use reads with the chance of a return within the TTL and rewrites
-    // otherwise. A 1h entry outlives more uses than a 5m one, so per write it would be credited with uses a
-    // 5m entry meets again after rewriting.
-    const perUse = (p: number, ttl: WriteTtl) => {
-      if (reuse.once) return save * expectedReads(p, true) - writePremium(m, ttl);
-      const q = Math.min(Math.max(p, 0), 1);
-      return save * q - writePremium(m, ttl) * (1 - q);
-    };
+  } else if (reuse.once) {
+    const perUse = (p: number, ttl: WriteTtl) => save * expectedReads(p, true) - writePremium(m, ttl);
     options.push({ ttl: "5m", lasting: "5m", gain: size.added * perUse(reuse.p5m, "5m") });
     if (allow1h) options.push({ ttl: "1h", lasting: "1h", gain: size.added * perUse(reuse.p1h, "1h") });
+  } else {
+    // Per use of the entry: each use reads with the chance of a return within the TTL and rewrites
+    // otherwise (a 1h entry would be credited per write with uses a 5m entry meets again after rewriting).
+    const q = Math.min(Math.max(reuse.p5m, 0), 1);
+    const gain5m = size.added * (save * q - writePremium(m, "5m") * (1 - q));
+    options.push({ ttl: "5m", lasting: "5m", gain: gain5m });
+    if (allow1h)
+      options.push({ ttl: "1h", lasting: "1h", gain: gain5m + size.added * hourOverFive(m, reuse) });
   }
   let best: TtlChoice | null = null;
   // A tie (within rounding: a head that never lapses either way) keeps the cheaper write, listed first.
   for (const o of options) if (o.gain > 0 && (!best || o.gain > best.gain + 1e-9 * size.added)) best = o;
   return best;
 }
+
+/**
+ * What writing an entry used again and again for 1h instead of 5m gains, per token. The 1h premium is paid
+ * now for certain; a 5m entry loses only at a lapse between 5 minutes and the hour (a gap beyond the hour, or
+ * no return, loses either entry), and only at the first such lapse, as the rewrite then can choose 1h. Each
+ * gap falls within 5 minutes (p5m), between (p1h - p5m) or beyond (the entry's uses end); the chance that a
+ * gap between comes before the uses end, within the hour's `SHORT_GAPS_PER_HOUR` short gaps, is what 1h
+ * buys. A head asked about every few seconds is written for 5m though a trace of doubt about its gaps
+ * remains; one whose gaps are minutes to an hour, for 1h.
+ */
+export function hourOverFive(m: ModelInfo, reuse: Reuse): number {
+  const short = Math.min(Math.max(reuse.p5m, 0), 1);
+  const between = Math.min(Math.max(reuse.p1h - short, 0), 1 - short);
+  const lapse = short < 1 ? (between * (1 - short ** SHORT_GAPS_PER_HOUR)) / (1 - short) : 0;
+  return lapse * (readSaving(m) + writePremium(m, "1h")) - (writePremium(m, "1h") - writePremium(m, "5m"));
+}
+
+/** Gaps within 5 minutes an hour holds, each taken at the middle of its window (2.5 minutes). */
+export const SHORT_GAPS_PER_HOUR = TTL_MS["1h"] / (TTL_MS["5m"] / 2);
 
 /** The TTL whose expected value is highest and positive, or null when no write pays. */
 export function bestTtl(m: ModelInfo, tokens: number, reuse: Reuse, allow1h: boolean): WriteTtl | null {

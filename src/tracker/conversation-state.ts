@@ -48,6 +48,15 @@ export interface ConversationStore {
   takeDueReturns(toMs: number): DueReturns[];
   /** Whether a return to `table` waits to be counted. */
   hasPendingReturn(table: string): boolean;
+  /** Conversations of `family` whose last request lies in (fromMs, toMs], per turns, with their sum of last_at. */
+  open(family: string, fromMs: number, toMs: number): OpenCount[];
+}
+
+/** Conversations of one family and turn count still inside a window: how many, and their last uses summed. */
+export interface OpenCount {
+  turns: number;
+  n: number;
+  sumLastAt: number;
 }
 
 /** A conversation's return, counted when its window closes on the conversations that did not come back. */
@@ -238,6 +247,30 @@ export class Conversations {
     this.store.setSweptAt(nowMs);
   }
 
+  /**
+   * The heads table as of `nowMs`, with each head still inside its first window counted at risk there for the
+   * share of the window it has been open, and each whose first window closed after the last sweep as a miss
+   * there. A head's return is counted at once, its miss only when the window closes: without this a new
+   * tenant's first minutes read as if every head came back within 5 minutes (returns in, misses not yet), and
+   * a document asked about every two minutes is written for 5m to lapse. Exposure, not only outcomes: the
+   * usual treatment of censoring in a hazard.
+   */
+  #headsAt(nowMs: number): FamilyGaps {
+    const w = this.#windowMs;
+    const table = this.store.family(HEADS_TABLE);
+    const open = this.store.open(HEADS_TABLE, nowMs - w, nowMs);
+    const unswept = this.store.open(
+      HEADS_TABLE,
+      Math.min(this.store.sweptAt() ?? nowMs, nowMs) - w,
+      nowMs - w,
+    );
+    if (open.length === 0 && unswept.length === 0) return table;
+    const out = { ...table, atRisk: [...table.atRisk], returns: [...table.returns] };
+    for (const o of open) noteSurvived(out, o.turns, 0, (o.n * nowMs - o.sumLastAt) / w);
+    for (const o of unswept) noteSurvived(out, o.turns, 0, o.n);
+    return out;
+  }
+
   /** Whether a conversation of `family` has come back: a return still waiting for its window to close counts. */
   #familyBack(family: string): boolean {
     return this.store.family(family).returns.some((n) => n > 0) || this.store.hasPendingReturn(family);
@@ -272,15 +305,19 @@ export class Conversations {
    * head is: the learned return distributions (family shrunk to tenant shrunk to prior) for where each will
    * stand after that request. What the planner reads in place of fixed priors.
    */
-  outlook(conversation: string, family: string): Outlook {
-    return this.outlooks(conversation, family).outlook;
+  outlook(conversation: string, family: string, nowMs: number): Outlook {
+    return this.outlooks(conversation, family, nowMs).outlook;
   }
 
   /**
    * The outlook of `conversation` and that of a conversation of `family` not seen yet (what a tracker answer
    * carries), sharing the head's distribution and the tables they read.
    */
-  outlooks(conversation: string, family: string): { outlook: Outlook; familyOutlook: Outlook } {
+  outlooks(
+    conversation: string,
+    family: string,
+    nowMs: number,
+  ): { outlook: Outlook; familyOutlook: Outlook } {
     const row = this.store.get(conversation);
     const familyTable = this.store.family(family);
     const rowTable = row && row.family !== family ? this.store.family(row.family) : familyTable;
@@ -288,9 +325,9 @@ export class Conversations {
     const tail = (turns: number, own: ArrayLike<number>, table: FamilyGaps) =>
       returnDistribution({ turns, own, family: table, tenant: tenantTable });
     const heads = this.store.get(headKey(family));
-    const headsTable = this.store.family(HEADS_TABLE);
-    const head = headDistribution(headsTable, (heads?.turns ?? 0) + 1, heads?.own ?? emptyOwn());
-    const recur = headsRecur(headsTable);
+    const head = headDistribution(this.#headsAt(nowMs), (heads?.turns ?? 0) + 1, heads?.own ?? emptyOwn());
+    // Whether heads recur at all reads closed windows only: a head still open has not missed.
+    const recur = headsRecur(this.store.family(HEADS_TABLE));
     const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
     return {
       outlook: {

@@ -6,6 +6,7 @@ import type {
   DueReturns,
   Ends,
   IdleCount,
+  OpenCount,
   PendingReturn,
 } from "./conversation-state.ts";
 
@@ -162,6 +163,18 @@ export class SqlConversationStore implements ConversationStore {
       )
       .toArray()
       .map((r) => ({ family: r.family, turns: r.turns, answer: answerOf(r.answer), n: r.n }));
+  }
+
+  open(family: string, fromMs: number, toMs: number): OpenCount[] {
+    return this.#sql
+      .exec<{ turns: number; n: number; s: number }>(
+        "SELECT turns, COUNT(*) AS n, SUM(last_at) AS s FROM conversations WHERE last_at > ? AND last_at <= ? AND family = ? GROUP BY turns",
+        fromMs,
+        toMs,
+        family,
+      )
+      .toArray()
+      .map((r) => ({ turns: r.turns, n: r.n, sumLastAt: r.s }));
   }
 
   sweptAt(): number | null {

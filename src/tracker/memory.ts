@@ -9,6 +9,7 @@ import type {
   DueReturns,
   Ends,
   IdleCount,
+  OpenCount,
   PendingReturn,
 } from "./conversation-state.ts";
 import type { Candidate, KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
@@ -122,6 +123,19 @@ export class MemoryConversationStore implements ConversationStore {
       const found = counts.get(key);
       if (found) found.n++;
       else counts.set(key, { family: c.family, turns: c.turns, answer: c.answer, n: 1 });
+    }
+    return [...counts.values()];
+  }
+
+  open(family: string, fromMs: number, toMs: number): OpenCount[] {
+    const counts = new Map<number, OpenCount>();
+    for (const c of this.#conversations.values()) {
+      if (c.family !== family || !(c.lastAt > fromMs && c.lastAt <= toMs)) continue;
+      const found = counts.get(c.turns);
+      if (found) {
+        found.n++;
+        found.sumLastAt += c.lastAt;
+      } else counts.set(c.turns, { turns: c.turns, n: 1, sumLastAt: c.lastAt });
     }
     return [...counts.values()];
   }

@@ -189,6 +189,14 @@ const KEEPALIVE_EXPOSED_V12 = ["ALTER TABLE keepalive ADD COLUMN exposed INTEGER
 /** v13: how many of a prefix's writes were for the hour (their premium is four times a 5m write's). */
 const PREFIX_WRITES_1H_V13 = ["ALTER TABLE prefixes ADD COLUMN writes_1h INTEGER NOT NULL DEFAULT 0"];
 
+/**
+ * v14: a family's conversations still inside a window, found by family and time: the heads table counts the
+ * heads still open at risk for the share of the window they have been open (conversation-state.ts `#headsAt`).
+ */
+const CONVERSATIONS_FAMILY_V14 = [
+  "CREATE INDEX IF NOT EXISTS conversations_family_last ON conversations (family, last_at)",
+];
+
 /** Each entry upgrades the layout by one version; the schema version is their count. */
 const MIGRATIONS: readonly (readonly string[])[] = [
   V1,
@@ -204,6 +212,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   PENDING_RETURNS_V11,
   KEEPALIVE_EXPOSED_V12,
   PREFIX_WRITES_1H_V13,
+  CONVERSATIONS_FAMILY_V14,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

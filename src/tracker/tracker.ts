@@ -145,7 +145,7 @@ export class Tracker extends DurableObject<Env> {
     const value: LookupAnswer = {
       states,
       ...planFacts(this.#planInputs, s, nowMs),
-      ...this.#conversations.outlooks(s.conversation ?? "", s.family),
+      ...this.#conversations.outlooks(s.conversation ?? "", s.family, nowMs),
     };
     if (previous !== undefined) value.previousMessageId = previous;
     return { ok: true, value };
@@ -353,7 +353,9 @@ export class Tracker extends DurableObject<Env> {
         counted,
         ...(r.messageId ? { previousMessageId: r.messageId } : {}),
         ...(facts ?? planFacts(this.#planInputs, { family: r.family as string, model: r.model }, r.at)),
-        ...(r.conversation !== null ? this.#conversations.outlooks(r.conversation, r.family as string) : {}),
+        ...(r.conversation !== null
+          ? this.#conversations.outlooks(r.conversation, r.family as string, r.at)
+          : {}),
         states: complete
           ? states
           : lookupPrefixes(

@@ -165,7 +165,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       lookup: async (hashes, scope) => ({
         known: new Map(Object.entries(prefixes.lookup(hashes, t))),
         ...planFacts(planInputs, scope, t),
-        outlook: conversations.outlook(scope.conversation, scope.family),
+        outlook: conversations.outlook(scope.conversation, scope.family, t),
       }),
       log: silent,
     });
