@@ -160,7 +160,7 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
   const decision = decideKeepalive(
     {
       tokens: row.tokens,
-      exposedTokens: row.exposed ?? row.tokens,
+      exposedTokens: row.exposed ?? undefined,
       ttl,
       lastUseMs: row.last_use,
       pingsSoFar: row.pings,
