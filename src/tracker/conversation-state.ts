@@ -248,16 +248,15 @@ export class Conversations {
   }
 
   /**
-   * The heads table as of `nowMs`, with each head still inside its first window counted at risk there for the
+   * The heads `table` as of `nowMs`, with each head still inside its first window counted at risk there for the
    * share of the window it has been open, and each whose first window closed after the last sweep as a miss
    * there. A head's return is counted at once, its miss only when the window closes: without this a new
    * tenant's first minutes read as if every head came back within 5 minutes (returns in, misses not yet), and
    * a document asked about every two minutes is written for 5m to lapse. Exposure, not only outcomes: the
    * usual treatment of censoring in a hazard.
    */
-  #headsAt(nowMs: number): FamilyGaps {
+  #headsAt(table: FamilyGaps, nowMs: number): FamilyGaps {
     const w = this.#windowMs;
-    const table = this.store.family(HEADS_TABLE);
     const open = this.store.open(HEADS_TABLE, nowMs - w, nowMs);
     const unswept = this.store.open(
       HEADS_TABLE,
@@ -325,9 +324,14 @@ export class Conversations {
     const tail = (turns: number, own: ArrayLike<number>, table: FamilyGaps) =>
       returnDistribution({ turns, own, family: table, tenant: tenantTable });
     const heads = this.store.get(headKey(family));
-    const head = headDistribution(this.#headsAt(nowMs), (heads?.turns ?? 0) + 1, heads?.own ?? emptyOwn());
+    const headsTable = this.store.family(HEADS_TABLE);
+    const head = headDistribution(
+      this.#headsAt(headsTable, nowMs),
+      (heads?.turns ?? 0) + 1,
+      heads?.own ?? emptyOwn(),
+    );
     // Whether heads recur at all reads closed windows only: a head still open has not missed.
-    const recur = headsRecur(this.store.family(HEADS_TABLE));
+    const recur = headsRecur(headsTable);
     const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
     return {
       outlook: {
