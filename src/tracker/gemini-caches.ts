@@ -268,6 +268,11 @@ function parseHeaders(raw: string | null): [string, string][] {
   }
 }
 
+/** The latest expiry among the stored caches (0 when there are none): no cache is live after it. */
+export function latestExpiry(sql: SqlStorage): number {
+  return sql.exec<{ at: number | null }>("SELECT MAX(expire_at) AS at FROM gemini_caches").one().at ?? 0;
+}
+
 /** Marks a cache deleted at the provider (or found gone there): it ends now. */
 export function ended(sql: SqlStorage, name: string, nowMs: number): void {
   sql.exec("UPDATE gemini_caches SET expire_at = MIN(expire_at, ?) WHERE name = ?", nowMs, name);

@@ -28,6 +28,7 @@ import {
   created,
   explicitSpendSince,
   type GeminiCacheState,
+  latestExpiry,
   liveCaches,
   type PrefixHistory,
   prefixHistory,
@@ -97,6 +98,8 @@ export class Tracker extends DurableObject<Env> {
   #recordsSinceHousekeeping = 0;
   #reportedWake: number | null | undefined;
   #alarmAt: number | null | undefined;
+  /** The latest expiry of the tenant's Gemini caches (undefined: not read yet); none is live after it. */
+  #geminiUntil: number | undefined;
   #keepaliveSettings: KeepaliveSettings | undefined;
   #tenantRemembered = false;
   #tenantId: string | undefined;
@@ -213,6 +216,7 @@ export class Tracker extends DurableObject<Env> {
     if (!validCacheRef(ref) || ref.hash !== hash || !(expireAt > nowMs)) return { ok: false, error: "ref" };
     if (!validHeaders(headers)) return { ok: false, error: "headers" };
     created(this.ctx.storage.sql, ref, nowMs, expireAt, headers);
+    this.#geminiExpiring(expireAt);
     await this.#reschedule();
     return { ok: true, value: null };
   }
@@ -221,6 +225,7 @@ export class Tracker extends DurableObject<Env> {
   async geminiUsed(name: string, nowMs: number, expireAt: number | null): Promise<RpcResult<null>> {
     if (!validName(name)) return { ok: false, error: "name" };
     used(this.ctx.storage.sql, name, nowMs, expireAt);
+    if (expireAt !== null) this.#geminiExpiring(expireAt);
     await this.#reschedule();
     return { ok: true, value: null };
   }
@@ -489,6 +494,7 @@ export class Tracker extends DurableObject<Env> {
     }
     this.#reportedWake = undefined;
     this.#alarmAt = undefined;
+    this.#geminiUntil = undefined;
     this.#keepaliveSettings = undefined;
     this.#tenantRemembered = false;
     this.#tenantId = undefined;
@@ -566,13 +572,30 @@ export class Tracker extends DurableObject<Env> {
     return report;
   }
 
-  /** The alarm is set for the next keepalive deadline; it sweeps as of that deadline. */
+  /** The alarm is set for the next wake; it sweeps as of its planned time, or, left early by a record, sets the next. */
   override async alarm(): Promise<void> {
     this.#alarmAt = undefined; // it fired: no alarm is set until the sweep below sets the next one
     const planned = this.ctx.storage.sql
       .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'alarm_at'")
       .toArray()[0];
-    await this.runKeepalive(Math.max(now(), planned ? Number(planned.value) : 0));
+    const at = Math.max(now(), planned ? Number(planned.value) : 0);
+    // An alarm a record left early (#reschedule) finds nothing due: it only sets the next one, so the
+    // tenant's state moves as if it never fired (the economics replay sweeps at the deadlines alone).
+    const wake = this.#nextWake(at);
+    if (wake === null || wake > at) await this.#reschedule();
+    else await this.runKeepalive(at);
+  }
+
+  /** When the tracker must next wake: the next ping (its deadline less the lead) or Gemini review, or null. */
+  #nextWake(nowMs: number): number | null {
+    const config = getConfig(this.env);
+    const next = this.#keepalive.nextDeadline();
+    const ping = next === null ? null : next - pingLeadMs(config.keepalive.anthropicTtlMs);
+    // A Gemini explicit cache's deletion review wakes the tracker too (gemini-review.ts); only a tenant
+    // with a live cache has one to review.
+    this.#geminiUntil ??= latestExpiry(this.ctx.storage.sql);
+    const review = this.#geminiUntil > nowMs ? nextGeminiReview(this.ctx.storage.sql, config, nowMs) : null;
+    return ping === null ? review : review === null ? ping : Math.min(ping, review);
   }
 
   /**
@@ -583,30 +606,32 @@ export class Tracker extends DurableObject<Env> {
    * nothing due and reports the right time; a sweep always reports.
    */
   async #reschedule(afterRecord = false): Promise<void> {
-    const config = getConfig(this.env);
-    const next = this.#keepalive.nextDeadline();
-    const ping = next === null ? null : next - pingLeadMs(config.keepalive.anthropicTtlMs);
-    // A Gemini explicit cache's deletion review wakes the tracker too (gemini-review.ts).
-    const review = nextGeminiReview(this.ctx.storage.sql, config, now());
-    const wake = ping === null ? review : review === null ? ping : Math.min(ping, review);
+    const nowMs = now();
+    const wake = this.#nextWake(nowMs);
+    // After a record, an alarm still to come before the new wake stays: it fires early, its sweep finds
+    // nothing due and sets the next one. Every turn of a busy conversation moves its deadline later, and
+    // setting the alarm each time was most of a record's time (bench/report/overhead.md).
+    const set = this.#alarmAt;
+    const keep = afterRecord && wake !== null && typeof set === "number" && nowMs < set && set < wake;
     if (wake === null) {
-      if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
-    } else if (wake !== this.#alarmAt) {
+      if (set !== null) await this.ctx.storage.deleteAlarm();
+      this.#alarmAt = null;
+    } else if (wake !== set && !keep) {
       // Alarms fire on the wall clock; the deadline is on the shared clock (they differ only with DEV_CLOCK).
       await this.ctx.storage.setAlarm(wake - clockOffset());
       this.ctx.storage.sql.exec(
         "INSERT INTO meta (key, value) VALUES ('alarm_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         String(wake),
       );
+      this.#alarmAt = wake;
     }
-    this.#alarmAt = wake;
     const reported = this.#reportedWake;
     const stale =
       reported === undefined ||
       wake === null ||
       reported === null ||
       wake < reported ||
-      reported <= now() + REGISTRY_SLACK_MS;
+      reported <= nowMs + REGISTRY_SLACK_MS;
     const tenant = this.#tenant();
     if (tenant && wake !== reported && (!afterRecord || stale)) {
       this.#reportedWake = wake;
@@ -637,6 +662,11 @@ export class Tracker extends DurableObject<Env> {
       .toArray()[0];
     this.#keepaliveSettings = resolveKeepalive(row ? JSON.parse(row.value) : null);
     return this.#keepaliveSettings;
+  }
+
+  /** A Gemini cache now lives until `expireAt`. */
+  #geminiExpiring(expireAt: number): void {
+    if (this.#geminiUntil !== undefined) this.#geminiUntil = Math.max(this.#geminiUntil, expireAt);
   }
 
   #tenant(): string | null {

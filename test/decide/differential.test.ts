@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/economics/synthetic.ts";
 import { type Trace, type TraceLine, traceFromLines } from "../../bench/economics/trace.ts";
@@ -140,8 +140,9 @@ describe("differential: the economics replay is the worker's own path", () => {
           const wake = Math.max(at, lastSweep + 1000);
           if (wake >= req.atMs) break;
           await clock(wake - (await workerNow()));
-          // The alarm's sweep, at its time (the frozen clock leaves the wall-clock alarm for later).
-          await tracker(t.id).runKeepalive(wake);
+          // The alarm, at its time (the frozen clock leaves the wall-clock alarm for later); an alarm a
+          // record left early only sets the next.
+          await runDurableObjectAlarm(tracker(t.id));
           lastSweep = wake;
         }
         await clock(req.atMs - (await workerNow()));
@@ -182,7 +183,7 @@ describe("differential: the economics replay is the worker's own path", () => {
         const wake = Math.max(at, lastSweep + 1000);
         if (wake >= trace.endMs) break;
         await clock(wake - (await workerNow()));
-        await tracker(t.id).runKeepalive(wake);
+        await runDurableObjectAlarm(tracker(t.id));
         lastSweep = wake;
       }
 

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runCron } from "../../src/keepalive/scheduled.ts";
@@ -83,6 +83,25 @@ describe("keepalive", () => {
     expect(current.has_body).toBe(0);
     expect(await pings(ns)).toBe(current.pings);
     console.log(`never returns: ${current.pings} pings, then stopped (${current.note})`);
+  });
+
+  it("a turn that moves the deadline later leaves the alarm; the early alarm pings nothing and sets the next", async () => {
+    const { ns, t, row, third } = await twoTurns();
+    const alarm = () => runInDurableObject(tracker(t.id), (_i, state) => state.storage.getAlarm());
+    const first = await alarm();
+    expect(first).not.toBeNull();
+    await third();
+    await totalsAfter(t.id, 3);
+    const [after] = await keepaliveRows(t.id);
+    expect(after?.cached_until).toBeGreaterThan(row.cached_until);
+    // The record did not move the alarm: it still fires for the old deadline.
+    expect(await alarm()).toBe(first);
+    expect(await runDurableObjectAlarm(tracker(t.id))).toBe(true);
+    expect(await pings(ns)).toBe(0);
+    // It set the next alarm: for the new deadline, less the ping's lead.
+    const next = await alarm();
+    expect(next).toBeGreaterThan(first as number);
+    expect(next).toBeLessThan(after?.cached_until as number);
   });
 
   it("a zero daily budget sends nothing", async () => {
