@@ -11,7 +11,7 @@ import { createHmac } from "node:crypto";
 import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
 import { PathSpans } from "../upstream/body/scan.ts";
-import { formatSse } from "../upstream/sse.ts";
+import { formatSse, type Rewritten } from "../upstream/sse.ts";
 
 const SEPARATOR = "~";
 const TAG_CHARS = 22; // 132 bits of HMAC-SHA-256, base64url
@@ -200,12 +200,12 @@ export function tagResponseText(text: string, tags: IdTags): string {
 }
 
 /** A Responses stream event: the `response` object of `response.*` events carries the ids. */
-export function tagResponseEvent(event: EventSourceMessage, tags: IdTags): string {
-  if (!event.data.includes('"response"')) return formatSse(event);
+export function tagResponseEvent(event: EventSourceMessage, tags: IdTags): Rewritten {
+  if (!event.data.includes('"response"')) return undefined;
   try {
     JSON.parse(event.data);
   } catch {
-    return formatSse(event);
+    return undefined;
   }
   return formatSse({ ...event, data: tagObject(event.data, ["response"], tags) });
 }

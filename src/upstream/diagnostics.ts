@@ -1,6 +1,6 @@
 import type { EventSourceMessage } from "eventsource-parser";
 import { PathSpans } from "./body/scan.ts";
-import { formatSse } from "./sse.ts";
+import { formatSse, type Rewritten } from "./sse.ts";
 
 // Anthropic cache diagnostics (GA; @anthropic-ai/sdk 1.14 `DiagnosticsParam`, `Diagnostics`, `CacheMissReason`).
 // A request's `diagnostics: {previous_message_id}` names an earlier response; the answer's `diagnostics` is
@@ -79,12 +79,12 @@ export function hideDiagnostics(text: string): string {
 }
 
 /** The same for a stream: only `message_start` carries `diagnostics`; every other event passes as it came. */
-export function hideStreamDiagnostics(event: EventSourceMessage): string | null {
-  if (event.event !== "message_start" || !event.data.includes('"diagnostics"')) return formatSse(event);
+export function hideStreamDiagnostics(event: EventSourceMessage): Rewritten {
+  if (event.event !== "message_start" || !event.data.includes('"diagnostics"')) return undefined;
   try {
     JSON.parse(event.data);
   } catch {
-    return formatSse(event);
+    return undefined;
   }
   return formatSse({ ...event, data: nullAt(event.data, ["message", "diagnostics"]) });
 }

@@ -1,6 +1,6 @@
 import type { EventSourceMessage } from "eventsource-parser";
 import { PathSpans } from "./body/scan.ts";
-import { formatSse } from "./sse.ts";
+import { formatSse, type Rewritten } from "./sse.ts";
 
 type Json = Record<string, unknown>;
 
@@ -36,18 +36,18 @@ export function requestStreamUsage(raw: string, body: Json): string {
  * Undoes what include_usage adds, so the client sees exactly the stream it asked for: every chunk's
  * `"usage": null` and the final usage-only chunk (empty `choices`) are removed.
  */
-export function hideStreamUsage(event: EventSourceMessage): string | null {
-  if (event.data === "[DONE]" || !event.data.includes('"usage"')) return formatSse(event);
+export function hideStreamUsage(event: EventSourceMessage): Rewritten {
+  if (event.data === "[DONE]" || !event.data.includes('"usage"')) return undefined;
   let chunk: Json;
   try {
     chunk = JSON.parse(event.data) as Json;
   } catch {
-    return formatSse(event);
+    return undefined;
   }
   if (chunk.usage !== null && Array.isArray(chunk.choices) && chunk.choices.length === 0) return null;
   if (chunk.usage === null) {
     delete chunk.usage;
     return formatSse({ ...event, data: JSON.stringify(chunk) });
   }
-  return formatSse(event);
+  return undefined;
 }

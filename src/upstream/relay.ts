@@ -6,7 +6,7 @@ import type { EndpointSpec } from "./endpoints.ts";
 import { pipeEventStream } from "./eventstream.ts";
 import { relayJson } from "./json-relay.ts";
 import type { Result } from "./outcome.ts";
-import { pipeSse, type StreamEnd } from "./sse.ts";
+import { pipeSse, type Rewritten, type StreamEnd } from "./sse.ts";
 import { type Usage, usageHeader } from "./usage.ts";
 
 /** How a relayed answer ended: what the outcome record and a GPU pool's lease report need. */
@@ -39,8 +39,8 @@ export interface RelayOptions {
   spec: Pick<EndpointSpec<string>, "watcher" | "jsonUsage" | "jsonAnswer" | "streamError" | "eventStream">;
   /** Who answered, for the client's error messages: "The upstream" or "The GPU backend's". */
   source: string;
-  /** Re-emits each stream event (hiding usage or diagnostics the client did not ask for); null drops it. */
-  rewriteEvent?: ((event: EventSourceMessage) => string | null) | undefined;
+  /** Rewrites stream events (hiding usage or diagnostics the client did not ask for): `PipeOptions.rewrite`. */
+  rewriteEvent?: ((event: EventSourceMessage) => Rewritten) | undefined;
   /** Rewrites a body read whole before the client gets it. */
   rewriteText?: ((text: string) => string) | undefined;
   /** Anthropic: message facts from a JSON answer. */

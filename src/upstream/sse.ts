@@ -9,10 +9,18 @@ export interface SseWatcher {
 
 export type StreamEnd = "complete" | "truncated" | "upstream_error" | "client_cancelled";
 
+/** What a rewrite makes of one event: the text to send instead, null (dropped) or undefined (as it came). */
+export type Rewritten = string | null | undefined;
+
+const EVENT_END = /\n\n$|\r\n\r\n$|\r\r$/;
+
 export interface PipeOptions {
   watcher: SseWatcher;
-  /** When set, events are re-emitted from this function instead of passing the bytes through. null drops one. */
-  rewrite?: (event: EventSourceMessage) => string | null;
+  /**
+   * When set, each event goes through it: the text to send instead, null to drop it, or undefined to send it
+   * as it came. A chunk made of whole events that all stay as they came passes as its own bytes.
+   */
+  rewrite?: (event: EventSourceMessage) => Rewritten;
   /** The SSE text sent to the client when the upstream stream breaks or ends early. */
   errorEvent: (reason: "truncated" | "upstream_error") => string;
   /** Called exactly once when the stream ends, however it ends. */
@@ -30,7 +38,12 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
   // A reset upstream rejects `closed` too; it is handled in pull, so keep it from surfacing as unhandled.
   reader.closed.catch(() => {});
   const decoder = new TextDecoder();
-  const pending: string[] = [];
+  // The events completed since the last enqueue: each one's text, or the event itself when it stays as it came
+  // (formatted only if its chunk cannot pass as its own bytes).
+  const pending: (string | EventSourceMessage)[] = [];
+  let changed = false;
+  // Whether the upstream's bytes so far end at an event boundary (a chunk passes as it came only from one to one).
+  let atBoundary = true;
   let partialEvent = false;
   let ended = false;
   let firstByteAt: number | null = null;
@@ -39,10 +52,21 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
       opts.watcher.onEvent(event);
       if (opts.rewrite) {
         const out = opts.rewrite(event);
-        if (out !== null) pending.push(out);
+        if (out === undefined) pending.push(event);
+        else {
+          changed = true;
+          if (out !== null) pending.push(out);
+        }
       }
     },
   });
+  // The pending events as text, and a fresh start for the next chunk.
+  const flushPending = (): Uint8Array => {
+    const text = pending.map((e) => (typeof e === "string" ? e : formatSse(e))).join("");
+    pending.length = 0;
+    changed = false;
+    return encoder.encode(text);
+  };
   const end = (how: StreamEnd) => {
     if (ended) return;
     ended = true;
@@ -67,7 +91,7 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
           }
           if (chunk.done) {
             parser.feed(decoder.decode());
-            if (pending.length > 0) controller.enqueue(encoder.encode(pending.splice(0).join("")));
+            if (pending.length > 0) controller.enqueue(flushPending());
             if (opts.watcher.finished) {
               end("complete");
             } else {
@@ -80,13 +104,22 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
           firstByteAt ??= Date.now();
           const text = decoder.decode(chunk.value, { stream: true });
           parser.feed(text);
+          const endsEvent = EVENT_END.test(text);
           if (!opts.rewrite) {
-            partialEvent = !/\n\n$|\r\n\r\n$|\r\r$/.test(text);
+            partialEvent = !endsEvent;
+            controller.enqueue(chunk.value);
+            return;
+          }
+          const whole = atBoundary && endsEvent;
+          atBoundary = endsEvent;
+          if (whole && !changed) {
+            // Every event in it stays as it came: its own bytes, not a copy built again.
+            pending.length = 0;
             controller.enqueue(chunk.value);
             return;
           }
           if (pending.length > 0) {
-            controller.enqueue(encoder.encode(pending.splice(0).join("")));
+            controller.enqueue(flushPending());
             return;
           }
         }

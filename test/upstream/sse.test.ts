@@ -109,14 +109,50 @@ describe("hideStreamUsage", () => {
     "data: [DONE]\n\n",
   ].join("");
 
-  it("removes the usage chunk and the null usage fields, keeps usage for Stoker", async () => {
-    const { text, end, usage } = await run(chunked(withUsage, 5), {
-      rewrite: hideStreamUsage,
-      watcher: "openai",
+  it.each([1, 5, 64, 4096])(
+    "removes the usage chunk and the null usage fields, keeps usage for Stoker (%i-byte chunks)",
+    async (size) => {
+      const { text, end, usage } = await run(chunked(withUsage, size), {
+        rewrite: hideStreamUsage,
+        watcher: "openai",
+      });
+      expect(end).toBe("complete");
+      expect(text).toBe(`${chunk('[{"index":0,"delta":{"content":"hi"}}]')}data: [DONE]\n\n`);
+      expect(usage?.cacheReadTokens).toBe(1024);
+      expect(usage?.uncachedTokens).toBe(176);
+    },
+  );
+
+  it("passes a chunk of whole events that all stay as they came as its own bytes", async () => {
+    const events = [
+      chunk('[{"index":0,"delta":{"content":"hi"}}]'),
+      ": keep-alive comment\n\n",
+      `${chunk('[{"index":0,"delta":{"content":" there"}}]')}${chunk('[{"index":0,"delta":{},"finish_reason":"stop"}]')}`,
+      "data: [DONE]\n\n",
+    ].map((e) => enc.encode(e));
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const next = events[i++];
+        if (next) c.enqueue(next);
+        else c.close();
+      },
     });
-    expect(end).toBe("complete");
-    expect(text).toBe(`${chunk('[{"index":0,"delta":{"content":"hi"}}]')}data: [DONE]\n\n`);
-    expect(usage?.cacheReadTokens).toBe(1024);
-    expect(usage?.uncachedTokens).toBe(176);
+    const out = pipeSse(body, {
+      watcher: openAIChatWatcher(),
+      rewrite: hideStreamUsage,
+      errorEvent: () => "",
+      onEnd: () => {},
+    });
+    const reader = out.getReader();
+    const got: Uint8Array[] = [];
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      got.push(r.value);
+    }
+    // The very chunks the upstream sent (the comment too, which re-emitted events would lose).
+    expect(got).toHaveLength(events.length);
+    for (const [k, c] of got.entries()) expect(c).toBe(events[k]);
   });
 });
