@@ -103,6 +103,8 @@ describe("hideStreamUsage", () => {
   const chunk = (extra: string) => `data: {"id":"c","object":"chat.completion.chunk","choices":${extra}}\n\n`;
   const withUsage = [
     chunk('[{"index":0,"delta":{"content":"hi"}}],"usage":null'),
+    // Not last: the parse removes it all the same.
+    'data: {"id":"c","usage":null,"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"!"}}]}\n\n',
     chunk(
       '[],"usage":{"prompt_tokens":1200,"completion_tokens":5,"total_tokens":1205,"prompt_tokens_details":{"cached_tokens":1024}}',
     ),
@@ -117,7 +119,9 @@ describe("hideStreamUsage", () => {
         watcher: "openai",
       });
       expect(end).toBe("complete");
-      expect(text).toBe(`${chunk('[{"index":0,"delta":{"content":"hi"}}]')}data: [DONE]\n\n`);
+      expect(text).toBe(
+        `${chunk('[{"index":0,"delta":{"content":"hi"}}]')}data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"!"}}]}\n\ndata: [DONE]\n\n`,
+      );
       expect(usage?.cacheReadTokens).toBe(1024);
       expect(usage?.uncachedTokens).toBe(176);
     },
