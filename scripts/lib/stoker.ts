@@ -5,12 +5,16 @@ import { cpSync, existsSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { SIM_AWS_CREDENTIALS } from "../../sim/bedrock/auth.ts";
+import { pingLeadMs } from "../../src/decide/keepalive-settings.ts";
+import { NEXT_DEADLINE_SQL } from "../../src/tracker/keepalive-store.ts";
 import { BIN, freePort, PATH, ROOT, type Service, startService, waitForHttp } from "./harness.ts";
 
 /** The local dev tenant's key (managed mode: clients send it as their API key). */
 export const DEV_TENANT_KEY = "sk-stoker-dev";
 
 const STARTUP_TIMEOUT_MS = 90_000;
+/** The Anthropic cache TTL the scripts' Stoker runs with (ANTHROPIC_CACHE_TTL_SECONDS unset). */
+const DEFAULT_TTL_MS = 300_000;
 
 export interface Stoker extends Service {
   url: string;
@@ -159,15 +163,17 @@ export const advanceClock = (stoker: Stoker, ms: number) =>
   devClock<{ now_ms: number; cron: CronReport }>(stoker, { advance_ms: Math.max(0, ms) });
 
 /**
- * When the tenant's tracker wants its next keepalive sweep, on the shared clock (its `alarm_at`), or null.
- * The alarm itself fires on the wall clock, which does not move with the shared one: a script that moves
- * the clock steps to this time, and the cron the step runs does the alarm's sweep.
+ * When the tenant's tracker next has a keepalive sweep to do, on the shared clock (its earliest live
+ * deadline less the ping's lead, as `Tracker.#nextWake` reckons it), or null. Not its `alarm_at`: a record
+ * leaves an alarm set earlier than that, which only re-arms. The alarm itself fires on the wall clock, which
+ * does not move with the shared one: a script that moves the clock steps to this time, and the cron the
+ * step runs does the alarm's sweep.
  */
 export async function trackerWake(stoker: Stoker): Promise<number | null> {
   if (!existsSync(join(stoker.persistTo, "v3", "do", "stoker-Tracker"))) return null; // no tracker yet
-  const rows = await queryObjects(stoker, "Tracker", "SELECT value FROM meta WHERE key = 'alarm_at'");
-  const at = rows.map((r) => Number(r.value)).filter((x) => Number.isFinite(x));
-  return at.length > 0 ? Math.min(...at) : null;
+  const rows = await queryObjects(stoker, "Tracker", NEXT_DEADLINE_SQL);
+  const at = rows.map((r) => Number(r.t)).filter((x) => Number.isFinite(x) && x > 0);
+  return at.length > 0 ? Math.min(...at) - pingLeadMs(DEFAULT_TTL_MS) : null;
 }
 
 /** The Worker's JSON log lines with `msg` (as wrangler prints them), oldest first. */

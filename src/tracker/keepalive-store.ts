@@ -55,6 +55,10 @@ export interface KeepaliveCandidates {
   notePingRead(provider: Provider, read: boolean): void;
 }
 
+/** The earliest deadline of a live entry not yet claimed for it (`t`, null when there is none). */
+export const NEXT_DEADLINE_SQL =
+  "SELECT MIN(cached_until) AS t FROM keepalive WHERE state = 'live' AND (claimed_for IS NULL OR claimed_for <> cached_until)";
+
 /** The `keepalive` table: candidates, their deadlines, claims (one ping per deadline) and outcomes. */
 export class KeepaliveStore implements KeepaliveCandidates {
   readonly #sql: SqlStorage;
@@ -144,12 +148,7 @@ export class KeepaliveStore implements KeepaliveCandidates {
 
   /** The earliest deadline of a live, unclaimed candidate. */
   nextDeadline(): number | null {
-    const row = this.#sql
-      .exec<{ t: number | null }>(
-        "SELECT MIN(cached_until) AS t FROM keepalive WHERE state = 'live' AND (claimed_for IS NULL OR claimed_for <> cached_until)",
-      )
-      .one();
-    return row.t;
+    return this.#sql.exec<{ t: number | null }>(NEXT_DEADLINE_SQL).one().t;
   }
 
   /** Money spent on pings on a UTC day. */
