@@ -411,7 +411,7 @@ async function main(): Promise<void> {
       "provider simulator (a separate process). `POST /__dev/clock` moves the Worker's, the tracker's and the",
       "cron's clock and runs the cron at the new time; the simulator's clock follows through `x-sim-now`, so",
       "every pause is a real pause to Stoker, its tracker and the simulator, and nobody waits. The script moves",
-      "the clock to each keepalive deadline the tracker sets (its `alarm_at`, where its alarm would fire) and",
+      "the clock to each keepalive sweep the tracker has due (its earliest live deadline less the ping's lead) and",
       `then to the next turn. The support bot's earlier conversations pause after two quick turns (${TYPING_MS / 1000} s`,
       `apart); ${RETURNS_SUPPORT.filter((r) => r !== null).length} of ${RETURNS_SUPPORT.length} users come back after 6 to 8 minutes, the others never. The`,
       `control family's ${RETURNS_CONTROL.length} earlier users never come back after turn 2. In both, users paste ~3,000 tokens of`,
