@@ -3,6 +3,7 @@
 // follows another), at concurrency 1. CPU of each worker's process group (Miniflare or wrangler dev) is read
 // around each group.
 import { setTimeout as sleep } from "node:timers/promises";
+import { SERVICE_HEADER } from "../../sim/provider-middleware.ts";
 import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, type Upstream } from "./bodies.ts";
 import { cpuDelta, type GroupCpu, groupCpu, machineBusyMs, selfCpuMs } from "./cpu.ts";
@@ -44,6 +45,8 @@ export interface Targets {
 export interface Samples {
   wall: number[];
   ttfb: number[];
+  /** The simulator's own time on the request (its `x-sim-service-ms`: body read to response headers). */
+  service: number[];
 }
 
 export interface GroupResult {
@@ -169,10 +172,9 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     Arm,
     ReturnType<typeof sender>
   >;
-  const samples = Object.fromEntries(ARMS.map((a): [Arm, Samples] => [a, { wall: [], ttfb: [] }])) as Record<
-    Arm,
-    Samples
-  >;
+  const samples = Object.fromEntries(
+    ARMS.map((a): [Arm, Samples] => [a, { wall: [], ttfb: [], service: [] }]),
+  ) as Record<Arm, Samples>;
   const failures: string[] = [];
   let plan: string | null = null;
   const send = (arm: Arm, body: Buffer) => senders[arm].send(body);
@@ -204,6 +206,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
       }
       samples[arm].wall.push(res.wallMs);
       samples[arm].ttfb.push(res.ttfbMs);
+      samples[arm].service.push(Number(res.headers[SERVICE_HEADER] ?? Number.NaN));
       if (arm === "stoker" && plan === null) plan = String(res.headers["x-stoker-plan"] ?? "");
     }
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SERVICE_HEADER } from "../../sim/provider-middleware.ts";
 import { freshNs, simulator } from "../support/sim.ts";
 
 describe("request recording", () => {
@@ -37,6 +38,33 @@ describe("request recording", () => {
     expect(first.usage).toMatchObject({ read: 0, write5m: 0, write1h: 0 });
     expect(second).toMatchObject({ seq: 2, provider: "openai", status: 400, usage: null });
     expect(second.headers.authorization).toBe(`Bearer ${ns}`);
+  });
+
+  it("says how long it worked on each provider request, answers and errors alike (x-sim-service-ms)", async () => {
+    const sim = simulator();
+    const ns = freshNs();
+    const ok = await sim.post(
+      "/anthropic/v1/messages",
+      { model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "hi" }] },
+      { "x-api-key": ns, "anthropic-version": "2023-06-01" },
+    );
+    const stream = await sim.post(
+      "/openai/v1/chat/completions",
+      { model: "gpt-4o", stream: true, messages: [{ role: "user", content: "hi" }] },
+      { authorization: `Bearer ${ns}` },
+    );
+    const bad = await sim.post(
+      "/openai/v1/chat/completions",
+      { model: "gpt-4o" },
+      { authorization: `Bearer ${ns}` },
+    );
+    expect([ok.status, stream.status, bad.status]).toEqual([200, 200, 400]);
+    for (const res of [ok, stream, bad]) {
+      const ms = Number(res.headers.get(SERVICE_HEADER));
+      expect(ms).toBeGreaterThanOrEqual(0);
+      expect(ms).toBeLessThan(10_000);
+    }
+    await stream.text();
   });
 
   it("keeps at most maxRecordedRequests per namespace", async () => {
