@@ -48,13 +48,18 @@ export interface ConversationStore {
   takeDueReturns(toMs: number): DueReturns[];
   /** Whether a return to `table` waits to be counted. */
   hasPendingReturn(table: string): boolean;
-  /** Conversations of `family` whose last request lies in (fromMs, toMs], per turns, with their sum of last_at. */
-  open(family: string, fromMs: number, toMs: number): OpenCount[];
+  /**
+   * Conversations of `family` whose last request lies in (fromMs, toMs], per turns and by whether it lies
+   * after `splitMs`, with their sum of last_at.
+   */
+  open(family: string, fromMs: number, splitMs: number, toMs: number): OpenCount[];
 }
 
-/** Conversations of one family and turn count still inside a window: how many, and their last uses summed. */
+/** Conversations of one family and turn count in a span of last uses: how many, and their last uses summed. */
 export interface OpenCount {
   turns: number;
+  /** Their last use lies after the split (`open`'s `splitMs`). */
+  late: boolean;
   n: number;
   sumLastAt: number;
 }
@@ -257,16 +262,18 @@ export class Conversations {
    */
   #headsAt(table: FamilyGaps, nowMs: number): FamilyGaps {
     const w = this.#windowMs;
-    const open = this.store.open(HEADS_TABLE, nowMs - w, nowMs);
-    const unswept = this.store.open(
+    // Heads used after now - w are still open; those used between the last sweep and then closed unswept.
+    const counts = this.store.open(
       HEADS_TABLE,
       Math.min(this.store.sweptAt() ?? nowMs, nowMs) - w,
       nowMs - w,
+      nowMs,
     );
-    if (open.length === 0 && unswept.length === 0) return table;
+    if (counts.length === 0) return table;
     const out = { ...table, atRisk: [...table.atRisk], returns: [...table.returns] };
-    for (const o of open) noteSurvived(out, o.turns, 0, (o.n * nowMs - o.sumLastAt) / w);
-    for (const o of unswept) noteSurvived(out, o.turns, 0, o.n);
+    // Open heads first, then closed ones: the order the sums were always taken in.
+    for (const o of counts) if (o.late) noteSurvived(out, o.turns, 0, (o.n * nowMs - o.sumLastAt) / w);
+    for (const o of counts) if (!o.late) noteSurvived(out, o.turns, 0, o.n);
     return out;
   }
 

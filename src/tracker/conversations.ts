@@ -165,16 +165,17 @@ export class SqlConversationStore implements ConversationStore {
       .map((r) => ({ family: r.family, turns: r.turns, answer: answerOf(r.answer), n: r.n }));
   }
 
-  open(family: string, fromMs: number, toMs: number): OpenCount[] {
+  open(family: string, fromMs: number, splitMs: number, toMs: number): OpenCount[] {
     return this.#sql
-      .exec<{ turns: number; n: number; s: number }>(
-        "SELECT turns, COUNT(*) AS n, SUM(last_at) AS s FROM conversations WHERE last_at > ? AND last_at <= ? AND family = ? GROUP BY turns",
+      .exec<{ turns: number; late: number; n: number; s: number }>(
+        "SELECT turns, last_at > ? AS late, COUNT(*) AS n, SUM(last_at) AS s FROM conversations WHERE last_at > ? AND last_at <= ? AND family = ? GROUP BY turns, late",
+        splitMs,
         fromMs,
         toMs,
         family,
       )
       .toArray()
-      .map((r) => ({ turns: r.turns, n: r.n, sumLastAt: r.s }));
+      .map((r) => ({ turns: r.turns, late: r.late === 1, n: r.n, sumLastAt: r.s }));
   }
 
   sweptAt(): number | null {

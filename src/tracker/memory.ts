@@ -127,15 +127,17 @@ export class MemoryConversationStore implements ConversationStore {
     return [...counts.values()];
   }
 
-  open(family: string, fromMs: number, toMs: number): OpenCount[] {
-    const counts = new Map<number, OpenCount>();
+  open(family: string, fromMs: number, splitMs: number, toMs: number): OpenCount[] {
+    const counts = new Map<string, OpenCount>();
     for (const c of this.#conversations.values()) {
       if (c.family !== family || !(c.lastAt > fromMs && c.lastAt <= toMs)) continue;
-      const found = counts.get(c.turns);
+      const late = c.lastAt > splitMs;
+      const key = `${c.turns}:${late}`;
+      const found = counts.get(key);
       if (found) {
         found.n++;
         found.sumLastAt += c.lastAt;
-      } else counts.set(c.turns, { turns: c.turns, n: 1, sumLastAt: c.lastAt });
+      } else counts.set(key, { turns: c.turns, late, n: 1, sumLastAt: c.lastAt });
     }
     return [...counts.values()];
   }
