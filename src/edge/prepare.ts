@@ -19,12 +19,14 @@ import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
 import { isClaudeOnBedrock } from "../upstream/bedrock.ts";
 import { renderConverse } from "../upstream/body/converse.ts";
-import { renderAnthropic, renderGemini, renderOpenAI } from "../upstream/body/render.ts";
+import { renderAnthropicBody, renderGemini, renderOpenAIBody } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {
   body: string;
+  /** `body` with one more top-level field first, joined without copying `body` (render.ts `RenderedBody`). */
+  withLeadingField?: (field: string) => string;
   analysis: Analysis | null;
   plan: Plan | null;
   /** Compact plan for `x-stoker-plan` and the accounting row. */
@@ -176,14 +178,27 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
             spacedCheckpoints: input.endpoint === "invoke" || input.endpoint === "converse",
           })
         : planOpenAI(analysis, known, ctx);
-    const body =
-      plan.upstream === "anthropic"
-        ? analysis.converse
-          ? renderConverse(analysis, plan)
-          : renderAnthropic(analysis, plan)
-        : renderOpenAI(analysis, plan);
+    let body: string;
+    let lead: Pick<Prepared, "withLeadingField"> = {};
+    if (plan.upstream === "anthropic" && analysis.converse) body = renderConverse(analysis, plan);
+    else {
+      const rendered =
+        plan.upstream === "anthropic"
+          ? renderAnthropicBody(analysis, plan)
+          : renderOpenAIBody(analysis, plan);
+      body = rendered.text;
+      lead = { withLeadingField: rendered.withLeadingField };
+    }
     const positions = positionsOf(analysis, plan);
-    return { body, analysis, plan, planText: describePlan(plan), positions, ...diagnostics };
+    return {
+      body,
+      ...lead,
+      analysis,
+      plan,
+      planText: describePlan(plan),
+      positions,
+      ...diagnostics,
+    };
   } catch (err) {
     input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });
     return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null), ...diagnostics };

@@ -9,6 +9,7 @@ import { planLookup } from "../tracker/client.ts";
 import { signBedrock } from "../upstream/bedrock-auth.ts";
 import {
   askDiagnostics,
+  diagnosticsField,
   hideDiagnostics,
   hideStreamDiagnostics,
   messageFacts,
@@ -20,6 +21,7 @@ import {
   clientWantsStreamUsage,
   hideStreamUsage,
   requestStreamUsage,
+  STREAM_USAGE_FIELD,
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
@@ -166,7 +168,11 @@ export function proxy(spec: EndpointSpec) {
       compat: spec.compat?.name,
     });
     let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
+    // While the body is still the rendered one, a field Stoker adds goes first in the same join: editing the
+    // text instead would copy the whole body (render.ts `RenderedBody`).
+    let leadingField = read.raw === null ? undefined : prepared.withLeadingField;
     if (previousResponseId !== null) {
+      leadingField = undefined;
       const id = JSON.stringify(previousResponseId);
       const span = (read as BytesBody).spans?.get("previous_response_id");
       outBody =
@@ -182,8 +188,11 @@ export function proxy(spec: EndpointSpec) {
     if (spec.endpoint === "chat.completions" && stream && asksStreamUsage && !clientWantsStreamUsage(body)) {
       outBody =
         typeof outBody === "string"
-          ? requestStreamUsage(outBody, body)
+          ? leadingField && !("stream_options" in body)
+            ? leadingField(STREAM_USAGE_FIELD)
+            : requestStreamUsage(outBody, body)
           : requestStreamUsageBytes(read as BytesBody);
+      leadingField = undefined;
       hideUsage = true;
     }
 
@@ -256,7 +265,10 @@ export function proxy(spec: EndpointSpec) {
         requestId,
         log: c.var.log,
       });
-      if (explicit?.body) outBody = explicit.body;
+      if (explicit?.body) {
+        outBody = explicit.body;
+        leadingField = undefined;
+      }
       if (explicit?.text) planText = explicit.text;
     }
     // Cache diagnostics: asked for on the client's behalf only when it did not ask itself (README), only with
@@ -270,7 +282,9 @@ export function proxy(spec: EndpointSpec) {
       !("diagnostics" in body);
     const sentBody =
       askedForClient && typeof outBody === "string"
-        ? askDiagnostics(outBody, prepared.previousMessageId ?? null)
+        ? leadingField
+          ? leadingField(diagnosticsField(prepared.previousMessageId ?? null))
+          : askDiagnostics(outBody, prepared.previousMessageId ?? null)
         : outBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);

@@ -54,8 +54,12 @@ export function messageFacts(message: unknown): MessageFacts {
  * Only for a body without a `diagnostics` key: the client's own is never touched. Edits the bytes.
  */
 export function askDiagnostics(raw: string, previousMessageId: string | null): string {
-  const value = JSON.stringify({ previous_message_id: previousMessageId });
-  return raw.replace(/^(\s*)\{/, `$1{"diagnostics":${value},`);
+  return raw.replace(/^(\s*)\{/, `$1{${diagnosticsField(previousMessageId)},`);
+}
+
+/** The request's `diagnostics` entry, naming the conversation's previous answer (null for none). */
+export function diagnosticsField(previousMessageId: string | null): string {
+  return `"diagnostics":${JSON.stringify({ previous_message_id: previousMessageId })}`;
 }
 
 /** Sets the value at `path` of a JSON text to null, leaving every other byte as it was. */

@@ -10,14 +10,16 @@ export function clientWantsStreamUsage(body: Json): boolean {
   return options !== null && typeof options === "object" && (options as Json).include_usage === true;
 }
 
+/** The entry that asks for a stream's usage, for a body without `stream_options`. */
+export const STREAM_USAGE_FIELD = '"stream_options":{"include_usage":true}';
+
 /**
  * The body Stoker forwards (`raw`: the rendered plan, not the client's bytes) with
  * `stream_options.include_usage: true`, so Stoker can account a stream the client did not. Edits the bytes
  * of `raw` only; `body` is the client's parsed request, to tell which edit is needed.
  */
 export function requestStreamUsage(raw: string, body: Json): string {
-  if (!("stream_options" in body))
-    return raw.replace(/^(\s*)\{/, '$1{"stream_options":{"include_usage":true},');
+  if (!("stream_options" in body)) return raw.replace(/^(\s*)\{/, `$1{${STREAM_USAGE_FIELD},`);
   // Rare: the client sent stream_options without include_usage (or with it false or null).
   const path = ["stream_options"];
   const spans = new PathSpans(raw, [path], [path]);

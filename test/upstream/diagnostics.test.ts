@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { agrees } from "../../src/analytics/agreement.ts";
+import { renderBody } from "../../src/upstream/body/apply.ts";
 import {
   askDiagnostics,
+  diagnosticsField,
   hideDiagnostics,
   hideStreamDiagnostics,
   messageFacts,
@@ -14,6 +16,39 @@ describe("askDiagnostics edits the forwarded bytes", () => {
       '  {"diagnostics":{"previous_message_id":"msg_01abc"},"model":"m", "messages" : [] }',
     );
     expect(JSON.parse(askDiagnostics(raw, null)).diagnostics).toEqual({ previous_message_id: null });
+  });
+
+  it("a rendered body takes the same field first in its own join, markers and top-level fields kept", () => {
+    const raw = '  {"model":"m", "messages" : [{"role":"user","content":[{"type":"text","text":"hi"}]}] }';
+    const marker = {
+      path: ["messages", 0, "content", 0],
+      key: "cache_control",
+      value: { type: "ephemeral" },
+      textType: "text",
+    };
+    const body = renderBody(raw, [], [marker], [{ key: "extra", value: 1 }]);
+    const field = diagnosticsField("msg_01abc");
+    // The same bytes as editing the rendered text, without reading it.
+    expect(body.withLeadingField(field)).toBe(askDiagnostics(body.text, "msg_01abc"));
+    expect(JSON.parse(body.withLeadingField(field))).toEqual({
+      diagnostics: { previous_message_id: "msg_01abc" },
+      model: "m",
+      messages: [
+        { role: "user", content: [{ type: "text", text: "hi", cache_control: { type: "ephemeral" } }] },
+      ],
+      extra: 1,
+    });
+    // Nothing rendered, and an empty object (no comma after the field, or one before a field rendered in).
+    expect(renderBody(raw, [], [], []).withLeadingField(field)).toBe(askDiagnostics(raw, "msg_01abc"));
+    expect(JSON.parse(renderBody(" { } ", [], [], []).withLeadingField(field))).toEqual({
+      diagnostics: { previous_message_id: "msg_01abc" },
+    });
+    expect(JSON.parse(renderBody("{}", [], [], [{ key: "k", value: true }]).withLeadingField(field))).toEqual(
+      {
+        diagnostics: { previous_message_id: "msg_01abc" },
+        k: true,
+      },
+    );
   });
 });
 

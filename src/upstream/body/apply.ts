@@ -1,5 +1,5 @@
 import type { CanonicalEdit } from "../../prefix/types.ts";
-import { PathSpans } from "./scan.ts";
+import { PathSpans, skipWs } from "./scan.ts";
 
 type Path = readonly (string | number)[];
 type Json = Record<string, unknown>;
@@ -44,7 +44,27 @@ export function applyToBody(
   markers: readonly Marker[],
   top: readonly TopLevelField[],
 ): string {
-  if (edits.length === 0 && markers.length === 0 && top.length === 0) return raw;
+  return renderBody(raw, edits, markers, top).text;
+}
+
+/** A forwarded body, and the same body with one more entry first in its root object. */
+export interface RenderedBody {
+  readonly text: string;
+  /**
+   * The body with `field` (a `"key":value` text) as its root object's first entry. Joined from the same
+   * pieces as `text`: editing `text` itself would copy the whole body first (0.7 ms at 100K tokens).
+   */
+  withLeadingField(field: string): string;
+}
+
+/** `applyToBody`, keeping its pieces for `withLeadingField`. */
+export function renderBody(
+  raw: string,
+  edits: readonly CanonicalEdit[],
+  markers: readonly Marker[],
+  top: readonly TopLevelField[],
+): RenderedBody {
+  if (edits.length === 0 && markers.length === 0 && top.length === 0) return rendered(raw, []);
   const values = edits.map((e) => e.value);
   const ops: Op[] = [];
   // Markers that fall inside a replaced value go into that value; the others need their block's span.
@@ -100,9 +120,28 @@ export function applyToBody(
       ops.push({ start: root.end - 1, end: root.end - 1, text: `${empty ? "" : ","}${text}` });
     }
   }
-  if (ops.length === 0) return raw;
-
   ops.sort((x, y) => x.start - y.start);
+  return rendered(raw, ops);
+}
+
+/** The body `ops` make of `raw`. */
+function rendered(raw: string, ops: readonly Op[]): RenderedBody {
+  return {
+    text: join(raw, ops),
+    withLeadingField(field) {
+      const open = skipWs(raw, 0);
+      if (raw.charCodeAt(open) !== 123) return join(raw, ops);
+      // Only an empty root takes no comma after it (an op on an empty root adds a top-level field).
+      const empty = raw.charCodeAt(skipWs(raw, open + 1)) === 125 && ops.length === 0;
+      const lead: Op = { start: open + 1, end: open + 1, text: empty ? field : `${field},` };
+      return join(raw, [lead, ...ops]);
+    },
+  };
+}
+
+/** `raw` with each op's span replaced by its text (ops sorted by start, not overlapping). */
+function join(raw: string, ops: readonly Op[]): string {
+  if (ops.length === 0) return raw;
   let out = "";
   let at = 0;
   for (const op of ops) {

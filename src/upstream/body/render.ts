@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { AnthropicPlan, OpenAIPlan, PlannedBreakpoint } from "../../plan/types.ts";
 import type { Analysis, SegmentLoc } from "../../prefix/types.ts";
-import { applyToBody, type Marker, type TopLevelField } from "./apply.ts";
+import { applyToBody, type Marker, type RenderedBody, renderBody, type TopLevelField } from "./apply.ts";
 
 function anthropicPath(loc: SegmentLoc): (string | number)[] | null {
   if (loc.inserted) return null;
@@ -31,12 +31,17 @@ function markers(
 
 /** The Anthropic body to forward: the canonical request with the plan's `cache_control` markers. */
 export function renderAnthropic(a: Analysis, plan: AnthropicPlan): string {
+  return renderAnthropicBody(a, plan).text;
+}
+
+/** `renderAnthropic`, as a body that can take one more top-level field without a copy. */
+export function renderAnthropicBody(a: Analysis, plan: AnthropicPlan): RenderedBody {
   const list = markers(a, plan.breakpoints, (bp) => {
     const path = anthropicPath((a.segments[bp.segment] as { loc: SegmentLoc }).loc);
     const value = bp.ttl === "1h" ? { type: "ephemeral", ttl: "1h" } : { type: "ephemeral" };
     return path ? { path, key: "cache_control", value, textType: "text" } : null;
   });
-  return applyToBody(a.raw, a.canonical.edits, list, []);
+  return renderBody(a.raw, a.canonical.edits, list, []);
 }
 
 /** The Gemini body to forward: the canonical request (implicit caching places no markers). */
@@ -55,6 +60,11 @@ export function tenantScopedCacheKey(h0: string, clientKey: string): string {
 
 /** The OpenAI body to forward: canonical request, `prompt_cache_key`/retention/options and breakpoints. */
 export function renderOpenAI(a: Analysis, plan: OpenAIPlan): string {
+  return renderOpenAIBody(a, plan).text;
+}
+
+/** `renderOpenAI`, as a body that can take one more top-level field without a copy. */
+export function renderOpenAIBody(a: Analysis, plan: OpenAIPlan): RenderedBody {
   const responses = a.upstream === "openai-responses";
   const list = markers(a, plan.breakpoints, (bp) => {
     const loc = (a.segments[bp.segment] as { loc: SegmentLoc }).loc;
@@ -80,5 +90,5 @@ export function renderOpenAI(a: Analysis, plan: OpenAIPlan): string {
     clientKey === undefined
       ? a.canonical.edits
       : [...a.canonical.edits, { path: ["prompt_cache_key"], value: tenantScopedCacheKey(a.h0, clientKey) }];
-  return applyToBody(a.raw, edits, list, top);
+  return renderBody(a.raw, edits, list, top);
 }
