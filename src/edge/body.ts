@@ -5,6 +5,8 @@ export interface JsonBody {
   /** The exact text the client sent: forwarded as is when nothing needs to change. */
   raw: string;
   body: Record<string, unknown>;
+  /** The same as bytes, as they came. */
+  bytes: Uint8Array;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -75,7 +77,7 @@ function parseJson(bytes: Uint8Array): JsonBody {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new StokerError(400, "invalid_request_error", "The request body must be a JSON object.");
   }
-  return { raw, body: body as Record<string, unknown> };
+  return { raw, body: body as Record<string, unknown>, bytes };
 }
 
 function tooLarge(maxBytes: number): StokerError {

@@ -27,6 +27,8 @@ export interface Prepared {
   body: string;
   /** `body` with one more top-level field first, joined without copying `body` (render.ts `RenderedBody`). */
   withLeadingField?: (field: string) => string;
+  /** `body` (with `field` first) as bytes from the client's own, or null (not ASCII): `RenderedBody.bytes`. */
+  encoded?: (field?: string) => Uint8Array | null;
   analysis: Analysis | null;
   plan: Plan | null;
   /** Compact plan for `x-stoker-plan` and the accounting row. */
@@ -69,6 +71,8 @@ export interface PrepareInput {
   endpoint: Endpoint;
   raw: string;
   body: Record<string, unknown>;
+  /** `raw` as the client's bytes, when the caller has them: the forwarded body is then built as bytes. */
+  rawBytes?: Uint8Array;
   tenantId: string;
   /** The tenant's rules over the defaults; the request's header goes over these. */
   tenantRules: Partial<CanonicalizeRules>;
@@ -179,7 +183,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
           })
         : planOpenAI(analysis, known, ctx);
     let body: string;
-    let lead: Pick<Prepared, "withLeadingField"> = {};
+    let lead: Pick<Prepared, "withLeadingField" | "encoded"> = {};
     if (plan.upstream === "anthropic" && analysis.converse) body = renderConverse(analysis, plan);
     else {
       const rendered =
@@ -187,7 +191,11 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
           ? renderAnthropicBody(analysis, plan)
           : renderOpenAIBody(analysis, plan);
       body = rendered.text;
-      lead = { withLeadingField: rendered.withLeadingField };
+      const { rawBytes } = input;
+      lead = {
+        withLeadingField: rendered.withLeadingField,
+        ...(rawBytes ? { encoded: (field?: string) => rendered.bytes(rawBytes, field) } : {}),
+      };
     }
     const positions = positionsOf(analysis, plan);
     return {

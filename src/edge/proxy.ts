@@ -142,6 +142,7 @@ export function proxy(spec: EndpointSpec) {
       endpoint: spec.endpoint,
       raw: raw ?? "",
       body,
+      ...(read.raw === null ? {} : { rawBytes: read.bytes }),
       tenantId: tenant.id,
       tenantRules: tenant.canonicalize,
       settings: tenant.cache,
@@ -168,11 +169,17 @@ export function proxy(spec: EndpointSpec) {
       compat: spec.compat?.name,
     });
     let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
-    // While the body is still the rendered one, a field Stoker adds goes first in the same join: editing the
-    // text instead would copy the whole body (render.ts `RenderedBody`).
-    let leadingField = read.raw === null ? undefined : prepared.withLeadingField;
+    // While the body is still the rendered one (`fresh`), a field Stoker adds goes first in the same join
+    // (`lead`), and what goes upstream is built as bytes from the client's own: editing the text instead
+    // would copy the whole body, and sending it would encode it again (render.ts `RenderedBody`).
+    let fresh = read.raw !== null && prepared.withLeadingField !== undefined;
+    let lead: string | undefined;
+    const leading = (field: string): string => {
+      lead = field;
+      return (prepared.withLeadingField as (field: string) => string)(field);
+    };
     if (previousResponseId !== null) {
-      leadingField = undefined;
+      fresh = false;
       const id = JSON.stringify(previousResponseId);
       const span = (read as BytesBody).spans?.get("previous_response_id");
       outBody =
@@ -188,11 +195,11 @@ export function proxy(spec: EndpointSpec) {
     if (spec.endpoint === "chat.completions" && stream && asksStreamUsage && !clientWantsStreamUsage(body)) {
       outBody =
         typeof outBody === "string"
-          ? leadingField && !("stream_options" in body)
-            ? leadingField(STREAM_USAGE_FIELD)
+          ? fresh && !("stream_options" in body)
+            ? leading(STREAM_USAGE_FIELD)
             : requestStreamUsage(outBody, body)
           : requestStreamUsageBytes(read as BytesBody);
-      leadingField = undefined;
+      if (lead === undefined) fresh = false;
       hideUsage = true;
     }
 
@@ -267,7 +274,7 @@ export function proxy(spec: EndpointSpec) {
       });
       if (explicit?.body) {
         outBody = explicit.body;
-        leadingField = undefined;
+        fresh = false;
       }
       if (explicit?.text) planText = explicit.text;
     }
@@ -280,12 +287,16 @@ export function proxy(spec: EndpointSpec) {
       spec.endpoint === "messages" &&
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);
-    const sentBody =
-      askedForClient && typeof outBody === "string"
-        ? leadingField
-          ? leadingField(diagnosticsField(prepared.previousMessageId ?? null))
-          : askDiagnostics(outBody, prepared.previousMessageId ?? null)
-        : outBody;
+    let sentBody = outBody;
+    if (askedForClient && typeof outBody === "string") {
+      if (fresh && lead === undefined)
+        sentBody = leading(diagnosticsField(prepared.previousMessageId ?? null));
+      else {
+        sentBody = askDiagnostics(outBody, prepared.previousMessageId ?? null);
+        fresh = false;
+      }
+    }
+    if (fresh) sentBody = prepared.encoded?.(lead) ?? sentBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     let upstream: Response;

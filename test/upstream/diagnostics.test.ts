@@ -38,6 +38,13 @@ describe("askDiagnostics edits the forwarded bytes", () => {
       ],
       extra: 1,
     });
+    // As bytes from the client's own: the very bytes the text encodes to, with the field or without.
+    const enc = new TextEncoder();
+    expect(body.bytes(enc.encode(raw), field)).toEqual(enc.encode(body.withLeadingField(field)));
+    expect(body.bytes(enc.encode(raw))).toEqual(enc.encode(body.text));
+    // Not all ASCII: string offsets are not byte offsets, so no bytes (the caller encodes the text).
+    const accented = raw.replace('"hi"', '"héllo"');
+    expect(renderBody(accented, [], [marker], []).bytes(enc.encode(accented), field)).toBeNull();
     // Nothing rendered, and an empty object (no comma after the field, or one before a field rendered in).
     expect(renderBody(raw, [], [], []).withLeadingField(field)).toBe(askDiagnostics(raw, "msg_01abc"));
     expect(JSON.parse(renderBody(" { } ", [], [], []).withLeadingField(field))).toEqual({

@@ -55,6 +55,12 @@ export interface RenderedBody {
    * pieces as `text`: editing `text` itself would copy the whole body first (0.7 ms at 100K tokens).
    */
   withLeadingField(field: string): string;
+  /**
+   * The body (with `field` first, when given) as UTF-8, built from `rawBytes`, the request's own bytes, and
+   * the edits alone: no string of the whole body is made or encoded (0.4 ms at 100K tokens). Null when the
+   * text is not all ASCII (string offsets are not byte offsets): encode `text` instead.
+   */
+  bytes(rawBytes: Uint8Array, field?: string): Uint8Array | null;
 }
 
 /** `applyToBody`, keeping its pieces for `withLeadingField`. */
@@ -126,17 +132,43 @@ export function renderBody(
 
 /** The body `ops` make of `raw`. */
 function rendered(raw: string, ops: readonly Op[]): RenderedBody {
+  const withLead = (field: string | undefined): readonly Op[] => {
+    if (field === undefined) return ops;
+    const open = skipWs(raw, 0);
+    if (raw.charCodeAt(open) !== 123) return ops;
+    // Only an empty root takes no comma after it (an op on an empty root adds a top-level field).
+    const empty = raw.charCodeAt(skipWs(raw, open + 1)) === 125 && ops.length === 0;
+    return [{ start: open + 1, end: open + 1, text: empty ? field : `${field},` }, ...ops];
+  };
   return {
     text: join(raw, ops),
-    withLeadingField(field) {
-      const open = skipWs(raw, 0);
-      if (raw.charCodeAt(open) !== 123) return join(raw, ops);
-      // Only an empty root takes no comma after it (an op on an empty root adds a top-level field).
-      const empty = raw.charCodeAt(skipWs(raw, open + 1)) === 125 && ops.length === 0;
-      const lead: Op = { start: open + 1, end: open + 1, text: empty ? field : `${field},` };
-      return join(raw, [lead, ...ops]);
-    },
+    withLeadingField: (field) => join(raw, withLead(field)),
+    bytes: (rawBytes, field) =>
+      rawBytes.length === raw.length ? joinBytes(rawBytes, withLead(field)) : null,
   };
+}
+
+const utf8 = new TextEncoder();
+
+/** `join` over the bytes of an all-ASCII text (its string offsets are its byte offsets). */
+function joinBytes(rawBytes: Uint8Array, ops: readonly Op[]): Uint8Array {
+  const texts = ops.map((op) => utf8.encode(op.text));
+  let length = rawBytes.length;
+  ops.forEach((op, i) => {
+    length += (texts[i] as Uint8Array).length - (op.end - op.start);
+  });
+  const out = new Uint8Array(length);
+  let at = 0;
+  let written = 0;
+  ops.forEach((op, i) => {
+    out.set(rawBytes.subarray(at, op.start), written);
+    written += op.start - at;
+    out.set(texts[i] as Uint8Array, written);
+    written += (texts[i] as Uint8Array).length;
+    at = op.end;
+  });
+  out.set(rawBytes.subarray(at), written);
+  return out;
 }
 
 /** `raw` with each op's span replaced by its text (ops sorted by start, not overlapping). */
