@@ -18,6 +18,7 @@ import type { Plan } from "../plan/types.ts";
 import type { Analysis, AnalyzeInput } from "../prefix/types.ts";
 import type { PositionRecord } from "../tracker/types.ts";
 import { isClaudeOnBedrock } from "../upstream/bedrock.ts";
+import type { RenderedBody } from "../upstream/body/apply.ts";
 import { renderConverse } from "../upstream/body/converse.ts";
 import { renderAnthropicBody, renderGemini, renderOpenAIBody } from "../upstream/body/render.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
@@ -25,10 +26,8 @@ import type { Endpoint } from "../upstream/outcome.ts";
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {
   body: string;
-  /** `body` with one more top-level field first, joined without copying `body` (render.ts `RenderedBody`). */
-  withLeadingField?: (field: string) => string;
-  /** `body` (with `field` first) as bytes from the client's own, or null (not ASCII): `RenderedBody.bytes`. */
-  encoded?: (field?: string) => Uint8Array | null;
+  /** `body` as the render made it: it takes a leading field and turns into bytes without a copy of `body`. */
+  rendered?: RenderedBody;
   analysis: Analysis | null;
   plan: Plan | null;
   /** Compact plan for `x-stoker-plan` and the accounting row. */
@@ -71,8 +70,6 @@ export interface PrepareInput {
   endpoint: Endpoint;
   raw: string;
   body: Record<string, unknown>;
-  /** `raw` as the client's bytes, when the caller has them: the forwarded body is then built as bytes. */
-  rawBytes?: Uint8Array;
   tenantId: string;
   /** The tenant's rules over the defaults; the request's header goes over these. */
   tenantRules: Partial<CanonicalizeRules>;
@@ -182,25 +179,20 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
             spacedCheckpoints: input.endpoint === "invoke" || input.endpoint === "converse",
           })
         : planOpenAI(analysis, known, ctx);
+    let rendered: RenderedBody | null = null;
     let body: string;
-    let lead: Pick<Prepared, "withLeadingField" | "encoded"> = {};
     if (plan.upstream === "anthropic" && analysis.converse) body = renderConverse(analysis, plan);
     else {
-      const rendered =
+      rendered =
         plan.upstream === "anthropic"
           ? renderAnthropicBody(analysis, plan)
           : renderOpenAIBody(analysis, plan);
       body = rendered.text;
-      const { rawBytes } = input;
-      lead = {
-        withLeadingField: rendered.withLeadingField,
-        ...(rawBytes ? { encoded: (field?: string) => rendered.bytes(rawBytes, field) } : {}),
-      };
     }
     const positions = positionsOf(analysis, plan);
     return {
       body,
-      ...lead,
+      ...(rendered ? { rendered } : {}),
       analysis,
       plan,
       planText: describePlan(plan),

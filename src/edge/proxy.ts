@@ -7,6 +7,7 @@ import { compatModelInfo } from "../economics/compat.ts";
 import { modelInfo } from "../economics/models.ts";
 import { planLookup } from "../tracker/client.ts";
 import { signBedrock } from "../upstream/bedrock-auth.ts";
+import type { RenderedBody } from "../upstream/body/apply.ts";
 import {
   askDiagnostics,
   diagnosticsField,
@@ -142,7 +143,6 @@ export function proxy(spec: EndpointSpec) {
       endpoint: spec.endpoint,
       raw: raw ?? "",
       body,
-      ...(read.raw === null ? {} : { rawBytes: read.bytes }),
       tenantId: tenant.id,
       tenantRules: tenant.canonicalize,
       settings: tenant.cache,
@@ -169,17 +169,17 @@ export function proxy(spec: EndpointSpec) {
       compat: spec.compat?.name,
     });
     let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
-    // While the body is still the rendered one (`fresh`), a field Stoker adds goes first in the same join
-    // (`lead`), and what goes upstream is built as bytes from the client's own: editing the text instead
-    // would copy the whole body, and sending it would encode it again (render.ts `RenderedBody`).
-    let fresh = read.raw !== null && prepared.withLeadingField !== undefined;
+    // While the body is still the rendered one (`rendered`, undone by any other edit), a field Stoker adds
+    // goes first in the same join (`lead`), and what goes upstream is built as bytes from the client's own:
+    // editing the text instead would copy the whole body, and sending it would encode it again (apply.ts).
+    let rendered = read.raw === null ? undefined : prepared.rendered;
     let lead: string | undefined;
-    const leading = (field: string): string => {
+    const leading = (r: RenderedBody, field: string): string => {
       lead = field;
-      return (prepared.withLeadingField as (field: string) => string)(field);
+      return r.withLeadingField(field);
     };
     if (previousResponseId !== null) {
-      fresh = false;
+      rendered = undefined;
       const id = JSON.stringify(previousResponseId);
       const span = (read as BytesBody).spans?.get("previous_response_id");
       outBody =
@@ -195,11 +195,11 @@ export function proxy(spec: EndpointSpec) {
     if (spec.endpoint === "chat.completions" && stream && asksStreamUsage && !clientWantsStreamUsage(body)) {
       outBody =
         typeof outBody === "string"
-          ? fresh && !("stream_options" in body)
-            ? leading(STREAM_USAGE_FIELD)
+          ? rendered && !("stream_options" in body)
+            ? leading(rendered, STREAM_USAGE_FIELD)
             : requestStreamUsage(outBody, body)
           : requestStreamUsageBytes(read as BytesBody);
-      if (lead === undefined) fresh = false;
+      if (lead === undefined) rendered = undefined;
       hideUsage = true;
     }
 
@@ -274,7 +274,7 @@ export function proxy(spec: EndpointSpec) {
       });
       if (explicit?.body) {
         outBody = explicit.body;
-        fresh = false;
+        rendered = undefined;
       }
       if (explicit?.text) planText = explicit.text;
     }
@@ -289,14 +289,14 @@ export function proxy(spec: EndpointSpec) {
       !("diagnostics" in body);
     let sentBody = outBody;
     if (askedForClient && typeof outBody === "string") {
-      if (fresh && lead === undefined)
-        sentBody = leading(diagnosticsField(prepared.previousMessageId ?? null));
+      if (rendered && lead === undefined)
+        sentBody = leading(rendered, diagnosticsField(prepared.previousMessageId ?? null));
       else {
         sentBody = askDiagnostics(outBody, prepared.previousMessageId ?? null);
-        fresh = false;
+        rendered = undefined;
       }
     }
-    if (fresh) sentBody = prepared.encoded?.(lead) ?? sentBody;
+    if (rendered) sentBody = rendered.bytes(read.bytes, lead) ?? sentBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     let upstream: Response;

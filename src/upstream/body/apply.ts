@@ -52,7 +52,7 @@ export interface RenderedBody {
   readonly text: string;
   /**
    * The body with `field` (a `"key":value` text) as its root object's first entry. Joined from the same
-   * pieces as `text`: editing `text` itself would copy the whole body first (0.7 ms at 100K tokens).
+   * pieces as `text`: editing `text` itself would copy the whole body first (0.5 ms at 100K tokens).
    */
   withLeadingField(field: string): string;
   /**
@@ -152,21 +152,18 @@ const utf8 = new TextEncoder();
 
 /** `join` over the bytes of an all-ASCII text (its string offsets are its byte offsets). */
 function joinBytes(rawBytes: Uint8Array, ops: readonly Op[]): Uint8Array {
-  const texts = ops.map((op) => utf8.encode(op.text));
-  let length = rawBytes.length;
-  ops.forEach((op, i) => {
-    length += (texts[i] as Uint8Array).length - (op.end - op.start);
-  });
+  const parts = ops.map((op) => ({ op, bytes: utf8.encode(op.text) }));
+  const length = parts.reduce((n, p) => n + p.bytes.length - (p.op.end - p.op.start), rawBytes.length);
   const out = new Uint8Array(length);
   let at = 0;
   let written = 0;
-  ops.forEach((op, i) => {
+  for (const { op, bytes } of parts) {
     out.set(rawBytes.subarray(at, op.start), written);
     written += op.start - at;
-    out.set(texts[i] as Uint8Array, written);
-    written += (texts[i] as Uint8Array).length;
+    out.set(bytes, written);
+    written += bytes.length;
     at = op.end;
-  });
+  }
   out.set(rawBytes.subarray(at), written);
   return out;
 }
