@@ -16,6 +16,8 @@ export default defineConfig({
       ? ["test/{canonicalize,prefix,plan,economics}/**/*.test.ts"]
       : ["bench/engine/**/*.bench.test.ts"],
     testTimeout: 600_000,
+    // The benchmarks time CPU: one file at a time, so that they do not share the cores with each other.
+    fileParallelism: Boolean(process.env.ENGINE_TESTS),
     onConsoleLog: (log) => {
       if (!process.env.ENGINE_TESTS) onEngineLog(log);
     },

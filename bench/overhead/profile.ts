@@ -71,7 +71,7 @@ const shortSource = (source: string) => source.replace(/^.*?\/(src|node_modules)
  * with an echo of the command (they still reach the runtime), so a command counts as sent once its id
  * comes back in any form; the profile itself is awaited as the answer that carries it.
  */
-class Session {
+export class Session {
   readonly #ws: WebSocket;
   #id = 0;
   readonly #waiting = new Map<number, (m: Message) => void>();
@@ -112,14 +112,19 @@ class Session {
   }
 
   /** Sends a command; resolves when its id comes back (answer or echo), rejects on an error answer. */
-  send(method: string, params: Record<string, unknown> = {}): Promise<void> {
+  async send(method: string, params: Record<string, unknown> = {}): Promise<void> {
+    await this.call(method, params);
+  }
+
+  /** Sends a command and resolves with its result. */
+  call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
     const id = ++this.#id;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`inspector: ${method} timed out`)), 10_000);
       this.#waiting.set(id, (m) => {
         clearTimeout(timer);
         if (m.error) reject(new Error(`${method}: ${m.error.message}`));
-        else resolve();
+        else resolve(m.result);
       });
       this.#ws.send(JSON.stringify({ id, method, params }));
     });

@@ -1,0 +1,161 @@
+// CPU time of Stoker's own work on a request inside workerd, as the worker runs it: the overhead benchmark's
+// bodies (bench/overhead/bodies.ts: tools, a long system prompt, an agent conversation whose tool calls carry
+// arguments in the model's key order), the body read and parsed by the route's own reader, `prepare` with
+// the plan inputs this isolate holds (planLookup: what earlier turns' outcomes taught it through
+// learnOutcome, as after a response), the bytes that go upstream, and after the response the record built
+// and learned from. The engine table (engine.bench.test.ts) times analyze, plan and render alone on bodies
+// of its own, without state; this one is what a request costs. workerd's clock ticks in whole milliseconds:
+// each phase's time is summed over a batch of requests (a tick falls in a phase in proportion to its
+// length) and each sample is a batch's mean per request.
+import { it } from "vitest";
+import { parseConfig } from "../../src/core/config.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { modelInfo } from "../../src/economics/models.ts";
+import { readRequestBody } from "../../src/edge/body.ts";
+import { keepaliveCapture } from "../../src/edge/capture.ts";
+import { prepare } from "../../src/edge/prepare.ts";
+import { toRecord } from "../../src/edge/record.ts";
+import type { CacheSettings } from "../../src/plan/settings.ts";
+import { planLookup } from "../../src/tracker/client.ts";
+import { learnOutcome } from "../../src/tracker/client-cache.ts";
+import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
+import type { Outcome } from "../../src/upstream/outcome.ts";
+import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
+
+const REQUEST_PATH_TITLE = "Stoker's own CPU per request in workerd, as the worker runs it (ms)";
+
+const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
+const SAMPLES = 40;
+const WARMUP = 20;
+/** Each sample spans about this long, so that whole-millisecond ticks resolve a phase (as engine.bench.test.ts). */
+const SAMPLE_MS = 50;
+const PHASES = ["read", "prepare", "send", "record"] as const;
+type Phase = (typeof PHASES)[number];
+
+const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
+const log = createLogger("bench", "error");
+const settings: CacheSettings = { allow1h: true, disabled: false, retention24h: false, geminiExplicit: true };
+
+/** One request through the worker's own functions; returns each phase's milliseconds (clock ticks). */
+async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Array, at: number) {
+  const endpoint = upstream === "anthropic" ? "messages" : "chat.completions";
+  const req = new Request("http://stoker/v1", {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
+    body: bytes,
+  });
+  const t0 = performance.now();
+  const read = await readRequestBody(req, config.maxBodyBytes, config.analysisMaxBytes);
+  if (read.raw === null) throw new Error("over the analysis budget");
+  const model = read.body.model as string;
+  const info = modelInfo(model, config.models, upstream);
+  const t1 = performance.now();
+  const prepared = await prepare({
+    endpoint,
+    raw: read.raw,
+    body: read.body,
+    tenantId,
+    tenantRules: {},
+    settings,
+    config,
+    canonicalizeHeader: null,
+    model: info,
+    modelId: model,
+    nowMs: at,
+    log,
+    lookup: (hashes, scope) =>
+      planLookup({ env: {} as Env, tenantId, nowMs: at, log, waitUntil: () => {} }, hashes, scope),
+  });
+  const t2 = performance.now();
+  const tokens = prepared.analysis?.totalTokens ?? 0;
+  // As the proxy sends it to a managed tenant's upstream: Anthropic asks for cache diagnostics first.
+  const lead = upstream === "anthropic" ? diagnosticsField(prepared.previousMessageId ?? null) : undefined;
+  const sent = prepared.rendered?.bytes(read.bytes, lead) ?? prepared.body;
+  const capture = keepaliveCapture(prepared, prepared.body, new Headers(), "/v1/messages");
+  const t3 = performance.now();
+  const outcome: Outcome = {
+    requestId: `r-${at}`,
+    tenantId,
+    upstream,
+    endpoint,
+    model,
+    stream: false,
+    status: 200,
+    result: "ok",
+    // As if the provider wrote what was planned (the next turn's plan reads it): the state a turn leaves.
+    usage: {
+      inputTokens: tokens,
+      uncachedTokens: 50,
+      cacheReadTokens: 0,
+      cacheWrite5mTokens: Math.max(tokens - 50, 0),
+      cacheWrite1hTokens: 0,
+      outputTokens: 20,
+    },
+    startedAt: at,
+    headersMs: 5,
+    ttfbMs: 5,
+    durationMs: 8,
+    plan: prepared.planText,
+  };
+  learnOutcome(tenantId, toRecord(outcome, prepared, capture, config.models, info), 300_000, at + 8);
+  const t4 = performance.now();
+  if (sent.length === 0) throw new Error("nothing to send");
+  return {
+    times: { read: t1 - t0, prepare: t2 - t1, send: t3 - t2, record: t4 - t3 },
+    plan: prepared.planText,
+  };
+}
+
+const ms = (x: number) => x.toFixed(3);
+
+it("Stoker's own CPU per request, as the worker runs it", async () => {
+  const rows: string[] = [
+    "| request | turn | body KiB | requests timed | read + parse | prepare | body to send | **request path** mean / p99 | record (after the response) | plan |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const upstream of ["anthropic", "openai"] as const) {
+    for (const tokens of SIZES) {
+      for (const first of [false, true]) {
+        const make = bodyFactory(upstream, tokens, false, 300 + tokens / 1000, first);
+        const tenantId = `bench-${upstream}-${tokens}-${first ? "first" : "later"}`;
+        let at = 1_800_000_000_000;
+        let plan: string | null = null;
+        let kib = 0;
+        const send = async (i: number) => {
+          const bytes = new Uint8Array(make(i));
+          kib = bytes.byteLength / 1024;
+          at += 15_000;
+          const r = await oneRequest(upstream, tenantId, bytes, at);
+          plan = r.plan;
+          return r.times;
+        };
+        const w0 = performance.now();
+        for (let i = 0; i < WARMUP; i++) await send(i);
+        const batch = Math.max(3, Math.ceil((SAMPLE_MS * WARMUP) / Math.max(performance.now() - w0, 1)));
+        const samples: Record<Phase | "path", number[]> = {
+          read: [],
+          prepare: [],
+          send: [],
+          record: [],
+          path: [],
+        };
+        for (let s = 0; s < SAMPLES; s++) {
+          const sum: Record<Phase, number> = { read: 0, prepare: 0, send: 0, record: 0 };
+          for (let k = 0; k < batch; k++) {
+            const t = await send(WARMUP + s * batch + k);
+            for (const p of PHASES) sum[p] += t[p];
+          }
+          for (const p of PHASES) samples[p].push(sum[p] / batch);
+          samples.path.push((sum.read + sum.prepare + sum.send) / batch);
+        }
+        // Every sample is a batch of the same size: the mean of the means is the mean per request.
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length - 1] as number;
+        rows.push(
+          `| ${upstream === "anthropic" ? "anthropic" : "openai-chat"} ${tokens / 1000}K | ${first ? "first request" : "later turn"} | ${Math.round(kib)} | ${SAMPLES * batch} | ${ms(mean(samples.read))} | ${ms(mean(samples.prepare))} | ${ms(mean(samples.send))} | **${ms(mean(samples.path))} / ${ms(p99(samples.path))}** | ${ms(mean(samples.record))} | \`${plan}\` |`,
+        );
+      }
+    }
+  }
+  console.log(`\n${REQUEST_PATH_TITLE}\n${rows.join("\n")}\n`);
+});
