@@ -1,0 +1,188 @@
+// Memory of Stoker's workerd over many requests (issue 19: "memory per isolate after 10,000 requests"):
+// `node bench/overhead/memory.ts [--requests=10000]` (`npm run bench:memory`) writes bench/report/memory.md.
+// Stoker and the null-proxy reference worker are served as in the overhead benchmark (Miniflare, the
+// bundle `wrangler deploy --dry-run` makes, the simulator in this process). Stoker gets a mix meant to fill
+// every per-isolate cache past its bound: 2 managed tenants, 25 families each (their own tools and system
+// prompt), Anthropic JSON and OpenAI streams at 2K tokens, 60 % of requests the first of a new conversation
+// and the rest a later turn of one of the family's conversations. The reference worker gets the same bodies.
+// Every `requests / 20` requests the workerd process's resident memory (VmRSS) is read for both, and
+// Stoker's isolate's JS heap through the inspector (V8's `Runtime.getHeapUsage`; no collection is forced,
+// workerd's inspector has none, so the used heap moves with the collector's timing: its trend is the figure).
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { startSimulator } from "../../sim/server.ts";
+import { mulberry32 } from "../economics/synthetic.ts";
+import { bodyFactory, type Upstream } from "./bodies.ts";
+import { groupRssMiB } from "./cpu.ts";
+import { serveMiniflare } from "./miniflare.ts";
+import { freePort, stopAll } from "./procs.ts";
+import { Session } from "./profile.ts";
+import { bundle, ROOT } from "./wrangler.ts";
+
+const arg = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const REQUESTS = Number(arg("requests") ?? 10_000);
+const TENANTS = 2;
+const FAMILIES = 25;
+const NEW_CONVERSATION = 0.6;
+const CHECKPOINTS = 20;
+const TOKENS = 2_000;
+
+const PATHS: Record<Upstream, string> = {
+  anthropic: "/anthropic/v1/messages",
+  openai: "/openai/v1/chat/completions",
+};
+
+interface Checkpoint {
+  requests: number;
+  stokerRss: number;
+  referenceRss: number;
+  heapUsed: number;
+  heapTotal: number;
+  failures: number;
+  elapsedS: number;
+}
+
+const mib = (bytes: number) => bytes / 2 ** 20;
+const f1 = (x: number) => x.toFixed(1);
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const tmp = mkdtempSync(join(tmpdir(), "stoker-memory-"));
+  const sim = await startSimulator({ port: 0, host: "127.0.0.1" });
+  try {
+    const [stokerEntry, workerEntry] = await Promise.all([
+      bundle(join(ROOT, "wrangler.toml"), join(tmp, "stoker")),
+      bundle(join(ROOT, "bench/overhead/worker/wrangler.toml"), join(tmp, "worker")),
+    ]);
+    rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
+    const keys = Array.from({ length: TENANTS }, () => `sk-stoker-mem-${randomBytes(16).toString("hex")}`);
+    const tenants = JSON.stringify(
+      keys.map((k, i) => ({ id: `mem-${i}`, key_sha256: createHash("sha256").update(k).digest("hex") })),
+    );
+    const inspectorPort = await freePort();
+    const [stoker, worker] = await Promise.all([
+      serveMiniflare(
+        "stoker",
+        stokerEntry,
+        join(ROOT, "wrangler.toml"),
+        {
+          ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
+          OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
+          STOKER_SIMULATOR: "1",
+          TENANTS: tenants,
+          LOG_LEVEL: "warn",
+        },
+        join(tmp, "state-stoker"),
+        inspectorPort,
+      ),
+      serveMiniflare(
+        "reference worker",
+        workerEntry,
+        join(ROOT, "bench/overhead/worker/wrangler.toml"),
+        { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
+        join(tmp, "state-worker"),
+      ),
+    ]);
+    const session = await Session.open(inspectorPort);
+    const factories = new Map<string, (i: number) => Buffer>();
+    const factory = (upstream: Upstream, family: number, first: boolean) => {
+      const key = `${upstream}/${family}/${first}`;
+      let make = factories.get(key);
+      if (!make) {
+        make = bodyFactory(upstream, TOKENS, upstream === "openai", 5000 + family, first);
+        factories.set(key, make);
+      }
+      return make;
+    };
+    const post = async (base: string, upstream: Upstream, key: string, body: Buffer) => {
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        "accept-encoding": "identity",
+        "x-sim-namespace": `mem-${base === stoker.url ? "s" : "r"}`,
+      };
+      if (upstream === "anthropic") {
+        headers["x-api-key"] = key;
+        headers["anthropic-version"] = "2023-06-01";
+      } else headers.authorization = `Bearer ${key}`;
+      const res = await fetch(`${base}${PATHS[upstream]}`, { method: "POST", headers, body });
+      await res.text();
+      return res.status;
+    };
+    const next = mulberry32(19);
+    const checkpoints: Checkpoint[] = [];
+    let failures = 0;
+    const every = Math.max(1, Math.floor(REQUESTS / CHECKPOINTS));
+    const started = performance.now();
+    const checkpoint = async (n: number) => {
+      const heap = (await session.call("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number };
+      checkpoints.push({
+        requests: n,
+        stokerRss: groupRssMiB(stoker.child.pgid)[0] ?? 0,
+        referenceRss: groupRssMiB(worker.child.pgid)[0] ?? 0,
+        heapUsed: mib(heap.usedSize),
+        heapTotal: mib(heap.totalSize),
+        failures,
+        elapsedS: (performance.now() - started) / 1000,
+      });
+      process.stderr.write(`[memory] ${n} requests: ${JSON.stringify(checkpoints.at(-1))}\n`);
+    };
+    await checkpoint(0);
+    for (let i = 0; i < REQUESTS; i++) {
+      const upstream: Upstream = i % 2 === 0 ? "anthropic" : "openai";
+      const tenant = Math.floor(next() * TENANTS);
+      const family = tenant * FAMILIES + Math.floor(next() * FAMILIES);
+      const first = next() < NEW_CONVERSATION;
+      const body = factory(upstream, family, first)(i);
+      const [s, r] = await Promise.all([
+        post(stoker.url, upstream, keys[tenant] as string, body),
+        post(`${worker.url}/proxy`, upstream, "sk-direct", body),
+      ]);
+      if (s !== 200 || r !== 200) failures++;
+      if ((i + 1) % every === 0) await checkpoint(i + 1);
+    }
+    session.close();
+    const last = checkpoints.at(-1) as Checkpoint;
+    const atTenth = checkpoints.find((c) => c.requests >= REQUESTS / 10) ?? last;
+    const half = checkpoints.find((c) => c.requests >= REQUESTS / 2) ?? last;
+    /** MiB per 1,000 requests over the second half of the run. */
+    const slope = (rss: (c: Checkpoint) => number) =>
+      last.requests > half.requests ? ((rss(last) - rss(half)) * 1000) / (last.requests - half.requests) : 0;
+    const cpu = cpus();
+    const md = [
+      "# Stoker's memory over many requests",
+      "",
+      `Generated by \`node bench/overhead/memory.ts${REQUESTS === 10_000 ? "" : ` --requests=${REQUESTS}`}\` (\`npm run bench:memory\`) on ${new Date().toISOString()} in ${f1((performance.now() - began) / 1000)} s. Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" / ")} at the end.`,
+      "",
+      `Stoker and the null-proxy reference worker served as in the overhead benchmark (workerd through Miniflare's API, the bundle \`wrangler deploy --dry-run\` makes, Durable Objects with SQLite in the same process, the simulator in the benchmark's process). ${REQUESTS.toLocaleString("en-US")} requests to each, two at a time (one to each worker): ${TENANTS} managed tenants, ${FAMILIES} families each (tools and a system prompt of their own), Anthropic JSON and OpenAI streams in turn at ${TOKENS / 1000}K tokens, ${NEW_CONVERSATION * 100} % of requests the first of a new conversation and the rest a later turn of one of the family's conversations: enough new conversations to fill every per-isolate cache past its bound (src/tracker/client-cache.ts: 20,000 position states, 2,000 conversations and families per tenant). *RSS*: VmRSS of the worker's workerd process. *JS heap*: Stoker's isolate (its Worker and its Durable Objects), V8's \`Runtime.getHeapUsage\` through workerd's inspector; no collection is forced (workerd's inspector has none), so the used heap moves with the collector's timing.`,
+      "",
+      "## Summary",
+      "",
+      `- After ${last.requests.toLocaleString("en-US")} requests Stoker's workerd holds **${f1(last.stokerRss)} MiB** (the null proxy's ${f1(last.referenceRss)} MiB); after ${atTenth.requests.toLocaleString("en-US")} it held ${f1(atTenth.stokerRss)} MiB. Its isolate's JS heap: ${f1(last.heapUsed)} MiB used of ${f1(last.heapTotal)} MiB (${f1(atTenth.heapUsed)} of ${f1(atTenth.heapTotal)} MiB after ${atTenth.requests.toLocaleString("en-US")}); the highest used heap at a checkpoint was ${f1(Math.max(...checkpoints.map((c) => c.heapUsed)))} MiB.`,
+      `- Over the second half of the run (${half.requests.toLocaleString("en-US")} to ${last.requests.toLocaleString("en-US")} requests) resident memory grew ${f1(slope((c) => c.stokerRss))} MiB per 1,000 requests for Stoker and ${f1(slope((c) => c.referenceRss))} MiB for the null proxy, which keeps no state of its own${slope((c) => c.stokerRss) <= slope((c) => c.referenceRss) ? ": no faster than the runtime process's own growth" : ": **Stoker grows faster than the null proxy** (look for state that is not bounded)"}.`,
+      `- Failed requests (not 200 from either worker): ${last.failures}.`,
+      "",
+      "## Checkpoints",
+      "",
+      "| requests | Stoker RSS MiB | null proxy RSS MiB | Stoker JS heap used / total MiB | seconds |",
+      "|---|---|---|---|---|",
+      ...checkpoints.map(
+        (c) =>
+          `| ${c.requests.toLocaleString("en-US")} | ${f1(c.stokerRss)} | ${f1(c.referenceRss)} | ${f1(c.heapUsed)} / ${f1(c.heapTotal)} | ${f1(c.elapsedS)} |`,
+      ),
+      "",
+    ].join("\n");
+    writeFileSync(join(ROOT, "bench/report/memory.md"), md);
+    process.stderr.write(`[memory] wrote bench/report/memory.md\n`);
+  } finally {
+    await stopAll();
+    await sim.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
