@@ -15,7 +15,7 @@ import { readRequestBody } from "../../src/edge/body.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
-import type { CacheSettings } from "../../src/plan/settings.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import { planLookup } from "../../src/tracker/client.ts";
 import { learnOutcome } from "../../src/tracker/client-cache.ts";
 import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
@@ -34,7 +34,6 @@ type Phase = (typeof PHASES)[number];
 
 const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
 const log = createLogger("bench", "error");
-const settings: CacheSettings = { allow1h: true, disabled: false, retention24h: false, geminiExplicit: true };
 
 /** One request through the worker's own functions; returns each phase's milliseconds (clock ticks). */
 async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Array, at: number) {
@@ -56,7 +55,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     body: read.body,
     tenantId,
     tenantRules: {},
-    settings,
+    settings: DEFAULT_CACHE_SETTINGS,
     config,
     canonicalizeHeader: null,
     model: info,
