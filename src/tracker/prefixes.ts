@@ -2,35 +2,55 @@ import { type PrefixRow, type PrefixUpdate, toState } from "./prefix-update.ts";
 import type { PrefixStore } from "./record-state.ts";
 import type { LookupResult, RecordRequest } from "./types.ts";
 
-type SqlPrefixRow = PrefixRow & Record<string, SqlStorageValue>;
-
-// Named, not `*`: building each row's object is most of a read's cost, and it grows with the columns.
+// Named, not `*`, and read as arrays (`raw()`): building each row as an object through the runtime was most
+// of a read's cost (20 rows: 187 µs as objects, 100 µs as arrays, measured in workerd).
 const COLUMNS = "hash, tokens, last_seen, seen, writes, cached_until, ttl, gap_count, gap_5m, gap_1h";
+type RawPrefixRow = [
+  string,
+  number,
+  number,
+  number,
+  number,
+  number | null,
+  string | null,
+  number,
+  number,
+  number,
+];
+
+/** The rows of those of `hashes` that have one (one read). */
+function readRows(sql: SqlStorage, hashes: readonly string[]): PrefixRow[] {
+  if (hashes.length === 0) return [];
+  const marks = hashes.map(() => "?").join(",");
+  const out: PrefixRow[] = [];
+  const rows = sql.exec(`SELECT ${COLUMNS} FROM prefixes WHERE hash IN (${marks})`, ...hashes).raw();
+  for (const r of rows as Iterable<RawPrefixRow>)
+    out.push({
+      hash: r[0],
+      tokens: r[1],
+      last_seen: r[2],
+      seen: r[3],
+      writes: r[4],
+      cached_until: r[5],
+      ttl: r[6],
+      gap_count: r[7],
+      gap_5m: r[8],
+      gap_1h: r[9],
+    });
+  return out;
+}
 
 /** What is known of each chain hash (unknown hashes are absent). */
 export function lookupPrefixes(sql: SqlStorage, list: readonly string[], nowMs: number): LookupResult {
   const out: LookupResult = {};
-  if (list.length === 0) return out;
-  const placeholders = list.map(() => "?").join(",");
-  const rows = sql
-    .exec<SqlPrefixRow>(`SELECT ${COLUMNS} FROM prefixes WHERE hash IN (${placeholders})`, ...list)
-    .toArray();
-  for (const row of rows) out[row.hash] = toState(row, nowMs);
+  for (const row of readRows(sql, list)) out[row.hash] = toState(row, nowMs);
   return out;
 }
 
 /** The rows some hashes already have, by hash (one read). */
 function existingRows(sql: SqlStorage, hashes: readonly string[]): Map<string, PrefixRow> {
   const existing = new Map<string, PrefixRow>();
-  if (hashes.length > 0) {
-    const marks = hashes.map(() => "?").join(",");
-    for (const row of sql.exec<SqlPrefixRow>(
-      `SELECT ${COLUMNS} FROM prefixes WHERE hash IN (${marks})`,
-      ...hashes,
-    )) {
-      existing.set(row.hash, row);
-    }
-  }
+  for (const row of readRows(sql, hashes)) existing.set(row.hash, row);
   return existing;
 }
 

@@ -71,4 +71,59 @@ describe("the tracker's lookup and record answers", () => {
     expect(await stub.lookup([], NOW)).toEqual({ ok: true, value: { states: {} } });
     expect((await stub.lookup([], NOW, { family: "bad family!", model: "m" })).ok).toBe(false);
   }, 30_000); // the first call starts the object: seconds on a loaded machine
+
+  it("read back the rows a record wrote: a lookup answers what the record's answer said", async () => {
+    const t = freshTenant();
+    const stub = tracker(t.id);
+    const positions = [
+      { hash: "readback-head-aaaaaaa", tokens: 2000, breakpoint: "1h" as const },
+      { hash: "readback-tail-aaaaaaa", tokens: 3000, breakpoint: "5m" as const },
+    ];
+    const usage = (written5m: number, written1h: number, read: number) => ({
+      inputTokens: 3000,
+      uncachedTokens: 3000 - written5m - written1h - read,
+      cacheReadTokens: read,
+      cacheWrite5mTokens: written5m,
+      cacheWrite1hTokens: written1h,
+      outputTokens: 5,
+    });
+    const first = record(t.id, 10, {
+      conversation: "readback-conversation",
+      positions,
+      usage: usage(1000, 2000, 0),
+    });
+    const second = record(t.id, 11, {
+      at: first.at + 30_000,
+      conversation: "readback-conversation",
+      positions,
+      usage: usage(0, 0, 3000),
+    });
+    // Ten minutes later: a gap beyond 5 minutes and within the hour.
+    const third = record(t.id, 12, {
+      at: second.at + 600_000,
+      conversation: "readback-conversation",
+      positions,
+      usage: usage(1000, 0, 2000),
+    });
+    await stub.record(first);
+    await stub.record(second);
+    const answer = await stub.record(third);
+    const hashes = positions.map((p) => p.hash);
+    const looked = await stub.lookup(hashes, third.at);
+    if (!answer.ok || !looked.ok) throw new Error("record or lookup refused");
+    // Every field a lookup reads from the row (tokens, seen, last use, cache expiry and TTL, gaps) as the
+    // record's own update computed it.
+    expect(looked.value.states).toEqual(answer.value.states);
+    // Not trivially equal: the head was written for the hour and read since, every position seen three
+    // times, one gap within 5 minutes and one within the hour only.
+    const head = looked.value.states["readback-head-aaaaaaa"];
+    expect(head).toMatchObject({
+      seen: 3,
+      lastSeenMs: third.at,
+      ttl: "1h",
+      gaps: { count: 2, within5m: 1, within1h: 2 },
+    });
+    expect(head?.cachedUntilMs).toBeGreaterThan(third.at);
+    expect(looked.value.states["readback-tail-aaaaaaa"]?.seen).toBe(3);
+  });
 });
