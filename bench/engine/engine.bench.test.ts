@@ -9,6 +9,7 @@ import { describePlan, planAnthropic, planOpenAI } from "../../src/plan/index.ts
 import type { PlanContext } from "../../src/plan/types.ts";
 import type { Analysis } from "../../src/prefix/types.ts";
 import { renderAnthropic, renderOpenAI } from "../../src/upstream/body/index.ts";
+import { ENGINE_TITLE } from "./tables.ts";
 
 type Json = Record<string, unknown>;
 const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
@@ -149,5 +150,5 @@ it("engine CPU time per request", () => {
       );
     }
   }
-  console.log(`\nEngine CPU time per request in workerd (ms)\n${rows.join("\n")}\n`);
+  console.log(`\n${ENGINE_TITLE}\n${rows.join("\n")}\n`);
 });

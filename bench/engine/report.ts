@@ -4,11 +4,9 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ENGINE_TITLE, engineTotal, PATH_TITLE, pathMean } from "./tables.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const TITLE = "Engine CPU time per request in workerd (ms)";
-// request-path.bench.test.ts's title (a test file is not imported: it would run its test again).
-const PATH_TITLE = "Stoker's own CPU per request in workerd, as the worker runs it (ms)";
 /** The tables seen so far in this run: the report is written again as each goes by. */
 const seen: { engine?: string; path?: string } = {};
 const started = new Date();
@@ -18,9 +16,8 @@ const load = loadavg()[0] ?? 0;
 function totals(table: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of table.split("\n")) {
-    const cells = line.split("|").map((c) => c.trim());
-    const total = cells[7]?.match(/^\*\*([\d.]+)\/([\d.]+)\*\*$/);
-    if (cells[1] && total?.[1]) out.set(cells[1], total[1]);
+    const row = engineTotal(line);
+    if (row) out.set(row.name, row.p50);
   }
   return out;
 }
@@ -29,9 +26,8 @@ function totals(table: string): Map<string, string> {
 function pathMeans(table: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of table.split("\n")) {
-    const cells = line.split("|").map((c) => c.trim());
-    const mean = cells[8]?.match(/^\*\*([\d.]+) \/ [\d.]+\*\*$/);
-    if (cells[1] && cells[2] && mean?.[1]) out.set(`${cells[1]} ${cells[2]}`, mean[1]);
+    const row = pathMean(line);
+    if (row) out.set(`${row.name} ${row.turn}`, row.mean);
   }
   return out;
 }
@@ -39,13 +35,13 @@ function pathMeans(table: string): Map<string, string> {
 /** vitest's `onConsoleLog`: when a benchmark's table goes by, the report is written with what is known. */
 export function onEngineLog(log: string): void {
   for (const [title, key] of [
-    [TITLE, "engine"],
+    [ENGINE_TITLE, "engine"],
     [PATH_TITLE, "path"],
   ] as const) {
     const start = log.indexOf(title);
     if (start >= 0) seen[key] = log.slice(start + title.length).trim();
   }
-  if (log.includes(TITLE) || log.includes(PATH_TITLE)) writeReport();
+  if (log.includes(ENGINE_TITLE) || log.includes(PATH_TITLE)) writeReport();
 }
 
 function pathSummary(table: string): string[] {

@@ -21,8 +21,7 @@ import { learnOutcome } from "../../src/tracker/client-cache.ts";
 import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
 import type { Outcome } from "../../src/upstream/outcome.ts";
 import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
-
-const REQUEST_PATH_TITLE = "Stoker's own CPU per request in workerd, as the worker runs it (ms)";
+import { PATH_TITLE } from "./tables.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
 const SAMPLES = 40;
@@ -156,5 +155,5 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
       }
     }
   }
-  console.log(`\n${REQUEST_PATH_TITLE}\n${rows.join("\n")}\n`);
+  console.log(`\n${PATH_TITLE}\n${rows.join("\n")}\n`);
 });

@@ -1,6 +1,7 @@
 // The in-isolate CPU of Stoker's request path and of the engine alone is bench/engine's job; this runs it
 // as it is (`npm run bench:engine`) and quotes its rows, rather than measuring the same things a second way.
 import { join } from "node:path";
+import { ENGINE_TITLE, PATH_TITLE } from "../engine/tables.ts";
 import { runToEnd } from "./procs.ts";
 import { ROOT } from "./wrangler.ts";
 
@@ -39,8 +40,8 @@ export async function engineBench(sizes: string[]): Promise<EngineRows> {
       ),
     };
   };
-  const engine = table("Engine CPU time per request in workerd (ms)");
-  const path = table("Stoker's own CPU per request in workerd, as the worker runs it (ms)");
+  const engine = table(ENGINE_TITLE);
+  const path = table(PATH_TITLE);
   const ok = code === 0 && engine.rows.length > 0 && path.rows.length > 0;
   return {
     ...engine,

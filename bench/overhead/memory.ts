@@ -97,11 +97,12 @@ async function main(): Promise<void> {
       }
       return make;
     };
-    const post = async (base: string, upstream: Upstream, key: string, body: Buffer) => {
+    /** One request to `base`, in the simulator namespace `ns` (each worker its own). */
+    const post = async (base: string, ns: string, upstream: Upstream, key: string, body: Buffer) => {
       const headers: Record<string, string> = {
         "content-type": "application/json",
         "accept-encoding": "identity",
-        "x-sim-namespace": `mem-${base === stoker.url ? "s" : "r"}`,
+        "x-sim-namespace": ns,
       };
       if (upstream === "anthropic") {
         headers["x-api-key"] = key;
@@ -137,8 +138,8 @@ async function main(): Promise<void> {
       const first = next() < NEW_CONVERSATION;
       const body = factory(upstream, family, first)(i);
       const [s, r] = await Promise.all([
-        post(stoker.url, upstream, keys[tenant] as string, body),
-        post(`${worker.url}/proxy`, upstream, "sk-direct", body),
+        post(stoker.url, "mem-stoker", upstream, keys[tenant] as string, body),
+        post(`${worker.url}/proxy`, "mem-reference", upstream, "sk-direct", body),
       ]);
       if (s !== 200 || r !== 200) failures++;
       if ((i + 1) % every === 0) await checkpoint(i + 1);

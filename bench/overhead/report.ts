@@ -1,4 +1,6 @@
 // The markdown report: what each figure measures is said next to it.
+
+import { engineTotal, pathMean } from "../engine/tables.ts";
 import type { GroupCpu } from "./cpu.ts";
 import { CLOCK_TICK_MS } from "./cpu.ts";
 import type { EngineRows } from "./engine.ts";
@@ -355,19 +357,13 @@ function engineSummary(engine: EngineRows | null): string {
   if (!engine?.ok)
     return "Stoker's own in-isolate share was not measured in this run (`npm run bench:engine`)";
   const path = engine.pathRows
-    .map((r) => {
-      const cells = r.split("|").map((c) => c.trim());
-      const mean = cells[8]?.match(/^\*\*([\d.]+) \//)?.[1];
-      return cells[2] === "later turn" && cells[1] && mean ? `${cells[1]} ${mean} ms` : null;
-    })
-    .filter((x) => x !== null);
+    .map(pathMean)
+    .filter((r): r is NonNullable<typeof r> => r?.turn === "later turn")
+    .map((r) => `${r.name} ${r.mean} ms`);
   const totals = engine.rows
-    .map((r) => {
-      const name = r.split("|")[1]?.trim();
-      const total = r.match(/\*\*([\d.]+)\//)?.[1];
-      return name && total ? `${name} ${total} ms` : null;
-    })
-    .filter((x) => x !== null);
+    .map(engineTotal)
+    .filter((r) => r !== null)
+    .map((r) => `${r.name} ${r.p50} ms`);
   return `Stoker's own request path in its isolate (bench/engine: read + parse, prepare with the isolate's state, the body sent; later turns, mean): ${path.join(", ")}; the engine alone, on bodies of its own without state (p50): ${totals.join(", ")}`;
 }
 
