@@ -13,7 +13,8 @@
 // `--replay=N` then sends each cell's records again, N times over, each time to a new tenant (a fresh object
 // that goes through the same states), with nothing else between them, and the same bodies to /t/noop:
 // the CPU the workerd process group used for records less that for the noops, per record, is the record's
-// own CPU (the DO's work, the RPC and the answer), to a clock tick over all N passes.
+// own CPU (the DO's work, the RPC and the answer), to a clock tick over all N passes. `--batch=B` sends them
+// B to a `recordMany` call, as the edge coalesces them (/t/records).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +35,7 @@ const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
 const withProfile = process.argv.includes("--profile");
 const against = arg("against");
 const replays = Number(arg("replay") ?? 0);
+const batch = Number(arg("batch") ?? 1);
 
 const cells: Cell[] = sizes.flatMap((tokens) => [
   { upstream: "anthropic" as const, tokens, kind: "managed" as const, conversations, turns },
@@ -144,7 +146,7 @@ try {
   if (base) table(`Against ${against}`, baseResults);
   if (replays > 0) {
     console.log(
-      `Replayed: each cell's records ${replays} times, each time to a new tenant; CPU ms per record of the workerd process group, record − noop with the same body\n`,
+      `Replayed: each cell's records ${replays} times, each time to a new tenant${batch > 1 ? `, ${batch} per recordMany call` : ""}; CPU ms per record of the workerd process group, record − noop with the same body\n`,
     );
     const ws = base ? [worker, base] : [worker];
     console.log(
@@ -161,10 +163,18 @@ try {
           const idx = rep % 2 === 0 ? k : ws.length - 1 - k;
           const tenant = `rp${rep}-${idx}-${runId}-${i}`;
           const renamed = sent.map((b) => Buffer.from(b.toString().replaceAll(tenantOf(b), tenant)));
+          // With --batch=N, N records per recordMany call (as the edge coalesces them), in order.
+          const sends =
+            batch > 1
+              ? Array.from({ length: Math.ceil(renamed.length / batch) }, (_, j) =>
+                  Buffer.from(`[${renamed.slice(j * batch, (j + 1) * batch).join(",")}]`),
+                )
+              : renamed;
+          const route = batch > 1 ? "/t/records" : "/t/record";
           const t0 = groupCpu(w.pgid).totalMs;
-          for (const b of renamed) await post(`${w.url}/t/record`, b);
+          for (const b of sends) await post(`${w.url}${route}`, b);
           const t1 = groupCpu(w.pgid).totalMs;
-          for (const b of renamed) await post(`${w.url}/t/noop`, b);
+          for (const b of sends) await post(`${w.url}/t/noop`, b);
           const t2 = groupCpu(w.pgid).totalMs;
           cpu[idx] = (cpu[idx] ?? 0) + (t1 - t0) - (t2 - t1);
         }

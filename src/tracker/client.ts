@@ -2,6 +2,7 @@ import type { Logger } from "../core/log.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import type { PlanLookup } from "../plan/context.ts";
 import { type BeliefScope, cachedAnswer, forgetConversations, heldAnswer, learn } from "./client-cache.ts";
+import { queueRecord } from "./record-queue.ts";
 import type { Tracker } from "./tracker.ts";
 import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "./types.ts";
 import { MAX_RECORD_BATCH } from "./validate.ts";
@@ -122,11 +123,22 @@ export async function planLookup(
 
 /** Records sent to the tracker in one RPC at most (the tracker's own bound, validate.ts). */
 export const RECORD_BATCH = MAX_RECORD_BATCH;
-/** Tries per record before it is given up (logged as lost): about 25 s of backoff, within waitUntil's 30 s. */
-export const RECORD_ATTEMPTS = 9;
-/** The first retry's delay; each next one doubles, up to RECORD_BACKOFF_MAX_MS. */
+/**
+ * Tries per record before it goes to the record queue (RECORD_QUEUE, record-queue.ts), which delivers it
+ * once the tracker takes calls again: the isolate's tries last well under a second of backoff, the queue's
+ * as long as the tracker is down.
+ */
+export const RECORD_ATTEMPTS = 4;
+/** The first retry's delay; each next one doubles. */
 const RECORD_BACKOFF_MS = 50;
-const RECORD_BACKOFF_MAX_MS = 8_000;
+/** How long one `recordMany` call may take before it counts as failed (a hung call would hold the queue). */
+export const RECORD_RPC_DEADLINE_MS = 5_000;
+/**
+ * A batch out longer than this has lost its sender (its request's context ended, as the runtime ends a
+ * `waitUntil` after about 30 s): its records go back to wait and another request's context sends them. A
+ * live sender is done sooner: the call's deadline, the record queue's (record-queue.ts) and a backoff.
+ */
+const BATCH_LEASE_MS = 15_000;
 
 interface QueuedRecord {
   input: RecordRequest;
@@ -135,10 +147,10 @@ interface QueuedRecord {
   settled: boolean;
 }
 
-/** One tenant's records waiting to be sent, and whether a batch is out for them. */
+/** One tenant's records waiting to be sent, and the batch that is out, since when. */
 interface RecordQueue {
   waiting: QueuedRecord[];
-  sending: boolean;
+  out: { batch: QueuedRecord[]; since: number } | null;
 }
 
 const queues = new Map<string, RecordQueue>();
@@ -174,13 +186,15 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Records a request's outcome after the response; a failure is logged, never surfaced to the client. Records
  * are coalesced per tenant and isolate: while one batch is out, the records that arrive wait and go together
  * in the next (one RPC for many requests, so a slow tracker never queues the isolate's work behind it). A
- * batch the tracker did not take (an RPC error, an overloaded object) is sent again with exponential
- * backoff, up to RECORD_ATTEMPTS; the tracker counts a request id once, so a retry never counts twice. The
- * tracker answers each record with its positions' states, which this isolate keeps for the conversation's
- * next turn. Resolves when the tracker has the record (or it was given up); never rejects.
+ * batch the tracker did not take (an RPC error or one past RECORD_RPC_DEADLINE_MS, an overloaded object) is
+ * sent again with exponential backoff, up to RECORD_ATTEMPTS tries, then goes to the record queue; the
+ * tracker counts a request id once, so a retry or a queued copy never counts twice. The tracker answers each
+ * record with its positions' states, which this isolate keeps for the conversation's next turn. Resolves when
+ * the tracker or the queue has the record (or it was lost: logged); never rejects.
  *
  * Each caller's own context does the waiting (its own timer) and, when no batch is out, sends the next one:
- * the Workers runtime cancels a request whose waitUntil only waits on another request's work.
+ * the Workers runtime cancels a request whose waitUntil only waits on another request's work. A batch whose
+ * sender's context ended is taken back after BATCH_LEASE_MS.
  */
 export async function recordSafely(
   env: Env,
@@ -190,7 +204,7 @@ export async function recordSafely(
 ): Promise<void> {
   let q = queues.get(tenantId);
   if (!q) {
-    q = { waiting: [], sending: false };
+    q = { waiting: [], out: null };
     queues.set(tenantId, q);
   }
   const item: QueuedRecord = { input, log, attempts: 0, settled: false };
@@ -198,52 +212,98 @@ export async function recordSafely(
   // Records of the same turn of the event loop go together.
   await sleep(0);
   while (!item.settled) {
-    if (q.sending) {
+    const out = q.out;
+    if (out && Date.now() - out.since < BATCH_LEASE_MS) {
       await sleep(RECORD_POLL_MS);
       continue;
     }
-    q.sending = true;
-    try {
-      await sendBatch(env, tenantId, q);
-    } finally {
-      q.sending = false;
+    if (out) {
+      log.warn("tracker.fault", { op: "record", fault: "sender gone", records: out.batch.length });
+      q.waiting.unshift(...out.batch.filter((b) => !b.settled));
+      q.out = null;
     }
+    await sendBatch(env, tenantId, q);
   }
-  if (q.waiting.length === 0 && !q.sending && queues.get(tenantId) === q) queues.delete(tenantId);
+  if (q.waiting.length === 0 && q.out === null && queues.get(tenantId) === q) queues.delete(tenantId);
 }
 
-/** Sends the next batch of a tenant's waiting records; a batch not taken waits its backoff and goes back. */
+/** `p`, or null once `ms` have passed (p's own outcome is then ignored). */
+function withinDeadline<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  p.catch(() => {}); // a call answered after its deadline, or failing then, is nobody's to hear
+  return Promise.race([p, late]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+/**
+ * Sends the next batch of a tenant's waiting records; a batch not taken waits its backoff and goes back, a
+ * record out of tries goes to the record queue.
+ */
 async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<void> {
   const batch = q.waiting.splice(0, batchSize(q.waiting));
   if (batch.length === 0) return;
-  const sentAt = Date.now();
-  let answers: RecordBatchAnswer | null = null;
+  const mine = { batch, since: Date.now() };
+  q.out = mine;
   try {
-    answers = await trackerFor(env, tenantId).recordMany(batch.map((b) => b.input));
-  } catch (err) {
-    batch[0]?.log.warn("tracker.fault", {
-      op: "record",
-      fault: err instanceof Error ? err.name : "unknown",
-      records: batch.length,
-    });
-  }
-  const again: QueuedRecord[] = [];
-  for (const [i, b] of batch.entries()) {
-    const answer = answers?.[i];
-    if (answer === undefined || ("retry" in answer && answer.retry)) {
-      if (++b.attempts < RECORD_ATTEMPTS) {
-        again.push(b);
+    const sentAt = Date.now();
+    let answers: RecordBatchAnswer | null = null;
+    const log = batch[0]?.log;
+    try {
+      answers = await withinDeadline(
+        trackerFor(env, tenantId).recordMany(batch.map((b) => b.input)),
+        RECORD_RPC_DEADLINE_MS,
+      );
+      if (answers === null)
+        log?.warn("tracker.fault", { op: "record", fault: "deadline", records: batch.length });
+    } catch (err) {
+      log?.warn("tracker.fault", {
+        op: "record",
+        fault: err instanceof Error ? err.name : "unknown",
+        records: batch.length,
+      });
+    }
+    const again: QueuedRecord[] = [];
+    const deferred: QueuedRecord[] = [];
+    for (const [i, b] of batch.entries()) {
+      if (b.settled) continue; // sent again by another context meanwhile, and heard there
+      const answer = answers?.[i];
+      if (answer === undefined || ("retry" in answer && answer.retry)) {
+        if (++b.attempts < RECORD_ATTEMPTS) again.push(b);
+        else deferred.push(b);
         continue;
       }
-      b.log.error("record.lost", { request_id: b.input.requestId, attempts: b.attempts });
+      heardRecord(tenantId, b.input, answer, sentAt, b.log);
+      b.settled = true;
+    }
+    if (deferred.length > 0) {
+      // The isolate never hears these answers: ask the tracker next time instead of trusting its cache.
       forgetConversations(tenantId);
-    } else heardRecord(tenantId, b.input, answer, sentAt, b.log);
-    b.settled = true;
+      await deferRecords(env, deferred);
+    }
+    if (again.length === 0) return;
+    q.waiting.unshift(...again);
+    mine.batch = []; // waiting again: nothing of this batch is out any more
+    const attempt = Math.max(...again.map((b) => b.attempts));
+    await sleep(RECORD_BACKOFF_MS * 2 ** (attempt - 1));
+  } finally {
+    if (q.out === mine) q.out = null;
   }
-  if (again.length === 0) return;
-  q.waiting.unshift(...again);
-  const attempt = Math.max(...again.map((b) => b.attempts));
-  await sleep(Math.min(RECORD_BACKOFF_MS * 2 ** (attempt - 1), RECORD_BACKOFF_MAX_MS));
+}
+
+/** Records out of tries go to the record queue; each settles, sent or lost (logged). */
+async function deferRecords(env: Env, records: QueuedRecord[]): Promise<void> {
+  await Promise.all(
+    records.map(async (b) => {
+      const sent = await queueRecord(env.RECORD_QUEUE, b.input);
+      if (sent === true) b.log.warn("record.queued", { request_id: b.input.requestId, attempts: b.attempts });
+      else b.log.error("record.lost", { request_id: b.input.requestId, attempts: b.attempts, reason: sent });
+      b.settled = true;
+    }),
+  );
 }
 
 /** Takes in the tracker's answer to one record: its positions' states go into the isolate's cache. */

@@ -1,27 +1,19 @@
 // The request path never waits for the tenant's tracker (issue 19): with a tracker that does not answer, every
 // request completes with the stateless plan; records are coalesced per isolate, sent again until the tracker
 // has them, and counted once.
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/core/config.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
-import type { Tracker } from "../../src/tracker/tracker.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
+import { instrument, silence } from "../support/tracker-faults.ts";
 
 const MODEL = "claude-sonnet-4-6";
 const TRACKER_DEADLINE_MS = 2000; // vitest.config.ts: what a request used to wait for a lookup at most
-
-/** Closes the tenant's tracker to every call for `ms` (its input gate): it answers nothing meanwhile. */
-function silence(tenantId: string, ms: number): Promise<void> {
-  return runInDurableObject(tracker(tenantId), (_i, state) =>
-    state.blockConcurrencyWhile(() => new Promise<void>((r) => setTimeout(r, ms))),
-  );
-}
 
 /** The plan Stoker makes of `body` knowing nothing (Stoker's own prepare, with an empty lookup). */
 async function statelessPlan(tenantId: string, body: Record<string, unknown>): Promise<string | null> {
@@ -39,41 +31,6 @@ async function statelessPlan(tenantId: string, body: Record<string, unknown>): P
     log: { debug() {}, info() {}, warn() {}, error() {} },
   });
   return prepared.planText;
-}
-
-type Counted = Tracker & { batches?: number; failures?: number; failAfterStoring?: boolean };
-
-/**
- * Fault injection at the tracker's RPC boundary (each instance counts for itself): counts `recordMany` calls,
- * and makes the next `failures` of them throw, after storing the batch when `failAfterStoring` (the edge
- * then never hears that the tracker has it).
- */
-async function instrument(
-  tenantId: string,
-  failures = 0,
-  failAfterStoring = false,
-): Promise<() => Promise<number>> {
-  await runInDurableObject(tracker(tenantId), (instance: Tracker) => {
-    const proto = Object.getPrototypeOf(instance) as { recordMany: Tracker["recordMany"]; faulty?: true };
-    if (!proto.faulty) {
-      const original = proto.recordMany;
-      proto.recordMany = async function (this: Counted, ...args) {
-        this.batches = (this.batches ?? 0) + 1;
-        if ((this.failures ?? 0) > 0) {
-          this.failures = (this.failures ?? 0) - 1;
-          if (this.failAfterStoring) await original.apply(this, args);
-          throw new Error("injected: the tracker is overloaded");
-        }
-        return original.apply(this, args);
-      };
-      proto.faulty = true;
-    }
-    const i = instance as Counted;
-    i.batches = 0;
-    i.failures = failures;
-    i.failAfterStoring = failAfterStoring;
-  });
-  return () => runInDurableObject(tracker(tenantId), (i: Tracker) => (i as Counted).batches ?? 0);
 }
 
 describe("a tracker that never answers", () => {

@@ -78,6 +78,10 @@ export default {
       const r = (await req.json()) as RecordRequest;
       return json(await tracker(env, r.tenantId).record(r));
     }
+    if (path === "/t/records") {
+      const rs = (await req.json()) as RecordRequest[];
+      return json(await tracker(env, rs[0]?.tenantId ?? "").recordMany(rs));
+    }
     if (path === "/t/stats") return json(await tracker(env, url.searchParams.get("tenant") ?? "").stats());
     return new Response("not found", { status: 404 });
   },
