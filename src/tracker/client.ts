@@ -162,6 +162,21 @@ export function recordsQueued(): number {
   return n;
 }
 
+/**
+ * Records and capture bytes one tenant's queue holds in an isolate at most: beyond, while the tracker is not
+ * taking them, a new record goes straight to the record queue (without its capture), so an outage at a high
+ * request rate cannot fill the isolate's memory with captured requests.
+ */
+const MAX_WAITING_RECORDS = 256;
+const MAX_WAITING_BYTES = 32_000_000;
+
+function full(q: RecordQueue): boolean {
+  if (q.waiting.length >= MAX_WAITING_RECORDS) return true;
+  let bytes = 0;
+  for (const b of q.waiting) bytes += b.input.capture?.body.length ?? 0;
+  return bytes >= MAX_WAITING_BYTES;
+}
+
 /** How often a record waiting behind another request's batch looks whether it went (its own timer). */
 const RECORD_POLL_MS = 10;
 
@@ -208,6 +223,11 @@ export async function recordSafely(
     queues.set(tenantId, q);
   }
   const item: QueuedRecord = { input, log, attempts: 0, settled: false };
+  if (full(q)) {
+    forgetConversations(tenantId);
+    await deferRecords(env, [item]);
+    return;
+  }
   q.waiting.push(item);
   // Records of the same turn of the event loop go together.
   await sleep(0);

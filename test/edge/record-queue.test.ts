@@ -4,8 +4,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Logger } from "../../src/core/log.ts";
 import worker from "../../src/index.ts";
-import { RECORD_ATTEMPTS } from "../../src/tracker/client.ts";
+import { RECORD_ATTEMPTS, recordSafely } from "../../src/tracker/client.ts";
 import { DELIVERY_ATTEMPTS, retryDelaySeconds } from "../../src/tracker/record-delivery.ts";
 import { QUEUED_RECORD_BYTES, queuedRecord } from "../../src/tracker/record-queue.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
@@ -13,7 +14,7 @@ import { anthropic, namespace } from "../support/clients.ts";
 import { recordRequest } from "../support/records.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { eventually, tracker } from "../support/tracker.ts";
-import { instrument } from "../support/tracker-faults.ts";
+import { instrument, silence } from "../support/tracker-faults.ts";
 
 const MODEL = "claude-sonnet-4-6";
 
@@ -53,6 +54,31 @@ describe("the record queue", () => {
     );
     expect(totals.requests).toBe(1);
     expect(await batches()).toBe(RECORD_ATTEMPTS + 1); // the isolate's tries, then the consumer's delivery
+  }, 30_000);
+
+  it("bounds what waits in the isolate: past 256 records, a new one goes straight to the queue", async () => {
+    const t = freshTenant();
+    const queuedAt: number[] = [];
+    const log: Logger = {
+      debug() {},
+      info() {},
+      warn(msg, fields) {
+        if (msg === "record.queued") queuedAt.push(Number(fields?.attempts));
+      },
+      error() {},
+    };
+    const held = silence(t.id, 2000);
+    const n = 300;
+    await Promise.all(Array.from({ length: n }, (_, i) => recordSafely(env, t.id, record(t.id, i), log)));
+    await held;
+    // The first 256 waited for the tracker (busy for 2 s, within a call's deadline); the rest were queued at once.
+    expect(queuedAt).toEqual(new Array(n - 256).fill(0));
+    const totals = await eventually(
+      () => tracker(t.id).totals(),
+      (x) => x.requests >= n,
+      20_000,
+    );
+    expect(totals.requests).toBe(n);
   }, 30_000);
 
   it("acknowledges what the tracker took or refused for good, and delivers again what it could not take", async () => {
