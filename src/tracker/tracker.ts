@@ -78,6 +78,13 @@ import {
 
 /** Housekeeping (row caps, retention) runs once per this many records, not on every one. */
 const HOUSEKEEPING_EVERY = 200;
+
+/**
+ * A record this much older than the newest the tracker has taken (one the record queue delivered after an
+ * outage, record-delivery.ts) is accounted but not learned from: what is believed cached, the gaps and the
+ * conversations have moved on since, and would be set back.
+ */
+export const LATE_RECORD_MS = 5 * 60_000;
 /** Entries one keepalive sweep handles at most (each may be one subrequest). */
 const SWEEP_LIMIT = 50;
 /** A registry deadline this close (the cron looks 60 s ahead every minute) is kept exact after records. */
@@ -96,6 +103,8 @@ export class Tracker extends DurableObject<Env> {
   readonly #planInputs: SqlPlanInputStore;
   readonly #chains = new RecentChains();
   #recordsSinceHousekeeping = 0;
+  /** The newest record's time (read from the accounting rows once per instance). */
+  #newestAt: number | undefined;
   #reportedWake: number | null | undefined;
   #alarmAt: number | null | undefined;
   /** The latest expiry of the tenant's Gemini caches (undefined: not read yet); none is live after it. */
@@ -300,11 +309,14 @@ export class Tracker extends DurableObject<Env> {
     const tracked = r.family !== null && r.positions.length > 0;
     const states: LookupResult = {};
     let facts: PlanFacts | null = null;
+    this.#newestAt ??= sql.exec<{ at: number | null }>("SELECT MAX(at) AS at FROM requests").one().at ?? 0;
+    const late = r.at < this.#newestAt - LATE_RECORD_MS;
     const apply = () => {
       if (!insertRequest(sql, r)) return; // a retried record: already counted
       counted = true;
       noteRescue(sql, r, ttlMs);
       noteDiagnostics(sql, r);
+      if (late) return;
       facts = recordDecisionState(
         this.#state,
         r,
@@ -329,6 +341,7 @@ export class Tracker extends DurableObject<Env> {
         this.#chains.forget();
         throw err;
       }
+      if (counted) this.#newestAt = Math.max(this.#newestAt, r.at);
       if (++this.#recordsSinceHousekeeping >= HOUSEKEEPING_EVERY) {
         this.#recordsSinceHousekeeping = 0;
         this.#housekeeping(r.at);

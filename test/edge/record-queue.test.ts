@@ -121,6 +121,28 @@ describe("the record queue", () => {
     expect([1, 2, 3, 4, 5, 6, 7].map(retryDelaySeconds)).toEqual([5, 10, 20, 40, 80, 160, 300]);
   });
 
+  it("a record delivered after later ones (by the queue, after an outage) is counted but sets nothing back", async () => {
+    const t = freshTenant();
+    const stub = tracker(t.id);
+    const at = Date.now();
+    const positions = [{ hash: "late-head-aaaaaaaaaaa", tokens: 2000, breakpoint: "5m" as const }];
+    const conversation = "late-conversation-aaa";
+    const over = { positions, conversation, family: "family-lateslatesla" };
+    await stub.record(record(t.id, 1, { ...over, at }));
+    await stub.record(record(t.id, 2, { ...over, at: at + 10 * 60_000 }));
+    const before = await stub.lookup([positions[0]?.hash ?? ""], at + 10 * 60_000);
+    // The record of a request made in between, delivered only now (after a later one, older by 9 minutes).
+    const late = await stub.record(record(t.id, 3, { ...over, at: at + 60_000 }));
+    expect(late.ok && late.value.counted).toBe(true);
+    expect((await stub.totals()).requests).toBe(3);
+    const after = await stub.lookup([positions[0]?.hash ?? ""], at + 10 * 60_000);
+    expect(after).toEqual(before);
+    // Within the window (a retry seconds late) a record is learned from as before.
+    await stub.record(record(t.id, 4, { ...over, at: at + 9 * 60_000 }));
+    const learned = await stub.lookup([positions[0]?.hash ?? ""], at + 10 * 60_000);
+    expect(learned).not.toEqual(before);
+  });
+
   it("carries no prompt text: the capture and the excerpts stay out, the chain too when the record would not fit", () => {
     const t = freshTenant();
     const chain = { hashes: ["a"], tokens: [1], kinds: ["text"] } as unknown as RecordRequest["chain"];
