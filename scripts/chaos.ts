@@ -6,7 +6,9 @@
 // - every `--restart-every` seconds a tenant's tracker, or the tenant directory, is reset;
 // - `--flood` clients send well-formed unknown tenant keys as fast as they are answered;
 // - one client sends a body of the deploy's maximum size (MAX_BODY_BYTES, 32 MiB by default) every
-//   `--max-body-every` seconds.
+//   `--max-body-every` seconds;
+// - once, 8 s in, one tenant's tracker takes no call for `--stall-ms` (`POST /__dev/stall`, as an overloaded
+//   or unreachable object would): its records outlast it through the record queue.
 // It reports requests answered, requests accounted (each tenant's tracker SQLite against the simulator's bill,
 // to the token), valid-tenant errors (must be 0) and the workerd memory high-water mark.
 //
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     flood: { type: "string", default: "8" },
     "max-body-mib": { type: "string", default: "32" },
     "max-body-every": { type: "string", default: "10" },
+    "stall-ms": { type: "string", default: "20000" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -40,6 +43,7 @@ const RESTART_EVERY_MS = Number(values["restart-every"]) * 1000;
 const FLOOD = Number(values.flood);
 const MAX_BODY = Number(values["max-body-mib"]) * 1024 * 1024;
 const MAX_BODY_EVERY_MS = Number(values["max-body-every"]) * 1000;
+const STALL_MS = Number(values["stall-ms"]);
 const RUN = randomBytes(4).toString("hex");
 const ADMIN_TOKEN = `chaos-admin-${RUN}`;
 const CONFIG_TENANTS = 3;
@@ -217,7 +221,8 @@ await runMain(async () => {
     partial = lines.pop() ?? "";
     for (const line of lines) {
       const m = /"msg":"([\w.]+)"/.exec(line);
-      if (m && /fault|error/.test(line)) faults.set(m[1] as string, (faults.get(m[1] as string) ?? 0) + 1);
+      if (m && /fault|error|"record\.(queued|lost)"/.test(line))
+        faults.set(m[1] as string, (faults.get(m[1] as string) ?? 0) + 1);
     }
   };
   stoker.child.stdout?.on("data", onData);
@@ -288,6 +293,18 @@ await runMain(async () => {
     }
   };
 
+  const stall = { tenant: "", ms: 0 };
+  const staller = async () => {
+    if (!(STALL_MS > 0)) return;
+    await sleep(8_000);
+    const t = tenants[0] as Tenant;
+    const res = await fetch(`${base}/__dev/stall?tenant=${t.id}&ms=${STALL_MS}`, { method: "POST" }).catch(
+      () => null,
+    );
+    const json = res?.ok ? ((await res.json()) as { stalled_ms?: number }) : null;
+    if (json?.stalled_ms) Object.assign(stall, { tenant: t.id, ms: json.stalled_ms });
+  };
+
   const flood = { sent: 0, statuses: new Map<number, number>() };
   const flooder = async (i: number) => {
     while (Date.now() < deadline && !interrupted()) {
@@ -334,6 +351,7 @@ await runMain(async () => {
     ...Array.from({ length: CONCURRENCY }, (_, i) => conversations(i)),
     ...Array.from({ length: FLOOD }, (_, i) => flooder(i)),
     restarter(),
+    staller(),
     bigSender(),
   ]);
   const wallMs = Date.now() - started;
@@ -388,7 +406,7 @@ await runMain(async () => {
     .join(", ");
   const faultLine = [...faults].map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   const lines = [
-    `Run ${new Date().toISOString().slice(0, 16)}Z on this machine, source ${version}: \`npm run chaos -- --duration ${DURATION_MS / 1000} --concurrency ${CONCURRENCY} --restart-every ${RESTART_EVERY_MS / 1000} --flood ${FLOOD} --max-body-mib ${MAX_BODY / 1048576} --max-body-every ${MAX_BODY_EVERY_MS / 1000}\`.`,
+    `Run ${new Date().toISOString().slice(0, 16)}Z on this machine, source ${version}: \`npm run chaos -- --duration ${DURATION_MS / 1000} --concurrency ${CONCURRENCY} --restart-every ${RESTART_EVERY_MS / 1000} --flood ${FLOOD} --max-body-mib ${MAX_BODY / 1048576} --max-body-every ${MAX_BODY_EVERY_MS / 1000} --stall-ms ${STALL_MS}\`.`,
     "",
     "| figure | value |",
     "| --- | --- |",
@@ -397,6 +415,7 @@ await runMain(async () => {
     `| valid-tenant errors | ${validErrors.length} |`,
     `| restarts (ctx.abort) | ${restarts.tracker} trackers, ${restarts.directory} directory${restarts.refused ? `, ${restarts.refused} refused` : ""} |`,
     `| maximum-size bodies (${MAX_BODY / 1048576} MiB) | ${big.sent} sent, ${big.ok} answered; p50 ${pct(big.ms, 50).toFixed(0)} ms, max ${Math.max(0, ...big.ms).toFixed(0)} ms |`,
+    `| tracker stall | ${stall.ms > 0 ? `${stall.tenant}'s tracker took no call for ${stall.ms / 1000} s from 8 s in; records queued ${faults.get("record.queued") ?? 0}, lost ${faults.get("record.lost") ?? 0}` : "none"} |`,
     `| unknown-key flood | ${flood.sent} requests from ${FLOOD} clients: ${floodLine} |`,
     `| accounted | ${total.accounted} answered rows (status 200) in the trackers' SQLite for ${total.billed} requests the simulator billed (${total.input} input tokens); ${mismatches.length === 0 ? "equal for every tenant, to the token" : `${mismatches.length} differences`}; all landed ${(settleMs / 1000).toFixed(1)} s after the last answer |`,
     `| workerd memory high-water (RSS) | ${highAll.toFixed(0)} MiB all workerd, ${highServing.toFixed(0)} MiB the one serving Stoker (start ${memory[0]?.all.toFixed(0)} / ${memory[0]?.serving.toFixed(0)} MiB) |`,
@@ -411,6 +430,7 @@ await runMain(async () => {
   check("0 valid-tenant errors", validErrors.length === 0, `${validErrors.length}`);
   check("every answered request accounted", total.accounted >= expected, `${total.accounted}/${expected}`);
   check("accounting equals the simulator's bill, per tenant, to the token", mismatches.length === 0);
+  if (STALL_MS > 0) check("a tracker was stalled", stall.ms > 0);
   check("trackers and the directory were restarted", restarts.tracker > 0 && restarts.directory > 0);
   check("maximum-size bodies answered", big.sent > 0 && big.ok === big.sent, `${big.ok}/${big.sent}`);
   // 401 (unknown), 429 (too many failed lookups from one client), 503 (the directory cannot answer, for a key

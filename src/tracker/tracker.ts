@@ -139,6 +139,17 @@ export class Tracker extends DurableObject<Env> {
   }
 
   /**
+   * Local development only (`npm run chaos`): the object takes no call for `ms` (at most 25 s), as an
+   * overloaded or unreachable one would.
+   */
+  async chaosStall(ms: number): Promise<boolean> {
+    if (!getConfig(this.env).loopbackOnly) return false;
+    const wait = Math.min(Math.max(Number(ms) || 0, 0), 25_000);
+    await this.ctx.blockConcurrencyWhile(() => new Promise<void>((resolve) => setTimeout(resolve, wait)));
+    return true;
+  }
+
+  /**
    * What is known of each chain hash (unknown hashes are absent) and, with a `scope`, the family's request
    * rate and the model's calibration: everything a plan reads from the tracker, in one call.
    */

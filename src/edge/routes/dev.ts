@@ -40,6 +40,23 @@ devRoutes.post("/abort", async (c) => {
   return c.json({ object, aborted });
 });
 
+/**
+ * `POST /__dev/stall?tenant=<scope>&ms=<n>` (only with STOKER_LOCAL_DEV): the tenant's tracker takes no call
+ * for `ms` (at most 25 s), as an overloaded or unreachable one would; answers at once. `npm run chaos` stalls
+ * one this way to show that records outlast it (the record queue).
+ */
+devRoutes.post("/stall", async (c) => {
+  if (!c.var.config.loopbackOnly)
+    throw new StokerError(404, "not_found_error", `No route for ${c.req.method} ${c.req.path}.`);
+  const tenant = c.req.query("tenant");
+  const ms = Number(c.req.query("ms"));
+  if (!tenant || !Number.isFinite(ms) || ms <= 0)
+    throw new StokerError(400, "invalid_request_error", "tenant=<id>&ms=<milliseconds>");
+  const stub = c.env.TRACKER.get(c.env.TRACKER.idFromName(tenant));
+  c.executionCtx.waitUntil(stub.chaosStall(ms).catch(() => false));
+  return c.json({ tenant, stalled_ms: Math.min(ms, 25_000) });
+});
+
 devRoutes.use(async function devClockOnly(c, next) {
   if (!c.var.config.devClock)
     throw new StokerError(404, "not_found_error", `No route for ${c.req.method} ${c.req.path}.`);
