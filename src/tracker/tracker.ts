@@ -84,7 +84,7 @@ const HOUSEKEEPING_EVERY = 200;
  * outage, record-delivery.ts) is accounted but not learned from: what is believed cached, the gaps and the
  * conversations have moved on since, and would be set back.
  */
-export const LATE_RECORD_MS = 5 * 60_000;
+const LATE_RECORD_MS = 5 * 60_000;
 /** Entries one keepalive sweep handles at most (each may be one subrequest). */
 const SWEEP_LIMIT = 50;
 /** A registry deadline this close (the cron looks 60 s ahead every minute) is kept exact after records. */
