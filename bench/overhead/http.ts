@@ -2,6 +2,25 @@
 // first body byte, all from performance.now() on this side. node:http rather than fetch: it adds no
 // decompression or stream wrapping of its own, so the client's share of each figure is as small as it gets.
 import { Agent, request } from "node:http";
+import type { Upstream } from "./bodies.ts";
+
+/**
+ * A benchmark request's headers: `key` the way each upstream's clients send it, the simulator namespace, and
+ * no compression (the local runtime gzips JSON for clients that accept it, the simulator never does:
+ * identity keeps a platform feature, not Stoker's, out of the comparison).
+ */
+export function requestHeaders(upstream: Upstream, key: string, ns: string): Record<string, string> {
+  const h: Record<string, string> = {
+    "content-type": "application/json",
+    "accept-encoding": "identity",
+    "x-sim-namespace": ns,
+  };
+  if (upstream === "anthropic") {
+    h["x-api-key"] = key;
+    h["anthropic-version"] = "2023-06-01";
+  } else h.authorization = `Bearer ${key}`;
+  return h;
+}
 
 export interface Timing {
   status: number;

@@ -7,7 +7,7 @@ import { SERVICE_HEADER } from "../../sim/provider-middleware.ts";
 import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, type Upstream } from "./bodies.ts";
 import { cpuDelta, type GroupCpu, groupCpu, machineBusyMs, selfCpuMs } from "./cpu.ts";
-import { agent, type Timing, timedPost } from "./http.ts";
+import { agent, requestHeaders, type Timing, timedPost } from "./http.ts";
 
 /**
  * direct: straight to the simulator. worker, worker2: two copies of the null proxy (their difference is the
@@ -91,19 +91,7 @@ function urlFor(t: Targets, arm: Arm, upstream: Upstream): string {
 
 function headersFor(t: Targets, arm: Arm, upstream: Upstream, ns: string): Record<string, string> {
   // Stoker's tenant key for Stoker (managed mode); any key for the simulator, which accepts all.
-  const key = STOKERS.includes(arm) ? t.tenantKey : "sk-bench-direct";
-  const h: Record<string, string> = {
-    "content-type": "application/json",
-    // The local runtime gzips JSON for clients that accept it; the simulator never does. Identity keeps
-    // compression (a platform feature, not Stoker's) out of the comparison.
-    "accept-encoding": "identity",
-    "x-sim-namespace": ns,
-  };
-  if (upstream === "anthropic") {
-    h["x-api-key"] = key;
-    h["anthropic-version"] = "2023-06-01";
-  } else h.authorization = `Bearer ${key}`;
-  return h;
+  return requestHeaders(upstream, STOKERS.includes(arm) ? t.tenantKey : "sk-bench-direct", ns);
 }
 
 function check(res: Timing, g: Group, arm: Arm): string | null {

@@ -16,6 +16,7 @@ import { startSimulator } from "../../sim/server.ts";
 import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, type Upstream } from "./bodies.ts";
 import { groupRssMiB } from "./cpu.ts";
+import { requestHeaders } from "./http.ts";
 import { serveMiniflare } from "./miniflare.ts";
 import { freePort, stopAll } from "./procs.ts";
 import { Session } from "./profile.ts";
@@ -99,15 +100,7 @@ async function main(): Promise<void> {
     };
     /** One request to `base`, in the simulator namespace `ns` (each worker its own). */
     const post = async (base: string, ns: string, upstream: Upstream, key: string, body: Buffer) => {
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-        "accept-encoding": "identity",
-        "x-sim-namespace": ns,
-      };
-      if (upstream === "anthropic") {
-        headers["x-api-key"] = key;
-        headers["anthropic-version"] = "2023-06-01";
-      } else headers.authorization = `Bearer ${key}`;
+      const headers = requestHeaders(upstream, key, ns);
       const res = await fetch(`${base}${PATHS[upstream]}`, { method: "POST", headers, body });
       await res.text();
       return res.status;
