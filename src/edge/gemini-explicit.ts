@@ -1,5 +1,6 @@
 import { SIM_NOW_HEADER } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
+import { withinDeadline } from "../core/deadline.ts";
 import type { Logger } from "../core/log.ts";
 import { chooseCreation, chooseExtension, PERIOD_MS, storageUsd } from "../decide/gemini-policy.ts";
 import { costOfUsage } from "../economics/cost.ts";
@@ -69,7 +70,6 @@ const AFTER_DEADLINE_MS = 5_000;
 
 /** The tracker's answer for `hashes`, after the response (within AFTER_DEADLINE_MS), or null. */
 async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const call = trackerFor(input.env, input.tenant.id).geminiCaches(
       hashes,
@@ -77,11 +77,8 @@ async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | 
       input.nowMs,
       MARGIN_MS,
     );
-    const late = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), AFTER_DEADLINE_MS);
-    });
-    const answer = await Promise.race([call, late]);
-    if (answer === "timeout") {
+    const answer = await withinDeadline(call, AFTER_DEADLINE_MS);
+    if (answer === null) {
       input.log.warn("tracker.fault", { op: "gemini_caches", fault: "timeout" });
       return null;
     }
@@ -92,8 +89,6 @@ async function lookup(input: ExplicitInput, hashes: string[]): Promise<Lookup | 
       fault: err instanceof Error ? err.name : "unknown",
     });
     return null;
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

@@ -1,3 +1,4 @@
+import { withinDeadline } from "../core/deadline.ts";
 import type { GpuPoolConfig } from "../core/gpu-config.ts";
 import type { Logger } from "../core/log.ts";
 import type { GpuPool, RouteInput } from "./pool-object.ts";
@@ -32,13 +33,9 @@ export async function routeWithDeadline(
   deadlineMs: number,
   log: Logger,
 ): Promise<Route | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), deadlineMs);
-  });
   try {
-    const answer = await Promise.race([poolFor(env, pool.name).route(pool.name, input, nowMs), timeout]);
-    if (answer === "timeout") log.warn("gpu.pool_fault", { op: "route", fault: "timeout", pool: pool.name });
+    const answer = await withinDeadline(poolFor(env, pool.name).route(pool.name, input, nowMs), deadlineMs);
+    if (answer === null) log.warn("gpu.pool_fault", { op: "route", fault: "timeout", pool: pool.name });
     else if (answer.ok) return answer.value as RouteDecision;
     else log.warn("gpu.pool_fault", { op: "route", fault: "rejected", pool: pool.name });
   } catch (err) {
@@ -47,8 +44,6 @@ export async function routeWithDeadline(
       fault: err instanceof Error ? err.name : "unknown",
       pool: pool.name,
     });
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
   const backend = rendezvous(pool, input.exclude, input.rotation);
   if (backend < 0) return null;

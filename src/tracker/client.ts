@@ -1,3 +1,4 @@
+import { withinDeadline } from "../core/deadline.ts";
 import type { Logger } from "../core/log.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import type { PlanLookup } from "../plan/context.ts";
@@ -110,12 +111,7 @@ export async function planLookup(
     // Only the request that asked keeps the lookup alive: the runtime cancels a request whose waitUntil
     // waits on another request's work alone.
     if (mine) o.waitUntil(asked);
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), awaitMs);
-    });
-    const answer = await Promise.race([asked, timeout]);
-    if (timer !== null) clearTimeout(timer);
+    const answer = await withinDeadline(asked, awaitMs);
     if (answer) return answer;
   }
   return heldAnswer(o.tenantId, scope, hashes, o.nowMs) ?? EMPTY;
@@ -245,18 +241,6 @@ export async function recordSafely(
     await sendBatch(env, tenantId, q);
   }
   if (q.waiting.length === 0 && q.out === null && queues.get(tenantId) === q) queues.delete(tenantId);
-}
-
-/** `p`, or null once `ms` have passed (p's own outcome is then ignored). */
-function withinDeadline<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  p.catch(() => {}); // a call answered after its deadline, or failing then, is nobody's to hear
-  return Promise.race([p, late]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { withinDeadline } from "../core/deadline.ts";
 import type { RecordRequest } from "./types.ts";
 
 /**
@@ -34,17 +35,10 @@ const SEND_DEADLINE_MS = 5_000;
 export async function queueRecord(queue: Queue<RecordRequest>, r: RecordRequest): Promise<true | string> {
   const body = queuedRecord(r);
   if (body === null) return "too large for the record queue";
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const late = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve("the record queue did not answer"), SEND_DEADLINE_MS);
-    });
     const sent = queue.send(body, { contentType: "json" }).then(() => true as const);
-    sent.catch(() => {});
-    return await Promise.race([sent, late]);
+    return (await withinDeadline(sent, SEND_DEADLINE_MS)) ?? "the record queue did not answer";
   } catch (err) {
     return `the record queue refused it: ${err instanceof Error ? err.name : "unknown"}`;
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
