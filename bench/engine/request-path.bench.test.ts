@@ -7,10 +7,12 @@
 // of its own, without state; this one is what a request costs. workerd's clock ticks in whole milliseconds:
 // each phase's time is summed over a batch of requests (a tick falls in a phase in proportion to its
 // length) and each sample is a batch's mean per request.
+
 import { it } from "vitest";
 import { parseConfig } from "../../src/core/config.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { modelInfo } from "../../src/economics/models.ts";
+import { analysisMemo } from "../../src/edge/analysis-memo.ts";
 import { readRequestBody } from "../../src/edge/body.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
@@ -60,6 +62,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     model: info,
     modelId: model,
     nowMs: at,
+    memo: analysisMemo(tenantId),
     log,
     lookup: (hashes, scope) =>
       planLookup({ env: {} as Env, tenantId, nowMs: at, log, waitUntil: () => {} }, hashes, scope),

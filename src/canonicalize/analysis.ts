@@ -106,6 +106,8 @@ export interface Head {
   headEnd: number;
   /** The family hash: the chain through the head. */
   family: string;
+  /** Client markers in the head (tools, system). */
+  breakpoints: number;
 }
 
 /** Ends the head (tools, system or instructions, head messages). */
@@ -113,7 +115,7 @@ export function closeHead(s: AnalysisState): Head {
   if (s.moved !== null) s.applied.add("volatileToTail");
   const headEnd = s.segs.list.length - 1;
   const family = headEnd >= 0 ? (s.segs.list[headEnd]?.hash ?? s.writer.digest()) : s.writer.digest();
-  return { headEnd, family };
+  return { headEnd, family, breakpoints: s.segs.clientBreakpoints.length };
 }
 
 /** Feeds the moved volatile lines as a text block appended to message `i` (its edit is the caller's). */

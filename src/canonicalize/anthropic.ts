@@ -1,10 +1,19 @@
 import { modelInfo } from "../economics/models.ts";
 import { anthropicImageTokens, documentTokens, imageDimensions } from "../prefix/media.ts";
-import { markerTtl } from "../prefix/segments.ts";
+import { markerTtl, type SegmentList } from "../prefix/segments.ts";
 import type { Analysis, AnalyzeInput, CanonicalEdit } from "../prefix/types.ts";
-import { adoptTools, closeHead, feedMovedText, finishAnalysis, headText, startAnalysis } from "./analysis.ts";
+import {
+  adoptTools,
+  closeHead,
+  feedMovedText,
+  finishAnalysis,
+  type Head,
+  headText,
+  startAnalysis,
+} from "./analysis.ts";
 import { type FeedOptions, feedBlock, feedTextBlock, feedValue } from "./feed.ts";
 import { canonicalCopy, isObj, type Json, keysSorted } from "./json.ts";
+import { type AnalysisMemo, type Checkpoint, resumeAnalysis, sameBlock, sameJson } from "./resume.ts";
 import { blockKey, type MessageShape } from "./shared.ts";
 import { hasVolatileSpan } from "./volatile.ts";
 
@@ -46,8 +55,11 @@ function shapeOf(content: unknown): Json[] {
   return Array.isArray(content) ? content.filter(isObj) : [];
 }
 
-/** Canonicalizes, segments and hashes an Anthropic Messages request. */
-export function analyzeAnthropic(input: AnalyzeInput): Analysis {
+/**
+ * Canonicalizes, segments and hashes an Anthropic Messages request; with a memo, a later turn goes on from
+ * the checkpoint an earlier one left.
+ */
+export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Analysis {
   const { body, rules } = input;
   const model = typeof body.model === "string" ? body.model : "";
   const family = (input.model ?? modelInfo(model, undefined, "anthropic")).tokenizer;
@@ -65,94 +77,156 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
       if (cacheable(b)) last = j;
       if (b.cache_control != null || nestedMarkers(b) > 0) marked.push(j);
     });
-    return { role: typeof m.role === "string" ? m.role : "", lastCacheable: last, marked };
+    return { role: roleOf(m), lastCacheable: last, marked };
   });
   const hasImages = contents.some((blocks) => blocks.some(holdsImage));
 
-  const s = startAnalysis(input, "anthropic", model, hashParams(body), shapes);
+  const started = startAnalysis(input, "anthropic", model, hashParams(body), shapes);
+  // The messages level's inputs: tool_choice, image presence and thinking settings invalidate it (not
+  // tools/system).
+  const params = {
+    images: hasImages,
+    thinking: body.thinking,
+    tool_choice: body.tool_choice,
+    output_format: isObj(body.output_config) ? body.output_config.format : undefined,
+    context_management: body.context_management,
+  };
+  // A later turn goes on from the checkpoint its conversation's last turn left (resume.ts); volatileToTail
+  // edits the head by the last message, so its requests are always fed whole.
+  // Checkpoints are kept per chain root and first message: a tenant's many conversations on one system
+  // prompt do not push each other out.
+  const memoKey =
+    memo && !rules.volatileToTail && messages.length > 0
+      ? `${started.h0}\n${family}\n${JSON.stringify(rules)}\n${firstMessageKey(messages[0] as Json)}`
+      : "";
+  const paramsJson = memoKey ? JSON.stringify(params) : "";
+  const from =
+    memo && memoKey
+      ? memo.find(memoKey).find((cp) => continuesFrom(cp, body, paramsJson, messages, contents))
+      : undefined;
+  const resumed = from ? resumeAnalysis(started, from) : null;
+  const s = resumed ?? started;
   const { writer, segs, applied, edits, plan } = s;
   const structural: FeedOptions = { sort: true, lf: false, family };
-
-  // Tools: their own level; any change invalidates everything after.
-  const tools = Array.isArray(body.tools) ? body.tools.filter(isObj) : [];
-  const canon = adoptTools(s, tools, rules, ["input_schema"], (t) => t.cache_control != null);
-  const toolStructural: FeedOptions = { sort: true, lf: rules.lineEndings, family };
-  const toolPayload: FeedOptions = { sort: rules.schemaKeys, lf: rules.lineEndings, family };
-  canon.order.forEach((original, k) => {
-    const tool = tools[original] as Json;
-    const tokens =
-      feedBlock(writer, tool, toolStructural, toolPayload, PAYLOAD_SCHEMA) +
-      (k === 0 ? TOOL_PROMPT_TOKENS : 0);
-    const last = k === canon.order.length - 1;
-    segs.add("tool", { area: "tools", index: k }, "tool", tokens, true, last || tool.cache_control != null, {
-      volatile: hasVolatileSpan(typeof tool.description === "string" ? tool.description : ""),
-    });
-    const ttl = markerTtl(tool.cache_control, "5m");
-    if (ttl) segs.mark(ttl);
-  });
-
-  // System: string or text blocks; line endings and (opt-in) volatile lines handled here.
   const lastMessage = messages.length - 1;
-  const moveVolatile =
-    rules.volatileToTail && autoCache === null && lastMessage >= 0 && shapes[lastMessage]?.role === "user";
-  const system = body.system;
-  if (typeof system === "string") {
-    const text = headText(s, system, ["system"], rules.lineEndings, moveVolatile);
-    const tokens = feedTextBlock(writer, text, "text", family);
-    segs.add("system", { area: "system", index: -1 }, "text", tokens, text.length > 0, true, {
-      volatile: hasVolatileSpan(text),
-    });
-  } else if (Array.isArray(system)) {
-    const blocks = system.filter(isObj);
-    blocks.forEach((block, i) => {
-      const text =
-        typeof block.text === "string"
-          ? headText(
-              s,
-              block.text,
-              ["system", i, "text"],
-              rules.lineEndings,
-              moveVolatile && block.type === "text",
-            )
-          : undefined;
-      const fed = text === undefined ? block : { ...block, text };
-      const tokens = feedBlock(writer, fed, structural, structural, PAYLOAD_SCHEMA);
-      const last = i === blocks.length - 1;
+
+  let head: Head;
+  let conversation: string;
+  let first = 0;
+  if (resumed && from) {
+    head = from.head;
+    conversation = from.conversation;
+    first = from.messages.length;
+    // The resumed messages' own markers, as this request carries them.
+    for (let i = 0; i < first; i++) {
+      const content = messages[i]?.content;
+      if (typeof content === "string") continue;
+      (contents[i] as Json[]).forEach((block, j) => {
+        const at = s.segmentOf.get(blockKey(i, j));
+        if (at === undefined) return;
+        markBlock(segs, block, at);
+      });
+    }
+  } else {
+    // Tools: their own level; any change invalidates everything after.
+    const tools = Array.isArray(body.tools) ? body.tools.filter(isObj) : [];
+    const canon = adoptTools(s, tools, rules, ["input_schema"], (t) => t.cache_control != null);
+    const toolStructural: FeedOptions = { sort: true, lf: rules.lineEndings, family };
+    const toolPayload: FeedOptions = { sort: rules.schemaKeys, lf: rules.lineEndings, family };
+    canon.order.forEach((original, k) => {
+      const tool = tools[original] as Json;
+      const tokens =
+        feedBlock(writer, tool, toolStructural, toolPayload, PAYLOAD_SCHEMA) +
+        (k === 0 ? TOOL_PROMPT_TOKENS : 0);
+      const last = k === canon.order.length - 1;
       segs.add(
-        "system",
-        { area: "system", index: i },
-        "text",
+        "tool",
+        { area: "tools", index: k },
+        "tool",
         tokens,
-        cacheable(fed),
-        last || block.cache_control != null,
+        true,
+        last || tool.cache_control != null,
         {
-          volatile: text !== undefined && hasVolatileSpan(text),
+          volatile: hasVolatileSpan(typeof tool.description === "string" ? tool.description : ""),
         },
       );
-      const ttl = markerTtl(block.cache_control, "5m");
+      const ttl = markerTtl(tool.cache_control, "5m");
       if (ttl) segs.mark(ttl);
     });
-  }
-  const head = closeHead(s);
 
-  // The messages level: tool_choice, image presence and thinking settings invalidate it (not tools/system).
-  writer.tag("P");
-  feedValue(
-    writer,
-    {
-      images: hasImages,
-      thinking: body.thinking,
-      tool_choice: body.tool_choice,
-      output_format: isObj(body.output_config) ? body.output_config.format : undefined,
-      context_management: body.context_management,
-    },
-    structural,
-  );
-  segs.add("params", { area: "params", index: -1 }, "params", 0, false, true);
+    // System: string or text blocks; line endings and (opt-in) volatile lines handled here.
+    const moveVolatile =
+      rules.volatileToTail && autoCache === null && lastMessage >= 0 && shapes[lastMessage]?.role === "user";
+    const system = body.system;
+    if (typeof system === "string") {
+      const text = headText(s, system, ["system"], rules.lineEndings, moveVolatile);
+      const tokens = feedTextBlock(writer, text, "text", family);
+      segs.add("system", { area: "system", index: -1 }, "text", tokens, text.length > 0, true, {
+        volatile: hasVolatileSpan(text),
+      });
+    } else if (Array.isArray(system)) {
+      const blocks = system.filter(isObj);
+      blocks.forEach((block, i) => {
+        const text =
+          typeof block.text === "string"
+            ? headText(
+                s,
+                block.text,
+                ["system", i, "text"],
+                rules.lineEndings,
+                moveVolatile && block.type === "text",
+              )
+            : undefined;
+        const fed = text === undefined ? block : { ...block, text };
+        const tokens = feedBlock(writer, fed, structural, structural, PAYLOAD_SCHEMA);
+        const last = i === blocks.length - 1;
+        segs.add(
+          "system",
+          { area: "system", index: i },
+          "text",
+          tokens,
+          cacheable(fed),
+          last || block.cache_control != null,
+          {
+            volatile: text !== undefined && hasVolatileSpan(text),
+          },
+        );
+        const ttl = markerTtl(block.cache_control, "5m");
+        if (ttl) segs.mark(ttl);
+      });
+    }
+    head = closeHead(s);
+
+    writer.tag("P");
+    feedValue(writer, params, structural);
+    segs.add("params", { area: "params", index: -1 }, "params", 0, false, true);
+
+    conversation = head.family;
+  }
+
+  // The state through message n, to go on from (everything copied that feeding more would change).
+  const checkpoint = (n: number): Checkpoint => ({
+    chars: s.raw.length,
+    system: body.system,
+    tools: body.tools,
+    params: paramsJson,
+    messages: n === messages.length ? messages : messages.slice(0, n),
+    hash: writer.snapshot(),
+    segments: segs.state(),
+    headBreakpoints: head.breakpoints,
+    segmentOf: new Map(s.segmentOf),
+    applied: [...applied],
+    edits: [...edits],
+    conversation,
+    head,
+  });
+  let beforeLast: Checkpoint | null = null;
 
   const payload: FeedOptions = { sort: rules.argumentKeys, lf: false, family };
-  let conversation = head.family;
-  messages.forEach((message, i) => {
+  for (let i = first; i < messages.length; i++) {
+    // (Gone on from exactly there, the checkpoint is the one it went on from.)
+    if (memoKey && i === lastMessage && i > 0 && !(resumed && i === first)) beforeLast = checkpoint(i);
+    const message = messages[i] as Json;
     const role = shapes[i]?.role ?? "";
     writer.tag("M");
     writer.str(role);
@@ -191,9 +265,7 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
           { role },
         );
         s.segmentOf.set(blockKey(i, j), at);
-        const ttl = markerTtl(block.cache_control, "5m");
-        if (ttl) segs.mark(ttl);
-        for (let n = nestedMarkers(block); n > 0; n--) segs.mark(nestedTtl(block), true);
+        markBlock(segs, block, at);
         if (
           rules.argumentKeys &&
           (type === "tool_use" || type === "server_tool_use") &&
@@ -212,9 +284,67 @@ export function analyzeAnthropic(input: AnalyzeInput): Analysis {
       feedMovedText(s, s.moved, i, role, "text", family);
       appendMovedBlock(edits, i, content, s.moved);
     }
-  });
+  }
 
+  if (memo && memoKey && s.moved === null) {
+    const end = checkpoint(messages.length);
+    // A request with the same history and another last message (a retry, an edit) goes on from here.
+    const last = beforeLast ?? (from?.messages.length === lastMessage ? from : null);
+    memo.keep(memoKey, last ? [end, last] : [end], from ?? null);
+  }
   return finishAnalysis(s, head, conversation, autoCache);
+}
+
+/** A block's own marker and those nested in it (a tool_result's content), on segment `at`. */
+function markBlock(segs: SegmentList, block: Json, at: number): void {
+  const ttl = markerTtl(block.cache_control, "5m");
+  if (ttl) segs.mark(ttl, false, at);
+  for (let n = nestedMarkers(block); n > 0; n--) segs.mark(nestedTtl(block), true, at);
+}
+
+/** Whether this request feeds the chain as `cp`'s did through `cp`'s last message (markers aside). */
+function continuesFrom(
+  cp: Checkpoint,
+  body: Json,
+  params: string,
+  messages: readonly Json[],
+  contents: readonly Json[][],
+): boolean {
+  const n = cp.messages.length;
+  if (n > messages.length || cp.params !== params) return false;
+  if (!sameJson(cp.system, body.system) || !sameJson(cp.tools, body.tools)) return false;
+  // Latest first: a history that differs, differs mostly at its end.
+  for (let i = n - 1; i >= 0; i--) {
+    const before = cp.messages[i] as Json;
+    const now = messages[i] as Json;
+    if (roleOf(before) !== roleOf(now)) return false;
+    const a = before.content;
+    const b = now.content;
+    if (typeof a === "string" || typeof b === "string") {
+      if (a !== b) return false;
+      continue;
+    }
+    const was = shapeOf(a);
+    const is = contents[i] as Json[];
+    if (was.length !== is.length) return false;
+    for (let j = 0; j < was.length; j++)
+      if (!sameBlock(was[j] as Json, is[j] as Json, NESTED_CONTENT)) return false;
+  }
+  return true;
+}
+
+/** A short name for a conversation's first message (its role, size and opening; markers aside). */
+function firstMessageKey(m: Json): string {
+  const content = m.content;
+  if (typeof content === "string") return `${roleOf(m)}:s${content.length}:${content.slice(0, 128)}`;
+  const blocks = Array.isArray(content) ? content : [];
+  const first: unknown = blocks[0];
+  const text = isObj(first) && typeof first.text === "string" ? first.text : "";
+  return `${roleOf(m)}:b${blocks.length}:${isObj(first) ? String(first.type) : ""}:${text.length}:${text.slice(0, 128)}`;
+}
+
+function roleOf(m: Json): string {
+  return typeof m.role === "string" ? m.role : "";
 }
 
 // Parameters that change the cache from the tools level down (fast mode, MCP servers offering tools).

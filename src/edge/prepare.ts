@@ -5,6 +5,7 @@ import { analyzeGemini } from "../canonicalize/gemini.ts";
 import { heldByServer } from "../canonicalize/held.ts";
 import { analyzeOpenAIChat } from "../canonicalize/openaiChat.ts";
 import { analyzeOpenAIResponses } from "../canonicalize/openaiResponses.ts";
+import type { AnalysisMemo } from "../canonicalize/resume.ts";
 import { type CanonicalizeRules, parseCanonicalizeHeader, resolveRules } from "../canonicalize/rules.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
@@ -37,7 +38,7 @@ export interface Prepared {
   previousMessageId?: string;
 }
 
-const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput) => Analysis>> = {
+const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput, memo?: AnalysisMemo) => Analysis>> = {
   messages: analyzeAnthropic,
   // Bedrock InvokeModel for Claude: an Anthropic Messages body whose model is in the URL.
   invoke: (input) => analyzeAnthropic({ ...input, body: { ...input.body, model: input.modelId ?? "" } }),
@@ -94,6 +95,8 @@ export interface PrepareInput {
    * upstream's, and its request gets the canonical bytes only (its cache is automatic; docs/providers.md).
    */
   compat?: string;
+  /** Checkpoints of the tenant's earlier turns (the worker's: its isolate's, edge/analysis-memo.ts). */
+  memo?: AnalysisMemo;
 }
 
 const unchanged = (raw: string): Prepared => ({
@@ -122,17 +125,20 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   let analysis: Analysis;
   try {
     const rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);
-    analysis = analyze({
-      raw: input.raw,
-      body: input.body,
-      salt:
-        input.compat === undefined
-          ? tenantSalt(input.config, input.tenantId)
-          : `${tenantSalt(input.config, input.tenantId)}:compat:${input.compat}`,
-      rules,
-      model: input.model,
-      modelId: input.modelId,
-    });
+    analysis = analyze(
+      {
+        raw: input.raw,
+        body: input.body,
+        salt:
+          input.compat === undefined
+            ? tenantSalt(input.config, input.tenantId)
+            : `${tenantSalt(input.config, input.tenantId)}:compat:${input.compat}`,
+        rules,
+        model: input.model,
+        modelId: input.modelId,
+      },
+      input.memo,
+    );
   } catch (err) {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);

@@ -26,6 +26,7 @@ import {
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
+import { analysisMemo } from "./analysis-memo.ts";
 import type { Tenant } from "./auth.ts";
 import { bedrockUpstream } from "./bedrock-credential.ts";
 import { type BytesBody, readRequestBody } from "./body.ts";
@@ -151,6 +152,7 @@ export function proxy(spec: EndpointSpec) {
       model: info,
       modelId: model,
       nowMs: at,
+      memo: analysisMemo(tenant.id),
       lookup: (hashes, scope) =>
         planLookup(
           {

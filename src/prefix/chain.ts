@@ -16,12 +16,20 @@ const encoder = new TextEncoder();
 const shared = new Uint8Array(BUFFER_BYTES);
 let holder: ChainWriter | null = null;
 
+/** Roots computed lately: a tenant's requests share a few (an HMAC costs more than the lookup). */
+const roots = new Map<string, string>();
+const MAX_ROOTS = 256;
+
 /** h0: an HMAC of the tenant's secret salt over upstream, model and the parameters that change the provider's cache. */
 export function chainRoot(salt: string, upstream: string, model: string, params: string): string {
-  return createHmac("sha256", salt)
-    .update(`${upstream}\n${model}\n${params}`)
-    .digest("base64url")
-    .slice(0, HASH_CHARS);
+  const text = `${upstream}\n${model}\n${params}`;
+  const key = `${salt.length}:${salt}${text}`;
+  const known = roots.get(key);
+  if (known !== undefined) return known;
+  const root = createHmac("sha256", salt).update(text).digest("base64url").slice(0, HASH_CHARS);
+  if (roots.size >= MAX_ROOTS) roots.delete(roots.keys().next().value as string);
+  roots.set(key, root);
+  return root;
 }
 
 /**
@@ -35,10 +43,17 @@ export class ChainWriter {
   /** Bytes of this writer in the shared buffer (0 unless it is the holder). */
   private used = 0;
 
-  constructor(h0: string) {
-    this.hash = createHash("sha256");
+  /** A chain from h0, or one that goes on from a snapshot (which stays as it was). */
+  constructor(h0: string, from?: Hash) {
+    this.hash = from ? from.copy() : createHash("sha256");
     this.claim();
-    this.put(h0);
+    if (!from) this.put(h0);
+  }
+
+  /** The chain as it stands, to go on from later (`new ChainWriter(h0, snapshot)`). */
+  snapshot(): Hash {
+    this.flush();
+    return this.hash.copy();
   }
 
   /** Feeds structural ASCII that needs no length prefix (single-letter tags, numbers with a terminator). */

@@ -1,6 +1,13 @@
 import type { ChainWriter } from "./chain.ts";
 import type { CacheTtl, ClientBreakpoint, Segment, SegmentKind, SegmentLoc } from "./types.ts";
 
+export interface SegmentListState {
+  readonly list: readonly Segment[];
+  readonly clientBreakpoints: readonly ClientBreakpoint[];
+  readonly cumulative: number;
+  readonly position: number;
+}
+
 /** Collects segments in order with cumulative tokens, lookback positions, digests and client markers. */
 export class SegmentList {
   readonly list: Segment[] = [];
@@ -10,8 +17,25 @@ export class SegmentList {
 
   private readonly writer: ChainWriter;
 
-  constructor(writer: ChainWriter) {
+  /** A new list, or one that goes on after `from` (its segments and markers, in order). */
+  constructor(writer: ChainWriter, from?: SegmentListState) {
     this.writer = writer;
+    if (from) {
+      this.list.push(...from.list);
+      this.clientBreakpoints.push(...from.clientBreakpoints);
+      this.cumulative = from.cumulative;
+      this.position = from.position;
+    }
+  }
+
+  /** What a list holds so far, to go on from later. */
+  state(): SegmentListState {
+    return {
+      list: [...this.list],
+      clientBreakpoints: [...this.clientBreakpoints],
+      cumulative: this.cumulative,
+      position: this.position,
+    };
   }
 
   /** Closes a segment whose bytes were just fed; `digest` takes its chain hash. Returns its index. */
@@ -41,9 +65,9 @@ export class SegmentList {
     return this.list.length - 1;
   }
 
-  /** Records a client's cache marker on the segment just added. */
-  mark(ttl: CacheTtl, nested = false): void {
-    const bp: ClientBreakpoint = { segment: this.list.length - 1, ttl };
+  /** Records a client's cache marker on segment `at` (the one just added unless said). */
+  mark(ttl: CacheTtl, nested = false, at = this.list.length - 1): void {
+    const bp: ClientBreakpoint = { segment: at, ttl };
     if (nested) bp.nested = true;
     this.clientBreakpoints.push(bp);
   }

@@ -5,6 +5,7 @@ import {
   type KeepaliveSettings,
   pingLeadMs,
 } from "../../../src/decide/keepalive-settings.ts";
+import { analysisMemo } from "../../../src/edge/analysis-memo.ts";
 import { keepaliveCapture } from "../../../src/edge/capture.ts";
 import { prepare } from "../../../src/edge/prepare.ts";
 import { toRecord } from "../../../src/edge/record.ts";
@@ -161,6 +162,7 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
       config,
       canonicalizeHeader: null,
       nowMs: t,
+      memo: analysisMemo(tenantId),
       // What the Tracker's lookup answers with a scope: the states, the family's rate, the calibration.
       lookup: async (hashes, scope) => ({
         known: new Map(Object.entries(prefixes.lookup(hashes, t))),

@@ -1,0 +1,120 @@
+import type { Hash } from "node:crypto";
+import { ChainWriter } from "../prefix/chain.ts";
+import { SegmentList, type SegmentListState } from "../prefix/segments.ts";
+import type { CanonicalEdit, Segment } from "../prefix/types.ts";
+import type { AnalysisState, Head } from "./analysis.ts";
+import { MARKER_KEYS } from "./feed.ts";
+import { isObj, type Json } from "./json.ts";
+import type { RuleName } from "./rules.ts";
+
+/**
+ * The state an analysis had after its last message: a later turn of the same conversation (the same head,
+ * the same messages and more) goes on from it instead of feeding the whole history again. Everything here
+ * is read only once kept; the message objects are the parsed request's own, never changed after parsing.
+ */
+export interface Checkpoint {
+  /** Characters of the request it came from: what keeping it costs, for the memo's bound. */
+  readonly chars: number;
+  /** What the head was fed from (compared exactly). */
+  readonly system: unknown;
+  readonly tools: unknown;
+  /** The messages level's inputs, as JSON. */
+  readonly params: string;
+  readonly messages: readonly Json[];
+  readonly hash: Hash;
+  readonly segments: SegmentListState;
+  /** Client markers of the head (tools, system); the messages' own are read from each request. */
+  readonly headBreakpoints: number;
+  readonly segmentOf: ReadonlyMap<number, number>;
+  readonly applied: readonly RuleName[];
+  readonly edits: readonly CanonicalEdit[];
+  readonly conversation: string;
+  readonly head: Head;
+}
+
+/**
+ * Checkpoints kept between requests (by the edge, per isolate, bounded); `key` names what the chain starts
+ * from (tenant salt, upstream, model, parameters, rules), so checkpoints under one key share h0.
+ */
+export interface AnalysisMemo {
+  find(key: string): readonly Checkpoint[];
+  /** Keeps `checkpoints` (the deepest first) in place of `replaces`, the one the request went on from. */
+  keep(key: string, checkpoints: readonly Checkpoint[], replaces: Checkpoint | null): void;
+}
+
+/** Whether two parsed JSON values are the same, key order included. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || !sameJson((a as Json)[k], (b as Json)[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether two blocks feed the chain alike: the same keys in any order (blocks are fed sorted), cache
+ * markers aside, each value the same (payloads in order), blocks nested under `nested` compared alike.
+ */
+export function sameBlock(a: Json, b: Json, nested: ReadonlySet<string>): boolean {
+  let count = 0;
+  for (const k in a) {
+    if (MARKER_KEYS.has(k) || a[k] === undefined) continue;
+    count++;
+    const x = a[k];
+    const y = b[k];
+    if (nested.has(k) && Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) {
+        const u = x[i];
+        const v = y[i];
+        const blocks = isObj(u) && isObj(v);
+        if (blocks ? !sameBlock(u, v, nested) : !sameJson(u, v)) return false;
+      }
+    } else if (!sameJson(x, y)) return false;
+  }
+  for (const k in b) if (!MARKER_KEYS.has(k) && b[k] !== undefined) count--;
+  return count === 0;
+}
+
+/**
+ * The state `s` would have after feeding `cp`'s head and messages again (equal inputs, equal chain), with
+ * digests where this request's plan wants them among those messages. Null when the plan wants one `cp`
+ * did not take (the request is analyzed from the start).
+ */
+export function resumeAnalysis(s: AnalysisState, cp: Checkpoint): AnalysisState | null {
+  const list = [...cp.segments.list];
+  for (const [key, at] of cp.segmentOf) {
+    const seg = list[at] as Segment;
+    const want = s.plan.has(Math.floor(key / 1_000_000), key % 1_000_000);
+    if (want && seg.hash === undefined) return null;
+    if (!want && seg.hash !== undefined) {
+      const { hash: _, ...rest } = seg;
+      list[at] = rest;
+    }
+  }
+  const writer = new ChainWriter(s.h0, cp.hash);
+  return {
+    ...s,
+    writer,
+    segs: new SegmentList(writer, {
+      list,
+      clientBreakpoints: cp.segments.clientBreakpoints.slice(0, cp.headBreakpoints),
+      cumulative: cp.segments.cumulative,
+      position: cp.segments.position,
+    }),
+    applied: new Set(cp.applied),
+    edits: [...cp.edits],
+    segmentOf: new Map(cp.segmentOf),
+  };
+}
