@@ -13,7 +13,14 @@ import {
 } from "./analysis.ts";
 import { type FeedOptions, feedBlock, feedTextBlock, feedValue } from "./feed.ts";
 import { canonicalCopy, isObj, type Json, keysSorted } from "./json.ts";
-import { type AnalysisMemo, type Checkpoint, resumeAnalysis, sameBlock, sameJson } from "./resume.ts";
+import {
+  type AnalysisMemo,
+  type Checkpoint,
+  memoKey,
+  resumeAnalysis,
+  sameBlock,
+  sameJson,
+} from "./resume.ts";
 import { blockKey, type MessageShape } from "./shared.ts";
 import { hasVolatileSpan } from "./volatile.ts";
 
@@ -95,16 +102,16 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   // edits the head by the last message, so its requests are always fed whole.
   // Checkpoints are kept per chain root and first message: a tenant's many conversations on one system
   // prompt do not push each other out.
-  const memoKey =
+  const key =
     memo && !rules.volatileToTail && messages.length > 0
-      ? `${started.h0}\n${family}\n${JSON.stringify(rules)}\n${firstMessageKey(messages[0] as Json)}`
+      ? memoKey(started.h0, family, rules, messages[0] as Json)
       : "";
-  const paramsJson = memoKey ? JSON.stringify(params) : "";
+  const paramsJson = key ? JSON.stringify(params) : "";
   const from =
-    memo && memoKey
-      ? memo.find(memoKey).find((cp) => continuesFrom(cp, body, paramsJson, messages, contents))
+    memo && key
+      ? memo.find(key).find((cp) => continuesFrom(cp, body, paramsJson, messages, contents))
       : undefined;
-  const resumed = from ? resumeAnalysis(started, from) : null;
+  const resumed = from ? resumeAnalysis(started, from, from.headBreakpoints) : null;
   const s = resumed ?? started;
   const { writer, segs, applied, edits, plan } = s;
   const structural: FeedOptions = { sort: true, lf: false, family };
@@ -225,7 +232,7 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   const payload: FeedOptions = { sort: rules.argumentKeys, lf: false, family };
   for (let i = first; i < messages.length; i++) {
     // (Gone on from exactly there, the checkpoint is the one it went on from.)
-    if (memoKey && i === lastMessage && i > 0 && !(resumed && i === first)) beforeLast = checkpoint(i);
+    if (key && i === lastMessage && i > 0 && !(resumed && i === first)) beforeLast = checkpoint(i);
     const message = messages[i] as Json;
     const role = shapes[i]?.role ?? "";
     writer.tag("M");
@@ -286,11 +293,11 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
     }
   }
 
-  if (memo && memoKey && s.moved === null) {
+  if (memo && key && s.moved === null) {
     const end = checkpoint(messages.length);
     // A request with the same history and another last message (a retry, an edit) goes on from here.
     const last = beforeLast ?? (from?.messages.length === lastMessage ? from : null);
-    memo.keep(memoKey, last ? [end, last] : [end], from ?? null);
+    memo.keep(key, last ? [end, last] : [end], from ?? null);
   }
   return finishAnalysis(s, head, conversation, autoCache);
 }
@@ -331,16 +338,6 @@ function continuesFrom(
       if (!sameBlock(was[j] as Json, is[j] as Json, NESTED_CONTENT)) return false;
   }
   return true;
-}
-
-/** A short name for a conversation's first message (its role, size and opening; markers aside). */
-function firstMessageKey(m: Json): string {
-  const content = m.content;
-  if (typeof content === "string") return `${roleOf(m)}:s${content.length}:${content.slice(0, 128)}`;
-  const blocks = Array.isArray(content) ? content : [];
-  const first: unknown = blocks[0];
-  const text = isObj(first) && typeof first.text === "string" ? first.text : "";
-  return `${roleOf(m)}:b${blocks.length}:${isObj(first) ? String(first.type) : ""}:${text.length}:${text.slice(0, 128)}`;
 }
 
 function roleOf(m: Json): string {

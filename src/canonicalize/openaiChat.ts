@@ -1,11 +1,12 @@
 import type { Analysis, AnalyzeInput, CanonicalEdit } from "../prefix/types.ts";
-import { feedMovedText } from "./analysis.ts";
+import { feedMovedText, finishAnalysis, type Head } from "./analysis.ts";
 import { feedValue } from "./feed.ts";
 import { isObj, type Json } from "./json.ts";
 import {
   addEmpty,
+  clientCache,
   feedContent,
-  feedConversation,
+  feedHead,
   feedTools,
   headCount,
   markedParts,
@@ -14,6 +15,7 @@ import {
   startOpenAI,
 } from "./openaiMessages.ts";
 import { canonicalArguments, lastMarkable } from "./openaiParts.ts";
+import { type AnalysisMemo, type Checkpoint, memoKey, resumeAnalysis, sameJson } from "./resume.ts";
 import type { MessageShape } from "./shared.ts";
 
 const SCHEMA_PATH = ["function", "parameters"];
@@ -33,8 +35,11 @@ const PARAM_KEYS = [
   "function_call",
 ];
 
-/** Canonicalizes, segments and hashes an OpenAI Chat Completions request. */
-export function analyzeOpenAIChat(input: AnalyzeInput): Analysis {
+/**
+ * Canonicalizes, segments and hashes an OpenAI Chat Completions request; with a memo, a later turn goes on
+ * from the checkpoint an earlier one left (resume.ts).
+ */
+export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Analysis {
   const { body, rules } = input;
   const messages = Array.isArray(body.messages) ? body.messages.filter(isObj) : [];
   const roles = messages.map((m) => (typeof m.role === "string" ? m.role : ""));
@@ -47,10 +52,19 @@ export function analyzeOpenAIChat(input: AnalyzeInput): Analysis {
   }));
   const last = messages.length - 1;
   const moveVolatile = rules.volatileToTail && last >= headN && roles[last] === "user";
-  const s = startOpenAI(input, "openai-chat", "messages", shapes, moveVolatile);
+  const started = startOpenAI(input, "openai-chat", "messages", shapes, moveVolatile);
+  const params = pickParams(body, PARAM_KEYS);
+  // Checkpoints need the whole request to match, markers included, and nothing moved by volatileToTail.
+  const key =
+    memo && !rules.volatileToTail && messages.length > headN
+      ? memoKey(started.h0, started.tokenizer, rules, messages[headN] as Json)
+      : "";
+  const paramsJson = key ? JSON.stringify(params) : "";
+  const from =
+    memo && key ? memo.find(key).find((cp) => continuesFrom(cp, body, paramsJson, messages)) : undefined;
+  const resumed = from ? resumeAnalysis(started, from, from.segments.clientBreakpoints.length, headN) : null;
+  const s = resumed ?? started;
   const { writer, tokenizer: family } = s;
-
-  feedTools(s, body.tools, SCHEMA_PATH);
 
   const feedMessage = (i: number, head: boolean): void => {
     const m = messages[i] as Json;
@@ -72,8 +86,54 @@ export function analyzeOpenAIChat(input: AnalyzeInput): Analysis {
     }
   };
 
-  const params = pickParams(body, PARAM_KEYS);
-  return feedConversation(s, body, params, FORMAT_SCHEMA_PATH, messages.length, headN, feedMessage);
+  let head: Head;
+  let conversation: string;
+  let first = headN;
+  if (resumed && from) {
+    head = from.head;
+    conversation = from.conversation;
+    first = from.messages.length;
+  } else {
+    feedTools(s, body.tools, SCHEMA_PATH);
+    head = feedHead(s, params, FORMAT_SCHEMA_PATH, headN, feedMessage);
+    conversation = head.family;
+  }
+  const checkpoint = (n: number): Checkpoint => ({
+    chars: s.raw.length,
+    system: undefined,
+    tools: body.tools,
+    params: paramsJson,
+    messages: n === messages.length ? messages : messages.slice(0, n),
+    hash: writer.snapshot(),
+    segments: s.segs.state(),
+    headBreakpoints: head.breakpoints,
+    segmentOf: new Map(s.segmentOf),
+    applied: [...s.applied],
+    edits: [...s.edits],
+    conversation,
+    head,
+  });
+  let beforeLast: Checkpoint | null = null;
+  for (let i = first; i < messages.length; i++) {
+    if (key && i === last && i > headN && !(resumed && i === first)) beforeLast = checkpoint(i);
+    feedMessage(i, false);
+    if (i === headN) conversation = writer.digest();
+  }
+  if (memo && key && s.moved === null) {
+    const end = checkpoint(messages.length);
+    const previous = beforeLast ?? (from?.messages.length === last ? from : null);
+    memo.keep(key, previous ? [end, previous] : [end], from ?? null);
+  }
+  return finishAnalysis(s, head, conversation, null, clientCache(body));
+}
+
+/** Whether this request feeds the chain as `cp`'s did through `cp`'s last message (exactly the same JSON). */
+function continuesFrom(cp: Checkpoint, body: Json, params: string, messages: readonly Json[]): boolean {
+  const n = cp.messages.length;
+  if (n > messages.length || cp.params !== params || !sameJson(cp.tools, body.tools)) return false;
+  // Latest first: a history that differs, differs mostly at its end.
+  for (let i = n - 1; i >= 0; i--) if (!sameJson(cp.messages[i], messages[i])) return false;
+  return true;
 }
 
 /** An assistant message's tool calls, one segment each (arguments under argumentKeys); returns how many. */

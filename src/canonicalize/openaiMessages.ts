@@ -5,6 +5,7 @@ import {
   adoptTools,
   closeHead,
   finishAnalysis,
+  type Head,
   headText,
   startAnalysis,
 } from "./analysis.ts";
@@ -186,6 +187,23 @@ export function feedConversation(
   headN: number,
   feedMessage: (i: number, head: boolean) => void,
 ): Analysis {
+  const head = feedHead(s, params, schemaPath, headN, feedMessage);
+  let conversation = head.family;
+  for (let i = headN; i < count; i++) {
+    feedMessage(i, false);
+    if (i === headN) conversation = s.writer.digest();
+  }
+  return finishAnalysis(s, head, conversation, null, clientCache(body));
+}
+
+/** Feeds the head messages (the first `headN`) and the params level; returns the head. */
+export function feedHead(
+  s: OpenAIState,
+  params: Json,
+  schemaPath: readonly string[],
+  headN: number,
+  feedMessage: (i: number, head: boolean) => void,
+): Head {
   for (let i = 0; i < headN; i++) feedMessage(i, true);
   const head = closeHead(s);
 
@@ -198,13 +216,7 @@ export function feedConversation(
   }
   feedAlong(s.writer, params, schemaPath, s.structural, { ...s.structural, sort: s.rules.schemaKeys });
   s.segs.add("params", { area: "params", index: -1 }, "params", 0, false, true);
-
-  let conversation = head.family;
-  for (let i = headN; i < count; i++) {
-    feedMessage(i, false);
-    if (i === headN) conversation = s.writer.digest();
-  }
-  return finishAnalysis(s, head, conversation, null, clientCache(body));
+  return head;
 }
 
 /** The client's own OpenAI cache settings, which Stoker respects. */

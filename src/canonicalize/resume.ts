@@ -5,7 +5,7 @@ import type { CanonicalEdit, Segment } from "../prefix/types.ts";
 import type { AnalysisState, Head } from "./analysis.ts";
 import { MARKER_KEYS } from "./feed.ts";
 import { isObj, type Json } from "./json.ts";
-import type { RuleName } from "./rules.ts";
+import type { CanonicalizeRules, RuleName } from "./rules.ts";
 
 /**
  * The state an analysis had after its last message: a later turn of the same conversation (the same head,
@@ -23,7 +23,7 @@ export interface Checkpoint {
   readonly messages: readonly Json[];
   readonly hash: Hash;
   readonly segments: SegmentListState;
-  /** Client markers of the head (tools, system); the messages' own are read from each request. */
+  /** Client markers of the head (tools, system); Anthropic reads the messages' own from each request. */
   readonly headBreakpoints: number;
   readonly segmentOf: ReadonlyMap<number, number>;
   readonly applied: readonly RuleName[];
@@ -89,14 +89,22 @@ export function sameBlock(a: Json, b: Json, nested: ReadonlySet<string>): boolea
 
 /**
  * The state `s` would have after feeding `cp`'s head and messages again (equal inputs, equal chain), with
- * digests where this request's plan wants them among those messages. Null when the plan wants one `cp`
- * did not take (the request is analyzed from the start).
+ * digests where this request's plan wants them among messages `fromMessage` on (those before are the head,
+ * always digested where `cp` was) and the first `breakpoints` client markers of `cp`. Null when the plan
+ * wants a digest `cp` did not take (the request is analyzed from the start).
  */
-export function resumeAnalysis(s: AnalysisState, cp: Checkpoint): AnalysisState | null {
+export function resumeAnalysis<S extends AnalysisState>(
+  s: S,
+  cp: Checkpoint,
+  breakpoints: number,
+  fromMessage = 0,
+): S | null {
   const list = [...cp.segments.list];
   for (const [key, at] of cp.segmentOf) {
+    const message = Math.floor(key / 1_000_000);
+    if (message < fromMessage) continue;
     const seg = list[at] as Segment;
-    const want = s.plan.has(Math.floor(key / 1_000_000), key % 1_000_000);
+    const want = s.plan.has(message, key % 1_000_000);
     if (want && seg.hash === undefined) return null;
     if (!want && seg.hash !== undefined) {
       const { hash: _, ...rest } = seg;
@@ -109,7 +117,7 @@ export function resumeAnalysis(s: AnalysisState, cp: Checkpoint): AnalysisState 
     writer,
     segs: new SegmentList(writer, {
       list,
-      clientBreakpoints: cp.segments.clientBreakpoints.slice(0, cp.headBreakpoints),
+      clientBreakpoints: cp.segments.clientBreakpoints.slice(0, breakpoints),
       cumulative: cp.segments.cumulative,
       position: cp.segments.position,
     }),
@@ -117,4 +125,20 @@ export function resumeAnalysis(s: AnalysisState, cp: Checkpoint): AnalysisState 
     edits: [...cp.edits],
     segmentOf: new Map(cp.segmentOf),
   };
+}
+
+/** Where a request's checkpoints are kept: its chain root, rules and first message (markers aside). */
+export function memoKey(h0: string, family: string, rules: CanonicalizeRules, first: Json): string {
+  return `${h0}\n${family}\n${JSON.stringify(rules)}\n${firstMessageKey(first)}`;
+}
+
+/** A short name for a conversation's first message (its role, size and opening; markers aside). */
+function firstMessageKey(m: Json): string {
+  const role = typeof m.role === "string" ? m.role : "";
+  const content = m.content;
+  if (typeof content === "string") return `${role}:s${content.length}:${content.slice(0, 128)}`;
+  const blocks = Array.isArray(content) ? content : [];
+  const first: unknown = blocks[0];
+  const text = isObj(first) && typeof first.text === "string" ? first.text : "";
+  return `${role}:b${blocks.length}:${isObj(first) ? String(first.type) : ""}:${text.length}:${text.slice(0, 128)}`;
 }

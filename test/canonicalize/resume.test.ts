@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { analyzeAnthropic } from "../../src/canonicalize/anthropic.ts";
+import { analyzeOpenAIChat } from "../../src/canonicalize/openaiChat.ts";
 import type { AnalysisMemo } from "../../src/canonicalize/resume.ts";
 import { type CanonicalizeRules, DEFAULT_RULES } from "../../src/canonicalize/rules.ts";
 import {
@@ -239,5 +240,85 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
       expect(analysisMemoSize().chars).toBeLessThanOrEqual(MAX_CHARS);
     }
     expect(analysisMemoSize().checkpoints).toBeGreaterThan(0);
+  });
+});
+
+describe("an OpenAI Chat turn goes on from the last turn's checkpoint", () => {
+  beforeEach(() => clearAnalysisMemo());
+
+  /** A Chat conversation with a system message, tool calls (arguments in the model's order) and results. */
+  function chat(r: () => number) {
+    const messages: Json[] = [
+      { role: "system", content: "You are a coding agent. ".repeat(40) },
+      {
+        role: "user",
+        content: [{ type: "text", text: words(r, 30), prompt_cache_breakpoint: { mode: "explicit" } }],
+      },
+    ];
+    return {
+      messages,
+      next() {
+        const id = `call_${Math.floor(r() * 1e9)}`;
+        const calls = r() < 0.6;
+        messages.push({
+          role: "assistant",
+          content: calls ? null : words(r, 20),
+          ...(calls
+            ? {
+                tool_calls: [
+                  { id, type: "function", function: { name: "run", arguments: '{"z":"ls","a":1}' } },
+                ],
+              }
+            : {}),
+        });
+        if (calls) messages.push({ role: "tool", tool_call_id: id, content: words(r, 30) });
+        messages.push({
+          role: "user",
+          content: r() < 0.5 ? words(r, 12) : [{ type: "text", text: words(r, 12) }],
+        });
+      },
+      body: (): Json => ({
+        model: "gpt-5",
+        tools: [
+          { type: "function", function: { name: "run", parameters: { type: "object", properties: {} } } },
+        ],
+        messages,
+      }),
+    };
+  }
+
+  it("gives exactly the analysis a whole feed gives, turn after turn", () => {
+    const r = rng(5);
+    const { memo, resumed } = counting(analysisMemo("tenant-a"));
+    const conversations = Array.from({ length: 4 }, () => chat(r));
+    let continued = 0;
+    for (let step = 0; step < 80; step++) {
+      const c = conversations[Math.floor(r() * conversations.length)] as ReturnType<typeof chat>;
+      const fresh = c.messages.length > 2;
+      if (fresh && r() < 0.15) c.messages[c.messages.length - 1] = { role: "user", content: words(r, 7) };
+      else c.next();
+      if (fresh) continued++;
+      const whole = analyzeOpenAIChat({ ...request(c.body()), salt: "salt-a", rules: DEFAULT_RULES });
+      const again = analyzeOpenAIChat({ ...request(c.body()), salt: "salt-a", rules: DEFAULT_RULES }, memo);
+      expect(again).toEqual(whole);
+    }
+    expect(continued).toBeGreaterThan(50);
+    expect(resumed()).toBe(continued);
+  });
+
+  it("feeds a request whole when its system message or parameters differ", () => {
+    const c = chat(rng(9));
+    c.next();
+    const { memo, resumed } = counting(analysisMemo("tenant-a"));
+    analyzeOpenAIChat({ ...request(c.body()), salt: "s", rules: DEFAULT_RULES }, memo);
+    c.next();
+    for (const body of [
+      { ...c.body(), messages: [{ role: "system", content: "Other." }, ...c.messages.slice(1)] },
+      { ...c.body(), response_format: { type: "json_object" } },
+    ]) {
+      const whole = analyzeOpenAIChat({ ...request(body), salt: "s", rules: DEFAULT_RULES });
+      expect(analyzeOpenAIChat({ ...request(body), salt: "s", rules: DEFAULT_RULES }, memo)).toEqual(whole);
+    }
+    expect(resumed()).toBe(0);
   });
 });
