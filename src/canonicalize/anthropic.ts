@@ -16,6 +16,7 @@ import { canonicalCopy, isObj, type Json, keysSorted } from "./json.ts";
 import {
   type AnalysisMemo,
   type Checkpoint,
+  headMemoKey,
   memoKey,
   resumeAnalysis,
   sameBlock,
@@ -98,28 +99,45 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
     output_format: isObj(body.output_config) ? body.output_config.format : undefined,
     context_management: body.context_management,
   };
-  // A later turn goes on from the checkpoint its conversation's last turn left (resume.ts); volatileToTail
-  // edits the head by the last message, so its requests are always fed whole.
-  // Checkpoints are kept per chain root and first message: a tenant's many conversations on one system
-  // prompt do not push each other out.
-  const key =
-    memo && !rules.volatileToTail && messages.length > 0
-      ? memoKey(started.h0, family, rules, messages[0] as Json)
-      : "";
-  const paramsJson = key ? JSON.stringify(params) : "";
-  const from =
-    memo && key
-      ? memo.find(key).find((cp) => continuesFrom(cp, body, paramsJson, messages, contents))
-      : undefined;
+  // A later turn goes on from the checkpoint its conversation's last turn left, a new conversation from
+  // its head's (resume.ts); volatileToTail edits the head by the last message, so its requests are always
+  // fed whole. Checkpoints are kept per chain root and first message: a tenant's many conversations on one
+  // system prompt do not push each other out.
+  const memoOn = memo !== undefined && !rules.volatileToTail;
+  const key = memoOn && messages.length > 0 ? memoKey(started.h0, family, rules, messages[0] as Json) : "";
+  const headKey = memoOn ? headMemoKey(started.h0, family, rules) : "";
+  const paramsJson = memoOn ? JSON.stringify(params) : "";
+  const continues = (cp: Checkpoint) => continuesFrom(cp, body, paramsJson, messages, contents);
+  const from = memo
+    ? ((key ? memo.find(key).find(continues) : undefined) ??
+      (headKey ? memo.find(headKey).find(continues) : undefined))
+    : undefined;
   const resumed = from ? resumeAnalysis(started, from, from.headBreakpoints) : null;
   const s = resumed ?? started;
   const { writer, segs, applied, edits, plan } = s;
   const structural: FeedOptions = { sort: true, lf: false, family };
   const lastMessage = messages.length - 1;
 
-  let head: Head;
-  let conversation: string;
+  let head: Head = { headEnd: -1, family: "", breakpoints: 0 };
+  let conversation = "";
   let first = 0;
+  // The state through message n, to go on from (everything copied that feeding more would change).
+  const checkpoint = (n: number): Checkpoint => ({
+    chars: s.raw.length,
+    system: body.system,
+    tools: body.tools,
+    params: paramsJson,
+    messages: n === messages.length ? messages : messages.slice(0, n),
+    hash: writer.snapshot(),
+    segments: segs.state(),
+    headBreakpoints: head.breakpoints,
+    segmentOf: new Map(s.segmentOf),
+    applied: [...applied],
+    edits: [...edits],
+    conversation,
+    head,
+  });
+
   if (resumed && from) {
     head = from.head;
     conversation = from.conversation;
@@ -209,24 +227,9 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
     segs.add("params", { area: "params", index: -1 }, "params", 0, false, true);
 
     conversation = head.family;
+    if (memo && headKey) memo.keep(headKey, [checkpoint(0)], null);
   }
 
-  // The state through message n, to go on from (everything copied that feeding more would change).
-  const checkpoint = (n: number): Checkpoint => ({
-    chars: s.raw.length,
-    system: body.system,
-    tools: body.tools,
-    params: paramsJson,
-    messages: n === messages.length ? messages : messages.slice(0, n),
-    hash: writer.snapshot(),
-    segments: segs.state(),
-    headBreakpoints: head.breakpoints,
-    segmentOf: new Map(s.segmentOf),
-    applied: [...applied],
-    edits: [...edits],
-    conversation,
-    head,
-  });
   let beforeLast: Checkpoint | null = null;
 
   const payload: FeedOptions = { sort: rules.argumentKeys, lf: false, family };
@@ -296,7 +299,8 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   if (memo && key && s.moved === null) {
     const end = checkpoint(messages.length);
     // A request with the same history and another last message (a retry, an edit) goes on from here.
-    const last = beforeLast ?? (from?.messages.length === lastMessage ? from : null);
+    const last =
+      beforeLast ?? (from && from.messages.length === lastMessage && lastMessage > 0 ? from : null);
     memo.keep(key, last ? [end, last] : [end], from ?? null);
   }
   return finishAnalysis(s, head, conversation, autoCache);

@@ -15,7 +15,14 @@ import {
   startOpenAI,
 } from "./openaiMessages.ts";
 import { canonicalArguments, lastMarkable } from "./openaiParts.ts";
-import { type AnalysisMemo, type Checkpoint, memoKey, resumeAnalysis, sameJson } from "./resume.ts";
+import {
+  type AnalysisMemo,
+  type Checkpoint,
+  headMemoKey,
+  memoKey,
+  resumeAnalysis,
+  sameJson,
+} from "./resume.ts";
 import type { MessageShape } from "./shared.ts";
 
 const SCHEMA_PATH = ["function", "parameters"];
@@ -54,14 +61,20 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
   const moveVolatile = rules.volatileToTail && last >= headN && roles[last] === "user";
   const started = startOpenAI(input, "openai-chat", "messages", shapes, moveVolatile);
   const params = pickParams(body, PARAM_KEYS);
-  // Checkpoints need the whole request to match, markers included, and nothing moved by volatileToTail.
+  // A later turn goes on from its conversation's checkpoint, a new conversation from its head's; both need
+  // the request's JSON to match through them, markers included, and nothing moved by volatileToTail.
+  const memoOn = memo !== undefined && !rules.volatileToTail;
   const key =
-    memo && !rules.volatileToTail && messages.length > headN
+    memoOn && messages.length > headN
       ? memoKey(started.h0, started.tokenizer, rules, messages[headN] as Json)
       : "";
-  const paramsJson = key ? JSON.stringify(params) : "";
-  const from =
-    memo && key ? memo.find(key).find((cp) => continuesFrom(cp, body, paramsJson, messages)) : undefined;
+  const headKey = memoOn ? headMemoKey(started.h0, started.tokenizer, rules) : "";
+  const paramsJson = memoOn ? JSON.stringify(params) : "";
+  const continues = (cp: Checkpoint) => continuesFrom(cp, body, paramsJson, messages);
+  const from = memo
+    ? ((key ? memo.find(key).find(continues) : undefined) ??
+      (headKey ? memo.find(headKey).find(continues) : undefined))
+    : undefined;
   const resumed = from ? resumeAnalysis(started, from, from.segments.clientBreakpoints.length, headN) : null;
   const s = resumed ?? started;
   const { writer, tokenizer: family } = s;
@@ -86,18 +99,10 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
     }
   };
 
-  let head: Head;
-  let conversation: string;
+  let head: Head = { headEnd: -1, family: "", breakpoints: 0 };
+  let conversation = "";
   let first = headN;
-  if (resumed && from) {
-    head = from.head;
-    conversation = from.conversation;
-    first = from.messages.length;
-  } else {
-    feedTools(s, body.tools, SCHEMA_PATH);
-    head = feedHead(s, params, FORMAT_SCHEMA_PATH, headN, feedMessage);
-    conversation = head.family;
-  }
+  // The state through message n, to go on from (everything copied that feeding more would change).
   const checkpoint = (n: number): Checkpoint => ({
     chars: s.raw.length,
     system: undefined,
@@ -113,6 +118,17 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
     conversation,
     head,
   });
+
+  if (resumed && from) {
+    head = from.head;
+    conversation = from.conversation;
+    first = from.messages.length;
+  } else {
+    feedTools(s, body.tools, SCHEMA_PATH);
+    head = feedHead(s, params, FORMAT_SCHEMA_PATH, headN, feedMessage);
+    conversation = head.family;
+    if (memo && headKey) memo.keep(headKey, [checkpoint(headN)], null);
+  }
   let beforeLast: Checkpoint | null = null;
   for (let i = first; i < messages.length; i++) {
     if (key && i === last && i > headN && !(resumed && i === first)) beforeLast = checkpoint(i);
@@ -121,7 +137,7 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
   }
   if (memo && key && s.moved === null) {
     const end = checkpoint(messages.length);
-    const previous = beforeLast ?? (from?.messages.length === last ? from : null);
+    const previous = beforeLast ?? (from && from.messages.length === last && last > headN ? from : null);
     memo.keep(key, previous ? [end, previous] : [end], from ?? null);
   }
   return finishAnalysis(s, head, conversation, null, clientCache(body));

@@ -132,6 +132,11 @@ export function memoKey(h0: string, family: string, rules: CanonicalizeRules, fi
   return `${h0}\n${family}\n${JSON.stringify(rules)}\n${firstMessageKey(first)}`;
 }
 
+/** Where head checkpoints are kept (the state before any conversation message): a new conversation's start. */
+export function headMemoKey(h0: string, family: string, rules: CanonicalizeRules): string {
+  return `${h0}\n${family}\n${JSON.stringify(rules)}\nhead`;
+}
+
 /** A short name for a conversation's first message (its role, size and opening; markers aside). */
 function firstMessageKey(m: Json): string {
   const role = typeof m.role === "string" ? m.role : "";

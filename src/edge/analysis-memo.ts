@@ -9,7 +9,7 @@ import type { AnalysisMemo, Checkpoint } from "../canonicalize/resume.ts";
  */
 export const MAX_CHARS = 8 * 1024 * 1024;
 export const MAX_CHECKPOINTS = 512;
-/** Checkpoints per key: conversations that open alike, and a history a client rewrote. */
+/** Checkpoints per key: conversations that open alike, a history a client rewrote, heads of one root. */
 export const PER_KEY = 4;
 
 const kept = new Map<string, Checkpoint[]>();

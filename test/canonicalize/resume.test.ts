@@ -107,17 +107,27 @@ function request(body: Json): { raw: string; body: Json } {
   return { raw, body: JSON.parse(raw) as Json };
 }
 
-function counting(inner: AnalysisMemo): { memo: AnalysisMemo; resumed: () => number } {
+/**
+ * Counts what requests went on from: a conversation's checkpoint (`resumed`: more than the `headMessages`
+ * of the head) or a head's (`fromHead`).
+ */
+function counting(
+  inner: AnalysisMemo,
+  headMessages = 0,
+): { memo: AnalysisMemo; resumed: () => number; fromHead: () => number } {
   let resumed = 0;
+  let fromHead = 0;
   return {
     memo: {
       find: (key) => inner.find(key),
       keep: (key, checkpoints, replaces) => {
-        if (replaces) resumed++;
+        if (replaces && replaces.messages.length > headMessages) resumed++;
+        else if (replaces) fromHead++;
         inner.keep(key, checkpoints, replaces);
       },
     },
     resumed: () => resumed,
+    fromHead: () => fromHead,
   };
 }
 
@@ -139,7 +149,7 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
 
   it("gives exactly the analysis a whole feed gives, turn after turn, over interleaved conversations", () => {
     const r = rng(7);
-    const { memo, resumed } = counting(analysisMemo("tenant-a"));
+    const { memo, resumed, fromHead } = counting(analysisMemo("tenant-a"));
     const conversations = Array.from({ length: 5 }, () => new Conversation(r, SYSTEM, TOOLS));
     let continued = 0;
     let edited = 0;
@@ -160,8 +170,10 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
       expect(again).toEqual(whole);
     }
     expect(edited).toBeGreaterThan(3);
-    // Every turn that only added messages went on from its conversation's checkpoint.
+    // Every turn that only added messages went on from its conversation's checkpoint, every other request
+    // but the very first from the head's (a new conversation, a rewritten history).
     expect(resumed()).toBe(continued);
+    expect(fromHead()).toBe(120 - continued - 1);
   });
 
   it("feeds a request whole when its head, parameters or tenant differ", () => {
@@ -192,6 +204,8 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
       );
     }
     expect(a.resumed()).toBe(1);
+    expect(a.fromHead()).toBe(0);
+    expect(b.fromHead()).toBe(0);
   });
 
   it("goes on from nothing a whole feed would not give: arguments in another key order", () => {
@@ -202,7 +216,7 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
     ];
     for (const rules of [DEFAULT_RULES, { ...DEFAULT_RULES, argumentKeys: false }]) {
       clearAnalysisMemo();
-      const { memo, resumed } = counting(analysisMemo("tenant-a"));
+      const { memo, resumed, fromHead } = counting(analysisMemo("tenant-a"));
       const body = (input: Json, more: Json[]) => ({
         model: "claude-sonnet-4-5",
         system: SYSTEM,
@@ -215,7 +229,9 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
       ]);
       const whole = analyzeAnthropic({ ...request(next), salt: "s", rules });
       expect(analyzeAnthropic({ ...request(next), salt: "s", rules }, memo)).toEqual(whole);
+      // Not from the last turn; from the head, which is the same.
       expect(resumed()).toBe(0);
+      expect(fromHead()).toBe(1);
     }
   });
 
@@ -289,7 +305,7 @@ describe("an OpenAI Chat turn goes on from the last turn's checkpoint", () => {
 
   it("gives exactly the analysis a whole feed gives, turn after turn", () => {
     const r = rng(5);
-    const { memo, resumed } = counting(analysisMemo("tenant-a"));
+    const { memo, resumed, fromHead } = counting(analysisMemo("tenant-a"), 1);
     const conversations = Array.from({ length: 4 }, () => chat(r));
     let continued = 0;
     for (let step = 0; step < 80; step++) {
@@ -304,12 +320,13 @@ describe("an OpenAI Chat turn goes on from the last turn's checkpoint", () => {
     }
     expect(continued).toBeGreaterThan(50);
     expect(resumed()).toBe(continued);
+    expect(fromHead()).toBe(80 - continued - 1);
   });
 
   it("feeds a request whole when its system message or parameters differ", () => {
     const c = chat(rng(9));
     c.next();
-    const { memo, resumed } = counting(analysisMemo("tenant-a"));
+    const { memo, resumed, fromHead } = counting(analysisMemo("tenant-a"), 1);
     analyzeOpenAIChat({ ...request(c.body()), salt: "s", rules: DEFAULT_RULES }, memo);
     c.next();
     for (const body of [
@@ -320,5 +337,6 @@ describe("an OpenAI Chat turn goes on from the last turn's checkpoint", () => {
       expect(analyzeOpenAIChat({ ...request(body), salt: "s", rules: DEFAULT_RULES }, memo)).toEqual(whole);
     }
     expect(resumed()).toBe(0);
+    expect(fromHead()).toBe(0);
   });
 });
