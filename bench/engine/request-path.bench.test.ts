@@ -14,6 +14,7 @@ import { createLogger } from "../../src/core/log.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 import { analysisMemo } from "../../src/edge/analysis-memo.ts";
 import { readRequestBody } from "../../src/edge/body.ts";
+import { keepParsed } from "../../src/edge/body-memo.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
@@ -45,7 +46,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     body: bytes,
   });
   const t0 = performance.now();
-  const read = await readRequestBody(req, config.maxBodyBytes, config.analysisMaxBytes);
+  const read = await readRequestBody(req, config.maxBodyBytes, config.analysisMaxBytes, tenantId);
   if (read.raw === null) throw new Error("over the analysis budget");
   const model = read.body.model as string;
   const info = modelInfo(model, config.models, upstream);
@@ -99,6 +100,8 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     plan: prepared.planText,
   };
   learnOutcome(tenantId, toRecord(outcome, prepared, capture, config.models, info), 300_000, at + 8);
+  // The body kept for the next turn, as the proxy does once the request has gone upstream.
+  if (!read.parsedAfterKept) keepParsed(tenantId, read.bytes, read.raw, read.body);
   const t4 = performance.now();
   if (sent.length === 0) throw new Error("nothing to send");
   return {
@@ -111,7 +114,7 @@ const ms = (x: number) => x.toFixed(3);
 
 it("Stoker's own CPU per request, as the worker runs it", async () => {
   const rows: string[] = [
-    "| request | turn | body KiB | requests timed | read + parse | prepare | body to send | **request path** mean / p99 | record (after the response) | plan |",
+    "| request | turn | body KiB | requests timed | read + parse | prepare | body to send | **request path** mean / p99 | after the request: record, body kept | plan |",
     "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const upstream of ["anthropic", "openai"] as const) {

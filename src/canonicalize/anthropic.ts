@@ -328,6 +328,8 @@ function continuesFrom(
   for (let i = n - 1; i >= 0; i--) {
     const before = cp.messages[i] as Json;
     const now = messages[i] as Json;
+    // The same object when the body was parsed after the one this checkpoint came from (body-memo.ts).
+    if (before === now) continue;
     if (roleOf(before) !== roleOf(now)) return false;
     const a = before.content;
     const b = now.content;

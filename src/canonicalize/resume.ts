@@ -67,6 +67,7 @@ export function sameJson(a: unknown, b: unknown): boolean {
  * markers aside, each value the same (payloads in order), blocks nested under `nested` compared alike.
  */
 export function sameBlock(a: Json, b: Json, nested: ReadonlySet<string>): boolean {
+  if (a === b) return true;
   let count = 0;
   for (const k in a) {
     if (MARKER_KEYS.has(k) || a[k] === undefined) continue;

@@ -1,4 +1,5 @@
 import { StokerError } from "../core/errors.ts";
+import { parseAfterKept } from "./body-memo.ts";
 import { isUtf8, type ShallowBody, shallowJson } from "./shallow-json.ts";
 
 export interface JsonBody {
@@ -7,6 +8,8 @@ export interface JsonBody {
   body: Record<string, unknown>;
   /** The same as bytes, as they came. */
   bytes: Uint8Array;
+  /** Parsed after a kept body of the tenant's (which now keeps this one); else it was parsed whole. */
+  parsedAfterKept?: true;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -26,9 +29,11 @@ export async function readRequestBody(
   req: Request,
   maxBytes: number,
   analysisMaxBytes: number,
+  /** Parse after the tenant's kept bodies where the text agrees (edge/body-memo.ts). */
+  memoTenant?: string,
 ): Promise<JsonBody | BytesBody> {
   const bytes = await readBytes(req, maxBytes);
-  if (bytes.byteLength <= analysisMaxBytes) return parseJson(bytes);
+  if (bytes.byteLength <= analysisMaxBytes) return parseJson(bytes, memoTenant);
   if (!isUtf8(bytes)) throw notUtf8();
   return { raw: null, bytes, ...shallowJson(bytes) };
 }
@@ -60,7 +65,9 @@ async function readBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
   return bytes;
 }
 
-function parseJson(bytes: Uint8Array): JsonBody {
+function parseJson(bytes: Uint8Array, memoTenant?: string): JsonBody {
+  const after = memoTenant === undefined ? null : parseAfterKept(memoTenant, bytes);
+  if (after) return { raw: after.raw, body: after.body, bytes, parsedAfterKept: true };
   let raw: string;
   try {
     raw = utf8.decode(bytes);

@@ -30,6 +30,7 @@ import { analysisMemo } from "./analysis-memo.ts";
 import type { Tenant } from "./auth.ts";
 import { bedrockUpstream } from "./bedrock-credential.ts";
 import { type BytesBody, readRequestBody } from "./body.ts";
+import { keepParsed } from "./body-memo.ts";
 import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
@@ -112,6 +113,9 @@ export const USAGE_HEADER_OPT_IN = "x-stoker-usage";
  */
 export const DEV_AWAIT_TRACKER = "x-stoker-dev-await-tracker";
 
+/** Endpoints whose conversations grow by messages: their bodies are parsed after the last turn's. */
+const MEMO_ENDPOINTS: ReadonlySet<string> = new Set(["messages", "chat.completions"]);
+
 /** One handler for every proxied endpoint: authenticate, read, validate, forward, stream back, account. */
 export function proxy(spec: EndpointSpec) {
   return async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
@@ -119,8 +123,18 @@ export function proxy(spec: EndpointSpec) {
     const tenant = c.var.tenant;
     // Over the analysis budget in bytes the body is never decoded or parsed whole: its top level is read
     // from the bytes, which go upstream as they came (`read.raw` is null).
-    const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes);
+    // A conversation's later turn parses only what its last turn did not have (edge/body-memo.ts).
+    const memoTenant = MEMO_ENDPOINTS.has(spec.endpoint) ? tenant.id : undefined;
+    const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes, memoTenant);
     const { raw, body } = read;
+    if (memoTenant !== undefined && raw !== null && !read.parsedAfterKept) {
+      // Kept for the next turn after the request has gone upstream (a scan of the whole text).
+      c.executionCtx.waitUntil(
+        new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+          keepParsed(memoTenant, read.bytes, raw, body),
+        ),
+      );
+    }
     spec.validate(body);
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = spec.compat

@@ -1,4 +1,4 @@
-// The part of node:crypto the engine uses (workerd provides it under nodejs_compat). src/ is typed
+// The part of node:crypto the engine and the edge's body memo use (workerd provides it under nodejs_compat). src/ is typed
 // without @types/node; this shim can go once the project's tsconfig adds the "node" types.
 declare module "node:crypto" {
   interface Hash {
@@ -13,4 +13,9 @@ declare module "node:crypto" {
   }
   function createHash(algorithm: string): Hash;
   function createHmac(algorithm: string, key: string | Uint8Array): Hmac;
+}
+
+// node:buffer's byte comparison (memcmp), for the edge's body memo.
+declare module "node:buffer" {
+  const Buffer: { compare(a: Uint8Array, b: Uint8Array): number };
 }

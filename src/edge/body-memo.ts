@@ -1,0 +1,231 @@
+import { Buffer } from "node:buffer";
+import { arrayItems, skipValue, skipWs } from "../upstream/body/scan.ts";
+
+type Json = Record<string, unknown>;
+
+/**
+ * A parsed body the isolate keeps so that the next turn of its conversation parses only what is new: a
+ * later request whose text repeats this one's through the end of a `messages` item (a string comparison,
+ * tens of microseconds for 400 KB) takes the items before that point and the top-level fields before
+ * `messages` as they were parsed, and JSON.parse reads only the rest.
+ */
+interface Layout {
+  readonly bytes: Uint8Array;
+  readonly raw: string;
+  readonly body: Json;
+  /** The top-level keys before `messages`, in order (each once in the body). */
+  readonly leading: readonly string[];
+  readonly items: readonly unknown[];
+  /** Where each `messages` item ends in `raw` (UTF-16 offsets) and in `bytes`. */
+  readonly itemEnds: readonly number[];
+  readonly byteEnds: readonly number[];
+}
+
+/**
+ * Bounded by design: at most MAX_CHARS characters and bytes of kept bodies (their parsed values stay alive with them),
+ * MAX_BODIES in all and PER_TENANT per tenant, least recently used first. Keys are tenant ids: a body is
+ * only ever compared with and read by its own tenant's requests.
+ */
+export const MAX_CHARS = 8 * 1024 * 1024;
+export const MAX_BODIES = 256;
+export const PER_TENANT = 4;
+/** Bodies shorter than this parse faster than they are compared and kept. */
+export const MIN_CHARS = 8 * 1024;
+
+const kept = new Map<string, Layout[]>();
+let chars = 0;
+let count = 0;
+
+/**
+ * The text and body of `bytes`, read after a kept body of the tenant's whose bytes they repeat through the
+ * end of a `messages` item (compared natively; only the rest is decoded and parsed), or null (read them
+ * whole). The result is exactly what decoding and JSON.parse give, or null when the rest is not valid
+ * UTF-8 or JSON (the whole read then says why). The parsed values shared with the kept body are never
+ * changed by Stoker.
+ */
+export function parseAfterKept(tenantId: string, bytes: Uint8Array): { raw: string; body: Json } | null {
+  if (bytes.length < MIN_CHARS) return null;
+  const list = kept.get(tenantId);
+  if (!list) return null;
+  for (const prev of list) {
+    const n = prev.itemEnds.length;
+    // Its conversation's next turn (more items after all of these), or a retry with another last item.
+    for (let m = n; m >= Math.max(1, n - 1); m--) {
+      const at = prev.byteEnds[m - 1] as number;
+      if (bytes.length <= at || !samePrefix(bytes, prev.bytes, at)) continue;
+      const next = parseRest(bytes, prev, m);
+      if (next) {
+        keep(tenantId, next, prev);
+        return { raw: next.raw, body: next.body };
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether a and b agree on their first `n` bytes: the last few by hand (other conversations differ there),
+ * then natively (memcmp; timingSafeEqual is ten times slower and nothing here is secret from the tenant).
+ */
+function samePrefix(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = Math.max(0, n - 64); i < n; i++) if (a[i] !== b[i]) return false;
+  return Buffer.compare(a.subarray(0, n), b.subarray(0, n)) === 0;
+}
+
+/** Keeps a body read whole, for the next turn (off the request path: it scans the text once). */
+export function keepParsed(tenantId: string, bytes: Uint8Array, raw: string, body: Json): void {
+  if (bytes.length < MIN_CHARS || raw.length + bytes.length > MAX_CHARS / 4) return;
+  const layout = layoutOf(bytes, raw, body);
+  if (layout) keep(tenantId, layout, null);
+}
+
+function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
+  try {
+    // One pass over the top level; the messages array is crossed once, item by item.
+    let j = skipWs(raw, 0);
+    if (raw.charCodeAt(j) !== 123) return null;
+    const keys: string[] = [];
+    let itemEnds: number[] | null = null;
+    j = skipWs(raw, j + 1);
+    while (raw.charCodeAt(j) !== 125) {
+      const keyEnd = skipValue(raw, j);
+      const key = JSON.parse(raw.slice(j, keyEnd)) as string;
+      const value = skipWs(raw, skipWs(raw, keyEnd) + 1);
+      let end: number;
+      if (key === "messages" && raw.charCodeAt(value) === 91) {
+        itemEnds = arrayItems(raw, { start: value, end: value }).map((x) => x.end);
+        end = skipWs(raw, itemEnds.at(-1) ?? value + 1) + 1;
+      } else end = skipValue(raw, value);
+      keys.push(key);
+      j = skipWs(raw, end);
+      if (raw.charCodeAt(j) === 44) j = skipWs(raw, j + 1);
+    }
+    const at = keys.indexOf("messages");
+    // Each key once (JSON.parse keeps the last of duplicates), `__proto__` never (an own property here).
+    if (at < 0 || !itemEnds || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
+    if (!Array.isArray(body.messages) || itemEnds.length !== body.messages.length || itemEnds.length === 0)
+      return null;
+    return {
+      bytes,
+      raw,
+      body,
+      leading: keys.slice(0, at),
+      items: body.messages,
+      itemEnds,
+      // All ASCII (as most SDKs send): bytes and characters line up.
+      byteEnds: bytes.length === raw.length ? itemEnds : byteOffsets(raw, 0, 0, itemEnds),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The body past item m of `prev` (the bytes before are the same), or null. */
+function parseRest(bytes: Uint8Array, prev: Layout, m: number): Layout | null {
+  try {
+    const from = prev.itemEnds[m - 1] as number;
+    const fromByte = prev.byteEnds[m - 1] as number;
+    // Item ends are ASCII (a bracket, brace, quote or literal): the rest starts on a character boundary.
+    const raw = prev.raw.slice(0, from) + utf8.decode(bytes.subarray(fromByte));
+    const itemEnds = prev.itemEnds.slice(0, m);
+    let j = skipWs(raw, itemEnds[m - 1] as number);
+    const first = j + 1;
+    while (raw.charCodeAt(j) === 44) {
+      const end = skipValue(raw, skipWs(raw, j + 1));
+      itemEnds.push(end);
+      j = skipWs(raw, end);
+    }
+    if (raw.charCodeAt(j) !== 93) return null;
+    const added = itemEnds.length > m ? (JSON.parse(`[${raw.slice(first, j)}]`) as unknown[]) : [];
+    if (added.length !== itemEnds.length - m) return null;
+    const k = skipWs(raw, j + 1);
+    let after: Json = {};
+    if (raw.charCodeAt(k) === 44) {
+      // A member must follow the comma (`{}` would accept a trailing one).
+      if (raw.charCodeAt(skipWs(raw, k + 1)) !== 34) return null;
+      after = JSON.parse(`{${raw.slice(k + 1)}`) as Json;
+    } else if (raw.charCodeAt(k) !== 125 || skipWs(raw, k + 1) !== raw.length) return null;
+    const later = Object.keys(after);
+    if (later.some((key) => key === "messages" || key === "__proto__" || prev.leading.includes(key)))
+      return null;
+    const body: Json = {};
+    for (const key of prev.leading) body[key] = prev.body[key];
+    const items = [...prev.items.slice(0, m), ...added];
+    body.messages = items;
+    for (const key of later) body[key] = after[key];
+    const byteEnds = [...prev.byteEnds.slice(0, m), ...byteOffsets(raw, from, fromByte, itemEnds.slice(m))];
+    return { bytes, raw, body, leading: prev.leading, items, itemEnds, byteEnds };
+  } catch {
+    return null;
+  }
+}
+
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(64 * 1024);
+
+/** The UTF-8 offsets of `ends` (UTF-16 offsets in `raw`, from `from`, which is byte `fromByte`). */
+function byteOffsets(raw: string, from: number, fromByte: number, ends: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = from;
+  let b = fromByte;
+  for (const end of ends) {
+    // Encoded natively, a window at a time; a window never ends inside a surrogate pair (item ends fall
+    // between characters).
+    while (i < end) {
+      let stop = Math.min(end, i + 16 * 1024);
+      const last = raw.charCodeAt(stop - 1);
+      if (stop < end && last >= 0xd800 && last <= 0xdbff) stop--;
+      const { read, written } = encoder.encodeInto(raw.slice(i, stop), scratch);
+      if (read === 0) throw new Error("nothing encoded");
+      i += read;
+      b += written;
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function keep(tenantId: string, layout: Layout, replaces: Layout | null): void {
+  const list = kept.get(tenantId) ?? [];
+  const old = replaces ? list.indexOf(replaces) : -1;
+  // The body it was parsed after stays: a retry of that turn (another last message) still finds it.
+  if (old > 0) list.unshift(...list.splice(old, 1));
+  list.unshift(layout);
+  chars += size(layout);
+  count++;
+  while (list.length > PER_TENANT) drop(list, list.length - 1);
+  kept.delete(tenantId);
+  kept.set(tenantId, list);
+  for (const [other, l] of kept) {
+    const over = () => chars > MAX_CHARS || count > MAX_BODIES;
+    if (!over()) break;
+    while (l.length > (other === tenantId ? 1 : 0) && over()) drop(l, l.length - 1);
+    if (l.length === 0) kept.delete(other);
+  }
+}
+
+/** What a kept body counts against MAX_CHARS: its text and its bytes. */
+function size(layout: Layout): number {
+  return layout.raw.length + layout.bytes.length;
+}
+
+function drop(list: Layout[], at: number): void {
+  const [gone] = list.splice(at, 1);
+  if (!gone) return;
+  chars -= size(gone);
+  count--;
+}
+
+/** What the memo holds (tests). */
+export function bodyMemoSize(): { bodies: number; chars: number } {
+  return { bodies: count, chars };
+}
+
+/** Forgets every kept body (tests). */
+export function clearBodyMemo(): void {
+  kept.clear();
+  chars = 0;
+  count = 0;
+}

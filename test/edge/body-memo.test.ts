@@ -1,0 +1,134 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  bodyMemoSize,
+  clearBodyMemo,
+  keepParsed,
+  MAX_CHARS,
+  MIN_CHARS,
+  parseAfterKept,
+} from "../../src/edge/body-memo.ts";
+
+type Json = Record<string, unknown>;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Characters of one, two, three and four UTF-8 bytes (🔥 is a surrogate pair), at every offset modulo 16K.
+const SYSTEM = `You are a careful agent — «café» ✓ 🔥 "quoted" \\ back\nslash. `.repeat(1500);
+
+/** A request's text as clients write it: fields in several orders, pretty or compact. */
+function text(messages: unknown[], order: number, pretty: boolean): string {
+  const fields: [string, unknown][] = [
+    ["model", "claude-sonnet-4-5"],
+    ["max_tokens", 1024],
+    ["system", SYSTEM],
+    ["tools", [{ name: "run", input_schema: { type: "object" } }]],
+  ];
+  const at = order % (fields.length + 1);
+  const entries = [...fields.slice(0, at), ["messages", messages] as [string, unknown], ...fields.slice(at)];
+  return JSON.stringify(Object.fromEntries(entries), null, pretty ? 2 : undefined);
+}
+
+const utf8 = new TextEncoder();
+
+/** What the memo gives, or JSON.parse when it gives nothing (the worker's order), and whether it gave. */
+function read(tenant: string, raw: string): { body: Json; text: string; after: boolean } {
+  const bytes = utf8.encode(raw);
+  const after = parseAfterKept(tenant, bytes);
+  if (after) return { body: after.body, text: after.raw, after: true };
+  const body = JSON.parse(raw) as Json;
+  keepParsed(tenant, bytes, raw, body);
+  return { body, text: raw, after: false };
+}
+
+const parsed = (tenant: string, raw: string) => parseAfterKept(tenant, utf8.encode(raw))?.body ?? null;
+
+describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => {
+  beforeEach(() => clearBodyMemo());
+
+  it("is exactly what JSON.parse gives, key order included, turn after turn", () => {
+    const r = rng(3);
+    let afterKept = 0;
+    for (const order of [0, 2, 4]) {
+      for (const pretty of [false, true]) {
+        const messages: unknown[] = [{ role: "user", content: "Start. ".repeat(50) }];
+        for (let turn = 0; turn < 12; turn++) {
+          if (turn > 0 && r() < 0.2)
+            messages[messages.length - 1] = { role: "user", content: `Retry ${turn} «é»` };
+          else
+            messages.push(
+              { role: "assistant", content: [{ type: "text", text: `Answer ${turn} "q" \\n` }] },
+              { role: "user", content: [{ type: "tool_result", tool_use_id: `t${turn}`, content: "ok ✓" }] },
+            );
+          const raw = text(messages, order, pretty);
+          const got = read(`tenant-${order}-${pretty}`, raw);
+          expect(got.text).toBe(raw);
+          expect(JSON.stringify(got.body)).toBe(JSON.stringify(JSON.parse(raw)));
+          expect(Object.keys(got.body)).toEqual(Object.keys(JSON.parse(raw) as Json));
+          if (got.after) afterKept++;
+        }
+      }
+    }
+    // Every turn but each conversation's first was parsed after the last.
+    expect(afterKept).toBe(6 * 11);
+  });
+
+  it("gives nothing for a text that is not valid JSON past the kept part, nor for another tenant", () => {
+    const messages: unknown[] = [{ role: "user", content: "Start. ".repeat(50) }];
+    const base = text(messages, 2, false);
+    read("a", base);
+    const grown = text([...messages, { role: "assistant", content: "Hi" }], 2, false);
+    expect(grown.length).toBeGreaterThan(MIN_CHARS);
+    const cut = grown.lastIndexOf("]");
+    const broken = [
+      `${grown.slice(0, cut)},]${grown.slice(cut + 1)}`, // a trailing comma in messages
+      `${grown.slice(0, -1)},}`, // a trailing comma at the top level
+      `${grown} x`, // text after the body
+      `${grown.slice(0, -1)},"model":"other"}`, // a key again: JSON.parse would keep the last
+      `${grown.slice(0, cut)},{"role":"user","content":"x"]}`, // an unclosed item
+    ];
+    for (const raw of broken) expect(parsed("a", raw)).toBeNull();
+    // With messages last: a comma and nothing after the array.
+    read("c", text(messages, 4, false));
+    const last = text([...messages, { role: "assistant", content: "Hi" }], 4, false);
+    expect(parsed("c", `${last.slice(0, -1)},}`)).toBeNull();
+    // Valid, for the tenant that kept it; another tenant parses it whole.
+    expect(parsed("b", grown)).toBeNull();
+    expect(JSON.stringify(parsed("a", grown))).toBe(JSON.stringify(JSON.parse(grown)));
+  });
+
+  it("counts bytes right across four-byte characters (a surrogate pair at every window boundary)", () => {
+    for (const pad of [0, 1]) {
+      const system = `${"x".repeat(pad)}${"🔥".repeat(20_000)}`;
+      const messages: unknown[] = [{ role: "user", content: "Hi 🔥" }];
+      const first = JSON.stringify({ system, messages });
+      keepParsed(`p${pad}`, utf8.encode(first), first, JSON.parse(first) as Json);
+      const next = JSON.stringify({ system, messages: [...messages, { role: "assistant", content: "🔥!" }] });
+      expect(JSON.stringify(parsed(`p${pad}`, next))).toBe(JSON.stringify(JSON.parse(next)));
+    }
+  });
+
+  it("keeps no body whose top level repeats a key", () => {
+    const raw = `{"model":"a","messages":[{"role":"user","content":"${"x".repeat(MIN_CHARS)}"}],"model":"b"}`;
+    keepParsed("a", utf8.encode(raw), raw, JSON.parse(raw) as Json);
+    expect(bodyMemoSize().bodies).toBe(0);
+  });
+
+  it("holds at most its bound of characters", () => {
+    const big = "y".repeat(MAX_CHARS / 10);
+    for (let k = 0; k < 30; k++) {
+      const raw = text([{ role: "user", content: `${k}${big}` }], 0, false);
+      read(`t${k % 7}`, raw);
+      expect(bodyMemoSize().chars).toBeLessThanOrEqual(MAX_CHARS);
+    }
+    expect(bodyMemoSize().bodies).toBeGreaterThan(0);
+  });
+});
