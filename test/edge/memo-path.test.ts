@@ -11,7 +11,7 @@ describe("the memos on the worker's path", () => {
     clearBodyMemo();
     clearAnalysisMemo();
     const client = anthropic(namespace());
-    const system = longText(3000, "memo");
+    const system = longText(6000, "memo");
     const messages: { role: "user" | "assistant"; content: string }[] = [{ role: "user", content: "Hello." }];
     const first = await client.messages.create({
       model: "claude-sonnet-4-5",
