@@ -16,7 +16,10 @@ import { canonicalCopy, isObj, type Json, keysSorted } from "./json.ts";
 import {
   type AnalysisMemo,
   type Checkpoint,
+  checkpointOf,
+  findCheckpoint,
   headMemoKey,
+  keepTurn,
   memoKey,
   resumeAnalysis,
   sameBlock,
@@ -108,10 +111,7 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   const headKey = memoOn ? headMemoKey(started.h0, family, rules) : "";
   const paramsJson = memoOn ? JSON.stringify(params) : "";
   const continues = (cp: Checkpoint) => continuesFrom(cp, body, paramsJson, messages, contents);
-  const from = memo
-    ? ((key ? memo.find(key).find(continues) : undefined) ??
-      (headKey ? memo.find(headKey).find(continues) : undefined))
-    : undefined;
+  const from = memo && headKey ? findCheckpoint(memo, key, headKey, continues) : undefined;
   const resumed = from ? resumeAnalysis(started, from, from.headBreakpoints) : null;
   const s = resumed ?? started;
   const { writer, segs, applied, edits, plan } = s;
@@ -122,21 +122,15 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   let conversation = "";
   let first = 0;
   // The state through message n, to go on from (everything copied that feeding more would change).
-  const checkpoint = (n: number): Checkpoint => ({
-    chars: s.raw.length,
-    system: body.system,
-    tools: body.tools,
-    params: paramsJson,
-    messages: n === messages.length ? messages : messages.slice(0, n),
-    hash: writer.snapshot(),
-    segments: segs.state(),
-    headBreakpoints: head.breakpoints,
-    segmentOf: new Map(s.segmentOf),
-    applied: [...applied],
-    edits: [...edits],
-    conversation,
-    head,
-  });
+  const checkpoint = (n: number): Checkpoint =>
+    checkpointOf(s, {
+      system: body.system,
+      tools: body.tools,
+      params: paramsJson,
+      messages: n === messages.length ? messages : messages.slice(0, n),
+      head,
+      conversation,
+    });
 
   if (resumed && from) {
     head = from.head;
@@ -297,11 +291,7 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   }
 
   if (memo && key && s.moved === null) {
-    const end = checkpoint(messages.length);
-    // A request with the same history and another last message (a retry, an edit) goes on from here.
-    const last =
-      beforeLast ?? (from && from.messages.length === lastMessage && lastMessage > 0 ? from : null);
-    memo.keep(key, last ? [end, last] : [end], from ?? null);
+    keepTurn(memo, key, checkpoint(messages.length), beforeLast, from, 0);
   }
   return finishAnalysis(s, head, conversation, autoCache);
 }

@@ -18,7 +18,10 @@ import { canonicalArguments, lastMarkable } from "./openaiParts.ts";
 import {
   type AnalysisMemo,
   type Checkpoint,
+  checkpointOf,
+  findCheckpoint,
   headMemoKey,
+  keepTurn,
   memoKey,
   resumeAnalysis,
   sameJson,
@@ -71,10 +74,7 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
   const headKey = memoOn ? headMemoKey(started.h0, started.tokenizer, rules) : "";
   const paramsJson = memoOn ? JSON.stringify(params) : "";
   const continues = (cp: Checkpoint) => continuesFrom(cp, body, paramsJson, messages);
-  const from = memo
-    ? ((key ? memo.find(key).find(continues) : undefined) ??
-      (headKey ? memo.find(headKey).find(continues) : undefined))
-    : undefined;
+  const from = memo && headKey ? findCheckpoint(memo, key, headKey, continues) : undefined;
   const resumed = from ? resumeAnalysis(started, from, from.segments.clientBreakpoints.length, headN) : null;
   const s = resumed ?? started;
   const { writer, tokenizer: family } = s;
@@ -103,21 +103,15 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
   let conversation = "";
   let first = headN;
   // The state through message n, to go on from (everything copied that feeding more would change).
-  const checkpoint = (n: number): Checkpoint => ({
-    chars: s.raw.length,
-    system: undefined,
-    tools: body.tools,
-    params: paramsJson,
-    messages: n === messages.length ? messages : messages.slice(0, n),
-    hash: writer.snapshot(),
-    segments: s.segs.state(),
-    headBreakpoints: head.breakpoints,
-    segmentOf: new Map(s.segmentOf),
-    applied: [...s.applied],
-    edits: [...s.edits],
-    conversation,
-    head,
-  });
+  const checkpoint = (n: number): Checkpoint =>
+    checkpointOf(s, {
+      system: undefined,
+      tools: body.tools,
+      params: paramsJson,
+      messages: n === messages.length ? messages : messages.slice(0, n),
+      head,
+      conversation,
+    });
 
   if (resumed && from) {
     head = from.head;
@@ -136,9 +130,7 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
     if (i === headN) conversation = writer.digest();
   }
   if (memo && key && s.moved === null) {
-    const end = checkpoint(messages.length);
-    const previous = beforeLast ?? (from && from.messages.length === last && last > headN ? from : null);
-    memo.keep(key, previous ? [end, previous] : [end], from ?? null);
+    keepTurn(memo, key, checkpoint(messages.length), beforeLast, from, headN);
   }
   return finishAnalysis(s, head, conversation, null, clientCache(body));
 }

@@ -133,6 +133,53 @@ export function memoKey(h0: string, family: string, rules: CanonicalizeRules, fi
   return `${h0}\n${family}\n${JSON.stringify(rules)}\n${firstMessageKey(first)}`;
 }
 
+/** What a checkpoint takes from its request; the rest is the analysis state's. */
+export type CheckpointFields = Pick<
+  Checkpoint,
+  "system" | "tools" | "params" | "messages" | "head" | "conversation"
+>;
+
+/** The state `s` holds now, after `fields.messages`, as a checkpoint (copied: feeding more changes `s`). */
+export function checkpointOf(s: AnalysisState, fields: CheckpointFields): Checkpoint {
+  return {
+    ...fields,
+    chars: s.raw.length,
+    hash: s.writer.snapshot(),
+    segments: s.segs.state(),
+    headBreakpoints: fields.head.breakpoints,
+    segmentOf: new Map(s.segmentOf),
+    applied: [...s.applied],
+    edits: [...s.edits],
+  };
+}
+
+/** The checkpoint a request goes on from: its conversation's (under `key`), else its head's. */
+export function findCheckpoint(
+  memo: AnalysisMemo,
+  key: string,
+  headKey: string,
+  continues: (cp: Checkpoint) => boolean,
+): Checkpoint | undefined {
+  return (key ? memo.find(key).find(continues) : undefined) ?? memo.find(headKey).find(continues);
+}
+
+/**
+ * Keeps a request's checkpoints under `key`: after its last message, and before it (`beforeLast`, or the
+ * one it went on from when that one stood just there and was past the head's `headMessages`).
+ */
+export function keepTurn(
+  memo: AnalysisMemo,
+  key: string,
+  end: Checkpoint,
+  beforeLast: Checkpoint | null,
+  from: Checkpoint | undefined,
+  headMessages: number,
+): void {
+  const last = end.messages.length - 1;
+  const before = beforeLast ?? (from && from.messages.length === last && last > headMessages ? from : null);
+  memo.keep(key, before ? [end, before] : [end], from ?? null);
+}
+
 /** Where head checkpoints are kept (the state before any conversation message): a new conversation's start. */
 export function headMemoKey(h0: string, family: string, rules: CanonicalizeRules): string {
   return `${h0}\n${family}\n${JSON.stringify(rules)}\nhead`;

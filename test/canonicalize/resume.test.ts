@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { mulberry32 } from "../../bench/economics/synthetic.ts";
 import { analyzeAnthropic } from "../../src/canonicalize/anthropic.ts";
 import { analyzeOpenAIChat } from "../../src/canonicalize/openaiChat.ts";
 import type { AnalysisMemo } from "../../src/canonicalize/resume.ts";
@@ -12,17 +13,7 @@ import {
 
 type Json = Record<string, unknown>;
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const words = (r: () => number, n: number) =>
   Array.from(

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { mulberry32 } from "../../bench/economics/synthetic.ts";
 import {
   bodyMemoSize,
   clearBodyMemo,
@@ -10,16 +11,7 @@ import {
 
 type Json = Record<string, unknown>;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 // Characters of one, two, three and four UTF-8 bytes (🔥 is a surrogate pair), at every offset modulo 16K.
 const SYSTEM = `You are a careful agent — «café» ✓ 🔥 "quoted" \\ back\nslash. `.repeat(1500);
