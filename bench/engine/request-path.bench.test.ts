@@ -14,7 +14,7 @@ import { createLogger } from "../../src/core/log.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 import { analysisMemo } from "../../src/edge/analysis-memo.ts";
 import { readRequestBody } from "../../src/edge/body.ts";
-import { keepParsed } from "../../src/edge/body-memo.ts";
+import { keepParsed, noteScan } from "../../src/edge/body-memo.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
@@ -65,9 +65,11 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     nowMs: at,
     memo: analysisMemo(tenantId),
     log,
+    ...(read.scanHint ? { scanHint: read.scanHint } : {}),
     lookup: (hashes, scope) =>
       planLookup({ env: {} as Env, tenantId, nowMs: at, log, waitUntil: () => {} }, hashes, scope),
   });
+  if (prepared.rendered?.spans) noteScan(read.body, prepared.rendered.spans);
   const t2 = performance.now();
   const tokens = prepared.analysis?.totalTokens ?? 0;
   // As the proxy sends it to a managed tenant's upstream: Anthropic asks for cache diagnostics first.

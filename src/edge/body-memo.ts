@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import { arrayItems, skipValue, skipWs } from "../upstream/body/scan.ts";
+import { arrayItems, type PathSpans, type ScanHint, skipValue, skipWs } from "../upstream/body/scan.ts";
 
 type Json = Record<string, unknown>;
 
@@ -43,7 +43,10 @@ let count = 0;
  * UTF-8 or JSON (the whole read then says why). The parsed values shared with the kept body are never
  * changed by Stoker.
  */
-export function parseAfterKept(tenantId: string, bytes: Uint8Array): { raw: string; body: Json } | null {
+export function parseAfterKept(
+  tenantId: string,
+  bytes: Uint8Array,
+): { raw: string; body: Json; scanHint?: ScanHint } | null {
   if (bytes.length < MIN_CHARS) return null;
   const list = kept.get(tenantId);
   if (!list) return null;
@@ -56,7 +59,12 @@ export function parseAfterKept(tenantId: string, bytes: Uint8Array): { raw: stri
       const next = parseRest(bytes, prev, m);
       if (next) {
         keep(tenantId, next, prev);
-        return { raw: next.raw, body: next.body };
+        const spans = scans.get(prev.body);
+        return {
+          raw: next.raw,
+          body: next.body,
+          ...(spans ? { scanHint: { prev: spans, upTo: prev.itemEnds[m - 1] as number } } : {}),
+        };
       }
     }
   }
@@ -70,6 +78,14 @@ export function parseAfterKept(tenantId: string, bytes: Uint8Array): { raw: stri
 function samePrefix(a: Uint8Array, b: Uint8Array, n: number): boolean {
   for (let i = Math.max(0, n - 64); i < n; i++) if (a[i] !== b[i]) return false;
   return Buffer.compare(a.subarray(0, n), b.subarray(0, n)) === 0;
+}
+
+/** The render's scan of each kept body's text, for the next turn's render (gone with the body). */
+const scans = new WeakMap<Json, PathSpans>();
+
+/** Notes the render's scan of a body's text, for a later turn read after it. */
+export function noteScan(body: Json, spans: PathSpans): void {
+  scans.set(body, spans);
 }
 
 /** Keeps a body read whole, for the next turn (off the request path: it scans the text once). */

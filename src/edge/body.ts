@@ -1,4 +1,5 @@
 import { StokerError } from "../core/errors.ts";
+import type { ScanHint } from "../upstream/body/scan.ts";
 import { parseAfterKept } from "./body-memo.ts";
 import { isUtf8, type ShallowBody, shallowJson } from "./shallow-json.ts";
 
@@ -10,6 +11,8 @@ export interface JsonBody {
   bytes: Uint8Array;
   /** Parsed after a kept body of the tenant's (which now keeps this one); else it was parsed whole. */
   parsedAfterKept?: true;
+  /** The render's scan of that kept body, which this text repeats through `upTo`. */
+  scanHint?: ScanHint;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -67,7 +70,7 @@ async function readBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
 
 function parseJson(bytes: Uint8Array, memoTenant?: string): JsonBody {
   const after = memoTenant === undefined ? null : parseAfterKept(memoTenant, bytes);
-  if (after) return { raw: after.raw, body: after.body, bytes, parsedAfterKept: true };
+  if (after) return { ...after, bytes, parsedAfterKept: true };
   let raw: string;
   try {
     raw = utf8.decode(bytes);

@@ -22,6 +22,7 @@ import { isClaudeOnBedrock } from "../upstream/bedrock.ts";
 import type { RenderedBody } from "../upstream/body/apply.ts";
 import { renderConverse } from "../upstream/body/converse.ts";
 import { renderAnthropicBody, renderGemini, renderOpenAIBody } from "../upstream/body/render.ts";
+import type { ScanHint } from "../upstream/body/scan.ts";
 import type { Endpoint } from "../upstream/outcome.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
@@ -97,6 +98,8 @@ export interface PrepareInput {
   compat?: string;
   /** Checkpoints of the tenant's earlier turns (the worker's: its isolate's, edge/analysis-memo.ts). */
   memo?: AnalysisMemo;
+  /** The render's scan of the kept body this one repeats (edge/body-memo.ts). */
+  scanHint?: ScanHint;
 }
 
 const unchanged = (raw: string): Prepared => ({
@@ -191,8 +194,8 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     else {
       rendered =
         plan.upstream === "anthropic"
-          ? renderAnthropicBody(analysis, plan)
-          : renderOpenAIBody(analysis, plan);
+          ? renderAnthropicBody(analysis, plan, input.scanHint)
+          : renderOpenAIBody(analysis, plan, input.scanHint);
       body = rendered.text;
     }
     const positions = positionsOf(analysis, plan);

@@ -30,7 +30,7 @@ import { analysisMemo } from "./analysis-memo.ts";
 import type { Tenant } from "./auth.ts";
 import { bedrockUpstream } from "./bedrock-credential.ts";
 import { type BytesBody, readRequestBody } from "./body.ts";
-import { keepParsed } from "./body-memo.ts";
+import { keepParsed, noteScan } from "./body-memo.ts";
 import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
@@ -167,6 +167,7 @@ export function proxy(spec: EndpointSpec) {
       modelId: model,
       nowMs: at,
       memo: analysisMemo(tenant.id),
+      ...(read.raw !== null && read.scanHint ? { scanHint: read.scanHint } : {}),
       lookup: (hashes, scope) =>
         planLookup(
           {
@@ -184,6 +185,8 @@ export function proxy(spec: EndpointSpec) {
       log: c.var.log,
       compat: spec.compat?.name,
     });
+    // The render's scan of this text, for the next turn read after it.
+    if (memoTenant !== undefined && prepared.rendered?.spans) noteScan(body, prepared.rendered.spans);
     let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
     // While the body is still the rendered one (`rendered`, undone by any other edit), a field Stoker adds
     // goes first in the same join (`lead`), and what goes upstream is built as bytes from the client's own:

@@ -1,5 +1,5 @@
 import type { CanonicalEdit } from "../../prefix/types.ts";
-import { PathSpans, skipWs } from "./scan.ts";
+import { PathSpans, type ScanHint, skipWs } from "./scan.ts";
 
 type Path = readonly (string | number)[];
 type Json = Record<string, unknown>;
@@ -61,6 +61,8 @@ export interface RenderedBody {
    * text is not all ASCII (string offsets are not byte offsets): encode `text` instead.
    */
   bytes(rawBytes: Uint8Array, field?: string): Uint8Array | null;
+  /** The scan of the request's text, for the next turn's (`ScanHint`); null when nothing was scanned. */
+  readonly spans: PathSpans | null;
 }
 
 /** `applyToBody`, keeping its pieces for `withLeadingField`. */
@@ -69,8 +71,9 @@ export function renderBody(
   edits: readonly CanonicalEdit[],
   markers: readonly Marker[],
   top: readonly TopLevelField[],
+  hint?: ScanHint,
 ): RenderedBody {
-  if (edits.length === 0 && markers.length === 0 && top.length === 0) return rendered(raw, []);
+  if (edits.length === 0 && markers.length === 0 && top.length === 0) return rendered(raw, [], null);
   const values = edits.map((e) => e.value);
   const ops: Op[] = [];
   // Markers that fall inside a replaced value go into that value; the others need their block's span.
@@ -85,6 +88,7 @@ export function renderBody(
     raw,
     edits.map((e) => e.path),
     outside.map((m) => m.path),
+    hint,
   );
 
   for (const m of outside) {
@@ -127,11 +131,11 @@ export function renderBody(
     }
   }
   ops.sort((x, y) => x.start - y.start);
-  return rendered(raw, ops);
+  return rendered(raw, ops, loc);
 }
 
 /** The body `ops` make of `raw`. */
-function rendered(raw: string, ops: readonly Op[]): RenderedBody {
+function rendered(raw: string, ops: readonly Op[], spans: PathSpans | null): RenderedBody {
   const withLead = (field: string | undefined): readonly Op[] => {
     if (field === undefined) return ops;
     const open = skipWs(raw, 0);
@@ -145,6 +149,7 @@ function rendered(raw: string, ops: readonly Op[]): RenderedBody {
     withLeadingField: (field) => join(raw, withLead(field)),
     bytes: (rawBytes, field) =>
       rawBytes.length === raw.length ? joinBytes(rawBytes, withLead(field)) : null,
+    spans,
   };
 }
 

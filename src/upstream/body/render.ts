@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import type { AnthropicPlan, OpenAIPlan, PlannedBreakpoint } from "../../plan/types.ts";
 import type { Analysis, SegmentLoc } from "../../prefix/types.ts";
 import { applyToBody, type Marker, type RenderedBody, renderBody, type TopLevelField } from "./apply.ts";
+import type { ScanHint } from "./scan.ts";
 
 function anthropicPath(loc: SegmentLoc): (string | number)[] | null {
   if (loc.inserted) return null;
@@ -35,13 +36,13 @@ export function renderAnthropic(a: Analysis, plan: AnthropicPlan): string {
 }
 
 /** `renderAnthropic`, as a body that can take one more top-level field without a copy. */
-export function renderAnthropicBody(a: Analysis, plan: AnthropicPlan): RenderedBody {
+export function renderAnthropicBody(a: Analysis, plan: AnthropicPlan, hint?: ScanHint): RenderedBody {
   const list = markers(a, plan.breakpoints, (bp) => {
     const path = anthropicPath((a.segments[bp.segment] as { loc: SegmentLoc }).loc);
     const value = bp.ttl === "1h" ? { type: "ephemeral", ttl: "1h" } : { type: "ephemeral" };
     return path ? { path, key: "cache_control", value, textType: "text" } : null;
   });
-  return renderBody(a.raw, a.canonical.edits, list, []);
+  return renderBody(a.raw, a.canonical.edits, list, [], hint);
 }
 
 /** The Gemini body to forward: the canonical request (implicit caching places no markers). */
@@ -64,7 +65,7 @@ export function renderOpenAI(a: Analysis, plan: OpenAIPlan): string {
 }
 
 /** `renderOpenAI`, as a body that can take one more top-level field without a copy. */
-export function renderOpenAIBody(a: Analysis, plan: OpenAIPlan): RenderedBody {
+export function renderOpenAIBody(a: Analysis, plan: OpenAIPlan, hint?: ScanHint): RenderedBody {
   const responses = a.upstream === "openai-responses";
   const list = markers(a, plan.breakpoints, (bp) => {
     const loc = (a.segments[bp.segment] as { loc: SegmentLoc }).loc;
@@ -90,5 +91,5 @@ export function renderOpenAIBody(a: Analysis, plan: OpenAIPlan): RenderedBody {
     clientKey === undefined
       ? a.canonical.edits
       : [...a.canonical.edits, { path: ["prompt_cache_key"], value: tenantScopedCacheKey(a.h0, clientKey) }];
-  return renderBody(a.raw, edits, list, top);
+  return renderBody(a.raw, edits, list, top, hint);
 }

@@ -167,21 +167,56 @@ export class Locator {
 
 type Step = string | number;
 
-/** One step of the paths `locate` looks for; `span` and `entries` are filled in by the scan. */
+/** One step of the paths `locate` looks for; `span`, `entries` and `items` are filled in by the scan. */
 interface Target {
   children: Map<Step, Target>;
   /** List the entries of the object found here (for markers and top-level fields). */
   wantsEntries: boolean;
   span: Span | null;
   entries: Entry[] | null;
+  /** The items of the array found here, when the scan walked it. */
+  items: Span[] | null;
 }
 
-const target = (): Target => ({ children: new Map(), wantsEntries: false, span: null, entries: null });
+const target = (): Target => ({
+  children: new Map(),
+  wantsEntries: false,
+  span: null,
+  entries: null,
+  items: null,
+});
 
 function forget(t: Target): void {
   t.span = null;
   t.entries = null;
+  t.items = null;
   for (const c of t.children.values()) forget(c);
+}
+
+/**
+ * An earlier scan of a text this one repeats through `upTo` (the same characters): what it found there
+ * holds here, so the scan skips it (a conversation's later turn scans only what its last turn did not have).
+ */
+export interface ScanHint {
+  readonly prev: PathSpans;
+  readonly upTo: number;
+}
+
+/** Whether everything `t` looks for under it was found by the earlier scan's `p`. */
+function covered(t: Target, p: Target): boolean {
+  if (t.wantsEntries && !p.wantsEntries) return false;
+  for (const [step, c] of t.children) {
+    const pc = p.children.get(step);
+    if (!pc || !covered(c, pc)) return false;
+  }
+  return true;
+}
+
+function copyFrom(t: Target, p: Target): void {
+  t.span = p.span;
+  t.entries = p.entries;
+  t.items = p.items;
+  for (const [step, c] of t.children) copyFrom(c, p.children.get(step) as Target);
 }
 
 /**
@@ -193,17 +228,25 @@ function forget(t: Target): void {
 export class PathSpans {
   private readonly root = target();
   private readonly raw: string;
+  private readonly upTo: number;
 
   /**
    * @param raw JSON text that JSON.parse accepted (the scan trusts its structure).
    * @param paths the paths to find; `withEntries` also lists the entries of the objects at those paths.
+   * @param hint an earlier scan of a text `raw` repeats through `hint.upTo`.
    */
-  constructor(raw: string, paths: readonly (readonly Step[])[], withEntries: readonly (readonly Step[])[]) {
+  constructor(
+    raw: string,
+    paths: readonly (readonly Step[])[],
+    withEntries: readonly (readonly Step[])[],
+    hint?: ScanHint,
+  ) {
     this.raw = raw;
+    this.upTo = hint ? Math.min(hint.upTo, raw.length) : -1;
     for (const p of paths) this.node(p, true);
     for (const p of withEntries) (this.node(p, true) as Target).wantsEntries = true;
     this.root.wantsEntries = true;
-    this.visit(skipWs(raw, 0), this.root);
+    this.visit(skipWs(raw, 0), this.root, hint?.prev.root);
   }
 
   /** The span of the value at `path` (one of the constructor's paths), or null when the body has none. */
@@ -230,21 +273,32 @@ export class PathSpans {
     return cur;
   }
 
-  /** Scans the value at `start` for target `t`; returns the index just after it. */
-  private visit(start: number, t: Target): number {
+  /** Scans the value at `start` for target `t` (`p`: the earlier scan's at the same path); returns the index just after it. */
+  private visit(start: number, t: Target, p: Target | undefined): number {
     const s = this.raw;
     // A duplicate key is visited again: what its earlier occurrence held must not survive.
     if (t.span) forget(t);
+    // Within the repeated text, what the earlier scan found under this value holds as it was.
+    if (p?.span && p.span.start === start && p.span.end <= this.upTo && covered(t, p)) {
+      copyFrom(t, p);
+      return p.span.end;
+    }
     const c = s.charCodeAt(start);
     let end: number;
-    if (c === 123 && (t.children.size > 0 || t.wantsEntries)) end = this.object(start, t);
-    else if (c === 91 && t.children.size > 0) end = this.array(start, t);
+    if (c === 123 && (t.children.size > 0 || t.wantsEntries)) end = this.object(start, t, p);
+    else if (c === 91 && t.children.size > 0) end = this.array(start, t, p);
     else end = skipValue(s, start);
     t.span = { start, end };
     return end;
   }
 
-  private object(start: number, t: Target): number {
+  /** Where a value that is no target ends: as the earlier scan found it within the repeated text, else scanned. */
+  private skip(start: number, known: readonly Span[] | null | undefined, at?: number): number {
+    const k = known && at !== undefined ? known[at] : known?.find((x) => x.start === start);
+    return k && k.start === start && k.end <= this.upTo ? k.end : skipValue(this.raw, start);
+  }
+
+  private object(start: number, t: Target, p: Target | undefined): number {
     const s = this.raw;
     const entries: Entry[] | null = t.wantsEntries ? [] : null;
     let j = skipWs(s, start + 1);
@@ -254,7 +308,9 @@ export class PathSpans {
         const k = key(s, j, keyEnd);
         const valueStart = skipWs(s, skipWs(s, keyEnd) + 1);
         const child = t.children.get(k);
-        const end = child ? this.visit(valueStart, child) : skipValue(s, valueStart);
+        const end = child
+          ? this.visit(valueStart, child, p?.children.get(k))
+          : this.skip(valueStart, p?.entries);
         entries?.push({ key: k, start: valueStart, end });
         j = skipWs(s, end);
         if (s.charCodeAt(j) === 125) break;
@@ -266,13 +322,16 @@ export class PathSpans {
     return j + 1;
   }
 
-  private array(start: number, t: Target): number {
+  private array(start: number, t: Target, p: Target | undefined): number {
     const s = this.raw;
+    const items: Span[] = [];
+    t.items = items;
     let j = skipWs(s, start + 1);
     if (s.charCodeAt(j) === 93) return j + 1;
     for (let index = 0; ; index++) {
       const child = t.children.get(index);
-      const end = child ? this.visit(j, child) : skipValue(s, j);
+      const end = child ? this.visit(j, child, p?.children.get(index)) : this.skip(j, p?.items, index);
+      items.push({ start: j, end });
       j = skipWs(s, end);
       if (s.charCodeAt(j) === 93) return j + 1;
       if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);

@@ -1,0 +1,98 @@
+// A later turn's render scans only what its last turn's text did not have (upstream/body/scan.ts ScanHint):
+// the same spans, entries and body as a scan of the whole text.
+import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../../bench/economics/synthetic.ts";
+import { type Marker, renderBody } from "../../src/upstream/body/apply.ts";
+import { arrayItems, objectEntries, PathSpans, skipWs } from "../../src/upstream/body/scan.ts";
+
+type Json = Record<string, unknown>;
+type Path = (string | number)[];
+
+/** A request's text with `messages` between other fields, as clients order them. */
+function text(messages: Json[], pretty: boolean): string {
+  const body = {
+    model: "claude-sonnet-4-5",
+    tools: [{ name: "run", input_schema: { b: 1, a: 2 } }],
+    messages,
+    system: "Be brief.",
+  };
+  return JSON.stringify(body, null, pretty ? 1 : undefined);
+}
+
+/** Where item `m - 1` of `messages` ends in `raw`. */
+function itemEnd(raw: string, m: number): number {
+  const root = objectEntries(raw, { start: skipWs(raw, 0), end: raw.length });
+  const span = root.find((e) => e.key === "messages") as { start: number; end: number };
+  return (arrayItems(raw, span)[m - 1] as { end: number }).end;
+}
+
+describe("a scan that skips what an earlier scan of the same text found", () => {
+  it("finds the same spans and renders the same body, turn after turn", () => {
+    const r = mulberry32(17);
+    for (const pretty of [false, true]) {
+      const messages: Json[] = [{ role: "user", content: [{ type: "text", text: "Start." }] }];
+      let prev: { raw: string; spans: PathSpans; count: number } | null = null;
+      for (let turn = 0; turn < 30; turn++) {
+        messages.push(
+          {
+            role: "assistant",
+            content: [
+              { type: "text", text: `Step ${turn} "q" ✓` },
+              { type: "tool_use", id: `t${turn}`, name: "run", input: { z: turn, a: "x" } },
+            ],
+          },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: `t${turn}`, content: "ok" }] },
+        );
+        const raw = text(messages, pretty);
+        // Edits at every tool call's arguments (as argumentKeys makes them) and at the tools; markers at the
+        // last message, at an older one now and then, and on the root.
+        const edits: { path: Path; value: unknown }[] = [
+          { path: ["tools"], value: [{ input_schema: { a: 2, b: 1 }, name: "run" }] },
+        ];
+        messages.forEach((m, i) => {
+          if (m.role === "assistant")
+            edits.push({ path: ["messages", i, "content", 1, "input"], value: { a: "x", z: i } });
+        });
+        const older = 1 + 2 * Math.floor(r() * (messages.length / 2 - 1));
+        const markers: Marker[] = [messages.length - 1, older].map((i) => ({
+          path: ["messages", i, "content", 0],
+          key: "cache_control",
+          value: { type: "ephemeral" },
+          textType: "text",
+        }));
+        const whole = renderBody(raw, edits, markers, [{ key: "stream", value: false }]);
+        const hint = prev ? { prev: prev.spans, upTo: itemEnd(prev.raw, prev.count) } : undefined;
+        const hinted = renderBody(raw, edits, markers, [{ key: "stream", value: false }], hint);
+        expect(hinted.text).toBe(whole.text);
+        for (const e of edits) expect(hinted.spans?.span(e.path)).toEqual(whole.spans?.span(e.path));
+        for (const m of markers) expect(hinted.spans?.entries(m.path)).toEqual(whole.spans?.entries(m.path));
+        expect(hinted.spans?.entries([])).toEqual(whole.spans?.entries([]));
+        prev = { raw, spans: hinted.spans as PathSpans, count: messages.length };
+      }
+    }
+  });
+
+  it("skips the repeated part: a text that differs there gives the scan's spans only where it repeats", () => {
+    const a = text(
+      [
+        { role: "user", content: "one" },
+        { role: "user", content: "two" },
+      ],
+      false,
+    );
+    const b = text(
+      [
+        { role: "user", content: "the first one" },
+        { role: "user", content: "two" },
+      ],
+      false,
+    );
+    const paths: Path[] = [["messages", 1, "content"]];
+    const earlier = new PathSpans(a, paths, []);
+    // Told the texts agree only up to the start of the first message: item 1 is scanned, and found right.
+    const upTo = itemEnd(a, 1) - 10;
+    expect(new PathSpans(b, paths, [], { prev: earlier, upTo }).span(paths[0] as Path)).toEqual(
+      new PathSpans(b, paths, []).span(paths[0] as Path),
+    );
+  });
+});
