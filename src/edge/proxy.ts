@@ -127,15 +127,15 @@ export function proxy(spec: EndpointSpec) {
     const memoTenant = MEMO_ENDPOINTS.has(spec.endpoint) ? tenant.id : undefined;
     const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes, memoTenant);
     const { raw, body } = read;
+    spec.validate(body);
     if (memoTenant !== undefined && raw !== null && !read.parsedAfterKept) {
-      // Kept for the next turn after the request has gone upstream (a scan of the whole text).
+      // A valid body, kept for the next turn once the request has gone upstream (a scan of the whole text).
       c.executionCtx.waitUntil(
-        new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
-          keepParsed(memoTenant, read.bytes, raw, body),
-        ),
+        new Promise<void>((resolve) => setTimeout(resolve, 0))
+          .then(() => keepParsed(memoTenant, read.bytes, raw, body))
+          .catch(() => {}),
       );
     }
-    spec.validate(body);
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = spec.compat
       ? compatModelInfo(spec.compat, model)
