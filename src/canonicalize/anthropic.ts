@@ -112,7 +112,7 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   const paramsJson = memoOn ? JSON.stringify(params) : "";
   const continues = (cp: Checkpoint) => continuesFrom(cp, body, paramsJson, messages, contents);
   const from = memo && headKey ? findCheckpoint(memo, key, headKey, continues) : undefined;
-  const resumed = from ? resumeAnalysis(started, from, from.headBreakpoints) : null;
+  const resumed = from ? resumeAnalysis(started, from, from.head.breakpoints) : null;
   const s = resumed ?? started;
   const { writer, segs, applied, edits, plan } = s;
   const structural: FeedOptions = { sort: true, lf: false, family };

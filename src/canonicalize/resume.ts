@@ -23,8 +23,6 @@ export interface Checkpoint {
   readonly messages: readonly Json[];
   readonly hash: Hash;
   readonly segments: SegmentListState;
-  /** Client markers of the head (tools, system); Anthropic reads the messages' own from each request. */
-  readonly headBreakpoints: number;
   readonly segmentOf: ReadonlyMap<number, number>;
   readonly applied: readonly RuleName[];
   readonly edits: readonly CanonicalEdit[];
@@ -146,7 +144,6 @@ export function checkpointOf(s: AnalysisState, fields: CheckpointFields): Checkp
     chars: s.raw.length,
     hash: s.writer.snapshot(),
     segments: s.segs.state(),
-    headBreakpoints: fields.head.breakpoints,
     segmentOf: new Map(s.segmentOf),
     applied: [...s.applied],
     edits: [...s.edits],
