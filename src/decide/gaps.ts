@@ -6,7 +6,10 @@ import { TTL_MS } from "../economics/breakEven.ts";
  * Time since a prefix's last use is cut into idle windows of one 5-minute TTL: window 0 is
  * (0, 5 min], window j is (j·5, (j+1)·5] min, up to a one-hour horizon. A ping decision is always "will the
  * next request land in the window this ping covers, given none came so far", so counting per window is the
- * resolution the decision needs, and nothing finer is worth storing.
+ * resolution the decision needs but for one thing: a ping goes out near the end of the first window, and
+ * whether a return is still likely before the entry lapses depends on where in that window returns come (an
+ * agent's tool results seconds after the answer, a person's reply minutes after). So each table also counts
+ * its first-window returns per fifth of the window (`firstWindow`).
  *
  * The unit is a prefix (a chain position), as the tracker keeps it: "comes back" means a later request
  * contains it again. Two histories, because they answer different questions:
@@ -17,7 +20,8 @@ import { TTL_MS } from "../economics/breakEven.ts";
  *   (`turns`). Uses are the strongest signal on the Mooncake trace (a block seen once is reused within 5
  *   minutes 19 % of the time, one seen twice 31 %, five times 63 %, whatever the turn); turns matter where
  *   conversations are linear chats, whose last prompt is seen once but reused whenever the chat goes on.
- *   16 classes × 12 windows × 2 counters = 384 integers, and 4 reach counts: 1,552 bytes as a u32 blob.
+ *   16 classes × 12 windows × 2 counters = 384 integers, 4 reach counts and 5 first-window parts: 1,572
+ *   bytes as a u32 blob.
  * - the prefix's own gaps between its uses, counted per window (13 counters, the last for gaps beyond the
  *   horizon): its rhythm, e.g. a user who always comes back after ~7 minutes. A prefix's own history holds
  *   only returns (it cannot have seen its own "never"), so it shapes *when*, not *whether*.
@@ -54,7 +58,15 @@ export interface FamilyGaps {
    * request's last positions: whether a return reads an entry written at the end, or a little before it.
    */
   reach: Reach;
+  /**
+   * Returns that came within the first window, per fifth of it (`FIRST_WINDOW_BINS`): where in that window
+   * they come. Counted as they come, over all classes: a shape given a return, not a chance of one.
+   */
+  firstWindow: number[];
 }
+
+/** Parts the first window's returns are counted in (one minute each for the 5-minute TTL). */
+export const FIRST_WINDOW_BINS = 5;
 
 /** Positions from the end whose reach is counted: the last, the one before, and the one before that. */
 export const REACH_DEPTH = 3;
@@ -105,6 +117,7 @@ export function emptyFamily(): FamilyGaps {
     atRisk: new Array(CLASSES * WINDOWS).fill(0),
     returns: new Array(CLASSES * WINDOWS).fill(0),
     reach: { returns: 0, sent: new Array(REACH_DEPTH).fill(0) },
+    firstWindow: new Array(FIRST_WINDOW_BINS).fill(0),
   };
 }
 
@@ -180,6 +193,16 @@ export function noteReturnIn(family: FamilyGaps, s: Standing | number, window: n
   if ((family.atRisk[base] ?? 0) > FAMILY_CAP) halveClass(family, base);
 }
 
+/** A return `gapMs` after the last use: counted in its part of the first window when it falls there. */
+export function noteFirstWindow(family: FamilyGaps, gapMs: number, windowMs: number = WINDOW_MS): void {
+  if (!(gapMs >= 0) || gapMs > windowMs) return;
+  const bins = family.firstWindow;
+  const k = Math.min(Math.floor((gapMs / windowMs) * FIRST_WINDOW_BINS), FIRST_WINDOW_BINS - 1);
+  bins[k] = (bins[k] ?? 0) + 1;
+  if ((bins[k] ?? 0) > FAMILY_CAP)
+    for (let i = 0; i < bins.length; i++) bins[i] = Math.floor((bins[i] ?? 0) / 2);
+}
+
 /** Adds one of the prefix's own gaps to its histogram (returns a new array). */
 export function noteOwnGap(own: ArrayLike<number>, gapMs: number, windowMs: number = WINDOW_MS): number[] {
   const next = own.length === WINDOWS + 1 ? Array.from(own) : emptyOwn();
@@ -211,10 +234,17 @@ export function noteReach(family: FamilyGaps, sent: readonly boolean[]): void {
   }
 }
 
-/** The family table as a u32 blob (1,552 bytes: the survival counts, then the reach counts) for SQLite. */
+/** Bytes of a family blob before the first window's parts were counted (still read: their parts are empty). */
+const FAMILY_BYTES_V1 = 8 * CLASSES * WINDOWS + 4 + 4 * REACH_DEPTH;
+const FAMILY_BYTES = FAMILY_BYTES_V1 + 4 * FIRST_WINDOW_BINS;
+
+/**
+ * The family table as a u32 blob (1,572 bytes: the survival counts, the reach counts, then the first window's
+ * parts) for SQLite.
+ */
 export function encodeFamily(family: FamilyGaps): Uint8Array {
   const n = CLASSES * WINDOWS;
-  const out = new Uint8Array(8 * n + 4 + 4 * REACH_DEPTH);
+  const out = new Uint8Array(FAMILY_BYTES);
   const view = new DataView(out.buffer);
   for (let i = 0; i < n; i++) {
     view.setUint32(4 * i, Math.min(family.atRisk[i] ?? 0, 0xffffffff), true);
@@ -222,6 +252,8 @@ export function encodeFamily(family: FamilyGaps): Uint8Array {
   }
   view.setUint32(8 * n, family.reach.returns, true);
   for (let k = 0; k < REACH_DEPTH; k++) view.setUint32(8 * n + 4 + 4 * k, family.reach.sent[k] ?? 0, true);
+  for (let k = 0; k < FIRST_WINDOW_BINS; k++)
+    view.setUint32(FAMILY_BYTES_V1 + 4 * k, Math.min(family.firstWindow[k] ?? 0, 0xffffffff), true);
   return out;
 }
 
@@ -231,7 +263,7 @@ export function decodeFamily(blob: Uint8Array | ArrayBuffer | null | undefined):
   const family = emptyFamily();
   if (!blob) return family;
   const bytes = blob instanceof Uint8Array ? blob : new Uint8Array(blob);
-  if (bytes.byteLength !== 8 * n + 4 + 4 * REACH_DEPTH) return family;
+  if (bytes.byteLength !== FAMILY_BYTES && bytes.byteLength !== FAMILY_BYTES_V1) return family;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < n; i++) {
     family.atRisk[i] = view.getUint32(4 * i, true);
@@ -241,6 +273,10 @@ export function decodeFamily(blob: Uint8Array | ArrayBuffer | null | undefined):
     returns: view.getUint32(8 * n, true),
     sent: Array.from({ length: REACH_DEPTH }, (_, k) => view.getUint32(8 * n + 4 + 4 * k, true)),
   };
+  if (bytes.byteLength === FAMILY_BYTES)
+    family.firstWindow = Array.from({ length: FIRST_WINDOW_BINS }, (_, k) =>
+      view.getUint32(FAMILY_BYTES_V1 + 4 * k, true),
+    );
   return family;
 }
 

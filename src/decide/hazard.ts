@@ -2,6 +2,7 @@ import {
   classOf,
   emptyFamily,
   type FamilyGaps,
+  FIRST_WINDOW_BINS,
   type GapHistory,
   type Standing,
   TURN_CLASSES,
@@ -204,6 +205,25 @@ export function familyHazards(
   const tenantH = tenant ? shrunkHazards(tenant, s, prior) : [...prior];
   const familyH = family ? shrunkHazards(family, s, tenantH) : tenantH;
   return answer ? shrunkHazards(answer, s, familyH) : familyH;
+}
+
+/**
+ * Where inside the first window a return comes, as shares per part (`FIRST_WINDOW_BINS`): the tenant's table
+ * shrunk towards even parts (what the windows assumed before they were split: a table with no returns keeps
+ * it), the family's towards that, the answer's towards the family's, `PRIOR_WEIGHT` returns each. An agent
+ * whose tool results come seconds after the answer shows within a few returns that one still waiting near
+ * the end of the window is a pause, not a return about to come.
+ */
+export function firstWindowShape(h: GapHistory): number[] {
+  let shape: number[] = new Array<number>(FIRST_WINDOW_BINS).fill(1 / FIRST_WINDOW_BINS);
+  for (const table of [h.tenant, h.family, h.answer]) {
+    if (!table) continue;
+    const counts = table.firstWindow;
+    const n = counts.reduce((a, b) => a + b, 0);
+    const base = shape;
+    shape = base.map((b, k) => ((counts[k] ?? 0) + PRIOR_WEIGHT * b) / (n + PRIOR_WEIGHT));
+  }
+  return shape;
 }
 
 /**

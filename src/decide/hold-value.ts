@@ -1,14 +1,33 @@
 import { WINDOW_MS, WINDOWS } from "./gaps.ts";
 
-/** Chance that the next request has come by idle time `t`, the distribution spread evenly inside each window. */
-export function cumulative(q: readonly number[], t: number, windowMs: number = WINDOW_MS): number {
+/**
+ * Chance that the next request has come by idle time `t`: the distribution spread evenly inside each window,
+ * but inside the first as `first` says (shares of its returns per equal part, see `firstWindowShape`; evenly
+ * when absent).
+ */
+export function cumulative(
+  q: readonly number[],
+  t: number,
+  windowMs: number = WINDOW_MS,
+  first?: readonly number[],
+): number {
   if (t <= 0) return 0;
   const x = t / windowMs;
   const whole = Math.min(Math.floor(x), WINDOWS);
   let f = 0;
   for (let j = 0; j < whole; j++) f += q[j] ?? 0;
+  if (whole === 0 && first && first.length > 0) return (q[0] ?? 0) * shareBy(first, x);
   if (whole < WINDOWS) f += (q[whole] ?? 0) * (x - whole);
   return f;
+}
+
+/** Of a window whose parts hold `parts` of its mass, the share by fraction `x` of it (evenly inside a part). */
+function shareBy(parts: readonly number[], x: number): number {
+  const y = x * parts.length;
+  const k = Math.floor(y);
+  let f = 0;
+  for (let i = 0; i < k; i++) f += parts[i] ?? 0;
+  return f + (parts[k] ?? 0) * (y - k);
 }
 
 /** The terms of one hold-or-let-lapse problem, per token and as fractions of the base input price. */
@@ -29,6 +48,8 @@ export interface HoldTerms {
   readChance?: number;
   /** What a ping that finds nothing costs (it pays the prompt as a write); only read when `readChance` < 1. */
   missCost?: number;
+  /** Where inside the first window its returns come (see `cumulative`); evenly when absent. */
+  first?: readonly number[];
 }
 
 /** What one ping is expected to cost, per token: a read when it finds the entry, `missCost` when not. */
@@ -45,11 +66,12 @@ export function expectedPingCost(terms: HoldTerms): number {
  * `expectedPingCost`.
  */
 export function holdValue(terms: HoldTerms, t: number, pingsLeft: number): number {
-  const { q, ttlMs, saving, horizonMs } = terms;
+  const { q, ttlMs, saving, horizonMs, first } = terms;
   const w = terms.windowMs ?? WINDOW_MS;
-  const survive = 1 - cumulative(q, t, w);
+  const by = cumulative(q, t, w, first);
+  const survive = 1 - by;
   if (survive <= 1e-9) return 0;
-  const pi = Math.min(1, Math.max(0, (cumulative(q, t + ttlMs, w) - cumulative(q, t, w)) / survive));
+  const pi = Math.min(1, Math.max(0, (cumulative(q, t + ttlMs, w, first) - by) / survive));
   const next = t + ttlMs;
   const r = terms.readChance ?? 1;
   const later =
@@ -65,9 +87,9 @@ export function nextWithin(
   t: number,
   span: number,
   windowMs: number = WINDOW_MS,
+  first?: readonly number[],
 ): number {
-  const survive = 1 - cumulative(q, t, windowMs);
-  return survive <= 1e-9
-    ? 0
-    : Math.max(0, (cumulative(q, t + span, windowMs) - cumulative(q, t, windowMs)) / survive);
+  const by = cumulative(q, t, windowMs, first);
+  const survive = 1 - by;
+  return survive <= 1e-9 ? 0 : Math.max(0, (cumulative(q, t + span, windowMs, first) - by) / survive);
 }

@@ -1,7 +1,7 @@
 import { TTL_MS, type WriteTtl } from "../economics/breakEven.ts";
 import type { ModelInfo } from "../economics/models.ts";
 import type { GapHistory } from "./gaps.ts";
-import { returnDistribution } from "./hazard.ts";
+import { firstWindowShape, returnDistribution } from "./hazard.ts";
 import { expectedPingCost, type HoldTerms, holdValue, nextWithin } from "./hold-value.ts";
 import type { KeepaliveSettings } from "./keepalive-settings.ts";
 
@@ -77,8 +77,9 @@ export function decidePing(
   const saving = lapseCost(model, entry.ttl) * share;
   const idle = Math.max(0, nowMs - entry.lastUseMs);
   const q = returnDistribution(entry.gaps);
+  const first = firstWindowShape(entry.gaps);
   const ttlMs = entry.ttl === "1h" ? TTL_MS["1h"] : shortTtlMs;
-  const pNext = nextWithin(q, idle, ttlMs, shortTtlMs);
+  const pNext = nextWithin(q, idle, ttlMs, shortTtlMs, first);
   const no = (reason: PingReason, ev = 0): PingDecision => ({
     ping: false,
     reason,
@@ -104,11 +105,12 @@ export function decidePing(
     // A ping that finds nothing pays the exposed share as a fresh write and reads the rest.
     missCost:
       share * (entry.ttl === "1h" ? model.cacheWrite1h : model.cacheWrite5m) + (1 - share) * model.cacheRead,
+    first,
   };
   const pingsLeft = Math.min(settings.maxPingsPerEntry, breakEven) - entry.pingsSoFar - 1;
   // A return before the lapse finds the entry without the ping: only what the ping holds beyond it counts.
   const slack = Math.max(0, (entry.lapseMs ?? nowMs) - nowMs);
-  const anyway = slack > 0 ? nextWithin(q, idle, slack, shortTtlMs) : 0;
+  const anyway = slack > 0 ? nextWithin(q, idle, slack, shortTtlMs, first) : 0;
   const perToken = readChance * holdValue(terms, idle, pingsLeft) - expectedPingCost(terms) - anyway * saving;
   const expectedValue = perToken * entry.tokens * usdPerToken;
   if (perToken <= 0) return no("does-not-pay", expectedValue);

@@ -2,6 +2,7 @@ import {
   emptyOwn,
   type FamilyGaps,
   type GapHistory,
+  noteFirstWindow,
   noteOwnGap,
   noteReach,
   noteReturnIn,
@@ -202,6 +203,7 @@ export class Conversations {
       // Windows that closed after the last sweep: the sweep will not see them (the last use moves now).
       for (let j = 0; j < Math.min(returnWindow, WINDOWS); j++)
         if (row.lastAt + (j + 1) * this.#windowMs > swept) noteSurvived(table, row.turns, j);
+      noteFirstWindow(table, gap, this.#windowMs);
       if (!note.returnsWhenClosed) noteReturnIn(table, row.turns, returnWindow);
       else if (returnWindow < WINDOWS)
         this.store.deferReturn({

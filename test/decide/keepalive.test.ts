@@ -302,7 +302,7 @@ describe("gap history: what the tracker stores and how the policy reads it", () 
     const family = learnedFamily({ 1: [0.2, 0.05], 6: [0.7] }, 300);
     noteSurvived(family, { uses: 3, turns: 7 }, 0);
     const blob = encodeFamily(family);
-    expect(blob.byteLength).toBe(1552);
+    expect(blob.byteLength).toBe(1572);
     expect(decodeFamily(blob)).toEqual(family);
     expect(decodeFamily(blob.slice(3))).toEqual(emptyFamily());
     const own = ownOf(MIN, 7 * MIN, 3 * 60 * MIN);
