@@ -64,8 +64,21 @@ export function scaledPrior(table: FamilyGaps, priors: Prior): Prior {
   return priors.map((row, u) => (u === 0 ? row.map((h) => clamp01(h * level)) : row));
 }
 
-/** Pseudo-gaps drawn from the family's shape that a prefix's own gaps are blended with. */
-export const OWN_WEIGHT = 2;
+/**
+ * Pseudo-gaps drawn from the family's shape that a prefix's own gaps are blended with: a conversation's own
+ * rhythm speaks once it has shown it over many gaps. Fitted on the training data with `try.ts` (mean cost
+ * over the optimum on the synthetic training seeds and the Mooncake training half: 2 -> 1.117, 8 -> 1.110,
+ * 32 -> 1.109, 128 -> 1.105, own gaps ignored -> 1.107). At 2, a handful of a conversation's own gaps (an
+ * agent's tool results seconds apart, a chat's few replies) outweighed its family's evidence of the pauses
+ * after them, and keepalive let them lapse. The Mooncake half alone preferred 8 (0.930 vs 0.932).
+ */
+export const OWN_WEIGHT = 128;
+/**
+ * The same for a head's own gaps (how often one family's head is sent again). Not fitted: the training data
+ * gives the same figures at every weight above (its heads' gaps are their family's), so it stays where it
+ * was set, 2: a head seen coming back twice within a minute is expected soon.
+ */
+export const HEAD_OWN_WEIGHT = 2;
 
 /** The prior's return probability per window for a use class. */
 export function priorQ(useClass: number): number[] {
@@ -77,7 +90,11 @@ export function priorQ(useClass: number): number[] {
  * own new heads) with the head's own gaps.
  */
 export function headDistribution(heads: FamilyGaps, turns: number, own: ArrayLike<number>): number[] {
-  return returnDistribution({ turns, own, family: heads, tenant: null }, scaledPrior(heads, HEAD_PRIOR_H));
+  return returnDistribution(
+    { turns, own, family: heads, tenant: null },
+    scaledPrior(heads, HEAD_PRIOR_H),
+    HEAD_OWN_WEIGHT,
+  );
 }
 
 /**
@@ -130,7 +147,7 @@ export function withOwnGap(
 ): number[] {
   const pReturn = q.reduce((a, b) => a + b, 0);
   const j = windowOf(idleMs, windowMs);
-  const w = Math.max(ownGaps, 0) + OWN_WEIGHT;
+  const w = Math.max(ownGaps, 0) + HEAD_OWN_WEIGHT;
   return q.map((x, i) => (x * w + (i === j ? pReturn : 0)) / (w + 1));
 }
 
@@ -231,7 +248,11 @@ export function firstWindowShape(h: GapHistory): number[] {
  * leave to 1 is "not within the horizon"). Whether it comes back is the family's figure for its class;
  * when, within the horizon, blends the family's timing with the prefix's own gaps.
  */
-export function returnDistribution(h: GapHistory, priors: Prior = PRIOR_H): number[] {
+export function returnDistribution(
+  h: GapHistory,
+  priors: Prior = PRIOR_H,
+  ownWeight: number = OWN_WEIGHT,
+): number[] {
   const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors, h.answer ?? null));
   const pReturn = fam.reduce((a, b) => a + b, 0);
   if (pReturn <= 0) return fam;
@@ -240,7 +261,7 @@ export function returnDistribution(h: GapHistory, priors: Prior = PRIOR_H): numb
   if (ownCount === 0) return fam;
   // Own gaps beyond the horizon (index WINDOWS) keep their share of the mass out of every window.
   return fam.map(
-    (q, j) => (pReturn * ((h.own[j] ?? 0) + (OWN_WEIGHT * q) / pReturn)) / (ownCount + OWN_WEIGHT),
+    (q, j) => (pReturn * ((h.own[j] ?? 0) + (ownWeight * q) / pReturn)) / (ownCount + ownWeight),
   );
 }
 

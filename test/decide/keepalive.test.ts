@@ -92,9 +92,16 @@ function pingsUntilGivenUp(gaps: GapHistory, settings = SETTINGS): number {
   return pings;
 }
 
-/** A prefix of a chat family whose user comes back every ~7 minutes. */
+/**
+ * `n` gaps cycling through `gapsMs`: a conversation's own rhythm speaks once it has shown it over many gaps
+ * (`OWN_WEIGHT`, fitted on training data: a handful of gaps said too little to outweigh the family's).
+ */
+const rhythm = (n: number, ...gapsMs: number[]): number[] =>
+  ownOf(...Array.from({ length: n }, (_, i) => gapsMs[i % gapsMs.length] as number));
+
+/** A prefix of a chat family whose user comes back every ~7 minutes, over 150 turns. */
 const steadyHistory = (): GapHistory =>
-  history(6, ownOf(7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN), CHAT_FAMILY);
+  history(6, rhythm(150, 7 * MIN, 6.5 * MIN, 7.5 * MIN, 7 * MIN, 7.2 * MIN), CHAT_FAMILY);
 
 describe("decidePing: rent or buy, learned from the prefix and its family", () => {
   it("never pings a one-off prefix of a learned family, and at most once on the priors alone", () => {
@@ -119,7 +126,7 @@ describe("decidePing: rent or buy, learned from the prefix and its family", () =
     expect(first.pNext).toBeGreaterThan(0.5);
     expect(first.expectedValue).toBeGreaterThan(0);
     // The same family without that rhythm (a prefix used as often, but whose gaps were short) is let go.
-    const quick: GapHistory = history(6, ownOf(MIN, 2 * MIN, MIN, 1.5 * MIN, MIN), CHAT_FAMILY);
+    const quick: GapHistory = history(6, rhythm(150, MIN, 2 * MIN, MIN, 1.5 * MIN, MIN), CHAT_FAMILY);
     expect(decidePing(entry(quick), 5 * MIN, SONNET, SETTINGS).ping).toBe(false);
   });
 
@@ -276,7 +283,10 @@ describe("gap history: what the tracker stores and how the policy reads it", () 
   it("own gaps move when, not whether", () => {
     const family = learnedFamily({ 4: [0.4, 0.1, 0.05] });
     const plain = returnDistribution(history(4, [], family));
-    const sevenMinutes = returnDistribution(history(4, ownOf(7 * MIN, 7 * MIN, 7 * MIN, 7 * MIN), family));
+    const sevenMinutes = returnDistribution(history(4, rhythm(150, 7 * MIN), family));
+    // A handful of gaps says little against the family's evidence.
+    const few = returnDistribution(history(4, rhythm(4, 7 * MIN), family));
+    expect(few[1]).toBeLessThan(1.2 * (plain[1] as number));
     expect(sevenMinutes[1]).toBeGreaterThan(3 * (plain[1] as number));
     expect(sevenMinutes[0]).toBeLessThan(plain[0] as number);
     const total = (d: number[]) => d.reduce((a, b) => a + b, 0);
