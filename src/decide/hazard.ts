@@ -237,8 +237,7 @@ export function firstWindowShape(h: GapHistory): number[] {
     if (!table) continue;
     const counts = table.firstWindow;
     const n = counts.reduce((a, b) => a + b, 0);
-    const base = shape;
-    shape = base.map((b, k) => ((counts[k] ?? 0) + PRIOR_WEIGHT * b) / (n + PRIOR_WEIGHT));
+    shape = shape.map((b, k) => ((counts[k] ?? 0) + PRIOR_WEIGHT * b) / (n + PRIOR_WEIGHT));
   }
   return shape;
 }
