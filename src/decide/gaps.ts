@@ -65,7 +65,10 @@ export interface FamilyGaps {
   firstWindow: number[];
 }
 
-/** Parts the first window's returns are counted in (one minute each for the 5-minute TTL). */
+/**
+ * Parts the first window's returns are counted in (one minute each for the 5-minute TTL). It sets the stored
+ * blob's length, which `decodeFamily` checks: another value would read every stored table as empty.
+ */
 export const FIRST_WINDOW_BINS = 5;
 
 /** Positions from the end whose reach is counted: the last, the one before, and the one before that. */
