@@ -13,10 +13,10 @@ export function cumulative(
 ): number {
   if (t <= 0) return 0;
   const x = t / windowMs;
+  if (x < 1 && first && first.length > 0) return (q[0] ?? 0) * shareBy(first, x);
   const whole = Math.min(Math.floor(x), WINDOWS);
   let f = 0;
   for (let j = 0; j < whole; j++) f += q[j] ?? 0;
-  if (whole === 0 && first && first.length > 0) return (q[0] ?? 0) * shareBy(first, x);
   if (whole < WINDOWS) f += (q[whole] ?? 0) * (x - whole);
   return f;
 }
