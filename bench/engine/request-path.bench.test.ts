@@ -54,6 +54,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   const prepared = await prepare({
     endpoint,
     raw: read.raw,
+    bytes: read.bytes,
     body: read.body,
     tenantId,
     tenantRules: {},
@@ -74,9 +75,10 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   const tokens = prepared.analysis?.totalTokens ?? 0;
   // As the proxy sends it to a managed tenant's upstream: Anthropic asks for cache diagnostics first.
   const lead = upstream === "anthropic" ? diagnosticsField(prepared.previousMessageId ?? null) : undefined;
-  const sent = prepared.rendered?.bytes(read.bytes, lead) ?? prepared.body;
-  const capture = keepaliveCapture(prepared, prepared.body, new Headers(), "/v1/messages");
+  const sent = prepared.rendered?.bytes(lead) ?? prepared.body;
   const t3 = performance.now();
+  // As the proxy does after the response: what a keepalive ping would replay (the body's text is made here).
+  const capture = keepaliveCapture(prepared, prepared.body, new Headers(), "/v1/messages");
   const outcome: Outcome = {
     requestId: `r-${at}`,
     tenantId,

@@ -52,7 +52,8 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     for (const order of [0, 2, 4]) {
       for (const pretty of [false, true]) {
         const messages: unknown[] = [{ role: "user", content: "Start. ".repeat(50) }];
-        for (let turn = 0; turn < 12; turn++) {
+        // More turns than a kept text's pieces (MAX_PIECES): its text is joined, sliced and made one again.
+        for (let turn = 0; turn < 40; turn++) {
           if (turn > 0 && r() < 0.2)
             messages[messages.length - 1] = { role: "user", content: `Retry ${turn} «é»` };
           else
@@ -70,7 +71,7 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
       }
     }
     // Every turn but each conversation's first was parsed after the last.
-    expect(afterKept).toBe(6 * 11);
+    expect(afterKept).toBe(6 * 39);
   });
 
   it("gives nothing for a text that is not valid JSON past the kept part, nor for another tenant", () => {
