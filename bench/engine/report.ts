@@ -88,7 +88,7 @@ function writeReport(): void {
     "",
     "## The engine alone (bench/engine/engine.bench.test.ts)",
     "",
-    "One request of an agent-style conversation of the benchmark's own (tools, an 1800-token system prompt, text, tool calls and tool results, arguments in sorted key order): canonicalize + hash (*analyze*), *plan* with no tracker state, and the forwarded body (*render*); the JSON is already parsed, so reading and parsing are not counted. p50/p99 over 40 batch means after a warm-up. Body tokens are counted with the o200k tokenizer.",
+    "One request of an agent-style conversation of the benchmark's own (tools, an 1800-token system prompt, text, tool calls and tool results, arguments in sorted key order): canonicalize + hash (*analyze*), *plan* with no tracker state, and the forwarded body (*render*: its bytes, joined from the request's own, as the worker sends them); the JSON is already parsed, so reading and parsing are not counted. p50/p99 over 40 batch means after a warm-up. Body tokens are counted with the o200k tokenizer.",
     "",
     table || "Not run in this invocation.",
     "",

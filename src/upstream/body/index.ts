@@ -1,1 +1,7 @@
-export { renderAnthropic, renderOpenAI, tenantScopedCacheKey } from "./render.ts";
+export {
+  renderAnthropic,
+  renderAnthropicBody,
+  renderOpenAI,
+  renderOpenAIBody,
+  tenantScopedCacheKey,
+} from "./render.ts";
