@@ -103,7 +103,10 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     durationMs: 8,
     plan: prepared.planText,
   };
-  learnOutcome(tenantId, toRecord(outcome, prepared, capture, config.models, info), 300_000, at + 8);
+  const record = toRecord(outcome, prepared, capture, config.models, info);
+  learnOutcome(tenantId, record, 300_000, at + 8);
+  // As the record's RPC to the tracker serializes it (the keepalive capture's body included).
+  structuredClone(record);
   // The body kept for the next turn, as the proxy does once the request has gone upstream.
   if (!read.parsedAfterKept) keepParsed(tenantId, read.bytes, read.raw, read.body);
   const t4 = performance.now();

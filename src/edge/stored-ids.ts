@@ -7,6 +7,7 @@
  * whose APIs Stoker does not proxy) are refused outright. Pass-through and a tenant's own key: unchanged.
  */
 
+import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
@@ -103,13 +104,9 @@ function hasKey(body: Record<string, unknown>, full: string | Uint8Array, key: s
   return bytesHaveKey(full, key);
 }
 
+/** Whether `needle` occurs in `b`: a native search (a loop over each occurrence of its first byte took ms). */
 function includes(b: Uint8Array, needle: Uint8Array): boolean {
-  for (let i = b.indexOf(needle[0] as number); i >= 0; i = b.indexOf(needle[0] as number, i + 1)) {
-    let j = 1;
-    while (j < needle.length && b[i + j] === needle[j]) j++;
-    if (j === needle.length) return true;
-  }
-  return false;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(needle) >= 0;
 }
 
 /** Every string of a JSON text followed by `:` is a key: each is compared (decoded when escaped). */

@@ -15,7 +15,14 @@ declare module "node:crypto" {
   function createHmac(algorithm: string, key: string | Uint8Array): Hmac;
 }
 
-// node:buffer's byte comparison (memcmp), for the edge's body memo.
+// node:buffer's byte comparison (memcmp), for the edge's body memo, and its native search of bytes.
 declare module "node:buffer" {
-  const Buffer: { compare(a: Uint8Array, b: Uint8Array): number };
+  const Buffer: {
+    compare(a: Uint8Array, b: Uint8Array): number;
+    from(
+      buffer: ArrayBufferLike,
+      byteOffset?: number,
+      length?: number,
+    ): Uint8Array & { indexOf(value: Uint8Array, byteOffset?: number): number };
+  };
 }

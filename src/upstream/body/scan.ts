@@ -27,6 +27,12 @@ export function skipWs(s: Uint8Array, i: number): number {
 /** From an opening quote to just after its closing quote. */
 export function skipString(s: Uint8Array, i: number): number {
   let j = i + 1;
+  // Most strings (keys, short values) end within a few bytes: a loop finds their end without a native call.
+  for (const near = Math.min(j + 16, s.length); j < near; j++) {
+    const c = s[j];
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) break;
+  }
   for (;;) {
     const q = s.indexOf(QUOTE, j);
     if (q < 0) throw new SyntaxError("unterminated string in body");
