@@ -28,6 +28,8 @@ interface Layout {
 interface Piece {
   readonly text: string;
   readonly end: number;
+  /** The length of the string `text` was sliced from, which it keeps alive (counted against MAX_CHARS). */
+  readonly held: number;
 }
 
 /** A text joined from more pieces than this is made one string (once every this many turns). */
@@ -136,7 +138,7 @@ function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
     return {
       bytes,
       raw,
-      pieces: [{ text: raw, end: raw.length }],
+      pieces: [{ text: raw, end: raw.length, held: raw.length }],
       body,
       leading: keys.slice(0, at),
       items: body.messages,
@@ -188,13 +190,16 @@ function parseRest(bytes: Uint8Array, prev: Layout, m: number): Layout | null {
     const items = [...prev.items.slice(0, m), ...added];
     body.messages = items;
     for (const key of later) body[key] = after[key];
-    const pieces = [...piecesBefore(prev.pieces, from), { text: rest, end: from + rest.length }];
+    const pieces = [
+      ...piecesBefore(prev.pieces, from),
+      { text: rest, end: from + rest.length, held: rest.length },
+    ];
     let raw = "";
     for (const p of pieces) raw += p.text;
     return {
       bytes,
       raw,
-      pieces: pieces.length > MAX_PIECES ? [{ text: flat(raw), end: raw.length }] : pieces,
+      pieces: pieces.length > MAX_PIECES ? [{ text: flat(raw), end: raw.length, held: raw.length }] : pieces,
       body,
       leading: prev.leading,
       items,
@@ -212,7 +217,7 @@ function piecesBefore(pieces: readonly Piece[], to: number): Piece[] {
   let start = 0;
   for (const p of pieces) {
     if (p.end > to) {
-      if (to > start) out.push({ text: p.text.slice(0, to - start), end: to });
+      if (to > start) out.push({ text: p.text.slice(0, to - start), end: to, held: p.held });
       break;
     }
     out.push(p);
@@ -268,9 +273,11 @@ function keep(tenantId: string, layout: Layout, replaces: Layout | null): void {
   }
 }
 
-/** What a kept body counts against MAX_CHARS: its text and its bytes. */
+/** What a kept body counts against MAX_CHARS: the strings its text keeps alive, and its bytes. */
 function size(layout: Layout): number {
-  return layout.raw.length + layout.bytes.length;
+  let held = 0;
+  for (const p of layout.pieces) held += p.held;
+  return held + layout.bytes.length;
 }
 
 function drop(list: Layout[], at: number): void {

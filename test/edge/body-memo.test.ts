@@ -124,4 +124,25 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     }
     expect(bodyMemoSize().bodies).toBeGreaterThan(0);
   });
+
+  it("counts what a later turn's text keeps alive: each rest whole, the fields after the messages included", () => {
+    // `messages` first: every later turn's rest carries the whole system prompt after it, and the text's
+    // pieces keep each rest alive though they use only its first messages.
+    const messages: unknown[] = [{ role: "user", content: "Start." }];
+    let last = "";
+    for (let turn = 0; turn < 14; turn++) {
+      messages.push(
+        { role: "assistant", content: `Answer ${turn}` },
+        { role: "user", content: `Next ${turn}` },
+      );
+      last = text(messages, 0, false);
+      expect(read("h", last).after).toBe(turn > 0);
+      expect(bodyMemoSize().chars).toBeLessThanOrEqual(MAX_CHARS);
+    }
+    // Counting only each kept body's own text and bytes would give at most 4 x (text + bytes).
+    const own = last.length + utf8.encode(last).length;
+    expect(bodyMemoSize().bodies).toBe(4);
+    expect(bodyMemoSize().chars).toBeGreaterThan(12 * SYSTEM.length);
+    expect(12 * SYSTEM.length).toBeGreaterThan(4 * own);
+  });
 });
