@@ -54,7 +54,6 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   const prepared = await prepare({
     endpoint,
     raw: read.raw,
-    bytes: read.bytes,
     body: read.body,
     tenantId,
     tenantRules: {},
@@ -75,10 +74,9 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   const tokens = prepared.analysis?.totalTokens ?? 0;
   // As the proxy sends it to a managed tenant's upstream: Anthropic asks for cache diagnostics first.
   const lead = upstream === "anthropic" ? diagnosticsField(prepared.previousMessageId ?? null) : undefined;
-  const sent = prepared.rendered?.bytes(lead) ?? prepared.body;
-  const t3 = performance.now();
-  // As the proxy does after the response: what a keepalive ping would replay (the body's text is made here).
+  const sent = prepared.rendered?.bytes(read.bytes, lead) ?? prepared.body;
   const capture = keepaliveCapture(prepared, prepared.body, new Headers(), "/v1/messages");
+  const t3 = performance.now();
   const outcome: Outcome = {
     requestId: `r-${at}`,
     tenantId,
@@ -105,7 +103,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   };
   const record = toRecord(outcome, prepared, capture, config.models, info);
   learnOutcome(tenantId, record, 300_000, at + 8);
-  // As the record's RPC to the tracker serializes it (the keepalive capture's body included).
+  // As the record's RPC to the tracker serializes it (the keepalive capture's body made one string there).
   structuredClone(record);
   // The body kept for the next turn, as the proxy does once the request has gone upstream.
   if (!read.parsedAfterKept) keepParsed(tenantId, read.bytes, read.raw, read.body);

@@ -27,7 +27,6 @@ export interface AnalysisState {
   readonly upstream: Upstream;
   readonly model: string;
   readonly raw: string;
-  readonly bytes: Uint8Array | undefined;
   readonly h0: string;
   readonly writer: ChainWriter;
   readonly segs: SegmentList;
@@ -55,7 +54,6 @@ export function startAnalysis(
     upstream,
     model,
     raw: input.raw,
-    bytes: input.bytes,
     h0,
     writer,
     segs: new SegmentList(writer),
@@ -146,7 +144,6 @@ export function finishAnalysis(
     upstream: s.upstream,
     model: s.model,
     raw: s.raw,
-    ...(s.bytes ? { bytes: s.bytes } : {}),
     h0: s.h0,
     family: head.family,
     conversation,

@@ -5,17 +5,13 @@ type Json = Record<string, unknown>;
 
 /**
  * A parsed body the isolate keeps so that the next turn of its conversation parses only what is new: a
- * later request whose bytes repeat this one's through the end of a `messages` item (compared natively,
+ * later request whose text repeats this one's through the end of a `messages` item (a string comparison,
  * tens of microseconds for 400 KB) takes the items before that point and the top-level fields before
- * `messages` as they were parsed, and JSON.parse reads only the rest. Its text is the kept text's pieces
- * and the rest's, joined without a copy: the request path never reads a later turn's whole text (render
- * edits the bytes), and making it one string would cost about as much as the rest of the request.
+ * `messages` as they were parsed, and JSON.parse reads only the rest.
  */
 interface Layout {
   readonly bytes: Uint8Array;
   readonly raw: string;
-  /** `raw` as the strings it was joined from, and where each ends in it (UTF-16 offsets). */
-  readonly pieces: readonly Piece[];
   readonly body: Json;
   /** The top-level keys before `messages`, in order (each once in the body). */
   readonly leading: readonly string[];
@@ -24,16 +20,6 @@ interface Layout {
   readonly itemEnds: readonly number[];
   readonly byteEnds: readonly number[];
 }
-
-interface Piece {
-  readonly text: string;
-  readonly end: number;
-  /** The length of the string `text` was sliced from, which it keeps alive (counted against MAX_CHARS). */
-  readonly held: number;
-}
-
-/** A text joined from more pieces than this is made one string (once every this many turns). */
-const MAX_PIECES = 16;
 
 /**
  * Bounded by design: at most MAX_CHARS characters and bytes of kept bodies (their parsed values stay alive with them),
@@ -77,7 +63,7 @@ export function parseAfterKept(
         return {
           raw: next.raw,
           body: next.body,
-          ...(spans ? { scanHint: { prev: spans, upTo: prev.byteEnds[m - 1] as number } } : {}),
+          ...(spans ? { scanHint: { prev: spans, upTo: prev.itemEnds[m - 1] as number } } : {}),
         };
       }
     }
@@ -112,39 +98,38 @@ export function keepParsed(tenantId: string, bytes: Uint8Array, raw: string, bod
 function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
   try {
     // One pass over the top level; the messages array is crossed once, item by item.
-    let j = skipWs(bytes, 0);
-    if (bytes[j] !== 123) return null;
+    let j = skipWs(raw, 0);
+    if (raw.charCodeAt(j) !== 123) return null;
     const keys: string[] = [];
-    let byteEnds: number[] | null = null;
-    j = skipWs(bytes, j + 1);
-    while (bytes[j] !== 125) {
-      const keyEnd = skipValue(bytes, j);
-      const key = JSON.parse(text.decode(bytes.subarray(j, keyEnd))) as string;
-      const value = skipWs(bytes, skipWs(bytes, keyEnd) + 1);
+    let itemEnds: number[] | null = null;
+    j = skipWs(raw, j + 1);
+    while (raw.charCodeAt(j) !== 125) {
+      const keyEnd = skipValue(raw, j);
+      const key = JSON.parse(raw.slice(j, keyEnd)) as string;
+      const value = skipWs(raw, skipWs(raw, keyEnd) + 1);
       let end: number;
-      if (key === "messages" && bytes[value] === 91) {
-        byteEnds = arrayItems(bytes, { start: value, end: value }).map((x) => x.end);
-        end = skipWs(bytes, byteEnds.at(-1) ?? value + 1) + 1;
-      } else end = skipValue(bytes, value);
+      if (key === "messages" && raw.charCodeAt(value) === 91) {
+        itemEnds = arrayItems(raw, { start: value, end: value }).map((x) => x.end);
+        end = skipWs(raw, itemEnds.at(-1) ?? value + 1) + 1;
+      } else end = skipValue(raw, value);
       keys.push(key);
-      j = skipWs(bytes, end);
-      if (bytes[j] === 44) j = skipWs(bytes, j + 1);
+      j = skipWs(raw, end);
+      if (raw.charCodeAt(j) === 44) j = skipWs(raw, j + 1);
     }
     const at = keys.indexOf("messages");
     // Each key once (JSON.parse keeps the last of duplicates), `__proto__` never (an own property here).
-    if (at < 0 || !byteEnds || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
-    if (!Array.isArray(body.messages) || byteEnds.length !== body.messages.length || byteEnds.length === 0)
+    if (at < 0 || !itemEnds || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
+    if (!Array.isArray(body.messages) || itemEnds.length !== body.messages.length || itemEnds.length === 0)
       return null;
     return {
       bytes,
       raw,
-      pieces: [{ text: raw, end: raw.length, held: raw.length }],
       body,
       leading: keys.slice(0, at),
       items: body.messages,
+      itemEnds,
       // All ASCII (as most SDKs send): bytes and characters line up.
-      itemEnds: bytes.length === raw.length ? byteEnds : charOffsets(bytes, 0, 0, byteEnds),
-      byteEnds,
+      byteEnds: bytes.length === raw.length ? itemEnds : byteOffsets(raw, 0, 0, itemEnds),
     };
   } catch {
     return null;
@@ -157,31 +142,25 @@ function parseRest(bytes: Uint8Array, prev: Layout, m: number): Layout | null {
     const from = prev.itemEnds[m - 1] as number;
     const fromByte = prev.byteEnds[m - 1] as number;
     // Item ends are ASCII (a bracket, brace, quote or literal): the rest starts on a character boundary.
-    const rest = utf8.decode(bytes.subarray(fromByte));
-    const byteEnds = prev.byteEnds.slice(0, m);
-    let j = skipWs(bytes, fromByte);
+    const raw = prev.raw.slice(0, from) + utf8.decode(bytes.subarray(fromByte));
+    const itemEnds = prev.itemEnds.slice(0, m);
+    let j = skipWs(raw, itemEnds[m - 1] as number);
     const first = j + 1;
-    while (bytes[j] === 44) {
-      const end = skipValue(bytes, skipWs(bytes, j + 1));
-      byteEnds.push(end);
-      j = skipWs(bytes, end);
+    while (raw.charCodeAt(j) === 44) {
+      const end = skipValue(raw, skipWs(raw, j + 1));
+      itemEnds.push(end);
+      j = skipWs(raw, end);
     }
-    if (bytes[j] !== 93) return null;
-    const k = skipWs(bytes, j + 1);
-    // Where the rest's text has the byte offsets it is cut at (UTF-16 offsets into `rest`).
-    const cuts = [first, j, k, ...byteEnds.slice(m)];
-    const [firstAt, closeAt, kAt, ...ends] =
-      rest.length === bytes.length - fromByte
-        ? cuts.map((b) => b - fromByte)
-        : charOffsets(bytes, fromByte, 0, cuts);
-    const added = byteEnds.length > m ? (JSON.parse(`[${rest.slice(firstAt, closeAt)}]`) as unknown[]) : [];
-    if (added.length !== byteEnds.length - m) return null;
+    if (raw.charCodeAt(j) !== 93) return null;
+    const added = itemEnds.length > m ? (JSON.parse(`[${raw.slice(first, j)}]`) as unknown[]) : [];
+    if (added.length !== itemEnds.length - m) return null;
+    const k = skipWs(raw, j + 1);
     let after: Json = {};
-    if (bytes[k] === 44) {
+    if (raw.charCodeAt(k) === 44) {
       // A member must follow the comma (`{}` would accept a trailing one).
-      if (bytes[skipWs(bytes, k + 1)] !== 34) return null;
-      after = JSON.parse(`{${rest.slice((kAt as number) + 1)}`) as Json;
-    } else if (bytes[k] !== 125 || skipWs(bytes, k + 1) !== bytes.length) return null;
+      if (raw.charCodeAt(skipWs(raw, k + 1)) !== 34) return null;
+      after = JSON.parse(`{${raw.slice(k + 1)}`) as Json;
+    } else if (raw.charCodeAt(k) !== 125 || skipWs(raw, k + 1) !== raw.length) return null;
     const later = Object.keys(after);
     if (later.some((key) => key === "messages" || key === "__proto__" || prev.leading.includes(key)))
       return null;
@@ -190,64 +169,34 @@ function parseRest(bytes: Uint8Array, prev: Layout, m: number): Layout | null {
     const items = [...prev.items.slice(0, m), ...added];
     body.messages = items;
     for (const key of later) body[key] = after[key];
-    const pieces = [
-      ...piecesBefore(prev.pieces, from),
-      { text: rest, end: from + rest.length, held: rest.length },
-    ];
-    let raw = "";
-    for (const p of pieces) raw += p.text;
-    return {
-      bytes,
-      raw,
-      pieces: pieces.length > MAX_PIECES ? [{ text: flat(raw), end: raw.length, held: raw.length }] : pieces,
-      body,
-      leading: prev.leading,
-      items,
-      itemEnds: [...prev.itemEnds.slice(0, m), ...ends.map((c) => from + c)],
-      byteEnds,
-    };
+    const byteEnds = [...prev.byteEnds.slice(0, m), ...byteOffsets(raw, from, fromByte, itemEnds.slice(m))];
+    return { bytes, raw, body, leading: prev.leading, items, itemEnds, byteEnds };
   } catch {
     return null;
   }
 }
 
-/** The pieces of a text through its offset `to`: those before it, and a slice of the one it falls in. */
-function piecesBefore(pieces: readonly Piece[], to: number): Piece[] {
-  const out: Piece[] = [];
-  let start = 0;
-  for (const p of pieces) {
-    if (p.end > to) {
-      if (to > start) out.push({ text: p.text.slice(0, to - start), end: to, held: p.held });
-      break;
-    }
-    out.push(p);
-    start = p.end;
-  }
-  return out;
-}
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(64 * 1024);
 
-/** `s` made one string (its first read would do it; here it happens once every MAX_PIECES turns, on purpose). */
-function flat(s: string): string {
-  s.charCodeAt(0);
-  return s;
-}
-
-const text = new TextDecoder();
-
-/**
- * The UTF-16 offsets of byte offsets `ends` (on character boundaries, at or after `fromByte`, which is
- * `from`), in one pass over the bytes they span.
- */
-function charOffsets(bytes: Uint8Array, fromByte: number, from: number, ends: readonly number[]): number[] {
-  const order = ends.map((_, i) => i).sort((x, y) => (ends[x] as number) - (ends[y] as number));
-  const out = new Array<number>(ends.length);
+/** The UTF-8 offsets of `ends` (UTF-16 offsets in `raw`, from `from`, which is byte `fromByte`). */
+function byteOffsets(raw: string, from: number, fromByte: number, ends: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = from;
   let b = fromByte;
-  let c = from;
-  for (const i of order) {
-    const end = ends[i] as number;
-    c += text.decode(bytes.subarray(b, end)).length;
-    b = end;
-    out[i] = c;
+  for (const end of ends) {
+    // Encoded natively, a window at a time; a window never ends inside a surrogate pair (item ends fall
+    // between characters).
+    while (i < end) {
+      let stop = Math.min(end, i + 16 * 1024);
+      const last = raw.charCodeAt(stop - 1);
+      if (stop < end && last >= 0xd800 && last <= 0xdbff) stop--;
+      const { read, written } = encoder.encodeInto(raw.slice(i, stop), scratch);
+      if (read === 0) throw new Error("nothing encoded");
+      i += read;
+      b += written;
+    }
+    out.push(b);
   }
   return out;
 }
@@ -273,11 +222,9 @@ function keep(tenantId: string, layout: Layout, replaces: Layout | null): void {
   }
 }
 
-/** What a kept body counts against MAX_CHARS: the strings its text keeps alive, and its bytes. */
+/** What a kept body counts against MAX_CHARS: its text and its bytes. */
 function size(layout: Layout): number {
-  let held = 0;
-  for (const p of layout.pieces) held += p.held;
-  return held + layout.bytes.length;
+  return layout.raw.length + layout.bytes.length;
 }
 
 function drop(list: Layout[], at: number): void {

@@ -1,29 +1,6 @@
 import type { KeepaliveCapture } from "../tracker/types.ts";
 import { MAX_CAPTURE_BYTES } from "../tracker/validate.ts";
-import type { RenderedBody } from "../upstream/body/apply.ts";
 import type { Prepared } from "./prepare.ts";
-
-/** A body to capture: its text, or a rendered body (with the field that goes first in it) not made text yet. */
-export type CapturedBody = string | { rendered: RenderedBody; lead: string | undefined };
-
-/**
- * `keepaliveCapture` as it is now, built when called: the proxy calls it after the response, so a rendered
- * body's text (which the request itself never needs) is made off the request path.
- */
-export function captureLater(
-  prepared: Prepared,
-  body: CapturedBody,
-  headers: Headers,
-  path: string,
-): () => KeepaliveCapture | null {
-  return () =>
-    keepaliveCapture(
-      prepared,
-      typeof body === "string" ? body : body.rendered.withLeadingField(body.lead),
-      headers,
-      path,
-    );
-}
 
 /**
  * What a keepalive ping for this request would replay: its deepest breakpoint (planned or the client's; on

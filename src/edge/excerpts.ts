@@ -1,7 +1,7 @@
 import { hasVolatileSpan, redactedExcerpt } from "../canonicalize/volatile.ts";
 import type { Analysis, SegmentLoc } from "../prefix/types.ts";
 import type { SegmentExcerpt } from "../tracker/types.ts";
-import { type Spans, textSpans } from "../upstream/body/scan.ts";
+import { PathSpans } from "../upstream/body/scan.ts";
 
 /** At most this many excerpts per request: a report needs the first few busters, not all of them. */
 const MAX_EXCERPTS = 3;
@@ -19,7 +19,7 @@ export function volatileExcerpts(analysis: Analysis): SegmentExcerpt[] {
   const picked = flagged.slice(0, MAX_EXCERPTS);
   let nodes: unknown[];
   try {
-    const body = textSpans(
+    const body = new PathSpans(
       analysis.raw,
       picked.flatMap(({ loc }) => pathsOf(loc)),
       [],
@@ -49,7 +49,7 @@ function pathsOf(loc: SegmentLoc): (string | number)[][] {
 }
 
 // body[key] ?? body[next key], then its item `loc.index` when it is an array: as a parsed body would give.
-function nodeAt(raw: string, body: Spans, loc: SegmentLoc): unknown {
+function nodeAt(raw: string, body: PathSpans, loc: SegmentLoc): unknown {
   for (const k of keysOf(loc)) {
     const span = body.span([k]);
     if (span === null || raw.startsWith("null", span.start)) continue;

@@ -27,9 +27,8 @@ import type { Endpoint } from "../upstream/outcome.ts";
 
 /** The request Stoker forwards, and what it learned on the way. */
 export interface Prepared {
-  /** The body to forward, as text (for a rendered body, made when first read: the proxy sends `rendered`'s bytes). */
-  readonly body: string;
-  /** `body` as the render made it: it takes a leading field and turns into bytes without a text of `body`. */
+  body: string;
+  /** `body` as the render made it: it takes a leading field and turns into bytes without a copy of `body`. */
   rendered?: RenderedBody;
   analysis: Analysis | null;
   plan: Plan | null;
@@ -72,8 +71,6 @@ export function tenantSalt(config: Config, tenantId: string): string {
 export interface PrepareInput {
   endpoint: Endpoint;
   raw: string;
-  /** `raw` as the bytes the client sent (the render edits these). */
-  bytes?: Uint8Array;
   body: Record<string, unknown>;
   tenantId: string;
   /** The tenant's rules over the defaults; the request's header goes over these. */
@@ -134,7 +131,6 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     analysis = analyze(
       {
         raw: input.raw,
-        ...(input.bytes ? { bytes: input.bytes } : {}),
         body: input.body,
         salt:
           input.compat === undefined
@@ -192,20 +188,25 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
             spacedCheckpoints: input.endpoint === "invoke" || input.endpoint === "converse",
           })
         : planOpenAI(analysis, known, ctx);
+    let rendered: RenderedBody | null = null;
+    let body: string;
+    if (plan.upstream === "anthropic" && analysis.converse) body = renderConverse(analysis, plan);
+    else {
+      rendered =
+        plan.upstream === "anthropic"
+          ? renderAnthropicBody(analysis, plan, input.scanHint)
+          : renderOpenAIBody(analysis, plan, input.scanHint);
+      body = rendered.text;
+    }
     const positions = positionsOf(analysis, plan);
-    const rest = { analysis, plan, planText: describePlan(plan), positions, ...diagnostics };
-    if (plan.upstream === "anthropic" && analysis.converse)
-      return { body: renderConverse(analysis, plan), ...rest };
-    const rendered =
-      plan.upstream === "anthropic"
-        ? renderAnthropicBody(analysis, plan, input.scanHint)
-        : renderOpenAIBody(analysis, plan, input.scanHint);
     return {
-      get body() {
-        return rendered.text;
-      },
-      rendered,
-      ...rest,
+      body,
+      ...(rendered ? { rendered } : {}),
+      analysis,
+      plan,
+      planText: describePlan(plan),
+      positions,
+      ...diagnostics,
     };
   } catch (err) {
     input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });

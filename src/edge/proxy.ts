@@ -32,7 +32,7 @@ import { bedrockUpstream } from "./bedrock-credential.ts";
 import { type BytesBody, readRequestBody } from "./body.ts";
 import { keepParsed, noteScan } from "./body-memo.ts";
 import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./budget.ts";
-import { captureLater } from "./capture.ts";
+import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
 import { type ExplicitPlan, planExplicit } from "./gemini-explicit.ts";
 import { prepare, tenantSalt } from "./prepare.ts";
@@ -147,7 +147,7 @@ export function proxy(spec: EndpointSpec) {
         ? idTags(tenantSalt(config, tenant.id))
         : null;
     const previousResponseId = idTagsFor
-      ? checkStoredIds(body, read.bytes, idTagsFor, spec.endpoint === "responses")
+      ? checkStoredIds(body, raw ?? (read as BytesBody).bytes, idTagsFor, spec.endpoint === "responses")
       : null;
 
     const startedAt = Date.now();
@@ -157,7 +157,6 @@ export function proxy(spec: EndpointSpec) {
     const prepared = await (over ? skipAnalysis : prepare)({
       endpoint: spec.endpoint,
       raw: raw ?? "",
-      ...(raw !== null ? { bytes: read.bytes } : {}),
       body,
       tenantId: tenant.id,
       tenantRules: tenant.canonicalize,
@@ -188,39 +187,38 @@ export function proxy(spec: EndpointSpec) {
     });
     // The render's scan of this text, for the next turn read after it.
     if (memoTenant !== undefined && prepared.rendered?.spans) noteScan(body, prepared.rendered.spans);
-    // While the body is still the rendered one (`rendered`; `outBody` null), a field Stoker adds goes first
-    // in the same join (`lead`), and what goes upstream is joined as bytes from the client's own: its text
-    // is made only where an edit needs it (`asText`), as making a whole body's text costs about as much as
-    // the rest of the request (apply.ts). Any other edit works on the text and ends `rendered`.
+    let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;
+    // While the body is still the rendered one (`rendered`, undone by any other edit), a field Stoker adds
+    // goes first in the same join (`lead`), and what goes upstream is built as bytes from the client's own:
+    // editing the text instead would copy the whole body, and sending it would encode it again (apply.ts).
     let rendered = read.raw === null ? undefined : prepared.rendered;
-    let outBody: string | Uint8Array | null =
-      read.raw === null ? read.bytes : rendered ? null : prepared.body;
     let lead: string | undefined;
-    const asText = (): string =>
-      typeof outBody === "string" ? outBody : (rendered as RenderedBody).withLeadingField(lead);
+    const leading = (r: RenderedBody, field: string): string => {
+      lead = field;
+      return r.withLeadingField(field);
+    };
     if (previousResponseId !== null) {
+      rendered = undefined;
       const id = JSON.stringify(previousResponseId);
       const span = (read as BytesBody).spans?.get("previous_response_id");
       outBody =
-        outBody instanceof Uint8Array
-          ? span
+        typeof outBody === "string"
+          ? untagBody(outBody, previousResponseId)
+          : span
             ? splice(outBody, span, id)
-            : outBody
-          : untagBody(asText(), previousResponseId);
-      rendered = undefined;
+            : outBody;
     }
     let hideUsage = false;
     // An upstream whose streams always end with usage (OpenRouter) is sent and relayed as the client wrote it.
     const asksStreamUsage = spec.compat?.streamUsage !== "always";
     if (spec.endpoint === "chat.completions" && stream && asksStreamUsage && !clientWantsStreamUsage(body)) {
-      if (outBody === null && !("stream_options" in body)) lead = STREAM_USAGE_FIELD;
-      else {
-        outBody =
-          outBody instanceof Uint8Array
-            ? requestStreamUsageBytes(read as BytesBody)
-            : requestStreamUsage(asText(), body);
-        rendered = undefined;
-      }
+      outBody =
+        typeof outBody === "string"
+          ? rendered && !("stream_options" in body)
+            ? leading(rendered, STREAM_USAGE_FIELD)
+            : requestStreamUsage(outBody, body)
+          : requestStreamUsageBytes(read as BytesBody);
+      if (lead === undefined) rendered = undefined;
       hideUsage = true;
     }
 
@@ -269,25 +267,23 @@ export function proxy(spec: EndpointSpec) {
     }
     // Only managed tenants can be pinged: Stoker holds their provider key, never a pass-through one.
     const pingable = spec.pingable !== false;
-    // Built after the response (recordOutcome), from the body and headers as they are here: a rendered
-    // body's text is made there, off the request path.
     const capture =
-      pingable && tenant.mode === "managed" && config.keepalive.enabled && !(outBody instanceof Uint8Array)
-        ? captureLater(
+      pingable && tenant.mode === "managed" && config.keepalive.enabled && typeof outBody === "string"
+        ? keepaliveCapture(
             prepared,
-            typeof outBody === "string" ? outBody : { rendered: rendered as RenderedBody, lead },
-            new Headers(upstreamHeaders),
+            outBody,
+            upstreamHeaders,
             url.slice(config.upstreams[spec.flavor].baseUrl.length),
           )
         : null;
     if (config.devClock) upstreamHeaders.set(SIM_NOW_HEADER, String(at));
-    if (spec.endpoint === "generate_content" && !(outBody instanceof Uint8Array)) {
+    if (spec.endpoint === "generate_content" && typeof outBody === "string") {
       explicit = planExplicit({
         env: c.env,
         config,
         tenant,
         analysis: prepared.analysis,
-        canonical: asText(),
+        canonical: outBody,
         model,
         info,
         nowMs: at,
@@ -310,14 +306,16 @@ export function proxy(spec: EndpointSpec) {
       spec.endpoint === "messages" &&
       prepared.analysis?.upstream === "anthropic" &&
       !("diagnostics" in body);
-    if (askedForClient && !(outBody instanceof Uint8Array)) {
-      if (outBody === null && lead === undefined) lead = diagnosticsField(prepared.previousMessageId ?? null);
+    let sentBody = outBody;
+    if (askedForClient && typeof outBody === "string") {
+      if (rendered && lead === undefined)
+        sentBody = leading(rendered, diagnosticsField(prepared.previousMessageId ?? null));
       else {
-        outBody = askDiagnostics(asText(), prepared.previousMessageId ?? null);
+        sentBody = askDiagnostics(outBody, prepared.previousMessageId ?? null);
         rendered = undefined;
       }
     }
-    const sentBody: string | Uint8Array = outBody ?? (rendered as RenderedBody).bytes(lead);
+    if (rendered) sentBody = rendered.bytes(read.bytes, lead) ?? sentBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     let upstream: Response;

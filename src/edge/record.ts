@@ -81,8 +81,7 @@ export function recordOutcome(
   c: Context<AppEnv>,
   outcome: Outcome,
   prepared: Prepared,
-  /** What a keepalive ping would replay, built here after the response (edge/capture.ts). */
-  capture: (() => KeepaliveCapture | null) | null,
+  capture: KeepaliveCapture | null,
 ): void {
   const log = c.var.log;
   const { models, keepalive } = c.var.config;
@@ -96,7 +95,7 @@ export function recordOutcome(
   // for keepalive) never delays the response's last byte.
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
-      const record = toRecord(outcome, prepared, capture?.() ?? null, models, info, accounting);
+      const record = toRecord(outcome, prepared, capture, models, info, accounting);
       // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
       // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
       learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());

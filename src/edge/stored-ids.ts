@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
-import { type Spans, textSpans } from "../upstream/body/scan.ts";
+import { PathSpans } from "../upstream/body/scan.ts";
 import { formatSse, type Rewritten } from "../upstream/sse.ts";
 
 const SEPARATOR = "~";
@@ -144,7 +144,7 @@ function bytesHaveKey(b: Uint8Array, key: string): boolean {
 /** The forwarded body with `previous_response_id`'s value replaced by the provider's id. */
 export function untagBody(out: string, id: string): string {
   const path = ["previous_response_id"];
-  const span = textSpans(out, [path], []).span(path);
+  const span = new PathSpans(out, [path], []).span(path);
   if (!span) return out;
   return `${out.slice(0, span.start)}${JSON.stringify(id)}${out.slice(span.end)}`;
 }
@@ -155,9 +155,9 @@ function tagObject(text: string, at: readonly string[], tags: IdTags): string {
     [...at, "id"],
     [...at, "previous_response_id"],
   ];
-  let spans: Spans;
+  let spans: PathSpans;
   try {
-    spans = textSpans(text, paths, []);
+    spans = new PathSpans(text, paths, []);
   } catch {
     return text;
   }

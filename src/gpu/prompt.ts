@@ -91,14 +91,11 @@ export function prepareGpu(input: GpuPrepareInput): GpuPrepared {
     withSalt = JSON.stringify({ ...rest, cache_salt: input.cacheSalt });
     withoutSalt = JSON.stringify(rest);
   } else {
-    const bytes = utf8.encode(raw);
-    withSalt = applyToBody(raw, edits, [], [{ key: "cache_salt", value: input.cacheSalt }], bytes);
-    withoutSalt = applyToBody(raw, edits, [], [], bytes);
+    withSalt = applyToBody(raw, edits, [], [{ key: "cache_salt", value: input.cacheSalt }]);
+    withoutSalt = applyToBody(raw, edits, [], []);
   }
   return { withSalt, withoutSalt, chunks: chunkHashes(root, text), tokens, conversation, applied, fault };
 }
-
-const utf8 = new TextEncoder();
 
 const isObj = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 

@@ -71,10 +71,8 @@ export interface OpenAIClientCache {
 export interface Analysis {
   upstream: Upstream;
   model: string;
-  /** The client's body text. */
+  /** The client's body text, for render. */
   raw: string;
-  /** The same as the UTF-8 the client sent, when the edge has it: what render edits. */
-  bytes?: Uint8Array;
   h0: string;
   /** Hash of h0 and the stable head (tools + system): requests of one family share their head. */
   family: string;
@@ -114,8 +112,6 @@ export interface ConverseMap {
 
 export interface AnalyzeInput {
   raw: string;
-  /** `raw` as the UTF-8 the client sent, when the edge has it (render edits these, never making the text). */
-  bytes?: Uint8Array;
   body: Record<string, unknown>;
   /** The tenant's secret salt (h0 is an HMAC over it). */
   salt: string;

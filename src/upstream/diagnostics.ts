@@ -1,5 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
-import { textSpans } from "./body/scan.ts";
+import { PathSpans } from "./body/scan.ts";
 import { formatSse, type Rewritten } from "./sse.ts";
 
 // Anthropic cache diagnostics (GA; @anthropic-ai/sdk 1.14 `DiagnosticsParam`, `Diagnostics`, `CacheMissReason`).
@@ -64,7 +64,7 @@ export function diagnosticsField(previousMessageId: string | null): string {
 
 /** Sets the value at `path` of a JSON text to null, leaving every other byte as it was. */
 function nullAt(text: string, path: readonly string[]): string {
-  const span = textSpans(text, [path], []).span(path);
+  const span = new PathSpans(text, [path], []).span(path);
   if (!span || text.slice(span.start, span.end) === "null") return text;
   return `${text.slice(0, span.start)}null${text.slice(span.end)}`;
 }

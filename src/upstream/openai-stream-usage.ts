@@ -1,5 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
-import { textSpans } from "./body/scan.ts";
+import { PathSpans } from "./body/scan.ts";
 import { formatSse, type Rewritten } from "./sse.ts";
 
 type Json = Record<string, unknown>;
@@ -22,7 +22,7 @@ export function requestStreamUsage(raw: string, body: Json): string {
   if (!("stream_options" in body)) return raw.replace(/^(\s*)\{/, `$1{${STREAM_USAGE_FIELD},`);
   // Rare: the client sent stream_options without include_usage (or with it false or null).
   const path = ["stream_options"];
-  const spans = textSpans(raw, [path], [path]);
+  const spans = new PathSpans(raw, [path], [path]);
   const span = spans.span(path);
   if (!span) return raw;
   const entries = spans.entries(path);

@@ -8,21 +8,19 @@ import { arrayItems, objectEntries, PathSpans, skipWs } from "../../src/upstream
 type Json = Record<string, unknown>;
 type Path = (string | number)[];
 
-const enc = new TextEncoder();
-
-/** A request's bytes with `messages` between other fields, as clients order them. */
-function text(messages: Json[], pretty: boolean): Uint8Array {
+/** A request's text with `messages` between other fields, as clients order them. */
+function text(messages: Json[], pretty: boolean): string {
   const body = {
     model: "claude-sonnet-4-5",
     tools: [{ name: "run", input_schema: { b: 1, a: 2 } }],
     messages,
     system: "Be brief.",
   };
-  return enc.encode(JSON.stringify(body, null, pretty ? 1 : undefined));
+  return JSON.stringify(body, null, pretty ? 1 : undefined);
 }
 
 /** Where item `m - 1` of `messages` ends in `raw`. */
-function itemEnd(raw: Uint8Array, m: number): number {
+function itemEnd(raw: string, m: number): number {
   const root = objectEntries(raw, { start: skipWs(raw, 0), end: raw.length });
   const span = root.find((e) => e.key === "messages") as { start: number; end: number };
   return (arrayItems(raw, span)[m - 1] as { end: number }).end;
@@ -33,7 +31,7 @@ describe("a scan that skips what an earlier scan of the same text found", () => 
     const r = mulberry32(17);
     for (const pretty of [false, true]) {
       const messages: Json[] = [{ role: "user", content: [{ type: "text", text: "Start." }] }];
-      let prev: { raw: Uint8Array; spans: PathSpans; count: number } | null = null;
+      let prev: { raw: string; spans: PathSpans; count: number } | null = null;
       for (let turn = 0; turn < 30; turn++) {
         messages.push(
           {

@@ -1,7 +1,1 @@
-export {
-  renderAnthropic,
-  renderAnthropicBody,
-  renderOpenAI,
-  renderOpenAIBody,
-  tenantScopedCacheKey,
-} from "./render.ts";
+export { renderAnthropic, renderOpenAI, tenantScopedCacheKey } from "./render.ts";

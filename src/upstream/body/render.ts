@@ -1,20 +1,8 @@
 import { createHmac } from "node:crypto";
 import type { AnthropicPlan, OpenAIPlan, PlannedBreakpoint } from "../../plan/types.ts";
 import type { Analysis, SegmentLoc } from "../../prefix/types.ts";
-import { type Marker, type RenderedBody, renderBody, type TopLevelField } from "./apply.ts";
+import { applyToBody, type Marker, type RenderedBody, renderBody, type TopLevelField } from "./apply.ts";
 import type { ScanHint } from "./scan.ts";
-
-const utf8 = new TextEncoder();
-
-/**
- * The request's bytes: the client's own (after a byte order mark, which its text, decoded, does not have),
- * or for an analysis made from text alone its text encoded.
- */
-function bytesOf(a: Analysis): Uint8Array {
-  const b = a.bytes;
-  if (!b) return utf8.encode(a.raw);
-  return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b;
-}
 
 function anthropicPath(loc: SegmentLoc): (string | number)[] | null {
   if (loc.inserted) return null;
@@ -54,12 +42,12 @@ export function renderAnthropicBody(a: Analysis, plan: AnthropicPlan, hint?: Sca
     const value = bp.ttl === "1h" ? { type: "ephemeral", ttl: "1h" } : { type: "ephemeral" };
     return path ? { path, key: "cache_control", value, textType: "text" } : null;
   });
-  return renderBody(bytesOf(a), a.canonical.edits, list, [], hint);
+  return renderBody(a.raw, a.canonical.edits, list, [], hint);
 }
 
 /** The Gemini body to forward: the canonical request (implicit caching places no markers). */
 export function renderGemini(a: Analysis): string {
-  return a.canonical.edits.length === 0 ? a.raw : renderBody(bytesOf(a), a.canonical.edits, [], []).text;
+  return applyToBody(a.raw, a.canonical.edits, [], []);
 }
 
 /**
@@ -103,5 +91,5 @@ export function renderOpenAIBody(a: Analysis, plan: OpenAIPlan, hint?: ScanHint)
     clientKey === undefined
       ? a.canonical.edits
       : [...a.canonical.edits, { path: ["prompt_cache_key"], value: tenantScopedCacheKey(a.h0, clientKey) }];
-  return renderBody(bytesOf(a), edits, list, top, hint);
+  return renderBody(a.raw, edits, list, top, hint);
 }

@@ -1,9 +1,7 @@
 /**
- * A structural JSON scanner over a body's UTF-8 bytes: finds where values start and end without parsing
+ * A structural JSON scanner over the raw body text: finds where values start and end without parsing
  * them. Strings are skipped with indexOf, so a 500 KB body is crossed in a fraction of a millisecond.
- * Offsets are byte offsets: the body is edited as the bytes the client sent, so a later turn never needs
- * its whole text as one string (making one costs about as much as the rest of the request, at 100K
- * tokens). Every byte JSON's structure uses is ASCII, which no byte of a multi-byte character is.
+ * Offsets are UTF-16 indices into the string (the body is edited as a string).
  */
 
 export interface Span {
@@ -18,46 +16,40 @@ export interface Entry extends Span {
 const QUOTE = 34;
 const BACKSLASH = 92;
 
-export function skipWs(s: Uint8Array, i: number): number {
-  let c = s[i];
-  while (c === 32 || c === 10 || c === 13 || c === 9) c = s[++i];
+export function skipWs(s: string, i: number): number {
+  let c = s.charCodeAt(i);
+  while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
   return i;
 }
 
 /** From an opening quote to just after its closing quote. */
-export function skipString(s: Uint8Array, i: number): number {
+export function skipString(s: string, i: number): number {
   let j = i + 1;
-  // Most strings (keys, short values) end within a few bytes: a loop finds their end without a native call.
-  for (const near = Math.min(j + 16, s.length); j < near; j++) {
-    const c = s[j];
-    if (c === QUOTE) return j + 1;
-    if (c === BACKSLASH) break;
-  }
   for (;;) {
-    const q = s.indexOf(QUOTE, j);
+    const q = s.indexOf('"', j);
     if (q < 0) throw new SyntaxError("unterminated string in body");
     let b = q - 1;
-    while (s[b] === BACKSLASH) b--;
+    while (s.charCodeAt(b) === BACKSLASH) b--;
     if ((q - 1 - b) % 2 === 0) return q + 1;
     j = q + 1;
   }
 }
 
 /** From the first character of a value to just after it. */
-export function skipValue(s: Uint8Array, i: number): number {
-  const c = s[i];
+export function skipValue(s: string, i: number): number {
+  const c = s.charCodeAt(i);
   if (c === QUOTE) return skipString(s, i);
   if (c === 123 || c === 91) {
     const close = c === 123 ? 125 : 93;
     let j = skipWs(s, i + 1);
-    if (s[j] === close) return j + 1;
+    if (s.charCodeAt(j) === close) return j + 1;
     for (;;) {
       if (c === 123) {
         j = skipWs(s, skipString(s, j));
         j = skipWs(s, j + 1);
       }
       j = skipWs(s, skipValue(s, j));
-      const d = s[j];
+      const d = s.charCodeAt(j);
       if (d === close) return j + 1;
       if (d !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
       j = skipWs(s, j + 1);
@@ -65,34 +57,23 @@ export function skipValue(s: Uint8Array, i: number): number {
   }
   let j = i;
   for (;;) {
-    const d = s[j];
-    if (d === 44 || d === 125 || d === 93 || d === 32 || d === 10 || d === 13 || d === 9 || d === undefined)
+    const d = s.charCodeAt(j);
+    if (d === 44 || d === 125 || d === 93 || d === 32 || d === 10 || d === 13 || d === 9 || Number.isNaN(d))
       return j;
     j++;
   }
 }
 
-const utf8 = new TextDecoder();
-
-/** The key whose string spans `start`-`end` (quotes included): short ASCII keys without escapes by hand. */
-function key(s: Uint8Array, start: number, end: number): string {
-  if (end - start <= 66) {
-    let out = "";
-    for (let i = start + 1; i < end - 1; i++) {
-      const c = s[i] as number;
-      if (c >= 0x80 || c === BACKSLASH) return JSON.parse(utf8.decode(s.subarray(start, end))) as string;
-      out += String.fromCharCode(c);
-    }
-    return out;
-  }
-  return JSON.parse(utf8.decode(s.subarray(start, end))) as string;
+function key(s: string, start: number, end: number): string {
+  const inner = s.slice(start + 1, end - 1);
+  return inner.includes("\\") ? (JSON.parse(s.slice(start, end)) as string) : inner;
 }
 
 /** The entries of the object at `span` (value spans, in order). */
-export function objectEntries(s: Uint8Array, span: Span): Entry[] {
+export function objectEntries(s: string, span: Span): Entry[] {
   const out: Entry[] = [];
   let j = skipWs(s, span.start + 1);
-  if (s[j] === 125) return out;
+  if (s.charCodeAt(j) === 125) return out;
   for (;;) {
     const keyEnd = skipString(s, j);
     const k = key(s, j, keyEnd);
@@ -100,33 +81,33 @@ export function objectEntries(s: Uint8Array, span: Span): Entry[] {
     const end = skipValue(s, start);
     out.push({ key: k, start, end });
     j = skipWs(s, end);
-    if (s[j] === 125) return out;
+    if (s.charCodeAt(j) === 125) return out;
     j = skipWs(s, j + 1);
   }
 }
 
 /** The items of the array at `span`. */
-export function arrayItems(s: Uint8Array, span: Span): Span[] {
+export function arrayItems(s: string, span: Span): Span[] {
   const out: Span[] = [];
   let j = skipWs(s, span.start + 1);
-  if (s[j] === 93) return out;
+  if (s.charCodeAt(j) === 93) return out;
   for (;;) {
     const end = skipValue(s, j);
     out.push({ start: j, end });
     j = skipWs(s, end);
-    if (s[j] === 93) return out;
+    if (s.charCodeAt(j) === 93) return out;
     j = skipWs(s, j + 1);
   }
 }
 
 /** Resolves paths (keys and indices) to value spans, remembering each container it has listed. */
 export class Locator {
-  private readonly raw: Uint8Array;
+  private readonly raw: string;
   private readonly root: Span;
   private readonly entries = new Map<number, Entry[]>();
   private readonly items = new Map<number, Span[]>();
 
-  constructor(raw: Uint8Array) {
+  constructor(raw: string) {
     this.raw = raw;
     const start = skipWs(raw, 0);
     this.root = { start, end: skipValue(raw, start) };
@@ -136,7 +117,7 @@ export class Locator {
   span(path: readonly (string | number)[]): Span | null {
     let cur: Span = this.root;
     for (const step of path) {
-      const c = this.raw[cur.start];
+      const c = this.raw.charCodeAt(cur.start);
       if (typeof step === "number") {
         if (c !== 91) return null;
         const next = this.itemsOf(cur)[step];
@@ -158,7 +139,11 @@ export class Locator {
   /** Whether the object at `path` has `key`. */
   has(path: readonly (string | number)[], key: string): boolean {
     const span = this.span(path);
-    return span !== null && this.raw[span.start] === 123 && this.entriesOf(span).some((e) => e.key === key);
+    return (
+      span !== null &&
+      this.raw.charCodeAt(span.start) === 123 &&
+      this.entriesOf(span).some((e) => e.key === key)
+    );
   }
 
   entriesOf(span: Span): Entry[] {
@@ -209,7 +194,7 @@ function forget(t: Target): void {
 }
 
 /**
- * An earlier scan of a text this one repeats through `upTo` (the same bytes): what it found there
+ * An earlier scan of a text this one repeats through `upTo` (the same characters): what it found there
  * holds here, so the scan skips it (a conversation's later turn scans only what its last turn did not have).
  */
 export interface ScanHint {
@@ -242,16 +227,16 @@ function copyFrom(t: Target, p: Target): void {
  */
 export class PathSpans {
   private readonly root = target();
-  private readonly raw: Uint8Array;
+  private readonly raw: string;
   private readonly upTo: number;
 
   /**
-   * @param raw the UTF-8 of a JSON text that JSON.parse accepted (the scan trusts its structure).
+   * @param raw JSON text that JSON.parse accepted (the scan trusts its structure).
    * @param paths the paths to find; `withEntries` also lists the entries of the objects at those paths.
    * @param hint an earlier scan of a text `raw` repeats through `hint.upTo`.
    */
   constructor(
-    raw: Uint8Array,
+    raw: string,
     paths: readonly (readonly Step[])[],
     withEntries: readonly (readonly Step[])[],
     hint?: ScanHint,
@@ -298,7 +283,7 @@ export class PathSpans {
       copyFrom(t, p);
       return p.span.end;
     }
-    const c = s[start];
+    const c = s.charCodeAt(start);
     let end: number;
     if (c === 123 && (t.children.size > 0 || t.wantsEntries)) end = this.object(start, t, p);
     else if (c === 91 && t.children.size > 0) end = this.array(start, t, p);
@@ -317,7 +302,7 @@ export class PathSpans {
     const s = this.raw;
     const entries: Entry[] | null = t.wantsEntries ? [] : null;
     let j = skipWs(s, start + 1);
-    if (s[j] !== 125) {
+    if (s.charCodeAt(j) !== 125) {
       for (;;) {
         const keyEnd = skipString(s, j);
         const k = key(s, j, keyEnd);
@@ -328,8 +313,8 @@ export class PathSpans {
           : this.skip(valueStart, p?.entries);
         entries?.push({ key: k, start: valueStart, end });
         j = skipWs(s, end);
-        if (s[j] === 125) break;
-        if (s[j] !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
+        if (s.charCodeAt(j) === 125) break;
+        if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
         j = skipWs(s, j + 1);
       }
     }
@@ -342,46 +327,15 @@ export class PathSpans {
     const items: Span[] = [];
     t.items = items;
     let j = skipWs(s, start + 1);
-    if (s[j] === 93) return j + 1;
+    if (s.charCodeAt(j) === 93) return j + 1;
     for (let index = 0; ; index++) {
       const child = t.children.get(index);
       const end = child ? this.visit(j, child, p?.children.get(index)) : this.skip(j, p?.items, index);
       items.push({ start: j, end });
       j = skipWs(s, end);
-      if (s[j] === 93) return j + 1;
-      if (s[j] !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
+      if (s.charCodeAt(j) === 93) return j + 1;
+      if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
       j = skipWs(s, j + 1);
     }
   }
-}
-
-/** What a scan tells of a text: the span of each path it was asked for, the entries of the objects. */
-export interface Spans {
-  span(path: readonly Step[]): Span | null;
-  entries(path: readonly Step[]): Entry[] | null;
-}
-
-const encoder = new TextEncoder();
-
-/**
- * `PathSpans` over a string (an answer, or a body already edited as text), its spans in the string's own
- * (UTF-16) offsets: those of an all-ASCII text are its byte offsets; otherwise each is converted.
- */
-export function textSpans(
-  text: string,
-  paths: readonly (readonly Step[])[],
-  withEntries: readonly (readonly Step[])[],
-): Spans {
-  const bytes = encoder.encode(text);
-  const spans = new PathSpans(bytes, paths, withEntries);
-  if (bytes.length === text.length) return spans;
-  const at = (b: number) => utf8.decode(bytes.subarray(0, b)).length;
-  const inText = <T extends Span>(x: T): T => ({ ...x, start: at(x.start), end: at(x.end) });
-  return {
-    span: (path) => {
-      const x = spans.span(path);
-      return x && inText(x);
-    },
-    entries: (path) => spans.entries(path)?.map(inText) ?? null,
-  };
 }
