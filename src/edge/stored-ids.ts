@@ -99,14 +99,10 @@ function hasKey(body: Record<string, unknown>, full: string | Uint8Array, key: s
     }
     return false;
   }
-  const needle = new TextEncoder().encode(key);
-  if (!includes(full, needle) && !includes(full, new Uint8Array([92, 117]))) return false;
+  // One native search each (a loop over each occurrence of the key's first byte took milliseconds).
+  const bytes = Buffer.from(full.buffer, full.byteOffset, full.byteLength);
+  if (bytes.indexOf(key) < 0 && bytes.indexOf("\\u") < 0) return false;
   return bytesHaveKey(full, key);
-}
-
-/** Whether `needle` occurs in `b`: a native search (a loop over each occurrence of its first byte took ms). */
-function includes(b: Uint8Array, needle: Uint8Array): boolean {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(needle) >= 0;
 }
 
 /** Every string of a JSON text followed by `:` is a key: each is compared (decoded when escaped). */

@@ -23,6 +23,6 @@ declare module "node:buffer" {
       buffer: ArrayBufferLike,
       byteOffset?: number,
       length?: number,
-    ): Uint8Array & { indexOf(value: Uint8Array, byteOffset?: number): number };
+    ): Uint8Array & { indexOf(value: string | Uint8Array, byteOffset?: number): number };
   };
 }
