@@ -66,6 +66,40 @@ function shapeOf(content: unknown): Json[] {
   return Array.isArray(content) ? content.filter(isObj) : [];
 }
 
+/** What the pre-pass finds in one message: its blocks (a string made one text block), shape and images. */
+interface MessagePrePass {
+  readonly blocks: Json[];
+  readonly shape: MessageShape;
+  readonly image: boolean;
+}
+
+function prePass(m: Json): MessagePrePass {
+  const blocks = shapeOf(m.content);
+  let last = -1;
+  const marked: number[] = [];
+  blocks.forEach((b, j) => {
+    if (cacheable(b)) last = j;
+    if (b.cache_control != null || nestedMarkers(b) > 0) marked.push(j);
+  });
+  return { blocks, shape: { role: roleOf(m), lastCacheable: last, marked }, image: blocks.some(holdsImage) };
+}
+
+/**
+ * Each message object's pre-pass, kept while the object lives: a later turn read after its last turn's body
+ * (edge/body-memo.ts) carries that history's message objects, so only its new messages are read. Used with
+ * a memo only, which already relies on parsed messages never being changed (resume.ts).
+ */
+const prePasses = new WeakMap<Json, MessagePrePass>();
+
+function keptPrePass(m: Json): MessagePrePass {
+  let p = prePasses.get(m);
+  if (p === undefined) {
+    p = prePass(m);
+    prePasses.set(m, p);
+  }
+  return p;
+}
+
 /**
  * Canonicalizes, segments and hashes an Anthropic Messages request; with a memo, a later turn goes on from
  * the checkpoint an earlier one left.
@@ -79,18 +113,10 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
 
   // Pre-pass: block shapes, images and which positions deserve a digest. Each message's blocks are listed
   // once, here, for the pre-pass and the feed.
-  const contents = messages.map((m) => shapeOf(m.content));
-  const shapes: MessageShape[] = messages.map((m, i) => {
-    const blocks = contents[i] as Json[];
-    let last = -1;
-    const marked: number[] = [];
-    blocks.forEach((b, j) => {
-      if (cacheable(b)) last = j;
-      if (b.cache_control != null || nestedMarkers(b) > 0) marked.push(j);
-    });
-    return { role: roleOf(m), lastCacheable: last, marked };
-  });
-  const hasImages = contents.some((blocks) => blocks.some(holdsImage));
+  const pre = messages.map(memo ? keptPrePass : prePass);
+  const contents = pre.map((p) => p.blocks);
+  const shapes = pre.map((p) => p.shape);
+  const hasImages = pre.some((p) => p.image);
 
   const started = startAnalysis(input, "anthropic", model, hashParams(body), shapes);
   // The messages level's inputs: tool_choice, image presence and thinking settings invalidate it (not
@@ -138,13 +164,11 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
     first = from.messages.length;
     // The resumed messages' own markers, as this request carries them.
     for (let i = 0; i < first; i++) {
-      const content = messages[i]?.content;
-      if (typeof content === "string") continue;
-      (contents[i] as Json[]).forEach((block, j) => {
+      if (typeof messages[i]?.content === "string") continue;
+      for (const j of (shapes[i] as MessageShape).marked) {
         const at = s.segmentOf.get(blockKey(i, j));
-        if (at === undefined) return;
-        markBlock(segs, block, at);
-      });
+        if (at !== undefined) markBlock(segs, (contents[i] as Json[])[j] as Json, at);
+      }
     }
   } else {
     // Tools: their own level; any change invalidates everything after.

@@ -45,6 +45,12 @@ describe("askDiagnostics edits the forwarded bytes", () => {
     // Not all ASCII: string offsets are not byte offsets, so no bytes (the caller encodes the text).
     const accented = raw.replace('"hi"', '"héllo"');
     expect(renderBody(accented, [], [marker], []).bytes(enc.encode(accented), field)).toBeNull();
+    // An ASCII body whose edits are not (an escape JSON.parse read, written back as the character).
+    const escaped = raw.replace('"hi"', '"h\\u00e9"');
+    const edit = { path: ["messages", 0, "content", 0, "text"], value: "h\u00e9 \u{1f600}" };
+    const edited = renderBody(escaped, [edit], [marker], [{ key: "extra", value: "\u00fc" }]);
+    expect(edited.bytes(enc.encode(escaped), field)).toEqual(enc.encode(edited.withLeadingField(field)));
+    expect(new TextDecoder().decode(edited.bytes(enc.encode(escaped)) ?? undefined)).toBe(edited.text);
     // Nothing rendered, and an empty object (no comma after the field, or one before a field rendered in).
     expect(renderBody(raw, [], [], []).withLeadingField(field)).toBe(askDiagnostics(raw, "msg_01abc"));
     expect(JSON.parse(renderBody(" { } ", [], [], []).withLeadingField(field))).toEqual({

@@ -117,7 +117,7 @@ export function renderBody(
 
   edits.forEach((e, i) => {
     const span = loc.span(e.path);
-    if (span) ops.push({ start: span.start, end: span.end, text: JSON.stringify(values[i]) });
+    if (span) ops.push({ start: span.start, end: span.end, text: jsonOf(values[i]) });
   });
 
   const root = loc.span([]);
@@ -132,6 +132,22 @@ export function renderBody(
   }
   ops.sort((x, y) => x.start - y.start);
   return rendered(raw, ops, loc);
+}
+
+/**
+ * The JSON of edit values, kept as long as the value lives: a later turn's edits carry its earlier turns'
+ * value objects (canonicalize/resume.ts), which are never changed once made.
+ */
+const valueJson = new WeakMap<object, string>();
+
+function jsonOf(value: unknown): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  let json = valueJson.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    valueJson.set(value, json);
+  }
+  return json;
 }
 
 /** The body `ops` make of `raw`. */
@@ -155,9 +171,19 @@ function rendered(raw: string, ops: readonly Op[], spans: PathSpans | null): Ren
 
 const utf8 = new TextEncoder();
 
-/** `join` over the bytes of an all-ASCII text (its string offsets are its byte offsets). */
+/**
+ * `join` over the bytes of an all-ASCII text (its string offsets are its byte offsets). The ops' texts are
+ * encoded in one call where they are ASCII too: a call per op cost more than copying the body (bench:engine,
+ * 0.2 of 0.23 ms at 100K tokens in workerd).
+ */
 function joinBytes(rawBytes: Uint8Array, ops: readonly Op[]): Uint8Array {
-  const parts = ops.map((op) => ({ op, bytes: utf8.encode(op.text) }));
+  let texts = "";
+  for (const op of ops) texts += op.text;
+  const encoded = utf8.encode(texts);
+  const parts =
+    encoded.length === texts.length
+      ? opBytes(ops, encoded)
+      : ops.map((op) => ({ op, bytes: utf8.encode(op.text) }));
   const length = parts.reduce((n, p) => n + p.bytes.length - (p.op.end - p.op.start), rawBytes.length);
   const out = new Uint8Array(length);
   let at = 0;
@@ -171,6 +197,16 @@ function joinBytes(rawBytes: Uint8Array, ops: readonly Op[]): Uint8Array {
   }
   out.set(rawBytes.subarray(at), written);
   return out;
+}
+
+/** Each op's bytes as a view of `encoded`, the ASCII encoding of their texts in order. */
+function opBytes(ops: readonly Op[], encoded: Uint8Array): { op: Op; bytes: Uint8Array }[] {
+  let from = 0;
+  return ops.map((op) => {
+    const bytes = encoded.subarray(from, from + op.text.length);
+    from += op.text.length;
+    return { op, bytes };
+  });
 }
 
 /** `raw` with each op's span replaced by its text (ops sorted by start, not overlapping). */
