@@ -86,8 +86,8 @@ function prePass(m: Json): MessagePrePass {
 
 /**
  * Each message object's pre-pass, kept while the object lives: a later turn read after its last turn's body
- * (edge/body-memo.ts) carries that history's message objects, so only its new messages are read. Used with
- * a memo only, which already relies on parsed messages never being changed (resume.ts).
+ * (edge/body-memo.ts) carries that history's message objects, so only its new messages are read. Used where
+ * the memo says the objects come back, and relying as checkpoints do on parsed messages never being changed.
  */
 const prePasses = new WeakMap<Json, MessagePrePass>();
 
@@ -113,7 +113,7 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
 
   // Pre-pass: block shapes, images and which positions deserve a digest. Each message's blocks are listed
   // once, here, for the pre-pass and the feed.
-  const pre = messages.map(memo ? keptPrePass : prePass);
+  const pre = messages.map(memo?.reusesMessages?.(input.raw.length) ? keptPrePass : prePass);
   const contents = pre.map((p) => p.blocks);
   const shapes = pre.map((p) => p.shape);
   const hasImages = pre.some((p) => p.image);

@@ -38,6 +38,8 @@ export interface AnalysisMemo {
   find(key: string): readonly Checkpoint[];
   /** Keeps `checkpoints` (the deepest first) in place of `replaces`, the one the request went on from. */
   keep(key: string, checkpoints: readonly Checkpoint[], replaces: Checkpoint | null): void;
+  /** Whether a later turn's body will carry this body's parsed message objects (a body of `chars` characters). */
+  reusesMessages?(chars: number): boolean;
 }
 
 /** Whether two parsed JSON values are the same, key order included. */

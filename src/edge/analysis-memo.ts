@@ -1,4 +1,5 @@
 import type { AnalysisMemo, Checkpoint } from "../canonicalize/resume.ts";
+import { MIN_CHARS as MIN_BODY_CHARS } from "./body-memo.ts";
 
 /**
  * The isolate's analysis checkpoints (canonicalize/resume.ts): a conversation's next turn through this
@@ -48,6 +49,8 @@ export function analysisMemo(tenantId: string): AnalysisMemo {
         if (l.length === 0) kept.delete(other);
       }
     },
+    // Bodies of this size are kept and the next turn parsed after them, sharing their messages (body-memo.ts).
+    reusesMessages: (chars) => chars >= MIN_BODY_CHARS,
   };
 }
 

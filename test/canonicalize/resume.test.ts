@@ -10,6 +10,12 @@ import {
   clearAnalysisMemo,
   MAX_CHARS,
 } from "../../src/edge/analysis-memo.ts";
+import {
+  clearBodyMemo,
+  keepParsed,
+  MIN_CHARS as MIN_BODY_CHARS,
+  parseAfterKept,
+} from "../../src/edge/body-memo.ts";
 
 type Json = Record<string, unknown>;
 
@@ -235,6 +241,30 @@ describe("a later turn goes on from the last turn's checkpoint (canonicalize/res
       expect(analyzeAnthropic({ ...request(c.body()), salt: "s", rules }, analysisMemo("t"))).toEqual(whole);
     }
     expect(analysisMemoSize().checkpoints).toBe(0);
+  });
+
+  it("gives the same analysis where a later turn carries its last turn's message objects (edge/body-memo.ts)", () => {
+    clearBodyMemo();
+    const r = rng(11);
+    const c = new Conversation(r, SYSTEM, TOOLS);
+    while (JSON.stringify(c.body()).length < MIN_BODY_CHARS) c.next();
+    const enc = new TextEncoder();
+    let last = request(c.body());
+    keepParsed("t", enc.encode(last.raw), last.raw, last.body);
+    const memo = analysisMemo("t");
+    analyzeAnthropic({ ...last, salt: "s", rules: DEFAULT_RULES }, memo);
+    for (let turn = 0; turn < 12; turn++) {
+      c.next();
+      const raw = JSON.stringify(c.body());
+      const after = parseAfterKept("t", enc.encode(raw));
+      if (!after) throw new Error("not read after the last turn's body");
+      const messages = after.body.messages as Json[];
+      // The history's objects are the last turn's own: their pre-pass is the one kept for them.
+      expect(messages[1]).toBe((last.body.messages as Json[])[1]);
+      const whole = analyzeAnthropic({ raw, body: JSON.parse(raw) as Json, salt: "s", rules: DEFAULT_RULES });
+      expect(analyzeAnthropic({ ...after, salt: "s", rules: DEFAULT_RULES }, memo)).toEqual(whole);
+      last = after;
+    }
   });
 
   it("holds at most its bound of request characters", () => {
