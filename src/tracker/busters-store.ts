@@ -111,9 +111,12 @@ export function diagnose(
         held = rows;
       }
     }
-    recent = rows.slice(0, LIMITS.chainsPerLineage).map((c) => {
+    recent = rows.slice(0, LIMITS.chainsPerLineage).flatMap((c) => {
       c.summary ??= JSON.parse(c.text) as ChainSummary;
-      return { at: c.at, cachedTokens: c.cachedTokens, summary: c.summary };
+      // A row stored before summaries were columns (an object per segment, no `layout`) explains nothing.
+      return typeof c.summary.layout === "string"
+        ? [{ at: c.at, cachedTokens: c.cachedTokens, summary: c.summary }]
+        : [];
     });
   }
   const finding = findBuster(r, recent);

@@ -1,3 +1,4 @@
+import { MAX_SHAPES, SHAPE_BASE } from "../prefix/diff.ts";
 import { type Accounting, USAGE_FIELDS } from "../upstream/accounting.ts";
 import { messageIdOf, type ProviderMiss } from "../upstream/diagnostics.ts";
 import type { LookupScope, PositionRecord, RecordRequest } from "./types.ts";
@@ -167,14 +168,34 @@ export const MAX_RECORD_BATCH = 32;
 
 function validateChain(c: unknown): void {
   if (c === null || typeof c !== "object") fail("chain");
-  const { h0, family, segments } = c as Record<string, unknown>;
-  if (typeof h0 !== "string" || typeof family !== "string" || !Array.isArray(segments)) fail("chain");
-  if (segments.length > MAX_CHAIN_SEGMENTS) fail("chain.segments");
-  for (const s of segments) {
-    if (s === null || typeof s !== "object") fail("chain.segment");
-    const { kind, type, hash } = s as Record<string, unknown>;
-    if (typeof kind !== "string" || typeof type !== "string" || type.length > 64) fail("chain.segment");
-    if (hash !== undefined && (typeof hash !== "string" || !HASH.test(hash))) fail("chain.segment.hash");
+  const { h0, family, layout, shapes, messages, hashed, hashes, volatile } = c as Record<string, unknown>;
+  if (typeof h0 !== "string" || typeof family !== "string" || typeof layout !== "string") fail("chain");
+  if (layout.length > MAX_CHAIN_SEGMENTS) fail("chain.segments");
+  if (!Array.isArray(shapes) || shapes.length > MAX_SHAPES) fail("chain.shapes");
+  for (const shape of shapes) if (typeof shape !== "string" || !SHAPE.test(shape)) fail("chain.shapes");
+  for (let i = 0; i < layout.length; i++) {
+    const code = layout.charCodeAt(i) - SHAPE_BASE;
+    if (code < 0 || code >= shapes.length) fail("chain.layout");
+  }
+  if (!Array.isArray(messages) || messages.length !== layout.length) fail("chain.messages");
+  for (const m of messages)
+    if (!Number.isInteger(m) || m < -1 || m > MAX_MESSAGE_INDEX) fail("chain.messages");
+  ascending(hashed, layout.length, "chain.hashed");
+  if (!Array.isArray(hashes) || hashes.length !== (hashed as number[]).length) fail("chain.hashes");
+  for (const h of hashes) if (typeof h !== "string" || !HASH.test(h)) fail("chain.hashes");
+  ascending(volatile, layout.length, "chain.volatile");
+}
+
+const SHAPE = /^(tool|system|params|message) [^\n]{0,64}$/;
+const MAX_MESSAGE_INDEX = 1_000_000;
+
+/** Segment indices: integers in [0, n), each larger than the one before. */
+function ascending(list: unknown, n: number, name: string): void {
+  if (!Array.isArray(list) || list.length > n) fail(name);
+  let last = -1;
+  for (const v of list) {
+    if (!Number.isInteger(v) || v <= last || v >= n) fail(name);
+    last = v;
   }
 }
 

@@ -1,6 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
+import { type ChainSummary, SHAPE_BASE } from "../../src/prefix/diff.ts";
 import { anthropic, longText, namespace, openai, simStats } from "../support/clients.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
@@ -126,6 +127,44 @@ describe("tracker durability and bounds", () => {
     expect(totals.inputTokens).toBe(200 * 1000 + (199 * 200) / 2);
     expect(totals.cacheReadTokens).toBe(200 * 500);
     expect(totals.outputTokens).toBe(200 * 7);
+  });
+
+  it("a chain summary is checked column by column: one that does not hold together is dropped, the record kept", async () => {
+    const stub = tracker(freshTenant().id);
+    const shape = (k: number) => String.fromCharCode(SHAPE_BASE + k);
+    const chain: ChainSummary = {
+      h0: "h0-columns",
+      family: "family-columns",
+      layout: shape(0) + shape(1) + shape(1),
+      shapes: ["system text", "message text"],
+      messages: [-1, 0, 1],
+      hashed: [0, 2],
+      hashes: ["hash-aaaaaaaa", "hash-bbbbbbbb"],
+      volatile: [0],
+    };
+    expect((await stub.record({ ...record("fine"), chain } as never)).ok).toBe(true);
+    const bad: Partial<ChainSummary>[] = [
+      { layout: shape(0) + shape(2) + shape(1) },
+      { layout: `${shape(0)}${shape(1)}\u0010` },
+      { messages: [-1, 0] },
+      { messages: [-1, 0, 0.5] },
+      { hashed: [2, 0] },
+      { hashed: [0, 3] },
+      { hashes: ["hash-aaaaaaaa"] },
+      { hashes: ["hash-aaaaaaaa", "short"] },
+      { volatile: [1, 1] },
+      { shapes: ["message text", "elsewhere text"] },
+    ];
+    for (const [i, over] of bad.entries()) {
+      const answer = await stub.record({ ...record(`bad-${i}`), chain: { ...chain, ...over } } as never);
+      expect(answer.ok).toBe(true);
+    }
+    expect((await stub.totals()).requests).toBe(bad.length + 1);
+    // Only the summary that held together was kept to diagnose the next request against.
+    const kept = await runInDurableObject(stub, (_i, state) =>
+      state.storage.sql.exec<{ summary: string }>("SELECT summary FROM recent_chains").toArray(),
+    );
+    expect(kept.map((r) => JSON.parse(r.summary))).toEqual([chain]);
   });
 
   it("state survives eviction", async () => {

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/economics/synthetic.ts";
-import type { ChainSummary } from "../../src/prefix/diff.ts";
+import { type ChainSummary, SHAPE_BASE } from "../../src/prefix/diff.ts";
 import { diagnose, RecentChains } from "../../src/tracker/busters-store.ts";
 import type { RecordRequest } from "../../src/tracker/types.ts";
 import { recordRequest } from "../support/records.ts";
@@ -15,16 +15,16 @@ const NOW = Date.UTC(2026, 11, 2, 12);
 
 /** A chain of `n` segments whose hashes change from segment `from` on (a buster there), with a volatile one. */
 function chain(n: number, from: number, salt: number): ChainSummary {
+  const hashed = Array.from({ length: n }, (_v, i) => i).filter((i) => i % 2 === 0);
   return {
     h0: "h0-recent-chains",
     family: "family-recent-chains",
-    segments: Array.from({ length: n }, (_v, i) => ({
-      kind: i < 2 ? ("system" as const) : ("message" as const),
-      type: "text",
-      ...(i >= 2 ? { message: i - 2 } : {}),
-      ...(i % 2 === 0 ? { hash: `seg-${i}-${i >= from ? salt : 0}` } : {}),
-      ...(i === 1 ? { volatile: true as const } : {}),
-    })),
+    layout: Array.from({ length: n }, (_v, i) => String.fromCharCode(SHAPE_BASE + (i < 2 ? 0 : 1))).join(""),
+    shapes: ["system text", "message text"],
+    messages: Array.from({ length: n }, (_v, i) => (i >= 2 ? i - 2 : -1)),
+    hashed,
+    hashes: hashed.map((i) => `seg-${i}-${i >= from ? salt : 0}`),
+    volatile: [1],
   };
 }
 
@@ -93,5 +93,66 @@ describe("recent chains held in memory", () => {
       // A bound of about one lineage: the two lineages take turns.
       expect(await run(records, () => new RecentChains(Math.max(...chars.values()) * 1.3))).toEqual(read);
     }
+  });
+});
+
+describe("recent chains stored before summaries were columns", () => {
+  it("explain no miss and break nothing: the next rows diagnose as before", async () => {
+    const [first, miss] = [
+      recordRequest({
+        tenantId: "t",
+        requestId: "req_columns_0",
+        at: NOW,
+        usage: {
+          inputTokens: 6000,
+          uncachedTokens: 0,
+          cacheReadTokens: 6000,
+          cacheWrite5mTokens: 0,
+          cacheWrite1hTokens: 0,
+          outputTokens: 5,
+        },
+        chain: chain(10, 10, 0),
+      }),
+      recordRequest({
+        tenantId: "t",
+        requestId: "req_columns_1",
+        at: NOW + 60_000,
+        usage: {
+          inputTokens: 6000,
+          uncachedTokens: 6000,
+          cacheReadTokens: 0,
+          cacheWrite5mTokens: 0,
+          cacheWrite1hTokens: 0,
+          outputTokens: 5,
+        },
+        chain: chain(10, 4, 1),
+      }),
+    ];
+    const t = freshTenant();
+    const found = await runInDurableObject(tracker(t.id), (_instance, state) => {
+      const sql = state.storage.sql;
+      const old = {
+        h0: "h0-recent-chains",
+        family: "f",
+        segments: [{ kind: "system", type: "text", hash: "seg-0-0" }],
+      };
+      sql.exec(
+        "INSERT INTO recent_chains (lineage, at, cached_tokens, summary) VALUES (?, ?, ?, ?)",
+        `anthropic:${miss.model}`,
+        NOW - 1,
+        6000,
+        JSON.stringify(old),
+      );
+      // A miss with only the old row to go on: no finding, no failure.
+      diagnose(sql, { ...miss, requestId: "req_columns_alone" }, new Map(), new RecentChains());
+      const alone = sql.exec("SELECT COUNT(*) AS n FROM busters").one().n;
+      diagnose(sql, first, new Map(), new RecentChains());
+      diagnose(sql, miss, new Map(), new RecentChains());
+      return { alone, after: sql.exec<{ segment: number }>("SELECT segment FROM busters").toArray() };
+    });
+    expect(found.alone).toBe(0);
+    // The hashes of `miss` change from segment 4 (hashed: 0, 2, 4, ...): the buster is pinned after the last
+    // equal one, 2, against the columns row.
+    expect(found.after).toEqual([{ segment: 3 }]);
   });
 });
