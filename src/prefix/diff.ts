@@ -1,4 +1,4 @@
-import type { Analysis, SegmentKind } from "./types.ts";
+import type { Analysis, Segment, SegmentKind } from "./types.ts";
 
 /**
  * What the tracker keeps of a request's chain to diagnose the next one: a character per segment and the few
@@ -44,29 +44,53 @@ export interface ChainDiff {
 /** The summary of an analysis. */
 export function summarizeChain(a: Analysis): ChainSummary {
   const shapes: string[] = [];
-  const codes = new Map<string, number>();
-  const messages: number[] = [];
+  // Per kind, per type: no string made per segment (a 100K-token request has 500).
+  const codes = new Map<SegmentKind, Map<string, number>>();
+  const n = a.segments.length;
+  const layoutCodes = new Uint16Array(n);
+  const messages: number[] = new Array(n);
   const hashed: number[] = [];
   const hashes: string[] = [];
   const volatile: number[] = [];
-  let layout = "";
-  a.segments.forEach((s, i) => {
-    const shape = `${s.kind} ${s.type}`;
-    let code = codes.get(shape);
+  for (let i = 0; i < n; i++) {
+    const s = a.segments[i] as Segment;
+    let byType = codes.get(s.kind);
+    if (!byType) {
+      byType = new Map();
+      codes.set(s.kind, byType);
+    }
+    let code = byType.get(s.type);
     if (code === undefined) {
       code = shapes.length;
-      codes.set(shape, code);
-      shapes.push(shape);
+      byType.set(s.type, code);
+      shapes.push(`${s.kind} ${s.type}`);
     }
-    layout += String.fromCharCode(SHAPE_BASE + code);
-    messages.push(s.kind === "message" ? s.loc.index : -1);
+    layoutCodes[i] = SHAPE_BASE + code;
+    messages[i] = s.kind === "message" ? s.loc.index : -1;
     if (s.hash !== undefined) {
       hashed.push(i);
       hashes.push(s.hash);
     }
     if (s.volatile) volatile.push(i);
-  });
-  return { h0: a.h0, family: a.family, layout, shapes, messages, hashed, hashes, volatile };
+  }
+  return {
+    h0: a.h0,
+    family: a.family,
+    layout: fromCodes(layoutCodes),
+    shapes,
+    messages,
+    hashed,
+    hashes,
+    volatile,
+  };
+}
+
+/** The string of `codes`, a few thousand characters per call (spread arguments have a limit). */
+function fromCodes(codes: Uint16Array): string {
+  let out = "";
+  for (let i = 0; i < codes.length; i += 4096)
+    out += String.fromCharCode(...codes.subarray(i, Math.min(i + 4096, codes.length)));
+  return out;
 }
 
 /** Segment i's `${kind} ${type}`, or undefined past the chain's end. */

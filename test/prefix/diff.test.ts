@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/economics/synthetic.ts";
-import { type ChainDiff, type ChainSummary, diffChains, SHAPE_BASE } from "../../src/prefix/diff.ts";
+import {
+  type ChainDiff,
+  type ChainSummary,
+  diffChains,
+  SHAPE_BASE,
+  summarizeChain,
+} from "../../src/prefix/diff.ts";
+import type { Analysis } from "../../src/prefix/types.ts";
 
 /** One segment as summaries held it before they were columns. */
 interface Seg {
@@ -112,5 +119,34 @@ describe("diffChains over columns (prefix/diff.ts)", () => {
     }
     // Most pairs diverge somewhere inside: the search is exercised, not only its early exits.
     expect(found).toBeGreaterThan(1500);
+  });
+});
+
+describe("summarizeChain (prefix/diff.ts)", () => {
+  it("gives each segment's kind, type, message, hash and volatility back, past the chunked layout's 4,096", () => {
+    const r = mulberry32(20261205);
+    const kinds = ["tool", "system", "params", "message"] as const;
+    const segments = Array.from({ length: 9000 }, (_, i) => {
+      const kind = kinds[Math.floor(r() * 4)] as (typeof kinds)[number];
+      return {
+        kind,
+        type: `t${Math.floor(r() * 12)}`,
+        loc: { index: i % 777 },
+        ...(r() < 0.3 ? { hash: `h${i}` } : {}),
+        ...(r() < 0.1 ? { volatile: true } : {}),
+      };
+    });
+    const s = summarizeChain({ h0: "h0", family: "f", segments } as unknown as Analysis);
+    expect(s.layout.length).toBe(segments.length);
+    expect(s.shapes.length).toBe(new Set(segments.map((g) => `${g.kind} ${g.type}`)).size);
+    segments.forEach((g, i) => {
+      expect(s.shapes[s.layout.charCodeAt(i) - SHAPE_BASE]).toBe(`${g.kind} ${g.type}`);
+      expect(s.messages[i]).toBe(g.kind === "message" ? g.loc.index : -1);
+    });
+    expect(s.hashed).toEqual(segments.flatMap((g, i) => (g.hash ? [i] : [])));
+    expect(s.hashes).toEqual(segments.flatMap((g) => (g.hash ? [g.hash] : [])));
+    expect(s.volatile).toEqual(segments.flatMap((g, i) => (g.volatile ? [i] : [])));
+    // Kinds that share a type are distinct shapes.
+    expect(new Set(s.shapes).size).toBe(s.shapes.length);
   });
 });
