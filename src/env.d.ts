@@ -30,6 +30,7 @@ interface Env {
   /** Keys per-tenant salts; a secret in production. */
   STOKER_SECRET?: string;
   TRACKER_DEADLINE_MS?: string;
+  SHARED_ANSWERS_WAIT_MS?: string;
   /** "1" stops all keepalive pings at once. */
   KEEPALIVE_KILL_SWITCH?: string;
   ANTHROPIC_CACHE_TTL_SECONDS?: string;

@@ -20,6 +20,8 @@ describe("config is parsed once, strictly", () => {
     const c = parseConfig(base as Env);
     expect(c.maxBodyBytes).toBe(32 * 1024 * 1024);
     expect(c.trackerDeadlineMs).toBe(10);
+    expect(c.sharedAnswersWaitMs).toBe(2);
+    expect(parseConfig({ ...base, SHARED_ANSWERS_WAIT_MS: "0" } as Env).sharedAnswersWaitMs).toBe(0);
     expect(c.keepalive).toEqual({ enabled: true, anthropicTtlMs: 300_000 });
     expect(c.tenants).toEqual([]);
     expect(c.simulator).toBe(false);
@@ -29,6 +31,8 @@ describe("config is parsed once, strictly", () => {
     [{ MAX_BODY_BYTES: "-1" }, /MAX_BODY_BYTES/],
     [{ ANTHROPIC_UPSTREAM_URL: "ftp://x" }, /http/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ SHARED_ANSWERS_WAIT_MS: "-1" }, /SHARED_ANSWERS_WAIT_MS/],
+    [{ SHARED_ANSWERS_WAIT_MS: "1.5" }, /SHARED_ANSWERS_WAIT_MS/],
     [{ TENANTS: "{" }, /not valid JSON/],
     [{ TENANTS: tenant({ id: "bad id" }) }, /id/],
     [{ TENANTS: tenant({ key_sha256: "xyz" }) }, /key_sha256/],

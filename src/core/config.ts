@@ -65,6 +65,12 @@ export interface Config {
   /** How long a request waits for the tracker's lookup before planning without it. */
   trackerDeadlineMs: number;
   /**
+   * SHARED_ANSWERS_WAIT_MS: how long a request of a conversation its isolate never heard of waits for the
+   * tracker's answer another isolate shared through the location's cache (src/tracker/shared-answers.ts);
+   * 0 turns sharing off (nothing is written or read).
+   */
+  sharedAnswersWaitMs: number;
+  /**
    * TRACKER_DELAY_MS ("50-100" or "75"): the tracker answers each lookup and record batch a uniformly drawn
    * number of ms in that range late, as a tracker in another region would. Benchmarks only: with the simulator.
    */
@@ -102,6 +108,8 @@ export const DEFAULTS = {
   // Time allowed until the upstream's response headers arrive; streams are never cut after that.
   upstreamTimeoutMs: 600_000,
   trackerDeadlineMs: 10,
+  // A cache read in the isolate's own location; beyond this the request is planned without it.
+  sharedAnswersWaitMs: 2,
   // Only for local dev and tests; a deploy sets the STOKER_SECRET secret (see README).
   devSecret: "stoker-local-dev-secret",
 } as const;
@@ -169,6 +177,11 @@ export function parseConfig(env: Env): Config {
       "TRACKER_DEADLINE_MS",
       env.TRACKER_DEADLINE_MS,
       DEFAULTS.trackerDeadlineMs,
+    ),
+    sharedAnswersWaitMs: nonNegativeInt(
+      "SHARED_ANSWERS_WAIT_MS",
+      env.SHARED_ANSWERS_WAIT_MS,
+      DEFAULTS.sharedAnswersWaitMs,
     ),
     models: parseModels(env.MODEL_PRICES),
     gpuPools: parseGpuPools(env.GPU_POOLS),
@@ -248,6 +261,13 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   if (nonEmpty(value) === undefined) return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  return n;
+}
+
+function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
+  if (nonEmpty(value) === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${name} must be a whole number of 0 or more`);
   return n;
 }
 

@@ -162,6 +162,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       family: analysis.family,
       conversation: analysis.conversation,
       model: analysis.model.slice(0, 200),
+      continues: analysis.continues,
     });
   } catch (err) {
     // The worker's lookup never throws (src/tracker/client.ts); another caller's may: plan without it.

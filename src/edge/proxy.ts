@@ -178,6 +178,7 @@ export function proxy(spec: EndpointSpec) {
             waitUntil: (p) => c.executionCtx.waitUntil(p),
             awaitMs:
               config.devClock && c.req.header(DEV_AWAIT_TRACKER) !== undefined ? config.trackerDeadlineMs : 0,
+            sharedWaitMs: config.sharedAnswersWaitMs,
           },
           hashes,
           scope,

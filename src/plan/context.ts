@@ -59,6 +59,8 @@ export interface PlanScope {
   family: string;
   conversation: string;
   model: string;
+  /** The request continues a conversation (earlier turns may have gone through another isolate). */
+  continues?: boolean;
 }
 
 /**

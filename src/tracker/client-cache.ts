@@ -134,6 +134,12 @@ export function cachedAnswer(
   return calibration.calibration ? { ...answer, calibration: calibration.calibration } : answer;
 }
 
+/** Whether the isolate heard the tracker about the conversation at all (its states may be old). */
+export function heardOf(tenantId: string, conversation: string): boolean {
+  checkEpoch();
+  return tenants.get(tenantId)?.conversations.has(conversation) ?? false;
+}
+
 /**
  * What the isolate holds for `hashes` of a request it cannot answer fully from the cache (a conversation not
  * heard of lately): the states it holds of them (a family's shared head, heard with another conversation),

@@ -1,9 +1,18 @@
+import { getConfig } from "../core/config.ts";
 import { withinDeadline } from "../core/deadline.ts";
 import type { Logger } from "../core/log.ts";
 import type { RpcResult } from "../core/rpc.ts";
 import type { PlanLookup } from "../plan/context.ts";
-import { type BeliefScope, cachedAnswer, forgetConversations, heldAnswer, learn } from "./client-cache.ts";
+import {
+  type BeliefScope,
+  cachedAnswer,
+  forgetConversations,
+  heardOf,
+  heldAnswer,
+  learn,
+} from "./client-cache.ts";
 import { queueRecord } from "./record-queue.ts";
+import { type SharedAnswer, shareAnswer, sharedAnswer } from "./shared-answers.ts";
 import type { Tracker } from "./tracker.ts";
 import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "./types.ts";
 import { MAX_RECORD_BATCH } from "./validate.ts";
@@ -81,6 +90,11 @@ export interface PlanLookupOptions {
    * the isolate has nothing fresh. 0 (every deploy): never wait.
    */
   awaitMs?: number;
+  /**
+   * How long a request that continues a conversation this isolate never heard of waits for the answer
+   * another isolate shared through the location's cache (shared-answers.ts); 0 or absent: it does not look.
+   */
+  sharedWaitMs?: number;
 }
 
 /**
@@ -88,7 +102,9 @@ export interface PlanLookupOptions {
  * A conversation the isolate heard of within FRESH_MS is planned from the cache (the tracker's answers and
  * this isolate's own outcomes since, client-cache.ts). Any other request is planned from what the isolate
  * holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed, positions it
- * never heard of as unknown), or without state (the stateless plan). What warms the isolate for the
+ * never heard of as unknown), or without state (the stateless plan). A request that continues a conversation
+ * the isolate never heard of (its earlier turns went through another isolate) first reads, for at most
+ * `sharedWaitMs`, the answer that isolate shared through the location's cache (shared-answers.ts). What warms the isolate for the
  * conversation's next turn is the request's own record: the tracker answers it with the states of every
  * position of the request, the family's rate and the model's calibration, which is what a lookup would say
  * (and more). A lookup in parallel would ask the same again, one RPC more per first request, and in local
@@ -114,8 +130,25 @@ export async function planLookup(
     const answer = await withinDeadline(asked, awaitMs);
     if (answer) return answer;
   }
+  if ((o.sharedWaitMs ?? 0) > 0 && scope.continues && !heardOf(o.tenantId, scope.conversation)) {
+    // Learned when it comes, even past the deadline: the conversation's next turn here has it then.
+    const shared = sharedAnswer(o.tenantId, scope.conversation).then((s) => {
+      if (s) learn(o.tenantId, scope, s.hashes, s.answer, s.at);
+      return s;
+    });
+    o.waitUntil(shared);
+    if (await withinDeadline(shared, o.sharedWaitMs ?? 0))
+      return (
+        cachedAnswer(o.tenantId, scope, hashes, o.nowMs) ??
+        heldAnswer(o.tenantId, scope, hashes, o.nowMs) ??
+        EMPTY
+      );
+  }
   return heldAnswer(o.tenantId, scope, hashes, o.nowMs) ?? EMPTY;
 }
+
+/** How long a batch's context waits for its answers to be shared (a cache write in the location). */
+const SHARE_DEADLINE_MS = 1000;
 
 /** Records sent to the tracker in one RPC at most (the tracker's own bound, validate.ts). */
 export const RECORD_BATCH = MAX_RECORD_BATCH;
@@ -272,6 +305,7 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
     }
     const again: QueuedRecord[] = [];
     const deferred: QueuedRecord[] = [];
+    const toShare: { conversation: string; shared: SharedAnswer }[] = [];
     for (const [i, b] of batch.entries()) {
       if (b.settled) continue; // sent again by another context meanwhile, and heard there
       const answer = answers?.[i];
@@ -280,9 +314,15 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
         else deferred.push(b);
         continue;
       }
-      heardRecord(tenantId, b.input, answer, sentAt, b.log);
+      const heard = heardRecord(tenantId, b.input, answer, sentAt, b.log);
+      if (heard) toShare.push(heard);
       b.settled = true;
     }
+    if (toShare.length > 0 && getConfig(env).sharedAnswersWaitMs > 0)
+      await withinDeadline(
+        Promise.all(toShare.map((h) => shareAnswer(tenantId, h.conversation, h.shared))),
+        SHARE_DEADLINE_MS,
+      );
     if (deferred.length > 0) {
       // The isolate never hears these answers: ask the tracker next time instead of trusting its cache.
       forgetConversations(tenantId);
@@ -310,29 +350,30 @@ async function deferRecords(env: Env, records: QueuedRecord[]): Promise<void> {
   );
 }
 
-/** Takes in the tracker's answer to one record: its positions' states go into the isolate's cache. */
+/**
+ * Takes in the tracker's answer to one record: its positions' states go into the isolate's cache. Returns
+ * what it learned of the conversation, for the other isolates of the location (shared-answers.ts).
+ */
 function heardRecord(
   tenantId: string,
   input: RecordRequest,
   answer: RpcResult<RecordAnswer>,
   sentAt: number,
   log: Logger,
-): void {
+): { conversation: string; shared: SharedAnswer } | null {
   let heard = false;
+  let shared: { conversation: string; shared: SharedAnswer } | null = null;
   if (!answer.ok) log.warn("tracker.fault", { op: "record", fault: "rejected" });
   else if (answer.value.states && input.family !== null && input.conversation !== null) {
     const scope = { family: input.family, conversation: input.conversation, model: input.model };
     const hashes = input.positions.map((p) => p.hash);
     const { states, familyRatePerMin, calibration, previousMessageId, outlook, familyOutlook } = answer.value;
-    learn(
-      tenantId,
-      scope,
-      hashes,
-      { states, familyRatePerMin, calibration, previousMessageId, outlook, familyOutlook },
-      sentAt,
-    );
+    const learned = { states, familyRatePerMin, calibration, previousMessageId, outlook, familyOutlook };
+    learn(tenantId, scope, hashes, learned, sentAt);
+    shared = { conversation: input.conversation, shared: { at: sentAt, hashes, answer: learned } };
     heard = true;
   } else heard = answer.value.states !== undefined || input.positions.length === 0;
   // Without the tracker's answer the cache cannot know what it now holds: ask it next time.
   if (!heard) forgetConversations(tenantId);
+  return shared;
 }

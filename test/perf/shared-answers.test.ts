@@ -1,0 +1,132 @@
+// A conversation's turns land on whichever isolate the runtime picks. The isolate that recorded a turn
+// shares the tracker's answer through the location's Cache API (src/tracker/shared-answers.ts); an isolate
+// that never heard of the conversation plans its next turn from that answer instead of without state. Here
+// "another isolate" is this one after forgetting everything it heard (forgetAllBeliefs).
+import { env } from "cloudflare:workers";
+import type Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, it } from "vitest";
+import { getConfig } from "../../src/core/config.ts";
+import { prepare } from "../../src/edge/prepare.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
+import { forgetAllBeliefs } from "../../src/tracker/client-cache.ts";
+import { SHARED_ANSWERS_CACHE, sharedAnswer, sharedAnswerKey } from "../../src/tracker/shared-answers.ts";
+import { anthropic, longText, namespace } from "../support/clients.ts";
+import { freshTenant } from "../support/tenants.ts";
+import { eventually, totalsAfter } from "../support/tracker.ts";
+
+const MODEL = "claude-sonnet-4-6";
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The conversation id Stoker gives a request of `tenantId` (its own analysis, as the proxy runs it). */
+async function conversationOf(tenantId: string, body: Anthropic.MessageCreateParams): Promise<string> {
+  const prepared = await prepare({
+    endpoint: "messages",
+    raw: JSON.stringify(body),
+    body: body as unknown as Record<string, unknown>,
+    tenantId,
+    tenantRules: {},
+    settings: DEFAULT_CACHE_SETTINGS,
+    config: getConfig(env),
+    canonicalizeHeader: null,
+    nowMs: Date.now(),
+    lookup: async () => ({ known: new Map() }),
+    log: silent,
+  });
+  return prepared.analysis?.conversation as string;
+}
+
+/**
+ * A conversation's first turn through Stoker, its record heard and its answer shared; then `between` (with
+ * the shared entry's key), then the second turn from an isolate that heard nothing. Returns the second
+ * turn's plan and status.
+ */
+async function secondTurnElsewhere(
+  tenant: { id: string; key: string },
+  between: (key: string) => Promise<void>,
+): Promise<{ plan: string | null; status: number }> {
+  const client = anthropic(namespace(), { apiKey: tenant.key });
+  const system = longText(2500, "rules");
+  const first: Anthropic.MessageCreateParams = {
+    model: MODEL,
+    max_tokens: 16,
+    system,
+    messages: [{ role: "user", content: `First question ${tenant.id}` }],
+  };
+  const answer = await client.messages.create({ ...first, stream: false });
+  await totalsAfter(tenant.id, 1);
+  const conversation = await conversationOf(tenant.id, first);
+  const shared = await eventually(
+    () => sharedAnswer(tenant.id, conversation),
+    (s) => s !== null,
+  );
+  expect(shared?.hashes.length).toBeGreaterThan(0);
+  await between(sharedAnswerKey(tenant.id, conversation));
+  forgetAllBeliefs();
+  const { response } = await client.messages
+    .create({
+      ...first,
+      messages: [
+        ...first.messages,
+        { role: "assistant", content: answer.content },
+        { role: "user", content: "Second question" },
+      ],
+    })
+    .withResponse();
+  await totalsAfter(tenant.id, 2);
+  return { plan: response.headers.get("x-stoker-plan"), status: response.status };
+}
+
+describe("answers shared between the isolates of a location", () => {
+  it("plan a later turn on an isolate that never heard of its conversation; without the entry it plans without state", async () => {
+    const shared = await secondTurnElsewhere(freshTenant(), async () => {});
+    // Planned with what the first turn's record said: the system prompt it wrote is read.
+    expect(shared.plan).toMatch(/read=[1-9]/);
+
+    const gone = await secondTurnElsewhere(freshTenant(), async (key) => {
+      expect(await (await caches.open(SHARED_ANSWERS_CACHE)).delete(key)).toBe(true);
+    });
+    expect(gone.status).toBe(200);
+    expect(gone.plan).not.toMatch(/read=[1-9]/);
+  });
+
+  it("an entry that is not what Stoker writes changes no plan and fails no request", async () => {
+    type Entry = {
+      at: unknown;
+      hashes: unknown;
+      answer: { states: Record<string, Record<string, unknown>> };
+    };
+    const eachState = (e: Entry, f: (s: Record<string, unknown>) => void) => {
+      for (const s of Object.values(e.answer.states)) f(s);
+    };
+    // Each turns the entry the first turn's record shared into one Stoker never writes; the same entry
+    // unchanged plans the next turn's reads (the test above).
+    const corrupt: ((e: Entry) => string)[] = [
+      () => "not json",
+      (e) => JSON.stringify({ ...e, at: "soon" }),
+      (e) => JSON.stringify({ ...e, hashes: "all" }),
+      (e) => {
+        eachState(e, (s) => {
+          s.cachedUntilMs = String(s.cachedUntilMs);
+        });
+        return JSON.stringify(e);
+      },
+      (e) => {
+        eachState(e, (s) => {
+          s.tokens = "many";
+        });
+        return JSON.stringify(e);
+      },
+    ];
+    for (const f of corrupt) {
+      const t = freshTenant();
+      const result = await secondTurnElsewhere(t, async (key) => {
+        const cache = await caches.open(SHARED_ANSWERS_CACHE);
+        const entry = (await (await cache.match(key))?.json()) as Entry;
+        await cache.put(key, new Response(f(entry), { headers: { "cache-control": "max-age=600" } }));
+      });
+      expect(result.status).toBe(200);
+      expect(result.plan).not.toMatch(/read=[1-9]/);
+      expect((await totalsAfter(t.id, 2)).requests).toBe(2);
+    }
+  });
+});
