@@ -8,6 +8,7 @@ import { getConfig } from "../../src/core/config.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
+import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
 import { instrument, silence } from "../support/tracker-faults.ts";
@@ -17,20 +18,7 @@ const TRACKER_DEADLINE_MS = 2000; // vitest.config.ts: what a request used to wa
 
 /** The plan Stoker makes of `body` knowing nothing (Stoker's own prepare, with an empty lookup). */
 async function statelessPlan(tenantId: string, body: Record<string, unknown>): Promise<string | null> {
-  const prepared = await prepare({
-    endpoint: "messages",
-    raw: JSON.stringify(body),
-    body,
-    tenantId,
-    tenantRules: {},
-    settings: DEFAULT_CACHE_SETTINGS,
-    config: getConfig(env),
-    canonicalizeHeader: null,
-    nowMs: Date.now(),
-    lookup: async () => ({ known: new Map() }),
-    log: { debug() {}, info() {}, warn() {}, error() {} },
-  });
-  return prepared.planText;
+  return (await prepareWithoutState(tenantId, body)).planText;
 }
 
 describe("a tracker that never answers", () => {

@@ -11,27 +11,15 @@ import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import { forgetAllBeliefs } from "../../src/tracker/client-cache.ts";
 import { SHARED_ANSWERS_CACHE, sharedAnswer, sharedAnswerKey } from "../../src/tracker/shared-answers.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
+import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { eventually, totalsAfter } from "../support/tracker.ts";
 
 const MODEL = "claude-sonnet-4-6";
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** The conversation id Stoker gives a request of `tenantId` (its own analysis, as the proxy runs it). */
 async function conversationOf(tenantId: string, body: Anthropic.MessageCreateParams): Promise<string> {
-  const prepared = await prepare({
-    endpoint: "messages",
-    raw: JSON.stringify(body),
-    body: body as unknown as Record<string, unknown>,
-    tenantId,
-    tenantRules: {},
-    settings: DEFAULT_CACHE_SETTINGS,
-    config: getConfig(env),
-    canonicalizeHeader: null,
-    nowMs: Date.now(),
-    lookup: async () => ({ known: new Map() }),
-    log: silent,
-  });
+  const prepared = await prepareWithoutState(tenantId, body as unknown as Record<string, unknown>);
   return prepared.analysis?.conversation as string;
 }
 
