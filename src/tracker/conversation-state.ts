@@ -43,8 +43,8 @@ export interface ConversationStore {
   idle(fromMs: number, toMs: number): IdleCount[];
   sweptAt(): number | null;
   setSweptAt(nowMs: number): void;
-  /** A return to count in its table once `due` has passed (see `Conversations.noteRequest`). */
-  deferReturn(r: PendingReturn): void;
+  /** Returns to count in their tables once `due` has passed (see `Conversations.noteRequest`). */
+  deferReturns(returns: readonly PendingReturn[]): void;
   /** Takes the returns due by `toMs`, counted per table, turns and window. */
   takeDueReturns(toMs: number): DueReturns[];
   /** Whether a return to `table` waits to be counted. */
@@ -196,6 +196,8 @@ export class Conversations {
     const swept = this.store.sweptAt() ?? Number.NEGATIVE_INFINITY;
     const returnWindow = windowOf(gap, this.#windowMs);
     const sent = note.sent;
+    // Stored together, in one write: nothing reads them before this request is noted.
+    const deferred: PendingReturn[] = [];
     for (const name of names) {
       // A table changed and not yet stored is stored before it is read again (never, while names differ).
       if (changed.has(name)) this.#store(changed, at);
@@ -206,7 +208,7 @@ export class Conversations {
       noteFirstWindow(table, gap, this.#windowMs);
       if (!note.returnsWhenClosed) noteReturnIn(table, row.turns, returnWindow);
       else if (returnWindow < WINDOWS)
-        this.store.deferReturn({
+        deferred.push({
           table: name,
           turns: row.turns,
           window: returnWindow,
@@ -219,6 +221,7 @@ export class Conversations {
         );
       changed.set(name, table);
     }
+    if (deferred.length > 0) this.store.deferReturns(deferred);
     this.store.update(conversation, at, noteOwnGap(row.own, gap, this.#windowMs), note.ends, note.answer);
   }
 

@@ -39,8 +39,9 @@ export class SqlConversationStore implements ConversationStore {
   /** When the last sweep ran (meta `idle_swept`), once read: only `setSweptAt` writes it. */
   #swept: number | null | undefined;
   /** Rows held for one record (`hold`): by key, null where the table has none. */
-  #held: { rows: Map<string, ConversationRow | null>; families: Map<string, ArrayBuffer | null> } | null =
-    null;
+  #held: HeldRows | null = null;
+  /** Counts the writes to the held tables: rows set aside (`setAside`) are held again only if none came since. */
+  #writes = 0;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -50,6 +51,7 @@ export class SqlConversationStore implements ConversationStore {
   forget(): void {
     this.#swept = undefined;
     this.#held = null;
+    this.#writes++;
   }
 
   /**
@@ -57,12 +59,23 @@ export class SqlConversationStore implements ConversationStore {
    * during which nothing else writes these tables, so each row is read once (the answer's outlooks read
    * again what the update just wrote). Bounded by what one record touches.
    */
-  hold(): void {
-    this.#held = { rows: new Map(), families: new Map() };
+  hold(aside?: AsideRows): void {
+    this.#held =
+      aside && aside.writes === this.#writes ? aside.held : { rows: new Map(), families: new Map() };
   }
 
   release(): void {
     this.#held = null;
+  }
+
+  /**
+   * Stops holding, keeping what was held to `hold` again after an await (a record reads its conversation
+   * before sealing its capture): held again only if no write to the table came meanwhile.
+   */
+  setAside(): AsideRows {
+    const held = this.#held ?? { rows: new Map(), families: new Map() };
+    this.#held = null;
+    return { held, writes: this.#writes };
   }
 
   get(conversation: string): ConversationEntry | undefined {
@@ -99,6 +112,7 @@ export class SqlConversationStore implements ConversationStore {
       encoded,
       answer,
     );
+    this.#writes++;
     this.#held?.rows.set(conversation, { family, turns: 1, last_at: at, own: null, ends: encoded, answer });
   }
 
@@ -113,6 +127,7 @@ export class SqlConversationStore implements ConversationStore {
       answer,
       conversation,
     );
+    this.#writes++;
     const held = this.#held?.rows;
     const row = held?.get(conversation);
     // A row not held stays unknown (read when asked); a row held as absent was not updated.
@@ -151,6 +166,7 @@ export class SqlConversationStore implements ConversationStore {
         ...chunk.flatMap(([family, bytes]) => [family, at, bytes]),
       );
     }
+    this.#writes++;
     for (const [family, bytes] of rows) this.#held?.families.set(family, bytes);
   }
 
@@ -196,14 +212,15 @@ export class SqlConversationStore implements ConversationStore {
     this.#swept = nowMs;
   }
 
-  deferReturn(r: PendingReturn): void {
-    this.#sql.exec(
-      "INSERT INTO pending_returns (due, tbl, turns, win) VALUES (?, ?, ?, ?)",
-      r.due,
-      r.table,
-      r.turns,
-      r.window,
-    );
+  deferReturns(returns: readonly PendingReturn[]): void {
+    // One statement per RETURNS_PER_WRITE returns: four bound values each, at most 100 per statement.
+    for (let i = 0; i < returns.length; i += RETURNS_PER_WRITE) {
+      const chunk = returns.slice(i, i + RETURNS_PER_WRITE);
+      this.#sql.exec(
+        `INSERT INTO pending_returns (due, tbl, turns, win) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((r) => [r.due, r.table, r.turns, r.window]),
+      );
+    }
   }
 
   hasPendingReturn(table: string): boolean {
@@ -225,6 +242,7 @@ export class SqlConversationStore implements ConversationStore {
   /** Drops the oldest conversations and families beyond the caps. */
   trim(maxConversations: number, maxFamilies: number): void {
     this.#held = null;
+    this.#writes++;
     this.#sql.exec(
       "DELETE FROM conversations WHERE conversation IN (SELECT conversation FROM conversations ORDER BY last_at DESC LIMIT -1 OFFSET ?)",
       maxConversations,
@@ -237,6 +255,18 @@ export class SqlConversationStore implements ConversationStore {
 }
 
 const FAMILIES_PER_WRITE = 32;
+const RETURNS_PER_WRITE = 25;
+
+interface HeldRows {
+  rows: Map<string, ConversationRow | null>;
+  families: Map<string, ArrayBuffer | null>;
+}
+
+/** Rows a record read before an await (`setAside`), with the count of writes they are true as of. */
+export interface AsideRows {
+  held: HeldRows;
+  writes: number;
+}
 
 /** SQLite bindings take an ArrayBuffer, not a view. */
 function blob(bytes: Uint8Array): ArrayBuffer {

@@ -150,8 +150,8 @@ export class MemoryConversationStore implements ConversationStore {
     this.#swept = nowMs;
   }
 
-  deferReturn(r: PendingReturn): void {
-    this.#pending.push({ ...r });
+  deferReturns(returns: readonly PendingReturn[]): void {
+    for (const r of returns) this.#pending.push({ ...r });
   }
 
   hasPendingReturn(table: string): boolean {

@@ -41,15 +41,32 @@ export interface PlanInputStore {
 /** The tables `family_rates` and `calibration`. */
 export class SqlPlanInputStore implements PlanInputStore {
   readonly #sql: SqlStorage;
+  /**
+   * Rows read or written lately, null where the table has none (least recently used first): only this store
+   * writes the tables, so they stay true until a rollback or a trim (`forget`, `trim`).
+   */
+  readonly #rates = new Map<string, FamilyRate | null>();
+  readonly #calibrations = new Map<string, Calibration | null>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
   }
 
+  /** What was stored is gone (rolled back, or the storage deleted): read the rows again. */
+  forget(): void {
+    this.#rates.clear();
+    this.#calibrations.clear();
+  }
+
   rate(family: string): FamilyRate | undefined {
-    return this.#sql
-      .exec<{ rate: number; at: number }>("SELECT rate, at FROM family_rates WHERE family = ?", family)
-      .toArray()[0];
+    let row = this.#rates.get(family);
+    if (row === undefined)
+      row =
+        this.#sql
+          .exec<{ rate: number; at: number }>("SELECT rate, at FROM family_rates WHERE family = ?", family)
+          .toArray()[0] ?? null;
+    keep(this.#rates, family, row);
+    return row ? { rate: row.rate, at: row.at } : undefined;
   }
 
   setRate(family: string, rate: FamilyRate): void {
@@ -59,12 +76,20 @@ export class SqlPlanInputStore implements PlanInputStore {
       rate.rate,
       rate.at,
     );
+    keep(this.#rates, family, { rate: rate.rate, at: rate.at });
   }
 
   calibration(model: string): Calibration | undefined {
-    const row = this.#sql
-      .exec<{ ratio: number; weight: number }>("SELECT ratio, weight FROM calibration WHERE model = ?", model)
-      .toArray()[0];
+    let row = this.#calibrations.get(model);
+    if (row === undefined)
+      row =
+        this.#sql
+          .exec<{ ratio: number; weight: number }>(
+            "SELECT ratio, weight FROM calibration WHERE model = ?",
+            model,
+          )
+          .toArray()[0] ?? null;
+    keep(this.#calibrations, model, row);
     return row ? { ratio: row.ratio, weight: row.weight } : undefined;
   }
 
@@ -76,10 +101,12 @@ export class SqlPlanInputStore implements PlanInputStore {
       c.weight,
       at,
     );
+    keep(this.#calibrations, model, { ratio: c.ratio, weight: c.weight });
   }
 
   /** Keeps the newest `families` rates and `models` calibrations. */
   trim(families: number, models: number): void {
+    this.forget();
     this.#sql.exec(
       "DELETE FROM family_rates WHERE family NOT IN (SELECT family FROM family_rates ORDER BY at DESC LIMIT ?)",
       families,
@@ -89,6 +116,16 @@ export class SqlPlanInputStore implements PlanInputStore {
       models,
     );
   }
+}
+
+/** Rows of each table kept in memory at most (a tenant's busiest families and models). */
+const MAX_HELD_ROWS = 1024;
+
+/** Keeps a row as most recently used, the least recently used going beyond MAX_HELD_ROWS. */
+function keep<T>(rows: Map<string, T>, key: string, row: T): void {
+  rows.delete(key);
+  rows.set(key, row);
+  if (rows.size > MAX_HELD_ROWS) rows.delete(rows.keys().next().value as string);
 }
 
 /** What a lookup in `scope` at `nowMs` answers besides the prefix states. */

@@ -22,7 +22,7 @@ import { directory } from "../tenants/directory.ts";
 import { insertRequest, sumRequests } from "./accounting.ts";
 import { diagnose, listBusters, RecentChains } from "./busters-store.ts";
 import { Conversations } from "./conversation-state.ts";
-import { SqlConversationStore } from "./conversations.ts";
+import { type AsideRows, SqlConversationStore } from "./conversations.ts";
 import {
   claim,
   created,
@@ -57,6 +57,7 @@ import { noteRescue } from "./rescues.ts";
 import { COUNTED_TABLES, LIMITS, migrate } from "./schema.ts";
 import type {
   BusterFinding,
+  KeepaliveCapture,
   KeepaliveReport,
   LookupAnswer,
   LookupResult,
@@ -298,11 +299,19 @@ export class Tracker extends DurableObject<Env> {
       return { ok: false, error: "tenantId: not this tracker's tenant" };
     const config = getConfig(this.env);
     this.#rememberTenant(r.tenantId);
-    const capture = captureWorthKeeping(
-      this.#conversations,
-      r,
-      config.keepalive.enabled && this.#settings().enabled,
-    );
+    let aside: AsideRows;
+    // The conversation's row read here is held again for the update below, unless written meanwhile.
+    this.#conversationStore.hold();
+    let capture: KeepaliveCapture | null;
+    try {
+      capture = captureWorthKeeping(
+        this.#conversations,
+        r,
+        config.keepalive.enabled && this.#settings().enabled,
+      );
+    } finally {
+      aside = this.#conversationStore.setAside();
+    }
     let sealed: Sealed | null = null;
     if (capture) {
       const plain: SealedRequest = {
@@ -341,7 +350,7 @@ export class Tracker extends DurableObject<Env> {
     };
     // The rows the update reads and writes are held in memory for the answer's outlooks, until the answer
     // is built (no await meanwhile: nothing else writes them).
-    this.#conversationStore.hold();
+    this.#conversationStore.hold(aside);
     let answer: RpcResult<RecordAnswer>;
     try {
       try {
@@ -349,6 +358,7 @@ export class Tracker extends DurableObject<Env> {
       } catch (err) {
         // Rolled back with the rest: what is held in memory is read again.
         this.#conversationStore.forget();
+        this.#planInputs.forget();
         this.#chains.forget();
         throw err;
       }
@@ -523,6 +533,7 @@ export class Tracker extends DurableObject<Env> {
     this.#tenantRemembered = false;
     this.#tenantId = undefined;
     this.#conversationStore.forget();
+    this.#planInputs.forget();
     this.#chains.forget();
     migrate(this.ctx.storage.sql);
     // The tombstone: this scope is never used again (a new creation of the id gets a new generation).
