@@ -26,7 +26,7 @@ const flags = new Set(process.argv.slice(2));
 const quick = flags.has("--quick");
 const withEngine = !flags.has("--no-engine");
 const withProfile = !flags.has("--no-profile");
-/** `--n=K`: K requests per arm and group at every size (the profile and tracker phases at --quick sizes). */
+/** `--n=K`: K requests per arm and group at every size (the profile phase at --quick sizes). */
 const nFlag = Number(process.argv.find((a) => a.startsWith("--n="))?.slice(4) ?? Number.NaN);
 const light = quick || Number.isFinite(nFlag);
 /** `--name=value` or `--name value`. */
@@ -58,7 +58,8 @@ const N: Record<number, number> = Number.isFinite(nFlag)
     : { 2000: 300, 20000: 200, 100000: 120 };
 const WARMUP = quick ? 3 : 10;
 const PROFILED = light ? 10 : 100;
-const TRACKER = light ? { conversations: 2, turns: 3 } : { conversations: 6, turns: 10 };
+// The tracker phase takes seconds: its full size even with --n (6 records a cell could not tell a capture's cost).
+const TRACKER = quick ? { conversations: 2, turns: 3 } : { conversations: 6, turns: 10 };
 /** The second Stoker's tracker answers this late (TRACKER_DELAY_MS): a tracker in another region. */
 const SLOW_TRACKER = "50-100";
 
