@@ -104,12 +104,13 @@ export interface PlanLookupOptions {
  * holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed, positions it
  * never heard of as unknown), or without state (the stateless plan). A request that continues a conversation
  * the isolate never heard of (its earlier turns went through another isolate) first reads, for at most
- * `sharedWaitMs`, the answer that isolate shared through the location's cache (shared-answers.ts). What warms the isolate for the
- * conversation's next turn is the request's own record: the tracker answers it with the states of every
- * position of the request, the family's rate and the model's calibration, which is what a lookup would say
- * (and more). A lookup in parallel would ask the same again, one RPC more per first request, and in local
- * development, where the tracker shares the thread, it measurably delayed the answer it ran beside
- * (bench/report/overhead.md). Only a dev-clock request that asks to wait (`awaitMs`) sends one. Never rejects.
+ * `sharedWaitMs`, the answer that isolate shared through the location's cache (shared-answers.ts). What
+ * warms the isolate for the conversation's next turn is the request's own record: the tracker answers it
+ * with the states of every position of the request, the family's rate and the model's calibration, which is
+ * what a lookup would say (and more). A lookup in parallel would ask the same again, one RPC more per first
+ * request, and in local development, where the tracker shares the thread, it measurably delayed the answer
+ * it ran beside (bench/report/overhead.md). Only a dev-clock request that asks to wait (`awaitMs`) sends
+ * one. Never rejects.
  */
 export async function planLookup(
   o: PlanLookupOptions,
@@ -285,6 +286,7 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
   if (batch.length === 0) return;
   const mine = { batch, since: Date.now() };
   q.out = mine;
+  let sharing: Promise<unknown> | null = null;
   try {
     const sentAt = Date.now();
     let answers: RecordBatchAnswer | null = null;
@@ -318,8 +320,9 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
       if (heard) toShare.push(heard);
       b.settled = true;
     }
+    // Shared once the batch is no longer out (below): the next batch does not wait for the cache.
     if (toShare.length > 0 && getConfig(env).sharedAnswersWaitMs > 0)
-      await withinDeadline(
+      sharing = withinDeadline(
         Promise.all(toShare.map((h) => shareAnswer(tenantId, h.conversation, h.shared))),
         SHARE_DEADLINE_MS,
       );
@@ -335,6 +338,7 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
     await sleep(RECORD_BACKOFF_MS * 2 ** (attempt - 1));
   } finally {
     if (q.out === mine) q.out = null;
+    if (sharing) await sharing;
   }
 }
 
