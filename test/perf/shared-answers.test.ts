@@ -5,9 +5,7 @@
 import { env } from "cloudflare:workers";
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/core/config.ts";
-import { prepare } from "../../src/edge/prepare.ts";
-import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
+import { planLookup } from "../../src/tracker/client.ts";
 import { forgetAllBeliefs } from "../../src/tracker/client-cache.ts";
 import { SHARED_ANSWERS_CACHE, sharedAnswer, sharedAnswerKey } from "../../src/tracker/shared-answers.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
@@ -16,6 +14,7 @@ import { freshTenant } from "../support/tenants.ts";
 import { eventually, totalsAfter } from "../support/tracker.ts";
 
 const MODEL = "claude-sonnet-4-6";
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** The conversation id Stoker gives a request of `tenantId` (its own analysis, as the proxy runs it). */
 async function conversationOf(tenantId: string, body: Anthropic.MessageCreateParams): Promise<string> {
@@ -116,5 +115,45 @@ describe("answers shared between the isolates of a location", () => {
       expect(result.plan).not.toMatch(/read=[1-9]/);
       expect((await totalsAfter(t.id, 2)).requests).toBe(2);
     }
+  });
+
+  it("are looked for only by a request that continues a conversation, and not at all when SHARED_ANSWERS_WAIT_MS is 0", async () => {
+    const t = freshTenant();
+    const client = anthropic(namespace(), { apiKey: t.key });
+    const first: Anthropic.MessageCreateParamsNonStreaming = {
+      model: MODEL,
+      max_tokens: 16,
+      system: longText(2500, "rules"),
+      messages: [{ role: "user", content: `First question ${t.id}` }],
+    };
+    const answer = await client.messages.create(first);
+    await totalsAfter(t.id, 1);
+    const second = {
+      ...first,
+      messages: [
+        ...first.messages,
+        { role: "assistant" as const, content: answer.content },
+        { role: "user" as const, content: "Second question" },
+      ],
+    };
+    const a = (await prepareWithoutState(t.id, second as unknown as Record<string, unknown>)).analysis;
+    if (!a) throw new Error("no analysis");
+    await eventually(
+      () => sharedAnswer(t.id, a.conversation),
+      (s) => s !== null,
+    );
+    // What the proxy's lookup finds for the second turn on an isolate that heard nothing.
+    const found = async (sharedWaitMs: number, continues: boolean) => {
+      forgetAllBeliefs();
+      const lookup = await planLookup(
+        { env, tenantId: t.id, nowMs: Date.now(), log: silent, waitUntil: () => {}, sharedWaitMs },
+        a.candidates,
+        { family: a.family, conversation: a.conversation, model: a.model, continues },
+      );
+      return lookup.known.size;
+    };
+    expect(await found(500, true)).toBeGreaterThan(0);
+    expect(await found(0, true)).toBe(0);
+    expect(await found(500, false)).toBe(0);
   });
 });
