@@ -258,16 +258,20 @@ function url(value: string | undefined, fallback: string): string {
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (nonEmpty(value) === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer`);
-  return n;
+  return wholeNumber(name, value, fallback, 1);
 }
 
 function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
+  return wholeNumber(name, value, fallback, 0);
+}
+
+function wholeNumber(name: string, value: string | undefined, fallback: number, min: 0 | 1): number {
   if (nonEmpty(value) === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${name} must be a whole number of 0 or more`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new ConfigError(
+      `${name} must be ${min === 1 ? "a positive integer" : "a whole number of 0 or more"}`,
+    );
   return n;
 }
 

@@ -1,3 +1,4 @@
+import { isObj } from "../canonicalize/json.ts";
 import type { LookupAnswer } from "./types.ts";
 
 /**
@@ -75,18 +76,15 @@ export async function sharedAnswer(tenantId: string, conversation: string): Prom
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** The entry when it has the shape this module writes (what planning reads is checked field by field), else null. */
 function asSharedAnswer(v: unknown): SharedAnswer | null {
-  if (!isObject(v) || !Number.isFinite(v.at) || !Array.isArray(v.hashes) || !isObject(v.answer)) return null;
+  if (!isObj(v) || !Number.isFinite(v.at) || !Array.isArray(v.hashes) || !isObj(v.answer)) return null;
   if (!v.hashes.every((h) => typeof h === "string")) return null;
   const a = v.answer;
-  if (!isObject(a.states) || !Object.values(a.states).every(isState)) return null;
+  if (!isObj(a.states) || !Object.values(a.states).every(isState)) return null;
   if (a.familyRatePerMin !== undefined && !Number.isFinite(a.familyRatePerMin)) return null;
   if (a.previousMessageId !== undefined && typeof a.previousMessageId !== "string") return null;
-  if (a.calibration !== undefined && !(isObject(a.calibration) && finite(a.calibration, "ratio", "weight")))
+  if (a.calibration !== undefined && !(isObj(a.calibration) && finite(a.calibration, "ratio", "weight")))
     return null;
   if (a.outlook !== undefined && !isOutlook(a.outlook)) return null;
   if (a.familyOutlook !== undefined && !isOutlook(a.familyOutlook)) return null;
@@ -100,7 +98,7 @@ const numbers = (v: unknown): boolean => Array.isArray(v) && v.every((x) => Numb
 
 function isOutlook(o: unknown): boolean {
   return (
-    isObject(o) &&
+    isObj(o) &&
     finite(o, "headsRecur", "headGaps", "windowMs") &&
     numbers(o.head) &&
     numbers(o.tail) &&
@@ -110,10 +108,10 @@ function isOutlook(o: unknown): boolean {
 
 function isState(s: unknown): boolean {
   return (
-    isObject(s) &&
+    isObj(s) &&
     finite(s, "tokens", "seen", "lastSeenMs") &&
     (s.cachedUntilMs === null || Number.isFinite(s.cachedUntilMs)) &&
     (s.ttl === null || typeof s.ttl === "string") &&
-    (s.gaps === undefined || (isObject(s.gaps) && finite(s.gaps, "count", "within5m", "within1h")))
+    (s.gaps === undefined || (isObj(s.gaps) && finite(s.gaps, "count", "within5m", "within1h")))
   );
 }
