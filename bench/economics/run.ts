@@ -13,7 +13,7 @@ import { referenceRows } from "./reference.ts";
 import { compactTable, deviation, TTFT, table } from "./report.ts";
 import { testHalf } from "./split.ts";
 import { bestBaseline, resultOf, runSuite, SUITE_MODELS, type Suite, type SuiteOptions } from "./suite.ts";
-import { syntheticWorkloads } from "./synthetic.ts";
+import { SPREAD_OFFSETS, syntheticWorkloads } from "./synthetic.ts";
 import { histogram, hitRateByBucket, quantile, reuseGaps, shareAtMost } from "./timeline.ts";
 import type { Trace } from "./trace.ts";
 import { MAPPINGS, type Mapping } from "./worker/bodies.ts";
@@ -74,6 +74,7 @@ interface Verdict {
   mapping: Mapping;
   prices: PriceTableName;
   suite: Suite;
+  synthetic?: { generator: string };
 }
 
 /** One line of the summary: Stoker against the best baseline and the optimum. */
@@ -136,7 +137,16 @@ interface Section {
   options: SuiteOptions;
   /** The synthetic workload, for its description. */
   synthetic?: ReturnType<typeof syntheticWorkloads>[number];
+  /** A spread section: the workload at one more fresh seed (only its verdict is reported). */
+  spread?: { seed: number };
 }
+
+/**
+ * The workloads the spread section replays at every seed of `SPREAD_OFFSETS` besides the report's: those a
+ * replay of which takes seconds (Sparse's 50 requests decide its verdict by a few conversations, RAG at 0.1 per
+ * minute by ten documents' first questions). The larger ones take minutes a seed.
+ */
+const SPREAD_WORKLOADS = new Set(["Sparse", "RAG, 0.1 questions per minute per document"]);
 
 /** The learning section: the worker over the whole trace, so the test half is planned from a learned state. */
 const LEARNING = "mooncake-learned";
@@ -173,6 +183,57 @@ function sections(): Section[] {
       options: { mapping: "block", headFallback: w.rootPosition, baselines: SYNTHETIC_BASELINES },
       synthetic: w,
     });
+  }
+  for (const offset of SPREAD_OFFSETS)
+    for (const [i, w] of syntheticWorkloads(offset).entries()) {
+      if (!SPREAD_WORKLOADS.has(w.name)) continue;
+      out.push({
+        key: `spread-${i}-${offset}`,
+        workload: w.name,
+        prices: "anthropic",
+        mapping: "block",
+        trace: () => head(w.trace),
+        options: { mapping: "block", headFallback: w.rootPosition, baselines: SYNTHETIC_BASELINES },
+        spread: { seed: seedOf(w) },
+      });
+    }
+  return out;
+}
+
+/** A synthetic workload's seed, as its generator line names it. */
+function seedOf(w: { generator: string }): number {
+  return Number(/^seed (\d+)/.exec(w.generator)?.[1] ?? Number.NaN);
+}
+
+/**
+ * The spread section: Stoker against the best baseline at each seed of the report and the spread, one line a
+ * seed, and a line a workload (how many seeds it wins, the worst and the median margin).
+ */
+function spreadRows(report: readonly Verdict[], spread: readonly (Verdict & { seed: number })[]): string[] {
+  const margin = (v: Verdict) => {
+    const best = bestBaseline(v.suite).result.cost;
+    return (v.suite.stoker.cost - best) / best;
+  };
+  const out = [
+    "| workload | seeds | Stoker beats the best baseline on | within 1 % of it on | margin: median / worst | each seed: Stoker vs best baseline |",
+    "|---|---:|---:|---:|---|---|",
+  ];
+  for (const name of SPREAD_WORKLOADS) {
+    const own = report.find((v) => v.workload === name);
+    const at = [
+      ...(own ? [{ ...own, seed: seedOf(own.synthetic ?? { generator: "" }) }] : []),
+      ...spread.filter((v) => v.workload === name),
+    ];
+    if (at.length === 0) continue;
+    const margins = at.map(margin);
+    const sorted = [...margins].sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+    const worst = sorted.at(-1) ?? 0;
+    const signed = (m: number) => (m > 0 ? `+${pct(m)}` : `−${pct(-m)}`);
+    const each = at.map((v, k) => `${v.seed}: ${signed(margins[k] ?? 0)}`).join(", ");
+    out.push(
+      `| ${name} | ${at.length} | ${margins.filter((m) => m < 0).length} | ${margins.filter((m) => m <= 0.01).length} | ${signed(median)} / ${signed(worst)} | ${each} |`,
+    );
   }
   return out;
 }
@@ -269,9 +330,16 @@ async function main(): Promise<void> {
   const suites = await runAll([...list, { key: LEARNING }]);
   const learned = (suites.get(LEARNING) as Suite).stoker;
   const mooncake: Suite[] = [];
+  const spread: (Verdict & { seed: number })[] = [];
   for (const sec of list) {
     const suite = suites.get(sec.key) as Suite;
-    verdicts.push({ workload: sec.workload, mapping: sec.mapping, prices: sec.prices, suite });
+    const verdict: Verdict = { workload: sec.workload, mapping: sec.mapping, prices: sec.prices, suite };
+    if (sec.spread) {
+      spread.push({ ...verdict, seed: sec.spread.seed });
+      continue;
+    }
+    if (sec.synthetic) verdict.synthetic = sec.synthetic;
+    verdicts.push(verdict);
     const s = suite.stoker;
     if (sec.synthetic) {
       const w = sec.synthetic;
@@ -406,6 +474,12 @@ async function main(): Promise<void> {
     "Generated by bench/economics/synthetic.ts in the trace's format, with the report's seeds (101-107; the decision core was developed on seeds 1-7). The rows are the baselines issue #14 names (no caching, write everything 5m or 1h, fixed pings, pings to break-even, second sight), Stoker's worker path, and the per-block optimum.",
     "",
     ...synthetic,
+    "### The same workloads at more seeds",
+    "",
+    `One seed can decide a small workload's verdict: Sparse is 12 conversations, RAG at 0.1 per minute is ten documents' first questions. These replay the report's seed and ${SPREAD_OFFSETS.length} more fresh ones (each workload's seed + ${SPREAD_OFFSETS[0]}, + ${SPREAD_OFFSETS[1]}, …, + ${SPREAD_OFFSETS.at(-1)}; no decision or constant was developed on them), each on its own, with the same rows; a margin is Stoker's cost over the best baseline's at that seed (negative: Stoker costs less). The larger workloads take minutes a seed and are shown at the report's seed only.`,
+    "",
+    ...spreadRows(verdicts, spread),
+    "",
     "## The block model of shared/traces/README.md",
     "",
     "Kept only to check that the reference figures are reproduced (bench/economics/reference.ts, engine.ts: 512-token blocks, no breakpoint cap, no lookback, no minimum length). It flatters every policy that writes (any prefix can be read, however far back), so no Stoker figure comes from it.",
