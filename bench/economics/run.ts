@@ -74,7 +74,8 @@ interface Verdict {
   mapping: Mapping;
   prices: PriceTableName;
   suite: Suite;
-  synthetic?: { generator: string };
+  /** The synthetic workload's seed. */
+  seed?: number;
 }
 
 /** One line of the summary: Stoker against the best baseline and the optimum. */
@@ -138,7 +139,7 @@ interface Section {
   /** The synthetic workload, for its description. */
   synthetic?: ReturnType<typeof syntheticWorkloads>[number];
   /** A spread section: the workload at one more fresh seed (only its verdict is reported). */
-  spread?: { seed: number };
+  spread?: true;
 }
 
 /**
@@ -194,22 +195,18 @@ function sections(): Section[] {
         mapping: "block",
         trace: () => head(w.trace),
         options: { mapping: "block", headFallback: w.rootPosition, baselines: SYNTHETIC_BASELINES },
-        spread: { seed: seedOf(w) },
+        synthetic: w,
+        spread: true,
       });
     }
   return out;
-}
-
-/** A synthetic workload's seed, as its generator line names it. */
-function seedOf(w: { generator: string }): number {
-  return Number(/^seed (\d+)/.exec(w.generator)?.[1] ?? Number.NaN);
 }
 
 /**
  * The spread section: Stoker against the best baseline at each seed of the report and the spread, one line a
  * seed, and a line a workload (how many seeds it wins, the worst and the median margin).
  */
-function spreadRows(report: readonly Verdict[], spread: readonly (Verdict & { seed: number })[]): string[] {
+function spreadRows(report: readonly Verdict[], spread: readonly Verdict[]): string[] {
   const margin = (v: Verdict) => {
     const best = bestBaseline(v.suite).result.cost;
     return (v.suite.stoker.cost - best) / best;
@@ -219,11 +216,7 @@ function spreadRows(report: readonly Verdict[], spread: readonly (Verdict & { se
     "|---|---:|---:|---:|---|---|",
   ];
   for (const name of SPREAD_WORKLOADS) {
-    const own = report.find((v) => v.workload === name);
-    const at = [
-      ...(own ? [{ ...own, seed: seedOf(own.synthetic ?? { generator: "" }) }] : []),
-      ...spread.filter((v) => v.workload === name),
-    ];
+    const at = [...report, ...spread].filter((v) => v.workload === name);
     if (at.length === 0) continue;
     const margins = at.map(margin);
     const sorted = [...margins].sort((a, b) => a - b);
@@ -330,15 +323,15 @@ async function main(): Promise<void> {
   const suites = await runAll([...list, { key: LEARNING }]);
   const learned = (suites.get(LEARNING) as Suite).stoker;
   const mooncake: Suite[] = [];
-  const spread: (Verdict & { seed: number })[] = [];
+  const spread: Verdict[] = [];
   for (const sec of list) {
     const suite = suites.get(sec.key) as Suite;
     const verdict: Verdict = { workload: sec.workload, mapping: sec.mapping, prices: sec.prices, suite };
+    if (sec.synthetic) verdict.seed = sec.synthetic.seed;
     if (sec.spread) {
-      spread.push({ ...verdict, seed: sec.spread.seed });
+      spread.push(verdict);
       continue;
     }
-    if (sec.synthetic) verdict.synthetic = sec.synthetic;
     verdicts.push(verdict);
     const s = suite.stoker;
     if (sec.synthetic) {

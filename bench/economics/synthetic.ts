@@ -14,6 +14,8 @@ export interface Workload {
   name: string;
   /** The generator, in one line, for the report. */
   generator: string;
+  /** The seed it was generated from. */
+  seed: number;
   trace: Trace;
   /** Block position of the first block no other session shares (Stoker's "conversation root"). */
   rootPosition: number;
@@ -124,6 +126,7 @@ export function agentLoop(seed = 1): Workload {
   }
   return {
     name: "Agent loop",
+    seed,
     generator: `seed ${seed}: 50 sessions starting uniformly in the first 80 min, each on a shared 20,000-token tools + system head plus a 500-3,000-token task; 3-8 bursts of 4-20 tool calls 2-8 s apart (each call adds 150-600 tokens), bursts separated by human pauses uniform in 3-15 min (+50-500 tokens)`,
     trace: b.trace(),
     rootPosition: Math.floor(HEAD / BLOCK_TOKENS),
@@ -169,6 +172,7 @@ export function agentTools(seed = 7): Workload {
   b.lines.sort((x, y) => x.timestamp - y.timestamp);
   return {
     name: "Agent with tools",
+    seed,
     generator: `seed ${seed}: 60 sessions starting uniformly in the first 90 min on a shared 16,000-token tools + system head plus a 300-2,000-token task; each answer calls a tool with chance ${TOOL} (the result adds 200-3,000 tokens; the tool runs lognormal median 4 s for 80 % of calls, lognormal median 90 s for 15 %, uniform 3-15 min for 5 %), else replies; after a reply the person writes again with chance ${STAY} (think time lognormal, median 3 min, σ 1, at most 1 h; +120-1,200 tokens) or leaves; at most 80 requests a session`,
     trace: b.trace(),
     rootPosition: Math.floor(HEAD / BLOCK_TOKENS),
@@ -197,6 +201,7 @@ export function rag(ratePerMin: number, seed = 2): Workload {
   b.lines.sort((x, y) => x.timestamp - y.timestamp);
   return {
     name: `RAG, ${ratePerMin} questions per minute per document`,
+    seed,
     generator: `seed ${seed}: 10 documents of 50,000 tokens behind a shared 2,000-token system prompt; questions (30-300 tokens) arrive on each document as a Poisson process of ${ratePerMin} per minute for 1 h`,
     trace: b.trace(),
     rootPosition: Math.floor((SYSTEM + DOC) / BLOCK_TOKENS),
@@ -213,6 +218,7 @@ export function batch(seed = 3): Workload {
   for (const t of times) b.request(b.stream(head, HEAD), t, HEAD + 2_000, rng.int(1, 20));
   return {
     name: "Batch classification",
+    seed,
     generator: `seed ${seed}: 2,000 requests at uniform times in 10 min, each a shared 5,000-token instruction head + a unique 2,000-token item`,
     trace: b.trace(),
     rootPosition: Math.floor(HEAD / BLOCK_TOKENS),
@@ -241,6 +247,7 @@ export function chat(seed = 4): Workload {
   b.lines.sort((x, y) => x.timestamp - y.timestamp);
   return {
     name: "Multi-turn chat",
+    seed,
     generator: `seed ${seed}: 200 sessions starting uniformly in the first 100 min on a shared 3,000-token system prompt, 3-20 turns (uniform), each turn adds the reply (100-800 tokens) and a user message (20-400 tokens); think time lognormal, median 90 s, σ ${SIGMA} (P90 ${Math.round(90 * Math.exp(1.2816 * SIGMA))} s, P99 ${Math.round(90 * Math.exp(2.3263 * SIGMA))} s)`,
     trace: b.trace(),
     rootPosition: Math.floor(SYSTEM / BLOCK_TOKENS),
@@ -289,6 +296,7 @@ export function bursty(seed = 5): Workload {
   }
   return {
     name: "Short and bursty",
+    seed,
     generator: `seed ${seed}: 3,000 requests at uniform times in 15 min on a shared 4,000-token system prompt and one of 30 shared 12,000-token documents (Zipf popularity); 35 % continue a thread active in the last minute (+100-600 tokens), the rest open a new thread with a 50-300-token question`,
     trace: b.trace(),
     rootPosition: Math.floor((SYSTEM + DOC) / BLOCK_TOKENS),
@@ -316,6 +324,7 @@ export function sparse(seed = 6): Workload {
   b.lines.sort((x, y) => x.timestamp - y.timestamp);
   return {
     name: "Sparse",
+    seed,
     generator: `seed ${seed}: 12 sessions starting uniformly in the first 150 min on a shared 6,000-token system prompt, 2-6 turns each (+ reply and a 50-500-token message per turn), think time lognormal, median 4 min, σ 1`,
     trace: b.trace(),
     rootPosition: Math.floor(SYSTEM / BLOCK_TOKENS),
