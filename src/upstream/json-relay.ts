@@ -7,30 +7,30 @@ export interface JsonRelayOptions {
   /** Top-level values the client gets rewritten (each by a function of its JSON text), as they flow. */
   replaceTopLevel?: Record<string, (value: string) => string> | undefined;
   /**
-   * Called once, after the last byte (or the break), with the whole answer as text when it was read to the
-   * end. Runs on the side: the client's copy never waits for it.
+   * Called once, after the last byte was passed on (or the break), with the whole answer as text when it was
+   * read to the end. The client's copy never waits for the upstream's end on its account.
    */
   onEnd: (end: JsonEnd, text: string | null) => void;
-  /** Keeps the side read alive once the client has its copy (the execution context's waitUntil). */
+  /** Keeps a read alive once the client has its copy or has left (the execution context's waitUntil). */
   waitUntil: (p: Promise<unknown>) => void;
 }
 
 /**
  * A non-streaming answer passed on as it arrives: the client's copy starts flowing with the upstream's first
- * byte (no buffering for a header), while a second copy (tee) is read on the side for usage and accounting.
- * A break mid-body reaches the client as a broken body: its status went out with the first byte.
+ * byte (no buffering for a header), while the whole text is kept for usage and accounting. A break mid-body
+ * reaches the client as a broken body: its status went out with the first byte.
  */
 export function relayJson(
   body: ReadableStream<Uint8Array>,
   opts: JsonRelayOptions,
 ): ReadableStream<Uint8Array> {
-  const [client, side] = body.tee();
-  opts.waitUntil(readSide(side, opts.onEnd));
   const replace: Record<string, (value: string) => string> = { ...opts.replaceTopLevel };
   if (opts.hideDiagnostics) replace.diagnostics = () => "null";
-  return Object.keys(replace).length > 0
-    ? client.pipeThrough(rewriting(new TopLevelRewriter(replace)))
-    : client;
+  if (Object.keys(replace).length > 0) return rewrittenAndKept(body, new TopLevelRewriter(replace), opts);
+  // Nothing to edit: the client's copy is the runtime's own (tee), and a second copy is read on the side.
+  const [client, side] = body.tee();
+  opts.waitUntil(readSide(side, opts.onEnd));
+  return client;
 }
 
 async function readSide(side: ReadableStream<Uint8Array>, onEnd: JsonRelayOptions["onEnd"]): Promise<void> {
@@ -55,6 +55,79 @@ async function readSide(side: ReadableStream<Uint8Array>, onEnd: JsonRelayOption
     at += c.byteLength;
   }
   onEnd("complete", new TextDecoder().decode(all));
+}
+
+/**
+ * The client's copy edited on the way, in the one pass that also keeps the text for `onEnd`: one reader of
+ * the upstream, no second copy. Each client read pulls one upstream chunk (highWaterMark 0), so a slow client
+ * holds the upstream back instead of a buffer growing. A client that leaves early does not stop the
+ * accounting: the rest is read off its path, and `onEnd` hears the whole answer as it would have.
+ */
+function rewrittenAndKept(
+  body: ReadableStream<Uint8Array>,
+  rewriter: TopLevelRewriter,
+  opts: JsonRelayOptions,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  // A reset upstream rejects `closed` too; it is handled where it is read, so keep it from surfacing as unhandled.
+  reader.closed.catch(() => {});
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const kept: string[] = [];
+  let ended = false;
+  const end = (how: JsonEnd) => {
+    if (ended) return;
+    ended = true;
+    opts.onEnd(how, how === "complete" ? kept.join("") : null);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            controller.error(err);
+            end("upstream_error");
+            return;
+          }
+          const text = chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true });
+          kept.push(text);
+          const out = rewriter.push(text);
+          if (chunk.done) {
+            if (out.length > 0) controller.enqueue(encoder.encode(out));
+            controller.close();
+            end("complete");
+            return;
+          }
+          // A chunk wholly inside a replaced value yields nothing yet: read on rather than answer the pull empty.
+          if (out.length > 0) {
+            controller.enqueue(encoder.encode(out));
+            return;
+          }
+        }
+      },
+      cancel() {
+        opts.waitUntil(
+          (async () => {
+            try {
+              for (;;) {
+                const chunk = await reader.read();
+                if (chunk.done) break;
+                kept.push(decoder.decode(chunk.value, { stream: true }));
+              }
+              kept.push(decoder.decode());
+              end("complete");
+            } catch {
+              end("upstream_error");
+            }
+          })(),
+        );
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /**
@@ -193,20 +266,4 @@ export class DiagnosticsNuller extends TopLevelRewriter {
   constructor() {
     super({ diagnostics: () => "null" });
   }
-}
-
-/** The stream form of a TopLevelRewriter, for a JSON answer's bytes. */
-function rewriting(rewriter: TopLevelRewriter): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  return new TransformStream({
-    transform(chunk, controller) {
-      const out = rewriter.push(decoder.decode(chunk, { stream: true }));
-      if (out.length > 0) controller.enqueue(encoder.encode(out));
-    },
-    flush(controller) {
-      const out = rewriter.push(decoder.decode());
-      if (out.length > 0) controller.enqueue(encoder.encode(out));
-    },
-  });
 }

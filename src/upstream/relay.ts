@@ -51,9 +51,9 @@ export interface RelayOptions {
    */
   readErrors?: boolean;
   /**
-   * Relay a 2xx JSON answer as it arrives (json-relay.ts), usage read from a copy on the side, instead of
+   * Relay a 2xx JSON answer as it arrives (json-relay.ts), its text kept on the way for usage, instead of
    * reading it whole (which `x-stoker-cache` needs). `hideDiagnostics` nulls its top-level `diagnostics` on
-   * the way; `waitUntil` keeps the side read alive. Unset: read whole, `rewriteText` applied.
+   * the way; `waitUntil` keeps reading the rest after a client leaves early. Unset: read whole, `rewriteText` applied.
    */
   streamJson?:
     | {

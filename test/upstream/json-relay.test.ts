@@ -78,4 +78,68 @@ describe("relayJson", () => {
     expect(text.slice(0, 10) + rest).toBe(hideDiagnostics(text));
     expect(ended).toEqual([text]);
   });
+
+  // The bytes of an answer, cut into chunks, as an upstream body whose reads are counted.
+  function counted(text: string, cut: number, breakAfter = false) {
+    const bytes = new TextEncoder().encode(text);
+    const chunks = [bytes.slice(0, cut), bytes.slice(cut)];
+    let reads = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          const next = chunks[reads++];
+          if (next === undefined) c.close();
+          else if (breakAfter && reads === 2) c.error(new Error("connection reset"));
+          else c.enqueue(next);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { body, reads: () => reads };
+  }
+
+  it("reads the upstream only as the client reads (a slow client holds it back)", async () => {
+    const text = answers[0] as string;
+    const up = counted(text, 40);
+    const client = relayJson(up.body, { hideDiagnostics: true, onEnd: () => {}, waitUntil: () => {} });
+    const reader = client.getReader();
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(up.reads()).toBe(1);
+  });
+
+  it("accounts the whole answer once when the client leaves after its first chunk", async () => {
+    const text = answers[0] as string;
+    const up = counted(text, 40);
+    const ended: (string | null)[] = [];
+    const pending: Promise<unknown>[] = [];
+    const client = relayJson(up.body, {
+      hideDiagnostics: true,
+      onEnd: (end, t) => ended.push(end === "complete" ? t : end),
+      waitUntil: (p) => pending.push(p),
+    });
+    const reader = client.getReader();
+    await reader.read();
+    await reader.cancel("gone");
+    await Promise.all(pending);
+    expect(ended).toEqual([text]);
+  });
+
+  it("breaks the client's copy and reports the break once when the upstream resets mid-body", async () => {
+    for (const hide of [true, false]) {
+      const up = counted(answers[0] as string, 40, true);
+      const ended: (string | null)[] = [];
+      const pending: Promise<unknown>[] = [];
+      const client = relayJson(up.body, {
+        hideDiagnostics: hide,
+        onEnd: (end, t) => ended.push(end === "complete" ? t : end),
+        waitUntil: (p) => pending.push(p),
+      });
+      const reader = client.getReader();
+      await reader.read();
+      await expect(reader.read()).rejects.toThrow();
+      await Promise.all(pending);
+      expect(ended).toEqual(["upstream_error"]);
+    }
+  });
 });
