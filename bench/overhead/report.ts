@@ -212,6 +212,12 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
 }
 
 function profileSection(profiles: Profiled[], facts: Facts): string[] {
+  if (profiles.length === 0)
+    return [
+      "### Where Stoker's isolate spends its time (V8 sampling profile)",
+      "",
+      "Not run (`--no-profile`).",
+    ];
   const g0 = profiles.find((p) => p.breakdown)?.breakdown;
   const out = [
     "### Where Stoker's isolate spends its time (V8 sampling profile, ms per request)",
@@ -405,7 +411,7 @@ export function render(
     `- **Added wall time, Stoker − direct** (per pair, all 12 groups): p50 ${range(added.map((s) => s.p50))} ms, p99 ${range(added.map((s) => s.p99))} ms.`,
     `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${met} of ${groups.length} groups** under ${words(facts).name} on this machine.`,
     `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms, now paid by no proxied request (plans come from the isolate's state; the record's answer warms it). **record** (after the response, never waited for): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
-    `- **CPU per request**, Stoker's ${words(facts).name} process group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}; the V8 profile below splits the rest.`,
+    `- **CPU per request**, Stoker's ${words(facts).name} process group − the reference's: ${range(cpuOwn)} ms (2K to 100K); ${engineSummary(engine)}${profiles.length > 0 ? "; the V8 profile below splits the rest" : ""}.`,
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
