@@ -13,6 +13,7 @@ import {
 } from "./client-cache.ts";
 import { queueRecord } from "./record-queue.ts";
 import { type SharedAnswer, shareAnswer, sharedAnswer } from "./shared-answers.ts";
+import { noteLook, shouldLook } from "./shared-look.ts";
 import type { Tracker } from "./tracker.ts";
 import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "./types.ts";
 import { MAX_RECORD_BATCH } from "./validate.ts";
@@ -104,7 +105,8 @@ export interface PlanLookupOptions {
  * holds of its positions, family and model (heldAnswer: entries past their TTL read as lapsed, positions it
  * never heard of as unknown), or without state (the stateless plan). A request that continues a conversation
  * the isolate never heard of (its earlier turns went through another isolate) first reads, for at most
- * `sharedWaitMs`, the answer that isolate shared through the location's cache (shared-answers.ts). What
+ * `sharedWaitMs`, the answer that isolate shared through the location's cache (shared-answers.ts), unless
+ * the tenant's looks here keep finding nothing (shared-look.ts). What
  * warms the isolate for the conversation's next turn is the request's own record: the tracker answers it
  * with the states of every position of the request, the family's rate and the model's calibration, which is
  * what a lookup would say (and more). A lookup in parallel would ask the same again, one RPC more per first
@@ -131,9 +133,15 @@ export async function planLookup(
     const answer = await withinDeadline(asked, awaitMs);
     if (answer) return answer;
   }
-  if ((o.sharedWaitMs ?? 0) > 0 && scope.continues && !heardOf(o.tenantId, scope.conversation)) {
+  if (
+    (o.sharedWaitMs ?? 0) > 0 &&
+    scope.continues &&
+    !heardOf(o.tenantId, scope.conversation) &&
+    shouldLook(o.tenantId)
+  ) {
     // Learned when it comes, even past the deadline: the conversation's next turn here has it then.
     const shared = sharedAnswer(o.tenantId, scope.conversation).then((s) => {
+      noteLook(o.tenantId, s !== null);
       if (s) learn(o.tenantId, scope, s.hashes, s.answer, s.at);
       return s;
     });

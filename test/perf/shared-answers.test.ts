@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { planLookup } from "../../src/tracker/client.ts";
 import { forgetAllBeliefs } from "../../src/tracker/client-cache.ts";
 import { SHARED_ANSWERS_CACHE, sharedAnswer, sharedAnswerKey } from "../../src/tracker/shared-answers.ts";
+import { LOOK_ONE_IN, MISSES_BEFORE_SPARING } from "../../src/tracker/shared-look.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
 import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -155,5 +156,51 @@ describe("answers shared between the isolates of a location", () => {
     expect(await found(500, true)).toBeGreaterThan(0);
     expect(await found(0, true)).toBe(0);
     expect(await found(500, false)).toBe(0);
+  });
+
+  it("are looked for less once a tenant's looks keep missing, and by every request again after one finds an answer", async () => {
+    const t = freshTenant();
+    const client = anthropic(namespace(), { apiKey: t.key });
+    const first: Anthropic.MessageCreateParamsNonStreaming = {
+      model: MODEL,
+      max_tokens: 16,
+      system: longText(2500, "rules"),
+      messages: [{ role: "user", content: `First question ${t.id}` }],
+    };
+    const answer = await client.messages.create(first);
+    await totalsAfter(t.id, 1);
+    const second = {
+      ...first,
+      messages: [
+        ...first.messages,
+        { role: "assistant" as const, content: answer.content },
+        { role: "user" as const, content: "Second question" },
+      ],
+    };
+    const a = (await prepareWithoutState(t.id, second as unknown as Record<string, unknown>)).analysis;
+    if (!a) throw new Error("no analysis");
+    await eventually(
+      () => sharedAnswer(t.id, a.conversation),
+      (s) => s !== null,
+    );
+    // The positions an isolate that heard nothing knows for `conversation`'s turn (the shared entry's, or none).
+    const found = async (conversation: string) => {
+      forgetAllBeliefs();
+      const lookup = await planLookup(
+        { env, tenantId: t.id, nowMs: Date.now(), log: silent, waitUntil: () => {}, sharedWaitMs: 500 },
+        a.candidates,
+        { family: a.family, conversation, model: a.model, continues: true },
+      );
+      return lookup.known.size;
+    };
+    // Continued conversations no isolate shared: every one looks and misses.
+    for (let i = 0; i < MISSES_BEFORE_SPARING; i++) expect(await found(`never-shared-${i}`)).toBe(0);
+    // The shared conversation is now planned without looking, until one request in LOOK_ONE_IN looks.
+    const tries: number[] = [];
+    for (let i = 0; i < LOOK_ONE_IN; i++) tries.push(await found(a.conversation));
+    expect(tries.slice(0, -1).every((n) => n === 0)).toBe(true);
+    expect(tries.at(-1)).toBeGreaterThan(0);
+    // That hit made every request look again.
+    expect(await found(a.conversation)).toBeGreaterThan(0);
   });
 });
