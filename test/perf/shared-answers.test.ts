@@ -64,6 +64,38 @@ async function secondTurnElsewhere(
   return { plan: response.headers.get("x-stoker-plan"), status: response.status };
 }
 
+/**
+ * A conversation's first turn through Stoker, its record heard and its answer shared: the tenant and the
+ * analysis of the conversation's second turn (whose lookup would find the shared entry).
+ */
+async function sharedFirstTurn() {
+  const t = freshTenant();
+  const client = anthropic(namespace(), { apiKey: t.key });
+  const first: Anthropic.MessageCreateParamsNonStreaming = {
+    model: MODEL,
+    max_tokens: 16,
+    system: longText(2500, "rules"),
+    messages: [{ role: "user", content: `First question ${t.id}` }],
+  };
+  const answer = await client.messages.create(first);
+  await totalsAfter(t.id, 1);
+  const second = {
+    ...first,
+    messages: [
+      ...first.messages,
+      { role: "assistant" as const, content: answer.content },
+      { role: "user" as const, content: "Second question" },
+    ],
+  };
+  const a = (await prepareWithoutState(t.id, second as unknown as Record<string, unknown>)).analysis;
+  if (!a) throw new Error("no analysis");
+  await eventually(
+    () => sharedAnswer(t.id, a.conversation),
+    (s) => s !== null,
+  );
+  return { t, a };
+}
+
 describe("answers shared between the isolates of a location", () => {
   it("plan a later turn on an isolate that never heard of its conversation; without the entry it plans without state", async () => {
     const shared = await secondTurnElsewhere(freshTenant(), async () => {});
@@ -119,30 +151,7 @@ describe("answers shared between the isolates of a location", () => {
   });
 
   it("are looked for only by a request that continues a conversation, and not at all when SHARED_ANSWERS_WAIT_MS is 0", async () => {
-    const t = freshTenant();
-    const client = anthropic(namespace(), { apiKey: t.key });
-    const first: Anthropic.MessageCreateParamsNonStreaming = {
-      model: MODEL,
-      max_tokens: 16,
-      system: longText(2500, "rules"),
-      messages: [{ role: "user", content: `First question ${t.id}` }],
-    };
-    const answer = await client.messages.create(first);
-    await totalsAfter(t.id, 1);
-    const second = {
-      ...first,
-      messages: [
-        ...first.messages,
-        { role: "assistant" as const, content: answer.content },
-        { role: "user" as const, content: "Second question" },
-      ],
-    };
-    const a = (await prepareWithoutState(t.id, second as unknown as Record<string, unknown>)).analysis;
-    if (!a) throw new Error("no analysis");
-    await eventually(
-      () => sharedAnswer(t.id, a.conversation),
-      (s) => s !== null,
-    );
+    const { t, a } = await sharedFirstTurn();
     // What the proxy's lookup finds for the second turn on an isolate that heard nothing.
     const found = async (sharedWaitMs: number, continues: boolean) => {
       forgetAllBeliefs();
@@ -159,30 +168,7 @@ describe("answers shared between the isolates of a location", () => {
   });
 
   it("are looked for less once a tenant's looks keep missing, and by every request again after one finds an answer", async () => {
-    const t = freshTenant();
-    const client = anthropic(namespace(), { apiKey: t.key });
-    const first: Anthropic.MessageCreateParamsNonStreaming = {
-      model: MODEL,
-      max_tokens: 16,
-      system: longText(2500, "rules"),
-      messages: [{ role: "user", content: `First question ${t.id}` }],
-    };
-    const answer = await client.messages.create(first);
-    await totalsAfter(t.id, 1);
-    const second = {
-      ...first,
-      messages: [
-        ...first.messages,
-        { role: "assistant" as const, content: answer.content },
-        { role: "user" as const, content: "Second question" },
-      ],
-    };
-    const a = (await prepareWithoutState(t.id, second as unknown as Record<string, unknown>)).analysis;
-    if (!a) throw new Error("no analysis");
-    await eventually(
-      () => sharedAnswer(t.id, a.conversation),
-      (s) => s !== null,
-    );
+    const { t, a } = await sharedFirstTurn();
     // The positions an isolate that heard nothing knows for `conversation`'s turn (the shared entry's, or none).
     const found = async (conversation: string) => {
       forgetAllBeliefs();
