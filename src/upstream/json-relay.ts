@@ -34,27 +34,28 @@ export function relayJson(
 }
 
 async function readSide(side: ReadableStream<Uint8Array>, onEnd: JsonRelayOptions["onEnd"]): Promise<void> {
-  const reader = side.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
+  const kept: string[] = [];
+  const ended = await readRest(side.getReader(), new TextDecoder(), kept);
+  onEnd(ended, ended === "complete" ? kept.join("") : null);
+}
+
+/** Reads `reader` to its end, its text added to `kept` (`decoder` goes on from what it decoded before). */
+async function readRest(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  decoder: TextDecoder,
+  kept: string[],
+): Promise<JsonEnd> {
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.byteLength;
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      kept.push(decoder.decode(chunk.value, { stream: true }));
     }
   } catch {
-    onEnd("upstream_error", null);
-    return;
+    return "upstream_error";
   }
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  onEnd("complete", new TextDecoder().decode(all));
+  kept.push(decoder.decode());
+  return "complete";
 }
 
 /**
@@ -109,21 +110,7 @@ function rewrittenAndKept(
         }
       },
       cancel() {
-        opts.waitUntil(
-          (async () => {
-            try {
-              for (;;) {
-                const chunk = await reader.read();
-                if (chunk.done) break;
-                kept.push(decoder.decode(chunk.value, { stream: true }));
-              }
-              kept.push(decoder.decode());
-              end("complete");
-            } catch {
-              end("upstream_error");
-            }
-          })(),
-        );
+        opts.waitUntil(readRest(reader, decoder, kept).then(end));
       },
     },
     { highWaterMark: 0 },
