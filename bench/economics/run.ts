@@ -306,9 +306,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   // A constant the report depends on must be what its committed fit gives on the training data.
   const fitted = fitSizes(trainingTraces());
-  if (fitted.join() !== NEW_TOKEN_EFFECT.join())
+  if (JSON.stringify(fitted) !== JSON.stringify(NEW_TOKEN_EFFECT))
     throw new Error(
-      `bench/economics: NEW_TOKEN_EFFECT is [${NEW_TOKEN_EFFECT.join(", ")}] but node bench/economics/fit-sizes.ts fits [${fitted.join(", ")}]`,
+      `bench/economics: NEW_TOKEN_EFFECT is ${JSON.stringify(NEW_TOKEN_EFFECT)} but node bench/economics/fit-sizes.ts fits ${JSON.stringify(fitted)}`,
     );
   const full = head(loadTrace(TRACE));
   // Reported: the second half; the priors were fitted on the first (split.ts, fit.ts).

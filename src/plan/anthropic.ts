@@ -115,7 +115,7 @@ export function planAnthropic(
   const headReuse = reuseOf.head(stateAt(head), ctx.familyRatePerMin, ctx.outlook, ctx.nowMs);
   const newTokens = newTokensOf(a, (i) => (stateAt(i)?.seen ?? 0) > 0, tokensAt);
   const tailReuse = reuseOf.tail(stateAt(tail), a.continues, ctx.outlook, newTokens);
-  const seenReuse = seen === head ? headReuse : reuseOf.seen(stateAt(seen));
+  const seenReuse = seen === head ? headReuse : reuseOf.seen(stateAt(seen), newTokens);
   // Where the family's returns have been seen to continue from: the request's last position, or one a little
   // before it (a next turn that replaces the last message). Each is worth its share of the returns.
   const hashed = segs.flatMap((s, i) => (s.hash !== undefined ? [i] : []));

@@ -175,6 +175,28 @@ describe("planAnthropic with tracker state", () => {
     expect(document.plan.breakpoints.some((b) => b.segment === last(document))).toBe(false);
   });
 
+  it("judges a continued conversation's history by what the turn brings: not written under a long document", () => {
+    // New tails pay too rarely to write (12 %), so the history sent before (seen once: 39 % by its own count)
+    // is the candidate, and the turn's next request is what would send it again.
+    const outlook = outlookWith(0.12);
+    const planFor = (last: string) => {
+      const body = conversation(3);
+      (body.messages as Json[]).splice(-1, 1, { role: "user", content: last });
+      const a = analyze(body);
+      const history = a.segments.length - 2;
+      const known = new Map<string, PrefixState>([
+        [
+          a.segments[history]?.hash as string,
+          { tokens: 8000, seen: 1, lastSeenMs: ctx.nowMs - 60_000, cachedUntilMs: null, ttl: null },
+        ],
+      ]);
+      return planAnthropic(a, known, { ...ctx, outlook }).breakpoints.map((b) => b.role);
+    };
+    expect(planFor("And the next one?")).toContain("seen");
+    // About 18K new tokens: continued turns that add 4K tokens or more are followed a quarter as often.
+    expect(planFor(LONG.repeat(8))).not.toContain("seen");
+  });
+
   it("writes a recurring request's tail once it has been seen before (second sight)", () => {
     const body = {
       model: "claude-sonnet-4-5",
