@@ -86,6 +86,11 @@ export const OWN_WEIGHT = 128;
  */
 export const HEAD_OWN_WEIGHT = 2;
 
+/** The heads' prior chance of coming back within the first window, for a head used once. */
+export function headPriorHazard(): number {
+  return (HEAD_PRIOR_H[0] as readonly number[])[0] ?? 0;
+}
+
 /** The prior's return probability per window for a use class. */
 export function priorQ(useClass: number): number[] {
   return distributionOf(PRIOR_H[Math.min(Math.max(useClass, 0), PRIOR_H.length - 1)] as readonly number[]);
@@ -124,7 +129,7 @@ export function headsRecur(heads: FamilyGaps): number {
   if (heads.returns.some((n) => n > 0)) return 1;
   let closed = 0;
   for (let c = 0; c < TURN_CLASSES.length; c++) closed += heads.atRisk[c * WINDOWS] ?? 0;
-  const miss = 1 - ((HEAD_PRIOR_H[0] as readonly number[])[0] ?? 0);
+  const miss = 1 - headPriorHazard();
   const recur = HEADS_RECUR_PRIOR * miss ** closed;
   return recur / (recur + 1 - HEADS_RECUR_PRIOR);
 }

@@ -12,6 +12,12 @@ export interface Reuse {
   p1h: number;
   once: boolean;
   windows?: readonly number[];
+  /**
+   * For an entry used again and again: the chance that, written for 5m, it lapses while still in use within
+   * the hour, where a rate gives it (a head seen for the first time); else `hourOverFive` reads it from the
+   * windows' chances.
+   */
+  lapse?: number;
 }
 
 /**
@@ -111,8 +117,9 @@ export function reuseFromRate(ratePerMin: number): Reuse {
 /** The more optimistic of two estimates, field by field (either signal is evidence of reuse). */
 export function either(a: Reuse, b: Reuse): Reuse {
   const out: Reuse = { p5m: Math.max(a.p5m, b.p5m), p1h: Math.max(a.p1h, b.p1h), once: a.once && b.once };
-  const windows = a.p5m >= b.p5m ? a.windows : b.windows;
-  if (windows) out.windows = windows;
+  const from = a.p5m >= b.p5m ? a : b;
+  if (from.windows) out.windows = from.windows;
+  if (from.lapse !== undefined) out.lapse = from.lapse;
   return out;
 }
 
@@ -132,6 +139,8 @@ export const reuseOf = {
       if (back && nowMs !== undefined && nowMs > state.lastSeenMs)
         q = withOwnGap(q, outlook.headGaps, nowMs - state.lastSeenMs, outlook.windowMs);
       learned = reuseFromWindows(q, false);
+      // A new head lasts beyond its first window only if the tenant's heads recur at all.
+      if (!back && outlook.headLapse !== undefined) learned.lapse = outlook.headLapse * outlook.headsRecur;
     } else learned = back ? reuseFromState(state, false) : PRIORS.head;
     return either(learned, reuseFromRate(familyRatePerMin));
   },

@@ -32,6 +32,11 @@ export interface Outlook {
   headsRecur: number;
   /** How many of the family's head's own gaps `head` blends (what one more gap weighs against). */
   headGaps: number;
+  /**
+   * Chance that a head seen for the first time, written for 5m, lapses while still in use within the hour, if
+   * the tenant's heads recur (`newHeadLapse`: from the rate they come back at). Absent from older answers.
+   */
+  headLapse?: number;
   /** Width of the windows (the deploy's 5m TTL; shorter where ANTHROPIC_CACHE_TTL_SECONDS says so). */
   windowMs: number;
   tail: readonly number[];

@@ -50,6 +50,7 @@ function validOutlook(o: Outlook): boolean {
     o.headsRecur >= 0 &&
     o.headsRecur <= 1 &&
     Number.isFinite(o.headGaps) &&
+    (o.headLapse === undefined || (Number.isFinite(o.headLapse) && o.headLapse >= 0 && o.headLapse <= 1)) &&
     o.windowMs > 0
   );
 }

@@ -12,7 +12,8 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { headDistribution, headsRecur, returnDistribution } from "../decide/hazard.ts";
+import { headDistribution, headPriorHazard, headsRecur, returnDistribution } from "../decide/hazard.ts";
+import { headsExposure, newHeadLapse } from "../decide/head-rate.ts";
 import type { Outlook } from "../decide/types.ts";
 import type { AnswerEnd } from "../upstream/answer.ts";
 
@@ -337,20 +338,19 @@ export class Conversations {
       returnDistribution({ turns, own, family: table, tenant: tenantTable });
     const heads = this.store.get(headKey(family));
     const headsTable = this.store.family(HEADS_TABLE);
-    const head = headDistribution(
-      this.#headsAt(headsTable, nowMs),
-      (heads?.turns ?? 0) + 1,
-      heads?.own ?? emptyOwn(),
-    );
+    const headsNow = this.#headsAt(headsTable, nowMs);
+    const head = headDistribution(headsNow, (heads?.turns ?? 0) + 1, heads?.own ?? emptyOwn());
     // Whether heads recur at all reads closed windows only: a head still open has not missed.
     const recur = headsRecur(headsTable);
     const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
+    const headLapse = newHeadLapse(headsExposure(headsNow), headPriorHazard());
     return {
       outlook: {
         tail: tail((row?.turns ?? 0) + 1, row?.own ?? emptyOwn(), rowTable),
         head,
         headsRecur: recur,
         headGaps,
+        headLapse,
         windowMs: this.#windowMs,
         reach: reachOf(rowTable, tenantTable),
       },
@@ -359,6 +359,7 @@ export class Conversations {
         head,
         headsRecur: recur,
         headGaps,
+        headLapse,
         windowMs: this.#windowMs,
         reach: reachOf(familyTable, tenantTable),
       },

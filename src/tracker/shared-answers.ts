@@ -100,6 +100,7 @@ function isOutlook(o: unknown): boolean {
   return (
     isObj(o) &&
     finite(o, "headsRecur", "headGaps", "windowMs") &&
+    (o.headLapse === undefined || Number.isFinite(o.headLapse)) &&
     numbers(o.head) &&
     numbers(o.tail) &&
     numbers(o.reach)

@@ -163,6 +163,26 @@ describe("the head of a family", () => {
   });
 });
 
+describe("a new head, when the tenant's heads come back within seconds", () => {
+  it("is written for 5m once a few returns have shown it, though no window has closed", () => {
+    const c = fresh();
+    // Two documents (each its own head), each asked about three times, 10 seconds apart.
+    for (let k = 0; k < 2; k++)
+      for (let q = 0; q < 3; q++) request(c, `c${k}-${q}`, `doc${k}`, k * 2_000 + q * 10_000);
+    const at = 27_000;
+    const reuse = reuseOf.head(undefined, 0, c.outlook("x", "docX", at), at);
+    // Four returns within seconds, over about two minutes at risk: a gap of 5 minutes is rare at that rate.
+    expect(bestTtl(SONNET, 16_000, reuse, true)).toBe("5m");
+    // The windows' hazards alone (four returns against the prior, no window closed) would still buy the hour.
+    const { lapse: _lapse, ...windowsOnly } = reuse;
+    expect(bestTtl(SONNET, 16_000, windowsOnly, true)).toBe("1h");
+    // A new tenant's first head, with nothing to go on, is still written for the hour.
+    expect(
+      bestTtl(SONNET, 16_000, reuseOf.head(undefined, 0, fresh().outlook("y", "docY", 0), 0), true),
+    ).toBe("1h");
+  });
+});
+
 describe("a head seen before", () => {
   it("is judged by how the tenant's heads come back, not by its own count alone", () => {
     const c = fresh();

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { emptyFamily, noteFirstWindow, noteReturnIn, noteSurvived } from "../../src/decide/gaps.ts";
+import { headPriorHazard } from "../../src/decide/hazard.ts";
+import { headsExposure, newHeadLapse } from "../../src/decide/head-rate.ts";
+
+const MIN = 60_000;
+
+describe("how fast a tenant's heads come back, as a rate", () => {
+  it("counts a return up to where in its window it came, a closed window whole", () => {
+    const t = emptyFamily();
+    // Two heads back after 20 seconds (the first fifth of the window), one whose window closed without a return.
+    for (let k = 0; k < 2; k++) {
+      noteReturnIn(t, 1, 0);
+      noteFirstWindow(t, 20_000);
+    }
+    noteSurvived(t, 1, 0);
+    const e = headsExposure(t);
+    expect(e.returns).toBe(2);
+    expect(e.windows).toBeCloseTo(1 + 2 * 0.1, 9);
+  });
+
+  it("makes a lapse less likely the more returns the same time at risk holds, and more likely the longer the wait", () => {
+    // From about one use per window up: slower heads lapse less in use because their uses end first.
+    const h = headPriorHazard();
+    const lapses = [2, 5, 10, 20].map((returns) => newHeadLapse({ returns, windows: 1 }, h));
+    for (let i = 1; i < lapses.length; i++) expect(lapses[i]).toBeLessThan(lapses[i - 1] as number);
+    expect(newHeadLapse({ returns: 5, windows: 5 }, h)).toBeGreaterThan(
+      newHeadLapse({ returns: 5, windows: 1 }, h),
+    );
+    for (const x of lapses) {
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(x).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("leaves a new tenant at the prior: a lapse within the hour likely enough that 1h pays", () => {
+    // hourOverFive: 1h pays above a lapse chance of (2 - 1.25) / (0.9 + 2 - 1) ≈ 0.39 at Sonnet's prices.
+    expect(newHeadLapse({ returns: 0, windows: 0 }, headPriorHazard())).toBeGreaterThan(0.6);
+  });
+
+  it("is the same whatever the spread once a head's rate is certain to be far from 5 minutes", () => {
+    // Hundreds of returns, each within seconds: gaps of 5 minutes do not happen at that rate.
+    expect(newHeadLapse({ returns: 500, windows: 5 }, headPriorHazard())).toBeLessThan(0.01);
+    // No return in hours of waiting: the heads do not come back at all, so nothing lapses in use either.
+    expect(newHeadLapse({ returns: 0, windows: 200 }, headPriorHazard())).toBeLessThan(0.1);
+  });
+});
