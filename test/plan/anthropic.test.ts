@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { analyzeAnthropic, DEFAULT_RULES } from "../../src/canonicalize/index.ts";
 import { PRIORS } from "../../src/decide/reuse.ts";
+import type { Outlook } from "../../src/decide/types.ts";
 import { describePlan, planAnthropic } from "../../src/plan/index.ts";
 import type { PlanContext, PrefixState } from "../../src/plan/types.ts";
 import { renderAnthropic } from "../../src/upstream/body/index.ts";
@@ -23,6 +24,24 @@ function conversation(turns: number, extra: Json = {}): Json {
   }
   messages.push({ role: "user", content: "And the next one?" });
   return { model: "claude-sonnet-4-5", max_tokens: 100, system: SYSTEM, messages, ...extra };
+}
+
+/**
+ * The plan for a three-turn conversation whose last message is `last`, its history (everything before that
+ * message) sent once before, a minute ago, and not cached.
+ */
+function planAfterHistory(last: string, outlook: Outlook) {
+  const body = conversation(3);
+  (body.messages as Json[]).splice(-1, 1, { role: "user", content: last });
+  const a = analyze(body);
+  const history = a.segments.length - 2;
+  const known = new Map<string, PrefixState>([
+    [
+      a.segments[history]?.hash as string,
+      { tokens: 8000, seen: 1, lastSeenMs: ctx.nowMs - 60_000, cachedUntilMs: null, ttl: null },
+    ],
+  ]);
+  return { a, plan: planAnthropic(a, known, { ...ctx, outlook }) };
 }
 
 describe("planAnthropic without tracker state", () => {
@@ -155,22 +174,9 @@ describe("planAnthropic with tracker state", () => {
     // The family's conversations come back within 5 minutes 35 % of the time: a 5m tail write pays
     // (break-even 0.28) unless the request's new tokens say otherwise.
     const outlook = outlookWith(0.35);
-    const planFor = (last: string) => {
-      const body = conversation(3);
-      (body.messages as Json[]).splice(-1, 1, { role: "user", content: last });
-      const a = analyze(body);
-      const history = a.segments.length - 2;
-      const known = new Map<string, PrefixState>([
-        [
-          a.segments[history]?.hash as string,
-          { tokens: 8000, seen: 1, lastSeenMs: ctx.nowMs - 60_000, cachedUntilMs: null, ttl: null },
-        ],
-      ]);
-      return { a, plan: planAnthropic(a, known, { ...ctx, outlook }) };
-    };
-    const question = planFor("And the next one?");
-    const document = planFor(LONG.repeat(8)); // about 18K new tokens
-    const last = (p: ReturnType<typeof planFor>) => p.a.segments.length - 1;
+    const question = planAfterHistory("And the next one?", outlook);
+    const document = planAfterHistory(LONG.repeat(8), outlook); // about 18K new tokens
+    const last = (p: ReturnType<typeof planAfterHistory>) => p.a.segments.length - 1;
     expect(question.plan.breakpoints.some((b) => b.segment === last(question))).toBe(true);
     expect(document.plan.breakpoints.some((b) => b.segment === last(document))).toBe(false);
   });
@@ -178,23 +184,11 @@ describe("planAnthropic with tracker state", () => {
   it("judges a continued conversation's history by what the turn brings: not written under a long document", () => {
     // New tails pay too rarely to write (12 %), so the history sent before (seen once: 39 % by its own count)
     // is the candidate, and the turn's next request is what would send it again.
-    const outlook = outlookWith(0.12);
-    const planFor = (last: string) => {
-      const body = conversation(3);
-      (body.messages as Json[]).splice(-1, 1, { role: "user", content: last });
-      const a = analyze(body);
-      const history = a.segments.length - 2;
-      const known = new Map<string, PrefixState>([
-        [
-          a.segments[history]?.hash as string,
-          { tokens: 8000, seen: 1, lastSeenMs: ctx.nowMs - 60_000, cachedUntilMs: null, ttl: null },
-        ],
-      ]);
-      return planAnthropic(a, known, { ...ctx, outlook }).breakpoints.map((b) => b.role);
-    };
-    expect(planFor("And the next one?")).toContain("seen");
+    const roles = (last: string) =>
+      planAfterHistory(last, outlookWith(0.12)).plan.breakpoints.map((b) => b.role);
+    expect(roles("And the next one?")).toContain("seen");
     // About 18K new tokens: continued turns that add 4K tokens or more are followed a quarter as often.
-    expect(planFor(LONG.repeat(8))).not.toContain("seen");
+    expect(roles(LONG.repeat(8))).not.toContain("seen");
   });
 
   it("writes a recurring request's tail once it has been seen before (second sight)", () => {
