@@ -68,9 +68,19 @@ interface StoredConversation {
 
 export class MemoryConversationStore implements ConversationStore {
   readonly #conversations = new Map<string, StoredConversation>();
-  readonly #families = new Map<string, Uint8Array>();
+  readonly #families: Map<string, Uint8Array>;
   #swept: number | null = null;
   #pending: PendingReturn[] = [];
+
+  /** `tables`: survival tables another store learned (`tables()`), and nothing else of it. */
+  constructor(tables: ReadonlyMap<string, Uint8Array> = new Map()) {
+    this.#families = new Map(tables);
+  }
+
+  /** The survival tables as stored (family, tenant, heads and answer tables): what a tenant has learned. */
+  tables(): ReadonlyMap<string, Uint8Array> {
+    return new Map(this.#families);
+  }
 
   get(conversation: string): ConversationEntry | undefined {
     const c = this.#conversations.get(conversation);
@@ -289,5 +299,10 @@ export class MemoryPlanInputStore implements PlanInputStore {
 
   setCalibration(model: string, c: Calibration): void {
     this.#calibrations.set(model, { ...c });
+  }
+
+  /** Every model's calibration. */
+  calibrations(): ReadonlyMap<string, Calibration> {
+    return new Map(this.#calibrations);
   }
 }

@@ -11,6 +11,7 @@ import { prepare } from "../../../src/edge/prepare.ts";
 import { toRecord } from "../../../src/edge/record.ts";
 import { sendPing } from "../../../src/keepalive/pinger.ts";
 import { type CacheSettings, DEFAULT_CACHE_SETTINGS } from "../../../src/plan/settings.ts";
+import type { Calibration } from "../../../src/prefix/tokens.ts";
 import { Conversations } from "../../../src/tracker/conversation-state.ts";
 import {
   decodeSealedRequest,
@@ -48,6 +49,20 @@ import { ReplayProvider } from "./provider.ts";
 
 export type ReplayApi = "anthropic" | "openai";
 
+/** What a tenant has learned, as opposed to what it holds: its survival tables and token calibration. */
+export interface LearnedTables {
+  survival: ReadonlyMap<string, Uint8Array>;
+  calibrations: ReadonlyMap<string, Calibration>;
+}
+
+/** The tables a replay's tenant learned (`onDone`'s state), to start another replay from. */
+export function learnedTables(state: DecisionState): LearnedTables {
+  const store = state.conversations.store;
+  if (!(store instanceof MemoryConversationStore) || !(state.planInputs instanceof MemoryPlanInputStore))
+    throw new Error("bench/economics: learnedTables reads a replay's memory stores");
+  return { survival: store.tables(), calibrations: state.planInputs.calibrations() };
+}
+
 export interface WorkerReplayOptions {
   api: ReplayApi;
   mapping: Mapping;
@@ -64,6 +79,11 @@ export interface WorkerReplayOptions {
   name?: string;
   /** Called at the end with the tenant's decision state (what the fitting of the priors reads). */
   onDone?: (state: DecisionState) => void;
+  /**
+   * Start from what another replay's tenant learned (`learnedTables`): its survival tables and token
+   * calibration, with no prefix, conversation, keepalive candidate or cache entry of its.
+   */
+  tables?: LearnedTables;
   /** The tenant the replay runs as (its id salts the chain hashes and OpenAI keys). */
   tenantId?: string;
   /**
@@ -102,9 +122,13 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   const provider = new ReplayProvider(modelInfo(opts.model, config.models, opts.api), trace.requests.length);
   const settings: KeepaliveSettings = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
   const prefixes = new MemoryPrefixStore();
-  const conversations = new Conversations(new MemoryConversationStore(), config.keepalive.anthropicTtlMs);
+  const conversations = new Conversations(
+    new MemoryConversationStore(opts.tables?.survival),
+    config.keepalive.anthropicTtlMs,
+  );
   const keepalive = new MemoryKeepaliveStore();
   const planInputs = new MemoryPlanInputStore();
+  for (const [model, c] of opts.tables?.calibrations ?? []) planInputs.setCalibration(model, c);
   const state: DecisionState = { prefixes, conversations, keepalive, planInputs };
   const cacheSettings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, ...opts.cache };
   const encoder = new TextEncoder();
