@@ -344,13 +344,14 @@ export class Conversations {
     const recur = headsRecur(headsTable);
     const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
     const headLapse = newHeadLapse(headsExposure(headsNow), headPriorHazard());
+    const lapse = headLapse === undefined ? {} : { headLapse };
     return {
       outlook: {
         tail: tail((row?.turns ?? 0) + 1, row?.own ?? emptyOwn(), rowTable),
         head,
         headsRecur: recur,
         headGaps,
-        headLapse,
+        ...lapse,
         windowMs: this.#windowMs,
         reach: reachOf(rowTable, tenantTable),
       },
@@ -359,7 +360,7 @@ export class Conversations {
         head,
         headsRecur: recur,
         headGaps,
-        headLapse,
+        ...lapse,
         windowMs: this.#windowMs,
         reach: reachOf(familyTable, tenantTable),
       },

@@ -20,13 +20,11 @@ describe("how fast a tenant's heads come back, as a rate", () => {
   });
 
   it("makes a lapse less likely the more returns the same time at risk holds, and more likely the longer the wait", () => {
-    // From about one use per window up: slower heads lapse less in use because their uses end first.
     const h = headPriorHazard();
-    const lapses = [2, 5, 10, 20].map((returns) => newHeadLapse({ returns, windows: 1 }, h));
+    const lapse = (returns: number, windows: number) => newHeadLapse({ returns, windows }, h) ?? Number.NaN;
+    const lapses = [2, 5, 10, 20].map((returns) => lapse(returns, 1));
     for (let i = 1; i < lapses.length; i++) expect(lapses[i]).toBeLessThan(lapses[i - 1] as number);
-    expect(newHeadLapse({ returns: 5, windows: 5 }, h)).toBeGreaterThan(
-      newHeadLapse({ returns: 5, windows: 1 }, h),
-    );
+    expect(lapse(5, 5)).toBeGreaterThan(lapse(5, 1));
     for (const x of lapses) {
       expect(x).toBeGreaterThanOrEqual(0);
       expect(x).toBeLessThanOrEqual(1);
@@ -38,10 +36,13 @@ describe("how fast a tenant's heads come back, as a rate", () => {
     expect(newHeadLapse({ returns: 0, windows: 0 }, headPriorHazard())).toBeGreaterThan(0.6);
   });
 
-  it("is the same whatever the spread once a head's rate is certain to be far from 5 minutes", () => {
-    // Hundreds of returns, each within seconds: gaps of 5 minutes do not happen at that rate.
+  it("is near nothing once heads come back within seconds, hundreds of times", () => {
     expect(newHeadLapse({ returns: 500, windows: 5 }, headPriorHazard())).toBeLessThan(0.01);
-    // No return in hours of waiting: the heads do not come back at all, so nothing lapses in use either.
-    expect(newHeadLapse({ returns: 0, windows: 200 }, headPriorHazard())).toBeLessThan(0.1);
+  });
+
+  it("says nothing below one use per window, where the windows see the heads' returns as they close", () => {
+    expect(newHeadLapse({ returns: 2, windows: 4 }, headPriorHazard())).toBeUndefined();
+    expect(newHeadLapse({ returns: 0, windows: 200 }, headPriorHazard())).toBeUndefined();
+    expect(newHeadLapse({ returns: 4, windows: 4 }, headPriorHazard())).toBeDefined();
   });
 });
