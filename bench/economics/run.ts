@@ -260,48 +260,48 @@ function fromJson(text: string): Suite {
   ) as Suite;
 }
 
+/** The learning sections' replays: Stoker alone, at Anthropic prices and the block mapping. */
+const LEARNING_REPLAY = {
+  api: "anthropic" as const,
+  mapping: "block" as const,
+  model: SUITE_MODELS.anthropic,
+  keepalive: { maxUsdPerDay: 1e9 },
+};
+
+/** Writes a learning section's one Stoker replay as a suite of its own. */
+function writeStokerOnly(out: string, result: ReplayResult): void {
+  const row = { key: "stoker", kind: "stoker" as const, result };
+  writeFileSync(
+    out,
+    toJson({ prices: "anthropic", mapping: "block", rows: [row], optimum: result, stoker: result }),
+  );
+}
+
 /** Runs one section in this process and writes its suite to `out` (a child of `main`). */
 async function child(key: string, out: string): Promise<void> {
   if (key === LEARNING) {
     const result = await replayWorker(head(loadTrace(TRACE)), {
-      api: "anthropic",
-      mapping: "block",
-      model: SUITE_MODELS.anthropic,
-      keepalive: { maxUsdPerDay: 1e9 },
+      ...LEARNING_REPLAY,
       name: "Stoker, learned on the first half",
     });
-    const row = { key: "stoker", kind: "stoker" as const, result };
-    writeFileSync(
-      out,
-      toJson({ prices: "anthropic", mapping: "block", rows: [row], optimum: result, stoker: result }),
-    );
+    writeStokerOnly(out, result);
     return;
   }
   if (key === TABLES) {
     const full = head(loadTrace(TRACE));
-    const options = {
-      api: "anthropic" as const,
-      mapping: "block" as const,
-      model: SUITE_MODELS.anthropic,
-      keepalive: { maxUsdPerDay: 1e9 },
-    };
     let tables: LearnedTables | undefined;
     await replayWorker(trainingHalf(full), {
-      ...options,
+      ...LEARNING_REPLAY,
       onDone: (state) => {
         tables = learnedTables(state);
       },
     });
     const result = await replayWorker(testHalf(full), {
-      ...options,
+      ...LEARNING_REPLAY,
       ...(tables ? { tables } : {}),
       name: "Stoker, from the tables the first half taught",
     });
-    const row = { key: "stoker", kind: "stoker" as const, result };
-    writeFileSync(
-      out,
-      toJson({ prices: "anthropic", mapping: "block", rows: [row], optimum: result, stoker: result }),
-    );
+    writeStokerOnly(out, result);
     return;
   }
   const s = sections().find((x) => x.key === key);
