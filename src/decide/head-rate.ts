@@ -1,4 +1,5 @@
-import { type FamilyGaps, FIRST_WINDOW_BINS, TURN_CLASSES, USE_CLASSES, WINDOWS } from "./gaps.ts";
+import { CLASSES, type FamilyGaps, FIRST_WINDOW_BINS, WINDOWS } from "./gaps.ts";
+import { headPriorHazard } from "./hazard.ts";
 
 /**
  * How fast a tenant's heads come back, as a rate: what the choice between 5m and 1h for a head seen for the
@@ -23,7 +24,7 @@ export function headsExposure(table: FamilyGaps): HeadsExposure {
     binned > 0 ? bins.reduce((a, n, k) => a + (n * (k + 0.5)) / FIRST_WINDOW_BINS, 0) / binned : 0.5;
   let returns = 0;
   let windows = 0;
-  for (let c = 0; c < USE_CLASSES.length * TURN_CLASSES.length; c++)
+  for (let c = 0; c < CLASSES; c++)
     for (let j = 0; j < WINDOWS; j++) {
       const atRisk = table.atRisk[c * WINDOWS + j] ?? 0;
       const back = table.returns[c * WINDOWS + j] ?? 0;
@@ -36,7 +37,7 @@ export function headsExposure(table: FamilyGaps): HeadsExposure {
 }
 
 /**
- * Pseudo-returns of the rate's prior, at the heads' prior first-window hazard (`firstWindowHazard`, fitted on
+ * Pseudo-returns of the rate's prior, at the heads' prior first-window hazard (`headPriorHazard`, fitted on
  * the training heads, converted to a rate as if gaps were exponential: 2.2 uses per window). Not fitted: one
  * return, so a tenant's own first returns outweigh it.
  */
@@ -71,8 +72,8 @@ export const FAST_RATE = 1;
  * (`hourOverFive`), where the windows' hazards could only say it once the windows close; undefined below
  * `FAST_RATE`, where they can.
  */
-export function newHeadLapse(e: HeadsExposure, firstWindowHazard: number): number | undefined {
-  const priorRate = -Math.log(Math.min(Math.max(1 - firstWindowHazard, 1e-6), 1));
+export function newHeadLapse(e: HeadsExposure): number | undefined {
+  const priorRate = -Math.log(Math.min(Math.max(1 - headPriorHazard(), 1e-6), 1));
   const a = RATE_PRIOR_RETURNS + Math.max(e.returns, 0);
   const mean = a / (RATE_PRIOR_RETURNS / Math.max(priorRate, 1e-6) + Math.max(e.windows, 0));
   if (mean < FAST_RATE) return undefined;

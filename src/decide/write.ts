@@ -90,8 +90,8 @@ export function chooseTtl(m: ModelInfo, reuse: Reuse, allow1h: boolean, size: Wr
  * no return, loses either entry), and only at the first such lapse, as the rewrite then can choose 1h. Each
  * gap falls within 5 minutes (p5m), between (p1h - p5m) or beyond (the entry's uses end); the chance that a
  * gap between comes before the uses end, within the hour's `SHORT_GAPS_PER_HOUR` short gaps, is what 1h
- * buys (or `reuse.lapse`, where a rate gives it). A head asked about every few seconds is written for 5m though a trace of doubt about its gaps
- * remains; one whose gaps are minutes to an hour, for 1h.
+ * buys (or `reuse.lapse`, where a rate gives it). A head asked about every few seconds is written for 5m
+ * though a trace of doubt about its gaps remains; one whose gaps are minutes to an hour, for 1h.
  */
 export function hourOverFive(m: ModelInfo, reuse: Reuse): number {
   const short = Math.min(Math.max(reuse.p5m, 0), 1);

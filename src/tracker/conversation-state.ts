@@ -12,7 +12,7 @@ import {
   WINDOWS,
   windowOf,
 } from "../decide/gaps.ts";
-import { headDistribution, headPriorHazard, headsRecur, returnDistribution } from "../decide/hazard.ts";
+import { headDistribution, headsRecur, returnDistribution } from "../decide/hazard.ts";
 import { headsExposure, newHeadLapse } from "../decide/head-rate.ts";
 import type { Outlook } from "../decide/types.ts";
 import type { AnswerEnd } from "../upstream/answer.ts";
@@ -343,7 +343,7 @@ export class Conversations {
     // Whether heads recur at all reads closed windows only: a head still open has not missed.
     const recur = headsRecur(headsTable);
     const headGaps = heads ? heads.own.reduce((a, b) => a + b, 0) : 0;
-    const headLapse = newHeadLapse(headsExposure(headsNow), headPriorHazard());
+    const headLapse = newHeadLapse(headsExposure(headsNow));
     const lapse = headLapse === undefined ? {} : { headLapse };
     return {
       outlook: {
