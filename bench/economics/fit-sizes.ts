@@ -68,7 +68,7 @@ export function sizeCounts(trace: Trace, headBlocks = 1): { starting: SizeCounts
  * conversation's history, whose level is its own count).
  */
 export function fitSizes(traces: readonly { trace: Trace; headBlocks?: number }[]): NewTokenEffect {
-  const fit = (pick: (c: ReturnType<typeof sizeCounts>) => SizeCounts): number[] => {
+  const effectOf = (pick: (c: ReturnType<typeof sizeCounts>) => SizeCounts): number[] => {
     const seen = NEW_TOKEN_CLASSES.map(() => 0);
     const expected = NEW_TOKEN_CLASSES.map(() => 0);
     for (const t of traces) {
@@ -92,7 +92,7 @@ export function fitSizes(traces: readonly { trace: Trace; headBlocks?: number }[
     n: c.starting.n.map((x, i) => x + (c.continuing.n[i] ?? 0)),
     returns: c.starting.returns.map((x, i) => x + (c.continuing.returns[i] ?? 0)),
   });
-  return { tail: fit(both), history: fit((c) => c.continuing) };
+  return { tail: effectOf(both), history: effectOf((c) => c.continuing) };
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
