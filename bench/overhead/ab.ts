@@ -1,0 +1,151 @@
+// Two builds of Stoker side by side in one run, for work on the request path (issue 19): `node
+// bench/overhead/ab.ts --against=DIR [--n=K] [--sizes=2000,20000,100000] [--mode=json|stream|both]
+// [--stream-delay-ms=MS] [--var=NAME=VALUE ...] [--out=FILE]`.
+// DIR is a checkout of another revision (e.g. `git worktree add DIR <rev>`, or `git archive <rev> | tar -x
+// -C DIR`, with node_modules linked). Both builds are bundled and served under Miniflare as the overhead
+// benchmark serves Stoker, and get the latency phase's requests interleaved one by one with the direct and
+// null-proxy arms (latency.ts: the second Stoker's arms, which the benchmark gives a slow tracker, serve
+// DIR's build here, with no delay). Two runs of the same code differ by about a millisecond at p50 (the
+// machine, the process each build runs in), so a change smaller than that needs this, not two separate
+// runs. `--stream-delay-ms` spaces the simulator's streamed events (default 0: all at once, so every
+// per-event hop of a relay adds up in the wall time; a model's tokens come tens of ms apart). `--var` sets a
+// Worker var for both builds (e.g. `--var=ANTHROPIC_CACHE_DIAGNOSTICS=0`: Anthropic answers then need no edit).
+// Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
+// requests), the null proxy's noise floor, and DIR − this checkout per request pair.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startSimulator } from "../../sim/server.ts";
+import { type Arm, type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
+import { serveMiniflare } from "./miniflare.ts";
+import { stopAll } from "./procs.ts";
+import { percentile } from "./stats.ts";
+import { bundle, ROOT } from "./wrangler.ts";
+
+const arg = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const againstArg = arg("against");
+if (!againstArg) throw new Error("--against=DIR: a checkout of the revision to compare with");
+const against = resolve(againstArg);
+const n = Number(arg("n") ?? 100);
+const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
+const mode = arg("mode") ?? "both";
+if (!["json", "stream", "both"].includes(mode)) throw new Error(`--mode=${mode}: json, stream or both`);
+const streamDelayMs = Number(arg("stream-delay-ms") ?? 0);
+const out = arg("out");
+const extraVars = Object.fromEntries(
+  process.argv
+    .filter((a) => a.startsWith("--var="))
+    .map((a) => {
+      const [name, ...value] = a.slice(6).split("=");
+      if (!name || value.length === 0) throw new Error(`${a}: --var=NAME=VALUE`);
+      return [name, value.join("=")];
+    }),
+);
+
+const groups: Group[] = sizes.flatMap((tokens) =>
+  (["anthropic", "openai"] as const).flatMap((upstream) =>
+    (mode === "both" ? [false, true] : [mode === "stream"]).map((stream) => ({
+      upstream,
+      tokens,
+      stream,
+      n,
+      warmup: 10,
+    })),
+  ),
+);
+
+const f = (v: number) => v.toFixed(2);
+/** p50 / p99 of `a` − `b` per request pair (the same request index: both sent in the same round). */
+function paired(a: readonly number[], b: readonly number[]): string {
+  const d = a.map((x, i) => x - (b[i] as number));
+  return `${f(percentile(d, 50))} / ${f(percentile(d, 99))}`;
+}
+
+function rows(r: GroupResult): string[] {
+  const g = r.group;
+  const s = r.samples;
+  const name = `${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"}`;
+  const cells = (m: "wall" | "ttfb") => {
+    const v = (arm: Arm) => s[arm][m];
+    return `| ${name} | ${m === "wall" ? "wall" : "first byte"} | ${paired(v("stoker"), v("worker"))} | ${paired(v("slow"), v("worker"))} | **${paired(v("slow"), v("stoker"))}** | ${paired(v("stokerFirst"), v("worker"))} | ${paired(v("slowFirst"), v("worker"))} | **${paired(v("slowFirst"), v("stokerFirst"))}** | ${paired(v("worker2"), v("worker"))} |`;
+  };
+  return [cells("wall"), cells("ttfb")];
+}
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const tmp = mkdtempSync(join(tmpdir(), "stoker-ab-"));
+  const sim = await startSimulator({ port: 0, host: "127.0.0.1", streamDelayMs });
+  try {
+    const [baseEntry, workerEntry, againstEntry] = await Promise.all([
+      bundle(join(ROOT, "wrangler.toml"), join(tmp, "base")),
+      bundle(join(ROOT, "bench/overhead/worker/wrangler.toml"), join(tmp, "worker")),
+      bundle(join(against, "wrangler.toml"), join(tmp, "against")),
+    ]);
+    rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
+    const tenantKey = `sk-stoker-bench-${randomBytes(16).toString("hex")}`;
+    const vars = {
+      ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
+      OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
+      STOKER_SIMULATOR: "1",
+      TENANTS: JSON.stringify([
+        { id: "bench", key_sha256: createHash("sha256").update(tenantKey).digest("hex") },
+      ]),
+      LOG_LEVEL: "warn",
+      ...extraVars,
+    };
+    const [base, worker, other] = await Promise.all([
+      serveMiniflare("stoker", baseEntry, join(ROOT, "wrangler.toml"), vars, join(tmp, "state-base")),
+      serveMiniflare(
+        "reference worker",
+        workerEntry,
+        join(ROOT, "bench/overhead/worker/wrangler.toml"),
+        { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
+        join(tmp, "state-worker"),
+      ),
+      serveMiniflare(
+        "stoker against",
+        againstEntry,
+        join(against, "wrangler.toml"),
+        vars,
+        join(tmp, "state-other"),
+      ),
+    ]);
+    const targets: Targets = {
+      sim: sim.url,
+      worker: worker.url,
+      stoker: base.url,
+      slow: other.url,
+      stokerPgid: base.child.pgid,
+      workerPgid: worker.child.pgid,
+      slowPgid: other.child.pgid,
+      tenantKey,
+      // No CPU is reported here: nothing idle to subtract.
+      idle: { stoker: {}, worker: {}, slow: {} },
+    };
+    const lines = [
+      `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}. ms, p50 / p99 of per-pair differences.`,
+      "",
+      "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
+      "|---|---|---|---|---|---|---|---|---|",
+    ];
+    for (const [i, g] of groups.entries()) {
+      process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`);
+      const r = await runGroup(targets, g, 1000 + i, Date.now().toString(36));
+      if (r.failures.length > 0) lines.push(`<!-- failures: ${r.failures.join("; ")} -->`);
+      lines.push(...rows(r));
+    }
+    lines.push("", `Took ${Math.round((performance.now() - began) / 1000)} s.`);
+    const text = lines.join("\n");
+    console.log(text);
+    if (out) writeFileSync(out, `${text}\n`);
+  } finally {
+    await stopAll();
+    await sim.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
