@@ -105,6 +105,7 @@ export function headDistribution(heads: FamilyGaps, turns: number, own: ArrayLik
     { turns, own, family: heads, tenant: null },
     scaledPrior(heads, HEAD_PRIOR_H),
     HEAD_OWN_WEIGHT,
+    false,
   );
 }
 
@@ -190,24 +191,29 @@ function distributionOf(h: readonly number[]): number[] {
 
 /**
  * A table's hazards for one class, shrunk towards the same table's hazards for the same use class over all
- * turn classes, which are in turn shrunk towards `base`: a class with little data borrows from its
- * neighbours, a table with little data from the level above it.
+ * turn classes (`pooled`), which are in turn shrunk towards `base`: a class with little data borrows from its
+ * neighbours, a table with little data from the level above it. The heads table has no neighbours to borrow
+ * from (a head's uses are its turns: one turn class per use class), so it is read unpooled: pooling would
+ * shrink the same counts twice and count a head's evidence double.
  */
-function shrunkHazards(table: FamilyGaps, s: Standing, base: readonly number[]): number[] {
+function shrunkHazards(table: FamilyGaps, s: Standing, base: readonly number[], pooled: boolean): number[] {
   const cls = classOf(s);
   const u = Math.floor(cls / TURN_CLASSES.length);
   const at = cls * WINDOWS;
   const out: number[] = [];
   for (let j = 0; j < WINDOWS; j++) {
-    let atRisk = 0;
-    let returns = 0;
-    for (let t = 0; t < TURN_CLASSES.length; t++) {
-      const i = (u * TURN_CLASSES.length + t) * WINDOWS + j;
-      atRisk += table.atRisk[i] ?? 0;
-      returns += table.returns[i] ?? 0;
+    let towards = base[j] ?? 0;
+    if (pooled) {
+      let atRisk = 0;
+      let returns = 0;
+      for (let t = 0; t < TURN_CLASSES.length; t++) {
+        const i = (u * TURN_CLASSES.length + t) * WINDOWS + j;
+        atRisk += table.atRisk[i] ?? 0;
+        returns += table.returns[i] ?? 0;
+      }
+      towards = (returns + PRIOR_WEIGHT * towards) / (atRisk + PRIOR_WEIGHT);
     }
-    const pooled = (returns + PRIOR_WEIGHT * (base[j] ?? 0)) / (atRisk + PRIOR_WEIGHT);
-    const own = (table.returns[at + j] ?? 0) + PRIOR_WEIGHT * pooled;
+    const own = (table.returns[at + j] ?? 0) + PRIOR_WEIGHT * towards;
     out.push(clamp01(own / ((table.atRisk[at + j] ?? 0) + PRIOR_WEIGHT)));
   }
   return out;
@@ -227,12 +233,14 @@ export function familyHazards(
   tenant: FamilyGaps | null = null,
   priors: Prior = PRIOR_H,
   answer: FamilyGaps | null = null,
+  /** Shrink each class towards its use class first (`shrunkHazards`); false for the heads table. */
+  pooled = true,
 ): number[] {
   const u = Math.floor(classOf(s) / TURN_CLASSES.length);
   const prior = priors[Math.min(u, priors.length - 1)] as readonly number[];
-  const tenantH = tenant ? shrunkHazards(tenant, s, prior) : [...prior];
-  const familyH = family ? shrunkHazards(family, s, tenantH) : tenantH;
-  return answer ? shrunkHazards(answer, s, familyH) : familyH;
+  const tenantH = tenant ? shrunkHazards(tenant, s, prior, pooled) : [...prior];
+  const familyH = family ? shrunkHazards(family, s, tenantH, pooled) : tenantH;
+  return answer ? shrunkHazards(answer, s, familyH, pooled) : familyH;
 }
 
 /**
@@ -262,8 +270,9 @@ export function returnDistribution(
   h: GapHistory,
   priors: Prior = PRIOR_H,
   ownWeight: number = OWN_WEIGHT,
+  pooled = true,
 ): number[] {
-  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors, h.answer ?? null));
+  const fam = distributionOf(familyHazards(h.family, h, h.tenant ?? null, priors, h.answer ?? null, pooled));
   const pReturn = fam.reduce((a, b) => a + b, 0);
   if (pReturn <= 0) return fam;
   let ownCount = 0;
