@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
 import { type Arm, type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
-import { serveMiniflare } from "./miniflare.ts";
+import { serveMiniflare, serveReference } from "./miniflare.ts";
 import { stopAll } from "./procs.ts";
 import { percentile } from "./stats.ts";
 import { bundle, ROOT } from "./wrangler.ts";
@@ -98,13 +98,7 @@ async function main(): Promise<void> {
     };
     const [base, worker, other] = await Promise.all([
       serveMiniflare("stoker", baseEntry, join(ROOT, "wrangler.toml"), vars, join(tmp, "state-base")),
-      serveMiniflare(
-        "reference worker",
-        workerEntry,
-        join(ROOT, "bench/overhead/worker/wrangler.toml"),
-        { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
-        join(tmp, "state-worker"),
-      ),
+      serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
       serveMiniflare(
         "stoker against",
         againstEntry,

@@ -17,7 +17,7 @@ import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, type Upstream } from "./bodies.ts";
 import { groupRssMiB } from "./cpu.ts";
 import { requestHeaders } from "./http.ts";
-import { serveMiniflare } from "./miniflare.ts";
+import { serveMiniflare, serveReference } from "./miniflare.ts";
 import { freePort, stopAll } from "./procs.ts";
 import { Session } from "./profile.ts";
 import { bundle, ROOT } from "./wrangler.ts";
@@ -79,13 +79,7 @@ async function main(): Promise<void> {
         join(tmp, "state-stoker"),
         inspectorPort,
       ),
-      serveMiniflare(
-        "reference worker",
-        workerEntry,
-        join(ROOT, "bench/overhead/worker/wrangler.toml"),
-        { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
-        join(tmp, "state-worker"),
-      ),
+      serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
     ]);
     const session = await Session.open(inspectorPort);
     const factories = new Map<string, (i: number) => Buffer>();

@@ -11,7 +11,7 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { freePort, start, waitHealthy } from "./procs.ts";
-import { ENV, type Served } from "./wrangler.ts";
+import { ENV, ROOT, type Served } from "./wrangler.ts";
 
 const CHILD = join(import.meta.dirname, "miniflare-child.ts");
 
@@ -77,4 +77,16 @@ export async function serveMiniflare(
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(child, `${url}/healthz`);
   return { child, url };
+}
+
+/** The null-proxy reference worker (bench/overhead/worker), bundled as `entry`, in front of the simulator at `simUrl`. */
+export function serveReference(entry: string, simUrl: string, persistTo: string): Promise<Served> {
+  return serveMiniflare(
+    "reference worker",
+    entry,
+    join(ROOT, "bench/overhead/worker/wrangler.toml"),
+    // The reference worker hosts the Tracker too: local development with the simulator, like Stoker.
+    { SIM_URL: simUrl, STOKER_SIMULATOR: "1" },
+    persistTo,
+  );
 }
