@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
+import { benchTenant } from "./bench-tenant.ts";
 import { type Arm, type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
 import { serveMiniflare, serveReference } from "./miniflare.ts";
 import { stopAll } from "./procs.ts";
@@ -85,17 +86,8 @@ async function main(): Promise<void> {
       bundle(join(against, "wrangler.toml"), join(tmp, "against")),
     ]);
     rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
-    const tenantKey = `sk-stoker-bench-${randomBytes(16).toString("hex")}`;
-    const vars = {
-      ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
-      OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
-      STOKER_SIMULATOR: "1",
-      TENANTS: JSON.stringify([
-        { id: "bench", key_sha256: createHash("sha256").update(tenantKey).digest("hex") },
-      ]),
-      LOG_LEVEL: "warn",
-      ...extraVars,
-    };
+    const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
+    const vars = { ...stokerVars, ...extraVars };
     const [base, worker, other] = await Promise.all([
       serveMiniflare("stoker", baseEntry, join(ROOT, "wrangler.toml"), vars, join(tmp, "state-base")),
       serveReference(workerEntry, sim.url, join(tmp, "state-worker")),

@@ -11,6 +11,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startSimulator } from "../../sim/server.ts";
+import { benchTenant } from "./bench-tenant.ts";
 import { bodyFactory } from "./bodies.ts";
 import { groupCpu, groupRssMiB, idleRates } from "./cpu.ts";
 import { type EngineRows, engineBench } from "./engine.ts";
@@ -95,19 +96,8 @@ async function main(): Promise<void> {
     ]);
     // wrangler leaves a .wrangler/tmp beside a config it bundles; the reference worker's is ours to remove.
     rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
-    const tenantKey = `sk-stoker-bench-${randomBytes(16).toString("hex")}`;
-    const tenants = JSON.stringify([
-      { id: "bench", key_sha256: createHash("sha256").update(tenantKey).digest("hex") },
-    ]);
+    const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
     const inspectorPort = await freePort();
-    const stokerVars = {
-      ANTHROPIC_UPSTREAM_URL: `${sim.url}/anthropic`,
-      OPENAI_UPSTREAM_URL: `${sim.url}/openai`,
-      STOKER_SIMULATOR: "1",
-      TENANTS: tenants,
-      // warn, not error: only faults log at warn (tracker.fault, engine.fault), and they are counted below.
-      LOG_LEVEL: "warn",
-    };
     const [stoker, worker, slow] = await Promise.all([
       serve(
         "stoker",
