@@ -34,6 +34,8 @@ interface Env {
   /** "1" stops all keepalive pings at once. */
   KEEPALIVE_KILL_SWITCH?: string;
   ANTHROPIC_CACHE_TTL_SECONDS?: string;
+  /** How long the edge holds a keepalive capture back for a later turn to supersede (ms; "0": never). */
+  KEEPALIVE_CAPTURE_HOLD_MS?: string;
   /** "0" stops Stoker from asking Anthropic's cache diagnostics on clients' behalf. */
   ANTHROPIC_CACHE_DIAGNOSTICS?: string;
   /** JSON price overrides merged over the built-in model table. */

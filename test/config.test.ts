@@ -22,7 +22,13 @@ describe("config is parsed once, strictly", () => {
     expect(c.trackerDeadlineMs).toBe(10);
     expect(c.sharedAnswersWaitMs).toBe(2);
     expect(parseConfig({ ...base, SHARED_ANSWERS_WAIT_MS: "0" } as Env).sharedAnswersWaitMs).toBe(0);
-    expect(c.keepalive).toEqual({ enabled: true, anthropicTtlMs: 300_000 });
+    expect(c.keepalive).toEqual({ enabled: true, anthropicTtlMs: 300_000, captureHoldMs: 10_000 });
+    // On the dev clock time moves in steps a wall-clock hold cannot follow: captures go with their records.
+    const dev = { ...base, STOKER_SIMULATOR: "1", DEV_CLOCK: "1" } as Env;
+    expect(parseConfig(dev).keepalive.captureHoldMs).toBe(0);
+    expect(parseConfig({ ...dev, KEEPALIVE_CAPTURE_HOLD_MS: "500" } as Env).keepalive.captureHoldMs).toBe(
+      500,
+    );
     expect(c.tenants).toEqual([]);
     expect(c.simulator).toBe(false);
   });
@@ -33,6 +39,9 @@ describe("config is parsed once, strictly", () => {
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
     [{ SHARED_ANSWERS_WAIT_MS: "-1" }, /SHARED_ANSWERS_WAIT_MS/],
     [{ SHARED_ANSWERS_WAIT_MS: "1.5" }, /SHARED_ANSWERS_WAIT_MS/],
+    [{ KEEPALIVE_CAPTURE_HOLD_MS: "-1" }, /KEEPALIVE_CAPTURE_HOLD_MS/],
+    // Past about 30 s after the response the runtime may end the waitUntil that holds the capture.
+    [{ KEEPALIVE_CAPTURE_HOLD_MS: "25000" }, /KEEPALIVE_CAPTURE_HOLD_MS/],
     [{ TENANTS: "{" }, /not valid JSON/],
     [{ TENANTS: tenant({ id: "bad id" }) }, /id/],
     [{ TENANTS: tenant({ key_sha256: "xyz" }) }, /key_sha256/],

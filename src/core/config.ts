@@ -93,6 +93,12 @@ export interface Config {
     enabled: boolean;
     /** The provider's short cache TTL (Anthropic 5m), shorter for self-hosted backends and tests. */
     anthropicTtlMs: number;
+    /**
+     * KEEPALIVE_CAPTURE_HOLD_MS: how long the edge holds a request's keepalive capture before sending it to
+     * the tracker; a later turn of the conversation within it supersedes it, so it never travels (0: sent
+     * with the record). At most CAPTURE_HOLD_MAX_MS, within the runtime's 30 s of `waitUntil`.
+     */
+    captureHoldMs: number;
   };
 }
 
@@ -110,6 +116,8 @@ export const DEFAULTS = {
   trackerDeadlineMs: 10,
   // A cache read in the isolate's own location; beyond this the request is planned without it.
   sharedAnswersWaitMs: 2,
+  // An agent's next turn usually comes within seconds (a tool runs); a person's, later: their captures go.
+  captureHoldMs: 10_000,
   // Only for local dev and tests; a deploy sets the STOKER_SECRET secret (see README).
   devSecret: "stoker-local-dev-secret",
 } as const;
@@ -193,6 +201,7 @@ export function parseConfig(env: Env): Config {
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
+      captureHoldMs: captureHoldMs(env.KEEPALIVE_CAPTURE_HOLD_MS, devClock(env, simulator)),
     },
   };
 }
@@ -255,6 +264,17 @@ function url(value: string | undefined, fallback: string): string {
     throw new ConfigError(`upstream URL is not an http(s) URL: ${raw}`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+/** Past it the runtime may end the `waitUntil` that holds the capture (30 s after the response). */
+export const CAPTURE_HOLD_MAX_MS = 20_000;
+
+/** On the dev clock time moves in steps a wall-clock hold cannot follow: captures go with records unless set. */
+function captureHoldMs(raw: string | undefined, devClock: boolean): number {
+  const ms = nonNegativeInt("KEEPALIVE_CAPTURE_HOLD_MS", raw, devClock ? 0 : DEFAULTS.captureHoldMs);
+  if (ms > CAPTURE_HOLD_MAX_MS)
+    throw new ConfigError(`KEEPALIVE_CAPTURE_HOLD_MS must be at most ${CAPTURE_HOLD_MAX_MS}`);
+  return ms;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {

@@ -1,4 +1,4 @@
-import type { KeepaliveCapture } from "../tracker/types.ts";
+import type { WholeCapture } from "../tracker/types.ts";
 import { MAX_CAPTURE_BYTES } from "../tracker/validate.ts";
 import type { Prepared } from "./prepare.ts";
 
@@ -14,7 +14,7 @@ export function keepaliveCapture(
   body: string,
   headers: Headers,
   path: string,
-): KeepaliveCapture | null {
+): WholeCapture | null {
   // Larger requests are not kept for pings (a SQLite row holds 2 MB); their accounting is unaffected.
   if (body.length > MAX_CAPTURE_BYTES) return null;
   const a = prepared.analysis;

@@ -1,13 +1,15 @@
 import type { Context } from "hono";
+import type { Logger } from "../core/log.ts";
 import type { Provider } from "../core/provider.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
-import { recordSafely } from "../tracker/client.ts";
+import { keepCapturesSafely, recordSafely } from "../tracker/client.ts";
 import { learnOutcome } from "../tracker/client-cache.ts";
-import type { KeepaliveCapture, RecordRequest } from "../tracker/types.ts";
+import type { KeepaliveCapture, RecordRequest, WholeCapture } from "../tracker/types.ts";
 import { type Accounting, accountingLogFields } from "../upstream/accounting.ts";
 import type { Outcome } from "../upstream/outcome.ts";
+import { type Hold, holdCapture, releaseHold } from "./capture-hold.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
 import type { Prepared } from "./prepare.ts";
@@ -76,12 +78,14 @@ export function toRecord(
 /**
  * The single outcome hook: after the response, via waitUntil, one log line (counts only, no content) and
  * one tracker record, both from the request's accounting. Nothing here can fail or delay the client's request.
+ * A keepalive capture is held back (`KEEPALIVE_CAPTURE_HOLD_MS`, capture-hold.ts): the record goes without
+ * its body, which follows once the tracker has the record, unless a later turn superseded it meanwhile.
  */
 export function recordOutcome(
   c: Context<AppEnv>,
   outcome: Outcome,
   prepared: Prepared,
-  capture: KeepaliveCapture | null,
+  capture: WholeCapture | null,
 ): void {
   const log = c.var.log;
   const { models, keepalive } = c.var.config;
@@ -95,11 +99,33 @@ export function recordOutcome(
   // for keepalive) never delays the response's last byte.
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
-      const record = toRecord(outcome, prepared, capture, models, info, accounting);
+      const holdMs = keepalive.captureHoldMs;
+      const hold = capture && holdMs > 0 ? holdCapture(outcome.tenantId, capture) : null;
+      const sent = hold && capture ? { ...capture, body: null } : capture;
+      const record = toRecord(outcome, prepared, sent, models, info, accounting);
       // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
       // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
       learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());
-      return recordSafely(c.env, outcome.tenantId, record, log);
+      const recorded = recordSafely(c.env, outcome.tenantId, record, log);
+      return recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
     }),
   );
+}
+
+/**
+ * Once the record is settled: the held capture sent after `ms` unless superseded meanwhile. Made out here so
+ * that the wait keeps only these alive (a closure in `recordOutcome` would keep the request's analysis).
+ */
+function afterHold(
+  env: Env,
+  tenantId: string,
+  hold: Hold,
+  ms: number,
+  log: Logger,
+): (taken: boolean) => Promise<void> {
+  return async (taken) => {
+    const held = await releaseHold(hold, ms);
+    // A record the tracker did not take (the record queue has it) keeps no capture, as queued records do.
+    if (held && taken) await keepCapturesSafely(env, tenantId, [held], log);
+  };
 }

@@ -15,7 +15,7 @@ import { queueRecord } from "./record-queue.ts";
 import { type SharedAnswer, shareAnswer, sharedAnswer } from "./shared-answers.ts";
 import { noteLook, shouldLook } from "./shared-look.ts";
 import type { Tracker } from "./tracker.ts";
-import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest } from "./types.ts";
+import type { LookupAnswer, RecordAnswer, RecordBatchAnswer, RecordRequest, WholeCapture } from "./types.ts";
 import { MAX_RECORD_BATCH } from "./validate.ts";
 
 /** The tenant's tracker: one Durable Object per tenant. */
@@ -183,6 +183,8 @@ interface QueuedRecord {
   log: Logger;
   attempts: number;
   settled: boolean;
+  /** The tracker answered it (it has the record), rather than the record queue taking it. */
+  taken: boolean;
 }
 
 /** One tenant's records waiting to be sent, and the batch that is out, since when. */
@@ -211,7 +213,7 @@ const MAX_WAITING_BYTES = 32_000_000;
 function full(q: RecordQueue): boolean {
   if (q.waiting.length >= MAX_WAITING_RECORDS) return true;
   let bytes = 0;
-  for (const b of q.waiting) bytes += b.input.capture?.body.length ?? 0;
+  for (const b of q.waiting) bytes += b.input.capture?.body?.length ?? 0;
   return bytes >= MAX_WAITING_BYTES;
 }
 
@@ -226,7 +228,7 @@ function batchSize(waiting: readonly QueuedRecord[]): number {
   let bytes = 0;
   let n = 0;
   for (const b of waiting) {
-    bytes += b.input.capture?.body.length ?? 0;
+    bytes += b.input.capture?.body?.length ?? 0;
     if (n > 0 && (n >= RECORD_BATCH || bytes > RECORD_BATCH_BYTES)) break;
     n++;
   }
@@ -243,7 +245,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * sent again with exponential backoff, up to RECORD_ATTEMPTS tries, then goes to the record queue; the
  * tracker counts a request id once, so a retry or a queued copy never counts twice. The tracker answers each
  * record with its positions' states, which this isolate keeps for the conversation's next turn. Resolves when
- * the tracker or the queue has the record (or it was lost: logged); never rejects.
+ * the tracker or the queue has the record (or it was lost: logged), true when it was the tracker; never rejects.
  *
  * Each caller's own context does the waiting (its own timer) and, when no batch is out, sends the next one:
  * the Workers runtime cancels a request whose waitUntil only waits on another request's work. A batch whose
@@ -254,17 +256,17 @@ export async function recordSafely(
   tenantId: string,
   input: RecordRequest,
   log: Logger,
-): Promise<void> {
+): Promise<boolean> {
   let q = queues.get(tenantId);
   if (!q) {
     q = { waiting: [], out: null };
     queues.set(tenantId, q);
   }
-  const item: QueuedRecord = { input, log, attempts: 0, settled: false };
+  const item: QueuedRecord = { input, log, attempts: 0, settled: false, taken: false };
   if (full(q)) {
     forgetConversations(tenantId);
     await deferRecords(env, [item]);
-    return;
+    return false;
   }
   q.waiting.push(item);
   // Records of the same turn of the event loop go together.
@@ -283,6 +285,7 @@ export async function recordSafely(
     await sendBatch(env, tenantId, q);
   }
   if (q.waiting.length === 0 && q.out === null && queues.get(tenantId) === q) queues.delete(tenantId);
+  return item.taken;
 }
 
 /**
@@ -326,6 +329,7 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
       }
       const heard = heardRecord(tenantId, b.input, answer, sentAt, b.log);
       if (heard) toShare.push(heard);
+      b.taken = answer.ok;
       b.settled = true;
     }
     // Shared once the batch is no longer out (below): the next batch does not wait for the cache.
@@ -348,6 +352,39 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
     if (q.out === mine) q.out = null;
     if (sharing) await sharing;
   }
+}
+
+/**
+ * Sends the keepalive captures the edge held back from their records (src/edge/capture-hold.ts) to the
+ * tenant's tracker, trying as a record is tried; one not taken is logged (its entry then goes unpinged, the
+ * tracker's `no-request`). Never rejects.
+ */
+export async function keepCapturesSafely(
+  env: Env,
+  tenantId: string,
+  captures: WholeCapture[],
+  log: Logger,
+): Promise<void> {
+  let fault = "unknown";
+  for (let attempt = 1; attempt <= RECORD_ATTEMPTS; attempt++) {
+    try {
+      const answer = await withinDeadline(
+        trackerFor(env, tenantId).keepCaptures(tenantId, captures),
+        RECORD_RPC_DEADLINE_MS,
+      );
+      if (answer?.ok) return;
+      if (answer && !answer.ok) {
+        // Refused (the tenant was deleted, or the input): trying again changes nothing.
+        log.warn("tracker.fault", { op: "capture", fault: "rejected" });
+        return;
+      }
+      fault = "deadline";
+    } catch (err) {
+      fault = err instanceof Error ? err.name : "unknown";
+    }
+    if (attempt < RECORD_ATTEMPTS) await sleep(RECORD_BACKOFF_MS * 2 ** (attempt - 1));
+  }
+  log.warn("tracker.fault", { op: "capture", fault, captures: captures.length });
 }
 
 /** Records out of tries go to the record queue; each settles, sent or lost (logged). */

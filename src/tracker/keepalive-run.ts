@@ -180,7 +180,12 @@ async function pingOne(deps: RunDeps, row: KeepaliveRow, nowMs: number): Promise
     store.end(row.conversation, "stopped", decision.reason);
     return { kind: "stopped", costUsd: 0 };
   }
-  if (!row.iv || !row.sealed || !store.claim(row)) return { kind: "skipped", costUsd: 0 };
+  if (!row.iv || !row.sealed) {
+    // The edge held the request back and it never came (its isolate ended first): nothing to ping with.
+    store.end(row.conversation, "stopped", "no-request");
+    return { kind: "stopped", costUsd: 0 };
+  }
+  if (!store.claim(row)) return { kind: "skipped", costUsd: 0 };
 
   const sealed = await deps.open(row);
   const forwarded = JSON.parse(sealed.body) as Record<string, unknown>;

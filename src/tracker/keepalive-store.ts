@@ -33,7 +33,8 @@ export interface Candidate {
   tokens: number;
   /** Tokens a lapse would lose (beyond the deepest entry that outlives this one). */
   exposed: number;
-  sealed: Sealed;
+  /** Null while the edge holds the request back (it follows, `attach`); a row without one is never pinged. */
+  sealed: Sealed | null;
   ttl: string;
   at: number;
   cachedUntil: number;
@@ -42,6 +43,10 @@ export interface Candidate {
 /** The keepalive candidates, their deadlines, claims and spend: SQLite in the Tracker, memory in the replay. */
 export interface KeepaliveCandidates {
   upsert(c: Candidate): void;
+  /** Whether the conversation's live candidate points at `hash` and waits for its request (`attach`). */
+  awaits(conversation: string, hash: string): boolean;
+  /** The sealed request of a live candidate still pointing at `hash`; false when it moved on or ended. */
+  attach(conversation: string, hash: string, sealed: Sealed): boolean;
   due(nowMs: number, leadMs: number, limit: number): KeepaliveRow[];
   claim(row: KeepaliveRow): boolean;
   refreshed(conversation: string, cachedUntil: number): void;
@@ -84,11 +89,35 @@ export class KeepaliveStore implements KeepaliveCandidates {
       c.model,
       c.tokens,
       c.exposed,
-      c.sealed.iv,
-      c.sealed.data,
+      c.sealed?.iv ?? null,
+      c.sealed?.data ?? null,
       c.ttl,
       c.at,
       c.cachedUntil,
+    );
+  }
+
+  awaits(conversation: string, hash: string): boolean {
+    return (
+      this.#sql
+        .exec(
+          "SELECT 1 FROM keepalive WHERE conversation = ? AND hash = ? AND state = 'live' AND sealed IS NULL",
+          conversation,
+          hash,
+        )
+        .toArray().length > 0
+    );
+  }
+
+  attach(conversation: string, hash: string, sealed: Sealed): boolean {
+    return (
+      this.#sql.exec(
+        "UPDATE keepalive SET iv = ?, sealed = ? WHERE conversation = ? AND hash = ? AND state = 'live'",
+        sealed.iv,
+        sealed.data,
+        conversation,
+        hash,
+      ).rowsWritten > 0
     );
   }
 

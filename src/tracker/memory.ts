@@ -1,3 +1,4 @@
+import type { Sealed } from "../core/crypto.ts";
 import type { Provider } from "../core/provider.ts";
 import { decodeFamily, decodeOwn, encodeFamily, encodeOwn, type FamilyGaps } from "../decide/gaps.ts";
 import { notePingRead, type PingReads } from "../decide/ping-reads.ts";
@@ -208,8 +209,8 @@ export class MemoryKeepaliveStore implements KeepaliveCandidates {
       model: c.model,
       tokens: c.tokens,
       exposed: c.exposed,
-      iv: c.sealed.iv,
-      sealed: c.sealed.data,
+      iv: c.sealed?.iv ?? null,
+      sealed: c.sealed?.data ?? null,
       ttl: c.ttl,
       last_use: c.at,
       cached_until: c.cachedUntil,
@@ -218,6 +219,18 @@ export class MemoryKeepaliveStore implements KeepaliveCandidates {
       state: "live",
       note: null,
     });
+  }
+
+  awaits(conversation: string, hash: string): boolean {
+    const r = this.#rows.get(conversation);
+    return r !== undefined && r.hash === hash && r.state === "live" && r.sealed === null;
+  }
+
+  attach(conversation: string, hash: string, sealed: Sealed): boolean {
+    const r = this.#rows.get(conversation);
+    if (!r || r.hash !== hash || r.state !== "live") return false;
+    Object.assign(r, { iv: sealed.iv, sealed: sealed.data });
+    return true;
   }
 
   due(nowMs: number, leadMs: number, limit: number): KeepaliveRow[] {

@@ -63,7 +63,8 @@ export function recordDecisionState(
   state: DecisionState,
   r: RecordRequest,
   shortTtlMs: number,
-  capture: { capture: KeepaliveCapture; sealed: Sealed } | null,
+  /** `sealed` null: the edge holds the request back, to follow in `keepCaptures`. */
+  capture: { capture: KeepaliveCapture; sealed: Sealed | null } | null,
   states: LookupResult,
 ): PlanFacts | null {
   const facts = notePlanInputs(state.planInputs, r);

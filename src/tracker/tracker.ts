@@ -68,10 +68,12 @@ import type {
   RecordRequest,
   TenantStorage,
   Totals,
+  WholeCapture,
 } from "./types.ts";
 import {
   MAX_RECORD_BATCH,
   TrackerInputError,
+  validateHeldCaptures,
   validateLookup,
   validateRecord,
   validateScope,
@@ -312,16 +314,9 @@ export class Tracker extends DurableObject<Env> {
     } finally {
       aside = this.#conversationStore.setAside();
     }
-    let sealed: Sealed | null = null;
-    if (capture) {
-      const plain: SealedRequest = {
-        path: capture.path,
-        headers: capture.headers,
-        body: capture.body,
-        loc: capture.loc,
-      };
-      sealed = await seal(config.secret, r.tenantId, capture.hash, encodeSealedRequest(plain), "keepalive");
-    }
+    // A capture without its body (the edge holds it back) makes a candidate that `keepCaptures` completes.
+    const sealed =
+      capture?.body != null ? await this.#sealCapture(r.tenantId, { ...capture, body: capture.body }) : null;
     const excerpts = await this.#sealExcerpts(r);
     const sql = this.ctx.storage.sql;
     const ttlMs = (ttl: string) => (ttl === "1h" ? 3600_000 : config.keepalive.anthropicTtlMs);
@@ -341,7 +336,7 @@ export class Tracker extends DurableObject<Env> {
         this.#state,
         r,
         config.keepalive.anthropicTtlMs,
-        capture && sealed ? { capture, sealed } : null,
+        capture ? { capture, sealed } : null,
         states,
       );
       // Only answered requests keep a chain: a rejected one (any model name a client made up) would add lineages.
@@ -424,6 +419,38 @@ export class Tracker extends DurableObject<Env> {
       }
     }
     return out;
+  }
+
+  /**
+   * The requests the edge held back from their records (`src/edge/capture-hold.ts`), for keepalive pings:
+   * each is sealed and stored with its conversation's candidate if that still points at its entry (a later
+   * turn's record moved it on, or it ended: the capture is dropped). Answers how many were kept.
+   */
+  async keepCaptures(tenantId: string, input: WholeCapture[]): Promise<RpcResult<{ kept: number }>> {
+    let captures: WholeCapture[];
+    try {
+      captures = validateHeldCaptures(tenantId, input);
+    } catch (err) {
+      if (err instanceof TrackerInputError) return { ok: false, error: err.message };
+      throw err;
+    }
+    if (this.#deleted()) return { ok: false, error: "tenant deleted" };
+    if (this.#tenant() !== tenantId) return { ok: false, error: "tenantId: not this tracker's tenant" };
+    const config = getConfig(this.env);
+    if (!config.keepalive.enabled || !this.#settings().enabled) return { ok: true, value: { kept: 0 } };
+    let kept = 0;
+    for (const c of captures) {
+      // Sealing costs as much as the body is long: only for a candidate that still waits for it.
+      if (!this.#keepalive.awaits(c.conversation, c.hash)) continue;
+      const sealed = await this.#sealCapture(tenantId, c);
+      if (this.#keepalive.attach(c.conversation, c.hash, sealed)) kept++;
+    }
+    return { ok: true, value: { kept } };
+  }
+
+  async #sealCapture(tenantId: string, c: WholeCapture): Promise<Sealed> {
+    const plain: SealedRequest = { path: c.path, headers: c.headers, body: c.body, loc: c.loc };
+    return seal(getConfig(this.env).secret, tenantId, c.hash, encodeSealedRequest(plain), "keepalive");
   }
 
   /** TRACKER_DELAY_MS (benchmarks with the simulator only): answer as late as a tracker far away would. */

@@ -30,6 +30,15 @@ export interface KeepaliveCapture {
   path: string;
   /** The forwarded headers without credentials (versions and betas shape the cache too). */
   headers: [string, string][];
+  /**
+   * The forwarded body; null in a record whose edge holds it back (`src/edge/capture-hold.ts`): it follows in
+   * `keepCaptures` unless a later turn of the conversation supersedes it first.
+   */
+  body: string | null;
+}
+
+/** A capture with its body: what the edge builds, and what `Tracker.keepCaptures` takes after its record. */
+export interface WholeCapture extends KeepaliveCapture {
   body: string;
 }
 

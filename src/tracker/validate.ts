@@ -1,7 +1,7 @@
 import { MAX_SHAPES, SHAPE_BASE } from "../prefix/diff.ts";
 import { type Accounting, USAGE_FIELDS } from "../upstream/accounting.ts";
 import { messageIdOf, type ProviderMiss } from "../upstream/diagnostics.ts";
-import type { LookupScope, PositionRecord, RecordRequest } from "./types.ts";
+import type { LookupScope, PositionRecord, RecordRequest, WholeCapture } from "./types.ts";
 
 /** Thrown for RPC input that does not match its type: nothing is written. */
 export class TrackerInputError extends Error {
@@ -216,8 +216,23 @@ function validateCapture(k: unknown): void {
     if (name === "x-api-key" || name === "authorization" || name.startsWith("x-stoker-"))
       fail("keepalive.header");
   }
-  if (typeof c.body !== "string" || c.body.length > MAX_CAPTURE_BYTES) fail("keepalive.body");
+  if (c.body !== null && (typeof c.body !== "string" || c.body.length > MAX_CAPTURE_BYTES))
+    fail("keepalive.body");
   const loc = c.loc as Record<string, unknown> | null;
   if (!loc || typeof loc !== "object" || typeof loc.area !== "string" || typeof loc.index !== "number")
     fail("keepalive.loc");
+}
+
+/** Held captures one `keepCaptures` call carries at most (the edge sends each on its own). */
+export const MAX_HELD_CAPTURES = 32;
+
+/** `keepCaptures` input: the tenant and its held captures, each whole (a body, not null). */
+export function validateHeldCaptures(tenantId: unknown, captures: unknown): WholeCapture[] {
+  text(tenantId, "tenantId", 80);
+  if (!Array.isArray(captures) || captures.length > MAX_HELD_CAPTURES) fail("captures");
+  for (const c of captures) {
+    validateCapture(c);
+    if (typeof (c as { body: unknown }).body !== "string") fail("keepalive.body");
+  }
+  return captures as WholeCapture[];
 }

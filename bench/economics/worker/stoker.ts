@@ -226,7 +226,9 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
         config.models,
       ),
     );
-    const kept = captureWorthKeeping(conversations, record, config.keepalive.enabled && settings.enabled);
+    // The replay's edge sends each capture with its record (no hold: nothing here supersedes one).
+    const kept =
+      captureWorthKeeping(conversations, record, config.keepalive.enabled && settings.enabled) && capture;
     const sealed = kept
       ? {
           capture: kept,

@@ -1,0 +1,250 @@
+// The edge holds a request's keepalive capture back (KEEPALIVE_CAPTURE_HOLD_MS, src/edge/capture-hold.ts):
+// the record goes to the tracker at once without the body, and the body follows only when no later turn of
+// the conversation came through the isolate within the hold. The tests' own bindings run on the dev clock,
+// where captures go with their records; here the worker runs with a hold of its own.
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, it } from "vitest";
+import { heldCaptures, holdCapture, MAX_HELD_CHARS, releaseHold } from "../../src/edge/capture-hold.ts";
+import worker from "../../src/index.ts";
+import type { Tracker } from "../../src/tracker/tracker.ts";
+import type { WholeCapture } from "../../src/tracker/types.ts";
+import { longText, namespace, STOKER, simRequests } from "../support/clients.ts";
+import { justBeforeLapse, KEEPALIVE_MODEL, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
+import { recordRequest } from "../support/records.ts";
+import { freshTenant } from "../support/tenants.ts";
+import { totalsAfter, tracker } from "../support/tracker.ts";
+
+const HOLD_MS = 400;
+
+type Counted = Tracker & { captureCalls?: number; capturesSent?: number; counting?: true };
+
+/** Counts the `keepCaptures` calls the tenant's tracker takes, and the captures in them. */
+async function countCaptures(tenantId: string): Promise<() => Promise<{ calls: number; captures: number }>> {
+  await runInDurableObject(tracker(tenantId), (instance: Tracker) => {
+    const proto = Object.getPrototypeOf(instance) as {
+      keepCaptures: Tracker["keepCaptures"];
+      counting?: true;
+    };
+    if (!proto.counting) {
+      const original = proto.keepCaptures;
+      proto.keepCaptures = function (this: Counted, tenant, captures) {
+        this.captureCalls = (this.captureCalls ?? 0) + 1;
+        this.capturesSent = (this.capturesSent ?? 0) + (Array.isArray(captures) ? captures.length : 0);
+        return original.call(this, tenant, captures);
+      };
+      proto.counting = true;
+    }
+  });
+  return () =>
+    runInDurableObject(tracker(tenantId), (i: Tracker) => ({
+      calls: (i as Counted).captureCalls ?? 0,
+      captures: (i as Counted).capturesSent ?? 0,
+    }));
+}
+
+/** The official SDK against the worker run with a capture hold; `settled()` waits for every request's waitUntil. */
+function heldClient(ns: string, apiKey: string) {
+  const heldEnv = { ...env, KEEPALIVE_CAPTURE_HOLD_MS: String(HOLD_MS) } as Env;
+  const contexts: ExecutionContext[] = [];
+  const client = new Anthropic({
+    baseURL: `${STOKER}/anthropic`,
+    apiKey,
+    maxRetries: 0,
+    defaultHeaders: { "x-sim-namespace": ns },
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      const ctx = createExecutionContext();
+      contexts.push(ctx);
+      return worker.fetch(new Request(input, init), heldEnv, ctx);
+    },
+  });
+  return { client, settled: () => Promise.all(contexts.map((c) => waitOnExecutionContext(c))) };
+}
+
+const rowHash = (tenantId: string) =>
+  runInDurableObject(tracker(tenantId), (_i, state) =>
+    state.storage.sql.exec<{ hash: string }>("SELECT hash FROM keepalive").toArray(),
+  );
+
+describe("keepalive captures held at the edge", () => {
+  it("two turns within the hold send one capture, the second, and a ping replays it", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const count = await countCaptures(t.id);
+    const { client, settled } = heldClient(ns, t.key);
+    const system = longText(3000, "rules");
+    const messages: Anthropic.MessageParam[] = [];
+    for (let turn = 0; turn < 2; turn++) {
+      messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
+      const reply = await client.messages.create({
+        model: KEEPALIVE_MODEL,
+        max_tokens: 32,
+        system,
+        messages: [...messages],
+      });
+      messages.push({ role: "assistant", content: reply.content });
+    }
+    await totalsAfter(t.id, 2);
+    // The records are in, the last capture is still held: the candidate has no body yet.
+    const [before] = await keepaliveRows(t.id);
+    expect(before?.state).toBe("live");
+    expect(before?.has_body).toBe(0);
+    await settled();
+    const [row] = await keepaliveRows(t.id);
+    expect(row?.has_body).toBe(1);
+    // The first turn's capture was superseded within the hold: one travelled, the second turn's.
+    expect(await count()).toEqual({ calls: 1, captures: 1 });
+    expect(heldCaptures().holds).toBe(0);
+    // And it is what a ping replays: the conversation's whole prompt, read from the cache.
+    if (!row) throw new Error("no keepalive candidate");
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report).toMatchObject({ pinged: 1, refreshed: 1 });
+    const ping = (await simRequests(ns)).find((r) => JSON.parse(r.body).max_tokens === 0);
+    expect(ping?.body).toContain("Turn 1: ");
+  });
+
+  it("a turn after the hold sends its own capture too", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const count = await countCaptures(t.id);
+    const { client, settled } = heldClient(ns, t.key);
+    const system = longText(3000, "rules");
+    const messages: Anthropic.MessageParam[] = [];
+    for (let turn = 0; turn < 2; turn++) {
+      messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
+      const reply = await client.messages.create({
+        model: KEEPALIVE_MODEL,
+        max_tokens: 32,
+        system,
+        messages,
+      });
+      messages.push({ role: "assistant", content: reply.content });
+      await settled();
+    }
+    expect(await count()).toEqual({ calls: 2, captures: 2 });
+    const [row] = await keepaliveRows(t.id);
+    expect(row?.has_body).toBe(1);
+  });
+});
+
+describe("the tracker's held captures", () => {
+  const capture = (hash: string, body: string | null) => ({
+    conversation: "conversation-aaaaaaaaaaaa",
+    hash,
+    loc: { area: "system" as const, index: 0 },
+    ttl: "5m" as const,
+    path: "/v1/messages",
+    headers: [["anthropic-version", "2023-06-01"]] as [string, string][],
+    body,
+  });
+  /** A record that wrote its deepest position, with `capture` (its body null: held at the edge). */
+  const recordWith = (tenantId: string, hash: string, at: number) =>
+    recordRequest({
+      tenantId,
+      requestId: `req_held_${hash}`,
+      at,
+      family: "family-aaaaaaaaaaaa",
+      conversation: "conversation-aaaaaaaaaaaa",
+      positions: [{ hash, tokens: 4000, breakpoint: "5m" }],
+      usage: {
+        inputTokens: 4000,
+        uncachedTokens: 0,
+        cacheReadTokens: 0,
+        cacheWrite5mTokens: 4000,
+        cacheWrite1hTokens: 0,
+        outputTokens: 5,
+      },
+      capture: capture(hash, null),
+    });
+
+  it("a candidate without its body is never pinged: its pings end as no-request", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const stub = tracker(t.id);
+    // A conversation that came back (second sight), so its capture is worth keeping.
+    const at = Date.now();
+    expect((await stub.record(recordWith(t.id, "hash-first-aaaaaa", at))).ok).toBe(true);
+    expect((await stub.record(recordWith(t.id, "hash-second-aaaaa", at + 5_000))).ok).toBe(true);
+    const [row] = await keepaliveRows(t.id);
+    expect(row).toMatchObject({ state: "live", has_body: 0 });
+    if (!row) throw new Error("no keepalive candidate");
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const report = await stub.runKeepalive(row.cached_until - 15_000);
+    expect(report).toMatchObject({ pinged: 0, stopped: 1 });
+    const [after] = await keepaliveRows(t.id);
+    expect(after).toMatchObject({ state: "stopped", note: "no-request" });
+    expect(await simRequests(ns)).toEqual([]);
+  });
+
+  it("keeps a capture only for the candidate it belongs to, and only for its own tenant", async () => {
+    const t = freshTenant();
+    const other = freshTenant();
+    const stub = tracker(t.id);
+    const at = Date.now();
+    await stub.record(recordWith(t.id, "hash-first-aaaaaa", at));
+    await stub.record(recordWith(t.id, "hash-second-aaaaa", at + 5_000));
+    expect(await rowHash(t.id)).toEqual([{ hash: "hash-second-aaaaa" }]);
+    const body = JSON.stringify({ model: KEEPALIVE_MODEL, messages: [] });
+    // The earlier turn's capture, superseded by the later record: dropped.
+    expect(await stub.keepCaptures(t.id, [capture("hash-first-aaaaaa", body) as WholeCapture])).toEqual({
+      ok: true,
+      value: { kept: 0 },
+    });
+    // Another tenant's id, or a capture without its body: refused, nothing stored.
+    expect((await stub.keepCaptures(other.id, [capture("hash-second-aaaaa", body) as WholeCapture])).ok).toBe(
+      false,
+    );
+    expect(
+      (await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", null) as unknown as WholeCapture])).ok,
+    ).toBe(false);
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(0);
+    expect(await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", body) as WholeCapture])).toEqual({
+      ok: true,
+      value: { kept: 1 },
+    });
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
+    // Once it has its request, another copy is not sealed again.
+    expect(await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", body) as WholeCapture])).toEqual({
+      ok: true,
+      value: { kept: 0 },
+    });
+  });
+});
+
+describe("the isolate's holds", () => {
+  const whole = (conversation: string, chars: number): WholeCapture => ({
+    conversation,
+    hash: "hash-aaaaaaaaaaaa",
+    loc: { area: "system", index: 0 },
+    ttl: "5m",
+    path: "/v1/messages",
+    headers: [],
+    body: "x".repeat(chars),
+  });
+
+  it("a later turn supersedes its own conversation's capture only, and lets it go at once", async () => {
+    const start = heldCaptures().chars;
+    const a1 = holdCapture("tenant-a", whole("conv-1", 1000));
+    const b1 = holdCapture("tenant-b", whole("conv-1", 1000));
+    const a2 = holdCapture("tenant-a", whole("conv-1", 2000));
+    if (!a1 || !b1 || !a2) throw new Error("not held");
+    expect(heldCaptures().chars - start).toBe(3000);
+    expect(await releaseHold(a1, 1)).toBeNull();
+    expect((await releaseHold(b1, 1))?.body.length).toBe(1000);
+    expect((await releaseHold(a2, 1))?.body.length).toBe(2000);
+    expect(heldCaptures().chars).toBe(start);
+  });
+
+  it("holds at most MAX_HELD_CHARS: beyond, the capture goes with its record", async () => {
+    const big = holdCapture("tenant-c", whole("conv-big", MAX_HELD_CHARS - heldCaptures().chars));
+    expect(big).not.toBeNull();
+    expect(holdCapture("tenant-c", whole("conv-other", 1))).toBeNull();
+    if (big) await releaseHold(big, 1);
+    const small = holdCapture("tenant-c", whole("conv-other", 1));
+    expect(small).not.toBeNull();
+    if (small) await releaseHold(small, 1);
+  });
+});
