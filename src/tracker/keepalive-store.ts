@@ -72,14 +72,20 @@ export class KeepaliveStore implements KeepaliveCandidates {
     this.#sql = sql;
   }
 
-  /** A real request read or wrote the conversation's deepest entry: it becomes (again) the live candidate. */
+  /**
+   * A real request read or wrote the conversation's deepest entry: it becomes (again) the live candidate. A
+   * candidate without its request (held at the edge) keeps the one stored for the same entry meanwhile.
+   */
   upsert(c: Candidate): void {
     this.#sql.exec(
       `INSERT INTO keepalive (conversation, hash, family, upstream, model, tokens, exposed, iv, sealed,
          ttl, last_use, cached_until, pings, claimed_for, state, note)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, 'live', NULL)
        ON CONFLICT (conversation) DO UPDATE SET hash = excluded.hash, family = excluded.family, model = excluded.model,
-         tokens = excluded.tokens, exposed = excluded.exposed, iv = excluded.iv, sealed = excluded.sealed, ttl = excluded.ttl,
+         tokens = excluded.tokens, exposed = excluded.exposed,
+         iv = CASE WHEN excluded.sealed IS NULL AND hash = excluded.hash THEN iv ELSE excluded.iv END,
+         sealed = CASE WHEN excluded.sealed IS NULL AND hash = excluded.hash THEN sealed ELSE excluded.sealed END,
+         ttl = excluded.ttl,
          last_use = excluded.last_use, cached_until = excluded.cached_until, pings = 0, claimed_for = NULL,
          state = 'live', note = NULL`,
       c.conversation,

@@ -201,6 +201,9 @@ export class MemoryKeepaliveStore implements KeepaliveCandidates {
   }
 
   upsert(c: Candidate): void {
+    const old = this.#rows.get(c.conversation);
+    // A candidate without its request keeps the one stored for the same entry (as the SQLite store does).
+    const kept = c.sealed === null && old?.hash === c.hash ? old : null;
     this.#rows.set(c.conversation, {
       conversation: c.conversation,
       hash: c.hash,
@@ -209,8 +212,8 @@ export class MemoryKeepaliveStore implements KeepaliveCandidates {
       model: c.model,
       tokens: c.tokens,
       exposed: c.exposed,
-      iv: c.sealed?.iv ?? null,
-      sealed: c.sealed?.data ?? null,
+      iv: kept ? kept.iv : (c.sealed?.iv ?? null),
+      sealed: kept ? kept.sealed : (c.sealed?.data ?? null),
       ttl: c.ttl,
       last_use: c.at,
       cached_until: c.cachedUntil,

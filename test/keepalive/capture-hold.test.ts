@@ -141,10 +141,10 @@ describe("the tracker's held captures", () => {
     body,
   });
   /** A record that wrote its deepest position, with `capture` (its body null: held at the edge). */
-  const recordWith = (tenantId: string, hash: string, at: number) =>
+  const recordWith = (tenantId: string, hash: string, at: number, body: string | null = null) =>
     recordRequest({
       tenantId,
-      requestId: `req_held_${hash}`,
+      requestId: `req_held_${hash}_${at}`,
       at,
       family: "family-aaaaaaaaaaaa",
       conversation: "conversation-aaaaaaaaaaaa",
@@ -157,7 +157,7 @@ describe("the tracker's held captures", () => {
         cacheWrite1hTokens: 0,
         outputTokens: 5,
       },
-      capture: capture(hash, null),
+      capture: capture(hash, body),
     });
 
   it("a candidate without its body is never pinged: its pings end as no-request", async () => {
@@ -177,6 +177,22 @@ describe("the tracker's held captures", () => {
     const [after] = await keepaliveRows(t.id);
     expect(after).toMatchObject({ state: "stopped", note: "no-request" });
     expect(await simRequests(ns)).toEqual([]);
+  });
+
+  it("a held capture for the entry already stored keeps that request meanwhile; for a new entry, none", async () => {
+    const t = freshTenant();
+    const stub = tracker(t.id);
+    const at = Date.now();
+    const body = JSON.stringify({ model: KEEPALIVE_MODEL, messages: [] });
+    await stub.record(recordWith(t.id, "hash-first-aaaaaa", at));
+    await stub.record(recordWith(t.id, "hash-second-aaaaa", at + 5_000, body));
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
+    // A retry of the turn (the same entry), its capture held: the stored request still serves a ping.
+    await stub.record(recordWith(t.id, "hash-second-aaaaa", at + 10_000));
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
+    await stub.record(recordWith(t.id, "hash-third-aaaaaa", at + 15_000));
+    expect(await rowHash(t.id)).toEqual([{ hash: "hash-third-aaaaaa" }]);
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(0);
   });
 
   it("keeps a capture only for the candidate it belongs to, and only for its own tenant", async () => {
