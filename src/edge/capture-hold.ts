@@ -7,10 +7,15 @@ import type { WholeCapture } from "../tracker/types.ts";
  * through this isolate within the hold: an agent loop's captures mostly never travel, nor get sealed and
  * stored.
  *
+ * Only a conversation in a fast loop is held: one whose previous capture in this isolate came within the
+ * hold (an agent calling tools). Any other capture (a conversation's first request, a person's next message)
+ * is rarely replaced within seconds, and holding it would only keep its body alive longer.
+ *
  * Bounded by design: at most MAX_HELD_CHARS characters of bodies held (beyond, a capture goes with its
- * record), and a superseded capture is let go at once. Keys are tenant and conversation: a turn only ever
- * supersedes its own conversation's capture. Each hold ends on its own request's timer (a request's
- * `waitUntil` must not wait on another request's work).
+ * record), a superseded capture let go at once, and the last capture's time kept for at most MAX_RECENT
+ * conversations. Keys are tenant and conversation: a turn only ever supersedes its own conversation's
+ * capture. Each hold ends on its own request's timer (a request's `waitUntil` must not wait on another
+ * request's work).
  */
 export interface Hold {
   readonly key: string;
@@ -19,18 +24,32 @@ export interface Hold {
 }
 
 export const MAX_HELD_CHARS = 16 * 1024 * 1024;
+export const MAX_RECENT = 10_000;
 
 const holds = new Map<string, Hold>();
 let heldChars = 0;
+/** When each conversation's last capture came (its key's insertion order is the least recent first). */
+const recent = new Map<string, number>();
 
 /**
- * Holds `capture`, superseding the conversation's capture held before it; null when the isolate holds too
- * much already (send it with the record).
+ * Supersedes the conversation's capture held before this one, and holds this one when the conversation's
+ * previous capture came within `holdMs` of `nowMs`; null: send it with the record (not in a fast loop, or
+ * the isolate holds too much already).
  */
-export function holdCapture(tenantId: string, capture: WholeCapture): Hold | null {
+export function holdCapture(
+  tenantId: string,
+  capture: WholeCapture,
+  nowMs: number,
+  holdMs: number,
+): Hold | null {
   const key = `${tenantId}\n${capture.conversation}`;
   const earlier = holds.get(key);
   if (earlier) letGo(earlier);
+  const last = recent.get(key);
+  recent.delete(key);
+  recent.set(key, nowMs);
+  if (recent.size > MAX_RECENT) recent.delete(recent.keys().next().value as string);
+  if (last === undefined || nowMs - last > holdMs) return null;
   if (heldChars + capture.body.length > MAX_HELD_CHARS) return null;
   const hold: Hold = { key, capture };
   holds.set(key, hold);
@@ -52,7 +71,7 @@ function letGo(hold: Hold): void {
   hold.capture = null;
 }
 
-/** Characters of bodies held in this isolate, and holds (tests). */
-export function heldCaptures(): { chars: number; holds: number } {
-  return { chars: heldChars, holds: holds.size };
+/** Characters of bodies held in this isolate, holds, and conversations whose last capture is remembered (tests). */
+export function heldCaptures(): { chars: number; holds: number; recent: number } {
+  return { chars: heldChars, holds: holds.size, recent: recent.size };
 }

@@ -100,7 +100,7 @@ export function recordOutcome(
   c.executionCtx.waitUntil(
     new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
       const holdMs = keepalive.captureHoldMs;
-      const hold = capture && holdMs > 0 ? holdCapture(outcome.tenantId, capture) : null;
+      const hold = capture && holdMs > 0 ? holdCapture(outcome.tenantId, capture, Date.now(), holdMs) : null;
       const sent = hold && capture ? { ...capture, body: null } : capture;
       const record = toRecord(outcome, prepared, sent, models, info, accounting);
       // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's

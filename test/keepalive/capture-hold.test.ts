@@ -6,7 +6,13 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { env } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import { heldCaptures, holdCapture, MAX_HELD_CHARS, releaseHold } from "../../src/edge/capture-hold.ts";
+import {
+  heldCaptures,
+  holdCapture,
+  MAX_HELD_CHARS,
+  MAX_RECENT,
+  releaseHold,
+} from "../../src/edge/capture-hold.ts";
 import worker from "../../src/index.ts";
 import type { Tracker } from "../../src/tracker/tracker.ts";
 import type { WholeCapture } from "../../src/tracker/types.ts";
@@ -68,52 +74,11 @@ const rowHash = (tenantId: string) =>
   );
 
 describe("keepalive captures held at the edge", () => {
-  it("two turns within the hold send one capture, the second, and a ping replays it", async () => {
-    const ns = namespace();
-    const t = freshTenant();
-    const count = await countCaptures(t.id);
-    const { client, settled } = heldClient(ns, t.key);
+  /** `turns` quick turns of one conversation through `client`, recorded; the messages so far. */
+  async function quickTurns(client: Anthropic, tenantId: string, turns: number) {
     const system = longText(3000, "rules");
     const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: KEEPALIVE_MODEL,
-        max_tokens: 32,
-        system,
-        messages: [...messages],
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(t.id, 2);
-    // The records are in, the last capture is still held: the candidate has no body yet.
-    const [before] = await keepaliveRows(t.id);
-    expect(before?.state).toBe("live");
-    expect(before?.has_body).toBe(0);
-    await settled();
-    const [row] = await keepaliveRows(t.id);
-    expect(row?.has_body).toBe(1);
-    // The first turn's capture was superseded within the hold: one travelled, the second turn's.
-    expect(await count()).toEqual({ calls: 1, captures: 1 });
-    expect(heldCaptures().holds).toBe(0);
-    // And it is what a ping replays: the conversation's whole prompt, read from the cache.
-    if (!row) throw new Error("no keepalive candidate");
-    await seedFamilyHistory(t.id, row.family, 2, 0.8);
-    const { sweepAt } = await justBeforeLapse(ns, row, 0);
-    const report = await tracker(t.id).runKeepalive(sweepAt);
-    expect(report).toMatchObject({ pinged: 1, refreshed: 1 });
-    const ping = (await simRequests(ns)).find((r) => JSON.parse(r.body).max_tokens === 0);
-    expect(ping?.body).toContain("Turn 1: ");
-  });
-
-  it("a turn after the hold sends its own capture too", async () => {
-    const ns = namespace();
-    const t = freshTenant();
-    const count = await countCaptures(t.id);
-    const { client, settled } = heldClient(ns, t.key);
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
+    for (let turn = 0; turn < turns; turn++) {
       messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
       const reply = await client.messages.create({
         model: KEEPALIVE_MODEL,
@@ -122,11 +87,66 @@ describe("keepalive captures held at the edge", () => {
         messages,
       });
       messages.push({ role: "assistant", content: reply.content });
-      await settled();
     }
-    expect(await count()).toEqual({ calls: 2, captures: 2 });
+    await totalsAfter(tenantId, turns);
+  }
+
+  it("turns within the hold send one capture, the last: the others never travel", async () => {
+    const t = freshTenant();
+    const count = await countCaptures(t.id);
+    const { client, settled } = heldClient(namespace(), t.key);
+    // The first turn's capture goes with its record (no loop yet); the second's is held, then replaced.
+    await quickTurns(client, t.id, 3);
+    // The records are in, the last capture is still held: the candidate has no body yet.
+    const [before] = await keepaliveRows(t.id);
+    expect(before).toMatchObject({ state: "live", has_body: 0 });
+    await settled();
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
+    expect(await count()).toEqual({ calls: 1, captures: 1 });
+    expect(heldCaptures().holds).toBe(0);
+  });
+
+  it("a held capture, once sent, is what a ping replays", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const { client, settled } = heldClient(ns, t.key);
+    await quickTurns(client, t.id, 2);
+    await settled();
     const [row] = await keepaliveRows(t.id);
     expect(row?.has_body).toBe(1);
+    if (!row) throw new Error("no keepalive candidate");
+    await seedFamilyHistory(t.id, row.family, 2, 0.8);
+    const { sweepAt } = await justBeforeLapse(ns, row, 0);
+    const report = await tracker(t.id).runKeepalive(sweepAt);
+    expect(report).toMatchObject({ pinged: 1, refreshed: 1 });
+    // The conversation's whole prompt, read from the cache.
+    const ping = (await simRequests(ns)).find((r) => JSON.parse(r.body).max_tokens === 0);
+    expect(ping?.body).toContain("Turn 1: ");
+  });
+
+  it("a conversation's first capture, and one after a pause longer than the hold, go with their records", async () => {
+    const ns = namespace();
+    const t = freshTenant();
+    const count = await countCaptures(t.id);
+    const { client, settled } = heldClient(ns, t.key);
+    const system = longText(3000, "rules");
+    const messages: Anthropic.MessageParam[] = [];
+    for (let turn = 0; turn < 2; turn++) {
+      if (turn > 0) await new Promise((resolve) => setTimeout(resolve, HOLD_MS + 100));
+      messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
+      const reply = await client.messages.create({
+        model: KEEPALIVE_MODEL,
+        max_tokens: 32,
+        system,
+        messages,
+      });
+      messages.push({ role: "assistant", content: reply.content });
+    }
+    await totalsAfter(t.id, 2);
+    // Nothing held: the candidate has its request as soon as its record is in, and nothing follows.
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
+    await settled();
+    expect(await count()).toEqual({ calls: 0, captures: 0 });
   });
 });
 
@@ -240,12 +260,28 @@ describe("the isolate's holds", () => {
     headers: [],
     body: "x".repeat(chars),
   });
+  const HOLD = 10_000;
+  const T = 1_800_000_000_000;
+
+  it("holds a conversation's capture only in a fast loop: its previous one came within the hold", async () => {
+    expect(holdCapture("tenant-d", whole("conv-1", 10), T, HOLD)).toBeNull(); // its first: with the record
+    const second = holdCapture("tenant-d", whole("conv-1", 20), T + 4_000, HOLD);
+    expect(second).not.toBeNull();
+    // A person's next message after a pause: with its record, and the capture held before it is let go.
+    expect(holdCapture("tenant-d", whole("conv-1", 30), T + 4_000 + HOLD + 1, HOLD)).toBeNull();
+    if (second) expect(await releaseHold(second, 1)).toBeNull();
+  });
 
   it("a later turn supersedes its own conversation's capture only, and lets it go at once", async () => {
     const start = heldCaptures().chars;
-    const a1 = holdCapture("tenant-a", whole("conv-1", 1000));
-    const b1 = holdCapture("tenant-b", whole("conv-1", 1000));
-    const a2 = holdCapture("tenant-a", whole("conv-1", 2000));
+    for (const [t, c] of [
+      ["tenant-a", "conv-1"],
+      ["tenant-b", "conv-1"],
+    ])
+      holdCapture(t as string, whole(c as string, 1), T, HOLD);
+    const a1 = holdCapture("tenant-a", whole("conv-1", 1000), T + 1_000, HOLD);
+    const b1 = holdCapture("tenant-b", whole("conv-1", 1000), T + 1_000, HOLD);
+    const a2 = holdCapture("tenant-a", whole("conv-1", 2000), T + 2_000, HOLD);
     if (!a1 || !b1 || !a2) throw new Error("not held");
     expect(heldCaptures().chars - start).toBe(3000);
     expect(await releaseHold(a1, 1)).toBeNull();
@@ -254,13 +290,24 @@ describe("the isolate's holds", () => {
     expect(heldCaptures().chars).toBe(start);
   });
 
-  it("holds at most MAX_HELD_CHARS: beyond, the capture goes with its record", async () => {
-    const big = holdCapture("tenant-c", whole("conv-big", MAX_HELD_CHARS - heldCaptures().chars));
+  it("holds at most MAX_HELD_CHARS of bodies and remembers at most MAX_RECENT conversations", async () => {
+    holdCapture("tenant-c", whole("conv-big", 1), T, HOLD);
+    holdCapture("tenant-c", whole("conv-other", 1), T, HOLD);
+    const big = holdCapture(
+      "tenant-c",
+      whole("conv-big", MAX_HELD_CHARS - heldCaptures().chars),
+      T + 1,
+      HOLD,
+    );
     expect(big).not.toBeNull();
-    expect(holdCapture("tenant-c", whole("conv-other", 1))).toBeNull();
+    expect(holdCapture("tenant-c", whole("conv-other", 1), T + 2, HOLD)).toBeNull();
     if (big) await releaseHold(big, 1);
-    const small = holdCapture("tenant-c", whole("conv-other", 1));
+    const small = holdCapture("tenant-c", whole("conv-other", 1), T + 3, HOLD);
     expect(small).not.toBeNull();
     if (small) await releaseHold(small, 1);
+    for (let i = 0; i < MAX_RECENT + 10; i++) holdCapture("tenant-e", whole(`conv-${i}`, 1), T, HOLD);
+    expect(heldCaptures().recent).toBe(MAX_RECENT);
+    // The least recent was forgotten: its next capture counts as its first.
+    expect(holdCapture("tenant-e", whole("conv-0", 1), T + 1, HOLD)).toBeNull();
   });
 });
