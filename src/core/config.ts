@@ -116,7 +116,7 @@ export const DEFAULTS = {
   trackerDeadlineMs: 10,
   // A cache read in the isolate's own location; beyond this the request is planned without it.
   sharedAnswersWaitMs: 2,
-  // On the synthetic agent workloads' training seeds (bench/economics/synthetic.ts, gaps start to start), 10 s
+  // `node bench/economics/fit-hold.ts`: on the synthetic agent workloads' training seeds, 10 s
   // leaves 83 % (agent loop) and 39 % (agent with tools) of captures untravelled, 5 s 22 % and 20 %, 20 s
   // 83 % and 49 % with bodies held twice as long.
   captureHoldMs: 10_000,
