@@ -74,11 +74,12 @@ const rowHash = (tenantId: string) =>
   );
 
 describe("keepalive captures held at the edge", () => {
-  /** `turns` quick turns of one conversation through `client`, recorded; the messages so far. */
-  async function quickTurns(client: Anthropic, tenantId: string, turns: number) {
+  /** `turns` turns of one conversation through `client`, `pauseMs` apart, recorded. */
+  async function turnsOf(client: Anthropic, tenantId: string, turns: number, pauseMs = 0) {
     const system = longText(3000, "rules");
     const messages: Anthropic.MessageParam[] = [];
     for (let turn = 0; turn < turns; turn++) {
+      if (turn > 0 && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
       const reply = await client.messages.create({
         model: KEEPALIVE_MODEL,
@@ -96,7 +97,7 @@ describe("keepalive captures held at the edge", () => {
     const count = await countCaptures(t.id);
     const { client, settled } = heldClient(namespace(), t.key);
     // The first turn's capture goes with its record (no loop yet); the second's is held, then replaced.
-    await quickTurns(client, t.id, 3);
+    await turnsOf(client, t.id, 3);
     // The records are in, the last capture is still held: the candidate has no body yet.
     const [before] = await keepaliveRows(t.id);
     expect(before).toMatchObject({ state: "live", has_body: 0 });
@@ -110,7 +111,7 @@ describe("keepalive captures held at the edge", () => {
     const ns = namespace();
     const t = freshTenant();
     const { client, settled } = heldClient(ns, t.key);
-    await quickTurns(client, t.id, 2);
+    await turnsOf(client, t.id, 2);
     await settled();
     const [row] = await keepaliveRows(t.id);
     expect(row?.has_body).toBe(1);
@@ -129,20 +130,7 @@ describe("keepalive captures held at the edge", () => {
     const t = freshTenant();
     const count = await countCaptures(t.id);
     const { client, settled } = heldClient(ns, t.key);
-    const system = longText(3000, "rules");
-    const messages: Anthropic.MessageParam[] = [];
-    for (let turn = 0; turn < 2; turn++) {
-      if (turn > 0) await new Promise((resolve) => setTimeout(resolve, HOLD_MS + 100));
-      messages.push({ role: "user", content: `Turn ${turn}: ${longText(1500, `u${turn}`)}` });
-      const reply = await client.messages.create({
-        model: KEEPALIVE_MODEL,
-        max_tokens: 32,
-        system,
-        messages,
-      });
-      messages.push({ role: "assistant", content: reply.content });
-    }
-    await totalsAfter(t.id, 2);
+    await turnsOf(client, t.id, 2, HOLD_MS + 100);
     // Nothing held: the candidate has its request as soon as its record is in, and nothing follows.
     expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
     await settled();
