@@ -12,11 +12,11 @@
 // Worker var for both builds (e.g. `--var=ANTHROPIC_CACHE_DIAGNOSTICS=0`: Anthropic answers then need no edit).
 // Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
 // requests), the null proxy's noise floor, and DIR − this checkout per request pair.
-import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
+import { arg, varArgs } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
 import { type Arm, type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
 import { serveMiniflare, serveReference } from "./miniflare.ts";
@@ -24,8 +24,6 @@ import { stopAll } from "./procs.ts";
 import { percentile } from "./stats.ts";
 import { bundle, ROOT } from "./wrangler.ts";
 
-const arg = (name: string): string | undefined =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const againstArg = arg("against");
 if (!againstArg) throw new Error("--against=DIR: a checkout of the revision to compare with");
 const against = resolve(againstArg);
@@ -35,15 +33,7 @@ const mode = arg("mode") ?? "both";
 if (!["json", "stream", "both"].includes(mode)) throw new Error(`--mode=${mode}: json, stream or both`);
 const streamDelayMs = Number(arg("stream-delay-ms") ?? 0);
 const out = arg("out");
-const extraVars = Object.fromEntries(
-  process.argv
-    .filter((a) => a.startsWith("--var="))
-    .map((a) => {
-      const [name, ...value] = a.slice(6).split("=");
-      if (!name || value.length === 0) throw new Error(`${a}: --var=NAME=VALUE`);
-      return [name, value.join("=")];
-    }),
-);
+const extraVars = varArgs();
 
 const groups: Group[] = sizes.flatMap((tokens) =>
   (["anthropic", "openai"] as const).flatMap((upstream) =>

@@ -5,7 +5,6 @@
 // simulator, per pair, and CPU per request of each worker's process group; (2) the tracker's lookup and
 // record RPCs and its storage per entry; (3) the engine's CPU, quoted from bench/engine. Writes
 // bench/report/overhead.md (or FILE) and prints it.
-import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
