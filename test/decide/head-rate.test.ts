@@ -2,8 +2,6 @@ import { describe, expect, it } from "vitest";
 import { emptyFamily, noteFirstWindow, noteReturnIn, noteSurvived } from "../../src/decide/gaps.ts";
 import { headsExposure, newHeadLapse } from "../../src/decide/head-rate.ts";
 
-const MIN = 60_000;
-
 describe("how fast a tenant's heads come back, as a rate", () => {
   it("counts a return up to where in its window it came, a closed window whole", () => {
     const t = emptyFamily();

@@ -1,12 +1,8 @@
 // The request path never waits for the tenant's tracker (issue 19): with a tracker that does not answer, every
 // request completes with the stateless plan; records are coalesced per isolate, sent again until the tracker
 // has them, and counted once.
-import { env } from "cloudflare:workers";
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/core/config.ts";
-import { prepare } from "../../src/edge/prepare.ts";
-import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import { anthropic, longText, namespace } from "../support/clients.ts";
 import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
