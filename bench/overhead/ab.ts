@@ -11,7 +11,8 @@
 // per-event hop of a relay adds up in the wall time; a model's tokens come tens of ms apart). `--var` sets a
 // Worker var for both builds (e.g. `--var=ANTHROPIC_CACHE_DIAGNOSTICS=0`: Anthropic answers then need no edit).
 // Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
-// requests), the null proxy's noise floor, and DIR − this checkout per request pair.
+// requests), the null proxy's noise floor, and DIR − this checkout per request pair; then each build's
+// process-group CPU per request.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -52,6 +53,12 @@ const f = (v: number) => v.toFixed(2);
 function paired(a: readonly number[], b: readonly number[]): string {
   const d = a.map((x, i) => x - (b[i] as number));
   return `${f(percentile(d, 50))} / ${f(percentile(d, 99))}`;
+}
+
+function cpuRow(r: GroupResult): string {
+  const g = r.group;
+  const c = r.cpu;
+  return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | ${f(c.stoker.totalMs)} | ${f(c.slow.totalMs)} | **${f(c.slow.totalMs - c.stoker.totalMs)}** | ${f(c.worker.totalMs)} | ${c.stoker.minorFaults.toFixed(0)} / ${c.slow.minorFaults.toFixed(0)} / ${c.worker.minorFaults.toFixed(0)} |`;
 }
 
 function rows(r: GroupResult): string[] {
@@ -107,12 +114,22 @@ async function main(): Promise<void> {
       "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
       "|---|---|---|---|---|---|---|---|---|",
     ];
+    const cpuRows: string[] = [];
     for (const [i, g] of groups.entries()) {
       process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`);
       const r = await runGroup(targets, g, 1000 + i, Date.now().toString(36));
       if (r.failures.length > 0) lines.push(`<!-- failures: ${r.failures.join("; ")} -->`);
       lines.push(...rows(r));
+      cpuRows.push(cpuRow(r));
     }
+    lines.push(
+      "",
+      "CPU per request (ms): each build's Miniflare process group (workerd, with its Durable Objects, and its Node parent) over the group's requests, later turns and first requests together, idle not subtracted (both builds idle alike); /proc counts 10 ms ticks per process, so a figure is exact to about 20 ms over the group's requests. Page faults: minor faults of the same processes per request (memory touched for the first time, mostly fresh allocations; a 4 KiB page each, costly in this virtual machine).",
+      "",
+      "| group | this | against | **against − this** | null proxy (both copies) | page faults per request: this / against / null |",
+      "|---|---|---|---|---|---|",
+      ...cpuRows,
+    );
     lines.push("", `Took ${Math.round((performance.now() - began) / 1000)} s.`);
     const text = lines.join("\n");
     console.log(text);

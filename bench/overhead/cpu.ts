@@ -16,12 +16,15 @@ export interface GroupCpu {
   /** Milliseconds of CPU per command name (workerd, node, esbuild) over the group's live processes. */
   byCommand: Record<string, number>;
   totalMs: number;
+  /** Minor page faults (memory touched for the first time: fresh allocations), all processes together. */
+  minorFaults: number;
 }
 
 /** CPU used so far by every live process of group `pgid` (exited processes are not counted). */
 export function groupCpu(pgid: number): GroupCpu {
   const byCommand: Record<string, number> = {};
   let totalMs = 0;
+  let minorFaults = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -38,15 +41,20 @@ export function groupCpu(pgid: number): GroupCpu {
     const ms = ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
     byCommand[comm] = (byCommand[comm] ?? 0) + ms;
     totalMs += ms;
+    minorFaults += Number(f[7]);
   }
-  return { byCommand, totalMs };
+  return { byCommand, totalMs, minorFaults };
 }
 
 /** `after - before`, per command. */
 export function cpuDelta(before: GroupCpu, after: GroupCpu): GroupCpu {
   const byCommand: Record<string, number> = {};
   for (const [k, v] of Object.entries(after.byCommand)) byCommand[k] = v - (before.byCommand[k] ?? 0);
-  return { byCommand, totalMs: after.totalMs - before.totalMs };
+  return {
+    byCommand,
+    totalMs: after.totalMs - before.totalMs,
+    minorFaults: after.minorFaults - before.minorFaults,
+  };
 }
 
 export const CLOCK_TICK_MS = 1000 / HZ;

@@ -134,7 +134,11 @@ function perRequest(d: GroupCpu, idle: Record<string, number>, elapsedMs: number
   const byCommand: Record<string, number> = {};
   for (const [k, v] of Object.entries(d.byCommand))
     byCommand[k] = Math.max(0, v - (idle[k] ?? 0) * elapsedMs) / n;
-  return { byCommand, totalMs: Object.values(byCommand).reduce((a, b) => a + b, 0) };
+  return {
+    byCommand,
+    totalMs: Object.values(byCommand).reduce((a, b) => a + b, 0),
+    minorFaults: d.minorFaults / n,
+  };
 }
 
 /** Sends group `g`'s requests to one arm, in namespace `ns`, over one keep-alive connection. */
