@@ -46,12 +46,12 @@ export interface Sealed {
   data: ArrayBuffer;
 }
 
-async function encrypt(key: CryptoKey, context: string, plaintext: string): Promise<Sealed> {
+async function encrypt(key: CryptoKey, context: string, plaintext: string | Uint8Array): Promise<Sealed> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const data = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: encoder.encode(context) },
     key,
-    encoder.encode(plaintext),
+    typeof plaintext === "string" ? encoder.encode(plaintext) : plaintext,
   );
   return { iv: iv.buffer, data };
 }
@@ -65,12 +65,15 @@ async function decrypt(key: CryptoKey, context: string, sealed: Sealed): Promise
   return decoder.decode(plain);
 }
 
-/** Encrypts `plaintext` under the purpose's key, binding it to `context` (e.g. the entry hash) as associated data. */
+/**
+ * Encrypts `plaintext` (text, or its UTF-8) under the purpose's key, binding it to `context` (e.g. the entry
+ * hash) as associated data.
+ */
 export async function seal(
   secret: string,
   scope: string,
   context: string,
-  plaintext: string,
+  plaintext: string | Uint8Array,
   purpose: SealPurpose,
 ): Promise<Sealed> {
   return encrypt(await derivedKey(secret, saltOf(purpose), scope), context, plaintext);

@@ -33,13 +33,26 @@ export interface SealedRequest {
 /** Marks the framed layout of a sealed request: this line, the JSON of everything but the body, then the body. */
 const FRAMED = "stoker-request/2\n";
 
+const utf8 = new TextEncoder();
+
 /**
- * The plaintext a keepalive request is sealed as. The body (already JSON text, up to 1.8 MB) follows a
- * one-line JSON header as it is, rather than as a JSON string inside the header, which would escape every
- * quote of it on each record and unescape it again on each ping.
+ * The plaintext a keepalive request is sealed as, in UTF-8. The body (already JSON text, up to 1.8 MB)
+ * follows a one-line JSON header as it is, rather than as a JSON string inside the header, which would
+ * escape every quote of it on each record and unescape it again on each ping. Encoded straight into one
+ * buffer: joining header and body first would copy the body into a new string, then encode it again.
  */
-export function encodeSealedRequest(r: SealedRequest): string {
-  return `${FRAMED}${JSON.stringify({ path: r.path, headers: r.headers, loc: r.loc })}\n${r.body}`;
+export function encodeSealedRequest(r: SealedRequest): Uint8Array {
+  const head = utf8.encode(`${FRAMED}${JSON.stringify({ path: r.path, headers: r.headers, loc: r.loc })}\n`);
+  // Most bodies are ASCII (the SDKs escape the rest): as many bytes as characters.
+  const out = new Uint8Array(head.byteLength + r.body.length);
+  out.set(head);
+  const { read, written } = utf8.encodeInto(r.body, out.subarray(head.byteLength));
+  if (read === r.body.length && written === r.body.length) return out;
+  const body = utf8.encode(r.body);
+  const whole = new Uint8Array(head.byteLength + body.byteLength);
+  whole.set(head);
+  whole.set(body, head.byteLength);
+  return whole;
 }
 
 /** Reads what `encodeSealedRequest` wrote, and the older layout (one JSON object with the body inside). */

@@ -23,9 +23,21 @@ describe("a sealed keepalive request", () => {
   });
 
   it("carries the body as it is (no escaping), after a one-line header", () => {
-    const text = encodeSealedRequest(request);
+    const bytes = encodeSealedRequest(request);
+    const text = new TextDecoder().decode(bytes);
     expect(text.endsWith(request.body)).toBe(true);
-    expect(text.length).toBeLessThan(JSON.stringify(request).length);
+    expect(bytes.byteLength).toBeLessThan(JSON.stringify(request).length);
+  });
+
+  it("carries a body that is not all ASCII as its UTF-8, byte for byte", async () => {
+    const wide = { ...request, body: request.body.replace("line one", "déjà vu, 🙂, \ud800") };
+    const bytes = encodeSealedRequest(wide);
+    expect(bytes).toEqual(new TextEncoder().encode(new TextDecoder().decode(bytes)));
+    expect(new TextDecoder().decode(bytes).endsWith(wide.body.replace("\ud800", "\ufffd"))).toBe(true);
+    const sealed = await seal("secret", "t", "hash", bytes, "keepalive");
+    expect(decodeSealedRequest(await open("secret", "t", "hash", sealed, "keepalive")).body).toBe(
+      wide.body.replace("\ud800", "\ufffd"),
+    );
   });
 
   it("still reads rows sealed in the older layout (one JSON object)", () => {

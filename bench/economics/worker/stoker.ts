@@ -131,7 +131,6 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
   for (const [model, c] of opts.tables?.calibrations ?? []) planInputs.setCalibration(model, c);
   const state: DecisionState = { prefixes, conversations, keepalive, planInputs };
   const cacheSettings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, ...opts.cache };
-  const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
   const deps = {
@@ -234,9 +233,12 @@ export async function replayWorker(trace: Trace, opts: WorkerReplayOptions): Pro
           capture: kept,
           sealed: {
             iv: new ArrayBuffer(0),
-            data: encoder.encode(
-              encodeSealedRequest({ path: kept.path, headers: kept.headers, body: kept.body, loc: kept.loc }),
-            ).buffer as ArrayBuffer,
+            data: encodeSealedRequest({
+              path: kept.path,
+              headers: kept.headers,
+              body: kept.body,
+              loc: kept.loc,
+            }).buffer as ArrayBuffer,
           },
         }
       : null;
