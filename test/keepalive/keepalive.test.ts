@@ -8,6 +8,7 @@ import {
   keepaliveRows,
   seedFamilyHistory,
   twoTurnConversation,
+  twoTurns as twoTurnsThrough,
 } from "../support/keepalive.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
@@ -37,6 +38,30 @@ describe("keepalive", () => {
     console.log(
       `7-minute pause: 1 ping, cost $${report.costUsd.toFixed(5)}; turn 3 read ${reply.usage.cache_read_input_tokens} tokens; tracker total cost $${totals.costUsd.toFixed(5)}`,
     );
+  });
+
+  it("a ping replays the turn as it went upstream: its prefix as sent, non-ASCII text intact, no diagnostics", async () => {
+    for (const system of [longText(3000, "rules"), `${longText(3000, "rules")} — déjà vu, 🙂`]) {
+      const ns = namespace();
+      const t = freshTenant();
+      const { row } = await twoTurnsThrough(anthropic(ns, { apiKey: t.key }), t.id, system);
+      await seedFamilyHistory(t.id, row.family, 2, 0.8);
+      const { sweepAt } = await justBeforeLapse(ns, row, 0);
+      expect((await tracker(t.id).runKeepalive(sweepAt)).pinged).toBe(1);
+      const sent = (await simRequests(ns)).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+      const ping = sent.find((b) => b.max_tokens === 0);
+      const turn = sent.filter((b) => b.max_tokens !== 0).at(-1);
+      if (!ping || !turn) throw new Error("no ping, or no turn before it");
+      // The prefix a ping reads is the turn's own: the same system, tools and messages up to its breakpoint.
+      expect(ping.system).toEqual(turn.system);
+      expect(ping.tools).toEqual(turn.tools);
+      const messages = ping.messages as unknown[];
+      expect(messages.length).toBeGreaterThan(0);
+      expect(messages).toEqual((turn.messages as unknown[]).slice(0, messages.length));
+      // Cache diagnostics were asked for the turn, on the client's behalf; a ping replays without them.
+      expect("diagnostics" in turn).toBe(true);
+      expect("diagnostics" in ping).toBe(false);
+    }
   });
 
   it("without the ping the same pause misses (control)", async () => {
