@@ -14,7 +14,7 @@ import { createLogger } from "../../src/core/log.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 import { analysisMemo } from "../../src/edge/analysis-memo.ts";
 import { readRequestBody } from "../../src/edge/body.ts";
-import { keepParsed, noteScan } from "../../src/edge/body-memo.ts";
+import { flattenJoined, keepParsed, noteScan } from "../../src/edge/body-memo.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
 import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
@@ -105,8 +105,10 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   learnOutcome(tenantId, record, 300_000, at + 8);
   // As the record's RPC to the tracker serializes it (the keepalive capture's body made one string there).
   structuredClone(record);
-  // The body kept for the next turn, as the proxy does once the request has gone upstream.
+  // The body kept for the next turn (or, read after a kept one, its joined text made flat), as the proxy
+  // does once the request has gone upstream.
   if (!read.parsedAfterKept) keepParsed(tenantId, read.bytes, read.raw, read.body);
+  else flattenJoined(read.raw);
   const t4 = performance.now();
   if (sent.length === 0) throw new Error("nothing to send");
   return {

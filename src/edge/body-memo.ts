@@ -56,14 +56,17 @@ export function parseAfterKept(
     for (let m = n; m >= Math.max(1, n - 1); m--) {
       const at = prev.byteEnds[m - 1] as number;
       if (bytes.length <= at || !samePrefix(bytes, prev.bytes, at)) continue;
-      const next = parseRest(bytes, prev, m);
-      if (next) {
+      const parsed = parseRest(bytes, prev, m);
+      if (parsed) {
+        const next = parsed.layout;
         keep(tenantId, next, prev);
         const spans = scans.get(prev.body);
+        // The render reads the text as the kept one's head and the rest, never joined (scan.ts TextView).
+        const parts = { head: prev.raw, tail: parsed.rest, within: ["messages"] };
         return {
           raw: next.raw,
           body: next.body,
-          ...(spans ? { scanHint: { prev: spans, upTo: prev.itemEnds[m - 1] as number } } : {}),
+          ...(spans ? { scanHint: { prev: spans, upTo: prev.itemEnds[m - 1] as number, parts } } : {}),
         };
       }
     }
@@ -86,6 +89,18 @@ const scans = new WeakMap<Json, PathSpans>();
 /** Notes the render's scan of a body's text, for a later turn read after it. */
 export function noteScan(body: Json, spans: PathSpans): void {
   scans.set(body, spans);
+}
+
+let _lastRead = 0;
+
+/**
+ * Makes the text `parseAfterKept` joined (the kept text's head and the new rest) one flat string, as the
+ * next turn reads it: a copy of the whole body (100 KB to 1 MB), made once the request has gone upstream so
+ * that no request waits on it. V8 flattens a joined string in place on its first character read.
+ */
+export function flattenJoined(raw: string): void {
+  // Kept, so that the read is never optimized away.
+  _lastRead = raw.charCodeAt(0);
 }
 
 /** Keeps a body read whole, for the next turn (off the request path: it scans the text once). */
@@ -136,31 +151,33 @@ function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
   }
 }
 
-/** The body past item m of `prev` (the bytes before are the same), or null. */
-function parseRest(bytes: Uint8Array, prev: Layout, m: number): Layout | null {
+/** The body past item m of `prev` (the bytes before are the same), and its text from there; or null. */
+function parseRest(bytes: Uint8Array, prev: Layout, m: number): { layout: Layout; rest: string } | null {
   try {
     const from = prev.itemEnds[m - 1] as number;
     const fromByte = prev.byteEnds[m - 1] as number;
     // Item ends are ASCII (a bracket, brace, quote or literal): the rest starts on a character boundary.
-    const raw = prev.raw.slice(0, from) + utf8.decode(bytes.subarray(fromByte));
+    // Only the rest is read here: the joined text (`raw`) is left unflattened (a copy of the whole body).
+    const rest = utf8.decode(bytes.subarray(fromByte));
+    const raw = prev.raw.slice(0, from) + rest;
     const itemEnds = prev.itemEnds.slice(0, m);
-    let j = skipWs(raw, itemEnds[m - 1] as number);
+    let j = skipWs(rest, 0);
     const first = j + 1;
-    while (raw.charCodeAt(j) === 44) {
-      const end = skipValue(raw, skipWs(raw, j + 1));
-      itemEnds.push(end);
-      j = skipWs(raw, end);
+    while (rest.charCodeAt(j) === 44) {
+      const end = skipValue(rest, skipWs(rest, j + 1));
+      itemEnds.push(from + end);
+      j = skipWs(rest, end);
     }
-    if (raw.charCodeAt(j) !== 93) return null;
-    const added = itemEnds.length > m ? (JSON.parse(`[${raw.slice(first, j)}]`) as unknown[]) : [];
+    if (rest.charCodeAt(j) !== 93) return null;
+    const added = itemEnds.length > m ? (JSON.parse(`[${rest.slice(first, j)}]`) as unknown[]) : [];
     if (added.length !== itemEnds.length - m) return null;
-    const k = skipWs(raw, j + 1);
+    const k = skipWs(rest, j + 1);
     let after: Json = {};
-    if (raw.charCodeAt(k) === 44) {
+    if (rest.charCodeAt(k) === 44) {
       // A member must follow the comma (`{}` would accept a trailing one).
-      if (raw.charCodeAt(skipWs(raw, k + 1)) !== 34) return null;
-      after = JSON.parse(`{${raw.slice(k + 1)}`) as Json;
-    } else if (raw.charCodeAt(k) !== 125 || skipWs(raw, k + 1) !== raw.length) return null;
+      if (rest.charCodeAt(skipWs(rest, k + 1)) !== 34) return null;
+      after = JSON.parse(`{${rest.slice(k + 1)}`) as Json;
+    } else if (rest.charCodeAt(k) !== 125 || skipWs(rest, k + 1) !== rest.length) return null;
     const later = Object.keys(after);
     if (later.some((key) => key === "messages" || key === "__proto__" || prev.leading.includes(key)))
       return null;
@@ -169,8 +186,9 @@ function parseRest(bytes: Uint8Array, prev: Layout, m: number): Layout | null {
     const items = [...prev.items.slice(0, m), ...added];
     body.messages = items;
     for (const key of later) body[key] = after[key];
-    const byteEnds = [...prev.byteEnds.slice(0, m), ...byteOffsets(raw, from, fromByte, itemEnds.slice(m))];
-    return { bytes, raw, body, leading: prev.leading, items, itemEnds, byteEnds };
+    const addedEnds = itemEnds.slice(m).map((end) => end - from);
+    const byteEnds = [...prev.byteEnds.slice(0, m), ...byteOffsets(rest, 0, fromByte, addedEnds)];
+    return { layout: { bytes, raw, body, leading: prev.leading, items, itemEnds, byteEnds }, rest };
   } catch {
     return null;
   }

@@ -30,7 +30,7 @@ import { analysisMemo } from "./analysis-memo.ts";
 import type { Tenant } from "./auth.ts";
 import { bedrockUpstream } from "./bedrock-credential.ts";
 import { type BytesBody, readRequestBody } from "./body.ts";
-import { keepParsed, noteScan } from "./body-memo.ts";
+import { flattenJoined, keepParsed, noteScan } from "./body-memo.ts";
 import { overAnalysisBudget, requestStreamUsageBytes, skipAnalysis } from "./budget.ts";
 import { keepaliveCapture } from "./capture.ts";
 import type { AppEnv } from "./context.ts";
@@ -136,6 +136,11 @@ export function proxy(spec: EndpointSpec) {
           .catch(() => {}),
       );
     }
+    // Read after a kept body (edge/body-memo.ts), its text is the kept one's head and the new rest, joined
+    // but not flat: the next turn reads it flat, made so once the answer is out (a copy of the whole body,
+    // 1 ms at 100K tokens here), so that it delays neither this request's body on its way upstream (the
+    // runtime sends it between JavaScript turns) nor its answer.
+    const flattenLater = read.raw !== null && read.parsedAfterKept ? () => flattenJoined(read.raw) : null;
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = spec.compat
       ? compatModelInfo(spec.compat, model)
@@ -147,7 +152,7 @@ export function proxy(spec: EndpointSpec) {
         ? idTags(tenantSalt(config, tenant.id))
         : null;
     const previousResponseId = idTagsFor
-      ? checkStoredIds(body, raw ?? (read as BytesBody).bytes, idTagsFor, spec.endpoint === "responses")
+      ? checkStoredIds(body, read.bytes, raw !== null, idTagsFor, spec.endpoint === "responses")
       : null;
 
     const startedAt = Date.now();
@@ -249,6 +254,10 @@ export function proxy(spec: EndpointSpec) {
         ...rest,
       };
       recordOutcome(c, outcome, prepared, result === "ok" ? capture : null);
+      if (flattenLater)
+        c.executionCtx.waitUntil(
+          new Promise<void>((resolve) => setTimeout(resolve, 0)).then(flattenLater).catch(() => {}),
+        );
       if (explicit) c.executionCtx.waitUntil(explicit.after(outcome.usage, result === "ok").catch(() => {}));
     };
 

@@ -47,11 +47,13 @@ function equal(a: string, b: string): boolean {
 /**
  * Checks a request's stored-object ids under the shared key: throws OpenAI's 400 for a `previous_response_id`
  * without this tenant's tag, or any `file_id` (at any depth) or `conversation`; returns the provider's
- * previous_response_id to forward in place of the tagged one (null when the body has none).
+ * previous_response_id to forward in place of the tagged one (null when the body has none). `parsed`: `body`
+ * is the whole body parsed (else only its top level, and `bytes` are searched for nested keys).
  */
 export function checkStoredIds(
   body: Record<string, unknown>,
-  full: string | Uint8Array,
+  bytes: Uint8Array,
+  parsed: boolean,
   tags: IdTags,
   responses: boolean,
 ): string | null {
@@ -62,7 +64,7 @@ export function checkStoredIds(
       "conversation: conversations are not available through this deploy's shared OpenAI account (Stoker does not proxy the Conversations API). Send the input, or use previous_response_id with an id Stoker returned to you.",
       { param: "conversation" },
     );
-  if (hasKey(body, full, "file_id"))
+  if (hasKey(body, bytes, parsed, "file_id"))
     throw new StokerError(
       400,
       "invalid_request_error",
@@ -83,10 +85,13 @@ export function checkStoredIds(
 }
 
 /** Whether any object in the body has `key`: the parsed body walked, or (bytes) every object key scanned. */
-function hasKey(body: Record<string, unknown>, full: string | Uint8Array, key: string): boolean {
-  // Unescaped, the key is in the text as it is; escaped, a `\u` is.
-  if (typeof full === "string") {
-    if (!full.includes(key) && !full.includes("\\u")) return false;
+function hasKey(body: Record<string, unknown>, full: Uint8Array, parsed: boolean, key: string): boolean {
+  // Unescaped, the key is in the text as it is; escaped, a `\u` is. One native search each, over the bytes
+  // (a later turn's text is never joined into one string on the request path; a loop over each occurrence
+  // of the key's first byte took milliseconds).
+  const bytes = Buffer.from(full.buffer, full.byteOffset, full.byteLength);
+  if (bytes.indexOf(key) < 0 && bytes.indexOf("\\u") < 0) return false;
+  if (parsed) {
     const stack: unknown[] = [body];
     while (stack.length > 0) {
       const v = stack.pop();
@@ -99,9 +104,6 @@ function hasKey(body: Record<string, unknown>, full: string | Uint8Array, key: s
     }
     return false;
   }
-  // One native search each (a loop over each occurrence of the key's first byte took milliseconds).
-  const bytes = Buffer.from(full.buffer, full.byteOffset, full.byteLength);
-  if (bytes.indexOf(key) < 0 && bytes.indexOf("\\u") < 0) return false;
   return bytesHaveKey(full, key);
 }
 

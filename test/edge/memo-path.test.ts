@@ -3,14 +3,15 @@
 import { describe, expect, it } from "vitest";
 import { analysisMemoSize, clearAnalysisMemo } from "../../src/edge/analysis-memo.ts";
 import { bodyMemoSize, clearBodyMemo } from "../../src/edge/body-memo.ts";
-import { anthropic, longText, namespace } from "../support/clients.ts";
+import { anthropic, longText, namespace, simRequests } from "../support/clients.ts";
 import { eventually } from "../support/tracker.ts";
 
 describe("the memos on the worker's path", () => {
   it("keep a turn's body after it has gone upstream and read the next turn after it", async () => {
     clearBodyMemo();
     clearAnalysisMemo();
-    const client = anthropic(namespace());
+    const ns = namespace();
+    const client = anthropic(ns);
     const system = longText(6000, "memo");
     const messages: { role: "user" | "assistant"; content: string }[] = [{ role: "user", content: "Hello." }];
     const first = await client.messages.create({
@@ -37,5 +38,19 @@ describe("the memos on the worker's path", () => {
     // Read after the first (kept at once, on the request path): two bodies, the first not laid out again.
     expect(bodyMemoSize().bodies).toBe(2);
     expect(second.response.headers.get("x-stoker-plan")).toMatch(/^anthropic /);
+    // Rendered from the text in two parts (the first turn's and the rest, never joined on the way): what went
+    // upstream is the client's conversation, whole, with the plan's markers.
+    const sent = JSON.parse((await simRequests(ns)).at(-1)?.body ?? "null") as {
+      system: unknown;
+      messages: {
+        role: string;
+        content: string | { type: string; text: string; cache_control?: unknown }[];
+      }[];
+    };
+    const text = (c: (typeof sent.messages)[number]["content"]) =>
+      typeof c === "string" ? c : c.map((b) => b.text).join("");
+    expect(sent.messages.map((m) => ({ role: m.role, content: text(m.content) }))).toEqual(messages);
+    expect(JSON.stringify(sent.system)).toContain(system.slice(-200));
+    expect(JSON.stringify(sent.messages.at(-1))).toContain("cache_control");
   });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/economics/synthetic.ts";
 import { type Marker, renderBody } from "../../src/upstream/body/apply.ts";
-import { arrayItems, objectEntries, PathSpans, skipWs } from "../../src/upstream/body/scan.ts";
+import { arrayItems, objectEntries, PathSpans, type ScanHint, skipWs } from "../../src/upstream/body/scan.ts";
 
 type Json = Record<string, unknown>;
 type Path = (string | number)[];
@@ -61,15 +61,43 @@ describe("a scan that skips what an earlier scan of the same text found", () => 
           textType: "text",
         }));
         const whole = renderBody(raw, edits, markers, [{ key: "stream", value: false }]);
-        const hint = prev ? { prev: prev.spans, upTo: itemEnd(prev.raw, prev.count) } : undefined;
-        const hinted = renderBody(raw, edits, markers, [{ key: "stream", value: false }], hint);
-        expect(hinted.text).toBe(whole.text);
-        for (const e of edits) expect(hinted.spans?.span(e.path)).toEqual(whole.spans?.span(e.path));
-        for (const m of markers) expect(hinted.spans?.entries(m.path)).toEqual(whole.spans?.entries(m.path));
-        expect(hinted.spans?.entries([])).toEqual(whole.spans?.entries([]));
-        prev = { raw, spans: hinted.spans as PathSpans, count: messages.length };
+        const upTo = prev ? itemEnd(prev.raw, prev.count) : 0;
+        const hint = prev ? { prev: prev.spans, upTo } : undefined;
+        // The same text in two parts, as body-memo.ts reads a later turn: the last turn's text (which this one
+        // repeats through `upTo`, and which goes on differently) and the rest.
+        const split: ScanHint | undefined = hint && {
+          ...hint,
+          parts: { head: (prev as { raw: string }).raw, tail: raw.slice(upTo), within: ["messages"] },
+        };
+        for (const h of [hint, split] as (ScanHint | undefined)[]) {
+          const hinted = renderBody(raw, edits, markers, [{ key: "stream", value: false }], h);
+          expect(hinted.text).toBe(whole.text);
+          expect(hinted.withLeadingField('"lead":1')).toBe(whole.withLeadingField('"lead":1'));
+          const bytes = new TextEncoder().encode(raw);
+          expect(hinted.bytes(bytes, '"lead":1')).toEqual(whole.bytes(bytes, '"lead":1'));
+          for (const e of edits) expect(hinted.spans?.span(e.path)).toEqual(whole.spans?.span(e.path));
+          for (const m of markers)
+            expect(hinted.spans?.entries(m.path)).toEqual(whole.spans?.entries(m.path));
+          expect(hinted.spans?.entries([])).toEqual(whole.spans?.entries([]));
+          if (h?.parts) expect(hinted.spans?.view.tail).toBe(raw.slice(upTo));
+        }
+        const next = renderBody(raw, edits, markers, [{ key: "stream", value: false }], hint);
+        prev = { raw, spans: next.spans as PathSpans, count: messages.length };
       }
     }
+  });
+
+  it("reads parts that do not cut between values (a value would run past the cut) as the whole text", () => {
+    const raw = text([{ role: "user", content: "a long first message" }], false);
+    const paths: Path[] = [["messages", 0, "content"], ["system"]];
+    const whole = new PathSpans(raw, paths, []);
+    // Cut inside the first message's string: read from the head, it would end past the cut.
+    const cut = raw.indexOf("first");
+    const head = `${raw.slice(0, cut)}FIRST and more"}],"x":1}`;
+    const parts = { head, tail: raw.slice(cut), within: ["messages"] };
+    const split = new PathSpans(raw, paths, [], { prev: whole, upTo: cut, parts });
+    for (const p of paths) expect(split.span(p)).toEqual(whole.span(p));
+    expect(split.view.tail).toBe("");
   });
 
   it("skips the repeated part: a text that differs there gives the scan's spans only where it repeats", () => {

@@ -1,5 +1,5 @@
 import type { CanonicalEdit } from "../../prefix/types.ts";
-import { PathSpans, type ScanHint, skipWs } from "./scan.ts";
+import { PathSpans, type ScanHint, type TextView, textOf } from "./scan.ts";
 
 type Path = readonly (string | number)[];
 type Json = Record<string, unknown>;
@@ -73,7 +73,8 @@ export function renderBody(
   top: readonly TopLevelField[],
   hint?: ScanHint,
 ): RenderedBody {
-  if (edits.length === 0 && markers.length === 0 && top.length === 0) return rendered(raw, [], null);
+  if (edits.length === 0 && markers.length === 0 && top.length === 0)
+    return rendered(textOf(raw, hint), [], null);
   const values = edits.map((e) => e.value);
   const ops: Op[] = [];
   // Markers that fall inside a replaced value go into that value; the others need their block's span.
@@ -90,11 +91,13 @@ export function renderBody(
     outside.map((m) => m.path),
     hint,
   );
+  // Read through the scan's view: a later turn's text is never joined into one string here.
+  const text = loc.view;
 
   for (const m of outside) {
     const span = loc.span(m.path);
     if (!span) continue;
-    const c = raw.charCodeAt(span.start);
+    const c = text.code(span.start);
     const marker = JSON.stringify(m.value);
     if (c === 123) {
       const entries = loc.entries(m.path) ?? [];
@@ -106,7 +109,7 @@ export function renderBody(
         text: `${empty ? "" : ","}${JSON.stringify(m.key)}:${marker}`,
       });
     } else if (c === 34) {
-      const block = `{"type":${JSON.stringify(m.textType)},"text":${raw.slice(span.start, span.end)},${JSON.stringify(m.key)}:${marker}}`;
+      const block = `{"type":${JSON.stringify(m.textType)},"text":${text.slice(span.start, span.end)},${JSON.stringify(m.key)}:${marker}}`;
       ops.push({
         start: span.start,
         end: span.end,
@@ -122,7 +125,7 @@ export function renderBody(
 
   const root = loc.span([]);
   const rootEntries = loc.entries([]);
-  if (root && rootEntries && raw.charCodeAt(root.start) === 123) {
+  if (root && rootEntries && text.code(root.start) === 123) {
     const fields = top.filter((f) => !rootEntries.some((x) => x.key === f.key));
     if (fields.length > 0) {
       const empty = rootEntries.length === 0;
@@ -131,7 +134,7 @@ export function renderBody(
     }
   }
   ops.sort((x, y) => x.start - y.start);
-  return rendered(raw, ops, loc);
+  return rendered(text, ops, loc);
 }
 
 /**
@@ -151,13 +154,13 @@ function jsonOf(value: unknown): string {
 }
 
 /** The body `ops` make of `raw`. */
-function rendered(raw: string, ops: readonly Op[], spans: PathSpans | null): RenderedBody {
+function rendered(raw: TextView, ops: readonly Op[], spans: PathSpans | null): RenderedBody {
   const withLead = (field: string | undefined): readonly Op[] => {
     if (field === undefined) return ops;
-    const open = skipWs(raw, 0);
-    if (raw.charCodeAt(open) !== 123) return ops;
+    const open = raw.ws(0);
+    if (raw.code(open) !== 123) return ops;
     // Only an empty root takes no comma after it (an op on an empty root adds a top-level field).
-    const empty = raw.charCodeAt(skipWs(raw, open + 1)) === 125 && ops.length === 0;
+    const empty = raw.code(raw.ws(open + 1)) === 125 && ops.length === 0;
     return [{ start: open + 1, end: open + 1, text: empty ? field : `${field},` }, ...ops];
   };
   return {
@@ -210,15 +213,15 @@ function opBytes(ops: readonly Op[], encoded: Uint8Array): { op: Op; bytes: Uint
 }
 
 /** `raw` with each op's span replaced by its text (ops sorted by start, not overlapping). */
-function join(raw: string, ops: readonly Op[]): string {
-  if (ops.length === 0) return raw;
+function join(raw: TextView, ops: readonly Op[]): string {
+  if (ops.length === 0) return raw.slice(0, raw.length);
   let out = "";
   let at = 0;
   for (const op of ops) {
     out += raw.slice(at, op.start) + op.text;
     at = op.end;
   }
-  return out + raw.slice(at);
+  return out + raw.slice(at, raw.length);
 }
 
 // Puts a marker into a replacement value at a relative path, copying only along that path.

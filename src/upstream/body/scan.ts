@@ -172,6 +172,8 @@ interface Target {
   children: Map<Step, Target>;
   /** List the entries of the object found here (for markers and top-level fields). */
   wantsEntries: boolean;
+  /** Walk the items of the array found here (the one a split text is cut in: it is not read whole). */
+  wantsItems: boolean;
   span: Span | null;
   entries: Entry[] | null;
   /** The items of the array found here, when the scan walked it. */
@@ -181,6 +183,7 @@ interface Target {
 const target = (): Target => ({
   children: new Map(),
   wantsEntries: false,
+  wantsItems: false,
   span: null,
   entries: null,
   items: null,
@@ -200,11 +203,92 @@ function forget(t: Target): void {
 export interface ScanHint {
   readonly prev: PathSpans;
   readonly upTo: number;
+  /**
+   * The text in two parts, when it was made of two (edge/body-memo.ts: the last turn's text through an item's
+   * end, then what is new): read from them, the joined text is never flattened, a copy of the whole body.
+   */
+  readonly parts?: { readonly head: string; readonly tail: string; readonly within: readonly Step[] };
+}
+
+/** `raw` as the hint's parts when they make it (its length), else whole. */
+export function textOf(raw: string, hint?: ScanHint): TextView {
+  const parts = hint?.parts;
+  return parts && parts.head.length >= hint.upTo && hint.upTo + parts.tail.length === raw.length
+    ? new TextView(parts.head, hint.upTo, parts.tail)
+    : TextView.whole(raw);
+}
+
+/** Thrown when a value read from the head would run past the cut: the parts do not make the text they claim. */
+class Crossing extends Error {}
+
+/**
+ * A text read as `head`'s characters before `cut`, then `tail` (a later turn's body: its last turn's text,
+ * which it repeats through `cut`, and what is new). A whole text is its own head. Only the two containers
+ * that hold the cut (the root and the array whose item ends there) span it; any other value is read in one
+ * part.
+ */
+export class TextView {
+  readonly head: string;
+  readonly cut: number;
+  readonly tail: string;
+  readonly length: number;
+
+  constructor(head: string, cut: number, tail: string) {
+    this.head = head;
+    this.cut = cut;
+    this.tail = tail;
+    this.length = cut + tail.length;
+  }
+
+  static whole(raw: string): TextView {
+    return new TextView(raw, raw.length, "");
+  }
+
+  code(i: number): number {
+    return i < this.cut ? this.head.charCodeAt(i) : this.tail.charCodeAt(i - this.cut);
+  }
+
+  ws(i: number): number {
+    if (i < this.cut) {
+      const j = skipWs(this.head, i);
+      if (j < this.cut) return j;
+      i = this.cut;
+    }
+    return skipWs(this.tail, i - this.cut) + this.cut;
+  }
+
+  /** Past the string at `i`. */
+  string(i: number): number {
+    if (i >= this.cut) return skipString(this.tail, i - this.cut) + this.cut;
+    return this.before(skipString(this.head, i));
+  }
+
+  /** Past the value at `i`, which must not hold the cut. */
+  value(i: number): number {
+    if (i >= this.cut) return skipValue(this.tail, i - this.cut) + this.cut;
+    return this.before(skipValue(this.head, i));
+  }
+
+  slice(start: number, end: number): string {
+    if (end <= this.cut) return this.head.slice(start, end);
+    if (start >= this.cut) return this.tail.slice(start - this.cut, end - this.cut);
+    return this.head.slice(start, this.cut) + this.tail.slice(0, end - this.cut);
+  }
+
+  key(start: number, end: number): string {
+    return start < this.cut ? key(this.head, start, end) : key(this.tail, start - this.cut, end - this.cut);
+  }
+
+  /** A value read in the head ends before the cut, or the parts are not what they claim. */
+  private before(end: number): number {
+    if (end > this.cut) throw new Crossing("a value runs past the cut");
+    return end;
+  }
 }
 
 /** Whether everything `t` looks for under it was found by the earlier scan's `p`. */
 function covered(t: Target, p: Target): boolean {
-  if (t.wantsEntries && !p.wantsEntries) return false;
+  if ((t.wantsEntries && !p.wantsEntries) || (t.wantsItems && !p.wantsItems)) return false;
   for (const [step, c] of t.children) {
     const pc = p.children.get(step);
     if (!pc || !covered(c, pc)) return false;
@@ -227,7 +311,7 @@ function copyFrom(t: Target, p: Target): void {
  */
 export class PathSpans {
   private readonly root = target();
-  private readonly raw: string;
+  private text: TextView;
   private readonly upTo: number;
 
   /**
@@ -241,12 +325,27 @@ export class PathSpans {
     withEntries: readonly (readonly Step[])[],
     hint?: ScanHint,
   ) {
-    this.raw = raw;
     this.upTo = hint ? Math.min(hint.upTo, raw.length) : -1;
     for (const p of paths) this.node(p, true);
     for (const p of withEntries) (this.node(p, true) as Target).wantsEntries = true;
     this.root.wantsEntries = true;
-    this.visit(skipWs(raw, 0), this.root, hint?.prev.root);
+    this.text = textOf(raw, hint);
+    const within = hint?.parts?.within;
+    if (within && this.text.tail.length > 0) (this.node(within, true) as Target).wantsItems = true;
+    try {
+      this.visit(this.text.ws(0), this.root, hint?.prev.root);
+    } catch (err) {
+      if (!(err instanceof Crossing)) throw err;
+      // Not the parts they claimed to be: the whole text, read as one.
+      forget(this.root);
+      this.text = TextView.whole(raw);
+      this.visit(this.text.ws(0), this.root, hint?.prev.root);
+    }
+  }
+
+  /** The text as this scan read it: in parts (never joined) for a later turn's body. */
+  get view(): TextView {
+    return this.text;
   }
 
   /** The span of the value at `path` (one of the constructor's paths), or null when the body has none. */
@@ -275,7 +374,7 @@ export class PathSpans {
 
   /** Scans the value at `start` for target `t` (`p`: the earlier scan's at the same path); returns the index just after it. */
   private visit(start: number, t: Target, p: Target | undefined): number {
-    const s = this.raw;
+    const s = this.text;
     // A duplicate key is visited again: what its earlier occurrence held must not survive.
     if (t.span) forget(t);
     // Within the repeated text, what the earlier scan found under this value holds as it was.
@@ -283,11 +382,11 @@ export class PathSpans {
       copyFrom(t, p);
       return p.span.end;
     }
-    const c = s.charCodeAt(start);
+    const c = s.code(start);
     let end: number;
     if (c === 123 && (t.children.size > 0 || t.wantsEntries)) end = this.object(start, t, p);
-    else if (c === 91 && t.children.size > 0) end = this.array(start, t, p);
-    else end = skipValue(s, start);
+    else if (c === 91 && (t.children.size > 0 || t.wantsItems)) end = this.array(start, t, p);
+    else end = s.value(start);
     t.span = { start, end };
     return end;
   }
@@ -295,27 +394,27 @@ export class PathSpans {
   /** Where a value that is no target ends: as the earlier scan found it within the repeated text, else scanned. */
   private skip(start: number, known: readonly Span[] | null | undefined, at?: number): number {
     const k = known && at !== undefined ? known[at] : known?.find((x) => x.start === start);
-    return k && k.start === start && k.end <= this.upTo ? k.end : skipValue(this.raw, start);
+    return k && k.start === start && k.end <= this.upTo ? k.end : this.text.value(start);
   }
 
   private object(start: number, t: Target, p: Target | undefined): number {
-    const s = this.raw;
+    const s = this.text;
     const entries: Entry[] | null = t.wantsEntries ? [] : null;
-    let j = skipWs(s, start + 1);
-    if (s.charCodeAt(j) !== 125) {
+    let j = s.ws(start + 1);
+    if (s.code(j) !== 125) {
       for (;;) {
-        const keyEnd = skipString(s, j);
-        const k = key(s, j, keyEnd);
-        const valueStart = skipWs(s, skipWs(s, keyEnd) + 1);
+        const keyEnd = s.string(j);
+        const k = s.key(j, keyEnd);
+        const valueStart = s.ws(s.ws(keyEnd) + 1);
         const child = t.children.get(k);
         const end = child
           ? this.visit(valueStart, child, p?.children.get(k))
           : this.skip(valueStart, p?.entries);
         entries?.push({ key: k, start: valueStart, end });
-        j = skipWs(s, end);
-        if (s.charCodeAt(j) === 125) break;
-        if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
-        j = skipWs(s, j + 1);
+        j = s.ws(end);
+        if (s.code(j) === 125) break;
+        if (s.code(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
+        j = s.ws(j + 1);
       }
     }
     t.entries = entries;
@@ -323,19 +422,19 @@ export class PathSpans {
   }
 
   private array(start: number, t: Target, p: Target | undefined): number {
-    const s = this.raw;
+    const s = this.text;
     const items: Span[] = [];
     t.items = items;
-    let j = skipWs(s, start + 1);
-    if (s.charCodeAt(j) === 93) return j + 1;
+    let j = s.ws(start + 1);
+    if (s.code(j) === 93) return j + 1;
     for (let index = 0; ; index++) {
       const child = t.children.get(index);
       const end = child ? this.visit(j, child, p?.children.get(index)) : this.skip(j, p?.items, index);
       items.push({ start: j, end });
-      j = skipWs(s, end);
-      if (s.charCodeAt(j) === 93) return j + 1;
-      if (s.charCodeAt(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
-      j = skipWs(s, j + 1);
+      j = s.ws(end);
+      if (s.code(j) === 93) return j + 1;
+      if (s.code(j) !== 44) throw new SyntaxError(`unexpected character at ${j} in body`);
+      j = s.ws(j + 1);
     }
   }
 }
