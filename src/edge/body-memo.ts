@@ -95,8 +95,9 @@ let _lastRead = 0;
 
 /**
  * Makes the text `parseAfterKept` joined (the kept text's head and the new rest) one flat string, as the
- * next turn reads it: a copy of the whole body (100 KB to 1 MB), made once the request has gone upstream so
- * that no request waits on it. V8 flattens a joined string in place on its first character read.
+ * next turn reads it: a copy of the whole body (32 KB to 1 MB), made once the answer is out (the proxy's
+ * outcome hook) so that no request waits on it. V8 flattens a joined string in place on its first
+ * character read.
  */
 export function flattenJoined(raw: string): void {
   // Kept, so that the read is never optimized away.
