@@ -92,7 +92,7 @@ export function renderBody(
     hint,
   );
   // Read through the scan's view: a later turn's text is never joined into one string here.
-  const text = loc.view;
+  const text = loc.takeView();
 
   for (const m of outside) {
     const span = loc.span(m.path);

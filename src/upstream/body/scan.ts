@@ -286,6 +286,9 @@ export class TextView {
   }
 }
 
+/** What a scan holds once its text is handed over. */
+const NO_TEXT = new TextView("", 0, "");
+
 /** Whether everything `t` looks for under it was found by the earlier scan's `p`. */
 function covered(t: Target, p: Target): boolean {
   if ((t.wantsEntries && !p.wantsEntries) || (t.wantsItems && !p.wantsItems)) return false;
@@ -343,9 +346,15 @@ export class PathSpans {
     }
   }
 
-  /** The text as this scan read it: in parts (never joined) for a later turn's body. */
-  get view(): TextView {
-    return this.text;
+  /**
+   * The text as this scan read it (in parts, never joined, for a later turn's body), handed over once: the
+   * scan then holds no text, as it is kept for the next turn's hint and must not keep this turn's text (nor
+   * the last turn's, a part of it) alive with it.
+   */
+  takeView(): TextView {
+    const text = this.text;
+    this.text = NO_TEXT;
+    return text;
   }
 
   /** The span of the value at `path` (one of the constructor's paths), or null when the body has none. */
