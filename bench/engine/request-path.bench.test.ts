@@ -108,7 +108,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   // The body kept for the next turn (or, read after a kept one, its joined text made flat), as the proxy
   // does once the request has gone upstream.
   if (!read.parsedAfterKept) keepParsed(tenantId, read.bytes, read.raw, read.body);
-  else flattenJoined(read.raw);
+  else if (read.scanHint?.parts) flattenJoined(read.raw);
   const t4 = performance.now();
   if (sent.length === 0) throw new Error("nothing to send");
   return {

@@ -136,11 +136,11 @@ export function proxy(spec: EndpointSpec) {
           .catch(() => {}),
       );
     }
-    // Read after a kept body (edge/body-memo.ts), its text is the kept one's head and the new rest, joined
-    // but not flat: the next turn reads it flat, made so once the answer is out (a copy of the whole body,
+    // Read after a kept body (edge/body-memo.ts) and long (SPLIT_MIN_CHARS), its text is the kept one's head
+    // and the new rest, joined but not flat: the next turn reads it flat, made so once the answer is out (a copy of the whole body,
     // 1 ms at 100K tokens on the benchmark machine), so that it delays neither this request's body on its way
     // upstream (the runtime sends it between JavaScript turns) nor its answer.
-    const flattenLater = read.raw !== null && read.parsedAfterKept ? () => flattenJoined(read.raw) : null;
+    const flattenLater = read.raw !== null && read.scanHint?.parts ? () => flattenJoined(read.raw) : null;
     const { model, stream } = spec.facts ? spec.facts(body, new URL(c.req.url)) : bodyFacts(body);
     const info = spec.compat
       ? compatModelInfo(spec.compat, model)

@@ -6,8 +6,11 @@ import {
   keepParsed,
   MAX_CHARS,
   MIN_CHARS,
+  noteScan,
   parseAfterKept,
+  SPLIT_MIN_CHARS,
 } from "../../src/edge/body-memo.ts";
+import { PathSpans } from "../../src/upstream/body/scan.ts";
 
 type Json = Record<string, unknown>;
 
@@ -45,6 +48,30 @@ const parsed = (tenant: string, raw: string) => parseAfterKept(tenant, utf8.enco
 
 describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => {
   beforeEach(() => clearBodyMemo());
+
+  it("hands the render the text in two parts from SPLIT_MIN_CHARS on, and below it the joined text alone", () => {
+    for (const [repeat, split] of [
+      [1, false],
+      [3, true],
+    ] as const) {
+      clearBodyMemo();
+      const messages: Json[] = [{ role: "user", content: "Start." }];
+      const request = () =>
+        JSON.stringify({ model: "claude-sonnet-4-5", system: SYSTEM.repeat(repeat), messages });
+      const first = request();
+      const body = JSON.parse(first) as Json;
+      keepParsed("tenant-split", utf8.encode(first), first, body);
+      noteScan(body, new PathSpans(first, [], []));
+      messages.push({ role: "assistant", content: "ok" }, { role: "user", content: "next" });
+      const second = request();
+      expect(second.length >= SPLIT_MIN_CHARS).toBe(split);
+      const got = parseAfterKept("tenant-split", utf8.encode(second));
+      expect(got?.raw).toBe(second);
+      const hint = got?.scanHint;
+      expect(hint?.parts !== undefined).toBe(split);
+      if (hint?.parts) expect(hint.parts.head.slice(0, hint.upTo) + hint.parts.tail).toBe(second);
+    }
+  });
 
   it("is exactly what JSON.parse gives, key order included, turn after turn", () => {
     const r = rng(3);

@@ -12,7 +12,8 @@ describe("the memos on the worker's path", () => {
     clearAnalysisMemo();
     const ns = namespace();
     const client = anthropic(ns);
-    const system = longText(6000, "memo");
+    // Long enough (over SPLIT_MIN_CHARS) that the next turn's text is read in two parts.
+    const system = longText(40_000, "memo");
     const messages: { role: "user" | "assistant"; content: string }[] = [{ role: "user", content: "Hello." }];
     const first = await client.messages.create({
       model: "claude-sonnet-4-5",
