@@ -46,8 +46,8 @@ export function encodeSealedRequest(r: SealedRequest): Uint8Array {
   // Most bodies are ASCII (the SDKs escape the rest): as many bytes as characters.
   const out = new Uint8Array(head.byteLength + r.body.length);
   out.set(head);
-  const { read, written } = utf8.encodeInto(r.body, out.subarray(head.byteLength));
-  if (read === r.body.length && written === r.body.length) return out;
+  // Every character written in as many bytes: the buffer is exactly full.
+  if (utf8.encodeInto(r.body, out.subarray(head.byteLength)).read === r.body.length) return out;
   const body = utf8.encode(r.body);
   const whole = new Uint8Array(head.byteLength + body.byteLength);
   whole.set(head);
