@@ -5,6 +5,7 @@ import type { GpuEndpoint } from "../gpu/prompt.ts";
 import { MAX_TOUCH_BYTES, type RememberInput } from "../gpu/remember.ts";
 import { MIN_TOUCH_TOKENS, touchBody } from "../gpu/touch.ts";
 import type { Usage } from "../upstream/usage.ts";
+import { afterThisTurn } from "./after-turn.ts";
 import type { AppEnv } from "./context.ts";
 
 /** Chunk keys kept per candidate (to ask the index whether the backend still holds the prompt). */
@@ -35,30 +36,28 @@ export function rememberForKeepalive(c: Context<AppEnv>, r: Remember): void {
   const key = r.conversation ?? r.chunks[0];
   if (!key || r.forwarded.length > MAX_TOUCH_BYTES) return;
   const pool = r.pool.name;
-  c.executionCtx.waitUntil(
-    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(async () => {
-      const body = touchBody(r.forwarded);
-      if (!body) return;
-      const input: RememberInput = {
-        tenantId: tenant.id,
-        key,
-        backend: r.backend,
-        endpoint: r.endpoint,
-        tokens: r.usage.inputTokens,
-        chunks: r.chunks.slice(0, MAX_KEPT_CHUNKS),
-        body,
-        at: Date.now(),
-      };
-      try {
-        const answer = await poolFor(c.env, pool).remember(pool, input);
-        if (!answer.ok) log.warn("gpu.pool_fault", { op: "remember", fault: "rejected", pool });
-      } catch (err) {
-        log.warn("gpu.pool_fault", {
-          op: "remember",
-          fault: err instanceof Error ? err.name : "unknown",
-          pool,
-        });
-      }
-    }),
-  );
+  afterThisTurn(c, "gpu-remember", async () => {
+    const body = touchBody(r.forwarded);
+    if (!body) return;
+    const input: RememberInput = {
+      tenantId: tenant.id,
+      key,
+      backend: r.backend,
+      endpoint: r.endpoint,
+      tokens: r.usage.inputTokens,
+      chunks: r.chunks.slice(0, MAX_KEPT_CHUNKS),
+      body,
+      at: Date.now(),
+    };
+    try {
+      const answer = await poolFor(c.env, pool).remember(pool, input);
+      if (!answer.ok) log.warn("gpu.pool_fault", { op: "remember", fault: "rejected", pool });
+    } catch (err) {
+      log.warn("gpu.pool_fault", {
+        op: "remember",
+        fault: err instanceof Error ? err.name : "unknown",
+        pool,
+      });
+    }
+  });
 }

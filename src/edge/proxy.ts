@@ -26,6 +26,7 @@ import {
 } from "../upstream/openai-stream-usage.ts";
 import type { Outcome, Result } from "../upstream/outcome.ts";
 import { relay } from "../upstream/relay.ts";
+import { afterThisTurn } from "./after-turn.ts";
 import { analysisMemo } from "./analysis-memo.ts";
 import type { Tenant } from "./auth.ts";
 import { bedrockUpstream } from "./bedrock-credential.ts";
@@ -128,14 +129,9 @@ export function proxy(spec: EndpointSpec) {
     const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes, memoTenant);
     const { raw, body } = read;
     spec.validate(body);
-    // Work for the next turn, on a later turn of the event loop: never before this request has gone upstream.
-    const afterThisTurn = (work: () => void) =>
-      c.executionCtx.waitUntil(
-        new Promise<void>((resolve) => setTimeout(resolve, 0)).then(work).catch(() => {}),
-      );
     // A valid body, kept for the next turn once the request has gone upstream (a scan of the whole text).
     if (memoTenant !== undefined && raw !== null && !read.parsedAfterKept)
-      afterThisTurn(() => keepParsed(memoTenant, read.bytes, raw, body));
+      afterThisTurn(c, "keep-body", () => keepParsed(memoTenant, read.bytes, raw, body));
     // Read after a kept body (edge/body-memo.ts) and long (SPLIT_MIN_CHARS), its text is the kept one's
     // head and the new rest, joined but not flat: the next turn reads it flat, made so once the answer is
     // out (a copy of the whole body, 1 ms at 100K tokens on the benchmark machine), so that it delays neither
@@ -254,7 +250,7 @@ export function proxy(spec: EndpointSpec) {
         ...rest,
       };
       recordOutcome(c, outcome, prepared, result === "ok" ? capture : null);
-      if (flattenLater) afterThisTurn(flattenLater);
+      if (flattenLater) afterThisTurn(c, "flatten-body", flattenLater);
       if (explicit) c.executionCtx.waitUntil(explicit.after(outcome.usage, result === "ok").catch(() => {}));
     };
 

@@ -9,6 +9,7 @@ import { learnOutcome } from "../tracker/client-cache.ts";
 import type { KeepaliveCapture, RecordRequest, WholeCapture } from "../tracker/types.ts";
 import { type Accounting, accountingLogFields } from "../upstream/accounting.ts";
 import type { Outcome } from "../upstream/outcome.ts";
+import { afterThisTurn } from "./after-turn.ts";
 import { type Hold, holdCapture, releaseHold } from "./capture-hold.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
@@ -97,19 +98,17 @@ export function recordOutcome(
   );
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
-  c.executionCtx.waitUntil(
-    new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
-      const holdMs = keepalive.captureHoldMs;
-      const hold = capture && holdMs > 0 ? holdCapture(outcome.tenantId, capture, Date.now(), holdMs) : null;
-      const sent = hold && capture ? { ...capture, body: null } : capture;
-      const record = toRecord(outcome, prepared, sent, models, info, accounting);
-      // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
-      // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
-      learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());
-      const recorded = recordSafely(c.env, outcome.tenantId, record, log);
-      return recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
-    }),
-  );
+  afterThisTurn(c, "record", () => {
+    const holdMs = keepalive.captureHoldMs;
+    const hold = capture && holdMs > 0 ? holdCapture(outcome.tenantId, capture, Date.now(), holdMs) : null;
+    const sent = hold && capture ? { ...capture, body: null } : capture;
+    const record = toRecord(outcome, prepared, sent, models, info, accounting);
+    // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
+    // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
+    learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());
+    const recorded = recordSafely(c.env, outcome.tenantId, record, log);
+    return recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
+  });
 }
 
 /**
