@@ -8,7 +8,8 @@
 // and the rest a later turn of one of the family's conversations. The reference worker gets the same bodies.
 // Every `requests / 20` requests the workerd process's resident memory (VmRSS) is read for both, and
 // Stoker's isolate's JS heap through the inspector (V8's `Runtime.getHeapUsage`; no collection is forced,
-// workerd's inspector has none, so the used heap moves with the collector's timing: its trend is the figure).
+// workerd's inspector has none, so the used heap moves with the collector's timing: its trend is the figure),
+// and the tenants' tracker databases through the admin API (`Tracker.storage()`: SQLite's bytes and rows).
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -46,6 +47,9 @@ interface Checkpoint {
   referenceRss: number;
   heapUsed: number;
   heapTotal: number;
+  /** The tenants' tracker databases: SQLite's size (MiB) and rows, summed. */
+  trackerMiB: number;
+  trackerRows: number;
   failures: number;
   elapsedS: number;
 }
@@ -67,6 +71,7 @@ async function main(): Promise<void> {
     const tenants = JSON.stringify(
       keys.map((k, i) => ({ id: `mem-${i}`, key_sha256: createHash("sha256").update(k).digest("hex") })),
     );
+    const adminToken = randomBytes(24).toString("hex");
     const inspectorPort = await freePort();
     const [stoker, worker] = await Promise.all([
       serveMiniflare(
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
           STOKER_SIMULATOR: "1",
           TENANTS: tenants,
           LOG_LEVEL: "warn",
+          ADMIN_TOKEN: adminToken,
           ...VARS,
         },
         join(tmp, "state-stoker"),
@@ -109,6 +115,23 @@ async function main(): Promise<void> {
     let failures = 0;
     const every = Math.max(1, Math.floor(REQUESTS / CHECKPOINTS));
     const started = performance.now();
+    /** The tenants' trackers' database bytes and rows, as the admin API reports them. */
+    const trackers = async () => {
+      let bytes = 0;
+      let rows = 0;
+      for (let t = 0; t < TENANTS; t++) {
+        const res = await fetch(`${stoker.url}/v1/admin/tenants/mem-${t}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        if (!res.ok) throw new Error(`admin API: ${res.status} ${await res.text()}`);
+        const { storage } = (await res.json()) as {
+          storage: { bytes: number; rows: Record<string, number> };
+        };
+        bytes += storage.bytes;
+        for (const n of Object.values(storage.rows)) rows += n;
+      }
+      return { trackerMiB: mib(bytes), trackerRows: rows };
+    };
     const checkpoint = async (n: number) => {
       const heap = (await session.call("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number };
       checkpoints.push({
@@ -117,6 +140,7 @@ async function main(): Promise<void> {
         referenceRss: groupRssMiB(worker.child.pgid)[0] ?? 0,
         heapUsed: mib(heap.usedSize),
         heapTotal: mib(heap.totalSize),
+        ...(await trackers()),
         failures,
         elapsedS: (performance.now() - started) / 1000,
       });
@@ -157,15 +181,16 @@ async function main(): Promise<void> {
       "",
       `- After ${last.requests.toLocaleString("en-US")} requests Stoker's workerd holds **${f1(last.stokerRss)} MiB** (the null proxy's ${f1(last.referenceRss)} MiB); after ${atTenth.requests.toLocaleString("en-US")} it held ${f1(atTenth.stokerRss)} MiB. Its isolate's JS heap: ${f1(last.heapUsed)} MiB used of ${f1(last.heapTotal)} MiB (${f1(atTenth.heapUsed)} of ${f1(atTenth.heapTotal)} MiB after ${atTenth.requests.toLocaleString("en-US")}); the highest used heap at a checkpoint was ${f1(Math.max(...checkpoints.map((c) => c.heapUsed)))} MiB.`,
       `- Over the second half of the run (${half.requests.toLocaleString("en-US")} to ${last.requests.toLocaleString("en-US")} requests) resident memory grew ${f1(slope((c) => c.stokerRss))} MiB per 1,000 requests for Stoker and ${f1(slope((c) => c.referenceRss))} MiB for the null proxy, which keeps no state of its own${slope((c) => c.stokerRss) <= slope((c) => c.referenceRss) ? ": no faster than the runtime process's own growth" : ": **Stoker grows faster than the null proxy** (look for state that is not bounded)"}.`,
+      `- The tenants' tracker databases (SQLite, \`Tracker.storage()\` through the admin API; files under the run's state directory, where Miniflare keeps Durable Objects' databases) held ${f1(last.trackerMiB)} MiB in ${last.trackerRows.toLocaleString("en-US")} rows after ${last.requests.toLocaleString("en-US")} requests and grew ${f1(slope((c) => c.trackerMiB))} MiB per 1,000 requests over the second half: every table is bounded (src/tracker/storage.md), the largest bound, 500,000 request rows per tenant, far beyond this run.`,
       `- Failed requests (not 200 from either worker): ${last.failures}.`,
       "",
       "## Checkpoints",
       "",
-      "| requests | Stoker RSS MiB | null proxy RSS MiB | Stoker JS heap used / total MiB | seconds |",
-      "|---|---|---|---|---|",
+      "| requests | Stoker RSS MiB | null proxy RSS MiB | Stoker JS heap used / total MiB | trackers' SQLite MiB / rows | seconds |",
+      "|---|---|---|---|---|---|",
       ...checkpoints.map(
         (c) =>
-          `| ${c.requests.toLocaleString("en-US")} | ${f1(c.stokerRss)} | ${f1(c.referenceRss)} | ${f1(c.heapUsed)} / ${f1(c.heapTotal)} | ${f1(c.elapsedS)} |`,
+          `| ${c.requests.toLocaleString("en-US")} | ${f1(c.stokerRss)} | ${f1(c.referenceRss)} | ${f1(c.heapUsed)} / ${f1(c.heapTotal)} | ${f1(c.trackerMiB)} / ${c.trackerRows.toLocaleString("en-US")} | ${f1(c.elapsedS)} |`,
       ),
       "",
     ].join("\n");
