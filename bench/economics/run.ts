@@ -107,11 +107,11 @@ const LEARNED_WITHIN = 0.02;
 
 /**
  * A suffix of the half is judged only when one request's luck cannot decide it: the largest request's hit
- * against its miss (0.9 of its tokens at Anthropic's read price) is at most LEARNED_WITHIN of its cost.
+ * against its miss (what a read spares of its tokens at the table's prices) is at most LEARNED_WITHIN of its cost.
  */
 function judgedSuffixTokens(half: Trace): number {
   const largest = Math.max(0, ...half.requests.map((r) => r.inputTokens));
-  return (0.9 * largest) / LEARNED_WITHIN;
+  return ((1 - ANTHROPIC_STYLE.cacheRead) * largest) / LEARNED_WITHIN;
 }
 
 /**
