@@ -15,28 +15,78 @@ export interface JsonRelayOptions {
   waitUntil: (p: Promise<unknown>) => void;
 }
 
-/**
- * A non-streaming answer passed on as it arrives: the client's copy starts flowing with the upstream's first
- * byte (no buffering for a header), while the whole text is kept for usage and accounting. A break mid-body
- * reaches the client as a broken body: its status went out with the first byte.
- */
-export function relayJson(
-  body: ReadableStream<Uint8Array>,
-  opts: JsonRelayOptions,
-): ReadableStream<Uint8Array> {
-  const replace: Record<string, (value: string) => string> = { ...opts.replaceTopLevel };
-  if (opts.hideDiagnostics) replace.diagnostics = () => "null";
-  if (Object.keys(replace).length > 0) return rewrittenAndKept(body, new TopLevelRewriter(replace), opts);
-  // Nothing to edit: the client's copy is the runtime's own (tee), and a second copy is read on the side.
-  const [client, side] = body.tee();
-  opts.waitUntil(readSide(side, opts.onEnd));
-  return client;
+/** What a relayed JSON answer's client gets: all of it at once, or a stream that flows as the upstream's does. */
+export type JsonBody = string | Uint8Array | ReadableStream<Uint8Array>;
+
+/** A chunk read from the upstream and not yet passed on, with its text. */
+interface Chunk {
+  bytes: Uint8Array;
+  text: string;
 }
 
-async function readSide(side: ReadableStream<Uint8Array>, onEnd: JsonRelayOptions["onEnd"]): Promise<void> {
+/**
+ * A non-streaming answer passed on as it arrives, while the whole text is kept for usage and accounting.
+ * Resolves once the upstream's first chunk is in: an answer whole in it (the usual case: providers send a
+ * JSON answer at once) goes to the client as it is, with no stream of Stoker's own between (a JS stream and
+ * its pulls cost the runtime more than the answer's bytes); otherwise the client's copy starts with that
+ * chunk and flows as the rest arrives (no buffering for a header). A break mid-body reaches the client as a
+ * broken body (its status went out with the first byte); null when the upstream broke before its first byte
+ * (`onEnd` is not called: the caller answers with an error of its own).
+ */
+export async function relayJson(
+  body: ReadableStream<Uint8Array>,
+  opts: JsonRelayOptions,
+): Promise<JsonBody | null> {
+  const replace: Record<string, (value: string) => string> = { ...opts.replaceTopLevel };
+  if (opts.hideDiagnostics) replace.diagnostics = () => "null";
+  const rewriter = Object.keys(replace).length > 0 ? new TopLevelRewriter(replace) : null;
+  const reader = body.getReader();
+  // A reset upstream rejects `closed` too; it is handled where it is read, so keep it from surfacing as unhandled.
+  reader.closed.catch(() => {});
+  const decoder = new TextDecoder();
   const kept: string[] = [];
-  const ended = await readRest(side.getReader(), new TextDecoder(), kept);
-  onEnd(ended, ended === "complete" ? kept.join("") : null);
+  const read = async (): Promise<Chunk | "done" | "broken"> => {
+    try {
+      const r = await reader.read();
+      if (r.done) return "done";
+      const text = decoder.decode(r.value, { stream: true });
+      kept.push(text);
+      return { bytes: r.value, text };
+    } catch {
+      return "broken";
+    }
+  };
+  const first = await read();
+  if (first === "broken") return null;
+  const pending: Chunk[] = [];
+  let after: "done" | "broken" | null = first === "done" ? "done" : null;
+  if (first !== "done") {
+    pending.push(first);
+    // Only a chunk that ends an object can be the whole answer; one more read tells (the end follows at once).
+    if (endsAnObject(first.text)) {
+      const next = await read();
+      if (typeof next === "string") after = next;
+      else pending.push(next);
+    }
+  }
+  if (after === "done") {
+    kept.push(decoder.decode());
+    const whole = kept.join("");
+    opts.onEnd("complete", whole);
+    if (rewriter) return rewriter.push(whole);
+    return pending.length === 1 ? (pending[0] as Chunk).bytes : whole;
+  }
+  return flowing(reader, decoder, kept, pending, after === "broken", rewriter, opts);
+}
+
+/** The text's last character other than JSON whitespace closes an object. */
+function endsAnObject(text: string): boolean {
+  for (let i = text.length - 1; i >= 0; i--) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x20 || ch === 0x0a || ch === 0x0d || ch === 0x09) continue;
+    return ch === 0x7d;
+  }
+  return false;
 }
 
 /** Reads `reader` to its end, its text added to `kept` (`decoder` goes on from what it decoded before). */
@@ -59,58 +109,78 @@ async function readRest(
 }
 
 /**
- * The client's copy edited on the way, in the one pass that also keeps the text for `onEnd`: one reader of
- * the upstream, no second copy. Each client read pulls one upstream chunk (highWaterMark 0), so a slow client
- * holds the upstream back instead of a buffer growing. A client that leaves early does not stop the
- * accounting: the rest is read off its path, and `onEnd` hears the whole answer as it would have.
+ * The client's copy as it arrives: the chunks already read, then the upstream's, each edited on the way by
+ * `rewriter` (none: the bytes as they came), in the one pass that also keeps the text for `onEnd`. Each client
+ * read pulls one upstream chunk (highWaterMark 0), so a slow client holds the upstream back instead of a
+ * buffer growing. A client that leaves early does not stop the accounting: the rest is read off its path,
+ * and `onEnd` hears the whole answer as it would have.
  */
-function rewrittenAndKept(
-  body: ReadableStream<Uint8Array>,
-  rewriter: TopLevelRewriter,
+function flowing(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  decoder: TextDecoder,
+  kept: string[],
+  pending: Chunk[],
+  brokenAfter: boolean,
+  rewriter: TopLevelRewriter | null,
   opts: JsonRelayOptions,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  // A reset upstream rejects `closed` too; it is handled where it is read, so keep it from surfacing as unhandled.
-  reader.closed.catch(() => {});
-  const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-  const kept: string[] = [];
   let ended = false;
   const end = (how: JsonEnd) => {
     if (ended) return;
     ended = true;
     opts.onEnd(how, how === "complete" ? kept.join("") : null);
   };
+  /** The chunk as the client gets it; empty while it is wholly inside a replaced value. */
+  const edited = (c: Chunk): Uint8Array | null => {
+    if (!rewriter) return c.bytes;
+    const out = rewriter.push(c.text);
+    return out.length > 0 ? encoder.encode(out) : null;
+  };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         for (;;) {
+          const held = pending.shift();
+          if (held) {
+            const out = edited(held);
+            if (out) {
+              controller.enqueue(out);
+              return;
+            }
+            continue;
+          }
           let chunk: ReadableStreamReadResult<Uint8Array>;
           try {
+            if (brokenAfter) throw new Error("The upstream's answer broke.");
             chunk = await reader.read();
           } catch (err) {
             controller.error(err);
             end("upstream_error");
             return;
           }
-          const text = chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true });
-          kept.push(text);
-          const out = rewriter.push(text);
           if (chunk.done) {
+            const text = decoder.decode();
+            kept.push(text);
+            const out = rewriter ? rewriter.push(text) : "";
             if (out.length > 0) controller.enqueue(encoder.encode(out));
             controller.close();
             end("complete");
             return;
           }
+          const text = decoder.decode(chunk.value, { stream: true });
+          kept.push(text);
           // A chunk wholly inside a replaced value yields nothing yet: read on rather than answer the pull empty.
-          if (out.length > 0) {
-            controller.enqueue(encoder.encode(out));
+          const out = edited({ bytes: chunk.value, text });
+          if (out) {
+            controller.enqueue(out);
             return;
           }
         }
       },
       cancel() {
-        opts.waitUntil(readRest(reader, decoder, kept).then(end));
+        if (brokenAfter) end("upstream_error");
+        else opts.waitUntil(readRest(reader, decoder, kept).then(end));
       },
     },
     { highWaterMark: 0 },

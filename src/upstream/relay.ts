@@ -183,9 +183,22 @@ export async function relay(o: RelayOptions): Promise<Response> {
     return { usage, message, answer };
   };
 
+  const broke = () => {
+    // The connection broke before the client got a byte: a clear 502, and the request is accounted once.
+    done({
+      status: 502,
+      result: "upstream_error",
+      end: "upstream_error",
+      usage: null,
+      ttfbMs: headersMs,
+      message: null,
+    });
+    return new StokerError(502, "bad_gateway", `${o.source} connection broke while sending its answer.`);
+  };
+
   if (upstream.ok && o.streamJson && upstream.body) {
     // Flows as it arrives: a break mid-body reaches the client as a broken body (its status went out first).
-    const body = relayJson(upstream.body, {
+    const body = await relayJson(upstream.body, {
       hideDiagnostics: o.streamJson.hideDiagnostics,
       replaceTopLevel: o.streamJson.replaceTopLevel,
       waitUntil: o.streamJson.waitUntil,
@@ -203,6 +216,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
         });
       },
     });
+    if (body === null) throw broke();
     return new Response(body, { status: upstream.status, headers });
   }
 
@@ -210,16 +224,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
   try {
     text = await upstream.text();
   } catch {
-    // The connection broke mid-body: the client gets a clear 502, and the request is accounted once.
-    done({
-      status: 502,
-      result: "upstream_error",
-      end: "upstream_error",
-      usage: null,
-      ttfbMs: headersMs,
-      message: null,
-    });
-    throw new StokerError(502, "bad_gateway", `${o.source} connection broke while sending its answer.`);
+    throw broke();
   }
   let usage: Usage | null = null;
   let message: MessageFacts | null = null;

@@ -58,11 +58,11 @@ describe("relayJson", () => {
     });
     const ended: (string | null)[] = [];
     const pending: Promise<unknown>[] = [];
-    const client = relayJson(upstream, {
+    const client = (await relayJson(upstream, {
       hideDiagnostics: true,
       onEnd: (end, t) => ended.push(end === "complete" ? t : null),
       waitUntil: (p) => pending.push(p),
-    });
+    })) as ReadableStream<Uint8Array>;
     const reader = client.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toBe(text.slice(0, 10));
@@ -101,7 +101,11 @@ describe("relayJson", () => {
   it("reads the upstream only as the client reads (a slow client holds it back)", async () => {
     const text = answers[0] as string;
     const up = counted(text, 40);
-    const client = relayJson(up.body, { hideDiagnostics: true, onEnd: () => {}, waitUntil: () => {} });
+    const client = (await relayJson(up.body, {
+      hideDiagnostics: true,
+      onEnd: () => {},
+      waitUntil: () => {},
+    })) as ReadableStream<Uint8Array>;
     const reader = client.getReader();
     await reader.read();
     await new Promise((r) => setTimeout(r, 20));
@@ -113,11 +117,11 @@ describe("relayJson", () => {
     const up = counted(text, 40);
     const ended: (string | null)[] = [];
     const pending: Promise<unknown>[] = [];
-    const client = relayJson(up.body, {
+    const client = (await relayJson(up.body, {
       hideDiagnostics: true,
       onEnd: (end, t) => ended.push(end === "complete" ? t : end),
       waitUntil: (p) => pending.push(p),
-    });
+    })) as ReadableStream<Uint8Array>;
     const reader = client.getReader();
     await reader.read();
     await reader.cancel("gone");
@@ -130,16 +134,118 @@ describe("relayJson", () => {
       const up = counted(answers[0] as string, 40, true);
       const ended: (string | null)[] = [];
       const pending: Promise<unknown>[] = [];
-      const client = relayJson(up.body, {
+      const client = (await relayJson(up.body, {
         hideDiagnostics: hide,
         onEnd: (end, t) => ended.push(end === "complete" ? t : end),
         waitUntil: (p) => pending.push(p),
-      });
+      })) as ReadableStream<Uint8Array>;
       const reader = client.getReader();
       await reader.read();
       await expect(reader.read()).rejects.toThrow();
       await Promise.all(pending);
       expect(ended).toEqual(["upstream_error"]);
     }
+  });
+
+  // An upstream body in the given pieces (its reads counted), optionally breaking after the last one.
+  function pieces(parts: Uint8Array[], breakAtEnd = false) {
+    let reads = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          const next = parts[reads++];
+          if (next !== undefined) c.enqueue(next);
+          else if (breakAtEnd) c.error(new Error("connection reset"));
+          else c.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { body, reads: () => reads };
+  }
+
+  async function clientCopy(out: string | Uint8Array | ReadableStream<Uint8Array>): Promise<string> {
+    if (typeof out === "string") return out;
+    if (out instanceof Uint8Array) return new TextDecoder().decode(out);
+    return new Response(out).text();
+  }
+
+  it("gives the client, for every split into chunks, the whole-body edit's bytes, and accounts the text once", async () => {
+    const enc = new TextEncoder();
+    for (const text of answers) {
+      const bytes = enc.encode(text);
+      for (const hide of [true, false]) {
+        for (let cut = 0; cut <= bytes.length; cut++) {
+          const parts = cut === 0 ? [bytes] : [bytes.slice(0, cut), bytes.slice(cut)];
+          const up = pieces(parts);
+          const ended: (string | null)[] = [];
+          const pending: Promise<unknown>[] = [];
+          const out = await relayJson(up.body, {
+            hideDiagnostics: hide,
+            onEnd: (end, t) => ended.push(end === "complete" ? t : end),
+            waitUntil: (p) => pending.push(p),
+          });
+          expect(out).not.toBeNull();
+          expect(await clientCopy(out as string)).toBe(hide ? hideDiagnostics(text) : text);
+          await Promise.all(pending);
+          expect(ended).toEqual([text]);
+        }
+      }
+    }
+  });
+
+  it("answers an answer whole in its first chunk as it is, without a stream, after one more read", async () => {
+    for (const hide of [true, false]) {
+      const text = answers[0] as string;
+      const up = pieces([new TextEncoder().encode(text)]);
+      const ended: (string | null)[] = [];
+      const out = await relayJson(up.body, {
+        hideDiagnostics: hide,
+        onEnd: (end, t) => ended.push(end === "complete" ? t : end),
+        waitUntil: () => {},
+      });
+      expect(out).not.toBeInstanceOf(ReadableStream);
+      expect(await clientCopy(out as string)).toBe(hide ? hideDiagnostics(text) : text);
+      expect(up.reads()).toBe(2);
+      expect(ended).toEqual([text]);
+    }
+  });
+
+  it("flows a first chunk that closes an object before the answer's end, without waiting for more", async () => {
+    const text = answers[1] as string;
+    const cut = text.indexOf("}") + 1; // the end of a nested object
+    const bytes = new TextEncoder().encode(text);
+    const up = pieces([bytes.slice(0, cut), bytes.slice(cut, cut + 5), bytes.slice(cut + 5)]);
+    const out = await relayJson(up.body, { hideDiagnostics: false, onEnd: () => {}, waitUntil: () => {} });
+    expect(out).toBeInstanceOf(ReadableStream);
+    expect(up.reads()).toBe(2); // the first chunk and the one that told it was not the end
+    expect(await clientCopy(out as ReadableStream<Uint8Array>)).toBe(text);
+  });
+
+  it("answers null, and accounts nothing, when the upstream breaks before its first byte", async () => {
+    const up = pieces([], true);
+    const ended: unknown[] = [];
+    const out = await relayJson(up.body, {
+      hideDiagnostics: true,
+      onEnd: (end) => ended.push(end),
+      waitUntil: () => {},
+    });
+    expect(out).toBeNull();
+    expect(ended).toEqual([]);
+  });
+
+  it("passes a whole-looking first chunk on and then breaks the client's copy when the upstream resets", async () => {
+    const text = answers[2] as string;
+    const up = pieces([new TextEncoder().encode(text)], true);
+    const ended: unknown[] = [];
+    const out = await relayJson(up.body, {
+      hideDiagnostics: false,
+      onEnd: (end) => ended.push(end),
+      waitUntil: () => {},
+    });
+    const reader = (out as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(text);
+    await expect(reader.read()).rejects.toThrow();
+    expect(ended).toEqual(["upstream_error"]);
   });
 });
