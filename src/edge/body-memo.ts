@@ -54,7 +54,7 @@ let count = 0;
 export function parseAfterKept(
   tenantId: string,
   bytes: Uint8Array,
-): { raw: string; body: Json; scanHint?: ScanHint } | null {
+): { raw: string; body: Json; sharedWith: Json; scanHint?: ScanHint } | null {
   if (bytes.length < MIN_CHARS) return null;
   const list = kept.get(tenantId);
   if (!list) return null;
@@ -70,12 +70,12 @@ export function parseAfterKept(
         keep(tenantId, next, prev);
         const spans = scans.get(prev.body);
         const upTo = prev.itemEnds[m - 1] as number;
-        if (!spans) return { raw: next.raw, body: next.body };
-        if (next.raw.length < SPLIT_MIN_CHARS)
-          return { raw: next.raw, body: next.body, scanHint: { prev: spans, upTo } };
+        const read = { raw: next.raw, body: next.body, sharedWith: prev.body };
+        if (!spans) return read;
+        if (next.raw.length < SPLIT_MIN_CHARS) return { ...read, scanHint: { prev: spans, upTo } };
         // The render reads the text as the kept one's head and the rest, never joined (scan.ts TextView).
         const parts = { head: prev.raw, tail: parsed.rest, within: ["messages"] };
-        return { raw: next.raw, body: next.body, scanHint: { prev: spans, upTo, parts } };
+        return { ...read, scanHint: { prev: spans, upTo, parts } };
       }
     }
   }

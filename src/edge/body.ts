@@ -11,6 +11,8 @@ export interface JsonBody {
   bytes: Uint8Array;
   /** Parsed after a kept body of the tenant's (which now keeps this one); else it was parsed whole. */
   parsedAfterKept?: true;
+  /** That kept body: this one's leading `messages` items are its parsed objects. */
+  sharedWith?: Record<string, unknown>;
   /** The render's scan of that kept body, which this text repeats through `upTo`. */
   scanHint?: ScanHint;
 }

@@ -100,6 +100,8 @@ export interface PrepareInput {
   memo?: AnalysisMemo;
   /** The render's scan of the kept body this one repeats (edge/body-memo.ts). */
   scanHint?: ScanHint;
+  /** The kept body whose leading `messages` items this body's are (edge/body-memo.ts): `AnalyzeInput.sharedWith`. */
+  sharedWith?: Record<string, unknown>;
 }
 
 const unchanged = (raw: string): Prepared => ({
@@ -132,6 +134,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
       {
         raw: input.raw,
         body: input.body,
+        ...(input.sharedWith ? { sharedWith: input.sharedWith } : {}),
         salt:
           input.compat === undefined
             ? tenantSalt(input.config, input.tenantId)

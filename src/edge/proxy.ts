@@ -169,6 +169,7 @@ export function proxy(spec: EndpointSpec) {
       nowMs: at,
       memo: analysisMemo(tenant.id),
       ...(read.raw !== null && read.scanHint ? { scanHint: read.scanHint } : {}),
+      ...(read.raw !== null && read.sharedWith ? { sharedWith: read.sharedWith } : {}),
       lookup: (hashes, scope) =>
         planLookup(
           {

@@ -113,6 +113,11 @@ export interface ConverseMap {
 export interface AnalyzeInput {
   raw: string;
   body: Record<string, unknown>;
+  /**
+   * A body analyzed before whose leading `messages` items are this body's own (the same parsed objects: a
+   * later turn parsed after it, edge/body-memo.ts); what was learned of those items is reused.
+   */
+  sharedWith?: Record<string, unknown>;
   /** The tenant's secret salt (h0 is an HMAC over it). */
   salt: string;
   rules: CanonicalizeRules;
