@@ -7,8 +7,9 @@ export interface JsonRelayOptions {
   /** Top-level values the client gets rewritten (each by a function of its JSON text), as they flow. */
   replaceTopLevel?: Record<string, (value: string) => string> | undefined;
   /**
-   * Called once, after the last byte was passed on (or the break), with the whole answer as text when it was
-   * read to the end. The client's copy never waits for the upstream's end on its account.
+   * Called once, with the whole answer as text when it was read to the end: after the last byte was passed on
+   * (or at the break), or, for an answer whole in the upstream's first chunk, just before it is handed over.
+   * The client's copy never waits for the upstream's end on its account.
    */
   onEnd: (end: JsonEnd, text: string | null) => void;
   /** Keeps a read alive once the client has its copy or has left (the execution context's waitUntil). */
@@ -16,7 +17,7 @@ export interface JsonRelayOptions {
 }
 
 /** What a relayed JSON answer's client gets: all of it at once, or a stream that flows as the upstream's does. */
-export type JsonBody = string | Uint8Array | ReadableStream<Uint8Array>;
+export type RelayedJson = string | Uint8Array | ReadableStream<Uint8Array>;
 
 /** A chunk read from the upstream and not yet passed on, with its text. */
 interface Chunk {
@@ -36,7 +37,7 @@ interface Chunk {
 export async function relayJson(
   body: ReadableStream<Uint8Array>,
   opts: JsonRelayOptions,
-): Promise<JsonBody | null> {
+): Promise<RelayedJson | null> {
   const replace: Record<string, (value: string) => string> = { ...opts.replaceTopLevel };
   if (opts.hideDiagnostics) replace.diagnostics = () => "null";
   const rewriter = Object.keys(replace).length > 0 ? new TopLevelRewriter(replace) : null;
