@@ -20,9 +20,9 @@ export interface Fault {
   retry_after_seconds?: number;
   /** Holds the response headers back this long. */
   delay_ms?: number;
-  /** Closes the body cleanly after this many SSE events or event-stream messages (non-streaming bodies: after half the bytes). */
+  /** Closes the body cleanly after this many SSE events or event-stream messages (non-streaming bodies: after half the bytes, or none with 0). */
   truncate_after_events?: number;
-  /** Errors the body (a connection reset) after this many SSE events (non-streaming: after half the bytes). */
+  /** Errors the body (a connection reset) after this many SSE events (non-streaming: after half the bytes, or none with 0). */
   reset_after_events?: number;
   /** Extra delay between streamed events. */
   stream_delay_ms?: number;
@@ -144,14 +144,15 @@ function cutAfterEvents(body: ReadableStream<Uint8Array>, fault: Fault): Readabl
   );
 }
 
-function halfThenCut(bytes: Uint8Array, reset: boolean): ReadableStream<Uint8Array> {
-  let sent = false;
+/** The first `upTo` bytes, then a clean end or a reset (`upTo` 0: after the headers, before any byte). */
+function cutAfter(bytes: Uint8Array, upTo: number, reset: boolean): ReadableStream<Uint8Array> {
+  let sent = upTo === 0;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         if (!sent) {
           sent = true;
-          controller.enqueue(bytes.slice(0, Math.floor(bytes.length / 2)));
+          controller.enqueue(bytes.slice(0, upTo));
         } else if (reset) {
           await sleep(RESET_GRACE_MS);
           controller.error(new Error("simulated connection reset"));
@@ -174,7 +175,10 @@ export async function applyBodyFault(res: Response, fault: Fault): Promise<Respo
   if (isStream) return new Response(cutAfterEvents(res.body, fault), { status: res.status, headers });
   if (!cut) return res;
   const bytes = new Uint8Array(await res.arrayBuffer());
-  return new Response(halfThenCut(bytes, fault.reset_after_events !== undefined), {
+  // Half the bytes; none with a count of 0 (the headers went out, then the connection broke).
+  const upTo =
+    (fault.reset_after_events ?? fault.truncate_after_events) === 0 ? 0 : Math.floor(bytes.length / 2);
+  return new Response(cutAfter(bytes, upTo, fault.reset_after_events !== undefined), {
     status: res.status,
     headers,
   });

@@ -274,6 +274,20 @@ describe("a non-streaming answer cut mid-body", () => {
     },
   );
 
+  it.each(KINDS)(
+    "%s reset after the headers, before any byte: 502 in the provider's shape, accounted once",
+    async (kind) => {
+      const ns = namespace();
+      await simFault(ns, { reset_after_events: 0 });
+      const s = await send(kind, false, ns);
+      // Nothing went to the client yet (json-relay.ts waits for the first chunk): a clean error, not a broken 200.
+      expect(s.res.status).toBe(502);
+      errorShape(kind, s.text);
+      expect(s.text).toContain("connection broke while sending its answer");
+      expect(s.rows).toHaveLength(1);
+    },
+  );
+
   it.each(KINDS)("%s closed cleanly mid-body: forwarded as it came and accounted once", async (kind) => {
     const ns = namespace();
     await simFault(ns, { truncate_after_events: 1 });

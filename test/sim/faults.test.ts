@@ -111,6 +111,27 @@ describe("timing and stream faults", () => {
     expect(() => JSON.parse(textBody)).toThrow();
     expect(textBody.startsWith('{"id":"chatcmpl-')).toBe(true);
   });
+
+  it("resets a non-streaming body before its first byte with a count of 0 (the status went out)", async () => {
+    const sim = simulator();
+    const ns = freshNs();
+    await sim.arm(ns, { reset_after_events: 0 });
+    const res = await sim.post(CHAT, chat, { authorization: `Bearer ${ns}` });
+    expect(res.status).toBe(200);
+    const reader = res.body?.getReader();
+    if (!reader) throw new Error("no body");
+    let bytes = 0;
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          bytes += value.byteLength;
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(bytes).toBe(0);
+  });
 });
 
 describe("fault control", () => {
