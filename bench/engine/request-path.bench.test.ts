@@ -75,6 +75,7 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     memo: analysisMemo(tenantId),
     log,
     ...(read.scanHint ? { scanHint: read.scanHint } : {}),
+    ...(read.sharedWith ? { sharedWith: read.sharedWith } : {}),
     lookup: (hashes, scope) =>
       planLookup({ env: {} as Env, tenantId, nowMs: at, log, waitUntil: () => {} }, hashes, scope),
   });

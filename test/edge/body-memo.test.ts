@@ -35,10 +35,10 @@ function text(messages: unknown[], order: number, pretty: boolean): string {
 const utf8 = new TextEncoder();
 
 /** What the memo gives, or JSON.parse when it gives nothing (the worker's order), and whether it gave. */
-function read(tenant: string, raw: string): { body: Json; text: string; after: boolean } {
+function read(tenant: string, raw: string): { body: Json; text: string; after: boolean; sharedWith?: Json } {
   const bytes = utf8.encode(raw);
   const after = parseAfterKept(tenant, bytes);
-  if (after) return { body: after.body, text: after.raw, after: true };
+  if (after) return { body: after.body, text: after.raw, after: true, sharedWith: after.sharedWith };
   const body = JSON.parse(raw) as Json;
   keepParsed(tenant, bytes, raw, body);
   return { body, text: raw, after: false };
@@ -79,6 +79,7 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     for (const order of [0, 2, 4]) {
       for (const pretty of [false, true]) {
         const messages: unknown[] = [{ role: "user", content: "Start. ".repeat(50) }];
+        let last: Json | null = null;
         for (let turn = 0; turn < 12; turn++) {
           if (turn > 0 && r() < 0.2)
             messages[messages.length - 1] = { role: "user", content: `Retry ${turn} «é»` };
@@ -92,7 +93,13 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
           expect(got.text).toBe(raw);
           expect(JSON.stringify(got.body)).toBe(JSON.stringify(JSON.parse(raw)));
           expect(Object.keys(got.body)).toEqual(Object.keys(JSON.parse(raw) as Json));
-          if (got.after) afterKept++;
+          if (got.after) {
+            afterKept++;
+            // It names the body it was read after, whose leading items it shares (the analysis reuses their pre-pass).
+            expect(got.sharedWith).toBe(last);
+            expect((got.body.messages as Json[])[0]).toBe((last?.messages as Json[])[0]);
+          }
+          last = got.body;
         }
       }
     }
