@@ -97,7 +97,8 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
             afterKept++;
             // It names the body it was read after, whose leading items it shares (the analysis reuses their pre-pass).
             expect(got.sharedWith).toBe(last);
-            expect((got.body.messages as Json[])[0]).toBe((last?.messages as Json[])[0]);
+            if (!last) throw new Error("read after a kept body without one");
+            expect((got.body.messages as Json[])[0]).toBe((last.messages as Json[])[0]);
           }
           last = got.body;
         }
