@@ -151,9 +151,13 @@ function flowing(
             }
             continue;
           }
+          if (brokenAfter) {
+            controller.error(new Error("The upstream's answer broke."));
+            end("upstream_error");
+            return;
+          }
           let chunk: ReadableStreamReadResult<Uint8Array>;
           try {
-            if (brokenAfter) throw new Error("The upstream's answer broke.");
             chunk = await reader.read();
           } catch (err) {
             controller.error(err);

@@ -197,7 +197,8 @@ export async function relay(o: RelayOptions): Promise<Response> {
   };
 
   if (upstream.ok && o.streamJson && upstream.body) {
-    // Flows as it arrives: a break mid-body reaches the client as a broken body (its status went out first).
+    // Flows as it arrives (or goes whole when it came whole): a break mid-body reaches the client as a broken
+    // body (its status went out first); a break before the first byte is a 502 (json-relay.ts answers null).
     const body = await relayJson(upstream.body, {
       hideDiagnostics: o.streamJson.hideDiagnostics,
       replaceTopLevel: o.streamJson.replaceTopLevel,
