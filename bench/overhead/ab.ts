@@ -13,17 +13,13 @@
 // Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
 // requests), the null proxy's noise floor, and DIR − this checkout per request pair; then each build's
 // process-group CPU per request.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { startSimulator } from "../../sim/server.ts";
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { arg, varArgs } from "./args.ts";
-import { benchTenant } from "./bench-tenant.ts";
-import { type Arm, type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
-import { serveMiniflare, serveReference } from "./miniflare.ts";
-import { stopAll } from "./procs.ts";
+import type { Arm, Group, GroupResult } from "./latency.ts";
+import { sideBySide } from "./side-by-side.ts";
 import { percentile } from "./stats.ts";
-import { bundle, ROOT } from "./wrangler.ts";
+import { ROOT } from "./wrangler.ts";
 
 const againstArg = arg("against");
 if (!againstArg) throw new Error("--against=DIR: a checkout of the revision to compare with");
@@ -74,71 +70,37 @@ function rows(r: GroupResult): string[] {
 
 async function main(): Promise<void> {
   const began = performance.now();
-  const tmp = mkdtempSync(join(tmpdir(), "stoker-ab-"));
-  const sim = await startSimulator({ port: 0, host: "127.0.0.1", streamDelayMs });
-  try {
-    const [baseEntry, workerEntry, againstEntry] = await Promise.all([
-      bundle(join(ROOT, "wrangler.toml"), join(tmp, "base")),
-      bundle(join(ROOT, "bench/overhead/worker/wrangler.toml"), join(tmp, "worker")),
-      bundle(join(against, "wrangler.toml"), join(tmp, "against")),
-    ]);
-    rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
-    const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
-    const vars = { ...stokerVars, ...extraVars };
-    const [base, worker, other] = await Promise.all([
-      serveMiniflare("stoker", baseEntry, join(ROOT, "wrangler.toml"), vars, join(tmp, "state-base")),
-      serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
-      serveMiniflare(
-        "stoker against",
-        againstEntry,
-        join(against, "wrangler.toml"),
-        vars,
-        join(tmp, "state-other"),
-      ),
-    ]);
-    const targets: Targets = {
-      sim: sim.url,
-      worker: worker.url,
-      stoker: base.url,
-      slow: other.url,
-      stokerPgid: base.child.pgid,
-      workerPgid: worker.child.pgid,
-      slowPgid: other.child.pgid,
-      tenantKey,
-      // No CPU is reported here: nothing idle to subtract.
-      idle: { stoker: {}, worker: {}, slow: {} },
-    };
-    const lines = [
-      `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}. ms, p50 / p99 of per-pair differences.`,
-      "",
-      "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
-      "|---|---|---|---|---|---|---|---|---|",
-    ];
-    const cpuRows: string[] = [];
-    for (const [i, g] of groups.entries()) {
-      process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`);
-      const r = await runGroup(targets, g, 1000 + i, Date.now().toString(36));
-      if (r.failures.length > 0) lines.push(`<!-- failures: ${r.failures.join("; ")} -->`);
-      lines.push(...rows(r));
-      cpuRows.push(cpuRow(r));
-    }
-    lines.push(
-      "",
-      "CPU per request (ms): each build's Miniflare process group (workerd, with its Durable Objects, and its Node parent) over the group's requests, later turns and first requests together, idle not subtracted (both builds idle alike); /proc counts 10 ms ticks per process, so a figure is exact to about 20 ms over the group's requests. Page faults: minor faults of the same processes per request (memory touched for the first time, mostly fresh allocations; a 4 KiB page each, costly in this virtual machine).",
-      "",
-      "| group | this | against | **against − this** | null proxy (both copies) | page faults per request: this / against / null |",
-      "|---|---|---|---|---|---|",
-      ...cpuRows,
-    );
-    lines.push("", `Took ${Math.round((performance.now() - began) / 1000)} s.`);
-    const text = lines.join("\n");
-    console.log(text);
-    if (out) writeFileSync(out, `${text}\n`);
-  } finally {
-    await stopAll();
-    await sim.close();
-    rmSync(tmp, { recursive: true, force: true });
+  const results = await sideBySide({
+    base: ROOT,
+    against,
+    groups,
+    vars: extraVars,
+    streamDelayMs,
+    onGroup: (g) =>
+      process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`),
+  });
+  const lines = [
+    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}. ms, p50 / p99 of per-pair differences.`,
+    "",
+    "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of results) {
+    if (r.failures.length > 0) lines.push(`<!-- failures: ${r.failures.join("; ")} -->`);
+    lines.push(...rows(r));
   }
+  lines.push(
+    "",
+    "CPU per request (ms): each build's Miniflare process group (workerd, with its Durable Objects, and its Node parent) over the group's requests, later turns and first requests together, idle not subtracted (both builds idle alike); /proc counts 10 ms ticks per process, so a figure is exact to about 20 ms over the group's requests. Page faults: minor faults of the same processes per request (memory touched for the first time, mostly fresh allocations; a 4 KiB page each, costly in this virtual machine).",
+    "",
+    "| group | this | against | **against − this** | null proxy (both copies) | page faults per request: this / against / null |",
+    "|---|---|---|---|---|---|",
+    ...results.map(cpuRow),
+  );
+  lines.push("", `Took ${Math.round((performance.now() - began) / 1000)} s.`);
+  const text = lines.join("\n");
+  console.log(text);
+  if (out) writeFileSync(out, `${text}\n`);
 }
 
 await main();

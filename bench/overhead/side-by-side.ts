@@ -1,0 +1,75 @@
+// Two builds of Stoker served side by side in one run, their requests interleaved one by one with the
+// direct and null-proxy arms (latency.ts): what ab.ts and stages.ts measure with.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startSimulator } from "../../sim/server.ts";
+import { benchTenant } from "./bench-tenant.ts";
+import { type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
+import { serveMiniflare, serveReference } from "./miniflare.ts";
+import { stopAll } from "./procs.ts";
+import { bundle, ROOT } from "./wrangler.ts";
+
+export interface SideBySide {
+  /** The checkout whose build serves the `stoker` arms. */
+  base: string;
+  /** The checkout whose build serves the `slow` arms (no tracker delay here). */
+  against: string;
+  groups: readonly Group[];
+  /** Worker vars for both builds, over the benchmark tenant's. */
+  vars: Record<string, string>;
+  /** The simulator's spacing of streamed events. */
+  streamDelayMs: number;
+  /** Called with each group as it starts. */
+  onGroup?: (g: Group) => void;
+}
+
+/** Both builds bundled and served under Miniflare, with the reference worker; each group's samples. */
+export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
+  const tmp = mkdtempSync(join(tmpdir(), "stoker-ab-"));
+  const sim = await startSimulator({ port: 0, host: "127.0.0.1", streamDelayMs: o.streamDelayMs });
+  try {
+    const [baseEntry, workerEntry, againstEntry] = await Promise.all([
+      bundle(join(o.base, "wrangler.toml"), join(tmp, "base")),
+      bundle(join(ROOT, "bench/overhead/worker/wrangler.toml"), join(tmp, "worker")),
+      bundle(join(o.against, "wrangler.toml"), join(tmp, "against")),
+    ]);
+    rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
+    const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
+    const vars = { ...stokerVars, ...o.vars };
+    const [base, worker, other] = await Promise.all([
+      serveMiniflare("stoker", baseEntry, join(o.base, "wrangler.toml"), vars, join(tmp, "state-base")),
+      serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
+      serveMiniflare(
+        "stoker against",
+        againstEntry,
+        join(o.against, "wrangler.toml"),
+        vars,
+        join(tmp, "state-other"),
+      ),
+    ]);
+    const targets: Targets = {
+      sim: sim.url,
+      worker: worker.url,
+      stoker: base.url,
+      slow: other.url,
+      stokerPgid: base.child.pgid,
+      workerPgid: worker.child.pgid,
+      slowPgid: other.child.pgid,
+      tenantKey,
+      // No CPU is reported here: nothing idle to subtract.
+      idle: { stoker: {}, worker: {}, slow: {} },
+    };
+    const runId = Date.now().toString(36);
+    const results: GroupResult[] = [];
+    for (const [i, g] of o.groups.entries()) {
+      o.onGroup?.(g);
+      results.push(await runGroup(targets, g, 1000 + i, runId));
+    }
+    return results;
+  } finally {
+    await stopAll();
+    await sim.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
