@@ -16,33 +16,18 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { arg, varArgs } from "./args.ts";
-import type { Arm, Group, GroupResult } from "./latency.ts";
-import { sideBySide } from "./side-by-side.ts";
+import type { Arm, GroupResult } from "./latency.ts";
+import { groupArgs, sideBySide } from "./side-by-side.ts";
 import { percentile } from "./stats.ts";
 import { ROOT } from "./wrangler.ts";
 
 const againstArg = arg("against");
 if (!againstArg) throw new Error("--against=DIR: a checkout of the revision to compare with");
 const against = resolve(againstArg);
-const n = Number(arg("n") ?? 100);
-const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
-const mode = arg("mode") ?? "both";
-if (!["json", "stream", "both"].includes(mode)) throw new Error(`--mode=${mode}: json, stream or both`);
+const { n, groups } = groupArgs();
 const streamDelayMs = Number(arg("stream-delay-ms") ?? 0);
 const out = arg("out");
 const extraVars = varArgs();
-
-const groups: Group[] = sizes.flatMap((tokens) =>
-  (["anthropic", "openai"] as const).flatMap((upstream) =>
-    (mode === "both" ? [false, true] : [mode === "stream"]).map((stream) => ({
-      upstream,
-      tokens,
-      stream,
-      n,
-      warmup: 10,
-    })),
-  ),
-);
 
 const f = (v: number) => v.toFixed(2);
 /** p50 / p99 of `a` − `b` per request pair (the same request index: both sent in the same round). */

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
+import { arg } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
 import { type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
 import { serveMiniflare, serveReference } from "./miniflare.ts";
@@ -72,4 +73,24 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
     await sim.close();
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The groups `--n=K`, `--sizes=2000,20000,100000` and `--mode=json|stream|both` ask for (100 requests a group by default). */
+export function groupArgs(): { n: number; groups: Group[] } {
+  const n = Number(arg("n") ?? 100);
+  const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
+  const mode = arg("mode") ?? "both";
+  if (!["json", "stream", "both"].includes(mode)) throw new Error(`--mode=${mode}: json, stream or both`);
+  const groups = sizes.flatMap((tokens) =>
+    (["anthropic", "openai"] as const).flatMap((upstream) =>
+      (mode === "both" ? [false, true] : [mode === "stream"]).map((stream) => ({
+        upstream,
+        tokens,
+        stream,
+        n,
+        warmup: 10,
+      })),
+    ),
+  );
+  return { n, groups };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { arg } from "./args.ts";
 import type { Arm, Group, GroupResult } from "./latency.ts";
-import { sideBySide } from "./side-by-side.ts";
+import { groupArgs, sideBySide } from "./side-by-side.ts";
 import { percentile } from "./stats.ts";
 import { ROOT } from "./wrangler.ts";
 
@@ -118,22 +118,8 @@ const STAGES: Stage[] = [
   },
 ];
 
-const n = Number(arg("n") ?? 100);
-const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
-const mode = arg("mode") ?? "both";
-if (!["json", "stream", "both"].includes(mode)) throw new Error(`--mode=${mode}: json, stream or both`);
+const { n, groups } = groupArgs();
 const outFile = arg("out") ?? join(ROOT, "bench/report/overhead-stages.md");
-const groups: Group[] = sizes.flatMap((tokens) =>
-  (["anthropic", "openai"] as const).flatMap((upstream) =>
-    (mode === "both" ? [false, true] : [mode === "stream"]).map((stream) => ({
-      upstream,
-      tokens,
-      stream,
-      n,
-      warmup: 10,
-    })),
-  ),
-);
 
 /** A copy of this checkout's Worker with the stage's edits; each anchor must be found exactly once. */
 function build(stage: Stage, under: string): string {
