@@ -153,15 +153,12 @@ interface Pair {
   results: GroupResult[];
 }
 
-/** p50 per request pair: the later stage − the earlier one (or − null for the first), wall and first byte. */
-function step(p: Pair | undefined, gi: number, later: boolean, overNull: boolean): string {
-  const r = p?.results[gi];
+/** p50 of `a` − `b` per request pair in one group of a run, wall time; a stream's first byte in brackets. */
+function cell(r: GroupResult | undefined, a: Arm, b: Arm, withTtfb = true): string {
   if (!r) return "—";
   const s = r.samples;
-  const a: Arm = overNull ? (later ? "stoker" : "stokerFirst") : later ? "slow" : "slowFirst";
-  const b: Arm = overNull ? "worker" : later ? "stoker" : "stokerFirst";
-  const wall = p50(s[a].wall, s[b].wall);
-  return r.group.stream ? `${f(wall)} (${f(p50(s[a].ttfb, s[b].ttfb))})` : f(wall);
+  const wall = f(p50(s[a].wall, s[b].wall));
+  return withTtfb && r.group.stream ? `${wall} (${f(p50(s[a].ttfb, s[b].ttfb))})` : wall;
 }
 
 async function main(): Promise<void> {
@@ -190,16 +187,13 @@ async function main(): Promise<void> {
     const table = (later: boolean) => [
       `| upstream | mode | prompt tokens | ${STAGES[0]?.name} − null | ${pairs.map((p) => `${p.to.name} − ${p.from.name}`).join(" | ")} | Stoker − null (last run) |`,
       `|---|---|---|${"---|".repeat(pairs.length + 2)}`,
-      ...groups.map(
-        (g, gi) =>
-          `| ${label(g)} | ${step(pairs[0], gi, later, true)} | ${pairs.map((p) => step(p, gi, later, false)).join(" | ")} | ${(() => {
-            const last = pairs.at(-1)?.results[gi];
-            if (!last) return "—";
-            const s = last.samples;
-            const [a, b]: Arm[] = later ? ["slow", "worker"] : ["slowFirst", "worker"];
-            return f(p50(s[a as Arm].wall, s[b as Arm].wall));
-          })()} |`,
-      ),
+      ...groups.map((g, gi) => {
+        // The earlier build of a run serves its `stoker` arms, the later one its `slow` arms.
+        const e: Arm = later ? "stoker" : "stokerFirst";
+        const l: Arm = later ? "slow" : "slowFirst";
+        const steps = pairs.map((p) => cell(p.results[gi], l, e));
+        return `| ${label(g)} | ${cell(pairs[0]?.results[gi], e, "worker")} | ${steps.join(" | ")} | ${cell(pairs.at(-1)?.results[gi], l, "worker", false)} |`;
+      }),
     ];
     const cpu = [
       `| upstream | mode | prompt tokens | null proxy | ${STAGES[0]?.name} | ${pairs.map((p) => `${p.to.name} − ${p.from.name}`).join(" | ")} |`,
