@@ -43,11 +43,19 @@ export interface SuiteOptions {
   yardstick?: boolean;
   /** Only these baselines (by key); all of them when absent. */
   baselines?: ReadonlySet<string>;
+  /**
+   * Add the worker as a tenant that turned 1h writes off (`allow1h: false`): what choosing the hour is worth
+   * on the workload, where a first sight is written for it as insurance and where that insurance is wasted.
+   */
+  without1h?: boolean;
   /** Stoker's keepalive settings over the suite's (development: `try.ts --no-keepalive`). */
   keepalive?: { enabled?: boolean };
   /** Called before each replay and once at the end (done === total). */
   onProgress?: (done: number, total: number, label: string) => void;
 }
+
+/** The key of the row `without1h` adds. */
+export const WITHOUT_1H = "stoker_no_1h";
 
 /** The model each price table stands for, by id: the simulator and Stoker's table both know it. */
 export const SUITE_MODELS: Record<PriceTableName, string> = {
@@ -70,7 +78,7 @@ export async function runSuite(
   const clients: ClientPolicy[] = (api === "anthropic" ? anthropicClients(info) : openAIClients(info)).filter(
     (c) => !opts.baselines || opts.baselines.has(c.key),
   );
-  const stoker = (o: { name: string; answers?: boolean }) =>
+  const stoker = (o: { name: string; answers?: boolean; cache?: { allow1h: boolean } }) =>
     replayWorker(trace, {
       api,
       mapping,
@@ -112,6 +120,20 @@ export async function runSuite(
             label: "Stoker, not told how answers end",
             run: () =>
               stoker({ answers: false, name: "Stoker, not told how answers end (tool call or reply)" }),
+          },
+        ]
+      : []),
+    ...(opts.without1h && api === "anthropic"
+      ? [
+          {
+            key: WITHOUT_1H,
+            kind: "stoker" as const,
+            label: "Stoker, 1h writes off",
+            run: () =>
+              stoker({
+                cache: { allow1h: false },
+                name: "Stoker, a tenant with 1h writes off (`allow1h: false`)",
+              }),
           },
         ]
       : []),

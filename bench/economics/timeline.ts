@@ -92,3 +92,19 @@ export function stopShares(stops: readonly StopPoint[]): { atMin: number[]; shar
   const atMin = [...byMin.keys()].sort((a, b) => a - b);
   return { atMin, share: atMin.map((m) => (byMin.get(m) ?? 0) / Math.max(1, total)) };
 }
+
+/**
+ * How many of a workload's heads (a request's first `headBlocks` blocks) were first sent before any head was
+ * sent a second time: their first sight is planned before the tenant has seen a single return.
+ */
+export function headsBeforeFirstReturn(trace: Trace, headBlocks: number): { before: number; heads: number } {
+  const seen = new Set<string>();
+  let before = -1;
+  for (const r of trace.requests) {
+    const key = Array.from(r.ids.subarray(0, headBlocks)).join(",");
+    if (seen.has(key)) {
+      if (before < 0) before = seen.size;
+    } else seen.add(key);
+  }
+  return { before: before < 0 ? seen.size : before, heads: seen.size };
+}
