@@ -1,3 +1,4 @@
+import { TTL_MS } from "../../src/economics/breakEven.ts";
 import { modelInfo } from "../../src/economics/models.ts";
 import type { ReplayResult } from "./engine.ts";
 import { offlineOptimum } from "./optimum.ts";
@@ -5,7 +6,13 @@ import { PRICE_TABLES, type PriceTableName } from "./prices.ts";
 import type { Row } from "./report.ts";
 import type { Trace } from "./trace.ts";
 import type { Mapping } from "./worker/bodies.ts";
-import { anthropicClients, type ClientPolicy, openAIClients, replayClient } from "./worker/clients.ts";
+import {
+  anthropicClients,
+  type ClientPolicy,
+  foresightClient,
+  openAIClients,
+  replayClient,
+} from "./worker/clients.ts";
 import { replayWorker } from "./worker/stoker.ts";
 
 /**
@@ -133,6 +140,24 @@ export async function runSuite(
               stoker({
                 cache: { allow1h: false },
                 name: "Stoker, a tenant with 1h writes off (`allow1h: false`)",
+              }),
+          },
+        ]
+      : []),
+    // What knowing the future after a first sight buys under the breakpoints' rules (block mapping only).
+    ...(opts.yardstick && api === "anthropic" && mapping === "block"
+      ? [
+          {
+            key: "foresight_blind",
+            kind: "bound" as const,
+            label: "foresight after first sight",
+            run: () =>
+              replayClient(trace, foresightClient(trace, TTL_MS["5m"], TTL_MS["1h"]), {
+                api,
+                mapping,
+                model,
+                modelInfo: info,
+                headFallback,
               }),
           },
         ]

@@ -199,3 +199,90 @@ export async function replayClient(
   await pingUntil(trace.endMs);
   return provider.result(policy.name);
 }
+
+/**
+ * A yardstick, not a policy a client could run: a client that knows when every block will be sent again but
+ * never writes a block at its first use (as the optimum blind at first sight), under the simulator's rules
+ * (4 breakpoints, the 20-block lookback, minimum lengths), which that optimum ignores. At each request it
+ * marks the deepest prefix it has cached (a read), the deepest prefix of blocks sent before whose next use
+ * comes within 5 minutes (a 5m write; else the deepest whose next two uses come within the hour, written for
+ * the hour), and the head while it comes back within 5 minutes. No pings. `block` mapping only (one content
+ * block a trace block). What it costs says how much of the gap to that optimum is knowing the future after a
+ * first sight, and how much is the breakpoints' rules.
+ */
+export function foresightClient(trace: Trace, ttl5mMs: number, ttl1hMs: number): ClientPolicy {
+  const uses = new Map<number, number[]>();
+  for (const [j, r] of trace.requests.entries())
+    for (const id of r.ids) {
+      const list = uses.get(id);
+      if (list) list.push(j);
+      else uses.set(id, [j]);
+    }
+  const atOf = (j: number): number => (trace.requests[j] as TraceRequest).atMs;
+  const position = new Map(trace.requests.map((r, j) => [r, j]));
+  /** Times of the next `n` uses of `id` after request `j` (fewer when it has fewer). */
+  const nextUses = (id: number, j: number, n: number): number[] => {
+    const list = uses.get(id) ?? [];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((list[mid] as number) <= j) lo = mid + 1;
+      else hi = mid;
+    }
+    return list.slice(lo, lo + n).map(atOf);
+  };
+  // What this client believes is cached: the block a prefix ends at, until when, and for how long a read keeps it.
+  const cached = new Map<number, { until: number; ttlMs: number }>();
+  return {
+    key: "foresight_blind",
+    name: "knows the future after a block's first use, under the breakpoints' rules (no pings)",
+    mark: (body, req, seen, head) => {
+      const t = req.atMs;
+      const j = position.get(req) ?? -1;
+      const blocks = blocksOf(body);
+      const ids = req.ids;
+      let k = 0;
+      while (k < ids.length && seen.has(ids[k] as number)) k++;
+      let read = -1;
+      for (let p = k; p >= 1; p--) {
+        const c = cached.get(ids[p - 1] as number);
+        if (c && c.until > t) {
+          read = p;
+          break;
+        }
+      }
+      let write = -1;
+      let ttl: "5m" | "1h" = "5m";
+      for (let p = k; p > Math.max(read, 0); p--) {
+        const next = nextUses(ids[p - 1] as number, j, 2);
+        if (next[0] !== undefined && next[0] - t <= ttl5mMs) {
+          write = p;
+          break;
+        }
+      }
+      if (write < 0)
+        for (let p = k; p > Math.max(read, 0); p--) {
+          const next = nextUses(ids[p - 1] as number, j, 2);
+          if (next.length === 2 && (next[1] as number) - t <= ttl1hMs) {
+            write = p;
+            ttl = "1h";
+            break;
+          }
+        }
+      const headNext = nextUses(ids[head - 1] as number, j, 1)[0];
+      const marks = new Set<number>();
+      if (write > 0) marks.add(write);
+      if (read > 0 && !(write > 0 && write - read <= LOOKBACK)) marks.add(read);
+      if (headNext !== undefined && headNext - t <= ttl5mMs && read < head && write !== head) marks.add(head);
+      // TTLs must not grow along the prompt: everything up to a 1h write is marked 1h (a read writes nothing).
+      for (const p of [...marks].sort((a, b) => a - b).slice(-4)) mark(blocks[p - 1], ttl);
+      // The simulator restarts the entry it reads, marked or found by the lookback.
+      for (const p of read > 0 ? [...marks, read] : marks) {
+        const c = cached.get(ids[p - 1] as number);
+        const ms = p === write ? (ttl === "1h" ? ttl1hMs : ttl5mMs) : (c?.ttlMs ?? ttl5mMs);
+        cached.set(ids[p - 1] as number, { until: t + ms, ttlMs: ms });
+      }
+    },
+  };
+}
