@@ -8,7 +8,7 @@ import type { ReplayResult } from "./engine.ts";
 import { fitSizes, trainingTraces } from "./fit-sizes.ts";
 import { loadTrace } from "./load.ts";
 import { costBars, cumulativeLines, gapHistogram, hitRateLines } from "./plots.ts";
-import { ANTHROPIC_STYLE, type PriceTableName } from "./prices.ts";
+import { ANTHROPIC_STYLE, PRICE_TABLES, type PriceTableName } from "./prices.ts";
 import { referenceRows } from "./reference.ts";
 import { compactTable, deviation, TTFT, table } from "./report.ts";
 import { testHalf, trainingHalf } from "./split.ts";
@@ -276,16 +276,18 @@ const signedPct = (m: number): string => (m > 0 ? `+${pct(m)}` : `−${pct(-m)}`
  */
 function hourRows(rows: readonly { verdict: Verdict; trace: Trace; headBlocks: number }[]): string[] {
   const out = [
-    "| workload | best baseline | Stoker | Stoker, 1h writes off | prompt tokens Stoker wrote for 1h | heads first seen before any head came back |",
-    "|---|---|---:|---:|---:|---:|",
+    "| workload | best baseline | Stoker | Stoker, 1h writes off | prompt tokens Stoker wrote for 1h | heads first seen before any head came back | their 1h premium over 5m, against the best baseline's cost |",
+    "|---|---|---:|---:|---:|---:|---:|",
   ];
+  const m = PRICE_TABLES.anthropic.model;
+  const premium = m.cacheWrite1h - m.cacheWrite5m;
   for (const { verdict, trace, headBlocks } of rows) {
     const best = bestBaseline(verdict.suite).result.cost;
     const s = verdict.suite.stoker;
     const off = resultOf(verdict.suite.rows, WITHOUT_1H).cost;
     const h = headsBeforeFirstReturn(trace, headBlocks);
     out.push(
-      `| ${verdict.workload} | ${bestBaseline(verdict.suite).result.policy} ${best.toFixed(3)} | ${s.cost.toFixed(3)} (${signedPct((s.cost - best) / best)}) | ${off.toFixed(3)} (${signedPct((off - best) / best)}) | ${pct(s.write1hTokens / s.totalInputTokens)} | ${h.before} of ${h.heads} |`,
+      `| ${verdict.workload} | ${bestBaseline(verdict.suite).result.policy} ${best.toFixed(3)} | ${s.cost.toFixed(3)} (${signedPct((s.cost - best) / best)}) | ${off.toFixed(3)} (${signedPct((off - best) / best)}) | ${pct(s.write1hTokens / s.totalInputTokens)} | ${h.before} of ${h.heads} | ${pct((h.beforeTokens * premium) / trace.totalInputTokens / best)} |`,
     );
   }
   return out;
@@ -600,7 +602,7 @@ async function main(): Promise<void> {
     ...synthetic,
     "### What writing for the hour is worth",
     "",
-    "The row *Stoker, 1h writes off* in each table above is the same worker for a tenant that turned 1h writes off (`allow1h: false`, a cache setting: README, Cache settings). A head Stoker sees for the first time is planned from what the tenant's other heads have shown, and before any of them has come back, from the heads' prior alone: it is written for the hour while the tenant's heads are likely to recur (`HEADS_RECUR_PRIOR`), as insurance against a lapse between 5 minutes and the hour. Where every head is asked about every few seconds that insurance is wasted, and where heads come back after 5-15 minutes it is what saves the workload; the last column says how many heads had to be planned before any return could tell which.",
+    "The row *Stoker, 1h writes off* in each table above is the same worker for a tenant that turned 1h writes off (`allow1h: false`, a cache setting: README, Cache settings). A head Stoker sees for the first time is planned from what the tenant's other heads have shown, and before any of them has come back, from the heads' prior alone: it is written for the hour while the tenant's heads are likely to recur (`HEADS_RECUR_PRIOR`), as insurance against a lapse between 5 minutes and the hour. Where every head is asked about every few seconds that insurance is wasted, and where heads come back after 5-15 minutes it is what saves the workload; the last columns say how many heads had to be planned before any return could tell which, and what writing just those for the hour instead of 5 minutes costs, as a share of the best baseline's cost (their head tokens times the 1h write's premium over the 5m write's, over the workload's prompt tokens): the least a rule that insures them costs where they never lapse.",
     "",
     ...hourRows(hour),
     "",

@@ -95,16 +95,24 @@ export function stopShares(stops: readonly StopPoint[]): { atMin: number[]; shar
 
 /**
  * How many of a workload's heads (a request's first `headBlocks` blocks) were first sent before any head was
- * sent a second time: their first sight is planned before the tenant has seen a single return.
+ * sent a second time, and their tokens: their first sight is planned before the tenant has seen a single return.
  */
-export function headsBeforeFirstReturn(trace: Trace, headBlocks: number): { before: number; heads: number } {
+export function headsBeforeFirstReturn(
+  trace: Trace,
+  headBlocks: number,
+): { before: number; heads: number; beforeTokens: number } {
   const seen = new Set<string>();
   let before = -1;
+  let beforeTokens = 0;
   for (const r of trace.requests) {
-    const key = Array.from(r.ids.subarray(0, headBlocks)).join(",");
+    const head = r.ids.subarray(0, headBlocks);
+    const key = head.join(",");
     if (seen.has(key)) {
       if (before < 0) before = seen.size;
-    } else seen.add(key);
+      continue;
+    }
+    seen.add(key);
+    if (before < 0) for (const id of head) beforeTokens += trace.blockTokens[id] ?? 0;
   }
-  return { before: before < 0 ? seen.size : before, heads: seen.size };
+  return { before: before < 0 ? seen.size : before, heads: seen.size, beforeTokens };
 }

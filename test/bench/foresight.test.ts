@@ -23,12 +23,13 @@ describe("economics yardsticks", () => {
       line(2_000, [0, 1, 3]),
       line(3_000, [20, 21, 22]),
     ]);
-    expect(headsBeforeFirstReturn(trace, 1)).toEqual({ before: 2, heads: 3 });
+    expect(headsBeforeFirstReturn(trace, 1)).toEqual({ before: 2, heads: 3, beforeTokens: 2 * 512 });
     // With the first two blocks as the head, the third request's head (0, 1) is the first's: still 2 before.
-    expect(headsBeforeFirstReturn(trace, 2)).toEqual({ before: 2, heads: 3 });
+    expect(headsBeforeFirstReturn(trace, 2)).toEqual({ before: 2, heads: 3, beforeTokens: 4 * 512 });
     expect(headsBeforeFirstReturn(traceFromLines([line(0, [0, 1]), line(1, [5, 6])]), 1)).toEqual({
       before: 2,
       heads: 2,
+      beforeTokens: 2 * 512,
     });
   });
 
