@@ -59,8 +59,8 @@ export function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }
 
-/** Share of sorted values at or below `x`. */
-export function shareAtMost(sorted: Float64Array, x: number): number {
+/** How many of the sorted values are at or below `x`. */
+export function countAtMost(sorted: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -68,7 +68,12 @@ export function shareAtMost(sorted: Float64Array, x: number): number {
     if ((sorted[mid] as number) <= x) lo = mid + 1;
     else hi = mid;
   }
-  return sorted.length === 0 ? 0 : lo / sorted.length;
+  return lo;
+}
+
+/** Share of sorted values at or below `x`. */
+export function shareAtMost(sorted: Float64Array, x: number): number {
+  return sorted.length === 0 ? 0 : countAtMost(sorted, x) / sorted.length;
 }
 
 /** A lapse where a policy let blocks go: how long after their last real use, and how many tokens. */

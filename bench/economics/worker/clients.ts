@@ -3,6 +3,7 @@ import type { ModelInfo } from "../../../src/economics/models.ts";
 import { anthropicPingBody, openAIChatPingBody } from "../../../src/keepalive/ping-body.ts";
 import type { ReplayResult } from "../engine.ts";
 import { MinHeap } from "../heap.ts";
+import { countAtMost } from "../timeline.ts";
 import type { Trace, TraceRequest } from "../trace.ts";
 import { anthropicBody, headBlocks, type Mapping, openAIChatBody } from "./bodies.ts";
 import { ReplayProvider } from "./provider.ts";
@@ -223,14 +224,8 @@ export function foresightClient(trace: Trace, ttl5mMs: number, ttl1hMs: number):
   /** Times of the next `n` uses of `id` after request `j` (fewer when it has fewer). */
   const nextUses = (id: number, j: number, n: number): number[] => {
     const list = uses.get(id) ?? [];
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((list[mid] as number) <= j) lo = mid + 1;
-      else hi = mid;
-    }
-    return list.slice(lo, lo + n).map(atOf);
+    const from = countAtMost(list, j);
+    return list.slice(from, from + n).map(atOf);
   };
   // What this client believes is cached: the block a prefix ends at, until when, and for how long a read keeps it.
   const cached = new Map<number, { until: number; ttlMs: number }>();
