@@ -14,6 +14,7 @@ import { compactTable, deviation, TTFT, table } from "./report.ts";
 import { testHalf, trainingHalf } from "./split.ts";
 import {
   bestBaseline,
+  FORESIGHT,
   resultOf,
   runSuite,
   SUITE_MODELS,
@@ -262,7 +263,7 @@ function sections(): Section[] {
  * of that row's savings a client gets that knows the future after a first sight but obeys the simulator's rules.
  */
 function foresightLine(rows: Suite["rows"], blind: number): string {
-  const f = rows.find((r) => r.key === "foresight_blind")?.result;
+  const f = rows.find((r) => r.key === FORESIGHT)?.result;
   if (!f) return "";
   return ` A client that knows when every block comes back after its first use, under the breakpoints' rules (the foresight row: the deepest prefix it has cached is read, the deepest it has seen that comes back within 5 minutes is written, no pings), captures ${pct((1 - f.cost) / (1 - blind))} of the blind-at-first-sight row's savings: that row prices each block on its own, with no breakpoint cap or lookback, so what lies between the two is what those rules and pings (which this client does not send) leave, not what a client could predict.`;
 }
@@ -272,7 +273,8 @@ const signedPct = (m: number): string => (m > 0 ? `+${pct(m)}` : `−${pct(-m)}`
 
 /**
  * The 1h section: each synthetic workload's best baseline, Stoker, and the same worker with 1h writes off,
- * with how many of its heads were first seen before any head came back (planned on the prior alone).
+ * with how many of its heads were first seen before any head came back (planned on the prior alone) and what
+ * writing those for the hour costs where they never lapse.
  */
 function hourRows(rows: readonly { verdict: Verdict; trace: Trace; headBlocks: number }[]): string[] {
   const out = [
@@ -282,12 +284,13 @@ function hourRows(rows: readonly { verdict: Verdict; trace: Trace; headBlocks: n
   const m = PRICE_TABLES.anthropic.model;
   const premium = m.cacheWrite1h - m.cacheWrite5m;
   for (const { verdict, trace, headBlocks } of rows) {
-    const best = bestBaseline(verdict.suite).result.cost;
+    const baseline = bestBaseline(verdict.suite).result;
+    const best = baseline.cost;
     const s = verdict.suite.stoker;
     const off = resultOf(verdict.suite.rows, WITHOUT_1H).cost;
     const h = headsBeforeFirstReturn(trace, headBlocks);
     out.push(
-      `| ${verdict.workload} | ${bestBaseline(verdict.suite).result.policy} ${best.toFixed(3)} | ${s.cost.toFixed(3)} (${signedPct((s.cost - best) / best)}) | ${off.toFixed(3)} (${signedPct((off - best) / best)}) | ${pct(s.write1hTokens / s.totalInputTokens)} | ${h.before} of ${h.heads} | ${pct((h.beforeTokens * premium) / trace.totalInputTokens / best)} |`,
+      `| ${verdict.workload} | ${baseline.policy} ${best.toFixed(3)} | ${s.cost.toFixed(3)} (${signedPct((s.cost - best) / best)}) | ${off.toFixed(3)} (${signedPct((off - best) / best)}) | ${pct(s.write1hTokens / s.totalInputTokens)} | ${h.before} of ${h.heads} | ${pct((h.beforeTokens * premium) / trace.totalInputTokens / best)} |`,
     );
   }
   return out;

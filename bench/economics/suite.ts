@@ -63,6 +63,8 @@ export interface SuiteOptions {
 
 /** The key of the row `without1h` adds. */
 export const WITHOUT_1H = "stoker_no_1h";
+/** The key of the foresight yardstick's row (`yardstick`, Anthropic, block mapping). */
+export const FORESIGHT = "foresight_blind";
 
 /** The model each price table stands for, by id: the simulator and Stoker's table both know it. */
 export const SUITE_MODELS: Record<PriceTableName, string> = {
@@ -148,7 +150,7 @@ export async function runSuite(
     ...(opts.yardstick && api === "anthropic" && mapping === "block"
       ? [
           {
-            key: "foresight_blind",
+            key: FORESIGHT,
             kind: "bound" as const,
             label: "foresight after first sight",
             run: () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resultOf, runSuite } from "../../bench/economics/suite.ts";
+import { FORESIGHT, resultOf, runSuite } from "../../bench/economics/suite.ts";
 import { headsBeforeFirstReturn } from "../../bench/economics/timeline.ts";
 import { type TraceLine, traceFromLines } from "../../bench/economics/trace.ts";
 
@@ -40,7 +40,7 @@ describe("economics yardsticks", () => {
       yardstick: true,
       baselines: new Set(["no_caching", "second_sight"]),
     });
-    const foresight = resultOf(suite.rows, "foresight_blind");
+    const foresight = resultOf(suite.rows, FORESIGHT);
     expect(foresight.readTokens).toBeGreaterThan(0);
     expect(foresight.cost).toBeLessThan(resultOf(suite.rows, "no_caching").cost);
     expect(foresight.cost).toBeLessThanOrEqual(resultOf(suite.rows, "second_sight").cost);
@@ -54,7 +54,7 @@ describe("economics yardsticks", () => {
       yardstick: true,
       baselines: new Set(["second_sight"]),
     });
-    const foresight = resultOf(suite.rows, "foresight_blind");
+    const foresight = resultOf(suite.rows, FORESIGHT);
     expect(foresight.write5mTokens + foresight.write1hTokens).toBe(0);
     const second = resultOf(suite.rows, "second_sight");
     expect(second.write5mTokens).toBeGreaterThan(0);

@@ -230,7 +230,7 @@ export function foresightClient(trace: Trace, ttl5mMs: number, ttl1hMs: number):
   // What this client believes is cached: the block a prefix ends at, until when, and for how long a read keeps it.
   const cached = new Map<number, { until: number; ttlMs: number }>();
   return {
-    key: "foresight_blind",
+    key: "foresight",
     name: "knows the future after a block's first use, under the breakpoints' rules (no pings)",
     mark: (body, req, seen, head) => {
       const t = req.atMs;
