@@ -1,4 +1,5 @@
 import { EventStreamCodec } from "@smithy/core/event-streams";
+import { fedStream } from "./fed-stream.ts";
 import type { StreamEnd } from "./sse.ts";
 
 type Message = ReturnType<EventStreamCodec["decode"]>;
@@ -72,7 +73,7 @@ export interface EventStreamPipeOptions {
 }
 
 /**
- * Forwards an AWS event stream message by message (highWaterMark 0, one upstream read per client pull):
+ * Forwards an AWS event stream message by message (one upstream read after the client took the last, fed-stream.ts):
  * each complete message is decoded on the side (the codec checks its CRCs) and its bytes passed on
  * unchanged. Only whole messages are passed, so a break can always be told to the client as an exception
  * message, which the AWS SDK raises as the named error. Holds at most one partial message.
@@ -86,7 +87,6 @@ export function pipeEventStream(
   const codec = eventStreamCodec();
   let held = new Uint8Array(0);
   let ended = false;
-  let broken = false;
   let firstByteAt: number | null = null;
   const end = (how: StreamEnd) => {
     if (ended) return;
@@ -113,54 +113,47 @@ export function pipeEventStream(
     return out;
   };
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          let chunk: ReadableStreamReadResult<Uint8Array>;
-          try {
-            chunk = await reader.read();
-          } catch {
-            controller.enqueue(opts.errorFrame("upstream_error"));
-            controller.close();
-            end("upstream_error");
-            return;
-          }
-          if (chunk.done) {
-            if (opts.watcher.finished && held.byteLength === 0) end("complete");
-            else {
-              controller.enqueue(opts.errorFrame("truncated"));
-              end("truncated");
-            }
-            controller.close();
-            return;
-          }
-          firstByteAt ??= Date.now();
-          const joined = new Uint8Array(held.byteLength + chunk.value.byteLength);
-          joined.set(held, 0);
-          joined.set(chunk.value, held.byteLength);
-          held = joined;
-          const ready = broken ? null : takeMessages();
-          if (ready === null) {
-            // Not an event stream Stoker can read: say so in the stream's own terms and stop.
-            broken = true;
-            controller.enqueue(opts.errorFrame("upstream_error"));
-            controller.close();
-            end("upstream_error");
-            await reader.cancel().catch(() => {});
-            return;
-          }
-          if (ready.byteLength > 0) {
-            controller.enqueue(ready);
-            return;
-          }
+  return fedStream(
+    async (out) => {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch {
+          end("upstream_error");
+          await out.write(opts.errorFrame("upstream_error"));
+          await out.close();
+          return;
         }
-      },
-      cancel(reason) {
-        end("client_cancelled");
-        return reader.cancel(reason);
-      },
+        if (chunk.done) {
+          if (opts.watcher.finished && held.byteLength === 0) end("complete");
+          else {
+            end("truncated");
+            await out.write(opts.errorFrame("truncated"));
+          }
+          await out.close();
+          return;
+        }
+        firstByteAt ??= Date.now();
+        const joined = new Uint8Array(held.byteLength + chunk.value.byteLength);
+        joined.set(held, 0);
+        joined.set(chunk.value, held.byteLength);
+        held = joined;
+        const ready = takeMessages();
+        if (ready === null) {
+          // Not an event stream Stoker can read: say so in the stream's own terms and stop.
+          end("upstream_error");
+          await reader.cancel().catch(() => {});
+          await out.write(opts.errorFrame("upstream_error"));
+          await out.close();
+          return;
+        }
+        await out.write(ready);
+      }
     },
-    { highWaterMark: 0 },
+    (reason) => {
+      end("client_cancelled");
+      reader.cancel(reason).catch(() => {});
+    },
   );
 }

@@ -1,3 +1,5 @@
+import { fedStream } from "./fed-stream.ts";
+
 /** How a relayed JSON answer ended: all of it read, or the upstream broke mid-body. */
 export type JsonEnd = "complete" | "upstream_error";
 
@@ -111,9 +113,9 @@ async function readRest(
 
 /**
  * The client's copy as it arrives: the chunks already read, then the upstream's, each edited on the way by
- * `rewriter` (none: the bytes as they came), in the one pass that also keeps the text for `onEnd`. Each client
- * read pulls one upstream chunk (highWaterMark 0), so a slow client holds the upstream back instead of a
- * buffer growing. A client that leaves early does not stop the accounting: the rest is read off its path,
+ * `rewriter` (none: the bytes as they came), in the one pass that also keeps the text for `onEnd`. One
+ * upstream chunk is read after the client took the last (fed-stream.ts), so a slow client holds the upstream
+ * back instead of a buffer growing. A client that leaves early does not stop the accounting: the rest is read off its path,
  * and `onEnd` hears the whole answer as it would have.
  */
 function flowing(
@@ -138,57 +140,47 @@ function flowing(
     const out = rewriter.push(c.text);
     return out.length > 0 ? encoder.encode(out) : null;
   };
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          const held = pending.shift();
-          if (held) {
-            const out = edited(held);
-            if (out) {
-              controller.enqueue(out);
-              return;
-            }
-            continue;
-          }
-          if (brokenAfter) {
-            controller.error(new Error("The upstream's answer broke."));
-            end("upstream_error");
-            return;
-          }
-          let chunk: ReadableStreamReadResult<Uint8Array>;
-          try {
-            chunk = await reader.read();
-          } catch (err) {
-            controller.error(err);
-            end("upstream_error");
-            return;
-          }
-          if (chunk.done) {
-            const text = decoder.decode();
-            kept.push(text);
-            const out = rewriter ? rewriter.push(text) : "";
-            if (out.length > 0) controller.enqueue(encoder.encode(out));
-            controller.close();
-            end("complete");
-            return;
-          }
-          const text = decoder.decode(chunk.value, { stream: true });
-          kept.push(text);
-          // A chunk wholly inside a replaced value yields nothing yet: read on rather than answer the pull empty.
-          const out = edited({ bytes: chunk.value, text });
-          if (out) {
-            controller.enqueue(out);
-            return;
-          }
+  return fedStream(
+    async (out) => {
+      for (const held of pending) {
+        const bytes = edited(held);
+        if (bytes) await out.write(bytes);
+      }
+      pending.length = 0;
+      if (brokenAfter) {
+        end("upstream_error");
+        await out.error(new Error("The upstream's answer broke."));
+        return;
+      }
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          end("upstream_error");
+          await out.error(err);
+          return;
         }
-      },
-      cancel() {
-        if (brokenAfter) end("upstream_error");
-        else opts.waitUntil(readRest(reader, decoder, kept).then(end));
-      },
+        if (chunk.done) {
+          const text = decoder.decode();
+          kept.push(text);
+          const rest = rewriter ? rewriter.push(text) : "";
+          if (rest.length > 0) await out.write(encoder.encode(rest));
+          end("complete");
+          await out.close();
+          return;
+        }
+        const text = decoder.decode(chunk.value, { stream: true });
+        kept.push(text);
+        // A chunk wholly inside a replaced value yields nothing yet: read on.
+        const bytes = edited({ bytes: chunk.value, text });
+        if (bytes) await out.write(bytes);
+      }
     },
-    { highWaterMark: 0 },
+    () => {
+      // The client left: the rest is read off its path, for the accounting.
+      if (!ended) opts.waitUntil(readRest(reader, decoder, kept).then(end));
+    },
   );
 }
 

@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { fedStream } from "./fed-stream.ts";
 
 /** Reads one provider's SSE events as they pass: usage, and whether the stream ended properly. */
 export interface SseWatcher {
@@ -30,8 +31,9 @@ export interface PipeOptions {
 const encoder = new TextEncoder();
 
 /**
- * Forwards an SSE body chunk by chunk (never buffering: highWaterMark 0, one read per client pull)
- * while a parser reads the events on the side. A break or early end reaches the client as an error event.
+ * Forwards an SSE body chunk by chunk (never buffering: one upstream read after the client took the last
+ * chunk, fed-stream.ts) while a parser reads the events on the side. A break or early end reaches the client
+ * as an error event.
  */
 export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): ReadableStream<Uint8Array> {
   const reader = body.getReader();
@@ -73,63 +75,52 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
     opts.onEnd(how, firstByteAt);
   };
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        // Loop until something is enqueued: a chunk may complete no event when events are re-emitted.
-        for (;;) {
-          let chunk: ReadableStreamReadResult<Uint8Array>;
-          try {
-            chunk = await reader.read();
-          } catch {
-            controller.enqueue(
-              encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("upstream_error")),
-            );
-            controller.close();
-            end("upstream_error");
-            return;
-          }
-          if (chunk.done) {
-            parser.feed(decoder.decode());
-            if (pending.length > 0) controller.enqueue(flushPending());
-            if (opts.watcher.finished) {
-              end("complete");
-            } else {
-              controller.enqueue(encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("truncated")));
-              end("truncated");
-            }
-            controller.close();
-            return;
-          }
-          firstByteAt ??= Date.now();
-          const text = decoder.decode(chunk.value, { stream: true });
-          parser.feed(text);
-          const endsEvent = EVENT_END.test(text);
-          if (!opts.rewrite) {
-            partialEvent = !endsEvent;
-            controller.enqueue(chunk.value);
-            return;
-          }
-          const whole = atBoundary && endsEvent;
-          atBoundary = endsEvent;
-          if (whole && !changed) {
-            // Every event in it stays as it came: its own bytes, not a copy built again.
-            pending.length = 0;
-            controller.enqueue(chunk.value);
-            return;
-          }
-          if (pending.length > 0) {
-            controller.enqueue(flushPending());
-            return;
-          }
+  return fedStream(
+    async (out) => {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch {
+          end("upstream_error");
+          await out.write(encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("upstream_error")));
+          await out.close();
+          return;
         }
-      },
-      cancel(reason) {
-        end("client_cancelled");
-        return reader.cancel(reason);
-      },
+        if (chunk.done) {
+          parser.feed(decoder.decode());
+          if (pending.length > 0) await out.write(flushPending());
+          if (opts.watcher.finished) end("complete");
+          else {
+            end("truncated");
+            await out.write(encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("truncated")));
+          }
+          await out.close();
+          return;
+        }
+        firstByteAt ??= Date.now();
+        const text = decoder.decode(chunk.value, { stream: true });
+        parser.feed(text);
+        const endsEvent = EVENT_END.test(text);
+        if (!opts.rewrite) {
+          partialEvent = !endsEvent;
+          await out.write(chunk.value);
+          continue;
+        }
+        const whole = atBoundary && endsEvent;
+        atBoundary = endsEvent;
+        if (whole && !changed) {
+          // Every event in it stays as it came: its own bytes, not a copy built again.
+          pending.length = 0;
+          await out.write(chunk.value);
+        } else if (pending.length > 0) await out.write(flushPending());
+      }
     },
-    { highWaterMark: 0 },
+    (reason) => {
+      // The client left: stop reading the upstream.
+      end("client_cancelled");
+      reader.cancel(reason).catch(() => {});
+    },
   );
 }
 

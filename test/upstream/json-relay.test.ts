@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { hideDiagnostics } from "../../src/upstream/diagnostics.ts";
 import { DiagnosticsNuller, relayJson } from "../../src/upstream/json-relay.ts";
 
@@ -98,18 +98,35 @@ describe("relayJson", () => {
     return { body, reads: () => reads };
   }
 
-  it("reads the upstream only as the client reads (a slow client holds it back)", async () => {
-    const text = answers[0] as string;
-    const up = counted(text, 40);
-    const client = (await relayJson(up.body, {
-      hideDiagnostics: true,
+  it("reads the upstream at most one chunk ahead of the client (a slow client holds it back)", async () => {
+    const bytes = new TextEncoder().encode(answers[0] as string);
+    const pieces = Array.from({ length: Math.ceil(bytes.length / 40) }, (_, k) =>
+      bytes.slice(k * 40, k * 40 + 40),
+    );
+    expect(pieces.length).toBeGreaterThan(6);
+    let reads = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          const next = pieces[reads++];
+          if (next === undefined) c.close();
+          else c.enqueue(next);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    // No edit, so every upstream chunk is one client chunk.
+    const client = (await relayJson(body, {
+      hideDiagnostics: false,
       onEnd: () => {},
       waitUntil: () => {},
     })) as ReadableStream<Uint8Array>;
     const reader = client.getReader();
-    await reader.read();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(up.reads()).toBe(1);
+    for (let taken = 1; taken <= 4; taken++) {
+      await reader.read();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(reads).toBe(taken + 1);
+    }
   });
 
   it("accounts the whole answer once when the client leaves after its first chunk", async () => {
@@ -125,6 +142,8 @@ describe("relayJson", () => {
     const reader = client.getReader();
     await reader.read();
     await reader.cancel("gone");
+    // The relay hears of it when its next write fails, and reads the rest off the client's path.
+    await vi.waitFor(() => expect(pending).toHaveLength(1));
     await Promise.all(pending);
     expect(ended).toEqual([text]);
   });

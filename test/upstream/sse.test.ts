@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { hideStreamUsage } from "../../src/upstream/openai-stream-usage.ts";
 import { pipeSse, type StreamEnd } from "../../src/upstream/sse.ts";
 import { anthropicWatcher, openAIChatWatcher } from "../../src/upstream/watchers.ts";
@@ -85,9 +85,22 @@ describe("pipeSse", () => {
     expect(text.endsWith('event: error\ndata: {"reason":"upstream_error"}\n\n')).toBe(true);
   });
 
-  it("reports a client cancel once", async () => {
+  it("reports a client cancel once and stops reading the upstream", async () => {
     const ends: StreamEnd[] = [];
-    const out = pipeSse(chunked(ANTHROPIC_SSE, 8), {
+    let upstreamCancelled = false;
+    const up = chunked(ANTHROPIC_SSE, 8);
+    const upReader = up.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (c) => {
+        const r = await upReader.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      cancel: () => {
+        upstreamCancelled = true;
+      },
+    });
+    const out = pipeSse(body, {
       watcher: anthropicWatcher(),
       errorEvent: () => "",
       onEnd: (e) => ends.push(e),
@@ -95,6 +108,9 @@ describe("pipeSse", () => {
     const reader = out.getReader();
     await reader.read();
     await reader.cancel();
+    // The relay hears of it when its next write fails.
+    await vi.waitFor(() => expect(upstreamCancelled).toBe(true));
+    await new Promise((r) => setTimeout(r, 10));
     expect(ends).toEqual(["client_cancelled"]);
   });
 });
@@ -131,7 +147,7 @@ describe("hideStreamUsage", () => {
     const events = [
       chunk('[{"index":0,"delta":{"content":"hi"}}]'),
       ": keep-alive comment\n\n",
-      `${chunk('[{"index":0,"delta":{"content":" there"}}]')}${chunk('[{"index":0,"delta":{},"finish_reason":"stop"}]')}`,
+      `id: 7\n${chunk('[{"index":0,"delta":{"content":" there"}}]')}${chunk('[{"index":0,"delta":{},"finish_reason":"stop"}]')}`,
       "data: [DONE]\n\n",
     ].map((e) => enc.encode(e));
     let i = 0;
@@ -155,8 +171,9 @@ describe("hideStreamUsage", () => {
       if (r.done) break;
       got.push(r.value);
     }
-    // The very chunks the upstream sent (the comment too, which re-emitted events would lose).
+    // The very bytes the upstream sent, chunk for chunk (the comment and the id line too, which re-emitted
+    // events would lose).
     expect(got).toHaveLength(events.length);
-    for (const [k, c] of got.entries()) expect(c).toBe(events[k]);
+    for (const [k, c] of got.entries()) expect(c).toEqual(events[k]);
   });
 });
