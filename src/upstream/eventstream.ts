@@ -1,5 +1,5 @@
 import { EventStreamCodec } from "@smithy/core/event-streams";
-import { fedStream } from "./fed-stream.ts";
+import { pipeChunks } from "./fed-stream.ts";
 import type { StreamEnd } from "./sse.ts";
 
 type Message = ReturnType<EventStreamCodec["decode"]>;
@@ -82,8 +82,6 @@ export function pipeEventStream(
   body: ReadableStream<Uint8Array>,
   opts: EventStreamPipeOptions,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  reader.closed.catch(() => {});
   const codec = eventStreamCodec();
   let held = new Uint8Array(0);
   let ended = false;
@@ -113,47 +111,32 @@ export function pipeEventStream(
     return out;
   };
 
-  return fedStream(
-    async (out) => {
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch {
-          end("upstream_error");
-          await out.write(opts.errorFrame("upstream_error"));
-          await out.close();
-          return;
-        }
-        if (chunk.done) {
-          if (opts.watcher.finished && held.byteLength === 0) end("complete");
-          else {
-            end("truncated");
-            await out.write(opts.errorFrame("truncated"));
-          }
-          await out.close();
-          return;
-        }
-        firstByteAt ??= Date.now();
-        const joined = new Uint8Array(held.byteLength + chunk.value.byteLength);
-        joined.set(held, 0);
-        joined.set(chunk.value, held.byteLength);
-        held = joined;
-        const ready = takeMessages();
-        if (ready === null) {
-          // Not an event stream Stoker can read: say so in the stream's own terms and stop.
-          end("upstream_error");
-          await reader.cancel().catch(() => {});
-          await out.write(opts.errorFrame("upstream_error"));
-          await out.close();
-          return;
-        }
-        await out.write(ready);
+  return pipeChunks(body, {
+    chunk(bytes) {
+      firstByteAt ??= Date.now();
+      const joined = new Uint8Array(held.byteLength + bytes.byteLength);
+      joined.set(held, 0);
+      joined.set(bytes, held.byteLength);
+      held = joined;
+      const ready = takeMessages();
+      if (ready === null) {
+        // Not an event stream Stoker can read: say so in the stream's own terms and stop.
+        end("upstream_error");
+        return { last: opts.errorFrame("upstream_error") };
       }
+      return ready.byteLength > 0 ? ready : null;
     },
-    (reason) => {
+    finish(how) {
+      if (how === "done" && opts.watcher.finished && held.byteLength === 0) {
+        end("complete");
+        return null;
+      }
+      const reason = how === "done" ? "truncated" : "upstream_error";
+      end(reason);
+      return opts.errorFrame(reason);
+    },
+    left() {
       end("client_cancelled");
-      reader.cancel(reason).catch(() => {});
     },
-  );
+  });
 }

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { fedStream } from "./fed-stream.ts";
+import { pipeChunks } from "./fed-stream.ts";
 
 /** Reads one provider's SSE events as they pass: usage, and whether the stream ended properly. */
 export interface SseWatcher {
@@ -36,11 +36,8 @@ const encoder = new TextEncoder();
  * as an error event.
  */
 export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  // A reset upstream rejects `closed` too; it is handled in pull, so keep it from surfacing as unhandled.
-  reader.closed.catch(() => {});
   const decoder = new TextDecoder();
-  // The events completed since the last enqueue: each one's text, or the event itself when it stays as it came
+  // The events completed since the last write: each one's text, or the event itself when it stays as it came
   // (formatted only if its chunk cannot pass as its own bytes).
   const pending: (string | EventSourceMessage)[] = [];
   let changed = false;
@@ -63,11 +60,11 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
     },
   });
   // The pending events as text, and a fresh start for the next chunk.
-  const flushPending = (): Uint8Array => {
+  const takePending = (): string => {
     const text = pending.map((e) => (typeof e === "string" ? e : formatSse(e))).join("");
     pending.length = 0;
     changed = false;
-    return encoder.encode(text);
+    return text;
   };
   const end = (how: StreamEnd) => {
     if (ended) return;
@@ -75,53 +72,45 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
     opts.onEnd(how, firstByteAt);
   };
 
-  return fedStream(
-    async (out) => {
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch {
-          end("upstream_error");
-          await out.write(encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("upstream_error")));
-          await out.close();
-          return;
-        }
-        if (chunk.done) {
-          parser.feed(decoder.decode());
-          if (pending.length > 0) await out.write(flushPending());
-          if (opts.watcher.finished) end("complete");
-          else {
-            end("truncated");
-            await out.write(encoder.encode((partialEvent ? "\n\n" : "") + opts.errorEvent("truncated")));
-          }
-          await out.close();
-          return;
-        }
-        firstByteAt ??= Date.now();
-        const text = decoder.decode(chunk.value, { stream: true });
-        parser.feed(text);
-        const endsEvent = EVENT_END.test(text);
-        if (!opts.rewrite) {
-          partialEvent = !endsEvent;
-          await out.write(chunk.value);
-          continue;
-        }
-        const whole = atBoundary && endsEvent;
-        atBoundary = endsEvent;
-        if (whole && !changed) {
-          // Every event in it stays as it came: its own bytes, not a copy built again.
-          pending.length = 0;
-          await out.write(chunk.value);
-        } else if (pending.length > 0) await out.write(flushPending());
+  const errorEvent = (reason: "truncated" | "upstream_error") =>
+    (partialEvent ? "\n\n" : "") + opts.errorEvent(reason);
+  return pipeChunks(body, {
+    chunk(bytes) {
+      firstByteAt ??= Date.now();
+      const text = decoder.decode(bytes, { stream: true });
+      parser.feed(text);
+      const endsEvent = EVENT_END.test(text);
+      if (!opts.rewrite) {
+        partialEvent = !endsEvent;
+        return bytes;
       }
+      const whole = atBoundary && endsEvent;
+      atBoundary = endsEvent;
+      if (whole && !changed) {
+        // Every event in it stays as it came: its own bytes, not a copy built again.
+        pending.length = 0;
+        return bytes;
+      }
+      return pending.length > 0 ? encoder.encode(takePending()) : null;
     },
-    (reason) => {
-      // The client left: stop reading the upstream.
+    finish(how) {
+      if (how === "broken") {
+        end("upstream_error");
+        return encoder.encode(errorEvent("upstream_error"));
+      }
+      parser.feed(decoder.decode());
+      const rest = takePending();
+      if (opts.watcher.finished) {
+        end("complete");
+        return rest.length > 0 ? encoder.encode(rest) : null;
+      }
+      end("truncated");
+      return encoder.encode(rest + errorEvent("truncated"));
+    },
+    left() {
       end("client_cancelled");
-      reader.cancel(reason).catch(() => {});
     },
-  );
+  });
 }
 
 /** Renders one SSE event the way the providers write them. */

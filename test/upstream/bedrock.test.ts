@@ -120,6 +120,48 @@ describe("Bedrock usage and event streams", () => {
     expect(names(out)).toEqual(["chunk", "internalServerException"]);
     expect(ended).toBe("truncated");
   });
+
+  it("a message it cannot read ends the stream with the exception message and stops reading the upstream", async () => {
+    const start = chunk({ type: "message_start", message: { usage: { input_tokens: 7, output_tokens: 1 } } });
+    const stop = chunk({ type: "message_stop" });
+    // A prelude that declares 8 bytes: no event-stream message is that short.
+    const corrupt = new Uint8Array([0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const parts = [start, corrupt, stop];
+    let reads = 0;
+    let cancelled = false;
+    const upstream = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          const p = parts[reads++];
+          if (p) c.enqueue(p);
+          else c.close();
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const ends: string[] = [];
+    const out = await drain(
+      pipeEventStream(upstream, {
+        watcher: invokeStreamWatcher(),
+        errorFrame: () =>
+          codec.encode({
+            headers: {
+              ":message-type": { type: "string", value: "exception" },
+              ":exception-type": { type: "string", value: "internalServerException" },
+            },
+            body: new TextEncoder().encode('{"message":"unreadable"}'),
+          }),
+        onEnd: (end) => ends.push(end),
+      }),
+    );
+    expect(names(out)).toEqual(["chunk", "internalServerException"]);
+    expect(ends).toEqual(["upstream_error"]);
+    expect(cancelled).toBe(true);
+    expect(reads).toBe(2);
+  });
 });
 
 describe("Bedrock models and Converse rendering", () => {
