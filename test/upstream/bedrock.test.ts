@@ -30,6 +30,17 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   }
 }
 
+/** An `internalServerException` message, as the relay's error frame. */
+function exceptionFrame(message: string): Uint8Array {
+  return codec.encode({
+    headers: {
+      ":message-type": { type: "string", value: "exception" },
+      ":exception-type": { type: "string", value: "internalServerException" },
+    },
+    body: new TextEncoder().encode(JSON.stringify({ message })),
+  });
+}
+
 /** Splits bytes into event-stream messages and names each (`:event-type` or `:exception-type`). */
 function names(bytes: Uint8Array): string[] {
   const out: string[] = [];
@@ -104,14 +115,7 @@ describe("Bedrock usage and event streams", () => {
     const out = await drain(
       pipeEventStream(source([start, delta.subarray(0, 20)]), {
         watcher: invokeStreamWatcher(),
-        errorFrame: () =>
-          codec.encode({
-            headers: {
-              ":message-type": { type: "string", value: "exception" },
-              ":exception-type": { type: "string", value: "internalServerException" },
-            },
-            body: new TextEncoder().encode('{"message":"cut"}'),
-          }),
+        errorFrame: () => exceptionFrame("cut"),
         onEnd: (end) => {
           ended = end;
         },
@@ -146,14 +150,7 @@ describe("Bedrock usage and event streams", () => {
     const out = await drain(
       pipeEventStream(upstream, {
         watcher: invokeStreamWatcher(),
-        errorFrame: () =>
-          codec.encode({
-            headers: {
-              ":message-type": { type: "string", value: "exception" },
-              ":exception-type": { type: "string", value: "internalServerException" },
-            },
-            body: new TextEncoder().encode('{"message":"unreadable"}'),
-          }),
+        errorFrame: () => exceptionFrame("unreadable"),
         onEnd: (end) => ends.push(end),
       }),
     );
