@@ -73,10 +73,10 @@ export interface EventStreamPipeOptions {
 }
 
 /**
- * Forwards an AWS event stream message by message (one upstream read after the client took the last, fed-stream.ts):
- * each complete message is decoded on the side (the codec checks its CRCs) and its bytes passed on
- * unchanged. Only whole messages are passed, so a break can always be told to the client as an exception
- * message, which the AWS SDK raises as the named error. Holds at most one partial message.
+ * Forwards an AWS event stream message by message (one upstream read after the client took the last,
+ * fed-stream.ts): each complete message is decoded on the side (the codec checks its CRCs) and its bytes
+ * passed on unchanged. Only whole messages are passed, so a break can always be told to the client as an
+ * exception message, which the AWS SDK raises as the named error. Holds at most one partial message.
  */
 export function pipeEventStream(
   body: ReadableStream<Uint8Array>,

@@ -115,8 +115,8 @@ async function readRest(
  * The client's copy as it arrives: the chunks already read, then the upstream's, each edited on the way by
  * `rewriter` (none: the bytes as they came), in the one pass that also keeps the text for `onEnd`. One
  * upstream chunk is read after the client took the last (fed-stream.ts), so a slow client holds the upstream
- * back instead of a buffer growing. A client that leaves early does not stop the accounting: the rest is read off its path,
- * and `onEnd` hears the whole answer as it would have.
+ * back instead of a buffer growing. A client that leaves early does not stop the accounting: the rest is read
+ * off its path, and `onEnd` hears the whole answer as it would have.
  */
 function flowing(
   reader: ReadableStreamDefaultReader<Uint8Array>,
