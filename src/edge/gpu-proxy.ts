@@ -183,6 +183,7 @@ export function gpuProxy(spec: EndpointSpec<GpuEndpoint>) {
       rewriteEvent: hideUsage ? hideStreamUsage : undefined,
       // A backend that refuses a request's headers answers and resets: the client gets a clear 502.
       readErrors: true,
+      clientSignal: c.req.raw.signal,
       onEnd: (e) => {
         // A stream that broke counts against the backend; a whole answer counts by its status.
         const failed = e.streamed ? e.end === "truncated" || e.end === "upstream_error" : retryable(e.status);

@@ -322,6 +322,15 @@ export function proxy(spec: EndpointSpec) {
     if (rendered) sentBody = rendered.bytes(read.bytes, lead) ?? sentBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
+    // A client that left before the answer's headers (its signal aborts the call) is accounted as cancelled
+    // (499, as proxies log it), not as an upstream fault.
+    const forwardFailed = (err: unknown): unknown => {
+      if (err instanceof StokerError) {
+        if (c.req.raw.signal.aborted) finish(499, "client_cancelled");
+        else finish(err.status, err.status === 504 ? "timeout" : "unreachable");
+      }
+      return err;
+    };
     let upstream: Response;
     try {
       upstream = await forward({
@@ -332,8 +341,7 @@ export function proxy(spec: EndpointSpec) {
         signal: c.req.raw.signal,
       });
     } catch (err) {
-      if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
-      throw err;
+      throw forwardFailed(err);
     }
     // A cache that vanished upstream (expired early, deleted) must not fail the request: send it as it was.
     if (explicit?.body && !upstream.ok && [400, 403, 404].includes(upstream.status)) {
@@ -351,8 +359,7 @@ export function proxy(spec: EndpointSpec) {
           signal: c.req.raw.signal,
         });
       } catch (err) {
-        if (err instanceof StokerError) finish(err.status, err.status === 504 ? "timeout" : "unreachable");
-        throw err;
+        throw forwardFailed(err);
       }
     }
     const headersMs = Date.now() - startedAt;
@@ -389,6 +396,7 @@ export function proxy(spec: EndpointSpec) {
               waitUntil: (p) => c.executionCtx.waitUntil(p),
             },
       jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
+      clientSignal: c.req.raw.signal,
       onEnd: (e) =>
         finish(e.status, e.result, {
           usage: e.usage,

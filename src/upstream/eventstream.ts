@@ -70,6 +70,8 @@ export interface EventStreamPipeOptions {
   errorFrame: (reason: "truncated" | "upstream_error") => Uint8Array;
   /** Called exactly once when the stream ends, however it ends. */
   onEnd: (end: StreamEnd, firstByteAt: number | null) => void;
+  /** The client's request signal: aborted when the client leaves (fed-stream.ts). */
+  leaves?: AbortSignal | undefined;
 }
 
 /**
@@ -111,32 +113,36 @@ export function pipeEventStream(
     return out;
   };
 
-  return pipeChunks(body, {
-    chunk(bytes) {
-      firstByteAt ??= Date.now();
-      const joined = new Uint8Array(held.byteLength + bytes.byteLength);
-      joined.set(held, 0);
-      joined.set(bytes, held.byteLength);
-      held = joined;
-      const ready = takeMessages();
-      if (ready === null) {
-        // Not an event stream Stoker can read: say so in the stream's own terms and stop.
-        end("upstream_error");
-        return { last: opts.errorFrame("upstream_error") };
-      }
-      return ready.byteLength > 0 ? ready : null;
+  return pipeChunks(
+    body,
+    {
+      chunk(bytes) {
+        firstByteAt ??= Date.now();
+        const joined = new Uint8Array(held.byteLength + bytes.byteLength);
+        joined.set(held, 0);
+        joined.set(bytes, held.byteLength);
+        held = joined;
+        const ready = takeMessages();
+        if (ready === null) {
+          // Not an event stream Stoker can read: say so in the stream's own terms and stop.
+          end("upstream_error");
+          return { last: opts.errorFrame("upstream_error") };
+        }
+        return ready.byteLength > 0 ? ready : null;
+      },
+      finish(how) {
+        if (how === "done" && opts.watcher.finished && held.byteLength === 0) {
+          end("complete");
+          return null;
+        }
+        const reason = how === "done" ? "truncated" : "upstream_error";
+        end(reason);
+        return opts.errorFrame(reason);
+      },
+      left() {
+        end("client_cancelled");
+      },
     },
-    finish(how) {
-      if (how === "done" && opts.watcher.finished && held.byteLength === 0) {
-        end("complete");
-        return null;
-      }
-      const reason = how === "done" ? "truncated" : "upstream_error";
-      end(reason);
-      return opts.errorFrame(reason);
-    },
-    left() {
-      end("client_cancelled");
-    },
-  });
+    opts.leaves,
+  );
 }

@@ -12,25 +12,47 @@ export interface Feed {
  * IdentityTransformStream to the client without entering JavaScript for each read, where a JS
  * `ReadableStream` answers every read through `pull` (bench/report/ab-fed-stream.md: 3.1-4.1 ms less
  * process CPU per 100K-token stream answer). Each write waits until the client has taken the one before,
- * so a slow client holds the upstream back instead of a buffer growing. When a write fails (the client
- * left) or `feed` throws, `stopped` is called once with the reason and the client's copy is broken off.
+ * so a slow client holds the upstream back instead of a buffer growing. `stopped` is called once, with the
+ * reason, when the client leaves or `feed` throws, and the client's copy is broken off. A native stream does
+ * not tell its writer that its reader left until the next write fails, so `leaves` (the client's request
+ * signal, `enable_request_signal`) tells it at once: the runtime may end the request's work when the client
+ * disconnects, before an upstream that pauses sends its next chunk.
  */
 export function fedStream(
   feed: (out: Feed) => Promise<void>,
   stopped: (reason: unknown) => void,
+  leaves?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
+  // Set once the feed closes or breaks the copy itself: what ends the stream then is not the client leaving.
+  let over = false;
+  const finish = () => {
+    over = true;
+    leaves?.removeEventListener("abort", onLeave);
+  };
+  const stop = (reason: unknown) => {
+    if (over) return;
+    finish();
+    stopped(reason);
+    writer.abort(reason).catch(() => {});
+  };
+  const onLeave = () => stop(leaves?.reason);
   const out: Feed = {
     // An empty write would end nothing and tell the client nothing: skipped.
     write: (chunk) => (chunk.byteLength === 0 ? Promise.resolve() : writer.write(chunk)),
-    close: () => writer.close(),
-    error: (reason) => writer.abort(reason),
+    close: () => {
+      finish();
+      return writer.close();
+    },
+    error: (reason) => {
+      finish();
+      return writer.abort(reason);
+    },
   };
-  feed(out).catch((reason: unknown) => {
-    stopped(reason);
-    writer.abort(reason).catch(() => {});
-  });
+  if (leaves?.aborted) queueMicrotask(onLeave);
+  else leaves?.addEventListener("abort", onLeave, { once: true });
+  feed(out).catch(stop);
   return readable;
 }
 
@@ -50,7 +72,11 @@ export interface Piping {
  * Relays `body` chunk by chunk through `piping` into a fed stream (never buffered): the shape of every
  * streamed answer's relay, whatever it reads on the side.
  */
-export function pipeChunks(body: ReadableStream<Uint8Array>, piping: Piping): ReadableStream<Uint8Array> {
+export function pipeChunks(
+  body: ReadableStream<Uint8Array>,
+  piping: Piping,
+  leaves?: AbortSignal,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   // A reset upstream rejects `closed` too; it is handled where it is read, so keep it from surfacing as unhandled.
   reader.closed.catch(() => {});
@@ -80,5 +106,6 @@ export function pipeChunks(body: ReadableStream<Uint8Array>, piping: Piping): Re
       piping.left();
       reader.cancel(reason).catch(() => {});
     },
+    leaves,
   );
 }

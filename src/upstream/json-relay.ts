@@ -16,6 +16,8 @@ export interface JsonRelayOptions {
   onEnd: (end: JsonEnd, text: string | null) => void;
   /** Keeps a read alive once the client has its copy or has left (the execution context's waitUntil). */
   waitUntil: (p: Promise<unknown>) => void;
+  /** The client's request signal: aborted when the client leaves (fed-stream.ts). */
+  leaves?: AbortSignal | undefined;
 }
 
 /** What a relayed JSON answer's client gets: all of it at once, or a stream that flows as the upstream's does. */
@@ -92,25 +94,6 @@ function endsAnObject(text: string): boolean {
   return false;
 }
 
-/** Reads `reader` to its end, its text added to `kept` (`decoder` goes on from what it decoded before). */
-async function readRest(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  decoder: TextDecoder,
-  kept: string[],
-): Promise<JsonEnd> {
-  try {
-    for (;;) {
-      const chunk = await reader.read();
-      if (chunk.done) break;
-      kept.push(decoder.decode(chunk.value, { stream: true }));
-    }
-  } catch {
-    return "upstream_error";
-  }
-  kept.push(decoder.decode());
-  return "complete";
-}
-
 /**
  * The client's copy as it arrives: the chunks already read, then the upstream's, each edited on the way by
  * `rewriter` (none: the bytes as they came), in the one pass that also keeps the text for `onEnd`. One
@@ -140,47 +123,57 @@ function flowing(
     const out = rewriter.push(c.text);
     return out.length > 0 ? encoder.encode(out) : null;
   };
+  let gone = false;
   return fedStream(
-    async (out) => {
-      for (const held of pending) {
-        const bytes = edited(held);
-        if (bytes) await out.write(bytes);
-      }
-      pending.length = 0;
-      if (brokenAfter) {
-        end("upstream_error");
-        await out.error(new Error("The upstream's answer broke."));
-        return;
-      }
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (err) {
+    (out) => {
+      // Once the client has left, its copy is no longer written, but the answer is still read to its end.
+      const send = async (bytes: Uint8Array | null) => {
+        if (bytes && !gone)
+          await out.write(bytes).catch(() => {
+            gone = true;
+          });
+      };
+      const read = async () => {
+        for (const held of pending) await send(edited(held));
+        pending.length = 0;
+        if (brokenAfter) {
           end("upstream_error");
-          await out.error(err);
+          if (!gone) await out.error(new Error("The upstream's answer broke.")).catch(() => {});
           return;
         }
-        if (chunk.done) {
-          const text = decoder.decode();
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            end("upstream_error");
+            if (!gone) await out.error(err).catch(() => {});
+            return;
+          }
+          if (chunk.done) {
+            const text = decoder.decode();
+            kept.push(text);
+            const rest = rewriter ? rewriter.push(text) : "";
+            if (rest.length > 0) await send(encoder.encode(rest));
+            end("complete");
+            if (!gone) await out.close().catch(() => {});
+            return;
+          }
+          const text = decoder.decode(chunk.value, { stream: true });
           kept.push(text);
-          const rest = rewriter ? rewriter.push(text) : "";
-          if (rest.length > 0) await out.write(encoder.encode(rest));
-          end("complete");
-          await out.close();
-          return;
+          // A chunk wholly inside a replaced value yields nothing yet: read on.
+          await send(edited({ bytes: chunk.value, text }));
         }
-        const text = decoder.decode(chunk.value, { stream: true });
-        kept.push(text);
-        // A chunk wholly inside a replaced value yields nothing yet: read on.
-        const bytes = edited({ bytes: chunk.value, text });
-        if (bytes) await out.write(bytes);
-      }
+      };
+      // Kept alive past a client that leaves: the accounting hears the whole answer.
+      const reading = read();
+      opts.waitUntil(reading);
+      return reading;
     },
     () => {
-      // The client left: the rest is read off its path, for the accounting.
-      if (!ended) opts.waitUntil(readRest(reader, decoder, kept).then(end));
+      gone = true;
     },
+    opts.leaves,
   );
 }
 

@@ -63,6 +63,8 @@ export interface RelayOptions {
         waitUntil: (p: Promise<unknown>) => void;
       }
     | undefined;
+  /** The client's request signal, aborted when the client leaves: a streamed answer stops and says so at once. */
+  clientSignal?: AbortSignal | undefined;
   /** Called exactly once, when the answer is done (before a 502 is thrown). */
   onEnd(end: RelayEnd): void;
 }
@@ -84,6 +86,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
     const watcher = spec.watcher();
     const piped = pipeSse(upstream.body, {
       watcher,
+      leaves: o.clientSignal,
       rewrite: o.rewriteEvent,
       errorEvent: (reason) =>
         spec.streamError(
@@ -123,6 +126,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
       const watcher = eventStream.watcher();
       const piped = pipeEventStream(upstreamBody, {
         watcher,
+        leaves: o.clientSignal,
         errorFrame: (reason) =>
           eventStream.errorFrame(
             reason === "truncated"
@@ -203,6 +207,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
       hideDiagnostics: o.streamJson.hideDiagnostics,
       replaceTopLevel: o.streamJson.replaceTopLevel,
       waitUntil: o.streamJson.waitUntil,
+      leaves: o.clientSignal,
       onEnd: (end, text) => {
         const { usage, message, answer } =
           text === null ? { usage: null, message: null, answer: null } : facts(text);

@@ -26,6 +26,8 @@ export interface PipeOptions {
   errorEvent: (reason: "truncated" | "upstream_error") => string;
   /** Called exactly once when the stream ends, however it ends. */
   onEnd: (end: StreamEnd, firstByteAt: number | null) => void;
+  /** The client's request signal: aborted when the client leaves (fed-stream.ts). */
+  leaves?: AbortSignal | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -74,43 +76,47 @@ export function pipeSse(body: ReadableStream<Uint8Array>, opts: PipeOptions): Re
 
   const errorEvent = (reason: "truncated" | "upstream_error") =>
     (partialEvent ? "\n\n" : "") + opts.errorEvent(reason);
-  return pipeChunks(body, {
-    chunk(bytes) {
-      firstByteAt ??= Date.now();
-      const text = decoder.decode(bytes, { stream: true });
-      parser.feed(text);
-      const endsEvent = EVENT_END.test(text);
-      if (!opts.rewrite) {
-        partialEvent = !endsEvent;
-        return bytes;
-      }
-      const whole = atBoundary && endsEvent;
-      atBoundary = endsEvent;
-      if (whole && !changed) {
-        // Every event in it stays as it came: its own bytes, not a copy built again.
-        pending.length = 0;
-        return bytes;
-      }
-      return pending.length > 0 ? encoder.encode(takePending()) : null;
+  return pipeChunks(
+    body,
+    {
+      chunk(bytes) {
+        firstByteAt ??= Date.now();
+        const text = decoder.decode(bytes, { stream: true });
+        parser.feed(text);
+        const endsEvent = EVENT_END.test(text);
+        if (!opts.rewrite) {
+          partialEvent = !endsEvent;
+          return bytes;
+        }
+        const whole = atBoundary && endsEvent;
+        atBoundary = endsEvent;
+        if (whole && !changed) {
+          // Every event in it stays as it came: its own bytes, not a copy built again.
+          pending.length = 0;
+          return bytes;
+        }
+        return pending.length > 0 ? encoder.encode(takePending()) : null;
+      },
+      finish(how) {
+        if (how === "broken") {
+          end("upstream_error");
+          return encoder.encode(errorEvent("upstream_error"));
+        }
+        parser.feed(decoder.decode());
+        const rest = takePending();
+        if (opts.watcher.finished) {
+          end("complete");
+          return rest.length > 0 ? encoder.encode(rest) : null;
+        }
+        end("truncated");
+        return encoder.encode(rest + errorEvent("truncated"));
+      },
+      left() {
+        end("client_cancelled");
+      },
     },
-    finish(how) {
-      if (how === "broken") {
-        end("upstream_error");
-        return encoder.encode(errorEvent("upstream_error"));
-      }
-      parser.feed(decoder.decode());
-      const rest = takePending();
-      if (opts.watcher.finished) {
-        end("complete");
-        return rest.length > 0 ? encoder.encode(rest) : null;
-      }
-      end("truncated");
-      return encoder.encode(rest + errorEvent("truncated"));
-    },
-    left() {
-      end("client_cancelled");
-    },
-  });
+    opts.leaves,
+  );
 }
 
 /** Renders one SSE event the way the providers write them. */

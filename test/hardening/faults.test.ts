@@ -199,6 +199,84 @@ describe.concurrent("slow and hanging upstreams", () => {
   );
 });
 
+describe("a client that leaves", () => {
+  /** A streamed request whose client can leave: the runtime aborts its signal then (enable_request_signal). */
+  async function leaving(kind: Kind, ns: string) {
+    const client = new AbortController();
+    const ctx = createExecutionContext();
+    const auth: Record<string, string> =
+      kind === "messages" ? { "x-api-key": tenant.key } : { authorization: `Bearer ${tenant.key}` };
+    sent++;
+    const answer = worker.fetch(
+      new Request(`http://stoker.test${PATHS[kind]}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "anthropic-version": "2023-06-01",
+          "x-sim-namespace": ns,
+          ...auth,
+        },
+        body: JSON.stringify(body(kind, true)),
+        signal: client.signal,
+      }),
+      env,
+      ctx,
+    );
+    const rows = async (res: Response) => {
+      await waitOnExecutionContext(ctx);
+      const id = res.headers.get("x-stoker-request-id");
+      return id ? await requestRows(tenant.id, [id]) : [];
+    };
+    return { client, answer, rows };
+  }
+
+  it.each(KINDS)(
+    "%s, mid-stream: the upstream stops being read and the request is accounted once as client_cancelled",
+    async (kind) => {
+      const ns = namespace();
+      // Events 250 ms apart: the whole answer would take seconds to read.
+      await simFault(ns, { stream_delay_ms: 250 });
+      const started = Date.now();
+      const { client, answer, rows } = await leaving(kind, ns);
+      const res = await answer;
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      expect((await reader.read()).done).toBe(false);
+      client.abort();
+      await reader.cancel("gone");
+      const recorded = await rows(res);
+      const direct = await fetch(`${env.SIM_URL}${PATHS[kind]}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-sim-namespace": ns },
+        body: JSON.stringify(body(kind, true)),
+      });
+      const whole = events(await direct.text()).length;
+      // Read to its end, the answer would have taken (events − 1) × 250 ms; the relay stopped well before.
+      expect(whole).toBeGreaterThan(4);
+      expect(Date.now() - started).toBeLessThan(((whole - 1) * 250) / 2);
+      expect(recorded).toHaveLength(1);
+      expect(recorded[0]?.result).toBe("client_cancelled");
+    },
+  );
+
+  it.each(KINDS)(
+    "%s, before the answer's headers: the upstream call is dropped and the request is accounted once as client_cancelled (499)",
+    async (kind) => {
+      const ns = namespace();
+      await simFault(ns, { delay_ms: 1500 });
+      const started = Date.now();
+      const { client, answer, rows } = await leaving(kind, ns);
+      setTimeout(() => client.abort(), 100);
+      const res = await answer;
+      expect(Date.now() - started).toBeLessThan(1000);
+      const recorded = await rows(res);
+      expect(recorded).toHaveLength(1);
+      expect(recorded[0]?.status).toBe(499);
+      expect(recorded[0]?.result).toBe("client_cancelled");
+    },
+  );
+});
+
 describe("an unreachable upstream", () => {
   it.each(KINDS.flatMap((kind) => [false, true].map((stream) => ({ kind, stream }))))(
     "$kind stream=$stream -> 502 in the provider's shape, accounted as unreachable",

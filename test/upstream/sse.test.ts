@@ -113,6 +113,39 @@ describe("pipeSse", () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(ends).toEqual(["client_cancelled"]);
   });
+  it("hears a client that leaves through its request signal at once, while the upstream is silent", async () => {
+    const ends: StreamEnd[] = [];
+    let cancelled = false;
+    let pulls = 0;
+    const first = enc.encode('event: ping\ndata: {"type":"ping"}\n\n');
+    // One event, then nothing: an upstream that pauses (a model thinking) before its next chunk.
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          if (pulls++ === 0) c.enqueue(first);
+          else return new Promise<void>(() => {});
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const client = new AbortController();
+    const out = pipeSse(body, {
+      watcher: anthropicWatcher(),
+      errorEvent: () => "",
+      onEnd: (e) => ends.push(e),
+      leaves: client.signal,
+    });
+    const reader = out.getReader();
+    expect((await reader.read()).value).toEqual(first);
+    client.abort();
+    expect(ends).toEqual(["client_cancelled"]);
+    await vi.waitFor(() => expect(cancelled).toBe(true));
+    await expect(reader.read()).rejects.toThrow();
+    expect(ends).toEqual(["client_cancelled"]);
+  });
 });
 
 describe("hideStreamUsage", () => {
