@@ -60,6 +60,30 @@ interface Sent {
 /** What `send` reads when the body broke under the client. */
 const BROKEN = "<the body broke>";
 
+/** A request to Stoker for this file's tenant, in the simulator namespace `ns`. */
+function stokerRequest(
+  kind: Kind,
+  stream: boolean,
+  ns: string,
+  extra: Record<string, string> = {},
+  signal?: AbortSignal,
+): Request {
+  const auth: Record<string, string> =
+    kind === "messages" ? { "x-api-key": tenant.key } : { authorization: `Bearer ${tenant.key}` };
+  return new Request(`http://stoker.test${PATHS[kind]}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "x-sim-namespace": ns,
+      ...auth,
+      ...extra,
+    },
+    body: JSON.stringify(body(kind, stream)),
+    ...(signal ? { signal } : {}),
+  });
+}
+
 /** One request through Stoker's fetch handler, its body read to the end, its waitUntil work (the record) done. */
 async function send(
   kind: Kind,
@@ -70,24 +94,8 @@ async function send(
 ): Promise<Sent> {
   const ctx = createExecutionContext();
   const started = Date.now();
-  const auth: Record<string, string> =
-    kind === "messages" ? { "x-api-key": tenant.key } : { authorization: `Bearer ${tenant.key}` };
   sent++;
-  const res = await worker.fetch(
-    new Request(`http://stoker.test${PATHS[kind]}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "anthropic-version": "2023-06-01",
-        "x-sim-namespace": ns,
-        ...auth,
-        ...extra,
-      },
-      body: JSON.stringify(body(kind, stream)),
-    }),
-    workerEnv,
-    ctx,
-  );
+  const res = await worker.fetch(stokerRequest(kind, stream, ns, extra), workerEnv, ctx);
   const text = await res.text().catch(() => BROKEN);
   const ms = Date.now() - started;
   await waitOnExecutionContext(ctx);
@@ -204,24 +212,8 @@ describe("a client that leaves", () => {
   async function leaving(kind: Kind, ns: string) {
     const client = new AbortController();
     const ctx = createExecutionContext();
-    const auth: Record<string, string> =
-      kind === "messages" ? { "x-api-key": tenant.key } : { authorization: `Bearer ${tenant.key}` };
     sent++;
-    const answer = worker.fetch(
-      new Request(`http://stoker.test${PATHS[kind]}`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "anthropic-version": "2023-06-01",
-          "x-sim-namespace": ns,
-          ...auth,
-        },
-        body: JSON.stringify(body(kind, true)),
-        signal: client.signal,
-      }),
-      env,
-      ctx,
-    );
+    const answer = worker.fetch(stokerRequest(kind, true, ns, {}, client.signal), env, ctx);
     const rows = async (res: Response) => {
       await waitOnExecutionContext(ctx);
       const id = res.headers.get("x-stoker-request-id");
@@ -245,15 +237,11 @@ describe("a client that leaves", () => {
       client.abort();
       await reader.cancel("gone");
       const recorded = await rows(res);
-      const direct = await fetch(`${env.SIM_URL}${PATHS[kind]}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-sim-namespace": ns },
-        body: JSON.stringify(body(kind, true)),
-      });
-      const whole = events(await direct.text()).length;
+      const elapsed = Date.now() - started;
+      const whole = events((await direct(kind, true, {})).text).length;
       // Read to its end, the answer would have taken (events − 1) × 250 ms; the relay stopped well before.
       expect(whole).toBeGreaterThan(4);
-      expect(Date.now() - started).toBeLessThan(((whole - 1) * 250) / 2);
+      expect(elapsed).toBeLessThan(((whole - 1) * 250) / 2);
       expect(recorded).toHaveLength(1);
       expect(recorded[0]?.result).toBe("client_cancelled");
     },
