@@ -27,13 +27,13 @@ export function fedStream(
   const writer = writable.getWriter();
   // Set once the feed closes or breaks the copy itself: what ends the stream then is not the client leaving.
   let over = false;
-  const finish = () => {
+  const settle = () => {
     over = true;
     leaves?.removeEventListener("abort", onLeave);
   };
   const stop = (reason: unknown) => {
     if (over) return;
-    finish();
+    settle();
     stopped(reason);
     writer.abort(reason).catch(() => {});
   };
@@ -42,11 +42,11 @@ export function fedStream(
     // An empty write would end nothing and tell the client nothing: skipped.
     write: (chunk) => (chunk.byteLength === 0 ? Promise.resolve() : writer.write(chunk)),
     close: () => {
-      finish();
+      settle();
       return writer.close();
     },
     error: (reason) => {
-      finish();
+      settle();
       return writer.abort(reason);
     },
   };
