@@ -3,14 +3,18 @@ export function arg(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
 
-/** Every `--var=NAME=VALUE` on the command line: Worker vars for Stoker (e.g. `--var=SHARED_ANSWERS_WAIT_MS=0`). */
-export function varArgs(): Record<string, string> {
+/**
+ * Every `--var=NAME=VALUE` on the command line (or `--against-var=...` with `flag` "against-var"): Worker
+ * vars for Stoker (e.g. `--var=SHARED_ANSWERS_WAIT_MS=0`).
+ */
+export function varArgs(flag = "var"): Record<string, string> {
+  const prefix = `--${flag}=`;
   return Object.fromEntries(
     process.argv
-      .filter((a) => a.startsWith("--var="))
+      .filter((a) => a.startsWith(prefix))
       .map((a) => {
-        const [name, ...value] = a.slice(6).split("=");
-        if (!name || value.length === 0) throw new Error(`${a}: --var=NAME=VALUE`);
+        const [name, ...value] = a.slice(prefix.length).split("=");
+        if (!name || value.length === 0) throw new Error(`${a}: ${prefix}NAME=VALUE`);
         return [name, value.join("=")];
       }),
   );

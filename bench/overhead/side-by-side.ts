@@ -19,6 +19,8 @@ export interface SideBySide {
   groups: readonly Group[];
   /** Worker vars for both builds, over the benchmark tenant's. */
   vars: Record<string, string>;
+  /** Worker vars for the `against` build alone, over `vars` (one checkout against itself with a setting changed). */
+  againstVars?: Record<string, string>;
   /** The simulator's spacing of streamed events. */
   streamDelayMs: number;
   /** Called with each group as it starts. */
@@ -45,7 +47,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
         "stoker against",
         againstEntry,
         join(o.against, "wrangler.toml"),
-        vars,
+        { ...vars, ...o.againstVars },
         join(tmp, "state-other"),
       ),
     ]);
