@@ -14,8 +14,9 @@
 // that goes through the same states), with nothing else between them, and the same bodies to /t/noop:
 // the CPU the workerd process group used for records less that for the noops, per record, is the record's
 // own CPU (the DO's work, the RPC and the answer), to a clock tick over all N passes. `--batch=B` sends them
-// B to a `recordMany` call, as the edge coalesces them (/t/records).
-import { mkdtempSync, rmSync } from "node:fs";
+// B to a `recordMany` call, as the edge coalesces them (/t/records); `--batch=1,8` replays once per size.
+// `--out=FILE` also writes what it prints (`npm run bench:records` → bench/report/tracker-records.md).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
@@ -35,7 +36,13 @@ const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
 const withProfile = process.argv.includes("--profile");
 const against = arg("against");
 const replays = Number(arg("replay") ?? 0);
-const batch = Number(arg("batch") ?? 1);
+const batches = (arg("batch") ?? "1").split(",").map(Number);
+const out = arg("out");
+const printed: string[] = [];
+const say = (line: string) => {
+  printed.push(line);
+  console.log(line);
+};
 
 const cells: Cell[] = sizes.flatMap((tokens) => [
   { upstream: "anthropic" as const, tokens, kind: "managed" as const, conversations, turns },
@@ -62,6 +69,7 @@ function row(r: Measured): string {
   return `| ${r.cell.upstream} | ${r.cell.kind} | ${r.cell.tokens / 1000}K | ${r.records} | ${pp(first)} | ${pp(later)} | ${pp(r.recordDiff)} | ${pp(r.lookupDiff)} | ${f(r.cpuMs / r.records)} | ${r.failures.length} |`;
 }
 
+const began = performance.now();
 const tmp = mkdtempSync(join(tmpdir(), "stoker-record-probe-"));
 const sim = await startSimulator({ port: 0, host: "127.0.0.1" });
 try {
@@ -128,31 +136,32 @@ try {
       arg("raw-profile"),
     );
   else await run();
-  console.log(
+  say(
     `record-probe: ${conversations} conversations x ${turns} turns per cell${withProfile ? " (profiler on: times inflated)" : ""}\n`,
   );
   const table = (title: string, rs: Measured[]) => {
-    console.log(`${title}\n`);
-    console.log(
+    say(`${title}\n`);
+    say(
       "| upstream | tenant | size | records | record first p50 / p99 | record later p50 / p99 | record all p50 / p99 | lookup p50 / p99 | worker CPU ms per record | failures |",
     );
-    console.log("|---|---|---|---|---|---|---|---|---|---|");
-    for (const r of rs) console.log(row(r));
+    say("|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of rs) say(row(r));
     const fails = rs.flatMap((r) => r.failures);
-    if (fails.length > 0) console.log(`\nfailures: ${fails.slice(0, 3).join("\n")}`);
-    console.log("");
+    if (fails.length > 0) say(`\nfailures: ${fails.slice(0, 3).join("\n")}`);
+    say("");
   };
   table(against ? "This revision" : "Record and lookup, added ms", results);
   if (base) table(`Against ${against}`, baseResults);
-  if (replays > 0) {
-    console.log(
-      `Replayed: each cell's records ${replays} times, each time to a new tenant${batch > 1 ? `, ${batch} per recordMany call` : ""}; CPU ms per record of the workerd process group, record − noop with the same body\n`,
+  for (const batch of replays > 0 ? batches : []) {
+    say(
+      `Replayed: each cell's records ${replays} times, each time to a new tenant${batch > 1 ? `, ${batch} per recordMany call` : ", one per record call"}; CPU ms per record of the workerd process group, record − noop with the same body\n`,
     );
     const ws = base ? [worker, base] : [worker];
-    console.log(
-      `| upstream | tenant | size | records | ${ws.map((_, i) => (i === 0 ? "this" : "against")).join(" | ")} |`,
+    const names = ws.map((_, i) => (i === 0 ? "this" : "against"));
+    say(
+      `| upstream | tenant | size | records | ${names.map((n) => `${n}: CPU ms a record`).join(" | ")} | ${names.map((n) => `${n}: records a second at that CPU`).join(" | ")} |`,
     );
-    console.log(`|---|---|---|---|${ws.map(() => "---").join("|")}|`);
+    say(`|---|---|---|---|${ws.map(() => "---|---").join("|")}|`);
     for (const [i, cell] of cells.entries()) {
       const sent = bodies.get(5000 + i * 1000) ?? [];
       const tenantOf = (b: Buffer) => (JSON.parse(b.toString()) as { tenantId: string }).tenantId;
@@ -161,7 +170,7 @@ try {
       for (let rep = 0; rep < replays; rep++) {
         for (const [k, w] of (rep % 2 === 0 ? ws : [...ws].reverse()).entries()) {
           const idx = rep % 2 === 0 ? k : ws.length - 1 - k;
-          const tenant = `rp${rep}-${idx}-${runId}-${i}`;
+          const tenant = `rp${batch}-${rep}-${idx}-${runId}-${i}`;
           const renamed = sent.map((b) => Buffer.from(b.toString().replaceAll(tenantOf(b), tenant)));
           // With --batch=N, N records per recordMany call (as the edge coalesces them), in order.
           const sends =
@@ -179,19 +188,37 @@ try {
           cpu[idx] = (cpu[idx] ?? 0) + (t1 - t0) - (t2 - t1);
         }
       }
-      const per = cpu.map((c) => f(c / (replays * sent.length)));
-      console.log(
-        `| ${cell.upstream} | ${cell.kind} | ${cell.tokens / 1000}K | ${sent.length} x ${replays} | ${per.join(" | ")} |`,
+      const per = cpu.map((c) => c / (replays * sent.length));
+      say(
+        `| ${cell.upstream} | ${cell.kind} | ${cell.tokens / 1000}K | ${sent.length} x ${replays} | ${per.map(f).join(" | ")} | ${per.map((ms) => (ms > 0 ? Math.round(1000 / ms).toLocaleString("en-US") : "-")).join(" | ")} |`,
       );
     }
-    console.log("");
+    say("");
   }
   if (profile) {
-    console.log(`profile: ${f(profile.busyMsPerRequest)} ms busy per record (lookups included)`);
-    for (const t of profile.top) console.log(`  ${t.ms.toFixed(3)} ms  ${t.fn}`);
+    say(`profile: ${f(profile.busyMsPerRequest)} ms busy per record (lookups included)`);
+    for (const t of profile.top) say(`  ${t.ms.toFixed(3)} ms  ${t.fn}`);
   }
+  if (out)
+    writeFileSync(
+      out,
+      `${reportHead()}${printed.join("\n")}\nTook ${Math.round((performance.now() - began) / 1000)} s.\n`,
+    );
 } finally {
   await stopAll();
   await sim.close();
   rmSync(tmp, { recursive: true, force: true });
+}
+
+/** What a written report says it is (`--out`). */
+function reportHead(): string {
+  return [
+    "# A tenant's tracker: what a record and a lookup cost",
+    "",
+    `Generated by \`node bench/overhead/record-probe.ts ${process.argv.slice(2).join(" ")}\` (\`npm run bench:records\`) on ${new Date().toISOString()}.`,
+    "",
+    "The overhead benchmark's reference worker serves Stoker's Tracker behind routes of its own (bench/overhead/worker), under Miniflare; realistic conversations, prepared with Stoker's own code and answered by the simulator, are recorded to it one record at a time and looked up, per cell: Anthropic with the keepalive capture (a managed tenant), Anthropic and OpenAI without. *Added ms* is a route's time less the time of `/t/noop` with the same body. *Replayed* sends each cell's records again, each pass to a new tenant (a fresh object that goes through the same states), then the same bodies to `/t/noop`: the CPU the workerd process used for the records less that for the noops is a record's own (the Durable Object's work, the RPC both ways, the answer). *Records a second at that CPU* is 1000 / that figure: the most one tenant's tracker could take if that CPU were all it spent, an upper bound on a tenant's request rate before its records queue (a deploy's RPC between machines costs the tracker less CPU than this in-process one; the caller's side of it is counted here too). The edge sends the records of one isolate together (`recordMany`, src/tracker/client.ts) when several wait: the batched rows show what that saves.",
+    "",
+    "",
+  ].join("\n");
 }
