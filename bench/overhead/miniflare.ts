@@ -46,6 +46,8 @@ export async function serveMiniflare(
   vars: Record<string, string>,
   persistTo: string,
   inspectorPort = 0,
+  /** Miniflare options over the config's (e.g. a binding served by another process, `trackerApart`). */
+  extra: Record<string, unknown> = {},
 ): Promise<Served> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const port = await freePort();
@@ -69,6 +71,7 @@ export async function serveMiniflare(
     logRequests: false,
     // Placeholder `cf` values: nothing fetched from Cloudflare (the socket bound to the Worker sends none).
     cf: false,
+    ...extra,
   };
   const spec: ChildSpec = { options };
   const specPath = `${persistTo}.miniflare.json`;
@@ -89,4 +92,38 @@ export function serveReference(entry: string, simUrl: string, persistTo: string)
     { SIM_URL: simUrl, STOKER_SIMULATOR: "1" },
     persistTo,
   );
+}
+
+/** The Miniflare name of the process that serves `serveTrackerApart`'s trackers (the dev registry's key). */
+const TRACKERS = "stoker-trackers";
+
+/**
+ * Serves Stoker as a deploy runs it, as far as one machine can: its tenants' trackers in a workerd process
+ * of their own (a second Miniflare instance of the same bundle, reached through Miniflare's dev registry, as
+ * `wrangler dev` reaches a Durable Object of another running worker), and its Cache API a no-op (in a
+ * deploy the location's cache; under Miniflare a worker with its own SQLite store in Stoker's process).
+ * Stoker's process then runs the request path, the record's RPC and the cache write's hand-off, not the
+ * tracker's work or the cache's. Both instances are stopped by `stopAll`.
+ */
+export async function serveTrackerApart(
+  name: string,
+  entry: string,
+  config: string,
+  vars: Record<string, string>,
+  persistTo: string,
+): Promise<Served> {
+  const registry = `${persistTo}.registry`;
+  await serveMiniflare(TRACKERS, entry, config, vars, `${persistTo}.trackers`, 0, {
+    unsafeDevRegistryPath: registry,
+  });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  const durableObjects = {
+    ...(workerOptions.durableObjects as Record<string, unknown> | undefined),
+    TRACKER: { className: "Tracker", scriptName: TRACKERS, useSQLite: true },
+  };
+  return serveMiniflare(name, entry, config, vars, persistTo, 0, {
+    unsafeDevRegistryPath: registry,
+    durableObjects,
+    cacheAPI: false,
+  });
 }

@@ -7,7 +7,7 @@ import { startSimulator } from "../../sim/server.ts";
 import { arg } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
 import { type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
-import { serveMiniflare, serveReference } from "./miniflare.ts";
+import { serveMiniflare, serveReference, serveTrackerApart } from "./miniflare.ts";
 import { stopAll } from "./procs.ts";
 import { bundle, ROOT } from "./wrangler.ts";
 
@@ -21,6 +21,8 @@ export interface SideBySide {
   vars: Record<string, string>;
   /** Worker vars for the `against` build alone, over `vars` (one checkout against itself with a setting changed). */
   againstVars?: Record<string, string>;
+  /** Serve the `against` build with its trackers in a process of their own and no Cache API (`serveTrackerApart`). */
+  againstApart?: boolean;
   /** The simulator's spacing of streamed events. */
   streamDelayMs: number;
   /** Called with each group as it starts. */
@@ -43,7 +45,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
     const [base, worker, other] = await Promise.all([
       serveMiniflare("stoker", baseEntry, join(o.base, "wrangler.toml"), vars, join(tmp, "state-base")),
       serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
-      serveMiniflare(
+      (o.againstApart ? serveTrackerApart : serveMiniflare)(
         "stoker against",
         againstEntry,
         join(o.against, "wrangler.toml"),
