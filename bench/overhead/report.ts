@@ -30,6 +30,8 @@ export interface Facts {
   memory: { stoker: number[]; worker: number[]; slow: number[]; requests: number };
   /** TRACKER_DELAY_MS of the slow-tracker Stoker. */
   slowTracker: string;
+  /** `--apart`: both Stokers' trackers in a workerd process of their own, their Cache API a no-op. */
+  apart: boolean;
   /** The machine's load averages (1, 5, 15 min) at the end of the run. */
   load: number[];
   /** The command line's flags. */
@@ -72,19 +74,33 @@ function meets(s: Summary, noise: Summary): string {
 
 /** How the report names the runtime the Workers ran in (`--runtime`), and what its processes are. */
 function words(f: Facts) {
-  if (f.runtime === "miniflare")
+  if (f.runtime === "miniflare" && f.apart)
     return {
-      name: "Miniflare",
-      instance: "Miniflare instance",
-      group:
-        "Miniflare process group — workerd (one process) and the Node process that runs Miniflare (idle: requests go to workerd's socket)",
-      rss: "VmRSS of its workerd process, MiB",
-      hops: "workerd's HTTP stack and one isolate, loopback; no proxy, no inspector",
-      served: `in workerd through Miniflare's API (miniflare ${f.miniflare}; one instance per Worker, each in a child Node process of its own; requests go to a socket bound to the Worker, Miniflare's \`unsafeDirectSockets\`, not through Miniflare's entry worker; no inspector while latency is measured — the profile phase starts a Stoker of its own with one)`,
-      persist: "a fresh persistence directory",
+      ...miniflareWords(f),
+      served: `${miniflareWords(f).served}, **as a deploy runs it** (\`--apart\`, bench/overhead/miniflare.ts \`serveTrackerApart\`): each Stoker's tenants' trackers (Durable Objects) in a second workerd process of their own, reached through Miniflare's dev registry as \`wrangler dev\` reaches another running worker's Durable Object, and its Cache API a no-op (in a deploy the location's cache; by default a worker with its own SQLite store in Stoker's process). Stoker's process runs the request path, the record's RPC out and the cache write's hand-off; the trackers' work runs in their process, on the same cores, and is not counted in Stoker's CPU or memory below`,
       caveat:
-        "**Caveat**: Miniflare runs the production runtime (workerd) without wrangler dev's proxy worker, second workerd process and inspector, but locally: the Durable Objects share the process and the two cores with everything else, and the client, the simulator and both Workers share the machine. The *runtime* columns below show what any Worker costs here; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime), which is the closest local figure to the proxy path itself. Neither is production latency. `--runtime=wrangler` measures the same arms under `wrangler dev`.",
+        "**Caveat**: this is the closest this machine comes to a deploy: workerd without wrangler dev's proxy, the trackers and the cache out of Stoker's process. The trackers still share the two cores, and the client, the simulator and the Workers share the machine; the record's RPC crosses a local proxy (the dev registry's) instead of the network. The *runtime* columns below show what any Worker costs here; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime). Neither is production latency. Without `--apart` everything runs in Stoker's process (bench/report/overhead.md).",
     };
+  if (f.runtime === "miniflare") return miniflareWords(f);
+  return wranglerWords();
+}
+
+function miniflareWords(f: Facts) {
+  return {
+    name: "Miniflare",
+    instance: "Miniflare instance",
+    group:
+      "Miniflare process group — workerd (one process) and the Node process that runs Miniflare (idle: requests go to workerd's socket)",
+    rss: "VmRSS of its workerd process, MiB",
+    hops: "workerd's HTTP stack and one isolate, loopback; no proxy, no inspector",
+    served: `in workerd through Miniflare's API (miniflare ${f.miniflare}; one instance per Worker, each in a child Node process of its own; requests go to a socket bound to the Worker, Miniflare's \`unsafeDirectSockets\`, not through Miniflare's entry worker; no inspector while latency is measured — the profile phase starts a Stoker of its own with one)`,
+    persist: "a fresh persistence directory",
+    caveat:
+      "**Caveat**: Miniflare runs the production runtime (workerd) without wrangler dev's proxy worker, second workerd process and inspector, but locally: the Durable Objects share the process and the two cores with everything else, and the client, the simulator and both Workers share the machine. The *runtime* columns below show what any Worker costs here; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime), which is the closest local figure to the proxy path itself. Neither is production latency. `--runtime=wrangler` measures the same arms under `wrangler dev`; `--apart` serves Stoker's trackers and Cache API out of its process (bench/report/overhead-apart.md).",
+  };
+}
+
+function wranglerWords() {
   return {
     name: "wrangler dev",
     instance: "wrangler dev instance",
@@ -434,7 +450,7 @@ export function render(
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
-    "# Stoker overhead benchmark",
+    `# Stoker overhead benchmark${facts.apart ? ", as a deploy runs it (trackers in a process of their own)" : ""}`,
     "",
     `Generated by \`node bench/overhead/run.ts${facts.args.map((a) => ` ${a}`).join("")}\` (\`npm run bench:overhead --${facts.args.map((a) => ` ${a}`).join("")}\`) on ${facts.date}${facts.quick ? " (**--quick: smoke-test sample sizes, not for conclusions**)" : ""}. Took ${sec(facts.durations.totalMs)}: latency ${sec(facts.durations.latencyMs)}, profile ${sec(facts.durations.profileMs)}, tracker ${sec(facts.durations.trackerMs)}, engine bench ${sec(facts.durations.engineMs)}, the rest bundling and starting the Workers. **Runtime: ${words(facts).name}** (\`--runtime=${facts.runtime}\`).`,
     "",
@@ -471,7 +487,9 @@ export function render(
     "### Not measured",
     "",
     `- Per-request CPU time as Cloudflare bills it: workerd reports no per-request CPU locally (and its clocks in a Worker tick in whole milliseconds), so Stoker's CPU above is process CPU of the whole ${words(facts).name} process group, runtime included; the engine's share is bench/engine's in-isolate figure.`,
-    "- The tracker in production: here it shares the process and the thread with the requests (its records take CPU from them); in a deploy it lives in one location and no request waits for it (the slow-tracker arm stands for a far one).",
+    facts.apart
+      ? "- The tracker in production: here it runs in a workerd process of its own on the same cores (its records take CPU from the machine, not from Stoker's process); in a deploy it lives in one location and no request waits for it (the slow-tracker arm stands for a far one)."
+      : "- The tracker in production: here it shares the process and the thread with the requests (its records take CPU from them); in a deploy it lives in one location and no request waits for it (the slow-tracker arm stands for a far one).",
     "- Lookups against a tracker at its row cap (20,000 prefixes): the trackers here hold at most a few hundred rows.",
     "- Concurrency and throughput: one request at a time on 2 cores.",
     "",

@@ -1,5 +1,5 @@
 // Stoker's overhead benchmark: `node bench/overhead/run.ts [--quick] [--n=K] [--no-profile] [--no-engine]
-// [--runtime=miniflare|wrangler] [--out=FILE]`.
+// [--runtime=miniflare|wrangler] [--apart] [--out=FILE]`.
 // Starts the simulator in this process, Stoker and a null-proxy reference worker in workerd through
 // Miniflare's API (default) or under wrangler dev (both from bundles made at the start), then measures: (1) added wall time and time to first byte against the
 // simulator, per pair, and CPU per request of each worker's process group; (2) the tracker's lookup and
@@ -15,7 +15,7 @@ import { bodyFactory } from "./bodies.ts";
 import { groupCpu, groupRssMiB, idleRates } from "./cpu.ts";
 import { type EngineRows, engineBench } from "./engine.ts";
 import { type Group, type GroupResult, runGroup, sender, type Targets } from "./latency.ts";
-import { serveMiniflare } from "./miniflare.ts";
+import { serveMiniflare, serveTrackerApart } from "./miniflare.ts";
 import { freePort, stopAll } from "./procs.ts";
 import { profileStoker } from "./profile.ts";
 import { type Facts, type Profiled, render } from "./report.ts";
@@ -45,7 +45,16 @@ const runtimeFlag = flagValue("runtime") ?? "miniflare";
 if (runtimeFlag !== "miniflare" && runtimeFlag !== "wrangler")
   throw new Error(`--runtime=${runtimeFlag}: miniflare or wrangler`);
 const runtime: "miniflare" | "wrangler" = runtimeFlag;
+/**
+ * `--apart` (Miniflare only): both Stokers served as a deploy runs them, their tenants' trackers in a workerd
+ * process of their own and their Cache API a no-op (miniflare.ts `serveTrackerApart`).
+ */
+const apart = flags.has("--apart");
+if (apart && runtime !== "miniflare") throw new Error("--apart: with --runtime=miniflare only");
 const serve = runtime === "miniflare" ? serveMiniflare : serveWrangler;
+const serveStoker: typeof serve = apart
+  ? (name, entry, config, vars, persistTo) => serveTrackerApart(name, entry, config, vars, persistTo)
+  : serve;
 /** `--out=FILE`: where the report goes (default bench/report/overhead.md). */
 const outFile = flagValue("out");
 
@@ -98,7 +107,7 @@ async function main(): Promise<void> {
     const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
     const inspectorPort = await freePort();
     const [stoker, worker, slow] = await Promise.all([
-      serve(
+      serveStoker(
         "stoker",
         stokerEntry,
         join(ROOT, "wrangler.toml"),
@@ -115,7 +124,7 @@ async function main(): Promise<void> {
         { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
         join(tmp, "state-worker"),
       ),
-      serve(
+      serveStoker(
         "stoker, slow tracker",
         stokerEntry,
         join(ROOT, "wrangler.toml"),
@@ -260,6 +269,7 @@ async function main(): Promise<void> {
       faults,
       memory,
       slowTracker: SLOW_TRACKER,
+      apart,
       load: loadavg(),
       args: process.argv.slice(2),
     };
