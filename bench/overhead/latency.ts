@@ -38,6 +38,8 @@ export interface Targets {
   workerPgid: number;
   slowPgid: number;
   tenantKey: string;
+  /** Process groups that serve the Stokers' bindings apart from them (`--apart`: their trackers), counted as the benchmark's own load. */
+  helperPgids?: number[];
   /** CPU ms per wall ms of each worker's process group while idle, per command, subtracted from the group deltas. */
   idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
 }
@@ -63,6 +65,8 @@ export interface GroupResult {
   elapsedMs: number;
   /** CPU used meanwhile by processes this benchmark did not start, in cores (1 = one core fully busy). */
   otherLoad: number;
+  /** CPU ms per Stoker request (both Stokers, all their arms) of the processes in `helperPgids`, idle included. */
+  helperCpuMs: number;
 }
 
 /** The order of the arms for request `i`: a seeded shuffle, so no arm always follows another. */
@@ -185,6 +189,8 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     worker: groupCpu(t.workerPgid),
     slow: groupCpu(t.slowPgid),
   };
+  const helpersCpu = () => (t.helperPgids ?? []).reduce((sum, pgid) => sum + groupCpu(pgid).totalMs, 0);
+  const helpers0 = helpersCpu();
   const machine0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
@@ -210,7 +216,9 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     worker: cpuDelta(cpu0.worker, groupCpu(t.workerPgid)),
     slow: cpuDelta(cpu0.slow, groupCpu(t.slowPgid)),
   };
-  const ours = deltas.stoker.totalMs + deltas.worker.totalMs + deltas.slow.totalMs + (selfCpuMs() - self0);
+  const helperMs = helpersCpu() - helpers0;
+  const ours =
+    deltas.stoker.totalMs + deltas.worker.totalMs + deltas.slow.totalMs + helperMs + (selfCpuMs() - self0);
   const otherLoad = Math.max(0, machineBusyMs() - machine0 - ours) / elapsedMs;
   // Each worker's process group served two arms' requests.
   const cpu = {
@@ -242,5 +250,6 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     cacheRead,
     elapsedMs,
     otherLoad,
+    helperCpuMs: helperMs / (4 * g.n),
   };
 }

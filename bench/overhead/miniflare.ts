@@ -113,7 +113,7 @@ export async function serveTrackerApart(
   persistTo: string,
 ): Promise<Served> {
   const registry = `${persistTo}.registry`;
-  await serveMiniflare(TRACKERS, entry, config, vars, `${persistTo}.trackers`, 0, {
+  const trackers = await serveMiniflare(TRACKERS, entry, config, vars, `${persistTo}.trackers`, 0, {
     unsafeDevRegistryPath: registry,
   });
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
@@ -121,9 +121,10 @@ export async function serveTrackerApart(
     ...(workerOptions.durableObjects as Record<string, unknown> | undefined),
     TRACKER: { className: "Tracker", scriptName: TRACKERS, useSQLite: true },
   };
-  return serveMiniflare(name, entry, config, vars, persistTo, 0, {
+  const served = await serveMiniflare(name, entry, config, vars, persistTo, 0, {
     unsafeDevRegistryPath: registry,
     durableObjects,
     cacheAPI: false,
   });
+  return { ...served, helpers: [trackers.child] };
 }

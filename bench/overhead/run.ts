@@ -155,6 +155,7 @@ async function main(): Promise<void> {
       stokerPgid: stoker.child.pgid,
       workerPgid: worker.child.pgid,
       slowPgid: slow.child.pgid,
+      helperPgids: [...(stoker.helpers ?? []), ...(slow.helpers ?? [])].map((c) => c.pgid),
       tenantKey,
       idle,
     };

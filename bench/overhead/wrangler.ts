@@ -31,6 +31,8 @@ export async function bundle(config: string, outdir: string): Promise<string> {
 export interface Served {
   child: Child;
   url: string;
+  /** Processes that serve the worker's bindings apart from it (miniflare.ts `serveTrackerApart`'s trackers). */
+  helpers?: Child[];
 }
 
 /** `wrangler dev` on a free loopback port, serving `entry` as is, with bindings from `config`. */
