@@ -23,6 +23,8 @@ export interface SideBySide {
   againstVars?: Record<string, string>;
   /** Serve the `against` build with its trackers in a process of their own and no Cache API (`serveTrackerApart`). */
   againstApart?: boolean;
+  /** Serve both builds so (`againstApart` for the base build too). */
+  apart?: boolean;
   /** The simulator's spacing of streamed events. */
   streamDelayMs: number;
   /** Called with each group as it starts. */
@@ -43,9 +45,15 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
     const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
     const vars = { ...stokerVars, ...o.vars };
     const [base, worker, other] = await Promise.all([
-      serveMiniflare("stoker", baseEntry, join(o.base, "wrangler.toml"), vars, join(tmp, "state-base")),
+      (o.apart ? serveTrackerApart : serveMiniflare)(
+        "stoker",
+        baseEntry,
+        join(o.base, "wrangler.toml"),
+        vars,
+        join(tmp, "state-base"),
+      ),
       serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
-      (o.againstApart ? serveTrackerApart : serveMiniflare)(
+      (o.againstApart || o.apart ? serveTrackerApart : serveMiniflare)(
         "stoker against",
         againstEntry,
         join(o.against, "wrangler.toml"),
@@ -61,6 +69,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
       stokerPgid: base.child.pgid,
       workerPgid: worker.child.pgid,
       slowPgid: other.child.pgid,
+      helperPgids: [...(base.helpers ?? []), ...(other.helpers ?? [])].map((c) => c.pgid),
       tenantKey,
       // No CPU is reported here: nothing idle to subtract.
       idle: { stoker: {}, worker: {}, slow: {} },
