@@ -1,6 +1,6 @@
 // Two builds of Stoker side by side in one run, for work on the request path (issue 19): `node
 // bench/overhead/ab.ts --against=DIR [--n=K] [--sizes=2000,20000,100000] [--mode=json|stream|both]
-// [--stream-delay-ms=MS] [--var=NAME=VALUE ...] [--against-var=NAME=VALUE ...] [--against-apart] [--out=FILE]`.
+// [--stream-delay-ms=MS] [--var=NAME=VALUE ...] [--against-var=NAME=VALUE ...] [--against-apart] [--apart] [--out=FILE]`.
 // DIR is a checkout of another revision (e.g. `git worktree add DIR <rev>`, or `git archive <rev> | tar -x
 // -C DIR`, with node_modules linked). Both builds are bundled and served under Miniflare as the overhead
 // benchmark serves Stoker, and get the latency phase's requests interleaved one by one with the direct and
@@ -14,6 +14,7 @@
 // `--against-var=SHARED_ANSWERS_WAIT_MS=0`: no answers shared through the Cache API). `--against-apart` serves
 // DIR's build as a deploy runs it: its trackers in a process of their own, its Cache API a no-op
 // (miniflare.ts `serveTrackerApart`); with `--against=.` its "against − null" is this checkout's own path.
+// `--apart` serves both builds so, for a change to the request path measured as a deploy would run it.
 // Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
 // requests), the null proxy's noise floor, and DIR − this checkout per request pair; then each build's
 // process-group CPU per request.
@@ -34,6 +35,7 @@ const out = arg("out");
 const extraVars = varArgs();
 const againstVars = varArgs("against-var");
 const againstApart = process.argv.includes("--against-apart");
+const apart = process.argv.includes("--apart");
 
 const f = (v: number) => v.toFixed(2);
 /** p50 / p99 of `a` − `b` per request pair (the same request index: both sent in the same round). */
@@ -68,12 +70,13 @@ async function main(): Promise<void> {
     vars: extraVars,
     againstVars,
     againstApart,
+    apart,
     streamDelayMs,
     onGroup: (g) =>
       process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`),
   });
   const lines = [
-    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${againstApart ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
+    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : againstApart ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
     "",
     "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
     "|---|---|---|---|---|---|---|---|---|",
