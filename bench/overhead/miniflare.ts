@@ -111,6 +111,7 @@ export async function serveTrackerApart(
   config: string,
   vars: Record<string, string>,
   persistTo: string,
+  inspectorPort = 0,
 ): Promise<Served> {
   const registry = `${persistTo}.registry`;
   const trackers = await serveMiniflare(TRACKERS, entry, config, vars, `${persistTo}.trackers`, 0, {
@@ -121,7 +122,7 @@ export async function serveTrackerApart(
     ...(workerOptions.durableObjects as Record<string, unknown> | undefined),
     TRACKER: { className: "Tracker", scriptName: TRACKERS, useSQLite: true },
   };
-  const served = await serveMiniflare(name, entry, config, vars, persistTo, 0, {
+  const served = await serveMiniflare(name, entry, config, vars, persistTo, inspectorPort, {
     unsafeDevRegistryPath: registry,
     durableObjects,
     cacheAPI: false,
