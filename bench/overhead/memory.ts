@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       "|---|---|---|---|---|---|",
       ...checkpoints.map(
         (c) =>
-          `| $c.requests.toLocaleString("en-US")| $f1(c.stokerRss)| $f1(c.referenceRss)| $f1(c.heapUsed)/ ${f1(c.heapTotal)} | ${f1(c.trackerMiB)} / $c.trackerRows.toLocaleString("en-US")| $f1(c.elapsedS)|`,
+          `| ${c.requests.toLocaleString("en-US")} | ${f1(c.stokerRss)} | ${f1(c.referenceRss)} | ${f1(c.heapUsed)} / ${f1(c.heapTotal)} | ${f1(c.trackerMiB)} / ${c.trackerRows.toLocaleString("en-US")} | ${f1(c.elapsedS)} |`,
       ),
       "",
     ].join("\n");

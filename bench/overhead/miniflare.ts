@@ -103,7 +103,9 @@ const TRACKERS = "stoker-trackers";
  * `wrangler dev` reaches a Durable Object of another running worker), and its Cache API a no-op (in a
  * deploy the location's cache; under Miniflare a worker with its own SQLite store in Stoker's process).
  * Stoker's process then runs the request path, the record's RPC and the cache write's hand-off, not the
- * tracker's work or the cache's. Both instances are stopped by `stopAll`.
+ * tracker's work or the cache's; it also runs the dev registry's proxy that carries the RPC to the other
+ * process, which a deploy has not (its CPU and memory count as Stoker's here). Both instances are stopped by
+ * `stopAll`.
  */
 export async function serveTrackerApart(
   name: string,

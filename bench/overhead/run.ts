@@ -52,9 +52,7 @@ const runtime: "miniflare" | "wrangler" = runtimeFlag;
 const apart = flags.has("--apart");
 if (apart && runtime !== "miniflare") throw new Error("--apart: with --runtime=miniflare only");
 const serve = runtime === "miniflare" ? serveMiniflare : serveWrangler;
-const serveStoker: typeof serve = apart
-  ? (name, entry, config, vars, persistTo) => serveTrackerApart(name, entry, config, vars, persistTo)
-  : serve;
+const serveStoker: typeof serve = apart ? serveTrackerApart : serve;
 /** `--out=FILE`: where the report goes (default bench/report/overhead.md). */
 const outFile = flagValue("out");
 
