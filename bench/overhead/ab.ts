@@ -34,8 +34,11 @@ const streamDelayMs = Number(arg("stream-delay-ms") ?? 0);
 const out = arg("out");
 const extraVars = varArgs();
 const againstVars = varArgs("against-var");
-const againstApart = process.argv.includes("--against-apart");
-const apart = process.argv.includes("--apart");
+const apart = process.argv.includes("--apart")
+  ? ("both" as const)
+  : process.argv.includes("--against-apart")
+    ? ("against" as const)
+    : undefined;
 
 const f = (v: number) => v.toFixed(2);
 /** p50 / p99 of `a` − `b` per request pair (the same request index: both sent in the same round). */
@@ -69,14 +72,13 @@ async function main(): Promise<void> {
     groups,
     vars: extraVars,
     againstVars,
-    againstApart,
     apart,
     streamDelayMs,
     onGroup: (g) =>
       process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`),
   });
   const lines = [
-    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : againstApart ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
+    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart === "both" ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : apart === "against" ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
     "",
     "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
     "|---|---|---|---|---|---|---|---|---|",

@@ -74,13 +74,15 @@ function meets(s: Summary, noise: Summary): string {
 
 /** How the report names the runtime the Workers ran in (`--runtime`), and what its processes are. */
 function words(f: Facts) {
-  if (f.runtime === "miniflare" && f.apart)
+  if (f.runtime === "miniflare" && f.apart) {
+    const single = miniflareWords(f);
     return {
-      ...miniflareWords(f),
-      served: `${miniflareWords(f).served}, **as a deploy runs it** (\`--apart\`, bench/overhead/miniflare.ts \`serveTrackerApart\`): each Stoker's tenants' trackers (Durable Objects) in a second workerd process of their own, reached through Miniflare's dev registry as \`wrangler dev\` reaches another running worker's Durable Object, and its Cache API a no-op (in a deploy the location's cache; by default a worker with its own SQLite store in Stoker's process). Stoker's process runs the request path, the record's RPC out and the cache write's hand-off; the trackers' work runs in their process, on the same cores, and is not counted in Stoker's CPU or memory below`,
+      ...single,
+      served: `${single.served}, **as a deploy runs it** (\`--apart\`, bench/overhead/miniflare.ts \`serveTrackerApart\`): each Stoker's tenants' trackers (Durable Objects) in a second workerd process of their own, reached through Miniflare's dev registry as \`wrangler dev\` reaches another running worker's Durable Object, and its Cache API a no-op (in a deploy the location's cache; by default a worker with its own SQLite store in Stoker's process). Stoker's process runs the request path, the record's RPC out and the cache write's hand-off; the trackers' work runs in their process, on the same cores, and is not counted in Stoker's CPU or memory below`,
       caveat:
         "**Caveat**: this is the closest this machine comes to a deploy: workerd without wrangler dev's proxy, the trackers and the cache out of Stoker's process. The trackers still share the two cores, and the client, the simulator and the Workers share the machine; the record's RPC crosses a local proxy (the dev registry's) instead of the network. The *runtime* columns below show what any Worker costs here; the target is checked against *Stoker's own path* (Stoker − null-proxy reference in the same runtime). Neither is production latency. Without `--apart` everything runs in Stoker's process (bench/report/overhead.md).",
     };
+  }
   if (f.runtime === "miniflare") return miniflareWords(f);
   return wranglerWords();
 }

@@ -21,10 +21,8 @@ export interface SideBySide {
   vars: Record<string, string>;
   /** Worker vars for the `against` build alone, over `vars` (one checkout against itself with a setting changed). */
   againstVars?: Record<string, string>;
-  /** Serve the `against` build with its trackers in a process of their own and no Cache API (`serveTrackerApart`). */
-  againstApart?: boolean;
-  /** Serve both builds so (`againstApart` for the base build too). */
-  apart?: boolean;
+  /** Which builds are served with their trackers in a process of their own and no Cache API (`serveTrackerApart`). */
+  apart?: "against" | "both";
   /** The simulator's spacing of streamed events. */
   streamDelayMs: number;
   /** Called with each group as it starts. */
@@ -45,7 +43,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
     const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
     const vars = { ...stokerVars, ...o.vars };
     const [base, worker, other] = await Promise.all([
-      (o.apart ? serveTrackerApart : serveMiniflare)(
+      (o.apart === "both" ? serveTrackerApart : serveMiniflare)(
         "stoker",
         baseEntry,
         join(o.base, "wrangler.toml"),
@@ -53,7 +51,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
         join(tmp, "state-base"),
       ),
       serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
-      (o.againstApart || o.apart ? serveTrackerApart : serveMiniflare)(
+      (o.apart ? serveTrackerApart : serveMiniflare)(
         "stoker against",
         againstEntry,
         join(o.against, "wrangler.toml"),

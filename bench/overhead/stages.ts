@@ -181,7 +181,7 @@ async function main(): Promise<void> {
         against: dirs[i + 1] as string,
         groups,
         vars: {},
-        apart,
+        ...(apart ? { apart: "both" as const } : {}),
         streamDelayMs: 0,
         onGroup: (g) =>
           process.stderr.write(
