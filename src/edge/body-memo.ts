@@ -7,7 +7,9 @@ type Json = Record<string, unknown>;
  * A parsed body the isolate keeps so that the next turn of its conversation parses only what is new: a
  * later request whose text repeats this one's through the end of a `messages` item (a string comparison,
  * tens of microseconds for 400 KB) takes the items before that point and the top-level fields before
- * `messages` as they were parsed, and JSON.parse reads only the rest.
+ * `messages` as they were parsed, and JSON.parse reads only the rest. A new conversation of the same
+ * family (the same tools and system) repeats it through where `messages` opens, or through its first item
+ * when that is the system message: it is read the same way when that part is most of its text.
  */
 interface Layout {
   readonly bytes: Uint8Array;
@@ -16,8 +18,12 @@ interface Layout {
   /** The top-level keys before `messages`, in order (each once in the body). */
   readonly leading: readonly string[];
   readonly items: readonly unknown[];
-  /** Where each `messages` item ends in `raw` (UTF-16 offsets) and in `bytes`. */
-  readonly itemEnds: readonly number[];
+  /**
+   * Where the first m `messages` items end, at m, in `raw` (UTF-16 offsets) and in `bytes`: at 0 just after
+   * the array's `[`, where a body of another conversation that has the same fields before `messages` stops
+   * agreeing; at the items' count, where the last item ends.
+   */
+  readonly ends: readonly number[];
   readonly byteEnds: readonly number[];
 }
 
@@ -46,10 +52,10 @@ let count = 0;
 
 /**
  * The text and body of `bytes`, read after a kept body of the tenant's whose bytes they repeat through the
- * end of a `messages` item (compared natively; only the rest is decoded and parsed), or null (read them
- * whole). The result is exactly what decoding and JSON.parse give, or null when the rest is not valid
- * UTF-8 or JSON (the whole read then says why). The parsed values shared with the kept body are never
- * changed by Stoker.
+ * end of a `messages` item or where `messages` opens (compared natively; only the rest is decoded and
+ * parsed), or null (read them whole). The result is exactly what decoding and JSON.parse give, or null
+ * when the rest is not valid UTF-8 or JSON (the whole read then says why). The parsed values shared with
+ * the kept body are never changed by Stoker.
  */
 export function parseAfterKept(
   tenantId: string,
@@ -59,17 +65,20 @@ export function parseAfterKept(
   const list = kept.get(tenantId);
   if (!list) return null;
   for (const prev of list) {
-    const n = prev.itemEnds.length;
-    // Its conversation's next turn (more items after all of these), or a retry with another last item.
-    for (let m = n; m >= Math.max(1, n - 1); m--) {
-      const at = prev.byteEnds[m - 1] as number;
+    const n = prev.ends.length - 1;
+    for (const m of repeatedItems(n)) {
+      const at = prev.byteEnds[m] as number;
+      // Through its opening alone (another conversation of the family) only when that is most of this body,
+      // where it measurably pays (bench:engine, new conversations); the rest is scanned item by item as well
+      // as parsed. (Openings of 7 % measured within the spread either way: not worth the kept text's hold.)
+      if (m < Math.max(n - 1, 1) && at * 2 < bytes.length) continue;
       if (bytes.length <= at || !samePrefix(bytes, prev.bytes, at)) continue;
       const parsed = parseRest(bytes, prev, m);
       if (parsed) {
         const next = parsed.layout;
         keep(tenantId, next, prev);
         const spans = scans.get(prev.body);
-        const upTo = prev.itemEnds[m - 1] as number;
+        const upTo = prev.ends[m] as number;
         const read = { raw: next.raw, body: next.body, sharedWith: prev.body };
         if (!spans) return read;
         if (next.raw.length < SPLIT_MIN_CHARS) return { ...read, scanHint: { prev: spans, upTo } };
@@ -80,6 +89,16 @@ export function parseAfterKept(
     }
   }
   return null;
+}
+
+/**
+ * How many of a kept body's `n` messages items a later body may repeat, most first: all (its conversation's
+ * next turn), all but the last (a retry with another last item), the first (a new conversation after the
+ * same system message, as OpenAI's bodies carry it) or none (after the same tools and system, as
+ * Anthropic's carry them before `messages`).
+ */
+function repeatedItems(n: number): number[] {
+  return [...new Set([n, n - 1, 1, 0])].filter((m) => m >= 0 && m <= n);
 }
 
 /**
@@ -125,7 +144,7 @@ function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
     let j = skipWs(raw, 0);
     if (raw.charCodeAt(j) !== 123) return null;
     const keys: string[] = [];
-    let itemEnds: number[] | null = null;
+    let ends: number[] | null = null;
     j = skipWs(raw, j + 1);
     while (raw.charCodeAt(j) !== 125) {
       const keyEnd = skipValue(raw, j);
@@ -133,8 +152,8 @@ function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
       const value = skipWs(raw, skipWs(raw, keyEnd) + 1);
       let end: number;
       if (key === "messages" && raw.charCodeAt(value) === 91) {
-        itemEnds = arrayItems(raw, { start: value, end: value }).map((x) => x.end);
-        end = skipWs(raw, itemEnds.at(-1) ?? value + 1) + 1;
+        ends = [value + 1, ...arrayItems(raw, { start: value, end: value }).map((x) => x.end)];
+        end = skipWs(raw, ends.at(-1) as number) + 1;
       } else end = skipValue(raw, value);
       keys.push(key);
       j = skipWs(raw, end);
@@ -142,8 +161,8 @@ function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
     }
     const at = keys.indexOf("messages");
     // Each key once (JSON.parse keeps the last of duplicates), `__proto__` never (an own property here).
-    if (at < 0 || !itemEnds || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
-    if (!Array.isArray(body.messages) || itemEnds.length !== body.messages.length || itemEnds.length === 0)
+    if (at < 0 || !ends || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
+    if (!Array.isArray(body.messages) || ends.length - 1 !== body.messages.length || ends.length === 1)
       return null;
     return {
       bytes,
@@ -151,35 +170,44 @@ function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
       body,
       leading: keys.slice(0, at),
       items: body.messages,
-      itemEnds,
+      ends,
       // All ASCII (as most SDKs send): bytes and characters line up.
-      byteEnds: bytes.length === raw.length ? itemEnds : byteOffsets(raw, 0, 0, itemEnds),
+      byteEnds: bytes.length === raw.length ? ends : byteOffsets(raw, 0, 0, ends),
     };
   } catch {
     return null;
   }
 }
 
-/** The body past item m of `prev` (the bytes before are the same), and its text from there; or null. */
+/** The body past the first m items of `prev` (the bytes before are the same), and its text from there; or null. */
 function parseRest(bytes: Uint8Array, prev: Layout, m: number): { layout: Layout; rest: string } | null {
   try {
-    const from = prev.itemEnds[m - 1] as number;
-    const fromByte = prev.byteEnds[m - 1] as number;
-    // Item ends are ASCII (a bracket, brace, quote or literal): the rest starts on a character boundary.
+    const from = prev.ends[m] as number;
+    const fromByte = prev.byteEnds[m] as number;
+    // Item ends and the array's `[` are ASCII: the rest starts on a character boundary.
     // Only the rest is read here: the joined text (`raw`) is left unflattened (a copy of the whole body).
     const rest = utf8.decode(bytes.subarray(fromByte));
     const raw = prev.raw.slice(0, from) + rest;
-    const itemEnds = prev.itemEnds.slice(0, m);
+    const ends = prev.ends.slice(0, m + 1);
     let j = skipWs(rest, 0);
-    const first = j + 1;
+    let first = j + 1;
+    if (m === 0) {
+      // Past the array's `[`: the first item comes without a comma (a body without items is read whole).
+      if (rest.charCodeAt(j) === 93) return null;
+      first = j;
+      const end = skipValue(rest, j);
+      ends.push(from + end);
+      j = skipWs(rest, end);
+    }
     while (rest.charCodeAt(j) === 44) {
       const end = skipValue(rest, skipWs(rest, j + 1));
-      itemEnds.push(from + end);
+      ends.push(from + end);
       j = skipWs(rest, end);
     }
     if (rest.charCodeAt(j) !== 93) return null;
-    const added = itemEnds.length > m ? (JSON.parse(`[${rest.slice(first, j)}]`) as unknown[]) : [];
-    if (added.length !== itemEnds.length - m) return null;
+    const count = ends.length - 1 - m;
+    const added = count > 0 ? (JSON.parse(`[${rest.slice(first, j)}]`) as unknown[]) : [];
+    if (added.length !== count) return null;
     const k = skipWs(rest, j + 1);
     let after: Json = {};
     if (rest.charCodeAt(k) === 44) {
@@ -195,9 +223,9 @@ function parseRest(bytes: Uint8Array, prev: Layout, m: number): { layout: Layout
     const items = [...prev.items.slice(0, m), ...added];
     body.messages = items;
     for (const key of later) body[key] = after[key];
-    const addedEnds = itemEnds.slice(m).map((end) => end - from);
-    const byteEnds = [...prev.byteEnds.slice(0, m), ...byteOffsets(rest, 0, fromByte, addedEnds)];
-    return { layout: { bytes, raw, body, leading: prev.leading, items, itemEnds, byteEnds }, rest };
+    const addedEnds = ends.slice(m + 1).map((end) => end - from);
+    const byteEnds = [...prev.byteEnds.slice(0, m + 1), ...byteOffsets(rest, 0, fromByte, addedEnds)];
+    return { layout: { bytes, raw, body, leading: prev.leading, items, ends, byteEnds }, rest };
   } catch {
     return null;
   }

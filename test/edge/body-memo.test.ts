@@ -108,6 +108,84 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     expect(afterKept).toBe(6 * 11);
   });
 
+  it("reads a new conversation of the family after the kept body's opening when that is most of it", () => {
+    // Anthropic's bodies carry tools and system before `messages`: only that opening agrees (no item).
+    // OpenAI's carry the system message as the first item: the opening and that item agree.
+    const anthropic = (first: string) =>
+      JSON.stringify({
+        model: "claude-sonnet-4-5",
+        tools: [{ name: "run", description: SYSTEM, input_schema: { type: "object" } }],
+        system: SYSTEM,
+        messages: [{ role: "user", content: first }],
+        max_tokens: 64,
+      });
+    const openai = (first: string) =>
+      JSON.stringify({
+        model: "gpt-5.4",
+        messages: [
+          { role: "system", content: SYSTEM },
+          { role: "user", content: first },
+        ],
+        tools: [{ type: "function", function: { name: "run", parameters: {} } }],
+      });
+    for (const [name, make, shared] of [
+      ["anthropic", anthropic, 0],
+      ["openai", openai, 1],
+    ] as const) {
+      for (const pretty of [false, true]) {
+        clearBodyMemo();
+        const tenant = `opening-${name}-${pretty}`;
+        const shape = (first: string) =>
+          pretty ? JSON.stringify(JSON.parse(make(first)), null, 2) : make(first);
+        const kept = read(tenant, shape("Hello «é» 🔥"));
+        expect(kept.after).toBe(false);
+        for (const first of ["Another conversation.", 'A third, "quoted" ✓']) {
+          const raw = shape(first);
+          const got = read(tenant, raw);
+          expect(got.after).toBe(true);
+          expect(got.text).toBe(raw);
+          expect(JSON.stringify(got.body)).toBe(JSON.stringify(JSON.parse(raw)));
+          expect(Object.keys(got.body)).toEqual(Object.keys(JSON.parse(raw) as Json));
+          // The opening's values are the kept body's own objects (the analysis compares them by identity).
+          if (name === "anthropic") expect(got.body.tools).toBe(kept.body.tools);
+          const messages = got.body.messages as Json[];
+          const keptMessages = kept.body.messages as Json[];
+          expect(messages.slice(0, shared).every((m, i) => m === keptMessages[i])).toBe(true);
+          expect(messages[shared]).not.toBe(keptMessages[shared]);
+        }
+      }
+    }
+  });
+
+  it("reads a body whole when all it repeats of the kept one is an opening shorter than half of it", () => {
+    const make = (first: string) =>
+      JSON.stringify({
+        model: "claude-sonnet-4-5",
+        system: "Be brief.",
+        messages: [{ role: "user", content: first }],
+      });
+    read("short-opening", make(`One. ${SYSTEM}`));
+    const other = make(`Two. ${SYSTEM}`);
+    expect(other.length).toBeGreaterThan(MIN_CHARS);
+    expect(parsed("short-opening", other)).toBeNull();
+    // A retry of its conversation's turn (another last item) is read after the turn however long that item:
+    // the rule is for other conversations.
+    const retried = JSON.stringify({
+      model: "claude-sonnet-4-5",
+      system: "Be brief.",
+      messages: [
+        { role: "user", content: `One. ${SYSTEM}` },
+        { role: "assistant", content: "ok" },
+        { role: "user", content: "next" },
+      ],
+    });
+    read("short-opening", retried);
+    // A retry whose new last item is longer than all it repeats.
+    const retry = retried.replace('"next"', JSON.stringify(`Again. ${SYSTEM}${SYSTEM}`));
+    expect(retry.length).toBeGreaterThan(2 * retried.length - 10);
+    expect(JSON.stringify(parsed("short-opening", retry))).toBe(JSON.stringify(JSON.parse(retry)));
+  });
+
   it("gives nothing for a text that is not valid JSON past the kept part, nor for another tenant", () => {
     const messages: unknown[] = [{ role: "user", content: "Start. ".repeat(50) }];
     const base = text(messages, 2, false);

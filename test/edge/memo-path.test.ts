@@ -54,4 +54,50 @@ describe("the memos on the worker's path", () => {
     expect(JSON.stringify(sent.system)).toContain(system.slice(-200));
     expect(JSON.stringify(sent.messages.at(-1))).toContain("cache_control");
   });
+
+  it("send a new conversation of the family, read after the kept body's tools and system, as the client wrote it", async () => {
+    clearBodyMemo();
+    clearAnalysisMemo();
+    const ns = namespace();
+    const client = anthropic(ns);
+    // Long enough (over SPLIT_MIN_CHARS) that the render reads the text in two parts, cut where `messages` opens.
+    const system = longText(40_000, "family");
+    const tools = [
+      { name: "run", description: "Runs a command.", input_schema: { type: "object" as const } },
+    ];
+    const ask = (content: string) =>
+      client.messages
+        .create({
+          model: "claude-sonnet-4-5",
+          max_tokens: 16,
+          tools,
+          system,
+          messages: [{ role: "user", content }],
+        })
+        .withResponse();
+    await ask("First conversation.");
+    await eventually(
+      async () => bodyMemoSize().bodies,
+      (n) => n === 1,
+    );
+    const other = "Another conversation, «é» 🔥.";
+    const second = await ask(other);
+    expect(second.response.status).toBe(200);
+    expect(bodyMemoSize().bodies).toBe(2);
+    // Read after the first through where `messages` opens (body-memo.ts) and rendered from the text in two
+    // parts cut there: what went upstream is the client's request, whole.
+    const sent = JSON.parse((await simRequests(ns)).at(-1)?.body ?? "null") as {
+      tools: { name: string }[];
+      system: string | { text: string }[];
+      messages: { role: string; content: string | { text: string }[] }[];
+    };
+    const textOf = (c: string | { text: string }[]) =>
+      typeof c === "string" ? c : c.map((b) => b.text).join("");
+    expect(sent.tools.map((t) => t.name)).toEqual(["run"]);
+    expect(textOf(sent.system)).toBe(system);
+    expect(sent.messages.map((m) => ({ role: m.role, text: textOf(m.content) }))).toEqual([
+      { role: "user", text: other },
+    ]);
+    expect(second.response.headers.get("x-stoker-plan")).toMatch(/^anthropic /);
+  });
 });
