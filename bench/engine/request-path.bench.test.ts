@@ -23,7 +23,7 @@ import { planLookup } from "../../src/tracker/client.ts";
 import { learnOutcome } from "../../src/tracker/client-cache.ts";
 import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
 import type { Outcome } from "../../src/upstream/outcome.ts";
-import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
+import { bodyFactory, openingFactory, type Upstream } from "../overhead/bodies.ts";
 import { PATH_TITLE } from "./tables.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
@@ -129,9 +129,21 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
 
 const ms = (x: number) => x.toFixed(3);
 
-/** One group's requests, one conversation (later turns) or one family (first requests) on its tenant. */
-function requests(upstream: Upstream, tokens: number, first: boolean, tenantId: string) {
-  const make = bodyFactory(upstream, tokens, false, 300 + tokens / 1000, first);
+/**
+ * A group's kind of request: a conversation's later turn, the first request of a conversation carrying its
+ * earlier turns (they went through another isolate), or a new conversation's opening of a family whose
+ * tools and system are most of the prompt.
+ */
+const KINDS = ["later turn", "first request", "new conversation"] as const;
+type Kind = (typeof KINDS)[number];
+
+/** One group's requests, one conversation (later turns) or one family (the other kinds) on its tenant. */
+function requests(upstream: Upstream, tokens: number, kind: Kind, tenantId: string) {
+  const seed = 300 + tokens / 1000;
+  const make =
+    kind === "new conversation"
+      ? openingFactory(upstream, tokens, false, seed)
+      : bodyFactory(upstream, tokens, false, seed, kind === "first request");
   let at = 1_800_000_000_000;
   return async (i: number) => {
     const bytes = new Uint8Array(make(i));
@@ -147,19 +159,19 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
   ];
   const warmed = (["anthropic", "openai"] as const).flatMap((upstream) =>
     SIZES.filter((tokens) => tokens <= WARM_TOKENS).flatMap((tokens) =>
-      [false, true].map((first) => ({ upstream, tokens, first })),
+      KINDS.map((kind) => ({ upstream, tokens, kind })),
     ),
   );
-  for (const { upstream, tokens, first } of warmed) {
-    const send = requests(upstream, tokens, first, `warm-${upstream}-${tokens}-${first}`);
+  for (const { upstream, tokens, kind } of warmed) {
+    const send = requests(upstream, tokens, kind, `warm-${upstream}-${tokens}-${kind}`);
     const until = performance.now() + WARM_MS;
     for (let i = 0; performance.now() < until; i++) await send(i);
   }
   for (const upstream of ["anthropic", "openai"] as const) {
     for (const tokens of SIZES) {
-      for (const first of [false, true]) {
-        const tenantId = `bench-${upstream}-${tokens}-${first ? "first" : "later"}`;
-        const request = requests(upstream, tokens, first, tenantId);
+      for (const kind of KINDS) {
+        const tenantId = `bench-${upstream}-${tokens}-${kind}`;
+        const request = requests(upstream, tokens, kind, tenantId);
         let plan: string | null = null;
         let kib = 0;
         const send = async (i: number) => {
@@ -191,7 +203,7 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
         const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
         const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length - 1] as number;
         rows.push(
-          `| ${upstream === "anthropic" ? "anthropic" : "openai-chat"} ${tokens / 1000}K | ${first ? "first request" : "later turn"} | ${Math.round(kib)} | ${SAMPLES * batch} | ${ms(mean(samples.read))} | ${ms(mean(samples.prepare))} | ${ms(mean(samples.send))} | **${ms(mean(samples.path))} / ${ms(p99(samples.path))}** | ${ms(mean(samples.record))} | \`${plan}\` |`,
+          `| ${upstream === "anthropic" ? "anthropic" : "openai-chat"} ${tokens / 1000}K | ${kind} | ${Math.round(kib)} | ${SAMPLES * batch} | ${ms(mean(samples.read))} | ${ms(mean(samples.prepare))} | ${ms(mean(samples.send))} | **${ms(mean(samples.path))} / ${ms(p99(samples.path))}** | ${ms(mean(samples.record))} | \`${plan}\` |`,
         );
       }
     }

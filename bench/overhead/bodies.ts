@@ -172,6 +172,33 @@ export function bodyFactory(
   };
 }
 
+/**
+ * A new conversation's opening request in a family whose tools and system are most of the prompt, as an
+ * agent's new session or sub-agent sends it (Claude Code's tools and system are tens of thousands of tokens,
+ * its first message a few hundred): request `i` has the family's tools (60 % of `tokens`) and system (35 %)
+ * and one user message of its own (5 %).
+ */
+export function openingFactory(
+  upstream: Upstream,
+  tokens: number,
+  stream: boolean,
+  seed: number,
+): (i: number) => Buffer {
+  const toolCount = 16;
+  const s: Shape = {
+    tools: Array.from({ length: toolCount }, (_, i) => ({
+      name: `tool_${i}`,
+      description: prose(Math.round((tokens * 0.6) / toolCount), seed + i),
+    })),
+    system: prose(Math.round(tokens * 0.35), seed + 100),
+    turns: [],
+  };
+  return (i) => {
+    const text = `Conversation ${seed}-${i}: ${prose(Math.round(tokens * 0.05), seed * 7919 + i)}`;
+    return Buffer.from(JSON.stringify(wrap(upstream, s, [{ role: "user", content: text }], stream)));
+  };
+}
+
 /** A conversation that grows by one exchange per turn (the tracker phase: new positions every turn). */
 export class Conversation {
   readonly #shape: Shape;

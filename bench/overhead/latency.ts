@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_HEADER } from "../../sim/provider-middleware.ts";
 import { mulberry32 } from "../economics/synthetic.ts";
-import { bodyFactory, type Upstream } from "./bodies.ts";
+import { bodyFactory, openingFactory, type Upstream } from "./bodies.ts";
 import { cpuDelta, type GroupCpu, groupCpu, machineBusyMs, selfCpuMs } from "./cpu.ts";
 import { agent, requestHeaders, type Timing, timedPost } from "./http.ts";
 
@@ -27,6 +27,12 @@ export interface Group {
   stream: boolean;
   n: number;
   warmup: number;
+  /**
+   * What a first request is: the first request of a conversation carrying its earlier turns (default: they
+   * went through another isolate), or a new conversation's opening (`opening`: the family's tools and system,
+   * most of the prompt, and one message; bodies.ts `openingFactory`).
+   */
+  first?: "carried" | "opening";
 }
 
 export interface Targets {
@@ -159,7 +165,10 @@ export function sender(t: Targets, g: Group, arm: Arm, ns: string) {
 
 export async function runGroup(t: Targets, g: Group, seed: number, runId: string): Promise<GroupResult> {
   const later = bodyFactory(g.upstream, g.tokens, g.stream, seed);
-  const first = bodyFactory(g.upstream, g.tokens, g.stream, seed, true);
+  const first =
+    g.first === "opening"
+      ? openingFactory(g.upstream, g.tokens, g.stream, seed)
+      : bodyFactory(g.upstream, g.tokens, g.stream, seed, true);
   const make = later;
   const bodyFor = (arm: Arm, i: number) => (FIRST.includes(arm) ? first(i) : later(i));
   const label = `${g.upstream}-${g.tokens}-${g.stream ? "s" : "j"}`;

@@ -86,9 +86,15 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
   }
 }
 
-/** The groups `--n=K`, `--sizes=2000,20000,100000` and `--mode=json|stream|both` ask for (100 requests a group by default). */
+/**
+ * The groups `--n=K`, `--sizes=2000,20000,100000`, `--mode=json|stream|both` and `--first=carried|opening`
+ * ask for (100 requests a group by default; first requests carry earlier turns unless `opening`).
+ */
 export function groupArgs(): { n: number; groups: Group[] } {
   const n = Number(arg("n") ?? 100);
+  const given = arg("first") ?? "carried";
+  if (given !== "carried" && given !== "opening") throw new Error(`--first=${given}: carried or opening`);
+  const first: Group["first"] = given;
   const sizes = (arg("sizes") ?? "2000,20000,100000").split(",").map(Number);
   const mode = arg("mode") ?? "both";
   if (!["json", "stream", "both"].includes(mode)) throw new Error(`--mode=${mode}: json, stream or both`);
@@ -100,6 +106,7 @@ export function groupArgs(): { n: number; groups: Group[] } {
         stream,
         n,
         warmup: 10,
+        first,
       })),
     ),
   );
