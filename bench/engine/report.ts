@@ -46,12 +46,14 @@ export function onEngineLog(log: string): void {
 
 function pathSummary(table: string): string[] {
   const means = pathMeans(table);
-  return ["anthropic", "openai-chat"].map((api) => {
-    const cells = [...means]
-      .filter(([k]) => k.startsWith(`${api} `) && k.endsWith("later turn"))
-      .map(([k, v]) => `${v} ms at ${k.slice(api.length + 1).replace(" later turn", "")}`);
-    return `- **${api}**, Stoker's own request path (read + parse, prepare with the isolate's state, the body to send), later turns, mean: ${cells.join(", ")}.`;
-  });
+  return (["later turn", "new conversation"] as const).flatMap((turn) =>
+    ["anthropic", "openai-chat"].map((api) => {
+      const cells = [...means]
+        .filter(([k]) => k.startsWith(`${api} `) && k.endsWith(turn))
+        .map(([k, v]) => `${v} ms at ${k.slice(api.length + 1).replace(` ${turn}`, "")}`);
+      return `- **${api}**, Stoker's own request path (read + parse, prepare with the isolate's state, the body to send), ${turn === "later turn" ? "later turns" : "new conversations of a known family"}, mean: ${cells.join(", ")}.`;
+    }),
+  );
 }
 
 function writeReport(): void {
@@ -82,7 +84,7 @@ function writeReport(): void {
     "",
     "## Stoker's own request path (bench/engine/request-path.bench.test.ts)",
     "",
-    "The overhead benchmark's bodies (bench/overhead/bodies.ts: tools, a system prompt of 20 % of the prompt, an agent conversation of text, tool calls whose arguments come in the model's key order, which the `argumentKeys` rule sorts, and tool results), through the worker's own functions in the order the proxy runs them: *read + parse* (`readRequestBody`: the body read from a `Request`, UTF-8 checked, `JSON.parse`, or for a later turn JSON.parse of only what follows the part its last turn's text had (`src/edge/body-memo.ts`)), *prepare* (canonicalize + hash, the plan inputs this isolate holds, `planLookup`, the plan, the render), *body to send* (the bytes that go upstream, with the cache-diagnostics field for Anthropic, and the keepalive capture), and after the request the *record* built, learned from and serialized as its RPC does (`toRecord`, `learnOutcome`, `structuredClone`: the keepalive capture's body is made one string there; the RPC's transport and the tracker's work are not here: see bench/report/overhead.md) and, for a body parsed whole, the body kept for the next turn (`keepParsed`, which the proxy runs once the request has gone upstream). *later turn*: one conversation whose every request has the same history and a new last message, the isolate holding what its earlier turns taught it; *first request*: every request a new conversation of the same family. Means over every timed request (the batches' means; a batch spans about 50 ms), p99 of the batch means.",
+    "The overhead benchmark's bodies (bench/overhead/bodies.ts: tools, a system prompt of 20 % of the prompt, an agent conversation of text, tool calls whose arguments come in the model's key order, which the `argumentKeys` rule sorts, and tool results), through the worker's own functions in the order the proxy runs them: *read + parse* (`readRequestBody`: the body read from a `Request`, UTF-8 checked, `JSON.parse`, or for a later turn JSON.parse of only what follows the part its last turn's text had (`src/edge/body-memo.ts`)), *prepare* (canonicalize + hash, the plan inputs this isolate holds, `planLookup`, the plan, the render), *body to send* (the bytes that go upstream, with the cache-diagnostics field for Anthropic, and the keepalive capture), and after the request the *record* built, learned from and serialized as its RPC does (`toRecord`, `learnOutcome`, `structuredClone`: the keepalive capture's body is made one string there; the RPC's transport and the tracker's work are not here: see bench/report/overhead.md) and, for a body parsed whole, the body kept for the next turn (`keepParsed`, which the proxy runs once the request has gone upstream). *later turn*: one conversation whose every request has the same history and a new last message, the isolate holding what its earlier turns taught it; *first request*: every request a new conversation of the same family, carrying earlier turns (they went through another isolate); *new conversation*: every request a new conversation's opening, the family's tools and system (95 % of the prompt, `openingFactory`) and one message of its own, as an agent's new session or sub-agent sends it (read after the kept opening of an earlier one, `src/edge/body-memo.ts`). Means over every timed request (the batches' means; a batch spans about 50 ms), p99 of the batch means.",
     "",
     path || "Not run in this invocation.",
     "",
