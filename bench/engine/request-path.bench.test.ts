@@ -130,15 +130,15 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
 const ms = (x: number) => x.toFixed(3);
 
 /**
- * A group's kind of request: a conversation's later turn, a new conversation's opening of a family whose
- * tools and system are most of the prompt, or the first request of a conversation carrying its earlier
- * turns (they went through another isolate). In this order per size, so that a size's later turns follow
- * the size before's first requests, as before there were openings: right after the 20K openings (read
- * after the kept opening, so more of them in a group's time), Anthropic's 100K later turns' read measured
- * 0.6-1.0 ms in six runs, in this order 0.2-0.3 ms, as in runs without openings; in Node the same path
- * after 2,000 openings is as fast as without them: the collector's timing, not the path.
+ * A group's kind of request: a conversation's later turn, the first request of a conversation carrying its
+ * earlier turns (they went through another isolate), or a new conversation's opening of a family whose
+ * tools and system are most of the prompt. A group is timed on a heap the groups before it left, and what
+ * they left shows (the collector's work lands in the next group: with the openings between a size's later
+ * turns and first requests, whichever came next measured up to twice as long, where in Node the same path
+ * after 2,000 openings is as fast as without them). So the first two kinds are timed in the order they
+ * always were (per size, a later turn then a first request), and the openings after all of them.
  */
-const KINDS = ["later turn", "new conversation", "first request"] as const;
+const KINDS = ["later turn", "first request", "new conversation"] as const;
 type Kind = (typeof KINDS)[number];
 
 /** One group's requests, one conversation (later turns) or one family (the other kinds) on its tenant. */
@@ -161,9 +161,10 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
     "| request | turn | body KiB | requests timed | read + parse | prepare | body to send | **request path** mean / p99 | after the request: record, body kept | plan |",
     "|---|---|---|---|---|---|---|---|---|---|",
   ];
-  const warmed = (["anthropic", "openai"] as const).flatMap((upstream) =>
+  const upstreams = ["anthropic", "openai"] as const;
+  const warmed = upstreams.flatMap((upstream) =>
     SIZES.filter((tokens) => tokens <= WARM_TOKENS).flatMap((tokens) =>
-      KINDS.map((kind) => ({ upstream, tokens, kind })),
+      (["later turn", "first request"] as const).map((kind) => ({ upstream, tokens, kind })),
     ),
   );
   for (const { upstream, tokens, kind } of warmed) {
@@ -171,46 +172,58 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
     const until = performance.now() + WARM_MS;
     for (let i = 0; performance.now() < until; i++) await send(i);
   }
-  for (const upstream of ["anthropic", "openai"] as const) {
-    for (const tokens of SIZES) {
-      for (const kind of KINDS) {
-        const tenantId = `bench-${upstream}-${tokens}-${kind}`;
-        const request = requests(upstream, tokens, kind, tenantId);
-        let plan: string | null = null;
-        let kib = 0;
-        const send = async (i: number) => {
-          const r = await request(i);
-          plan = r.plan;
-          kib = r.kib;
-          return r.times;
-        };
-        const w0 = performance.now();
-        for (let i = 0; i < WARMUP; i++) await send(i);
-        const batch = Math.max(3, Math.ceil((SAMPLE_MS * WARMUP) / Math.max(performance.now() - w0, 1)));
-        const samples: Record<Phase | "path", number[]> = {
-          read: [],
-          prepare: [],
-          send: [],
-          record: [],
-          path: [],
-        };
-        for (let s = 0; s < SAMPLES; s++) {
-          const sum: Record<Phase, number> = { read: 0, prepare: 0, send: 0, record: 0 };
-          for (let k = 0; k < batch; k++) {
-            const t = await send(WARMUP + s * batch + k);
-            for (const p of PHASES) sum[p] += t[p];
-          }
-          for (const p of PHASES) samples[p].push(sum[p] / batch);
-          samples.path.push((sum.read + sum.prepare + sum.send) / batch);
-        }
-        // Every sample is a batch of the same size: the mean of the means is the mean per request.
-        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-        const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length - 1] as number;
-        rows.push(
-          `| ${upstream === "anthropic" ? "anthropic" : "openai-chat"} ${tokens / 1000}K | ${kind} | ${Math.round(kib)} | ${SAMPLES * batch} | ${ms(mean(samples.read))} | ${ms(mean(samples.prepare))} | ${ms(mean(samples.send))} | **${ms(mean(samples.path))} / ${ms(p99(samples.path))}** | ${ms(mean(samples.record))} | \`${plan}\` |`,
-        );
+  const order = [
+    ...upstreams.flatMap((upstream) =>
+      SIZES.flatMap((tokens) =>
+        (["later turn", "first request"] as const).map((kind) => ({ upstream, tokens, kind })),
+      ),
+    ),
+    ...upstreams.flatMap((upstream) =>
+      SIZES.map((tokens) => ({ upstream, tokens, kind: "new conversation" as const })),
+    ),
+  ];
+  const timed = new Map<string, string>();
+  for (const { upstream, tokens, kind } of order) {
+    const tenantId = `bench-${upstream}-${tokens}-${kind}`;
+    const request = requests(upstream, tokens, kind, tenantId);
+    let plan: string | null = null;
+    let kib = 0;
+    const send = async (i: number) => {
+      const r = await request(i);
+      plan = r.plan;
+      kib = r.kib;
+      return r.times;
+    };
+    const w0 = performance.now();
+    for (let i = 0; i < WARMUP; i++) await send(i);
+    const batch = Math.max(3, Math.ceil((SAMPLE_MS * WARMUP) / Math.max(performance.now() - w0, 1)));
+    const samples: Record<Phase | "path", number[]> = {
+      read: [],
+      prepare: [],
+      send: [],
+      record: [],
+      path: [],
+    };
+    for (let s = 0; s < SAMPLES; s++) {
+      const sum: Record<Phase, number> = { read: 0, prepare: 0, send: 0, record: 0 };
+      for (let k = 0; k < batch; k++) {
+        const t = await send(WARMUP + s * batch + k);
+        for (const p of PHASES) sum[p] += t[p];
       }
+      for (const p of PHASES) samples[p].push(sum[p] / batch);
+      samples.path.push((sum.read + sum.prepare + sum.send) / batch);
     }
+    // Every sample is a batch of the same size: the mean of the means is the mean per request.
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length - 1] as number;
+    timed.set(
+      `${upstream} ${tokens} ${kind}`,
+      `| ${upstream === "anthropic" ? "anthropic" : "openai-chat"} ${tokens / 1000}K | ${kind} | ${Math.round(kib)} | ${SAMPLES * batch} | ${ms(mean(samples.read))} | ${ms(mean(samples.prepare))} | ${ms(mean(samples.send))} | **${ms(mean(samples.path))} / ${ms(p99(samples.path))}** | ${ms(mean(samples.record))} | \`${plan}\` |`,
+    );
   }
+  // Printed by request and kind, whatever order they were timed in.
+  for (const upstream of upstreams)
+    for (const tokens of SIZES)
+      for (const kind of KINDS) rows.push(timed.get(`${upstream} ${tokens} ${kind}`) as string);
   console.log(`\n${PATH_TITLE}\n${rows.join("\n")}\n`);
 });
