@@ -6,6 +6,7 @@ import {
   keepParsed,
   MAX_CHARS,
   MIN_CHARS,
+  MIN_OPENING_SHARE,
   noteScan,
   parseAfterKept,
   SPLIT_MIN_CHARS,
@@ -157,7 +158,7 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     }
   });
 
-  it("reads a body whole when all it repeats of the kept one is an opening shorter than half of it", () => {
+  it("reads a body whole when all it repeats of the kept one is an opening under MIN_OPENING_SHARE of it", () => {
     const make = (first: string) =>
       JSON.stringify({
         model: "claude-sonnet-4-5",
@@ -181,8 +182,8 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     });
     read("short-opening", retried);
     // A retry whose new last item is longer than all it repeats.
-    const retry = retried.replace('"next"', JSON.stringify(`Again. ${SYSTEM}${SYSTEM}`));
-    expect(retry.length).toBeGreaterThan(2 * retried.length - 10);
+    const retry = retried.replace('"next"', JSON.stringify(`Again. ${SYSTEM.repeat(4)}`));
+    expect(retried.length).toBeLessThan(retry.length * MIN_OPENING_SHARE);
     expect(JSON.stringify(parsed("short-opening", retry))).toBe(JSON.stringify(JSON.parse(retry)));
   });
 
