@@ -80,7 +80,7 @@ export function parseAfterKept(
     const n = prev.ends.length - 1;
     for (const m of repeatedItems(n)) {
       const at = prev.byteEnds[m] as number;
-      // Through its opening alone (another conversation of the family) only where that measurably pays.
+      // Through its opening or first item alone (another conversation of the family) only where that pays.
       if (m < Math.max(n - 1, 1) && at < bytes.length * minOpeningShare) continue;
       if (bytes.length <= at || !samePrefix(bytes, prev.bytes, at)) continue;
       const parsed = parseRest(bytes, prev, m);
