@@ -142,7 +142,9 @@ const ms = (x: number) => x.toFixed(3);
  * tools and system are most of the prompt. The first two are timed in the order they always were (per
  * size, a later turn then a first request), the openings after all of them (see SETTLE_MS).
  */
-const KINDS = ["later turn", "first request", "new conversation"] as const;
+/** The kinds timed size by size, in the order they always were. */
+const PER_SIZE = ["later turn", "first request"] as const;
+const KINDS = [...PER_SIZE, "new conversation"] as const;
 type Kind = (typeof KINDS)[number];
 
 /** One group's requests, one conversation (later turns) or one family (the other kinds) on its tenant. */
@@ -168,7 +170,7 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
   const upstreams = ["anthropic", "openai"] as const;
   const warmed = upstreams.flatMap((upstream) =>
     SIZES.filter((tokens) => tokens <= WARM_TOKENS).flatMap((tokens) =>
-      (["later turn", "first request"] as const).map((kind) => ({ upstream, tokens, kind })),
+      PER_SIZE.map((kind) => ({ upstream, tokens, kind })),
     ),
   );
   for (const { upstream, tokens, kind } of warmed) {
@@ -178,9 +180,7 @@ it("Stoker's own CPU per request, as the worker runs it", async () => {
   }
   const order = [
     ...upstreams.flatMap((upstream) =>
-      SIZES.flatMap((tokens) =>
-        (["later turn", "first request"] as const).map((kind) => ({ upstream, tokens, kind })),
-      ),
+      SIZES.flatMap((tokens) => PER_SIZE.map((kind) => ({ upstream, tokens, kind }))),
     ),
     ...upstreams.flatMap((upstream) =>
       SIZES.map((tokens) => ({ upstream, tokens, kind: "new conversation" as const })),
