@@ -1,5 +1,12 @@
 import { Buffer } from "node:buffer";
-import { arrayItems, type PathSpans, type ScanHint, skipValue, skipWs } from "../upstream/body/scan.ts";
+import {
+  arrayItems,
+  type PathSpans,
+  type ScanHint,
+  type Span,
+  skipValue,
+  skipWs,
+} from "../upstream/body/scan.ts";
 
 type Json = Record<string, unknown>;
 
@@ -141,7 +148,10 @@ export function flattenJoined(raw: string): void {
   _lastRead = raw.charCodeAt(0);
 }
 
-/** Keeps a body read whole, for the next turn (off the request path: it scans the text once). */
+/**
+ * Keeps a body read whole, for the next turn (off the request path): laid out from the render's scan of its
+ * text when one was noted (`noteScan`), else from a scan of its own.
+ */
 export function keepParsed(tenantId: string, bytes: Uint8Array, raw: string, body: Json): void {
   if (bytes.length < MIN_CHARS || raw.length + bytes.length > MAX_CHARS / 4) return;
   const layout = layoutOf(bytes, raw, body);
@@ -150,43 +160,86 @@ export function keepParsed(tenantId: string, bytes: Uint8Array, raw: string, bod
 
 function layoutOf(bytes: Uint8Array, raw: string, body: Json): Layout | null {
   try {
-    // One pass over the top level; the messages array is crossed once, item by item.
-    let j = skipWs(raw, 0);
-    if (raw.charCodeAt(j) !== 123) return null;
-    const keys: string[] = [];
-    let ends: number[] | null = null;
-    j = skipWs(raw, j + 1);
-    while (raw.charCodeAt(j) !== 125) {
-      const keyEnd = skipValue(raw, j);
-      const key = JSON.parse(raw.slice(j, keyEnd)) as string;
-      const value = skipWs(raw, skipWs(raw, keyEnd) + 1);
-      let end: number;
-      if (key === "messages" && raw.charCodeAt(value) === 91) {
-        ends = [value + 1, ...arrayItems(raw, { start: value, end: value }).map((x) => x.end)];
-        end = skipWs(raw, ends.at(-1) as number) + 1;
-      } else end = skipValue(raw, value);
-      keys.push(key);
-      j = skipWs(raw, end);
-      if (raw.charCodeAt(j) === 44) j = skipWs(raw, j + 1);
-    }
-    const at = keys.indexOf("messages");
-    // Each key once (JSON.parse keeps the last of duplicates), `__proto__` never (an own property here).
-    if (at < 0 || !ends || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
-    if (!Array.isArray(body.messages) || ends.length - 1 !== body.messages.length || ends.length === 1)
-      return null;
-    return {
-      bytes,
-      raw,
-      body,
-      leading: keys.slice(0, at),
-      items: body.messages,
-      ends,
-      // All ASCII (as most SDKs send): bytes and characters line up.
-      byteEnds: bytes.length === raw.length ? ends : byteOffsets(raw, 0, 0, ends),
-    };
+    const spans = scans.get(body);
+    // From the render's scan of this text where it has what is needed, else from a scan of its own.
+    return (
+      (spans ? layoutFrom(bytes, raw, body, topLevelScanned(raw, spans)) : null) ??
+      layoutFrom(bytes, raw, body, topLevel(raw))
+    );
   } catch {
     return null;
   }
+}
+
+function layoutFrom(bytes: Uint8Array, raw: string, body: Json, top: TopLevel | null): Layout | null {
+  if (!top) return null;
+  const { keys, ends } = top;
+  const at = keys.indexOf("messages");
+  // Each key once (JSON.parse keeps the last of duplicates), `__proto__` never (an own property here).
+  if (at < 0 || !ends || new Set(keys).size !== keys.length || keys.includes("__proto__")) return null;
+  if (!Array.isArray(body.messages) || ends.length - 1 !== body.messages.length || ends.length === 1)
+    return null;
+  return {
+    bytes,
+    raw,
+    body,
+    leading: keys.slice(0, at),
+    items: body.messages,
+    ends,
+    // All ASCII (as most SDKs send): bytes and characters line up.
+    byteEnds: bytes.length === raw.length ? ends : byteOffsets(raw, 0, 0, ends),
+  };
+}
+
+/** The top-level keys in order and the `messages` item ends (`Layout.ends`), or null when it is no object. */
+interface TopLevel {
+  keys: string[];
+  ends: number[] | null;
+}
+
+/** One pass over the top level; the messages array is crossed once, item by item. */
+function topLevel(raw: string): TopLevel | null {
+  let j = skipWs(raw, 0);
+  if (raw.charCodeAt(j) !== 123) return null;
+  const keys: string[] = [];
+  let ends: number[] | null = null;
+  j = skipWs(raw, j + 1);
+  while (raw.charCodeAt(j) !== 125) {
+    const keyEnd = skipValue(raw, j);
+    const key = JSON.parse(raw.slice(j, keyEnd)) as string;
+    const value = skipWs(raw, skipWs(raw, keyEnd) + 1);
+    let end: number;
+    if (key === "messages" && raw.charCodeAt(value) === 91) {
+      ends = messageEnds(raw, value, null);
+      end = skipWs(raw, ends.at(-1) as number) + 1;
+    } else end = skipValue(raw, value);
+    keys.push(key);
+    j = skipWs(raw, end);
+    if (raw.charCodeAt(j) === 44) j = skipWs(raw, j + 1);
+  }
+  return { keys, ends };
+}
+
+/**
+ * The same from the render's scan of this text, which lists the top level and, when it looked for a path in
+ * `messages` (a breakpoint, an edit), walked its items: the text is then not crossed again.
+ */
+function topLevelScanned(raw: string, spans: PathSpans): TopLevel | null {
+  const entries = spans.entries([]);
+  if (!entries) return null;
+  const keys = entries.map((e) => e.key);
+  const last = entries.findLast((e) => e.key === "messages");
+  if (!last || raw.charCodeAt(last.start) !== 91) return { keys, ends: null };
+  const ends = messageEnds(raw, last.start, spans.items(["messages"]));
+  // The scan was of this text: each item ends before a comma, the last before the array's `]`.
+  for (let m = 1; m < ends.length; m++)
+    if (raw.charCodeAt(skipWs(raw, ends[m] as number)) !== (m === ends.length - 1 ? 93 : 44)) return null;
+  return { keys, ends };
+}
+
+/** `Layout.ends` of the array at `open` (its `[`), from its items as a scan found them or scanned here. */
+function messageEnds(raw: string, open: number, items: readonly Span[] | null): number[] {
+  return [open + 1, ...(items ?? arrayItems(raw, { start: open, end: open })).map((x) => x.end)];
 }
 
 /** The body past the first m items of `prev` (the bytes before are the same), and its text from there; or null. */

@@ -129,7 +129,7 @@ export function proxy(spec: EndpointSpec) {
     const read = await readRequestBody(c.req.raw, config.maxBodyBytes, config.analysisMaxBytes, memoTenant);
     const { raw, body } = read;
     spec.validate(body);
-    // A valid body, kept for the next turn once the request has gone upstream (a scan of the whole text).
+    // A valid body, kept for the next turn once the request has gone upstream (laid out from the render's scan).
     if (memoTenant !== undefined && raw !== null && !read.parsedAfterKept)
       afterThisTurn(c, "keep-body", () => keepParsed(memoTenant, read.bytes, raw, body));
     // Read after a kept body (edge/body-memo.ts) and long (SPLIT_MIN_CHARS), its text is the kept one's

@@ -109,6 +109,42 @@ describe("a body parsed after the tenant's kept one (edge/body-memo.ts)", () => 
     expect(afterKept).toBe(6 * 11);
   });
 
+  it("lays a body out from its render's scan when it has one, and the next turn reads exactly as from its own", () => {
+    const other = text([{ role: "user", content: "Another text altogether. ".repeat(40) }], 1, true);
+    const scans: Record<string, (raw: string, items: number) => PathSpans> = {
+      // The render looked for paths in `messages` (a breakpoint on the last item): it walked its items.
+      walked: (raw, items) => new PathSpans(raw, [["messages", items - 1, "content"]], []),
+      // It looked only at the top level (OpenAI's key): the items are found here.
+      "top level": (raw) => new PathSpans(raw, [], []),
+      // A scan of another text (never noted so by the worker): its offsets do not fit, the text is scanned.
+      stale: () => new PathSpans(other, [["messages", 0, "content"]], []),
+    };
+    for (const [kind, scanOf] of Object.entries(scans))
+      for (const order of [0, 4])
+        for (const pretty of [false, true]) {
+          clearBodyMemo();
+          const tenant = `tenant-scan-${kind}-${order}-${pretty}`;
+          const messages: unknown[] = [{ role: "user", content: "Start «é» 🔥. ".repeat(30) }];
+          for (let turn = 0; turn < 3; turn++)
+            messages.push(
+              { role: "assistant", content: [{ type: "text", text: `Answer ${turn}` }] },
+              { role: "user", content: [{ type: "tool_result", tool_use_id: `t${turn}`, content: "ok ✓" }] },
+            );
+          const first = text(messages, order, pretty);
+          const body = JSON.parse(first) as Json;
+          noteScan(body, scanOf(first, messages.length));
+          keepParsed(tenant, utf8.encode(first), first, body);
+          messages.push({ role: "assistant", content: "done" }, { role: "user", content: "next «ü»" });
+          const second = text(messages, order, pretty);
+          const got = parseAfterKept(tenant, utf8.encode(second));
+          if (!got)
+            throw new Error(`${kind} ${order} ${pretty}: the next turn was not read after the kept body`);
+          expect(got.raw).toBe(second);
+          expect(JSON.stringify(got.body)).toBe(JSON.stringify(JSON.parse(second)));
+          expect((got.body.messages as Json[])[0]).toBe((body.messages as Json[])[0]);
+        }
+  });
+
   it("reads a new conversation of the family after the kept body's opening when that is most of it", () => {
     // Anthropic's bodies carry tools and system before `messages`: only that opening agrees (no item).
     // OpenAI's carry the system message as the first item: the opening and that item agree.

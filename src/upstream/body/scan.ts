@@ -367,6 +367,11 @@ export class PathSpans {
     return this.node(path, false)?.entries ?? null;
   }
 
+  /** The items of the array at `path`, when the scan walked it (it looked for a path into it), else null. */
+  items(path: readonly Step[]): Span[] | null {
+    return this.node(path, false)?.items ?? null;
+  }
+
   private node(path: readonly Step[], create: boolean): Target | undefined {
     let cur = this.root;
     for (const step of path) {
