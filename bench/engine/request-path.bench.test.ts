@@ -118,9 +118,11 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
     durationMs: 8,
     plan: prepared.planText,
   };
-  const record = toRecord(outcome, prepared, capture, config.models, info);
+  // The capture carries the bytes sent upstream where the render made them, as the proxy's record does.
+  const captured = capture && typeof sent !== "string" ? { ...capture, body: sent } : capture;
+  const record = toRecord(outcome, prepared, captured, config.models, info);
   learnOutcome(tenantId, record, 300_000, at + 8);
-  // As the record's RPC to the tracker serializes it (the keepalive capture's body made one string there).
+  // As the record's RPC to the tracker serializes it (a capture in text is made one flat string there).
   structuredClone(record);
   // The body kept for the next turn (or, read after a kept one, its joined text made flat), as the proxy
   // does once the request has gone upstream.

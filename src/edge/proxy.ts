@@ -236,6 +236,9 @@ export function proxy(spec: EndpointSpec) {
     // Gemini explicit caches (gemini-explicit.ts): planned below, once the upstream headers are known.
     let explicit: ExplicitPlan | null = null;
     let planText = prepared.planText;
+    // The bytes sent upstream, when they are the captured body (with at most the cache diagnostics Stoker
+    // asked for, which pings drop): the record carries them, not the text, which it would first make flat.
+    let sentBytes: Uint8Array | undefined;
     const finish = (status: number, result: Result, rest: Partial<Outcome> = {}) => {
       const wall = Date.now();
       const outcome: Outcome = {
@@ -250,7 +253,8 @@ export function proxy(spec: EndpointSpec) {
         plan: planText,
         ...rest,
       };
-      recordOutcome(c, outcome, prepared, result === "ok" ? capture : null);
+      const captured = capture && sentBytes ? { ...capture, body: sentBytes } : capture;
+      recordOutcome(c, outcome, prepared, result === "ok" ? captured : null);
       if (flattenLater) afterThisTurn(c, "flatten-body", flattenLater);
       if (explicit) c.executionCtx.waitUntil(explicit.after(outcome.usage, result === "ok").catch(() => {}));
     };
@@ -320,6 +324,7 @@ export function proxy(spec: EndpointSpec) {
       }
     }
     if (rendered) sentBody = rendered.bytes(read.bytes, lead) ?? sentBody;
+    if (capture && typeof sentBody !== "string") sentBytes = sentBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     // A client that left before the answer's headers (its signal aborts the call) is accounted as cancelled

@@ -22,7 +22,17 @@ const FILLER = { role: "user", content: "." };
  */
 export function anthropicPingBody(forwarded: Json, loc: SegmentLoc): PingBody {
   const body: Json = { ...forwarded };
-  for (const k of ["stream", "stream_options", "temperature", "top_p", "top_k", "stop_sequences", "metadata"])
+  // `diagnostics`: the edge asks for cache diagnostics on the request it sends, which is what it captures.
+  for (const k of [
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "metadata",
+    "diagnostics",
+  ])
     delete body[k];
   const messages = Array.isArray(forwarded.messages) ? (forwarded.messages as Json[]) : [];
   if (loc.area === "messages" && !loc.inserted) {

@@ -20,7 +20,7 @@ import type { SegmentLoc } from "../prefix/types.ts";
 import { type BedrockAuth, parseBedrockKey } from "../upstream/bedrock-auth.ts";
 import type { Conversations } from "./conversation-state.ts";
 import type { KeepaliveCandidates, KeepaliveRow } from "./keepalive-store.ts";
-import type { KeepaliveReport, RecordRequest } from "./types.ts";
+import type { CaptureBody, KeepaliveReport, RecordRequest } from "./types.ts";
 
 /** What a sealed capture holds. */
 export interface SealedRequest {
@@ -36,16 +36,21 @@ const FRAMED = "stoker-request/2\n";
 const utf8 = new TextEncoder();
 
 /**
- * The plaintext a keepalive request is sealed as, in UTF-8. The body (already JSON text, up to 1.8 MB)
+ * The plaintext a keepalive request is sealed as, in UTF-8. The body (JSON, as bytes or text, up to 1.8 MB)
  * follows a one-line JSON header as it is, rather than as a JSON string inside the header, which would
  * escape every quote of it on each record and unescape it again on each ping. Encoded straight into one
  * buffer: joining header and body first would copy the body into a new string, then encode it again.
  */
-export function encodeSealedRequest(r: SealedRequest): Uint8Array {
+export function encodeSealedRequest(r: Omit<SealedRequest, "body"> & { body: CaptureBody }): Uint8Array {
   const head = utf8.encode(`${FRAMED}${JSON.stringify({ path: r.path, headers: r.headers, loc: r.loc })}\n`);
   // Most bodies are ASCII (the SDKs escape the rest): as many bytes as characters.
   const out = new Uint8Array(head.byteLength + r.body.length);
   out.set(head);
+  // The bytes the edge sent: as they are.
+  if (typeof r.body !== "string") {
+    out.set(r.body, head.byteLength);
+    return out;
+  }
   // Every character written in as many bytes: the buffer is exactly full.
   if (utf8.encodeInto(r.body, out.subarray(head.byteLength)).read === r.body.length) return out;
   const body = utf8.encode(r.body);

@@ -41,13 +41,7 @@ import {
 } from "./gemini-caches.ts";
 import { type GeminiReviewReport, nextGeminiReview, reviewGeminiCaches } from "./gemini-review.ts";
 import { sqlKeepaliveDeps } from "./keepalive-deps.ts";
-import {
-  emptyReport,
-  encodeSealedRequest,
-  type RunDeps,
-  runKeepalive,
-  type SealedRequest,
-} from "./keepalive-run.ts";
+import { emptyReport, encodeSealedRequest, type RunDeps, runKeepalive } from "./keepalive-run.ts";
 import { KeepaliveStore } from "./keepalive-store.ts";
 import { planFacts, SqlPlanInputStore } from "./plan-inputs.ts";
 import { lookupPrefixes, SqlPrefixStore } from "./prefixes.ts";
@@ -449,7 +443,7 @@ export class Tracker extends DurableObject<Env> {
   }
 
   async #sealCapture(tenantId: string, c: WholeCapture): Promise<Sealed> {
-    const plain: SealedRequest = { path: c.path, headers: c.headers, body: c.body, loc: c.loc };
+    const plain = { path: c.path, headers: c.headers, body: c.body, loc: c.loc };
     return seal(getConfig(this.env).secret, tenantId, c.hash, encodeSealedRequest(plain), "keepalive");
   }
 

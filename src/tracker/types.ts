@@ -34,12 +34,19 @@ export interface KeepaliveCapture {
    * The forwarded body; null in a record whose edge holds it back (`src/edge/capture-hold.ts`): it follows in
    * `keepCaptures` unless a later turn of the conversation supersedes it first.
    */
-  body: string | null;
+  body: CaptureBody | null;
 }
+
+/**
+ * A captured body: the bytes the edge sent upstream where it has them (cloned into the RPC as one copy,
+ * where a string made of the render's pieces is first made flat), else its text (and from an edge of an
+ * earlier version, during a deploy).
+ */
+export type CaptureBody = Uint8Array | string;
 
 /** A capture with its body: what the edge builds, and what `Tracker.keepCaptures` takes after its record. */
 export interface WholeCapture extends KeepaliveCapture {
-  body: string;
+  body: CaptureBody;
 }
 
 /**

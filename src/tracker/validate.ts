@@ -1,7 +1,7 @@
 import { MAX_SHAPES, SHAPE_BASE } from "../prefix/diff.ts";
 import { type Accounting, USAGE_FIELDS } from "../upstream/accounting.ts";
 import { messageIdOf, type ProviderMiss } from "../upstream/diagnostics.ts";
-import type { LookupScope, PositionRecord, RecordRequest, WholeCapture } from "./types.ts";
+import type { CaptureBody, LookupScope, PositionRecord, RecordRequest, WholeCapture } from "./types.ts";
 
 /** Thrown for RPC input that does not match its type: nothing is written. */
 export class TrackerInputError extends Error {
@@ -202,6 +202,8 @@ function ascending(list: unknown, n: number, name: string): void {
 /** Stored bodies are capped below SQLite's row limit in Durable Objects (2 MB). */
 export const MAX_CAPTURE_BYTES = 1_800_000;
 
+const isCaptureBody = (b: unknown): b is CaptureBody => typeof b === "string" || b instanceof Uint8Array;
+
 function validateCapture(k: unknown): void {
   if (k === null || typeof k !== "object") fail("keepalive");
   const c = k as Record<string, unknown>;
@@ -216,7 +218,7 @@ function validateCapture(k: unknown): void {
     if (name === "x-api-key" || name === "authorization" || name.startsWith("x-stoker-"))
       fail("keepalive.header");
   }
-  if (c.body !== null && (typeof c.body !== "string" || c.body.length > MAX_CAPTURE_BYTES))
+  if (c.body !== null && (!isCaptureBody(c.body) || c.body.length > MAX_CAPTURE_BYTES))
     fail("keepalive.body");
   const loc = c.loc as Record<string, unknown> | null;
   if (!loc || typeof loc !== "object" || typeof loc.area !== "string" || typeof loc.index !== "number")
@@ -232,7 +234,7 @@ export function validateHeldCaptures(tenantId: unknown, captures: unknown): Whol
   if (!Array.isArray(captures) || captures.length > MAX_HELD_CAPTURES) fail("captures");
   for (const c of captures) {
     validateCapture(c);
-    if (typeof (c as { body: unknown }).body !== "string") fail("keepalive.body");
+    if (!isCaptureBody((c as { body: unknown }).body)) fail("keepalive.body");
   }
   return captures as WholeCapture[];
 }

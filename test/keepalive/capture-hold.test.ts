@@ -139,7 +139,7 @@ describe("keepalive captures held at the edge", () => {
 });
 
 describe("the tracker's held captures", () => {
-  const capture = (hash: string, body: string | null) => ({
+  const capture = <B>(hash: string, body: B) => ({
     conversation: "conversation-aaaaaaaaaaaa",
     hash,
     loc: { area: "system" as const, index: 0 },
@@ -235,6 +235,27 @@ describe("the tracker's held captures", () => {
       ok: true,
       value: { kept: 0 },
     });
+  });
+
+  it("takes a capture's body as the bytes the edge sent or as text, and refuses anything else", async () => {
+    const t = freshTenant();
+    const stub = tracker(t.id);
+    const at = Date.now();
+    await stub.record(recordWith(t.id, "hash-first-aaaaaa", at));
+    await stub.record(recordWith(t.id, "hash-second-aaaaa", at + 5_000));
+    const text = JSON.stringify({ model: KEEPALIVE_MODEL, messages: [] });
+    const bytes = new TextEncoder().encode(text);
+    // Neither a number array (what JSON would make of bytes) nor an object: refused, nothing stored.
+    for (const body of [Array.from(bytes), { text }])
+      expect(
+        (await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", body) as unknown as WholeCapture])).ok,
+      ).toBe(false);
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(0);
+    expect(await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", bytes) as WholeCapture])).toEqual({
+      ok: true,
+      value: { kept: 1 },
+    });
+    expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
   });
 });
 

@@ -40,6 +40,20 @@ describe("a sealed keepalive request", () => {
     );
   });
 
+  it("seals the bytes the edge sent as the same plaintext as their text, and reads them back as that text", async () => {
+    const utf8 = new TextEncoder();
+    for (const body of [request.body, request.body.replace("line one", "déjà vu, 🙂")]) {
+      const asText = encodeSealedRequest({ ...request, body });
+      const asBytes = encodeSealedRequest({ ...request, body: utf8.encode(body) });
+      expect(asBytes).toEqual(asText);
+      const sealed = await seal("secret", "t", "hash", asBytes, "keepalive");
+      expect(decodeSealedRequest(await open("secret", "t", "hash", sealed, "keepalive"))).toEqual({
+        ...request,
+        body,
+      });
+    }
+  });
+
   it("still reads rows sealed in the older layout (one JSON object)", () => {
     expect(decodeSealedRequest(JSON.stringify(request))).toEqual(request);
   });

@@ -1,0 +1,97 @@
+// What two steps after the response cost with and without what the request path already made, on 100K-token
+// first requests of the overhead benchmark (bench/overhead/bodies.ts) through prepare as the worker runs it:
+// - keeping the body for the next turn (src/edge/body-memo.ts `keepParsed`): laid out from the render's scan
+//   of its text (noted by the proxy), or from a scan of its own;
+// - the record's serialization as its RPC does it (`structuredClone`), its keepalive capture carrying the
+//   bytes sent upstream (as the proxy's record does) or the body's text (a string of the render's pieces).
+// Every other request takes each first way. Three rounds; means per request. Run:
+// `npx vitest run --config bench/engine/probe.config.ts bench/engine/after-response.probe.test.ts` (prints; writes nothing).
+import { it } from "vitest";
+import { parseConfig } from "../../src/core/config.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { modelInfo } from "../../src/economics/models.ts";
+import { analysisMemo } from "../../src/edge/analysis-memo.ts";
+import { keepParsed, noteScan } from "../../src/edge/body-memo.ts";
+import { keepaliveCapture } from "../../src/edge/capture.ts";
+import { prepare } from "../../src/edge/prepare.ts";
+import { toRecord } from "../../src/edge/record.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
+import type { Outcome } from "../../src/upstream/outcome.ts";
+import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
+
+const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
+const log = createLogger("probe", "error");
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const RUN_MS = 4000;
+
+async function round(upstream: Upstream, r: number): Promise<string> {
+  const tenantId = `after-${upstream}-${r}`;
+  const endpoint = upstream === "anthropic" ? "messages" : "chat.completions";
+  const make = bodyFactory(upstream, 100_000, false, 400, true);
+  const ms = { noted: 0, own: 0, bytes: 0, text: 0, n: 0 };
+  const until = performance.now() + RUN_MS;
+  for (let i = 0; performance.now() < until; i++) {
+    const bytes = new Uint8Array(make(i));
+    const raw = utf8.decode(bytes);
+    const body = JSON.parse(raw) as Record<string, unknown>;
+    const model = body.model as string;
+    const info = modelInfo(model, config.models, upstream);
+    const at = 1_800_000_000_000 + i * 15_000;
+    const prepared = await prepare({
+      endpoint,
+      raw,
+      body,
+      tenantId,
+      tenantRules: {},
+      settings: DEFAULT_CACHE_SETTINGS,
+      config,
+      canonicalizeHeader: null,
+      model: info,
+      modelId: model,
+      nowMs: at,
+      memo: analysisMemo(tenantId),
+      log,
+      lookup: async () => ({ known: new Map() }),
+    });
+    const sent = prepared.rendered?.bytes(bytes) ?? null;
+    const capture = keepaliveCapture(prepared, prepared.body, new Headers(), "/v1/messages");
+    const outcome = { requestId: `r-${i}`, tenantId, upstream, endpoint, model, stream: false, status: 200 };
+    const first = i % 2 === 0;
+    if (first && prepared.rendered?.spans) noteScan(body, prepared.rendered.spans);
+    const t0 = performance.now();
+    keepParsed(tenantId, bytes, raw, body);
+    const t1 = performance.now();
+    const record = toRecord(
+      {
+        ...outcome,
+        result: "ok",
+        usage: null,
+        startedAt: at,
+        headersMs: 5,
+        ttfbMs: 5,
+        durationMs: 8,
+      } as Outcome,
+      prepared,
+      first && capture && sent ? { ...capture, body: sent } : capture,
+      config.models,
+      info,
+    );
+    const t2 = performance.now();
+    structuredClone(record);
+    const t3 = performance.now();
+    if (i < 20) continue;
+    ms[first ? "noted" : "own"] += t1 - t0;
+    ms[first ? "bytes" : "text"] += t3 - t2;
+    ms.n++;
+  }
+  const per = (x: number) => (x / (ms.n / 2)).toFixed(3);
+  const name = upstream === "openai" ? "openai-chat" : upstream;
+  return `${name} 100K, round ${r + 1} (${ms.n} requests): body kept from the render's scan ${per(ms.noted)} ms, scanned itself ${per(ms.own)} ms; record cloned with the capture as bytes ${per(ms.bytes)} ms, as text ${per(ms.text)} ms`;
+}
+
+it("two steps after the response, with and without what the request path made", async () => {
+  const lines: string[] = [];
+  for (let r = 0; r < 3; r++)
+    for (const upstream of ["anthropic", "openai"] as const) lines.push(await round(upstream, r));
+  console.log(lines.join("\n"));
+});
