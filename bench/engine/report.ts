@@ -4,11 +4,11 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ENGINE_TITLE, engineTotal, PATH_TITLE, pathMean } from "./tables.ts";
+import { AFTER_TITLE, ENGINE_TITLE, engineTotal, PATH_TITLE, pathMean } from "./tables.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The tables seen so far in this run: the report is written again as each goes by. */
-const seen: { engine?: string; path?: string } = {};
+const seen: { engine?: string; path?: string; after?: string } = {};
 const started = new Date();
 const load = loadavg()[0] ?? 0;
 
@@ -37,11 +37,12 @@ export function onEngineLog(log: string): void {
   for (const [title, key] of [
     [ENGINE_TITLE, "engine"],
     [PATH_TITLE, "path"],
+    [AFTER_TITLE, "after"],
   ] as const) {
     const start = log.indexOf(title);
     if (start >= 0) seen[key] = log.slice(start + title.length).trim();
   }
-  if (log.includes(ENGINE_TITLE) || log.includes(PATH_TITLE)) writeReport();
+  if (log.includes(ENGINE_TITLE) || log.includes(PATH_TITLE) || log.includes(AFTER_TITLE)) writeReport();
 }
 
 function pathSummary(table: string): string[] {
@@ -87,6 +88,12 @@ function writeReport(): void {
     "The overhead benchmark's bodies (bench/overhead/bodies.ts: tools, a system prompt of 20 % of the prompt, an agent conversation of text, tool calls whose arguments come in the model's key order, which the `argumentKeys` rule sorts, and tool results), through the worker's own functions in the order the proxy runs them: *read + parse* (`readRequestBody`: the body read from a `Request`, UTF-8 checked, `JSON.parse`, or for a later turn JSON.parse of only what follows the part its last turn's text had (`src/edge/body-memo.ts`)), *prepare* (canonicalize + hash, the plan inputs this isolate holds, `planLookup`, the plan, the render), *body to send* (the bytes that go upstream, with the cache-diagnostics field for Anthropic, and the keepalive capture), and after the request the *record* built, learned from and serialized as its RPC does (`toRecord`, `learnOutcome`, `structuredClone`: the keepalive capture carries the bytes sent upstream, as the proxy's record does; the RPC's transport and the tracker's work are not here: see bench/report/overhead.md) and, for a body parsed whole, the body kept for the next turn (`keepParsed`, which the proxy runs once the request has gone upstream). *later turn*: one conversation whose every request has the same history and a new last message, the isolate holding what its earlier turns taught it; *first request*: every request a new conversation of the same family, carrying earlier turns (they went through another isolate); *new conversation*: every request a new conversation's opening, the family's tools and system (95 % of the prompt, `openingFactory`) and one message of its own, as an agent's new session or sub-agent sends it (read after the kept opening of an earlier one, `src/edge/body-memo.ts`), timed after every group of the other two kinds. Each group first runs a second of its own requests untimed, so that the collector's work the groups before it left is done before its timing starts. Means over every timed request (the batches' means; a batch spans about 50 ms), p99 of the batch means.",
     "",
     path || "Not run in this invocation.",
+    "",
+    "## After the response: what the request path's own work spares (bench/engine/after-response.bench.test.ts)",
+    "",
+    "Two steps the proxy runs after the response, each with what the request path already made and without it, on 100K-token first requests (the overhead benchmark's bodies, through `prepare` as the worker runs it; every other request takes each first way, so both share the isolate's state): the body kept for the next turn (`keepParsed`), laid out from the render's scan of its text (`noteScan`, as the proxy does) or scanned again; and the record serialized as its RPC does (`structuredClone`), its keepalive capture carrying the bytes sent upstream (as the proxy's record does) or the body's text (a string of the render's pieces, made flat by the clone). Means per request over about 4 s per round.",
+    "",
+    seen.after || "Not run in this invocation.",
     "",
     "## The engine alone (bench/engine/engine.bench.test.ts)",
     "",

@@ -4,6 +4,8 @@
 
 /** engine.bench.test.ts: the engine alone, on its own bodies, without state. */
 export const ENGINE_TITLE = "Engine CPU time per request in workerd (ms)";
+/** after-response.bench.test.ts: two steps after the response, with and without what the request path made. */
+export const AFTER_TITLE = "Two steps after the response, with and without what the request path made (ms)";
 /** request-path.bench.test.ts: Stoker's own request path as the worker runs it. */
 export const PATH_TITLE = "Stoker's own CPU per request in workerd, as the worker runs it (ms)";
 

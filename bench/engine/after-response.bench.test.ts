@@ -4,8 +4,8 @@
 //   of its text (noted by the proxy), or from a scan of its own;
 // - the record's serialization as its RPC does it (`structuredClone`), its keepalive capture carrying the
 //   bytes sent upstream (as the proxy's record does) or the body's text (a string of the render's pieces).
-// Every other request takes each first way. Three rounds; means per request. Run:
-// `npx vitest run --config bench/engine/probe.config.ts bench/engine/after-response.probe.test.ts` (prints; writes nothing).
+// Every other request takes each first way, so both ways share the isolate's state. Three rounds; means per
+// request. Part of `npm run bench:engine` (bench/report/engine.md).
 import { it } from "vitest";
 import { parseConfig } from "../../src/core/config.ts";
 import { createLogger } from "../../src/core/log.ts";
@@ -18,6 +18,7 @@ import { toRecord } from "../../src/edge/record.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import type { Outcome } from "../../src/upstream/outcome.ts";
 import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
+import { AFTER_TITLE } from "./tables.ts";
 
 const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
 const log = createLogger("probe", "error");
@@ -86,12 +87,15 @@ async function round(upstream: Upstream, r: number): Promise<string> {
   }
   const per = (x: number) => (x / (ms.n / 2)).toFixed(3);
   const name = upstream === "openai" ? "openai-chat" : upstream;
-  return `${name} 100K, round ${r + 1} (${ms.n} requests): body kept from the render's scan ${per(ms.noted)} ms, scanned itself ${per(ms.own)} ms; record cloned with the capture as bytes ${per(ms.bytes)} ms, as text ${per(ms.text)} ms`;
+  return `| ${name} 100K | ${r + 1} | ${ms.n} | ${per(ms.noted)} | ${per(ms.own)} | ${per(ms.bytes)} | ${per(ms.text)} |`;
 }
 
 it("two steps after the response, with and without what the request path made", async () => {
-  const lines: string[] = [];
+  const rows = [
+    "| request | round | requests | body kept: laid out from the render's scan | scanned again | record cloned: capture as the bytes sent | as text |",
+    "|---|---|---|---|---|---|---|",
+  ];
   for (let r = 0; r < 3; r++)
-    for (const upstream of ["anthropic", "openai"] as const) lines.push(await round(upstream, r));
-  console.log(lines.join("\n"));
+    for (const upstream of ["anthropic", "openai"] as const) rows.push(await round(upstream, r));
+  console.log(`\n${AFTER_TITLE}\n${rows.join("\n")}\n`);
 });
