@@ -6,6 +6,7 @@ import type { ProviderKeyName } from "../core/provider.ts";
 import { compatModelInfo } from "../economics/compat.ts";
 import { modelInfo } from "../economics/models.ts";
 import { planLookup } from "../tracker/client.ts";
+import { MAX_CAPTURE_BYTES } from "../tracker/validate.ts";
 import { signBedrock } from "../upstream/bedrock-auth.ts";
 import type { RenderedBody } from "../upstream/body/apply.ts";
 import {
@@ -324,7 +325,7 @@ export function proxy(spec: EndpointSpec) {
       }
     }
     if (rendered) sentBody = rendered.bytes(read.bytes, lead) ?? sentBody;
-    if (capture && typeof sentBody !== "string") sentBytes = sentBody;
+    if (capture && typeof sentBody !== "string" && sentBody.length <= MAX_CAPTURE_BYTES) sentBytes = sentBody;
     if (bedrock?.auth?.kind === "sigv4")
       await signBedrock(url, upstreamHeaders, sentBody, bedrock.auth.aws, config.bedrock.region);
     // A client that left before the answer's headers (its signal aborts the call) is accounted as cancelled
