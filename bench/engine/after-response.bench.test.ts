@@ -7,21 +7,14 @@
 // Every other request takes each first way, so both ways share the isolate's state. Three rounds; means per
 // request. Part of `npm run bench:engine` (bench/report/engine.md).
 import { it } from "vitest";
-import { parseConfig } from "../../src/core/config.ts";
-import { createLogger } from "../../src/core/log.ts";
-import { modelInfo } from "../../src/economics/models.ts";
-import { analysisMemo } from "../../src/edge/analysis-memo.ts";
 import { keepParsed, noteScan } from "../../src/edge/body-memo.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
-import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
-import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import type { Outcome } from "../../src/upstream/outcome.ts";
 import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
+import { config, prepareAsWorker } from "./as-worker.ts";
 import { AFTER_TITLE } from "./tables.ts";
 
-const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
-const log = createLogger("probe", "error");
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const RUN_MS = 4000;
 
@@ -35,25 +28,8 @@ async function round(upstream: Upstream, r: number): Promise<string> {
     const bytes = new Uint8Array(make(i));
     const raw = utf8.decode(bytes);
     const body = JSON.parse(raw) as Record<string, unknown>;
-    const model = body.model as string;
-    const info = modelInfo(model, config.models, upstream);
     const at = 1_800_000_000_000 + i * 15_000;
-    const prepared = await prepare({
-      endpoint,
-      raw,
-      body,
-      tenantId,
-      tenantRules: {},
-      settings: DEFAULT_CACHE_SETTINGS,
-      config,
-      canonicalizeHeader: null,
-      model: info,
-      modelId: model,
-      nowMs: at,
-      memo: analysisMemo(tenantId),
-      log,
-      lookup: async () => ({ known: new Map() }),
-    });
+    const { prepared, model, info } = await prepareAsWorker(upstream, tenantId, { raw, body }, at);
     const sent = prepared.rendered?.bytes(bytes) ?? null;
     const capture = keepaliveCapture(prepared, prepared.body, new Headers(), "/v1/messages");
     const outcome = { requestId: `r-${i}`, tenantId, upstream, endpoint, model, stream: false, status: 200 };

@@ -9,21 +9,15 @@
 // length) and each sample is a batch's mean per request.
 
 import { it } from "vitest";
-import { parseConfig } from "../../src/core/config.ts";
-import { createLogger } from "../../src/core/log.ts";
-import { modelInfo } from "../../src/economics/models.ts";
-import { analysisMemo } from "../../src/edge/analysis-memo.ts";
 import { readRequestBody } from "../../src/edge/body.ts";
 import { flattenJoined, keepParsed, noteScan } from "../../src/edge/body-memo.ts";
 import { keepaliveCapture } from "../../src/edge/capture.ts";
-import { prepare } from "../../src/edge/prepare.ts";
 import { toRecord } from "../../src/edge/record.ts";
-import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
-import { planLookup } from "../../src/tracker/client.ts";
 import { learnOutcome } from "../../src/tracker/client-cache.ts";
 import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
 import type { Outcome } from "../../src/upstream/outcome.ts";
 import { bodyFactory, openingFactory, type Upstream } from "../overhead/bodies.ts";
+import { config, prepareAsWorker } from "./as-worker.ts";
 import { PATH_TITLE } from "./tables.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
@@ -50,9 +44,6 @@ const SETTLE_MS = 1000;
 const PHASES = ["read", "prepare", "send", "record"] as const;
 type Phase = (typeof PHASES)[number];
 
-const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
-const log = createLogger("bench", "error");
-
 /** One request through the worker's own functions; returns each phase's milliseconds (clock ticks). */
 async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Array, at: number) {
   const endpoint = upstream === "anthropic" ? "messages" : "chat.completions";
@@ -64,28 +55,8 @@ async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Arra
   const t0 = performance.now();
   const read = await readRequestBody(req, config.maxBodyBytes, config.analysisMaxBytes, tenantId);
   if (read.raw === null) throw new Error("over the analysis budget");
-  const model = read.body.model as string;
-  const info = modelInfo(model, config.models, upstream);
   const t1 = performance.now();
-  const prepared = await prepare({
-    endpoint,
-    raw: read.raw,
-    body: read.body,
-    tenantId,
-    tenantRules: {},
-    settings: DEFAULT_CACHE_SETTINGS,
-    config,
-    canonicalizeHeader: null,
-    model: info,
-    modelId: model,
-    nowMs: at,
-    memo: analysisMemo(tenantId),
-    log,
-    ...(read.scanHint ? { scanHint: read.scanHint } : {}),
-    ...(read.sharedWith ? { sharedWith: read.sharedWith } : {}),
-    lookup: (hashes, scope) =>
-      planLookup({ env: {} as Env, tenantId, nowMs: at, log, waitUntil: () => {} }, hashes, scope),
-  });
+  const { prepared, model, info } = await prepareAsWorker(upstream, tenantId, read, at);
   if (prepared.rendered?.spans) noteScan(read.body, prepared.rendered.spans);
   const t2 = performance.now();
   const tokens = prepared.analysis?.totalTokens ?? 0;
