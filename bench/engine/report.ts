@@ -4,11 +4,11 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AFTER_TITLE, ENGINE_TITLE, engineTotal, PATH_TITLE, pathMean } from "./tables.ts";
+import { AFTER_TITLE, ENGINE_TITLE, engineTotal, FLOOR_TITLE, PATH_TITLE, pathMean } from "./tables.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The tables seen so far in this run: the report is written again as each goes by. */
-const seen: { engine?: string; path?: string; after?: string } = {};
+const seen: { engine?: string; path?: string; after?: string; floor?: string } = {};
 const started = new Date();
 const load = loadavg()[0] ?? 0;
 
@@ -38,11 +38,12 @@ export function onEngineLog(log: string): void {
     [ENGINE_TITLE, "engine"],
     [PATH_TITLE, "path"],
     [AFTER_TITLE, "after"],
+    [FLOOR_TITLE, "floor"],
   ] as const) {
     const start = log.indexOf(title);
     if (start >= 0) seen[key] = log.slice(start + title.length).trim();
   }
-  if (log.includes(ENGINE_TITLE) || log.includes(PATH_TITLE) || log.includes(AFTER_TITLE)) writeReport();
+  if ([ENGINE_TITLE, PATH_TITLE, AFTER_TITLE, FLOOR_TITLE].some((t) => log.includes(t))) writeReport();
 }
 
 function pathSummary(table: string): string[] {
@@ -88,6 +89,12 @@ function writeReport(): void {
     "The overhead benchmark's bodies (bench/overhead/bodies.ts: tools, a system prompt of 20 % of the prompt, an agent conversation of text, tool calls whose arguments come in the model's key order, which the `argumentKeys` rule sorts, and tool results), through the worker's own functions in the order the proxy runs them: *read + parse* (`readRequestBody`: the body read from a `Request`, UTF-8 checked, `JSON.parse`, or for a later turn JSON.parse of only what follows the part its last turn's text had (`src/edge/body-memo.ts`)), *prepare* (canonicalize + hash, the plan inputs this isolate holds, `planLookup`, the plan, the render), *body to send* (the bytes that go upstream, with the cache-diagnostics field for Anthropic, and the keepalive capture), and after the request the *record* built, learned from and serialized as its RPC does (`toRecord`, `learnOutcome`, `structuredClone`: the keepalive capture carries the bytes sent upstream, as the proxy's record does; the RPC's transport and the tracker's work are not here: see bench/report/overhead.md) and, for a body parsed whole, the body kept for the next turn (`keepParsed`, which the proxy runs once the request has gone upstream). *later turn*: one conversation whose every request has the same history and a new last message, the isolate holding what its earlier turns taught it; *first request*: every request a new conversation of the same family, carrying earlier turns (they went through another isolate); *new conversation*: every request a new conversation's opening, the family's tools and system (95 % of the prompt, `openingFactory`) and one message of its own, as an agent's new session or sub-agent sends it (read after the kept opening of an earlier one, `src/edge/body-memo.ts`), timed after every group of the other two kinds. Each group first runs a second of its own requests untimed, so that the collector's work the groups before it left is done before its timing starts. Means over every timed request (the batches' means; a batch spans about 50 ms), p99 of the batch means.",
     "",
     path || "Not run in this invocation.",
+    "",
+    "## A first request's floor (bench/engine/floor.bench.test.ts)",
+    "",
+    "What a first request's body costs before Stoker does anything of its own — the bytes read from a `Request`, decoded with the UTF-8 check, `JSON.parse` — against Stoker's whole request path on the same kind of body (`readRequestBody` with the tenant's kept bodies, `prepare` as the worker runs it, the bytes to send), request by request in turn on the overhead benchmark's first requests (a new conversation of the family carrying earlier turns), the body kept after each path request as the proxy keeps it. *path − floor* is Stoker's own part, what issue 19's CPU target can be asked of for a body the isolate never saw. Means over about 3 s per group.",
+    "",
+    seen.floor || "Not run in this invocation.",
     "",
     "## After the response: what the request path's own work spares (bench/engine/after-response.bench.test.ts)",
     "",

@@ -6,6 +6,8 @@
 export const ENGINE_TITLE = "Engine CPU time per request in workerd (ms)";
 /** after-response.bench.test.ts: two steps after the response, with and without what the request path made. */
 export const AFTER_TITLE = "Two steps after the response, with and without what the request path made (ms)";
+/** floor.bench.test.ts: a first request's floor (its body read and parsed) against Stoker's request path. */
+export const FLOOR_TITLE = "A first request's floor against Stoker's request path (ms)";
 /** request-path.bench.test.ts: Stoker's own request path as the worker runs it. */
 export const PATH_TITLE = "Stoker's own CPU per request in workerd, as the worker runs it (ms)";
 
