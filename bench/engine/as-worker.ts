@@ -13,6 +13,14 @@ import type { Upstream } from "../overhead/bodies.ts";
 export const config = parseConfig({ STOKER_SIMULATOR: "1" } as unknown as Env);
 export const log = createLogger("bench", "error");
 
+/** A client's request carrying `bytes`, as the route receives it (a declared length, JSON). */
+export const requestOf = (bytes: Uint8Array): Request =>
+  new Request("http://stoker/v1", {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
+    body: bytes,
+  });
+
 /** A body as the route's reader gives it (`readRequestBody`), or decoded and parsed whole. */
 export interface ReadBody {
   raw: string;

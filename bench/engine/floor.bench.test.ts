@@ -11,20 +11,13 @@ import { readRequestBody } from "../../src/edge/body.ts";
 import { keepParsed, noteScan } from "../../src/edge/body-memo.ts";
 import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
 import { bodyFactory, type Upstream } from "../overhead/bodies.ts";
-import { config, prepareAsWorker } from "./as-worker.ts";
+import { config, prepareAsWorker, requestOf } from "./as-worker.ts";
 import { FLOOR_TITLE } from "./tables.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
 const RUN_MS = 3000;
 const WARMUP = 20;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-
-const requestOf = (bytes: Uint8Array) =>
-  new Request("http://stoker/v1", {
-    method: "POST",
-    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
-    body: bytes,
-  });
 
 async function group(upstream: Upstream, tokens: number): Promise<string> {
   const tenantId = `floor-${upstream}-${tokens}`;

@@ -17,7 +17,7 @@ import { learnOutcome } from "../../src/tracker/client-cache.ts";
 import { diagnosticsField } from "../../src/upstream/diagnostics.ts";
 import type { Outcome } from "../../src/upstream/outcome.ts";
 import { bodyFactory, openingFactory, type Upstream } from "../overhead/bodies.ts";
-import { config, prepareAsWorker } from "./as-worker.ts";
+import { config, prepareAsWorker, requestOf } from "./as-worker.ts";
 import { PATH_TITLE } from "./tables.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "2000,20000,100000,200000").split(",").map(Number);
@@ -47,11 +47,7 @@ type Phase = (typeof PHASES)[number];
 /** One request through the worker's own functions; returns each phase's milliseconds (clock ticks). */
 async function oneRequest(upstream: Upstream, tenantId: string, bytes: Uint8Array, at: number) {
   const endpoint = upstream === "anthropic" ? "messages" : "chat.completions";
-  const req = new Request("http://stoker/v1", {
-    method: "POST",
-    headers: { "content-type": "application/json", "content-length": String(bytes.byteLength) },
-    body: bytes,
-  });
+  const req = requestOf(bytes);
   const t0 = performance.now();
   const read = await readRequestBody(req, config.maxBodyBytes, config.analysisMaxBytes, tenantId);
   if (read.raw === null) throw new Error("over the analysis budget");
