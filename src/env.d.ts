@@ -31,6 +31,7 @@ interface Env {
   STOKER_SECRET?: string;
   TRACKER_DEADLINE_MS?: string;
   SHARED_ANSWERS_WAIT_MS?: string;
+  SHARED_ANSWERS_HOLD_MS?: string;
   /** "1" stops all keepalive pings at once. */
   KEEPALIVE_KILL_SWITCH?: string;
   ANTHROPIC_CACHE_TTL_SECONDS?: string;

@@ -29,6 +29,10 @@ describe("config is parsed once, strictly", () => {
     expect(parseConfig({ ...dev, KEEPALIVE_CAPTURE_HOLD_MS: "500" } as Env).keepalive.captureHoldMs).toBe(
       500,
     );
+    // The same for the answers a fast loop shares with the location's other isolates.
+    expect(c.sharedAnswersHoldMs).toBe(10_000);
+    expect(parseConfig(dev).sharedAnswersHoldMs).toBe(0);
+    expect(parseConfig({ ...dev, SHARED_ANSWERS_HOLD_MS: "400" } as Env).sharedAnswersHoldMs).toBe(400);
     expect(c.tenants).toEqual([]);
     expect(c.simulator).toBe(false);
   });
@@ -42,6 +46,8 @@ describe("config is parsed once, strictly", () => {
     [{ KEEPALIVE_CAPTURE_HOLD_MS: "-1" }, /KEEPALIVE_CAPTURE_HOLD_MS/],
     // Past about 30 s after the response the runtime may end the waitUntil that holds the capture.
     [{ KEEPALIVE_CAPTURE_HOLD_MS: "25000" }, /KEEPALIVE_CAPTURE_HOLD_MS/],
+    [{ SHARED_ANSWERS_HOLD_MS: "-1" }, /SHARED_ANSWERS_HOLD_MS/],
+    [{ SHARED_ANSWERS_HOLD_MS: "25000" }, /SHARED_ANSWERS_HOLD_MS/],
     [{ TENANTS: "{" }, /not valid JSON/],
     [{ TENANTS: tenant({ id: "bad id" }) }, /id/],
     [{ TENANTS: tenant({ key_sha256: "xyz" }) }, /key_sha256/],

@@ -107,7 +107,7 @@ const STAGES: Stage[] = [
     edits: [
       {
         file: "src/edge/record.ts",
-        anchor: "    const recorded = recordSafely(c.env, outcome.tenantId, record, log);\n",
+        anchor: "    const recorded = recordSafely(c.env, outcome.tenantId, record, log, share);\n",
         at: "replace",
         text: "    const recorded = Promise.resolve(false);\n",
       },

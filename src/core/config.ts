@@ -71,6 +71,12 @@ export interface Config {
    */
   sharedAnswersWaitMs: number;
   /**
+   * SHARED_ANSWERS_HOLD_MS: how long an isolate holds the answer to a fast loop's turn before sharing it; a
+   * later turn of the conversation through the isolate within it supersedes it, so it is never written
+   * (src/tracker/share-hold.ts; 0: shared as it is heard). At most HOLD_MAX_MS.
+   */
+  sharedAnswersHoldMs: number;
+  /**
    * TRACKER_DELAY_MS ("50-100" or "75"): the tracker answers each lookup and record batch a uniformly drawn
    * number of ms in that range late, as a tracker in another region would. Benchmarks only: with the simulator.
    */
@@ -96,7 +102,7 @@ export interface Config {
     /**
      * KEEPALIVE_CAPTURE_HOLD_MS: how long the edge holds a request's keepalive capture before sending it to
      * the tracker; a later turn of the conversation within it supersedes it, so it never travels (0: sent
-     * with the record). At most CAPTURE_HOLD_MAX_MS, within the runtime's 30 s of `waitUntil`.
+     * with the record). At most HOLD_MAX_MS, within the runtime's 30 s of `waitUntil`.
      */
     captureHoldMs: number;
   };
@@ -116,6 +122,8 @@ export const DEFAULTS = {
   trackerDeadlineMs: 10,
   // A cache read in the isolate's own location; beyond this the request is planned without it.
   sharedAnswersWaitMs: 2,
+  // The capture hold's (below): the same fast loops, whose next turn makes the last one's answer moot.
+  sharedAnswersHoldMs: 10_000,
   // `node bench/economics/fit-hold.ts`: on the synthetic agent workloads' training seeds, 10 s
   // leaves 83 % (agent loop) and 39 % (agent with tools) of captures untravelled, 5 s 22 % and 20 %, 20 s
   // 83 % and 49 % with bodies held twice as long.
@@ -193,6 +201,12 @@ export function parseConfig(env: Env): Config {
       env.SHARED_ANSWERS_WAIT_MS,
       DEFAULTS.sharedAnswersWaitMs,
     ),
+    sharedAnswersHoldMs: holdMs(
+      "SHARED_ANSWERS_HOLD_MS",
+      env.SHARED_ANSWERS_HOLD_MS,
+      DEFAULTS.sharedAnswersHoldMs,
+      devClock(env, simulator),
+    ),
     models: parseModels(env.MODEL_PRICES),
     gpuPools: parseGpuPools(env.GPU_POOLS),
     compat: parseCompatUpstreams(env.COMPAT_UPSTREAMS),
@@ -203,7 +217,12 @@ export function parseConfig(env: Env): Config {
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
-      captureHoldMs: captureHoldMs(env.KEEPALIVE_CAPTURE_HOLD_MS, devClock(env, simulator)),
+      captureHoldMs: holdMs(
+        "KEEPALIVE_CAPTURE_HOLD_MS",
+        env.KEEPALIVE_CAPTURE_HOLD_MS,
+        DEFAULTS.captureHoldMs,
+        devClock(env, simulator),
+      ),
     },
   };
 }
@@ -268,14 +287,16 @@ function url(value: string | undefined, fallback: string): string {
   return raw.replace(/\/+$/, "");
 }
 
-/** Past it the runtime may end the `waitUntil` that holds the capture (30 s after the response). */
-export const CAPTURE_HOLD_MAX_MS = 20_000;
+/** Past it the runtime may end the `waitUntil` that holds a capture or an answer (30 s after the response). */
+export const HOLD_MAX_MS = 20_000;
 
-/** On the dev clock time moves in steps a wall-clock hold cannot follow: captures go with records unless set. */
-function captureHoldMs(raw: string | undefined, devClock: boolean): number {
-  const ms = nonNegativeInt("KEEPALIVE_CAPTURE_HOLD_MS", raw, devClock ? 0 : DEFAULTS.captureHoldMs);
-  if (ms > CAPTURE_HOLD_MAX_MS)
-    throw new ConfigError(`KEEPALIVE_CAPTURE_HOLD_MS must be at most ${CAPTURE_HOLD_MAX_MS}`);
+/**
+ * A hold's length. On the dev clock time moves in steps a wall-clock hold cannot follow: nothing is held
+ * unless set.
+ */
+function holdMs(name: string, raw: string | undefined, fallback: number, devClock: boolean): number {
+  const ms = nonNegativeInt(name, raw, devClock ? 0 : fallback);
+  if (ms > HOLD_MAX_MS) throw new ConfigError(`${name} must be at most ${HOLD_MAX_MS}`);
   return ms;
 }
 

@@ -4,8 +4,9 @@ import type { Provider } from "../core/provider.ts";
 import { costOfUsage, costWithoutCache } from "../economics/cost.ts";
 import { type ModelInfo, type ModelTable, modelInfo } from "../economics/models.ts";
 import { summarizeChain } from "../prefix/diff.ts";
-import { keepCapturesSafely, recordSafely } from "../tracker/client.ts";
+import { keepCapturesSafely, recordSafely, shareWhenReleased } from "../tracker/client.ts";
 import { learnOutcome } from "../tracker/client-cache.ts";
+import { holdShare } from "../tracker/share-hold.ts";
 import type { KeepaliveCapture, RecordRequest, WholeCapture } from "../tracker/types.ts";
 import { type Accounting, accountingLogFields } from "../upstream/accounting.ts";
 import type { Outcome } from "../upstream/outcome.ts";
@@ -106,8 +107,21 @@ export function recordOutcome(
     // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
     // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
     learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());
-    const recorded = recordSafely(c.env, outcome.tenantId, record, log);
-    return recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
+    // In a fast loop the tracker's answer is shared with the location's other isolates only if no later turn
+    // came through this one within the hold (share-hold.ts).
+    const { sharedAnswersWaitMs, sharedAnswersHoldMs } = c.var.config;
+    const conversation = record.conversation;
+    const share =
+      conversation !== null && sharedAnswersWaitMs > 0 && sharedAnswersHoldMs > 0
+        ? holdShare(outcome.tenantId, conversation, Date.now(), sharedAnswersHoldMs)
+        : null;
+    const recorded = recordSafely(c.env, outcome.tenantId, record, log, share);
+    const settled = recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
+    if (!share || conversation === null) return settled;
+    return Promise.all([
+      settled,
+      shareWhenReleased(outcome.tenantId, conversation, share, sharedAnswersHoldMs),
+    ]);
   });
 }
 

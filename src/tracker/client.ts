@@ -12,6 +12,7 @@ import {
   learn,
 } from "./client-cache.ts";
 import { queueRecord } from "./record-queue.ts";
+import { keepHeld, releaseShare, type ShareHold } from "./share-hold.ts";
 import { type SharedAnswer, shareAnswer, sharedAnswer } from "./shared-answers.ts";
 import { noteLook, shouldLook } from "./shared-look.ts";
 import type { Tracker } from "./tracker.ts";
@@ -185,6 +186,8 @@ interface QueuedRecord {
   settled: boolean;
   /** The tracker answered it (it has the record), rather than the record queue taking it. */
   taken: boolean;
+  /** Its answer is shared when the hold ends, not as it is heard (share-hold.ts). */
+  shareHold: ShareHold | null;
 }
 
 /** One tenant's records waiting to be sent, and the batch that is out, since when. */
@@ -246,6 +249,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * tracker counts a request id once, so a retry or a queued copy never counts twice. The tracker answers each
  * record with its positions' states, which this isolate keeps for the conversation's next turn. Resolves when
  * the tracker or the queue has the record (or it was lost: logged), true when it was the tracker; never rejects.
+ * The answer is shared with the location's other isolates as it is heard, or, with `shareHold`, kept for the
+ * hold (`shareWhenReleased`).
  *
  * Each caller's own context does the waiting (its own timer) and, when no batch is out, sends the next one:
  * the Workers runtime cancels a request whose waitUntil only waits on another request's work. A batch whose
@@ -256,13 +261,14 @@ export async function recordSafely(
   tenantId: string,
   input: RecordRequest,
   log: Logger,
+  shareHold: ShareHold | null = null,
 ): Promise<boolean> {
   let q = queues.get(tenantId);
   if (!q) {
     q = { waiting: [], out: null };
     queues.set(tenantId, q);
   }
-  const item: QueuedRecord = { input, log, attempts: 0, settled: false, taken: false };
+  const item: QueuedRecord = { input, log, attempts: 0, settled: false, taken: false, shareHold };
   if (full(q)) {
     forgetConversations(tenantId);
     await deferRecords(env, [item]);
@@ -328,7 +334,7 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
         continue;
       }
       const heard = heardRecord(tenantId, b.input, answer, sentAt, b.log);
-      if (heard) toShare.push(heard);
+      if (heard && !(b.shareHold && keepHeld(b.shareHold, heard.shared))) toShare.push(heard);
       b.taken = answer.ok;
       b.settled = true;
     }
@@ -352,6 +358,20 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
     if (q.out === mine) q.out = null;
     if (sharing) await sharing;
   }
+}
+
+/**
+ * Ends a record's share hold (share-hold.ts) after `ms` and shares the answer it kept, unless a later turn of
+ * the conversation superseded it. Runs in the record's own request context. Never rejects.
+ */
+export async function shareWhenReleased(
+  tenantId: string,
+  conversation: string,
+  hold: ShareHold,
+  ms: number,
+): Promise<void> {
+  const shared = await releaseShare(hold, ms);
+  if (shared) await withinDeadline(shareAnswer(tenantId, conversation, shared), SHARE_DEADLINE_MS);
 }
 
 /**
