@@ -7,6 +7,7 @@ import { SERVICE_HEADER } from "../../sim/provider-middleware.ts";
 import { mulberry32 } from "../economics/synthetic.ts";
 import { bodyFactory, openingFactory, type Upstream } from "./bodies.ts";
 import { cpuDelta, type GroupCpu, groupCpu, machineBusyMs, selfCpuMs } from "./cpu.ts";
+import { type GcStats, gcWatch } from "./gc.ts";
 import { agent, requestHeaders, type Timing, timedPost } from "./http.ts";
 
 /**
@@ -46,6 +47,8 @@ export interface Targets {
   tenantKey: string;
   /** Process groups that serve the Stokers' bindings apart from them (`--apart`: their trackers), counted as the benchmark's own load. */
   helperPgids?: number[];
+  /** Each worker's output so far (Miniflare: with workerd's `--trace-gc` lines, gc.ts); none under wrangler dev. */
+  outputs?: Record<"stoker" | "worker" | "slow", () => string>;
   /** CPU ms per wall ms of each worker's process group while idle, per command, subtracted from the group deltas. */
   idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
 }
@@ -73,6 +76,8 @@ export interface GroupResult {
   otherLoad: number;
   /** CPU ms per Stoker request (both Stokers, all their arms) of the processes in `helperPgids`, idle included. */
   helperCpuMs: number;
+  /** V8's collections in each worker's process over the measured requests (each served two arms); null without outputs. */
+  gc: Record<"stoker" | "worker" | "slow", GcStats> | null;
 }
 
 /** The order of the arms for request `i`: a seeded shuffle, so no arm always follows another. */
@@ -200,6 +205,10 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   };
   const helpersCpu = () => (t.helperPgids ?? []).reduce((sum, pgid) => sum + groupCpu(pgid).totalMs, 0);
   const helpers0 = helpersCpu();
+  const outputs = t.outputs;
+  const gc0 = outputs
+    ? { stoker: gcWatch(outputs.stoker), worker: gcWatch(outputs.worker), slow: gcWatch(outputs.slow) }
+    : null;
   const machine0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
@@ -226,6 +235,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     slow: cpuDelta(cpu0.slow, groupCpu(t.slowPgid)),
   };
   const helperMs = helpersCpu() - helpers0;
+  const gc = gc0 ? { stoker: gc0.stoker.since(), worker: gc0.worker.since(), slow: gc0.slow.since() } : null;
   const ours =
     deltas.stoker.totalMs + deltas.worker.totalMs + deltas.slow.totalMs + helperMs + (selfCpuMs() - self0);
   const otherLoad = Math.max(0, machineBusyMs() - machine0 - ours) / elapsedMs;
@@ -260,5 +270,6 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     elapsedMs,
     otherLoad,
     helperCpuMs: helperMs / (4 * g.n),
+    gc,
   };
 }

@@ -10,6 +10,7 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { gcTraceEnv } from "./gc.ts";
 import { freePort, start, waitHealthy } from "./procs.ts";
 import { ENV, ROOT, type Served } from "./wrangler.ts";
 
@@ -76,7 +77,8 @@ export async function serveMiniflare(
   const spec: ChildSpec = { options };
   const specPath = `${persistTo}.miniflare.json`;
   writeFileSync(specPath, JSON.stringify(spec));
-  const child = start(name, [CHILD, specPath], ENV);
+  // Every collection of the isolates' heaps logged, so that a group's GC pauses can be counted (gc.ts).
+  const child = start(name, [CHILD, specPath], { ...ENV, ...gcTraceEnv });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(child, `${url}/healthz`);
   return { child, url };

@@ -4,6 +4,7 @@ import { engineTotal, pathMean } from "../engine/tables.ts";
 import type { GroupCpu } from "./cpu.ts";
 import { CLOCK_TICK_MS } from "./cpu.ts";
 import type { EngineRows } from "./engine.ts";
+import type { GcStats } from "./gc.ts";
 import type { Arm, Group, GroupResult } from "./latency.ts";
 import { type Breakdown, CATEGORIES } from "./profile.ts";
 import { mean, pairDiff, type Summary, summarize } from "./stats.ts";
@@ -245,6 +246,35 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
   return out;
 }
 
+function gcTable(groups: GroupResult[], facts: Facts): string[] {
+  if (!groups.some((g) => g.gc))
+    return [
+      "### Garbage collection (V8)",
+      "",
+      facts.runtime === "miniflare"
+        ? "Not measured: no coreutils libstdbuf on this machine to make workerd's `--trace-gc` lines arrive as they are written (bench/overhead/gc.ts)."
+        : `Not measured under ${words(facts).name}.`,
+    ];
+  const out = [
+    "### Garbage collection (V8, per request)",
+    "",
+    `Every collection of the isolates' heaps in each ${words(facts).instance}'s workerd over the group's measured requests, from V8's \`--trace-gc\` lines (bench/overhead/gc.ts: workerd runs with \`MINIFLARE_WORKERD_V8_FLAGS=--trace-gc\` and its stdout line-buffered by coreutils' libstdbuf, so each line arrives as the collection ends), per request over the two arms each instance served. *Minor*: young-generation collections (scavenges); *major*: full collections (mark-compact). The pause is the time the collector held the thread, so a request that arrives meanwhile waits for it: how often that happens, and how long the longest one is, shapes the tail (p99) more than the median. The Stoker process also runs its trackers' Durable Objects${facts.apart ? " (not with `--apart`: they are in a process of their own)" : ""} and, locally, the Cache API.`,
+    "",
+    "| upstream | mode | prompt tokens | body KiB | Stoker: minor / major per 100 requests | Stoker: pause ms per request | Stoker: longest pause ms | reference: minor / major per 100 | reference: pause ms per request |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const g of groups) {
+    if (!g.gc) continue;
+    const n = 2 * g.group.n;
+    const per100 = (x: number) => ((x / n) * 100).toFixed(1);
+    const { stoker, worker } = g.gc;
+    out.push(
+      `| ${label(g)} | ${per100(stoker.minor)} / ${per100(stoker.major)} | ${f2(stoker.pauseMs / n)} | ${f2(stoker.maxMs)} | ${per100(worker.minor)} / ${per100(worker.major)} | ${f2(worker.pauseMs / n)} |`,
+    );
+  }
+  return out;
+}
+
 function profileSection(profiles: Profiled[], facts: Facts): string[] {
   if (profiles.length === 0)
     return [
@@ -434,6 +464,8 @@ export function render(
   );
   const records = cells.map((c) => summarize(c.recordDiff));
   const cpuOwn = groups.map((g) => g.cpu.stoker.totalMs - g.cpu.worker.totalMs);
+  const gcOf = (w: "stoker" | "worker", f: (s: GcStats, n: number) => number) =>
+    groups.flatMap((g) => (g.gc ? [f(g.gc[w], 2 * g.group.n)] : []));
   const busy = groups.filter((g) => g.otherLoad > BUSY).length;
   const ownOf = (a: Arm, m: "wall" | "ttfb") => groups.map((g) => addedOver(g, a, "worker", m).p50);
   const ownP99Of = (a: Arm) => groups.map((g) => addedOver(g, a, "worker", "wall").p99);
@@ -449,6 +481,11 @@ export function render(
     `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${metBoth} of ${groups.length} groups** under ${words(facts).name} on this machine; p50 ≤ 1 ms alone in ${metP50}, p99 within the noise floor's p99 + 3 ms (issue 19's wording) in ${metSpread}.`,
     `- **Tracker lookup**, added wall time of the RPC (local, same process): p50 ${range(lookups.map((s) => s.p50))} ms, p99 ${range(lookups.map((s) => s.p99))} ms, now paid by no proxied request (plans come from the isolate's state; the record's answer warms it). **record** (after the response, never waited for): p50 ${range(records.map((s) => s.p50))} ms, p99 ${range(records.map((s) => s.p99))} ms.`,
     `- **CPU per request**, Stoker's ${words(facts).name} process group − the reference's: ${range(cpuOwn)} ms (2K to 100K)${facts.apart ? `, and the trackers' processes ${range(groups.map((g) => g.helperCpuMs))} ms more a Stoker request (idle included; counted as the benchmark's own load, not as other load)` : ""}; ${engineSummary(engine)}${profiles.length > 0 ? "; the V8 profile below splits the rest" : ""}.`,
+    ...(groups.some((g) => g.gc)
+      ? [
+          `- **Garbage collection** in Stoker's process: ${range(gcOf("stoker", (s, n) => s.pauseMs / n))} ms of pauses per request (the reference's ${range(gcOf("worker", (s, n) => s.pauseMs / n))}), the longest ${range(gcOf("stoker", (s) => s.maxMs))} ms in a group; a request that comes during one waits for it (the table below).`,
+        ]
+      : []),
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
@@ -477,6 +514,8 @@ export function render(
     ...latencyTables(groups, facts),
     "",
     ...cpuTable(groups, facts),
+    "",
+    ...gcTable(groups, facts),
     "",
     ...profileSection(profiles, facts),
     "",

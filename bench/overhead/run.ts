@@ -14,6 +14,7 @@ import { benchTenant } from "./bench-tenant.ts";
 import { bodyFactory } from "./bodies.ts";
 import { groupCpu, groupRssMiB, idleRates } from "./cpu.ts";
 import { type EngineRows, engineBench } from "./engine.ts";
+import { GC_TRACED } from "./gc.ts";
 import { type Group, type GroupResult, runGroup, sender, type Targets } from "./latency.ts";
 import { serveMiniflare, serveTrackerApart } from "./miniflare.ts";
 import { freePort, stopAll } from "./procs.ts";
@@ -156,6 +157,15 @@ async function main(): Promise<void> {
       helperPgids: [...(stoker.helpers ?? []), ...(slow.helpers ?? [])].map((c) => c.pgid),
       tenantKey,
       idle,
+      ...(runtime === "miniflare" && GC_TRACED
+        ? {
+            outputs: {
+              stoker: () => stoker.child.output(),
+              worker: () => worker.child.output(),
+              slow: () => slow.child.output(),
+            },
+          }
+        : {}),
     };
 
     const groups: GroupResult[] = [];
