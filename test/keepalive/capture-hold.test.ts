@@ -2,9 +2,8 @@
 // the record goes to the tracker at once without the body, and the body follows only when no later turn of
 // the conversation came through the isolate within the hold. The tests' own bindings run on the dev clock,
 // where captures go with their records; here the worker runs with a hold of its own.
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import Anthropic from "@anthropic-ai/sdk";
+import { runInDurableObject } from "cloudflare:test";
+import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import {
   heldCaptures,
@@ -13,10 +12,9 @@ import {
   MAX_RECENT,
   releaseHold,
 } from "../../src/edge/capture-hold.ts";
-import worker from "../../src/index.ts";
 import type { Tracker } from "../../src/tracker/tracker.ts";
 import type { WholeCapture } from "../../src/tracker/types.ts";
-import { longText, namespace, STOKER, simRequests } from "../support/clients.ts";
+import { anthropicWithVars, longText, namespace, simRequests } from "../support/clients.ts";
 import { justBeforeLapse, KEEPALIVE_MODEL, keepaliveRows, seedFamilyHistory } from "../support/keepalive.ts";
 import { recordRequest } from "../support/records.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -51,22 +49,8 @@ async function countCaptures(tenantId: string): Promise<() => Promise<{ calls: n
 }
 
 /** The official SDK against the worker run with a capture hold; `settled()` waits for every request's waitUntil. */
-function heldClient(ns: string, apiKey: string) {
-  const heldEnv = { ...env, KEEPALIVE_CAPTURE_HOLD_MS: String(HOLD_MS) } as Env;
-  const contexts: ExecutionContext[] = [];
-  const client = new Anthropic({
-    baseURL: `${STOKER}/anthropic`,
-    apiKey,
-    maxRetries: 0,
-    defaultHeaders: { "x-sim-namespace": ns },
-    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-      const ctx = createExecutionContext();
-      contexts.push(ctx);
-      return worker.fetch(new Request(input, init), heldEnv, ctx);
-    },
-  });
-  return { client, settled: () => Promise.all(contexts.map((c) => waitOnExecutionContext(c))) };
-}
+const heldClient = (ns: string, apiKey: string) =>
+  anthropicWithVars(ns, apiKey, { KEEPALIVE_CAPTURE_HOLD_MS: String(HOLD_MS) });
 
 const rowHash = (tenantId: string) =>
   runInDurableObject(tracker(tenantId), (_i, state) =>

@@ -3,11 +3,8 @@
 // the next turn's answer covers the earlier one's positions, so a loop writes one entry when it pauses
 // instead of one per turn. The tests' own bindings run on the dev clock, where nothing is held; here the
 // worker runs with a hold of its own.
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import worker from "../../src/index.ts";
 import {
   heldShares,
   holdShare,
@@ -19,7 +16,7 @@ import {
   type ShareHold,
 } from "../../src/tracker/share-hold.ts";
 import { type SharedAnswer, sharedAnswer } from "../../src/tracker/shared-answers.ts";
-import { longText, namespace, STOKER } from "../support/clients.ts";
+import { anthropicWithVars, longText, namespace } from "../support/clients.ts";
 import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter } from "../support/tracker.ts";
@@ -29,22 +26,8 @@ const MODEL = "claude-sonnet-4-6";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The official SDK against the worker run with a share hold; `settled()` waits for every request's waitUntil. */
-function heldClient(ns: string, apiKey: string) {
-  const heldEnv = { ...env, SHARED_ANSWERS_HOLD_MS: String(HOLD_MS) } as Env;
-  const contexts: ExecutionContext[] = [];
-  const client = new Anthropic({
-    baseURL: `${STOKER}/anthropic`,
-    apiKey,
-    maxRetries: 0,
-    defaultHeaders: { "x-sim-namespace": ns },
-    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-      const ctx = createExecutionContext();
-      contexts.push(ctx);
-      return worker.fetch(new Request(input, init), heldEnv, ctx);
-    },
-  });
-  return { client, settled: () => Promise.all(contexts.map((c) => waitOnExecutionContext(c))) };
-}
+const heldClient = (ns: string, apiKey: string) =>
+  anthropicWithVars(ns, apiKey, { SHARED_ANSWERS_HOLD_MS: String(HOLD_MS) });
 
 /** A conversation whose turns go through `client`: `next()` sends one more and returns its body. */
 function conversation(client: Anthropic, tenantId: string) {
@@ -68,17 +51,25 @@ async function conversationOf(tenantId: string, body: Anthropic.MessageCreatePar
   return prepared.analysis?.conversation as string;
 }
 
+/**
+ * A fresh tenant's conversation through the worker run with the hold, its first turn sent and settled: that
+ * turn is no loop yet, so its answer is shared as it is heard (`s1`).
+ */
+async function firstTurnShared() {
+  const t = freshTenant();
+  const { client, settled } = heldClient(namespace(), t.key);
+  const talk = conversation(client, t.id);
+  const first = await talk.next();
+  await settled();
+  const id = await conversationOf(t.id, first);
+  const s1 = (await sharedAnswer(t.id, id)) as SharedAnswer;
+  expect(s1?.hashes.length).toBeGreaterThan(0);
+  return { t, talk, settled, id, s1 };
+}
+
 describe("answers held before they are shared", () => {
   it("a fast loop's turns are shared once it pauses: a superseded turn's answer is never written", async () => {
-    const t = freshTenant();
-    const { client, settled } = heldClient(namespace(), t.key);
-    const talk = conversation(client, t.id);
-    const first = await talk.next();
-    await settled();
-    const id = await conversationOf(t.id, first);
-    // The conversation's first turn is no loop yet: its answer is shared as it is heard.
-    const s1 = await sharedAnswer(t.id, id);
-    expect(s1?.hashes.length).toBeGreaterThan(0);
+    const { t, talk, settled, id, s1 } = await firstTurnShared();
 
     // The second turn comes within the hold: its answer is held; the third comes within the second's hold
     // and supersedes it.
@@ -94,31 +85,25 @@ describe("answers held before they are shared", () => {
     // The third's hold ends: its answer, with every position of the three turns, is the entry.
     await settled();
     const s3 = (await sharedAnswer(t.id, id)) as SharedAnswer;
-    expect(s3.at).toBeGreaterThan((s1 as SharedAnswer).at);
-    expect(s3.hashes.slice(0, s1?.hashes.length)).toEqual(s1?.hashes);
-    expect(s3.hashes.length).toBeGreaterThan((s1 as SharedAnswer).hashes.length);
+    expect(s3.at).toBeGreaterThan(s1.at);
+    expect(s3.hashes.slice(0, s1.hashes.length)).toEqual(s1.hashes);
+    expect(s3.hashes.length).toBeGreaterThan(s1.hashes.length);
     expect(heldShares().holds).toBe(0);
   });
 
   it("a turn after a pause longer than the hold is shared as it is heard", async () => {
-    const t = freshTenant();
-    const { client, settled } = heldClient(namespace(), t.key);
-    const talk = conversation(client, t.id);
-    const first = await talk.next();
-    await settled();
-    const id = await conversationOf(t.id, first);
-    const s1 = await sharedAnswer(t.id, id);
+    const { t, talk, settled, id, s1 } = await firstTurnShared();
     await sleep(HOLD_MS + 100);
     await talk.next();
     // Written by the record's own batch, before any hold could end.
     const started = Date.now();
     let s2 = await sharedAnswer(t.id, id);
-    while (s2?.at === s1?.at && Date.now() - started < HOLD_MS / 2) {
+    while (s2?.at === s1.at && Date.now() - started < HOLD_MS / 2) {
       await sleep(20);
       s2 = await sharedAnswer(t.id, id);
     }
     expect(Date.now() - started).toBeLessThan(HOLD_MS / 2);
-    expect(s2?.hashes.length).toBeGreaterThan(s1?.hashes.length ?? 0);
+    expect(s2?.hashes.length).toBeGreaterThan(s1.hashes.length);
     await settled();
   });
 });

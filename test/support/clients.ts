@@ -1,3 +1,4 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
@@ -5,6 +6,7 @@ import { GoogleGenAI } from "@google/genai";
 import { HttpResponse } from "@smithy/core/transport";
 import OpenAI from "openai";
 import type { ProviderTotals } from "../../sim/stats.ts";
+import worker from "../../src/index.ts";
 import { freshTenant, TEST_TENANTS } from "./tenants.ts";
 
 /** Sends a request to the worker under test through its real fetch handler (no network hop). */
@@ -30,6 +32,28 @@ export function anthropic(
     maxRetries: 0,
     defaultHeaders: { "x-sim-namespace": ns, ...opts.headers },
   });
+}
+
+/**
+ * The official Anthropic SDK against the worker run with `vars` over the tests' own bindings (a setting those
+ * do not have, such as a hold on the dev clock), each request in an execution context of its own;
+ * `settled()` waits for every request's `waitUntil`.
+ */
+export function anthropicWithVars(ns: string, apiKey: string, vars: Record<string, string>) {
+  const varied = { ...env, ...vars } as Env;
+  const contexts: ExecutionContext[] = [];
+  const client = new Anthropic({
+    baseURL: `${STOKER}/anthropic`,
+    apiKey,
+    maxRetries: 0,
+    defaultHeaders: { "x-sim-namespace": ns },
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      const ctx = createExecutionContext();
+      contexts.push(ctx);
+      return worker.fetch(new Request(input, init), varied, ctx);
+    },
+  });
+  return { client, settled: () => Promise.all(contexts.map((c) => waitOnExecutionContext(c))) };
 }
 
 /** The official OpenAI SDK pointed at `path` on Stoker. */
