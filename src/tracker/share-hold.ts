@@ -15,9 +15,9 @@ import type { SharedAnswer } from "./shared-answers.ts";
  *
  * Bounded by design: at most MAX_HELD holds and MAX_HELD_POSITIONS positions in the answers held (beyond, an
  * answer is shared as it is heard), a superseded one let go at once, and the last record's time kept for at
- * most MAX_RECENT conversations. Keys are tenant
- * and conversation: a turn only ever supersedes its own conversation's answer. Each hold ends on its own
- * request's timer (a request's `waitUntil` must not wait on another request's work).
+ * most MAX_RECENT conversations. Keys are tenant and conversation: a turn only ever supersedes its own
+ * conversation's answer. Each hold ends on its own request's timer (a request's `waitUntil` must not wait on
+ * another request's work).
  */
 export interface ShareHold {
   readonly key: string;
