@@ -19,10 +19,11 @@
 // `--apart` serves both builds so, for a change to the request path measured as a deploy would run it.
 // Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
 // requests), the null proxy's noise floor, and DIR − this checkout per request pair; then each build's
-// process-group CPU per request.
+// process-group CPU per request and its garbage collections (gc.ts).
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { arg, varArgs } from "./args.ts";
+import type { GcStats } from "./gc.ts";
 import type { Arm, GroupResult } from "./latency.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
 import { percentile } from "./stats.ts";
@@ -53,6 +54,16 @@ function cpuRow(r: GroupResult): string {
   const g = r.group;
   const c = r.cpu;
   return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | ${f(c.stoker.totalMs)} | ${f(c.slow.totalMs)} | **${f(c.slow.totalMs - c.stoker.totalMs)}** | ${f(c.worker.totalMs)} | ${c.stoker.minorFaults.toFixed(0)} / ${c.slow.minorFaults.toFixed(0)} / ${c.worker.minorFaults.toFixed(0)} |`;
+}
+
+/** V8's collections per request in each build's process (gc.ts): minor / major per 100, pause ms, longest. */
+function gcRow(r: GroupResult): string {
+  const g = r.group;
+  const n = 2 * g.n;
+  const cell = (s: GcStats) =>
+    `${((s.minor / n) * 100).toFixed(1)} / ${((s.major / n) * 100).toFixed(1)} | ${f(s.pauseMs / n)} | ${f(s.maxMs)}`;
+  if (!r.gc) return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | not traced |`;
+  return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | ${cell(r.gc.stoker)} | ${cell(r.gc.slow)} | ${f(r.gc.worker.pauseMs / n)} |`;
 }
 
 function rows(r: GroupResult): string[] {
@@ -96,6 +107,12 @@ async function main(): Promise<void> {
     "| group | this | against | **against − this** | null proxy (both copies) | page faults per request: this / against / null |",
     "|---|---|---|---|---|---|",
     ...results.map(cpuRow),
+    "",
+    "Garbage collection (V8's `--trace-gc` lines of each build's workerd, bench/overhead/gc.ts): collections per 100 requests (minor / major), the ms they held the thread per request, and the longest pause in the group (ms).",
+    "",
+    "| group | this: minor / major | this: pause per request | this: longest | against: minor / major | against: pause per request | against: longest | null proxy: pause per request |",
+    "|---|---|---|---|---|---|---|---|",
+    ...results.map(gcRow),
   );
   lines.push("", `Took ${Math.round((performance.now() - began) / 1000)} s.`);
   const text = lines.join("\n");

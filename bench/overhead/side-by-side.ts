@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
 import { arg } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
+import { GC_TRACED } from "./gc.ts";
 import { type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
 import { serveMiniflare, serveReference, serveTrackerApart } from "./miniflare.ts";
 import { stopAll } from "./procs.ts";
@@ -71,6 +72,15 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
       tenantKey,
       // No CPU is reported here: nothing idle to subtract.
       idle: { stoker: {}, worker: {}, slow: {} },
+      ...(GC_TRACED
+        ? {
+            outputs: {
+              stoker: () => base.child.output(),
+              worker: () => worker.child.output(),
+              slow: () => other.child.output(),
+            },
+          }
+        : {}),
     };
     const runId = Date.now().toString(36);
     const results: GroupResult[] = [];
