@@ -1,3 +1,4 @@
+import { BoundedLru } from "../core/lru.ts";
 import type { WholeCapture } from "../tracker/types.ts";
 
 /**
@@ -28,8 +29,8 @@ export const MAX_RECENT = 10_000;
 
 const holds = new Map<string, Hold>();
 let heldChars = 0;
-/** When each conversation's last capture came (its key's insertion order is the least recent first). */
-const recent = new Map<string, number>();
+/** When each conversation's last capture came here, for at most MAX_RECENT conversations. */
+const recent = new BoundedLru<string, number>(MAX_RECENT);
 
 /**
  * Supersedes the conversation's capture held before this one, and holds this one when the conversation's
@@ -45,10 +46,8 @@ export function holdCapture(
   const key = `${tenantId}\n${capture.conversation}`;
   const earlier = holds.get(key);
   if (earlier) letGo(earlier);
-  const last = recent.get(key);
-  recent.delete(key);
+  const last = recent.peek(key);
   recent.set(key, nowMs);
-  if (recent.size > MAX_RECENT) recent.delete(recent.keys().next().value as string);
   if (last === undefined || nowMs - last > holdMs) return null;
   if (heldChars + capture.body.length > MAX_HELD_CHARS) return null;
   const hold: Hold = { key, capture };

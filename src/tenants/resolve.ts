@@ -1,8 +1,8 @@
 import type { TenantRecord } from "../core/config.ts";
+import { BoundedLru } from "../core/lru.ts";
 import { directory } from "./directory.ts";
 import { bumpTenantEpoch } from "./epoch.ts";
 import { digestsEqual, isIssuedKeyFormat, sha256, toHex } from "./keys.ts";
-import { BoundedLru } from "./lru.ts";
 import type { ResolvedTenant } from "./types.ts";
 
 /**

@@ -1,3 +1,4 @@
+import { BoundedLru } from "../core/lru.ts";
 import type { SharedAnswer } from "./shared-answers.ts";
 
 /**
@@ -33,8 +34,8 @@ export const MAX_RECENT = 10_000;
 
 const holds = new Map<string, ShareHold>();
 let heldPositions = 0;
-/** When each conversation's last record was made here (insertion order: the least recent first). */
-const recent = new Map<string, number>();
+/** When each conversation's last record came here, for at most MAX_RECENT conversations. */
+const recent = new BoundedLru<string, number>(MAX_RECENT);
 
 /**
  * Supersedes the conversation's answer held before this turn's, and holds this turn's when its previous
@@ -49,10 +50,8 @@ export function holdShare(
   const key = `${tenantId}\n${conversation}`;
   const earlier = holds.get(key);
   if (earlier) letGo(earlier, "superseded");
-  const last = recent.get(key);
-  recent.delete(key);
+  const last = recent.peek(key);
   recent.set(key, nowMs);
-  if (recent.size > MAX_RECENT) recent.delete(recent.keys().next().value as string);
   if (last === undefined || nowMs - last > holdMs || holds.size >= MAX_HELD) return null;
   const hold: ShareHold = { key, state: "waiting", shared: null };
   holds.set(key, hold);

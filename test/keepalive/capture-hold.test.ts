@@ -132,6 +132,10 @@ describe("the tracker's held captures", () => {
     headers: [["anthropic-version", "2023-06-01"]] as [string, string][],
     body,
   });
+  /** `keepCaptures` of tenant `tenantId`'s tracker with one capture of `body` (any value: validation is tested). */
+  const keep = (tenantId: string, hash: string, body: unknown) =>
+    tracker(tenantId).keepCaptures(tenantId, [capture(hash, body) as WholeCapture]);
+  const kept = (n: number) => ({ ok: true, value: { kept: n } });
   /** A record that wrote its deepest position, with `capture` (its body null: held at the edge). */
   const recordWith = (tenantId: string, hash: string, at: number, body: string | null = null) =>
     recordRequest({
@@ -197,28 +201,15 @@ describe("the tracker's held captures", () => {
     expect(await rowHash(t.id)).toEqual([{ hash: "hash-second-aaaaa" }]);
     const body = JSON.stringify({ model: KEEPALIVE_MODEL, messages: [] });
     // The earlier turn's capture, superseded by the later record: dropped.
-    expect(await stub.keepCaptures(t.id, [capture("hash-first-aaaaaa", body) as WholeCapture])).toEqual({
-      ok: true,
-      value: { kept: 0 },
-    });
+    expect(await keep(t.id, "hash-first-aaaaaa", body)).toEqual(kept(0));
     // Another tenant's id, or a capture without its body: refused, nothing stored.
-    expect((await stub.keepCaptures(other.id, [capture("hash-second-aaaaa", body) as WholeCapture])).ok).toBe(
-      false,
-    );
-    expect(
-      (await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", null) as unknown as WholeCapture])).ok,
-    ).toBe(false);
+    expect((await tracker(t.id).keepCaptures(other.id, [capture("hash-second-aaaaa", body)])).ok).toBe(false);
+    expect((await keep(t.id, "hash-second-aaaaa", null)).ok).toBe(false);
     expect((await keepaliveRows(t.id))[0]?.has_body).toBe(0);
-    expect(await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", body) as WholeCapture])).toEqual({
-      ok: true,
-      value: { kept: 1 },
-    });
+    expect(await keep(t.id, "hash-second-aaaaa", body)).toEqual(kept(1));
     expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
     // Once it has its request, another copy is not sealed again.
-    expect(await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", body) as WholeCapture])).toEqual({
-      ok: true,
-      value: { kept: 0 },
-    });
+    expect(await keep(t.id, "hash-second-aaaaa", body)).toEqual(kept(0));
   });
 
   it("takes a capture's body as the bytes the edge sent or as text, and refuses anything else", async () => {
@@ -231,14 +222,9 @@ describe("the tracker's held captures", () => {
     const bytes = new TextEncoder().encode(text);
     // Neither a number array (what JSON would make of bytes) nor an object: refused, nothing stored.
     for (const body of [Array.from(bytes), { text }])
-      expect(
-        (await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", body) as unknown as WholeCapture])).ok,
-      ).toBe(false);
+      expect((await keep(t.id, "hash-second-aaaaa", body)).ok).toBe(false);
     expect((await keepaliveRows(t.id))[0]?.has_body).toBe(0);
-    expect(await stub.keepCaptures(t.id, [capture("hash-second-aaaaa", bytes) as WholeCapture])).toEqual({
-      ok: true,
-      value: { kept: 1 },
-    });
+    expect(await keep(t.id, "hash-second-aaaaa", bytes)).toEqual(kept(1));
     expect((await keepaliveRows(t.id))[0]?.has_body).toBe(1);
   });
 });
