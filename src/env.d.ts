@@ -32,6 +32,8 @@ interface Env {
   TRACKER_DEADLINE_MS?: string;
   SHARED_ANSWERS_WAIT_MS?: string;
   SHARED_ANSWERS_HOLD_MS?: string;
+  /** How long a record waits for the next requests' to go in one RPC with it (ms; "0": none). */
+  RECORD_BATCH_WAIT_MS?: string;
   /** "1" stops all keepalive pings at once. */
   KEEPALIVE_KILL_SWITCH?: string;
   ANTHROPIC_CACHE_TTL_SECONDS?: string;

@@ -33,6 +33,10 @@ describe("config is parsed once, strictly", () => {
     expect(c.sharedAnswersHoldMs).toBe(10_000);
     expect(parseConfig(dev).sharedAnswersHoldMs).toBe(0);
     expect(parseConfig({ ...dev, SHARED_ANSWERS_HOLD_MS: "400" } as Env).sharedAnswersHoldMs).toBe(400);
+    // And for the wait that lets a record go with the next requests' in one RPC.
+    expect(c.recordBatchWaitMs).toBe(100);
+    expect(parseConfig(dev).recordBatchWaitMs).toBe(0);
+    expect(parseConfig({ ...dev, RECORD_BATCH_WAIT_MS: "250" } as Env).recordBatchWaitMs).toBe(250);
     expect(c.tenants).toEqual([]);
     expect(c.simulator).toBe(false);
   });
@@ -47,6 +51,8 @@ describe("config is parsed once, strictly", () => {
     // Past about 30 s after the response the runtime may end the waitUntil that holds the capture.
     [{ KEEPALIVE_CAPTURE_HOLD_MS: "25000" }, /KEEPALIVE_CAPTURE_HOLD_MS/],
     [{ SHARED_ANSWERS_HOLD_MS: "-1" }, /SHARED_ANSWERS_HOLD_MS/],
+    [{ RECORD_BATCH_WAIT_MS: "-1" }, /RECORD_BATCH_WAIT_MS/],
+    [{ RECORD_BATCH_WAIT_MS: "1001" }, /RECORD_BATCH_WAIT_MS/],
     [{ SHARED_ANSWERS_HOLD_MS: "25000" }, /SHARED_ANSWERS_HOLD_MS/],
     [{ TENANTS: "{" }, /not valid JSON/],
     [{ TENANTS: tenant({ id: "bad id" }) }, /id/],

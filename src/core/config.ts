@@ -77,6 +77,12 @@ export interface Config {
    */
   sharedAnswersHoldMs: number;
   /**
+   * RECORD_BATCH_WAIT_MS: how long a record waits in its isolate for the next requests' records to go with
+   * it in one `recordMany` RPC (src/tracker/client.ts `recordSafely`); a full batch goes at once. At most
+   * RECORD_BATCH_WAIT_MAX_MS.
+   */
+  recordBatchWaitMs: number;
+  /**
    * TRACKER_DELAY_MS ("50-100" or "75"): the tracker answers each lookup and record batch a uniformly drawn
    * number of ms in that range late, as a tracker in another region would. Benchmarks only: with the simulator.
    */
@@ -124,6 +130,7 @@ export const DEFAULTS = {
   sharedAnswersWaitMs: 2,
   // The capture hold's (below): the same fast loops, whose next turn makes the last one's answer moot.
   sharedAnswersHoldMs: 10_000,
+  recordBatchWaitMs: 100,
   // `node bench/economics/fit-hold.ts`: on the synthetic agent workloads' training seeds, 10 s
   // leaves 83 % (agent loop) and 39 % (agent with tools) of captures untravelled, 5 s 22 % and 20 %, 20 s
   // 83 % and 49 % with bodies held twice as long.
@@ -207,6 +214,7 @@ export function parseConfig(env: Env): Config {
       DEFAULTS.sharedAnswersHoldMs,
       devClock(env, simulator),
     ),
+    recordBatchWaitMs: recordBatchWaitMs(env.RECORD_BATCH_WAIT_MS, devClock(env, simulator)),
     models: parseModels(env.MODEL_PRICES),
     gpuPools: parseGpuPools(env.GPU_POOLS),
     compat: parseCompatUpstreams(env.COMPAT_UPSTREAMS),
@@ -289,6 +297,17 @@ function url(value: string | undefined, fallback: string): string {
 
 /** Past it the runtime may end the `waitUntil` that holds a capture or an answer (30 s after the response). */
 export const HOLD_MAX_MS = 20_000;
+
+/** A record waits at most this long for others: the tracker hears of a request within it. */
+export const RECORD_BATCH_WAIT_MAX_MS = 1_000;
+
+/** On the dev clock, where tests read the tracker right after a request, records go as they come unless set. */
+function recordBatchWaitMs(raw: string | undefined, devClock: boolean): number {
+  const ms = nonNegativeInt("RECORD_BATCH_WAIT_MS", raw, devClock ? 0 : DEFAULTS.recordBatchWaitMs);
+  if (ms > RECORD_BATCH_WAIT_MAX_MS)
+    throw new ConfigError(`RECORD_BATCH_WAIT_MS must be at most ${RECORD_BATCH_WAIT_MAX_MS}`);
+  return ms;
+}
 
 /**
  * A hold's length. On the dev clock time moves in steps a wall-clock hold cannot follow: nothing is held

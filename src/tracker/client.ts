@@ -242,8 +242,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Records a request's outcome after the response; a failure is logged, never surfaced to the client. Records
- * are coalesced per tenant and isolate: while one batch is out, the records that arrive wait and go together
- * in the next (one RPC for many requests, so a slow tracker never queues the isolate's work behind it). A
+ * are coalesced per tenant and isolate: a record waits up to `RECORD_BATCH_WAIT_MS` for the next requests'
+ * to go with it (a batch of RECORD_BATCH goes at once), and while one batch is out the records that arrive
+ * wait and go together in the next (one RPC for many requests, so a slow tracker never queues the isolate's
+ * work behind it). A
  * batch the tracker did not take (an RPC error or one past RECORD_RPC_DEADLINE_MS, an overloaded object) is
  * sent again with exponential backoff, up to RECORD_ATTEMPTS tries, then goes to the record queue; the
  * tracker counts a request id once, so a retry or a queued copy never counts twice. The tracker answers each
@@ -275,8 +277,9 @@ export async function recordSafely(
     return false;
   }
   q.waiting.push(item);
-  // Records of the same turn of the event loop go together.
-  await sleep(0);
+  // Records wait for the next requests' to go with them in one RPC (each call costs the isolate and the
+  // tracker more than the records it carries: bench/report/ab-record-batch-wait.md); a full batch goes now.
+  await sleep(q.waiting.length >= RECORD_BATCH ? 0 : getConfig(env).recordBatchWaitMs);
   while (!item.settled) {
     const out = q.out;
     if (out && Date.now() - out.since < BATCH_LEASE_MS) {

@@ -3,7 +3,7 @@
 // has them, and counted once.
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
-import { anthropic, longText, namespace } from "../support/clients.ts";
+import { anthropic, anthropicWithVars, longText, namespace } from "../support/clients.ts";
 import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
 import { totalsAfter, tracker } from "../support/tracker.ts";
@@ -11,6 +11,8 @@ import { instrument, silence } from "../support/tracker-faults.ts";
 
 const MODEL = "claude-sonnet-4-6";
 const TRACKER_DEADLINE_MS = 2000; // vitest.config.ts: what a request used to wait for a lookup at most
+/** Long enough for the requests below to be answered within it on a loaded CI machine. */
+const BATCH_WAIT_MS = 1000;
 
 /** The plan Stoker makes of `body` knowing nothing (Stoker's own prepare, with an empty lookup). */
 async function statelessPlan(tenantId: string, body: Record<string, unknown>): Promise<string | null> {
@@ -71,6 +73,28 @@ describe("records", () => {
     const rpcs = await batches();
     expect(rpcs).toBeGreaterThan(0);
     expect(rpcs).toBeLessThan(n);
+  }, 30_000);
+
+  it("wait RECORD_BATCH_WAIT_MS for the next requests' records: one after another, one RPC", async () => {
+    const t = freshTenant();
+    const batches = await instrument(t.id);
+    const { client, settled } = anthropicWithVars(namespace(), t.key, {
+      RECORD_BATCH_WAIT_MS: String(BATCH_WAIT_MS),
+    });
+    const n = 4;
+    const started = Date.now();
+    for (let i = 0; i < n; i++)
+      await client.messages.create({
+        model: MODEL,
+        max_tokens: 8,
+        messages: [{ role: "user", content: `one after another ${i}` }],
+      });
+    // Every request was answered before the first record's wait ended: nothing waited for it.
+    expect(Date.now() - started).toBeLessThan(BATCH_WAIT_MS);
+    await settled();
+    expect((await tracker(t.id).totals()).requests).toBe(n);
+    // Without the wait each record goes alone, as soon as its request is done (n RPCs).
+    expect(await batches()).toBe(1);
   }, 30_000);
 
   it("a batch the tracker fails to take is sent again until it has it", async () => {
