@@ -97,6 +97,31 @@ describe("records", () => {
     expect(await batches()).toBe(1);
   }, 30_000);
 
+  it("a record carrying a large request (its keepalive capture) goes at once, whatever the wait", async () => {
+    const t = freshTenant();
+    const { client } = anthropicWithVars(namespace(), t.key, {
+      RECORD_BATCH_WAIT_MS: String(BATCH_WAIT_MS),
+    });
+    // About 240 KB of system prompt: past what waits for other records (client.ts RECORD_WAIT_BYTES).
+    const system = longText(60_000, "large");
+    await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      system,
+      messages: [{ role: "user", content: "one large request" }],
+    });
+    const answered = Date.now();
+    let heardAfter = Number.POSITIVE_INFINITY;
+    while (Date.now() - answered < 2 * BATCH_WAIT_MS) {
+      if ((await tracker(t.id).totals()).requests === 1) {
+        heardAfter = Date.now() - answered;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(heardAfter).toBeLessThan(BATCH_WAIT_MS);
+  }, 30_000);
+
   it("a batch the tracker fails to take is sent again until it has it", async () => {
     const t = freshTenant();
     const batches = await instrument(t.id, 3);
