@@ -51,6 +51,8 @@ export interface Targets {
   outputs?: Record<"stoker" | "worker" | "slow", () => string>;
   /** CPU ms per wall ms of each worker's process group while idle, per command, subtracted from the group deltas. */
   idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
+  /** Started after a group's warm-up; what it returns is awaited once its measured requests are done (native-profile.ts). */
+  measuring?: (g: Group) => Promise<() => Promise<void>>;
 }
 
 export interface Samples {
@@ -209,6 +211,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   const gc0 = outputs
     ? { stoker: gcWatch(outputs.stoker), worker: gcWatch(outputs.worker), slow: gcWatch(outputs.slow) }
     : null;
+  const measured = await t.measuring?.(g);
   const machine0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
@@ -228,6 +231,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   }
   // Records run after the response (waitUntil): let the last one land inside the measured window.
   await sleep(200);
+  await measured?.();
   const elapsedMs = performance.now() - t0;
   const deltas = {
     stoker: cpuDelta(cpu0.stoker, groupCpu(t.stokerPgid)),

@@ -28,6 +28,11 @@ export interface SideBySide {
   streamDelayMs: number;
   /** Called with each group as it starts. */
   onGroup?: (g: Group) => void;
+  /** Called after each group's warm-up with the builds' process groups; its result once the group is measured. */
+  measuring?: (
+    g: Group,
+    pgids: { stoker: number; worker: number; slow: number },
+  ) => Promise<() => Promise<void>>;
 }
 
 /** Both builds bundled and served under Miniflare, with the reference worker; each group's samples. */
@@ -70,6 +75,16 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
       slowPgid: other.child.pgid,
       helperPgids: [...(base.helpers ?? []), ...(other.helpers ?? [])].map((c) => c.pgid),
       tenantKey,
+      ...(o.measuring
+        ? {
+            measuring: (g: Group) =>
+              (o.measuring as NonNullable<SideBySide["measuring"]>)(g, {
+                stoker: base.child.pgid,
+                worker: worker.child.pgid,
+                slow: other.child.pgid,
+              }),
+          }
+        : {}),
       // No CPU is reported here: nothing idle to subtract.
       idle: { stoker: {}, worker: {}, slow: {} },
       ...(GC_TRACED

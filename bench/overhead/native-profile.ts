@@ -1,0 +1,194 @@
+// Where Stoker's process spends its CPU, the runtime's native code included (issue 19): `node
+// bench/overhead/native-profile.ts [--n=K] [--sizes=2000,100000] [--mode=json|stream|both] [--apart] [--hz=1000]
+// [--out=FILE]`. The V8 sampling profile of bench:overhead sees JavaScript only: what workerd does in C++ for a
+// call (HTTP, streams, RPC, timers, wrappers) lands on the nearest JS frame or on "runtime". This serves Stoker
+// and the null proxy side by side as ab.ts does (side-by-side.ts; both Stoker builds are this checkout, only the
+// first is profiled) and samples each one's workerd with Linux `perf` (cpu-clock, every thread of the process,
+// with call stacks; V8's `--perf-basic-prof` names the JIT frames) while a group's measured requests run. Each
+// sample goes to the first kind of work on its stack (KINDS below, by workerd's own frames), and to each Stoker
+// function on it. Needs `perf` with perf_event_paranoid at most 2; without, it says so and measures nothing.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { arg } from "./args.ts";
+import type { Group } from "./latency.ts";
+import { groupArgs, sideBySide } from "./side-by-side.ts";
+import { ROOT } from "./wrangler.ts";
+
+/** The kinds of work a sample can belong to: the first whose frame is on its stack. */
+const KINDS: readonly (readonly [string, RegExp])[] = [
+  ["GC on the isolate's thread", /Heap::CollectGarbage|ScavengerCollector|MarkCompactCollector/],
+  ["V8 background threads (concurrent GC, compiles)", /JobTaskWrapper|WorkerThreadsTaskRunner/],
+  ["an RPC's answer (the tracker's)", /resumeAfterIo<capnp::Response<workerd::rpc::JsRpcTarget::CallResults/],
+  ["an RPC call into this process (the dev registry's proxy)", /JsRpcTargetBase/],
+  ["timers (what runs after the response: the record)", /setTimeoutImpl/],
+  ["the upstream's answer (relay)", /resumeAfterIo<kj::HttpClient::Response/],
+  ["after the body is read (prepare, forward)", /resumeAfterIo<kj::Array<unsigned char>/],
+  [
+    "the request event (routing, auth, body read)",
+    /WorkerEntrypoint::requestImpl|ServiceWorkerGlobalScope::request/,
+  ],
+  ["other JavaScript (promise jobs)", /runMicrotasks/],
+  ["HTTP and the event loop", /kj::HttpServer|HttpClient|AsyncIoStream|epoll_wait|kj::_::/],
+];
+const OTHER = "other";
+
+const { n, groups } = groupArgs();
+const apart = process.argv.includes("--apart");
+const hz = Number(arg("hz") ?? 1000);
+const out = arg("out");
+
+function perfUsable(): string | null {
+  try {
+    execFileSync("perf", ["--version"], { stdio: "ignore" });
+  } catch {
+    return "no `perf` on this machine (Debian: linux-perf)";
+  }
+  const paranoid = Number(readFileSync("/proc/sys/kernel/perf_event_paranoid", "utf8").trim());
+  return paranoid > 2 ? `perf_event_paranoid is ${paranoid} (at most 2 needed)` : null;
+}
+
+/** The workerd processes of a process group. */
+function workerdPids(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      if (comm === "workerd" && Number(fields[2]) === pgid) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+interface Profile {
+  samples: number;
+  kinds: Map<string, number>;
+  /** Samples with each Stoker function on the stack (once per sample). */
+  functions: Map<string, number>;
+}
+
+/** Stacks of `perf script -F ip,sym`: one frame a line (leaf first), a blank line between samples. */
+function readProfile(text: string): Profile {
+  const p: Profile = { samples: 0, kinds: new Map(), functions: new Map() };
+  for (const block of text.split(/\n\s*\n/)) {
+    const frames = block
+      .split("\n")
+      .map((l) => l.trim().replace(/^[0-9a-f]+\s+/, ""))
+      .filter((l) => l !== "");
+    if (frames.length === 0) continue;
+    p.samples++;
+    const stack = frames.join("\n");
+    const kind = KINDS.find(([, re]) => re.test(stack))?.[0] ?? OTHER;
+    p.kinds.set(kind, (p.kinds.get(kind) ?? 0) + 1);
+    const seen = new Set<string>();
+    for (const f of frames) {
+      // `JS:+'prepare index.js:11978:23`: a function of the bundle (index.js), by name.
+      const m = /^JS:[*+^~]?'?([^ ]*) index\.js:/.exec(f);
+      if (m?.[1]) seen.add(m[1]);
+    }
+    for (const name of seen) p.functions.set(name, (p.functions.get(name) ?? 0) + 1);
+  }
+  return p;
+}
+
+/** Samples `pids` with perf until the returned function is called; then their profile. */
+function record(pids: number[], file: string): () => Promise<Profile> {
+  const perf = spawn(
+    "perf",
+    ["record", "-q", "-e", "cpu-clock", "-F", String(hz), "-g", "-o", file, "-p", pids.join(",")],
+    { stdio: "ignore" },
+  );
+  return async () => {
+    const exited = new Promise<void>((resolve) => perf.once("exit", () => resolve()));
+    perf.kill("SIGINT");
+    await exited;
+    const text = execFileSync("perf", ["script", "-F", "ip,sym", "-i", file], {
+      maxBuffer: 1 << 30,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return readProfile(text);
+  };
+}
+
+const name = (g: Group) => `${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"}`;
+const ms = (samples: number, requests: number) => ((samples / hz) * 1000) / requests;
+
+async function main(): Promise<void> {
+  const unusable = perfUsable();
+  if (unusable) {
+    console.log(`Not measured: ${unusable}.`);
+    return;
+  }
+  process.env.BENCH_V8_FLAGS = "--perf-basic-prof";
+  const tmp = mkdtempSync(join(tmpdir(), "stoker-perf-"));
+  const profiles: { g: Group; stoker: Profile; worker: Profile }[] = [];
+  const pids: number[] = [];
+  try {
+    await sideBySide({
+      base: ROOT,
+      against: ROOT,
+      groups,
+      vars: {},
+      ...(apart ? { apart: "both" as const } : {}),
+      streamDelayMs: 0,
+      onGroup: (g) => process.stderr.write(`[native-profile] ${name(g)} x${n}\n`),
+      measuring: async (g, pgids) => {
+        const stokerPids = workerdPids(pgids.stoker);
+        const workerPids = workerdPids(pgids.worker);
+        pids.push(...stokerPids, ...workerPids);
+        const label = name(g).replaceAll(" ", "-");
+        const stoker = record(stokerPids, join(tmp, `${label}-stoker.data`));
+        const worker = record(workerPids, join(tmp, `${label}-worker.data`));
+        return async () => {
+          profiles.push({ g, stoker: await stoker(), worker: await worker() });
+        };
+      },
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    for (const pid of new Set(pids)) rmSync(`/tmp/perf-${pid}.map`, { force: true });
+  }
+  const lines = [
+    `Stoker's workerd and the null proxy's, sampled by \`perf\` (cpu-clock, ${hz} Hz, every thread) over each group's measured requests (${n} per arm, each process serving two arms: ${2 * n} requests), ${apart ? "Stoker's trackers in a process of their own (`--apart`: Stoker's process alone)" : "Stoker's trackers and Cache API in its own process"}. CPU ms per request by the kind of work on the sample's stack (the first that matches, in this order).`,
+    "",
+  ];
+  for (const { g, stoker, worker } of profiles) {
+    const requests = 2 * n;
+    lines.push(
+      `### ${name(g)}`,
+      "",
+      "| kind of work | Stoker | null proxy | **Stoker − null** |",
+      "|---|---|---|---|",
+    );
+    for (const kind of [...KINDS.map(([k]) => k), OTHER]) {
+      const s = ms(stoker.kinds.get(kind) ?? 0, requests);
+      const w = ms(worker.kinds.get(kind) ?? 0, requests);
+      if (s < 0.005 && w < 0.005) continue;
+      lines.push(`| ${kind} | ${s.toFixed(2)} | ${w.toFixed(2)} | **${(s - w).toFixed(2)}** |`);
+    }
+    const st = ms(stoker.samples, requests);
+    const wt = ms(worker.samples, requests);
+    lines.push(`| **all** | **${st.toFixed(2)}** | **${wt.toFixed(2)}** | **${(st - wt).toFixed(2)}** |`, "");
+    const top = [...stoker.functions]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 14)
+      .map(([f, c]) => `${f} ${ms(c, requests).toFixed(2)}`);
+    lines.push(
+      `Stoker's functions with the most samples on their stack (ms per request, natives they called included): ${top.join("; ")}.`,
+      "",
+    );
+  }
+  const text = lines.join("\n");
+  console.log(text);
+  if (out) writeFileSync(out, `${text}\n`);
+}
+
+await main();
