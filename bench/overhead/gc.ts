@@ -17,18 +17,10 @@ const STDBUF = [
 /** Whether the benchmark's workerd processes log their collections line by line. */
 export const GC_TRACED = STDBUF !== undefined;
 
-/**
- * The environment a Miniflare child gets for it: V8's `--trace-gc`, stdout line-buffered (none without
- * libstdbuf), and any V8 flags of `BENCH_V8_FLAGS` (native-profile.ts: `--perf-basic-prof`).
- */
-export function gcTraceEnv(): Record<string, string> {
-  const extra = process.env.BENCH_V8_FLAGS ?? "";
-  const flags = [STDBUF ? "--trace-gc" : "", extra].filter((f) => f !== "").join(" ");
-  return {
-    ...(flags !== "" ? { MINIFLARE_WORKERD_V8_FLAGS: flags } : {}),
-    ...(STDBUF ? { LD_PRELOAD: STDBUF, _STDBUF_O: "L" } : {}),
-  };
-}
+/** The environment a Miniflare child gets for it: V8's `--trace-gc`, stdout line-buffered (none without libstdbuf). */
+export const gcTraceEnv: Record<string, string> = STDBUF
+  ? { MINIFLARE_WORKERD_V8_FLAGS: "--trace-gc", LD_PRELOAD: STDBUF, _STDBUF_O: "L" }
+  : {};
 
 export interface GcStats {
   /** Young-generation collections (Scavenge, Minor Mark-Sweep). */
