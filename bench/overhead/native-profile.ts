@@ -21,11 +21,15 @@ import { ROOT } from "./wrangler.ts";
 const KINDS: readonly (readonly [string, RegExp])[] = [
   ["GC on the isolate's thread", /Heap::CollectGarbage|ScavengerCollector|MarkCompactCollector/],
   ["V8 background threads (concurrent GC, compiles)", /JobTaskWrapper|WorkerThreadsTaskRunner/],
+  [
+    "the upstream call (fetch: the request built and sent)",
+    /api::fetchImpl|ServiceWorkerGlobalScope::fetch\b/,
+  ],
   ["an RPC's answer (the tracker's)", /resumeAfterIo<capnp::Response<workerd::rpc::JsRpcTarget::CallResults/],
   ["an RPC call into this process (the dev registry's proxy)", /JsRpcTargetBase/],
   ["timers (what runs after the response: the record)", /setTimeoutImpl/],
   ["the upstream's answer (relay)", /resumeAfterIo<kj::HttpClient::Response/],
-  ["after the body is read (prepare, forward)", /resumeAfterIo<kj::Array<unsigned char>/],
+  ["the rest of what runs once the body is read (prepare)", /resumeAfterIo<kj::Array<unsigned char>/],
   [
     "the request event (routing, auth, body read)",
     /WorkerEntrypoint::requestImpl|ServiceWorkerGlobalScope::request/,
