@@ -9,9 +9,10 @@
 // not named here: V8's perf map keeps every code object ever made, so a sample on an address V8 reused would be
 // named for an older function). Needs `perf` with perf_event_paranoid at most 2; without, it says so and measures nothing.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { groupProcs } from "../../scripts/lib/procs.ts";
 import { arg } from "./args.ts";
 import type { Group } from "./latency.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
@@ -56,20 +57,9 @@ function perfUsable(): string | null {
 
 /** The workerd processes of a process group. */
 function workerdPids(pgid: number): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const comm = stat.slice(stat.indexOf("(") + 1, close);
-      const fields = stat.slice(close + 2).split(" ");
-      if (comm === "workerd" && Number(fields[2]) === pgid) pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return groupProcs(pgid)
+    .filter((p) => p.comm === "workerd")
+    .map((p) => p.pid);
 }
 
 interface Profile {

@@ -78,8 +78,8 @@ export interface Config {
   sharedAnswersHoldMs: number;
   /**
    * RECORD_BATCH_WAIT_MS: how long a record waits in its isolate for the next requests' records to go with
-   * it in one `recordMany` RPC (src/tracker/client.ts `recordSafely`); a full batch goes at once. At most
-   * RECORD_BATCH_WAIT_MAX_MS.
+   * it in one `recordMany` RPC (src/tracker/client.ts `recordSafely`); a full batch, or one carrying 200 KB
+   * of keepalive captures, goes at once. At most RECORD_BATCH_WAIT_MAX_MS.
    */
   recordBatchWaitMs: number;
   /**

@@ -258,12 +258,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * Records a request's outcome after the response; a failure is logged, never surfaced to the client. Records
  * are coalesced per tenant and isolate: a record waits up to `RECORD_BATCH_WAIT_MS` for the next requests'
- * to go with it (a batch of RECORD_BATCH goes at once), and while one batch is out the records that arrive
- * wait and go together in the next (one RPC for many requests, so a slow tracker never queues the isolate's
- * work behind it). A
- * batch the tracker did not take (an RPC error or one past RECORD_RPC_DEADLINE_MS, an overloaded object) is
- * sent again with exponential backoff, up to RECORD_ATTEMPTS tries, then goes to the record queue; the
- * tracker counts a request id once, so a retry or a queued copy never counts twice. The tracker answers each
+ * to go with it (RECORD_BATCH records, or RECORD_WAIT_BYTES of captures, go at once), and while one batch is
+ * out the records that arrive wait and go together in the next (one RPC for many requests, so a slow tracker
+ * never queues the isolate's work behind it). A batch the tracker did not take (an RPC error or one past
+ * RECORD_RPC_DEADLINE_MS, an overloaded object) is sent again with exponential backoff, up to RECORD_ATTEMPTS
+ * tries, then goes to the record queue; the tracker counts a request id once, so a retry or a queued copy
+ * never counts twice. The tracker answers each
  * record with its positions' states, which this isolate keeps for the conversation's next turn. Resolves when
  * the tracker or the queue has the record (or it was lost: logged), true when it was the tracker; never rejects.
  * The answer is shared with the location's other isolates as it is heard, or, with `shareHold`, kept for the
