@@ -17,10 +17,19 @@ const STDBUF = [
 /** Whether the benchmark's workerd processes log their collections line by line. */
 export const GC_TRACED = STDBUF !== undefined;
 
-/** The environment a Miniflare child gets for it: V8's `--trace-gc`, stdout line-buffered (none without libstdbuf). */
-export const gcTraceEnv: Record<string, string> = STDBUF
-  ? { MINIFLARE_WORKERD_V8_FLAGS: "--trace-gc", LD_PRELOAD: STDBUF, _STDBUF_O: "L" }
-  : {};
+/**
+ * The environment a Miniflare child gets for it: V8's `--trace-gc`, stdout line-buffered (none without
+ * libstdbuf), and the V8 flags of `BENCH_V8_FLAGS` (native-profile.ts: `--perf-prof`), read as each child starts.
+ */
+export function gcTraceEnv(): Record<string, string> {
+  const flags = [STDBUF ? "--trace-gc" : "", process.env.BENCH_V8_FLAGS ?? ""]
+    .filter((f) => f !== "")
+    .join(" ");
+  return {
+    ...(flags !== "" ? { MINIFLARE_WORKERD_V8_FLAGS: flags } : {}),
+    ...(STDBUF ? { LD_PRELOAD: STDBUF, _STDBUF_O: "L" } : {}),
+  };
+}
 
 export interface GcStats {
   /** Young-generation collections (Scavenge, Minor Mark-Sweep). */

@@ -78,7 +78,7 @@ export async function serveMiniflare(
   const specPath = `${persistTo}.miniflare.json`;
   writeFileSync(specPath, JSON.stringify(spec));
   // Every collection of the isolates' heaps logged, so that a group's GC pauses can be counted (gc.ts).
-  const child = start(name, [CHILD, specPath], { ...ENV, ...gcTraceEnv });
+  const child = start(name, [CHILD, specPath], { ...ENV, ...gcTraceEnv() });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(child, `${url}/healthz`);
   return { child, url };

@@ -4,12 +4,13 @@
 // call (HTTP, streams, RPC, timers, wrappers) lands on the nearest JS frame or on "runtime". This serves Stoker
 // and the null proxy side by side as ab.ts does (side-by-side.ts; both Stoker builds are this checkout, only the
 // first is profiled) and samples each one's workerd with Linux `perf` (cpu-clock, every thread of the process,
-// with call stacks) while a group's measured requests run. Each
-// sample goes to the first kind of work on its stack (KINDS below, by workerd's own frames; the JIT frames are
-// not named here: V8's perf map keeps every code object ever made, so a sample on an address V8 reused would be
-// named for an older function). Needs `perf` with perf_event_paranoid at most 2; without, it says so and measures nothing.
+// with call stacks) while a group's measured requests run. Each sample goes to the first kind of work on its
+// stack (KINDS below, by workerd's own frames), and to each of Stoker's functions on it. The JIT frames are named
+// from V8's jitdump (`--perf-prof`, merged by `perf inject --jit`, which follows code V8 moved or freed; a perf
+// map would name a reused address after an older function), which also says which tier ran each frame. Needs
+// `perf` with perf_event_paranoid at most 2; without, it says so and measures nothing.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { groupProcs } from "../../scripts/lib/procs.ts";
@@ -65,11 +66,24 @@ function workerdPids(pgid: number): number[] {
 interface Profile {
   samples: number;
   kinds: Map<string, number>;
+  /** Samples with each function of Stoker's bundle on the stack (once per sample). */
+  functions: Map<string, number>;
+  /** Frames of Stoker's bundle by V8 tier (jitdump's marker: `~` bytecode, `^` Sparkplug, `+` Maglev, `*` TurboFan). */
+  tiers: Map<string, number>;
 }
+
+const TIERS: Record<string, string> = {
+  "~": "interpreted",
+  "^": "Sparkplug",
+  "+": "Maglev",
+  "*": "TurboFan",
+};
+// `JS:^prepare index.js:11996:23`: a function of Stoker's bundle (index.js), its tier marker and name.
+const BUNDLE_FRAME = /^JS:([*+^~]?)'?(\S*) index\.js:/;
 
 /** Stacks of `perf script -F ip,sym`: one frame a line (leaf first), a blank line between samples. */
 function readProfile(text: string): Profile {
-  const p: Profile = { samples: 0, kinds: new Map() };
+  const p: Profile = { samples: 0, kinds: new Map(), functions: new Map(), tiers: new Map() };
   for (const block of text.split(/\n\s*\n/)) {
     const frames = block
       .split("\n")
@@ -80,6 +94,15 @@ function readProfile(text: string): Profile {
     const stack = frames.join("\n");
     const kind = KINDS.find(([, re]) => re.test(stack))?.[0] ?? OTHER;
     p.kinds.set(kind, (p.kinds.get(kind) ?? 0) + 1);
+    const seen = new Set<string>();
+    for (const f of frames) {
+      const m = BUNDLE_FRAME.exec(f);
+      if (!m) continue;
+      const tier = TIERS[m[1] ?? ""] ?? "other";
+      p.tiers.set(tier, (p.tiers.get(tier) ?? 0) + 1);
+      seen.add(m[2] || "(anonymous)");
+    }
+    for (const f of seen) p.functions.set(f, (p.functions.get(f) ?? 0) + 1);
   }
   return p;
 }
@@ -88,14 +111,16 @@ function readProfile(text: string): Profile {
 function record(pids: number[], file: string): () => Promise<Profile> {
   const perf = spawn(
     "perf",
-    ["record", "-q", "-e", "cpu-clock", "-F", String(hz), "-g", "-o", file, "-p", pids.join(",")],
+    // `-k 1`: the monotonic clock, which jitdump's records carry, so that `perf inject --jit` can match them.
+    ["record", "-q", "-k", "1", "-e", "cpu-clock", "-F", String(hz), "-g", "-o", file, "-p", pids.join(",")],
     { stdio: "ignore" },
   );
   return async () => {
     const exited = new Promise<void>((resolve) => perf.once("exit", () => resolve()));
     perf.kill("SIGINT");
     await exited;
-    const text = execFileSync("perf", ["script", "-F", "ip,sym", "-i", file], {
+    execFileSync("perf", ["inject", "--jit", "-i", file, "-o", `${file}.jit`], { stdio: "ignore" });
+    const text = execFileSync("perf", ["script", "-F", "ip,sym", "-i", `${file}.jit`], {
       maxBuffer: 1 << 30,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"],
@@ -115,6 +140,9 @@ async function main(): Promise<void> {
   }
   const began = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), "stoker-perf-"));
+  // Each workerd writes its jitdump (and `perf inject` its per-function objects) here, read as each child starts.
+  mkdirSync(join(tmp, "jit"));
+  process.env.BENCH_V8_FLAGS = `--perf-prof --perf-prof-path=${join(tmp, "jit")}`;
   const profiles: { g: Group; stoker: Profile; worker: Profile }[] = [];
   try {
     await sideBySide({
@@ -165,6 +193,20 @@ async function main(): Promise<void> {
     const st = ms(stoker.samples, requests);
     const wt = ms(worker.samples, requests);
     lines.push(`| **all** | **${st.toFixed(2)}** | **${wt.toFixed(2)}** | **${(st - wt).toFixed(2)}** |`, "");
+    const top = [...stoker.functions]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 16)
+      .map(([f, c]) => `${f} ${ms(c, requests).toFixed(2)}`);
+    const frames = [...stoker.tiers.values()].reduce((a, b) => a + b, 0);
+    const tiers = [...stoker.tiers]
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, c]) => `${t} ${((100 * c) / Math.max(1, frames)).toFixed(0)} %`);
+    lines.push(
+      `Stoker's functions with the most samples on their stack, ms per request (what they called included): ${top.join("; ")}.`,
+      "",
+      `Tiers of the frames of Stoker's code on the samples: ${tiers.join(", ")}.`,
+      "",
+    );
   }
   const text = lines.join("\n");
   console.log(text);
