@@ -208,13 +208,20 @@ export function parseConfig(env: Env): Config {
       env.SHARED_ANSWERS_WAIT_MS,
       DEFAULTS.sharedAnswersWaitMs,
     ),
-    sharedAnswersHoldMs: holdMs(
+    sharedAnswersHoldMs: wallClockMs(
       "SHARED_ANSWERS_HOLD_MS",
       env.SHARED_ANSWERS_HOLD_MS,
       DEFAULTS.sharedAnswersHoldMs,
       devClock(env, simulator),
+      HOLD_MAX_MS,
     ),
-    recordBatchWaitMs: recordBatchWaitMs(env.RECORD_BATCH_WAIT_MS, devClock(env, simulator)),
+    recordBatchWaitMs: wallClockMs(
+      "RECORD_BATCH_WAIT_MS",
+      env.RECORD_BATCH_WAIT_MS,
+      DEFAULTS.recordBatchWaitMs,
+      devClock(env, simulator),
+      RECORD_BATCH_WAIT_MAX_MS,
+    ),
     models: parseModels(env.MODEL_PRICES),
     gpuPools: parseGpuPools(env.GPU_POOLS),
     compat: parseCompatUpstreams(env.COMPAT_UPSTREAMS),
@@ -225,11 +232,12 @@ export function parseConfig(env: Env): Config {
     keepalive: {
       enabled: !(env.KEEPALIVE_KILL_SWITCH === "1" || env.KEEPALIVE_KILL_SWITCH === "true"),
       anthropicTtlMs: positiveInt("ANTHROPIC_CACHE_TTL_SECONDS", env.ANTHROPIC_CACHE_TTL_SECONDS, 300) * 1000,
-      captureHoldMs: holdMs(
+      captureHoldMs: wallClockMs(
         "KEEPALIVE_CAPTURE_HOLD_MS",
         env.KEEPALIVE_CAPTURE_HOLD_MS,
         DEFAULTS.captureHoldMs,
         devClock(env, simulator),
+        HOLD_MAX_MS,
       ),
     },
   };
@@ -301,21 +309,19 @@ export const HOLD_MAX_MS = 20_000;
 /** A record waits at most this long for others: the tracker hears of a request within it. */
 export const RECORD_BATCH_WAIT_MAX_MS = 1_000;
 
-/** On the dev clock, where tests read the tracker right after a request, records go as they come unless set. */
-function recordBatchWaitMs(raw: string | undefined, devClock: boolean): number {
-  const ms = nonNegativeInt("RECORD_BATCH_WAIT_MS", raw, devClock ? 0 : DEFAULTS.recordBatchWaitMs);
-  if (ms > RECORD_BATCH_WAIT_MAX_MS)
-    throw new ConfigError(`RECORD_BATCH_WAIT_MS must be at most ${RECORD_BATCH_WAIT_MAX_MS}`);
-  return ms;
-}
-
 /**
- * A hold's length. On the dev clock time moves in steps a wall-clock hold cannot follow: nothing is held
- * unless set.
+ * A wall-clock wait of the edge's (a hold, a record's wait for others), within `max`. On the dev clock time moves
+ * in steps a wall-clock wait cannot follow, and tests read the tracker right after a request: none unless set.
  */
-function holdMs(name: string, raw: string | undefined, fallback: number, devClock: boolean): number {
+function wallClockMs(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  devClock: boolean,
+  max: number,
+): number {
   const ms = nonNegativeInt(name, raw, devClock ? 0 : fallback);
-  if (ms > HOLD_MAX_MS) throw new ConfigError(`${name} must be at most ${HOLD_MAX_MS}`);
+  if (ms > max) throw new ConfigError(`${name} must be at most ${max}`);
   return ms;
 }
 

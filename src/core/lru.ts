@@ -47,3 +47,26 @@ export class BoundedLru<K, V> {
     this.#map.clear();
   }
 }
+
+/**
+ * When each key was last seen, for the `max` most recent keys: whether a key comes back within a window (a
+ * conversation's next turn through this isolate within a hold: src/edge/capture-hold.ts, src/tracker/share-hold.ts).
+ */
+export class LastSeen {
+  readonly #times: BoundedLru<string, number>;
+
+  constructor(max: number) {
+    this.#times = new BoundedLru(max);
+  }
+
+  get size(): number {
+    return this.#times.size;
+  }
+
+  /** Notes `key` at `nowMs`; whether it was last seen at most `ms` before. */
+  cameBackWithin(key: string, nowMs: number, ms: number): boolean {
+    const last = this.#times.peek(key);
+    this.#times.set(key, nowMs);
+    return last !== undefined && nowMs - last <= ms;
+  }
+}

@@ -1,4 +1,4 @@
-import { BoundedLru } from "../core/lru.ts";
+import { LastSeen } from "../core/lru.ts";
 import type { WholeCapture } from "../tracker/types.ts";
 
 /**
@@ -30,7 +30,7 @@ export const MAX_RECENT = 10_000;
 const holds = new Map<string, Hold>();
 let heldChars = 0;
 /** When each conversation's last capture came here, for at most MAX_RECENT conversations. */
-const recent = new BoundedLru<string, number>(MAX_RECENT);
+const recent = new LastSeen(MAX_RECENT);
 
 /**
  * Supersedes the conversation's capture held before this one, and holds this one when the conversation's
@@ -46,9 +46,7 @@ export function holdCapture(
   const key = `${tenantId}\n${capture.conversation}`;
   const earlier = holds.get(key);
   if (earlier) letGo(earlier);
-  const last = recent.peek(key);
-  recent.set(key, nowMs);
-  if (last === undefined || nowMs - last > holdMs) return null;
+  if (!recent.cameBackWithin(key, nowMs, holdMs)) return null;
   if (heldChars + capture.body.length > MAX_HELD_CHARS) return null;
   const hold: Hold = { key, capture };
   holds.set(key, hold);

@@ -117,11 +117,8 @@ export function recordOutcome(
         : null;
     const recorded = recordSafely(c.env, outcome.tenantId, record, log, share);
     const settled = recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
-    if (!share || conversation === null) return settled;
-    return Promise.all([
-      settled,
-      shareWhenReleased(outcome.tenantId, conversation, share, sharedAnswersHoldMs),
-    ]);
+    if (!share) return settled;
+    return Promise.all([settled, shareWhenReleased(outcome.tenantId, share, sharedAnswersHoldMs)]);
   });
 }
 

@@ -263,9 +263,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * never queues the isolate's work behind it). A batch the tracker did not take (an RPC error or one past
  * RECORD_RPC_DEADLINE_MS, an overloaded object) is sent again with exponential backoff, up to RECORD_ATTEMPTS
  * tries, then goes to the record queue; the tracker counts a request id once, so a retry or a queued copy
- * never counts twice. The tracker answers each
- * record with its positions' states, which this isolate keeps for the conversation's next turn. Resolves when
- * the tracker or the queue has the record (or it was lost: logged), true when it was the tracker; never rejects.
+ * never counts twice. The tracker answers each record with its positions' states, which this isolate keeps for
+ * the conversation's next turn. Resolves when the tracker or the queue has the record (or it was lost: logged),
+ * true when it was the tracker; never rejects.
  * The answer is shared with the location's other isolates as it is heard, or, with `shareHold`, kept for the
  * hold (`shareWhenReleased`).
  *
@@ -382,14 +382,9 @@ async function sendBatch(env: Env, tenantId: string, q: RecordQueue): Promise<vo
  * Ends a record's share hold (share-hold.ts) after `ms` and shares the answer it kept, unless a later turn of
  * the conversation superseded it. Runs in the record's own request context. Never rejects.
  */
-export async function shareWhenReleased(
-  tenantId: string,
-  conversation: string,
-  hold: ShareHold,
-  ms: number,
-): Promise<void> {
+export async function shareWhenReleased(tenantId: string, hold: ShareHold, ms: number): Promise<void> {
   const shared = await releaseShare(hold, ms);
-  if (shared) await withinDeadline(shareAnswer(tenantId, conversation, shared), SHARE_DEADLINE_MS);
+  if (shared) await withinDeadline(shareAnswer(tenantId, hold.conversation, shared), SHARE_DEADLINE_MS);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BoundedLru } from "../core/lru.ts";
+import { LastSeen } from "../core/lru.ts";
 import type { SharedAnswer } from "./shared-answers.ts";
 
 /**
@@ -22,6 +22,8 @@ import type { SharedAnswer } from "./shared-answers.ts";
  */
 export interface ShareHold {
   readonly key: string;
+  /** The conversation whose answer it holds (its key is tenant and conversation). */
+  readonly conversation: string;
   /** waiting: the hold runs; superseded: a later turn came; released: the hold ended. */
   state: "waiting" | "superseded" | "released";
   /** The record's answer, once heard while the hold runs. */
@@ -35,7 +37,7 @@ export const MAX_RECENT = 10_000;
 const holds = new Map<string, ShareHold>();
 let heldPositions = 0;
 /** When each conversation's last record came here, for at most MAX_RECENT conversations. */
-const recent = new BoundedLru<string, number>(MAX_RECENT);
+const recent = new LastSeen(MAX_RECENT);
 
 /**
  * Supersedes the conversation's answer held before this turn's, and holds this turn's when its previous
@@ -50,10 +52,8 @@ export function holdShare(
   const key = `${tenantId}\n${conversation}`;
   const earlier = holds.get(key);
   if (earlier) letGo(earlier, "superseded");
-  const last = recent.peek(key);
-  recent.set(key, nowMs);
-  if (last === undefined || nowMs - last > holdMs || holds.size >= MAX_HELD) return null;
-  const hold: ShareHold = { key, state: "waiting", shared: null };
+  if (!recent.cameBackWithin(key, nowMs, holdMs) || holds.size >= MAX_HELD) return null;
+  const hold: ShareHold = { key, conversation, state: "waiting", shared: null };
   holds.set(key, hold);
   return hold;
 }
