@@ -113,10 +113,12 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
 
 /**
  * The groups `--n=K`, `--sizes=2000,20000,100000`, `--mode=json|stream|both` and `--first=carried|opening`
- * ask for (100 requests a group by default; first requests carry earlier turns unless `opening`).
+ * ask for (100 requests a group by default; first requests carry earlier turns unless `opening`), each after
+ * `--warmup=K` requests of its own (10 by default).
  */
 export function groupArgs(): { n: number; groups: Group[] } {
   const n = Number(arg("n") ?? 100);
+  const warmup = Number(arg("warmup") ?? 10);
   const given = arg("first") ?? "carried";
   if (given !== "carried" && given !== "opening") throw new Error(`--first=${given}: carried or opening`);
   const first: Group["first"] = given;
@@ -130,7 +132,7 @@ export function groupArgs(): { n: number; groups: Group[] } {
         tokens,
         stream,
         n,
-        warmup: 10,
+        warmup,
         first,
       })),
     ),
