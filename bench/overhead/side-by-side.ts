@@ -38,7 +38,14 @@ export interface SideBySide {
 /** Both builds bundled and served under Miniflare, with the reference worker; each group's samples. */
 export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
   const tmp = mkdtempSync(join(tmpdir(), "stoker-ab-"));
-  const sim = await startSimulator({ port: 0, host: "127.0.0.1", streamDelayMs: o.streamDelayMs });
+  // One recorded request per namespace: none is read, and a thousand large bodies per arm would grow this
+  // process (the client of every arm) by gigabytes (run.ts).
+  const sim = await startSimulator({
+    port: 0,
+    host: "127.0.0.1",
+    streamDelayMs: o.streamDelayMs,
+    maxRecordedRequests: 1,
+  });
   try {
     const [baseEntry, workerEntry, againstEntry] = await Promise.all([
       bundle(join(o.base, "wrangler.toml"), join(tmp, "base")),

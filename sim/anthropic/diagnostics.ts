@@ -1,4 +1,5 @@
 import { invalid } from "../errors.ts";
+import { hashOf } from "../hash.ts";
 import { isObject, type JsonObject, without } from "../json.ts";
 import type { CacheOutcome } from "./cache.ts";
 import type { MessagesRequest } from "./request.ts";
@@ -11,7 +12,10 @@ import type { MessagesRequest } from "./request.ts";
 // with `cache_missed_input_tokens`; previous_message_not_found; unavailable (model, system and tools match
 // but other prompt-affecting parameters such as thinking or tool_choice differ).
 
-/** What the simulator remembers of a request, under its response id. */
+/**
+ * What the simulator remembers of a request, under its response id: each part as a hash of its text (only
+ * compared for equality), so that 10,000 of them stay small whatever the prompts' size.
+ */
 export interface Fingerprint {
   model: string;
   tools: string;
@@ -47,14 +51,15 @@ export class Fingerprints {
 }
 
 const bare = (blocks: JsonObject[]) => JSON.stringify(blocks.map((b) => without(b, "cache_control")));
+const bareHash = (blocks: JsonObject[]) => hashOf(bare(blocks));
 
 /** A request's fingerprint: markers removed (they do not change the prompt). */
 export function fingerprintOf(req: MessagesRequest, cache: CacheOutcome): Fingerprint {
   return {
     model: req.model,
-    tools: bare(req.tools),
-    system: bare(req.system),
-    messages: req.messages.map((m) => JSON.stringify({ role: m.role, content: JSON.parse(bare(m.content)) })),
+    tools: bareHash(req.tools),
+    system: bareHash(req.system),
+    messages: req.messages.map((m) => hashOf(m.role, bare(m.content))),
     settings: JSON.stringify({ tool_choice: req.toolChoice ?? null, thinking: req.thinking ?? null }),
     cachedTokens: cache.read + cache.write5m + cache.write1h,
   };

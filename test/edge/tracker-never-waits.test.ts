@@ -3,6 +3,7 @@
 // has them, and counted once.
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
+import { RECORD_BATCH } from "../../src/tracker/client.ts";
 import { anthropic, anthropicWithVars, longText, namespace } from "../support/clients.ts";
 import { prepareWithoutState } from "../support/prepare.ts";
 import { freshTenant } from "../support/tenants.ts";
@@ -120,6 +121,35 @@ describe("records", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(heardAfter).toBeLessThan(BATCH_WAIT_MS);
+  }, 30_000);
+
+  it("a full batch of waiting records (RECORD_BATCH) goes at once, whatever the wait", async () => {
+    const t = freshTenant();
+    const { client } = anthropicWithVars(namespace(), t.key, {
+      RECORD_BATCH_WAIT_MS: String(BATCH_WAIT_MS),
+    });
+    let firstAnswered = Number.POSITIVE_INFINITY;
+    await Promise.all(
+      Array.from({ length: RECORD_BATCH }, async (_, i) => {
+        await client.messages.create({
+          model: MODEL,
+          max_tokens: 8,
+          messages: [{ role: "user", content: `all at once ${i}` }],
+        });
+        firstAnswered = Math.min(firstAnswered, Date.now());
+      }),
+    );
+    // The first record was made before its request was answered: without the rule, none is heard until
+    // that record's wait is over.
+    let heardAfter = Number.POSITIVE_INFINITY;
+    while (Date.now() - firstAnswered < 2 * BATCH_WAIT_MS) {
+      if ((await tracker(t.id).totals()).requests === RECORD_BATCH) {
+        heardAfter = Date.now() - firstAnswered;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(heardAfter).toBeLessThan(BATCH_WAIT_MS - 100);
   }, 30_000);
 
   it("a batch the tracker fails to take is sent again until it has it", async () => {
