@@ -19,3 +19,11 @@ export function varArgs(flag = "var"): Record<string, string> {
       }),
   );
 }
+
+/** `--warmup=K` as a count of requests (`fallback` when not given); anything but a whole number >= 0 is refused. */
+export function warmupArg(given: string | undefined, fallback: number): number {
+  if (given === undefined) return fallback;
+  const k = Number(given);
+  if (!Number.isInteger(k) || k < 0) throw new Error(`--warmup=${given}: a whole number of requests`);
+  return k;
+}

@@ -10,6 +10,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startSimulator } from "../../sim/server.ts";
+import { warmupArg } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
 import { bodyFactory } from "./bodies.ts";
 import { groupCpu, groupRssMiB, idleRates } from "./cpu.ts";
@@ -64,8 +65,8 @@ const N: Record<number, number> = Number.isFinite(nFlag)
   : quick
     ? { 2000: 20, 20000: 15, 100000: 10 }
     : { 2000: 300, 20000: 200, 100000: 120 };
-/** `--warmup=K`: requests per arm before each group is measured (an isolate that has served more runs faster code). */
-const WARMUP = Number(flagValue("warmup") ?? (quick ? 3 : 10));
+/** `--warmup=K`: requests per arm before each group is measured (an isolate that has served more runs more of its code in V8's upper tiers). */
+const WARMUP = warmupArg(flagValue("warmup"), quick ? 3 : 10);
 const PROFILED = light ? 10 : 100;
 // The tracker phase takes seconds: its full size even with --n (6 records a cell could not tell a capture's cost).
 const TRACKER = quick ? { conversations: 2, turns: 3 } : { conversations: 6, turns: 10 };

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
-import { arg } from "./args.ts";
+import { arg, warmupArg } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
 import { GC_TRACED } from "./gc.ts";
 import { type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
@@ -125,7 +125,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
  */
 export function groupArgs(): { n: number; groups: Group[] } {
   const n = Number(arg("n") ?? 100);
-  const warmup = Number(arg("warmup") ?? 10);
+  const warmup = warmupArg(arg("warmup"), 10);
   const given = arg("first") ?? "carried";
   if (given !== "carried" && given !== "opening") throw new Error(`--first=${given}: carried or opening`);
   const first: Group["first"] = given;
