@@ -10,6 +10,12 @@ import {
 
 type Json = Record<string, unknown>;
 
+/** The kept body's bytes that a body read after it repeats, byte for byte, through `through`. */
+export interface RepeatedBytes {
+  readonly bytes: Uint8Array;
+  readonly through: number;
+}
+
 /**
  * A parsed body the isolate keeps so that the next turn of its conversation parses only what is new: a
  * later request whose text repeats this one's through the end of a `messages` item (a string comparison,
@@ -79,7 +85,13 @@ export function parseAfterKept(
   tenantId: string,
   bytes: Uint8Array,
   minOpeningShare = MIN_OPENING_SHARE,
-): { raw: string; body: Json; sharedWith: Json; scanHint?: ScanHint } | null {
+): {
+  raw: string;
+  body: Json;
+  sharedWith: Json;
+  repeats: RepeatedBytes;
+  scanHint?: ScanHint;
+} | null {
   if (bytes.length < MIN_CHARS) return null;
   const list = kept.get(tenantId);
   if (!list) return null;
@@ -96,7 +108,12 @@ export function parseAfterKept(
         keep(tenantId, next, prev);
         const spans = scans.get(prev.body);
         const upTo = prev.ends[m] as number;
-        const read = { raw: next.raw, body: next.body, sharedWith: prev.body };
+        const read = {
+          raw: next.raw,
+          body: next.body,
+          sharedWith: prev.body,
+          repeats: { bytes: prev.bytes, through: at },
+        };
         if (!spans) return read;
         if (next.raw.length < SPLIT_MIN_CHARS) return { ...read, scanHint: { prev: spans, upTo } };
         // The render reads the text as the kept one's head and the rest, never joined (scan.ts TextView).

@@ -1,6 +1,6 @@
 import { StokerError } from "../core/errors.ts";
 import type { ScanHint } from "../upstream/body/scan.ts";
-import { parseAfterKept } from "./body-memo.ts";
+import { parseAfterKept, type RepeatedBytes } from "./body-memo.ts";
 import { isUtf8, type ShallowBody, shallowJson } from "./shallow-json.ts";
 
 export interface JsonBody {
@@ -15,6 +15,8 @@ export interface JsonBody {
   sharedWith?: Record<string, unknown>;
   /** The render's scan of that kept body, which this text repeats through `upTo`. */
   scanHint?: ScanHint;
+  /** That kept body's bytes, which these repeat through `through`. */
+  repeats?: RepeatedBytes;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });

@@ -149,7 +149,14 @@ export function proxy(spec: EndpointSpec) {
         ? idTags(tenantSalt(config, tenant.id))
         : null;
     const previousResponseId = idTagsFor
-      ? checkStoredIds(body, read.bytes, raw !== null, idTagsFor, spec.endpoint === "responses")
+      ? checkStoredIds(
+          body,
+          read.bytes,
+          raw !== null,
+          idTagsFor,
+          spec.endpoint === "responses",
+          read.raw !== null ? read.repeats : undefined,
+        )
       : null;
 
     const startedAt = Date.now();

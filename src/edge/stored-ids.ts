@@ -13,6 +13,7 @@ import type { EventSourceMessage } from "eventsource-parser";
 import { StokerError } from "../core/errors.ts";
 import { PathSpans } from "../upstream/body/scan.ts";
 import { formatSse, type Rewritten } from "../upstream/sse.ts";
+import type { RepeatedBytes } from "./body-memo.ts";
 
 const SEPARATOR = "~";
 const TAG_CHARS = 22; // 132 bits of HMAC-SHA-256, base64url
@@ -56,6 +57,8 @@ export function checkStoredIds(
   parsed: boolean,
   tags: IdTags,
   responses: boolean,
+  /** The kept body's bytes these repeat (edge/body-memo.ts): searched already, when it was checked. */
+  repeats?: RepeatedBytes,
 ): string | null {
   if (responses && body.conversation !== undefined && body.conversation !== null)
     throw new StokerError(
@@ -64,7 +67,7 @@ export function checkStoredIds(
       "conversation: conversations are not available through this deploy's shared OpenAI account (Stoker does not proxy the Conversations API). Send the input, or use previous_response_id with an id Stoker returned to you.",
       { param: "conversation" },
     );
-  if (hasKey(body, bytes, parsed, "file_id"))
+  if (hasFileId(body, bytes, parsed, repeats))
     throw new StokerError(
       400,
       "invalid_request_error",
@@ -84,13 +87,36 @@ export function checkStoredIds(
   return id;
 }
 
-/** Whether any object in the body has `key`: the parsed body walked, or (bytes) every object key scanned. */
-function hasKey(body: Record<string, unknown>, full: Uint8Array, parsed: boolean, key: string): boolean {
+const FILE_ID = "file_id";
+
+/**
+ * Bodies whose bytes hold neither `file_id` nor a `\u` escape. A later turn that repeats one through some
+ * byte (read after it, edge/body-memo.ts) is searched from there on: the two searches of 400 KB were 0.24
+ * ms a 100K-token request in the server (bench/report/native-profile.md). Only bytes found clean go in, so a
+ * refused body's next turn is searched whole; the bytes of a kept body are never changed.
+ */
+const clean = new WeakSet<Uint8Array>();
+
+/** Whether any object in the body has a `file_id`: the parsed body walked, or (bytes) every object key scanned. */
+function hasFileId(
+  body: Record<string, unknown>,
+  full: Uint8Array,
+  parsed: boolean,
+  repeats: RepeatedBytes | undefined,
+): boolean {
   // Unescaped, the key is in the text as it is; escaped, a `\u` is. One native search each, over the bytes
   // (a later turn's text is never joined into one string on the request path; a loop over each occurrence
-  // of the key's first byte took milliseconds).
+  // of the key's first byte took milliseconds), from where they stop repeating bytes found clean (a match
+  // may start up to its length minus one byte before).
   const bytes = Buffer.from(full.buffer, full.byteOffset, full.byteLength);
-  if (bytes.indexOf(key) < 0 && bytes.indexOf("\\u") < 0) return false;
+  const from = repeats && clean.has(repeats.bytes) ? repeats.through : 0;
+  if (
+    bytes.indexOf(FILE_ID, Math.max(0, from - FILE_ID.length + 1)) < 0 &&
+    bytes.indexOf("\\u", Math.max(0, from - 1)) < 0
+  ) {
+    clean.add(full);
+    return false;
+  }
   if (parsed) {
     const stack: unknown[] = [body];
     while (stack.length > 0) {
@@ -98,13 +124,13 @@ function hasKey(body: Record<string, unknown>, full: Uint8Array, parsed: boolean
       if (v === null || typeof v !== "object") continue;
       if (Array.isArray(v)) for (const x of v) stack.push(x);
       else {
-        if (Object.hasOwn(v, key)) return true;
+        if (Object.hasOwn(v, FILE_ID)) return true;
         for (const x of Object.values(v)) stack.push(x);
       }
     }
     return false;
   }
-  return bytesHaveKey(full, key);
+  return bytesHaveKey(full, FILE_ID);
 }
 
 /** Every string of a JSON text followed by `:` is a key: each is compared (decoded when escaped). */

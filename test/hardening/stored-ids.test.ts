@@ -110,6 +110,49 @@ describe("stored-object ids with the deploy's shared OpenAI key", () => {
     expect(await simRequests(ns)).toEqual([]);
   });
 
+  it("a later turn read after its kept body is searched for file ids in what is new, and in the history of a refused turn", async () => {
+    // Over 32 KB (body-memo.ts MIN_CHARS), so each turn is read after the last one the isolate kept, and
+    // only bytes after what a clean kept body had are searched (stored-ids.ts).
+    const t = await adminTenant();
+    const ns = namespace();
+    const chat = (messages: unknown[], escaped = false) => {
+      const text = JSON.stringify({ model: "gpt-4o", messages });
+      return workerFetch(`${STOKER}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${t.key}`,
+          "content-type": "application/json",
+          "x-sim-namespace": ns,
+        },
+        body: escaped ? text.replace("file_id", "file\\u005fid") : text,
+      });
+    };
+    const history = [
+      { role: "system", content: `You review code. ${"Keep each answer short and exact. ".repeat(1500)}` },
+      { role: "user", content: "q1" },
+    ];
+    const file = { role: "user", content: [{ type: "file", file: { file_id: "file-abc123" } }] };
+    expect((await chat(history)).status).toBe(200);
+    const withFile = [...history, { role: "assistant", content: "a1" }, file];
+    for (const escaped of [true, false]) {
+      const refused = await chat(withFile, escaped);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { param: string } }).error.param).toBe("file_id");
+    }
+    // The refused turn was kept too (the unescaped one last): its next turn repeats a body never found clean.
+    const after = await chat([
+      ...withFile,
+      { role: "assistant", content: "a2" },
+      { role: "user", content: "q3" },
+    ]);
+    expect(after.status).toBe(400);
+    expect(
+      (await chat([...history, { role: "assistant", content: "a1" }, { role: "user", content: "q2" }]))
+        .status,
+    ).toBe(200);
+    expect((await simRequests(ns)).length).toBe(2);
+  });
+
   it("pass-through and a tenant's own OpenAI key: ids untagged, previous_response_id and file_id forwarded as sent", async () => {
     const pass = namespace();
     const passHeaders = { "x-stoker-key": TEST_TENANTS.alpha };
