@@ -410,6 +410,9 @@ export function proxy(spec: EndpointSpec) {
             },
       jsonFacts: spec.flavor === "anthropic" ? messageFacts : undefined,
       clientSignal: c.req.raw.signal,
+      // The accounting (a JSON answer parsed, the log line, the record's scheduling) on a later turn: the
+      // answer's last byte never waits for it.
+      later: (work) => afterThisTurn(c, "finish", work),
       onEnd: (e) =>
         finish(e.status, e.result, {
           usage: e.usage,

@@ -65,7 +65,14 @@ export interface RelayOptions {
     | undefined;
   /** The client's request signal, aborted when the client leaves: a streamed answer stops and says so at once. */
   clientSignal?: AbortSignal | undefined;
-  /** Called exactly once, when the answer is done (before a 502 is thrown). */
+  /**
+   * Where `onEnd` runs (with, for a JSON answer, the parse of its text for usage): the proxy's afterThisTurn, a
+   * later turn of the event loop, so that the answer's last byte (a JSON answer whole in its first chunk is
+   * handed over after the end is known; a stream closes after) never waits for the accounting. Its times are
+   * taken as the answer ends. Unset: at once.
+   */
+  later?: ((work: () => void) => void) | undefined;
+  /** Called exactly once, when the answer is done (before a 502 is thrown), through `later` when set. */
   onEnd(end: RelayEnd): void;
 }
 
@@ -78,8 +85,20 @@ export async function relay(o: RelayOptions): Promise<Response> {
   const { upstream, headers, startedAt, headersMs, spec } = o;
   type Rest = Omit<RelayEnd, "headersMs" | "durationMs" | "streamed" | "answer"> &
     Partial<Pick<RelayEnd, "durationMs" | "streamed" | "answer">>;
-  const done = (rest: Rest) =>
-    o.onEnd({ headersMs, durationMs: Date.now() - startedAt, streamed: false, answer: null, ...rest });
+  const later = o.later ?? ((work: () => void) => work());
+  /** The end, its times taken now; `rest` made with `onEnd`, through `later`, when it is a function. */
+  const done = (rest: Rest | (() => Rest)) => {
+    const durationMs = Date.now() - startedAt;
+    later(() =>
+      o.onEnd({
+        headersMs,
+        durationMs,
+        streamed: false,
+        answer: null,
+        ...(typeof rest === "function" ? rest() : rest),
+      }),
+    );
+  };
 
   const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (upstream.ok && isSse && upstream.body) {
@@ -102,7 +121,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
             : end === "upstream_error"
               ? "upstream_error"
               : end;
-        done({
+        done(() => ({
           status: upstream.status,
           result,
           end,
@@ -112,7 +131,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
           streamed: true,
           message: watcher.facts?.() ?? null,
           answer: watcher.answer?.() ?? null,
-        });
+        }));
       },
     });
     return new Response(piped, { status: upstream.status, headers });
@@ -135,7 +154,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
           ),
         onEnd: (end, firstByteAt) => {
           const doneAt = Date.now();
-          done({
+          done(() => ({
             status: upstream.status,
             result:
               end === "complete"
@@ -152,7 +171,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
             streamed: true,
             message: null,
             answer: watcher.answer?.() ?? null,
-          });
+          }));
         },
       });
       return new Response(piped, { status: upstream.status, headers });
@@ -208,19 +227,20 @@ export async function relay(o: RelayOptions): Promise<Response> {
       replaceTopLevel: o.streamJson.replaceTopLevel,
       waitUntil: o.streamJson.waitUntil,
       leaves: o.clientSignal,
-      onEnd: (end, text) => {
-        const { usage, message, answer } =
-          text === null ? { usage: null, message: null, answer: null } : facts(text);
-        done({
-          status: upstream.status,
-          result: end === "complete" ? "ok" : "upstream_error",
-          end,
-          usage,
-          ttfbMs: headersMs,
-          message,
-          answer,
-        });
-      },
+      onEnd: (end, text) =>
+        done(() => {
+          const { usage, message, answer } =
+            text === null ? { usage: null, message: null, answer: null } : facts(text);
+          return {
+            status: upstream.status,
+            result: end === "complete" ? "ok" : "upstream_error",
+            end,
+            usage,
+            ttfbMs: headersMs,
+            message,
+            answer,
+          };
+        }),
     });
     if (body === null) throw broke();
     return new Response(body, { status: upstream.status, headers });
