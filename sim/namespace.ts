@@ -55,6 +55,8 @@ export class Namespace {
   /** Bedrock's prompt cache (Claude models): its own, not shared with Anthropic's API. */
   bedrock = new PromptCache();
   #seq = 0;
+  /** Body characters of `requests`. */
+  #recordedChars = 0;
 
   constructor(name: string, opts: ResolvedOptions) {
     this.name = name;
@@ -96,8 +98,14 @@ export class Namespace {
       usage: null,
     };
     this.requests.push(rec);
-    if (this.requests.length > this.#opts.maxRecordedRequests) {
-      this.requests.shift();
+    this.#recordedChars += rec.body.length;
+    while (
+      this.requests.length > 1 &&
+      (this.requests.length > this.#opts.maxRecordedRequests ||
+        this.#recordedChars > this.#opts.maxRecordedChars)
+    ) {
+      const old = this.requests.shift() as RecordedRequest;
+      this.#recordedChars -= old.body.length;
       this.dropped++;
     }
     return rec;
@@ -107,6 +115,7 @@ export class Namespace {
   reset(): void {
     this.offsetMs = 0;
     this.requests = [];
+    this.#recordedChars = 0;
     this.dropped = 0;
     this.faults = [];
     this.stats = new Stats();

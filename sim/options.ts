@@ -37,6 +37,11 @@ export interface SimulatorOptions {
   firstTokenMs?: number;
   /** Requests kept per namespace by the recorder; older ones are dropped (default 1000). */
   maxRecordedRequests?: number;
+  /**
+   * Body characters the recorder keeps per namespace, over its requests; older ones are dropped past it, the
+   * newest always kept (default 64 Mi: 1,000 bodies of 1.8 MB would otherwise hold 1.8 GB).
+   */
+  maxRecordedChars?: number;
   /** Base clock in epoch ms (default `Date.now`); the namespace offset is added to it. */
   now?: () => number;
   /** Replaces the default reply text. */
@@ -57,6 +62,7 @@ export interface ResolvedOptions {
   streamDelayMs: number;
   firstTokenMs: number;
   maxRecordedRequests: number;
+  maxRecordedChars: number;
   now: () => number;
   reply: (ctx: ReplyContext) => string;
 }
@@ -93,6 +99,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     streamDelayMs: o.streamDelayMs !== undefined && o.streamDelayMs > 0 ? o.streamDelayMs : 0,
     firstTokenMs: o.firstTokenMs !== undefined && o.firstTokenMs >= 0 ? o.firstTokenMs : 5,
     maxRecordedRequests: Math.floor(positive(o.maxRecordedRequests, 1000)),
+    maxRecordedChars: Math.floor(positive(o.maxRecordedChars, 64 * 1024 * 1024)),
     now: o.now ?? Date.now,
     reply: o.reply ?? defaultReply,
   };

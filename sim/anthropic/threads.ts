@@ -22,7 +22,14 @@ export interface ThreadState {
 /** A request's `thread` field. */
 export type ThreadParam = { type: "create" } | { type: "continue"; previousMessageId: string };
 
-/** The thread states of one namespace, by response id. */
+/**
+ * Thread states one namespace keeps: past this the oldest is forgotten, and continuing it is answered as a
+ * thread the server no longer has (404 `thread_not_found`). The API documents no lifetime; a bound here
+ * keeps a long local session's memory bounded, and forgetting is the less favourable reading.
+ */
+export const MAX_THREAD_STATES = 10_000;
+
+/** The thread states of one namespace, by response id (the oldest first). */
 export class Threads {
   #all = new Map<string, ThreadState>();
 
@@ -31,7 +38,16 @@ export class Threads {
   }
 
   set(id: string, state: ThreadState): void {
+    this.#all.delete(id);
     this.#all.set(id, state);
+    if (this.#all.size > MAX_THREAD_STATES) {
+      const oldest = this.#all.keys().next();
+      if (!oldest.done) this.#all.delete(oldest.value);
+    }
+  }
+
+  get size(): number {
+    return this.#all.size;
   }
 
   clear(): void {

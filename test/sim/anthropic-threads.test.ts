@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_THREAD_STATES, Threads } from "../../sim/anthropic/threads.ts";
 import { freshNs, type Json, simulator, text } from "../support/sim.ts";
 import { anthropicHeaders, usageOf } from "../support/sim-anthropic.ts";
 
@@ -48,6 +49,16 @@ describe("Anthropic Threads", () => {
       type: "invalid_request_error",
       details: { error_code: "thread_already_continued" },
     });
+  });
+
+  it("keeps at most MAX_THREAD_STATES per namespace, forgetting the oldest (then unknown: thread_not_found)", () => {
+    const threads = new Threads();
+    const state = { model: MODEL, system: SYSTEM, tools: null, messages: [], continued: false };
+    for (let i = 0; i <= MAX_THREAD_STATES; i++) threads.set(`msg_${i}`, state);
+    expect(threads.size).toBe(MAX_THREAD_STATES);
+    expect(threads.get("msg_0")).toBeUndefined();
+    expect(threads.get("msg_1")).toBe(state);
+    expect(threads.get(`msg_${MAX_THREAD_STATES}`)).toBe(state);
   });
 
   it("answers thread_not_found (404) for an unknown previous_message_id", async () => {

@@ -75,4 +75,18 @@ describe("request recording", () => {
     expect(dropped).toBe(1);
     expect(requests.map((r: { seq: number }) => r.seq)).toEqual([2, 3]);
   });
+
+  it("keeps at most maxRecordedChars of bodies per namespace, the newest always", async () => {
+    const sim = simulator({ maxRecordedChars: 250 });
+    const ns = freshNs();
+    const body = (n: number) => JSON.stringify({ pad: "x".repeat(n) });
+    for (const n of [100, 100, 100]) await sim.post("/anthropic/v1/messages", body(n), { "x-api-key": ns });
+    const kept = await sim.getJson(`/__sim/requests?ns=${ns}`);
+    expect(kept.dropped).toBe(1);
+    expect(kept.requests.map((r: { seq: number }) => r.seq)).toEqual([2, 3]);
+    await sim.post("/anthropic/v1/messages", body(400), { "x-api-key": ns });
+    const large = await sim.getJson(`/__sim/requests?ns=${ns}`);
+    expect(large.dropped).toBe(3);
+    expect(large.requests.map((r: { seq: number }) => r.seq)).toEqual([4]);
+  });
 });
