@@ -19,9 +19,11 @@ import type { Group } from "./latency.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
 import { ROOT } from "./wrangler.ts";
 
+/** A collection charges whichever function happened to allocate: left out of the innermost functions. */
+const GC_KIND = "GC on the isolate's thread";
 /** The kinds of work a sample can belong to: the first whose frame is on its stack. */
 const KINDS: readonly (readonly [string, RegExp])[] = [
-  ["GC on the isolate's thread", /Heap::CollectGarbage|ScavengerCollector|MarkCompactCollector/],
+  [GC_KIND, /Heap::CollectGarbage|ScavengerCollector|MarkCompactCollector/],
   ["V8 background threads (concurrent GC, compiles)", /JobTaskWrapper|WorkerThreadsTaskRunner/],
   [
     "the upstream call (fetch: the request built and sent)",
@@ -40,8 +42,6 @@ const KINDS: readonly (readonly [string, RegExp])[] = [
   ["HTTP and the event loop", /kj::HttpServer|HttpClient|AsyncIoStream|epoll_wait|kj::_::/],
 ];
 const OTHER = "other";
-/** A collection charges whichever function happened to allocate: left out of the innermost functions. */
-const GC_KIND = KINDS[0]?.[0];
 
 const { n, groups } = groupArgs();
 const apart = process.argv.includes("--apart");
