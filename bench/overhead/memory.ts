@@ -173,12 +173,18 @@ async function main(): Promise<void> {
     const slope = (rss: (c: Checkpoint) => number) =>
       last.requests > half.requests ? ((rss(last) - rss(half)) * 1000) / (last.requests - half.requests) : 0;
     const cpu = cpus();
-    // RSS moves by a few MiB between checkpoints whatever the worker does: a difference below this is not growth.
-    const SLOPE_NOISE_MIB = 1;
-    const growsFaster = slope((c) => c.stokerRss) > slope((c) => c.referenceRss) + SLOPE_NOISE_MIB;
     const unboundedHint = APART
       ? "look for state that is not bounded"
       : "look for state that is not bounded; under Miniflare the answers Stoker shares through the Cache API live in this process too: `--var=SHARED_ANSWERS_WAIT_MS=0` runs without them";
+    // RSS moves by a few MiB between checkpoints whatever the worker does: a difference below this is not growth.
+    const SLOPE_NOISE_MIB = 1;
+    const over = slope((c) => c.stokerRss) - slope((c) => c.referenceRss);
+    const growth =
+      over > SLOPE_NOISE_MIB
+        ? `: **Stoker grows faster than the null proxy** (${unboundedHint})`
+        : over > 0
+          ? `: within ${SLOPE_NOISE_MIB} MiB per 1,000 requests of the runtime process's own growth`
+          : ": no faster than the runtime process's own growth";
     const md = [
       `# Stoker's memory over many requests${APART ? ", its trackers in a process of their own" : ""}`,
       "",
@@ -191,7 +197,7 @@ async function main(): Promise<void> {
       "## Summary",
       "",
       `- After ${last.requests.toLocaleString("en-US")} requests Stoker's workerd holds **${f1(last.stokerRss)} MiB** (the null proxy's ${f1(last.referenceRss)} MiB); after ${atTenth.requests.toLocaleString("en-US")} it held ${f1(atTenth.stokerRss)} MiB. Its isolate's JS heap: ${f1(last.heapUsed)} MiB used of ${f1(last.heapTotal)} MiB (${f1(atTenth.heapUsed)} of ${f1(atTenth.heapTotal)} MiB after ${atTenth.requests.toLocaleString("en-US")}); the highest used heap at a checkpoint was ${f1(Math.max(...checkpoints.map((c) => c.heapUsed)))} MiB.`,
-      `- Over the second half of the run (${half.requests.toLocaleString("en-US")} to ${last.requests.toLocaleString("en-US")} requests) resident memory grew ${f1(slope((c) => c.stokerRss))} MiB per 1,000 requests for Stoker and ${f1(slope((c) => c.referenceRss))} MiB for the null proxy, which keeps no state of its own${growsFaster ? `: **Stoker grows faster than the null proxy** (${unboundedHint})` : `: within ${SLOPE_NOISE_MIB} MiB per 1,000 requests of the runtime process's own growth`}.`,
+      `- Over the second half of the run (${half.requests.toLocaleString("en-US")} to ${last.requests.toLocaleString("en-US")} requests) resident memory grew ${f1(slope((c) => c.stokerRss))} MiB per 1,000 requests for Stoker and ${f1(slope((c) => c.referenceRss))} MiB for the null proxy, which keeps no state of its own${growth}.`,
       `- The tenants' tracker databases (SQLite, \`Tracker.storage()\` through the admin API; files under the run's state directory, where Miniflare keeps Durable Objects' databases) held ${f1(last.trackerMiB)} MiB in ${last.trackerRows.toLocaleString("en-US")} rows after ${last.requests.toLocaleString("en-US")} requests and grew ${f1(slope((c) => c.trackerMiB))} MiB per 1,000 requests over the second half: every table is bounded (src/tracker/storage.md), the largest bound, ${LIMITS.requests.toLocaleString("en-US")} request rows per tenant, far beyond this run.`,
       `- Failed requests (not 200 from either worker): ${last.failures}.`,
       "",
