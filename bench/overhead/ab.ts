@@ -1,6 +1,6 @@
 // Two builds of Stoker side by side in one run, for work on the request path (issue 19): `node
 // bench/overhead/ab.ts --against=DIR [--n=K] [--sizes=2000,20000,100000] [--mode=json|stream|both]
-// [--first=carried|opening] [--stream-delay-ms=MS] [--var=NAME=VALUE ...] [--against-var=NAME=VALUE ...] [--against-apart] [--apart] [--out=FILE]`.
+// [--first=carried|opening] [--stream-delay-ms=MS] [--reply-chars=N] [--var=NAME=VALUE ...] [--against-var=NAME=VALUE ...] [--against-apart] [--apart] [--out=FILE]`.
 // DIR is a checkout of another revision (e.g. `git worktree add DIR <rev>`, or `git archive <rev> | tar -x
 // -C DIR`, with node_modules linked). Both builds are bundled and served under Miniflare as the overhead
 // benchmark serves Stoker, and get the latency phase's requests interleaved one by one with the direct and
@@ -8,7 +8,9 @@
 // DIR's build here, with no delay). Two runs of the same code differ by about a millisecond at p50 (the
 // machine, the process each build runs in), so a change smaller than that needs this, not two separate
 // runs. `--stream-delay-ms` spaces the simulator's streamed events (default 0: all at once, so every
-// per-event hop of a relay adds up in the wall time; a model's tokens come tens of ms apart). `--first=opening`
+// per-event hop of a relay adds up in the wall time; a model's tokens come tens of ms apart). `--reply-chars`
+// sets every answer's length (the simulator's reply is about 60 characters; a stream sends a content delta
+// for every 24), so that a relay's cost per event shows over a model-sized answer. `--first=opening`
 // makes the first requests new conversations' openings (the family's tools and system, most of the prompt,
 // and one message) instead of conversations carrying earlier turns. `--var` sets a
 // Worker var for both builds (e.g. `--var=ANTHROPIC_CACHE_DIAGNOSTICS=0`: Anthropic answers then need no edit);
@@ -34,6 +36,9 @@ if (!againstArg) throw new Error("--against=DIR: a checkout of the revision to c
 const against = resolve(againstArg);
 const { n, groups } = groupArgs();
 const streamDelayMs = Number(arg("stream-delay-ms") ?? 0);
+const replyChars = arg("reply-chars") === undefined ? undefined : Number(arg("reply-chars"));
+if (replyChars !== undefined && !(Number.isInteger(replyChars) && replyChars > 0))
+  throw new Error("--reply-chars=N: a whole number of characters");
 const out = arg("out");
 const extraVars = varArgs();
 const againstVars = varArgs("against-var");
@@ -87,11 +92,12 @@ async function main(): Promise<void> {
     againstVars,
     apart,
     streamDelayMs,
+    replyChars,
     onGroup: (g) =>
       process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`),
   });
   const lines = [
-    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${groups[0]?.first === "opening" ? "; first requests are new conversations' openings (the family's tools and system, 95 % of the prompt, and one message of their own)" : ""}${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart === "both" ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : apart === "against" ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
+    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${replyChars ? `; answers of ${replyChars} characters (a streamed one sends a content delta for every 24)` : ""}${groups[0]?.first === "opening" ? "; first requests are new conversations' openings (the family's tools and system, 95 % of the prompt, and one message of their own)" : ""}${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart === "both" ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : apart === "against" ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
     "",
     "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null |",
     "|---|---|---|---|---|---|---|---|---|",

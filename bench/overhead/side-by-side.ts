@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { startSimulator } from "../../sim/server.ts";
 import { arg, warmupArg } from "./args.ts";
 import { benchTenant } from "./bench-tenant.ts";
+import { prose } from "./bodies.ts";
 import { GC_TRACED } from "./gc.ts";
 import { type Group, type GroupResult, runGroup, type Targets } from "./latency.ts";
 import { serveMiniflare, serveReference, serveTrackerApart } from "./miniflare.ts";
@@ -26,6 +27,11 @@ export interface SideBySide {
   apart?: "against" | "both";
   /** The simulator's spacing of streamed events. */
   streamDelayMs: number;
+  /**
+   * The length of every answer's text, in characters (the simulator's own reply otherwise: about 60); its
+   * stream sends a content delta for every 24 (sim/anthropic/stream.ts), so this sets a stream's events.
+   */
+  replyChars?: number | undefined;
   /** Called with each group as it starts. */
   onGroup?: (g: Group) => void;
   /** Called after each group's warm-up with the builds' process groups; its result once the group is measured. */
@@ -40,11 +46,13 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
   const tmp = mkdtempSync(join(tmpdir(), "stoker-ab-"));
   // One recorded request per namespace: none is read, and a thousand large bodies per arm would grow this
   // process (the client of every arm) by gigabytes (run.ts).
+  const reply = o.replyChars ? prose(Math.ceil(o.replyChars / 4), 7).slice(0, o.replyChars) : null;
   const sim = await startSimulator({
     port: 0,
     host: "127.0.0.1",
     streamDelayMs: o.streamDelayMs,
     maxRecordedRequests: 1,
+    ...(reply ? { reply: () => reply } : {}),
   });
   try {
     const [baseEntry, workerEntry, againstEntry] = await Promise.all([
