@@ -10,7 +10,8 @@
 // runs. `--stream-delay-ms` spaces the simulator's streamed events (default 0: all at once, so every
 // per-event hop of a relay adds up in the wall time; a model's tokens come tens of ms apart). `--reply-chars`
 // sets every answer's length (the simulator's reply is about 60 characters; a stream sends a content delta
-// for every 24), so that a relay's cost per event shows over a model-sized answer. `--first=opening`
+// for every 24; at most 1,024, the bodies' max_tokens), so that a relay's cost per event shows over a
+// longer answer. `--first=opening`
 // makes the first requests new conversations' openings (the family's tools and system, most of the prompt,
 // and one message) instead of conversations carrying earlier turns. `--var` sets a
 // Worker var for both builds (e.g. `--var=ANTHROPIC_CACHE_DIAGNOSTICS=0`: Anthropic answers then need no edit);
@@ -24,7 +25,7 @@
 // process-group CPU per request and its garbage collections (gc.ts).
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { arg, varArgs } from "./args.ts";
+import { arg, replyCharsArg, varArgs } from "./args.ts";
 import type { GcStats } from "./gc.ts";
 import type { Arm, GroupResult } from "./latency.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
@@ -36,9 +37,7 @@ if (!againstArg) throw new Error("--against=DIR: a checkout of the revision to c
 const against = resolve(againstArg);
 const { n, groups } = groupArgs();
 const streamDelayMs = Number(arg("stream-delay-ms") ?? 0);
-const replyChars = arg("reply-chars") === undefined ? undefined : Number(arg("reply-chars"));
-if (replyChars !== undefined && !(Number.isInteger(replyChars) && replyChars > 0))
-  throw new Error("--reply-chars=N: a whole number of characters");
+const replyChars = replyCharsArg();
 const out = arg("out");
 const extraVars = varArgs();
 const againstVars = varArgs("against-var");

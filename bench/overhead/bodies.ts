@@ -125,11 +125,14 @@ function turnMessages(upstream: Upstream, s: Shape): Json[] {
   return out;
 }
 
+/** What every body asks for at most (`max_tokens`, `max_completion_tokens`): the simulator stops an answer there. */
+export const MAX_ANSWER_TOKENS = 256;
+
 function wrap(upstream: Upstream, s: Shape, messages: Json[], stream: boolean): Json {
   if (upstream === "anthropic") {
     return {
       model: "claude-sonnet-4-5",
-      max_tokens: 256,
+      max_tokens: MAX_ANSWER_TOKENS,
       ...(stream ? { stream: true } : {}),
       tools: s.tools.map((t) => ({ name: t.name, description: t.description, input_schema: schema })),
       system: [{ type: "text", text: s.system }],
@@ -138,7 +141,7 @@ function wrap(upstream: Upstream, s: Shape, messages: Json[], stream: boolean): 
   }
   return {
     model: "gpt-5.4",
-    max_completion_tokens: 256,
+    max_completion_tokens: MAX_ANSWER_TOKENS,
     ...(stream ? { stream: true } : {}),
     tools: s.tools.map((t) => ({
       type: "function",
