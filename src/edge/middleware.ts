@@ -58,7 +58,8 @@ export function flavor(name: Provider): MiddlewareHandler<AppEnv> {
 /** Resolves the tenant before the body is read, so unknown callers cost nothing. */
 export function tenantAuth(): MiddlewareHandler<AppEnv> {
   return async function tenantAuth(c, next) {
-    const query = new URL(c.req.url).searchParams;
+    // Only Gemini routes take the key from the query (`?key=`): the URL is parsed for them alone.
+    const query = c.var.flavor === "gemini" ? new URL(c.req.url).searchParams : undefined;
     c.set("tenant", await authenticate(c.req.raw.headers, c.var.config, c.var.flavor, c.env, query));
     await next();
   };
