@@ -86,18 +86,10 @@ export async function relay(o: RelayOptions): Promise<Response> {
   type Rest = Omit<RelayEnd, "headersMs" | "durationMs" | "streamed" | "answer"> &
     Partial<Pick<RelayEnd, "durationMs" | "streamed" | "answer">>;
   const later = o.later ?? ((work: () => void) => work());
-  /** The end, its times taken now; `rest` made with `onEnd`, through `later`, when it is a function. */
-  const done = (rest: Rest | (() => Rest)) => {
+  /** The end, its times taken now; `rest` made with `onEnd`, through `later`. */
+  const done = (rest: () => Rest) => {
     const durationMs = Date.now() - startedAt;
-    later(() =>
-      o.onEnd({
-        headersMs,
-        durationMs,
-        streamed: false,
-        answer: null,
-        ...(typeof rest === "function" ? rest() : rest),
-      }),
-    );
+    later(() => o.onEnd({ headersMs, durationMs, streamed: false, answer: null, ...rest() }));
   };
 
   const isSse = (upstream.headers.get("content-type") ?? "").startsWith("text/event-stream");
@@ -180,14 +172,14 @@ export async function relay(o: RelayOptions): Promise<Response> {
 
   if (!upstream.ok && !o.readErrors) {
     // Upstream errors (429 with retry-after, 529, 5xx, 4xx) reach the client unchanged.
-    done({
+    done(() => ({
       status: upstream.status,
       result: "upstream_error",
       end: null,
       usage: null,
       ttfbMs: headersMs,
       message: null,
-    });
+    }));
     return new Response(upstream.body, { status: upstream.status, headers });
   }
 
@@ -208,14 +200,14 @@ export async function relay(o: RelayOptions): Promise<Response> {
 
   const broke = () => {
     // The connection broke before the client got a byte: a clear 502, and the request is accounted once.
-    done({
+    done(() => ({
       status: 502,
       result: "upstream_error",
       end: "upstream_error",
       usage: null,
       ttfbMs: headersMs,
       message: null,
-    });
+    }));
     return new StokerError(502, "bad_gateway", `${o.source} connection broke while sending its answer.`);
   };
 
@@ -260,7 +252,7 @@ export async function relay(o: RelayOptions): Promise<Response> {
     if (usage) headers.set("x-stoker-cache", usageHeader(usage));
     if (o.rewriteText) text = o.rewriteText(text);
   }
-  done({
+  done(() => ({
     status: upstream.status,
     result: upstream.ok ? "ok" : "upstream_error",
     end: "complete",
@@ -268,6 +260,6 @@ export async function relay(o: RelayOptions): Promise<Response> {
     ttfbMs: headersMs,
     message,
     answer,
-  });
+  }));
   return new Response(text, { status: upstream.status, headers });
 }
