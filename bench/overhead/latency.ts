@@ -1,6 +1,6 @@
-// Phase 1: the same requests straight to the simulator, through the null-proxy worker and through Stoker,
-// interleaved one by one (the order of the three rotates through all 6 permutations, so no arm always
-// follows another), at concurrency 1. CPU of each worker's process group (Miniflare or wrangler dev) is read
+// Phase 1: the same requests straight to the simulator, through the null-proxy worker, the reading proxy
+// and through Stoker, interleaved one by one (each request's order of the arms is a seeded shuffle, so no
+// arm always follows another), at concurrency 1. CPU of each worker's process group (Miniflare or wrangler dev) is read
 // around each group.
 import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_HEADER } from "../../sim/provider-middleware.ts";
@@ -12,11 +12,21 @@ import { agent, requestHeaders, type Timing, timedPost } from "./http.ts";
 
 /**
  * direct: straight to the simulator. worker, worker2: two copies of the null proxy (their difference is the
- * noise floor). stoker: a later turn of a conversation (the isolate heard of it); stokerFirst: every request
+ * noise floor). reader: the reading proxy (worker.ts `readingProxy`, an instance of its own): the body and
+ * the answer's usage read, nothing else. stoker: a later turn of a conversation (the isolate heard of it); stokerFirst: every request
  * the first of a new conversation of the family. slow, slowFirst: the same through a second Stoker whose
  * tracker answers 50-100 ms late (TRACKER_DELAY_MS).
  */
-export const ARMS = ["direct", "worker", "worker2", "stoker", "stokerFirst", "slow", "slowFirst"] as const;
+export const ARMS = [
+  "direct",
+  "worker",
+  "worker2",
+  "reader",
+  "stoker",
+  "stokerFirst",
+  "slow",
+  "slowFirst",
+] as const;
 export type Arm = (typeof ARMS)[number];
 const STOKERS: readonly Arm[] = ["stoker", "stokerFirst", "slow", "slowFirst"];
 /** Arms whose bodies start a new conversation each. */
@@ -39,10 +49,13 @@ export interface Group {
 export interface Targets {
   sim: string;
   worker: string;
+  /** The reading proxy: the reference worker's bundle in an instance of its own. */
+  reader: string;
   stoker: string;
   slow: string;
   stokerPgid: number;
   workerPgid: number;
+  readerPgid: number;
   slowPgid: number;
   tenantKey: string;
   /** Process groups that serve the Stokers' bindings apart from them (`--apart`: their trackers), counted as the benchmark's own load. */
@@ -50,7 +63,7 @@ export interface Targets {
   /** Each worker's output so far (Miniflare: with workerd's `--trace-gc` lines, gc.ts); none under wrangler dev. */
   outputs?: Record<"stoker" | "worker" | "slow", () => string>;
   /** CPU ms per wall ms of each worker's process group while idle, per command, subtracted from the group deltas. */
-  idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
+  idle: Record<"stoker" | "worker" | "reader" | "slow", Record<string, number>>;
   /** Started after a group's warm-up; what it returns is awaited once its measured requests are done (native-profile.ts). */
   measuring?: (g: Group) => Promise<() => Promise<void>>;
 }
@@ -65,8 +78,11 @@ export interface Samples {
 export interface GroupResult {
   group: Group;
   samples: Record<Arm, Samples>;
-  /** CPU ms per request of each worker's process group (each serves two arms), idle subtracted, by command name. */
-  cpu: { stoker: GroupCpu; worker: GroupCpu; slow: GroupCpu };
+  /**
+   * CPU ms per request of each worker's process group (each serves two arms but the reading proxy's, which
+   * serves one), idle subtracted, by command name.
+   */
+  cpu: { stoker: GroupCpu; worker: GroupCpu; reader: GroupCpu; slow: GroupCpu };
   bodyBytes: number;
   promptTokens: number;
   failures: string[];
@@ -102,6 +118,7 @@ function urlFor(t: Targets, arm: Arm, upstream: Upstream): string {
   if (arm === "direct") return `${t.sim}${PATHS[upstream]}`;
   if (arm === "worker") return `${t.worker}/proxy${PATHS[upstream]}`;
   if (arm === "worker2") return `${t.worker}/proxy2${PATHS[upstream]}`;
+  if (arm === "reader") return `${t.reader}/read${PATHS[upstream]}`;
   if (arm === "slow" || arm === "slowFirst") return `${t.slow}${PATHS[upstream]}`;
   return `${t.stoker}${PATHS[upstream]}`;
 }
@@ -203,6 +220,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   const cpu0 = {
     stoker: groupCpu(t.stokerPgid),
     worker: groupCpu(t.workerPgid),
+    reader: groupCpu(t.readerPgid),
     slow: groupCpu(t.slowPgid),
   };
   const helpersCpu = () => (t.helperPgids ?? []).reduce((sum, pgid) => sum + groupCpu(pgid).totalMs, 0);
@@ -236,17 +254,24 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   const deltas = {
     stoker: cpuDelta(cpu0.stoker, groupCpu(t.stokerPgid)),
     worker: cpuDelta(cpu0.worker, groupCpu(t.workerPgid)),
+    reader: cpuDelta(cpu0.reader, groupCpu(t.readerPgid)),
     slow: cpuDelta(cpu0.slow, groupCpu(t.slowPgid)),
   };
   const helperMs = helpersCpu() - helpers0;
   const gc = gc0 ? { stoker: gc0.stoker.since(), worker: gc0.worker.since(), slow: gc0.slow.since() } : null;
   const ours =
-    deltas.stoker.totalMs + deltas.worker.totalMs + deltas.slow.totalMs + helperMs + (selfCpuMs() - self0);
+    deltas.stoker.totalMs +
+    deltas.worker.totalMs +
+    deltas.reader.totalMs +
+    deltas.slow.totalMs +
+    helperMs +
+    (selfCpuMs() - self0);
   const otherLoad = Math.max(0, machineBusyMs() - machine0 - ours) / elapsedMs;
-  // Each worker's process group served two arms' requests.
+  // Each worker's process group served two arms' requests, the reading proxy's one.
   const cpu = {
     stoker: perRequest(deltas.stoker, t.idle.stoker, elapsedMs, 2 * g.n),
     worker: perRequest(deltas.worker, t.idle.worker, elapsedMs, 2 * g.n),
+    reader: perRequest(deltas.reader, t.idle.reader, elapsedMs, g.n),
     slow: perRequest(deltas.slow, t.idle.slow, elapsedMs, 2 * g.n),
   };
   for (const a of ARMS) senders[a].close();

@@ -84,10 +84,18 @@ export async function serveMiniflare(
   return { child, url };
 }
 
-/** The null-proxy reference worker (bench/overhead/worker), bundled as `entry`, in front of the simulator at `simUrl`. */
-export function serveReference(entry: string, simUrl: string, persistTo: string): Promise<Served> {
+/**
+ * The reference worker (bench/overhead/worker: the null proxy and the reading proxy), bundled as `entry`, in
+ * front of the simulator at `simUrl`.
+ */
+export function serveReference(
+  entry: string,
+  simUrl: string,
+  persistTo: string,
+  name = "reference worker",
+): Promise<Served> {
   return serveMiniflare(
-    "reference worker",
+    name,
     entry,
     join(ROOT, "bench/overhead/worker/wrangler.toml"),
     // The reference worker hosts the Tracker too: local development with the simulator, like Stoker.

@@ -23,12 +23,12 @@ export interface Facts {
   miniflare: string;
   workerd: string;
   quick: boolean;
-  idle: { stoker: Record<string, number>; worker: Record<string, number>; slow: Record<string, number> };
+  idle: Record<"stoker" | "worker" | "reader" | "slow", Record<string, number>>;
   durations: { totalMs: number; latencyMs: number; profileMs: number; trackerMs: number; engineMs: number };
   profiled: number;
   faults: { trackerTimeouts: number; trackerOther: number; engine: number; slowTracker: number };
   /** VmRSS (MiB) of each wrangler dev group's workerd processes after the latency phase. */
-  memory: { stoker: number[]; worker: number[]; slow: number[]; requests: number };
+  memory: { stoker: number[]; worker: number[]; reader: number[]; slow: number[]; requests: number };
   /** TRACKER_DELAY_MS of the slow-tracker Stoker. */
   slowTracker: string;
   /** `--apart`: both Stokers' trackers in a workerd process of their own, their Cache API a no-op. */
@@ -121,6 +121,7 @@ function wranglerWords() {
 const ARM_NAMES: [Arm, string][] = [
   ["worker", "null proxy"],
   ["worker2", "null proxy, 2nd copy"],
+  ["reader", "reading proxy"],
   ["stoker", "Stoker, later turn"],
   ["stokerFirst", "Stoker, first request"],
   ["slow", "Stoker + slow tracker, later turn"],
@@ -135,29 +136,36 @@ function armTables(groups: GroupResult[], facts: Facts): string[] {
   const out: string[] = [
     "### Every arm, added over direct (ms, p50 / p99)",
     "",
-    `One table per metric. Each cell: the per-request difference arm − direct for the same body (first-request arms send the same body with their own first line, the same size), p50 / p99. *null proxy* and its *2nd copy* are the same Worker code on two routes of the reference worker: their difference (last columns) is the noise floor of this measurement. *later turn*: the conversation was heard of by this isolate (its earlier turns went through it). *first request*: every request is the first of a new conversation of the family that Stoker hears of; its body carries earlier turns (it continues a conversation), so Stoker first looks for an answer another isolate shared through the Cache API (src/tracker/shared-answers.ts), finds none and plans from what it holds: the miss is paid here, at most SHARED_ANSWERS_WAIT_MS (2 ms). A conversation's real first request (one user message) does not look. *slow tracker*: a second Stoker, from the same bundle, whose tracker answers each lookup and record ${facts.slowTracker} ms late (TRACKER_DELAY_MS), as a tracker in another region would. **Stoker − null** is Stoker's own path; target ≤ 1 ms p50.`,
+    `One table per metric. Each cell: the per-request difference arm − direct for the same body (first-request arms send the same body with their own first line, the same size), p50 / p99. *null proxy* and its *2nd copy* are the same Worker code on two routes of the reference worker: their difference (last columns) is the noise floor of this measurement. *reading proxy*: the same bundle in an instance of its own, on a route that does the least a proxy does that reads what it forwards and what it was charged (bench/overhead/worker/worker.ts \`readingProxy\`): the body's bytes read, decoded and parsed, and sent on as they came; a JSON answer read whole and parsed for its usage; a stream passed on through a TransformStream that reads its events' usage; no canonicalization, plan, render, record or state. **reading proxy − null** is what reading at all costs in this runtime; **Stoker − reading proxy** is what Stoker does beyond it. *later turn*: the conversation was heard of by this isolate (its earlier turns went through it). *first request*: every request is the first of a new conversation of the family that Stoker hears of; its body carries earlier turns (it continues a conversation), so Stoker first looks for an answer another isolate shared through the Cache API (src/tracker/shared-answers.ts), finds none and plans from what it holds: the miss is paid here, at most SHARED_ANSWERS_WAIT_MS (2 ms). A conversation's real first request (one user message) does not look. *slow tracker*: a second Stoker, from the same bundle, whose tracker answers each lookup and record ${facts.slowTracker} ms late (TRACKER_DELAY_MS), as a tracker in another region would. **Stoker − null** is Stoker's own path; target ≤ 1 ms p50.`,
     "",
   ];
   for (const m of ["wall", "ttfb"] as const) {
     out.push(
       `#### ${m === "wall" ? "Wall (to the last byte)" : "Time to first byte"}`,
       "",
-      `| upstream | mode | prompt tokens | body KiB | ${ARM_NAMES.map(([, n]) => n).join(" | ")} | **Stoker − null: later / first / slow later / slow first** | noise: 2nd copy − null |`,
-      `|---|---|---|---|${ARM_NAMES.map(() => "---").join("|")}|---|---|`,
+      `| upstream | mode | prompt tokens | body KiB | ${ARM_NAMES.map(([, n]) => n).join(" | ")} | **Stoker − null: later / first / slow later / slow first** | **reading proxy − null / Stoker − reading proxy: later / first** | noise: 2nd copy − null |`,
+      `|---|---|---|---|${ARM_NAMES.map(() => "---").join("|")}|---|---|---|`,
     );
     for (const g of groups) {
       const own = (["stoker", "stokerFirst", "slow", "slowFirst"] as Arm[])
         .map((a) => f2(addedOver(g, a, "worker", m).p50))
         .join(" / ");
+      const reading = [
+        addedOver(g, "reader", "worker", m),
+        addedOver(g, "stoker", "reader", m),
+        addedOver(g, "stokerFirst", "reader", m),
+      ]
+        .map((x) => f2(x.p50))
+        .join(" / ");
       out.push(
-        `| ${label(g)} | ${ARM_NAMES.map(([a]) => pp(addedOver(g, a, "direct", m))).join(" | ")} | **${own}** | ${pp(addedOver(g, "worker2", "worker", m))} |`,
+        `| ${label(g)} | ${ARM_NAMES.map(([a]) => pp(addedOver(g, a, "direct", m))).join(" | ")} | **${own}** | **${reading}** | ${pp(addedOver(g, "worker2", "worker", m))} |`,
       );
     }
     out.push("");
   }
   const mem = (xs: number[]) => (xs.length ? xs.map((x) => x.toFixed(0)).join(" + ") : "–");
   out.push(
-    `Memory after the latency phase (${facts.memory.requests} requests per ${words(facts).instance}; ${words(facts).rss}): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/tracker/client-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
+    `Memory after the latency phase (${facts.memory.requests} requests per ${words(facts).instance}; ${words(facts).rss}): Stoker ${mem(facts.memory.stoker)}; Stoker with the slow tracker ${mem(facts.memory.slow)}; the null-proxy reference (which also hosts a Tracker for the tracker phase) ${mem(facts.memory.worker)}; the reading proxy (half as many requests) ${mem(facts.memory.reader)}. Stoker's isolate cache is bounded by design (20,000 states, 2,000 conversations and families per tenant; src/tracker/client-cache.ts), and the record queue by the tracker's pace (batches of at most 32).`,
   );
   return out;
 }
@@ -229,18 +237,18 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
   const out = [
     "### CPU per request (ms)",
     "",
-    `CPU time (user + system, from /proc) of each ${words(facts).group} — over each group's measured requests, minus each process's idle CPU over the same time (measured for 5 s before the run: ${idleText(facts.idle.stoker)} for Stoker's group, ${idleText(facts.idle.worker)} for the reference's), divided by N. It includes the tracker Durable Object (lookup and the record after each response) and SQLite, which run in the same workerd. /proc counts in ${CLOCK_TICK_MS} ms ticks per process, so a group total is exact to about ${CLOCK_TICK_MS} ms × processes: divided by N, that is ±${f3((CLOCK_TICK_MS * 4) / 100)} ms at N = 100.`,
+    `CPU time (user + system, from /proc) of each ${words(facts).group} — over each group's measured requests, minus each process's idle CPU over the same time (measured for 5 s before the run: ${idleText(facts.idle.stoker)} for Stoker's group, ${idleText(facts.idle.worker)} for the reference's, ${idleText(facts.idle.reader)} for the reading proxy's), divided by N. It includes the tracker Durable Object (lookup and the record after each response) and SQLite, which run in the same workerd. /proc counts in ${CLOCK_TICK_MS} ms ticks per process, so a group total is exact to about ${CLOCK_TICK_MS} ms × processes: divided by N, that is ±${f3((CLOCK_TICK_MS * 4) / 100)} ms at N = 100.`,
     "",
-    `Each ${words(facts).instance} served two arms (Stoker: later turns and first requests; the reference: both null-proxy copies; the slow-tracker Stoker: both of its arms), so each figure is per request over both.`,
+    `Each ${words(facts).instance} but the reading proxy's served two arms (Stoker: later turns and first requests; the reference: both null-proxy copies; the slow-tracker Stoker: both of its arms), so each figure is per request over both; the reading proxy's is per request of its one arm.`,
     "",
     "*Page faults*: minor page faults of the same processes per request: memory touched for the first time, mostly fresh allocations (a 4 KiB page each; a 400 KB body copied into a new string or buffer is about 100). On this machine each costs about 10 µs (a Node loop allocating 400 KB strings took 305,323 minor faults in 3.25 s), so at 100K tokens every copy of the whole body into fresh memory costs about 1 ms; that is the machine's cost per page, which differs between machines.",
     "",
-    "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** | slow-tracker Stoker group CPU | page faults per request: Stoker / reference |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| upstream | mode | prompt tokens | body KiB | Stoker group CPU | of which | reference group CPU | **Stoker − reference** | reading proxy group CPU | **reading proxy − reference / Stoker − reading proxy** | slow-tracker Stoker group CPU | page faults per request: Stoker / reference / reading proxy |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const g of groups) {
     out.push(
-      `| ${label(g)} | ${f2(g.cpu.stoker.totalMs)} | ${cpuCell(g.cpu.stoker)} | ${f2(g.cpu.worker.totalMs)} | **${f2(g.cpu.stoker.totalMs - g.cpu.worker.totalMs)}** | ${f2(g.cpu.slow.totalMs)} | ${g.cpu.stoker.minorFaults.toFixed(0)} / ${g.cpu.worker.minorFaults.toFixed(0)} |`,
+      `| ${label(g)} | ${f2(g.cpu.stoker.totalMs)} | ${cpuCell(g.cpu.stoker)} | ${f2(g.cpu.worker.totalMs)} | **${f2(g.cpu.stoker.totalMs - g.cpu.worker.totalMs)}** | ${f2(g.cpu.reader.totalMs)} | **${f2(g.cpu.reader.totalMs - g.cpu.worker.totalMs)} / ${f2(g.cpu.stoker.totalMs - g.cpu.reader.totalMs)}** | ${f2(g.cpu.slow.totalMs)} | ${g.cpu.stoker.minorFaults.toFixed(0)} / ${g.cpu.worker.minorFaults.toFixed(0)} / ${g.cpu.reader.minorFaults.toFixed(0)} |`,
     );
   }
   return out;
@@ -470,12 +478,22 @@ export function render(
   const ownOf = (a: Arm, m: "wall" | "ttfb") => groups.map((g) => addedOver(g, a, "worker", m).p50);
   const ownP99Of = (a: Arm) => groups.map((g) => addedOver(g, a, "worker", "wall").p99);
   const noise = groups.map((g) => noiseOf(g).p50);
-  const byMode = (stream: boolean, a: Arm, m: "wall" | "ttfb") =>
-    groups.filter((g) => g.group.stream === stream).map((g) => addedOver(g, a, "worker", m).p50);
+  const byMode = (stream: boolean, a: Arm, m: "wall" | "ttfb", b: Arm = "worker") =>
+    groups.filter((g) => g.group.stream === stream).map((g) => addedOver(g, a, b, m).p50);
+  // Streams are read at their first byte here, JSON answers at their last (issue 19's table).
+  const judged = (a: Arm, b: Arm) =>
+    groups.map((g) => addedOver(g, a, b, g.group.stream ? "ttfb" : "wall").p50);
+  const bySize = (tokens: number, a: Arm, b: Arm) =>
+    groups
+      .filter((g) => g.group.tokens === tokens)
+      .map((g) => addedOver(g, a, b, g.group.stream ? "ttfb" : "wall").p50);
+  const sizes = [...new Set(groups.map((g) => g.group.tokens))];
+  const withinOfReading = judged("stoker", "reader").filter((x) => x <= 1).length;
   const summary = [
     "## Summary",
     "",
     `- **Stoker's own path, p50 of Stoker − null proxy** (wall, all ${groups.length} groups): later turns ${range(ownOf("stoker", "wall"))} ms, a conversation's first request ${range(ownOf("stokerFirst", "wall"))} ms (p99: later turns ${range(ownP99Of("stoker"))}, first requests ${range(ownP99Of("stokerFirst"))} ms); with a tracker answering ${facts.slowTracker} ms late: ${range(ownOf("slow", "wall"))} / ${range(ownOf("slowFirst", "wall"))} ms. Noise floor (2nd null-proxy copy − null proxy): ${range(noise)} ms. JSON: later ${range(byMode(false, "stoker", "wall"))}, first ${range(byMode(false, "stokerFirst", "wall"))} ms; stream TTFB: later ${range(byMode(true, "stoker", "ttfb"))}, first ${range(byMode(true, "stokerFirst", "ttfb"))} ms. Target: within 1 ms of the null proxy at p50.`,
+    `- **What reading at all costs, and what Stoker does beyond it**: the reading proxy (it reads, decodes and parses the body and reads the answer's usage, nothing else) − null proxy, p50 (JSON at the last byte, streams at the first): ${sizes.map((t) => `${t / 1000}K ${range(bySize(t, "reader", "worker"))}`).join(", ")} ms; a stream's last byte ${range(byMode(true, "reader", "wall"))} ms. **Stoker − reading proxy**, p50, later turns: ${sizes.map((t) => `${t / 1000}K ${range(bySize(t, "stoker", "reader"))}`).join(", ")} ms (first requests ${range(judged("stokerFirst", "reader"))}); within 1 ms of the reading proxy in ${withinOfReading} of ${groups.length} groups. A target of 1 ms over the null proxy is below what reading alone costs wherever the first figure is above 1 ms.`,
     `- **Without the simulator's extra work**: Stoker asks the simulator for more than the null proxy does (breakpoints; Anthropic cache diagnostics, which it answers by comparing with the previous message), and the simulator shares this process. Its own time per request (\`x-sim-service-ms\`: the whole body read to the response's headers) is ${range(serviceMore("stoker"))} ms longer for Stoker's later turns and ${range(serviceMore("stokerFirst"))} ms for first requests (p50 of the per-request difference). Taken out of each request's wall time, Stoker − null is p50 ${range(served("stoker"))} ms on later turns and ${range(served("stokerFirst"))} ms on first requests. The target is still checked on the wall time above.`,
     `- **Added wall time, Stoker − direct** (per pair, all ${groups.length} groups): p50 ${range(added.map((s) => s.p50))} ms, p99 ${range(added.map((s) => s.p99))} ms.`,
     `- Of that, **the local runtime** (null-proxy reference − direct) is p50 ${range(runtime.map((s) => s.p50))} ms, and **Stoker's own path** (Stoker − reference) p50 ${range(own.map((s) => s.p50))} ms, p99 ${range(own.map((s) => s.p99))} ms; time to first byte ${range(ownTtfb.map((s) => s.p50))} ms at p50. **Target (p50 ≤ 1 ms, p99 ≤ 3 ms) met in ${metBoth} of ${groups.length} groups** under ${words(facts).name} on this machine; p50 ≤ 1 ms alone in ${metP50}, p99 within the noise floor's p99 + 3 ms (issue 19's wording) in ${metSpread}.`,
@@ -493,7 +511,7 @@ export function render(
     "",
     `Generated by \`node bench/overhead/run.ts${facts.args.map((a) => ` ${a}`).join("")}\` (\`npm run bench:overhead --${facts.args.map((a) => ` ${a}`).join("")}\`) on ${facts.date}${facts.quick ? " (**--quick: smoke-test sample sizes, not for conclusions**)" : ""}. Took ${sec(facts.durations.totalMs)}: latency ${sec(facts.durations.latencyMs)}, profile ${sec(facts.durations.profileMs)}, tracker ${sec(facts.durations.trackerMs)}, engine bench ${sec(facts.durations.engineMs)}, the rest bundling and starting the Workers. **Runtime: ${words(facts).name}** (\`--runtime=${facts.runtime}\`).`,
     "",
-    `Machine: ${facts.cpus} cores (${facts.cpuModel}), ${facts.memGiB} GiB, Linux ${facts.kernel}; Node ${facts.node}, wrangler ${facts.wrangler}, miniflare ${facts.miniflare}, workerd ${facts.workerd}. Everything shares these ${facts.cpus} cores: the load generator and the simulator (one Node process), three ${words(facts).instance}s (Stoker; Stoker with a slow tracker; the reference worker), so all requests run one at a time (concurrency 1) and the figures are latencies, not throughput.`,
+    `Machine: ${facts.cpus} cores (${facts.cpuModel}), ${facts.memGiB} GiB, Linux ${facts.kernel}; Node ${facts.node}, wrangler ${facts.wrangler}, miniflare ${facts.miniflare}, workerd ${facts.workerd}. Everything shares these ${facts.cpus} cores: the load generator and the simulator (one Node process), four ${words(facts).instance}s (Stoker; Stoker with a slow tracker; the reference worker; the reading proxy), so all requests run one at a time (concurrency 1) and the figures are latencies, not throughput.`,
     "",
     `Setup: the provider simulator runs in the benchmark's own process (sim/server.ts, loopback). Stoker runs ${words(facts).served}, from the bundle \`wrangler deploy --dry-run\` makes (a snapshot, so edits to src/ during the run cannot reload it), with the bindings, Durable Objects (SQLite) and compatibility flags of wrangler.toml, ${words(facts).persist}, the upstream URLs at the simulator, \`STOKER_SIMULATOR=1\`, one managed tenant whose key is stored as its SHA-256, no wait for the tracker (as in a deploy) and \`LOG_LEVEL=warn\` (only faults log at warn; per-request lines are info). Bodies: tools, a system prompt of 20 % of the prompt (at most 6K tokens) and an agent conversation (text, tool calls, tool results); every request of a group shares that prefix and ends with a new last message, so the planner and the tracker do their real work (new tail positions are recorded on each request). Each group has its own simulator namespace per arm. N per arm and group: ${ns}, after ${groups[0]?.group.warmup ?? 0} warm-up rounds. Clients send \`accept-encoding: identity\` (the local runtime would otherwise gzip Stoker's JSON answers and not the simulator's).`,
     "",

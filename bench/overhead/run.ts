@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
     const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
     const inspectorPort = await freePort();
-    const [stoker, worker, slow] = await Promise.all([
+    const [stoker, worker, reader, slow] = await Promise.all([
       serveStoker(
         "stoker",
         stokerEntry,
@@ -127,6 +127,14 @@ async function main(): Promise<void> {
         { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
         join(tmp, "state-worker"),
       ),
+      // The reading proxy: the same bundle in an instance of its own, so that its CPU is its own.
+      serve(
+        "reading proxy",
+        workerEntry,
+        join(ROOT, "bench/overhead/worker/wrangler.toml"),
+        { SIM_URL: sim.url, STOKER_SIMULATOR: "1" },
+        join(tmp, "state-reader"),
+      ),
       serveStoker(
         "stoker, slow tracker",
         stokerEntry,
@@ -135,28 +143,34 @@ async function main(): Promise<void> {
         join(tmp, "state-slow"),
       ),
     ]);
-    log(`stoker at ${stoker.url}, reference worker at ${worker.url}, slow-tracker stoker at ${slow.url}`);
+    log(
+      `stoker at ${stoker.url}, reference worker at ${worker.url}, reading proxy at ${reader.url}, slow-tracker stoker at ${slow.url}`,
+    );
 
     // Idle CPU of each wrangler dev group (timers, the dev server's own polling), subtracted per command below.
     const idleMs = 5000;
     const idle0 = {
       stoker: groupCpu(stoker.child.pgid),
       worker: groupCpu(worker.child.pgid),
+      reader: groupCpu(reader.child.pgid),
       slow: groupCpu(slow.child.pgid),
     };
     await sleep(idleMs);
     const idle = {
       stoker: idleRates(idle0.stoker, groupCpu(stoker.child.pgid), idleMs),
       worker: idleRates(idle0.worker, groupCpu(worker.child.pgid), idleMs),
+      reader: idleRates(idle0.reader, groupCpu(reader.child.pgid), idleMs),
       slow: idleRates(idle0.slow, groupCpu(slow.child.pgid), idleMs),
     };
     const targets: Targets = {
       sim: sim.url,
       worker: worker.url,
+      reader: reader.url,
       stoker: stoker.url,
       slow: slow.url,
       stokerPgid: stoker.child.pgid,
       workerPgid: worker.child.pgid,
+      readerPgid: reader.child.pgid,
       slowPgid: slow.child.pgid,
       helperPgids: [...(stoker.helpers ?? []), ...(slow.helpers ?? [])].map((c) => c.pgid),
       tenantKey,
@@ -183,6 +197,7 @@ async function main(): Promise<void> {
     const memory = {
       stoker: groupRssMiB(stoker.child.pgid),
       worker: groupRssMiB(worker.child.pgid),
+      reader: groupRssMiB(reader.child.pgid),
       slow: groupRssMiB(slow.child.pgid),
       requests: requestsPerProcess,
     };

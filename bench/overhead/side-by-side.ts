@@ -63,7 +63,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
     rmSync(join(ROOT, "bench/overhead/worker/.wrangler"), { recursive: true, force: true });
     const { tenantKey, vars: stokerVars } = benchTenant(sim.url);
     const vars = { ...stokerVars, ...o.vars };
-    const [base, worker, other] = await Promise.all([
+    const [base, worker, reader, other] = await Promise.all([
       (o.apart === "both" ? serveTrackerApart : serveMiniflare)(
         "stoker",
         baseEntry,
@@ -72,6 +72,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
         join(tmp, "state-base"),
       ),
       serveReference(workerEntry, sim.url, join(tmp, "state-worker")),
+      serveReference(workerEntry, sim.url, join(tmp, "state-reader"), "reading proxy"),
       (o.apart ? serveTrackerApart : serveMiniflare)(
         "stoker against",
         againstEntry,
@@ -83,10 +84,12 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
     const targets: Targets = {
       sim: sim.url,
       worker: worker.url,
+      reader: reader.url,
       stoker: base.url,
       slow: other.url,
       stokerPgid: base.child.pgid,
       workerPgid: worker.child.pgid,
+      readerPgid: reader.child.pgid,
       slowPgid: other.child.pgid,
       helperPgids: [...(base.helpers ?? []), ...(other.helpers ?? [])].map((c) => c.pgid),
       tenantKey,
@@ -101,7 +104,7 @@ export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
           }
         : {}),
       // No CPU is reported here: nothing idle to subtract.
-      idle: { stoker: {}, worker: {}, slow: {} },
+      idle: { stoker: {}, worker: {}, reader: {}, slow: {} },
       ...(GC_TRACED
         ? {
             outputs: {

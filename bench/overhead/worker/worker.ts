@@ -1,6 +1,9 @@
 // The benchmark's reference worker, run by wrangler dev exactly like Stoker:
 // - /proxy/*: a null proxy (forward to the simulator, stream the answer back, nothing else), so that
 //   "through a Worker in wrangler dev" can be told apart from "through Stoker";
+// - /read/*: a reading proxy, the least a proxy does that reads what it forwards and what it was charged
+//   (served by an instance of its own, so that its CPU is its own), so that the price of reading the body
+//   and the answer at all can be told apart from what Stoker does with them;
 // - /t/*: Stoker's own Tracker class behind thin routes, so that the lookup and record RPCs can be timed
 //   from Node against a /t/noop route of the same shape (workerd's clocks tick in whole milliseconds).
 import { KeepaliveRegistry } from "../../../src/keepalive/registry.ts";
@@ -51,11 +54,70 @@ const json = (v: unknown) =>
 const tracker = (env: BenchEnv, tenant: string) => env.TRACKER.get(env.TRACKER.idFromName(tenant));
 const DROP = new Set(["host", "connection", "content-length", "accept-encoding", "transfer-encoding"]);
 
-async function nullProxy(req: Request, env: BenchEnv, path: string): Promise<Response> {
+function forwarded(req: Request): Headers {
   const headers = new Headers();
   for (const [k, v] of req.headers) if (!DROP.has(k) && !k.startsWith("cf-")) headers.set(k, v);
+  return headers;
+}
+
+async function nullProxy(req: Request, env: BenchEnv, path: string): Promise<Response> {
+  const headers = forwarded(req);
   const upstream = await fetch(`${env.SIM_URL}${path}`, { method: req.method, headers, body: req.body });
   return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+}
+
+/** The usage an answer reports (JSON: the body's; a stream: an event's, Anthropic's first in its message), or null. */
+function usageOf(text: string): unknown {
+  try {
+    const v = JSON.parse(text) as { usage?: unknown; message?: { usage?: unknown } };
+    return v.usage ?? v.message?.usage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The last answer's usage, kept as a gateway keeps it for its accounting. */
+const accounted: { usage: unknown } = { usage: null };
+
+/** Passes a stream's bytes on as they come and reads its events' usage from them in JavaScript. */
+function usageReader(): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  const scan = (text: string) => {
+    for (const line of text.split("\n"))
+      if (line.startsWith("data:") && line.includes('"usage"'))
+        accounted.usage = usageOf(line.slice(5)) ?? accounted.usage;
+  };
+  return new TransformStream({
+    transform(chunk, out) {
+      out.enqueue(chunk);
+      const text = rest + decoder.decode(chunk, { stream: true });
+      const cut = text.lastIndexOf("\n") + 1;
+      scan(text.slice(0, cut));
+      rest = text.slice(cut);
+    },
+    flush() {
+      scan(rest + decoder.decode());
+    },
+  });
+}
+
+/**
+ * The reading proxy: the request's bytes read, decoded and parsed (a gateway routes and accounts by its
+ * model and stream flag) and sent on as they came; a JSON answer read whole and parsed for its usage, a
+ * streamed one passed on as it comes with its events' usage read in JavaScript. Nothing else: no
+ * canonicalization, plan, render, record or state.
+ */
+async function readingProxy(req: Request, env: BenchEnv, path: string): Promise<Response> {
+  const headers = forwarded(req);
+  const bytes = await req.arrayBuffer();
+  const { stream } = JSON.parse(new TextDecoder().decode(bytes)) as { stream?: unknown };
+  const upstream = await fetch(`${env.SIM_URL}${path}`, { method: req.method, headers, body: bytes });
+  const init = { status: upstream.status, headers: upstream.headers };
+  if (stream === true && upstream.body) return new Response(upstream.body.pipeThrough(usageReader()), init);
+  const answer = await upstream.arrayBuffer();
+  accounted.usage = usageOf(new TextDecoder().decode(answer));
+  return new Response(answer, init);
 }
 
 export default {
@@ -66,6 +128,7 @@ export default {
     if (path.startsWith("/proxy/")) return nullProxy(req, env, path.slice("/proxy".length) + url.search);
     // A second copy of the null proxy: the difference between the two is the measurement's noise floor.
     if (path.startsWith("/proxy2/")) return nullProxy(req, env, path.slice("/proxy2".length) + url.search);
+    if (path.startsWith("/read/")) return readingProxy(req, env, path.slice("/read".length) + url.search);
     if (path === "/t/noop") {
       await req.json();
       return json({});
