@@ -481,12 +481,14 @@ export function render(
   const byMode = (stream: boolean, a: Arm, m: "wall" | "ttfb", b: Arm = "worker") =>
     groups.filter((g) => g.group.stream === stream).map((g) => addedOver(g, a, b, m).p50);
   // Streams are read at their first byte here, JSON answers at their last (issue 19's table).
-  const judged = (a: Arm, b: Arm) =>
-    groups.map((g) => addedOver(g, a, b, g.group.stream ? "ttfb" : "wall").p50);
+  const judged = (a: Arm, b: Arm, of = groups) =>
+    of.map((g) => addedOver(g, a, b, g.group.stream ? "ttfb" : "wall").p50);
   const bySize = (tokens: number, a: Arm, b: Arm) =>
-    groups
-      .filter((g) => g.group.tokens === tokens)
-      .map((g) => addedOver(g, a, b, g.group.stream ? "ttfb" : "wall").p50);
+    judged(
+      a,
+      b,
+      groups.filter((g) => g.group.tokens === tokens),
+    );
   const sizes = [...new Set(groups.map((g) => g.group.tokens))];
   const withinOfReading = judged("stoker", "reader").filter((x) => x <= 1).length;
   const summary = [
