@@ -22,7 +22,7 @@
 // `--apart` serves both builds so, for a change to the request path measured as a deploy would run it.
 // Prints, per group: Stoker − null proxy p50 / p99 for this checkout and for DIR (later turns and first
 // requests), the null proxy's noise floor, the reading proxy over the null proxy and this checkout over the
-// reading proxy (latency.ts `reader`), and DIR − this checkout per request pair; then each build's
+// reading proxy (latency.ts `reader`; later turns and first requests), and DIR − this checkout per request pair; then each build's
 // process-group CPU per request and its garbage collections (gc.ts).
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -77,7 +77,7 @@ function rows(r: GroupResult): string[] {
   const name = `${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"}`;
   const cells = (m: "wall" | "ttfb") => {
     const v = (arm: Arm) => s[arm][m];
-    return `| ${name} | ${m === "wall" ? "wall" : "first byte"} | ${paired(v("stoker"), v("worker"))} | ${paired(v("slow"), v("worker"))} | **${paired(v("slow"), v("stoker"))}** | ${paired(v("stokerFirst"), v("worker"))} | ${paired(v("slowFirst"), v("worker"))} | **${paired(v("slowFirst"), v("stokerFirst"))}** | ${paired(v("worker2"), v("worker"))} | ${paired(v("reader"), v("worker"))} | ${paired(v("stoker"), v("reader"))} |`;
+    return `| ${name} | ${m === "wall" ? "wall" : "first byte"} | ${paired(v("stoker"), v("worker"))} | ${paired(v("slow"), v("worker"))} | **${paired(v("slow"), v("stoker"))}** | ${paired(v("stokerFirst"), v("worker"))} | ${paired(v("slowFirst"), v("worker"))} | **${paired(v("slowFirst"), v("stokerFirst"))}** | ${paired(v("worker2"), v("worker"))} | ${paired(v("reader"), v("worker"))} | ${paired(v("stoker"), v("reader"))} | ${paired(v("stokerFirst"), v("reader"))} |`;
   };
   return [cells("wall"), cells("ttfb")];
 }
@@ -99,8 +99,8 @@ async function main(): Promise<void> {
   const lines = [
     `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${replyChars ? `; answers of ${replyChars} characters (a streamed one sends a content delta for every 24)` : ""}${groups[0]?.first === "opening" ? "; first requests are new conversations' openings (the family's tools and system, 95 % of the prompt, and one message of their own)" : ""}${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart === "both" ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : apart === "against" ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
     "",
-    "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null | reading proxy − null | this − reading proxy, later |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null | reading proxy − null | this − reading proxy, later | this − reading proxy, first |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results) {
     if (r.failures.length > 0) lines.push(`<!-- failures: ${r.failures.join("; ")} -->`);
