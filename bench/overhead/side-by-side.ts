@@ -44,9 +44,9 @@ export interface SideBySide {
 /** Both builds bundled and served under Miniflare, with the reference worker; each group's samples. */
 export async function sideBySide(o: SideBySide): Promise<GroupResult[]> {
   const tmp = mkdtempSync(join(tmpdir(), "stoker-ab-"));
+  const reply = o.replyChars ? prose(Math.ceil(o.replyChars / 4), 7).slice(0, o.replyChars) : null;
   // One recorded request per namespace: none is read, and a thousand large bodies per arm would grow this
   // process (the client of every arm) by gigabytes (run.ts).
-  const reply = o.replyChars ? prose(Math.ceil(o.replyChars / 4), 7).slice(0, o.replyChars) : null;
   const sim = await startSimulator({
     port: 0,
     host: "127.0.0.1",
