@@ -250,11 +250,14 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
   }
 
   let beforeLast: Checkpoint | null = null;
+  // A conversation the isolate never analyzed: nothing after its key is hashed now (AnalyzeInput.deferMessages).
+  const deferring = input.deferMessages === true && key !== "" && first === 0 && lastMessage > 0;
 
   const payload: FeedOptions = { sort: rules.argumentKeys, lf: false, family };
   for (let i = first; i < messages.length; i++) {
     // (Gone on from exactly there, the checkpoint is the one it went on from.)
-    if (key && i === lastMessage && i > 0 && !(resumed && i === first)) beforeLast = checkpoint(i);
+    if (key && !deferring && i === lastMessage && i > 0 && !(resumed && i === first))
+      beforeLast = checkpoint(i);
     const message = messages[i] as Json;
     const role = shapes[i]?.role ?? "";
     writer.tag("M");
@@ -308,13 +311,17 @@ export function analyzeAnthropic(input: AnalyzeInput, memo?: AnalysisMemo): Anal
         }
       });
     }
-    if (i === 0) conversation = writer.digest();
+    if (i === 0) {
+      conversation = writer.digest();
+      if (deferring) writer.defer();
+    }
     if (i === lastMessage && s.moved !== null) {
       feedMovedText(s, s.moved, i, role, "text", family);
       appendMovedBlock(edits, i, content, s.moved);
     }
   }
 
+  if (deferring) return { ...finishAnalysis(s, head, conversation, autoCache), deferred: true };
   if (memo && key && s.moved === null) {
     keepTurn(memo, key, checkpoint(messages.length), beforeLast, from, 0);
   }

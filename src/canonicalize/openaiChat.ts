@@ -124,11 +124,17 @@ export function analyzeOpenAIChat(input: AnalyzeInput, memo?: AnalysisMemo): Ana
     if (memo && headKey) memo.keep(headKey, [checkpoint(headN)], null);
   }
   let beforeLast: Checkpoint | null = null;
+  // A conversation the isolate never analyzed: nothing after its key is hashed now (AnalyzeInput.deferMessages).
+  const deferring = input.deferMessages === true && key !== "" && first === headN && last > headN;
   for (let i = first; i < messages.length; i++) {
-    if (key && i === last && i > headN && !(resumed && i === first)) beforeLast = checkpoint(i);
+    if (key && !deferring && i === last && i > headN && !(resumed && i === first)) beforeLast = checkpoint(i);
     feedMessage(i, false);
-    if (i === headN) conversation = writer.digest();
+    if (i === headN) {
+      conversation = writer.digest();
+      if (deferring) writer.defer();
+    }
   }
+  if (deferring) return { ...finishAnalysis(s, head, conversation, null, clientCache(body)), deferred: true };
   if (memo && key && s.moved === null) {
     keepTurn(memo, key, checkpoint(messages.length), beforeLast, from, headN);
   }

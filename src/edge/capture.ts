@@ -1,3 +1,6 @@
+import type { Plan } from "../plan/types.ts";
+import { isDeferredDigest } from "../prefix/chain.ts";
+import type { Analysis } from "../prefix/types.ts";
 import type { WholeCapture } from "../tracker/types.ts";
 import { MAX_CAPTURE_BYTES } from "../tracker/validate.ts";
 import type { Prepared } from "./prepare.ts";
@@ -20,6 +23,28 @@ export function keepaliveCapture(
   const a = prepared.analysis;
   const plan = prepared.plan;
   if (!a || !plan) return null;
+  const { segment, ttl } = pingedAt(a, plan);
+  const seg = a.segments[segment];
+  if (!seg?.hash) return null;
+  const kept: [string, string][] = [];
+  for (const [name, value] of headers)
+    if (name !== "x-api-key" && name !== "authorization" && name !== "idempotency-key")
+      kept.push([name, value]);
+  return { conversation: a.conversation, hash: seg.hash, loc: seg.loc, ttl, path, headers: kept, body };
+}
+
+/**
+ * A capture made from a deferred analysis (`Prepared.hashLater`) with its position's hash in the settled
+ * one (edge/prepare.ts `settled`), or null when that has none.
+ */
+export function rehashedCapture(capture: WholeCapture, whole: Prepared): WholeCapture | null {
+  const a = whole.analysis;
+  const hash = a && whole.plan ? a.segments[pingedAt(a, whole.plan).segment]?.hash : undefined;
+  return hash === undefined || isDeferredDigest(hash) ? null : { ...capture, hash };
+}
+
+/** The deepest breakpoint with a chain hash (planned or the client's; on OpenAI the whole prompt), or -1. */
+function pingedAt(a: Analysis, plan: Plan): { segment: number; ttl: "5m" | "1h" } {
   let deepest = -1;
   let ttl: "5m" | "1h" = "5m";
   if (plan.upstream === "anthropic") {
@@ -34,11 +59,5 @@ export function keepaliveCapture(
     for (let i = a.segments.length - 1; i >= 0 && deepest < 0; i--)
       if (a.segments[i]?.hash !== undefined) deepest = i;
   }
-  const seg = a.segments[deepest];
-  if (!seg?.hash) return null;
-  const kept: [string, string][] = [];
-  for (const [name, value] of headers)
-    if (name !== "x-api-key" && name !== "authorization" && name !== "idempotency-key")
-      kept.push([name, value]);
-  return { conversation: a.conversation, hash: seg.hash, loc: seg.loc, ttl, path, headers: kept, body };
+  return { segment: deepest, ttl };
 }

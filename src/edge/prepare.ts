@@ -37,6 +37,25 @@ export interface Prepared {
   positions: PositionRecord[];
   /** The message id of the conversation's last answer, as the tracker (or this isolate) knows it. */
   previousMessageId?: string;
+  /**
+   * Planned from a deferred analysis (`Analysis.deferred`): the request's analysis with every hash, made
+   * when the record needs it, after the answer (`settled`); null if that analysis failed.
+   */
+  hashLater?: () => Analysis | null;
+}
+
+/**
+ * `prepared` with every position hashed: the same plan and body, the analysis made again without deferral
+ * (its segments are the deferred one's, with hashes where it had placeholders, and it keeps the
+ * conversation's checkpoint for the next turn). Fail-open: without an analysis if that one failed.
+ */
+export function settled(prepared: Prepared): Prepared {
+  if (!prepared.hashLater) return prepared;
+  const { hashLater: _, ...rest } = prepared;
+  const analysis = prepared.hashLater();
+  return analysis
+    ? { ...rest, analysis, positions: positionsOf(analysis, prepared.plan) }
+    : { ...rest, analysis: null, positions: [] };
 }
 
 const analyzers: Partial<Record<Endpoint, (input: AnalyzeInput, memo?: AnalysisMemo) => Analysis>> = {
@@ -102,6 +121,13 @@ export interface PrepareInput {
   scanHint?: ScanHint;
   /** The kept body whose leading `messages` items this body's are (edge/body-memo.ts): `AnalyzeInput.sharedWith`. */
   sharedWith?: Record<string, unknown>;
+  /**
+   * Plan a conversation the isolate never analyzed before hashing what follows its key
+   * (`AnalyzeInput.deferMessages`; the hashes are made after the answer, `settled`), unless the lookup says
+   * the isolate has word of the conversation (`PlanLookup.heard`): no state of those positions can be known
+   * otherwise. Not with a lookup that asks the tracker, which needs every hash.
+   */
+  defer?: boolean;
 }
 
 const unchanged = (raw: string): Prepared => ({
@@ -127,50 +153,75 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
     !isClaudeOnBedrock(input.modelId ?? "")
   )
     return unchanged(input.raw);
-  let analysis: Analysis;
+  let rules: CanonicalizeRules;
   try {
-    const rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);
-    analysis = analyze(
-      {
-        raw: input.raw,
-        body: input.body,
-        ...(input.sharedWith ? { sharedWith: input.sharedWith } : {}),
-        salt:
-          input.compat === undefined
-            ? tenantSalt(input.config, input.tenantId)
-            : `${tenantSalt(input.config, input.tenantId)}:compat:${input.compat}`,
-        rules,
-        model: input.model,
-        modelId: input.modelId,
-      },
-      input.memo,
-    );
+    rules = resolveRules(input.tenantRules, parseCanonicalizeHeader(input.canonicalizeHeader).override);
   } catch (err) {
     input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
     return unchanged(input.raw);
   }
+  const analyzed = (deferMessages: boolean): Analysis | null => {
+    try {
+      return analyze(
+        {
+          raw: input.raw,
+          body: input.body,
+          ...(input.sharedWith ? { sharedWith: input.sharedWith } : {}),
+          salt:
+            input.compat === undefined
+              ? tenantSalt(input.config, input.tenantId)
+              : `${tenantSalt(input.config, input.tenantId)}:compat:${input.compat}`,
+          rules,
+          model: input.model,
+          modelId: input.modelId,
+          deferMessages,
+        },
+        input.memo,
+      );
+    } catch (err) {
+      input.log.warn("engine.fault", { op: "analyze", fault: err instanceof Error ? err.name : "unknown" });
+      return null;
+    }
+  };
+  let analysis = analyzed(input.defer === true);
+  if (!analysis) return unchanged(input.raw);
   // Gemini's implicit cache and the compat upstreams' automatic caches need only stable bytes: the canonical
   // request, with nothing placed in it.
   if (analysis.upstream === "gemini" || input.compat !== undefined) {
+    // No state is read: a deferred analysis stays so.
+    const unplanned = analysis.deferred
+      ? { analysis, hashLater: () => analyzed(false) }
+      : { analysis, positions: positionsOf(analysis, null) };
     try {
-      return { ...unchanged(renderGemini(analysis)), analysis, positions: positionsOf(analysis, null) };
+      return { ...unchanged(renderGemini(analysis)), ...unplanned };
     } catch (err) {
       input.log.warn("engine.fault", { op: "render", fault: err instanceof Error ? err.name : "unknown" });
-      return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null) };
+      return { ...unchanged(input.raw), ...unplanned };
     }
   }
-  let found: PlanLookup = { known: new Map() };
-  try {
-    found = await input.lookup(analysis.candidates, {
-      family: analysis.family,
-      conversation: analysis.conversation,
-      model: analysis.model.slice(0, 200),
-      continues: analysis.continues,
-    });
-  } catch (err) {
-    // The worker's lookup never throws (src/tracker/client.ts); another caller's may: plan without it.
-    input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
+  const lookup = async (a: Analysis): Promise<PlanLookup> => {
+    try {
+      return await input.lookup(a.candidates, {
+        family: a.family,
+        conversation: a.conversation,
+        model: a.model.slice(0, 200),
+        continues: a.continues,
+      });
+    } catch (err) {
+      // The worker's lookup never throws (src/tracker/client.ts); another caller's may: plan without it.
+      input.log.warn("tracker.fault", { op: "lookup", fault: err instanceof Error ? err.name : "unknown" });
+      return { known: new Map() };
+    }
+  };
+  let found = await lookup(analysis);
+  if (analysis.deferred && found.heard) {
+    // The isolate has word of the conversation: states of its later positions may be known, so they are hashed now.
+    const whole = analyzed(false);
+    if (!whole) return unchanged(input.raw);
+    analysis = whole;
+    found = await lookup(whole);
   }
+  const hashLater = analysis.deferred ? () => analyzed(false) : undefined;
   const known = found.known;
   // Not a plan input: what the edge names as `diagnostics.previous_message_id` (proxy.ts), plan or no plan.
   const diagnostics =
@@ -202,19 +253,20 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
           : renderOpenAIBody(analysis, plan, input.scanHint);
       body = rendered.text;
     }
-    const positions = positionsOf(analysis, plan);
     return {
       body,
       ...(rendered ? { rendered } : {}),
       analysis,
       plan,
       planText: describePlan(plan),
-      positions,
+      positions: hashLater ? [] : positionsOf(analysis, plan),
       ...diagnostics,
+      ...(hashLater ? { hashLater } : {}),
     };
   } catch (err) {
     input.log.warn("engine.fault", { op: "plan", fault: err instanceof Error ? err.name : "unknown" });
-    return { ...unchanged(input.raw), analysis, positions: positionsOf(analysis, null), ...diagnostics };
+    const unplanned = { ...unchanged(input.raw), analysis, ...diagnostics };
+    return hashLater ? { ...unplanned, hashLater } : { ...unplanned, positions: positionsOf(analysis, null) };
   }
 }
 

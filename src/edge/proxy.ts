@@ -163,6 +163,8 @@ export function proxy(spec: EndpointSpec) {
     // The request's time on the shared clock (plans, beliefs, the record); latencies use the wall clock.
     const at = now();
     const over = raw === null ? "bytes" : overAnalysisBudget(raw, body, config.analysisMaxBytes);
+    const awaitMs =
+      config.devClock && c.req.header(DEV_AWAIT_TRACKER) !== undefined ? config.trackerDeadlineMs : 0;
     const prepared = await (over ? skipAnalysis : prepare)({
       endpoint: spec.endpoint,
       raw: raw ?? "",
@@ -186,8 +188,7 @@ export function proxy(spec: EndpointSpec) {
             nowMs: at,
             log: c.var.log,
             waitUntil: (p) => c.executionCtx.waitUntil(p),
-            awaitMs:
-              config.devClock && c.req.header(DEV_AWAIT_TRACKER) !== undefined ? config.trackerDeadlineMs : 0,
+            awaitMs,
             sharedWaitMs: config.sharedAnswersWaitMs,
           },
           hashes,
@@ -195,6 +196,8 @@ export function proxy(spec: EndpointSpec) {
         ),
       log: c.var.log,
       compat: spec.compat?.name,
+      // A lookup that asks the tracker needs every hash.
+      defer: awaitMs === 0,
     });
     // The render's scan of this text, for the next turn read after it.
     if (memoTenant !== undefined && prepared.rendered?.spans) noteScan(body, prepared.rendered.spans);

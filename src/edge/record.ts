@@ -11,10 +11,11 @@ import type { KeepaliveCapture, RecordRequest, WholeCapture } from "../tracker/t
 import { type Accounting, accountingLogFields } from "../upstream/accounting.ts";
 import type { Outcome } from "../upstream/outcome.ts";
 import { afterThisTurn } from "./after-turn.ts";
+import { rehashedCapture } from "./capture.ts";
 import { type Hold, holdCapture, releaseHold } from "./capture-hold.ts";
 import type { AppEnv } from "./context.ts";
 import { volatileExcerpts } from "./excerpts.ts";
-import type { Prepared } from "./prepare.ts";
+import { type Prepared, settled } from "./prepare.ts";
 
 /** The outcome's model row (a compat upstream's models are priced as OpenAI's when its table lacks them). */
 function outcomeModel(outcome: Outcome, models: ModelTable): ModelInfo {
@@ -56,21 +57,22 @@ export function toRecord(
   accounting?: Accounting,
 ): RecordRequest {
   const model = info ?? outcomeModel(outcome, models);
+  const whole = settled(prepared);
   return {
     ...(accounting ?? accountingOf(outcome, model)),
     tenantId: outcome.tenantId,
-    family: prepared.analysis?.family ?? null,
-    conversation: prepared.analysis?.conversation ?? null,
-    estimatedTokens: prepared.analysis?.totalTokens ?? 0,
-    positions: prepared.positions,
-    chain: prepared.analysis ? summarizeChain(prepared.analysis) : null,
+    family: whole.analysis?.family ?? null,
+    conversation: whole.analysis?.conversation ?? null,
+    estimatedTokens: whole.analysis?.totalTokens ?? 0,
+    positions: whole.positions,
+    chain: whole.analysis ? summarizeChain(whole.analysis) : null,
     pricing: {
       inputPerToken: model.inputPerMTok / 1e6,
       cacheRead: model.cacheRead,
       cacheWrite5m: model.cacheWrite5m,
     },
     capture,
-    excerpts: prepared.analysis ? volatileExcerpts(prepared.analysis) : [],
+    excerpts: whole.analysis ? volatileExcerpts(whole.analysis) : [],
     messageId: outcome.message?.messageId ?? null,
     providerMiss: outcome.message?.miss ?? null,
     answer: outcome.answer ?? null,
@@ -100,10 +102,13 @@ export function recordOutcome(
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
   afterThisTurn(c, "record", () => {
+    // A plan made before its conversation's later positions were hashed: they are hashed now.
+    const whole = settled(prepared);
+    const captured = whole !== prepared && capture ? rehashedCapture(capture, whole) : capture;
     const holdMs = keepalive.captureHoldMs;
-    const hold = capture && holdMs > 0 ? holdCapture(outcome.tenantId, capture, Date.now(), holdMs) : null;
-    const sent = hold && capture ? { ...capture, body: null } : capture;
-    const record = toRecord(outcome, prepared, sent, models, info, accounting);
+    const hold = captured && holdMs > 0 ? holdCapture(outcome.tenantId, captured, Date.now(), holdMs) : null;
+    const sent = hold && captured ? { ...captured, body: null } : captured;
+    const record = toRecord(outcome, whole, sent, models, info, accounting);
     // The conversation's next turn in this isolate is planned from this outcome, not from the tracker's
     // answer to it (which comes later and replaces it): nothing on the request path waits for the record.
     learnOutcome(outcome.tenantId, record, keepalive.anthropicTtlMs, Date.now());
@@ -116,9 +121,11 @@ export function recordOutcome(
         ? holdShare(outcome.tenantId, conversation, Date.now(), sharedAnswersHoldMs)
         : null;
     const recorded = recordSafely(c.env, outcome.tenantId, record, log, share);
-    const settled = recorded.then(hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {});
-    if (!share) return settled;
-    return Promise.all([settled, shareWhenReleased(outcome.tenantId, share, sharedAnswersHoldMs)]);
+    const afterRecord = recorded.then(
+      hold ? afterHold(c.env, outcome.tenantId, hold, holdMs, log) : () => {},
+    );
+    if (!share) return afterRecord;
+    return Promise.all([afterRecord, shareWhenReleased(outcome.tenantId, share, sharedAnswersHoldMs)]);
   });
 }
 

@@ -76,4 +76,9 @@ export interface PlanLookup {
   outlook?: Outlook;
   /** Not a plan input: the message id the edge asks the provider's cache diagnostics against. */
   previousMessageId?: string;
+  /**
+   * Not a plan input: the isolate has word of the request's conversation (the tracker's, another isolate's,
+   * or its own outcome's), so states of positions past the conversation's key may be known.
+   */
+  heard?: boolean;
 }

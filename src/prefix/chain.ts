@@ -16,6 +16,9 @@ const encoder = new TextEncoder();
 const shared = new Uint8Array(BUFFER_BYTES);
 let holder: ChainWriter | null = null;
 
+/** Whether `hash` is a placeholder a deferring writer gave (`ChainWriter.defer`): never a chain hash. */
+export const isDeferredDigest = (hash: string): boolean => hash.charCodeAt(0) === 126; // "~", not base64url
+
 /** Roots computed lately: a tenant's requests share a few (an HMAC costs more than the lookup). */
 const roots = new Map<string, string>();
 const MAX_ROOTS = 256;
@@ -42,6 +45,8 @@ export class ChainWriter {
   private readonly buffer = shared;
   /** Bytes of this writer in the shared buffer (0 unless it is the holder). */
   private used = 0;
+  /** Placeholder digests given since `defer()`; -1 while the writer hashes. */
+  private deferred = -1;
 
   /** A chain from h0, or one that goes on from a snapshot (which stays as it was). */
   constructor(h0: string, from?: Hash) {
@@ -52,18 +57,21 @@ export class ChainWriter {
 
   /** The chain as it stands, to go on from later (`new ChainWriter(h0, snapshot)`). */
   snapshot(): Hash {
+    if (this.deferred >= 0) throw new Error("a deferring chain has no state to go on from");
     this.flush();
     return this.hash.copy();
   }
 
   /** Feeds structural ASCII that needs no length prefix (single-letter tags, numbers with a terminator). */
   tag(s: string): void {
+    if (this.deferred >= 0) return;
     if (holder !== this) this.claim();
     this.put(s);
   }
 
   /** Feeds a string, length-prefixed (`s<length>:`) so that the encoding stays injective. */
   str(s: string): void {
+    if (this.deferred >= 0) return;
     if (holder !== this) this.claim();
     this.prefix(s.length);
     this.put(s);
@@ -71,8 +79,17 @@ export class ChainWriter {
 
   /** The chain hash of everything fed so far. */
   digest(): string {
+    if (this.deferred >= 0) return `~${this.deferred++}`;
     this.flush();
     return this.hash.copy().digest("base64url").slice(0, HASH_CHARS);
+  }
+
+  /**
+   * From here on nothing is encoded or hashed, and each digest is a placeholder (`~n`, unique in this writer,
+   * never a chain hash: `isDeferredDigest`), for positions no state can be known of yet (edge/prepare.ts).
+   */
+  defer(): void {
+    if (this.deferred < 0) this.deferred = 0;
   }
 
   private claim(): void {

@@ -1,4 +1,4 @@
-import type { ChainWriter } from "./chain.ts";
+import { type ChainWriter, isDeferredDigest } from "./chain.ts";
 import type { CacheTtl, ClientBreakpoint, Segment, SegmentKind, SegmentLoc } from "./types.ts";
 
 export interface SegmentListState {
@@ -76,12 +76,15 @@ export class SegmentList {
     return this.cumulative;
   }
 
-  /** Chain hashes worth asking the tracker about: every digested breakpoint-able segment, latest first. */
+  /**
+   * Chain hashes worth asking the tracker about: every digested breakpoint-able segment, latest first (a
+   * deferring writer's placeholders are no hashes).
+   */
   candidates(): string[] {
     const seen = new Set<string>();
     for (let i = this.list.length - 1; i >= 0; i--) {
       const s = this.list[i];
-      if (s?.hash && s.breakpointable) seen.add(s.hash);
+      if (s?.hash && s.breakpointable && !isDeferredDigest(s.hash)) seen.add(s.hash);
     }
     return [...seen];
   }

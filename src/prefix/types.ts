@@ -97,6 +97,8 @@ export interface Analysis {
   continues: boolean;
   /** Stateless guess of the segment where the previous turn's request ended (its tail breakpoint), or -1. */
   previousTurnEnd: number;
+  /** Positions after the conversation's key hold placeholder digests (`AnalyzeInput.deferMessages`). */
+  deferred?: true;
 }
 
 /**
@@ -125,4 +127,11 @@ export interface AnalyzeInput {
   model?: ModelInfo;
   /** The model's name, where the wire format carries it outside the body (Gemini: in the URL). */
   modelId?: string;
+  /**
+   * When no checkpoint of the request's conversation is found (the isolate never analyzed it), hash nothing
+   * after the conversation's key: its later positions get placeholder digests (`isDeferredDigest`), the
+   * analysis says `deferred`, and no checkpoint of the conversation is kept. Analyzers without a memo ignore
+   * it. The caller analyzes the request again, without it, where the hashes are needed (edge/prepare.ts).
+   */
+  deferMessages?: boolean;
 }

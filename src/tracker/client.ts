@@ -113,13 +113,18 @@ export interface PlanLookupOptions {
  * what a lookup would say (and more). A lookup in parallel would ask the same again, one RPC more per first
  * request, and in local development, where the tracker shares the thread, it measurably delayed the answer
  * it ran beside (bench/report/overhead.md). Only a dev-clock request that asks to wait (`awaitMs`) sends
- * one. Never rejects.
+ * one. Never rejects. The answer says whether the isolate has word of the conversation (`PlanLookup.heard`).
  */
 export async function planLookup(
   o: PlanLookupOptions,
   hashes: string[],
   scope: BeliefScope,
 ): Promise<PlanLookup> {
+  const answer = await heldOrShared(o, hashes, scope);
+  return heardOf(o.tenantId, scope.conversation) ? { ...answer, heard: true } : answer;
+}
+
+async function heldOrShared(o: PlanLookupOptions, hashes: string[], scope: BeliefScope): Promise<PlanLookup> {
   if (hashes.length === 0) return EMPTY;
   const awaitMs = o.awaitMs ?? 0;
   // A dev-clock request that asks to wait is planned from the tracker's state now, as the economics replay
