@@ -59,6 +59,9 @@ export async function prepareAsWorker(
     ...(read.sharedWith ? { sharedWith: read.sharedWith } : {}),
     lookup: (hashes, scope) =>
       planLookup({ env: {} as Env, tenantId, nowMs: at, log, waitUntil: () => {} }, hashes, scope),
+    // As the worker does: a conversation never analyzed here is hashed after its key once the answer is out
+    // (the record, `toRecord`, makes the hashes).
+    defer: true,
   });
   return { prepared, model, info };
 }

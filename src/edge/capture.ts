@@ -37,7 +37,7 @@ export function keepaliveCapture(
  * A capture made from a deferred analysis (`Prepared.hashLater`) with its position's hash in the settled
  * one (edge/prepare.ts `settled`), or null when that has none.
  */
-export function rehashedCapture(capture: WholeCapture, whole: Prepared): WholeCapture | null {
+export function rehashedCapture<C extends { hash: string }>(capture: C, whole: Prepared): C | null {
   const a = whole.analysis;
   const hash = a && whole.plan ? a.segments[pingedAt(a, whole.plan).segment]?.hash : undefined;
   return hash === undefined || isDeferredDigest(hash) ? null : { ...capture, hash };

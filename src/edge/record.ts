@@ -57,7 +57,9 @@ export function toRecord(
   accounting?: Accounting,
 ): RecordRequest {
   const model = info ?? outcomeModel(outcome, models);
+  // A plan made before its conversation's later positions were hashed (recordOutcome settles it first).
   const whole = settled(prepared);
+  const captured = whole !== prepared && capture ? rehashedCapture(capture, whole) : capture;
   return {
     ...(accounting ?? accountingOf(outcome, model)),
     tenantId: outcome.tenantId,
@@ -71,7 +73,7 @@ export function toRecord(
       cacheRead: model.cacheRead,
       cacheWrite5m: model.cacheWrite5m,
     },
-    capture,
+    capture: captured,
     excerpts: whole.analysis ? volatileExcerpts(whole.analysis) : [],
     messageId: outcome.message?.messageId ?? null,
     providerMiss: outcome.message?.miss ?? null,
@@ -102,7 +104,8 @@ export function recordOutcome(
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
   afterThisTurn(c, "record", () => {
-    // A plan made before its conversation's later positions were hashed: they are hashed now.
+    // A plan made before its conversation's later positions were hashed: they are hashed now, before the
+    // capture is held.
     const whole = settled(prepared);
     const captured = whole !== prepared && capture ? rehashedCapture(capture, whole) : capture;
     const holdMs = keepalive.captureHoldMs;

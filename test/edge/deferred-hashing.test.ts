@@ -13,10 +13,12 @@ import type { PrefixState } from "../../src/decide/types.ts";
 import { analysisMemo, clearAnalysisMemo } from "../../src/edge/analysis-memo.ts";
 import { keepaliveCapture, rehashedCapture } from "../../src/edge/capture.ts";
 import { type Prepared, prepare, settled, tenantSalt } from "../../src/edge/prepare.ts";
+import { toRecord } from "../../src/edge/record.ts";
 import type { PlanLookup } from "../../src/plan/context.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../../src/plan/settings.ts";
 import { ChainWriter, isDeferredDigest } from "../../src/prefix/chain.ts";
 import type { Analysis } from "../../src/prefix/types.ts";
+import type { Outcome } from "../../src/upstream/outcome.ts";
 import { anthropic, freshClient } from "../support/clients.ts";
 import { eventually, tracker } from "../support/tracker.ts";
 
@@ -130,6 +132,23 @@ function prepared(
   });
 }
 
+const outcomeOf = (flavor: Flavor): Outcome => ({
+  requestId: "req-deferred",
+  tenantId: TENANT,
+  upstream: flavor === "anthropic" ? "anthropic" : "openai",
+  endpoint: flavor === "anthropic" ? "messages" : "chat.completions",
+  model: flavor === "anthropic" ? "claude-sonnet-4-5" : "gpt-4o",
+  stream: false,
+  status: 200,
+  result: "ok",
+  usage: null,
+  startedAt: NOW,
+  headersMs: 1,
+  ttfbMs: 1,
+  durationMs: 2,
+  plan: null,
+});
+
 const comparable = (p: Prepared) => ({
   body: p.body,
   plan: p.plan,
@@ -200,6 +219,10 @@ describe("deferred hashing of a conversation the isolate never analyzed", () => 
       // A keepalive capture made before the hashes has the hash of its position once they are made.
       const nowCapture = keepaliveCapture(now, now.body, new Headers(), "/v1/messages");
       expect(capture && rehashedCapture(capture, done)).toEqual(nowCapture);
+      // The record built from the deferred request (as bench:engine and the replay build it) has them too.
+      const record = toRecord(outcomeOf(flavor), deferred, capture, config.models);
+      expect(record.positions).toEqual(now.positions);
+      expect(record.capture?.hash).toBe(nowCapture?.hash);
     },
   );
 
