@@ -114,6 +114,7 @@ function prepared(
   body: Json,
   defer: boolean,
   lookup: (h: string[]) => Promise<PlanLookup>,
+  withMemo = true,
 ): Promise<Prepared> {
   return prepare({
     endpoint: flavor === "anthropic" ? "messages" : "chat.completions",
@@ -127,7 +128,7 @@ function prepared(
     nowMs: NOW,
     lookup,
     log: silent,
-    memo: analysisMemo(TENANT),
+    ...(withMemo ? { memo: analysisMemo(TENANT) } : {}),
     defer,
   });
 }
@@ -270,20 +271,7 @@ describe("deferred hashing of a conversation the isolate never analyzed", () => 
     const one = conversation("anthropic", 8, 0);
     expect((await prepared("anthropic", one, true, lookup)).analysis?.deferred).toBeUndefined();
     const body = conversation("anthropic", 8, 4);
-    const withoutMemo = await prepare({
-      endpoint: "messages",
-      raw: JSON.stringify(body),
-      body,
-      tenantId: TENANT,
-      tenantRules: {},
-      settings: DEFAULT_CACHE_SETTINGS,
-      config,
-      canonicalizeHeader: null,
-      nowMs: NOW,
-      lookup,
-      log: silent,
-      defer: true,
-    });
+    const withoutMemo = await prepared("anthropic", body, true, lookup, false);
     expect(withoutMemo.analysis?.deferred).toBeUndefined();
     expect(withoutMemo.positions.length).toBeGreaterThan(0);
   });
