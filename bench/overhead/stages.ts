@@ -46,6 +46,11 @@ async function cutForward(c: Context<AppEnv>, spec: EndpointSpec, body: BodyInit
   return new Response(up.body, { status: up.status, headers: out });
 }
 `;
+// A cut before the record still makes, after the answer, the hashes a conversation's first request left
+// for later (Prepared.hashLater, which the record's toRecord makes): the conversation's checkpoint comes
+// with them, and without it every later turn would be analyzed from the family's head.
+const SETTLE =
+  "      if (prepared.hashLater) c.executionCtx.waitUntil(Promise.resolve().then(prepared.hashLater));\n";
 const HANDLER = "/** One handler for every proxied endpoint";
 const withForward: Edit = { file: PROXY, anchor: HANDLER, at: "before", text: FORWARD };
 
@@ -85,7 +90,7 @@ const STAGES: Stage[] = [
         file: PROXY,
         anchor: "    let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;\n",
         at: "replace",
-        text: "    let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;\n    if (c) return cutForward(c, spec, outBody);\n",
+        text: `    let outBody: string | Uint8Array = read.raw === null ? read.bytes : prepared.body;\n    if (c) {\n${SETTLE}      return cutForward(c, spec, outBody);\n    }\n`,
       },
     ],
   },
@@ -97,7 +102,7 @@ const STAGES: Stage[] = [
         file: PROXY,
         anchor: "    const headersMs = Date.now() - startedAt;\n",
         at: "before",
-        text: '    if (c) {\n      const out = new Headers(upstream.headers);\n      out.set("x-stoker-plan", "cut");\n      return new Response(upstream.body, { status: upstream.status, headers: out });\n    }\n',
+        text: `    if (c) {\n${SETTLE}      const out = new Headers(upstream.headers);\n      out.set("x-stoker-plan", "cut");\n      return new Response(upstream.body, { status: upstream.status, headers: out });\n    }\n`,
       },
     ],
   },
