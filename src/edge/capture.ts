@@ -1,5 +1,4 @@
 import type { Plan } from "../plan/types.ts";
-import { isDeferredDigest } from "../prefix/chain.ts";
 import type { Analysis } from "../prefix/types.ts";
 import type { WholeCapture } from "../tracker/types.ts";
 import { MAX_CAPTURE_BYTES } from "../tracker/validate.ts";
@@ -40,7 +39,7 @@ export function keepaliveCapture(
 export function rehashedCapture<C extends { hash: string }>(capture: C, whole: Prepared): C | null {
   const a = whole.analysis;
   const hash = a && whole.plan ? a.segments[pingedAt(a, whole.plan).segment]?.hash : undefined;
-  return hash === undefined || isDeferredDigest(hash) ? null : { ...capture, hash };
+  return hash === undefined ? null : { ...capture, hash };
 }
 
 /** The deepest breakpoint with a chain hash (planned or the client's; on OpenAI the whole prompt), or -1. */

@@ -45,6 +45,18 @@ export function accountingOf(outcome: Outcome, model: ModelInfo): Accounting {
   };
 }
 
+/**
+ * A request planned before its conversation's later positions were hashed (`Prepared.hashLater`), with them
+ * hashed, and its keepalive capture with its position's hash; anything else as it is.
+ */
+function withHashes<C extends { hash: string }>(
+  prepared: Prepared,
+  capture: C | null,
+): { whole: Prepared; captured: C | null } {
+  const whole = settled(prepared);
+  return { whole, captured: whole !== prepared && capture ? rehashedCapture(capture, whole) : capture };
+}
+
 /** The tracker's record of one outcome: its accounting and what the tracker learns of its prefix. */
 export function toRecord(
   outcome: Outcome,
@@ -57,9 +69,8 @@ export function toRecord(
   accounting?: Accounting,
 ): RecordRequest {
   const model = info ?? outcomeModel(outcome, models);
-  // A plan made before its conversation's later positions were hashed (recordOutcome settles it first).
-  const whole = settled(prepared);
-  const captured = whole !== prepared && capture ? rehashedCapture(capture, whole) : capture;
+  // recordOutcome settles first; any other caller's deferred request is settled here.
+  const { whole, captured } = withHashes(prepared, capture);
   return {
     ...(accounting ?? accountingOf(outcome, model)),
     tenantId: outcome.tenantId,
@@ -104,10 +115,8 @@ export function recordOutcome(
   // Built and sent on a later turn of the event loop, so cloning the record (it may carry the whole request
   // for keepalive) never delays the response's last byte.
   afterThisTurn(c, "record", () => {
-    // A plan made before its conversation's later positions were hashed: they are hashed now, before the
-    // capture is held.
-    const whole = settled(prepared);
-    const captured = whole !== prepared && capture ? rehashedCapture(capture, whole) : capture;
+    // Hashed now, before the capture is held.
+    const { whole, captured } = withHashes(prepared, capture);
     const holdMs = keepalive.captureHoldMs;
     const hold = captured && holdMs > 0 ? holdCapture(outcome.tenantId, captured, Date.now(), holdMs) : null;
     const sent = hold && captured ? { ...captured, body: null } : captured;
