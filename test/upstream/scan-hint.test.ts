@@ -2,6 +2,7 @@
 // the same spans, entries and body as a scan of the whole text.
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/economics/synthetic.ts";
+import type { CanonicalEdit } from "../../src/prefix/types.ts";
 import { type Marker, renderBody } from "../../src/upstream/body/apply.ts";
 import { arrayItems, objectEntries, PathSpans, type ScanHint, skipWs } from "../../src/upstream/body/scan.ts";
 
@@ -132,5 +133,99 @@ describe("a scan that skips what an earlier scan of the same text found", () => 
     expect(new PathSpans(b, paths, [], { prev: earlier, upTo }).span(paths[0] as Path)).toEqual(
       new PathSpans(b, paths, []).span(paths[0] as Path),
     );
+  });
+});
+
+describe("a later turn's render keeps the ops its earlier turns made for the same edits", () => {
+  /** Tool calls whose arguments argumentKeys rewrites: one edit per call, the same object turn after turn. */
+  function conversation(
+    turns: number,
+    pretty = false,
+  ): { raws: string[]; edits: CanonicalEdit[][]; ends: number[] } {
+    const messages: Json[] = [{ role: "user", content: "Start." }];
+    const edits: CanonicalEdit[] = [];
+    const out = { raws: [] as string[], edits: [] as CanonicalEdit[][], ends: [] as number[] };
+    for (let turn = 0; turn < turns; turn++) {
+      const i = messages.length;
+      messages.push(
+        {
+          role: "assistant",
+          content: [{ type: "tool_use", id: `t${turn}`, name: "run", input: { z: turn, a: "x" } }],
+        },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: `t${turn}`, content: `ok ${turn}` }] },
+      );
+      edits.push({ path: ["messages", i, "content", 0, "input"], value: { a: "x", z: turn } });
+      const raw = text(messages, pretty);
+      out.raws.push(raw);
+      out.edits.push([...edits]);
+      out.ends.push(itemEnd(raw, messages.length));
+    }
+    return out;
+  }
+
+  const stream = [{ key: "stream", value: false }];
+  const marker = (i: number): Marker => ({
+    path: ["messages", i, "content", 0],
+    key: "cache_control",
+    value: { type: "ephemeral" },
+    textType: "text",
+  });
+
+  it("renders what a render of the whole text does, without looking for the kept edits' paths again", () => {
+    for (const pretty of [false, true]) {
+      const { raws, edits, ends } = conversation(12, pretty);
+      let prev: PathSpans | null = null;
+      for (const [t, raw] of raws.entries()) {
+        const e = edits[t] as CanonicalEdit[];
+        // The last turn's text repeated through its last item; a marker on this turn's last tool call.
+        const hint = prev ? { prev, upTo: ends[t - 1] as number } : undefined;
+        const markers = [marker(e.length * 2 - 1)];
+        const hinted = renderBody(raw, e, markers, stream, hint);
+        const whole = renderBody(raw, e, markers, stream);
+        expect(hinted.text).toBe(whole.text);
+        const bytes = new TextEncoder().encode(raw);
+        expect(hinted.bytes(bytes, '"lead":1')).toEqual(whole.bytes(bytes, '"lead":1'));
+        // The earlier turns' edits were not looked for: their ops came from the last turn's render.
+        for (const [k, edit] of e.entries()) {
+          const kept = t > 0 && k < e.length - 1;
+          expect(hinted.spans?.span(edit.path)).toEqual(kept ? null : whole.spans?.span(edit.path));
+        }
+        prev = hinted.spans;
+      }
+    }
+  });
+
+  it("finds an edit again when a marker now goes into its value", () => {
+    const { raws, edits, ends } = conversation(3);
+    const first = renderBody(raws[0] as string, edits[0] as CanonicalEdit[], [], stream);
+    const e = edits[1] as CanonicalEdit[];
+    // A marker inside the first call's arguments: that value changes, so its op cannot be the kept one.
+    const inside: Marker = { ...marker(1), path: ["messages", 1, "content", 0, "input"] };
+    const hinted = renderBody(raws[1] as string, e, [inside], stream, {
+      prev: first.spans as PathSpans,
+      upTo: ends[0] as number,
+    });
+    const whole = renderBody(raws[1] as string, e, [inside], stream);
+    expect(hinted.text).toBe(whole.text);
+    expect(hinted.text).toContain('"input":{"a":"x","z":0,"cache_control":{"type":"ephemeral"}}');
+  });
+
+  it("finds every edit again when a key after the repeated text moves the path elsewhere", () => {
+    const { raws, edits, ends } = conversation(2);
+    const first = renderBody(raws[0] as string, edits[0] as CanonicalEdit[], [], stream);
+    // The next text repeats the first through its last item, then repeats `messages`: the last key wins, so
+    // the kept op (in the first array) no longer edits what the path names.
+    const e = edits[1] as CanonicalEdit[];
+    const base = raws[1] as string;
+    const dup = `${base.slice(0, -1)},"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[{"type":"tool_use","id":"t0","name":"run","input":{"z":0,"a":"y"}}]}]}`;
+    const hinted = renderBody(dup, e, [], stream, {
+      prev: first.spans as PathSpans,
+      upTo: ends[0] as number,
+    });
+    const whole = renderBody(dup, e, [], stream);
+    expect(hinted.text).toBe(whole.text);
+    // The edit went into the second `messages`, as JSON.parse reads the body.
+    expect(JSON.parse(hinted.text).messages[1].content[0].input).toEqual({ a: "x", z: 0 });
+    expect(JSON.parse(hinted.text).messages).toHaveLength(2);
   });
 });

@@ -1,5 +1,5 @@
 import type { CanonicalEdit } from "../../prefix/types.ts";
-import { PathSpans, type ScanHint, type TextView, textOf } from "./scan.ts";
+import { PathSpans, type ScanHint, type Span, type TextView, textOf } from "./scan.ts";
 
 type Path = readonly (string | number)[];
 type Json = Record<string, unknown>;
@@ -73,6 +73,17 @@ export function renderBody(
   top: readonly TopLevelField[],
   hint?: ScanHint,
 ): RenderedBody {
+  return render(raw, edits, markers, top, hint, true);
+}
+
+function render(
+  raw: string,
+  edits: readonly CanonicalEdit[],
+  markers: readonly Marker[],
+  top: readonly TopLevelField[],
+  hint: ScanHint | undefined,
+  reuse: boolean,
+): RenderedBody {
   if (edits.length === 0 && markers.length === 0 && top.length === 0)
     return rendered(textOf(raw, hint), [], null);
   const values = edits.map((e) => e.value);
@@ -84,13 +95,35 @@ export function renderBody(
     if (e >= 0) values[e] = markInside(values[e], m.path.slice((edits[e] as CanonicalEdit).path.length), m);
     else outside.push(m);
   }
-  // One pass over the body finds every span needed (the root's entries included).
+  // An earlier turn's edit (the same object: canonicalize/resume.ts) in an item this text repeats keeps the
+  // op that turn's render made: its path is not looked for again.
+  const prior = reuse && hint ? keptOps.get(hint.prev) : undefined;
+  const reused = edits.map((e, i) => {
+    const k = prior?.[i];
+    return k && k.edit === e && values[i] === e.value && hint && k.item.end <= hint.upTo ? k : undefined;
+  });
+  // One pass over the body finds every span needed (the root's entries included), and lists the items of
+  // the arrays edits are in: a kept op is checked against them, and the next turn's are kept with them.
   const loc = new PathSpans(
     raw,
-    edits.map((e) => e.path),
+    edits.filter((_, i) => reused[i] === undefined).map((e) => e.path),
     outside.map((m) => m.path),
     hint,
+    containers(edits),
   );
+  const where = new ItemsFound(loc);
+  // A kept op whose item is not where it was (a key repeated past the repeated text, say): all found anew.
+  if (reused.some((k) => k !== undefined && !where.holds(k)))
+    return render(raw, edits, markers, top, hint, false);
+  const kept = edits.map((e, i): KeptOp | undefined => {
+    const k = reused[i];
+    if (k || values[i] !== e.value) return k;
+    const span = loc.span(e.path);
+    const item = span && where.item(e.path);
+    if (!item) return undefined;
+    const op = { start: span.start, end: span.end, text: jsonOf(e.value) };
+    return { edit: e, op, entry: where.entry(e.path[0] as string), item };
+  });
   // Read through the scan's view: a later turn's text is never joined into one string here.
   const text = loc.takeView();
 
@@ -119,8 +152,12 @@ export function renderBody(
   }
 
   edits.forEach((e, i) => {
-    const span = loc.span(e.path);
-    if (span) ops.push({ start: span.start, end: span.end, text: jsonOf(values[i]) });
+    const k = kept[i];
+    if (k) ops.push(k.op);
+    else {
+      const span = loc.span(e.path);
+      if (span) ops.push({ start: span.start, end: span.end, text: jsonOf(values[i]) });
+    }
   });
 
   const root = loc.span([]);
@@ -134,7 +171,84 @@ export function renderBody(
     }
   }
   ops.sort((x, y) => x.start - y.start);
+  keptOps.set(loc, kept);
   return rendered(text, ops, loc);
+}
+
+/**
+ * An edit's op as a render made it, and the array item that holds it: a later turn's render whose text
+ * repeats that item, found where it was, makes the same op (the item's characters are the same, and so is
+ * how the path resolves from the root to it).
+ */
+interface KeptOp {
+  readonly edit: CanonicalEdit;
+  readonly op: Op;
+  /** Where the root's entry at the path's first step starts (the last of duplicate keys, as the scan resolves them). */
+  readonly entry: number;
+  /** The item at the path's second step of the array there. */
+  readonly item: Span;
+}
+
+/**
+ * Per scan, the ops its render made for its edits (by edit index; none where a marker went into the
+ * value), for the render of the next turn, whose hint the scan is. Kept as long as the scan is.
+ */
+const keptOps = new WeakMap<PathSpans, readonly (KeptOp | undefined)[]>();
+
+/** The arrays edits are items of or in (`["messages"]`, `["tools"]`): the scan lists their items. */
+function containers(edits: readonly CanonicalEdit[]): (readonly (string | number)[])[] {
+  const keys = new Set<string>();
+  for (const e of edits) {
+    const [first, second] = e.path;
+    if (typeof first === "string" && typeof second === "number") keys.add(first);
+  }
+  return [...keys].map((k) => [k]);
+}
+
+/**
+ * Where the items holding paths (`[key, index, ...]`) are in a scan: the start of the root's entry at `key`
+ * (the last of duplicate keys, as the scan resolves them) and the item's span.
+ */
+class ItemsFound {
+  private readonly byKey = new Map<string, { entry: number; items: readonly Span[] | null }>();
+  private readonly loc: PathSpans;
+
+  constructor(loc: PathSpans) {
+    this.loc = loc;
+  }
+
+  /** The item at the path's second step, for a path into an array at the root; else null. */
+  item(path: readonly (string | number)[]): Span | null {
+    const [first, second] = path;
+    if (typeof first !== "string" || typeof second !== "number") return null;
+    return this.at(first).items?.[second] ?? null;
+  }
+
+  entry(key: string): number {
+    return this.at(key).entry;
+  }
+
+  /** Whether a kept op's item is where it was. */
+  holds(k: KeptOp): boolean {
+    const item = this.item(k.edit.path);
+    return (
+      item !== null &&
+      item.start === k.item.start &&
+      item.end === k.item.end &&
+      this.entry(k.edit.path[0] as string) === k.entry
+    );
+  }
+
+  private at(key: string): { entry: number; items: readonly Span[] | null } {
+    let at = this.byKey.get(key);
+    if (!at) {
+      let entry = -1;
+      for (const x of this.loc.entries([]) ?? []) if (x.key === key) entry = x.start;
+      at = { entry, items: this.loc.items([key]) };
+      this.byKey.set(key, at);
+    }
+    return at;
+  }
 }
 
 /**

@@ -321,16 +321,19 @@ export class PathSpans {
    * @param raw JSON text that JSON.parse accepted (the scan trusts its structure).
    * @param paths the paths to find; `withEntries` also lists the entries of the objects at those paths.
    * @param hint an earlier scan of a text `raw` repeats through `hint.upTo`.
+   * @param withItems paths of arrays whose items are listed (`items`) even when no path leads into them.
    */
   constructor(
     raw: string,
     paths: readonly (readonly Step[])[],
     withEntries: readonly (readonly Step[])[],
     hint?: ScanHint,
+    withItems: readonly (readonly Step[])[] = [],
   ) {
     this.upTo = hint ? Math.min(hint.upTo, raw.length) : -1;
     for (const p of paths) this.node(p, true);
     for (const p of withEntries) (this.node(p, true) as Target).wantsEntries = true;
+    for (const p of withItems) (this.node(p, true) as Target).wantsItems = true;
     this.root.wantsEntries = true;
     this.text = textOf(raw, hint);
     const within = hint?.parts?.within;
@@ -367,7 +370,7 @@ export class PathSpans {
     return this.node(path, false)?.entries ?? null;
   }
 
-  /** The items of the array at `path`, when the scan walked it (it looked for a path into it), else null. */
+  /** The items of the array at `path`, when the scan walked it (it looked for a path into it, or was asked to list them), else null. */
   items(path: readonly Step[]): Span[] | null {
     return this.node(path, false)?.items ?? null;
   }
