@@ -63,8 +63,14 @@ function cacheable(block: Json): boolean {
 
 function shapeOf(content: unknown): Json[] {
   if (typeof content === "string") return [{ type: "text", text: content }];
-  return Array.isArray(content) ? content.filter(isObj) : [];
+  if (!Array.isArray(content)) return [];
+  // The parsed array itself when every item is a block (never changed, as checkpoints rely on).
+  return content.every(isObj) ? content : content.filter(isObj);
 }
+
+/** No block carries a marker (most messages): one array for all of them, never written to. */
+const UNMARKED: number[] = [];
+const NO_BLOCKS: Json[] = [];
 
 /** What the pre-pass finds in one message: its blocks (a string made one text block), shape and images. */
 interface MessagePrePass {
@@ -74,14 +80,28 @@ interface MessagePrePass {
 }
 
 function prePass(m: Json): MessagePrePass {
-  const blocks = shapeOf(m.content);
+  const content = m.content;
+  // A string is one text block, with no marker or image: the feed reads the string itself.
+  if (typeof content === "string")
+    return {
+      blocks: NO_BLOCKS,
+      shape: { role: roleOf(m), lastCacheable: content.length > 0 ? 0 : -1, marked: UNMARKED },
+      image: false,
+    };
+  const blocks = shapeOf(content);
   let last = -1;
-  const marked: number[] = [];
-  blocks.forEach((b, j) => {
+  let marked = UNMARKED;
+  let image = false;
+  for (let j = 0; j < blocks.length; j++) {
+    const b = blocks[j] as Json;
     if (cacheable(b)) last = j;
-    if (b.cache_control != null || nestedMarkers(b) > 0) marked.push(j);
-  });
-  return { blocks, shape: { role: roleOf(m), lastCacheable: last, marked }, image: blocks.some(holdsImage) };
+    if (b.cache_control != null || nestedMarkers(b) > 0) {
+      if (marked === UNMARKED) marked = [];
+      marked.push(j);
+    }
+    image ||= holdsImage(b);
+  }
+  return { blocks, shape: { role: roleOf(m), lastCacheable: last, marked }, image };
 }
 
 /**

@@ -147,9 +147,9 @@ function samePrefix(a: Uint8Array, b: Uint8Array, n: number): boolean {
 /** The render's scan of each kept body's text, for the next turn's render (gone with the body). */
 const scans = new WeakMap<Json, PathSpans>();
 
-/** Notes the render's scan of a body's text, for a later turn read after it. */
+/** Notes the render's scan of a body's text, for a later turn read after it (what it needs of it: `pruned`). */
 export function noteScan(body: Json, spans: PathSpans): void {
-  scans.set(body, spans);
+  scans.set(body, spans.pruned());
 }
 
 let _lastRead = 0;

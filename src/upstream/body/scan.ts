@@ -299,6 +299,11 @@ function covered(t: Target, p: Target): boolean {
   return true;
 }
 
+function prune(t: Target): void {
+  if (t.items) t.children.clear();
+  else for (const c of t.children.values()) prune(c);
+}
+
 function copyFrom(t: Target, p: Target): void {
   t.span = p.span;
   t.entries = p.entries;
@@ -358,6 +363,17 @@ export class PathSpans {
     const text = this.text;
     this.text = NO_TEXT;
     return text;
+  }
+
+  /**
+   * Forgets what was found inside the arrays the scan listed, keeping their items (and the root's entries):
+   * kept as the next turn's hint, that is what the next scan skips by, while a target for each path this
+   * turn's render looked for (one per edit: a map per step) would be held as long as the body is, and the
+   * next render keeps those edits' ops instead of looking for them (apply.ts `keptOps`).
+   */
+  pruned(): this {
+    prune(this.root);
+    return this;
   }
 
   /** The span of the value at `path` (one of the constructor's paths), or null when the body has none. */
