@@ -2,7 +2,14 @@ import { countTokens as cl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { describe, expect, it } from "vitest";
 import { CORPUS } from "../../bench/engine/corpus.ts";
-import { calibrate, calibrated, estimateTextTokens } from "../../src/prefix/tokens.ts";
+import {
+  calibrate,
+  calibrated,
+  estimateTextTokens,
+  SCALE,
+  textFeatures,
+  WEIGHTS,
+} from "../../src/prefix/tokens.ts";
 
 function errors(count: (s: string) => number, family: "o200k" | "cl100k", sizes: readonly number[]) {
   const rows: { name: string; size: number; err: number; estimate: number; actual: number }[] = [];
@@ -60,5 +67,31 @@ describe("token estimates against gpt-tokenizer (held-out text)", () => {
     expect(c.ratio).toBeLessThan(1.25);
     expect(calibrated(1000, c)).toBe(Math.round(1000 * c.ratio));
     expect(calibrate(c, 0, 100)).toBe(c);
+  });
+});
+
+describe("an estimate is the features dotted with the family's weights", () => {
+  it("is the same for short, long (sampled), non-ASCII and surrogate-pair text, in every family", () => {
+    let seed = 11;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const alphabet = [...'abc XYZ 019 \n\t.,;{}"\\日本語한국어Ωжё😀🎉'];
+    const texts = [...Object.values(CORPUS)];
+    for (let k = 0; k < 3000; k++) {
+      const n = Math.floor(rnd() ** 3 * 3000);
+      texts.push(Array.from({ length: n }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join(""));
+    }
+    let compared = 0;
+    for (const text of texts)
+      for (const family of ["o200k", "cl100k", "claude", "claude-2026"] as const) {
+        if (text.length <= 4) continue;
+        const w = WEIGHTS[family === "o200k" ? "o200k" : "cl100k"];
+        const t = textFeatures(text).reduce((sum, f, i) => sum + (w[i] as number) * f, 0);
+        expect(estimateTextTokens(text, family)).toBe(Math.max(1, Math.round(t * SCALE[family])));
+        compared++;
+      }
+    expect(compared).toBeGreaterThan(10_000);
   });
 });
