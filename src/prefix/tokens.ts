@@ -43,66 +43,40 @@ const ASCII = new Uint8Array(128).map((_, c) =>
           : 5,
 );
 
-/** Counts the features of s[from, to) into f. */
-function count(s: string, from: number, to: number, f: Float64Array): void {
-  let inWord = false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 128) {
-      const k = ASCII[c] as number;
-      if (k === 1 && !inWord) (f[0] as number)++;
-      (f[k] as number)++;
-      inWord = k === 1;
-      continue;
-    }
-    if ((c >= 0x3040 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff))
-      (f[6] as number)++;
-    else if (c < 0xdc00 || c > 0xdfff) (f[7] as number)++;
-    inWord = false;
-  }
-}
-
-// A typed array: counts stay unboxed doubles, and zeroing it is eight stores (Array#fill was a call).
-const scratch = new Float64Array(8);
-
 /** The feature vector of a string, scaled up from evenly spaced windows when the string is long. */
 export function textFeatures(s: string): number[] {
-  fill(s);
-  return [...scratch];
+  const scale = countFeatures(s);
+  const c = counted;
+  return [c.words, c.letters, c.digits, c.spaces, c.breaks, c.punct, c.cjk, c.other].map((x) => x * scale);
 }
 
-// Counts into the shared scratch vector (estimates run synchronously, one at a time).
-function fill(s: string): void {
-  for (let i = 0; i < 8; i++) scratch[i] = 0;
-  if (s.length <= FULL_SCAN) {
-    count(s, 0, s.length, scratch);
-    return;
+/**
+ * Counts the features of `s` into `counted` (estimates run synchronously, one at a time): the whole string
+ * when short, else evenly spaced windows. Returns the scale that makes the windows' counts the string's.
+ */
+function countFeatures(s: string): number {
+  const c = counted;
+  c.words = c.letters = c.digits = c.spaces = c.breaks = c.punct = c.cjk = c.other = 0;
+  const n = s.length;
+  if (n <= FULL_SCAN) {
+    countInto(s, 0, n, c);
+    return 1;
   }
-  const stride = Math.floor(s.length / SAMPLE_WINDOWS);
-  for (let w = 0; w < SAMPLE_WINDOWS; w++) count(s, w * stride, w * stride + WINDOW, scratch);
-  const scale = s.length / (SAMPLE_WINDOWS * WINDOW);
-  for (let i = 0; i < scratch.length; i++) scratch[i] = (scratch[i] as number) * scale;
+  const stride = Math.floor(n / SAMPLE_WINDOWS);
+  for (let k = 0; k < SAMPLE_WINDOWS; k++) countInto(s, k * stride, k * stride + WINDOW, c);
+  return n / (SAMPLE_WINDOWS * WINDOW);
 }
 
 /**
  * Estimated tokens of a piece of text for a tokenizer family: `textFeatures` dotted with the family's
- * weights. Counted into locals rather than the scratch vector, with the same counts, scale and sum in the
- * same order (so the same result to the bit): an analysis estimates every string it feeds, most of a
- * body's thousands of them a few characters long, where the vector's upkeep was most of the cost.
+ * weights, without making the vector (an analysis estimates every string it feeds, most of a body's
+ * thousands of them a few characters long, where a vector's upkeep was most of the cost).
  */
 export function estimateTextTokens(s: string, family: TokenizerFamily): number {
-  const n = s.length;
-  if (n <= 4) return n === 0 ? 0 : 1;
+  if (s.length <= 4) return s.length === 0 ? 0 : 1;
   const w = WEIGHTS[family === "o200k" ? "o200k" : "cl100k"];
+  const scale = countFeatures(s);
   const c = counted;
-  c.words = c.letters = c.digits = c.spaces = c.breaks = c.punct = c.cjk = c.other = 0;
-  let scale = 1;
-  if (n <= FULL_SCAN) countInto(s, 0, n, c);
-  else {
-    const stride = Math.floor(n / SAMPLE_WINDOWS);
-    for (let k = 0; k < SAMPLE_WINDOWS; k++) countInto(s, k * stride, k * stride + WINDOW, c);
-    scale = n / (SAMPLE_WINDOWS * WINDOW);
-  }
   let t = 0;
   t += w[0] * (c.words * scale);
   t += w[1] * (c.letters * scale);
@@ -129,7 +103,7 @@ interface Counts {
 
 const counted: Counts = { words: 0, letters: 0, digits: 0, spaces: 0, breaks: 0, punct: 0, cjk: 0, other: 0 };
 
-/** `count` into `c`. */
+/** Counts the features of s[from, to) into `c`. */
 function countInto(s: string, from: number, to: number, c: Counts): void {
   let inWord = false;
   for (let i = from; i < to; i++) {
