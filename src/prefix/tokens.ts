@@ -89,7 +89,7 @@ export function estimateTextTokens(s: string, family: TokenizerFamily): number {
   return Math.max(1, Math.round(t * SCALE[family]));
 }
 
-/** The features `count` gives, by name (the order of `Weights`). */
+/** The features `countInto` counts, by name (in the order of `Weights`). */
 interface Counts {
   words: number;
   letters: number;

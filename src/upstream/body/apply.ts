@@ -111,18 +111,17 @@ function render(
     hint,
     containers(edits),
   );
-  const where = new ItemsFound(loc);
   // A kept op whose item is not where it was (a key repeated past the repeated text, say): all found anew.
-  if (reused.some((k) => k !== undefined && !where.holds(k)))
+  if (reused.some((k) => k !== undefined && !sameSpan(itemOf(loc, k.edit.path), k.item)))
     return render(raw, edits, markers, top, hint, false);
   const kept = edits.map((e, i): KeptOp | undefined => {
     const k = reused[i];
     if (k || values[i] !== e.value) return k;
     const span = loc.span(e.path);
-    const item = span && where.item(e.path);
-    if (!item) return undefined;
-    const op = { start: span.start, end: span.end, text: jsonOf(e.value) };
-    return { edit: e, op, entry: where.entry(e.path[0] as string), item };
+    const item = span && itemOf(loc, e.path);
+    return item
+      ? { edit: e, op: { start: span.start, end: span.end, text: jsonOf(e.value) }, item }
+      : undefined;
   });
   // Read through the scan's view: a later turn's text is never joined into one string here.
   const text = loc.takeView();
@@ -178,14 +177,13 @@ function render(
 /**
  * An edit's op as a render made it, and the array item that holds it: a later turn's render whose text
  * repeats that item, found where it was, makes the same op (the item's characters are the same, and so is
- * how the path resolves from the root to it).
+ * how the path resolves from the root to it: an array the root names again after the repeated text, which
+ * the scan reads instead as JSON.parse does, has no item there).
  */
 interface KeptOp {
   readonly edit: CanonicalEdit;
   readonly op: Op;
-  /** Where the root's entry at the path's first step starts (the last of duplicate keys, as the scan resolves them). */
-  readonly entry: number;
-  /** The item at the path's second step of the array there. */
+  /** The item at the path's second step of the array at its first. */
   readonly item: Span;
 }
 
@@ -205,51 +203,14 @@ function containers(edits: readonly CanonicalEdit[]): (readonly (string | number
   return [...keys].map((k) => [k]);
 }
 
-/**
- * Where the items holding paths (`[key, index, ...]`) are in a scan: the start of the root's entry at `key`
- * (the last of duplicate keys, as the scan resolves them) and the item's span.
- */
-class ItemsFound {
-  private readonly byKey = new Map<string, { entry: number; items: readonly Span[] | null }>();
-  private readonly loc: PathSpans;
-
-  constructor(loc: PathSpans) {
-    this.loc = loc;
-  }
-
-  /** The item at the path's second step, for a path into an array at the root; else null. */
-  item(path: readonly (string | number)[]): Span | null {
-    const [first, second] = path;
-    if (typeof first !== "string" || typeof second !== "number") return null;
-    return this.at(first).items?.[second] ?? null;
-  }
-
-  entry(key: string): number {
-    return this.at(key).entry;
-  }
-
-  /** Whether a kept op's item is where it was. */
-  holds(k: KeptOp): boolean {
-    const item = this.item(k.edit.path);
-    return (
-      item !== null &&
-      item.start === k.item.start &&
-      item.end === k.item.end &&
-      this.entry(k.edit.path[0] as string) === k.entry
-    );
-  }
-
-  private at(key: string): { entry: number; items: readonly Span[] | null } {
-    let at = this.byKey.get(key);
-    if (!at) {
-      let entry = -1;
-      for (const x of this.loc.entries([]) ?? []) if (x.key === key) entry = x.start;
-      at = { entry, items: this.loc.items([key]) };
-      this.byKey.set(key, at);
-    }
-    return at;
-  }
+/** The item holding a path (`[key, index, ...]`, into an array at the root) in the scan, or null. */
+function itemOf(loc: PathSpans, path: readonly (string | number)[]): Span | null {
+  const [first, second] = path;
+  if (typeof first !== "string" || typeof second !== "number") return null;
+  return loc.items([first])?.[second] ?? null;
 }
+
+const sameSpan = (a: Span | null, b: Span): boolean => a !== null && a.start === b.start && a.end === b.end;
 
 /**
  * The JSON of edit values, kept as long as the value lives: a later turn's edits carry its earlier turns'
