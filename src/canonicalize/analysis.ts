@@ -9,6 +9,7 @@ import type {
   OpenAIClientCache,
   Upstream,
 } from "../prefix/types.ts";
+import { BlockSegments } from "./block-segments.ts";
 import { feedTextBlock } from "./feed.ts";
 import { type Json, lf } from "./json.ts";
 import type { CanonicalizeRules, RuleName } from "./rules.ts";
@@ -34,7 +35,7 @@ export interface AnalysisState {
   readonly edits: CanonicalEdit[];
   readonly plan: DigestPlan;
   /** Segment index of each message block (by blockKey), to find the previous turn's end. */
-  readonly segmentOf: Map<number, number>;
+  readonly segmentOf: BlockSegments;
   /** Volatile lines taken out of the head (volatileToTail), to append to the last user message. */
   moved: string | null;
 }
@@ -60,7 +61,7 @@ export function startAnalysis(
     applied: new Set(),
     edits: [],
     plan,
-    segmentOf: new Map(),
+    segmentOf: BlockSegments.empty(),
     moved: null,
   };
 }

@@ -3,6 +3,7 @@ import { ChainWriter } from "../prefix/chain.ts";
 import { SegmentList, type SegmentListState } from "../prefix/segments.ts";
 import type { CanonicalEdit, Segment } from "../prefix/types.ts";
 import type { AnalysisState, Head } from "./analysis.ts";
+import type { ReadonlyBlockSegments } from "./block-segments.ts";
 import { MARKER_KEYS } from "./feed.ts";
 import { isObj, type Json } from "./json.ts";
 import type { CanonicalizeRules, RuleName } from "./rules.ts";
@@ -23,7 +24,7 @@ export interface Checkpoint {
   readonly messages: readonly Json[];
   readonly hash: Hash;
   readonly segments: SegmentListState;
-  readonly segmentOf: ReadonlyMap<number, number>;
+  readonly segmentOf: ReadonlyBlockSegments;
   readonly applied: readonly RuleName[];
   readonly edits: readonly CanonicalEdit[];
   readonly conversation: string;
@@ -101,17 +102,19 @@ export function resumeAnalysis<S extends AnalysisState>(
   fromMessage = 0,
 ): S | null {
   const list = [...cp.segments.list];
-  for (const [key, at] of cp.segmentOf) {
+  let missing = false;
+  cp.segmentOf.forEach((key, at) => {
     const message = Math.floor(key / 1_000_000);
-    if (message < fromMessage) continue;
+    if (missing || message < fromMessage) return;
     const seg = list[at] as Segment;
     const want = s.plan.has(message, key % 1_000_000);
-    if (want && seg.hash === undefined) return null;
-    if (!want && seg.hash !== undefined) {
+    if (want && seg.hash === undefined) missing = true;
+    else if (!want && seg.hash !== undefined) {
       const { hash: _, ...rest } = seg;
       list[at] = rest;
     }
-  }
+  });
+  if (missing) return null;
   const writer = new ChainWriter(s.h0, cp.hash);
   return {
     ...s,
@@ -124,7 +127,7 @@ export function resumeAnalysis<S extends AnalysisState>(
     }),
     applied: new Set(cp.applied),
     edits: [...cp.edits],
-    segmentOf: new Map(cp.segmentOf),
+    segmentOf: cp.segmentOf.copy(),
   };
 }
 
@@ -146,7 +149,7 @@ export function checkpointOf(s: AnalysisState, fields: CheckpointFields): Checkp
     chars: s.raw.length,
     hash: s.writer.snapshot(),
     segments: s.segs.state(),
-    segmentOf: new Map(s.segmentOf),
+    segmentOf: s.segmentOf.copy(),
     applied: [...s.applied],
     edits: [...s.edits],
   };
