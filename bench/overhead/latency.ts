@@ -73,6 +73,11 @@ export interface Samples {
   ttfb: number[];
   /** The simulator's own time on the request (its `x-sim-service-ms`: body read to response headers). */
   service: number[];
+  /**
+   * The arm of the request sent just before this one (null for the group's first): a Stoker request that
+   * follows one of its own process's comes while that one's work after its response may still run.
+   */
+  after: (Arm | null)[];
 }
 
 export interface GroupResult {
@@ -202,7 +207,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
     ReturnType<typeof sender>
   >;
   const samples = Object.fromEntries(
-    ARMS.map((a): [Arm, Samples] => [a, { wall: [], ttfb: [], service: [] }]),
+    ARMS.map((a): [Arm, Samples] => [a, { wall: [], ttfb: [], service: [], after: [] }]),
   ) as Record<Arm, Samples>;
   const failures: string[] = [];
   let plan: string | null = null;
@@ -233,6 +238,7 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
   const machine0 = machineBusyMs();
   const self0 = selfCpuMs();
   const t0 = performance.now();
+  let previous: Arm | null = null;
   for (let i = 0; i < g.n; i++) {
     for (const arm of order(seed, i)) {
       const res = await send(arm, bodyFor(arm, i));
@@ -244,6 +250,8 @@ export async function runGroup(t: Targets, g: Group, seed: number, runId: string
       samples[arm].wall.push(res.wallMs);
       samples[arm].ttfb.push(res.ttfbMs);
       samples[arm].service.push(Number(res.headers[SERVICE_HEADER] ?? Number.NaN));
+      samples[arm].after.push(previous);
+      previous = arm;
       if (arm === "stoker" && plan === null) plan = String(res.headers["x-stoker-plan"] ?? "");
     }
   }

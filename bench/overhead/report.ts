@@ -254,6 +254,44 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
   return out;
 }
 
+/**
+ * Stoker − null per request of `arm`, split by what was sent just before it: a request of Stoker's own
+ * process (its later turn or first request) or anything else.
+ */
+function byPrevious(g: GroupResult, arm: Arm, previous: readonly Arm[]): { after: Summary; other: Summary } {
+  const s = g.samples;
+  const diffs = pairDiff(s[arm].wall, s.worker.wall);
+  const hit = (i: number) => {
+    const p = s[arm].after[i];
+    return p !== null && p !== undefined && previous.includes(p);
+  };
+  return {
+    after: summarize(diffs.filter((_, i) => hit(i))),
+    other: summarize(diffs.filter((_, i) => !hit(i))),
+  };
+}
+
+/** Later turns right after a first request of the same process, against the others. */
+const afterFirst = (g: GroupResult) => byPrevious(g, "stoker", ["stokerFirst"]);
+
+function followTable(groups: GroupResult[]): string[] {
+  const out = [
+    "### A request right after a first request",
+    "",
+    "The arms' order is shuffled per round, so some of Stoker's requests are sent the moment another of its own process's answered. A conversation's first request leaves the most work for after its response (its messages hashed, `Prepared.hashLater`; the record built, learned and sent; the body kept), and collections of what it kept: a request that comes meanwhile waits for it, as a request would that reaches a busy isolate in a deploy. Stoker − null proxy, wall, p50 / p99 (n), for Stoker's later turns sent right after one of its first requests, and after anything else (the arms of other processes, or its own later turn).",
+    "",
+    "| upstream | mode | prompt tokens | body KiB | later turn right after a first request | later turn after anything else | **difference of p50s** |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const g of groups) {
+    const { after, other } = afterFirst(g);
+    out.push(
+      `| ${label(g)} | ${pp(after)} (${after.n}) | ${pp(other)} (${other.n}) | **${f2(after.p50 - other.p50)}** |`,
+    );
+  }
+  return out;
+}
+
 function gcTable(groups: GroupResult[], facts: Facts): string[] {
   if (!groups.some((g) => g.gc))
     return [
@@ -490,6 +528,7 @@ export function render(
       groups.filter((g) => g.group.tokens === tokens),
     );
   const sizes = [...new Set(groups.map((g) => g.group.tokens))];
+  const followed = groups.map(afterFirst).filter((x) => x.after.n > 0);
   const withinOfReading = judged("stoker", "reader").filter((x) => x <= 1).length;
   const summary = [
     "## Summary",
@@ -506,6 +545,7 @@ export function render(
           `- **Garbage collection** in Stoker's process: ${range(gcOf("stoker", (s, n) => s.pauseMs / n))} ms of pauses per request (the reference's ${range(gcOf("worker", (s, n) => s.pauseMs / n))}), the longest ${range(gcOf("stoker", (s) => s.maxMs))} ms in a group; a request that comes during one waits for it (the table below).`,
         ]
       : []),
+    `- **After a first request**: a later turn sent the moment one of Stoker's first requests answered waits for what that request does after its response; Stoker − null, p50, of such later turns is ${range(followed.map((x) => x.after.p50 - x.other.p50))} ms above the other later turns' (${Math.min(...followed.map((x) => x.after.n))}–${Math.max(...followed.map((x) => x.after.n))} such later turns in a group of ${groups[0]?.group.n ?? 0}; the table below).`,
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
@@ -536,6 +576,8 @@ export function render(
     ...cpuTable(groups, facts),
     "",
     ...gcTable(groups, facts),
+    "",
+    ...followTable(groups),
     "",
     ...profileSection(profiles, facts),
     "",
