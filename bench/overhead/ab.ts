@@ -29,6 +29,7 @@ import { resolve } from "node:path";
 import { arg, replyCharsArg, varArgs } from "./args.ts";
 import type { GcStats } from "./gc.ts";
 import type { Arm, GroupResult } from "./latency.ts";
+import { byPrevious } from "./report.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
 import { percentile } from "./stats.ts";
 import { ROOT } from "./wrangler.ts";
@@ -69,6 +70,16 @@ function gcRow(r: GroupResult): string {
     `${((s.minor / n) * 100).toFixed(1)} / ${((s.major / n) * 100).toFixed(1)} | ${f(s.pauseMs / n)} | ${f(s.maxMs)}`;
   if (!r.gc) return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | not traced |`;
   return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | ${cell(r.gc.stoker)} | ${cell(r.gc.slow)} | ${f(r.gc.worker.pauseMs / n)} |`;
+}
+
+/** Later turns sent the moment a first request of the same build answered, and the others (report.ts `byPrevious`). */
+function followRow(r: GroupResult): string {
+  const g = r.group;
+  const cell = (arm: Arm, first: Arm) => {
+    const { after, other } = byPrevious(r, arm, [first]);
+    return `${f(after.p50)} (${after.n}) | ${f(other.p50)} (${other.n})`;
+  };
+  return `| ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"} | ${cell("stoker", "stokerFirst")} | ${cell("slow", "slowFirst")} |`;
 }
 
 function rows(r: GroupResult): string[] {
@@ -119,6 +130,12 @@ async function main(): Promise<void> {
     "| group | this: minor / major | this: pause per request | this: longest | against: minor / major | against: pause per request | against: longest | null proxy: pause per request |",
     "|---|---|---|---|---|---|---|---|",
     ...results.map(gcRow),
+    "",
+    "Later turns sent the moment one of the same build's first requests answered (that request's work after its response then runs while they wait), and the other later turns: − null proxy, wall p50 (n).",
+    "",
+    "| group | this: right after a first request | this: others | against: right after a first request | against: others |",
+    "|---|---|---|---|---|",
+    ...results.map(followRow),
   );
   lines.push("", `Took ${Math.round((performance.now() - began) / 1000)} s.`);
   const text = lines.join("\n");

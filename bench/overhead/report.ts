@@ -258,7 +258,11 @@ function cpuTable(groups: GroupResult[], facts: Facts): string[] {
  * Stoker − null per request of `arm`, split by what was sent just before it: a request of Stoker's own
  * process (its later turn or first request) or anything else.
  */
-function byPrevious(g: GroupResult, arm: Arm, previous: readonly Arm[]): { after: Summary; other: Summary } {
+export function byPrevious(
+  g: GroupResult,
+  arm: Arm,
+  previous: readonly Arm[],
+): { after: Summary; other: Summary } {
   const s = g.samples;
   const diffs = pairDiff(s[arm].wall, s.worker.wall);
   const hit = (i: number) => {
