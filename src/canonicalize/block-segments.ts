@@ -4,7 +4,6 @@ export interface ReadonlyBlockSegments {
   /** Each block's key and segment, keys ascending. */
   forEach(fn: (key: number, segment: number) => void): void;
   copy(): BlockSegments;
-  readonly size: number;
 }
 
 /**
@@ -24,10 +23,6 @@ export class BlockSegments implements ReadonlyBlockSegments {
 
   static empty(): BlockSegments {
     return new BlockSegments([], []);
-  }
-
-  get size(): number {
-    return this.keys.length;
   }
 
   copy(): BlockSegments {
