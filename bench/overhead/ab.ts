@@ -31,7 +31,7 @@ import type { GcStats } from "./gc.ts";
 import type { Arm, GroupResult } from "./latency.ts";
 import { byPrevious } from "./report.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
-import { percentile } from "./stats.ts";
+import { p50Interval, percentile } from "./stats.ts";
 import { ROOT } from "./wrangler.ts";
 
 const againstArg = arg("against");
@@ -54,6 +54,13 @@ const f = (v: number) => v.toFixed(2);
 function paired(a: readonly number[], b: readonly number[]): string {
   const d = a.map((x, i) => x - (b[i] as number));
   return `${f(percentile(d, 50))} / ${f(percentile(d, 99))}`;
+}
+
+/** `paired`, its p50 with a 95 % bootstrap interval: the two builds' columns, where a change is read. */
+function compared(a: readonly number[], b: readonly number[]): string {
+  const d = a.map((x, i) => x - (b[i] as number));
+  const [lo, hi] = p50Interval(d);
+  return `${f(percentile(d, 50))} [${f(lo)}, ${f(hi)}] / ${f(percentile(d, 99))}`;
 }
 
 function cpuRow(r: GroupResult): string {
@@ -88,7 +95,7 @@ function rows(r: GroupResult): string[] {
   const name = `${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "JSON"}`;
   const cells = (m: "wall" | "ttfb") => {
     const v = (arm: Arm) => s[arm][m];
-    return `| ${name} | ${m === "wall" ? "wall" : "first byte"} | ${paired(v("stoker"), v("worker"))} | ${paired(v("slow"), v("worker"))} | **${paired(v("slow"), v("stoker"))}** | ${paired(v("stokerFirst"), v("worker"))} | ${paired(v("slowFirst"), v("worker"))} | **${paired(v("slowFirst"), v("stokerFirst"))}** | ${paired(v("worker2"), v("worker"))} | ${paired(v("reader"), v("worker"))} | ${paired(v("stoker"), v("reader"))} | ${paired(v("stokerFirst"), v("reader"))} |`;
+    return `| ${name} | ${m === "wall" ? "wall" : "first byte"} | ${paired(v("stoker"), v("worker"))} | ${paired(v("slow"), v("worker"))} | **${compared(v("slow"), v("stoker"))}** | ${paired(v("stokerFirst"), v("worker"))} | ${paired(v("slowFirst"), v("worker"))} | **${compared(v("slowFirst"), v("stokerFirst"))}** | ${paired(v("worker2"), v("worker"))} | ${paired(v("reader"), v("worker"))} | ${paired(v("stoker"), v("reader"))} | ${paired(v("stokerFirst"), v("reader"))} |`;
   };
   return [cells("wall"), cells("ttfb")];
 }
@@ -108,7 +115,7 @@ async function main(): Promise<void> {
       process.stderr.write(`[ab] ${g.upstream} ${g.tokens / 1000}K ${g.stream ? "stream" : "json"} x${n}\n`),
   });
   const lines = [
-    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${replyChars ? `; answers of ${replyChars} characters (a streamed one sends a content delta for every 24)` : ""}${groups[0]?.first === "opening" ? "; first requests are new conversations' openings (the family's tools and system, 95 % of the prompt, and one message of their own)" : ""}${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart === "both" ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : apart === "against" ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences.`,
+    `Stoker (${ROOT}) against ${against}: ${n} requests per arm and group, interleaved; simulator events ${streamDelayMs} ms apart${replyChars ? `; answers of ${replyChars} characters (a streamed one sends a content delta for every 24)` : ""}${groups[0]?.first === "opening" ? "; first requests are new conversations' openings (the family's tools and system, 95 % of the prompt, and one message of their own)" : ""}${Object.keys(extraVars).length > 0 ? `; vars ${JSON.stringify(extraVars)}` : ""}${Object.keys(againstVars).length > 0 ? `; against's own vars ${JSON.stringify(againstVars)}` : ""}${apart === "both" ? "; both builds served with their trackers in a process of their own and no Cache API (their CPU below is their own process's, without the trackers')" : apart === "against" ? "; against served with its trackers in a process of their own and no Cache API (its CPU below is its own process's, without the trackers')" : ""}. ms, p50 / p99 of per-pair differences; in the *against − this* columns the p50 has a 95 % bootstrap interval in brackets (2,000 resamples of the pairs, stats.ts \`p50Interval\`): where it holds 0, this run does not tell the builds apart at p50.`,
     "",
     "| group | metric | this − null, later | against − null, later | **against − this, later** | this − null, first | against − null, first | **against − this, first** | noise: null 2nd copy − null | reading proxy − null | this − reading proxy, later | this − reading proxy, first |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",

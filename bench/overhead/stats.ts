@@ -26,3 +26,43 @@ export function summarize(values: readonly number[]): Summary {
 export function pairDiff(a: readonly number[], b: readonly number[]): number[] {
   return a.map((x, i) => x - (b[i] ?? Number.NaN));
 }
+
+/** A seeded 32-bit generator (mulberry32): the same resamples, so the same interval, on every report of a run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A bootstrap interval of the p50 (nearest rank) of `values`: the `level` share of the p50s of `resamples`
+ * resamples of them with replacement, between its two tails. For paired differences of two builds, an
+ * interval that holds 0 means this run does not tell them apart at p50.
+ */
+export function p50Interval(
+  values: readonly number[],
+  level = 0.95,
+  resamples = 2000,
+  seed = 1,
+): [number, number] {
+  if (values.length === 0) return [Number.NaN, Number.NaN];
+  const next = seeded(seed);
+  const n = values.length;
+  const sample = new Float64Array(n);
+  const p50s = new Float64Array(resamples);
+  const rank = Math.max(1, Math.ceil(n / 2));
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) sample[i] = values[Math.floor(next() * n)] as number;
+    sample.sort();
+    p50s[r] = sample[rank - 1] as number;
+  }
+  p50s.sort();
+  const tail = (1 - level) / 2;
+  const at = (q: number) => p50s[Math.min(resamples - 1, Math.max(0, Math.floor(q * resamples)))] as number;
+  return [at(tail), at(1 - tail)];
+}
