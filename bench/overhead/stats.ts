@@ -1,3 +1,5 @@
+import { mulberry32 } from "../economics/synthetic.ts";
+
 // Percentiles by the nearest-rank method: p99 of 200 samples is the 198th smallest, an observed value.
 
 export function percentile(values: readonly number[], p: number): number {
@@ -27,18 +29,6 @@ export function pairDiff(a: readonly number[], b: readonly number[]): number[] {
   return a.map((x, i) => x - (b[i] ?? Number.NaN));
 }
 
-/** A seeded 32-bit generator (mulberry32): the same resamples, so the same interval, on every report of a run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A bootstrap interval of the p50 (nearest rank) of `values`: the `level` share of the p50s of `resamples`
  * resamples of them with replacement, between its two tails. For paired differences of two builds, an
@@ -51,7 +41,8 @@ export function p50Interval(
   seed = 1,
 ): [number, number] {
   if (values.length === 0) return [Number.NaN, Number.NaN];
-  const next = seeded(seed);
+  // Seeded: the same resamples, so the same interval, on every report of a run.
+  const next = mulberry32(seed);
   const n = values.length;
   const sample = new Float64Array(n);
   const p50s = new Float64Array(resamples);
