@@ -31,7 +31,7 @@ import type { GcStats } from "./gc.ts";
 import type { Arm, GroupResult } from "./latency.ts";
 import { byPrevious } from "./report.ts";
 import { groupArgs, sideBySide } from "./side-by-side.ts";
-import { p50Interval, percentile } from "./stats.ts";
+import { p50Interval, pairDiff, percentile } from "./stats.ts";
 import { ROOT } from "./wrangler.ts";
 
 const againstArg = arg("against");
@@ -52,13 +52,13 @@ const apart = process.argv.includes("--apart")
 const f = (v: number) => v.toFixed(2);
 /** p50 / p99 of `a` − `b` per request pair (the same request index: both sent in the same round). */
 function paired(a: readonly number[], b: readonly number[]): string {
-  const d = a.map((x, i) => x - (b[i] as number));
+  const d = pairDiff(a, b);
   return `${f(percentile(d, 50))} / ${f(percentile(d, 99))}`;
 }
 
 /** `paired`, its p50 with a 95 % bootstrap interval: the two builds' columns, where a change is read. */
 function compared(a: readonly number[], b: readonly number[]): string {
-  const d = a.map((x, i) => x - (b[i] as number));
+  const d = pairDiff(a, b);
   const [lo, hi] = p50Interval(d);
   return `${f(percentile(d, 50))} [${f(lo)}, ${f(hi)}] / ${f(percentile(d, 99))}`;
 }

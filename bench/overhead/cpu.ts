@@ -20,6 +20,31 @@ export interface GroupCpu {
   minorFaults: number;
 }
 
+/**
+ * A process's command and the fields of /proc/PID/stat after it (state ppid pgrp session tty tpgid flags
+ * minflt cminflt majflt cmajflt utime stime ...), or null once it exited.
+ */
+function statOf(pid: number | "self"): { comm: string; f: string[] } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  const close = stat.lastIndexOf(")");
+  return { comm: stat.slice(stat.indexOf("(") + 1, close), f: stat.slice(close + 2).split(" ") };
+}
+
+/** Minor page faults of one process so far (0 once it exited). */
+export function minorFaults(pid: number | "self"): number {
+  return Number(statOf(pid)?.f[7] ?? 0);
+}
+
+/** The process group this process runs in (the workerd processes Miniflare starts from it join it). */
+export function ownProcessGroup(): number {
+  return Number(statOf("self")?.f[2]);
+}
+
 /** CPU used so far by every live process of group `pgid` (exited processes are not counted). */
 export function groupCpu(pgid: number): GroupCpu {
   const byCommand: Record<string, number> = {};
@@ -27,21 +52,12 @@ export function groupCpu(pgid: number): GroupCpu {
   let minorFaults = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // exited while listing
-    }
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    // Fields after "comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-    const f = stat.slice(close + 2).split(" ");
-    if (Number(f[2]) !== pgid) continue;
-    const ms = ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
-    byCommand[comm] = (byCommand[comm] ?? 0) + ms;
+    const stat = statOf(Number(entry)); // null: exited while listing
+    if (!stat || Number(stat.f[2]) !== pgid) continue;
+    const ms = ((Number(stat.f[11]) + Number(stat.f[12])) * 1000) / HZ;
+    byCommand[stat.comm] = (byCommand[stat.comm] ?? 0) + ms;
     totalMs += ms;
-    minorFaults += Number(f[7]);
+    minorFaults += Number(stat.f[7]);
   }
   return { byCommand, totalMs, minorFaults };
 }

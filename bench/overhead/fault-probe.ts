@@ -6,19 +6,15 @@
 // (Miniflare), whose every request makes some kilobytes of strings and either drops them or keeps them for
 // the next R requests (as Stoker keeps a turn's state for the next): the faults per request of its workerd
 // process, as bench:overhead counts them.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
+import { groupProcs } from "../../scripts/lib/procs.ts";
 import { arg } from "./args.ts";
+import { minorFaults, ownProcessGroup } from "./cpu.ts";
 
 const requests = Number(arg("requests") ?? 1000);
 const out = arg("out");
 const PAGE = 4096;
-
-/** Minor faults of a process so far (/proc/PID/stat, the 10th field). */
-function minorFaults(pid: number | "self"): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
-}
 
 /** µs per fault: touching fresh pages, less touching the same pages again, over the faults counted. */
 function freshPageCost(mib: number): { faults: number; perFaultUs: number } {
@@ -55,22 +51,7 @@ export default {
   },
 };`;
 
-/** workerd processes now running (Miniflare starts one per instance). */
-function workerdPids(): number[] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 async function workerFaults(cases: { kb: number; keep: number }[]) {
-  const before = new Set(workerdPids());
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       modules: true,
@@ -79,7 +60,9 @@ async function workerFaults(cases: { kb: number; keep: number }[]) {
     } as V4MiniflareOptions),
   );
   await mf.ready;
-  const pids = workerdPids().filter((p) => !before.has(p));
+  const pids = groupProcs(ownProcessGroup())
+    .filter((p) => p.comm === "workerd")
+    .map((p) => p.pid);
   const faultsNow = () => pids.reduce((s, p) => s + minorFaults(p), 0);
   const rows: { kb: number; keep: number; perRequest: number }[] = [];
   try {

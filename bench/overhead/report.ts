@@ -546,7 +546,11 @@ export function render(
           `- **Garbage collection** in Stoker's process: ${range(gcOf("stoker", (s, n) => s.pauseMs / n))} ms of pauses per request (the reference's ${range(gcOf("worker", (s, n) => s.pauseMs / n))}), the longest ${range(gcOf("stoker", (s) => s.maxMs))} ms in a group; a request that comes during one waits for it (the table below).`,
         ]
       : []),
-    `- **After a first request**: a later turn sent the moment one of Stoker's first requests answered waits for what that request does after its response; Stoker − null, p50, of such later turns is ${range(followed.map((x) => x.after.p50 - x.other.p50))} ms above the other later turns' (${Math.min(...followed.map((x) => x.after.n))}–${Math.max(...followed.map((x) => x.after.n))} such later turns a group, of ${Math.min(...groups.map((g) => g.group.n))}–${Math.max(...groups.map((g) => g.group.n))}; the table below).`,
+    ...(followed.length === 0
+      ? []
+      : [
+          `- **After a first request**: a later turn sent the moment one of Stoker's first requests answered waits for what that request does after its response; Stoker − null, p50, of such later turns is ${range(followed.map((x) => x.after.p50 - x.other.p50))} ms above the other later turns' (${Math.min(...followed.map((x) => x.after.n))}–${Math.max(...followed.map((x) => x.after.n))} such later turns a group, of ${Math.min(...groups.map((g) => g.group.n))}–${Math.max(...groups.map((g) => g.group.n))}; the table below).`,
+        ]),
     `- Machine load: ${busy} of ${groups.length} groups ran while other processes used more than ${BUSY} of a core (marked †; their p99s are suspect); load average at the end ${facts.load.map((x) => x.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${facts.cpus} cores shared with other sessions' work.`,
   ];
   return [
